@@ -1,0 +1,11 @@
+/* cmd_schema.c — placeholder until its issue lands: says so plainly and fails. */
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+
+int cmd_schema(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "ecom schema: not implemented yet\n");
+    return 2;
+}
