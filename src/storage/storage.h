@@ -1,0 +1,91 @@
+/*
+ * storage — where the lake lives: local disk or HDFS (WebHDFS), behind one interface.
+ *
+ * Contract
+ *   - A storage is opened from a root URI: a local path ("./data", "/lake"), "file:///lake",
+ *     or (a later backend) "hdfs://HOST:PORT/path" / "webhdfs://HOST:PORT/path".
+ *   - Paths given to the functions below are relative to the root, '/'-separated, never
+ *     absolute and never containing "..": storage_* rejects them (-1, "bad path").
+ *   - Atomic commit protocol used by every writer: create "dir/.name.tmp" (a name readers
+ *     ignore: leading '.' or '_'), write, storage_file_close() (which flushes and fsyncs),
+ *     then storage_rename() onto the final name, replacing it if present. Rename is atomic on
+ *     POSIX file systems and on HDFS.
+ *   - Errors: every function returns 0 on success and -1 on failure with a message in err;
+ *     storage_file_* keep the first error and report it again on close.
+ *   - Ownership: storage_open() returns an object freed by storage_close(); a storage_file is
+ *     freed by storage_file_close() or storage_file_abort() (which also deletes the partial file).
+ *     storage_list() fills a list freed by storage_list_free().
+ *   - Thread safety: a storage may be used from one thread at a time.
+ */
+#ifndef ECOM_STORAGE_H
+#define ECOM_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef struct storage storage;
+typedef struct storage_file storage_file;
+
+typedef struct {
+    char *name;       /* entry name within the listed directory (not a path); owned by the list */
+    bool is_dir;
+    uint64_t size;
+    int64_t mtime_us;
+} storage_entry;
+
+typedef struct {
+    storage_entry *entries;
+    size_t n;
+} storage_list_t;
+
+/* Backend operations; each backend fills one of these. */
+typedef struct {
+    const char *name; /* "local", "webhdfs" */
+    int (*create)(void *ctx, const char *path, storage_file **out, char *err, size_t errlen);
+    int (*write)(storage_file *f, const void *p, size_t n, char *err, size_t errlen);
+    int (*close_file)(storage_file *f, char *err, size_t errlen);
+    void (*abort_file)(storage_file *f);
+    int (*rename)(void *ctx, const char *from, const char *to, char *err, size_t errlen);
+    int (*remove)(void *ctx, const char *path, char *err, size_t errlen);
+    int (*mkdirs)(void *ctx, const char *path, char *err, size_t errlen);
+    int (*list)(void *ctx, const char *dir, storage_list_t *out, char *err, size_t errlen);
+    int (*stat)(void *ctx, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen);
+    int (*read)(void *ctx, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                size_t errlen);
+    void (*destroy)(void *ctx);
+} storage_ops;
+
+/* Opens root (creating a local root directory if missing). NULL with err on failure. */
+storage *storage_open(const char *root, char *err, size_t errlen);
+void storage_close(storage *s);
+const char *storage_root(const storage *s);
+const char *storage_backend(const storage *s);
+
+/* Creates (truncating) a file for writing; parent directories are created as needed. */
+int storage_create(storage *s, const char *path, storage_file **out, char *err, size_t errlen);
+int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen);
+int storage_file_close(storage_file *f, char *err, size_t errlen);   /* flush + fsync + free */
+void storage_file_abort(storage_file *f);                            /* delete partial + free */
+
+/* Atomically renames from -> to, replacing to if it exists. */
+int storage_rename(storage *s, const char *from, const char *to, char *err, size_t errlen);
+/* Deletes a file or an empty directory; a missing path is not an error. */
+int storage_remove(storage *s, const char *path, char *err, size_t errlen);
+int storage_mkdirs(storage *s, const char *path, char *err, size_t errlen);
+/* Lists dir (relative; "" is the root). A missing dir gives an empty list, not an error. */
+int storage_list(storage *s, const char *dir, storage_list_t *out, char *err, size_t errlen);
+void storage_list_free(storage_list_t *l);
+/* Stats path; *exists = false (and 0 returned) when it does not exist. */
+int storage_stat(storage *s, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen);
+/* Reads up to n bytes at off; *got < n only at end of file. */
+int storage_read(storage *s, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                 size_t errlen);
+
+/* Writes a whole small file atomically (tmp + fsync + rename). For commit logs, checkpoints. */
+int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
+
+/* True if a path component starts with '.' or '_' (hidden from readers by convention). */
+bool storage_name_hidden(const char *name);
+
+#endif
