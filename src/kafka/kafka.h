@@ -11,6 +11,13 @@
  *     delivered and failed messages, and kafka_producer_flush() says how many are left undelivered.
  *   - Brokers: a comma-separated bootstrap list. When a command is given none, it reads the
  *     address the embedded broker wrote (kafka_default_brokers()).
+ *   - Partitioning: the producer uses Kafka's Java-compatible murmur2 partitioner on the key, so a
+ *     key (user_id) maps to the same partition number in every topic with the same partition
+ *     count (the three event topics are co-partitioned), and Java / Python clients agree.
+ *   - Threads: a producer or consumer is used from one thread at a time (its callbacks run in
+ *     that thread, inside send/poll/flush). Different objects are independent: no global state.
+ *   - librdkafka's own log lines are not printed; errors reach the caller through err buffers,
+ *     stats.last_error, or the consumer's error count. Set ECOM_KAFKA_DEBUG=1 to see them.
  */
 #ifndef ECOM_KAFKA_H
 #define ECOM_KAFKA_H
@@ -28,8 +35,13 @@ typedef struct {
     char last_error[256]; /* text of the most recent delivery error, "" if none */
 } kafka_producer_stats;
 
-/* Connects to brokers; fails within timeout_us (clear error) if none answers. */
+/* Connects to brokers; fails within timeout_us (clear error) if none answers. timeout_us is
+ * also the producer's time limit: a message not acknowledged within it fails (delivery report
+ * with an error), and send() gives up after blocking that long on a full queue. */
 kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char *err, size_t errlen);
+
+/* The librdkafka producer settings applied (name=value pairs, NULL-terminated), for docs/tests. */
+extern const char *const kafka_producer_settings[];
 
 /* Queues one message. Blocks (serving delivery reports) while the local queue is full, up to
  * the producer's timeout; returns -1 on a fatal error or time-out. */
@@ -54,5 +66,110 @@ void kafka_producer_free(kafka_producer *p);
  * The file is $ECOM_BROKER_FILE, else $HOME/.cache/ecom/broker.addr. */
 int kafka_default_brokers(char *out, size_t n, char *err, size_t errlen);
 int kafka_default_brokers_path(char *out, size_t n);
+
+/* Writes addr (plus a newline) to path atomically (temp file + rename), creating the parent
+ * directory if missing. 0 or -1 with err. */
+int kafka_brokers_file_write(const char *path, const char *addr, char *err, size_t errlen);
+
+/* ---- topics ---- */
+/* The three event topics, in event_topic order (events.h): page_views, cart_events, orders. */
+#define KAFKA_NTOPICS 3
+extern const char *const kafka_event_topics[KAFKA_NTOPICS];
+
+/* Creates topics on a real cluster (CreateTopics admin request) with the same partition count
+ * and the given replication factor. A topic that already exists with that partition count is
+ * fine; with another count it is an error (co-partitioning would break). 0 or -1 with err. */
+int kafka_topics_create(const char *brokers, const char *const *topics, size_t ntopics,
+                        int partitions, int replication, int64_t timeout_us, char *err, size_t errlen);
+
+/* ---- consumer (for the stream stage) ----
+ * A group member subscribed to a set of topics. Offsets are never committed automatically: the
+ * caller commits explicitly what it has made durable. Partitions are assigned with the "range"
+ * assignor, which gives one member the same partition numbers of every subscribed topic with
+ * equal partition counts: a user's page views, cart events and orders reach the same member. */
+typedef struct kafka_consumer kafka_consumer;
+
+typedef struct {
+    const char *topic;     /* valid while the consumer lives */
+    int32_t partition;
+    int64_t offset;        /* next offset to read; KAFKA_OFFSET_* below are special values */
+} kafka_topic_partition;
+
+#define KAFKA_OFFSET_STORED    (-1000)  /* the group's committed offset, else auto_offset_reset */
+#define KAFKA_OFFSET_BEGINNING (-2)
+#define KAFKA_OFFSET_END       (-1)
+
+/* Called inside kafka_consumer_poll() when partitions are assigned (assigned = 1) or revoked
+ * (assigned = 0, before they go: the last chance to commit them). On assignment, parts[i].offset
+ * is KAFKA_OFFSET_STORED and the callback may set it (e.g. to resume from its own checkpoint);
+ * the consumer then starts each partition there. */
+typedef void (*kafka_rebalance_fn)(void *ctx, int assigned, kafka_topic_partition *parts, size_t n);
+
+typedef struct {
+    const char *brokers;
+    const char *group_id;
+    const char *const *topics;
+    size_t ntopics;
+    const char *auto_offset_reset;  /* "earliest" (default when NULL) or "latest" */
+    int session_timeout_ms;         /* 0 = 6000 (short: a restarted member rejoins quickly) */
+    int64_t timeout_us;             /* connect/metadata time limit; 0 = 10 s */
+    kafka_rebalance_fn on_rebalance;/* may be NULL */
+    void *ctx;
+} kafka_consumer_config;
+
+typedef struct {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const void *key;      /* NULL when the message has no key */
+    size_t klen;
+    const void *val;
+    size_t vlen;
+    int64_t timestamp_us; /* the message's Kafka timestamp (create time), -1 if none */
+} kafka_message;
+
+typedef struct {
+    uint64_t messages;    /* returned by poll */
+    uint64_t errors;      /* non-fatal consumer errors seen (e.g. broker down, offset reset) */
+    char last_error[256];
+} kafka_consumer_stats;
+
+/* Joins the group and subscribes. Fails within cfg->timeout_us if no broker answers, or if a
+ * topic does not exist. */
+kafka_consumer *kafka_consumer_new(const kafka_consumer_config *cfg, char *err, size_t errlen);
+
+/* Waits up to timeout_ms for one message. Returns 1 with *out filled (its pointers stay valid
+ * until the next poll or free), 0 if none came, -1 on a fatal error (err says why). Non-fatal
+ * errors are counted in the stats and poll goes on. Rebalance callbacks run in here. */
+int kafka_consumer_poll(kafka_consumer *c, int timeout_ms, kafka_message *out, char *err, size_t errlen);
+
+/* Commits offsets synchronously (offset = next message to read, i.e. last processed + 1). */
+int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n,
+                          char *err, size_t errlen);
+
+/* Low and high watermark of a partition as the broker knows them (high - position = lag). */
+int kafka_consumer_watermarks(kafka_consumer *c, const char *topic, int32_t partition,
+                              int64_t *low, int64_t *high, int timeout_ms, char *err, size_t errlen);
+
+void kafka_consumer_stats_get(kafka_consumer *c, kafka_consumer_stats *out);
+
+/* Leaves the group (revoke callback runs) and releases everything. NULL is fine. */
+void kafka_consumer_free(kafka_consumer *c);
+
+/* ---- embedded broker: librdkafka's mock cluster, in memory ----
+ * One in-process broker on 127.0.0.1 with an ephemeral port, serving the Kafka protocol from
+ * its own thread. Limits (librdkafka 2.0.2, see docs/kafka.md): data in memory only, each
+ * partition keeps about the last 5 MiB / 100,000 message sets, no fixed port. */
+typedef struct kafka_mock kafka_mock;
+
+/* Starts the broker and creates topics with partitions each. NULL with err on failure. */
+kafka_mock *kafka_mock_start(const char *const *topics, size_t ntopics, int partitions,
+                             char *err, size_t errlen);
+
+/* Bootstrap address ("127.0.0.1:PORT"), owned by the mock, valid until kafka_mock_stop(). */
+const char *kafka_mock_bootstraps(const kafka_mock *m);
+
+/* Stops the broker; its data is gone. NULL is fine. */
+void kafka_mock_stop(kafka_mock *m);
 
 #endif

@@ -1,0 +1,245 @@
+/* consumer.c — a group consumer with explicit commits, for the stream stage (see kafka.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka/kafka.h"
+#include "kafka/kafka_int.h"
+#include "util/util.h"
+
+struct kafka_consumer {
+    rd_kafka_t *rk;
+    kafka_rebalance_fn on_rebalance;
+    void *ctx;
+    char **topics;              /* owned copies; kafka_topic_partition.topic points here */
+    size_t ntopics;
+    rd_kafka_message_t *cur;    /* the message handed out by the last poll */
+    kafka_consumer_stats st;
+    char last_client_error[256];
+};
+
+/* Topic names in callbacks point at the consumer's own copies, so they outlive the
+ * librdkafka partition lists they came from. */
+static const char *consumer_topic_name(kafka_consumer *c, const char *t) {
+    for (size_t i = 0; i < c->ntopics; i++)
+        if (!strcmp(c->topics[i], t)) return c->topics[i];
+    return "?";
+}
+
+/* Hands the change to the caller's callback (which may set start offsets on assignment), then
+ * applies it. Eager protocol (range assignor): the whole assignment is replaced each time. */
+static void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                                  rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    kafka_consumer *c = opaque;
+    int assigned = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (c->on_rebalance && parts->cnt > 0) {
+        kafka_topic_partition *tp = calloc((size_t)parts->cnt, sizeof *tp);
+        if (tp) {
+            for (int i = 0; i < parts->cnt; i++) {
+                tp[i].topic = consumer_topic_name(c, parts->elems[i].topic);
+                tp[i].partition = parts->elems[i].partition;
+                tp[i].offset = KAFKA_OFFSET_STORED;
+            }
+            c->on_rebalance(c->ctx, assigned, tp, (size_t)parts->cnt);
+            for (int i = 0; assigned && i < parts->cnt; i++)
+                parts->elems[i].offset =
+                    tp[i].offset == KAFKA_OFFSET_STORED ? RD_KAFKA_OFFSET_STORED : tp[i].offset;
+            free(tp);
+        } else {
+            c->st.errors++;
+            snprintf(c->st.last_error, sizeof c->st.last_error, "rebalance: out of memory");
+        }
+    }
+    rd_kafka_assign(rk, assigned ? parts : NULL);
+}
+
+static void consumer_on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
+    (void)rk;
+    (void)code;
+    kafka_consumer *c = opaque;
+    snprintf(c->last_client_error, sizeof c->last_client_error, "%s", reason);
+}
+
+static rd_kafka_conf_t *consumer_conf(kafka_consumer *c, const kafka_consumer_config *cfg,
+                                      char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char sto[32];
+    snprintf(sto, sizeof sto, "%d", cfg->session_timeout_ms > 0 ? cfg->session_timeout_ms : 6000);
+    const char *const fixed[] = {
+        "enable.auto.commit=false",
+        "enable.auto.offset.store=false",
+        "partition.assignment.strategy=range",
+        "enable.partition.eof=false",
+        "heartbeat.interval.ms=1000",
+        NULL,
+    };
+    if (kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) ||
+        kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
+        kafka_conf_set(conf, "session.timeout.ms", sto, err, errlen) ||
+        kafka_conf_set(conf, "auto.offset.reset",
+                       cfg->auto_offset_reset ? cfg->auto_offset_reset : "earliest", err, errlen) ||
+        kafka_conf_set_list(conf, fixed, err, errlen) || kafka_conf_quiet(conf, err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, consumer_on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, consumer_on_error);
+    return conf;
+}
+
+/* Every subscribed topic must exist: subscribing to a missing one would silently wait. */
+static int consumer_check_topics(kafka_consumer *c, int64_t tmo, char *err, size_t errlen) {
+    for (size_t i = 0; i < c->ntopics; i++) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(c->rk, c->topics[i], NULL);
+        if (!t) {
+            snprintf(err, errlen, "topic %s: %s", c->topics[i], rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
+        int n = kafka_topic_partition_count(c->rk, t, c->topics[i], tmo, err, errlen);
+        rd_kafka_topic_destroy(t);
+        if (n < 0) return -1;
+    }
+    return 0;
+}
+
+static int consumer_subscribe(kafka_consumer *c, char *err, size_t errlen) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->ntopics);
+    for (size_t i = 0; i < c->ntopics; i++)
+        rd_kafka_topic_partition_list_add(l, c->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(err, errlen, "subscribe: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+kafka_consumer *kafka_consumer_new(const kafka_consumer_config *cfg, char *err, size_t errlen) {
+    if (!cfg->brokers || !*cfg->brokers || !cfg->group_id || !cfg->ntopics) {
+        snprintf(err, errlen, "consumer needs brokers, a group id and at least one topic");
+        return NULL;
+    }
+    kafka_consumer *c = calloc(1, sizeof *c);
+    if (!c || !(c->topics = calloc(cfg->ntopics, sizeof *c->topics))) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->on_rebalance = cfg->on_rebalance;
+    c->ctx = cfg->ctx;
+    for (; c->ntopics < cfg->ntopics; c->ntopics++) {
+        if (!(c->topics[c->ntopics] = strdup(cfg->topics[c->ntopics]))) {
+            snprintf(err, errlen, "out of memory");
+            kafka_consumer_free(c);
+            return NULL;
+        }
+    }
+    int64_t tmo = cfg->timeout_us > 0 ? cfg->timeout_us : 10 * TIME_US_PER_SEC;
+    rd_kafka_conf_t *conf = consumer_conf(c, cfg, err, errlen);
+    if (!conf) {
+        kafka_consumer_free(c);
+        return NULL;
+    }
+    char errstr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->rk) {
+        snprintf(err, errlen, "cannot create Kafka consumer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        kafka_consumer_free(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    if (kafka_wait_brokers(c->rk, cfg->brokers, tmo, c->last_client_error, err, errlen) ||
+        consumer_check_topics(c, tmo, err, errlen) || consumer_subscribe(c, err, errlen)) {
+        kafka_consumer_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Consumer errors that librdkafka recovers from by itself are counted, not returned; only a
+ * fatal error stops the caller. */
+int kafka_consumer_poll(kafka_consumer *c, int timeout_ms, kafka_message *out, char *err, size_t errlen) {
+    if (c->cur) {
+        rd_kafka_message_destroy(c->cur);
+        c->cur = NULL;
+    }
+    int64_t deadline = time_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        int64_t left = (deadline - time_mono_us()) / 1000;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, left > 0 ? (int)left : 0);
+        if (!m) return 0;
+        if (m->err) {
+            char fatal[256];
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(c->rk, fatal, sizeof fatal)) {
+                snprintf(err, errlen, "fatal consumer error: %s", fatal);
+                rd_kafka_message_destroy(m);
+                return -1;
+            }
+            c->st.errors++;
+            snprintf(c->st.last_error, sizeof c->st.last_error, "%s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            if (time_mono_us() >= deadline) return 0;
+            continue;
+        }
+        c->cur = m;
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(m, &tt);
+        out->topic = consumer_topic_name(c, rd_kafka_topic_name(m->rkt));
+        out->partition = m->partition;
+        out->offset = m->offset;
+        out->key = m->key;
+        out->klen = m->key_len;
+        out->val = m->payload;
+        out->vlen = m->len;
+        out->timestamp_us = ts >= 0 ? ts * 1000 : -1;
+        c->st.messages++;
+        return 1;
+    }
+}
+
+int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n,
+                          char *err, size_t errlen) {
+    if (n == 0) return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset = offs[i].offset;
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
+    for (int i = 0; !e && i < l->cnt; i++) e = l->elems[i].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        snprintf(err, errlen, "commit: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+int kafka_consumer_watermarks(kafka_consumer *c, const char *topic, int32_t partition,
+                              int64_t *low, int64_t *high, int timeout_ms, char *err, size_t errlen) {
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->rk, topic, partition, low, high, timeout_ms);
+    if (e) {
+        snprintf(err, errlen, "watermarks of %s [%d]: %s", topic, (int)partition, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+void kafka_consumer_stats_get(kafka_consumer *c, kafka_consumer_stats *out) {
+    *out = c->st;
+}
+
+void kafka_consumer_free(kafka_consumer *c) {
+    if (!c) return;
+    if (c->cur) rd_kafka_message_destroy(c->cur);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk); /* leaves the group; the revoke callback runs here */
+        rd_kafka_destroy(c->rk);
+    }
+    for (size_t i = 0; i < c->ntopics; i++) free(c->topics[i]);
+    free(c->topics);
+    free(c);
+}

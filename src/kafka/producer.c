@@ -1,0 +1,220 @@
+/* producer.c — the checked, idempotent Kafka producer over librdkafka (see kafka.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka/kafka.h"
+#include "kafka/kafka_int.h"
+#include "util/util.h"
+
+/* Cached topic handles: producev() by name looks the topic up on every call; a handle skips it.
+ * The event stream uses three topics, a few more are allowed for tests and overrides. */
+#define PRODUCER_MAX_TOPICS 16
+
+/* How many send() calls between two non-blocking polls for delivery reports: often enough
+ * that the report queue stays small, rarely enough that polling costs nothing per message. */
+#define PRODUCER_POLL_EVERY 1024
+
+struct kafka_producer {
+    rd_kafka_t *rk;
+    int64_t timeout_us;
+    rd_kafka_topic_t *topics[PRODUCER_MAX_TOPICS];
+    size_t ntopics;
+    unsigned since_poll;
+    kafka_producer_stats st;
+    char last_client_error[256]; /* from error_cb: why the brokers are unreachable, etc. */
+};
+
+/* Throughput settings, measured on loopback against Kafka 4.1 (docs/kafka.md, "Producer
+ * settings"): large batches with a short linger let one request carry thousands of ~400-byte
+ * events; lz4 shrinks JSON about 4x at little CPU, which is what the broker has to write. */
+const char *const kafka_producer_settings[] = {
+    "enable.idempotence=true",      /* no duplicates or reordering on retries */
+    "acks=all",
+    "partitioner=murmur2_random",   /* Java-compatible: same key -> same partition everywhere */
+    "linger.ms=10",
+    "batch.size=1000000",
+    "batch.num.messages=100000",
+    "compression.type=lz4",
+    "queue.buffering.max.messages=1000000",
+    "queue.buffering.max.kbytes=1048576",
+    "socket.nagle.disable=true",
+    NULL,
+};
+
+/* Delivery report: runs in the caller's thread, inside poll/flush/send. */
+static void producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    kafka_producer *p = opaque;
+    if (m->err) {
+        p->st.failed++;
+        snprintf(p->st.last_error, sizeof p->st.last_error, "%s [%d]: %s",
+                 m->rkt ? rd_kafka_topic_name(m->rkt) : "?", (int)m->partition,
+                 rd_kafka_err2str(m->err));
+    } else {
+        p->st.delivered++;
+    }
+}
+
+/* Client-level errors (connection refused, all brokers down, fatal idempotence errors) are kept
+ * so that the message for "no broker answered" can say why. */
+static void producer_on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
+    (void)rk;
+    (void)code;
+    kafka_producer *p = opaque;
+    snprintf(p->last_client_error, sizeof p->last_client_error, "%s", reason);
+}
+
+/* Sets every producer setting; the time limit becomes message.timeout.ms. */
+static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char ms[32];
+    int64_t tmo_ms = p->timeout_us / 1000;
+    if (tmo_ms < 1000) tmo_ms = 1000;
+    snprintf(ms, sizeof ms, "%lld", (long long)tmo_ms);
+    if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+        kafka_conf_set(conf, "message.timeout.ms", ms, err, errlen) ||
+        kafka_conf_set_list(conf, kafka_producer_settings, err, errlen) ||
+        kafka_conf_quiet(conf, err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, producer_on_delivery);
+    rd_kafka_conf_set_error_cb(conf, producer_on_error);
+    return conf;
+}
+
+kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char *err, size_t errlen) {
+    if (!brokers || !*brokers) {
+        snprintf(err, errlen, "no Kafka brokers given");
+        return NULL;
+    }
+    kafka_producer *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->timeout_us = timeout_us > 0 ? timeout_us : 10 * TIME_US_PER_SEC;
+    rd_kafka_conf_t *conf = producer_conf(p, brokers, err, errlen);
+    if (!conf) {
+        free(p);
+        return NULL;
+    }
+    char errstr[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!p->rk) {
+        snprintf(err, errlen, "cannot create Kafka producer: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    if (kafka_wait_brokers(p->rk, brokers, p->timeout_us, p->last_client_error, err, errlen)) {
+        kafka_producer_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Finds or creates the cached handle for topic. */
+static rd_kafka_topic_t *producer_topic(kafka_producer *p, const char *topic, char *err, size_t errlen) {
+    for (size_t i = 0; i < p->ntopics; i++)
+        if (!strcmp(rd_kafka_topic_name(p->topics[i]), topic)) return p->topics[i];
+    if (p->ntopics == PRODUCER_MAX_TOPICS) {
+        snprintf(err, errlen, "too many topics for one producer (max %d)", PRODUCER_MAX_TOPICS);
+        return NULL;
+    }
+    rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topic, NULL);
+    if (!t) {
+        snprintf(err, errlen, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return NULL;
+    }
+    p->topics[p->ntopics++] = t;
+    return t;
+}
+
+/* Says why a send failed; a fatal producer error (idempotence broken) explains itself. */
+static void producer_send_error(kafka_producer *p, const char *topic, rd_kafka_resp_err_t e,
+                                char *err, size_t errlen) {
+    char fatal[256];
+    if (e == RD_KAFKA_RESP_ERR__FATAL && rd_kafka_fatal_error(p->rk, fatal, sizeof fatal))
+        snprintf(err, errlen, "fatal producer error: %s", fatal);
+    else
+        snprintf(err, errlen, "cannot queue message for %s: %s", topic, rd_kafka_err2str(e));
+}
+
+/* The hot path: one produce call with the cached handle. On a full local queue it serves
+ * delivery reports (which frees room) and retries, up to the producer's time limit. */
+int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, size_t klen,
+                        const void *val, size_t vlen, char *err, size_t errlen) {
+    rd_kafka_topic_t *t = producer_topic(p, topic, err, errlen);
+    if (!t) return -1;
+    int64_t deadline = 0;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            producer_send_error(p, topic, e, err, errlen);
+            return -1;
+        }
+        int64_t now = time_mono_us();
+        if (!deadline) deadline = now + p->timeout_us;
+        if (now >= deadline) {
+            snprintf(err, errlen, "local queue full for %.1f s: the broker does not keep up%s%s",
+                     (double)p->timeout_us / 1e6, p->last_client_error[0] ? " (" : "",
+                     p->last_client_error[0] ? p->last_client_error : "");
+            if (p->last_client_error[0]) strncat(err, ")", errlen - strlen(err) - 1);
+            return -1;
+        }
+        rd_kafka_poll(p->rk, 10);
+    }
+    p->st.sent++;
+    if (++p->since_poll >= PRODUCER_POLL_EVERY) {
+        p->since_poll = 0;
+        rd_kafka_poll(p->rk, 0);
+    }
+    return 0;
+}
+
+void kafka_producer_poll(kafka_producer *p) {
+    p->since_poll = 0;
+    rd_kafka_poll(p->rk, 0);
+}
+
+int64_t kafka_producer_flush(kafka_producer *p, int64_t timeout_us) {
+    int64_t deadline = time_mono_us() + (timeout_us > 0 ? timeout_us : 0);
+    for (;;) {
+        int64_t left = deadline - time_mono_us();
+        rd_kafka_flush(p->rk, left > 0 ? (int)(left / 1000) : 0);
+        rd_kafka_poll(p->rk, 0); /* serve the reports flush() has made ready */
+        if (rd_kafka_outq_len(p->rk) == 0 || time_mono_us() >= deadline) break;
+    }
+    return (int64_t)rd_kafka_outq_len(p->rk);
+}
+
+void kafka_producer_stats_get(kafka_producer *p, kafka_producer_stats *out) {
+    *out = p->st;
+}
+
+int kafka_producer_partitions(kafka_producer *p, const char *topic, char *err, size_t errlen) {
+    rd_kafka_topic_t *t = producer_topic(p, topic, err, errlen);
+    if (!t) return -1;
+    return kafka_topic_partition_count(p->rk, t, topic, p->timeout_us, err, errlen);
+}
+
+void kafka_producer_free(kafka_producer *p) {
+    if (!p) return;
+    for (size_t i = 0; i < p->ntopics; i++) rd_kafka_topic_destroy(p->topics[i]);
+    if (p->rk) {
+        /* Messages still queued are purged, not waited for: the caller decided (via flush)
+         * how long to wait. Their failed reports are not counted any more. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy(p->rk);
+    }
+    free(p);
+}
