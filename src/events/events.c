@@ -1,0 +1,257 @@
+/* events/events.c — event type names, topic routing and the JSON encoder. See events.h.
+ *
+ * The encoder is hand-written (not jansson/printf) because it is the generator's hot path:
+ * it reserves a worst-case size once per event and then writes bytes straight into the
+ * buffer, so one event costs a few hundred stores and no allocation in steady state. */
+#include "events/events.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char *const type_names[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart",
+                                                      "purchase"};
+static const char *const topic_names[TOPIC_COUNT] = {"page_views", "cart_events", "orders"};
+
+const char *event_type_name(event_type t) {
+    return (unsigned)t < EV_TYPE_COUNT ? type_names[t] : "unknown";
+}
+
+int event_type_parse(const char *s, size_t n, event_type *out) {
+    for (int i = 0; i < EV_TYPE_COUNT; i++) {
+        if (strlen(type_names[i]) == n && memcmp(type_names[i], s, n) == 0) {
+            *out = (event_type)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+event_topic event_topic_of(event_type t) {
+    switch (t) {
+    case EV_ADD_TO_CART:
+    case EV_REMOVE_FROM_CART: return TOPIC_CART_EVENTS;
+    case EV_PURCHASE: return TOPIC_ORDERS;
+    default: return TOPIC_PAGE_VIEWS;
+    }
+}
+
+const char *event_topic_name(event_topic t) {
+    return (unsigned)t < TOPIC_COUNT ? topic_names[t] : "page_views";
+}
+
+/* ---- low-level writers: the caller has reserved enough room ---- */
+
+static const char hexd[] = "0123456789abcdef";
+
+/* Why a lookup table: the scan loop below is the hottest loop of the encoder; one load per byte
+ * tells whether the byte can be copied as is (0) or needs an escape (1). */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/* Writes a quoted, escaped string at p; returns the new end. Room needed: 2 + 6 * n. */
+static char *put_string(char *p, const char *s, size_t n) {
+    *p++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && !needs_escape[(unsigned char)s[j]]) j++;
+        memcpy(p, s + i, j - i);
+        p += j - i;
+        if (j == n) break;
+        unsigned char c = (unsigned char)s[j];
+        *p++ = '\\';
+        if (c == '"' || c == '\\') {
+            *p++ = (char)c;
+        } else {
+            /* control character: \u00XX, the one form every JSON reader accepts */
+            *p++ = 'u';
+            *p++ = '0';
+            *p++ = '0';
+            *p++ = hexd[c >> 4];
+            *p++ = hexd[c & 15];
+        }
+        i = j + 1;
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* Writes the decimal digits of v (v >= 0); returns the new end. Room needed: 20. */
+static char *put_u64(char *p, uint64_t v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_i64(char *p, int64_t v) {
+    if (v < 0) {
+        *p++ = '-';
+        return put_u64(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return put_u64(p, (uint64_t)v);
+}
+
+/* Money: cents as "<units>.<two digits>". Room needed: 23. */
+static char *put_cents(char *p, int64_t cents) {
+    uint64_t a;
+    if (cents < 0) {
+        *p++ = '-';
+        a = (uint64_t)0 - (uint64_t)cents;
+    } else {
+        a = (uint64_t)cents;
+    }
+    p = put_u64(p, a / 100);
+    *p++ = '.';
+    *p++ = (char)('0' + a % 100 / 10);
+    *p++ = (char)('0' + a % 10);
+    return p;
+}
+
+/* Coordinates: up to six decimals (about 10 cm), trailing zeros trimmed, e.g. -0.1807.
+ * Non-finite or absurd values are written as 0 so the output stays valid JSON. */
+static char *put_coord(char *p, double v) {
+    if (!isfinite(v) || fabs(v) > 1e6) v = 0;
+    int64_t m = llround(v * 1e6);
+    uint64_t a;
+    if (m < 0) {
+        *p++ = '-';
+        a = (uint64_t)0 - (uint64_t)m;
+    } else {
+        a = (uint64_t)m;
+    }
+    p = put_u64(p, a / 1000000);
+    *p++ = '.';
+    char frac[6];
+    uint64_t f = a % 1000000;
+    for (int i = 5; i >= 0; i--) {
+        frac[i] = (char)('0' + f % 10);
+        f /= 10;
+    }
+    int n = 6;
+    while (n > 1 && frac[n - 1] == '0') n--;
+    memcpy(p, frac, (size_t)n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+int json_append_string(buf_t *out, const char *s, size_t n) {
+    if (n > (SIZE_MAX - 16) / 6 || buf_reserve(out, 2 + 6 * n) != 0) return -1;
+    char *p = put_string(out->data + out->len, s, n);
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int json_append_cents(buf_t *out, int64_t cents) {
+    if (buf_reserve(out, 24) != 0) return -1;
+    char *p = put_cents(out->data + out->len, cents);
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Worst-case encoded size of e: fixed text plus six bytes per string byte (\u00XX). */
+static size_t encoded_bound(const event *e) {
+    size_t s = e->event_id.n + e->user_id.n + e->session_id.n + e->store_id.n + e->store_type.n +
+               e->city.n + e->province.n + e->device.n + e->product_id.n + e->product_name.n +
+               e->category.n + e->order_id.n + e->currency.n + e->payment_method.n;
+    size_t b = 600 + 6 * s;
+    for (size_t i = 0; i < e->n_items; i++) {
+        const event_item *it = &e->items[i];
+        b += 140 + 6 * (it->product_id.n + it->product_name.n + it->category.n);
+    }
+    return b;
+}
+
+/* Field order is fixed (common fields first, then the type's fields) so that output is
+ * byte-identical for identical events: --seed runs rely on it. */
+int event_json_encode(const event *e, buf_t *out) {
+    if (buf_reserve(out, encoded_bound(e)) != 0) return -1;
+    char *p = out->data + out->len;
+    char ts[25];
+    time_format_ms(e->ts_us, ts);
+
+    p = PUT_LIT(p, "{\"event_id\":");
+    p = put_string(p, e->event_id.p, e->event_id.n);
+    p = PUT_LIT(p, ",\"event_type\":\"");
+    const char *tn = event_type_name(e->type);
+    size_t tl = strlen(tn);
+    memcpy(p, tn, tl);
+    p += tl;
+    p = PUT_LIT(p, "\",\"timestamp\":\"");
+    memcpy(p, ts, 24);
+    p += 24;
+    p = PUT_LIT(p, "\",\"user_id\":");
+    p = put_string(p, e->user_id.p, e->user_id.n);
+    p = PUT_LIT(p, ",\"session_id\":");
+    p = put_string(p, e->session_id.p, e->session_id.n);
+    p = PUT_LIT(p, ",\"store_id\":");
+    p = put_string(p, e->store_id.p, e->store_id.n);
+    p = PUT_LIT(p, ",\"store_type\":");
+    p = put_string(p, e->store_type.p, e->store_type.n);
+    p = PUT_LIT(p, ",\"city\":");
+    p = put_string(p, e->city.p, e->city.n);
+    p = PUT_LIT(p, ",\"province\":");
+    p = put_string(p, e->province.p, e->province.n);
+    p = PUT_LIT(p, ",\"location\":{\"lat\":");
+    p = put_coord(p, e->lat);
+    p = PUT_LIT(p, ",\"lon\":");
+    p = put_coord(p, e->lon);
+    *p++ = '}';
+    if (e->device.n) {
+        p = PUT_LIT(p, ",\"device\":");
+        p = put_string(p, e->device.p, e->device.n);
+    }
+    if (e->type == EV_PURCHASE) {
+        p = PUT_LIT(p, ",\"order_id\":");
+        p = put_string(p, e->order_id.p, e->order_id.n);
+        p = PUT_LIT(p, ",\"items\":[");
+        for (size_t i = 0; i < e->n_items; i++) {
+            const event_item *it = &e->items[i];
+            if (i) *p++ = ',';
+            p = PUT_LIT(p, "{\"product_id\":");
+            p = put_string(p, it->product_id.p, it->product_id.n);
+            p = PUT_LIT(p, ",\"product_name\":");
+            p = put_string(p, it->product_name.p, it->product_name.n);
+            p = PUT_LIT(p, ",\"category\":");
+            p = put_string(p, it->category.p, it->category.n);
+            p = PUT_LIT(p, ",\"quantity\":");
+            p = put_i64(p, it->quantity);
+            p = PUT_LIT(p, ",\"unit_price\":");
+            p = put_cents(p, it->unit_price_cents);
+            *p++ = '}';
+        }
+        p = PUT_LIT(p, "],\"total\":");
+        p = put_cents(p, e->total_cents);
+        p = PUT_LIT(p, ",\"currency\":");
+        p = put_string(p, e->currency.p, e->currency.n);
+        p = PUT_LIT(p, ",\"payment_method\":");
+        p = put_string(p, e->payment_method.p, e->payment_method.n);
+    } else {
+        p = PUT_LIT(p, ",\"product_id\":");
+        p = put_string(p, e->product_id.p, e->product_id.n);
+        p = PUT_LIT(p, ",\"product_name\":");
+        p = put_string(p, e->product_name.p, e->product_name.n);
+        p = PUT_LIT(p, ",\"category\":");
+        p = put_string(p, e->category.p, e->category.n);
+        p = PUT_LIT(p, ",\"price\":");
+        p = put_cents(p, e->price_cents);
+        if (e->type == EV_ADD_TO_CART || e->type == EV_REMOVE_FROM_CART) {
+            p = PUT_LIT(p, ",\"quantity\":");
+            p = put_i64(p, e->quantity);
+        }
+    }
+    *p++ = '}';
+    out->len = (size_t)(p - out->data);
+    out->data[out->len] = '\0';
+    return 0;
+}
