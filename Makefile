@@ -82,3 +82,6 @@ clean:
 	rm -rf build
 
 -include $(OBJ:.o=.d) $(SOBJ:.o=.d) build/opt/main.d build/san/main.d
+
+# dash: src/dash/assets.c embeds the page's files with .incbin (see docs/dashboard.md); rebuild it when they change.
+build/opt/dash/assets.o build/san/dash/assets.o: $(wildcard src/dash/web/*.html src/dash/web/*.js src/dash/web/*.css src/dash/web/node_modules/uplot/dist/uPlot.*)

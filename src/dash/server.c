@@ -1,0 +1,329 @@
+/* server.c — the HTTP side of the dashboard (libmicrohttpd): binding, routing, the optional
+ * token, parameter validation and the security headers. Everything it serves is either an
+ * embedded asset (fixed list) or an engine answer. */
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dash/dash.h"
+
+#define COOKIE_NAME "ecom_token"
+
+struct dash_server {
+    struct MHD_Daemon *d;
+    dash_engine *engine;
+    char *token;          /* NULL = no auth */
+    uint16_t port;
+};
+
+static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                          "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/* Queues resp with the headers every answer carries, then releases our reference. */
+static enum MHD_Result send_response(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+                                     const char *type, bool cacheable) {
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Content-Security-Policy", CSP);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(r, "Cache-Control", cacheable ? "no-cache" : "no-store");
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Sends a JSON body held in b (the buffer's memory is handed to libmicrohttpd). */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, buf_t *b) {
+    if (!b->data && buf_append_str(b, "")) return MHD_NO;
+    struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        buf_free(b);
+        return MHD_NO;
+    }
+    *b = (buf_t){0};
+    return send_response(c, status, r, "application/json", false);
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg) {
+    buf_t b = {0};
+    if (buf_append_str(&b, "{\"error\":") || dash_json_str(&b, msg) || buf_append_char(&b, '}')) {
+        buf_free(&b);
+        return MHD_NO;
+    }
+    return send_json(c, status, &b);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *text, const char *type) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    return send_response(c, status, r, type, false);
+}
+
+/* Compares in time that depends only on the lengths, so the token cannot be guessed byte by
+ * byte from response times. */
+static bool token_equal(const char *a, const char *b) {
+    if (!a || !b) return false;
+    size_t na = strlen(a), nb = strlen(b);
+    unsigned char d = na != nb;
+    for (size_t i = 0; i < na; i++) d |= (unsigned char)(a[i] ^ b[i % (nb ? nb : 1)]);
+    return d == 0;
+}
+
+/* The token goes into a cookie and a header: keep it to URL- and cookie-safe characters. */
+static bool token_valid(const char *t) {
+    size_t n = strlen(t);
+    if (n < 8 || n > 256) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", t[i])) return false;
+    return true;
+}
+
+static bool request_authorized(const dash_server *s, struct MHD_Connection *c) {
+    if (!s->token) return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (h && !strncmp(h, "Bearer ", 7) && token_equal(h + 7, s->token)) return true;
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE_NAME);
+    return token_equal(cookie, s->token);
+}
+
+typedef struct {
+    dash_params p;
+    char err[160];
+    bool failed;
+} params_ctx;
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    params_ctx *pc = cls;
+    (void)kind;
+    if (pc->failed) return MHD_NO;
+    if (dash_params_add(&pc->p, key ? key : "", value, pc->err, sizeof pc->err)) {
+        pc->failed = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result serve_api(dash_server *s, struct MHD_Connection *c, const char *url) {
+    params_ctx pc = {0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &pc);
+    if (!pc.failed && dash_params_finish(&pc.p, pc.err, sizeof pc.err)) pc.failed = true;
+    if (pc.failed) return send_error(c, MHD_HTTP_BAD_REQUEST, pc.err);
+    buf_t b = {0};
+    int status = dash_engine_handle(s->engine, url, &pc.p, &b);
+    return send_json(c, (unsigned)status, &b);
+}
+
+/* GET /?token=T: when T is right, sets an HttpOnly cookie and redirects to the bare page (so
+ * the token leaves the address bar and the history). */
+static enum MHD_Result serve_login(dash_server *s, struct MHD_Connection *c, const char *given) {
+    if (!token_equal(given, s->token))
+        return send_text(c, MHD_HTTP_UNAUTHORIZED, "wrong token\n", "text/plain; charset=utf-8");
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    char cookie[600];
+    snprintf(cookie, sizeof cookie, COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", s->token);
+    MHD_add_response_header(r, "Set-Cookie", cookie);
+    MHD_add_response_header(r, "Location", "/");
+    return send_response(c, MHD_HTTP_SEE_OTHER, r, "text/plain; charset=utf-8", false);
+}
+
+#define MAX_DROPPED_BODY (64 * 1024)
+
+/* Per request: allocated by the URI callback (which sees the raw, undecoded URI), freed when the
+ * request completes. */
+typedef struct {
+    bool started;        /* the access handler has been called once */
+    bool bad_uri;        /* the raw URI holds an encoded NUL or a control character */
+    size_t body_bytes;   /* request body read and dropped */
+} req_state;
+
+/* Why look at the raw URI: libmicrohttpd decodes %00 into a NUL that silently cuts the path or a
+ * parameter short ("last=15m%00junk" would read as "last=15m"); such requests are refused. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls;
+    (void)c;
+    req_state *rq = calloc(1, sizeof *rq);
+    if (!rq) return NULL;
+    for (const char *p = uri; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch < 0x20 || ch == 0x7f) rq->bad_uri = true;
+        if (ch == '%' && p[1] && p[2] && (p[1] == '0' || p[1] == '1') && strchr("0123456789abcdefABCDEF", p[2]))
+            rq->bad_uri = true;   /* %00..%1f: control characters */
+        if (ch == '%' && p[1] == '7' && (p[2] == 'f' || p[2] == 'F')) rq->bad_uri = true;
+    }
+    return rq;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    free(*req_cls);
+    *req_cls = NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls) {
+    dash_server *s = cls;
+    (void)version;
+    (void)upload_data;
+    req_state *rq = *req_cls;
+    if (!rq) return MHD_NO;   /* the URI callback could not allocate: drop the connection */
+    bool is_api = dash_engine_is_api(url);
+    bool get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+    /* The first call only announces the request: answering then makes libmicrohttpd close the
+     * connection (the request might still have a body), which would defeat keep-alive, and a
+     * close with an unread body can reset the connection before the client reads the answer.
+     * So bodies are read and dropped, up to a small bound, and the answer comes after. */
+    if (!rq->started) {
+        rq->started = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        rq->body_bytes += *upload_data_size;
+        *upload_data_size = 0;
+        if (rq->body_bytes <= MAX_DROPPED_BODY) return MHD_YES;
+    }
+    if (!get) {
+        struct MHD_Response *r;
+        if (is_api) {
+            static const char body[] = "{\"error\":\"method not allowed\"}";
+            r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+        } else {
+            r = MHD_create_response_from_buffer(19, (void *)"method not allowed\n", MHD_RESPMEM_PERSISTENT);
+        }
+        if (!r) return MHD_NO;
+        MHD_add_response_header(r, "Allow", "GET, HEAD");
+        return send_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r,
+                             is_api ? "application/json" : "text/plain; charset=utf-8", false);
+    }
+    if (rq->body_bytes) return send_error(c, MHD_HTTP_BAD_REQUEST, "a GET request has no body");
+    if (rq->bad_uri) return send_error(c, MHD_HTTP_BAD_REQUEST, "bad characters in the URL");
+    if (s->token && !strcmp(url, "/")) {
+        const char *given = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+        if (given) return serve_login(s, c, given);
+    }
+    if (!request_authorized(s, c)) {
+        if (is_api) return send_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong token");
+        return send_text(c, MHD_HTTP_UNAUTHORIZED,
+                         "This dashboard needs its token: open /?token=YOUR_TOKEN once (it sets a cookie).\n",
+                         "text/plain; charset=utf-8");
+    }
+    if (is_api) return serve_api(s, c, url);
+    dash_asset a;
+    if (!dash_asset_find(url, &a)) return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n", "text/plain; charset=utf-8");
+    struct MHD_Response *r = MHD_create_response_from_buffer(a.len, (void *)a.data, MHD_RESPMEM_PERSISTENT);
+    return send_response(c, MHD_HTTP_OK, r, a.content_type, true);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    fputs("ecom dash: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+/* Splits "HOST:PORT" / "[V6]:PORT" and resolves it (numeric hosts and "localhost" only, no DNS
+ * wait). 0 or -1. */
+static int listen_resolve(const char *listen, struct sockaddr_storage *sa, socklen_t *salen, char *err,
+                          size_t errlen) {
+    char host[256], port[16];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof port ||
+        (size_t)(colon - listen) >= sizeof host) {
+        snprintf(err, errlen, "bad --listen '%s' (want HOST:PORT)", listen);
+        return -1;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    snprintf(port, sizeof port, "%s", colon + 1);
+    int64_t pn;
+    if (parse_int64(port, &pn) || pn < 0 || pn > 65535) {
+        snprintf(err, errlen, "bad port in --listen '%s'", listen);
+        return -1;
+    }
+    char *h = host;
+    size_t hl = strlen(h);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h[hl - 1] = 0;
+        h++;
+    }
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (strcmp(h, "localhost") ? AI_NUMERICHOST : 0);
+    int rc = getaddrinfo(h, port, &hints, &res);
+    if (rc || !res) {
+        snprintf(err, errlen, "bad host in --listen '%s': %s", listen, rc ? gai_strerror(rc) : "no address");
+        return -1;
+    }
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *salen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen) {
+    dash_server_opts o = opts ? *opts : (dash_server_opts){0};
+    if (!o.listen) o.listen = "127.0.0.1:8501";
+    if (!o.max_connections) o.max_connections = 512;
+    if (!o.per_ip_connections) o.per_ip_connections = 256;
+    if (!o.timeout_s) o.timeout_s = 15;
+    if (!o.threads) o.threads = 2;
+    if (!o.memory_limit) o.memory_limit = 64 * 1024;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (listen_resolve(o.listen, &sa, &salen, err, errlen)) return NULL;
+    if (o.auth_token && *o.auth_token && !token_valid(o.auth_token)) {
+        snprintf(err, errlen, "bad --auth-token: use 8..256 characters from A-Z a-z 0-9 - _ . ~");
+        return NULL;
+    }
+    dash_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->engine = e;
+    if (o.auth_token && *o.auth_token && !(s->token = strdup(o.auth_token))) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.per_ip_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o.memory_limit,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "cannot listen on %s (address in use or not available)", o.listen);
+        free(s->token);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    (void)salen;
+    return s;
+}
+
+uint16_t dash_server_port(const dash_server *s) { return s->port; }
+
+void dash_server_stop(dash_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->d);
+    free(s->token);
+    free(s);
+}

@@ -1,0 +1,74 @@
+/* status.c — fetches `ecom stream --listen`'s GET /status with libcurl, bounded in time and size. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dash/dash.h"
+
+#define STATUS_MAX_BYTES (1u << 20)
+
+typedef struct {
+    buf_t *out;
+    bool too_big;
+} sink_t;
+
+static size_t status_write(char *p, size_t size, size_t nmemb, void *ctx) {
+    sink_t *s = ctx;
+    size_t n = size * nmemb;
+    if (s->out->len + n > STATUS_MAX_BYTES) {
+        s->too_big = true;
+        return 0;   /* makes curl stop with CURLE_WRITE_ERROR */
+    }
+    return buf_append(s->out, p, n) ? 0 : n;
+}
+
+int dash_status_fetch(const char *base_url, buf_t *out, char *err, size_t errlen) {
+    if (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)) {
+        snprintf(err, errlen, "stream URL must start with http:// or https://");
+        return -1;
+    }
+    buf_t url = {0};
+    size_t bl = strlen(base_url);
+    bool slash = bl && base_url[bl - 1] == '/';
+    if (buf_printf(&url, "%s%sstatus", base_url, slash ? "" : "/")) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    CURL *c = curl_easy_init();
+    if (!c) {
+        buf_free(&url);
+        snprintf(err, errlen, "curl_easy_init failed");
+        return -1;
+    }
+    sink_t sink = {out, false};
+    char cerr[CURL_ERROR_SIZE] = "";
+    long code = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url.data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, status_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 500L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 300L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    buf_free(&url);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "stream status: %s", sink.too_big ? "answer over 1 MiB" : cerr[0] ? cerr : curl_easy_strerror(rc));
+        return -1;
+    }
+    if (code != 200) {
+        snprintf(err, errlen, "stream status: HTTP %ld", code);
+        return -1;
+    }
+    size_t i = 0;
+    while (i < out->len && strchr(" \t\r\n", out->data[i])) i++;
+    if (i == out->len || out->data[i] != '{' || !dash_json_valid(out->data, out->len)) {
+        snprintf(err, errlen, "stream status: not a JSON object");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,368 @@
+/* app.js — the dashboard page: fetches the JSON API for the chosen range every few seconds and
+ * draws KPI tiles, charts (uPlot) and tables. No inline scripts (the server's CSP forbids them),
+ * no outside URLs: everything comes from the ecom server that served the page.
+ *
+ * For tests and curious readers, every drawn element carries its raw numbers in data-*
+ * attributes (data-value on KPI tiles, data-points / data-last on charts). */
+"use strict";
+(function () {
+  const I18N = window.ECOM_I18N;
+  const REFRESH_MS = 5000;
+  const state = {
+    lang: pickLang(),
+    range: { last: "1h" },
+    data: null,          // the last answers, re-rendered on a language switch
+    charts: {},          // uPlot instances by name
+    refreshes: 0,
+    timer: null,
+  };
+
+  function pickLang() {
+    const saved = safeStorage("get", "ecom.lang");
+    if (saved === "en" || saved === "es") return saved;
+    return (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+  }
+
+  function safeStorage(op, key, value) {
+    try {
+      if (op === "get") return window.localStorage.getItem(key);
+      window.localStorage.setItem(key, value);
+    } catch (e) { /* storage may be disabled: the choice then lasts for this page only */ }
+    return null;
+  }
+
+  function t(key) { return (I18N[state.lang] && I18N[state.lang][key]) || I18N.en[key] || key; }
+  function locale() { return t("locale"); }
+
+  // ---- formatting: USD money, counts, rates, instants in the viewer's zone ----
+  function fmtMoney(v) {
+    if (v == null) return "—";
+    return new Intl.NumberFormat(locale(), { style: "currency", currency: "USD" }).format(v);
+  }
+  function fmtMoneyShort(v) {
+    return new Intl.NumberFormat(locale(), { style: "currency", currency: "USD", notation: "compact",
+      maximumFractionDigits: 1 }).format(v);
+  }
+  function fmtInt(v) { return v == null ? "—" : new Intl.NumberFormat(locale()).format(v); }
+  function fmtPct(r) {
+    return r == null ? "—" : new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(r);
+  }
+  function fmtTime(iso) {
+    if (!iso) return "—";
+    return new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "medium" });
+  }
+  function fmtNum(v, digits) {
+    return v == null ? "—" : new Intl.NumberFormat(locale(), { maximumFractionDigits: digits || 0 }).format(v);
+  }
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function banner(msg) {
+    const b = document.getElementById("banner");
+    b.textContent = msg || "";
+    b.hidden = !msg;
+  }
+
+  // ---- data ----
+  function rangeQuery() {
+    const r = state.range;
+    if (r.last) return "last=" + encodeURIComponent(r.last);
+    return "from=" + encodeURIComponent(r.from) + "&to=" + encodeURIComponent(r.to);
+  }
+
+  async function getJSON(path) {
+    const resp = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    let body = null;
+    try { body = await resp.json(); } catch (e) { body = null; }
+    if (!resp.ok) throw new Error((body && body.error) || ("HTTP " + resp.status));
+    return body;
+  }
+
+  async function refresh() {
+    clearTimeout(state.timer);
+    const q = rangeQuery();
+    const names = ["summary", "sales_per_minute", "category_activity", "top_products", "funnel", "sales_by_city",
+      "health"];
+    try {
+      const answers = await Promise.all(names.map((n) => getJSON("/api/" + n + (n === "health" ? "" : "?" + q))));
+      const data = {};
+      names.forEach((n, i) => { data[n] = answers[i]; });
+      if (q === rangeQuery()) {   // the range did not change while we were fetching
+        state.data = data;
+        render();
+        banner(null);
+      }
+    } catch (e) {
+      banner(t("error") + ": " + e.message);
+    }
+    state.refreshes++;
+    document.body.dataset.refreshes = String(state.refreshes);
+    state.timer = setTimeout(refresh, REFRESH_MS);
+  }
+
+  // ---- rendering ----
+  function render() {
+    const d = state.data;
+    if (!d) return;
+    document.getElementById("shown").textContent =
+      t("range_shown") + " " + fmtTime(d.summary.from) + " – " + fmtTime(d.summary.to);
+    document.getElementById("updated").textContent = new Date().toLocaleTimeString(locale());
+    renderKpis(d.summary);
+    renderSales(d.sales_per_minute);
+    renderCategories(d.category_activity);
+    renderTop(d.top_products);
+    renderFunnel(d.funnel);
+    renderCities(d.sales_by_city);
+    renderHealth(d.health);
+  }
+
+  function setKpi(id, value, text) {
+    const e = document.getElementById(id);
+    e.textContent = text;
+    e.dataset.value = value == null ? "" : String(value);
+  }
+
+  function renderKpis(s) {
+    setKpi("kpi-revenue", s.revenue, fmtMoney(s.revenue));
+    setKpi("kpi-orders", s.orders, fmtInt(s.orders));
+    setKpi("kpi-ticket", s.avg_ticket, fmtMoney(s.avg_ticket));
+    setKpi("kpi-conversion", s.conversion, fmtPct(s.conversion));
+  }
+
+  function chartWidth(box) { return Math.max(240, box.clientWidth); }
+
+  // Creates or updates a uPlot chart in box; opts() builds fresh options (labels follow the language).
+  function drawChart(name, box, opts, data, points, last) {
+    box.dataset.points = String(points);
+    box.dataset.last = last || "";
+    if (!window.uPlot) {
+      if (!box.textContent) box.textContent = t("chart_missing");
+      return;
+    }
+    const c = state.charts[name];
+    if (c && c.series.length === data.length && c.ecomLang === state.lang) {
+      c.setData(data);
+      return;
+    }
+    if (c) c.destroy();
+    box.textContent = "";
+    const u = new window.uPlot(Object.assign({ width: chartWidth(box), height: 260 }, opts()), data, box);
+    u.ecomLang = state.lang;
+    state.charts[name] = u;
+  }
+
+  function renderSales(a) {
+    const box = document.getElementById("chart-sales");
+    const xs = [], rev = [], ticket = [];
+    for (const r of a.rows) {
+      xs.push(Date.parse(r.window_start) / 1000);
+      rev.push(r.revenue);
+      ticket.push(r.avg_ticket);
+    }
+    const note = document.getElementById("sales-note");
+    note.textContent = a.rows.length ? "" : t("no_data");
+    const prov = a.provisional && Array.isArray(a.provisional.windows) ? a.provisional.windows : [];
+    if (prov.length) note.textContent = prov.length + " " + t("provisional");
+    drawChart("sales", box, () => ({
+      scales: { x: { time: true }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
+        tk: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.2)] } },
+      series: [
+        { value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
+        { label: t("revenue"), scale: "usd", stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.10)",
+          value: (u, v) => fmtMoney(v) },
+        { label: t("avg_ticket"), scale: "tk", stroke: "#d97706", width: 2, dash: [6, 4],
+          value: (u, v) => fmtMoney(v) },
+      ],
+      axes: [
+        {},
+        { scale: "usd", values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
+        { scale: "tk", side: 1, grid: { show: false }, values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
+      ],
+    }), [xs, rev, ticket], xs.length, a.rows.length ? a.rows[a.rows.length - 1].window_start : "");
+  }
+
+  function renderCategories(a) {
+    const box = document.getElementById("chart-category");
+    const cats = a.rows.slice(0, 12);
+    // Grouped bars on one numeric x axis: category i owns slots 4i..4i+3 (views, adds, units, gap).
+    const xs = [], v = [], ad = [], p = [];
+    cats.forEach((c, i) => {
+      for (let k = 0; k < 4; k++) {
+        xs.push(i * 4 + k);
+        v.push(k === 0 ? c.views : null);
+        ad.push(k === 1 ? c.adds : null);
+        p.push(k === 2 ? c.units_sold : null);
+      }
+    });
+    const bars = () => (window.uPlot.paths.bars ? window.uPlot.paths.bars({ size: [0.9, 40], align: 0 }) : null);
+    drawChart("category", box, () => ({
+      scales: { x: { time: false, range: () => [-1, Math.max(3, cats.length * 4 - 1)] },
+        y: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] } },
+      series: [
+        { value: (u, x) => (x == null || !cats[Math.floor(x / 4)] ? "—" : cats[Math.floor(x / 4)].category) },
+        { label: t("views"), stroke: "#2563eb", fill: "rgba(37,99,235,0.75)", paths: bars(), points: { show: false },
+          value: (u, x) => fmtInt(x) },
+        { label: t("adds"), stroke: "#d97706", fill: "rgba(217,119,6,0.75)", paths: bars(), points: { show: false },
+          value: (u, x) => fmtInt(x) },
+        { label: t("purchases"), stroke: "#059669", fill: "rgba(5,150,105,0.8)", paths: bars(), points: { show: false },
+          value: (u, x) => fmtInt(x) },
+      ],
+      axes: [
+        { splits: () => cats.map((c, i) => i * 4 + 1), values: (u, sp) => sp.map((s) => (cats[(s - 1) / 4] || {}).category || ""),
+          gap: 4, size: 40 },
+        { values: (u, vals) => vals.map((x) => fmtInt(x)), size: 56 },
+      ],
+    }), [xs, v, ad, p], cats.length, "");
+  }
+
+  function fillTable(id, rows, cells) {
+    const tb = document.querySelector("#" + id + " tbody");
+    tb.textContent = "";
+    if (!rows.length) {
+      const tr = el("tr");
+      const td = el("td", { colspan: "4", class: "empty" }, t("no_data"));
+      tr.appendChild(td);
+      tb.appendChild(tr);
+      return;
+    }
+    for (const r of rows) {
+      const tr = el("tr", { class: "row" });
+      for (const [text, cls] of cells(r)) tr.appendChild(el("td", cls ? { class: cls } : null, text));
+      tb.appendChild(tr);
+    }
+  }
+
+  function renderTop(a) {
+    fillTable("top", a.rows, (r) => [[String(r.rank)], [r.product_name || r.product_id], [r.category],
+      [fmtInt(r.views), "num"]]);
+  }
+
+  function renderCities(a) {
+    fillTable("city", a.rows, (r) => [[r.province], [r.city], [fmtInt(r.orders), "num"], [fmtMoney(r.revenue), "num"]]);
+  }
+
+  function renderFunnel(f) {
+    const box = document.getElementById("funnel");
+    box.textContent = "";
+    const steps = [["viewed", f.viewed, null], ["carted", f.carted, f.view_to_cart_rate],
+      ["purchased", f.purchased, f.cart_to_purchase_rate]];
+    const top = Math.max(1, f.viewed);
+    for (const [key, value, rate] of steps) {
+      const row = el("div", { class: "step", "data-step": key, "data-value": String(value) });
+      row.appendChild(el("div", { class: "step-label" }, t(key)));
+      const track = el("div", { class: "step-track" });
+      const bar = el("div", { class: "step-bar step-" + key });
+      bar.style.width = (value > 0 ? Math.max(0.5, (100 * value) / top) : 0).toFixed(2) + "%";
+      track.appendChild(bar);
+      row.appendChild(track);
+      const num = el("div", { class: "step-num" }, fmtInt(value));
+      if (rate != null) num.appendChild(el("small", null, " " + fmtPct(rate) + " " + t("rate_of_previous")));
+      row.appendChild(num);
+      box.appendChild(row);
+    }
+    box.appendChild(el("p", { class: "note" }, t("conversion") + ": " + fmtPct(f.view_to_purchase_rate)));
+  }
+
+  // The stream's /status names are read defensively: the page shows what it finds.
+  function pick(obj, keys) {
+    for (const k of keys) {
+      let o = obj;
+      for (const part of k.split(".")) o = o == null ? undefined : o[part];
+      if (o != null) return o;
+    }
+    return null;
+  }
+
+  function renderHealth(h) {
+    const dl = document.getElementById("health");
+    dl.textContent = "";
+    const s = h.stream;
+    const items = [[t("source"), s ? t("source_stream") : t("source_tables")]];
+    if (s) {
+      items.push([t("events_per_s"), fmtNum(pick(s, ["events_per_s", "events_per_sec", "rate.events_per_s"]), 1)]);
+      items.push([t("lag"), fmtInt(pick(s, ["lag", "total_lag", "lag_total"]))]);
+      const wm = pick(s, ["watermark", "watermark_time"]);
+      items.push([t("watermark"), typeof wm === "string" ? fmtTime(wm) : "—"]);
+      items.push([t("rejected"), fmtInt(pick(s, ["counters.rejected", "rejected"]))]);
+      items.push([t("late"), fmtInt(pick(s, ["counters.late", "late"]))]);
+    }
+    items.push([t("latest_window"), fmtTime(h.latest_window_end)]);
+    items.push([t("data_age"), h.data_age_s == null ? "—" : fmtNum(h.data_age_s, 0) + " s"]);
+    if (h.tables) {
+      let files = 0;
+      for (const k of Object.keys(h.tables)) files += h.tables[k].files || 0;
+      items.push([t("files"), fmtInt(files)]);
+    }
+    for (const [k, v] of items) {
+      dl.appendChild(el("dt", null, k));
+      dl.appendChild(el("dd", null, v));
+    }
+  }
+
+  // ---- controls ----
+  function applyLang() {
+    document.documentElement.lang = state.lang;
+    document.title = t("title");
+    for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
+    document.getElementById("lang").value = state.lang;
+    render();
+  }
+
+  function toLocalInput(d) {
+    const p = (n) => String(n).padStart(2, "0");
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
+  }
+
+  function setup() {
+    const range = document.getElementById("range");
+    const custom = document.getElementById("custom");
+    range.addEventListener("change", () => {
+      if (range.value === "custom") {
+        custom.hidden = false;
+        const to = state.data ? new Date(state.data.summary.to) : new Date();
+        document.getElementById("to").value = toLocalInput(to);
+        document.getElementById("from").value = toLocalInput(new Date(to.getTime() - 3600e3));
+        return;
+      }
+      custom.hidden = true;
+      state.range = { last: range.value };
+      refresh();
+    });
+    document.getElementById("apply").addEventListener("click", () => {
+      const f = new Date(document.getElementById("from").value);   // local time, the viewer's zone
+      const to = new Date(document.getElementById("to").value);
+      if (isNaN(f) || isNaN(to) || f >= to) {
+        banner(t("error") + ": " + t("from") + " < " + t("to"));
+        return;
+      }
+      state.range = { from: f.toISOString(), to: to.toISOString() };
+      refresh();
+    });
+    const lang = document.getElementById("lang");
+    lang.addEventListener("change", () => {
+      state.lang = lang.value === "es" ? "es" : "en";
+      safeStorage("set", "ecom.lang", state.lang);
+      applyLang();
+    });
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        for (const name of Object.keys(state.charts)) {
+          const u = state.charts[name];
+          u.setSize({ width: chartWidth(u.root.parentNode), height: 260 });
+        }
+      }, 100);
+    });
+    if (!window.uPlot) banner(t("chart_missing"));
+    applyLang();
+    refresh();
+  }
+
+  setup();
+})();
