@@ -1,0 +1,197 @@
+/*
+ * stream — the stream-processing engine of `ecom stream`: event-time tumbling windows,
+ * watermarks, deduplication, the view -> cart -> purchase funnel join. Pure state machines:
+ * no I/O, no threads, no clock of its own (the caller passes processing time). See
+ * docs/stream.md for the design and the exact semantics of every table.
+ *
+ * Contract
+ *   - Input: parsed, valid events (src/events/events.h) with their input position (partition
+ *     index 0..n_partitions-1, offset). Strings in an event are views: the engine copies what it
+ *     keeps, so the event may be freed or overwritten as soon as stream_engine_process() returns.
+ *   - State is sharded per input partition (the three topics are co-partitioned by user_id, so
+ *     partition p of every topic is one shard). A shard's state depends only on the sequence of
+ *     events of its partition, so it can be checkpointed, and restored by any instance.
+ *   - Time: window w (tumbling, aligned to the epoch), window k = [k*w, (k+1)*w).
+ *     A shard's watermark is max(max event time seen - lateness, forced), where forced is raised
+ *     to the global watermark by stream_engine_advance(). The global watermark is the minimum
+ *     over assigned, non-idle shards of their own (max event time - lateness); it never goes
+ *     back. A shard is idle when it had no event for idle_timeout of processing time (the `now`
+ *     passed to stream_engine_advance); 0 disables the rule. An event is late when its window
+ *     end <= its shard's watermark: it is counted and contributes to nothing (the caller still
+ *     writes it to the raw tables).
+ *   - Duplicates (same event_id within the same window, which is where a re-sent event lands)
+ *     are counted once; the dedup set of a window lives until the window closes, after which a
+ *     copy is late anyway.
+ *   - Output goes through a stream_sink, only from stream_engine_advance(),
+ *     stream_engine_flush() and stream_engine_snapshot() (never from process). Rows are final
+ *     (except snapshot rows, marked provisional), emitted once, in a deterministic order: by
+ *     closing window index, then sales, categories (by name), products, cities (by province,
+ *     city, store_type), then the funnel row of the window whose funnel closes there.
+ *     Strings in rows are valid only during the callback.
+ *   - Emit modes: STREAM_EMIT_MERGED (one instance owning every partition) merges the shards'
+ *     partials and emits the issue's tables when the global watermark passes the window end
+ *     (funnel: end + view_to_cart + cart_to_purchase, rounded up to a window boundary).
+ *     STREAM_EMIT_PARTIAL emits one partial row set per partition (row.partition = p) as soon as
+ *     that shard's watermark passes; products are emitted as per-product view counts
+ *     (product_views callback), not ranked. docs/stream.md gives the DuckDB queries that merge
+ *     partial rows into exactly the MERGED results.
+ *   - Errors: functions return 0 (or an outcome >= 0) on success and -1 on failure, with a
+ *     message in err when the function takes one. A -1 from process/advance/flush (out of
+ *     memory, or a sink callback returning -1) leaves the engine unusable: free it and restore
+ *     the shards from their last checkpoints. Bad checkpoint bytes never crash: -1, "corrupt ...".
+ *   - Ownership: stream_engine_new() returns an engine freed by stream_engine_free(); the sink
+ *     struct is copied, its ctx is the caller's. Checkpoint bytes are appended to the caller's
+ *     buf_t. Nothing else is allocated for the caller.
+ *   - Threads: an engine is used by one thread at a time. No global state.
+ */
+#ifndef ECOM_STREAM_H
+#define ECOM_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "events/events.h"
+#include "util/util.h"
+
+#define STREAM_TOP_N 10            /* rows of top_products per window */
+#define STREAM_MAX_PARTITIONS 4096
+#define STREAM_MAX_ABS_TIME_US (1LL << 60) /* events beyond +-36,000 years are refused */
+
+typedef enum { STREAM_EMIT_MERGED = 0, STREAM_EMIT_PARTIAL = 1 } stream_emit_mode;
+
+typedef struct {
+    int64_t window_us;           /* tumbling window length; default 1m */
+    int64_t lateness_us;         /* allowed lateness; default 2m */
+    int64_t view_to_cart_us;     /* funnel: add within [t0, t0 + this]; default 30m */
+    int64_t cart_to_purchase_us; /* funnel: purchase within [ta, ta + this]; default 60m */
+    int64_t idle_timeout_us;     /* processing time without events before a partition stops
+                                    holding the watermark back; default 10s; 0 = never idle */
+    int n_partitions;            /* input partitions (= shards); default 1 */
+    stream_emit_mode mode;       /* default STREAM_EMIT_MERGED */
+} stream_config;
+
+/* Fills the defaults above. */
+void stream_config_default(stream_config *c);
+/* 0 if usable, else -1 and a reason (window <= 0, negative durations, partitions out of range). */
+int stream_config_check(const stream_config *c, char *err, size_t errlen);
+
+typedef enum { STREAM_OK = 0, STREAM_DUPLICATE = 1, STREAM_LATE = 2 } stream_outcome;
+
+/* Common leading columns of every row. partition is -1 in MERGED rows. provisional is true only
+ * for rows from stream_engine_snapshot(). */
+typedef struct {
+    int64_t window_start_us, window_end_us;
+    int32_t partition;
+    bool provisional;
+} stream_window;
+
+typedef struct {
+    stream_window w;
+    int64_t orders, items, revenue_cents;
+    double avg_ticket_cents; /* revenue_cents / orders (orders > 0 in every row) */
+} stream_row_sales;
+
+typedef struct {
+    stream_window w;
+    strview category;
+    int64_t views, adds, removes, units_sold, revenue_cents;
+} stream_row_category;
+
+/* top_products (MERGED: rank 1..10) and product_views (PARTIAL: rank 0, every product viewed). */
+typedef struct {
+    stream_window w;
+    int32_t rank;
+    strview product_id, product_name, category;
+    int64_t views;
+} stream_row_product;
+
+typedef struct {
+    stream_window w;
+    strview province, city, store_type;
+    int64_t orders, revenue_cents;
+} stream_row_city;
+
+typedef struct {
+    stream_window w;
+    int64_t viewed, carted, purchased;
+    double view_to_cart_rate, cart_to_purchase_rate, view_to_purchase_rate; /* 0 when /0 */
+} stream_row_funnel;
+
+/* Output callbacks. Any may be NULL (rows of that table are skipped). Return 0, or -1 to stop
+ * (the engine function then returns -1 with "sink failed"). */
+typedef struct {
+    void *ctx;
+    int (*sales)(void *ctx, const stream_row_sales *r);
+    int (*category)(void *ctx, const stream_row_category *r);
+    int (*top_product)(void *ctx, const stream_row_product *r);   /* MERGED mode */
+    int (*product_views)(void *ctx, const stream_row_product *r); /* PARTIAL mode */
+    int (*city)(void *ctx, const stream_row_city *r);
+    int (*funnel)(void *ctx, const stream_row_funnel *r);
+} stream_sink;
+
+typedef struct stream_engine stream_engine;
+
+/* Creates an engine with every partition assigned and empty. NULL with err on bad config or
+ * out of memory. */
+stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *sink, char *err,
+                                 size_t errlen);
+void stream_engine_free(stream_engine *e);
+
+/* Feeds one valid event read at (part, offset). Returns its outcome (STREAM_OK,
+ * STREAM_DUPLICATE, STREAM_LATE) or -1: partition not assigned or out of range, or a timestamp
+ * beyond STREAM_MAX_ABS_TIME_US (these two leave the state untouched; the parser rejects
+ * absurd timestamps long before), or out of memory (the engine is then unusable).
+ * Emits nothing. Hot path: no allocation in the steady state except for new keys. */
+int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev);
+
+/* Updates idleness with processing time now_us, recomputes the global watermark, closes what
+ * it passed and emits the final rows that are due. Call it after every batch of events (state
+ * is evicted only here, so memory is bounded only if you do). 0 or -1. */
+int stream_engine_advance(stream_engine *e, int64_t now_us, char *err, size_t errlen);
+
+/* End of input: closes and emits every window of every assigned shard as final. Afterwards
+ * every event is late. 0 or -1. */
+int stream_engine_flush(stream_engine *e, char *err, size_t errlen);
+
+/* Emits the current (provisional) values of every window not yet emitted, merged across shards
+ * in MERGED mode, through sink (rows have provisional = true). Funnel rows count the pairs
+ * anchored so far with the adds and purchases seen so far. Does not change the state. */
+int stream_engine_snapshot(stream_engine *e, const stream_sink *sink, char *err, size_t errlen);
+
+/* Rebalance: revoke drops a shard's state (checkpoint it first) and stops it counting in the
+ * watermark; assign makes a partition active again, empty (restore its checkpoint next). */
+int stream_engine_assign(stream_engine *e, int part, int64_t now_us);
+int stream_engine_revoke(stream_engine *e, int part);
+
+/* Serializes partition part's full state (versioned, length-prefixed, checksummed) and appends
+ * it to out. 0 or -1. */
+int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char *err,
+                             size_t errlen);
+/* Replaces partition part's state with a checkpoint (the partition becomes assigned; now_us
+ * starts its idle clock). The checkpoint must come from an engine with the same window,
+ * lateness, view_to_cart, cart_to_purchase and mode. Subsequent output is identical to that of
+ * the engine that wrote it. -1 with "corrupt checkpoint: ..." (state left empty) on any bad
+ * byte. */
+int stream_engine_restore(stream_engine *e, int part, const void *p, size_t n, int64_t now_us,
+                          char *err, size_t errlen);
+
+typedef struct {
+    bool assigned, idle;
+    int64_t next_offset;          /* offset after the last event processed; -1 if none */
+    int64_t max_event_us;         /* INT64_MIN if none */
+    int64_t watermark_us;         /* the shard's watermark; INT64_MIN if none */
+    uint64_t ok[EV_TYPE_COUNT], duplicates[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
+    uint64_t state_entries;       /* dedup ids + window/product/category/city entries + funnel
+                                     pairs and their times + open slots + pending windows */
+    uint64_t funnel_pairs;
+} stream_partition_stats;
+
+/* 0, or -1 if part is out of range. */
+int stream_engine_partition_stats(const stream_engine *e, int part, stream_partition_stats *out);
+/* Global watermark (INT64_MIN before it is defined). */
+int64_t stream_engine_watermark(const stream_engine *e);
+/* Sum of state_entries over all shards (plus windows waiting for the global watermark). */
+uint64_t stream_engine_state_entries(const stream_engine *e);
+
+#endif

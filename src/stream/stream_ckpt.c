@@ -1,0 +1,413 @@
+/*
+ * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
+ *
+ * Layout (all integers little-endian):
+ *   "ECSTRMCK" | u32 version (1) | u32 partition | u64 payload length | u64 hash64(payload) |
+ *   payload
+ * payload:
+ *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
+ *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4]
+ *   u32 n_slots,  each: i64 j | u8 has_agg [agg] | u32 n_ids, each u64 a, u64 b
+ *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
+ *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
+ *   agg: i64 orders, items, revenue
+ *        | u32 n, each: str category | i64 views, adds, removes, units, revenue
+ *        | u32 n, each: str product_id, name, category | i64 views
+ *        | u32 n, each: str province, city, store_type | i64 orders, revenue
+ *   str: u32 length | bytes
+ * The funnel's per-slot lists (anchors to evaluate, pairs to expire) are not stored: they are
+ * rebuilt from each pair's elements and expiry on restore.
+ *
+ * The reader trusts nothing: every length and count is checked against the bytes left before
+ * anything is allocated, so corrupt input gives an error, never a crash or a huge allocation.
+ */
+#include "stream/stream_internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CK_MAGIC "ECSTRMCK"
+#define CK_VERSION 1u
+#define CK_HEADER 32
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- writer ---- */
+
+static int put_u64(buf_t *b, uint64_t v) {
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    return buf_append(b, x, 8);
+}
+static int put_u32(buf_t *b, uint32_t v) {
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
+    return buf_append(b, x, 4);
+}
+static int put_i64(buf_t *b, int64_t v) {
+    return put_u64(b, (uint64_t)v);
+}
+static int put_u8(buf_t *b, unsigned v) {
+    return buf_append_char(b, (char)(unsigned char)v);
+}
+static int put_str(buf_t *b, strview s) {
+    return put_u32(b, (uint32_t)s.n) || buf_append(b, s.p, s.n);
+}
+
+static int put_agg(buf_t *b, const st_agg *a) {
+    int r = put_i64(b, a->orders) | put_i64(b, a->items) | put_i64(b, a->revenue);
+    r |= put_u32(b, a->n_cats);
+    for (uint32_t i = 0; i < a->n_cats; i++) {
+        const st_cat *c = &a->cats[i];
+        r |= put_str(b, c->cat) | put_i64(b, c->views) | put_i64(b, c->adds) |
+             put_i64(b, c->removes) | put_i64(b, c->units) | put_i64(b, c->revenue);
+    }
+    r |= put_u32(b, a->n_prods);
+    for (uint32_t i = 0; i < a->n_prods; i++) {
+        const st_prod *p = &a->prods[i];
+        r |= put_str(b, p->pid) | put_str(b, p->name) | put_str(b, p->cat) |
+             put_i64(b, p->views);
+    }
+    r |= put_u32(b, a->n_cities);
+    for (uint32_t i = 0; i < a->n_cities; i++) {
+        const st_city *c = &a->cities[i];
+        r |= put_str(b, c->prov) | put_str(b, c->city) | put_str(b, c->stype) |
+             put_i64(b, c->orders) | put_i64(b, c->revenue);
+    }
+    return r ? -1 : 0;
+}
+
+static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
+    int r = put_i64(b, e->cfg.window_us) | put_i64(b, e->cfg.lateness_us) |
+            put_i64(b, e->cfg.view_to_cart_us) | put_i64(b, e->cfg.cart_to_purchase_us) |
+            put_u32(b, (uint32_t)e->cfg.mode);
+    r |= put_i64(b, s->next_offset) | put_i64(b, s->max_ts) | put_i64(b, s->forced) |
+         put_i64(b, s->closed_through);
+    for (int t = 0; t < EV_TYPE_COUNT; t++)
+        r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]);
+    r |= put_u32(b, s->n_slots);
+    for (uint32_t i = 0; i < s->n_slots && !r; i++) {
+        const st_slot *sl = s->slots[i];
+        r |= put_i64(b, sl->j) | put_u8(b, sl->ag != NULL);
+        if (sl->ag) r |= put_agg(b, sl->ag);
+        r |= put_u32(b, sl->dd.n);
+        for (uint32_t x = 0; x < sl->dd.n; x++)
+            r |= put_u64(b, sl->dd.ids[x].a) | put_u64(b, sl->dd.ids[x].b);
+    }
+    r |= put_u32(b, s->n_closed - s->closed_head);
+    for (uint32_t i = s->closed_head; i < s->n_closed && !r; i++) {
+        const st_closed *c = &s->closed[i];
+        r |= put_i64(b, c->j) | put_u8(b, c->ag != NULL);
+        if (c->ag) r |= put_agg(b, c->ag);
+        r |= put_u8(b, c->has_funnel) | put_i64(b, c->viewed) | put_i64(b, c->carted) |
+             put_i64(b, c->purchased);
+    }
+    r |= put_u32(b, (uint32_t)s->pairs.n);
+    for (uint32_t i = 0; i < s->pairs.nb && !r; i++) {
+        for (const st_pair *p = s->pairs.buckets[i]; p; p = p->next) {
+            r |= put_str(b, (strview){p->key, p->ulen}) |
+                 put_str(b, (strview){p->key + p->ulen, p->plen}) | put_i64(b, p->exp) |
+                 put_u32(b, p->n_el);
+            for (uint32_t x = 0; x < p->n_el; x++)
+                r |= put_u8(b, (unsigned)p->el[x].kind) | put_i64(b, p->el[x].t);
+        }
+    }
+    return r ? -1 : 0;
+}
+
+int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char *err,
+                             size_t errlen) {
+    if (part < 0 || part >= e->cfg.n_partitions || !e->shards[part].assigned)
+        return seterr(err, errlen, "partition %d is not assigned", part), -1;
+    size_t start = out->len;
+    if (buf_append(out, CK_MAGIC, 8) || put_u32(out, CK_VERSION) || put_u32(out, (uint32_t)part) ||
+        put_u64(out, 0) || put_u64(out, 0) || put_shard(out, e, &e->shards[part])) {
+        out->len = start;
+        return seterr(err, errlen, "out of memory"), -1;
+    }
+    size_t plen = out->len - start - CK_HEADER;
+    uint64_t h = hash64(out->data + start + CK_HEADER, plen);
+    for (int i = 0; i < 8; i++) {
+        out->data[start + 16 + i] = (char)(unsigned char)((uint64_t)plen >> (8 * i));
+        out->data[start + 24 + i] = (char)(unsigned char)(h >> (8 * i));
+    }
+    return 0;
+}
+
+/* ---- reader ---- */
+
+typedef struct {
+    const unsigned char *p;
+    size_t n, off;
+    bool bad;
+} rd;
+
+static bool need(rd *r, size_t k) {
+    if (r->bad || r->n - r->off < k) {
+        r->bad = true;
+        return false;
+    }
+    return true;
+}
+static uint64_t get_u64(rd *r) {
+    if (!need(r, 8)) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
+    r->off += 8;
+    return v;
+}
+static uint32_t get_u32(rd *r) {
+    if (!need(r, 4)) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)r->p[r->off + i] << (8 * i);
+    r->off += 4;
+    return v;
+}
+static int64_t get_i64(rd *r) {
+    return (int64_t)get_u64(r);
+}
+static unsigned get_u8(rd *r) {
+    if (!need(r, 1)) return 0;
+    return r->p[r->off++];
+}
+static strview get_str(rd *r) {
+    uint32_t n = get_u32(r);
+    if (!need(r, n)) return (strview){"", 0};
+    strview s = {(const char *)r->p + r->off, n};
+    r->off += n;
+    return s;
+}
+/* A count of items at least min_size bytes each: more than the bytes left is corruption. */
+static uint32_t get_count(rd *r, size_t min_size) {
+    uint32_t n = get_u32(r);
+    if (!r->bad && (size_t)n > (r->n - r->off) / min_size) r->bad = true;
+    return r->bad ? 0 : n;
+}
+
+/* Times and window indexes in a checkpoint stay well inside int64 so that no arithmetic on them
+ * can overflow (the engine refuses events beyond STREAM_MAX_ABS_TIME_US as well). */
+static bool sane_time(int64_t t) {
+    return t > -STREAM_MAX_ABS_TIME_US && t < STREAM_MAX_ABS_TIME_US;
+}
+
+/* Reads an aggregate; NULL with *oom or r->bad set on failure. */
+static st_agg *get_agg(rd *r, bool *oom) {
+    st_agg *a = st_agg_new();
+    if (!a) return *oom = true, NULL;
+    a->orders = get_i64(r);
+    a->items = get_i64(r);
+    a->revenue = get_i64(r);
+    uint32_t n = get_count(r, 44);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        strview name = get_str(r);
+        int64_t v[5];
+        for (int x = 0; x < 5; x++) v[x] = get_i64(r);
+        if (r->bad) break;
+        st_cat *c = st_agg_cat(a, name);
+        if (!c) return *oom = true, st_agg_free(a), NULL;
+        if (c->views || c->adds || c->removes || c->units || c->revenue) r->bad = true;
+        c->views = v[0], c->adds = v[1], c->removes = v[2], c->units = v[3], c->revenue = v[4];
+    }
+    n = get_count(r, 20);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        strview pid = get_str(r), name = get_str(r), cat = get_str(r);
+        int64_t views = get_i64(r);
+        if (r->bad) break;
+        uint32_t before = a->n_prods;
+        st_prod *p = st_agg_prod(a, pid, name, cat);
+        if (!p) return *oom = true, st_agg_free(a), NULL;
+        if (a->n_prods == before) r->bad = true; /* duplicate key */
+        p->views = views;
+    }
+    n = get_count(r, 28);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        strview prov = get_str(r), city = get_str(r), st = get_str(r);
+        int64_t o = get_i64(r), rev = get_i64(r);
+        if (r->bad) break;
+        uint32_t before = a->n_cities;
+        st_city *c = st_agg_city(a, prov, city, st);
+        if (!c) return *oom = true, st_agg_free(a), NULL;
+        if (a->n_cities == before) r->bad = true;
+        c->orders = o, c->revenue = rev;
+    }
+    if (r->bad) {
+        st_agg_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* Rebuilds the funnel lists a pair belongs to: its anchors' eval slots and its expiry slot. */
+int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p) {
+    for (uint32_t i = 0; i < p->n_el; i++) {
+        if (p->el[i].kind != EL_VIEW) continue;
+        st_slot *sl = st_shard_slot(s, st_floordiv(p->el[i].t, e->cfg.window_us) + e->fw, true);
+        if (!sl || st_pairvec_push(&sl->eval, p)) return -1;
+    }
+    st_slot *sl = st_shard_slot(s, p->exp, true);
+    return sl ? st_pairvec_push(&sl->expire, p) : -1;
+}
+
+/* Reads the slots section into s. 0, or -1 with r->bad / *oom. */
+static int get_slots(rd *r, st_shard *s, bool *oom) {
+    uint32_t n = get_count(r, 13);
+    int64_t prev = INT64_MIN;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        int64_t j = get_i64(r);
+        if (r->bad || !sane_time(j) || j <= prev || j <= s->closed_through)
+            return r->bad = true, -1;
+        prev = j;
+        st_slot *sl = st_shard_slot(s, j, true);
+        if (!sl) return *oom = true, -1;
+        unsigned has = get_u8(r);
+        if (has > 1) return r->bad = true, -1;
+        if (has && !(sl->ag = get_agg(r, oom))) return -1;
+        uint32_t nid = get_count(r, 16);
+        for (uint32_t x = 0; x < nid && !r->bad; x++) {
+            st_id id = {get_u64(r), get_u64(r)};
+            if (r->bad) break;
+            int ins = st_idset_insert(&sl->dd, id);
+            if (ins < 0) return *oom = true, -1;
+            if (ins == 0) r->bad = true;
+        }
+    }
+    return r->bad ? -1 : 0;
+}
+
+static int get_closed(rd *r, st_shard *s, bool *oom) {
+    uint32_t n = get_count(r, 34);
+    if (!n) return r->bad ? -1 : 0;
+    s->closed = calloc(n, sizeof *s->closed);
+    if (!s->closed) return *oom = true, -1;
+    s->cap_closed = n;
+    int64_t prev = INT64_MIN;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        st_closed *c = &s->closed[s->n_closed];
+        c->j = get_i64(r);
+        unsigned has = get_u8(r);
+        if (r->bad || has > 1 || c->j <= prev || c->j > s->closed_through)
+            return r->bad = true, -1;
+        prev = c->j;
+        if (has && !(c->ag = get_agg(r, oom))) return -1;
+        s->n_closed++; /* owned by s from here on */
+        unsigned hf = get_u8(r);
+        c->viewed = get_i64(r), c->carted = get_i64(r), c->purchased = get_i64(r);
+        if (hf > 1) r->bad = true;
+        c->has_funnel = hf == 1;
+    }
+    return r->bad ? -1 : 0;
+}
+
+static int get_pairs(rd *r, stream_engine *e, st_shard *s, bool *oom) {
+    uint32_t n = get_count(r, 20);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        strview u = get_str(r), pr = get_str(r);
+        int64_t exp = get_i64(r);
+        uint32_t nel = get_count(r, 9);
+        if (r->bad || !sane_time(exp) || exp <= s->closed_through) return r->bad = true, -1;
+        bool created;
+        st_pair *p = st_pairtab_get(&s->pairs, u, pr, true, &created);
+        if (!p) {
+            if (u.n > UINT16_MAX || pr.n > UINT16_MAX)
+                r->bad = true;
+            else
+                *oom = true;
+            return -1;
+        }
+        if (!created) return r->bad = true, -1;
+        p->exp = exp;
+        for (uint32_t x = 0; x < nel && !r->bad; x++) {
+            unsigned kind = get_u8(r);
+            int64_t t = get_i64(r);
+            if (kind > EL_BUY || !sane_time(t)) r->bad = true;
+            if (r->bad) break;
+            /* an element or anchor must be due no later than the pair's expiry */
+            int64_t k = st_floordiv(t, e->cfg.window_us);
+            if (k > exp - e->fw || (kind == EL_VIEW && k + e->fw <= s->closed_through))
+                return r->bad = true, -1;
+            if (st_pair_push(&s->pairs, p, t, (int32_t)kind)) return *oom = true, -1;
+        }
+        if (r->bad) return -1;
+        if (st_slot_add_pair_refs(e, s, p)) return *oom = true, -1;
+    }
+    return r->bad ? -1 : 0;
+}
+
+/* Decodes a whole payload into the fresh shard s. */
+static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char **why) {
+    int64_t w = get_i64(r), l = get_i64(r), v2c = get_i64(r), c2p = get_i64(r);
+    uint32_t mode = get_u32(r);
+    if (r->bad) return *why = "truncated", -1;
+    if (w != e->cfg.window_us || l != e->cfg.lateness_us || v2c != e->cfg.view_to_cart_us ||
+        c2p != e->cfg.cart_to_purchase_us || mode != (uint32_t)e->cfg.mode)
+        return *why = "written with a different window/lateness/funnel/mode configuration", -1;
+    s->next_offset = get_i64(r);
+    s->max_ts = get_i64(r);
+    s->forced = get_i64(r);
+    s->closed_through = get_i64(r);
+    for (int t = 0; t < EV_TYPE_COUNT; t++) {
+        s->ok[t] = get_u64(r);
+        s->dup[t] = get_u64(r);
+        s->late[t] = get_u64(r);
+    }
+    if (r->bad) return *why = "truncated", -1;
+    if ((s->max_ts != INT64_MIN && !sane_time(s->max_ts)) ||
+        (s->forced != INT64_MIN && s->forced != INT64_MAX && !sane_time(s->forced)) ||
+        (s->closed_through != INT64_MIN && s->closed_through != INT64_MAX - 1 &&
+         !sane_time(s->closed_through)))
+        return *why = "time out of range", -1;
+    int64_t lw = s->max_ts == INT64_MIN ? INT64_MIN : s->max_ts - l;
+    int64_t wm = lw > s->forced ? lw : s->forced;
+    int64_t cl = wm == INT64_MIN ? INT64_MIN : st_floordiv(wm, w) - 1;
+    if (s->closed_through > cl) return *why = "inconsistent watermark", -1;
+    if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom))
+        return *why = "bad state section", -1;
+    if (r->off != r->n) return *why = "trailing bytes", -1;
+    return 0;
+}
+
+int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n, int64_t now_us,
+                          char *err, size_t errlen) {
+    if (part < 0 || part >= e->cfg.n_partitions)
+        return seterr(err, errlen, "partition %d out of range", part), -1;
+    st_shard *s = &e->shards[part];
+    st_shard_reset(s);
+    s->assigned = true;
+    s->last_active_us = now_us;
+    rd r = {data, n, 0, false};
+    const char *why = NULL;
+    if (n < CK_HEADER || memcmp(data, CK_MAGIC, 8) != 0)
+        why = "bad magic";
+    else {
+        r.off = 8;
+        uint32_t ver = get_u32(&r), p = get_u32(&r);
+        uint64_t plen = get_u64(&r), h = get_u64(&r);
+        if (ver != CK_VERSION)
+            why = "unsupported version";
+        else if (p != (uint32_t)part)
+            why = "checkpoint of another partition";
+        else if (plen != n - CK_HEADER)
+            why = "length mismatch";
+        else if (hash64((const unsigned char *)data + CK_HEADER, plen) != h)
+            why = "checksum mismatch";
+    }
+    bool oom = false;
+    if (!why && get_shard(&r, e, s, &oom, &why) && !why) why = "bad state";
+    if (why || oom) {
+        st_shard_reset(s);
+        s->assigned = true;
+        s->last_active_us = now_us;
+        if (oom) return seterr(err, errlen, "out of memory"), -1;
+        return seterr(err, errlen, "corrupt checkpoint: %s", why), -1;
+    }
+    if (e->global_wm != INT64_MIN && e->global_wm != INT64_MAX && e->global_wm > s->forced)
+        s->forced = e->global_wm;
+    return 0;
+}

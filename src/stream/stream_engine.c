@@ -1,0 +1,747 @@
+/*
+ * stream_engine.c — the engine: per-event state updates (process), watermark and closing
+ * (advance/flush), emission of final and provisional rows. See stream_internal.h for the slot
+ * model and docs/stream.md for the semantics.
+ */
+#include "stream/stream_internal.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void stream_config_default(stream_config *c) {
+    memset(c, 0, sizeof *c);
+    c->window_us = 60 * TIME_US_PER_SEC;
+    c->lateness_us = 120 * TIME_US_PER_SEC;
+    c->view_to_cart_us = 30 * 60 * TIME_US_PER_SEC;
+    c->cart_to_purchase_us = 60 * 60 * TIME_US_PER_SEC;
+    c->idle_timeout_us = 10 * TIME_US_PER_SEC;
+    c->n_partitions = 1;
+    c->mode = STREAM_EMIT_MERGED;
+}
+
+int stream_config_check(const stream_config *c, char *err, size_t errlen) {
+    const int64_t year = 366LL * 86400 * TIME_US_PER_SEC;
+    if (c->window_us <= 0 || c->window_us > year)
+        return seterr(err, errlen, "window must be > 0 and at most a year"), -1;
+    if (c->lateness_us < 0 || c->view_to_cart_us < 0 || c->cart_to_purchase_us < 0 ||
+        c->idle_timeout_us < 0)
+        return seterr(err, errlen, "durations must not be negative"), -1;
+    if (c->lateness_us > year || c->view_to_cart_us > year || c->cart_to_purchase_us > year)
+        return seterr(err, errlen, "durations must be at most a year"), -1;
+    if (c->n_partitions < 1 || c->n_partitions > STREAM_MAX_PARTITIONS)
+        return seterr(err, errlen, "partitions must be 1..%d", STREAM_MAX_PARTITIONS), -1;
+    if (c->mode != STREAM_EMIT_MERGED && c->mode != STREAM_EMIT_PARTIAL)
+        return seterr(err, errlen, "unknown emit mode"), -1;
+    return 0;
+}
+
+int64_t st_floordiv(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+/* Highest window index a watermark closes: window j is closed when (j+1)*w <= wm. */
+static int64_t closable(const stream_engine *e, int64_t wm) {
+    if (wm == INT64_MIN) return INT64_MIN;
+    return st_floordiv(wm, e->cfg.window_us) - 1;
+}
+
+static int64_t local_wm(const stream_engine *e, const st_shard *s) {
+    return s->max_ts == INT64_MIN ? INT64_MIN : s->max_ts - e->cfg.lateness_us;
+}
+
+static int64_t shard_wm(const stream_engine *e, const st_shard *s) {
+    int64_t l = local_wm(e, s);
+    return l > s->forced ? l : s->forced;
+}
+
+/* ---- slots ---- */
+
+static void slot_free(st_slot *sl) {
+    st_agg_free(sl->ag);
+    st_idset_free(&sl->dd);
+    free(sl->eval.v);
+    free(sl->expire.v);
+    free(sl);
+}
+
+/* Finds slot j (binary search; the hot slot first) or creates it in order. NULL if absent and
+ * !create, or on out of memory. */
+st_slot *st_shard_slot(st_shard *s, int64_t j, bool create) {
+    if (s->hot && s->hot->j == j) return s->hot;
+    uint32_t lo = 0, hi = s->n_slots;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->slots[mid]->j < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n_slots && s->slots[lo]->j == j) return s->slots[lo];
+    if (!create) return NULL;
+    if (s->n_slots == s->cap_slots) {
+        uint32_t nc = s->cap_slots ? s->cap_slots * 2 : 16;
+        st_slot **v = realloc(s->slots, nc * sizeof *v);
+        if (!v) return NULL;
+        s->slots = v;
+        s->cap_slots = nc;
+    }
+    st_slot *sl = calloc(1, sizeof *sl);
+    if (!sl) return NULL;
+    sl->j = j;
+    memmove(s->slots + lo + 1, s->slots + lo, (s->n_slots - lo) * sizeof *s->slots);
+    s->slots[lo] = sl;
+    s->n_slots++;
+    return sl;
+}
+
+void st_shard_reset(st_shard *s) {
+    for (uint32_t i = 0; i < s->n_slots; i++) slot_free(s->slots[i]);
+    free(s->slots);
+    for (uint32_t i = s->closed_head; i < s->n_closed; i++) st_agg_free(s->closed[i].ag);
+    free(s->closed);
+    st_pairtab_free(&s->pairs);
+    memset(s, 0, sizeof *s);
+    s->last_active_us = INT64_MIN;
+    s->next_offset = -1;
+    s->max_ts = s->forced = s->closed_through = INT64_MIN;
+}
+
+/* ---- engine ---- */
+
+stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *sink, char *err,
+                                 size_t errlen) {
+    if (stream_config_check(cfg, err, errlen)) return NULL;
+    stream_engine *e = calloc(1, sizeof *e);
+    if (!e) return seterr(err, errlen, "out of memory"), NULL;
+    e->cfg = *cfg;
+    if (sink) e->sink = *sink;
+    int64_t f = cfg->view_to_cart_us + cfg->cart_to_purchase_us;
+    e->fw = (f + cfg->window_us - 1) / cfg->window_us;
+    e->global_wm = INT64_MIN;
+    e->shards = calloc((size_t)cfg->n_partitions, sizeof *e->shards);
+    if (!e->shards) {
+        free(e);
+        return seterr(err, errlen, "out of memory"), NULL;
+    }
+    for (int i = 0; i < cfg->n_partitions; i++) {
+        st_shard_reset(&e->shards[i]);
+        e->shards[i].assigned = true;
+    }
+    return e;
+}
+
+void stream_engine_free(stream_engine *e) {
+    if (!e) return;
+    for (int i = 0; i < e->cfg.n_partitions; i++) st_shard_reset(&e->shards[i]);
+    free(e->shards);
+    free(e);
+}
+
+/* ---- process: the hot path ---- */
+
+/* Drops the add/purchase times of p that no open or pending anchor can use any more (their
+ * window + fw is already closed); done only when p's element array is full, so amortised. */
+static void pair_prune(stream_engine *e, st_shard *s, st_pair *p) {
+    if (s->closed_through == INT64_MIN) return;
+    uint32_t o = 0;
+    for (uint32_t i = 0; i < p->n_el; i++) {
+        st_el el = p->el[i];
+        if (el.kind != EL_VIEW && st_floordiv(el.t, e->cfg.window_us) + e->fw <= s->closed_through)
+            continue;
+        p->el[o++] = el;
+    }
+    s->pairs.n_el -= p->n_el - o;
+    p->n_el = o;
+}
+
+/* Registers pair p as touched by an event of window k: it must live until slot k + fw. */
+static int pair_touch(stream_engine *e, st_shard *s, st_pair *p, int64_t k) {
+    int64_t x = k + e->fw;
+    if (x <= p->exp) return 0;
+    p->exp = x;
+    st_slot *sl = st_shard_slot(s, x, true);
+    return sl ? st_pairvec_push(&sl->expire, p) : -1;
+}
+
+static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
+    st_pair *p = st_pairtab_get(&s->pairs, ev->user_id, ev->product_id, true, NULL);
+    if (!p) return -1;
+    for (uint32_t i = 0; i < p->n_el; i++) {
+        st_el *el = &p->el[i];
+        if (el->kind == EL_VIEW && st_floordiv(el->t, e->cfg.window_us) == k) {
+            if (ev->ts_us < el->t) el->t = ev->ts_us;
+            return 0;
+        }
+    }
+    if (p->n_el == p->cap_el) pair_prune(e, s, p);
+    if (st_pair_push(&s->pairs, p, ev->ts_us, EL_VIEW)) return -1;
+    st_slot *sl = st_shard_slot(s, k + e->fw, true);
+    if (!sl || st_pairvec_push(&sl->eval, p)) return -1;
+    return pair_touch(e, s, p, k);
+}
+
+static int funnel_time(stream_engine *e, st_shard *s, strview user, strview product, int64_t ts,
+                       int32_t kind, int64_t k) {
+    st_pair *p = st_pairtab_get(&s->pairs, user, product, true, NULL);
+    if (!p) return -1;
+    if (kind == EL_BUY && p->n_el && p->el[p->n_el - 1].kind == EL_BUY &&
+        p->el[p->n_el - 1].t == ts)
+        return 0; /* same product twice in one order */
+    if (p->n_el == p->cap_el) pair_prune(e, s, p);
+    if (st_pair_push(&s->pairs, p, ts, kind)) return -1;
+    return pair_touch(e, s, p, k);
+}
+
+static int apply_agg(st_slot *sl, const event *ev) {
+    if (!sl->ag && !(sl->ag = st_agg_new())) return -1;
+    st_agg *a = sl->ag;
+    if (ev->type == EV_PAGE_VIEW) {
+        st_cat *c = st_agg_cat(a, ev->category);
+        st_prod *p = c ? st_agg_prod(a, ev->product_id, ev->product_name, ev->category) : NULL;
+        if (!p) return -1;
+        c->views++;
+        p->views++;
+        return 0;
+    }
+    if (ev->type == EV_ADD_TO_CART || ev->type == EV_REMOVE_FROM_CART) {
+        st_cat *c = st_agg_cat(a, ev->category);
+        if (!c) return -1;
+        if (ev->type == EV_ADD_TO_CART)
+            c->adds++;
+        else
+            c->removes++;
+        return 0;
+    }
+    st_city *ci = st_agg_city(a, ev->province, ev->city, ev->store_type);
+    if (!ci) return -1;
+    ci->orders++;
+    ci->revenue += ev->total_cents;
+    a->orders++;
+    a->revenue += ev->total_cents;
+    for (size_t i = 0; i < ev->n_items; i++) {
+        const event_item *it = &ev->items[i];
+        st_cat *c = st_agg_cat(a, it->category);
+        if (!c) return -1;
+        c->units += it->quantity;
+        c->revenue += (int64_t)it->quantity * it->unit_price_cents;
+        a->items += it->quantity;
+    }
+    return 0;
+}
+
+static int apply_funnel(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
+    switch (ev->type) {
+    case EV_PAGE_VIEW:
+        return funnel_view(e, s, ev, k);
+    case EV_ADD_TO_CART:
+        return funnel_time(e, s, ev->user_id, ev->product_id, ev->ts_us, EL_ADD, k);
+    case EV_PURCHASE:
+        for (size_t i = 0; i < ev->n_items; i++)
+            if (funnel_time(e, s, ev->user_id, ev->items[i].product_id, ev->ts_us, EL_BUY, k))
+                return -1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev) {
+    if (part < 0 || part >= e->cfg.n_partitions || (unsigned)ev->type >= EV_TYPE_COUNT ||
+        ev->ts_us <= -STREAM_MAX_ABS_TIME_US || ev->ts_us >= STREAM_MAX_ABS_TIME_US)
+        return -1;
+    st_shard *s = &e->shards[part];
+    if (!s->assigned) return -1;
+    s->next_offset = offset + 1;
+    s->touched = true;
+    int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
+    if (k <= closable(e, shard_wm(e, s))) {
+        s->late[ev->type]++;
+        return STREAM_LATE;
+    }
+    st_slot *sl = st_shard_slot(s, k, true);
+    if (!sl) return -1;
+    s->hot = sl;
+    int r = st_idset_insert(&sl->dd, st_id_of(ev->event_id));
+    if (r < 0) return -1;
+    if (r == 0) {
+        s->dup[ev->type]++;
+        return STREAM_DUPLICATE;
+    }
+    if (ev->ts_us > s->max_ts) s->max_ts = ev->ts_us;
+    if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k)) return -1;
+    s->ok[ev->type]++;
+    return STREAM_OK;
+}
+
+/* ---- closing ---- */
+
+/* Join result of one pair for its anchor t0: carted when an add falls in [t0, t0 + v2c];
+ * purchased when, for such an add at ta, a purchase falls in [ta, ta + c2p]. */
+static void pair_eval(const stream_engine *e, const st_pair *p, int64_t t0, bool *carted,
+                      bool *bought) {
+    *carted = *bought = false;
+    for (uint32_t i = 0; i < p->n_el; i++) {
+        const st_el *a = &p->el[i];
+        if (a->kind != EL_ADD || a->t < t0 || a->t > t0 + e->cfg.view_to_cart_us) continue;
+        *carted = true;
+        for (uint32_t j = 0; j < p->n_el; j++) {
+            const st_el *b = &p->el[j];
+            if (b->kind == EL_BUY && b->t >= a->t && b->t <= a->t + e->cfg.cart_to_purchase_us) {
+                *bought = true;
+                return;
+            }
+        }
+    }
+}
+
+/* Counts the funnel of window j - fw over the pairs anchored there (slot j's eval list). With
+ * consume, the anchors are removed (the window is final). */
+static void funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consume,
+                         int64_t *viewed, int64_t *carted, int64_t *bought) {
+    int64_t k = sl->j - e->fw;
+    for (uint32_t i = 0; i < sl->eval.n; i++) {
+        st_pair *p = sl->eval.v[i];
+        for (uint32_t x = 0; x < p->n_el; x++) {
+            if (p->el[x].kind != EL_VIEW || st_floordiv(p->el[x].t, e->cfg.window_us) != k)
+                continue;
+            bool c, b;
+            pair_eval(e, p, p->el[x].t, &c, &b);
+            (*viewed)++;
+            *carted += c;
+            *bought += c && b;
+            if (consume) {
+                p->el[x] = p->el[--p->n_el];
+                consume->n_el--;
+            }
+            break;
+        }
+    }
+}
+
+static int emit_agg(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                    bool provisional, st_agg *a);
+static int emit_funnel(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                       bool provisional, int64_t v, int64_t c, int64_t b);
+
+static int closed_push(st_shard *s, st_closed c) {
+    if (s->n_closed == s->cap_closed) {
+        if (s->closed_head > 0) { /* compact consumed entries first */
+            memmove(s->closed, s->closed + s->closed_head,
+                    (s->n_closed - s->closed_head) * sizeof *s->closed);
+            s->n_closed -= s->closed_head;
+            s->closed_head = 0;
+        }
+        if (s->n_closed == s->cap_closed) {
+            uint32_t nc = s->cap_closed ? s->cap_closed * 2 : 16;
+            st_closed *v = realloc(s->closed, nc * sizeof *v);
+            if (!v) return -1;
+            s->closed = v;
+            s->cap_closed = nc;
+        }
+    }
+    s->closed[s->n_closed++] = c;
+    return 0;
+}
+
+/* Closes the first slot of shard s (index j): final funnel of window j - fw, final aggregates
+ * of window j (emitted now in PARTIAL mode, parked for the global watermark in MERGED mode),
+ * dedup ids dropped, expiring pairs freed. */
+static int close_first_slot(stream_engine *e, int part) {
+    st_shard *s = &e->shards[part];
+    st_slot *sl = s->slots[0];
+    memmove(s->slots, s->slots + 1, (s->n_slots - 1) * sizeof *s->slots);
+    s->n_slots--;
+    if (s->hot == sl) s->hot = NULL;
+    s->closed_through = sl->j;
+    st_closed c = {sl->j, sl->ag, sl->eval.n > 0, 0, 0, 0};
+    sl->ag = NULL;
+    funnel_count(e, sl, &s->pairs, &c.viewed, &c.carted, &c.purchased);
+    int rc = 0;
+    if (e->cfg.mode == STREAM_EMIT_PARTIAL) {
+        if (c.ag) rc = emit_agg(e, &e->sink, c.j, part, false, c.ag);
+        if (!rc && c.has_funnel)
+            rc = emit_funnel(e, &e->sink, c.j - e->fw, part, false, c.viewed, c.carted,
+                             c.purchased);
+        st_agg_free(c.ag);
+    } else if (c.ag || c.has_funnel) {
+        if (closed_push(s, c)) {
+            st_agg_free(c.ag);
+            rc = -1;
+        }
+    }
+    for (uint32_t i = 0; i < sl->expire.n; i++)
+        if (sl->expire.v[i]->exp == sl->j) st_pairtab_remove(&s->pairs, sl->expire.v[i]);
+    slot_free(sl);
+    return rc;
+}
+
+static int shard_close_through(stream_engine *e, int part, int64_t jmax) {
+    st_shard *s = &e->shards[part];
+    while (s->n_slots && s->slots[0]->j <= jmax)
+        if (close_first_slot(e, part)) return -1;
+    if (jmax > s->closed_through) s->closed_through = jmax;
+    return 0;
+}
+
+/* MERGED mode: emits, in index order, every parked closed slot with j <= jmax, merging the
+ * shards' partials of the same index. */
+static int emit_merged(stream_engine *e, int64_t jmax) {
+    int n = e->cfg.n_partitions;
+    for (;;) {
+        int64_t j = INT64_MAX;
+        int nsrc = 0, src = -1;
+        for (int i = 0; i < n; i++) {
+            st_shard *s = &e->shards[i];
+            if (s->closed_head < s->n_closed && s->closed[s->closed_head].j <= j) {
+                if (s->closed[s->closed_head].j < j) {
+                    j = s->closed[s->closed_head].j;
+                    nsrc = 0;
+                }
+                nsrc++;
+                src = i;
+            }
+        }
+        if (j == INT64_MAX || j > jmax) return 0;
+        st_agg *m = NULL;
+        bool has_funnel = false;
+        int64_t v = 0, c = 0, b = 0;
+        int rc = 0;
+        if (nsrc == 1) { /* the common case with one shard: no copy */
+            st_closed *cl = &e->shards[src].closed[e->shards[src].closed_head];
+            m = cl->ag;
+            has_funnel = cl->has_funnel;
+            v = cl->viewed, c = cl->carted, b = cl->purchased;
+            e->shards[src].closed_head++;
+        } else {
+            for (int i = 0; i < n; i++) {
+                st_shard *s = &e->shards[i];
+                if (s->closed_head >= s->n_closed || s->closed[s->closed_head].j != j) continue;
+                st_closed *cl = &s->closed[s->closed_head++];
+                if (cl->ag) {
+                    if (!m && !(m = st_agg_new())) rc = -1;
+                    if (!rc && st_agg_merge(m, cl->ag)) rc = -1;
+                    st_agg_free(cl->ag);
+                }
+                has_funnel |= cl->has_funnel;
+                v += cl->viewed, c += cl->carted, b += cl->purchased;
+            }
+        }
+        if (!rc && m) rc = emit_agg(e, &e->sink, j, -1, false, m);
+        if (!rc && has_funnel) rc = emit_funnel(e, &e->sink, j - e->fw, -1, false, v, c, b);
+        st_agg_free(m);
+        if (rc) return -1;
+    }
+}
+
+static bool shard_idle(const stream_engine *e, const st_shard *s, int64_t now) {
+    return e->cfg.idle_timeout_us > 0 && s->last_active_us != INT64_MIN &&
+           now - s->last_active_us >= e->cfg.idle_timeout_us;
+}
+
+int stream_engine_advance(stream_engine *e, int64_t now_us, char *err, size_t errlen) {
+    int n = e->cfg.n_partitions;
+    int64_t g = INT64_MAX;
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        st_shard *s = &e->shards[i];
+        if (!s->assigned) continue;
+        if (s->touched || s->last_active_us == INT64_MIN) s->last_active_us = now_us;
+        s->touched = false;
+        s->idle = shard_idle(e, s, now_us);
+        if (s->idle) continue;
+        int64_t l = local_wm(e, s);
+        if (l < g) g = l;
+        any = true;
+    }
+    if (any && g > e->global_wm) e->global_wm = g;
+    for (int i = 0; i < n; i++) {
+        st_shard *s = &e->shards[i];
+        if (!s->assigned) continue;
+        if (e->global_wm > s->forced) s->forced = e->global_wm;
+        int64_t jmax = closable(e, shard_wm(e, s));
+        if (jmax > s->closed_through && shard_close_through(e, i, jmax))
+            return seterr(err, errlen, "out of memory or sink failed"), -1;
+    }
+    if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, closable(e, e->global_wm)))
+        return seterr(err, errlen, "out of memory or sink failed"), -1;
+    return 0;
+}
+
+int stream_engine_flush(stream_engine *e, char *err, size_t errlen) {
+    e->global_wm = INT64_MAX;
+    for (int i = 0; i < e->cfg.n_partitions; i++) {
+        st_shard *s = &e->shards[i];
+        if (!s->assigned) continue;
+        s->forced = INT64_MAX;
+        if (shard_close_through(e, i, INT64_MAX - 1))
+            return seterr(err, errlen, "out of memory or sink failed"), -1;
+    }
+    if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, INT64_MAX - 1))
+        return seterr(err, errlen, "out of memory or sink failed"), -1;
+    return 0;
+}
+
+/* ---- emission ---- */
+
+static int sv_cmp(strview a, strview b) {
+    size_t m = a.n < b.n ? a.n : b.n;
+    int c = m ? memcmp(a.p, b.p, m) : 0;
+    if (c) return c;
+    return a.n < b.n ? -1 : a.n > b.n;
+}
+static int cmp_cat(const void *x, const void *y) {
+    return sv_cmp(((const st_cat *)x)->cat, ((const st_cat *)y)->cat);
+}
+static int cmp_prod_id(const void *x, const void *y) {
+    return sv_cmp(((const st_prod *)x)->pid, ((const st_prod *)y)->pid);
+}
+/* top_products order: views descending, then product_id ascending */
+static int cmp_prod_rank(const void *x, const void *y) {
+    const st_prod *a = x, *b = y;
+    if (a->views != b->views) return a->views > b->views ? -1 : 1;
+    return sv_cmp(a->pid, b->pid);
+}
+static int cmp_city(const void *x, const void *y) {
+    const st_city *a = x, *b = y;
+    int c = sv_cmp(a->prov, b->prov);
+    if (!c) c = sv_cmp(a->city, b->city);
+    if (!c) c = sv_cmp(a->stype, b->stype);
+    return c;
+}
+
+static stream_window mkwin(const stream_engine *e, int64_t k, int32_t part, bool prov) {
+    return (stream_window){k * e->cfg.window_us, (k + 1) * e->cfg.window_us, part, prov};
+}
+
+/* Emits window k's rows from aggregate a, whose entries are given in arrays the function may
+ * sort (a's own arrays when a is dropped after, copies for a provisional snapshot). part < 0
+ * means merged rows: ranked top products; otherwise per-product view counts. */
+static int emit_agg_sorted(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                           bool prov, const st_agg *a, st_cat *cats, st_prod *prods,
+                           st_city *cities) {
+    stream_window w = mkwin(e, k, part, prov);
+    if (sk->sales && a->orders > 0) {
+        stream_row_sales r = {w, a->orders, a->items, a->revenue,
+                              (double)a->revenue / (double)a->orders};
+        if (sk->sales(sk->ctx, &r)) return -1;
+    }
+    if (a->n_cats > 1) qsort(cats, a->n_cats, sizeof *cats, cmp_cat);
+    for (uint32_t i = 0; sk->category && i < a->n_cats; i++) {
+        const st_cat *c = &cats[i];
+        stream_row_category r = {w, c->cat, c->views, c->adds, c->removes, c->units, c->revenue};
+        if (sk->category(sk->ctx, &r)) return -1;
+    }
+    if (part < 0) {
+        if (a->n_prods > 1) qsort(prods, a->n_prods, sizeof *prods, cmp_prod_rank);
+        for (uint32_t i = 0; sk->top_product && i < a->n_prods && i < STREAM_TOP_N; i++) {
+            stream_row_product r = {w, (int32_t)i + 1, prods[i].pid, prods[i].name,
+                                    prods[i].cat, prods[i].views};
+            if (sk->top_product(sk->ctx, &r)) return -1;
+        }
+    } else {
+        if (a->n_prods > 1) qsort(prods, a->n_prods, sizeof *prods, cmp_prod_id);
+        for (uint32_t i = 0; sk->product_views && i < a->n_prods; i++) {
+            stream_row_product r = {w, 0, prods[i].pid, prods[i].name, prods[i].cat,
+                                    prods[i].views};
+            if (sk->product_views(sk->ctx, &r)) return -1;
+        }
+    }
+    if (a->n_cities > 1) qsort(cities, a->n_cities, sizeof *cities, cmp_city);
+    for (uint32_t i = 0; sk->city && i < a->n_cities; i++) {
+        const st_city *c = &cities[i];
+        stream_row_city r = {w, c->prov, c->city, c->stype, c->orders, c->revenue};
+        if (sk->city(sk->ctx, &r)) return -1;
+    }
+    return 0;
+}
+
+/* Final emission: a is being dropped, so its arrays are sorted in place. */
+static int emit_agg(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                    bool provisional, st_agg *a) {
+    return emit_agg_sorted(e, sk, k, part, provisional, a, a->cats, a->prods, a->cities);
+}
+
+/* Provisional emission: a stays live, so sort copies of its arrays. */
+static int emit_agg_copy(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                         const st_agg *a) {
+    st_cat *c = malloc((a->n_cats + 1) * sizeof *c);
+    st_prod *p = malloc((a->n_prods + 1) * sizeof *p);
+    st_city *ci = malloc((a->n_cities + 1) * sizeof *ci);
+    int rc = -1;
+    if (c && p && ci) {
+        if (a->n_cats) memcpy(c, a->cats, a->n_cats * sizeof *c);
+        if (a->n_prods) memcpy(p, a->prods, a->n_prods * sizeof *p);
+        if (a->n_cities) memcpy(ci, a->cities, a->n_cities * sizeof *ci);
+        rc = emit_agg_sorted(e, sk, k, part, true, a, c, p, ci);
+    }
+    free(c);
+    free(p);
+    free(ci);
+    return rc;
+}
+
+static int emit_funnel(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
+                       bool provisional, int64_t v, int64_t c, int64_t b) {
+    if (!sk->funnel || v == 0) return 0;
+    stream_row_funnel r = {mkwin(e, k, part, provisional), v, c, b,
+                           v ? (double)c / (double)v : 0.0, c ? (double)b / (double)c : 0.0,
+                           v ? (double)b / (double)v : 0.0};
+    return sk->funnel(sk->ctx, &r);
+}
+
+/* ---- provisional snapshot ---- */
+
+typedef struct {
+    int64_t k;      /* window index of the aggregate, or of the funnel */
+    int32_t part;
+    bool funnel;
+    const st_agg *ag;
+    int64_t v, c, b;
+} snap_item;
+
+static int snap_cmp(const void *x, const void *y) {
+    const snap_item *a = x, *b = y;
+    if (a->k != b->k) return a->k < b->k ? -1 : 1;
+    if (a->funnel != b->funnel) return a->funnel ? 1 : -1;
+    return a->part < b->part ? -1 : a->part > b->part;
+}
+
+static int snap_push(snap_item **v, size_t *n, size_t *cap, snap_item it) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        snap_item *p = realloc(*v, nc * sizeof *p);
+        if (!p) return -1;
+        *v = p;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = it;
+    return 0;
+}
+
+/* Collects every not-yet-emitted aggregate and funnel count of every shard. */
+static int snap_collect(stream_engine *e, snap_item **v, size_t *n, size_t *cap) {
+    for (int i = 0; i < e->cfg.n_partitions; i++) {
+        st_shard *s = &e->shards[i];
+        if (!s->assigned) continue;
+        for (uint32_t x = s->closed_head; x < s->n_closed; x++) {
+            st_closed *c = &s->closed[x];
+            if (c->ag && snap_push(v, n, cap, (snap_item){c->j, i, false, c->ag, 0, 0, 0}))
+                return -1;
+            if (c->has_funnel && snap_push(v, n, cap,
+                                           (snap_item){c->j - e->fw, i, true, NULL, c->viewed,
+                                                       c->carted, c->purchased}))
+                return -1;
+        }
+        for (uint32_t x = 0; x < s->n_slots; x++) {
+            st_slot *sl = s->slots[x];
+            if (sl->ag && snap_push(v, n, cap, (snap_item){sl->j, i, false, sl->ag, 0, 0, 0}))
+                return -1;
+            if (sl->eval.n) {
+                snap_item it = {sl->j - e->fw, i, true, NULL, 0, 0, 0};
+                funnel_count(e, sl, NULL, &it.v, &it.c, &it.b);
+                if (snap_push(v, n, cap, it)) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int stream_engine_snapshot(stream_engine *e, const stream_sink *sink, char *err, size_t errlen) {
+    snap_item *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = snap_collect(e, &v, &n, &cap);
+    if (n) qsort(v, n, sizeof *v, snap_cmp);
+    bool merged = e->cfg.mode == STREAM_EMIT_MERGED;
+    for (size_t i = 0; !rc && i < n;) {
+        size_t j = i + 1;
+        if (merged)
+            while (j < n && v[j].k == v[i].k && v[j].funnel == v[i].funnel) j++;
+        int32_t part = merged ? -1 : v[i].part;
+        if (v[i].funnel) {
+            int64_t a = 0, b = 0, c = 0;
+            for (size_t x = i; x < j; x++) a += v[x].v, b += v[x].c, c += v[x].b;
+            rc = emit_funnel(e, sink, v[i].k, part, true, a, b, c);
+        } else if (j == i + 1) {
+            rc = emit_agg_copy(e, sink, v[i].k, part, v[i].ag);
+        } else {
+            st_agg *m = st_agg_new();
+            rc = m ? 0 : -1;
+            for (size_t x = i; !rc && x < j; x++) rc = st_agg_merge(m, v[x].ag);
+            if (!rc) rc = emit_agg(e, sink, v[i].k, part, true, m);
+            st_agg_free(m);
+        }
+        i = j;
+    }
+    free(v);
+    if (rc) seterr(err, errlen, "out of memory or sink failed");
+    return rc;
+}
+
+/* ---- rebalance and introspection ---- */
+
+int stream_engine_assign(stream_engine *e, int part, int64_t now_us) {
+    if (part < 0 || part >= e->cfg.n_partitions) return -1;
+    st_shard *s = &e->shards[part];
+    st_shard_reset(s);
+    s->assigned = true;
+    s->last_active_us = now_us;
+    /* a newly assigned partition cannot reopen what the global watermark closed */
+    s->forced = e->global_wm == INT64_MAX ? INT64_MIN : e->global_wm;
+    return 0;
+}
+
+int stream_engine_revoke(stream_engine *e, int part) {
+    if (part < 0 || part >= e->cfg.n_partitions) return -1;
+    st_shard_reset(&e->shards[part]);
+    e->shards[part].assigned = false;
+    return 0;
+}
+
+static uint64_t shard_entries(const st_shard *s) {
+    uint64_t n = s->n_slots + s->pairs.n + s->pairs.n_el;
+    for (uint32_t i = 0; i < s->n_slots; i++) {
+        const st_slot *sl = s->slots[i];
+        n += sl->dd.n + (sl->ag ? st_agg_entries(sl->ag) : 0);
+    }
+    for (uint32_t i = s->closed_head; i < s->n_closed; i++)
+        n += 1 + (s->closed[i].ag ? st_agg_entries(s->closed[i].ag) : 0);
+    return n;
+}
+
+int stream_engine_partition_stats(const stream_engine *e, int part, stream_partition_stats *out) {
+    if (part < 0 || part >= e->cfg.n_partitions) return -1;
+    const st_shard *s = &e->shards[part];
+    memset(out, 0, sizeof *out);
+    out->assigned = s->assigned;
+    out->idle = s->assigned && s->idle;
+    out->next_offset = s->next_offset;
+    out->max_event_us = s->max_ts;
+    out->watermark_us = shard_wm(e, s);
+    memcpy(out->ok, s->ok, sizeof out->ok);
+    memcpy(out->duplicates, s->dup, sizeof out->duplicates);
+    memcpy(out->late, s->late, sizeof out->late);
+    out->state_entries = shard_entries(s);
+    out->funnel_pairs = s->pairs.n;
+    return 0;
+}
+
+int64_t stream_engine_watermark(const stream_engine *e) {
+    return e->global_wm;
+}
+
+uint64_t stream_engine_state_entries(const stream_engine *e) {
+    uint64_t n = 0;
+    for (int i = 0; i < e->cfg.n_partitions; i++) n += shard_entries(&e->shards[i]);
+    return n;
+}

@@ -1,0 +1,181 @@
+/*
+ * stream_internal.h — private to src/stream/: the engine's data structures, shared by the
+ * engine (stream_engine.c), its tables (stream_tab.c) and its checkpoint codec
+ * (stream_ckpt.c). Not part of the module's contract (that is stream.h).
+ *
+ * Time is split into window indexes k (window k = [k*w, (k+1)*w)). Everything a shard keeps is
+ * hung on a "slot" keyed by the index j at which it is processed: slot j holds window j's
+ * aggregates and dedup ids (closed when the watermark passes (j+1)*w), the funnel anchors of
+ * window j - fw (fw = ceil((view_to_cart + cart_to_purchase) / w)), whose join result is final
+ * then, and the funnel pairs that expire then. Closing slots in index order is the whole
+ * eviction story.
+ */
+#ifndef ECOM_STREAM_INTERNAL_H
+#define ECOM_STREAM_INTERNAL_H
+
+#include "stream/stream.h"
+
+/* ---- bump arena for strings copied out of events; freed as a whole ---- */
+typedef struct st_chunk {
+    struct st_chunk *next;
+    size_t used, cap;
+    char data[];
+} st_chunk;
+typedef struct {
+    st_chunk *head;
+} st_arena;
+/* Copies s into the arena; result strview points into it. -1 on out of memory. */
+int st_arena_dup(st_arena *a, strview s, strview *out);
+void st_arena_free(st_arena *a);
+
+/* ---- index table: open addressing over indexes into a caller's entry array ----
+ * A slot is (hash >> 32) << 32 | (index + 1); 0 is empty. hashes[i] keeps entry i's full hash
+ * so the table can grow without calling back. No deletion: tables are dropped whole. */
+typedef struct {
+    uint64_t *slots;
+    uint64_t *hashes;
+    uint32_t mask;   /* capacity - 1 (0 when unallocated) */
+    uint32_t n;
+    uint32_t hcap;
+} st_itab;
+void st_itab_free(st_itab *t);
+/* Makes room for one more entry (grows at 3/4 load). 0 or -1. */
+int st_itab_reserve(st_itab *t);
+/* Records entry index idx (== t->n) with hash h at the free position pos from a failed probe.
+ * Call st_itab_reserve() before the probe that gave pos. */
+void st_itab_put(st_itab *t, uint32_t pos, uint64_t h);
+
+/* ---- per-window aggregates ---- */
+typedef struct {
+    strview cat;
+    int64_t views, adds, removes, units, revenue;
+} st_cat;
+typedef struct {
+    strview pid, name, cat;
+    int64_t views;
+} st_prod;
+typedef struct {
+    strview prov, city, stype;
+    int64_t orders, revenue;
+} st_city;
+
+typedef struct {
+    int64_t orders, items, revenue;
+    st_cat *cats;
+    uint32_t n_cats, cap_cats;
+    st_itab cat_ix;
+    st_prod *prods;
+    uint32_t n_prods, cap_prods;
+    st_itab prod_ix;
+    st_city *cities;
+    uint32_t n_cities, cap_cities;
+    st_itab city_ix;
+    st_arena ar;
+} st_agg;
+
+st_agg *st_agg_new(void);
+void st_agg_free(st_agg *a);
+st_cat *st_agg_cat(st_agg *a, strview cat);                 /* find or add; NULL on OOM */
+st_prod *st_agg_prod(st_agg *a, strview pid, strview name, strview cat);
+st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype);
+int st_agg_merge(st_agg *dst, const st_agg *src);            /* dst += src; 0 or -1 */
+uint64_t st_agg_entries(const st_agg *a);
+
+/* ---- dedup set of 128-bit event ids (one per window) ---- */
+typedef struct {
+    uint64_t a, b;
+} st_id;
+typedef struct {
+    st_id *ids;
+    uint32_t n, cap;
+    st_itab ix;
+} st_idset;
+/* Inserts id: 1 if new, 0 if already present, -1 on OOM. */
+int st_idset_insert(st_idset *s, st_id id);
+void st_idset_free(st_idset *s);
+/* The id of an event: its canonical UUID packed exactly, else a 128-bit hash of the text. */
+st_id st_id_of(strview event_id);
+
+/* ---- funnel pairs (user_id, product_id) ---- */
+enum { EL_VIEW = 0, EL_ADD = 1, EL_BUY = 2 };
+typedef struct {
+    int64_t t;
+    int32_t kind; /* EL_*; a VIEW element is the anchor t0 of its window (first view) */
+} st_el;
+
+typedef struct st_pair {
+    struct st_pair *next; /* hash chain */
+    uint64_t h;
+    int64_t exp;          /* slot index at which the pair is freed */
+    st_el *el;            /* points to inl or to the heap */
+    uint32_t n_el, cap_el;
+    st_el inl[2];
+    uint16_t ulen, plen;
+    char key[];           /* user_id then product_id */
+} st_pair;
+
+typedef struct {
+    st_pair **v;
+    uint32_t n, cap;
+} st_pairvec;
+int st_pairvec_push(st_pairvec *v, st_pair *p);
+
+typedef struct {
+    st_pair **buckets;
+    uint32_t nb; /* power of two or 0 */
+    uint64_t n;
+    uint64_t n_el; /* elements over all pairs, for the state count */
+} st_pairtab;
+/* Finds or (create) adds the pair; *created tells which. NULL on OOM or if absent. */
+st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool create, bool *created);
+void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p */
+void st_pairtab_free(st_pairtab *t);
+int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind);
+
+/* ---- slots and shards ---- */
+typedef struct {
+    int64_t j;
+    st_agg *ag;          /* window j's aggregates; NULL while no event */
+    st_idset dd;         /* window j's event ids */
+    st_pairvec eval;     /* pairs anchored in window j - fw */
+    st_pairvec expire;   /* pairs whose exp was set to j */
+} st_slot;
+
+/* A closed slot waiting for the global watermark (MERGED mode). */
+typedef struct {
+    int64_t j;
+    st_agg *ag;          /* may be NULL */
+    bool has_funnel;
+    int64_t viewed, carted, purchased;
+} st_closed;
+
+typedef struct {
+    bool assigned, touched, idle;
+    int64_t last_active_us;  /* processing time; INT64_MIN = set at next advance */
+    int64_t next_offset;
+    int64_t max_ts, forced, closed_through;
+    uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
+    st_slot **slots;         /* sorted by j */
+    uint32_t n_slots, cap_slots;
+    st_slot *hot;            /* last slot hit (window of the latest event) */
+    st_closed *closed;       /* MERGED: closed slots, increasing j, from closed_head */
+    uint32_t n_closed, cap_closed, closed_head;
+    st_pairtab pairs;
+} st_shard;
+
+struct stream_engine {
+    stream_config cfg;
+    stream_sink sink;
+    int64_t fw;        /* funnel delay in windows */
+    int64_t global_wm; /* INT64_MIN until defined */
+    st_shard *shards;  /* cfg.n_partitions */
+};
+
+void st_shard_reset(st_shard *s);                    /* frees all state, keeps counters zeroed */
+st_slot *st_shard_slot(st_shard *s, int64_t j, bool create);
+int64_t st_floordiv(int64_t a, int64_t b);
+
+/* Checkpoint codec helpers used by stream_ckpt.c. */
+int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * stream_tab.c — the engine's containers: a string arena, an open-addressing index table, the
+ * per-window aggregate maps, the per-window dedup set and the funnel pair table.
+ *
+ * These are hand-written on purpose: they are the hot path of `ecom stream` (several lookups
+ * per event at millions of events per second), and a generic library map would cost an
+ * allocation or an indirect call per lookup.
+ */
+#include "stream/stream_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena ---- */
+
+int st_arena_dup(st_arena *a, strview s, strview *out) {
+    if (s.n == 0) {
+        *out = (strview){"", 0};
+        return 0;
+    }
+    st_chunk *c = a->head;
+    if (!c || c->cap - c->used < s.n) {
+        size_t cap = s.n > 4000 ? s.n : 4000;
+        c = malloc(sizeof *c + cap);
+        if (!c) return -1;
+        c->cap = cap;
+        c->used = 0;
+        c->next = a->head;
+        a->head = c;
+    }
+    char *d = c->data + c->used;
+    memcpy(d, s.p, s.n);
+    c->used += s.n;
+    *out = (strview){d, s.n};
+    return 0;
+}
+
+void st_arena_free(st_arena *a) {
+    st_chunk *c = a->head;
+    while (c) {
+        st_chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    a->head = NULL;
+}
+
+/* ---- index table ---- */
+
+void st_itab_free(st_itab *t) {
+    free(t->slots);
+    free(t->hashes);
+    memset(t, 0, sizeof *t);
+}
+
+/* Grows the slot array to twice its size (min 16) and re-inserts every entry from hashes[]. */
+static int itab_grow(st_itab *t) {
+    uint32_t cap = t->mask ? (t->mask + 1) * 2 : 16;
+    uint64_t *s = calloc(cap, sizeof *s);
+    if (!s) return -1;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint64_t h = t->hashes[i];
+        uint32_t pos = (uint32_t)h & (cap - 1);
+        while (s[pos]) pos = (pos + 1) & (cap - 1);
+        s[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
+    }
+    free(t->slots);
+    t->slots = s;
+    t->mask = cap - 1;
+    return 0;
+}
+
+int st_itab_reserve(st_itab *t) {
+    if (t->n == t->hcap) {
+        uint32_t nc = t->hcap ? t->hcap * 2 : 8;
+        uint64_t *h = realloc(t->hashes, nc * sizeof *h);
+        if (!h) return -1;
+        t->hashes = h;
+        t->hcap = nc;
+    }
+    if (!t->mask || (uint64_t)(t->n + 1) * 4 > (uint64_t)(t->mask + 1) * 3) return itab_grow(t);
+    return 0;
+}
+
+void st_itab_put(st_itab *t, uint32_t pos, uint64_t h) {
+    t->hashes[t->n] = h;
+    t->slots[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(t->n + 1);
+    t->n++;
+}
+
+/* Probe loop shared by every map (a macro so that the key comparison EQ, written in terms of
+ * the candidate entry index ix_, is inlined): walks from h's home position; sets found to the
+ * entry index of a match or -1, and pos to the first empty slot. The table must be allocated. */
+#define ITAB_FIND(t, h, EQ, found, pos)                                       \
+    do {                                                                      \
+        (found) = -1;                                                         \
+        uint32_t p_ = (uint32_t)(h) & (t)->mask;                              \
+        for (;;) {                                                            \
+            uint64_t s_ = (t)->slots[p_];                                     \
+            if (!s_) break;                                                   \
+            if ((s_ >> 32) == ((h) >> 32)) {                                  \
+                uint32_t ix_ = (uint32_t)(s_ & 0xffffffff) - 1;               \
+                if (EQ) {                                                     \
+                    (found) = ix_;                                            \
+                    break;                                                    \
+                }                                                             \
+            }                                                                 \
+            p_ = (p_ + 1) & (t)->mask;                                        \
+        }                                                                     \
+        (pos) = p_;                                                           \
+    } while (0)
+
+static inline bool sv_eq(strview a, strview b) {
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+static inline uint64_t hmix(uint64_t h, strview s) {
+    return (h ^ hash64(s.p, s.n)) * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+}
+
+/* Grows a typed array to hold one more element. */
+static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elem) {
+    if (n < *cap) return 0;
+    uint32_t nc = *cap ? *cap * 2 : 8;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p) return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+/* ---- aggregates ---- */
+
+st_agg *st_agg_new(void) {
+    return calloc(1, sizeof(st_agg));
+}
+
+void st_agg_free(st_agg *a) {
+    if (!a) return;
+    free(a->cats);
+    free(a->prods);
+    free(a->cities);
+    st_itab_free(&a->cat_ix);
+    st_itab_free(&a->prod_ix);
+    st_itab_free(&a->city_ix);
+    st_arena_free(&a->ar);
+    free(a);
+}
+
+uint64_t st_agg_entries(const st_agg *a) {
+    return 1 + a->n_cats + a->n_prods + a->n_cities;
+}
+
+st_cat *st_agg_cat(st_agg *a, strview cat) {
+    uint64_t h = hash64(cat.p, cat.n);
+    uint32_t pos;
+    if (st_itab_reserve(&a->cat_ix)) return NULL;
+    int64_t i;
+    ITAB_FIND(&a->cat_ix, h, sv_eq(a->cats[ix_].cat, cat), i, pos);
+    if (i >= 0) return &a->cats[i];
+    if (grow((void **)&a->cats, &a->cap_cats, a->n_cats, sizeof *a->cats)) return NULL;
+    st_cat *c = &a->cats[a->n_cats];
+    memset(c, 0, sizeof *c);
+    if (st_arena_dup(&a->ar, cat, &c->cat)) return NULL;
+    st_itab_put(&a->cat_ix, pos, h);
+    a->n_cats++;
+    return c;
+}
+
+/* Name and category of a product are those of its lexicographically smallest values, so the
+ * choice does not depend on arrival order and merges as min() (DuckDB: min(product_name)). */
+static int keep_min(st_arena *ar, strview *have, strview cand) {
+    size_t m = have->n < cand.n ? have->n : cand.n;
+    int c = m ? memcmp(cand.p, have->p, m) : 0;
+    if (c < 0 || (c == 0 && cand.n < have->n)) return st_arena_dup(ar, cand, have);
+    return 0;
+}
+
+st_prod *st_agg_prod(st_agg *a, strview pid, strview name, strview cat) {
+    uint64_t h = hash64(pid.p, pid.n);
+    uint32_t pos;
+    if (st_itab_reserve(&a->prod_ix)) return NULL;
+    int64_t i;
+    ITAB_FIND(&a->prod_ix, h, sv_eq(a->prods[ix_].pid, pid), i, pos);
+    if (i >= 0) {
+        st_prod *p = &a->prods[i];
+        if (!sv_eq(p->name, name) && keep_min(&a->ar, &p->name, name)) return NULL;
+        if (!sv_eq(p->cat, cat) && keep_min(&a->ar, &p->cat, cat)) return NULL;
+        return p;
+    }
+    if (grow((void **)&a->prods, &a->cap_prods, a->n_prods, sizeof *a->prods)) return NULL;
+    st_prod *p = &a->prods[a->n_prods];
+    memset(p, 0, sizeof *p);
+    if (st_arena_dup(&a->ar, pid, &p->pid) || st_arena_dup(&a->ar, name, &p->name) ||
+        st_arena_dup(&a->ar, cat, &p->cat))
+        return NULL;
+    st_itab_put(&a->prod_ix, pos, h);
+    a->n_prods++;
+    return p;
+}
+
+st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype) {
+    uint64_t h = hmix(hmix(hmix(0, prov), city), stype);
+    uint32_t pos;
+    if (st_itab_reserve(&a->city_ix)) return NULL;
+    int64_t i;
+    ITAB_FIND(&a->city_ix, h,
+              sv_eq(a->cities[ix_].city, city) && sv_eq(a->cities[ix_].prov, prov) &&
+                  sv_eq(a->cities[ix_].stype, stype),
+              i, pos);
+    if (i >= 0) return &a->cities[i];
+    if (grow((void **)&a->cities, &a->cap_cities, a->n_cities, sizeof *a->cities)) return NULL;
+    st_city *c = &a->cities[a->n_cities];
+    memset(c, 0, sizeof *c);
+    if (st_arena_dup(&a->ar, prov, &c->prov) || st_arena_dup(&a->ar, city, &c->city) ||
+        st_arena_dup(&a->ar, stype, &c->stype))
+        return NULL;
+    st_itab_put(&a->city_ix, pos, h);
+    a->n_cities++;
+    return c;
+}
+
+int st_agg_merge(st_agg *dst, const st_agg *src) {
+    dst->orders += src->orders;
+    dst->items += src->items;
+    dst->revenue += src->revenue;
+    for (uint32_t i = 0; i < src->n_cats; i++) {
+        const st_cat *s = &src->cats[i];
+        st_cat *d = st_agg_cat(dst, s->cat);
+        if (!d) return -1;
+        d->views += s->views;
+        d->adds += s->adds;
+        d->removes += s->removes;
+        d->units += s->units;
+        d->revenue += s->revenue;
+    }
+    for (uint32_t i = 0; i < src->n_prods; i++) {
+        const st_prod *s = &src->prods[i];
+        st_prod *d = st_agg_prod(dst, s->pid, s->name, s->cat);
+        if (!d) return -1;
+        d->views += s->views;
+    }
+    for (uint32_t i = 0; i < src->n_cities; i++) {
+        const st_city *s = &src->cities[i];
+        st_city *d = st_agg_city(dst, s->prov, s->city, s->stype);
+        if (!d) return -1;
+        d->orders += s->orders;
+        d->revenue += s->revenue;
+    }
+    return 0;
+}
+
+/* ---- dedup ids ---- */
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Reversed-byte FNV-1a with a different final mix: independent of hash64, so that together
+ * they make a 128-bit hash. */
+static uint64_t hash64_rev(const char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = n; i > 0; i--) {
+        h ^= (unsigned char)p[i - 1];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* A canonical UUID (8-4-4-4-12 hex digits, either case) is packed exactly into 128 bits, so two
+ * different UUIDs are never taken for duplicates. Any other id text gets a 128-bit hash (a false
+ * duplicate needs a 2^-128 coincidence). */
+st_id st_id_of(strview s) {
+    st_id id = {0, 0};
+    if (s.n == 36 && s.p[8] == '-' && s.p[13] == '-' && s.p[18] == '-' && s.p[23] == '-') {
+        int nib = 0;
+        for (size_t i = 0; i < 36; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+            int v = hexval(s.p[i]);
+            if (v < 0) goto hashed;
+            if (nib < 16)
+                id.a = id.a << 4 | (uint64_t)v;
+            else
+                id.b = id.b << 4 | (uint64_t)v;
+            nib++;
+        }
+        return id;
+    }
+hashed:
+    id.a = hash64(s.p, s.n);
+    id.b = hash64_rev(s.p, s.n);
+    return id;
+}
+
+int st_idset_insert(st_idset *s, st_id id) {
+    uint64_t h = (id.a ^ (id.b * 0x9E3779B97F4A7C15ULL));
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    uint32_t pos;
+    if (st_itab_reserve(&s->ix)) return -1;
+    int64_t i;
+    ITAB_FIND(&s->ix, h, s->ids[ix_].a == id.a && s->ids[ix_].b == id.b, i, pos);
+    if (i >= 0) return 0;
+    if (grow((void **)&s->ids, &s->cap, s->n, sizeof *s->ids)) return -1;
+    s->ids[s->n++] = id;
+    st_itab_put(&s->ix, pos, h);
+    return 1;
+}
+
+void st_idset_free(st_idset *s) {
+    free(s->ids);
+    st_itab_free(&s->ix);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- funnel pairs: chained hash table; pairs are removed one by one when they expire ---- */
+
+int st_pairvec_push(st_pairvec *v, st_pair *p) {
+    if (grow((void **)&v->v, &v->cap, v->n, sizeof *v->v)) return -1;
+    v->v[v->n++] = p;
+    return 0;
+}
+
+static uint64_t pair_hash(strview u, strview p) {
+    return hmix(hmix(0x1234567, u), p);
+}
+
+/* Rehashes into nb buckets (a power of two). */
+static int pairtab_resize(st_pairtab *t, uint32_t nb) {
+    st_pair **b = calloc(nb, sizeof *b);
+    if (!b) return -1;
+    for (uint32_t i = 0; i < t->nb; i++) {
+        st_pair *p = t->buckets[i];
+        while (p) {
+            st_pair *n = p->next;
+            uint32_t k = (uint32_t)p->h & (nb - 1);
+            p->next = b[k];
+            b[k] = p;
+            p = n;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nb = nb;
+    return 0;
+}
+
+st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool create,
+                        bool *created) {
+    if (created) *created = false;
+    uint64_t h = pair_hash(user, product);
+    if (t->nb) {
+        for (st_pair *p = t->buckets[(uint32_t)h & (t->nb - 1)]; p; p = p->next)
+            if (p->h == h && p->ulen == user.n && p->plen == product.n &&
+                memcmp(p->key, user.p, user.n) == 0 &&
+                memcmp(p->key + user.n, product.p, product.n) == 0)
+                return p;
+    }
+    if (!create || user.n > UINT16_MAX || product.n > UINT16_MAX) return NULL;
+    if (t->n >= t->nb && pairtab_resize(t, t->nb ? t->nb * 2 : 64)) return NULL;
+    st_pair *p = malloc(sizeof *p + user.n + product.n);
+    if (!p) return NULL;
+    p->h = h;
+    p->exp = INT64_MIN;
+    p->el = p->inl;
+    p->n_el = 0;
+    p->cap_el = 2;
+    p->ulen = (uint16_t)user.n;
+    p->plen = (uint16_t)product.n;
+    if (user.n) memcpy(p->key, user.p, user.n);
+    if (product.n) memcpy(p->key + user.n, product.p, product.n);
+    uint32_t k = (uint32_t)h & (t->nb - 1);
+    p->next = t->buckets[k];
+    t->buckets[k] = p;
+    t->n++;
+    if (created) *created = true;
+    return p;
+}
+
+void st_pairtab_remove(st_pairtab *t, st_pair *p) {
+    st_pair **pp = &t->buckets[(uint32_t)p->h & (t->nb - 1)];
+    while (*pp && *pp != p) pp = &(*pp)->next;
+    if (*pp) *pp = p->next;
+    t->n--;
+    t->n_el -= p->n_el;
+    if (p->el != p->inl) free(p->el);
+    free(p);
+    /* shrink so that memory returns after a burst (never below 64 buckets) */
+    if (t->nb > 64 && t->n < t->nb / 8) (void)pairtab_resize(t, t->nb / 2);
+}
+
+void st_pairtab_free(st_pairtab *t) {
+    for (uint32_t i = 0; i < t->nb; i++) {
+        st_pair *p = t->buckets[i];
+        while (p) {
+            st_pair *n = p->next;
+            if (p->el != p->inl) free(p->el);
+            free(p);
+            p = n;
+        }
+    }
+    free(t->buckets);
+    memset(t, 0, sizeof *t);
+}
+
+int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind) {
+    if (p->n_el == p->cap_el) {
+        uint32_t nc = p->cap_el * 2;
+        st_el *n = malloc((size_t)nc * sizeof *n);
+        if (!n) return -1;
+        memcpy(n, p->el, (size_t)p->n_el * sizeof *n);
+        if (p->el != p->inl) free(p->el);
+        p->el = n;
+        p->cap_el = nc;
+    }
+    p->el[p->n_el++] = (st_el){ts, kind};
+    t->n_el++;
+    return 0;
+}
