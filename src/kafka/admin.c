@@ -98,7 +98,7 @@ int kafka_topics_create(const char *brokers, const char *const *topics, size_t n
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[256], why[256] = "";
     if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
-        kafka_conf_quiet(conf, err, errlen)) {
+        kafka_conf_common(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }

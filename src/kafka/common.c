@@ -39,16 +39,38 @@ int kafka_conf_set_list(rd_kafka_conf_t *conf, const char *const *kv, char *err,
     return 0;
 }
 
+/* Extra settings from $ECOM_KAFKA_CONF ("name=value;name=value"): what a real cluster may need
+ * (security.protocol, sasl.*, ssl.*) or a tuning experiment, without a flag for each. */
+static int kafka_conf_env(rd_kafka_conf_t *conf, char *err, size_t errlen) {
+    const char *env = getenv("ECOM_KAFKA_CONF");
+    if (!env || !*env) return 0;
+    char item[1024];
+    while (*env) {
+        size_t n = strcspn(env, ";");
+        if (n >= sizeof item) {
+            snprintf(err, errlen, "ECOM_KAFKA_CONF: setting too long");
+            return -1;
+        }
+        memcpy(item, env, n);
+        item[n] = 0;
+        env += n + (env[n] == ';');
+        if (!item[0]) continue;
+        const char *kv[] = {item, NULL};
+        if (kafka_conf_set_list(conf, kv, err, errlen)) return -1;
+    }
+    return 0;
+}
+
 /* librdkafka logs every refused connection to stderr; our callers report errors themselves, so
- * the logger is off unless someone debugging asks for it. */
-int kafka_conf_quiet(rd_kafka_conf_t *conf, char *err, size_t errlen) {
+ * the logger is off unless someone debugging asks for it. Then $ECOM_KAFKA_CONF is applied. */
+int kafka_conf_common(rd_kafka_conf_t *conf, char *err, size_t errlen) {
     const char *dbg = getenv("ECOM_KAFKA_DEBUG");
     if (dbg && *dbg && strcmp(dbg, "0")) {
         if (strcmp(dbg, "1") && kafka_conf_set(conf, "debug", dbg, err, errlen)) return -1;
-        return 0;
+    } else {
+        rd_kafka_conf_set_log_cb(conf, NULL);
     }
-    rd_kafka_conf_set_log_cb(conf, NULL);
-    return 0;
+    return kafka_conf_env(conf, err, errlen);
 }
 
 /* A metadata request is the cheapest round trip that proves a broker answers; librdkafka would

@@ -30,11 +30,7 @@ kafka_mock *kafka_mock_start(const char *const *topics, size_t ntopics, int part
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[256];
-    if (kafka_conf_quiet(conf, err, errlen)) {
-        rd_kafka_conf_destroy(conf);
-        free(m);
-        return NULL;
-    }
+    rd_kafka_conf_set_log_cb(conf, NULL); /* the mock's own logs would only be noise */
     m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     if (!m->rk) {
         snprintf(err, errlen, "cannot create the broker's client handle: %s", errstr);

@@ -78,7 +78,7 @@ static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, ch
     if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
         kafka_conf_set(conf, "message.timeout.ms", ms, err, errlen) ||
         kafka_conf_set_list(conf, kafka_producer_settings, err, errlen) ||
-        kafka_conf_quiet(conf, err, errlen)) {
+        kafka_conf_common(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
