@@ -172,7 +172,7 @@
       scales: { x: { time: true }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
         tk: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.2)] } },
       series: [
-        { value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
+        { label: t("time"), value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
         { label: t("revenue"), scale: "usd", stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.10)",
           value: (u, v) => fmtMoney(v) },
         { label: t("avg_ticket"), scale: "tk", stroke: "#d97706", width: 2, dash: [6, 4],
@@ -204,7 +204,7 @@
       scales: { x: { time: false, range: () => [-1, Math.max(3, cats.length * 4 - 1)] },
         y: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] } },
       series: [
-        { value: (u, x) => (x == null || !cats[Math.floor(x / 4)] ? "—" : cats[Math.floor(x / 4)].category) },
+        { label: t("category"), value: (u, x) => (x == null || !cats[Math.floor(x / 4)] ? "—" : cats[Math.floor(x / 4)].category) },
         { label: t("views"), stroke: "#2563eb", fill: "rgba(37,99,235,0.75)", paths: bars(), points: { show: false },
           value: (u, x) => fmtInt(x) },
         { label: t("adds"), stroke: "#d97706", fill: "rgba(217,119,6,0.75)", paths: bars(), points: { show: false },

@@ -5,6 +5,7 @@ window.ECOM_I18N = {
   en: {
     locale: "en-US",
     title: "ecom — live sales",
+    time: "Time",
     range: "Range",
     last_15m: "Last 15 min",
     last_1h: "Last hour",
@@ -59,6 +60,7 @@ window.ECOM_I18N = {
   es: {
     locale: "es-EC",
     title: "ecom — ventas en vivo",
+    time: "Hora",
     range: "Rango",
     last_15m: "Últimos 15 min",
     last_1h: "Última hora",

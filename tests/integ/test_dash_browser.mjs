@@ -1,0 +1,162 @@
+// test_dash_browser.mjs — drives the dashboard page in headless Chromium (Debian's, through
+// playwright-core from npm). Run by test_dash_browser.sh, which starts `ecom dash` and passes:
+//   DASH_URL     the server's base URL
+//   DASH_MODE    "empty" (no data) or "data" (a lake with a day of minute windows)
+//   DASH_ADD_WINDOW  (data mode) a command that commits one more window to the lake
+//   SHOT         where to save the screenshot
+// Prints PASS/FAIL per case.
+import { createRequire } from "node:module";
+import { execSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+const require = createRequire(path.join(process.env.REPO, "src/dash/web/package.json"));
+const { chromium } = require("playwright-core");
+
+const URL = process.env.DASH_URL;
+const MODE = process.env.DASH_MODE || "empty";
+let failed = 0;
+const errors = [];
+
+function check(cond, msg) { if (!cond) errors.push(msg); return cond; }
+async function runCase(name, fn) {
+  errors.length = 0;
+  try { await fn(); } catch (e) { errors.push("exception: " + (e && e.stack || e)); }
+  if (errors.length) { failed++; for (const e of errors) console.log("  check failed: " + e); console.log("FAIL " + name); }
+  else console.log("PASS " + name);
+}
+
+async function api(name, q) {
+  const r = await fetch(URL + "api/" + name + (q ? "?" + q : ""));
+  return r.json();
+}
+
+// Waits (bounded) until fn() in the page returns truthy.
+async function waitFor(page, fn, arg, ms = 15000) {
+  await page.waitForFunction(fn, arg, { timeout: ms, polling: 100 });
+}
+
+// playwright-core gives every launch a fresh temporary profile (--user-data-dir) of its own.
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+    "--no-first-run", "--disable-component-update", "--disable-sync"],
+});
+const consoleErrors = [];
+const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 1000 } });
+const page = await context.newPage();
+page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") consoleErrors.push(m.type() + ": " + m.text()); });
+page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
+page.on("requestfailed", (r) => consoleErrors.push("requestfailed: " + r.url()));
+const outside = [];
+page.on("request", (r) => { if (!r.url().startsWith(URL) && !r.url().startsWith("data:")) outside.push(r.url()); });
+
+await runCase("page_loads", async () => {
+  const resp = await page.goto(URL, { waitUntil: "load" });
+  check(resp.status() === 200, "status " + resp.status());
+  await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
+  check(await page.evaluate(() => typeof window.uPlot === "function"), "uPlot loaded from the server");
+  check(await page.locator("#banner").isHidden(), "no error banner: " + await page.locator("#banner").textContent());
+  check(outside.length === 0, "requests outside the server: " + outside.join(", "));
+});
+
+await runCase("kpis_match_api", async () => {
+  const s = await api("summary", "last=1h");
+  const vals = await page.evaluate(() => ["kpi-revenue", "kpi-orders", "kpi-ticket", "kpi-conversion"].map(
+    (id) => document.getElementById(id).dataset.value));
+  const want = [s.revenue, s.orders, s.avg_ticket, s.conversion].map((v) => (v == null ? "" : String(v)));
+  check(JSON.stringify(vals) === JSON.stringify(want), "KPI data " + JSON.stringify(vals) + " != API " + JSON.stringify(want));
+  const revText = await page.locator("#kpi-revenue").textContent();
+  const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(s.revenue);
+  check(revText === fmt, "revenue tile shows " + revText + ", want " + fmt);
+  const ordersText = await page.locator("#kpi-orders").textContent();
+  check(ordersText === new Intl.NumberFormat("en-US").format(s.orders), "orders tile " + ordersText);
+});
+
+if (MODE === "data") {
+  await runCase("charts_drawn", async () => {
+    const sales = await api("sales_per_minute", "last=1h");
+    const pts = await page.evaluate(() => [document.getElementById("chart-sales").dataset.points,
+      document.getElementById("chart-category").dataset.points]);
+    check(Number(pts[0]) === sales.rows.length && sales.rows.length > 0, "sales chart points " + pts[0] + " vs " + sales.rows.length);
+    check(Number(pts[1]) > 0, "category bars " + pts[1]);
+    // the canvases really have ink: count non-transparent pixels of each uPlot canvas
+    const ink = await page.evaluate(() => [...document.querySelectorAll(".chart canvas")].map((c) => {
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    }));
+    check(ink.length === 2 && ink.every((n) => n > 1000), "canvas ink " + JSON.stringify(ink));
+    const topRows = await page.locator("#top tbody tr.row").count();
+    check(topRows === 10, "top products rows " + topRows);
+    const cityRows = await page.locator("#city tbody tr.row").count();
+    check(cityRows > 0, "city rows " + cityRows);
+    const f = await api("funnel", "last=1h");
+    const fv = await page.evaluate(() => [...document.querySelectorAll("#funnel .step")].map((e) => Number(e.dataset.value)));
+    check(JSON.stringify(fv) === JSON.stringify([f.viewed, f.carted, f.purchased]), "funnel " + JSON.stringify(fv));
+    const w = await page.evaluate(() => document.querySelector(".step-purchased").getBoundingClientRect().width);
+    check(f.purchased === 0 || w > 0, "purchased bar drawn");
+  });
+
+  await runCase("range_changes_charts", async () => {
+    const before = await page.evaluate(() => document.getElementById("chart-sales").dataset.points);
+    await page.selectOption("#range", "24h");
+    const want = (await api("sales_per_minute", "last=24h")).rows.length;
+    await waitFor(page, (n) => document.getElementById("chart-sales").dataset.points === String(n), want);
+    const after = await page.evaluate(() => document.getElementById("chart-sales").dataset.points);
+    check(after !== before && Number(after) === want, "points " + before + " -> " + after + " (want " + want + ")");
+    const s = await api("summary", "last=24h");
+    await waitFor(page, (v) => document.getElementById("kpi-orders").dataset.value === String(v), s.orders);
+    await page.selectOption("#range", "15m");
+    await waitFor(page, () => Number(document.getElementById("chart-sales").dataset.points) <= 15);
+  });
+
+  await runCase("new_window_without_reload", async () => {
+    await page.selectOption("#range", "1h");
+    const last0 = await page.evaluate(() => document.getElementById("chart-sales").dataset.last);
+    const nav0 = await page.evaluate(() => performance.getEntriesByType("navigation").length + ":" + performance.timeOrigin);
+    execSync(process.env.DASH_ADD_WINDOW, { stdio: "inherit" });
+    await waitFor(page, (l) => document.getElementById("chart-sales").dataset.last > l, last0, 20000);
+    const nav1 = await page.evaluate(() => performance.getEntriesByType("navigation").length + ":" + performance.timeOrigin);
+    check(nav0 === nav1, "the page was not reloaded");
+  });
+}
+
+await runCase("language_switch", async () => {
+  await page.selectOption("#lang", "es");
+  const h = await page.locator("h1").textContent();
+  check(h.includes("ventas en vivo"), "Spanish title: " + h);
+  const label = await page.locator(".kpi-label").first().textContent();
+  check(label === "Ingresos", "Spanish KPI label: " + label);
+  const s = await api("summary", "last=1h");
+  const rev = await page.locator("#kpi-revenue").textContent();
+  const fmt = new Intl.NumberFormat("es-EC", { style: "currency", currency: "USD" }).format(s.revenue);
+  check(rev === fmt, "Spanish money " + rev + " want " + fmt);
+  check(await page.evaluate(() => document.documentElement.lang) === "es", "html lang");
+  await page.selectOption("#lang", "en");
+  check((await page.locator("h1").textContent()).includes("live sales"), "back to English");
+});
+
+await runCase("phone_layout", async () => {
+  const phone = await browser.newContext({ locale: "es-EC", viewport: { width: 390, height: 844 }, isMobile: true });
+  const p = await phone.newPage();
+  p.on("pageerror", (e) => consoleErrors.push("phone pageerror: " + e.message));
+  await p.goto(URL);
+  await waitFor(p, () => Number(document.body.dataset.refreshes || 0) >= 1);
+  check((await p.locator("h1").textContent()).includes("ventas"), "Spanish by default from navigator.language");
+  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, "no horizontal scroll on a phone: " + overflow + "px");
+  await p.screenshot({ path: process.env.SHOT.replace(/\.png$/, "-phone.png"), fullPage: true });
+  await phone.close();
+});
+
+await runCase("no_console_errors", async () => {
+  await page.selectOption("#range", "1h");
+  await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 2, null, 20000);
+  await page.screenshot({ path: process.env.SHOT, fullPage: true });
+  check(consoleErrors.length === 0, "console: " + consoleErrors.join(" | "));
+});
+
+await browser.close();
+process.exit(failed ? 1 : 0);

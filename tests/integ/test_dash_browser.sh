@@ -1,0 +1,44 @@
+# The dashboard page in headless Chromium (tests/integ/test_dash_browser.mjs): on an empty lake
+# (an empty but working page) and on a lake holding a day of minute windows. Screenshots go to
+# tests/artifacts/dashboard*.png.
+set -u
+: "${ECOM:?run through tests/run.sh}"
+WEB="$REPO/src/dash/web"
+if [ ! -d "$WEB/node_modules/playwright-core" ]; then
+  echo "  playwright-core is not installed: running scripts/setup.d/web.sh"
+  bash "$REPO/scripts/setup.d/web.sh" || { echo "FAIL browser_setup"; exit 1; }
+fi
+ART="$REPO/tests/artifacts"
+mkdir -p "$ART"
+rc=0
+
+# start_dash ROOT: starts `ecom dash` on a free port; sets DASH_PID and DASH_URL.
+start_dash() {
+  local out="$TEST_TMP/dash.$RANDOM.out"
+  "$ECOM" dash --data "$1" --listen 127.0.0.1:0 --poll 200ms >"$out" 2>"$out.err" &
+  DASH_PID=$!
+  DASH_URL=
+  for _ in $(seq 1 100); do   # bounded wait for the "serving" line
+    DASH_URL=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$out")
+    [ -n "$DASH_URL" ] && return 0
+    kill -0 $DASH_PID 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "  ecom dash did not start: $(cat "$out.err")"
+  return 1
+}
+stop_dash() {
+  kill -TERM "$DASH_PID" 2>/dev/null
+  wait "$DASH_PID"
+  local st=$?
+  [ $st = 0 ] || { echo "FAIL dash_exit (status $st)"; rc=1; }
+}
+
+mkdir -p "$TEST_TMP/empty"
+if start_dash "$TEST_TMP/empty"; then
+  DASH_URL=$DASH_URL DASH_MODE=empty SHOT="$ART/dashboard-empty.png" node "$REPO/tests/integ/test_dash_browser.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_empty"; rc=1
+fi
+exit $rc
