@@ -260,8 +260,86 @@ def limits(t):
         d.stop()
 
 
+class FakeStream:
+    """A stand-in for `ecom stream --listen`'s GET /status, whose answer the test sets."""
+    def __init__(self):
+        import http.server
+        outer = self
+        self.body, self.code, self.delay = b"{}", 200, 0.0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if outer.delay:
+                    threading.Event().wait(outer.delay)
+                self.send_response(outer.code if self.path == "/status" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(outer.body)
+                except OSError:
+                    pass
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def stream_status(t):
+    import time
+    fake = FakeStream()
+    status = {"watermark": "2026-11-25T09:00:00.000Z", "events_per_s": 1234.5, "lag": 7,
+              "counters": {"rejected": 3, "late": 2},
+              "provisional": [{"window_start": "2026-11-25T09:01:00.000Z", "orders": 4, "revenue": 12.5}]}
+    fake.body = json.dumps(status).encode()
+    d = Dash(os.path.join(TMP, "empty"), "--stream", fake.url + "/")
+    try:
+        st, j = d.get_json("/api/health")
+        t.eq(st, 200, "health status")
+        t.eq(j.get("stream"), status, "stream status passed through")
+        t.eq(j.get("stream_error"), None, "no stream error")
+        st, j = d.get_json("/api/sales_per_minute?last=15m")
+        t.eq(j.get("provisional"), {"provisional": True, "windows": status["provisional"]}, "provisional windows")
+        for body, code, what in [(b"not json", 200, "not JSON"), (b"[1,2]", 200, "not an object"),
+                                 (b"{}", 500, "HTTP 500"), (b"{" * 5000, 200, "too deep"),
+                                 (b'{"a":"' + b"x" * (2 << 20) + b'"}', 200, "over 1 MiB")]:
+            fake.body, fake.code = body, code
+            time.sleep(1.05)   # the status is fetched at most once a second
+            st, j = d.get_json("/api/health")
+            t.eq(st, 200, what + ": still 200")
+            t.eq(j.get("stream"), None, what + ": no stream object")
+            t.check(isinstance(j.get("stream_error"), str), what + ": stream_error %r" % j.get("stream_error"))
+        fake.body, fake.code, fake.delay = b"{}", 200, 3.0
+        time.sleep(1.05)
+        t0 = time.time()
+        st, j = d.get_json("/api/health")
+        t.check(time.time() - t0 < 1.5, "a slow stream costs at most its timeout: %.2fs" % (time.time() - t0))
+        t.check(j.get("stream_error"), "slow stream reported")
+        fake.delay = 0
+    finally:
+        rc, err = d.stop()
+        fake.close()
+    t.eq(rc, 0, "clean exit")
+    t.check("AddressSanitizer" not in err and "runtime error" not in err, "sanitizers quiet: " + err[-500:])
+    d = Dash(os.path.join(TMP, "empty"), "--stream", "http://127.0.0.1:1")
+    try:
+        st, j = d.get_json("/api/summary")
+        t.eq(st, 200, "stream down: summary still 200")
+        t.eq(j.get("provisional"), None, "no provisional values")
+        t.check(j.get("stream_error"), "stream down reported")
+    finally:
+        d.stop()
+
+
 if __name__ == "__main__":
     c = Cases()
-    for fn in [cli, empty_root, bad_params, not_found, methods, auth, hostile, limits]:
+    for fn in [cli, empty_root, bad_params, not_found, methods, auth, hostile, limits, stream_status]:
         c.run(fn)
     sys.exit(1 if c.failed else 0)
