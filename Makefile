@@ -85,3 +85,10 @@ clean:
 
 # dash: src/dash/assets.c embeds the page's files with .incbin (see docs/dashboard.md); rebuild it when they change.
 build/opt/dash/assets.o build/san/dash/assets.o: $(wildcard src/dash/web/*.html src/dash/web/*.js src/dash/web/*.css src/dash/web/node_modules/uplot/dist/uPlot.*)
+
+# Parquet test/bench driver (tests/tools/pqtool.c, uses jansson as an oracle): built with `san`.
+build/san/pqtool: tests/tools/pqtool.c build/libecom-san.a
+	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) $< build/libecom-san.a -o $@ $(LIBS) -ljansson
+build/pqtool: tests/tools/pqtool.c build/libecom.a
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $< build/libecom.a -o $@ $(LIBS) -ljansson
+san: build/san/pqtool

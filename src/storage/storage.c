@@ -1,0 +1,223 @@
+/*
+ * storage.c — dispatch from the storage.h interface to a backend (local disk now; WebHDFS
+ * plugs in through the same ops table), plus the checks every backend shares: relative,
+ * '..'-free paths and first-error latching on files.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/storage_internal.h"
+
+struct storage {
+    const storage_ops *ops;
+    void *ctx;
+    char *root;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Backends by URI prefix. A backend for hdfs:// / webhdfs:// adds its line here. */
+typedef struct {
+    const char *prefix;
+    const storage_ops *ops;
+    void *(*open)(const char *rest, char *err, size_t errlen);
+} backend;
+
+static const backend backends[] = {
+    {"file://", &storage_local_ops, storage_local_open},
+};
+
+storage *storage_open(const char *root, char *err, size_t errlen) {
+    if (!root || !*root) {
+        seterr(err, errlen, "empty storage root");
+        return NULL;
+    }
+    const storage_ops *ops = &storage_local_ops;
+    void *(*open)(const char *, char *, size_t) = storage_local_open;
+    const char *rest = root;
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (!strncmp(root, backends[i].prefix, strlen(backends[i].prefix))) {
+            ops = backends[i].ops;
+            open = backends[i].open;
+            rest = root + strlen(backends[i].prefix);
+        }
+    if (rest == root && strstr(root, "://")) {
+        seterr(err, errlen, "no storage backend for %s", root);
+        return NULL;
+    }
+    storage *s = calloc(1, sizeof *s);
+    if (!s || !(s->root = strdup(root))) {
+        free(s);
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ops = ops;
+    s->ctx = open(rest, err, errlen);
+    if (!s->ctx) {
+        free(s->root);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void storage_close(storage *s) {
+    if (!s) return;
+    s->ops->destroy(s->ctx);
+    free(s->root);
+    free(s);
+}
+
+const char *storage_root(const storage *s) { return s->root; }
+const char *storage_backend(const storage *s) { return s->ops->name; }
+
+/* Relative, '/'-separated, no "." or ".." component, no empty component except "" itself
+ * (the root, allowed when allow_root). */
+static int check_path(const char *p, bool allow_root, char *err, size_t errlen) {
+    if (!p || (!*p && !allow_root) || *p == '/') goto bad;
+    for (const char *c = p; *c;) {
+        const char *e = strchr(c, '/');
+        size_t n = e ? (size_t)(e - c) : strlen(c);
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) goto bad;
+        c += n + (e ? 1 : 0);
+        if (e && !*c) goto bad;
+    }
+    return 0;
+bad:
+    seterr(err, errlen, "bad path '%s'", p ? p : "(null)");
+    return -1;
+}
+
+storage_file *storage_file_new(const storage_ops *ops, void *ctx, const char *path) {
+    storage_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return NULL;
+    }
+    f->ops = ops;
+    f->ctx = ctx;
+    return f;
+}
+
+void storage_file_free(storage_file *f) {
+    if (!f) return;
+    free(f->path);
+    free(f);
+}
+
+int storage_create(storage *s, const char *path, storage_file **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (check_path(path, false, err, errlen)) return -1;
+    return s->ops->create(s->ctx, path, out, err, errlen);
+}
+
+int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen) {
+    if (f->failed) {
+        seterr(err, errlen, "%s", f->err);
+        return -1;
+    }
+    if (f->ops->write(f, p, n, f->err, sizeof f->err)) {
+        f->failed = true;
+        seterr(err, errlen, "%s", f->err);
+        return -1;
+    }
+    return 0;
+}
+
+int storage_file_close(storage_file *f, char *err, size_t errlen) {
+    if (f->failed) {
+        seterr(err, errlen, "%s", f->err);
+        f->ops->abort_file(f);
+        return -1;
+    }
+    return f->ops->close_file(f, err, errlen);
+}
+
+void storage_file_abort(storage_file *f) {
+    if (f) f->ops->abort_file(f);
+}
+
+int storage_rename(storage *s, const char *from, const char *to, char *err, size_t errlen) {
+    if (check_path(from, false, err, errlen) || check_path(to, false, err, errlen)) return -1;
+    return s->ops->rename(s->ctx, from, to, err, errlen);
+}
+
+int storage_remove(storage *s, const char *path, char *err, size_t errlen) {
+    if (check_path(path, false, err, errlen)) return -1;
+    return s->ops->remove(s->ctx, path, err, errlen);
+}
+
+int storage_mkdirs(storage *s, const char *path, char *err, size_t errlen) {
+    if (check_path(path, true, err, errlen)) return -1;
+    return s->ops->mkdirs(s->ctx, path, err, errlen);
+}
+
+int storage_list(storage *s, const char *dir, storage_list_t *out, char *err, size_t errlen) {
+    out->entries = NULL;
+    out->n = 0;
+    if (check_path(dir, true, err, errlen)) return -1;
+    return s->ops->list(s->ctx, dir, out, err, errlen);
+}
+
+void storage_list_free(storage_list_t *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->entries[i].name);
+    free(l->entries);
+    l->entries = NULL;
+    l->n = 0;
+}
+
+int storage_stat(storage *s, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen) {
+    *exists = false;
+    if (check_path(path, true, err, errlen)) return -1;
+    return s->ops->stat(s->ctx, path, out, exists, err, errlen);
+}
+
+int storage_read(storage *s, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                 size_t errlen) {
+    *got = 0;
+    if (check_path(path, false, err, errlen)) return -1;
+    return s->ops->read(s->ctx, path, off, dst, n, got, err, errlen);
+}
+
+int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    if (check_path(path, false, err, errlen)) return -1;
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    char *tmp = malloc(strlen(path) + 8);
+    if (!tmp) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    sprintf(tmp, "%.*s.%s.tmp", (int)dirlen, path, path + dirlen);
+    storage_file *f;
+    int rc = -1;
+    if (storage_create(s, tmp, &f, err, errlen) == 0) {
+        if (storage_file_write(f, p, n, err, errlen)) {
+            storage_file_abort(f);
+        } else if (storage_file_close(f, err, errlen) == 0) {
+            rc = storage_rename(s, tmp, path, err, errlen);
+            if (rc) storage_remove(s, tmp, NULL, 0);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+bool storage_name_hidden(const char *name) {
+    for (const char *c = name; c && *c;) {
+        if (*c == '.' || *c == '_') return true;
+        const char *e = strchr(c, '/');
+        c = e ? e + 1 : NULL;
+    }
+    return false;
+}
