@@ -1,11 +1,269 @@
-/* cmd_cat.c — placeholder until its issue lands: says so plainly and fails. */
+/* cmd_cat.c — `ecom cat`: prints the rows of a Parquet file or table as NDJSON or CSV, like
+ * parquet-tools cat. Timestamps are RFC 3339 UTC, dates YYYY-MM-DD, nested values JSON. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
+#include "lake/lake.h"
+#include "util/util.h"
+
+static const char cat_usage[] =
+    "usage: ecom cat PATH|ROOT/TABLE [--columns a,b] [--where-date YYYY-MM-DD] [--limit N] [--format ndjson|csv]\n"
+    "Prints rows of a Parquet file, or of every committed file of a table directory (partitions\n"
+    "date=... are pruned by --where-date, which also filters rows by their `ts` column).\n"
+    "A table's partition date is printed as the field `date`.";
+
+typedef struct {
+    const char *columns, *where_date, *format;
+    int64_t limit;
+    bool csv;
+    int64_t lo, hi;          /* --where-date range in microseconds */
+    int64_t printed;
+    bool header_done;
+    pq_text line;
+    FILE *out;
+} cat_state;
+
+/* Decodes a JSON string literal produced by pq_json_string back into raw text (for CSV). */
+static void json_unquote(const char *s, size_t n, pq_text *out) {
+    for (size_t i = 1; i + 1 < n; i++) {
+        char c = s[i];
+        if (c != '\\') {
+            pq_text_append(out, &c, 1);
+            continue;
+        }
+        c = s[++i];
+        const char *m = c == 'n' ? "\n" : c == 't' ? "\t" : c == 'r' ? "\r" : c == 'b' ? "\b" : c == 'f' ? "\f" : NULL;
+        if (m) {
+            pq_text_append(out, m, 1);
+        } else if (c == 'u' && i + 4 < n) {
+            unsigned cp = (unsigned)strtoul((char[]){s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0}, NULL, 16);
+            i += 4;
+            char u[4];
+            if (cp < 0x80) {
+                u[0] = (char)cp;
+                pq_text_append(out, u, 1);
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | (cp >> 6));
+                u[1] = (char)(0x80 | (cp & 0x3F));
+                pq_text_append(out, u, 2);
+            } else {
+                u[0] = (char)(0xE0 | (cp >> 12));
+                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F));
+                pq_text_append(out, u, 3);
+            }
+        } else {
+            pq_text_append(out, &c, 1);
+        }
+    }
+}
+
+/* Appends one CSV cell from a JSON value: null -> empty; strings unquoted; others as is;
+ * quoted when needed. */
+static void csv_cell(pq_text *out, const char *js, size_t n) {
+    pq_text raw = {0};
+    if (n == 4 && !memcmp(js, "null", 4)) return;
+    if (n >= 2 && js[0] == '"') json_unquote(js, n, &raw);
+    else pq_text_append(&raw, js, n);
+    bool quote = false;
+    for (size_t i = 0; i < raw.len; i++)
+        if (raw.data[i] == ',' || raw.data[i] == '"' || raw.data[i] == '\n' || raw.data[i] == '\r') quote = true;
+    if (!quote) {
+        pq_text_append(out, raw.data, raw.len);
+    } else {
+        pq_text_append(out, "\"", 1);
+        for (size_t i = 0; i < raw.len; i++) {
+            if (raw.data[i] == '"') pq_text_append(out, "\"", 1);
+            pq_text_append(out, raw.data + i, 1);
+        }
+        pq_text_append(out, "\"", 1);
+    }
+    pq_text_free(&raw);
+}
+
+/* The date=YYYY-MM-DD of a path, or NULL. */
+static const char *path_date(const char *path, char out[11]) {
+    const char *p = strstr(path, "date=");
+    if (!p || strlen(p) < 15) return NULL;
+    memcpy(out, p + 5, 10);
+    out[10] = 0;
+    return out;
+}
+
+static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
+    char err[512];
+    lake_file *f = lake_file_open(s, path, err, sizeof err);
+    if (!f) {
+        fprintf(stderr, "ecom cat: %s\n", err);
+        return 1;
+    }
+    pq_reader *r = lake_file_reader(f);
+    const pq_schema *sc = pq_reader_schema(r);
+    char dbuf[11];
+    const char *pdate = table ? path_date(path, dbuf) : NULL;
+    /* fields: --columns names (or all), "date" = the partition */
+    int fields[256], nf = 0, date_pos = -1, ts_field = -1;
+    const char *names[257];
+    if (st->columns) {
+        char *cols = strdup(st->columns);
+        for (char *tok = strtok(cols, ","); tok && nf < 256; tok = strtok(NULL, ",")) {
+            if (!strcmp(tok, "date") && pdate && pq_schema_find(sc, "date") < 0) {
+                date_pos = nf;
+                names[nf] = "date";
+                fields[nf++] = -1;
+                continue;
+            }
+            int node = pq_schema_find(sc, tok);
+            if (node < 0) {
+                fprintf(stderr, "ecom cat: %s: no column %s\n", path, tok);
+                free(cols);
+                lake_file_close(f);
+                return 1;
+            }
+            names[nf] = pq_schema_node(sc, node)->name;
+            fields[nf++] = node;
+        }
+        free(cols);
+    } else {
+        for (int i = 0; i < pq_schema_num_nodes(sc) && nf < 255; i++)
+            if (pq_schema_node(sc, i)->parent == -1) {
+                names[nf] = pq_schema_node(sc, i)->name;
+                fields[nf++] = i;
+            }
+        if (pdate && pq_schema_find(sc, "date") < 0) {
+            date_pos = nf;
+            names[nf] = "date";
+            fields[nf++] = -1;
+        }
+    }
+    /* pq_rows gets the real fields; the ts filter field is added when not selected */
+    int rf[257], nrf = 0, map[256];
+    for (int i = 0; i < nf; i++) {
+        map[i] = fields[i] >= 0 ? nrf : -1;
+        if (fields[i] >= 0) rf[nrf++] = fields[i];
+    }
+    int ts_node = pq_schema_find(sc, "ts");
+    if (st->where_date && ts_node >= 0 && pq_schema_node(sc, ts_node)->kind == PQ_TIMESTAMP) {
+        for (int i = 0; i < nrf; i++)
+            if (rf[i] == ts_node) ts_field = i;
+        if (ts_field < 0) {
+            ts_field = nrf;
+            rf[nrf++] = ts_node;
+        }
+    }
+    if (st->csv && !st->header_done) {
+        for (int i = 0; i < nf; i++) fprintf(st->out, "%s%s", i ? "," : "", names[i]);
+        fputc('\n', st->out);
+        st->header_done = true;
+    }
+    int rc = 0;
+    pq_text cell = {0};
+    for (int g = 0; g < pq_reader_num_row_groups(r) && rc == 0; g++) {
+        if (st->limit >= 0 && st->printed >= st->limit) break;
+        if (ts_field >= 0) {
+            int leaf = pq_schema_node(sc, ts_node)->leaf;
+            const pq_node *tn = pq_schema_node(sc, ts_node);
+            int64_t k = tn->ts_unit == 1 ? 1000 : tn->ts_unit == 3 ? -1000 : 1;
+            int64_t lo = k > 0 ? st->lo / k : st->lo * 1000, hi = k > 0 ? st->hi / k : st->hi * 1000 + 999;
+            if (!pq_reader_rg_may_match(r, g, leaf, lo, hi)) continue;
+        }
+        if (nrf == 0 && pq_reader_rg_num_rows(r, g) == 0) continue;
+        pq_rows *rows = nrf ? pq_rows_open(r, g, rf, nrf, err, sizeof err) : NULL;
+        if (nrf && !rows) {
+            fprintf(stderr, "ecom cat: %s: %s\n", path, err);
+            rc = 1;
+            break;
+        }
+        int64_t n = pq_reader_rg_num_rows(r, g);
+        for (int64_t i = 0; i < n && rc == 0; i++) {
+            if (st->limit >= 0 && st->printed >= st->limit) break;
+            int64_t tsv;
+            if (ts_field >= 0 && (!pq_rows_field_int(rows, ts_field, &tsv) || tsv < st->lo || tsv > st->hi)) {
+                if (pq_rows_next(rows, err, sizeof err)) rc = 1;
+                continue;
+            }
+            st->line.len = 0;
+            if (!st->csv) pq_text_append(&st->line, "{", 1);
+            for (int c = 0; c < nf; c++) {
+                if (c) pq_text_append(&st->line, ",", 1);
+                if (!st->csv) {
+                    pq_json_string(&st->line, names[c], strlen(names[c]));
+                    pq_text_append(&st->line, ":", 1);
+                }
+                cell.len = 0;
+                if (c == date_pos) {
+                    pq_json_string(&cell, pdate, strlen(pdate));
+                } else if (pq_rows_field_json(rows, map[c], &cell, err, sizeof err)) {
+                    fprintf(stderr, "ecom cat: %s: %s\n", path, err);
+                    rc = 1;
+                    break;
+                }
+                if (st->csv) csv_cell(&st->line, cell.data, cell.len);
+                else pq_text_append(&st->line, cell.data, cell.len);
+            }
+            if (!st->csv) pq_text_append(&st->line, "}", 1);
+            pq_text_append(&st->line, "\n", 1);
+            if (rc == 0 && fwrite(st->line.data, 1, st->line.len, st->out) != st->line.len) rc = 1;
+            st->printed++;
+            if (rows && pq_rows_next(rows, err, sizeof err)) rc = 1;
+        }
+        pq_rows_free(rows);
+    }
+    pq_text_free(&cell);
+    lake_file_close(f);
+    return rc;
+}
 
 int cmd_cat(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ecom cat: not implemented yet\n");
-    return 2;
+    cat_state st = {.limit = -1, .out = stdout};
+    const flag_spec specs[] = {
+        {"columns", FLAG_STR, &st.columns, "comma-separated top-level columns to print (default all)", 0, 0, NULL},
+        {"where-date", FLAG_STR, &st.where_date, "only partition date=D and rows whose ts falls on D (UTC)", 0, 0, NULL},
+        {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
+        {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
+        {NULL, 0, NULL, NULL, 0, 0, NULL},
+    };
+    char err[512];
+    const char *pos[1];
+    int npos = 0;
+    int r = flags_parse(specs, argc, argv, pos, 1, &npos, err, sizeof err);
+    if (r == FLAGS_HELP) {
+        flags_usage(stdout, cat_usage, specs);
+        return 0;
+    }
+    if (r == FLAGS_ERROR || npos != 1) {
+        fprintf(stderr, "ecom cat: %s\n", r == FLAGS_ERROR ? err : "expected one PATH (see --help)");
+        return 2;
+    }
+    if (st.format && strcmp(st.format, "ndjson") && strcmp(st.format, "csv")) {
+        fprintf(stderr, "ecom cat: --format must be ndjson or csv\n");
+        return 2;
+    }
+    st.csv = st.format && !strcmp(st.format, "csv");
+    if (st.where_date) {
+        int64_t us;
+        if (strlen(st.where_date) != 10 || time_parse_rfc3339(st.where_date, 10, &us)) {
+            fprintf(stderr, "ecom cat: --where-date wants YYYY-MM-DD\n");
+            return 2;
+        }
+        st.lo = us;
+        st.hi = us + 86400 * TIME_US_PER_SEC - 1;
+    }
+    storage *s;
+    char **files;
+    size_t n;
+    bool is_dir;
+    if (lake_resolve(pos[0], st.where_date, &s, &files, &n, &is_dir, err, sizeof err)) {
+        fprintf(stderr, "ecom cat: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) rc = cat_file(&st, s, files[i], is_dir);
+    if (fflush(st.out)) rc = 1;
+    pq_text_free(&st.line);
+    lake_paths_free(files, n);
+    storage_close(s);
+    return rc;
 }

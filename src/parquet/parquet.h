@@ -95,6 +95,8 @@ typedef struct pq_schema pq_schema;
 
 pq_schema *pq_schema_new(void);
 void pq_schema_free(pq_schema *s);
+/* Deep copy (freed with pq_schema_free). NULL with err on failure. */
+pq_schema *pq_schema_clone(const pq_schema *s, char *err, size_t errlen);
 /* Adds a node under parent (-1 = top level; a STRUCT or LIST node otherwise). Returns its node
  * index, or -1 with err (bad parent, duplicate or empty name, bad kind). */
 int pq_schema_add(pq_schema *s, int parent, const char *name, pq_kind kind, bool optional, char *err,

@@ -18,8 +18,9 @@
 void pq_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int pq_text_reserve(pq_text *t, size_t extra);
 static inline int pq_text_byte(pq_text *t, uint8_t b) {
-    if (t->len + 1 > t->cap && pq_text_reserve(t, 1)) return -1;
+    if (t->len + 2 > t->cap && pq_text_reserve(t, 1)) return -1;
     t->data[t->len++] = (char)b;
+    t->data[t->len] = 0;
     return 0;
 }
 int pq_text_str(pq_text *t, const char *s);

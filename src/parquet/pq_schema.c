@@ -213,3 +213,5 @@ void pq_schema_leaf_path(const pq_schema *s, int leaf, char *out, size_t outlen)
         len += (size_t)w;
     }
 }
+
+pq_schema *pq_schema_clone(const pq_schema *s, char *err, size_t errlen) { return pq_schema_copy(s, err, errlen); }

@@ -1,0 +1,369 @@
+/* test_parquet.c — the Parquet codec: RLE hybrid, thrift footer, write -> read round trips of
+ * every type (nulls, nesting, many row groups, dictionary fallback, all codecs), statistics,
+ * row group skipping, and hostile input (every truncation and many corruptions). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "parquet/pq_internal.h"
+
+typedef struct {
+    pq_text t;
+} membuf;
+
+static int mem_write(void *ctx, const void *p, size_t n, char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    return pq_text_append(&((membuf *)ctx)->t, p, n);
+}
+
+static void test_rle(check_state *st) {
+    CHECK_STATE(st);
+    uint64_t x = 7;
+    for (int bw = 0; bw <= 20; bw++) {
+        for (int trial = 0; trial < 20; trial++) {
+            size_t n = (size_t)(x % 3000) + 1;
+            uint32_t *v = malloc(n * 4), *o = malloc(n * 4);
+            for (size_t i = 0; i < n; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t mask = bw == 0 ? 0 : (uint32_t)((1ull << bw) - 1);
+                /* mix runs and noise */
+                v[i] = (trial % 3 == 0) ? (uint32_t)(x >> 40) & mask : (i > 0 && (x >> 60) < 12) ? v[i - 1] : (uint32_t)(x >> 33) & mask;
+            }
+            pq_text t = {0};
+            CHECK(pq_rle_encode(&t, v, n, bw) == 0);
+            CHECK(pq_rle_decode((const uint8_t *)t.data, t.len, bw, o, n, -1) == 0);
+            CHECK(memcmp(v, o, n * 4) == 0);
+            /* truncated data must fail, never overrun */
+            if (t.len > 1) CHECK(pq_rle_decode((const uint8_t *)t.data, t.len / 2, bw, o, n, -1) != 0 || bw == 0);
+            pq_text_free(&t);
+            free(v);
+            free(o);
+        }
+    }
+    /* hand-made: spec example, 1..7 with width 3 bit-packed: header 0x03, bytes 88 C6 FA */
+    const uint8_t enc[] = {0x03, 0x88, 0xC6, 0xFA};
+    uint32_t out[8];
+    CHECK(pq_rle_decode(enc, sizeof enc, 3, out, 8, -1) == 0);
+    for (int i = 0; i < 8; i++) CHECK_INTEQ(out[i], i);
+    /* a value above max is refused */
+    CHECK(pq_rle_decode(enc, sizeof enc, 3, out, 8, 5) != 0);
+}
+
+/* Builds the test schema: flat types, a struct, a list of structs. */
+static pq_schema *make_schema(void) {
+    char err[128];
+    pq_schema *s = pq_schema_new();
+    pq_schema_add(s, -1, "b", PQ_BOOL, true, err, sizeof err);
+    pq_schema_add(s, -1, "i32", PQ_INT32, false, err, sizeof err);
+    pq_schema_add(s, -1, "i64", PQ_INT64, true, err, sizeof err);
+    pq_schema_add(s, -1, "f64", PQ_DOUBLE, true, err, sizeof err);
+    pq_schema_add(s, -1, "s", PQ_STRING, true, err, sizeof err);
+    pq_schema_add(s, -1, "d", PQ_DATE, false, err, sizeof err);
+    pq_schema_add(s, -1, "ts", PQ_TIMESTAMP, false, err, sizeof err);
+    int loc = pq_schema_add(s, -1, "loc", PQ_STRUCT, true, err, sizeof err);
+    pq_schema_add(s, loc, "lat", PQ_DOUBLE, false, err, sizeof err);
+    pq_schema_add(s, loc, "lon", PQ_DOUBLE, false, err, sizeof err);
+    int items = pq_schema_add(s, -1, "items", PQ_LIST, true, err, sizeof err);
+    pq_schema_add(s, items, "pid", PQ_STRING, false, err, sizeof err);
+    pq_schema_add(s, items, "qty", PQ_INT32, true, err, sizeof err);
+    return s;
+}
+
+#define NROWS 5000
+
+/* Row i's values (deterministic). */
+static void row_vals(size_t i, uint8_t *b, int32_t *i32, int64_t *i64, double *f, char *s, size_t *sn, int32_t *d,
+                     int64_t *ts) {
+    *b = i % 3 == 0;
+    *i32 = (int32_t)(i * 7919) - 1000000;
+    *i64 = i == 1 ? INT64_MIN : i == 2 ? INT64_MAX : (int64_t)i * 1000003;
+    *f = i == 4 ? -0.0 : (double)i / 7.0;
+    *sn = (size_t)snprintf(s, 64, "%s-%zu", i % 2 ? "ñandú" : "x", i % 300);
+    if (i == 10) *sn = 0;
+    *d = (int32_t)(i % 40000) - 1000;
+    *ts = 1764000000000000LL + (int64_t)i * 1234567;
+}
+
+static int write_file(pq_text *out, pq_codec codec, size_t rg_bytes, size_t dict_max, bool levels_api) {
+    char err[256];
+    pq_schema *s = make_schema();
+    pq_write_opts o = {.codec = codec, .row_group_bytes = rg_bytes, .dict_max_bytes = dict_max, .page_bytes = 4096,
+                       .created_by = "ecom version test"};
+    membuf mb = {{0}};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, &mb, err, sizeof err);
+    if (!w) return -1;
+    pq_writer_add_kv(w, "k", "v", err, sizeof err);
+    char sbuf[64];
+    for (size_t i = 0; i < NROWS; i++) {
+        uint8_t b;
+        int32_t i32, d;
+        int64_t i64, ts;
+        double f;
+        size_t sn;
+        row_vals(i, &b, &i32, &i64, &f, sbuf, &sn, &d, &ts);
+        uint8_t valid = i % 5 != 0;
+        pq_bytes sv = {sbuf, (uint32_t)sn};
+        int rc = pq_write_values(w, 0, 1, &b, &valid, err, sizeof err) | pq_write_values(w, 1, 1, &i32, NULL, err, sizeof err) |
+                 pq_write_values(w, 2, 1, &i64, &valid, err, sizeof err) | pq_write_values(w, 3, 1, &f, &valid, err, sizeof err) |
+                 pq_write_values(w, 4, 1, &sv, &valid, err, sizeof err) | pq_write_values(w, 5, 1, &d, NULL, err, sizeof err) |
+                 pq_write_values(w, 6, 1, &ts, NULL, err, sizeof err);
+        /* loc: null every 7th row */
+        uint8_t lv = i % 7 != 0;
+        double lat = (double)i, lon = -(double)i;
+        if (levels_api) {
+            int16_t def = lv ? 1 : 0;
+            rc |= pq_write_levels(w, 7, 1, &def, NULL, &lat, lv, err, sizeof err);
+            rc |= pq_write_levels(w, 8, 1, &def, NULL, &lon, lv, err, sizeof err);
+        } else {
+            rc |= pq_write_values(w, 7, 1, &lat, &lv, err, sizeof err);
+            rc |= pq_write_values(w, 8, 1, &lon, &lv, err, sizeof err);
+        }
+        /* items: i%4 elements; i%11==0 null list; element k of row: pid "p<k>", qty null when k==2 */
+        int16_t def[8], rep[8], qdef[8];
+        pq_bytes pids[8];
+        int32_t qtys[8];
+        char pbuf[8][16];
+        size_t n = 0, nq = 0;
+        if (i % 11 == 0) {
+            def[0] = 0, rep[0] = 0, qdef[0] = 0;
+            n = 1;
+        } else if (i % 4 == 0) {
+            def[0] = 1, rep[0] = 0, qdef[0] = 1;
+            n = 1;
+        } else {
+            for (size_t k = 0; k < i % 4; k++) {
+                def[k] = 3; /* items(1) list(2) element(3), pid required */
+                rep[k] = k ? 1 : 0;
+                snprintf(pbuf[k], 16, "p%zu", k);
+                pids[k] = (pq_bytes){pbuf[k], (uint32_t)strlen(pbuf[k])};
+                qdef[k] = k == 2 ? 3 : 4;
+                if (k != 2) qtys[nq++] = (int32_t)(k * 10 + i);
+                n++;
+            }
+        }
+        size_t np = def[0] == 3 ? n : 0;
+        rc |= pq_write_levels(w, 9, n, def, rep, pids, np, err, sizeof err);
+        rc |= pq_write_levels(w, 10, n, qdef, rep, qtys, nq, err, sizeof err);
+        rc |= pq_writer_end_rows(w, 1, err, sizeof err);
+        if (rc) {
+            printf("  write error: %s\n", err);
+            pq_writer_free(w);
+            pq_schema_free(s);
+            return -1;
+        }
+    }
+    int rc = pq_writer_close(w, err, sizeof err);
+    if (rc) printf("  close error: %s\n", err);
+    pq_writer_free(w);
+    pq_schema_free(s);
+    *out = mb.t;
+    return rc;
+}
+
+/* Reads the file back through the row assembler and checks every value of every row. */
+static int verify_file(check_state *st, const pq_text *f, int *nrg) {
+    CHECK_STATE(st);
+    char err[256];
+    pq_reader *r = pq_reader_open_mem(f->data, f->len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) {
+        printf("  open: %s\n", err);
+        return -1;
+    }
+    CHECK_INTEQ(pq_reader_num_rows(r), NROWS);
+    CHECK_STREQ(pq_reader_created_by(r), "ecom version test");
+    *nrg = pq_reader_num_row_groups(r);
+    size_t row = 0;
+    pq_text t = {0}, want = {0};
+    char sbuf[64], tsb[32], db[16];
+    int bad = 0;
+    for (int g = 0; g < *nrg; g++) {
+        pq_rows *rows = pq_rows_open(r, g, NULL, 0, err, sizeof err);
+        CHECK(rows != NULL);
+        if (!rows) {
+            printf("  rows: %s\n", err);
+            break;
+        }
+        for (int64_t k = 0; k < pq_rows_count(rows); k++, row++) {
+            t.len = 0;
+            for (int fi = 0; fi < 9; fi++) {
+                if (fi) pq_text_append(&t, ",", 1);
+                CHECK(pq_rows_field_json(rows, fi, &t, err, sizeof err) == 0);
+            }
+            uint8_t b;
+            int32_t i32, d;
+            int64_t i64, ts;
+            double fv;
+            size_t sn;
+            row_vals(row, &b, &i32, &i64, &fv, sbuf, &sn, &d, &ts);
+            bool v = row % 5 != 0;
+            want.len = 0;
+            pq_format_ts_us(ts, tsb);
+            pq_format_date(d, db);
+            char fb[40];
+            snprintf(fb, sizeof fb, "%.17g", fv);
+            if (strtod(fb, NULL) == fv) {
+                char s15[40];
+                snprintf(s15, sizeof s15, "%.15g", fv);
+                if (strtod(s15, NULL) == fv) strcpy(fb, s15);
+            }
+            pq_text_printf(&want, "%s,%d,", v ? (b ? "true" : "false") : "null", i32);
+            if (v) pq_text_printf(&want, "%lld,%s,", (long long)i64, fb);
+            else pq_text_str(&want, "null,null,");
+            if (v) pq_json_string(&want, sbuf, sn);
+            else pq_text_str(&want, "null");
+            pq_text_printf(&want, ",\"%s\",\"%s\",", db, tsb);
+            if (row % 7) pq_text_printf(&want, "{\"lat\":%zu,\"lon\":-%zu},", row, row);
+            else pq_text_str(&want, "null,");
+            if (row % 11 == 0) pq_text_str(&want, "null");
+            else if (row % 4 == 0) pq_text_str(&want, "[]");
+            else {
+                pq_text_str(&want, "[");
+                for (size_t e = 0; e < row % 4; e++) {
+                    if (e == 2) pq_text_printf(&want, ",{\"pid\":\"p2\",\"qty\":null}");
+                    else pq_text_printf(&want, "%s{\"pid\":\"p%zu\",\"qty\":%zu}", e ? "," : "", e, e * 10 + row);
+                }
+                pq_text_str(&want, "]");
+            }
+            if (strcmp(t.data, want.data) && bad++ < 3) printf("  row %zu:\n   got  %s\n   want %s\n", row, t.data, want.data);
+            pq_rows_next(rows, err, sizeof err);
+        }
+        pq_rows_free(rows);
+    }
+    CHECK_INTEQ(bad, 0);
+    CHECK_INTEQ(row, NROWS);
+    pq_text_free(&t);
+    pq_text_free(&want);
+    pq_reader_close(r);
+    return 0;
+}
+
+static void test_roundtrip(check_state *st) {
+    CHECK_STATE(st);
+    pq_codec codecs[] = {PQ_UNCOMPRESSED, PQ_SNAPPY, PQ_ZSTD};
+    for (int c = 0; c < 3; c++) {
+        pq_text f = {0};
+        CHECK(write_file(&f, codecs[c], 0, 0, c == 1) == 0);
+        int nrg = 0;
+        verify_file(st, &f, &nrg);
+        CHECK_INTEQ(nrg, 1);
+        pq_text_free(&f);
+    }
+}
+
+static void test_rowgroups_and_fallback(check_state *st) {
+    CHECK_STATE(st);
+    pq_text f = {0};
+    /* tiny row groups, tiny dictionary limit: many groups, PLAIN fallback for strings/ints */
+    CHECK(write_file(&f, PQ_ZSTD, 20000, 256, false) == 0);
+    int nrg = 0;
+    verify_file(st, &f, &nrg);
+    CHECK(nrg > 5);
+    char err[256];
+    pq_reader *r = pq_reader_open_mem(f.data, f.len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (r) {
+        pq_chunk_info ci;
+        CHECK(pq_reader_chunk_info(r, 0, 1, &ci) == 0);
+        bool dict = false;
+        for (int e = 0; e < ci.n_encodings; e++) dict |= ci.encodings[e] == 8;
+        CHECK(!dict); /* i32 values are all distinct: more than 256 bytes of dictionary */
+        CHECK(pq_reader_chunk_info(r, 0, 0, &ci) == 0);
+        CHECK(ci.null_count > 0);
+        /* ts statistics: row group g covers a known range; a filter outside skips it */
+        int skipped = 0;
+        for (int g = 0; g < pq_reader_num_row_groups(r); g++)
+            skipped += !pq_reader_rg_may_match(r, g, 6, 1764000000000000LL, 1764000000000000LL + 1234567 * 10LL);
+        CHECK_INTEQ(skipped, pq_reader_num_row_groups(r) - 1);
+        pq_reader_close(r);
+    }
+    pq_text_free(&f);
+}
+
+static void test_errors(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    pq_schema *s = make_schema();
+    membuf mb = {{0}};
+    pq_writer *w = pq_writer_new(s, NULL, mem_write, &mb, err, sizeof err);
+    CHECK(w != NULL);
+    CHECK(pq_writer_close(w, err, sizeof err) == -1);
+    CHECK(strstr(err, "no rows") != NULL);
+    CHECK_INTEQ(mb.t.len, 0);
+    pq_writer_free(w);
+    /* a null in a required column, a row count mismatch */
+    w = pq_writer_new(s, NULL, mem_write, &mb, err, sizeof err);
+    uint8_t zero = 0;
+    int32_t v = 1;
+    CHECK(pq_write_values(w, 1, 1, &v, &zero, err, sizeof err) == -1);
+    CHECK(pq_write_values(w, 1, 1, &v, NULL, err, sizeof err) == 0);
+    CHECK(pq_writer_end_rows(w, 1, err, sizeof err) == -1);
+    pq_writer_free(w);
+    CHECK(pq_schema_add(s, -1, "b", PQ_INT32, false, err, sizeof err) == -1); /* duplicate */
+    pq_schema_free(s);
+}
+
+/* Every truncation and a sweep of byte corruptions: an error or a result, never a crash
+ * (ASan/UBSan watch this test). */
+static void test_hostile(check_state *st) {
+    CHECK_STATE(st);
+    pq_text f = {0};
+    CHECK(write_file(&f, PQ_SNAPPY, 30000, 0, false) == 0);
+    char err[256];
+    pq_read_opts o = {.max_page_bytes = 1 << 20, .max_chunk_values = 1 << 16};
+    size_t opened = 0;
+    for (size_t len = 0; len < f.len; len += (len < 200 || f.len - len < 400) ? 1 : 97) {
+        pq_reader *r = pq_reader_open_mem(f.data, len, &o, err, sizeof err);
+        opened += r != NULL;
+        pq_reader_close(r);
+    }
+    CHECK_INTEQ(opened, 0);
+    uint64_t x = 99;
+    char *copy = malloc(f.len);
+    int ok = 0, failed = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        memcpy(copy, f.data, f.len);
+        for (int k = 0; k < 4; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t pos = trial % 2 ? f.len - 8 - (size_t)(x >> 33) % 600 : (size_t)(x >> 33) % f.len;
+            copy[pos] = (char)(x >> 20);
+        }
+        pq_reader *r = pq_reader_open_mem(copy, f.len, &o, err, sizeof err);
+        if (!r) {
+            failed++;
+            continue;
+        }
+        for (int g = 0; g < pq_reader_num_row_groups(r); g++) {
+            pq_rows *rows = pq_rows_open(r, g, NULL, 0, err, sizeof err);
+            if (!rows) {
+                failed++;
+                continue;
+            }
+            pq_text t = {0};
+            for (int64_t i = 0; i < pq_rows_count(rows); i++) {
+                for (int fi = 0; fi < 9; fi++) pq_rows_field_json(rows, fi, &t, err, sizeof err);
+                t.len = 0;
+                pq_rows_next(rows, err, sizeof err);
+            }
+            pq_text_free(&t);
+            pq_rows_free(rows);
+            ok++;
+        }
+        pq_reader_close(r);
+    }
+    CHECK(failed > 0);
+    free(copy);
+    pq_text_free(&f);
+}
+
+int main(void) {
+    check_state st = {0};
+    RUN(&st, test_rle);
+    RUN(&st, test_roundtrip);
+    RUN(&st, test_rowgroups_and_fallback);
+    RUN(&st, test_errors);
+    RUN(&st, test_hostile);
+    return CHECK_EXIT(&st);
+}
