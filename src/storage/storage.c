@@ -10,11 +10,20 @@
 #include <string.h>
 
 #include "storage/storage_internal.h"
+#include "storage/webhdfs.h"
 
 struct storage {
     const storage_ops *ops;
     void *ctx;
     char *root;
+};
+
+/* The wrapper every caller holds: the backend's own handle plus the latched first error. */
+struct storage_file {
+    const storage_ops *ops;
+    storage_file *h;
+    bool failed;
+    char err[256];
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -26,16 +35,13 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* Backends by URI prefix. A backend for hdfs:// / webhdfs:// adds its line here. */
-typedef struct {
-    const char *prefix;
-    const storage_ops *ops;
-    void *(*open)(const char *rest, char *err, size_t errlen);
-} backend;
+static void *local_open(const char *root, char *err, size_t errlen) {
+    return storage_local_open(!strncmp(root, "file://", 7) ? root + 7 : root, err, errlen);
+}
 
-static const backend backends[] = {
-    {"file://", &storage_local_ops, storage_local_open},
-};
+static void *hdfs_open(const char *root, char *err, size_t errlen) {
+    return webhdfs_storage_open(root, NULL, err, errlen);
+}
 
 storage *storage_open(const char *root, char *err, size_t errlen) {
     if (!root || !*root) {
@@ -43,15 +49,11 @@ storage *storage_open(const char *root, char *err, size_t errlen) {
         return NULL;
     }
     const storage_ops *ops = &storage_local_ops;
-    void *(*open)(const char *, char *, size_t) = storage_local_open;
-    const char *rest = root;
-    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
-        if (!strncmp(root, backends[i].prefix, strlen(backends[i].prefix))) {
-            ops = backends[i].ops;
-            open = backends[i].open;
-            rest = root + strlen(backends[i].prefix);
-        }
-    if (rest == root && strstr(root, "://")) {
+    void *(*open)(const char *, char *, size_t) = local_open;
+    if (webhdfs_is_uri(root)) {
+        ops = webhdfs_storage_ops();
+        open = hdfs_open;
+    } else if (strstr(root, "://") && strncmp(root, "file://", 7)) {
         seterr(err, errlen, "no storage backend for %s", root);
         return NULL;
     }
@@ -62,7 +64,7 @@ storage *storage_open(const char *root, char *err, size_t errlen) {
         return NULL;
     }
     s->ops = ops;
-    s->ctx = open(rest, err, errlen);
+    s->ctx = open(root, err, errlen);
     if (!s->ctx) {
         free(s->root);
         free(s);
@@ -98,27 +100,21 @@ bad:
     return -1;
 }
 
-storage_file *storage_file_new(const storage_ops *ops, void *ctx, const char *path) {
-    storage_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->path = strdup(path))) {
-        free(f);
-        return NULL;
-    }
-    f->ops = ops;
-    f->ctx = ctx;
-    return f;
-}
-
-void storage_file_free(storage_file *f) {
-    if (!f) return;
-    free(f->path);
-    free(f);
-}
-
 int storage_create(storage *s, const char *path, storage_file **out, char *err, size_t errlen) {
     *out = NULL;
     if (check_path(path, false, err, errlen)) return -1;
-    return s->ops->create(s->ctx, path, out, err, errlen);
+    storage_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    f->ops = s->ops;
+    if (s->ops->create(s->ctx, path, &f->h, err, errlen)) {
+        free(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
 }
 
 int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen) {
@@ -126,7 +122,7 @@ int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size
         seterr(err, errlen, "%s", f->err);
         return -1;
     }
-    if (f->ops->write(f, p, n, f->err, sizeof f->err)) {
+    if (f->ops->write(f->h, p, n, f->err, sizeof f->err)) {
         f->failed = true;
         seterr(err, errlen, "%s", f->err);
         return -1;
@@ -135,16 +131,22 @@ int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size
 }
 
 int storage_file_close(storage_file *f, char *err, size_t errlen) {
+    int rc;
     if (f->failed) {
         seterr(err, errlen, "%s", f->err);
-        f->ops->abort_file(f);
-        return -1;
+        f->ops->abort_file(f->h);
+        rc = -1;
+    } else {
+        rc = f->ops->close_file(f->h, err, errlen);
     }
-    return f->ops->close_file(f, err, errlen);
+    free(f);
+    return rc;
 }
 
 void storage_file_abort(storage_file *f) {
-    if (f) f->ops->abort_file(f);
+    if (!f) return;
+    f->ops->abort_file(f->h);
+    free(f);
 }
 
 int storage_rename(storage *s, const char *from, const char *to, char *err, size_t errlen) {

@@ -21,6 +21,7 @@ typedef struct {
     char *root;
 } local_ctx;
 
+/* The backend's file handle (handed to storage.c cast to storage_file*). */
 typedef struct {
     int fd;
     char *abs;
@@ -103,8 +104,7 @@ static void local_destroy(void *ctx) {
 static int local_create(void *ctx, const char *path, storage_file **out, char *err, size_t errlen) {
     local_ctx *c = ctx;
     local_file *lf = calloc(1, sizeof *lf);
-    storage_file *f = storage_file_new(&storage_local_ops, ctx, path);
-    if (!lf || !f || !(lf->abs = absolute(c, path))) {
+    if (!lf || !(lf->abs = absolute(c, path))) {
         seterr(err, errlen, "out of memory");
         goto fail;
     }
@@ -114,18 +114,16 @@ static int local_create(void *ctx, const char *path, storage_file **out, char *e
         seterr(err, errlen, "create %s: %s", lf->abs, strerror(errno));
         goto fail;
     }
-    f->impl = lf;
-    *out = f;
+    *out = (storage_file *)lf;
     return 0;
 fail:
     if (lf) free(lf->abs);
     free(lf);
-    storage_file_free(f);
     return -1;
 }
 
 static int flush_buf(storage_file *f, char *err, size_t errlen) {
-    local_file *lf = f->impl;
+    local_file *lf = (local_file *)f;
     if (lf->len && write_all(lf->fd, lf->buf, lf->len)) {
         seterr(err, errlen, "write %s: %s", lf->abs, strerror(errno));
         return -1;
@@ -135,7 +133,7 @@ static int flush_buf(storage_file *f, char *err, size_t errlen) {
 }
 
 static int local_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen) {
-    local_file *lf = f->impl;
+    local_file *lf = (local_file *)f;
     if (lf->len + n <= sizeof lf->buf) {
         memcpy(lf->buf + lf->len, p, n);
         lf->len += n;
@@ -155,16 +153,13 @@ static int local_write(storage_file *f, const void *p, size_t n, char *err, size
 }
 
 static void free_file(storage_file *f) {
-    local_file *lf = f->impl;
-    if (lf) {
-        free(lf->abs);
-        free(lf);
-    }
-    storage_file_free(f);
+    local_file *lf = (local_file *)f;
+    free(lf->abs);
+    free(lf);
 }
 
 static int local_close(storage_file *f, char *err, size_t errlen) {
-    local_file *lf = f->impl;
+    local_file *lf = (local_file *)f;
     int rc = flush_buf(f, err, errlen);
     if (rc == 0 && fsync(lf->fd)) {
         seterr(err, errlen, "fsync %s: %s", lf->abs, strerror(errno));
@@ -180,7 +175,7 @@ static int local_close(storage_file *f, char *err, size_t errlen) {
 }
 
 static void local_abort(storage_file *f) {
-    local_file *lf = f->impl;
+    local_file *lf = (local_file *)f;
     close(lf->fd);
     unlink(lf->abs);
     free_file(f);
