@@ -1,11 +1,316 @@
-/* cmd_gen.c — placeholder until its issue lands: says so plainly and fails. */
+/* cmd_gen.c — `ecom gen`: runs the shopper simulator (src/gen) and writes its events as NDJSON
+ * and/or to Kafka (key = user_id, topic by event_type). See docs/events.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "events/events.h"
+#include "gen/gen.h"
+#include "kafka/kafka.h"
+#include "util/util.h"
+
+static volatile sig_atomic_t gen_stop;
+
+static void gen_on_signal(int sig) {
+    (void)sig;
+    gen_stop = 1;
+}
+
+static const char gen_usage[] =
+    "usage: ecom gen [flags]\n"
+    "Simulates shoppers and emits page_view, add_to_cart, remove_from_cart and purchase events.\n"
+    "Outputs: --out FILE|- (NDJSON) and/or --brokers LIST (Kafka topics by event type, key =\n"
+    "user_id). With neither, the embedded broker's address (from `ecom broker`) is used.\n"
+    "Time: the wall clock at --rate events/s, or with --start a simulated clock from TIME, as\n"
+    "fast as possible or --speedup X times real time. Runs until --count, --duration (simulated\n"
+    "time with --start) or SIGINT/SIGTERM.";
+
+typedef struct {
+    int64_t users, count, seed, duration, start, late_max, timeout;
+    double rate, speedup, late_frac, dup_frac, bad_frac;
+    const char *out, *brokers, *topics[TOPIC_COUNT];
+    bool quiet, seen_start, seen_speedup, seen_seed, seen_rate;
+} gen_opts;
+
+typedef struct {
+    int fd;                 /* NDJSON output, -1 if none */
+    bool close_fd;
+    buf_t obuf;
+    kafka_producer *kp;
+    uint64_t per_topic[TOPIC_COUNT];
+    uint64_t lines;
+    bool broken_pipe;
+    char err[512];
+} gen_sink;
+
+/* Writes out the NDJSON buffer. A closed pipe (`ecom gen --out - | head`) ends the run
+ * quietly instead of failing it. */
+static int sink_flush(gen_sink *k) {
+    if (k->fd < 0 || k->obuf.len == 0) return 0;
+    int r = write_all(k->fd, k->obuf.data, k->obuf.len);
+    buf_reset(&k->obuf);
+    if (r != 0) {
+        if (errno == EPIPE) {
+            k->broken_pipe = true;
+            return -1;
+        }
+        snprintf(k->err, sizeof k->err, "write: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int sink_put(gen_sink *k, const gen_opts *o, const buf_t *line, const gen_meta *m) {
+    if (k->fd >= 0) {
+        if (buf_append(&k->obuf, line->data, line->len) || buf_append_char(&k->obuf, '\n')) {
+            snprintf(k->err, sizeof k->err, "out of memory");
+            return -1;
+        }
+        if (k->obuf.len >= (1u << 16) && sink_flush(k)) return -1;
+    }
+    if (k->kp && kafka_producer_send(k->kp, o->topics[m->topic], m->key, m->key_len, line->data, line->len,
+                                     k->err, sizeof k->err))
+        return -1;
+    k->per_topic[m->topic]++;
+    k->lines++;
+    return 0;
+}
+
+static void status_line(const gen_sink *k, const gen_opts *o, double rate, const char *prefix) {
+    kafka_producer_stats ks = {0};
+    if (k->kp) kafka_producer_stats_get(k->kp, &ks);
+    fprintf(stderr, "ecom gen: %s%llu events (%.0f/s)  %s=%llu %s=%llu %s=%llu", prefix,
+            (unsigned long long)k->lines, rate, o->topics[0], (unsigned long long)k->per_topic[0], o->topics[1],
+            (unsigned long long)k->per_topic[1], o->topics[2], (unsigned long long)k->per_topic[2]);
+    if (k->kp)
+        fprintf(stderr, "  delivered=%llu failed=%llu", (unsigned long long)ks.delivered,
+                (unsigned long long)ks.failed);
+    fputc('\n', stderr);
+}
+
+static void sleep_us(int64_t us) {
+    if (us <= 0) return;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    nanosleep(&ts, NULL); /* an interrupting signal just ends the nap early */
+}
+
+/* Parses and checks the flags; 0, FLAGS_HELP or FLAGS_ERROR (message printed). */
+static int gen_parse(int argc, char **argv, gen_opts *o) {
+    *o = (gen_opts){.users = 10000, .rate = 100, .late_max = 60 * TIME_US_PER_SEC,
+                    .timeout = 10 * TIME_US_PER_SEC, .topics = {"page_views", "cart_events", "orders"}};
+    flag_spec specs[] = {
+        {"users", FLAG_INT, &o->users, "number of shoppers (default 10000)", 1, 100000000, NULL},
+        {"rate", FLAG_DOUBLE, &o->rate, "events per second (default 100; with --start: of event time)", 1e-6, 1e9, &o->seen_rate},
+        {"count", FLAG_INT, &o->count, "stop after N lines (default: no limit)", 0, 9e18, NULL},
+        {"duration", FLAG_DURATION, &o->duration, "stop after this long (simulated time with --start)", 0, 0, NULL},
+        {"start", FLAG_TIME, &o->start, "simulated clock from TIME, as fast as possible", 0, 0, &o->seen_start},
+        {"speedup", FLAG_DOUBLE, &o->speedup, "with --start: run X times faster than real time", 1e-6, 1e12, &o->seen_speedup},
+        {"seed", FLAG_INT, &o->seed, "PRNG seed: same seed + --start = byte-identical output", 0, 9e18, &o->seen_seed},
+        {"late-frac", FLAG_DOUBLE, &o->late_frac, "fraction of events emitted late, out of order (default 0)", 0, 1, NULL},
+        {"late-max", FLAG_DURATION, &o->late_max, "maximum lateness (default 60s)", 0, 0, NULL},
+        {"dup-frac", FLAG_DOUBLE, &o->dup_frac, "fraction of events re-sent with the same event_id (default 0)", 0, 1, NULL},
+        {"bad-frac", FLAG_DOUBLE, &o->bad_frac, "fraction of lines made invalid (default 0)", 0, 1, NULL},
+        {"out", FLAG_STR, &o->out, "write NDJSON to FILE, or - for stdout", 0, 0, NULL},
+        {"brokers", FLAG_STR, &o->brokers, "Kafka bootstrap servers host:port[,...]", 0, 0, NULL},
+        {"topic-views", FLAG_STR, &o->topics[0], "topic for page_view (default page_views)", 0, 0, NULL},
+        {"topic-cart", FLAG_STR, &o->topics[1], "topic for cart events (default cart_events)", 0, 0, NULL},
+        {"topic-orders", FLAG_STR, &o->topics[2], "topic for purchases (default orders)", 0, 0, NULL},
+        {"timeout", FLAG_DURATION, &o->timeout, "Kafka connect/delivery time limit (default 10s)", 0, 0, NULL},
+        {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
+        {0},
+    };
+    char err[512];
+    const char *pos[1];
+    int np = 0;
+    int r = flags_parse(specs, argc, argv, pos, 0, &np, err, sizeof err);
+    if (r == FLAGS_HELP) {
+        flags_usage(stdout, gen_usage, specs);
+        return FLAGS_HELP;
+    }
+    if (r == FLAGS_ERROR) {
+        fprintf(stderr, "ecom gen: %s\n", err);
+        return FLAGS_ERROR;
+    }
+    const char *bad = NULL;
+    if (o->seen_speedup && !o->seen_start) bad = "--speedup needs --start";
+    else if (o->seen_start && (o->start < 946684800000000LL || o->start >= 4102444800000000LL))
+        bad = "--start must be in [2000-01-01, 2100-01-01)";
+    else if (o->late_frac > 0 && o->late_max <= 0) bad = "--late-max must be > 0 with --late-frac";
+    else if (o->timeout <= 0) bad = "--timeout must be > 0";
+    else if (o->out && !*o->out) bad = "--out needs a file name or -";
+    else if (o->brokers && !*o->brokers) bad = "--brokers is empty";
+    for (int i = 0; i < TOPIC_COUNT && !bad; i++)
+        if (!*o->topics[i]) bad = "topic names must not be empty";
+    if (bad) {
+        fprintf(stderr, "ecom gen: %s\n", bad);
+        return FLAGS_ERROR;
+    }
+    if (!o->seen_seed) o->seed = (int64_t)((uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32)) & INT64_MAX;
+    return 0;
+}
+
+/* Opens the outputs. 0, or an exit code (2 bad usage, 1 runtime) with a message printed. */
+static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
+    k->fd = -1;
+    if (!o->out && !o->brokers) {
+        char err[512];
+        if (kafka_default_brokers(addr, addrlen, err, sizeof err)) {
+            fprintf(stderr, "ecom gen: no --out and no --brokers: %s\n", err);
+            return 2;
+        }
+        o->brokers = addr;
+    }
+    if (o->out) {
+        if (!strcmp(o->out, "-")) {
+            k->fd = STDOUT_FILENO;
+        } else {
+            k->fd = open(o->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (k->fd < 0) {
+                fprintf(stderr, "ecom gen: %s: %s\n", o->out, strerror(errno));
+                return 1;
+            }
+            k->close_fd = true;
+        }
+    }
+    if (o->brokers) {
+        char err[512];
+        k->kp = kafka_producer_new(o->brokers, o->timeout, err, sizeof err);
+        if (!k->kp) {
+            fprintf(stderr, "ecom gen: %s\n", err);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The main loop: pace, generate, write; until count, duration or a signal. */
+static int gen_loop(gen *g, const gen_opts *o, gen_sink *k) {
+    buf_t line = {0};
+    gen_meta meta;
+    bool simulated = o->seen_start;
+    int64_t t0 = time_mono_us(), last_status = t0;
+    uint64_t last_lines = 0;
+    int rc = 0;
+    while (!gen_stop) {
+        if (o->count && k->lines >= (uint64_t)o->count) break;
+        int64_t now = time_mono_us();
+        if (o->duration && (simulated ? gen_clock(g) - o->start >= o->duration : now - t0 >= o->duration)) break;
+        if (!o->quiet && now - last_status >= 2 * TIME_US_PER_SEC) {
+            status_line(k, o, (double)(k->lines - last_lines) * 1e6 / (double)(now - last_status), "");
+            last_status = now;
+            last_lines = k->lines;
+        }
+        /* pacing: wall clock at --rate, or simulated time at --speedup x real time */
+        int64_t ahead = 0;
+        if (!simulated) ahead = t0 + (int64_t)((double)k->lines * 1e6 / o->rate) - now;
+        else if (o->seen_speedup) ahead = (int64_t)((double)(gen_clock(g) - o->start) / o->speedup) - (now - t0);
+        if (ahead > 0) {
+            if (k->kp) kafka_producer_poll(k->kp);
+            sleep_us(ahead < 100000 ? ahead : 100000);
+            continue;
+        }
+        /* a batch between clock checks keeps the fast path free of syscalls */
+        for (int i = 0; i < 256 && !(o->count && k->lines >= (uint64_t)o->count); i++) {
+            if (simulated && o->duration && gen_clock(g) - o->start >= o->duration) break;
+            buf_reset(&line);
+            if (gen_next(g, simulated ? -1 : time_now_us(), &line, &meta)) {
+                snprintf(k->err, sizeof k->err, "out of memory");
+                rc = 1;
+                goto out;
+            }
+            /* --duration with --start: events strictly before start + duration */
+            if (simulated && o->duration && meta.ts_us >= o->start + o->duration &&
+                (meta.kind == GEN_FRESH || meta.kind == GEN_BAD))
+                goto drain;
+            if (sink_put(k, o, &line, &meta)) {
+                rc = 1;
+                goto out;
+            }
+            if (!simulated || o->seen_speedup) break;
+        }
+    }
+drain:
+    /* stopped by time or signal: what is held back (late, duplicates) is still owed */
+    if (!(o->count && k->lines >= (uint64_t)o->count)) {
+        for (;;) {
+            buf_reset(&line);
+            int r = gen_drain(g, &line, &meta);
+            if (r == 0) break;
+            if (r < 0 || sink_put(k, o, &line, &meta)) {
+                rc = 1;
+                break;
+            }
+            if (o->count && k->lines >= (uint64_t)o->count) break;
+        }
+    }
+out:
+    buf_free(&line);
+    if (sink_flush(k) && !k->broken_pipe) rc = 1;
+    if (k->broken_pipe) rc = 0;
+    return rc;
+}
 
 int cmd_gen(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ecom gen: not implemented yet\n");
-    return 2;
+    gen_opts o;
+    int pr = gen_parse(argc, argv, &o);
+    if (pr == FLAGS_HELP) return 0;
+    if (pr) return 2;
+
+    gen_sink k = {0};
+    char addr[1024];
+    int rc = gen_open(&o, &k, addr, sizeof addr);
+    if (rc) {
+        if (k.close_fd) close(k.fd);
+        return rc;
+    }
+    char err[256];
+    gen_config cfg = {.seed = (uint64_t)o.seed, .users = o.users, .rate = o.rate,
+                      .start_us = o.seen_start ? o.start : time_now_us(), .late_frac = o.late_frac,
+                      .late_max_us = o.late_max, .dup_frac = o.dup_frac, .bad_frac = o.bad_frac};
+    gen *g = gen_new(&cfg, err, sizeof err);
+    if (!g) {
+        fprintf(stderr, "ecom gen: %s\n", err);
+        kafka_producer_free(k.kp);
+        if (k.close_fd) close(k.fd);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = gen_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int64_t t0 = time_mono_us();
+    rc = gen_loop(g, &o, &k);
+    if (rc && k.err[0]) fprintf(stderr, "ecom gen: %s\n", k.err);
+    if (k.kp) {
+        int64_t left = kafka_producer_flush(k.kp, o.timeout);
+        kafka_producer_stats ks;
+        kafka_producer_stats_get(k.kp, &ks);
+        if (left > 0 || ks.failed > 0) {
+            fprintf(stderr, "ecom gen: %llu messages failed, %lld undelivered%s%s\n",
+                    (unsigned long long)ks.failed, (long long)left, ks.last_error[0] ? ": " : "", ks.last_error);
+            rc = 1;
+        }
+    }
+    if (!o.quiet) {
+        double dt = (double)(time_mono_us() - t0) / 1e6;
+        status_line(&k, &o, dt > 0 ? (double)k.lines / dt : 0, "done: ");
+    }
+    kafka_producer_free(k.kp);
+    if (k.close_fd && close(k.fd) != 0 && rc == 0) {
+        fprintf(stderr, "ecom gen: %s: %s\n", o.out, strerror(errno));
+        rc = 1;
+    }
+    buf_free(&k.obuf);
+    gen_free(g);
+    return rc;
 }
