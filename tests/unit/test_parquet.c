@@ -323,7 +323,7 @@ static void test_hostile(check_state *st) {
     uint64_t x = 99;
     char *copy = malloc(f.len);
     int ok = 0, failed = 0;
-    for (int trial = 0; trial < 400; trial++) {
+    for (int trial = 0; trial < 200; trial++) {
         memcpy(copy, f.data, f.len);
         for (int k = 0; k < 4; k++) {
             x = x * 6364136223846793005ULL + 1442695040888963407ULL;

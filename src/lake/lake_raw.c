@@ -1,0 +1,173 @@
+/*
+ * lake_raw.c — the raw event tables and the event -> row mapping.
+ *
+ *   views    page_view events          cart    add_to_cart / remove_from_cart
+ *   orders   purchase events, with `items` a LIST of STRUCT (one element per order line)
+ *   rejected input lines that failed validation: source, line, reason, raw text
+ *
+ * Money stays exact: INT64 cents (price_cents, total_cents, unit_price_cents). Instants are
+ * TIMESTAMP(MICROS, UTC). The partition date is the UTC date of the event's timestamp.
+ */
+#include <string.h>
+
+#include "lake/lake.h"
+
+static const char *raw_names[LAKE_RAW_COUNT] = {"views", "cart", "orders", "rejected"};
+
+const char *lake_raw_name(lake_raw t) { return t < LAKE_RAW_COUNT ? raw_names[t] : "?"; }
+
+lake_raw lake_raw_of_event(event_type t) {
+    switch (t) {
+    case EV_PAGE_VIEW: return LAKE_VIEWS;
+    case EV_ADD_TO_CART: case EV_REMOVE_FROM_CART: return LAKE_CART;
+    default: return LAKE_ORDERS;
+    }
+}
+
+typedef struct {
+    const char *name;
+    pq_kind kind;
+    bool optional;
+    int depth; /* 0 top level, 1 child of the previous depth-0 group */
+} fdef;
+
+static const fdef common[] = {
+    {"event_id", PQ_STRING, false, 0}, {"event_type", PQ_STRING, false, 0}, {"ts", PQ_TIMESTAMP, false, 0},
+    {"user_id", PQ_STRING, false, 0},  {"session_id", PQ_STRING, false, 0}, {"store_id", PQ_STRING, false, 0},
+    {"store_type", PQ_STRING, false, 0}, {"city", PQ_STRING, false, 0},    {"province", PQ_STRING, false, 0},
+    {"location", PQ_STRUCT, false, 0}, {"lat", PQ_DOUBLE, false, 1},      {"lon", PQ_DOUBLE, false, 1},
+    {"device", PQ_STRING, true, 0},
+};
+static const fdef product[] = {
+    {"product_id", PQ_STRING, false, 0}, {"product_name", PQ_STRING, false, 0}, {"category", PQ_STRING, false, 0},
+    {"price_cents", PQ_INT64, false, 0},
+};
+static const fdef order[] = {
+    {"order_id", PQ_STRING, false, 0},       {"currency", PQ_STRING, false, 0},
+    {"payment_method", PQ_STRING, false, 0}, {"total_cents", PQ_INT64, false, 0},
+    {"items", PQ_LIST, false, 0},            {"product_id", PQ_STRING, false, 1},
+    {"product_name", PQ_STRING, false, 1},   {"category", PQ_STRING, false, 1},
+    {"quantity", PQ_INT32, false, 1},        {"unit_price_cents", PQ_INT64, false, 1},
+};
+static const fdef rejected[] = {
+    {"ingest_ts", PQ_TIMESTAMP, false, 0}, {"source", PQ_STRING, false, 0}, {"line", PQ_INT64, false, 0},
+    {"reason", PQ_STRING, false, 0},       {"raw", PQ_STRING, false, 0},
+};
+
+static int add_defs(pq_schema *s, const fdef *d, size_t n, char *err, size_t errlen) {
+    int group = -1;
+    for (size_t i = 0; i < n; i++) {
+        int idx = pq_schema_add(s, d[i].depth ? group : -1, d[i].name, d[i].kind, d[i].optional, err, errlen);
+        if (idx < 0) return -1;
+        if (d[i].depth == 0) group = idx;
+    }
+    return 0;
+}
+
+pq_schema *lake_raw_schema(lake_raw t, char *err, size_t errlen) {
+    pq_schema *s = pq_schema_new();
+    int rc = 0;
+    if (!s) return NULL;
+    if (t == LAKE_REJECTED) {
+        rc = add_defs(s, rejected, sizeof rejected / sizeof *rejected, err, errlen);
+    } else {
+        rc = add_defs(s, common, sizeof common / sizeof *common, err, errlen);
+        if (!rc && t == LAKE_ORDERS) rc = add_defs(s, order, sizeof order / sizeof *order, err, errlen);
+        else if (!rc) rc = add_defs(s, product, sizeof product / sizeof *product, err, errlen);
+        if (!rc && t == LAKE_CART) rc = pq_schema_add(s, -1, "quantity", PQ_INT32, false, err, errlen) < 0;
+    }
+    if (rc) {
+        pq_schema_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int64_t day_of(int64_t us) {
+    int64_t d = us / 86400000000LL;
+    return us % 86400000000LL < 0 ? d - 1 : d;
+}
+
+static int put_sv(pq_writer *w, int *leaf, strview v, char *err, size_t errlen) {
+    pq_bytes b = {v.p, (uint32_t)v.n};
+    return pq_write_values(w, (*leaf)++, 1, &b, NULL, err, errlen);
+}
+
+static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen) {
+    return pq_write_values(w, (*leaf)++, 1, &v, NULL, err, errlen);
+}
+
+int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, size_t errlen) {
+    int64_t day = day_of(e->ts_us);
+    pq_writer *w = lake_table_writer(t, day, err, errlen);
+    if (!w) return -1;
+    int l = 0, rc = 0;
+    const char *tn = event_type_name(e->type);
+    rc |= put_sv(w, &l, e->event_id, err, errlen);
+    rc |= put_sv(w, &l, sv_cstr(tn), err, errlen);
+    rc |= put_i64(w, &l, e->ts_us, err, errlen);
+    rc |= put_sv(w, &l, e->user_id, err, errlen);
+    rc |= put_sv(w, &l, e->session_id, err, errlen);
+    rc |= put_sv(w, &l, e->store_id, err, errlen);
+    rc |= put_sv(w, &l, e->store_type, err, errlen);
+    rc |= put_sv(w, &l, e->city, err, errlen);
+    rc |= put_sv(w, &l, e->province, err, errlen);
+    rc |= pq_write_values(w, l++, 1, &e->lat, NULL, err, errlen);
+    rc |= pq_write_values(w, l++, 1, &e->lon, NULL, err, errlen);
+    pq_bytes dev = {e->device.p, (uint32_t)e->device.n};
+    uint8_t has_dev = e->device.n > 0;
+    rc |= pq_write_values(w, l++, 1, &dev, &has_dev, err, errlen);
+    if (e->type != EV_PURCHASE) {
+        rc |= put_sv(w, &l, e->product_id, err, errlen);
+        rc |= put_sv(w, &l, e->product_name, err, errlen);
+        rc |= put_sv(w, &l, e->category, err, errlen);
+        rc |= put_i64(w, &l, e->price_cents, err, errlen);
+        if (e->type != EV_PAGE_VIEW) rc |= pq_write_values(w, l++, 1, &e->quantity, NULL, err, errlen);
+    } else {
+        rc |= put_sv(w, &l, e->order_id, err, errlen);
+        rc |= put_sv(w, &l, e->currency, err, errlen);
+        rc |= put_sv(w, &l, e->payment_method, err, errlen);
+        rc |= put_i64(w, &l, e->total_cents, err, errlen);
+        /* items: required list -> repeated list (def 1) -> optional element (def 2); the
+         * element's fields are required, so a present value has def 2. */
+        size_t n = e->n_items;
+        int16_t def[EVENT_MAX_ITEMS], rep[EVENT_MAX_ITEMS];
+        pq_bytes pid[EVENT_MAX_ITEMS], pname[EVENT_MAX_ITEMS], cat[EVENT_MAX_ITEMS];
+        int32_t qty[EVENT_MAX_ITEMS];
+        int64_t up[EVENT_MAX_ITEMS];
+        if (n > EVENT_MAX_ITEMS) n = EVENT_MAX_ITEMS;
+        for (size_t i = 0; i < n; i++) {
+            const event_item *it = &e->items[i];
+            def[i] = 2;
+            rep[i] = i ? 1 : 0;
+            pid[i] = (pq_bytes){it->product_id.p, (uint32_t)it->product_id.n};
+            pname[i] = (pq_bytes){it->product_name.p, (uint32_t)it->product_name.n};
+            cat[i] = (pq_bytes){it->category.p, (uint32_t)it->category.n};
+            qty[i] = it->quantity;
+            up[i] = it->unit_price_cents;
+        }
+        size_t nl = n ? n : 1; /* an empty list is one entry at def 0 */
+        if (!n) def[0] = 0, rep[0] = 0;
+        rc |= pq_write_levels(w, l++, nl, def, rep, pid, n, err, errlen);
+        rc |= pq_write_levels(w, l++, nl, def, rep, pname, n, err, errlen);
+        rc |= pq_write_levels(w, l++, nl, def, rep, cat, n, err, errlen);
+        rc |= pq_write_levels(w, l++, nl, def, rep, qty, n, err, errlen);
+        rc |= pq_write_levels(w, l++, nl, def, rep, up, n, err, errlen);
+    }
+    if (rc) return -1;
+    return lake_table_rows_done(t, day, 1, now_us, err, errlen);
+}
+
+int lake_append_rejected(lake_table *t, int64_t day, const char *source, int64_t line_no, const char *reason,
+                         const char *raw, size_t rawlen, int64_t now_us, char *err, size_t errlen) {
+    pq_writer *w = lake_table_writer(t, day, err, errlen);
+    if (!w) return -1;
+    int l = 0, rc = 0;
+    rc |= put_i64(w, &l, now_us, err, errlen);
+    rc |= put_sv(w, &l, sv_cstr(source), err, errlen);
+    rc |= put_i64(w, &l, line_no, err, errlen);
+    rc |= put_sv(w, &l, sv_cstr(reason), err, errlen);
+    rc |= put_sv(w, &l, (strview){raw, rawlen}, err, errlen);
+    if (rc) return -1;
+    return lake_table_rows_done(t, day, 1, now_us, err, errlen);
+}
