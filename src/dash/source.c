@@ -1,61 +1,107 @@
-/* source.c — the real dash_source: the committed files of a lake's metric tables.
+/* source.c — the real dash_source: the committed files of a lake's metric tables, read through
+ * ecom's storage interface (local disk or HDFS) and Parquet reader.
  *
- * Layout read: ROOT/<table>/date=YYYY-MM-DD/<file>.parquet; names starting with '.' or '_' are
- * uncommitted or metadata and are never read. A listing of every table's partitions and files
- * (names, sizes, mtimes) is hashed into the generation: the engine's cache lives exactly as long
- * as that listing does not change. Partitions whose date cannot hold a window starting in the
- * asked range are not opened. */
-#include <dirent.h>
-#include <errno.h>
+ * Layout read (src/lake/): ROOT/<table>/date=YYYY-MM-DD/<name>.parquet; names starting with '.'
+ * or '_' are uncommitted or metadata and are never read. Each poll lists every table's
+ * partitions and files (names, sizes, mtimes); the hash of that listing is the generation, so
+ * the engine's answer cache lives exactly as long as nothing new is committed.
+ *
+ * Reading is lazy and cached per row group: a scan for [from, to) opens only files in date
+ * partitions that can hold a window starting in the range, and decodes only the row groups whose
+ * window_start statistics overlap it. Decoded row groups stay cached (bounded, see
+ * CACHE_MAX_ROWS) until their file changes or disappears; committed files never change in place,
+ * so in practice each row group is decoded once. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "dash/dash.h"
+#include "parquet/parquet.h"
+#include "storage/storage.h"
 
 #define DAY_US (86400LL * TIME_US_PER_SEC)
+#define CACHE_MAX_ROWS 4000000   /* decoded rows kept across all files (~100 bytes each) */
+
+/* Column names per table: text columns then integer columns, in dash_row order (dash.h). A
+ * column missing from a file reads as "" or 0, except window_start/window_end. */
+static const struct {
+    const char *s[DASH_ROW_STRS];
+    const char *n[DASH_ROW_NUMS];
+} table_cols[DASH_T_COUNT] = {
+    [DASH_T_SALES] = {{NULL}, {"orders", "items", "revenue"}},
+    [DASH_T_CATEGORY] = {{"category"}, {"views", "adds", "removes", "units_sold", "revenue"}},
+    [DASH_T_TOP] = {{"product_id", "product_name", "category"}, {"rank", "views"}},
+    [DASH_T_CITY] = {{"province", "city", "store_type"}, {"orders", "revenue"}},
+    [DASH_T_FUNNEL] = {{NULL}, {"viewed", "carted", "purchased"}},
+};
 
 typedef struct {
-    char *path;          /* ROOT-relative: "<table>/date=.../<name>" */
-    int64_t day_start;   /* the partition's date, as us */
+    char *path;            /* storage-relative: "<table>/date=.../<name>" */
+    int64_t day_start;     /* the partition's date (us) */
     uint64_t size;
     int64_t mtime_us;
-} lake_file;
+    /* cache */
+    bool opened;           /* footer facts below are known */
+    int nrg;
+    int64_t max_end;       /* latest window_end in the file, INT64_MIN if unknown/empty */
+    dash_rows *rg_rows;    /* [nrg]; decoded row groups */
+    bool *rg_done;         /* [nrg] */
+    int64_t *rg_lo, *rg_hi; /* [nrg]; window_start range from statistics (or the widest) */
+    size_t cached_rows;
+    int64_t nrows;         /* rows in the file (footer), -1 until read; used for `rejected` */
+} lfile;
 
 typedef struct {
-    lake_file *files;
+    lfile *files;
     size_t n, cap;
-} file_list;
+} lfiles;
 
 typedef struct {
     char *root;
-    file_list tables[DASH_T_COUNT];
-    uint64_t rejected_files;
+    storage *st;           /* opened on first poll that finds the root */
+    lfiles tables[DASH_T_COUNT];
+    lfiles rejected;       /* the raw rejected table: only its row count is shown */
+    size_t cached_rows;
+    uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
 } lake_src;
 
-static void list_clear(file_list *l) {
-    for (size_t i = 0; i < l->n; i++) free(l->files[i].path);
+static void lfile_drop_cache(lake_src *s, lfile *f) {
+    for (int i = 0; i < f->nrg; i++) dash_rows_free(&f->rg_rows[i]);
+    free(f->rg_rows);
+    free(f->rg_done);
+    free(f->rg_lo);
+    free(f->rg_hi);
+    f->rg_rows = NULL;
+    f->rg_done = NULL;
+    f->rg_lo = f->rg_hi = NULL;
+    s->cached_rows -= f->cached_rows;
+    f->cached_rows = 0;
+    f->opened = false;
+    f->nrg = 0;
+}
+
+static void lfiles_clear(lake_src *s, lfiles *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        lfile_drop_cache(s, &l->files[i]);
+        free(l->files[i].path);
+    }
     free(l->files);
     memset(l, 0, sizeof *l);
 }
 
-static int list_push(file_list *l, const char *path, int64_t day, const struct stat *st) {
+static int lfiles_push(lfiles *l, lfile f) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        lake_file *nf = realloc(l->files, cap * sizeof *nf);
+        lfile *nf = realloc(l->files, cap * sizeof *nf);
         if (!nf) return -1;
         l->files = nf;
         l->cap = cap;
     }
-    char *p = strdup(path);
-    if (!p) return -1;
-    l->files[l->n++] = (lake_file){p, day, (uint64_t)st->st_size,
-                                   (int64_t)st->st_mtim.tv_sec * TIME_US_PER_SEC + st->st_mtim.tv_nsec / 1000};
+    l->files[l->n++] = f;
     return 0;
 }
-
-static bool name_hidden(const char *n) { return n[0] == '.' || n[0] == '_'; }
 
 /* "date=YYYY-MM-DD" -> midnight UTC in us; -1 if the name is no partition. */
 static int partition_day(const char *name, int64_t *day) {
@@ -64,89 +110,416 @@ static int partition_day(const char *name, int64_t *day) {
 }
 
 static int cmp_files(const void *a, const void *b) {
-    const lake_file *x = a, *y = b;
+    const lfile *x = a, *y = b;
     if (x->day_start != y->day_start) return x->day_start < y->day_start ? -1 : 1;
     return strcmp(x->path, y->path);
 }
 
-/* Lists one table's committed files into l and mixes them into *h. A missing table is empty. */
-static int list_table(lake_src *s, const char *table, file_list *l, uint64_t *h, char *err, size_t errlen) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/%s", s->root, table);
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT || errno == ENOTDIR) return 0;
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct dirent *de;
+/* Lists one table's committed files into l (sorted by day, then path). A missing table is empty. */
+static int list_table(lake_src *s, const char *table, lfiles *l, char *err, size_t errlen) {
+    storage_list_t parts = {0};
+    if (storage_list(s->st, table, &parts, err, errlen)) return -1;
     int rc = 0;
-    while (rc == 0 && (de = readdir(d))) {
+    for (size_t i = 0; rc == 0 && i < parts.n; i++) {
+        const storage_entry *pe = &parts.entries[i];
         int64_t day;
-        if (name_hidden(de->d_name) || partition_day(de->d_name, &day)) continue;
-        char pdir[4096 + 256];
-        snprintf(pdir, sizeof pdir, "%s/%s", dir, de->d_name);
-        DIR *pd = opendir(pdir);
-        if (!pd) continue;   /* a file named like a partition, or it vanished: nothing to read */
-        struct dirent *fe;
-        while (rc == 0 && (fe = readdir(pd))) {
-            size_t nl = strlen(fe->d_name);
-            if (name_hidden(fe->d_name) || nl < 9 || strcmp(fe->d_name + nl - 8, ".parquet")) continue;
-            char fpath[4096 + 512];
-            snprintf(fpath, sizeof fpath, "%s/%s", pdir, fe->d_name);
-            struct stat st;
-            if (stat(fpath, &st) || !S_ISREG(st.st_mode)) continue;
-            char rel[1024];
-            snprintf(rel, sizeof rel, "%s/%s/%s", table, de->d_name, fe->d_name);
-            if (list_push(l, rel, day, &st)) {
+        if (!pe->is_dir || storage_name_hidden(pe->name) || partition_day(pe->name, &day)) continue;
+        char pdir[1024];
+        snprintf(pdir, sizeof pdir, "%s/%s", table, pe->name);
+        storage_list_t files = {0};
+        if (storage_list(s->st, pdir, &files, err, errlen)) {
+            rc = -1;
+            break;
+        }
+        for (size_t j = 0; rc == 0 && j < files.n; j++) {
+            const storage_entry *fe = &files.entries[j];
+            size_t nl = strlen(fe->name);
+            if (fe->is_dir || storage_name_hidden(fe->name) || nl < 9 || strcmp(fe->name + nl - 8, ".parquet"))
+                continue;
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", pdir, fe->name);
+            lfile f = {.path = strdup(path), .day_start = day, .size = fe->size, .mtime_us = fe->mtime_us,
+                       .max_end = INT64_MIN, .nrows = -1};
+            if (!f.path || lfiles_push(l, f)) {
+                free(f.path);
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
             }
         }
-        closedir(pd);
+        storage_list_free(&files);
     }
-    closedir(d);
-    if (rc) return rc;
-    if (l->n) qsort(l->files, l->n, sizeof *l->files, cmp_files);
-    for (size_t i = 0; i < l->n; i++) {
-        uint64_t v[3] = {hash64(l->files[i].path, strlen(l->files[i].path)), l->files[i].size,
-                         (uint64_t)l->files[i].mtime_us};
-        *h = hash64(v, sizeof v) ^ (*h * 0x100000001b3ULL);
+    storage_list_free(&parts);
+    if (rc == 0 && l->n) qsort(l->files, l->n, sizeof *l->files, cmp_files);
+    return rc;
+}
+
+/* Moves the caches of files unchanged since the last listing (same path, size and mtime) from
+ * old to l; both are sorted the same way, so one merge pass does it. */
+static void carry_cache(lfiles *old, lfiles *l) {
+    size_t i = 0, j = 0;
+    while (i < old->n && j < l->n) {
+        int c = cmp_files(&old->files[i], &l->files[j]);
+        if (c < 0) {
+            i++;
+        } else if (c > 0) {
+            j++;
+        } else {
+            lfile *o = &old->files[i], *n = &l->files[j];
+            if (o->size == n->size && o->mtime_us == n->mtime_us) n->nrows = o->nrows;
+            if (o->size == n->size && o->mtime_us == n->mtime_us && o->opened) {
+                n->opened = true;
+                n->nrg = o->nrg;
+                n->max_end = o->max_end;
+                n->rg_rows = o->rg_rows;
+                n->rg_done = o->rg_done;
+                n->rg_lo = o->rg_lo;
+                n->rg_hi = o->rg_hi;
+                n->cached_rows = o->cached_rows;
+                o->rg_rows = NULL;
+                o->rg_done = NULL;
+                o->rg_lo = o->rg_hi = NULL;
+                o->cached_rows = 0;
+                o->opened = false;
+                o->nrg = 0;
+            }
+            i++;
+            j++;
+        }
+    }
+}
+
+/* ---- reading one file ---- */
+typedef struct {
+    storage *st;
+    const char *path;
+} read_ctx;
+
+static int read_at(void *ctx, uint64_t off, void *dst, size_t n, char *err, size_t errlen) {
+    read_ctx *rc = ctx;
+    size_t got = 0;
+    if (storage_read(rc->st, rc->path, off, dst, n, &got, err, errlen)) return -1;
+    if (got != n) {
+        snprintf(err, errlen, "%s: short read", rc->path);
+        return -1;
     }
     return 0;
 }
 
-/* Reads the rows of one committed file whose window_start lies in [from, to) into out, and
- * reports the file's latest window_end. */
-static int read_file(lake_src *s, dash_table t, const lake_file *f, int64_t from, int64_t to, dash_rows *out,
-                     int64_t *max_end, char *err, size_t errlen) {
-    (void)s;
+/* Leaf column index of top-level field name, or -1 if absent (or not a leaf). */
+static int leaf_of(const pq_schema *sc, const char *name) {
+    if (!name) return -1;
+    int node = pq_schema_find(sc, name);
+    if (node < 0) return -1;
+    const pq_node *nd = pq_schema_node(sc, node);
+    return nd->leaf;
+}
+
+/* Reads value i (0-based row) of a flat column as an integer, scaling money and time units.
+ * *vi is the running index into the packed non-null values. Returns false for a null. */
+typedef enum { AS_COUNT, AS_MONEY, AS_TIME } int_kind;
+
+static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, int_kind kind,
+                    int64_t *out) {
+    if (c->def && c->def[row] < nd->max_def) return false;
+    if (*vi >= c->nvals) return false;
+    size_t k = (*vi)++;
+    int64_t v;
+    switch (c->phys) {
+    case PQ_PHYS_INT32: v = c->v.i32[k]; break;
+    case PQ_PHYS_INT64:
+    case PQ_PHYS_INT96: v = c->v.i64[k]; break;
+    case PQ_PHYS_DOUBLE: {
+        /* A DOUBLE money column holds dollars: round to cents. Counts are whole numbers. */
+        double d = c->v.f64[k] * (kind == AS_MONEY ? 100.0 : 1.0);
+        if (!isfinite(d) || fabs(d) > 9e18) return false;
+        v = llround(d);
+        return (*out = v), true;
+    }
+    case PQ_PHYS_FLOAT: {
+        double d = (double)c->v.f32[k] * (kind == AS_MONEY ? 100.0 : 1.0);
+        if (!isfinite(d) || fabs(d) > 9e18) return false;
+        return (*out = llround(d)), true;
+    }
+    default: return false;
+    }
+    if (kind == AS_TIME && nd->kind == PQ_TIMESTAMP) {
+        if (nd->ts_unit == 1) v *= 1000;          /* ms -> us */
+        else if (nd->ts_unit == 3) v /= 1000;     /* ns -> us */
+    }
+    *out = v;
+    return true;
+}
+
+static const char *col_str(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, char *tmp, size_t tmplen) {
+    if (c->def && c->def[row] < nd->max_def) return "";
+    if (*vi >= c->nvals || (c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_FIXED)) return "";
+    pq_bytes b = c->v.bytes[(*vi)++];
+    size_t n = b.n < tmplen - 1 ? b.n : tmplen - 1;
+    memcpy(tmp, b.p, n);
+    tmp[n] = 0;
+    return tmp;
+}
+
+/* Columns of one table in one file. */
+typedef struct {
+    int ws, we, s[DASH_ROW_STRS], n[DASH_ROW_NUMS];
+    int_kind nkind[DASH_ROW_NUMS];
+} col_map;
+
+static int map_columns(const pq_schema *sc, dash_table t, col_map *m, const char *path, char *err, size_t errlen) {
+    m->ws = leaf_of(sc, "window_start");
+    m->we = leaf_of(sc, "window_end");
+    if (m->ws < 0 || m->we < 0) {
+        snprintf(err, errlen, "%s: no window_start/window_end column", path);
+        return -1;
+    }
+    for (int i = 0; i < DASH_ROW_STRS; i++) m->s[i] = leaf_of(sc, table_cols[t].s[i]);
+    for (int i = 0; i < DASH_ROW_NUMS; i++) {
+        const char *name = table_cols[t].n[i];
+        m->nkind[i] = name && !strcmp(name, "revenue") ? AS_MONEY : AS_COUNT;
+        m->n[i] = leaf_of(sc, name);
+        if (m->n[i] < 0 && m->nkind[i] == AS_MONEY) m->n[i] = leaf_of(sc, "revenue_cents");
+    }
+    return 0;
+}
+
+/* Decodes row group rg of r into out. */
+static int decode_rg(pq_reader *r, dash_table t, const col_map *m, int rg, dash_rows *out, const char *path,
+                     char *err, size_t errlen) {
+    const pq_schema *sc = pq_reader_schema(r);
+    enum { NC = 2 + DASH_ROW_STRS + DASH_ROW_NUMS };
+    int leaves[NC] = {m->ws, m->we};
+    for (int i = 0; i < DASH_ROW_STRS; i++) leaves[2 + i] = m->s[i];
+    for (int i = 0; i < DASH_ROW_NUMS; i++) leaves[2 + DASH_ROW_STRS + i] = m->n[i];
+    pq_column cols[NC];
+    const pq_node *nodes[NC];
+    int ok = 0, rc = 0;
+    for (; ok < NC; ok++) {
+        memset(&cols[ok], 0, sizeof cols[ok]);
+        nodes[ok] = NULL;
+        if (leaves[ok] < 0) continue;
+        nodes[ok] = pq_schema_node(sc, pq_schema_leaf_node(sc, leaves[ok]));
+        if (nodes[ok]->max_rep > 0) {
+            snprintf(err, errlen, "%s: column %s is repeated", path, nodes[ok]->name);
+            rc = -1;
+            break;
+        }
+        if (pq_reader_read_column(r, rg, leaves[ok], &cols[ok], err, errlen)) {
+            rc = -1;
+            break;
+        }
+    }
+    int64_t nrows = pq_reader_rg_num_rows(r, rg);
+    size_t vi[NC] = {0};
+    char tmp[DASH_ROW_STRS][256];
+    for (int64_t row = 0; rc == 0 && row < nrows; row++) {
+        int64_t ws = 0, we = 0, nums[DASH_ROW_NUMS] = {0};
+        const char *strs[DASH_ROW_STRS] = {"", "", ""};
+        for (int i = 0; i < NC; i++)
+            if (leaves[i] >= 0 && (size_t)row >= cols[i].n) {
+                snprintf(err, errlen, "%s: column shorter than its row group", path);
+                rc = -1;
+            }
+        if (rc) break;
+        bool has_ws = col_int(&cols[0], nodes[0], (size_t)row, &vi[0], AS_TIME, &ws);
+        bool has_we = col_int(&cols[1], nodes[1], (size_t)row, &vi[1], AS_TIME, &we);
+        for (int i = 0; i < DASH_ROW_STRS; i++)
+            if (leaves[2 + i] >= 0) strs[i] = col_str(&cols[2 + i], nodes[2 + i], (size_t)row, &vi[2 + i], tmp[i], 256);
+        for (int i = 0; i < DASH_ROW_NUMS; i++) {
+            int c = 2 + DASH_ROW_STRS + i;
+            if (leaves[c] >= 0 && !col_int(&cols[c], nodes[c], (size_t)row, &vi[c], m->nkind[i], &nums[i])) nums[i] = 0;
+        }
+        if (!has_ws || !has_we) continue;   /* a row without its window cannot be placed: skip it */
+        if (dash_rows_add(out, ws, we, strs, nums)) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    for (int i = 0; i < ok && i < NC; i++) pq_column_free(&cols[i]);
     (void)t;
-    (void)from;
-    (void)to;
-    (void)out;
-    (void)max_end;
-    snprintf(err, errlen, "%s: this build has no Parquet reader yet", f->path);
-    return -1;
+    return rc;
+}
+
+/* Min and max of an INT64 (or TIMESTAMP) leaf in row group rg, in us, from the statistics
+ * (PLAIN little-endian int64). Returns false when there are none. */
+static bool rg_stats(pq_reader *r, int leaf, int rg, int64_t *lo, int64_t *hi) {
+    pq_chunk_info ci;
+    const pq_schema *sc = pq_reader_schema(r);
+    const pq_node *nd = pq_schema_node(sc, pq_schema_leaf_node(sc, leaf));
+    if (nd->phys != PQ_PHYS_INT64 || pq_reader_chunk_info(r, rg, leaf, &ci) || !ci.has_min_max || ci.min.n != 8 ||
+        ci.max.n != 8)
+        return false;
+    memcpy(lo, ci.min.p, 8);   /* PLAIN is little-endian, as is every machine we build for */
+    memcpy(hi, ci.max.p, 8);
+    if (nd->kind == PQ_TIMESTAMP && nd->ts_unit == 1) {
+        *lo *= 1000;
+        *hi *= 1000;
+    } else if (nd->kind == PQ_TIMESTAMP && nd->ts_unit == 3) {
+        *lo /= 1000;
+        *hi /= 1000;
+    }
+    return true;
+}
+
+/* Reads f's footer: row groups, their window_start ranges, the file's latest window_end. */
+static int file_open_facts(lake_src *s, dash_table t, lfile *f, pq_reader *r, const col_map *m, char *err,
+                           size_t errlen) {
+    lfile_drop_cache(s, f);   /* a half-done earlier attempt leaves nothing behind */
+    int n = pq_reader_num_row_groups(r);
+    size_t cnt = (size_t)(n > 0 ? n : 1);
+    f->rg_rows = calloc(cnt, sizeof *f->rg_rows);
+    f->rg_done = calloc(cnt, sizeof *f->rg_done);
+    f->rg_lo = calloc(cnt, sizeof *f->rg_lo);
+    f->rg_hi = calloc(cnt, sizeof *f->rg_hi);
+    if (!f->rg_rows || !f->rg_done || !f->rg_lo || !f->rg_hi) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    f->nrg = n;
+    f->max_end = INT64_MIN;
+    for (int g = 0; g < n; g++) {
+        f->rg_lo[g] = INT64_MIN;
+        f->rg_hi[g] = INT64_MAX;
+        if (pq_reader_rg_num_rows(r, g) == 0) {
+            f->rg_done[g] = true;   /* nothing to decode */
+            continue;
+        }
+        rg_stats(r, m->ws, g, &f->rg_lo[g], &f->rg_hi[g]);
+        int64_t lo, hi;
+        if (!rg_stats(r, m->we, g, &lo, &hi)) {
+            /* No statistics: decode the row group now (its window_end is needed anyway). */
+            if (decode_rg(r, t, m, g, &f->rg_rows[g], f->path, err, errlen)) return -1;
+            s->rg_decoded++;
+            f->rg_done[g] = true;
+            f->cached_rows += f->rg_rows[g].n;
+            s->cached_rows += f->rg_rows[g].n;
+            hi = INT64_MIN;
+            for (size_t i = 0; i < f->rg_rows[g].n; i++)
+                if (f->rg_rows[g].rows[i].we > hi) hi = f->rg_rows[g].rows[i].we;
+        }
+        if (hi > f->max_end) f->max_end = hi;
+    }
+    f->opened = true;
+    return 0;
+}
+
+/* Ensures f's footer facts are known and, when rows != NULL, appends the rows whose
+ * window_start lies in [from, to), decoding (and caching) only the row groups that may hold
+ * some. The file is opened only when something is not cached yet. */
+static int file_scan(lake_src *s, dash_table t, lfile *f, int64_t from, int64_t to, dash_rows *rows, char *err,
+                     size_t errlen) {
+    pq_reader *r = NULL;
+    read_ctx rc = {s->st, f->path};
+    col_map m;
+    int ret = -1;
+    bool need = !f->opened;
+    if (rows && f->opened)
+        for (int g = 0; g < f->nrg; g++)
+            if (!f->rg_done[g] && f->rg_hi[g] >= from && f->rg_lo[g] < to) need = true;
+    if (need) {
+        char e2[256] = "";
+        r = pq_reader_open(read_at, &rc, f->size, NULL, e2, sizeof e2);
+        if (!r) {
+            snprintf(err, errlen, "%s: %s", f->path, e2);
+            return -1;
+        }
+        s->files_opened++;
+        if (map_columns(pq_reader_schema(r), t, &m, f->path, err, errlen)) goto out;
+        if (!f->opened && file_open_facts(s, t, f, r, &m, err, errlen)) goto out;
+    }
+    for (int g = 0; rows && g < f->nrg; g++) {
+        if (f->rg_hi[g] < from || f->rg_lo[g] >= to) {   /* statistics say: not in range */
+            if (!f->rg_done[g]) s->rg_skipped++;
+            continue;
+        }
+        if (!f->rg_done[g]) {
+            s->rg_decoded++;
+            if (decode_rg(r, t, &m, g, &f->rg_rows[g], f->path, err, errlen)) goto out;
+            f->rg_done[g] = true;
+            f->cached_rows += f->rg_rows[g].n;
+            s->cached_rows += f->rg_rows[g].n;
+        }
+        const dash_rows *rr = &f->rg_rows[g];
+        for (size_t i = 0; i < rr->n; i++) {
+            const dash_row *x = &rr->rows[i];
+            if (x->ws < from || x->ws >= to) continue;
+            if (dash_rows_add(rows, x->ws, x->we, x->s, x->n)) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+        }
+    }
+    ret = 0;
+out:
+    if (r) pq_reader_close(r);
+    return ret;
+}
+
+/* ---- the dash_source functions ---- */
+
+/* Opens the storage once the root exists. A local root that does not exist yet is an empty
+ * lake (and is not created: the writer does that). */
+static int ensure_storage(lake_src *s, bool *present, char *err, size_t errlen) {
+    *present = true;
+    if (s->st) return 0;
+    if (!strstr(s->root, "://")) {
+        struct stat st;
+        if (stat(s->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            *present = false;
+            return 0;
+        }
+    }
+    s->st = storage_open(s->root, err, errlen);
+    return s->st ? 0 : -1;
 }
 
 static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char *err, size_t errlen) {
     lake_src *s = ctx;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     *latest_end = INT64_MIN;
-    for (int t = 0; t < DASH_T_COUNT; t++) {
-        list_clear(&s->tables[t]);
-        if (list_table(s, dash_table_name((dash_table)t), &s->tables[t], &h, err, errlen)) return -1;
+    bool present;
+    if (ensure_storage(s, &present, err, errlen)) return -1;
+    if (!present) {
+        for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
+        lfiles_clear(s, &s->rejected);
+        *generation = h;
+        return 0;
     }
-    /* The latest window end: from the newest partition of each table. */
     for (int t = 0; t < DASH_T_COUNT; t++) {
-        file_list *l = &s->tables[t];
+        lfiles fresh = {0};
+        if (list_table(s, dash_table_name((dash_table)t), &fresh, err, errlen)) {
+            lfiles_clear(s, &fresh);
+            return -1;
+        }
+        carry_cache(&s->tables[t], &fresh);
+        lfiles_clear(s, &s->tables[t]);
+        s->tables[t] = fresh;
+        for (size_t i = 0; i < fresh.n; i++) {
+            const lfile *f = &fresh.files[i];
+            uint64_t v[4] = {hash64(f->path, strlen(f->path)), f->size, (uint64_t)f->mtime_us, (uint64_t)t};
+            h = hash64(v, sizeof v) ^ (h * 0x100000001b3ULL);
+        }
+    }
+    lfiles rej = {0};
+    if (list_table(s, "rejected", &rej, err, errlen)) {
+        lfiles_clear(s, &rej);
+        return -1;
+    }
+    carry_cache(&s->rejected, &rej);
+    lfiles_clear(s, &s->rejected);
+    s->rejected = rej;
+    /* Too much decoded data cached: start over (rare; a day of minute windows is ~100k rows). */
+    if (s->cached_rows > CACHE_MAX_ROWS)
+        for (int t = 0; t < DASH_T_COUNT; t++)
+            for (size_t i = 0; i < s->tables[t].n; i++) lfile_drop_cache(s, &s->tables[t].files[i]);
+    /* The latest window end: from the files of each table's newest partition (footers only). */
+    for (int t = 0; t < DASH_T_COUNT; t++) {
+        lfiles *l = &s->tables[t];
         if (!l->n) continue;
         int64_t newest = l->files[l->n - 1].day_start;
         for (size_t i = l->n; i-- > 0 && l->files[i].day_start == newest;) {
-            int64_t end = INT64_MIN;
-            if (read_file(s, (dash_table)t, &l->files[i], INT64_MIN, INT64_MIN, NULL, &end, err, errlen)) return -1;
-            if (end > *latest_end) *latest_end = end;
+            if (file_scan(s, (dash_table)t, &l->files[i], 0, 0, NULL, err, errlen)) return -1;
+            if (l->files[i].max_end > *latest_end) *latest_end = l->files[i].max_end;
         }
     }
     *generation = h;
@@ -155,24 +528,38 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char 
 
 static int lake_scan(void *ctx, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err, size_t errlen) {
     lake_src *s = ctx;
-    const file_list *l = &s->tables[t];
+    lfiles *l = &s->tables[t];
     for (size_t i = 0; i < l->n; i++) {
-        const lake_file *f = &l->files[i];
+        lfile *f = &l->files[i];
         /* A partition holds the windows that start on its date. */
         if (f->day_start + DAY_US <= from || f->day_start >= to) continue;
-        int64_t end;
-        if (read_file(s, t, f, from, to, out, &end, err, errlen)) return -1;
+        if (file_scan(s, t, f, from, to, out, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+/* Counts the rows of the raw `rejected` table from footers, each file once (for health). */
+static int count_rejected(lake_src *s, int64_t *rows, char *err, size_t errlen) {
+    *rows = 0;
+    for (size_t i = 0; i < s->rejected.n; i++) {
+        lfile *f = &s->rejected.files[i];
+        if (f->nrows < 0) {
+            read_ctx c = {s->st, f->path};
+            pq_reader *r = pq_reader_open(read_at, &c, f->size, NULL, err, errlen);
+            if (!r) return -1;
+            f->nrows = pq_reader_num_rows(r);
+            pq_reader_close(r);
+        }
+        *rows += f->nrows;
     }
     return 0;
 }
 
 static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
     lake_src *s = ctx;
-    (void)err;
-    (void)errlen;
     buf_append_char(out, '{');
     for (int t = 0; t < DASH_T_COUNT; t++) {
-        const file_list *l = &s->tables[t];
+        const lfiles *l = &s->tables[t];
         uint64_t bytes = 0;
         size_t parts = 0;
         for (size_t i = 0; i < l->n; i++) {
@@ -182,12 +569,20 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
         buf_printf(out, "%s\"%s\":{\"files\":%zu,\"partitions\":%zu,\"bytes\":%llu}", t ? "," : "",
                    dash_table_name((dash_table)t), l->n, parts, (unsigned long long)bytes);
     }
+    int64_t rej = 0;
+    if (count_rejected(s, &rej, err, errlen)) return -1;
+    buf_printf(out, ",\"rejected\":{\"files\":%zu,\"rows\":%lld}", s->rejected.n, (long long)rej);
+    buf_printf(out, ",\"reads\":{\"files_opened\":%llu,\"row_groups_decoded\":%llu,\"row_groups_skipped\":%llu,"
+               "\"cached_rows\":%zu}", (unsigned long long)s->files_opened, (unsigned long long)s->rg_decoded,
+               (unsigned long long)s->rg_skipped, s->cached_rows);
     return buf_append_char(out, '}');
 }
 
 static void lake_destroy(void *ctx) {
     lake_src *s = ctx;
-    for (int t = 0; t < DASH_T_COUNT; t++) list_clear(&s->tables[t]);
+    for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
+    lfiles_clear(s, &s->rejected);
+    if (s->st) storage_close(s->st);
     free(s->root);
     free(s);
 }

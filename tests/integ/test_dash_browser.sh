@@ -41,4 +41,14 @@ if start_dash "$TEST_TMP/empty"; then
 else
   echo "FAIL start_empty"; rc=1
 fi
+# A lake with a day of minute windows; the test commits one more window while the page is open.
+LAKE="$TEST_TMP/lake"
+if "$PY" "$REPO/tests/integ/dash_fixture.py" "$LAKE" --start 2026-11-24T00:00:00Z --minutes 1440 && start_dash "$LAKE"; then
+  DASH_URL=$DASH_URL DASH_MODE=data SHOT="$ART/dashboard.png" \
+    DASH_ADD_WINDOW="'$PY' '$REPO/tests/integ/dash_fixture.py' '$LAKE' --add-window --seed 9" \
+    node "$REPO/tests/integ/test_dash_browser.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_data"; rc=1
+fi
 exit $rc

@@ -55,6 +55,16 @@
     return v == null ? "—" : new Intl.NumberFormat(locale(), { maximumFractionDigits: digits || 0 }).format(v);
   }
 
+  // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
+  function fmtAge(sec) {
+    if (sec == null) return "—";
+    const s = Math.max(0, Math.round(sec));
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+  }
+
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
     if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
@@ -179,11 +189,18 @@
           value: (u, v) => fmtMoney(v) },
       ],
       axes: [
-        {},
+        { space: 80 },
         { scale: "usd", values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
         { scale: "tk", side: 1, grid: { show: false }, values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
       ],
     }), [xs, rev, ticket], xs.length, a.rows.length ? a.rows[a.rows.length - 1].window_start : "");
+  }
+
+  // Cuts a label to the room its group has on the axis (a phone has little), marking the cut.
+  function shortLabel(u, name, groups) {
+    const room = u.bbox.width / (window.devicePixelRatio || 1) / Math.max(1, groups);
+    const max = Math.max(3, Math.floor(room / 7.5));
+    return name.length > max ? name.slice(0, max - 1) + "…" : name;
   }
 
   function renderCategories(a) {
@@ -213,7 +230,7 @@
           value: (u, x) => fmtInt(x) },
       ],
       axes: [
-        { splits: () => cats.map((c, i) => i * 4 + 1), values: (u, sp) => sp.map((s) => (cats[(s - 1) / 4] || {}).category || ""),
+        { splits: () => cats.map((c, i) => i * 4 + 1), values: (u, sp) => sp.map((s) => shortLabel(u, (cats[(s - 1) / 4] || {}).category || "", cats.length)),
           gap: 4, size: 40 },
         { values: (u, vals) => vals.map((x) => fmtInt(x)), size: 56 },
       ],
@@ -292,7 +309,8 @@
       items.push([t("late"), fmtInt(pick(s, ["counters.late", "late"]))]);
     }
     items.push([t("latest_window"), fmtTime(h.latest_window_end)]);
-    items.push([t("data_age"), h.data_age_s == null ? "—" : fmtNum(h.data_age_s, 0) + " s"]);
+    items.push([t("data_age"), fmtAge(h.data_age_s)]);
+    if (!s && h.tables && h.tables.rejected) items.push([t("rejected"), fmtInt(h.tables.rejected.rows)]);
     if (h.tables) {
       let files = 0;
       for (const k of Object.keys(h.tables)) files += h.tables[k].files || 0;
