@@ -198,6 +198,8 @@ int gen_catalog_build(gen_product **out, size_t *n) {
                 gen_product *p = &ps[k];
                 snprintf(p->id, sizeof p->id, "P%04zu", k + 1);
                 snprintf(p->name, sizeof p->name, "%s%s%s", l->name, va->suffix[0] ? " " : "", va->suffix);
+                p->id_len = (uint8_t)strlen(p->id);
+                p->name_len = (uint8_t)strlen(p->name);
                 p->category = (int)c;
                 uint64_t h = hash64(p->name, strlen(p->name));
                 p->price_cents = shelf_price(l->dollars * va->pct / 100.0, h, &categories[c].cat);

@@ -142,6 +142,7 @@ struct gen {
     int64_t sim_ns;              /* simulated clock, exact (ns since the epoch) */
     int64_t next_ns, next_time;  /* the next fresh event: exact, and in whole ms (what is written) */
     bool have_next;
+    strview city_name[NCITY_MAX], city_prov[NCITY_MAX], cat_name[NCAT_MAX];
     gen_stats st;
     buf_t enc;                   /* scratch: the encoded fresh event */
     event_item items[CART_MAX];
@@ -149,6 +150,7 @@ struct gen {
 };
 
 static const char *const device_names[3] = {"mobile", "desktop", "tablet"};
+static const size_t device_len[3] = {6, 7, 6};
 static const double device_cdf[3] = {0.62, 0.92, 1.0};
 
 /* Samples an index from a cumulative distribution (last entry 1.0). */
@@ -186,6 +188,33 @@ static traits user_traits(const gen *g, uint32_t u) {
     return t;
 }
 
+/* Writes "<prefix><digits>" with at least `width` digits of v in decimal; returns the length. */
+static uint8_t put_id_dec(char *out, char prefix, uint64_t v, int width) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width) tmp[n++] = '0';
+    out[0] = prefix;
+    for (int i = 0; i < n; i++) out[1 + i] = tmp[n - 1 - i];
+    out[n + 1] = '\0';
+    return (uint8_t)(n + 1);
+}
+
+/* Writes "<prefix>" + 12 lowercase hex digits of v (its low 48 bits). */
+static uint8_t put_id_hex(char *out, char prefix, uint64_t v) {
+    static const char hx[] = "0123456789abcdef";
+    out[0] = prefix;
+    for (int i = 12; i >= 1; i--) {
+        out[i] = hx[v & 15];
+        v >>= 4;
+    }
+    out[13] = '\0';
+    return 13;
+}
+
 /* Starts a new session in *s for a user who is not in one. */
 static void session_start(gen *g, session *s) {
     uint32_t u = 0;
@@ -213,9 +242,8 @@ static void session_start(gen *g, session *s) {
     s->views_left = (int16_t)v;
     s->last_view = -1;
     s->n_cart = s->n_pending = 0;
-    s->user_id_len = (uint8_t)snprintf(s->user_id, sizeof s->user_id, "U%06u", u);
-    s->session_id_len = (uint8_t)snprintf(s->session_id, sizeof s->session_id, "S%012llx",
-                                          (unsigned long long)(gen_rng_next(&g->rng) >> 16));
+    s->user_id_len = put_id_dec(s->user_id, 'U', u, 6);
+    s->session_id_len = put_id_hex(s->session_id, 'S', gen_rng_next(&g->rng) >> 16);
     g->st.sessions++;
 }
 
@@ -243,18 +271,17 @@ static void fill_common(gen *g, const session *s, event *e, int64_t ts) {
         const gen_city *c = gen_city_get(s->city);
         e->store_id = SV(GEN_ONLINE_STORE_ID);
         e->store_type = SV("online");
-        e->city = sv_cstr(c->name);
-        e->province = sv_cstr(c->province);
+        e->city = g->city_name[s->city];
+        e->province = g->city_prov[s->city];
         e->lat = c->lat;
         e->lon = c->lon;
-        e->device = sv_cstr(device_names[s->device]);
+        e->device = (strview){device_names[s->device], device_len[s->device]};
     } else {
         const gen_store *st = gen_store_get((size_t)s->store);
-        const gen_city *c = gen_city_get((size_t)st->city);
-        e->store_id = sv_cstr(st->store_id);
+        e->store_id = (strview){st->store_id, 5};
         e->store_type = SV("physical_store");
-        e->city = sv_cstr(c->name);
-        e->province = sv_cstr(c->province);
+        e->city = g->city_name[st->city];
+        e->province = g->city_prov[st->city];
         e->lat = st->lat;
         e->lon = st->lon;
         e->device = (strview){NULL, 0};
@@ -263,9 +290,9 @@ static void fill_common(gen *g, const session *s, event *e, int64_t ts) {
 
 static void fill_product(gen *g, event *e, int pi) {
     const gen_product *p = &g->products[pi];
-    e->product_id = (strview){p->id, strlen(p->id)};
-    e->product_name = sv_cstr(p->name);
-    e->category = sv_cstr(gen_category_get((size_t)p->category)->name);
+    e->product_id = (strview){p->id, p->id_len};
+    e->product_name = (strview){p->name, p->name_len};
+    e->category = g->cat_name[p->category];
     e->price_cents = p->price_cents;
 }
 
@@ -295,9 +322,9 @@ static void build_purchase(gen *g, session *s, event *e) {
         for (j = 0; j < n; j++)
             if (g->items[j].product_id.p == p->id) break;
         if (j == n) {
-            g->items[n].product_id = (strview){p->id, strlen(p->id)};
-            g->items[n].product_name = sv_cstr(p->name);
-            g->items[n].category = sv_cstr(gen_category_get((size_t)p->category)->name);
+            g->items[n].product_id = (strview){p->id, p->id_len};
+            g->items[n].product_name = (strview){p->name, p->name_len};
+            g->items[n].category = g->cat_name[p->category];
             g->items[n].quantity = 0;
             g->items[n].unit_price_cents = p->price_cents;
             n++;
@@ -306,7 +333,7 @@ static void build_purchase(gen *g, session *s, event *e) {
         total += (int64_t)s->cart[i].qty * p->price_cents;
     }
     e->type = EV_PURCHASE;
-    snprintf(g->order_id, sizeof g->order_id, "O%012llx", (unsigned long long)(gen_rng_next(&g->rng) >> 16));
+    put_id_hex(g->order_id, 'O', gen_rng_next(&g->rng) >> 16);
     e->order_id = sv_cstr(g->order_id);
     e->items = g->items;
     e->n_items = n;
@@ -316,13 +343,25 @@ static void build_purchase(gen *g, session *s, event *e) {
                                      : sv_cstr(pay_store[gen_rng_below(&g->rng, 5)]);
 }
 
+/* Clears the fields the step may leave unset (cheaper than a memset of the whole event, which
+ * showed up in profiles). */
+static void event_clear(event *e) {
+    static const strview none = {NULL, 0};
+    e->product_id = e->product_name = e->category = none;
+    e->order_id = e->currency = e->payment_method = none;
+    e->price_cents = e->total_cents = 0;
+    e->quantity = 0;
+    e->items = NULL;
+    e->n_items = 0;
+}
+
 /* One fresh event at time ts: the next step of a random session. *done_session is set when
  * the session ends with this event (a purchase); the caller restarts it after encoding. */
 static session *step(gen *g, event *e, int64_t ts, bool *done_session) {
     *done_session = false;
     for (;;) {
         session *s = &g->pool[gen_rng_below(&g->rng, g->npool)];
-        memset(e, 0, sizeof *e);
+        event_clear(e);
         if (s->last_view >= 0) {
             int pv = s->last_view;
             s->last_view = -1;
@@ -562,6 +601,11 @@ static int build_tables(gen *g) {
         g->city_store_n[i] = 0;
     }
     g->city_cdf[ncity - 1] = 1.0;
+    for (size_t i = 0; i < ncity; i++) {
+        g->city_name[i] = sv_cstr(gen_city_get(i)->name);
+        g->city_prov[i] = sv_cstr(gen_city_get(i)->province);
+    }
+    for (size_t c = 0; c < ncat; c++) g->cat_name[c] = sv_cstr(gen_category_get(c)->name);
     for (size_t s = 0; s < gen_store_count(); s++) {
         int c = gen_store_get(s)->city;
         if (g->city_store_first[c] < 0) g->city_store_first[c] = (int)s;

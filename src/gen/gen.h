@@ -78,6 +78,7 @@ typedef struct {
 typedef struct {
     char id[8];             /* "P0001".. */
     char name[72];
+    uint8_t id_len, name_len;
     int category;           /* index into the category table */
     int64_t price_cents;
     int rank;               /* popularity rank within its category, 0 = most popular */

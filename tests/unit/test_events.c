@@ -75,6 +75,23 @@ static void test_escaping(check_state *st) {
     json_t *j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
     CHECK(j && json_is_string(j) && json_string_length(j) == 32 && !memcmp(json_string_value(j), all, 32));
     json_decref(j);
+    /* every special byte at every offset of a longer string (the encoder works 8 bytes at a time) */
+    const char specials[] = {'"', '\\', '\n', 0x01, 0x1f, 0x00};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        for (int at = 0; at < 24; at++) {
+            char s[24];
+            memset(s, 'a', sizeof s);
+            s[5] = (char)0xc3; /* a 2-byte UTF-8 letter before some positions */
+            s[6] = (char)0xa9;
+            if (at == 5 || at == 6) continue;
+            s[at] = specials[k];
+            buf_reset(&b);
+            CHECK(json_append_string(&b, s, sizeof s) == 0);
+            json_t *jj = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+            CHECK(jj && json_string_length(jj) == sizeof s && !memcmp(json_string_value(jj), s, sizeof s));
+            json_decref(jj);
+        }
+    }
     buf_free(&b);
 }
 
