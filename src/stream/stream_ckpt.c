@@ -110,8 +110,9 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
              put_i64(b, c->purchased);
     }
     r |= put_u32(b, (uint32_t)s->pairs.n);
-    for (uint32_t i = 0; i < s->pairs.nb && !r; i++) {
-        for (const st_pair *p = s->pairs.buckets[i]; p; p = p->next) {
+    for (uint32_t i = 0; i < s->pairs.cap && !r; i++) {
+        const st_pair *p = s->pairs.slots[i].p;
+        if (p) {
             r |= put_str(b, (strview){p->key, p->ulen}) |
                  put_str(b, (strview){p->key + p->ulen, p->plen}) | put_i64(b, p->exp) |
                  put_u32(b, p->n_el);

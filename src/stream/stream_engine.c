@@ -75,10 +75,22 @@ static void slot_free(st_slot *sl) {
     free(sl);
 }
 
-/* Finds slot j (binary search; the hot slot first) or creates it in order. NULL if absent and
- * !create, or on out of memory. */
+/* Finds slot j or creates it in order. NULL if absent and !create, or on out of memory. An
+ * event touches its window's slot and its funnel slot (window + fw) in turn, so a two-entry
+ * cache in front of the binary search hits almost always. */
+static st_slot *slot_find(st_shard *s, int64_t j, bool create);
 st_slot *st_shard_slot(st_shard *s, int64_t j, bool create) {
-    if (s->hot && s->hot->j == j) return s->hot;
+    if (s->hot[0] && s->hot[0]->j == j) return s->hot[0];
+    if (s->hot[1] && s->hot[1]->j == j) return s->hot[1];
+    st_slot *sl = slot_find(s, j, create);
+    if (sl) {
+        s->hot[1] = s->hot[0];
+        s->hot[0] = sl;
+    }
+    return sl;
+}
+
+static st_slot *slot_find(st_shard *s, int64_t j, bool create) {
     uint32_t lo = 0, hi = s->n_slots;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -271,7 +283,6 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
     }
     st_slot *sl = st_shard_slot(s, k, true);
     if (!sl) return -1;
-    s->hot = sl;
     int r = st_idset_insert(&sl->dd, st_id_of(ev->event_id));
     if (r < 0) return -1;
     if (r == 0) {
@@ -362,7 +373,8 @@ static int close_first_slot(stream_engine *e, int part) {
     st_slot *sl = s->slots[0];
     memmove(s->slots, s->slots + 1, (s->n_slots - 1) * sizeof *s->slots);
     s->n_slots--;
-    if (s->hot == sl) s->hot = NULL;
+    if (s->hot[0] == sl) s->hot[0] = NULL;
+    if (s->hot[1] == sl) s->hot[1] = NULL;
     s->closed_through = sl->j;
     st_closed c = {sl->j, sl->ag, sl->eval.n > 0, 0, 0, 0};
     sl->ag = NULL;

@@ -104,7 +104,6 @@ typedef struct {
 } st_el;
 
 typedef struct st_pair {
-    struct st_pair *next; /* hash chain */
     uint64_t h;
     int64_t exp;          /* slot index at which the pair is freed */
     st_el *el;            /* points to inl or to the heap */
@@ -120,9 +119,15 @@ typedef struct {
 } st_pairvec;
 int st_pairvec_push(st_pairvec *v, st_pair *p);
 
+/* Open addressing, linear probing, backward-shift deletion; the full hash sits in the slot so
+ * a probe touches a pair only when its hash matches (one cache miss per lookup, not a chain). */
 typedef struct {
-    st_pair **buckets;
-    uint32_t nb; /* power of two or 0 */
+    uint64_t h;
+    st_pair *p; /* NULL = empty */
+} st_pslot;
+typedef struct {
+    st_pslot *slots;
+    uint32_t cap; /* power of two or 0 */
     uint64_t n;
     uint64_t n_el; /* elements over all pairs, for the state count */
 } st_pairtab;
@@ -157,7 +162,7 @@ typedef struct {
     uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
     st_slot **slots;         /* sorted by j */
     uint32_t n_slots, cap_slots;
-    st_slot *hot;            /* last slot hit (window of the latest event) */
+    st_slot *hot[2];         /* the two slots hit last (see st_shard_slot) */
     st_closed *closed;       /* MERGED: closed slots, increasing j, from closed_head */
     uint32_t n_closed, cap_closed, closed_head;
     st_pairtab pairs;

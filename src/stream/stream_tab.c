@@ -279,20 +279,19 @@ static uint64_t hash64_rev(const char *p, size_t n) {
 st_id st_id_of(strview s) {
     st_id id = {0, 0};
     if (s.n == 36 && s.p[8] == '-' && s.p[13] == '-' && s.p[18] == '-' && s.p[23] == '-') {
-        int nib = 0;
-        for (size_t i = 0; i < 36; i++) {
-            if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-            int v = hexval(s.p[i]);
-            if (v < 0) goto hashed;
-            if (nib < 16)
-                id.a = id.a << 4 | (uint64_t)v;
-            else
-                id.b = id.b << 4 | (uint64_t)v;
-            nib++;
+        /* hot path: 32 hex digits at fixed positions, branch-free except for the bad flag */
+        static const uint8_t pos[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11,
+                                        12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
+                                        26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
+        int bad = 0;
+        for (int i = 0; i < 16; i++) {
+            int v = hexval(s.p[pos[i]]), w = hexval(s.p[pos[16 + i]]);
+            bad |= v | w;
+            id.a = id.a << 4 | (uint64_t)(v & 15);
+            id.b = id.b << 4 | (uint64_t)(w & 15);
         }
-        return id;
+        if (bad >= 0) return id;
     }
-hashed:
     id.a = hash64(s.p, s.n);
     id.b = hash64_rev(s.p, s.n);
     return id;
@@ -320,7 +319,7 @@ void st_idset_free(st_idset *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* ---- funnel pairs: chained hash table; pairs are removed one by one when they expire ---- */
+/* ---- funnel pairs ---- */
 
 int st_pairvec_push(st_pairvec *v, st_pair *p) {
     if (grow((void **)&v->v, &v->cap, v->n, sizeof *v->v)) return -1;
@@ -332,23 +331,19 @@ static uint64_t pair_hash(strview u, strview p) {
     return hmix(hmix(0x1234567, u), p);
 }
 
-/* Rehashes into nb buckets (a power of two). */
-static int pairtab_resize(st_pairtab *t, uint32_t nb) {
-    st_pair **b = calloc(nb, sizeof *b);
-    if (!b) return -1;
-    for (uint32_t i = 0; i < t->nb; i++) {
-        st_pair *p = t->buckets[i];
-        while (p) {
-            st_pair *n = p->next;
-            uint32_t k = (uint32_t)p->h & (nb - 1);
-            p->next = b[k];
-            b[k] = p;
-            p = n;
-        }
+/* Rehashes into cap slots (a power of two). */
+static int pairtab_resize(st_pairtab *t, uint32_t cap) {
+    st_pslot *ns = calloc(cap, sizeof *ns);
+    if (!ns) return -1;
+    for (uint32_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].p) continue;
+        uint32_t k = (uint32_t)t->slots[i].h & (cap - 1);
+        while (ns[k].p) k = (k + 1) & (cap - 1);
+        ns[k] = t->slots[i];
     }
-    free(t->buckets);
-    t->buckets = b;
-    t->nb = nb;
+    free(t->slots);
+    t->slots = ns;
+    t->cap = cap;
     return 0;
 }
 
@@ -356,15 +351,22 @@ st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool creat
                         bool *created) {
     if (created) *created = false;
     uint64_t h = pair_hash(user, product);
-    if (t->nb) {
-        for (st_pair *p = t->buckets[(uint32_t)h & (t->nb - 1)]; p; p = p->next)
-            if (p->h == h && p->ulen == user.n && p->plen == product.n &&
+    uint32_t k = 0;
+    if (t->cap) {
+        for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
+            st_pair *p = t->slots[k].p;
+            if (t->slots[k].h == h && p->ulen == user.n && p->plen == product.n &&
                 memcmp(p->key, user.p, user.n) == 0 &&
                 memcmp(p->key + user.n, product.p, product.n) == 0)
                 return p;
+        }
     }
     if (!create || user.n > UINT16_MAX || product.n > UINT16_MAX) return NULL;
-    if (t->n >= t->nb && pairtab_resize(t, t->nb ? t->nb * 2 : 64)) return NULL;
+    if ((t->n + 1) * 2 > t->cap) { /* load <= 1/2 */
+        if (pairtab_resize(t, t->cap ? t->cap * 2 : 64)) return NULL;
+        for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
+        }
+    }
     st_pair *p = malloc(sizeof *p + user.n + product.n);
     if (!p) return NULL;
     p->h = h;
@@ -376,37 +378,50 @@ st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool creat
     p->plen = (uint16_t)product.n;
     if (user.n) memcpy(p->key, user.p, user.n);
     if (product.n) memcpy(p->key + user.n, product.p, product.n);
-    uint32_t k = (uint32_t)h & (t->nb - 1);
-    p->next = t->buckets[k];
-    t->buckets[k] = p;
+    t->slots[k] = (st_pslot){h, p};
     t->n++;
     if (created) *created = true;
     return p;
 }
 
+/* Backward-shift deletion: after emptying slot i, moves later entries of the probe run back
+ * into the hole when their home position allows, so lookups never need tombstones. */
+static void pairtab_delete_slot(st_pairtab *t, uint32_t i) {
+    uint32_t mask = t->cap - 1, j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!t->slots[j].p) break;
+        uint32_t home = (uint32_t)t->slots[j].h & mask;
+        /* entry j may move to i if i lies cyclically in [home, j) */
+        bool movable = i <= j ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i] = (st_pslot){0, NULL};
+}
+
 void st_pairtab_remove(st_pairtab *t, st_pair *p) {
-    st_pair **pp = &t->buckets[(uint32_t)p->h & (t->nb - 1)];
-    while (*pp && *pp != p) pp = &(*pp)->next;
-    if (*pp) *pp = p->next;
+    uint32_t k = (uint32_t)p->h & (t->cap - 1);
+    while (t->slots[k].p && t->slots[k].p != p) k = (k + 1) & (t->cap - 1);
+    if (t->slots[k].p) pairtab_delete_slot(t, k);
     t->n--;
     t->n_el -= p->n_el;
     if (p->el != p->inl) free(p->el);
     free(p);
-    /* shrink so that memory returns after a burst (never below 64 buckets) */
-    if (t->nb > 64 && t->n < t->nb / 8) (void)pairtab_resize(t, t->nb / 2);
+    /* shrink so that memory returns after a burst (never below 64 slots) */
+    if (t->cap > 64 && t->n * 8 < t->cap) (void)pairtab_resize(t, t->cap / 2);
 }
 
 void st_pairtab_free(st_pairtab *t) {
-    for (uint32_t i = 0; i < t->nb; i++) {
-        st_pair *p = t->buckets[i];
-        while (p) {
-            st_pair *n = p->next;
-            if (p->el != p->inl) free(p->el);
-            free(p);
-            p = n;
-        }
+    for (uint32_t i = 0; i < t->cap; i++) {
+        st_pair *p = t->slots[i].p;
+        if (!p) continue;
+        if (p->el != p->inl) free(p->el);
+        free(p);
     }
-    free(t->buckets);
+    free(t->slots);
     memset(t, 0, sizeof *t);
 }
 

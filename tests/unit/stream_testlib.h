@@ -50,6 +50,8 @@ static inline void tl_init(tev *t, event_type type, int64_t ts, int user, uint64
     t->ev.session_id = SV("S1");
     t->ev.store_id = SV("ST001");
     t->ev.store_type = (user % 3 == 0) ? SV("physical_store") : SV("online");
+    t->ev.device = (user % 3 == 0) ? (strview){"", 0} : SV("mobile");
+    t->ev.lat = -0.18, t->ev.lon = -78.47;
     t->ev.province = sv_cstr(TL_CITY[user % 3][0]);
     t->ev.city = sv_cstr(TL_CITY[user % 3][1]);
 }
@@ -80,6 +82,7 @@ static inline void tl_purchase(tev *t, int64_t ts, int user, const int *ps, cons
     t->ev.total_cents = total;
     t->ev.order_id = SV("O1");
     t->ev.currency = SV("USD");
+    t->ev.payment_method = SV("card");
 }
 
 /* Generates n events in time order from t0 (gaps 0..gap_ms), users 0..nu-1, products 0..np-1,
