@@ -120,6 +120,7 @@ int main(int argc, char **argv) {
     uint64_t peak = 0, rows = 0, late = 0, dups = 0;
     for (int pass = 0; pass < passes; pass++) {
         for (int mode = 0; mode < 3; mode++) {
+            if (getenv("BENCH_ENGINE_ONLY") && mode != 2) continue; /* for profiling */
             stream_config cfg;
             stream_config_default(&cfg);
             cfg.n_partitions = parts;

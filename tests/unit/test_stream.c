@@ -958,6 +958,93 @@ static void test_config_and_errors(check_state *st) {
     stream_engine_free(e);
 }
 
+/* The engine copies what it keeps: events handed over from one scratch struct that is wiped
+ * after every call (as the parser's views are) give the same output as stable events. */
+static void test_copies_event_strings(check_state *st) {
+    CHECK_STATE(st);
+    size_t n = 2000;
+    tev *v = tl_generate(n, T0, 30, 20, 2000, 2, 77);
+    stream_config c = small_cfg(2);
+    tl_rec a = {0}, b = {0};
+    stream_sink sa = tl_sink(&a), sb = tl_sink(&b);
+    stream_engine *ea = stream_engine_new(&c, &sa, NULL, 0);
+    stream_engine *eb = stream_engine_new(&c, &sb, NULL, 0);
+    run(ea, v, NULL, n, 2, 20, NULL, NULL);
+    tev *scratch = malloc(sizeof *scratch);
+    for (size_t i = 0; i < n; i++) {
+        /* deep copy into scratch, re-pointing every view into it */
+        *scratch = v[i];
+        tev *t = scratch;
+        t->ev.event_id = (strview){t->id, 36};
+        t->ev.user_id = sv_cstr(t->user);
+        t->ev.product_id = sv_cstr(t->pid);
+        t->ev.product_name = sv_cstr(t->pname);
+        t->ev.category = sv_cstr(t->cat);
+        for (size_t k = 0; k < t->ev.n_items; k++)
+            t->items[k] = (event_item){sv_cstr(t->ipid[k]), sv_cstr(t->iname[k]),
+                                       sv_cstr(t->icat[k]), t->items[k].quantity,
+                                       t->items[k].unit_price_cents};
+        t->ev.items = t->items;
+        int p = tl_part(&t->ev, 2);
+        CHECK(stream_engine_process(eb, p, (int64_t)i, &t->ev) >= 0);
+        memset(scratch, 0x5a, sizeof *scratch);
+        if ((i + 1) % 20 == 0) stream_engine_advance(eb, 0, NULL, 0);
+    }
+    CHECK(stream_engine_flush(ea, NULL, 0) == 0);
+    CHECK(stream_engine_flush(eb, NULL, 0) == 0);
+    CHECK(a.rows > 100);
+    CHECK(strcmp(tl_text(&a), tl_text(&b)) == 0);
+    free(scratch);
+    stream_engine_free(ea);
+    stream_engine_free(eb);
+    buf_free(&a.out);
+    buf_free(&b.out);
+    free(v);
+}
+
+/* Through the real codec: each event encoded to JSON, parsed back by event_parse() from one
+ * reused line buffer (views into it and into the parser's arena), then processed. */
+static void test_with_parser(check_state *st) {
+    CHECK_STATE(st);
+    size_t n = 2000;
+    tev *v = tl_generate(n, T0, 30, 20, 2000, 2, 78);
+    stream_config c = small_cfg(2);
+    tl_rec a = {0}, b = {0};
+    stream_sink sa = tl_sink(&a), sb = tl_sink(&b);
+    stream_engine *ea = stream_engine_new(&c, &sa, NULL, 0);
+    stream_engine *eb = stream_engine_new(&c, &sb, NULL, 0);
+    run(ea, v, NULL, n, 2, 20, NULL, NULL);
+    event_parser *p = event_parser_new();
+    buf_t line = {0};
+    size_t parsed = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf_reset(&line);
+        CHECK(event_json_encode(&v[i].ev, &line) == 0);
+        event ev;
+        char reason[128];
+        if (event_parse(p, line.data, line.len, &ev, reason, sizeof reason) != 0) {
+            printf("  parse failed: %s\n", reason);
+            continue;
+        }
+        parsed++;
+        CHECK(stream_engine_process(eb, tl_part(&ev, 2), (int64_t)i, &ev) >= 0);
+        memset(line.data, '#', line.len);
+        if ((i + 1) % 20 == 0) stream_engine_advance(eb, 0, NULL, 0);
+    }
+    CHECK_INTEQ(parsed, n);
+    CHECK(stream_engine_flush(ea, NULL, 0) == 0);
+    CHECK(stream_engine_flush(eb, NULL, 0) == 0);
+    CHECK(a.rows > 100);
+    CHECK(strcmp(tl_text(&a), tl_text(&b)) == 0);
+    event_parser_free(p);
+    buf_free(&line);
+    stream_engine_free(ea);
+    stream_engine_free(eb);
+    buf_free(&a.out);
+    buf_free(&b.out);
+    free(v);
+}
+
 int main(void) {
     check_state st = {0};
     if (time_parse_rfc3339("2026-11-25T09:00:00Z", 20, &T0)) return 1;
@@ -976,5 +1063,7 @@ int main(void) {
     RUN(&st, test_checkpoint_corrupt);
     RUN(&st, test_partial_merge_equals_single);
     RUN(&st, test_snapshot);
+    RUN(&st, test_copies_event_strings);
+    RUN(&st, test_with_parser);
     return CHECK_EXIT(&st);
 }
