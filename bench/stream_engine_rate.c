@@ -1,6 +1,7 @@
 /* stream_engine_rate.c — bench helper: events/s of the stream engine on generated events.
  *
  *   stream_engine_rate [EVENTS] [USERS] [EVENTS_PER_EVENT_SECOND] [PARTITIONS] [PASSES]
+ *   stream_engine_rate FILE.ndjson [PARTITIONS] [PASSES]     (e.g. from `ecom gen --start`)
  *
  * Generates EVENTS shopper events (the unit tests' generator: views, adds, removes, purchases
  * with funnel-shaped behaviour, 1% re-sent duplicates) as NDJSON in memory with the real
@@ -77,19 +78,67 @@ static int generate(buf_t *out, size_t n, int users, int per_sec) {
     return 0;
 }
 
+/* Keeps a string view valid after the parser moves on: views into the input stay, views into
+ * the parser's arena (unescaped text) are copied into chunks listed in *keep. */
+typedef struct {
+    char **chunks;
+    size_t n, used, cap;
+} keep_t;
+static int keep_view(keep_t *k, const buf_t *in, strview *v) {
+    if (v->n == 0 || (v->p >= in->data && v->p < in->data + in->len)) return 0;
+    if (k->n == 0 || k->cap - k->used < v->n) {
+        char **c = realloc(k->chunks, (k->n + 1) * sizeof *c);
+        if (!c) return -1;
+        k->chunks = c;
+        k->cap = v->n > 65536 ? v->n : 65536;
+        if (!(c[k->n] = malloc(k->cap))) return -1;
+        k->n++;
+        k->used = 0;
+    }
+    char *d = k->chunks[k->n - 1] + k->used;
+    memcpy(d, v->p, v->n);
+    k->used += v->n;
+    v->p = d;
+    return 0;
+}
+static int keep_event(keep_t *k, const buf_t *in, event *e, event_item *items) {
+    strview *sv[] = {&e->event_id, &e->user_id, &e->session_id, &e->store_id, &e->store_type,
+                     &e->city, &e->province, &e->device, &e->product_id, &e->product_name,
+                     &e->category, &e->order_id, &e->currency, &e->payment_method};
+    for (size_t i = 0; i < sizeof sv / sizeof *sv; i++)
+        if (keep_view(k, in, sv[i])) return -1;
+    for (size_t i = 0; i < e->n_items; i++)
+        if (keep_view(k, in, &items[i].product_id) || keep_view(k, in, &items[i].product_name) ||
+            keep_view(k, in, &items[i].category))
+            return -1;
+    return 0;
+}
+
+/* Reads an NDJSON file; n = its number of lines. */
+static int load_file(const char *path, buf_t *in, size_t *n) {
+    if (file_read_all(path, in)) return perror(path), -1;
+    *n = 0;
+    for (size_t i = 0; i < in->len; i++) *n += in->data[i] == '\n';
+    if (in->len && in->data[in->len - 1] != '\n') (*n)++;
+    return *n ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    size_t n = argc > 1 ? (size_t)atol(argv[1]) : 600000;
-    int users = argc > 2 ? atoi(argv[2]) : 100000;
-    int per_sec = argc > 3 ? atoi(argv[3]) : 50;
-    int parts = argc > 4 ? atoi(argv[4]) : 1;
-    int passes = argc > 5 ? atoi(argv[5]) : 3;
+    bool from_file = argc > 1 && (argv[1][0] < '0' || argv[1][0] > '9');
+    int a = from_file ? -2 : 0; /* file form: [PARTITIONS] [PASSES] follow the file */
+    size_t n = !from_file && argc > 1 ? (size_t)atol(argv[1]) : 600000;
+    int users = !from_file && argc > 2 ? atoi(argv[2]) : 100000;
+    int per_sec = !from_file && argc > 3 ? atoi(argv[3]) : 50;
+    int parts = argc > 4 + a ? atoi(argv[4 + a]) : 1;
+    int passes = argc > 5 + a ? atoi(argv[5 + a]) : 3;
     if (n == 0 || users <= 0 || per_sec <= 0 || parts <= 0 || passes <= 0) {
-        fprintf(stderr, "usage: stream_engine_rate [EVENTS] [USERS] [EV_PER_EVENT_S] [PARTS] [PASSES]\n");
+        fprintf(stderr, "usage: stream_engine_rate [EVENTS] [USERS] [EV_PER_EVENT_S] [PARTS] [PASSES]\n"
+                        "       stream_engine_rate FILE [PARTS] [PASSES]\n");
         return 2;
     }
     buf_t in = {0};
-    if (generate(&in, n, users, per_sec)) {
-        fprintf(stderr, "stream_engine_rate: out of memory generating\n");
+    if (from_file ? load_file(argv[1], &in, &n) : generate(&in, n, users, per_sec)) {
+        fprintf(stderr, "stream_engine_rate: cannot get input\n");
         return 1;
     }
     event_parser *p = event_parser_new();
@@ -97,7 +146,9 @@ int main(int argc, char **argv) {
     /* pre-parsed copy for the engine-alone mode: the parser's string views point into `in`
      * (the generated text has no escapes); items are copied out of the parser's arena */
     event *evs = malloc(n * sizeof *evs);
-    event_item *items = malloc(n * 3 * sizeof *items);
+    event_item *items = malloc(n * EVENT_MAX_ITEMS / 32 * sizeof *items + EVENT_MAX_ITEMS * sizeof *items);
+    size_t nitems = 0, cap_items = n * EVENT_MAX_ITEMS / 32;
+    keep_t keep = {0};
     size_t nev = 0;
     if (!evs || !items) return 1;
     for (const char *s = in.data, *end = in.data + in.len; s < end && nev < n;) {
@@ -105,14 +156,16 @@ int main(int argc, char **argv) {
         size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
         char reason[128];
         if (event_parse(p, s, len, &evs[nev], reason, sizeof reason) == 0) {
-            if (evs[nev].user_id.p < in.data || evs[nev].user_id.p >= end) return 1;
-            memcpy(&items[nev * 3], evs[nev].items, evs[nev].n_items * sizeof *items);
-            evs[nev].items = &items[nev * 3];
+            if (nitems + evs[nev].n_items > cap_items + EVENT_MAX_ITEMS) return 1;
+            memcpy(&items[nitems], evs[nev].items, evs[nev].n_items * sizeof *items);
+            evs[nev].items = &items[nitems];
+            if (keep_event(&keep, &in, &evs[nev], &items[nitems])) return 1;
+            nitems += evs[nev].n_items;
             nev++;
         }
         s += len + 1;
     }
-    if (nev != n) {
+    if (nev != n && !from_file) {
         fprintf(stderr, "stream_engine_rate: %zu of %zu generated events failed to parse\n", n - nev, n);
         return 1;
     }
@@ -187,5 +240,7 @@ int main(int argc, char **argv) {
     buf_free(&in);
     free(evs);
     free(items);
+    for (size_t i = 0; i < keep.n; i++) free(keep.chunks[i]);
+    free(keep.chunks);
     return 0;
 }
