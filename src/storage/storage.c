@@ -73,6 +73,18 @@ storage *storage_open(const char *root, char *err, size_t errlen) {
     return s;
 }
 
+storage *storage_open_ops(const storage_ops *ops, void *ctx, const char *root, char *err, size_t errlen) {
+    storage *s = calloc(1, sizeof *s);
+    if (!s || !(s->root = strdup(root ? root : ""))) {
+        free(s);
+        seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->ops = ops;
+    s->ctx = ctx;
+    return s;
+}
+
 void storage_close(storage *s) {
     if (!s) return;
     s->ops->destroy(s->ctx);

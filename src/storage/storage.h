@@ -59,6 +59,10 @@ typedef struct {
 /* Opens root (creating a local root directory if missing). NULL with err on failure. */
 storage *storage_open(const char *root, char *err, size_t errlen);
 void storage_close(storage *s);
+/* Makes a storage over a caller's backend: ops (borrowed, must outlive the storage) and ctx
+ * (passed to every op; ops->destroy(ctx) runs at storage_close). For wrappers such as the
+ * stream's staging storage, whose rename is recorded for a later commit. */
+storage *storage_open_ops(const storage_ops *ops, void *ctx, const char *root, char *err, size_t errlen);
 const char *storage_root(const storage *s);
 const char *storage_backend(const storage *s);
 

@@ -367,7 +367,8 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
     int64_t lw = s->max_ts == INT64_MIN ? INT64_MIN : s->max_ts - l;
     int64_t wm = lw > s->forced ? lw : s->forced;
     int64_t cl = wm == INT64_MIN ? INT64_MIN : st_floordiv(wm, w) - 1;
-    if (s->closed_through > cl) return *why = "inconsistent watermark", -1;
+    bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
+    if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
     if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;

@@ -1,0 +1,382 @@
+/*
+ * pipeline/commit.c — the staging storage and the commit log that make `ecom stream`'s output
+ * exactly-once (protocol in pipeline.h and docs/stream.md).
+ *
+ * A commit record is a small text file, one fact per line, ending with a checksum line:
+ *
+ *   ecom-commit 1
+ *   epoch 42
+ *   input kafka 3                      (or: input file)
+ *   records 123456
+ *   offset <topic 0..2> <partition> <next offset>      (kafka, one line each)
+ *   file_offset <bytes>                                (file)
+ *   ckpt <partition> <path>
+ *   rename <hidden tmp path> <final path>
+ *   sum <16 hex digits: hash64 of every byte before this line>
+ *
+ * Text rather than binary so that an operator can read what a commit did; paths never contain
+ * spaces (table, date and part names are [A-Za-z0-9._=-]).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pipeline_internal.h"
+#include "storage/storage_internal.h"
+
+/* ---- staging storage ---- */
+
+struct staging {
+    storage *base;
+    storage *self;
+    rename_pair *v;
+    size_t n, cap;
+};
+
+static int st_create(void *ctx, const char *path, storage_file **out, char *err, size_t errlen) {
+    staging *st = ctx;
+    return storage_create(st->base, path, out, err, errlen);
+}
+static int st_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen) {
+    return storage_file_write(f, p, n, err, errlen);
+}
+static int st_close_file(storage_file *f, char *err, size_t errlen) { return storage_file_close(f, err, errlen); }
+static void st_abort_file(storage_file *f) { storage_file_abort(f); }
+
+/* The one operation that differs: a rename is recorded for the commit, not done. */
+static int st_rename(void *ctx, const char *from, const char *to, char *err, size_t errlen) {
+    staging *st = ctx;
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 32;
+        rename_pair *v = realloc(st->v, cap * sizeof *v);
+        if (!v) goto oom;
+        st->v = v;
+        st->cap = cap;
+    }
+    char *a = strdup(from), *b = strdup(to);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        goto oom;
+    }
+    st->v[st->n++] = (rename_pair){a, b};
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+static int st_remove(void *ctx, const char *path, char *err, size_t errlen) {
+    return storage_remove(((staging *)ctx)->base, path, err, errlen);
+}
+static int st_mkdirs(void *ctx, const char *path, char *err, size_t errlen) {
+    return storage_mkdirs(((staging *)ctx)->base, path, err, errlen);
+}
+static int st_list(void *ctx, const char *dir, storage_list_t *out, char *err, size_t errlen) {
+    return storage_list(((staging *)ctx)->base, dir, out, err, errlen);
+}
+static int st_stat(void *ctx, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen) {
+    return storage_stat(((staging *)ctx)->base, path, out, exists, err, errlen);
+}
+static int st_read(void *ctx, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                   size_t errlen) {
+    return storage_read(((staging *)ctx)->base, path, off, dst, n, got, err, errlen);
+}
+static void st_destroy(void *ctx) { (void)ctx; /* the staging object owns itself */ }
+
+static const storage_ops staging_ops = {
+    .name = "staging",
+    .create = st_create,
+    .write = st_write,
+    .close_file = st_close_file,
+    .abort_file = st_abort_file,
+    .rename = st_rename,
+    .remove = st_remove,
+    .mkdirs = st_mkdirs,
+    .list = st_list,
+    .stat = st_stat,
+    .read = st_read,
+    .destroy = st_destroy,
+};
+
+staging *staging_new(storage *base, storage **out, char *err, size_t errlen) {
+    staging *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->base = base;
+    st->self = storage_open_ops(&staging_ops, st, storage_root(base), err, errlen);
+    if (!st->self) {
+        free(st);
+        return NULL;
+    }
+    *out = st->self;
+    return st;
+}
+
+void staging_clear(staging *st) {
+    for (size_t i = 0; i < st->n; i++) {
+        free(st->v[i].from);
+        free(st->v[i].to);
+    }
+    st->n = 0;
+}
+
+void staging_free(staging *st) {
+    if (!st) return;
+    staging_clear(st);
+    free(st->v);
+    storage_close(st->self);
+    free(st);
+}
+
+size_t staging_count(const staging *st) { return st->n; }
+const rename_pair *staging_renames(const staging *st) { return st->v; }
+
+/* ---- commit records ---- */
+
+void commit_record_free(commit_record *r) {
+    if (r->ckpt)
+        for (int i = 0; i < r->nparts; i++) free(r->ckpt[i]);
+    free(r->ckpt);
+    free(r->offsets);
+    for (size_t i = 0; i < r->n_renames; i++) {
+        free(r->renames[i].from);
+        free(r->renames[i].to);
+    }
+    free(r->renames);
+    memset(r, 0, sizeof *r);
+    r->epoch = -1;
+}
+
+int commit_record_encode(const commit_record *r, buf_t *out) {
+    size_t start = out->len;
+    int rc = buf_printf(out, "ecom-commit 1\nepoch %" PRId64 "\n", r->epoch);
+    if (r->kind == 0)
+        rc |= buf_printf(out, "input kafka %d\n", r->nparts);
+    else
+        rc |= buf_printf(out, "input file\n");
+    rc |= buf_printf(out, "records %" PRIu64 "\n", r->records);
+    if (r->kind == 0) {
+        for (int p = 0; p < r->nparts; p++)
+            for (int t = 0; t < 3; t++)
+                if (r->offsets[p][t] >= 0)
+                    rc |= buf_printf(out, "offset %d %d %" PRId64 "\n", t, p, r->offsets[p][t]);
+    } else {
+        rc |= buf_printf(out, "file_offset %" PRId64 "\n", r->file_offset);
+    }
+    for (int p = 0; p < r->nparts; p++)
+        if (r->ckpt && r->ckpt[p]) rc |= buf_printf(out, "ckpt %d %s\n", p, r->ckpt[p]);
+    for (size_t i = 0; i < r->n_renames; i++)
+        rc |= buf_printf(out, "rename %s %s\n", r->renames[i].from, r->renames[i].to);
+    if (rc) return -1;
+    uint64_t h = hash64(out->data + start, out->len - start);
+    return buf_printf(out, "sum %016" PRIx64 "\n", h);
+}
+
+/* Splits the next line off [*p, end); returns its length or -1 at the end. */
+static long next_line(const char **p, const char *end, const char **line) {
+    if (*p >= end) return -1;
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    if (!nl) return -1;
+    *line = *p;
+    long n = nl - *p;
+    *p = nl + 1;
+    return n;
+}
+
+static int grow_renames(commit_record *r, size_t *cap) {
+    if (r->n_renames < *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    rename_pair *v = realloc(r->renames, c * sizeof *v);
+    if (!v) return -1;
+    r->renames = v;
+    *cap = c;
+    return 0;
+}
+
+/* Parses one line after the header into r. 0 or -1. */
+static int decode_line(commit_record *r, const char *s, size_t *cap) {
+    char a[1024], b[1024];
+    int64_t x, y, z;
+    int n = 0;
+    if (sscanf(s, "epoch %" SCNd64 "%n", &x, &n) == 1 && !s[n]) {
+        r->epoch = x;
+    } else if (sscanf(s, "input kafka %" SCNd64 "%n", &x, &n) == 1 && !s[n]) {
+        if (x < 1 || x > STREAM_MAX_PARTITIONS || r->offsets) return -1;
+        r->kind = 0;
+        r->nparts = (int)x;
+        r->offsets = malloc(sizeof *r->offsets * (size_t)x);
+        r->ckpt = calloc((size_t)x, sizeof *r->ckpt);
+        if (!r->offsets || !r->ckpt) return -1;
+        for (int p = 0; p < r->nparts; p++) r->offsets[p][0] = r->offsets[p][1] = r->offsets[p][2] = -1;
+    } else if (!strcmp(s, "input file")) {
+        if (r->ckpt) return -1;
+        r->kind = 1;
+        r->nparts = 1;
+        r->ckpt = calloc(1, sizeof *r->ckpt);
+        if (!r->ckpt) return -1;
+    } else if (sscanf(s, "records %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
+        r->records = (uint64_t)x;
+    } else if (sscanf(s, "offset %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &x, &y, &z, &n) == 3 && !s[n]) {
+        if (!r->offsets || x < 0 || x > 2 || y < 0 || y >= r->nparts || z < 0) return -1;
+        r->offsets[y][x] = z;
+    } else if (sscanf(s, "file_offset %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
+        r->file_offset = x;
+    } else if (sscanf(s, "ckpt %" SCNd64 " %1023s%n", &x, a, &n) == 2 && !s[n]) {
+        if (!r->ckpt || x < 0 || x >= r->nparts || r->ckpt[x]) return -1;
+        if (!(r->ckpt[x] = strdup(a))) return -1;
+    } else if (sscanf(s, "rename %1023s %1023s%n", a, b, &n) == 2 && !s[n]) {
+        if (grow_renames(r, cap)) return -1;
+        char *f = strdup(a), *t = strdup(b);
+        if (!f || !t) {
+            free(f);
+            free(t);
+            return -1;
+        }
+        r->renames[r->n_renames++] = (rename_pair){f, t};
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->epoch = -1;
+    const char *cur = p, *end = p + n, *line;
+    long len;
+    size_t cap = 0;
+    char tmp[2100];
+    if ((len = next_line(&cur, end, &line)) < 0 || len != 13 || memcmp(line, "ecom-commit 1", 13))
+        goto bad;
+    for (;;) {
+        const char *before = cur;
+        if ((len = next_line(&cur, end, &line)) < 0 || len >= (long)sizeof tmp) goto bad;
+        memcpy(tmp, line, (size_t)len);
+        tmp[len] = '\0';
+        if (!strncmp(tmp, "sum ", 4)) {
+            uint64_t want = strtoull(tmp + 4, NULL, 16);
+            if (len != 20 || hash64(p, (size_t)(before - p)) != want || cur != end) goto bad;
+            break;
+        }
+        if (decode_line(r, tmp, &cap)) goto bad;
+    }
+    if (r->epoch < 0 || !r->ckpt) goto bad;
+    return 0;
+bad:
+    commit_record_free(r);
+    snprintf(err, errlen, "corrupt commit record");
+    return -1;
+}
+
+/* Commit record names are 20-digit epoch numbers, so the newest sorts last. */
+int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->epoch = -1;
+    storage_list_t l = {0};
+    if (storage_list(s, COMMIT_DIR, &l, err, errlen)) return -1;
+    const char *best = NULL;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        if (l.entries[i].is_dir || strlen(nm) != 27 || strcmp(nm + 20, ".commit")) continue;
+        if (!best || strcmp(nm, best) > 0) best = nm;
+    }
+    int rc = 0;
+    if (best) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", COMMIT_DIR, best);
+        storage_entry e;
+        bool exists = false;
+        buf_t b = {0};
+        rc = storage_stat(s, path, &e, &exists, err, errlen);
+        if (!rc && (!exists || e.size > (64u << 20))) {
+            snprintf(err, errlen, "commit record %s unreadable", path);
+            rc = -1;
+        }
+        size_t got = 0;
+        if (!rc && (buf_reserve(&b, e.size) || storage_read(s, path, 0, b.data, e.size, &got, err, errlen)))
+            rc = -1;
+        if (!rc && commit_record_decode(b.data, got, r, err, errlen)) {
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", err);
+            snprintf(err, errlen, "%s: %s (refusing to guess: inspect or remove ROOT/%s)", path, tmp, COMMIT_DIR);
+            rc = -1;
+        }
+        buf_free(&b);
+    }
+    storage_list_free(&l);
+    return rc;
+}
+
+static bool is_debris(const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(name, ".part-", 6) && n > 4 && !strcmp(name + n - 4, ".tmp");
+}
+
+static bool named_in(const commit_record *r, const char *path) {
+    for (size_t i = 0; i < r->n_renames; i++)
+        if (!strcmp(r->renames[i].from, path)) return true;
+    return false;
+}
+
+/* Walks dir (depth-limited: table/date=D/file) deleting uncommitted part files. */
+static int sweep_dir(storage *s, const commit_record *r, const char *dir, int depth, char *err, size_t errlen) {
+    storage_list_t l = {0};
+    if (storage_list(s, dir, &l, err, errlen)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        const char *nm = l.entries[i].name;
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s%s", dir, *dir ? "/" : "", nm);
+        if (l.entries[i].is_dir) {
+            if (depth < 2 && strcmp(nm, "_ecom")) rc = sweep_dir(s, r, path, depth + 1, err, errlen);
+        } else if (is_debris(nm) && !named_in(r, path)) {
+            rc = storage_remove(s, path, err, errlen);
+        }
+    }
+    storage_list_free(&l);
+    return rc;
+}
+
+int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen) {
+    for (size_t i = 0; i < r->n_renames; i++) {
+        bool exists = false;
+        storage_entry e;
+        if (storage_stat(s, r->renames[i].from, &e, &exists, err, errlen)) return -1;
+        if (exists) {
+            if (storage_rename(s, r->renames[i].from, r->renames[i].to, err, errlen)) return -1;
+            continue;
+        }
+        if (storage_stat(s, r->renames[i].to, &e, &exists, err, errlen)) return -1;
+        if (!exists) {
+            snprintf(err, errlen, "committed file %s is missing (and so is %s)", r->renames[i].to,
+                     r->renames[i].from);
+            return -1;
+        }
+    }
+    return sweep_dir(s, r, "", 0, err, errlen);
+}
+
+/* Deletes entries of dir whose epoch number (parsed by scan_epoch) is below keep. */
+static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, size_t errlen) {
+    storage_list_t l = {0};
+    if (storage_list(s, dir, &l, err, errlen)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < l.n && !rc; i++) {
+        const char *nm = l.entries[i].name;
+        char *end;
+        int64_t ep = strtoll(nm + (nm[0] == 'e'), &end, 10);
+        if (end == nm || ep >= keep || l.entries[i].is_dir) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        rc = storage_remove(s, path, err, errlen);
+    }
+    storage_list_free(&l);
+    return rc;
+}
+
+int commit_log_compact(storage *s, int64_t keep_epoch, char *err, size_t errlen) {
+    if (compact_dir(s, COMMIT_DIR, keep_epoch, err, errlen)) return -1;
+    return compact_dir(s, STATE_DIR, keep_epoch, err, errlen);
+}

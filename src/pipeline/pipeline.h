@@ -1,0 +1,85 @@
+/*
+ * pipeline — the `ecom stream` job: input (Kafka consumer group or an NDJSON file) -> parse and
+ * validate (events) -> engine (stream) -> outputs (lake tables), with the commit log and state
+ * checkpoints that make the output exactly-once.
+ *
+ * Epochs and the commit protocol (Flink's two-phase file sink and Spark's _spark_metadata are
+ * the models; see docs/stream.md):
+ *   - Work is cut into epochs (every commit_interval of processing time, at end of input and on
+ *     stop). During epoch N every table part is written under a hidden name (.part-...tmp)
+ *     through a staging storage that records renames instead of doing them.
+ *   - Commit of epoch N: close every part (flush + fsync); write each partition's engine
+ *     checkpoint (_ecom/state/e<N>-p<P>.ckpt); write the commit record _ecom/commits/<N>.json
+ *     atomically (this is the commit point: input offsets, the checkpoints, the renames); then
+ *     do the renames; then commit the offsets to Kafka (informational: the log is the truth);
+ *     then delete the records and checkpoints of epochs older than N.
+ *   - Recovery at start: read the newest commit record; redo its renames (idempotent); delete
+ *     hidden part files that no record names (debris of an uncommitted epoch); restore the
+ *     engine from the checkpoints; resume the input at the recorded offsets. Every event's
+ *     contribution is then in the tables exactly once, and readers never see a partial or
+ *     uncommitted file (they ignore hidden names).
+ *   - The log is compact: only the newest record and its checkpoints are kept.
+ *
+ * Contract
+ *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),
+ *     or until *stop becomes non-zero (then the current epoch is committed and it returns 0).
+ *   - Errors: 0 on success, -1 with a message in err. A storage failure during an epoch aborts
+ *     that epoch (nothing of it becomes visible); pipeline_run() then retries the commit with
+ *     bounded backoff while input is paused, and fails with -1 only after retry_limit_us.
+ *   - Bad input never stops the job: invalid lines go to the `rejected` table with their topic,
+ *     partition, offset, reason and raw text; late and duplicate events are counted.
+ *   - Ownership: the config's strings are borrowed for the duration of pipeline_run().
+ *   - No global state; one thread runs the job (plus the status server's thread, which only
+ *     reads a snapshot under a mutex).
+ */
+#ifndef ECOM_PIPELINE_H
+#define ECOM_PIPELINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream/stream.h"
+
+typedef struct {
+    /* input: either brokers (Kafka) or input_path (NDJSON file, "-" = stdin) */
+    const char *brokers;
+    const char *group_id;          /* default "ecom-stream" */
+    const char *topics[3];         /* page_views, cart_events, orders (overridable) */
+    const char *input_path;
+    int64_t kafka_timeout_us;      /* connect/metadata limit; default 10 s */
+
+    /* output */
+    const char *out_root;          /* local path or hdfs://... */
+    int64_t commit_interval_us;    /* default 5 s */
+    int64_t retry_limit_us;        /* storage retries before giving up; default 10 min */
+    uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
+
+    /* engine */
+    stream_config engine;
+
+    /* status server: "127.0.0.1:PORT" or NULL */
+    const char *listen;
+
+    bool quiet;                    /* no status line on stderr */
+    int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
+} pipeline_config;
+
+/* Counters, by outcome. */
+typedef struct {
+    uint64_t records;              /* input records read */
+    uint64_t ok[EV_TYPE_COUNT];
+    uint64_t duplicates, late, rejected;
+    uint64_t epochs, files_committed, rows_committed;
+    uint64_t storage_errors, kafka_errors;
+    int64_t watermark_us;
+} pipeline_stats;
+
+void pipeline_config_default(pipeline_config *c);
+
+/* Runs the job (see above). stats may be NULL; it is filled at the end. */
+int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline_stats *stats,
+                 char *err, size_t errlen);
+
+#endif
