@@ -55,6 +55,8 @@ int cmd_stream(int argc, char **argv) {
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
         {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},
         {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
+        {"drain", FLAG_BOOL, &c.drain,
+         "Kafka: read every partition to its end, flush all windows as final, exit (a backfill)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
         {0},
     };

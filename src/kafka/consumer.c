@@ -243,3 +243,8 @@ void kafka_consumer_free(kafka_consumer *c) {
     free(c->topics);
     free(c);
 }
+
+int kafka_consumer_watermarks_cached(kafka_consumer *c, const char *topic, int32_t partition, int64_t *low,
+                                     int64_t *high) {
+    return rd_kafka_get_watermark_offsets(c->rk, topic, partition, low, high) ? -1 : 0;
+}

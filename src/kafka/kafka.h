@@ -151,6 +151,11 @@ int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, 
 int kafka_consumer_watermarks(kafka_consumer *c, const char *topic, int32_t partition,
                               int64_t *low, int64_t *high, int timeout_ms, char *err, size_t errlen);
 
+/* The same from the consumer's cache (updated by every fetch response; no network round trip,
+ * so cheap enough for a status page refreshed every second). -1 (*high = -1) when unknown. */
+int kafka_consumer_watermarks_cached(kafka_consumer *c, const char *topic, int32_t partition, int64_t *low,
+                                     int64_t *high);
+
 void kafka_consumer_stats_get(kafka_consumer *c, kafka_consumer_stats *out);
 
 /* Leaves the group (revoke callback runs) and releases everything. NULL is fine. */

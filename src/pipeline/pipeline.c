@@ -279,7 +279,8 @@ static int job_alloc_offsets(pipeline_job *j) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
     }
-    for (int p = 0; p < j->nparts; p++) j->offsets[p][0] = j->offsets[p][1] = j->offsets[p][2] = -1;
+    for (int p = 0; p < j->nparts; p++)
+        for (int t = 0; t < 3; t++) j->offsets[p][t] = j->high[p][t] = -1;
     return 0;
 }
 
@@ -475,14 +476,29 @@ static int kafka_connect(pipeline_job *j) {
     return j->consumer ? 0 : -1;
 }
 
-static void kafka_refresh_lag(pipeline_job *j) {
+/* Refreshes the high watermarks: from the consumer's cache for the status page (cheap), or
+ * from the brokers (exact, a round trip per partition) when deciding whether --drain is done. */
+static void kafka_refresh_lag(pipeline_job *j, bool exact) {
     for (int p = 0; p < j->nparts; p++)
         for (int t = 0; t < 3; t++) {
-            int64_t lo, hi;
+            int64_t lo = -1, hi = -1;
             char e2[128];
-            if (kafka_consumer_watermarks(j->consumer, j->cfg->topics[t], p, &lo, &hi, 200, e2, sizeof e2) == 0)
-                j->high[p][t] = hi;
+            int rc = exact ? kafka_consumer_watermarks(j->consumer, j->cfg->topics[t], p, &lo, &hi, 2000, e2, sizeof e2)
+                           : kafka_consumer_watermarks_cached(j->consumer, j->cfg->topics[t], p, &lo, &hi);
+            if (rc == 0 && hi >= 0) j->high[p][t] = hi;
         }
+}
+
+/* True when every partition of every topic has been read up to the broker's high watermark. */
+static bool kafka_drained(pipeline_job *j) {
+    if (!j->assigned_ready) return false;
+    kafka_refresh_lag(j, true);
+    for (int p = 0; p < j->nparts; p++)
+        for (int t = 0; t < 3; t++) {
+            int64_t off = j->offsets[p][t] < 0 ? 0 : j->offsets[p][t];
+            if (j->high[p][t] < 0 || off < j->high[p][t]) return false;
+        }
+    return true;
 }
 
 static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
@@ -508,8 +524,13 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
                 j->offsets[m.partition][t] = m.offset + 1;
             }
         }
+        bool drained = false;
+        if (rc == 0 && j->cfg->drain && !stopping && kafka_drained(j)) {
+            if (stream_engine_flush(j->engine, j->err, sizeof j->err)) goto fail;
+            drained = stopping = true;
+        }
         int64_t now = time_mono_us();
-        if (now - last_adv >= 50000 || rc == 0) {
+        if (!drained && (now - last_adv >= 50000 || rc == 0)) {
             last_adv = now;
             if (stream_engine_advance(j->engine, now, j->err, sizeof j->err)) goto fail;
         }
@@ -522,7 +543,7 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
         }
         if (now - last_lag >= TIME_US_PER_SEC) {
             last_lag = now;
-            kafka_refresh_lag(j);
+            kafka_refresh_lag(j, false);
             job_publish_status(j);
         }
         job_status_line(j, &last_status, &last_records);

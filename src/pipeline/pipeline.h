@@ -62,6 +62,9 @@ typedef struct {
     /* status server: "127.0.0.1:PORT" or NULL */
     const char *listen;
 
+    bool drain;                    /* Kafka: stop once every partition is read to its end,
+                                      flushing every window as final (a backfill, like Spark's
+                                      availableNow trigger); later events would all be late */
     bool quiet;                    /* no status line on stderr */
     int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
 } pipeline_config;
