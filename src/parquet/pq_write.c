@@ -243,6 +243,33 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
         c->rows += n;
         return 0;
     }
+    /* Strings: reserve the arena once for the batch, then copy. */
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+        const pq_bytes *b = values;
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) total += (!valid || valid[i]) ? b[i].n : 0;
+        if (c->arena.len + total >= UINT32_MAX || pq_text_reserve(&c->arena, total) ||
+            grow(&c->vals, &c->cap_v, c->nv + n, sizeof(sref)))
+            goto oom;
+        sref *sv = c->vals;
+        for (size_t i = 0; i < n; i++) {
+            bool ok = !valid || valid[i];
+            if (!ok && c->max_def == 0) {
+                pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
+                return -1;
+            }
+            if (c->def) c->def[c->n] = (int16_t)(ok ? c->max_def : c->max_def - 1);
+            c->n++;
+            if (!ok) continue;
+            sv[c->nv++] = (sref){(uint32_t)c->arena.len, b[i].n};
+            memcpy(c->arena.data + c->arena.len, b[i].p, b[i].n);
+            c->arena.len += b[i].n;
+            c->bytes += 4 + b[i].n;
+        }
+        c->bytes += n * (c->def ? 2 : 0);
+        c->rows += n;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         bool ok = !valid || valid[i];
         if (!ok && c->max_def == 0) {
@@ -300,140 +327,157 @@ oom:
 
 /* ---------- dictionary ---------- */
 
+/* murmur3's fmix64: every input bit reaches every output bit (slots use the top bits). */
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
     return x;
 }
 
 static uint64_t hash_bytes(const char *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0x100000001b3ULL);
     while (n >= 8) {
         uint64_t x;
         memcpy(&x, p, 8);
-        h = (h ^ mix64(x)) * 0x100000001b3ULL;
+        h = mix64(h ^ x);
         p += 8;
         n -= 8;
     }
     uint64_t x = 0;
     memcpy(&x, p, n);
-    return mix64(h ^ x ^ (n << 56));
+    return mix64(h ^ x ^ ((uint64_t)n << 59));
 }
 
-/* Builds the dictionary of column c into dict (PLAIN encoded) and indices into w->idx.
- * Returns the number of entries, or 0 when the dictionary would pass the limit (or on OOM). */
+/* Equality of short byte strings without a library call (most dictionary hits are short). */
+static inline bool bytes_eq(const char *a, const char *b, size_t n) {
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++) return false;
+    return true;
+}
+
+/* Builds the dictionary of column c into dict (PLAIN encoded, appended as entries are found)
+ * and indices into w->idx. Hot path, hand-written: open addressing whose 8-byte slots hold
+ * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
+ * when the hashes agree, against the compact dictionary copy (which stays in cache), not
+ * the scattered input. Returns the entry count, or 0 when the dictionary would pass
+ * dict_max_bytes (the chunk is then written PLAIN) or on OOM. */
 static size_t build_dict(pq_writer *w, wcol *c, pq_text *dict) {
     size_t nv = c->nv;
     if (nv == 0) return 0;
     if (grow((void **)&w->idx, &w->idx_cap, nv, sizeof(uint32_t))) return 0;
-    size_t cap = 1024;
-    uint32_t *tab = malloc(cap * sizeof *tab); /* slot -> entry+1 */
-    uint32_t *first = NULL;                    /* entry -> value index of its first occurrence */
-    size_t fcap = 0, nd = 0, limit = w->o.dict_max_bytes, dbytes = 0;
+    int bits = 12;
+    size_t cap = (size_t)1 << bits;
+    uint64_t *tab = calloc(cap, sizeof *tab);
+    uint32_t *doff = NULL;    /* entry -> offset of its value in dict */
+    uint64_t *hs = NULL;      /* entry -> full hash (for rehashing) */
+    size_t dcap = 0, hcap = 0, nd = 0, limit = w->o.dict_max_bytes;
     if (!tab) return 0;
-    memset(tab, 0, cap * sizeof *tab);
+    dict->len = 0;
     size_t vs = val_size(c->phys);
-    const char *vals = c->vals;
+    bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
     const sref *sv = c->vals;
     for (size_t i = 0; i < nv; i++) {
+        const char *vp = str ? c->arena.data + sv[i].off : (const char *)c->vals + i * vs;
+        uint32_t vl = str ? sv[i].len : (uint32_t)vs;
         uint64_t h;
-        if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-            h = hash_bytes(c->arena.data + sv[i].off, sv[i].len);
+        if (str) {
+            h = hash_bytes(vp, vl);
         } else {
             uint64_t x = 0;
-            memcpy(&x, vals + i * vs, vs);
-            h = mix64(x * 0x9E3779B97F4A7C15ULL);
+            memcpy(&x, vp, vs);
+            h = mix64(x);
         }
-        size_t m = cap - 1, s = (size_t)h & m;
-        for (;;) {
-            uint32_t e = tab[s];
-            if (!e) break;
-            size_t j = first[e - 1];
-            bool eq = c->phys == PQ_PHYS_BYTE_ARRAY
-                          ? sv[j].len == sv[i].len &&
-                                !memcmp(c->arena.data + sv[j].off, c->arena.data + sv[i].off, sv[i].len)
-                          : !memcmp(vals + j * vs, vals + i * vs, vs);
-            if (eq) break;
+        uint32_t tag = (uint32_t)(h >> 32);
+        size_t m = cap - 1, s = (size_t)(h >> (64 - bits));
+        uint64_t slot;
+        while ((slot = tab[s])) {
+            if ((uint32_t)(slot >> 32) == tag) {
+                const char *dp = dict->data + doff[(uint32_t)slot - 1];
+                if (str) {
+                    uint32_t dl;
+                    memcpy(&dl, dp, 4);
+                    if (dl == vl && bytes_eq(dp + 4, vp, vl)) break;
+                } else if (!memcmp(dp, vp, vs)) {
+                    break;
+                }
+            }
             s = (s + 1) & m;
         }
-        if (tab[s]) {
-            w->idx[i] = tab[s] - 1;
+        if (slot) {
+            w->idx[i] = (uint32_t)slot - 1;
             continue;
         }
-        dbytes += c->phys == PQ_PHYS_BYTE_ARRAY ? 4 + sv[i].len : vs;
-        if (dbytes > limit || nd >= UINT32_MAX - 1) goto fail;
-        if (nd == fcap && grow((void **)&first, &fcap, nd + 1, sizeof *first)) goto fail;
-        first[nd] = (uint32_t)i;
-        tab[s] = (uint32_t)++nd;
-        w->idx[i] = (uint32_t)(nd - 1);
-        if (nd * 2 > cap) { /* rehash */
-            size_t ncap = cap * 2;
-            uint32_t *nt = calloc(ncap, sizeof *nt);
+        size_t add = str ? 4 + (size_t)vl : vs;
+        if (dict->len + add > limit || nd >= UINT32_MAX - 1) goto fail;
+        /* Nearly all distinct so far (ids, timestamps): a dictionary would not pay, stop early. */
+        if (i == 16384 && nd > i - i / 8) goto fail;
+        if (nd == dcap && grow((void **)&doff, &dcap, nd + 1, sizeof *doff)) goto fail;
+        if (nd == hcap && grow((void **)&hs, &hcap, nd + 1, sizeof *hs)) goto fail;
+        doff[nd] = (uint32_t)dict->len;
+        if (str ? (pq_text_append(dict, &vl, 4) || pq_text_append(dict, vp, vl)) : pq_text_append(dict, vp, vs))
+            goto fail;
+        hs[nd] = h;
+        tab[s] = ((uint64_t)tag << 32) | (uint32_t)(nd + 1);
+        w->idx[i] = (uint32_t)nd++;
+        if (nd * 2 > cap) { /* rehash at half full */
+            int nbits = bits + 1;
+            size_t ncap = (size_t)1 << nbits;
+            uint64_t *nt = calloc(ncap, sizeof *nt);
             if (!nt) goto fail;
-            for (size_t k = 0; k < cap; k++) {
-                if (!tab[k]) continue;
-                size_t j = first[tab[k] - 1];
-                uint64_t hh;
-                if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-                    hh = hash_bytes(c->arena.data + sv[j].off, sv[j].len);
-                } else {
-                    uint64_t x = 0;
-                    memcpy(&x, vals + j * vs, vs);
-                    hh = mix64(x * 0x9E3779B97F4A7C15ULL);
-                }
-                size_t q = (size_t)hh & (ncap - 1);
+            for (size_t k = 0; k < nd; k++) {
+                size_t q = (size_t)(hs[k] >> (64 - nbits));
                 while (nt[q]) q = (q + 1) & (ncap - 1);
-                nt[q] = tab[k];
+                nt[q] = ((hs[k] >> 32) << 32) | (uint32_t)(k + 1);
             }
             free(tab);
             tab = nt;
             cap = ncap;
-        }
-    }
-    dict->len = 0;
-    if (pq_text_reserve(dict, dbytes)) goto fail;
-    for (size_t e = 0; e < nd; e++) {
-        size_t j = first[e];
-        if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-            uint32_t l = sv[j].len;
-            memcpy(dict->data + dict->len, &l, 4);
-            memcpy(dict->data + dict->len + 4, c->arena.data + sv[j].off, l);
-            dict->len += 4 + l;
-        } else {
-            memcpy(dict->data + dict->len, vals + j * vs, vs);
-            dict->len += vs;
+            bits = nbits;
         }
     }
     free(tab);
-    free(first);
+    free(doff);
+    free(hs);
     return nd;
 fail:
     free(tab);
-    free(first);
+    free(doff);
+    free(hs);
     return 0;
 }
 
 /* ---------- statistics ---------- */
 
-static int cmp_sref(const wcol *c, sref a, sref b) {
+static int cmp_sref(const char *base, sref a, sref b) {
     size_t n = a.len < b.len ? a.len : b.len;
-    int r = memcmp(c->arena.data + a.off, c->arena.data + b.off, n);
+    int r = memcmp(base + a.off, base + b.off, n);
     if (r) return r;
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-/* min/max of the buffered values, PLAIN encoded (doubles skip NaN; zero min is -0.0, zero max
- * is +0.0 as the spec asks; strings over 256 bytes give no min/max). */
-static int chunk_stats(const wcol *c, wchunk *k) {
-    k->null_count = (int64_t)(c->n - c->nv);
+/* min/max of nv values (typed array vals; strings as sref into base), PLAIN encoded. Doubles
+ * skip NaN; a zero min is -0.0 and a zero max +0.0 as the spec asks; strings over 256 bytes
+ * give no min/max. Called on the dictionary when there is one (far fewer values). */
+static int chunk_stats(int phys, const void *vals, size_t nv, const char *base, wchunk *k) {
     k->has_minmax = false;
-    if (c->nv == 0) return 0;
-    switch (c->phys) {
+    if (nv == 0) return 0;
+    switch (phys) {
     case PQ_PHYS_BOOLEAN: {
-        const uint8_t *v = c->vals;
+        const uint8_t *v = vals;
         uint8_t mn = 1, mx = 0;
-        for (size_t i = 0; i < c->nv; i++) {
+        for (size_t i = 0; i < nv; i++) {
             mn &= v[i];
             mx |= v[i];
         }
@@ -441,9 +485,9 @@ static int chunk_stats(const wcol *c, wchunk *k) {
         break;
     }
     case PQ_PHYS_INT32: {
-        const int32_t *v = c->vals;
+        const int32_t *v = vals;
         int32_t mn = v[0], mx = v[0];
-        for (size_t i = 1; i < c->nv; i++) {
+        for (size_t i = 1; i < nv; i++) {
             mn = v[i] < mn ? v[i] : mn;
             mx = v[i] > mx ? v[i] : mx;
         }
@@ -451,9 +495,9 @@ static int chunk_stats(const wcol *c, wchunk *k) {
         break;
     }
     case PQ_PHYS_INT64: {
-        const int64_t *v = c->vals;
+        const int64_t *v = vals;
         int64_t mn = v[0], mx = v[0];
-        for (size_t i = 1; i < c->nv; i++) {
+        for (size_t i = 1; i < nv; i++) {
             mn = v[i] < mn ? v[i] : mn;
             mx = v[i] > mx ? v[i] : mx;
         }
@@ -461,10 +505,10 @@ static int chunk_stats(const wcol *c, wchunk *k) {
         break;
     }
     case PQ_PHYS_DOUBLE: {
-        const double *v = c->vals;
+        const double *v = vals;
         double mn = INFINITY, mx = -INFINITY;
         bool any = false;
-        for (size_t i = 0; i < c->nv; i++) {
+        for (size_t i = 0; i < nv; i++) {
             if (isnan(v[i])) continue;
             any = true;
             mn = v[i] < mn ? v[i] : mn;
@@ -477,15 +521,15 @@ static int chunk_stats(const wcol *c, wchunk *k) {
         break;
     }
     default: {
-        const sref *v = c->vals;
+        const sref *v = vals;
         sref mn = v[0], mx = v[0];
-        for (size_t i = 1; i < c->nv; i++) {
-            if (cmp_sref(c, v[i], mn) < 0) mn = v[i];
-            if (cmp_sref(c, v[i], mx) > 0) mx = v[i];
+        for (size_t i = 1; i < nv; i++) {
+            if (cmp_sref(base, v[i], mn) < 0) mn = v[i];
+            if (cmp_sref(base, v[i], mx) > 0) mx = v[i];
         }
         if (mn.len > 256 || mx.len > 256) return 0;
-        if (pq_text_append(&k->min, c->arena.data + mn.off, mn.len) ||
-            pq_text_append(&k->max, c->arena.data + mx.off, mx.len))
+        if (pq_text_append(&k->min, base + mn.off, mn.len) ||
+            pq_text_append(&k->max, base + mx.off, mx.len))
             return -1;
     }
     }
@@ -576,18 +620,35 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
     w->hdr_bytes = 0;
     k->dict_off = -1;
     k->num_values = (int64_t)c->n;
-    if (chunk_stats(c, k)) goto oom;
+    k->null_count = (int64_t)(c->n - c->nv);
     size_t ndict = 0;
     uint64_t tus = 0;
     if (!w->o.no_dictionary && c->phys != PQ_PHYS_BOOLEAN) {
         w->page.len = 0;
         ndict = build_dict(w, c, &w->page);
-        if (ndict) {
-            tus += w->page.len;
-            if (emit_page(w, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
-            k->dict_off = (int64_t)w->offset;
-            k->dict = true;
+    }
+    if (ndict && c->phys == PQ_PHYS_BYTE_ARRAY) {
+        sref *dv = malloc(ndict * sizeof *dv);
+        if (!dv) goto oom;
+        size_t off = 0;
+        for (size_t e = 0; e < ndict; e++) {
+            uint32_t l;
+            memcpy(&l, w->page.data + off, 4);
+            dv[e] = (sref){(uint32_t)off + 4, l};
+            off += 4 + l;
         }
+        int rc = chunk_stats(c->phys, dv, ndict, w->page.data, k);
+        free(dv);
+        if (rc) goto oom;
+    } else if (chunk_stats(c->phys, ndict ? (const void *)w->page.data : c->vals, ndict ? ndict : c->nv,
+                           c->arena.data, k)) {
+        goto oom;
+    }
+    if (ndict) {
+        tus += w->page.len;
+        if (emit_page(w, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
+        k->dict_off = (int64_t)w->offset;
+        k->dict = true;
     }
     size_t data_start = w->chunk.len;
     int bw = ndict ? pq_bit_width(ndict - 1) : 0;

@@ -189,6 +189,16 @@ def _():
             assert st.has_min_max and st.min <= st.max and st.min in ids
         mn = f.metadata.row_group(0).column(0).statistics.min
         assert mn == 0, mn
+        # min/max/null_count of dictionary-encoded and plain columns match the data
+        for g in range(f.metadata.num_row_groups):
+            part = f.read_row_group(g).to_pylist()
+            for ci, name in [(2, "i32"), (3, "i64"), (5, "s")]:
+                st = f.metadata.row_group(g).column(ci).statistics
+                vals = [r[name] for r in part if r[name] is not None]
+                assert st.null_count == len(part) - len(vals), (name, g)
+                if name == "s" and max(len(v.encode()) for v in vals) > 256:
+                    continue
+                assert st.has_min_max and st.min == min(vals) and st.max == max(vals), (name, g, st.min, st.max)
 
 
 @case("ecom_writes_duckdb_reads")
