@@ -7,7 +7,7 @@
  *     popularity within a category), adds some to the cart (about 6.5% of views), removes about
  *     a third of what it added, and about 30% of the sessions that end with items in the cart
  *     buy them (one purchase event carrying the cart's items, total exact in cents).
- *   - The catalog (about 350 products in 10 categories) and the geography (stores in real
+ *   - The catalog (327 products in 10 categories) and the geography (stores in real
  *     Ecuadorian cities with their province and coordinates) are fixed tables, the same for
  *     every seed. The population and everything it does depend on the seed only: the same
  *     config gives byte-identical lines (when the clock is simulated, now_us < 0).
