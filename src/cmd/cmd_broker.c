@@ -18,8 +18,8 @@ static void broker_on_signal(int sig) {
 }
 
 static const char broker_usage[] =
-    "usage: ecom broker [--partitions N] [--addr-file PATH]\n"
-    "       ecom broker --create-topics --brokers LIST [--partitions N] [--replication R]\n"
+    "usage: ecom broker [--partitions N] [--addr-file PATH] [--topics V,C,O]\n"
+    "       ecom broker --create-topics --brokers LIST [--partitions N] [--replication R] [--topics V,C,O]\n"
     "Runs an in-memory Kafka-protocol broker (librdkafka's mock cluster) on 127.0.0.1 with the\n"
     "topics page_views, cart_events, orders; prints its address and writes it to the address\n"
     "file that `ecom gen` and `ecom stream` read when given no --brokers. Runs until SIGINT or\n"
@@ -58,23 +58,36 @@ static int broker_wait_signal(void) {
     return 0;
 }
 
-static int broker_create_topics(const char *brokers, int64_t partitions, int64_t replication, int64_t timeout) {
+/* Splits "a,b,c" into exactly KAFKA_NTOPICS non-empty names (in buf). 0 or -1. */
+static int broker_parse_topics(const char *list, char *buf, size_t buflen, const char *names[KAFKA_NTOPICS]) {
+    if (strlen(list) >= buflen) return -1;
+    strcpy(buf, list);
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n == KAFKA_NTOPICS) return -1;
+        names[n++] = t;
+    }
+    return n == KAFKA_NTOPICS ? 0 : -1;
+}
+
+static int broker_create_topics(const char *brokers, const char *const *topics, int64_t partitions,
+                                int64_t replication, int64_t timeout) {
     char err[512];
     if (!brokers) {
         fprintf(stderr, "ecom broker: --create-topics needs --brokers\n");
         return 2;
     }
-    if (kafka_topics_create(brokers, kafka_event_topics, KAFKA_NTOPICS, (int)partitions,
-                            (int)replication, timeout, err, sizeof err)) {
+    if (kafka_topics_create(brokers, topics, KAFKA_NTOPICS, (int)partitions, (int)replication,
+                            timeout, err, sizeof err)) {
         fprintf(stderr, "ecom broker: %s\n", err);
         return 1;
     }
-    printf("topics page_views, cart_events, orders: %lld partitions each on %s\n",
+    printf("topics %s, %s, %s: %lld partitions each on %s\n", topics[0], topics[1], topics[2],
            (long long)partitions, brokers);
     return 0;
 }
 
-static int broker_serve(const char *addr_file, int64_t partitions, bool quiet) {
+static int broker_serve(const char *addr_file, const char *const *topics, int64_t partitions, bool quiet) {
     char err[512], path[4096];
     if (addr_file) {
         snprintf(path, sizeof path, "%s", addr_file);
@@ -82,7 +95,7 @@ static int broker_serve(const char *addr_file, int64_t partitions, bool quiet) {
         fprintf(stderr, "ecom broker: no --addr-file, and neither ECOM_BROKER_FILE nor HOME is set\n");
         return 2;
     }
-    kafka_mock *m = kafka_mock_start(kafka_event_topics, KAFKA_NTOPICS, (int)partitions, err, sizeof err);
+    kafka_mock *m = kafka_mock_start(topics, KAFKA_NTOPICS, (int)partitions, err, sizeof err);
     if (!m) {
         fprintf(stderr, "ecom broker: %s\n", err);
         return 1;
@@ -96,8 +109,9 @@ static int broker_serve(const char *addr_file, int64_t partitions, bool quiet) {
     printf("%s\n", addr);
     fflush(stdout);
     if (!quiet)
-        fprintf(stderr, "ecom broker: listening on %s (page_views, cart_events, orders: %lld partitions "
-                "each; in memory only); address in %s; stop with Ctrl-C\n", addr, (long long)partitions, path);
+        fprintf(stderr, "ecom broker: listening on %s (%s, %s, %s: %lld partitions each; in memory "
+                "only); address in %s; stop with Ctrl-C\n", addr, topics[0], topics[1], topics[2],
+                (long long)partitions, path);
     int rc = broker_wait_signal() ? 1 : 0;
     if (rc) fprintf(stderr, "ecom broker: cannot wait for signals\n");
     broker_remove_addr(path, addr);
@@ -108,13 +122,14 @@ static int broker_serve(const char *addr_file, int64_t partitions, bool quiet) {
 
 int cmd_broker(int argc, char **argv) {
     int64_t partitions = 3, replication = 1, timeout = 10 * TIME_US_PER_SEC;
-    const char *addr_file = NULL, *brokers = NULL;
+    const char *addr_file = NULL, *brokers = NULL, *topic_list = NULL;
     bool create = false, quiet = false;
     const flag_spec specs[] = {
         {"partitions", FLAG_INT, &partitions, "partitions per topic (equal for all three; default 3)", 1, 1024, NULL},
         {"addr-file", FLAG_STR, &addr_file, "where to write the address (default $ECOM_BROKER_FILE or ~/.cache/ecom/broker.addr)", 0, 0, NULL},
         {"create-topics", FLAG_BOOL, &create, "create the three topics on the cluster at --brokers, then exit", 0, 0, NULL},
         {"brokers", FLAG_STR, &brokers, "bootstrap list of a real cluster (with --create-topics)", 0, 0, NULL},
+        {"topics", FLAG_STR, &topic_list, "the three topic names, views,cart,orders (default page_views,cart_events,orders)", 0, 0, NULL},
         {"replication", FLAG_INT, &replication, "replication factor (with --create-topics; default 1)", 1, 32, NULL},
         {"timeout", FLAG_DURATION, &timeout, "time limit for --create-topics (default 10s)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no messages on stderr", 0, 0, NULL},
@@ -131,10 +146,16 @@ int cmd_broker(int argc, char **argv) {
         fprintf(stderr, "ecom broker: %s\n", err);
         return 2;
     }
-    if (create) return broker_create_topics(brokers, partitions, replication, timeout);
+    const char *topics[KAFKA_NTOPICS] = {kafka_event_topics[0], kafka_event_topics[1], kafka_event_topics[2]};
+    char tbuf[1024];
+    if (topic_list && broker_parse_topics(topic_list, tbuf, sizeof tbuf, topics)) {
+        fprintf(stderr, "ecom broker: --topics needs three comma-separated names (views,cart,orders)\n");
+        return 2;
+    }
+    if (create) return broker_create_topics(brokers, topics, partitions, replication, timeout);
     if (brokers) {
         fprintf(stderr, "ecom broker: --brokers only goes with --create-topics\n");
         return 2;
     }
-    return broker_serve(addr_file, partitions, quiet);
+    return broker_serve(addr_file, topics, partitions, quiet);
 }

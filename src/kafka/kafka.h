@@ -43,8 +43,10 @@ kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char
 /* The librdkafka producer settings applied (name=value pairs, NULL-terminated), for docs/tests. */
 extern const char *const kafka_producer_settings[];
 
-/* Queues one message. Blocks (serving delivery reports) while the local queue is full, up to
- * the producer's timeout; returns -1 on a fatal error or time-out. */
+/* Queues one message. The first message to a topic checks that the topic exists (one metadata
+ * request; -1 with "topic X: Broker: Unknown topic or partition" if not). Blocks (serving
+ * delivery reports) while the local queue is full, up to the producer's timeout; returns -1 on
+ * a fatal error or time-out. */
 int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, size_t klen,
                         const void *val, size_t vlen, char *err, size_t errlen);
 

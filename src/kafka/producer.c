@@ -35,7 +35,7 @@ const char *const kafka_producer_settings[] = {
     "enable.idempotence=true",      /* no duplicates or reordering on retries */
     "acks=all",
     "partitioner=murmur2_random",   /* Java-compatible: same key -> same partition everywhere */
-    "linger.ms=10",
+    "linger.ms=5",
     "batch.size=1000000",
     "batch.num.messages=100000",
     "compression.type=lz4",
@@ -119,7 +119,7 @@ kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char
     return p;
 }
 
-/* Finds or creates the cached handle for topic. */
+/* Finds or creates the cached handle for topic (checking that the topic exists). */
 static rd_kafka_topic_t *producer_topic(kafka_producer *p, const char *topic, char *err, size_t errlen) {
     for (size_t i = 0; i < p->ntopics; i++)
         if (!strcmp(rd_kafka_topic_name(p->topics[i]), topic)) return p->topics[i];
@@ -130,6 +130,12 @@ static rd_kafka_topic_t *producer_topic(kafka_producer *p, const char *topic, ch
     rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topic, NULL);
     if (!t) {
         snprintf(err, errlen, "topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+        return NULL;
+    }
+    /* One metadata round trip on first use: a missing topic is a clear error now, instead of
+     * every message failing with "Unknown topic" at the end of the time limit. */
+    if (kafka_topic_partition_count(p->rk, t, topic, p->timeout_us, err, errlen) < 0) {
+        rd_kafka_topic_destroy(t);
         return NULL;
     }
     p->topics[p->ntopics++] = t;

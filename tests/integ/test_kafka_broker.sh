@@ -51,6 +51,12 @@ broker_default_file() {
   start_broker "$ECOM_BROKER_FILE" --quiet || { fail "no address file"; return; }
   local addr; addr=$(cat "$ECOM_BROKER_FILE")
   expect_contains "$(timeout 10 kcat -L -b "$addr" -m 5 -t orders)" 'topic "orders" with 3 partitions'
+  stop_broker || fail "broker exit code"
+  # Other topic names (what gen's --topic-* flags point at).
+  start_broker "$ECOM_BROKER_FILE" --quiet --topics v1,c1,o1 --partitions 2 || { fail "no address file"; return; }
+  addr=$(cat "$ECOM_BROKER_FILE")
+  local md; md=$(timeout 10 kcat -L -b "$addr" -m 5)
+  for t in v1 c1 o1; do expect_contains "$md" "topic \"$t\" with 2 partitions"; done
   # (--create-topics needs a real cluster's controller, which the mock lacks: test_kafka_real.sh)
   stop_broker || fail "broker exit code"
   [ -e "$ECOM_BROKER_FILE" ] && fail "default address file left behind"
@@ -64,6 +70,8 @@ broker_usage_errors() {
   expect_rc 2 "$ECOM" broker --bogus
   expect_rc 2 "$ECOM" broker --create-topics
   expect_contains "$LAST_ERR" "needs --brokers"
+  expect_rc 2 "$ECOM" broker --topics a,b
+  expect_contains "$LAST_ERR" "three comma-separated names"
   local t0=$SECONDS
   expect_rc 1 "$ECOM" broker --create-topics --brokers 127.0.0.1:1 --timeout 2s
   expect_contains "$LAST_ERR" "no Kafka broker answered at 127.0.0.1:1"
