@@ -1,4 +1,4 @@
-/* test_kafka_real.c — the kafka module against a REAL Apache Kafka broker (started on demand by
+/* test_kafka_cluster.c — the kafka module against a REAL Apache Kafka broker (started on demand by
  * tests/services/kafka.sh ensure): topic creation, checked delivery, and the consumer API the
  * stream stage uses — two group members splitting co-partitioned topics with the range
  * assignor, explicit commits, watermarks, and a missing topic refused. */

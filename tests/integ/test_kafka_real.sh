@@ -1,0 +1,137 @@
+# `ecom gen` into a REAL Apache Kafka broker (tests/services/kafka.sh), verified with kcat as an
+# independent consumer against an oracle: the same gen run (same seed, simulated clock) written
+# as NDJSON. Checks: no loss and nothing extra (the multiset of messages equals the oracle's
+# lines), counts per topic, routing by event_type, key = user_id, valid JSON, duplicates only
+# as --dup-frac asks, each user in one partition number across the three topics (the Java
+# murmur2 partition). Also: an unreachable broker, a missing topic, and `ecom broker` + gen
+# with no --brokers.
+. "$(dirname "$0")/lib.sh"
+
+START=2026-11-25T09:00:00Z
+KADDR=
+
+kafka_up() {
+  [ -n "$KADDR" ] && return 0
+  KADDR=$(bash "$REPO/tests/services/kafka.sh" ensure) || { fail "kafka.sh ensure failed"; return 1; }
+}
+
+# consume ADDR TOPIC...: every message of the topics, one per line: topic TAB partition TAB key TAB value.
+consume() {
+  local addr=$1; shift
+  for t in "$@"; do
+    timeout 60 kcat -C -b "$addr" -t "$t" -o beginning -e -q -f '%t\t%p\t%k\t%s\n' || fail "kcat -C $t"
+  done
+}
+
+# verify.py: the checks on the consumed messages against the oracle NDJSON.
+verify() {
+  "$PY" - "$@" <<'PY'
+import collections, json, sys
+from kafka.partitioner.default import murmur2
+msgs_file, oracle_file, tv, tc, to, parts, dup_frac = sys.argv[1:8]
+parts, dup_frac = int(parts), float(dup_frac)
+route = {"page_view": tv, "add_to_cart": tc, "remove_from_cart": tc, "purchase": to}
+bad = []
+def check(cond, what):
+    if not cond and len(bad) < 20: bad.append(what)
+got = collections.Counter()
+per_topic = collections.Counter()
+user_part = {}
+ids = collections.Counter()
+with open(msgs_file, encoding="utf-8") as f:
+    for line in f:
+        topic, part, key, value = line.rstrip("\n").split("\t", 3)
+        got[value] += 1
+        per_topic[topic] += 1
+        try:
+            ev = json.loads(value)
+        except ValueError:
+            check(False, "invalid JSON: " + value[:80]); continue
+        check(route.get(ev.get("event_type")) == topic, "routing: %s in %s" % (ev.get("event_type"), topic))
+        check(key == ev.get("user_id"), "key %s != user_id %s" % (key, ev.get("user_id")))
+        p = int(part)
+        check(p == (murmur2(key.encode()) & 0x7fffffff) % parts, "user %s in partition %d, not murmur2's" % (key, p))
+        check(user_part.setdefault(key, p) == p, "user %s in partitions %d and %d" % (key, user_part[key], p))
+        ids[ev.get("event_id")] += 1
+want = collections.Counter()
+with open(oracle_file, encoding="utf-8") as f:
+    for line in f:
+        want[line.rstrip("\n")] += 1
+n = sum(want.values())
+lost, extra = want - got, got - want
+check(not lost, "%d messages lost, e.g. %s" % (sum(lost.values()), next(iter(lost), "")[:80]))
+check(not extra, "%d messages extra, e.g. %s" % (sum(extra.values()), next(iter(extra), "")[:80]))
+dups = sum(c - 1 for c in ids.values() if c > 1)
+check(dups <= dup_frac * n * 1.5 + 10, "%d duplicate event_ids for --dup-frac %g of %d" % (dups, dup_frac, n))
+if dup_frac > 0:
+    check(dups > 0, "no duplicates although --dup-frac %g" % dup_frac)
+for t in (tv, tc, to):
+    check(per_topic[t] > 0, "topic %s empty" % t)
+print("  %d messages: %s; %d users; %d duplicate event_ids" % (
+    sum(got.values()), ", ".join("%s=%d" % kv for kv in sorted(per_topic.items())), len(user_part), dups))
+for b in bad:
+    print("  check failed: " + b)
+sys.exit(1 if bad else 0)
+PY
+}
+
+gen_into_real_kafka() {
+  kafka_up || return
+  local tv=views_$$ tc=cart_$$ to=orders_$$ n=20000
+  expect_rc 0 "$ECOM" broker --create-topics --brokers "$KADDR" --partitions 3 --topics "$tv,$tc,$to"
+  local args=(--seed 7 --start "$START" --count $n --users 400 --dup-frac 0.02 --quiet)
+  expect_rc 0 "$ECOM" gen "${args[@]}" --brokers "$KADDR" --topic-views "$tv" --topic-cart "$tc" \
+    --topic-orders "$to" --timeout 30s
+  "$ECOM_OPT" gen "${args[@]}" --out "$TEST_TMP/oracle.ndjson" || fail "gen --out"
+  expect_eq "$(wc -l <"$TEST_TMP/oracle.ndjson")" $n "oracle lines"
+  consume "$KADDR" "$tv" "$tc" "$to" >"$TEST_TMP/msgs.tsv"
+  verify "$TEST_TMP/msgs.tsv" "$TEST_TMP/oracle.ndjson" "$tv" "$tc" "$to" 3 0.02 || fail "verification"
+}
+
+# Nothing listens on port 1: a clear error and a non-zero exit within the time limit.
+gen_unreachable_broker() {
+  local t0=$SECONDS
+  expect_rc 1 "$ECOM" gen --brokers 127.0.0.1:1 --timeout 2s --start "$START" --count 100 --quiet
+  expect_contains "$LAST_ERR" "127.0.0.1:1"
+  expect_le $((SECONDS - t0)) 10 "seconds to give up"
+}
+
+# A topic that does not exist (auto-creation is off, as it should be in production): the
+# messages can't be delivered, and gen says so and exits non-zero within its time limit.
+gen_missing_topic() {
+  kafka_up || return
+  local t0=$SECONDS
+  expect_rc 1 "$ECOM" gen --brokers "$KADDR" --timeout 3s --start "$START" --count 200 --quiet \
+    --topic-views "nope_v_$$" --topic-cart "nope_c_$$" --topic-orders "nope_o_$$"
+  [ -n "$LAST_ERR" ] || fail "no error message"
+  echo "  stderr: $(head -c 300 <<<"$LAST_ERR")"
+  expect_le $((SECONDS - t0)) 30 "seconds to give up"
+}
+
+# `ecom broker` writes its address; gen with no --brokers finds it; kcat reads the events there.
+gen_finds_embedded_broker() {
+  export ECOM_BROKER_FILE=$TEST_TMP/broker.addr
+  "$ECOM" broker --quiet >"$TEST_TMP/broker.out" 2>"$TEST_TMP/broker.err" &
+  local bpid=$! i
+  for i in $(seq 100); do [ -s "$ECOM_BROKER_FILE" ] && break; sleep 0.1; done
+  if [ ! -s "$ECOM_BROKER_FILE" ]; then
+    fail "no address file: $(cat "$TEST_TMP/broker.err")"; kill $bpid; wait $bpid; unset ECOM_BROKER_FILE; return
+  fi
+  local addr; addr=$(cat "$ECOM_BROKER_FILE")
+  local args=(--seed 3 --start "$START" --count 3000 --users 100 --quiet)
+  expect_rc 0 "$ECOM" gen "${args[@]}"
+  "$ECOM_OPT" gen "${args[@]}" --out "$TEST_TMP/oracle.ndjson" || fail "gen --out"
+  consume "$addr" page_views cart_events orders >"$TEST_TMP/msgs.tsv"
+  verify "$TEST_TMP/msgs.tsv" "$TEST_TMP/oracle.ndjson" page_views cart_events orders 3 0 || fail "verification"
+  kill -TERM $bpid
+  local rc=0; wait $bpid || rc=$?
+  expect_eq $rc 0 "broker exit code on SIGTERM"
+  [ -e "$ECOM_BROKER_FILE" ] && fail "address file left behind"
+  unset ECOM_BROKER_FILE
+}
+
+case_run gen_into_real_kafka
+case_run gen_unreachable_broker
+case_run gen_missing_topic
+case_run gen_finds_embedded_broker
+suite_end
