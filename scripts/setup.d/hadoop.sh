@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # hadoop.sh — fetches the pinned Apache Hadoop jars (NameNode, DataNode, FsShell) from Maven
-# Central for the real-HDFS tests, into $ECOM_CACHE/hadoop/<version>/ (never into the repo).
+# Central for the real-HDFS tests, into $ECOM_CACHE/hadoop/ (never into the repo).
 # Idempotent: a stamp named after the pom's hash makes a second run a no-op.
 #
-#   $ECOM_CACHE/hadoop/<version>/libs/      every runtime jar (mvn dependency:copy-dependencies)
-#   $ECOM_CACHE/hadoop/<version>/webroot/   webapps/{hdfs,datanode,static,...}: empty web app dirs
+#   $ECOM_CACHE/hadoop/<version>-<pom hash>/libs/     every runtime jar (mvn dependency:copy-dependencies)
+#   $ECOM_CACHE/hadoop/<version>-<pom hash>/webroot/  webapps/{hdfs,datanode,...}: empty web app dirs
 #
 # Why webroot: the NameNode and DataNode HTTP servers refuse to start unless "webapps/<name>" is
 # on the classpath. The Maven jars do not carry the web UI (only the release tarball does), and
@@ -16,8 +16,10 @@ ECOM_CACHE=${ECOM_CACHE:-$HOME/.cache/ecom}
 pom=scripts/hadoop/pom.xml
 ver=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$pom")
 [ -n "$ver" ] || { echo "hadoop.sh: no hadoop.version in $pom" >&2; exit 1; }
-dest=$ECOM_CACHE/hadoop/$ver
-stamp=$dest/.stamp-$(sha1sum "$pom" | cut -c1-12)
+# One directory per pom content: checkouts with different poms (branches, worktrees) sharing a
+# cache never replace each other's jars under a running cluster.
+dest=$ECOM_CACHE/hadoop/$ver-$(sha1sum "$pom" | cut -c1-12)
+stamp=$dest/.stamp
 [ -f "$stamp" ] && exit 0
 
 command -v mvn >/dev/null || { echo "hadoop.sh: mvn not found (scripts/setup.sh installs maven)" >&2; exit 1; }

@@ -329,6 +329,9 @@ static int wh_judge(wh_req *r, int rc, long want, const char *op, const char *ab
     wh_remote(&r->answer, exc, exclen, msg, sizeof msg);
     if (exc[0])
         wh_err(err, errlen, "webhdfs %s %s: %s: %s (HTTP %ld)", op, abs, exc, msg, r->status);
+    else if (r->status == 401)
+        wh_err(err, errlen, "webhdfs %s %s: HTTP 401 unauthorized (give a user: --hdfs-user or "
+               "HADOOP_USER_NAME; a Kerberos cluster needs SPNEGO)", op, abs);
     else
         wh_err(err, errlen, "webhdfs %s %s: HTTP %ld %.200s", op, abs, r->status,
                r->answer.len ? r->answer.data : "(empty answer)");
@@ -646,7 +649,26 @@ int webhdfs_rename(webhdfs *w, const char *from, const char *to, char *err, size
     }
     for (int round = 0; round < 2; round++) {
         wh_req r;
+        bool done_ok = true;
         rc = wh_call(w, &r, "PUT", "RENAME", src, extra.data, exc, sizeof exc, &attempts, err, errlen);
+        /* HttpFS ignores renameoptions and does a plain rename: {"boolean": false} when the
+         * destination exists. Then: refuse a directory destination, else delete the old file
+         * and rename again. Not atomic (a reader may briefly find no file, never a partial
+         * one); see docs/hdfs.md. */
+        if (!rc && !wh_answer_bool(&r, &done_ok) && !done_ok) {
+            storage_entry de;
+            bool dex = false;
+            char e2[256];
+            rc = -1;
+            wh_err(err, errlen, "webhdfs RENAME %s -> %s: refused", src, dst);
+            if (!webhdfs_stat(w, to, &de, &dex, e2, sizeof e2) && dex && !de.is_dir &&
+                !webhdfs_remove(w, to, err, errlen)) {
+                wh_req_free(&r);
+                rc = wh_call(w, &r, "PUT", "RENAME", src, extra.data, exc, sizeof exc, &attempts, err, errlen);
+                if (!rc && !wh_answer_bool(&r, &done_ok) && !done_ok)
+                    rc = wh_err(err, errlen, "webhdfs RENAME %s -> %s: refused", src, dst);
+            }
+        }
         wh_req_free(&r);
         if (!rc || strcmp(exc, "FileNotFoundException")) break;
         bool src_there = false, dst_there = false;

@@ -10,6 +10,8 @@
 #   hdfs.sh stop              stops both daemons, removes their directories
 #   hdfs.sh stop-datanode     stops only the DataNode (fault tests)
 #   hdfs.sh start-datanode    starts it again and waits until the NameNode sees it live
+#   hdfs.sh httpfs            starts an HttpFS gateway too (once); prints its HOST:PORT, also in
+#                             $ECOM_SERVICES_DIR/httpfs.addr
 #   hdfs.sh fs ARGS...        Hadoop's own FsShell against it (an independent client):
 #                             hdfs.sh fs -ls -R /    hdfs.sh fs -cat /x    hdfs.sh fs -put - /y
 #
@@ -24,7 +26,8 @@ SVC=${ECOM_SERVICES_DIR:-/tmp/ecom-services-$(id -u)}
 DIR=$SVC/hdfs
 TIMEOUT=${ECOM_HDFS_TIMEOUT:-120}
 VER=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$REPO/scripts/hadoop/pom.xml")
-HOME_H=$ECOM_CACHE/hadoop/$VER
+# The jars of this exact pom (scripts/setup.d/hadoop.sh names the directory the same way).
+HOME_H=$ECOM_CACHE/hadoop/$VER-$(sha1sum "$REPO/scripts/hadoop/pom.xml" | cut -c1-12)
 # Hadoop 3.4 on Java 17: Jersey 1 (WebHDFS) defines classes through ClassLoader.defineClass by
 # reflection, which Java 17 refuses unless java.lang is opened to the class path.
 JOPTS=(-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 --add-opens=java.base/java.lang=ALL-UNNAMED
@@ -56,6 +59,9 @@ write_conf() {
     prop fs.defaultFS "hdfs://127.0.0.1:$rpc"
     prop hadoop.tmp.dir "$DIR/tmp"
     prop hadoop.security.authentication simple
+    # HttpFS runs as this OS user and acts on behalf of the user.name of each request.
+    prop "hadoop.proxyuser.$(id -un).hosts" '*'
+    prop "hadoop.proxyuser.$(id -un).groups" '*'
     echo '</configuration>'
   } >"$DIR/conf/core-site.xml"
   {
@@ -149,7 +155,7 @@ wait_for() {
   local what=$1; shift
   local deadline=$((SECONDS + TIMEOUT))
   while ! "$@" >/dev/null 2>&1; do
-    for d in namenode datanode; do
+    for d in namenode datanode httpfs; do
       [ -f "$DIR/$d.pid" ] && ! alive "$d" && { tail -30 "$DIR/logs/$d.log" >&2; die "$d exited while waiting for $what"; }
     done
     [ $SECONDS -lt $deadline ] || { tail -20 "$DIR/logs/namenode.log" >&2; die "timed out after ${TIMEOUT}s waiting for $what"; }
@@ -166,7 +172,7 @@ cmd_ensure() {
     cat "$SVC/hdfs.addr"; return 0
   fi
   cmd_stop
-  [ -d "$HOME_H/libs" ] || bash "$REPO/scripts/setup.d/hadoop.sh"
+  [ -f "$HOME_H/.stamp" ] || bash "$REPO/scripts/setup.d/hadoop.sh"
   [ -d "$HOME_H/libs" ] || die "Hadoop $VER jars missing in $HOME_H"
   local t0=$SECONDS
   mkdir -p "$DIR"
@@ -187,7 +193,33 @@ cmd_ensure() {
   cat "$SVC/hdfs.addr"
 }
 
+# HttpFS gateway (same REST API, no DataNode redirect) on a free port, for the httpfs:// mode.
+cmd_httpfs() {
+  alive namenode || die "not running (run: $0 ensure)"
+  if alive httpfs && [ -f "$SVC/httpfs.addr" ]; then cat "$SVC/httpfs.addr"; return 0; fi
+  local port
+  port=$(free_ports 1)
+  mkdir -p "$DIR/httpfs/tmp" "$DIR/httpfs/log"
+  {
+    echo '<configuration>'
+    prop httpfs.http.hostname 127.0.0.1
+    prop httpfs.http.port "$port"
+    prop httpfs.hadoop.config.dir "$DIR/conf"
+    echo '</configuration>'
+  } >"$DIR/conf/httpfs-site.xml"
+  setsid java "${JOPTS[@]}" -Dproc_httpfs -Dhttpfs.home.dir="$DIR/httpfs" -Dhttpfs.config.dir="$DIR/conf" \
+    -Dhttpfs.log.dir="$DIR/httpfs/log" -Dhttpfs.temp.dir="$DIR/httpfs/tmp" -cp "$(classpath)" \
+    org.apache.hadoop.fs.http.server.HttpFSServerWebServer >>"$DIR/logs/httpfs.log" 2>&1 </dev/null &
+  echo $! >"$DIR/httpfs.pid"
+  httpfs_ok() { curl -sf --max-time 5 "http://127.0.0.1:$port/webhdfs/v1/?op=LISTSTATUS&user.name=ecom" | grep -q FileStatuses; }
+  wait_for "HttpFS LISTSTATUS" httpfs_ok
+  echo "127.0.0.1:$port" >"$SVC/httpfs.addr"
+  cat "$SVC/httpfs.addr"
+}
+
 cmd_stop() {
+  stop_daemon httpfs
+  rm -f "$SVC/httpfs.addr"
   stop_daemon datanode
   stop_daemon namenode
   rm -rf "$DIR" "$SVC/hdfs.addr" "$SVC/hdfs.rpc"
@@ -227,5 +259,6 @@ case ${1:-} in
   stop-datanode) cmd_stop_datanode ;;
   start-datanode) cmd_start_datanode ;;
   fs) shift; cmd_fs "$@" ;;
-  *) echo "usage: $0 ensure|stop|addr|stop-datanode|start-datanode|fs ARGS..." >&2; exit 2 ;;
+  httpfs) cmd_httpfs ;;
+  *) echo "usage: $0 ensure|stop|addr|stop-datanode|start-datanode|httpfs|fs ARGS..." >&2; exit 2 ;;
 esac
