@@ -70,6 +70,55 @@ cat_unreachable_namenode_clear_error() {
   expect_le "$secs" 15 "seconds to fail"
 }
 
+# ecom load straight to HDFS: the layout FsShell sees equals the local run's, no temporary file
+# is left, ecom cat agrees, and the files fetched back (FsShell -get) read in pyarrow.dataset and
+# DuckDB exactly as the local run's files do.
+load_to_hdfs_matches_local() {
+  [ -n "${ADDR:-}" ] || ADDR=$($H ensure) || { fail "hdfs.sh ensure failed"; return; }
+  local ev=$TEST_TMP/ev.ndjson L2=$TEST_TMP/loadlocal R=/load-$$ out
+  "$ECOM_OPT" gen --count 20000 --start 2026-11-25T23:58:30Z --seed 7 --bad-frac 0.01 --out "$ev" 2>/dev/null ||
+    { fail "ecom gen"; return; }
+  out=$("$ECOM_OPT" load --input "$ev" --out "$L2" --max-rows 3000 2>&1) || { fail "local load: $out"; return; }
+  out=$("$ECOM" load --input "$ev" --out "hdfs://$ADDR$R" --max-rows 3000 2>&1) || { fail "hdfs load: $out"; return; }
+  local want got
+  want=$(cd "$L2" && find . -type f | sed 's|^\./||' | sort)
+  got=$($H fs -ls -R "$R" 2>/dev/null | awk '$1 !~ /^d/ {print $NF}' | sed "s|^$R/||" | sort)
+  expect_ge "$(grep -c 'parquet$' <<<"$want")" 8 "parquet files of the local load"
+  [ "$want" == "$got" ] || fail "layout on HDFS differs from local: $(diff <(echo "$want") <(echo "$got") | head -10)"
+  grep -qE '(^|/)[._]' <<<"$got" && fail "hidden/temporary files left on HDFS: $(grep -E '(^|/)[._]' <<<"$got" | head -3)"
+  local t a b
+  # rejected.ingest_ts is the wall clock of each load: every other column must agree.
+  local cols
+  for t in views cart orders rejected; do
+    cols=(); [ $t = rejected ] && cols=(--columns source,line,reason,raw)
+    a=$("$ECOM_OPT" cat "$L2/$t" "${cols[@]}" 2>&1) || fail "local cat $t"
+    b=$("$ECOM_OPT" cat "hdfs://$ADDR$R/$t" "${cols[@]}" 2>&1) || fail "hdfs cat $t: $(head -c 200 <<<"$b")"
+    [ "$a" == "$b" ] || fail "ecom cat $t differs between HDFS and local"
+  done
+  mkdir -p "$TEST_TMP/fetched"
+  $H fs -get "$R" "$TEST_TMP/fetched/" 2>/dev/null || { fail "FsShell -get"; return; }
+  out=$("$PY" - "$L2" "$TEST_TMP/fetched/${R#/}" <<'PY' 2>&1
+import sys, duckdb, pyarrow.dataset as ds
+local, fetched = sys.argv[1], sys.argv[2]
+for t in ["views", "cart", "orders", "rejected"]:
+    a = ds.dataset(f"{local}/{t}", format="parquet", partitioning="hive").to_table()
+    b = ds.dataset(f"{fetched}/{t}", format="parquet", partitioning="hive").to_table()
+    if "ingest_ts" in a.column_names:   # wall clock of each load
+        a, b = a.drop_columns(["ingest_ts"]), b.drop_columns(["ingest_ts"])
+    key = [c for c in a.column_names if c in ("event_id", "line")][:1] or a.column_names[:1]
+    a, b = a.sort_by([(key[0], "ascending")]), b.sort_by([(key[0], "ascending")])
+    assert a.num_rows > 0, t
+    assert a.equals(b), f"pyarrow: {t} differs"
+    q = "select count(*), count(distinct date) from read_parquet('{}/%s/**/*.parquet', hive_partitioning=1)" % t
+    da, db = duckdb.sql(q.format(local)).fetchall(), duckdb.sql(q.format(fetched)).fetchall()
+    assert da == db, f"duckdb: {t} {da} vs {db}"
+    print(t, a.num_rows, "rows", da)
+PY
+) || fail "pyarrow/DuckDB on fetched files: $out"
+  echo "$out" | sed 's/^/  /'
+}
+
 case_run cat_over_hdfs_matches_local
+case_run load_to_hdfs_matches_local
 case_run cat_unreachable_namenode_clear_error
 suite_end
