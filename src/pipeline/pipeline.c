@@ -108,8 +108,8 @@ static int write_rejected(pipeline_job *j, const char *source, int64_t pos, cons
 /* Parses and processes one record read at (part, offset) of input `source`. Invalid records
  * go to `rejected`; duplicates are counted and not written again; late events are counted,
  * written to the raw tables and excluded from windows (by the engine). */
-static int job_process(pipeline_job *j, const char *source, int part, int64_t offset, const char *p, size_t n,
-                       int64_t ts_hint_us) {
+static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
+                       size_t n, int64_t ts_hint_us) {
     event ev;
     char reason[256];
     j->stats.records++;
@@ -118,7 +118,7 @@ static int job_process(pipeline_job *j, const char *source, int part, int64_t of
         if (n == 0) return 0; /* blank line: nothing to keep */
         return write_rejected(j, source, offset, reason, p, n, ts_hint_us > 0 ? ts_hint_us : time_now_us());
     }
-    int oc = stream_engine_process(j->engine, part, offset, &ev);
+    int oc = stream_engine_process_from(j->engine, part, src, offset, &ev);
     if (oc < 0) return write_rejected(j, source, offset, "timestamp out of range", p, n, time_now_us());
     if (oc == STREAM_DUPLICATE) {
         j->stats.duplicates++;
@@ -209,6 +209,7 @@ static int epoch_commit(pipeline_job *j) {
 static int job_make_engine(pipeline_job *j) {
     stream_config ec = j->cfg->engine;
     ec.n_partitions = j->nparts;
+    ec.n_sources = j->in ? 1 : 3;
     stream_sink sink = metric_sink(j);
     stream_engine_free(j->engine);
     j->engine = stream_engine_new(&ec, &sink, j->err, sizeof j->err);
@@ -382,7 +383,7 @@ reposition:
         bool stopping = *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
         if (n > 0) {
             line_no++;
-            if (job_process(j, path, 0, line_no, line, (size_t)n, 0)) goto fail;
+            if (job_process(j, path, 0, 0, line_no, line, (size_t)n, 0)) goto fail;
             j->in_offset += n;
             j->offsets[0][0] = line_no;
             if (line_no - last_line >= 4096) {
@@ -489,6 +490,18 @@ static void kafka_refresh_lag(pipeline_job *j, bool exact) {
         }
 }
 
+/* Keeps every topic-partition with unread data (or not known yet) from turning idle: the idle
+ * rule is for partitions with nothing to send, not for ones we have not caught up with. */
+static void kafka_touch_backlogged(pipeline_job *j) {
+    for (int p = 0; p < j->nparts; p++)
+        for (int t = 0; t < 3; t++) {
+            int64_t lo = -1, hi = -1;
+            if (kafka_consumer_watermarks_cached(j->consumer, j->cfg->topics[t], p, &lo, &hi) || hi < 0 ||
+                j->offsets[p][t] < hi)
+                stream_engine_touch(j->engine, p, t);
+        }
+}
+
 /* True when every partition of every topic has been read up to the broker's high watermark. */
 static bool kafka_drained(pipeline_job *j) {
     if (!j->assigned_ready) return false;
@@ -519,7 +532,7 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
                 if (!strcmp(m.topic, j->cfg->topics[k])) t = k;
             if (t >= 0 && m.partition >= 0 && m.partition < j->nparts) {
                 snprintf(source, sizeof source, "%s:%d", m.topic, m.partition);
-                if (job_process(j, source, m.partition, m.offset, m.val ? m.val : "", m.vlen, m.timestamp_us))
+                if (job_process(j, source, m.partition, t, m.offset, m.val ? m.val : "", m.vlen, m.timestamp_us))
                     goto fail;
                 j->offsets[m.partition][t] = m.offset + 1;
             }
@@ -532,6 +545,7 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
         int64_t now = time_mono_us();
         if (!drained && (now - last_adv >= 50000 || rc == 0)) {
             last_adv = now;
+            kafka_touch_backlogged(j);
             if (stream_engine_advance(j->engine, now, j->err, sizeof j->err)) goto fail;
         }
         if (stopping || now - epoch_start >= j->cfg->commit_interval_us) {

@@ -56,6 +56,7 @@
 
 #define STREAM_TOP_N 10            /* rows of top_products per window */
 #define STREAM_MAX_PARTITIONS 4096
+#define STREAM_MAX_SOURCES 4       /* input streams per partition (the three topics) */
 #define STREAM_MAX_ABS_TIME_US (1LL << 60) /* events beyond +-36,000 years are refused */
 
 typedef enum { STREAM_EMIT_MERGED = 0, STREAM_EMIT_PARTIAL = 1 } stream_emit_mode;
@@ -68,6 +69,11 @@ typedef struct {
     int64_t idle_timeout_us;     /* processing time without events before a partition stops
                                     holding the watermark back; default 10s; 0 = never idle */
     int n_partitions;            /* input partitions (= shards); default 1 */
+    int n_sources;               /* input streams feeding each partition, read at independent
+                                    speeds (Kafka: the three topics' partition p); default 1.
+                                    A shard's watermark is held back by its slowest non-idle
+                                    source, so a topic read ahead of the others cannot make
+                                    the others' events late (watermark alignment). */
     stream_emit_mode mode;       /* default STREAM_EMIT_MERGED */
 } stream_config;
 
@@ -144,6 +150,15 @@ void stream_engine_free(stream_engine *e);
  * absurd timestamps long before), or out of memory (the engine is then unusable).
  * Emits nothing. Hot path: no allocation in the steady state except for new keys. */
 int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev);
+/* The same for an event read from source src (0..n_sources-1) of partition part.
+ * stream_engine_process() is source 0. */
+int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev);
+
+/* Marks source src of partition part as alive although it sent no event: it has data not yet
+ * read (a backlog), so it must not turn idle and stop holding the watermark back. The caller
+ * knows backlogs (Kafka: offset < high watermark); idleness is meant for sources with nothing
+ * to send, not for ones the consumer has not reached yet (e.g. while rejoining a group). */
+void stream_engine_touch(stream_engine *e, int part, int src);
 
 /* Updates idleness with processing time now_us, recomputes the global watermark, closes what
  * it passed and emits the final rows that are due. Call it after every batch of events (state

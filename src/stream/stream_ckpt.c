@@ -7,6 +7,7 @@
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
  *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4]
+ *           | u32 n_sources, each: i64 newest event time of that source
  *   u32 n_slots,  each: i64 j | u8 has_agg [agg] | u32 n_ids, each u64 a, u64 b
  *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
  *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
@@ -28,7 +29,7 @@
 #include <string.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 1u
+#define CK_VERSION 2u
 #define CK_HEADER 32
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) {
@@ -92,6 +93,8 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
          put_i64(b, s->closed_through);
     for (int t = 0; t < EV_TYPE_COUNT; t++)
         r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]);
+    r |= put_u32(b, (uint32_t)e->cfg.n_sources);
+    for (int i = 0; i < e->cfg.n_sources; i++) r |= put_i64(b, s->src_max[i]);
     r |= put_u32(b, s->n_slots);
     for (uint32_t i = 0; i < s->n_slots && !r; i++) {
         const st_slot *sl = s->slots[i];
@@ -357,6 +360,11 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
         s->ok[t] = get_u64(r);
         s->dup[t] = get_u64(r);
         s->late[t] = get_u64(r);
+    }
+    if (get_u32(r) != (uint32_t)e->cfg.n_sources) return *why = "written with another number of sources", -1;
+    for (int i = 0; i < e->cfg.n_sources; i++) {
+        s->src_max[i] = get_i64(r);
+        if (s->src_max[i] != INT64_MIN && !sane_time(s->src_max[i])) r->bad = true;
     }
     if (r->bad) return *why = "truncated", -1;
     if ((s->max_ts != INT64_MIN && !sane_time(s->max_ts)) ||

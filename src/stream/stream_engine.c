@@ -25,6 +25,7 @@ void stream_config_default(stream_config *c) {
     c->cart_to_purchase_us = 60 * 60 * TIME_US_PER_SEC;
     c->idle_timeout_us = 10 * TIME_US_PER_SEC;
     c->n_partitions = 1;
+    c->n_sources = 1;
     c->mode = STREAM_EMIT_MERGED;
 }
 
@@ -39,6 +40,8 @@ int stream_config_check(const stream_config *c, char *err, size_t errlen) {
         return seterr(err, errlen, "durations must be at most a year"), -1;
     if (c->n_partitions < 1 || c->n_partitions > STREAM_MAX_PARTITIONS)
         return seterr(err, errlen, "partitions must be 1..%d", STREAM_MAX_PARTITIONS), -1;
+    if (c->n_sources < 1 || c->n_sources > STREAM_MAX_SOURCES)
+        return seterr(err, errlen, "sources must be 1..%d", STREAM_MAX_SOURCES), -1;
     if (c->mode != STREAM_EMIT_MERGED && c->mode != STREAM_EMIT_PARTIAL)
         return seterr(err, errlen, "unknown emit mode"), -1;
     return 0;
@@ -56,8 +59,21 @@ static int64_t closable(const stream_engine *e, int64_t wm) {
     return st_floordiv(wm, e->cfg.window_us) - 1;
 }
 
+/* A shard's own watermark: its newest event time minus the lateness, where "newest" is that
+ * of its slowest source that is not idle. A source that has sent nothing yet holds the shard
+ * back until it turns idle (so a topic that is fetched later than its siblings does not see
+ * its events declared late); when every source is idle the newest event of any counts. */
 static int64_t local_wm(const stream_engine *e, const st_shard *s) {
-    return s->max_ts == INT64_MIN ? INT64_MIN : s->max_ts - e->cfg.lateness_us;
+    int64_t m = s->max_ts;
+    if (e->cfg.n_sources > 1) {
+        int64_t lo = INT64_MAX;
+        for (int i = 0; i < e->cfg.n_sources; i++) {
+            if (s->src_idle[i]) continue;
+            if (s->src_max[i] < lo) lo = s->src_max[i];
+        }
+        if (lo != INT64_MAX) m = lo;
+    }
+    return m == INT64_MIN ? INT64_MIN : m - e->cfg.lateness_us;
 }
 
 static int64_t shard_wm(const stream_engine *e, const st_shard *s) {
@@ -127,6 +143,7 @@ void st_shard_reset(st_shard *s) {
     s->last_active_us = INT64_MIN;
     s->next_offset = -1;
     s->max_ts = s->forced = s->closed_through = INT64_MIN;
+    for (int i = 0; i < STREAM_MAX_SOURCES; i++) s->src_max[i] = s->src_active_us[i] = INT64_MIN;
 }
 
 /* ---- engine ---- */
@@ -269,13 +286,19 @@ static int apply_funnel(stream_engine *e, st_shard *s, const event *ev, int64_t 
 }
 
 int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev) {
-    if (part < 0 || part >= e->cfg.n_partitions || (unsigned)ev->type >= EV_TYPE_COUNT ||
+    return stream_engine_process_from(e, part, 0, offset, ev);
+}
+
+int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev) {
+    if (part < 0 || part >= e->cfg.n_partitions || src < 0 || src >= e->cfg.n_sources ||
+        (unsigned)ev->type >= EV_TYPE_COUNT ||
         ev->ts_us <= -STREAM_MAX_ABS_TIME_US || ev->ts_us >= STREAM_MAX_ABS_TIME_US)
         return -1;
     st_shard *s = &e->shards[part];
     if (!s->assigned) return -1;
     s->next_offset = offset + 1;
     s->touched = true;
+    s->src_touched[src] = true;
     int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
     if (k <= closable(e, shard_wm(e, s))) {
         s->late[ev->type]++;
@@ -290,6 +313,7 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
         return STREAM_DUPLICATE;
     }
     if (ev->ts_us > s->max_ts) s->max_ts = ev->ts_us;
+    if (ev->ts_us > s->src_max[src]) s->src_max[src] = ev->ts_us;
     if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k)) return -1;
     s->ok[ev->type]++;
     return STREAM_OK;
@@ -456,6 +480,12 @@ static int emit_merged(stream_engine *e, int64_t jmax) {
     }
 }
 
+void stream_engine_touch(stream_engine *e, int part, int src) {
+    if (part < 0 || part >= e->cfg.n_partitions || src < 0 || src >= e->cfg.n_sources) return;
+    e->shards[part].touched = true;
+    e->shards[part].src_touched[src] = true;
+}
+
 static bool shard_idle(const stream_engine *e, const st_shard *s, int64_t now) {
     return e->cfg.idle_timeout_us > 0 && s->last_active_us != INT64_MIN &&
            now - s->last_active_us >= e->cfg.idle_timeout_us;
@@ -470,6 +500,11 @@ int stream_engine_advance(stream_engine *e, int64_t now_us, char *err, size_t er
         if (!s->assigned) continue;
         if (s->touched || s->last_active_us == INT64_MIN) s->last_active_us = now_us;
         s->touched = false;
+        for (int k = 0; k < e->cfg.n_sources; k++) {
+            if (s->src_touched[k] || s->src_active_us[k] == INT64_MIN) s->src_active_us[k] = now_us;
+            s->src_touched[k] = false;
+            s->src_idle[k] = e->cfg.idle_timeout_us > 0 && now_us - s->src_active_us[k] >= e->cfg.idle_timeout_us;
+        }
         s->idle = shard_idle(e, s, now_us);
         if (s->idle) continue;
         int64_t l = local_wm(e, s);

@@ -159,6 +159,9 @@ typedef struct {
     int64_t last_active_us;  /* processing time; INT64_MIN = set at next advance */
     int64_t next_offset;
     int64_t max_ts, forced, closed_through;
+    /* per source: newest event time, processing time of its last event, idleness */
+    int64_t src_max[STREAM_MAX_SOURCES], src_active_us[STREAM_MAX_SOURCES];
+    bool src_touched[STREAM_MAX_SOURCES], src_idle[STREAM_MAX_SOURCES];
     uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
     st_slot **slots;         /* sorted by j */
     uint32_t n_slots, cap_slots;

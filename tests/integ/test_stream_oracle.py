@@ -305,13 +305,16 @@ def stream_shuffled_within_lateness_is_identical():
 def stream_kill9_restart_is_exactly_once():
     """SIGKILL at random moments, restart each time; the final tables equal an uninterrupted run."""
     root = os.path.join(TMP, "r_kill")
+    args = [ECOM_OPT, "stream", "--input", FAULTY, "--quiet", "--commit-interval", "20ms", "--out"]
+    t0 = time.monotonic()
+    run(args + [os.path.join(TMP, "r_timing")])
+    full = time.monotonic() - t0  # kill moments are drawn within an uninterrupted run's length
     rng = random.Random(9)
     kills = 0
     for attempt in range(40):
-        p = subprocess.Popen([ECOM_OPT, "stream", "--input", FAULTY, "--out", root, "--quiet",
-                              "--commit-interval", "20ms"], stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
         try:
-            p.wait(timeout=rng.uniform(0.05, 0.6))
+            p.wait(timeout=rng.uniform(0.1, 0.8) * full)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait()

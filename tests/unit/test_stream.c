@@ -384,6 +384,47 @@ static void test_idle_partition(check_state *st) {
     buf_free(&r.out);
 }
 
+/* Watermark alignment: with three sources (the topics) per partition, a source read ahead of
+ * the others does not make their events late; a source with nothing to send holds the shard
+ * back until it turns idle, unless the caller touches it (it has a backlog). */
+static void test_sources_aligned(check_state *st) {
+    CHECK_STATE(st);
+    stream_config c = small_cfg(1);
+    c.n_sources = 3;
+    c.idle_timeout_us = 10 * TIME_US_PER_SEC;
+    tl_rec r = {0};
+    stream_sink sk = tl_sink(&r);
+    stream_engine *e = stream_engine_new(&c, &sk, NULL, 0);
+    int64_t now = 1000 * TIME_US_PER_SEC;
+    tev v;
+    /* source 0 runs 20 minutes ahead */
+    for (int i = 0; i <= 20; i++) {
+        tl_product_event(&v, EV_PAGE_VIEW, T0 + i * MIN_US, 1, 1, 100 + (uint64_t)i, 0);
+        CHECK_INTEQ(stream_engine_process_from(e, 0, 0, i, &v.ev), STREAM_OK);
+    }
+    stream_partition_stats ps;
+    CHECK(stream_engine_advance(e, now, NULL, 0) == 0);
+    stream_engine_partition_stats(e, 0, &ps);
+    CHECK_INTEQ(ps.watermark_us, INT64_MIN); /* sources 1 and 2 have said nothing yet */
+    /* source 1 now delivers an event of minute 1: on time for it, not late */
+    tl_product_event(&v, EV_ADD_TO_CART, T0 + MIN_US, 1, 1, 200, 1);
+    CHECK_INTEQ(stream_engine_process_from(e, 0, 1, 0, &v.ev), STREAM_OK);
+    /* source 2 is touched (it has a backlog) for 30 s: it still holds the shard back */
+    for (int k = 1; k <= 3; k++) {
+        stream_engine_touch(e, 0, 2);
+        CHECK(stream_engine_advance(e, now + k * 10 * TIME_US_PER_SEC, NULL, 0) == 0);
+        stream_engine_partition_stats(e, 0, &ps);
+        CHECK_INTEQ(ps.watermark_us, INT64_MIN);
+    }
+    /* untouched for the idle timeout, sources stop holding back: the newest event counts */
+    CHECK(stream_engine_advance(e, now + 45 * TIME_US_PER_SEC, NULL, 0) == 0);
+    stream_engine_partition_stats(e, 0, &ps);
+    CHECK_INTEQ(ps.watermark_us, T0 + 18 * MIN_US);
+    CHECK_INTEQ(stream_engine_process_from(e, 0, 3, 0, &v.ev), -1); /* no such source */
+    stream_engine_free(e);
+    buf_free(&r.out);
+}
+
 static void test_dedup(check_state *st) {
     CHECK_STATE(st);
     stream_config c = small_cfg(1);
@@ -1052,6 +1093,7 @@ int main(void) {
     RUN(&st, test_window_alignment);
     RUN(&st, test_watermark_and_late);
     RUN(&st, test_idle_partition);
+    RUN(&st, test_sources_aligned);
     RUN(&st, test_dedup);
     RUN(&st, test_funnel_edges);
     RUN(&st, test_top10_ties);

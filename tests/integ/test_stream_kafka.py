@@ -1,0 +1,136 @@
+"""ecom stream against a real Apache Kafka broker (KRaft, started by tests/services/kafka.sh).
+
+`ecom gen` writes the same seeded events to Kafka (3 partitions per topic) and to an NDJSON
+file. `ecom stream --drain` over Kafka must produce exactly the tables `ecom stream --input`
+produces from the file (and those are checked against the DuckDB oracle in
+test_stream_oracle.py); a run killed with SIGKILL at random moments and restarted must end with
+the same tables; the group's committed offsets must reach the end of every partition.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+
+import duckdb
+from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+ECOM = os.environ["ECOM"]
+ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)
+REPO = os.environ["REPO"]
+TMP = os.environ["TEST_TMP"]
+TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel"]
+failures = 0
+
+
+def case(fn):
+    global failures
+    try:
+        fn()
+        print(f"PASS {fn.__name__}", flush=True)
+    except Exception as e:
+        failures += 1
+        print(f"  {type(e).__name__}: {e}")
+        print(f"FAIL {fn.__name__}", flush=True)
+
+
+def run(args, timeout=300):
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
+    return r
+
+
+ADDR = subprocess.run(["bash", f"{REPO}/tests/services/kafka.sh", "ensure"], capture_output=True, text=True,
+                      check=True).stdout.strip()
+SUFFIX = uuid.uuid4().hex[:8]
+TOPICS = [f"pv_{SUFFIX}", f"ce_{SUFFIX}", f"or_{SUFFIX}"]
+TOPIC_FLAGS = ["--topic-views", TOPICS[0], "--topic-cart", TOPICS[1], "--topic-orders", TOPICS[2]]
+NDJSON = os.path.join(TMP, "events.ndjson")
+
+
+def rows(root):
+    con = duckdb.connect()
+    out = {}
+    for t in TABLES + ["views", "cart", "orders", "rejected"]:
+        p = os.path.join(root, t)
+        if not os.path.isdir(p):
+            out[t] = []
+            continue
+        if t == "rejected":
+            out[t] = con.execute(f"SELECT count(*) FROM read_parquet('{p}/**/*.parquet')").fetchone()
+            continue
+        sel = "SELECT * FROM read_parquet('%s/**/*.parquet', hive_partitioning=1)" % p
+        if t in ("views", "cart", "orders"):  # processing-time columns differ between runs
+            names = [r[0] for r in con.execute(f"DESCRIBE {sel}").fetchall()]
+            keep = [n for n in names if n not in ("ingested_at", "processed_at")]
+            sel = f"SELECT {', '.join(keep)} FROM read_parquet('{p}/**/*.parquet', hive_partitioning=1)"
+        out[t] = sorted(map(repr, con.execute(sel).fetchall()))
+    return out
+
+
+def setup_topics_and_events():
+    admin = KafkaAdminClient(bootstrap_servers=ADDR, request_timeout_ms=20000)
+    admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in TOPICS])
+    admin.close()
+    run([ECOM_OPT, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--out", NDJSON, "--seed", "23", "--users", "300",
+         "--start", "2026-11-25T12:00:00Z", "--rate", "20", "--count", "30000", "--quiet",
+         "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05", "--late-max", "60s"])
+
+
+def kafka_matches_file():
+    setup_topics_and_events()
+    froot, kroot = os.path.join(TMP, "file_root"), os.path.join(TMP, "kafka_root")
+    run([ECOM, "stream", "--input", NDJSON, "--out", froot, "--quiet"])
+    r = run([ECOM, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", f"g1_{SUFFIX}", "--drain",
+             "--out", kroot, "--quiet"])
+    a, b = rows(froot), rows(kroot)
+    for t in a:
+        assert a[t] == b[t], f"{t}: Kafka run differs from file run ({len(b[t])} vs {len(a[t])} rows)"
+    assert len(a["sales_per_minute"]) >= 20, "too few windows to compare"
+
+
+def committed_offsets_reach_the_end():
+    c = KafkaConsumer(bootstrap_servers=ADDR, group_id=f"g1_{SUFFIX}", enable_auto_commit=False)
+    tps = [TopicPartition(t, p) for t in TOPICS for p in range(3)]
+    ends = c.end_offsets(tps)
+    for tp in tps:
+        got = c.committed(tp)
+        assert got == ends[tp], f"{tp}: committed {got}, end {ends[tp]}"
+    c.close()
+
+
+def kafka_kill9_restart_is_exactly_once():
+    root = os.path.join(TMP, "kill_root")
+    group = f"g2_{SUFFIX}"
+    rng = random.Random(3)
+    kills = 0
+    for _ in range(30):
+        p = subprocess.Popen([ECOM_OPT, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", group, "--drain",
+                              "--out", root, "--quiet", "--commit-interval", "100ms"],
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            p.wait(timeout=rng.uniform(1.0, 4.0))
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+            continue
+        assert p.returncode == 0, f"stream exited {p.returncode}: {p.stderr.read()[-1500:]}"
+        break
+    else:
+        run([ECOM_OPT, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", group, "--drain", "--out", root,
+             "--quiet"])
+    assert kills >= 2, f"only {kills} kills happened"
+    a, b = rows(os.path.join(TMP, "kafka_root")), rows(root)
+    for t in a:
+        assert a[t] == b[t], f"{t}: after {kills} kills {len(b[t])} rows vs {len(a[t])} uninterrupted"
+    print(f"  {kills} kills, identical tables")
+
+
+case(kafka_matches_file)
+case(committed_offsets_reach_the_end)
+case(kafka_kill9_restart_is_exactly_once)
+sys.exit(1 if failures else 0)
