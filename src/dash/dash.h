@@ -128,9 +128,18 @@ void dash_engine_free(dash_engine *e);
 /* True if path is one of the engine's API paths ("/api/..."). */
 bool dash_engine_is_api(const char *path);
 
-/* Answers GET path with the validated params: appends a JSON body to out and returns the HTTP
- * status (200, 404 unknown API path, 503 the lake could not be read; bodies of errors are
- * {"error": "..."}). Never fails otherwise. */
+/* An answer: immutable bytes shared by reference count (the cache and the responses in flight
+ * hold references), so a cached answer is sent without a copy. */
+typedef struct dash_blob dash_blob;
+const char *dash_blob_data(const dash_blob *b);
+size_t dash_blob_len(const dash_blob *b);
+void dash_blob_release(dash_blob *b);   /* drops one reference; NULL is fine */
+
+/* Answers GET path with the validated params: sets *out to a JSON body (the caller releases it)
+ * and returns the HTTP status: 200, 404 unknown API path, 503 the lake could not be read (error
+ * bodies are {"error": "..."}), or 500 with *out = NULL only when memory ran out. */
+int dash_engine_answer(dash_engine *e, const char *path, const dash_params *p, dash_blob **out);
+/* The same, appending the body to out (for tests and tools). */
 int dash_engine_handle(dash_engine *e, const char *path, const dash_params *p, buf_t *out);
 
 /* ---- embedded assets ---- */

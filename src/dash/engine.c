@@ -1,6 +1,7 @@
 /* engine.c — answers the API: scans the committed rows of a range through the source,
  * aggregates them into JSON, and caches the answers until the committed files change. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,40 @@ static const char *const table_names[DASH_T_COUNT] = {
 
 const char *dash_table_name(dash_table t) { return (unsigned)t < DASH_T_COUNT ? table_names[t] : "?"; }
 
+struct dash_blob {
+    atomic_int refs;
+    size_t len;
+    char data[];
+};
+
+static dash_blob *blob_new(const char *p, size_t n) {
+    dash_blob *b = malloc(sizeof *b + n + 1);
+    if (!b) return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = n;
+    memcpy(b->data, p, n);
+    b->data[n] = 0;
+    return b;
+}
+
+const char *dash_blob_data(const dash_blob *b) { return b->data; }
+size_t dash_blob_len(const dash_blob *b) { return b->len; }
+
+void dash_blob_release(dash_blob *b) {
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) free(b);
+}
+
+static dash_blob *blob_ref(dash_blob *b) {
+    atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
 typedef struct {
     char key[96];
     uint64_t generation;
     uint64_t used;      /* tick of last use, for LRU eviction */
     int status;
-    buf_t body;
+    dash_blob *body;    /* one reference held by the cache */
 } cache_entry;
 
 struct dash_engine {
@@ -78,7 +107,7 @@ void dash_engine_free(dash_engine *e) {
     if (!e) return;
     if (e->src.destroy) e->src.destroy(e->src.ctx);
     if (e->cache)
-        for (size_t i = 0; i < e->o.cache_entries; i++) buf_free(&e->cache[i].body);
+        for (size_t i = 0; i < e->o.cache_entries; i++) dash_blob_release(e->cache[i].body);
     free(e->cache);
     free(e->stream_url);
     buf_free(&e->status);
@@ -424,11 +453,11 @@ static void status_append(dash_engine *e, int ep, buf_t *out) {
     pthread_mutex_unlock(&e->smu);
 }
 
-/* ---- answer cache ---- */
+/* ---- answer cache: immutable, reference-counted answers, so a hit is sent without a copy ---- */
 static cache_entry *cache_get(dash_engine *e, const char *key) {
     for (size_t i = 0; i < e->o.cache_entries; i++) {
         cache_entry *c = &e->cache[i];
-        if (c->used && c->generation == e->generation && !strcmp(c->key, key)) {
+        if (c->body && c->generation == e->generation && !strcmp(c->key, key)) {
             c->used = ++e->tick;
             return c;
         }
@@ -436,29 +465,26 @@ static cache_entry *cache_get(dash_engine *e, const char *key) {
     return NULL;
 }
 
-static void cache_put(dash_engine *e, const char *key, int status, const buf_t *body) {
+static void cache_put(dash_engine *e, const char *key, int status, dash_blob *body) {
     cache_entry *victim = &e->cache[0];
     for (size_t i = 0; i < e->o.cache_entries; i++) {
         cache_entry *c = &e->cache[i];
-        if (!c->used || c->generation != e->generation) {
+        if (!c->body || c->generation != e->generation) {
             victim = c;
             break;
         }
         if (c->used < victim->used) victim = c;
     }
-    buf_reset(&victim->body);
-    if (buf_append(&victim->body, body->data, body->len)) {
-        victim->used = 0;
-        return;
-    }
+    dash_blob_release(victim->body);
     snprintf(victim->key, sizeof victim->key, "%s", key);
     victim->generation = e->generation;
     victim->status = status;
     victim->used = ++e->tick;
+    victim->body = blob_ref(body);
 }
 
-/* Computes one answer (without the stream part and the closing brace). Holding mu. */
-static int engine_compute(dash_engine *e, int ep, const dash_params *p, buf_t *out) {
+/* Computes one complete answer (or finds it in the cache) into *out. Holding mu. */
+static int engine_compute(dash_engine *e, int ep, const dash_params *p, dash_blob **out) {
     int64_t from, to;
     engine_range(e, p, &from, &to);
     int64_t limit = p->limit ? p->limit : (ep == EP_CITY ? 100 : 10);
@@ -467,57 +493,97 @@ static int engine_compute(dash_engine *e, int ep, const dash_params *p, buf_t *o
     if (ep != EP_HEALTH) {
         cache_entry *c = cache_get(e, key);
         if (c) {
-            buf_append(out, c->body.data, c->body.len);
+            *out = blob_ref(c->body);
             return c->status;
         }
     }
-    buf_append_str(out, "{\"from\":");
-    dash_json_time(out, from);
-    buf_append_str(out, ",\"to\":");
-    dash_json_time(out, to);
-    buf_printf(out, ",\"generation\":\"%016llx\"", (unsigned long long)e->generation);
+    buf_t b = {0};
+    buf_append_str(&b, "{\"from\":");
+    dash_json_time(&b, from);
+    buf_append_str(&b, ",\"to\":");
+    dash_json_time(&b, to);
+    buf_printf(&b, ",\"generation\":\"%016llx\"", (unsigned long long)e->generation);
     char err[256] = "";
     int rc = 0;
     switch (ep) {
-    case EP_SALES: rc = render_sales(e, from, to, out, err, sizeof err); break;
-    case EP_CATEGORY: rc = render_category(e, from, to, out, err, sizeof err); break;
-    case EP_TOP: rc = render_top(e, from, to, limit, out, err, sizeof err); break;
-    case EP_CITY: rc = render_city(e, from, to, limit, out, err, sizeof err); break;
-    case EP_FUNNEL: rc = render_funnel(e, from, to, out, err, sizeof err); break;
-    case EP_SUMMARY: rc = render_summary(e, from, to, out, err, sizeof err); break;
-    default: rc = render_health(e, out, err, sizeof err); break;
+    case EP_SALES: rc = render_sales(e, from, to, &b, err, sizeof err); break;
+    case EP_CATEGORY: rc = render_category(e, from, to, &b, err, sizeof err); break;
+    case EP_TOP: rc = render_top(e, from, to, limit, &b, err, sizeof err); break;
+    case EP_CITY: rc = render_city(e, from, to, limit, &b, err, sizeof err); break;
+    case EP_FUNNEL: rc = render_funnel(e, from, to, &b, err, sizeof err); break;
+    case EP_SUMMARY: rc = render_summary(e, from, to, &b, err, sizeof err); break;
+    default: rc = render_health(e, &b, err, sizeof err); break;
     }
+    int status = 200;
     if (rc) {
         char msg[320];
         snprintf(msg, sizeof msg, "cannot read the lake: %s", err[0] ? err : "unknown error");
-        error_body(out, msg);
-        /* The closing brace is added by the caller: drop error_body's. */
-        out->len--;
-        out->data[out->len] = 0;
-        return 503;
+        error_body(&b, msg);
+        status = 503;
+    } else {
+        buf_append_char(&b, '}');
     }
-    if (ep != EP_HEALTH) cache_put(e, key, 200, out);
-    return 200;
+    *out = b.data ? blob_new(b.data, b.len) : NULL;
+    buf_free(&b);
+    if (!*out) return 500;   /* out of memory: the server drops the connection */
+    if (status == 200 && ep != EP_HEALTH) cache_put(e, key, 200, *out);
+    return status;
+}
+
+/* Answer plus the stream's part (inserted before the closing brace). Not cached: it changes
+ * every second. */
+static int with_stream(dash_engine *e, int ep, dash_blob **ans) {
+    buf_t b = {0};
+    buf_append(&b, (*ans)->data, (*ans)->len - 1);
+    status_append(e, ep, &b);
+    buf_append_char(&b, '}');
+    dash_blob *n = b.data ? blob_new(b.data, b.len) : NULL;
+    buf_free(&b);
+    if (!n) return -1;
+    dash_blob_release(*ans);
+    *ans = n;
+    return 0;
+}
+
+int dash_engine_answer(dash_engine *e, const char *path, const dash_params *p, dash_blob **out) {
+    *out = NULL;
+    int ep = ep_find(path);
+    buf_t b = {0};
+    int status;
+    if (ep < 0) {
+        error_body(&b, "no such API");
+        status = 404;
+    } else {
+        pthread_mutex_lock(&e->mu);
+        if (engine_refresh(e)) {
+            char msg[320];
+            snprintf(msg, sizeof msg, "cannot read the lake: %s", e->poll_err);
+            error_body(&b, msg);
+            status = 503;
+        } else {
+            status = engine_compute(e, ep, p, out);
+        }
+        pthread_mutex_unlock(&e->mu);
+        if (*out) {
+            if (status == 200 && e->stream_url && with_stream(e, ep, out)) {
+                dash_blob_release(*out);
+                *out = NULL;
+                return 500;
+            }
+            return status;
+        }
+    }
+    if (!b.data || !(*out = blob_new(b.data, b.len))) status = 500;
+    buf_free(&b);
+    return status;
 }
 
 int dash_engine_handle(dash_engine *e, const char *path, const dash_params *p, buf_t *out) {
-    int ep = ep_find(path);
-    if (ep < 0) {
-        error_body(out, "no such API");
-        return 404;
+    dash_blob *b;
+    int status = dash_engine_answer(e, path, p, &b);
+    if (b) {
+        buf_append(out, b->data, b->len);
+        dash_blob_release(b);
     }
-    pthread_mutex_lock(&e->mu);
-    int status;
-    if (engine_refresh(e)) {
-        char msg[320];
-        snprintf(msg, sizeof msg, "cannot read the lake: %s", e->poll_err);
-        error_body(out, msg);
-        pthread_mutex_unlock(&e->mu);
-        return 503;
-    }
-    status = engine_compute(e, ep, p, out);
-    pthread_mutex_unlock(&e->mu);
-    if (status == 200 && e->stream_url) status_append(e, ep, out);
-    buf_append_char(out, '}');
     return status;
 }

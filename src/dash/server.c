@@ -108,14 +108,24 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
+/* libmicrohttpd calls this when it is done sending an answer: drops the response's reference. */
+static void release_blob(void *cls) { dash_blob_release(cls); }
+
 static enum MHD_Result serve_api(dash_server *s, struct MHD_Connection *c, const char *url) {
     params_ctx pc = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &pc);
     if (!pc.failed && dash_params_finish(&pc.p, pc.err, sizeof pc.err)) pc.failed = true;
     if (pc.failed) return send_error(c, MHD_HTTP_BAD_REQUEST, pc.err);
-    buf_t b = {0};
-    int status = dash_engine_handle(s->engine, url, &pc.p, &b);
-    return send_json(c, (unsigned)status, &b);
+    dash_blob *b = NULL;
+    int status = dash_engine_answer(s->engine, url, &pc.p, &b);
+    if (!b) return MHD_NO;   /* out of memory: drop the connection */
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+        dash_blob_len(b), (void *)dash_blob_data(b), release_blob, b);
+    if (!r) {
+        dash_blob_release(b);
+        return MHD_NO;
+    }
+    return send_response(c, (unsigned)status, r, "application/json", false);
 }
 
 /* GET /?token=T: when T is right, sets an HttpOnly cookie and redirects to the bare page (so
