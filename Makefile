@@ -6,10 +6,12 @@
 #   make bench      run the benchmarks in bench/
 #   make fuzz       build libFuzzer targets (clang) into build/fuzz/
 #
+# Compile lines are shortened to "CC file"; `make V=1` shows them whole.
 # Sources are discovered: every src/<module>/*.c is part of libecom; src/main.c is the CLI entry.
 # Unit tests are tests/unit/test_*.c, one binary each, linked against libecom.
 
 CC      ?= cc
+Q       := $(if $(V),,@)
 PKGS    := rdkafka libzstd snappy libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -33,10 +35,12 @@ all: build/ecom
 
 build/opt/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC      $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -MMD -MP -c $< -o $@
 build/san/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC san  $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
 
 build/libecom.a: $(OBJ)
 	@rm -f $@; ar rcs $@ $^

@@ -4,8 +4,8 @@
 #
 #   ECOM_CACHE   where fetched pieces live, outside the repo (default ~/.cache/ecom):
 #                $ECOM_CACHE/venv  Python venv with pyarrow, duckdb, kafka-python
-#                $ECOM_CACHE/kafka Kafka jars from Maven Central (scripts/kafka.sh)
-#                $ECOM_CACHE/hadoop Hadoop jars from Maven Central (scripts/hdfs.sh)
+#                $ECOM_CACHE/kafka Kafka jars from Maven Central (scripts/setup.d/kafka.sh)
+#                $ECOM_CACHE/hadoop Hadoop jars from Maven Central (scripts/setup.d/hadoop.sh)
 #   ECOM_SETUP_MINIMAL=1   only what `make run` needs (Debian build packages), skip test pieces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
