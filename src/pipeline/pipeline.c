@@ -247,8 +247,9 @@ static int job_recover(pipeline_job *j) {
         buf_free(&b);
     }
     if (rc == 0) {
+        bool keep = r.epoch >= 0 && r.offsets && !j->cfg->fresh_input;
         for (int p = 0; p < j->nparts; p++)
-            for (int t = 0; t < 3; t++) j->offsets[p][t] = (r.epoch >= 0 && r.offsets) ? r.offsets[p][t] : -1;
+            for (int t = 0; t < 3; t++) j->offsets[p][t] = keep ? r.offsets[p][t] : -1;
         j->in_offset = r.epoch >= 0 ? r.file_offset : 0;
         j->stats.records = r.epoch >= 0 ? r.records : 0;
         j->epoch = r.epoch + 1;
@@ -521,8 +522,15 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
     int64_t backoff = 200000, fail_since = 0;
     uint64_t last_records = j->stats.records;
     char source[300];
+    int64_t stop_seen = 0;
+    bool caught_up = false;
     for (;;) {
         bool stopping = *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
+        if (stopping && j->cfg->catch_up_on_stop && !caught_up) {
+            /* read what the (in-memory) broker still holds before the last commit */
+            if (!stop_seen) stop_seen = time_mono_us();
+            if (time_mono_us() - stop_seen < 10 * TIME_US_PER_SEC) stopping = false;
+        }
         kafka_message m;
         int rc = stopping ? 0 : kafka_consumer_poll(j->consumer, 50, &m, j->err, sizeof j->err);
         if (rc < 0) return -1;
@@ -538,6 +546,10 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
             }
         }
         bool drained = false;
+        if (rc == 0 && stop_seen && !caught_up && kafka_drained(j)) {
+            caught_up = true;
+            continue;
+        }
         if (rc == 0 && j->cfg->drain && !stopping && kafka_drained(j)) {
             if (stream_engine_flush(j->engine, j->err, sizeof j->err)) goto fail;
             drained = stopping = true;

@@ -65,6 +65,12 @@ typedef struct {
     bool drain;                    /* Kafka: stop once every partition is read to its end,
                                       flushing every window as final (a backfill, like Spark's
                                       availableNow trigger); later events would all be late */
+    bool catch_up_on_stop;         /* Kafka: on stop, first read every partition to its end
+                                      (bounded by 10 s), then commit: for an in-memory broker
+                                      whose data is gone at exit (ecom run) */
+    bool fresh_input;              /* the input starts empty (a new in-memory broker): keep the
+                                      tables, engine state and epoch numbers of the commit log
+                                      but read every partition from its beginning */
     bool quiet;                    /* no status line on stderr */
     int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
 } pipeline_config;

@@ -110,6 +110,8 @@ static void *run_stream_main(void *arg) {
     pc.quiet = p->cfg->quiet;
     pc.commit_interval_us = p->cfg->commit_interval_us;
     pc.engine.lateness_us = p->cfg->lateness_us;
+    pc.catch_up_on_stop = true;                  /* the generator stops first: read its last events */
+    pc.fresh_input = p->cfg->brokers == NULL;    /* a new embedded broker starts at offset 0 */
     if (stream_config_check(&pc.engine, p->err, sizeof p->err)) {
         p->rc = -1;
     } else {
