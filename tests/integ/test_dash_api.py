@@ -141,6 +141,25 @@ def numbers_dollars(t):
     t.check("AddressSanitizer" not in err and "runtime error" not in err, "sanitizers: " + err[-400:])
 
 
+def numbers_from_stream(t):
+    """The same comparison on tables written by a seeded `ecom gen` + `ecom stream` run."""
+    root = os.path.join(TMP, "lake-stream")
+    ecom = os.environ["ECOM"]
+    events = os.path.join(TMP, "stream-events.ndjson")
+    subprocess.run([ecom, "gen", "--seed", "5", "--users", "800", "--start", START, "--rate", "2",
+                    "--count", "100000", "--quiet", "--dup-frac", "0.01", "--bad-frac", "0.005",
+                    "--out", events], check=True)
+    subprocess.run([ecom, "stream", "--input", events, "--out", root, "--quiet"], check=True)
+    o = Oracle(root, "dollars")
+    d = Dash(root)
+    try:
+        for q, frm, to in ranges(o):
+            compare(t, d, o, q, frm, to)
+    finally:
+        rc, err = d.stop()
+    t.eq(rc, 0, "clean exit")
+
+
 def numbers_cents(t):
     root = os.path.join(TMP, "lake-cents")
     fixture(root, "--money", "cents", "--seed", "7")
@@ -209,6 +228,6 @@ def corrupt_file(t):
 
 if __name__ == "__main__":
     c = Cases()
-    for fn in [numbers_dollars, numbers_cents, pruning_and_refresh, corrupt_file]:
+    for fn in [numbers_dollars, numbers_cents, numbers_from_stream, pruning_and_refresh, corrupt_file]:
         c.run(fn)
     sys.exit(1 if c.failed else 0)
