@@ -182,8 +182,7 @@ static int epoch_commit(pipeline_job *j) {
         for (int p = 0; p < j->nparts; p++) free(r.ckpt[p]);
     free(r.ckpt);
     buf_free(&b);
-    if (rc) {
-        j->stats.storage_errors++;
+    if (rc) { /* counted by the caller, like every other failure of the epoch */
         epoch_abort_tables(j);
         return -1;
     }
@@ -336,6 +335,9 @@ static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *b
     for (;;) {
         if (time_mono_us() - first_fail_us > j->cfg->retry_limit_us) return -1;
         if (!j->cfg->quiet) fprintf(stderr, "stream: storage error: %s; retrying\n", j->err);
+        /* Publish now: a paused job must show its storage errors on /status and /metrics while
+         * storage is down, not only after the next successful commit. */
+        job_publish_status(j);
         int64_t until = time_mono_us() + *backoff_us;
         while (!*stop && time_mono_us() < until) usleep(20000);
         if (*stop) return -1;

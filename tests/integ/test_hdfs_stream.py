@@ -1,0 +1,216 @@
+"""test_hdfs_stream — `ecom stream --out hdfs://...` on a real HDFS (tests/services/hdfs.sh) equals the
+same stream to local disk; the DataNode stopped mid-stream and restarted loses and duplicates nothing;
+`ecom dash --data hdfs://...` answers the same JSON as on the local root.
+
+Tables are compared with `ecom cat --format csv` sorted (HDFS read through WebHDFS) and, for the
+first case, on the files fetched back with Hadoop's own FsShell (-get) in pyarrow. rejected.ingest_ts
+is the wall clock of each run, so rejected is compared without it."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dashlib import Cases, Dash  # noqa: E402
+
+ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
+TMP, REPO = os.environ["TEST_TMP"], os.environ["REPO"]
+HDFS = ["bash", os.path.join(REPO, "tests/services/hdfs.sh")]
+TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_activity", "top_products",
+          "sales_by_city", "funnel"]
+PID = os.getpid()
+
+
+def sh(*args, timeout=120, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
+    return r
+
+
+ADDR = sh(*HDFS, "ensure", timeout=300).stdout.strip()
+
+
+def gen(name, count, seed, rate="100"):
+    path = os.path.join(TMP, name)
+    sh(ECOM_OPT, "gen", "--seed", str(seed), "--start", "2026-11-25T23:58:30Z", "--rate", rate, "--count",
+       str(count), "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.02", "--out", path)
+    return path
+
+
+def cat(root, table):
+    cols = ["--columns", "source,line,reason,raw"] if table == "rejected" else []
+    out = sh(ECOM_OPT, "cat", root + "/" + table, "--format", "csv", *cols).stdout.splitlines()
+    return out[:1] + sorted(out[1:])
+
+
+def compare_tables(c, local, remote):
+    for t in TABLES:
+        a, b = cat(local, t), cat(remote, t)
+        c.check(len(a) > 1, "table %s of the local run is empty" % t)
+        c.check(a == b, "table %s: HDFS (%d lines) differs from local (%d lines)" % (t, len(b), len(a)))
+
+
+def fs_ls(path):
+    """FsShell -ls -R: {relative path of each file: size}."""
+    out = sh(*HDFS, "fs", "-ls", "-R", path).stdout
+    files = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 8 and not f[0].startswith("d"):
+            files[f[-1][len(path) + 1:]] = int(f[4])
+    return files
+
+
+def stream_to_hdfs_matches_local(c):
+    ev = gen("ev.ndjson", 20000, 11)
+    local, root = os.path.join(TMP, "local1"), "/lake1-%d" % PID
+    sh(ECOM_OPT, "stream", "--input", ev, "--out", local, "--quiet")
+    t0 = time.monotonic()
+    sh(ECOM, "stream", "--input", ev, "--out", "hdfs://%s%s" % (ADDR, root), "--quiet")
+    print("  stream 20000 events: to HDFS %.1f s (sanitized binary)" % (time.monotonic() - t0))
+    files = fs_ls(root)
+    c.check(not [f for f in files if re.search(r"(^|/)\.", f)], "hidden/.tmp files left: %s" % list(files)[:5])
+    commits = [f for f in files if f.startswith("_ecom/commits/")]
+    c.eq(len(commits), 1, "commit records in _ecom/commits")
+    parts = [f for f in files if not f.startswith("_ecom/")]
+    bad = [f for f in parts if not re.fullmatch(r"[a-z_]+/date=\d{4}-\d{2}-\d{2}/part-[^/]+\.parquet", f)]
+    c.check(not bad, "files outside table/date=YYYY-MM-DD/part-*.parquet: %s" % bad[:5])
+    c.eq(sorted({f.split("/")[0] for f in parts}), sorted(TABLES), "tables on HDFS")
+    c.check(any("date=2026-11-26" in f for f in parts), "no partition after midnight")
+    want = sorted(os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs)
+    c.eq(sorted(files), want, "HDFS layout vs local layout")
+    compare_tables(c, local, "hdfs://%s%s" % (ADDR, root))
+    # An independent read: the files fetched back by FsShell, in pyarrow.
+    fetched = os.path.join(TMP, "fetched1")
+    os.makedirs(fetched, exist_ok=True)
+    sh(*HDFS, "fs", "-get", root, fetched)
+    import pyarrow.dataset as ds
+    for t in TABLES:
+        a = ds.dataset(os.path.join(local, t), format="parquet", partitioning="hive").to_table()
+        b = ds.dataset(os.path.join(fetched, root[1:], t), format="parquet", partitioning="hive").to_table()
+        if "ingest_ts" in a.column_names:
+            a, b = a.drop_columns(["ingest_ts"]), b.drop_columns(["ingest_ts"])
+        import pyarrow.types as pt
+        keys = [(f.name, "ascending") for f in a.schema if not pt.is_nested(f.type)]
+        c.check(a.sort_by(keys).equals(b.sort_by(keys)), "pyarrow: %s differs on the fetched files" % t)
+
+
+def http_get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+        return r.read().decode()
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_for(pred, secs, what):
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise RuntimeError("timed out after %ds waiting for %s" % (secs, what))
+
+
+def datanode_stopped_mid_stream(c):
+    """The DataNode dies during the stream: epochs fail (storage_errors > 0 on /metrics), the stream
+    stays alive with its input paused, and once the DataNode is back it resumes from the last
+    commit and finishes; every table equals an uninterrupted local run."""
+    ev = gen("ev2.ndjson", 60000, 12, rate="300")
+    local, root = os.path.join(TMP, "local2"), "/lake2-%d" % PID
+    sh(ECOM_OPT, "stream", "--input", ev, "--out", local, "--quiet")
+    port = free_port()
+    log = open(os.path.join(TMP, "stream2.log"), "w")
+    t0 = time.monotonic()
+    p = subprocess.Popen([ECOM, "stream", "--input", ev, "--out", "hdfs://%s%s" % (ADDR, root),
+                          "--commit-interval", "200ms", "--listen", "127.0.0.1:%d" % port],
+                         stdout=log, stderr=log)
+    restarted = False
+    try:
+        def status():
+            try:
+                return json.loads(http_get(port, "/status"))["counters"]
+            except Exception:
+                return None
+        s = wait_for(lambda: (lambda v: v if v and v.get("epochs", 0) >= 2 else None)(status()), 60,
+                     "two committed epochs")
+        c.check(p.poll() is None, "stream ended before the fault (too little input)")
+        before = s.get("records", 0)
+        sh(*HDFS, "stop-datanode")
+        t_stop = time.monotonic()
+
+        def errors():
+            try:
+                m = re.search(r"^ecom_stream_storage_errors_total (\d+)", http_get(port, "/metrics"), re.M)
+                return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+            except Exception:
+                return None
+        n = wait_for(errors, 60, "storage_errors > 0 on /metrics")
+        c.check(p.poll() is None, "stream died on the storage failure")
+        e0 = status().get("epochs")
+        time.sleep(2)  # the outage goes on: no epoch may commit meanwhile (not a readiness wait)
+        c.eq(status().get("epochs"), e0, "epochs committed while the DataNode is down")
+        print("  storage_errors %d after %.1f s of outage; %d records read before it" %
+              (n, time.monotonic() - t_stop, before))
+        sh(*HDFS, "start-datanode", timeout=120)
+        restarted = True
+        t_back = time.monotonic()
+        rc = p.wait(timeout=300)
+        c.eq(rc, 0, "stream exit code")
+        print("  resumed and finished %.1f s after the DataNode came back; whole run %.1f s" %
+              (time.monotonic() - t_back, time.monotonic() - t0))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if not restarted:
+            sh(*HDFS, "start-datanode", timeout=120, check=False)
+        log.close()
+    text = open(os.path.join(TMP, "stream2.log")).read()
+    c.check("storage error" in text, "no storage error reported on stderr")
+    c.check("AddressSanitizer" not in text and "runtime error" not in text, "sanitizer report: %s" % text[-800:])
+    files = fs_ls(root)
+    c.check(not [f for f in files if re.search(r"(^|/)\.", f)], "hidden/.tmp files left: %s" % list(files)[:5])
+    compare_tables(c, local, "hdfs://%s%s" % (ADDR, root))
+
+
+def dash_over_hdfs_matches_local(c):
+    """The dashboard's API over the HDFS root of test 1 equals the API over its local root."""
+    local, root = os.path.join(TMP, "local1"), "hdfs://%s/lake1-%d" % (ADDR, PID)
+    if not c.check(os.path.isdir(local), "needs the lake of stream_to_hdfs_matches_local"):
+        return
+    answers = {}
+    for name, data in (("local", local), ("hdfs", root)):
+        d = Dash(data)
+        try:
+            for path in ("/api/summary", "/api/sales_per_minute", "/api/funnel", "/api/top_products"):
+                st, body = d.get_json(path)
+                c.eq(st, 200, "%s %s status" % (name, path))
+                # "generation" names the set of files read (their mtimes): it differs by design.
+                if isinstance(body, dict):
+                    body.pop("generation", None)
+                answers.setdefault(path, {})[name] = body
+        finally:
+            rc, err = d.stop()
+            c.eq(rc, 0, "%s dash exit code (%s)" % (name, err[-300:]))
+    for path, a in answers.items():
+        c.check(a.get("local") not in (None, {}, []), "%s: empty local answer" % path)
+        c.eq(a.get("hdfs"), a.get("local"), "%s over HDFS vs local" % path)
+
+
+cases = Cases()
+cases.run(stream_to_hdfs_matches_local)
+cases.run(dash_over_hdfs_matches_local)
+cases.run(datanode_stopped_mid_stream)
+sys.exit(1 if cases.failed else 0)
