@@ -20,4 +20,10 @@ int cmd_stream(int argc, char **argv);
 int cmd_dash(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
+/* `--hdfs-user NAME` (load, stream, cat, dash): sets HADOOP_USER_NAME, which the WebHDFS backend
+ * sends as user.name. Call after flag parsing, before any storage is opened or thread started.
+ * NULL user: nothing to do, 0. Returns 0, or the exit code (2: empty name; 1: setenv failed)
+ * after printing "ecom <cmd>: ..." to stderr. */
+int cmd_apply_hdfs_user(const char *cmd, const char *user);
+
 #endif

@@ -217,12 +217,14 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
 }
 
 int cmd_cat(int argc, char **argv) {
+    const char *hdfs_user = NULL;
     cat_state st = {.limit = -1, .out = stdout};
     const flag_spec specs[] = {
         {"columns", FLAG_STR, &st.columns, "comma-separated top-level columns to print (default all)", 0, 0, NULL},
         {"where-date", FLAG_STR, &st.where_date, "only partition date=D and rows whose ts falls on D (UTC)", 0, 0, NULL},
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[512];
@@ -237,6 +239,8 @@ int cmd_cat(int argc, char **argv) {
         fprintf(stderr, "ecom cat: %s\n", r == FLAGS_ERROR ? err : "expected one PATH (see --help)");
         return 2;
     }
+    int hu = cmd_apply_hdfs_user("cat", hdfs_user);
+    if (hu) return hu;
     if (st.format && strcmp(st.format, "ndjson") && strcmp(st.format, "csv")) {
         fprintf(stderr, "ecom cat: --format must be ndjson or csv\n");
         return 2;

@@ -24,8 +24,9 @@ TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_a
 PID = os.getpid()
 
 
-def sh(*args, timeout=120, check=True):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+def sh(*args, timeout=120, check=True, env=None):
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
+                       env=None if env is None else {**os.environ, **env})
     if check and r.returncode != 0:
         raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
     return r
@@ -54,14 +55,14 @@ def compare_tables(c, local, remote):
         c.check(a == b, "table %s: HDFS (%d lines) differs from local (%d lines)" % (t, len(b), len(a)))
 
 
-def fs_ls(path):
-    """FsShell -ls -R: {relative path of each file: size}."""
+def fs_ls(path, owners=False):
+    """FsShell -ls -R: {relative path of each file: size (or owner)}."""
     out = sh(*HDFS, "fs", "-ls", "-R", path).stdout
     files = {}
     for line in out.splitlines():
         f = line.split()
         if len(f) >= 8 and not f[0].startswith("d"):
-            files[f[-1][len(path) + 1:]] = int(f[4])
+            files[f[-1][len(path) + 1:]] = f[2] if owners else int(f[4])
     return files
 
 
@@ -209,8 +210,38 @@ def dash_over_hdfs_matches_local(c):
         c.eq(a.get("hdfs"), a.get("local"), "%s over HDFS vs local" % path)
 
 
+def hdfs_user_flag(c):
+    """--hdfs-user NAME is the HDFS user (the owner FsShell shows), over HADOOP_USER_NAME; without
+    either no user.name is sent (the NameNode's static user, dr.who)."""
+    ev = gen("ev3.ndjson", 3000, 13)
+    base = "hdfs://%s/lake3-%d" % (ADDR, PID)
+    noenv = {"HADOOP_USER_NAME": ""}
+    sh(ECOM, "stream", "--input", ev, "--out", base + "/s", "--quiet", "--hdfs-user", "alice",
+       env={"HADOOP_USER_NAME": "bob"})
+    sh(ECOM, "load", "--input", ev, "--out", base + "/l", "--hdfs-user", "carol", env=noenv)
+    sh(ECOM, "load", "--input", ev, "--out", base + "/e", env={"HADOOP_USER_NAME": "dave"})
+    sh(ECOM, "load", "--input", ev, "--out", base + "/n", env=noenv)
+    for d, who in (("s", "alice"), ("l", "carol"), ("e", "dave"), ("n", "dr.who")):
+        owners = set(fs_ls("/lake3-%d/%s" % (PID, d), owners=True).values())
+        c.eq(owners, {who}, "owners of the files under %s" % d)
+    a = sh(ECOM, "cat", base + "/s/orders", "--hdfs-user", "alice", "--format", "csv", env=noenv).stdout
+    c.check(a.count("\n") > 1, "ecom cat --hdfs-user read nothing")
+    r = sh(ECOM, "cat", base + "/s/orders", "--hdfs-user", "", check=False)
+    c.eq(r.returncode, 2, "empty --hdfs-user exit code")
+    c.check("--hdfs-user" in r.stderr, "empty --hdfs-user message: %r" % r.stderr)
+    d = Dash(base + "/s", "--hdfs-user", "alice", env=noenv)
+    try:
+        st, body = d.get_json("/api/summary")
+        c.eq(st, 200, "dash --hdfs-user /api/summary status")
+        c.check(body and body.get("orders", 0) > 0, "dash --hdfs-user: no orders in %r" % body)
+    finally:
+        rc, err = d.stop()
+        c.eq(rc, 0, "dash exit code (%s)" % err[-300:])
+
+
 cases = Cases()
 cases.run(stream_to_hdfs_matches_local)
 cases.run(dash_over_hdfs_matches_local)
+cases.run(hdfs_user_flag)
 cases.run(datanode_stopped_mid_stream)
 sys.exit(1 if cases.failed else 0)
