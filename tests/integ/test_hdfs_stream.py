@@ -128,7 +128,7 @@ def datanode_stopped_mid_stream(c):
     """The DataNode dies during the stream: epochs fail (storage_errors > 0 on /metrics), the stream
     stays alive with its input paused, and once the DataNode is back it resumes from the last
     commit and finishes; every table equals an uninterrupted local run."""
-    ev = gen("ev2.ndjson", 60000, 12, rate="300")
+    ev = gen("ev2.ndjson", 100000, 12, rate="300")
     local, root = os.path.join(TMP, "local2"), "/lake2-%d" % PID
     sh(ECOM_OPT, "stream", "--input", ev, "--out", local, "--quiet")
     port = free_port()
@@ -144,8 +144,13 @@ def datanode_stopped_mid_stream(c):
                 return json.loads(http_get(port, "/status"))["counters"]
             except Exception:
                 return None
-        s = wait_for(lambda: (lambda v: v if v and v.get("epochs", 0) >= 2 else None)(status()), 60,
-                     "two committed epochs")
+        def two_epochs():
+            if p.poll() is not None:
+                raise RuntimeError("stream exited %d before the fault: %s" %
+                                   (p.returncode, open(log.name).read()[-600:]))
+            v = status()
+            return v if v and v.get("epochs", 0) >= 2 else None
+        s = wait_for(two_epochs, 60, "two committed epochs")
         c.check(p.poll() is None, "stream ended before the fault (too little input)")
         before = s.get("records", 0)
         sh(*HDFS, "stop-datanode")
