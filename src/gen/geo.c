@@ -4,9 +4,8 @@
  * coordinates, e.g. Santo Domingo 00°15'15"S 79°10'19"W = -0.2542, -79.1719); provinces are
  * the cities' real provinces. Cross-checked on 2026-11-25 against an independent public list of
  * the 24 provincial capitals' coordinates (and Manta): each is within 0.5 km of it (Durán,
- * Quevedo and Milagro, not in it, were checked against their Wikipedia degrees and
- * minutes only). Populations (urban, thousands, rounded) only weight where
- * shoppers live. The table is data, so it is static const (no mutable state). */
+ * Quevedo and Milagro, not in it, are not independently checked). Populations (urban,
+ * thousands, rounded) only weight where shoppers live. The table is data, so it is static const (no mutable state). */
 #include "gen/gen.h"
 
 static const gen_city cities[] = {
