@@ -17,30 +17,13 @@ import duckdb
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-ECOM = os.environ["ECOM"]
-ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+
 REPO = os.environ["REPO"]
-TMP = os.environ["TEST_TMP"]
 TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel"]
-failures = 0
-
-
-def case(fn):
-    global failures
-    try:
-        fn()
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception as e:
-        failures += 1
-        print(f"  {type(e).__name__}: {e}")
-        print(f"FAIL {fn.__name__}", flush=True)
-
-
-def run(args, timeout=300):
-    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
-    return r
+suite = Suite()
+case = suite.case
 
 
 ADDR = subprocess.run(["bash", f"{REPO}/tests/services/kafka.sh", "ensure"], capture_output=True, text=True,
@@ -135,4 +118,4 @@ def kafka_kill9_restart_is_exactly_once():
 case(kafka_matches_file)
 case(committed_offsets_reach_the_end)
 case(kafka_kill9_restart_is_exactly_once)
-sys.exit(1 if failures else 0)
+suite.exit()

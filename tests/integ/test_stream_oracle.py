@@ -17,29 +17,12 @@ import time
 
 import duckdb
 
-ECOM = os.environ["ECOM"]
-ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)
-TMP = os.environ["TEST_TMP"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+
 TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel"]
-failures = 0
-
-
-def case(fn):
-    global failures
-    try:
-        fn()
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception as e:  # a failed check or a crash of the system under test
-        failures += 1
-        print(f"  {type(e).__name__}: {e}")
-        print(f"FAIL {fn.__name__}", flush=True)
-
-
-def run(args, **kw):
-    r = subprocess.run(args, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
-    return r
+suite = Suite()
+case = suite.case
 
 
 def gen(path, *extra):
@@ -343,4 +326,4 @@ case(stream_in_order_matches_oracle)
 case(stream_faults_match_oracle)
 case(stream_shuffled_within_lateness_is_identical)
 case(stream_kill9_restart_is_exactly_once)
-sys.exit(1 if failures else 0)
+suite.exit()

@@ -1,0 +1,36 @@
+"""testlib — what every Python integration test shares: the environment tests/run.sh passes,
+a case runner that prints PASS/FAIL per case and turns failures into the exit status, and a
+subprocess helper whose failure message carries the command's stderr."""
+import os
+import subprocess
+import sys
+
+ECOM = os.environ.get("ECOM", "build/san/ecom")          # sanitizer build: behaviour
+ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)               # optimized build: volume
+TMP = os.environ.get("TEST_TMP", "/tmp")
+
+
+class Suite:
+    """Runs argument-less case functions; any exception fails that case only."""
+    def __init__(self):
+        self.failures = 0
+
+    def case(self, fn):
+        try:
+            fn()
+            print(f"PASS {fn.__name__}", flush=True)
+        except Exception as e:  # a failed check or a crash of the system under test
+            self.failures += 1
+            print(f"  {type(e).__name__}: {e}")
+            print(f"FAIL {fn.__name__}", flush=True)
+
+    def exit(self):
+        sys.exit(1 if self.failures else 0)
+
+
+def run(args, timeout=900, **kw):
+    """Runs a command to completion; raises with its stderr tail if it exits non-zero."""
+    r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
+    if r.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
+    return r
