@@ -22,24 +22,13 @@ dest=$ECOM_CACHE/hadoop/$ver-$(sha1sum "$pom" | cut -c1-12)
 stamp=$dest/.stamp
 [ -f "$stamp" ] && exit 0
 
-command -v mvn >/dev/null || { echo "hadoop.sh: mvn not found (scripts/setup.sh installs maven)" >&2; exit 1; }
-command -v java >/dev/null || { echo "hadoop.sh: java not found" >&2; exit 1; }
-echo "setup: fetching Apache Hadoop $ver jars into $dest" >&2
-rm -rf "$dest.tmp"
-mkdir -p "$dest.tmp/webroot/webapps"
-for app in hdfs datanode static secondary journal; do
-  mkdir -p "$dest.tmp/webroot/webapps/$app"
-done
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp "$pom" "$work/pom.xml"
-if ! (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$dest.tmp/libs" >"$work/mvn.log" 2>&1); then
-  tail -30 "$work/mvn.log" >&2
-  echo "hadoop.sh: maven failed" >&2
-  exit 1
-fi
-ls "$dest.tmp/libs"/hadoop-hdfs-"$ver".jar >/dev/null
-rm -rf "$dest"
-mv "$dest.tmp" "$dest"
+# the empty web app directories (see above)
+webroot() {
+  local app
+  for app in hdfs datanode static secondary journal; do
+    mkdir -p "$1/webroot/webapps/$app"
+  done
+}
+. scripts/lib/maven.sh
+maven_fetch "Apache Hadoop $ver" "$pom" "$dest" "hadoop-hdfs-$ver.jar" webroot
 touch "$stamp"

@@ -16,21 +16,6 @@ dest=$ECOM_CACHE/kafka/$ver
 stamp=$dest/.stamp-$(sha1sum "$pom" | cut -c1-12)
 [ -f "$stamp" ] && exit 0
 
-command -v mvn >/dev/null || { echo "kafka.sh: mvn not found (scripts/setup.sh installs maven)" >&2; exit 1; }
-command -v java >/dev/null || { echo "kafka.sh: java not found" >&2; exit 1; }
-echo "setup: fetching Apache Kafka $ver jars into $dest" >&2
-rm -rf "$dest.tmp"
-mkdir -p "$dest.tmp"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cp "$pom" "$work/pom.xml"
-if ! (cd "$work" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$dest.tmp/libs" >"$work/mvn.log" 2>&1); then
-  tail -30 "$work/mvn.log" >&2
-  echo "kafka.sh: maven failed" >&2
-  exit 1
-fi
-ls "$dest.tmp/libs/kafka_2.13-$ver.jar" >/dev/null
-rm -rf "$dest"
-mv "$dest.tmp" "$dest"
+. scripts/lib/maven.sh
+maven_fetch "Apache Kafka $ver" "$pom" "$dest" "kafka_2.13-$ver.jar"
 touch "$stamp"
