@@ -59,6 +59,9 @@ int cmd_stream(int argc, char **argv) {
         {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
         {"drain", FLAG_BOOL, &c.drain,
          "Kafka: read every partition to its end, flush all windows as final, exit (a backfill)", 0, 0, NULL},
+        {"scale-out", FLAG_BOOL, &c.scale_out,
+         "Kafka: one of several instances in the group: per-partition commits and partial metric tables "
+         "(merge them with the queries in docs/stream.md; ecom dash does)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
         {0},
     };
@@ -82,6 +85,10 @@ int cmd_stream(int argc, char **argv) {
     if (hu) return hu;
     if (brokers && input) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
+        return 2;
+    }
+    if (c.scale_out && input) {
+        fprintf(stderr, "ecom stream: --scale-out needs Kafka input (--brokers), not --input\n");
         return 2;
     }
     char defb[512];

@@ -353,6 +353,7 @@ static int render_funnel(dash_engine *e, int64_t from, int64_t to, buf_t *b, cha
         dash_rows_free(&r);
         return -1;
     }
+    rows_merge(&r, 0);   /* one row per window, however many partitions wrote partial rows */
     int64_t s[3];
     funnel_sums(&r, s);
     buf_printf(b, ",\"windows\":%zu,\"viewed\":%lld,\"carted\":%lld,\"purchased\":%lld", r.n, (long long)s[0],

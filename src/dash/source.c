@@ -62,6 +62,7 @@ typedef struct {
     char *root;
     storage *st;           /* opened on first poll that finds the root */
     lfiles tables[DASH_T_COUNT];
+    lfiles pviews;         /* product_views: the scale-out layout's partial top_products */
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
@@ -481,19 +482,20 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char 
     if (ensure_storage(s, &present, err, errlen)) return -1;
     if (!present) {
         for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
+        lfiles_clear(s, &s->pviews);
         lfiles_clear(s, &s->rejected);
         *generation = h;
         return 0;
     }
-    for (int t = 0; t < DASH_T_COUNT; t++) {
-        lfiles fresh = {0};
-        if (list_table(s, dash_table_name((dash_table)t), &fresh, err, errlen)) {
+    for (int t = 0; t <= DASH_T_COUNT; t++) {
+        lfiles fresh = {0}, *cur = t < DASH_T_COUNT ? &s->tables[t] : &s->pviews;
+        if (list_table(s, t < DASH_T_COUNT ? dash_table_name((dash_table)t) : "product_views", &fresh, err, errlen)) {
             lfiles_clear(s, &fresh);
             return -1;
         }
-        carry_cache(&s->tables[t], &fresh);
-        lfiles_clear(s, &s->tables[t]);
-        s->tables[t] = fresh;
+        carry_cache(cur, &fresh);
+        lfiles_clear(s, cur);
+        *cur = fresh;
         for (size_t i = 0; i < fresh.n; i++) {
             const lfile *f = &fresh.files[i];
             uint64_t v[4] = {hash64(f->path, strlen(f->path)), f->size, (uint64_t)f->mtime_us, (uint64_t)t};
@@ -509,16 +511,19 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char 
     lfiles_clear(s, &s->rejected);
     s->rejected = rej;
     /* Too much decoded data cached: start over (rare; a day of minute windows is ~100k rows). */
-    if (s->cached_rows > CACHE_MAX_ROWS)
+    if (s->cached_rows > CACHE_MAX_ROWS) {
         for (int t = 0; t < DASH_T_COUNT; t++)
             for (size_t i = 0; i < s->tables[t].n; i++) lfile_drop_cache(s, &s->tables[t].files[i]);
+        for (size_t i = 0; i < s->pviews.n; i++) lfile_drop_cache(s, &s->pviews.files[i]);
+    }
     /* The latest window end: from the files of each table's newest partition (footers only). */
-    for (int t = 0; t < DASH_T_COUNT; t++) {
-        lfiles *l = &s->tables[t];
+    for (int t = 0; t <= DASH_T_COUNT; t++) {
+        lfiles *l = t < DASH_T_COUNT ? &s->tables[t] : &s->pviews;
+        dash_table dt = t < DASH_T_COUNT ? (dash_table)t : DASH_T_TOP;
         if (!l->n) continue;
         int64_t newest = l->files[l->n - 1].day_start;
         for (size_t i = l->n; i-- > 0 && l->files[i].day_start == newest;) {
-            if (file_scan(s, (dash_table)t, &l->files[i], 0, 0, NULL, err, errlen)) return -1;
+            if (file_scan(s, dt, &l->files[i], 0, 0, NULL, err, errlen)) return -1;
             if (l->files[i].max_end > *latest_end) *latest_end = l->files[i].max_end;
         }
     }
@@ -526,9 +531,8 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char 
     return 0;
 }
 
-static int lake_scan(void *ctx, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err, size_t errlen) {
-    lake_src *s = ctx;
-    lfiles *l = &s->tables[t];
+static int scan_files(lake_src *s, lfiles *l, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err,
+                      size_t errlen) {
     for (size_t i = 0; i < l->n; i++) {
         lfile *f = &l->files[i];
         /* A partition holds the windows that start on its date. */
@@ -536,6 +540,66 @@ static int lake_scan(void *ctx, dash_table t, int64_t from, int64_t to, dash_row
         if (file_scan(s, t, f, from, to, out, err, errlen)) return -1;
     }
     return 0;
+}
+
+/* product_views rows: window, then product_id (names and categories: the smallest, like the
+ * stream's merge and DuckDB's min()). */
+static int cmp_window_product(const void *a, const void *b) {
+    const dash_row *x = a, *y = b;
+    if (x->ws != y->ws) return x->ws < y->ws ? -1 : 1;
+    return strcmp(x->s[0], y->s[0]);
+}
+
+static int cmp_window_views(const void *a, const void *b) {
+    const dash_row *x = a, *y = b;
+    if (x->ws != y->ws) return x->ws < y->ws ? -1 : 1;
+    if (x->n[1] != y->n[1]) return x->n[1] < y->n[1] ? 1 : -1;
+    return strcmp(x->s[0], y->s[0]);
+}
+
+/* Why rank here: the scale-out layout stores per-partition view counts of every product
+ * (product_views), because a top 10 does not merge. Summing them per (window, product), then
+ * keeping each window's 10 most viewed (views desc, product_id asc) gives exactly the rows a
+ * single instance writes to top_products, so every endpoint answers the same over both. */
+static int append_ranked_views(dash_rows *v, dash_rows *out) {
+    if (v->n == 0) return 0;
+    qsort(v->rows, v->n, sizeof *v->rows, cmp_window_product);
+    size_t w = 0;
+    for (size_t i = 1; i < v->n; i++) {
+        dash_row *a = &v->rows[w], *b = &v->rows[i];
+        if (a->ws == b->ws && !strcmp(a->s[0], b->s[0])) {
+            a->n[1] += b->n[1];
+            for (int k = 1; k < DASH_ROW_STRS; k++)
+                if (strcmp(b->s[k], a->s[k]) < 0) a->s[k] = b->s[k];
+        } else {
+            v->rows[++w] = *b;
+        }
+    }
+    v->n = w + 1;
+    qsort(v->rows, v->n, sizeof *v->rows, cmp_window_views);
+    int64_t rank = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        dash_row *x = &v->rows[i];
+        rank = i > 0 && v->rows[i - 1].ws == x->ws ? rank + 1 : 1;
+        if (rank > 10) continue;
+        int64_t nums[DASH_ROW_NUMS] = {rank, x->n[1]};
+        if (dash_rows_add(out, x->ws, x->we, x->s, nums)) return -1;
+    }
+    return 0;
+}
+
+static int lake_scan(void *ctx, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err, size_t errlen) {
+    lake_src *s = ctx;
+    if (scan_files(s, &s->tables[t], t, from, to, out, err, errlen)) return -1;
+    if (t != DASH_T_TOP || s->pviews.n == 0) return 0;
+    dash_rows v = {0};
+    int rc = scan_files(s, &s->pviews, t, from, to, &v, err, errlen);
+    if (rc == 0 && append_ranked_views(&v, out)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    dash_rows_free(&v);
+    return rc;
 }
 
 /* Counts the rows of the raw `rejected` table from footers, each file once (for health). */
@@ -581,6 +645,7 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
 static void lake_destroy(void *ctx) {
     lake_src *s = ctx;
     for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
+    lfiles_clear(s, &s->pviews);
     lfiles_clear(s, &s->rejected);
     if (s->st) storage_close(s->st);
     free(s->root);

@@ -6,13 +6,19 @@
  *
  *   ecom-commit 1
  *   epoch 42
- *   input kafka 3                      (or: input file)
+ *   input kafka 3                      (or: input file; or: input kafka-partition 2 of 4)
  *   records 123456
+ *   counters <ok page_view> <ok add> <ok remove> <ok purchase> <duplicates> <late> <rejected>
  *   offset <topic 0..2> <partition> <next offset>      (kafka, one line each)
  *   file_offset <bytes>                                (file)
  *   ckpt <partition> <path>
  *   rename <hidden tmp path> <final path>
  *   sum <16 hex digits: hash64 of every byte before this line>
+ *
+ * `input kafka-partition P of N` is one partition's record in the scale-out layout
+ * (_ecom/parts/p<NNNN>/<seq>.commit): its offset lines are partition P's only, its ckpt line
+ * P's checkpoint, its renames the files holding only P's rows, its counters P's. A record
+ * without a counters line (written before they existed) decodes with zero counters.
  *
  * Text rather than binary so that an operator can read what a commit did; paths never contain
  * spaces (table, date and part names are [A-Za-z0-9._=-]).
@@ -131,6 +137,41 @@ void staging_free(staging *st) {
 }
 
 size_t staging_count(const staging *st) { return st->n; }
+
+void rename_pairs_free(rename_pair *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].from);
+        free(v[i].to);
+    }
+    free(v);
+}
+
+/* Why a filter: in the scale-out layout each partition commits its own files, but rolled parts
+ * of every partition are recorded into one staging list as they happen. */
+int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    size_t pl = strlen(prefix), k = 0, m = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        const char *slash = strrchr(st->v[i].from, '/');
+        const char *nm = slash ? slash + 1 : st->v[i].from;
+        if (nm[0] == '.' && !strncmp(nm + 1, prefix, pl)) m++;
+    }
+    if (m == 0) return 0;
+    rename_pair *v = malloc(m * sizeof *v);
+    if (!v) return -1;
+    for (size_t i = 0; i < st->n; i++) {
+        const char *slash = strrchr(st->v[i].from, '/');
+        const char *nm = slash ? slash + 1 : st->v[i].from;
+        if (nm[0] == '.' && !strncmp(nm + 1, prefix, pl))
+            v[(*n)++] = st->v[i];
+        else
+            st->v[k++] = st->v[i];
+    }
+    st->n = k;
+    *out = v;
+    return 0;
+}
 const rename_pair *staging_renames(const staging *st) { return st->v; }
 
 /* ---- commit records ---- */
@@ -147,26 +188,33 @@ void commit_record_free(commit_record *r) {
     free(r->renames);
     memset(r, 0, sizeof *r);
     r->epoch = -1;
+    r->part = -1;
 }
 
 int commit_record_encode(const commit_record *r, buf_t *out) {
     size_t start = out->len;
     int rc = buf_printf(out, "ecom-commit 1\nepoch %" PRId64 "\n", r->epoch);
-    if (r->kind == 0)
+    if (r->kind == COMMIT_KAFKA)
         rc |= buf_printf(out, "input kafka %d\n", r->nparts);
+    else if (r->kind == COMMIT_PARTITION)
+        rc |= buf_printf(out, "input kafka-partition %d of %d\n", r->part, r->nparts);
     else
         rc |= buf_printf(out, "input file\n");
     rc |= buf_printf(out, "records %" PRIu64 "\n", r->records);
-    if (r->kind == 0) {
+    const commit_counts *c = &r->counts;
+    rc |= buf_printf(out, "counters %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                     c->ok[0], c->ok[1], c->ok[2], c->ok[3], c->duplicates, c->late, c->rejected);
+    if (r->kind != COMMIT_FILE) {
         for (int p = 0; p < r->nparts; p++)
             for (int t = 0; t < 3; t++)
-                if (r->offsets[p][t] >= 0)
+                if ((r->kind == COMMIT_KAFKA || p == r->part) && r->offsets[p][t] >= 0)
                     rc |= buf_printf(out, "offset %d %d %" PRId64 "\n", t, p, r->offsets[p][t]);
     } else {
         rc |= buf_printf(out, "file_offset %" PRId64 "\n", r->file_offset);
     }
     for (int p = 0; p < r->nparts; p++)
-        if (r->ckpt && r->ckpt[p]) rc |= buf_printf(out, "ckpt %d %s\n", p, r->ckpt[p]);
+        if (r->ckpt && r->ckpt[p] && (r->kind != COMMIT_PARTITION || p == r->part))
+            rc |= buf_printf(out, "ckpt %d %s\n", p, r->ckpt[p]);
     for (size_t i = 0; i < r->n_renames; i++)
         rc |= buf_printf(out, "rename %s %s\n", r->renames[i].from, r->renames[i].to);
     if (rc) return -1;
@@ -195,6 +243,38 @@ static int grow_renames(commit_record *r, size_t *cap) {
     return 0;
 }
 
+/* Allocates the per-partition arrays of a Kafka record of n partitions. */
+static int alloc_kafka(commit_record *r, int kind, int64_t n) {
+    if (n < 1 || n > STREAM_MAX_PARTITIONS || r->offsets || r->ckpt) return -1;
+    r->kind = kind;
+    r->nparts = (int)n;
+    r->offsets = malloc(sizeof *r->offsets * (size_t)n);
+    r->ckpt = calloc((size_t)n, sizeof *r->ckpt);
+    if (!r->offsets || !r->ckpt) return -1;
+    for (int p = 0; p < r->nparts; p++) r->offsets[p][0] = r->offsets[p][1] = r->offsets[p][2] = -1;
+    return 0;
+}
+
+/* Parses "counters a b c d e f g" into r. */
+static int decode_counters(commit_record *r, const char *s) {
+    uint64_t v[7];
+    int n = 0;
+    if (sscanf(s, "counters %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "%n",
+               &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &n) != 7 || s[n] || strchr(s, '-'))
+        return -1;
+    commit_counts *c = &r->counts;
+    for (int i = 0; i < 4; i++) c->ok[i] = v[i];
+    c->duplicates = v[4];
+    c->late = v[5];
+    c->rejected = v[6];
+    return 0;
+}
+
+/* True when partition p may appear in r's offset and ckpt lines. */
+static bool part_ok(const commit_record *r, int64_t p) {
+    return p >= 0 && p < r->nparts && (r->kind != COMMIT_PARTITION || p == r->part);
+}
+
 /* Parses one line after the header into r. 0 or -1. */
 static int decode_line(commit_record *r, const char *s, size_t *cap) {
     char a[1024], b[1024];
@@ -203,28 +283,28 @@ static int decode_line(commit_record *r, const char *s, size_t *cap) {
     if (sscanf(s, "epoch %" SCNd64 "%n", &x, &n) == 1 && !s[n]) {
         r->epoch = x;
     } else if (sscanf(s, "input kafka %" SCNd64 "%n", &x, &n) == 1 && !s[n]) {
-        if (x < 1 || x > STREAM_MAX_PARTITIONS || r->offsets) return -1;
-        r->kind = 0;
-        r->nparts = (int)x;
-        r->offsets = malloc(sizeof *r->offsets * (size_t)x);
-        r->ckpt = calloc((size_t)x, sizeof *r->ckpt);
-        if (!r->offsets || !r->ckpt) return -1;
-        for (int p = 0; p < r->nparts; p++) r->offsets[p][0] = r->offsets[p][1] = r->offsets[p][2] = -1;
+        return alloc_kafka(r, COMMIT_KAFKA, x);
+    } else if (sscanf(s, "input kafka-partition %" SCNd64 " of %" SCNd64 "%n", &x, &y, &n) == 2 && !s[n]) {
+        if (x < 0 || x >= y) return -1;
+        r->part = (int)x;
+        return alloc_kafka(r, COMMIT_PARTITION, y);
+    } else if (!strncmp(s, "counters ", 9)) {
+        return decode_counters(r, s);
     } else if (!strcmp(s, "input file")) {
         if (r->ckpt) return -1;
-        r->kind = 1;
+        r->kind = COMMIT_FILE;
         r->nparts = 1;
         r->ckpt = calloc(1, sizeof *r->ckpt);
         if (!r->ckpt) return -1;
     } else if (sscanf(s, "records %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->records = (uint64_t)x;
     } else if (sscanf(s, "offset %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &x, &y, &z, &n) == 3 && !s[n]) {
-        if (!r->offsets || x < 0 || x > 2 || y < 0 || y >= r->nparts || z < 0) return -1;
+        if (!r->offsets || x < 0 || x > 2 || !part_ok(r, y) || z < 0) return -1;
         r->offsets[y][x] = z;
     } else if (sscanf(s, "file_offset %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->file_offset = x;
     } else if (sscanf(s, "ckpt %" SCNd64 " %1023s%n", &x, a, &n) == 2 && !s[n]) {
-        if (!r->ckpt || x < 0 || x >= r->nparts || r->ckpt[x]) return -1;
+        if (!r->ckpt || !part_ok(r, x) || r->ckpt[x]) return -1;
         if (!(r->ckpt[x] = strdup(a))) return -1;
     } else if (sscanf(s, "rename %1023s %1023s%n", a, b, &n) == 2 && !s[n]) {
         if (grow_renames(r, cap)) return -1;
@@ -244,6 +324,7 @@ static int decode_line(commit_record *r, const char *s, size_t *cap) {
 int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->epoch = -1;
+    r->part = -1;
     const char *cur = p, *end = p + n, *line;
     long len;
     size_t cap = 0;
@@ -271,11 +352,12 @@ bad:
 }
 
 /* Commit record names are 20-digit epoch numbers, so the newest sorts last. */
-int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen) {
+static int read_latest_in(storage *s, const char *dir, commit_record *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->epoch = -1;
+    r->part = -1;
     storage_list_t l = {0};
-    if (storage_list(s, COMMIT_DIR, &l, err, errlen)) return -1;
+    if (storage_list(s, dir, &l, err, errlen)) return -1;
     const char *best = NULL;
     for (size_t i = 0; i < l.n; i++) {
         const char *nm = l.entries[i].name;
@@ -285,7 +367,7 @@ int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errle
     int rc = 0;
     if (best) {
         char path[256];
-        snprintf(path, sizeof path, "%s/%s", COMMIT_DIR, best);
+        snprintf(path, sizeof path, "%s/%s", dir, best);
         storage_entry e;
         bool exists = false;
         buf_t b = {0};
@@ -300,13 +382,17 @@ int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errle
         if (!rc && commit_record_decode(b.data, got, r, err, errlen)) {
             char tmp[256];
             snprintf(tmp, sizeof tmp, "%s", err);
-            snprintf(err, errlen, "%s: %s (refusing to guess: inspect or remove ROOT/%s)", path, tmp, COMMIT_DIR);
+            snprintf(err, errlen, "%s: %s (refusing to guess: inspect or remove ROOT/%s)", path, tmp, dir);
             rc = -1;
         }
         buf_free(&b);
     }
     storage_list_free(&l);
     return rc;
+}
+
+int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen) {
+    return read_latest_in(s, COMMIT_DIR, r, err, errlen);
 }
 
 static bool is_debris(const char *name) {
@@ -320,8 +406,27 @@ static bool named_in(const commit_record *r, const char *path) {
     return false;
 }
 
+/* Which hidden files a sweep deletes: every uncommitted part (single-instance log), or only
+ * those of some partitions (scale-out: other partitions may be mid-epoch in another instance). */
+typedef struct {
+    const commit_record *r;        /* files it names are kept (NULL: none) */
+    const int *parts;              /* NULL: any part file; else only these partitions' */
+    int nparts;
+} sweep_filter;
+
+static bool sweep_wants(const sweep_filter *f, const char *name, const char *path) {
+    if (!is_debris(name) || (f->r && named_in(f->r, path))) return false;
+    if (!f->parts) return true;
+    for (int i = 0; i < f->nparts; i++) {
+        char pre[64];
+        part_file_prefix(f->parts[i], pre, sizeof pre);
+        if (!strncmp(name + 1, pre, strlen(pre))) return true;
+    }
+    return false;
+}
+
 /* Walks dir (depth-limited: table/date=D/file) deleting uncommitted part files. */
-static int sweep_dir(storage *s, const commit_record *r, const char *dir, int depth, char *err, size_t errlen) {
+static int sweep_dir(storage *s, const sweep_filter *f, const char *dir, int depth, char *err, size_t errlen) {
     storage_list_t l = {0};
     if (storage_list(s, dir, &l, err, errlen)) return -1;
     int rc = 0;
@@ -330,8 +435,8 @@ static int sweep_dir(storage *s, const commit_record *r, const char *dir, int de
         char path[1024];
         snprintf(path, sizeof path, "%s%s%s", dir, *dir ? "/" : "", nm);
         if (l.entries[i].is_dir) {
-            if (depth < 2 && strcmp(nm, "_ecom")) rc = sweep_dir(s, r, path, depth + 1, err, errlen);
-        } else if (is_debris(nm) && !named_in(r, path)) {
+            if (depth < 2 && strcmp(nm, "_ecom")) rc = sweep_dir(s, f, path, depth + 1, err, errlen);
+        } else if (sweep_wants(f, nm, path)) {
             rc = storage_remove(s, path, err, errlen);
         }
     }
@@ -339,7 +444,8 @@ static int sweep_dir(storage *s, const commit_record *r, const char *dir, int de
     return rc;
 }
 
-int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen) {
+/* Redoes a record's renames: each file is either still hidden (rename it) or already in place. */
+static int redo_renames(storage *s, const commit_record *r, char *err, size_t errlen) {
     for (size_t i = 0; i < r->n_renames; i++) {
         bool exists = false;
         storage_entry e;
@@ -355,7 +461,13 @@ int commit_log_recover_files(storage *s, const commit_record *r, char *err, size
             return -1;
         }
     }
-    return sweep_dir(s, r, "", 0, err, errlen);
+    return 0;
+}
+
+int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen) {
+    if (redo_renames(s, r, err, errlen)) return -1;
+    sweep_filter f = {r, NULL, 0};
+    return sweep_dir(s, &f, "", 0, err, errlen);
 }
 
 /* Deletes entries of dir whose epoch number (parsed by scan_epoch) is below keep. */
@@ -379,4 +491,86 @@ static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, siz
 int commit_log_compact(storage *s, int64_t keep_epoch, char *err, size_t errlen) {
     if (compact_dir(s, COMMIT_DIR, keep_epoch, err, errlen)) return -1;
     return compact_dir(s, STATE_DIR, keep_epoch, err, errlen);
+}
+
+/* ---- scale-out: one lineage per partition ---- */
+
+void part_dir(int part, char *out, size_t n) { snprintf(out, n, "%s/p%04d", PARTS_DIR, part); }
+
+void part_file_prefix(int part, char *out, size_t n) { snprintf(out, n, "part-p%04d-s", part); }
+
+int part_log_read_latest(storage *s, int part, commit_record *r, char *err, size_t errlen) {
+    char dir[64];
+    part_dir(part, dir, sizeof dir);
+    if (read_latest_in(s, dir, r, err, errlen)) return -1;
+    if (r->epoch >= 0 && (r->kind != COMMIT_PARTITION || r->part != part)) {
+        snprintf(err, errlen, "%s holds a record of another partition (refusing to guess)", dir);
+        commit_record_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+int part_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen) {
+    return redo_renames(s, r, err, errlen);
+}
+
+int part_log_sweep(storage *s, const int *parts, int n, char *err, size_t errlen) {
+    if (n == 0) return 0;
+    sweep_filter f = {NULL, parts, n};
+    return sweep_dir(s, &f, "", 0, err, errlen);
+}
+
+int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t errlen) {
+    char dir[64];
+    part_dir(part, dir, sizeof dir);
+    return compact_dir(s, dir, keep_seq, err, errlen);
+}
+
+/* The layout file is written once, by the first scale-out start; the single-instance log
+ * (_ecom/commits) never writes it, so its absence plus a record in _ecom/commits means
+ * "single instance" and an existing ROOT keeps working unchanged. */
+int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen) {
+    storage_entry e;
+    bool exists = false;
+    if (storage_stat(s, LAYOUT_PATH, &e, &exists, err, errlen)) return -1;
+    if (exists) {
+        char txt[128] = {0};
+        size_t got = 0;
+        if (e.size >= sizeof txt || storage_read(s, LAYOUT_PATH, 0, txt, e.size, &got, err, errlen)) {
+            if (e.size >= sizeof txt) snprintf(err, errlen, "ROOT/%s is not a layout file", LAYOUT_PATH);
+            return -1;
+        }
+        long long n = -1;
+        int used = 0;
+        if (sscanf(txt, "ecom-layout 1\nscale-out %lld\n%n", &n, &used) != 1 || (size_t)used != got) {
+            snprintf(err, errlen, "ROOT/%s is corrupt (refusing to guess)", LAYOUT_PATH);
+            return -1;
+        }
+        if (!scale_out) {
+            snprintf(err, errlen,
+                     "ROOT holds the scale-out layout (per-partition commits, partial metric tables): "
+                     "run with --scale-out, or use another --out");
+            return -1;
+        }
+        if (n != nparts) {
+            snprintf(err, errlen, "ROOT was written from topics with %lld partitions, they have %d now", n, nparts);
+            return -1;
+        }
+        return 0;
+    }
+    if (!scale_out) return 0;
+    commit_record r;
+    if (commit_log_read_latest(s, &r, err, errlen)) return -1;
+    bool merged = r.epoch >= 0;
+    commit_record_free(&r);
+    if (merged) {
+        snprintf(err, errlen,
+                 "ROOT holds a single-instance commit log (merged metric tables): run without --scale-out, "
+                 "or use another --out");
+        return -1;
+    }
+    char txt[64];
+    int n = snprintf(txt, sizeof txt, "ecom-layout 1\nscale-out %d\n", nparts);
+    return storage_put_atomic(s, LAYOUT_PATH, txt, (size_t)n, err, errlen);
 }

@@ -37,27 +37,62 @@ static lake_opts job_lake_opts(const pipeline_job *j) {
     return o;
 }
 
-static void epoch_stem(const pipeline_job *j, char *out, size_t n) {
-    snprintf(out, n, "e%012" PRId64, j->epoch);
+/* File stems: the epoch (single instance), or the partition and its record's seq (scale-out:
+ * a file holds one partition's rows, so its partition's record alone commits it, and a new
+ * owner recognises the partition's debris by the name). */
+static void epoch_stem(const pipeline_job *j, int part, char *out, size_t n) {
+    if (j->cfg->scale_out)
+        snprintf(out, n, "p%04d-s%012" PRId64, part, j->seq[part]);
+    else
+        snprintf(out, n, "e%012" PRId64, j->epoch);
 }
 
-lake_table *job_metric_table(pipeline_job *j, metric_table m) {
-    if (j->metric[m]) return j->metric[m];
-    char stem[32];
-    epoch_stem(j, stem, sizeof stem);
+static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *name, const pq_schema *schema,
+                             int part) {
+    if (*slot) return *slot;
+    if (j->cfg->scale_out && (part < 0 || part >= j->nparts || !j->owned[part])) {
+        snprintf(j->err, sizeof j->err, "row of partition %d, which this instance does not own", part);
+        return NULL;
+    }
+    char stem[48];
+    epoch_stem(j, part, stem, sizeof stem);
     lake_opts o = job_lake_opts(j);
-    j->metric[m] = lake_table_open(j->stage, metric_table_name(m), j->metric_schema[m], stem, &o, j->err,
-                                   sizeof j->err);
-    return j->metric[m];
+    *slot = lake_table_open(j->stage, name, schema, stem, &o, j->err, sizeof j->err);
+    return *slot;
 }
 
-static lake_table *job_raw_table(pipeline_job *j, lake_raw t) {
-    if (j->raw[t]) return j->raw[t];
-    char stem[32];
-    epoch_stem(j, stem, sizeof stem);
-    lake_opts o = job_lake_opts(j);
-    j->raw[t] = lake_table_open(j->stage, lake_raw_name(t), j->raw_schema[t], stem, &o, j->err, sizeof j->err);
-    return j->raw[t];
+lake_table *job_metric_table(pipeline_job *j, metric_table m, int part) {
+    lake_table **slot = j->cfg->scale_out && part >= 0 && part < j->nparts ? &j->pmetric[part][m] : &j->metric[m];
+    return job_table(j, slot, metric_table_name(m), j->metric_schema[m], part);
+}
+
+static lake_table *job_raw_table(pipeline_job *j, lake_raw t, int part) {
+    lake_table **slot = j->cfg->scale_out && part >= 0 && part < j->nparts ? &j->praw[part][t] : &j->raw[t];
+    return job_table(j, slot, lake_raw_name(t), j->raw_schema[t], part);
+}
+
+/* Closes n tables (committing their parts into the staging list); after a failure the rest
+ * are aborted. */
+static int close_tables(pipeline_job *j, lake_table **v, int n, int rc) {
+    for (int i = 0; i < n; i++) {
+        if (!v[i]) continue;
+        if (rc == 0)
+            rc = lake_table_close(v[i], j->err, sizeof j->err);
+        else
+            lake_table_abort(v[i]);
+        v[i] = NULL;
+    }
+    return rc;
+}
+
+int job_close_part_tables(pipeline_job *j, int part) {
+    int rc = close_tables(j, j->praw[part], LAKE_RAW_COUNT, 0);
+    return close_tables(j, j->pmetric[part], METRIC_COUNT, rc);
+}
+
+void job_abort_part_tables(pipeline_job *j, int part) {
+    close_tables(j, j->praw[part], LAKE_RAW_COUNT, -1);
+    close_tables(j, j->pmetric[part], METRIC_COUNT, -1);
 }
 
 /* Closes (commits into the staging list) every table of the epoch. */
@@ -91,16 +126,41 @@ static void epoch_abort_tables(pipeline_job *j) {
         lake_table_abort(j->metric[m]);
         j->metric[m] = NULL;
     }
-    staging_clear(j->st);
+    for (int p = 0; j->praw && p < j->nparts; p++) job_abort_part_tables(j, p);
+    if (j->st) staging_clear(j->st);
 }
 
 /* ---- one input record ---- */
 
-static int write_rejected(pipeline_job *j, const char *source, int64_t pos, const char *reason, const char *p,
-                          size_t n, int64_t ts_us) {
-    lake_table *t = job_raw_table(j, LAKE_REJECTED);
+/* The counters of input partition part (0 for a file; callers check the range). */
+static part_counts *job_counts_of(pipeline_job *j, int part) { return &j->pc[part]; }
+
+/* The job's outcome counters as a commit record stores them, and back (a restart continues
+ * the counts of the log instead of showing only its own process's). */
+static commit_counts stats_counts(const pipeline_stats *s) {
+    commit_counts c;
+    memcpy(c.ok, s->ok, sizeof c.ok);
+    c.duplicates = s->duplicates;
+    c.late = s->late;
+    c.rejected = s->rejected;
+    return c;
+}
+
+void job_stats_add(pipeline_job *j, const part_counts *pc, int sign) {
+    pipeline_stats *s = &j->stats;
+    s->records += (uint64_t)sign * pc->records;
+    for (int t = 0; t < EV_TYPE_COUNT; t++) s->ok[t] += (uint64_t)sign * pc->c.ok[t];
+    s->duplicates += (uint64_t)sign * pc->c.duplicates;
+    s->late += (uint64_t)sign * pc->c.late;
+    s->rejected += (uint64_t)sign * pc->c.rejected;
+}
+
+static int write_rejected(pipeline_job *j, int part, const char *source, int64_t pos, const char *reason,
+                          const char *p, size_t n, int64_t ts_us) {
+    lake_table *t = job_raw_table(j, LAKE_REJECTED, part);
     if (!t) return -1;
     j->stats.rejected++;
+    job_counts_of(j, part)->c.rejected++;
     return lake_append_rejected(t, job_day_of(ts_us), source, pos, reason, p, n, time_now_us(), j->err,
                                 sizeof j->err);
 }
@@ -113,20 +173,28 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     event ev;
     char reason[256];
     j->stats.records++;
+    part_counts *pc = job_counts_of(j, part);
+    pc->records++;
     while (n && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
     if (event_parse(j->parser, p, n, &ev, reason, sizeof reason)) {
         if (n == 0) return 0; /* blank line: nothing to keep */
-        return write_rejected(j, source, offset, reason, p, n, ts_hint_us > 0 ? ts_hint_us : time_now_us());
+        return write_rejected(j, part, source, offset, reason, p, n, ts_hint_us > 0 ? ts_hint_us : time_now_us());
     }
     int oc = stream_engine_process_from(j->engine, part, src, offset, &ev);
-    if (oc < 0) return write_rejected(j, source, offset, "timestamp out of range", p, n, time_now_us());
+    if (oc < 0) return write_rejected(j, part, source, offset, "timestamp out of range", p, n, time_now_us());
     if (oc == STREAM_DUPLICATE) {
         j->stats.duplicates++;
+        pc->c.duplicates++;
         return 0;
     }
-    if (oc == STREAM_LATE) j->stats.late++;
-    else j->stats.ok[ev.type]++;
-    lake_table *t = job_raw_table(j, lake_raw_of_event(ev.type));
+    if (oc == STREAM_LATE) {
+        j->stats.late++;
+        pc->c.late++;
+    } else {
+        j->stats.ok[ev.type]++;
+        pc->c.ok[ev.type]++;
+    }
+    lake_table *t = job_raw_table(j, lake_raw_of_event(ev.type), part);
     if (!t) return -1;
     return lake_append_event(t, &ev, time_now_us(), j->err, sizeof j->err);
 }
@@ -164,6 +232,8 @@ static int epoch_commit(pipeline_job *j) {
     r.offsets = j->offsets;
     r.file_offset = j->in_offset;
     r.records = j->stats.records;
+    r.counts = stats_counts(&j->stats);
+    r.part = -1;
     r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt);
     r.renames = (rename_pair *)staging_renames(j->st);
     r.n_renames = staging_count(j->st);
@@ -205,18 +275,22 @@ static int epoch_commit(pipeline_job *j) {
 
 /* ---- setup and recovery ---- */
 
-static int job_make_engine(pipeline_job *j) {
+int job_make_engine(pipeline_job *j) {
     stream_config ec = j->cfg->engine;
     ec.n_partitions = j->nparts;
     ec.n_sources = j->in ? 1 : 3;
+    ec.mode = j->cfg->scale_out ? STREAM_EMIT_PARTIAL : STREAM_EMIT_MERGED;
     stream_sink sink = metric_sink(j);
     stream_engine_free(j->engine);
     j->engine = stream_engine_new(&ec, &sink, j->err, sizeof j->err);
     return j->engine ? 0 : -1;
 }
 
-/* Brings the job to the state of the newest commit: files, engine state, input offsets. */
+/* Brings the job to the state of the newest commit: files, engine state, input offsets,
+ * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment). */
 static int job_recover(pipeline_job *j) {
+    if (j->cfg->scale_out) return scaleout_reset(j);
+    if (layout_check(j->base, false, j->nparts, j->err, sizeof j->err)) return -1;
     commit_record r;
     if (commit_log_read_latest(j->base, &r, j->err, sizeof j->err)) return -1;
     int rc = 0;
@@ -250,7 +324,12 @@ static int job_recover(pipeline_job *j) {
         for (int p = 0; p < j->nparts; p++)
             for (int t = 0; t < 3; t++) j->offsets[p][t] = keep ? r.offsets[p][t] : -1;
         j->in_offset = r.epoch >= 0 ? r.file_offset : 0;
-        j->stats.records = r.epoch >= 0 ? r.records : 0;
+        part_counts pc = {0};
+        if (r.epoch >= 0) pc = (part_counts){r.records, r.counts};
+        j->stats.records = 0;
+        memset(j->stats.ok, 0, sizeof j->stats.ok);
+        j->stats.duplicates = j->stats.late = j->stats.rejected = 0;
+        job_stats_add(j, &pc, 1);
         j->epoch = r.epoch + 1;
     }
     commit_record_free(&r);
@@ -269,14 +348,16 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     for (int t = 0; t < LAKE_RAW_COUNT; t++)
         if (!(j->raw_schema[t] = lake_raw_schema((lake_raw)t, j->err, sizeof j->err))) return -1;
     for (int m = 0; m < METRIC_COUNT; m++)
-        if (!(j->metric_schema[m] = metric_table_schema((metric_table)m, j->err, sizeof j->err))) return -1;
+        if (!(j->metric_schema[m] = metric_table_schema((metric_table)m, c->scale_out, j->err, sizeof j->err)))
+            return -1;
     return 0;
 }
 
 static int job_alloc_offsets(pipeline_job *j) {
     j->offsets = malloc(sizeof *j->offsets * (size_t)j->nparts);
     j->high = calloc((size_t)j->nparts, sizeof *j->high);
-    if (!j->offsets || !j->high) {
+    j->pc = calloc((size_t)j->nparts, sizeof *j->pc);
+    if (!j->offsets || !j->high || !j->pc || (j->cfg->scale_out && scaleout_alloc(j))) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
     }
@@ -286,8 +367,10 @@ static int job_alloc_offsets(pipeline_job *j) {
 }
 
 static void job_close(pipeline_job *j) {
-    epoch_abort_tables(j);
+    j->closing = true; /* the loop committed what it could: leaving the group commits nothing */
     kafka_consumer_free(j->consumer);
+    j->consumer = NULL;
+    epoch_abort_tables(j);
     if (j->in && j->in != stdin) fclose(j->in);
     stream_engine_free(j->engine);
     event_parser_free(j->parser);
@@ -297,6 +380,8 @@ static void job_close(pipeline_job *j) {
     storage_close(j->base);
     free(j->offsets);
     free(j->high);
+    free(j->pc);
+    scaleout_free(j);
     status_server_stop(j->status);
 }
 
@@ -424,6 +509,10 @@ out:
 
 static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, size_t n) {
     pipeline_job *j = ctx;
+    if (j->cfg->scale_out) {
+        scaleout_on_rebalance(j, assigned, parts, n);
+        return;
+    }
     if (!assigned) return;
     for (size_t i = 0; i < n; i++) {
         int t = -1;
@@ -497,7 +586,7 @@ static void kafka_refresh_lag(pipeline_job *j, bool exact) {
  * rule is for partitions with nothing to send, not for ones we have not caught up with. */
 static void kafka_touch_backlogged(pipeline_job *j) {
     for (int p = 0; p < j->nparts; p++)
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < 3 && (!j->owned || j->owned[p]); t++) {
             int64_t lo = -1, hi = -1;
             if (kafka_consumer_watermarks_cached(j->consumer, j->cfg->topics[t], p, &lo, &hi) || hi < 0 ||
                 j->offsets[p][t] < hi)
@@ -508,6 +597,10 @@ static void kafka_touch_backlogged(pipeline_job *j) {
 /* True when every partition of every topic has been read up to the broker's high watermark. */
 static bool kafka_drained(pipeline_job *j) {
     if (!j->assigned_ready) return false;
+    /* scale-out: a backfill ends only when this instance owns every partition (the others
+     * have left the group), so that every window can be flushed as final */
+    for (int p = 0; j->owned && p < j->nparts; p++)
+        if (!j->owned[p]) return false;
     kafka_refresh_lag(j, true);
     for (int p = 0; p < j->nparts; p++)
         for (int t = 0; t < 3; t++) {
@@ -540,7 +633,7 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
             int t = -1;
             for (int k = 0; k < 3; k++)
                 if (!strcmp(m.topic, j->cfg->topics[k])) t = k;
-            if (t >= 0 && m.partition >= 0 && m.partition < j->nparts) {
+            if (t >= 0 && m.partition >= 0 && m.partition < j->nparts && (!j->owned || j->owned[m.partition])) {
                 snprintf(source, sizeof source, "%s:%d", m.topic, m.partition);
                 if (job_process(j, source, m.partition, t, m.offset, m.val ? m.val : "", m.vlen, m.timestamp_us))
                     goto fail;
@@ -562,8 +655,9 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
             kafka_touch_backlogged(j);
             if (stream_engine_advance(j->engine, now, j->err, sizeof j->err)) goto fail;
         }
+        if (j->take_failed) goto fail;
         if (stopping || now - epoch_start >= j->cfg->commit_interval_us) {
-            if (epoch_commit(j)) goto fail;
+            if (j->cfg->scale_out ? scaleout_commit_all(j) : epoch_commit(j)) goto fail;
             fail_since = 0;
             backoff = 200000;
             epoch_start = time_mono_us();
@@ -589,6 +683,10 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
                  size_t errlen) {
     pipeline_job j;
     memset(&j, 0, sizeof j);
+    if (c->scale_out && (c->input_path || c->fresh_input || c->catch_up_on_stop)) {
+        snprintf(err, errlen, "scale-out needs Kafka input (a consumer group shares the partitions)");
+        return -1;
+    }
     int rc = job_open(&j, c);
     if (rc == 0 && c->listen && !(j.status = status_server_start(c->listen, j.err, sizeof j.err))) rc = -1;
     if (rc == 0) rc = c->input_path ? run_file(&j, stop) : run_kafka(&j, stop);

@@ -19,6 +19,25 @@
  *     contribution is then in the tables exactly once, and readers never see a partial or
  *     uncommitted file (they ignore hidden names).
  *   - The log is compact: only the newest record and its checkpoints are kept.
+ *   - Every record also holds the cumulative counters (records, ok by type, duplicates, late,
+ *     rejected) up to its offsets; recovery continues them, so counters survive restarts.
+ *
+ * Scale-out layout (cfg->scale_out, Kafka only; several instances in one group, same ROOT):
+ *   - One commit lineage per input partition p: _ecom/parts/p<NNNN>/<seq>.commit names p's
+ *     three topic offsets, p's checkpoint (<seq>.ckpt), p's counters and the renames of the files
+ *     holding only p's rows (part-p<NNNN>-s<seq>-*.parquet). Writing it is p's commit point;
+ *     partitions commit independently (every commit_interval, on stop, and on revoke).
+ *   - Metric tables are PARTIAL (stream.h): per-partition rows with a `partition` column, and
+ *     product_views instead of top_products; docs/stream.md gives the DuckDB queries that merge
+ *     them into exactly the single-instance tables (ecom dash merges them itself).
+ *   - On assign, each new partition is taken over from its newest record (renames redone, its
+ *     debris swept, checkpoint restored, topics resumed at its offsets); on revoke, it is
+ *     committed, then dropped. A failed take-over rolls back and rejoins (retry_limit_us).
+ *   - _ecom/layout pins the layout and partition count at first start: a ROOT never mixes the
+ *     two layouts (-1 with a clear error).
+ *   - Counters (stats) are the sums over the partitions the instance owns, each cumulative.
+ *   - Not fenced against zombies (an instance that lost its partitions without noticing):
+ *     see docs/stream.md.
  *
  * Contract
  *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),
@@ -71,6 +90,8 @@ typedef struct {
     bool fresh_input;              /* the input starts empty (a new in-memory broker): keep the
                                       tables, engine state and epoch numbers of the commit log
                                       but read every partition from its beginning */
+    bool scale_out;                /* Kafka: this instance is one of several in the group: PARTIAL
+                                      metric tables, one commit lineage per partition (below) */
     bool quiet;                    /* no status line on stderr */
     int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
 } pipeline_config;

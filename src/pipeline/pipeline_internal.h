@@ -22,12 +22,14 @@ typedef enum {
     METRIC_TOP,
     METRIC_CITY,
     METRIC_FUNNEL,
+    METRIC_PRODUCT_VIEWS,          /* scale-out (PARTIAL mode) in place of top_products */
     METRIC_COUNT
 } metric_table;
 
 const char *metric_table_name(metric_table m);
-/* Schema of a metric table; caller frees with pq_schema_free. */
-pq_schema *metric_table_schema(metric_table m, char *err, size_t errlen);
+/* Schema of a metric table; partial adds the `partition` column (scale-out tables). Caller
+ * frees with pq_schema_free. */
+pq_schema *metric_table_schema(metric_table m, bool partial, char *err, size_t errlen);
 
 /* ---- staging storage: a wrapper whose rename() is recorded, not done ---- */
 typedef struct {
@@ -41,18 +43,36 @@ void staging_free(staging *st);   /* also closes the wrapper storage */
 size_t staging_count(const staging *st);
 const rename_pair *staging_renames(const staging *st);
 void staging_clear(staging *st);
+/* Moves the recorded renames whose file name (after the directory) starts with "." + prefix
+ * into a new array (*out, *n; the caller frees it with rename_pairs_free). 0 or -1 (OOM). */
+int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n);
+void rename_pairs_free(rename_pair *v, size_t n);
 
 /* ---- commit records ---- */
 #define COMMIT_DIR "_ecom/commits"
 #define STATE_DIR "_ecom/state"
+#define PARTS_DIR "_ecom/parts"     /* scale-out: PARTS_DIR/p<NNNN>/<seq>.commit and .ckpt */
+#define LAYOUT_PATH "_ecom/layout"  /* scale-out: written at first start (see pipeline.h) */
+
+enum { COMMIT_KAFKA = 0, COMMIT_FILE = 1, COMMIT_PARTITION = 2 };
+
+/* Cumulative outcome counters up to a record's offsets (so that a restart or a new owner of a
+ * partition continues the counts instead of starting from 0). records is kept separately. */
+typedef struct {
+    uint64_t ok[EV_TYPE_COUNT], duplicates, late, rejected;
+} commit_counts;
 
 typedef struct {
-    int64_t epoch;                 /* -1: no record (fresh start) */
-    int kind;                      /* 0 kafka, 1 file */
+    int64_t epoch;                 /* -1: no record (fresh start); partition records: the seq */
+    int kind;                      /* COMMIT_KAFKA, COMMIT_FILE, or COMMIT_PARTITION (one
+                                      partition's record in the scale-out layout) */
     int nparts;
-    int64_t (*offsets)[3];         /* kafka: next offset per partition per topic; -1 unknown */
+    int part;                      /* COMMIT_PARTITION: the partition (0..nparts-1), else -1 */
+    int64_t (*offsets)[3];         /* kafka: next offset per partition per topic; -1 unknown
+                                      (COMMIT_PARTITION: only row `part` is used) */
     int64_t file_offset;           /* file: byte offset of the next unread line */
     uint64_t records;              /* input records consumed up to the offsets */
+    commit_counts counts;          /* outcome counters up to the offsets */
     char **ckpt;                   /* per partition: checkpoint path (or NULL) */
     rename_pair *renames;
     size_t n_renames;
@@ -70,10 +90,33 @@ int commit_log_recover_files(storage *s, const commit_record *r, char *err, size
 /* Deletes records and checkpoints of epochs before keep_epoch. */
 int commit_log_compact(storage *s, int64_t keep_epoch, char *err, size_t errlen);
 
+/* ---- scale-out layout: one commit lineage per partition ---- */
+/* "_ecom/parts/p0003" */
+void part_dir(int part, char *out, size_t n);
+/* "part-p0003-s" prefix shared by every data file of partition part (hidden: "." before it) */
+void part_file_prefix(int part, char *out, size_t n);
+/* Reads partition part's newest record (r->epoch = -1 if none; r->part checked). */
+int part_log_read_latest(storage *s, int part, commit_record *r, char *err, size_t errlen);
+/* Redoes r's renames (idempotent), then deletes the hidden data files of the partitions in
+ * parts[0..n) (their uncommitted debris; files of other partitions are never touched). */
+int part_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen);
+int part_log_sweep(storage *s, const int *parts, int n, char *err, size_t errlen);
+/* Deletes partition part's records and checkpoints older than keep_seq. */
+int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t errlen);
+/* Checks (and at first start records) the layout of ROOT: scale_out or the single-instance
+ * commit log. -1 with a clear error when ROOT holds the other layout. */
+int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen);
+
 /* ---- the job ---- */
 typedef struct pipeline_job pipeline_job;
 
 struct status_server;
+
+/* Input records and outcome counters of one partition (scale-out) or of the job. */
+typedef struct {
+    uint64_t records;
+    commit_counts c;
+} part_counts;
 
 struct pipeline_job {
     const pipeline_config *cfg;
@@ -95,15 +138,39 @@ struct pipeline_job {
     int64_t in_offset;
     /* kafka input */
     kafka_consumer *consumer;
-    pipeline_stats stats;
+    pipeline_stats stats;          /* scale-out: counters = sums over the owned partitions */
+    /* scale-out layout (cfg->scale_out), all [nparts] */
+    bool *owned;                   /* partitions this instance owns now */
+    int64_t *seq;                  /* the seq of the partition's next record */
+    part_counts *pc;               /* cumulative counters of each owned partition */
+    lake_table *(*praw)[LAKE_RAW_COUNT], *(*pmetric)[METRIC_COUNT];
+    bool take_failed;              /* a partition could not be taken over: roll back and rejoin */
+    bool closing;                  /* leaving the group at exit: nothing more to commit */
     int64_t started_us;
     char err[512];
     struct status_server *status;
 };
 
 int64_t job_day_of(int64_t us);
-/* The metric table m of the current epoch, opened on first use; NULL with j->err. */
-lake_table *job_metric_table(pipeline_job *j, metric_table m);
+/* The metric table m of the current epoch (scale-out: of partition part's current seq), opened
+ * on first use; NULL with j->err. */
+lake_table *job_metric_table(pipeline_job *j, metric_table m, int part);
+int job_make_engine(pipeline_job *j);
+/* Adds (sign 1) or removes (sign -1) a partition's counters to/from the job's. */
+void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
+/* Closes partition part's tables into the staging list (scale-out); aborts them on failure. */
+int job_close_part_tables(pipeline_job *j, int part);
+void job_abort_part_tables(pipeline_job *j, int part);
+
+/* ---- scale-out (scaleout.c) ---- */
+int scaleout_alloc(pipeline_job *j);
+void scaleout_free(pipeline_job *j);
+/* Fresh start or rollback: checks the layout, makes an engine owning no partition. */
+int scaleout_reset(pipeline_job *j);
+/* The consumer's rebalance callback in the scale-out layout. */
+void scaleout_on_rebalance(pipeline_job *j, int assigned, kafka_topic_partition *parts, size_t n);
+/* Commits every owned partition (one record each), then the Kafka offsets. 0 or -1. */
+int scaleout_commit_all(pipeline_job *j);
 /* The engine sink that writes metric rows into the job's tables. */
 stream_sink metric_sink(pipeline_job *j);
 

@@ -25,6 +25,8 @@ static const col_def category_cols[] = {WINDOW_COLS,           {"category", PQ_S
 static const col_def top_cols[] = {WINDOW_COLS,          {"rank", PQ_INT32},
                                    {"product_id", PQ_STRING}, {"product_name", PQ_STRING},
                                    {"category", PQ_STRING},   {"views", PQ_INT64}, {NULL, 0}};
+static const col_def product_views_cols[] = {WINDOW_COLS, {"product_id", PQ_STRING}, {"product_name", PQ_STRING},
+                                            {"category", PQ_STRING}, {"views", PQ_INT64}, {NULL, 0}};
 static const col_def city_cols[] = {WINDOW_COLS,             {"province", PQ_STRING},
                                     {"city", PQ_STRING},     {"store_type", PQ_STRING},
                                     {"orders", PQ_INT64},    {"revenue", PQ_DOUBLE}, {NULL, 0}};
@@ -46,11 +48,12 @@ static const struct {
     [METRIC_TOP] = {"top_products", top_cols},
     [METRIC_CITY] = {"sales_by_city", city_cols},
     [METRIC_FUNNEL] = {"funnel", funnel_cols},
+    [METRIC_PRODUCT_VIEWS] = {"product_views", product_views_cols},
 };
 
 const char *metric_table_name(metric_table m) { return metric_defs[m].name; }
 
-pq_schema *metric_table_schema(metric_table m, char *err, size_t errlen) {
+pq_schema *metric_table_schema(metric_table m, bool partial, char *err, size_t errlen) {
     pq_schema *s = pq_schema_new();
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -61,6 +64,10 @@ pq_schema *metric_table_schema(metric_table m, char *err, size_t errlen) {
             pq_schema_free(s);
             return NULL;
         }
+    }
+    if (partial && pq_schema_add(s, -1, "partition", PQ_INT32, false, err, errlen) < 0) {
+        pq_schema_free(s);
+        return NULL;
     }
     return s;
 }
@@ -101,7 +108,7 @@ static void put_money(row_put *r, int64_t cents) { put_f64(r, (double)cents / 10
 /* Starts a row of table m in the partition of the window's start date. */
 static int row_begin(pipeline_job *j, metric_table m, const stream_window *w, row_put *r) {
     int64_t day = job_day_of(w->window_start_us);
-    lake_table *t = job_metric_table(j, m);
+    lake_table *t = job_metric_table(j, m, w->partition);
     if (!t) return -1;
     pq_writer *pw = lake_table_writer(t, day, j->err, sizeof j->err);
     if (!pw) return -1;
@@ -111,10 +118,12 @@ static int row_begin(pipeline_job *j, metric_table m, const stream_window *w, ro
     return 0;
 }
 
+/* Partial rows (scale-out) end with their partition. */
 static int row_end(pipeline_job *j, metric_table m, const stream_window *w, row_put *r) {
+    if (j->cfg->scale_out) put_i32(r, w->partition);
     if (r->rc) return -1;
     j->metric_rows[m]++;
-    return lake_table_rows_done(job_metric_table(j, m), job_day_of(w->window_start_us), 1, time_now_us(), j->err, sizeof j->err);
+    return lake_table_rows_done(job_metric_table(j, m, w->partition), job_day_of(w->window_start_us), 1, time_now_us(), j->err, sizeof j->err);
 }
 
 static int sink_sales(void *ctx, const stream_row_sales *s) {
@@ -153,6 +162,17 @@ static int sink_top(void *ctx, const stream_row_product *p) {
     return row_end(j, METRIC_TOP, &p->w, &r);
 }
 
+static int sink_product_views(void *ctx, const stream_row_product *p) {
+    pipeline_job *j = ctx;
+    row_put r;
+    if (row_begin(j, METRIC_PRODUCT_VIEWS, &p->w, &r)) return -1;
+    put_str(&r, p->product_id);
+    put_str(&r, p->product_name);
+    put_str(&r, p->category);
+    put_i64(&r, p->views);
+    return row_end(j, METRIC_PRODUCT_VIEWS, &p->w, &r);
+}
+
 static int sink_city(void *ctx, const stream_row_city *c) {
     pipeline_job *j = ctx;
     row_put r;
@@ -183,6 +203,7 @@ stream_sink metric_sink(pipeline_job *j) {
                          .sales = sink_sales,
                          .category = sink_category,
                          .top_product = sink_top,
+                         .product_views = sink_product_views,
                          .city = sink_city,
                          .funnel = sink_funnel};
 }

@@ -164,11 +164,267 @@ static void test_latest_and_compact(check_state *st) {
     CHECK(system(cmd) == 0);
 }
 
+/* A scale-out record: one partition's offsets, checkpoint, counters and renames. */
+static commit_record part_record(void) {
+    static int64_t offs[4][3] = {{-1, -1, -1}, {-1, -1, -1}, {100, 7, 3}, {-1, -1, -1}};
+    static char *ck[4] = {NULL, NULL, "_ecom/parts/p0002/00000000000000000009.ckpt", NULL};
+    static rename_pair rn[2] = {{"views/date=2026-11-25/.part-p0002-s000000000009-00000.parquet.tmp",
+                                 "views/date=2026-11-25/part-p0002-s000000000009-00000.parquet"},
+                                {"funnel/date=2026-11-25/.part-p0002-s000000000009-00000.parquet.tmp",
+                                 "funnel/date=2026-11-25/part-p0002-s000000000009-00000.parquet"}};
+    commit_record r = {0};
+    r.epoch = 9;
+    r.kind = COMMIT_PARTITION;
+    r.nparts = 4;
+    r.part = 2;
+    r.offsets = offs;
+    r.records = 110;
+    r.counts = (commit_counts){{90, 8, 2, 3}, 4, 1, 2};
+    r.ckpt = ck;
+    r.renames = rn;
+    r.n_renames = 2;
+    return r;
+}
+
+static void test_part_record_roundtrip(check_state *st) {
+    CHECK_STATE(st);
+    commit_record r = part_record(), d;
+    buf_t b = {0};
+    char err[256];
+    CHECK(commit_record_encode(&r, &b) == 0);
+    CHECK(strstr(b.data, "input kafka-partition 2 of 4\n") != NULL);
+    CHECK(commit_record_decode(b.data, b.len, &d, err, sizeof err) == 0);
+    CHECK_INTEQ(d.kind, COMMIT_PARTITION);
+    CHECK_INTEQ(d.part, 2);
+    CHECK_INTEQ(d.nparts, 4);
+    CHECK_INTEQ(d.epoch, 9);
+    CHECK_INTEQ(d.records, 110);
+    CHECK_INTEQ(d.counts.ok[0], 90);
+    CHECK_INTEQ(d.counts.ok[3], 3);
+    CHECK_INTEQ(d.counts.duplicates, 4);
+    CHECK_INTEQ(d.counts.late, 1);
+    CHECK_INTEQ(d.counts.rejected, 2);
+    CHECK_INTEQ(d.offsets[2][0], 100);
+    CHECK_INTEQ(d.offsets[2][2], 3);
+    CHECK_INTEQ(d.offsets[1][0], -1);
+    CHECK_STREQ(d.ckpt[2], r.ckpt[2]);
+    CHECK(d.ckpt[0] == NULL);
+    CHECK_INTEQ(d.n_renames, 2);
+    CHECK_STREQ(d.renames[1].from, r.renames[1].from);
+    commit_record_free(&d);
+    buf_free(&b);
+}
+
+/* Every single-byte change and every truncation is refused; so are lines naming another
+ * partition, a partition out of range, and negative counters, even with a valid checksum. */
+static void test_part_record_corruption(check_state *st) {
+    CHECK_STATE(st);
+    commit_record r = part_record(), d;
+    buf_t b = {0};
+    char err[256];
+    CHECK(commit_record_encode(&r, &b) == 0);
+    int accepted = 0;
+    for (size_t i = 0; i < b.len; i++) {
+        char save = b.data[i];
+        b.data[i] = (char)(save ^ 0x01);
+        if (commit_record_decode(b.data, b.len, &d, err, sizeof err) == 0) {
+            accepted++;
+            commit_record_free(&d);
+        }
+        b.data[i] = save;
+    }
+    for (size_t n = 0; n < b.len; n++) {
+        if (commit_record_decode(b.data, n, &d, err, sizeof err) == 0) {
+            accepted++;
+            commit_record_free(&d);
+        }
+    }
+    CHECK_INTEQ(accepted, 0);
+    static const char *const bad[] = {
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 2 of 4\nrecords 1\noffset 0 1 5\n",  /* other partition */
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 4 of 4\nrecords 1\n",                /* out of range */
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 1 of 4\nckpt 0 x.ckpt\n",              /* other ckpt */
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 1 of 4\ncounters 1 2 3 4 5 6 -7\n",   /* negative */
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 1 of 4\ncounters 1 2 3\n",            /* short */
+        "ecom-commit 1\nepoch 1\ninput kafka-partition 1 of 4\ninput kafka 4\n",             /* two inputs */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        buf_t t = {0};
+        buf_append_str(&t, bad[i]);
+        buf_printf(&t, "sum %016llx\n", (unsigned long long)hash64(t.data, t.len));
+        int rc = commit_record_decode(t.data, t.len, &d, err, sizeof err);
+        CHECK(rc == -1);
+        if (rc == 0) commit_record_free(&d);
+        buf_free(&t);
+    }
+    buf_free(&b);
+}
+
+/* A record without a counters line (written before they existed) still decodes, counters 0. */
+static void test_record_without_counters(check_state *st) {
+    CHECK_STATE(st);
+    buf_t t = {0};
+    commit_record d;
+    char err[256];
+    buf_append_str(&t, "ecom-commit 1\nepoch 5\ninput file\nrecords 12\nfile_offset 99\n");
+    buf_printf(&t, "sum %016llx\n", (unsigned long long)hash64(t.data, t.len));
+    CHECK(commit_record_decode(t.data, t.len, &d, err, sizeof err) == 0);
+    CHECK_INTEQ(d.records, 12);
+    CHECK_INTEQ(d.counts.rejected, 0);
+    commit_record_free(&d);
+    buf_free(&t);
+}
+
+static int stage_rename(storage *s, const char *from, const char *to) {
+    char err[256];
+    return storage_rename(s, from, to, err, sizeof err);
+}
+
+/* staging_take moves exactly one partition's recorded renames out of the shared list. */
+static void test_staging_take(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *base = storage_open(root, err, sizeof err), *stage = NULL;
+    CHECK(base != NULL);
+    if (!base) return;
+    staging *sg = staging_new(base, &stage, err, sizeof err);
+    CHECK(sg != NULL);
+    CHECK(stage_rename(stage, "views/date=2026-11-25/.part-p0001-s000000000003-00000.parquet.tmp",
+                       "views/date=2026-11-25/part-p0001-s000000000003-00000.parquet") == 0);
+    CHECK(stage_rename(stage, "views/date=2026-11-25/.part-p0011-s000000000003-00000.parquet.tmp",
+                       "views/date=2026-11-25/part-p0011-s000000000003-00000.parquet") == 0);
+    CHECK(stage_rename(stage, "cart/date=2026-11-26/.part-p0001-s000000000003-00000.parquet.tmp",
+                       "cart/date=2026-11-26/part-p0001-s000000000003-00000.parquet") == 0);
+    rename_pair *v;
+    size_t n;
+    char pre[48];
+    part_file_prefix(1, pre, sizeof pre);
+    CHECK(staging_take(sg, pre, &v, &n) == 0);
+    CHECK_INTEQ(n, 2);
+    CHECK_INTEQ(staging_count(sg), 1);
+    CHECK(strstr(staging_renames(sg)[0].from, "p0011") != NULL);
+    rename_pairs_free(v, n);
+    CHECK(staging_take(sg, pre, &v, &n) == 0 && n == 0 && v == NULL);
+    staging_free(sg);
+    storage_close(base);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
+/* A new owner of partition 1 redoes 1's renames and deletes 1's debris, never touching the
+ * hidden files of partitions other instances may be writing right now. */
+static void test_part_recover_and_sweep(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    commit_record r = part_record();
+    CHECK(put(s, r.renames[0].from, "data") == 0);                     /* committed, not renamed */
+    CHECK(put(s, r.renames[1].to, "data") == 0);                       /* committed and renamed */
+    CHECK(put(s, "views/date=2026-11-25/.part-p0002-s000000000010-00000.parquet.tmp", "junk") == 0);
+    CHECK(put(s, "views/date=2026-11-25/.part-p0003-s000000000004-00000.parquet.tmp", "busy") == 0);
+    CHECK(put(s, "cart/date=2026-11-25/.part-e000000000004-00000.parquet.tmp", "x") == 0);
+    CHECK(part_log_recover_files(s, &r, err, sizeof err) == 0);
+    int mine[1] = {2};
+    CHECK(part_log_sweep(s, mine, 1, err, sizeof err) == 0);
+    CHECK(exists(s, r.renames[0].to));
+    CHECK(!exists(s, r.renames[0].from));
+    CHECK(exists(s, r.renames[1].to));
+    CHECK(!exists(s, "views/date=2026-11-25/.part-p0002-s000000000010-00000.parquet.tmp"));
+    CHECK(exists(s, "views/date=2026-11-25/.part-p0003-s000000000004-00000.parquet.tmp"));
+    CHECK(exists(s, "cart/date=2026-11-25/.part-e000000000004-00000.parquet.tmp"));
+    /* records: newest per partition, compaction, a record of another partition refused */
+    char path[128], dir[64];
+    part_dir(2, dir, sizeof dir);
+    for (int64_t q = 7; q <= 9; q++) {
+        buf_t b = {0};
+        r.epoch = q;
+        CHECK(commit_record_encode(&r, &b) == 0);
+        snprintf(path, sizeof path, "%s/%020lld.commit", dir, (long long)q);
+        CHECK(storage_put_atomic(s, path, b.data, b.len, err, sizeof err) == 0);
+        snprintf(path, sizeof path, "%s/%020lld.ckpt", dir, (long long)q);
+        CHECK(put(s, path, "state") == 0);
+        buf_free(&b);
+    }
+    commit_record d;
+    CHECK(part_log_read_latest(s, 2, &d, err, sizeof err) == 0);
+    CHECK_INTEQ(d.epoch, 9);
+    commit_record_free(&d);
+    CHECK(part_log_read_latest(s, 1, &d, err, sizeof err) == 0 && d.epoch == -1);
+    CHECK(part_log_compact(s, 2, 9, err, sizeof err) == 0);
+    storage_list_t l = {0};
+    CHECK(storage_list(s, dir, &l, err, sizeof err) == 0);
+    CHECK_INTEQ(l.n, 2);
+    storage_list_free(&l);
+    char other[64], cmd[256];
+    part_dir(3, other, sizeof other);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/%s && cp %s/%s/%020d.commit %s/%s/", root, other, root, dir, 9, root,
+             other);
+    CHECK(system(cmd) == 0);
+    CHECK(part_log_read_latest(s, 3, &d, err, sizeof err) == -1);
+    CHECK(strstr(err, "another partition") != NULL);
+    storage_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
+/* The two layouts refuse to share a ROOT; the partition count is pinned at first start. */
+static void test_layout(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(layout_check(s, false, 3, err, sizeof err) == 0);   /* fresh: single instance writes nothing */
+    CHECK(!exists(s, LAYOUT_PATH));
+    CHECK(layout_check(s, true, 4, err, sizeof err) == 0);    /* first scale-out start records it */
+    CHECK(exists(s, LAYOUT_PATH));
+    CHECK(layout_check(s, true, 4, err, sizeof err) == 0);
+    CHECK(layout_check(s, true, 8, err, sizeof err) == -1);
+    CHECK(strstr(err, "partitions") != NULL);
+    CHECK(layout_check(s, false, 4, err, sizeof err) == -1);
+    CHECK(strstr(err, "--scale-out") != NULL);
+    CHECK(put(s, LAYOUT_PATH, "garbage") == 0);
+    CHECK(layout_check(s, true, 4, err, sizeof err) == -1);
+    CHECK(strstr(err, "corrupt") != NULL);
+    storage_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+    /* a ROOT with a single-instance commit log refuses scale-out */
+    root = mkroot();
+    s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    commit_record r = sample_record();
+    buf_t b = {0};
+    CHECK(commit_record_encode(&r, &b) == 0);
+    CHECK(storage_put_atomic(s, COMMIT_DIR "/00000000000000000003.commit", b.data, b.len, err, sizeof err) == 0);
+    buf_free(&b);
+    CHECK(layout_check(s, true, 2, err, sizeof err) == -1);
+    CHECK(strstr(err, "single-instance") != NULL);
+    CHECK(!exists(s, LAYOUT_PATH));
+    storage_close(s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_record_roundtrip);
     RUN(&st, test_record_corruption);
     RUN(&st, test_recover_and_sweep);
     RUN(&st, test_latest_and_compact);
+    RUN(&st, test_part_record_roundtrip);
+    RUN(&st, test_part_record_corruption);
+    RUN(&st, test_record_without_counters);
+    RUN(&st, test_staging_take);
+    RUN(&st, test_part_recover_and_sweep);
+    RUN(&st, test_layout);
     return CHECK_EXIT(&st);
 }
