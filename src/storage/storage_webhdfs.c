@@ -34,6 +34,7 @@ struct webhdfs {
     char *base;          /* origin + "/webhdfs/v1" + root, for messages */
     char *user;          /* NULL: send no user.name */
     bool httpfs, negotiate;
+    bool trace;          /* $ECOM_WEBHDFS_TRACE set: one stderr line per HTTP request */
     int retries;
     long backoff_ms, connect_ms, io_ms;
     size_t spill_bytes;
@@ -177,6 +178,17 @@ static size_t wh_on_write(char *p, size_t size, size_t nmemb, void *ud) {
     return buf_append(&r->answer, p, n) ? 0 : n;
 }
 
+/* The request trace ($ECOM_WEBHDFS_TRACE, for counting round trips in bench/ and debugging):
+ * "webhdfs: METHOD URL -> STATUS in MS ms" on stderr, the URL without its user.name. */
+static void wh_trace(webhdfs *w, const wh_req *r, int64_t t0) {
+    long code = 0;
+    curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
+    const char *u = r->url, *q = strstr(u, "&user.name=");
+    int n = q ? (int)(q - u) : (int)strlen(u);
+    fprintf(stderr, "webhdfs: %s %.*s -> %ld%s in %.1f ms\n", r->method, n, u, code,
+            r->cc == CURLE_OK ? "" : " (transport error)", (double)(time_mono_us() - t0) / 1e3);
+}
+
 /* Performs r once. Returns 0 if a response arrived (any status), -1 on a transport error
  * (r->cc says which; curl's message is in w->curl_err). */
 static int wh_perform(wh_req *r) {
@@ -230,7 +242,9 @@ static int wh_perform(wh_req *r) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
     }
     w->st.requests++;
+    int64_t t0 = w->trace ? time_mono_us() : 0;
     r->cc = curl_easy_perform(c);
+    if (w->trace) wh_trace(w, r, t0);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdr);
     curl_off_t up = 0, down = 0;
@@ -458,6 +472,7 @@ webhdfs *webhdfs_open(const char *uri, const webhdfs_opts *opts, char *err, size
     const char *user = opts->user ? opts->user : getenv("HADOOP_USER_NAME");
     if (user && *user && !(w->user = strdup(user))) { wh_err(err, errlen, "webhdfs: out of memory"); goto fail; }
     w->negotiate = opts->negotiate;
+    w->trace = getenv("ECOM_WEBHDFS_TRACE") && *getenv("ECOM_WEBHDFS_TRACE");
     w->retries = opts->retries >= 0 ? opts->retries : WH_DEFAULT_RETRIES;
     w->backoff_ms = opts->backoff_ms > 0 ? opts->backoff_ms : WH_DEFAULT_BACKOFF_MS;
     w->connect_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : WH_DEFAULT_CONNECT_MS;

@@ -87,6 +87,9 @@ write_conf() {
     prop dfs.namenode.heartbeat.recheck-interval 5000
     prop dfs.blocksize 8388608
     prop dfs.namenode.fs-limits.min-block-size 1048576
+    # Extra properties "name=value ..." (bench/bench_hdfs.sh compares cluster settings).
+    local kv
+    for kv in ${ECOM_HDFS_CONF:-}; do prop "${kv%%=*}" "${kv#*=}"; done
     echo '</configuration>'
   } >"$DIR/conf/hdfs-site.xml"
   cat >"$DIR/conf/log4j.properties" <<'EOF'
