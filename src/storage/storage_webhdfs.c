@@ -26,6 +26,8 @@
 #define WH_DEFAULT_IO_MS 30000
 #define WH_DEFAULT_SPILL ((size_t)8 << 20)
 #define WH_MAX_ANSWER ((size_t)256 << 20)   /* a LISTSTATUS of ~1M entries; more is refused */
+#define WH_READ_WINDOW ((size_t)64 << 10)   /* a small read fetches this much around it */
+#define WH_READ_WINDOW_US 1000000           /* and serves the next reads of that file from it this long */
 
 struct webhdfs {
     CURL *curl;
@@ -40,6 +42,14 @@ struct webhdfs {
     size_t spill_bytes;
     webhdfs_stats st;
     char curl_err[CURL_ERROR_SIZE];
+    /* The read window (see webhdfs_read): bytes [ra_off, ra_off + ra_len) of ra_path, fetched
+     * at ra_us; ra_eof when the file ends there. ra_path NULL: empty. */
+    char *ra_path;
+    unsigned char *ra_buf;
+    uint64_t ra_off;
+    size_t ra_len;
+    bool ra_eof;
+    int64_t ra_us;
 };
 
 struct webhdfs_file {
@@ -125,6 +135,12 @@ static int wh_url(const webhdfs *w, buf_t *url, const char *abs, const char *op,
 static void wh_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR) {}
+}
+
+/* Forgets the read window: any change made through this client may have replaced the file. */
+static void wh_ra_drop(webhdfs *w) {
+    free(w->ra_path);
+    w->ra_path = NULL;
 }
 
 /* ---------------------------------------------------------------- one HTTP request ---- */
@@ -492,6 +508,8 @@ void webhdfs_close(webhdfs *w) {
     free(w->root);
     free(w->base);
     free(w->user);
+    free(w->ra_path);
+    free(w->ra_buf);
     free(w);
 }
 
@@ -510,6 +528,7 @@ void webhdfs_get_stats(const webhdfs *w, webhdfs_stats *out) { *out = w->st; }
     } while (0)
 
 int webhdfs_mkdirs(webhdfs *w, const char *path, char *err, size_t errlen) {
+    wh_ra_drop(w);
     WH_CHECK_PATH(w, path, true, "MKDIRS");
     char *abs = wh_abs(w, path), exc[96];
     if (!abs) return wh_err(err, errlen, "webhdfs: out of memory");
@@ -525,6 +544,7 @@ int webhdfs_mkdirs(webhdfs *w, const char *path, char *err, size_t errlen) {
 }
 
 int webhdfs_remove(webhdfs *w, const char *path, char *err, size_t errlen) {
+    wh_ra_drop(w);
     WH_CHECK_PATH(w, path, false, "DELETE");
     char *abs = wh_abs(w, path), exc[96];
     if (!abs) return wh_err(err, errlen, "webhdfs: out of memory");
@@ -653,6 +673,7 @@ static char *wh_parent(const char *p) {
  *  - a retry after a lost answer finds the source gone and the destination present: the
  *    earlier attempt did it, so that is success. */
 int webhdfs_rename(webhdfs *w, const char *from, const char *to, char *err, size_t errlen) {
+    wh_ra_drop(w);
     WH_CHECK_PATH(w, from, false, "RENAME");
     WH_CHECK_PATH(w, to, false, "RENAME");
     char *src = wh_abs(w, from), *dst = wh_abs(w, to), exc[96];
@@ -713,11 +734,9 @@ done:
 /* OPEN with offset and length. The NameNode answers 307 to a DataNode holding the block; curl
  * follows it (GET has no body to resend). Reading past the end: HDFS refuses an offset beyond
  * the length, so that case is answered from GETFILESTATUS as an empty read. */
-int webhdfs_read(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
-                 size_t errlen) {
+static int wh_open_range(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                         size_t errlen) {
     *got = 0;
-    WH_CHECK_PATH(w, path, false, "OPEN");
-    if (n == 0) return 0;
     char *abs = wh_abs(w, path), exc[96], extra[96];
     buf_t url = {0};
     if (!abs) return wh_err(err, errlen, "webhdfs: out of memory");
@@ -761,6 +780,47 @@ done:
     buf_free(&url);
     free(abs);
     return rc;
+}
+
+/* Serves [off, off + n) from the window if it holds it (or holds the file's end). */
+static bool wh_ra_serve(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n, size_t *got) {
+    if (!w->ra_path || strcmp(w->ra_path, path) || time_mono_us() - w->ra_us > WH_READ_WINDOW_US) return false;
+    uint64_t end = w->ra_off + w->ra_len;
+    if (off < w->ra_off || (off + n > end && !w->ra_eof)) return false;
+    size_t k = off >= end ? 0 : (size_t)(end - off < n ? end - off : n);
+    if (k) memcpy(dst, w->ra_buf + (off - w->ra_off), k);
+    *got = k;
+    return true;
+}
+
+/* A Parquet reader opens a file with three small reads: the 8-byte tail, then the footer just
+ * before it, then (for the small files of metric tables) column chunks a few KB further back;
+ * each is an OPEN, i.e. two HTTP round trips (NameNode redirect, DataNode). So a read of up to
+ * half the window fetches the WH_READ_WINDOW bytes that END at its end (or the file's first
+ * ones), and the next reads of the same file within a second are served from them: one OPEN
+ * instead of three for a small file, one instead of two for a big file's footer. Larger reads
+ * go straight to HDFS. Writes, renames and deletes through this client drop the window; a file
+ * replaced by another client is seen at most one second late, and the lake never rewrites a
+ * committed file in place anyway (new names, atomic renames). */
+int webhdfs_read(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
+                 size_t errlen) {
+    *got = 0;
+    WH_CHECK_PATH(w, path, false, "OPEN");
+    if (n == 0) return 0;
+    if (wh_ra_serve(w, path, off, dst, n, got)) return 0;
+    if (n > WH_READ_WINDOW / 2) return wh_open_range(w, path, off, dst, n, got, err, errlen);
+    if (!w->ra_buf && !(w->ra_buf = malloc(WH_READ_WINDOW))) return wh_open_range(w, path, off, dst, n, got, err, errlen);
+    wh_ra_drop(w);
+    uint64_t start = off + n > WH_READ_WINDOW ? off + n - WH_READ_WINDOW : 0;
+    size_t k = 0;
+    if (wh_open_range(w, path, start, w->ra_buf, WH_READ_WINDOW, &k, err, errlen)) return -1;
+    if (!(w->ra_path = strdup(path))) return wh_open_range(w, path, off, dst, n, got, err, errlen);
+    w->ra_off = start;
+    w->ra_len = k;
+    w->ra_eof = k < WH_READ_WINDOW;
+    w->ra_us = time_mono_us();
+    wh_ra_serve(w, path, off, dst, n, got);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- writing files ---- */
@@ -855,6 +915,7 @@ static int wh_upload_once(webhdfs *w, wh_req *r, const char *abs, buf_t *url, bo
  * with overwrite is idempotent, so a retry after any failure re-sends the whole file. After
  * a final failure a partial file left by a DataNode is deleted (best effort). */
 int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen) {
+    wh_ra_drop(f->w);
     webhdfs *w = f->w;
     if (f->failed) {
         wh_err(err, errlen, "%s", f->err);

@@ -10,6 +10,10 @@
 #   hdfs.sh stop              stops both daemons, removes their directories
 #   hdfs.sh stop-datanode     stops only the DataNode (fault tests)
 #   hdfs.sh start-datanode    starts it again and waits until the NameNode sees it live
+#   hdfs.sh stop-namenode     stops only the NameNode (fault tests; the DataNode keeps running)
+#   hdfs.sh start-namenode    starts it again on the same ports and metadata, and waits until it
+#                             answers WebHDFS, sees the DataNode live, has left safe mode and a
+#                             CREATE + OPEN round trip works
 #   hdfs.sh httpfs            starts an HttpFS gateway too (once); prints its HOST:PORT, also in
 #                             $ECOM_SERVICES_DIR/httpfs.addr
 #   hdfs.sh fs ARGS...        Hadoop's own FsShell against it (an independent client):
@@ -246,6 +250,23 @@ cmd_start_datanode() {
   wait_for "a CREATE+OPEN round trip" round_trip
 }
 
+cmd_stop_namenode() {
+  alive namenode || die "not running"
+  stop_daemon namenode
+}
+
+# The restarted NameNode reads its fsimage + edit log, stays in safe mode until the DataNode has
+# re-registered (it retries every heartbeat) and reported its blocks, then serves writes.
+cmd_start_namenode() {
+  [ -f "$DIR/http.port" ] || die "not set up (run: $0 ensure)"
+  alive namenode && return 0
+  start_daemon namenode org.apache.hadoop.hdfs.server.namenode.NameNode
+  wait_for "WebHDFS LISTSTATUS" listing_ok
+  wait_for "one live DataNode" one_live_dn
+  wait_for "safe mode off" safemode_off
+  wait_for "a CREATE+OPEN round trip" round_trip
+}
+
 cmd_fs() {
   alive namenode || die "not running (run: $0 ensure)"
   # FsShell talks Hadoop RPC to the NameNode and the data-transfer protocol to the DataNode:
@@ -261,7 +282,9 @@ case ${1:-} in
   addr) cmd_addr ;;
   stop-datanode) cmd_stop_datanode ;;
   start-datanode) cmd_start_datanode ;;
+  stop-namenode) cmd_stop_namenode ;;
+  start-namenode) cmd_start_namenode ;;
   fs) shift; cmd_fs "$@" ;;
   httpfs) cmd_httpfs ;;
-  *) echo "usage: $0 ensure|stop|addr|stop-datanode|start-datanode|httpfs|fs ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 ensure|stop|addr|stop-datanode|start-datanode|stop-namenode|start-namenode|httpfs|fs ARGS..." >&2; exit 2 ;;
 esac

@@ -495,6 +495,66 @@ static void test_fsshell_sees_the_layout(check_state *st) {
     buf_free(&ls);
 }
 
+/* The read window: a Parquet-like open of a small file (8-byte tail, footer, chunks further
+ * back) costs one OPEN, not three, and returns the right bytes; a big file's tail and footer
+ * cost one; reads past the end stay short/empty; a rewrite through the same client is seen at
+ * once (the window is dropped), and another path is never served from it. */
+static void test_read_window(check_state *st) {
+    CHECK_STATE(st);
+    webhdfs *w = open_w(NULL);
+    CHECK(w != NULL);
+    if (!w) return;
+    char err[512] = "";
+    size_t n = 20000, big = (size_t)3 << 20, got = 0;
+    unsigned char *data = malloc(big), *back = malloc(big);
+    if (!data || !back) { free(data); free(back); webhdfs_close(w); return; }
+    fill(data, big, 7);
+    CHECK_INTEQ(put_file(w, "win/small.bin", data, n, 4096, err, sizeof err), 0);
+    CHECK_INTEQ(put_file(w, "win/big.bin", data, big, 1 << 20, err, sizeof err), 0);
+    webhdfs_stats s0, s1;
+    webhdfs_get_stats(w, &s0);
+    static const struct { uint64_t off; size_t len; } small_reads[] = {
+        {20000 - 8, 8}, {20000 - 8 - 900, 900}, {4, 5000}, {12000, 3000}, {0, 20000}, {19990, 100}};
+    for (size_t i = 0; i < sizeof small_reads / sizeof small_reads[0]; i++) {
+        got = 0;
+        CHECK_INTEQ(webhdfs_read(w, "win/small.bin", small_reads[i].off, back, small_reads[i].len, &got, err,
+                                 sizeof err), 0);
+        size_t want = small_reads[i].off + small_reads[i].len > n ? n - small_reads[i].off : small_reads[i].len;
+        CHECK_INTEQ(got, want);
+        CHECK(!memcmp(back, data + small_reads[i].off, want));
+    }
+    got = 99;
+    CHECK_INTEQ(webhdfs_read(w, "win/small.bin", n + 10, back, 8, &got, err, sizeof err), 0);
+    CHECK_INTEQ(got, 0);
+    webhdfs_get_stats(w, &s1);
+    CHECK_INTEQ(s1.requests - s0.requests, 1);
+    /* Big file: tail + footer from one OPEN; a range far before the window is read by itself. */
+    CHECK_INTEQ(webhdfs_read(w, "win/big.bin", big - 8, back, 8, &got, err, sizeof err), 0);
+    CHECK(got == 8 && !memcmp(back, data + big - 8, 8));
+    CHECK_INTEQ(webhdfs_read(w, "win/big.bin", big - 8 - 30000, back, 30000, &got, err, sizeof err), 0);
+    CHECK(got == 30000 && !memcmp(back, data + big - 8 - 30000, 30000));
+    webhdfs_get_stats(w, &s0);
+    CHECK_INTEQ(s0.requests - s1.requests, 1);
+    CHECK_INTEQ(webhdfs_read(w, "win/big.bin", 1000, back, 100, &got, err, sizeof err), 0);
+    CHECK(got == 100 && !memcmp(back, data + 1000, 100));
+    CHECK_INTEQ(webhdfs_read(w, "win/big.bin", 5000, back, 1 << 20, &got, err, sizeof err), 0);
+    CHECK(got == (size_t)1 << 20 && !memcmp(back, data + 5000, (size_t)1 << 20));
+    /* Another path is not served from the window of win/big.bin. */
+    CHECK_INTEQ(webhdfs_read(w, "win/small.bin", 1000, back, 100, &got, err, sizeof err), 0);
+    CHECK(got == 100 && !memcmp(back, data + 1000, 100));
+    /* Rewritten through this client (tmp + rename over it): the next read sees the new bytes. */
+    CHECK_INTEQ(put_file(w, "win/.small.bin.tmp", data + 100, n, 8192, err, sizeof err), 0);
+    CHECK_INTEQ(webhdfs_rename(w, "win/.small.bin.tmp", "win/small.bin", err, sizeof err), 0);
+    CHECK_INTEQ(webhdfs_read(w, "win/small.bin", 1000, back, 100, &got, err, sizeof err), 0);
+    CHECK(got == 100 && !memcmp(back, data + 1100, 100));
+    /* A missing file is still an error. */
+    CHECK_INTEQ(webhdfs_read(w, "win/none.bin", 0, back, 8, &got, err, sizeof err), -1);
+    CHECK(strstr(err, "FileNotFoundException") != NULL);
+    free(data);
+    free(back);
+    webhdfs_close(w);
+}
+
 int main(void) {
     check_state st = {0};
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -516,6 +576,7 @@ int main(void) {
     printf("  using %s\n", g_uri);
     RUN(&st, test_small_file_round_trip);
     RUN(&st, test_large_file_and_range_reads);
+    RUN(&st, test_read_window);
     RUN(&st, test_empty_file);
     RUN(&st, test_rename_replaces_atomically);
     RUN(&st, test_list_names_and_hidden_files);
