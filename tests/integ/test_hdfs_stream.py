@@ -199,6 +199,7 @@ def daemon_stopped_mid_stream(c, daemon, seed):
                 return None
         n = wait_for(errors, 60, "storage_errors > 0 on /metrics")
         c.check(p.poll() is None, "stream died on the storage failure")
+        c.check(status().get("storage_errors", 0) > 0, "/status counters show no storage_errors")
         e0 = status().get("epochs")
         time.sleep(2)  # the outage goes on: no epoch may commit meanwhile (not a readiness wait)
         c.eq(status().get("epochs"), e0, "epochs committed while the %s is down" % daemon)
@@ -221,6 +222,8 @@ def daemon_stopped_mid_stream(c, daemon, seed):
         log.close()
     text = open(logname).read()
     c.check("storage error" in text, "no storage error reported on stderr")
+    first = [l for l in text.splitlines() if "storage error" in l][:1]
+    print("  first error: %s" % (first[0][:300] if first else "(none)"))
     c.check("AddressSanitizer" not in text and "runtime error" not in text, "sanitizer report: %s" % text[-800:])
     files = fs_ls(root)
     c.check(not [f for f in files if re.search(r"(^|/)\.", f)], "hidden/.tmp files left: %s" % list(files)[:5])
