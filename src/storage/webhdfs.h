@@ -22,6 +22,12 @@
  *   - webhdfs_rename() replaces the destination atomically (RENAME with renameoptions=OVERWRITE,
  *     one NameNode operation), creating its parent if missing. HDFS's plain rename would fail
  *     on an existing file or, worse, move the source INTO an existing directory.
+ *   - Reads: webhdfs_read() of up to 32 KiB fetches the 64 KiB ending at the read's end (or the
+ *     file's first 64 KiB) and serves the next reads of the same path within 1 s from them (a
+ *     Parquet footer + small column chunks in one OPEN). Writes, renames, deletes and mkdirs
+ *     through this client drop that window.
+ *   - Trace: with $ECOM_WEBHDFS_TRACE set (non-empty), every HTTP request prints one line on
+ *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name).
  *   - Faults: connection errors, timeouts, HTTP 5xx, StandbyException, RetriableException and
  *     SafeModeException are retried opts->retries times with exponential backoff; everything
  *     else (404, 403, FileNotFoundException, ...) fails at once. Each request is bounded:
