@@ -6,6 +6,9 @@ is still producing while the instances come and go:
   move to B after the session timeout); A2 joins (rebalance); once the generator is done B and
   A2 are stopped with SIGTERM (commit on revoke); a --drain instance takes every partition over
   from the per-partition records and flushes.
+Beside it (a thread, second group and ROOT, same topics): two instances, one of them killed
+  with SIGKILL and restarted 6 times, each time once every partition has committed since the
+  last kill; then a --drain instance. Its ROOT must give the same results too.
 Then, against one single-instance (MERGED) --drain run over the same topics:
   - every raw event is in the scale-out ROOT exactly once (same rows, no duplicate event_id);
   - the documented DuckDB merge queries (read from docs/stream.md, so the docs are what is
@@ -19,11 +22,13 @@ Readiness is read from each instance's /status and from the commit records, neve
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -102,13 +107,13 @@ def free_port():
 
 
 class Instance:
-    def __init__(self, name, *extra):
+    def __init__(self, name, *extra, group=GROUP, root=SROOT):
         self.name = name
         self.port = free_port()
         self.err_path = os.path.join(TMP, f"{name}.err")
         self.last_error = None
         STARTED.append(self)
-        self.proc = subprocess.Popen([ECOM, "stream", *COMMON, "--scale-out", "--group", GROUP, "--out", SROOT,
+        self.proc = subprocess.Popen([ECOM, "stream", *COMMON, "--scale-out", "--group", group, "--out", root,
                                       "--listen", f"127.0.0.1:{self.port}", *extra],
                                      stderr=open(self.err_path, "w"), stdout=subprocess.DEVNULL)
 
@@ -138,10 +143,10 @@ class Instance:
             assert rc == expect, f"{self.name} exited {rc}: {self.log()}"
 
 
-def records():
-    """Partition -> newest committed seq in the scale-out ROOT."""
+def records(root=SROOT):
+    """Partition -> newest committed seq in a scale-out ROOT."""
     out = {}
-    d = os.path.join(SROOT, "_ecom", "parts")
+    d = os.path.join(root, "_ecom", "parts")
     for p in os.listdir(d) if os.path.isdir(d) else []:
         seqs = [int(n[:20]) for n in os.listdir(os.path.join(d, p)) if n.endswith(".commit")]
         if seqs:
@@ -171,6 +176,8 @@ def shared(x, y):
 
 def scale_out_with_rebalances():
     gen = produce_async()
+    KILL["thread"] = threading.Thread(target=kill9_loop, daemon=True)
+    KILL["thread"].start()
     a = Instance("A", "--quiet")
     wait_for(lambda: len(records()) == NPART and a.epochs() >= 2, "A's first commits", 60, [a])
     owned = a.owned()
@@ -187,6 +194,8 @@ def scale_out_with_rebalances():
     a2 = Instance("A2", "--quiet")
     wait_for(lambda: shared(a2, b), "A2 and B to share the partitions", 90, [a2, b])
     _, gen_err = gen.communicate(timeout=180)
+    KILL["gen_done"].set()
+    KILL["gen_end"] = time.monotonic()
     assert gen.returncode == 0, f"gen exited {gen.returncode}: {gen_err[-1500:]}"
     b.stop()                              # graceful: B commits its partitions on revoke
     wait_for(lambda: a2.owned() == set(range(NPART)), "A2 to own every partition after B left", 90, [a2])
@@ -208,7 +217,7 @@ def raw_rows(con, root, t):
                                         f"hive_partitioning=1)").fetchall()))
 
 
-def raw_events_exactly_once():
+def raw_events_exactly_once(SROOT=SROOT):
     con = duckdb.connect()
     for t in ("views", "cart", "orders"):
         a, b = raw_rows(con, MROOT, t), raw_rows(con, SROOT, t)
@@ -249,7 +258,7 @@ COLS = {
 }
 
 
-def documented_merge_equals_single_instance():
+def documented_merge_equals_single_instance(SROOT=SROOT):
     queries = merge_queries()
     single, scaled = duckdb.connect(), duckdb.connect()
     tables = os.listdir(SROOT)
@@ -330,6 +339,65 @@ def single_instance_counters_survive_restart():
     assert m1 and m2 and m1.groups() == m2.groups(), f"first run: {m1 and m1.group(0)}; restart: {m2 and m2.group(0)}"
 
 
+SROOT2 = os.path.join(TMP, "kill_root")
+
+
+KILL = {"error": None, "kills": 0, "gen_done": threading.Event()}
+
+
+def kill9_loop():
+    """Runs in a thread beside scale_out_with_rebalances, over the same topics while they are
+    being produced, in a second group and ROOT: two instances P and Q; 6 times, once every
+    partition has committed a record newer than at the last kill (so the killed instance's
+    partitions were taken over, and the new owner is working), one of them is killed with
+    SIGKILL at a random moment and restarted. Then, once the generator is done, both stop and a
+    --drain instance finishes."""
+    try:
+        rng = random.Random(11)
+        group = f"so2_{SUFFIX}"
+        live = {n: Instance(f"{n}0", "--quiet", group=group, root=SROOT2) for n in "PQ"}
+        for i in range(1, 7):
+            last = records(SROOT2)
+            wait_for(lambda: all(records(SROOT2).get(p, -1) > last.get(p, -1) for p in range(NPART)),
+                     f"every partition to commit before kill {i}", 120, list(live.values()))
+            try:
+                live["P"].proc.wait(timeout=rng.uniform(0.0, 1.5))   # a random kill moment, not readiness
+            except subprocess.TimeoutExpired:
+                pass
+            n = rng.choice("PQ")
+            live[n].stop(signal.SIGKILL, expect=None)
+            KILL["kills"] += 1
+            KILL.setdefault("at", []).append(time.monotonic())
+            live[n] = Instance(f"{n}{i}", "--quiet", group=group, root=SROOT2)
+        KILL["gen_done"].wait(timeout=300)
+        for x in live.values():   # SIGTERM once its handler is installed (/status answers by then)
+            wait_for(lambda: x.status(), f"{x.name}'s /status", 60, [x])
+            x.stop()
+        d = Instance("D2", "--drain", group=group, root=SROOT2)
+        rc = d.proc.wait(timeout=240)
+        assert rc == 0, f"drain instance exited {rc}: {d.log()}"
+    except Exception as e:   # reported by kill9_loop_then_drain
+        KILL["error"] = e
+
+
+def kill9_loop_then_drain():
+    KILL["thread"].join(timeout=600)
+    assert not KILL["thread"].is_alive(), "the kill loop did not finish"
+    if KILL["error"]:
+        raise KILL["error"]
+    assert KILL["kills"] == 6, f"{KILL['kills']} kills"
+    during = sum(t < KILL.get("gen_end", 0) for t in KILL["at"])
+    print(f"  {KILL['kills']} kills ({during} while the generator was producing), newest seqs {records(SROOT2)}")
+
+
+def kill9_raw_events_exactly_once():
+    raw_events_exactly_once(SROOT2)
+
+
+def kill9_documented_merge_equals_single_instance():
+    documented_merge_equals_single_instance(SROOT2)
+
+
 def layouts_refuse_to_mix():
     r = subprocess.run([ECOM, "stream", *COMMON, "--group", f"x_{SUFFIX}", "--drain", "--out", SROOT],
                        capture_output=True, text=True, timeout=120)
@@ -342,16 +410,21 @@ def layouts_refuse_to_mix():
 
 try:
     case(scale_out_with_rebalances)
+    KILL["gen_done"].set()   # even if the case failed before the generator finished
+    if failures == 0:
+        case(raw_events_exactly_once)
+        case(documented_merge_equals_single_instance)
+        case(dashboard_equals_single_instance)
+        case(final_counters_are_cumulative)
+        case(single_instance_counters_survive_restart)
+        case(layouts_refuse_to_mix)
+        case(kill9_loop_then_drain)
+        if failures == 0:
+            case(kill9_raw_events_exactly_once)
+            case(kill9_documented_merge_equals_single_instance)
 finally:
-    for i in STARTED:
+    for i in STARTED:   # whatever a failed case left running
         if i.proc.poll() is None:
             i.proc.kill()
             i.proc.wait()
-if failures == 0:
-    case(raw_events_exactly_once)
-    case(documented_merge_equals_single_instance)
-    case(dashboard_equals_single_instance)
-    case(final_counters_are_cumulative)
-    case(single_instance_counters_survive_restart)
-    case(layouts_refuse_to_mix)
 sys.exit(1 if failures else 0)
