@@ -137,7 +137,10 @@ static void wh_sleep_ms(long ms) {
     while (nanosleep(&ts, &ts) && errno == EINTR) {}
 }
 
-/* Forgets the read window: any change made through this client may have replaced the file. */
+/* Forgets the read window. Every operation but a read drops it: a change made through this
+ * client may have replaced the file, and a stat or a listing starts a new look at the lake (a
+ * reader that re-checks a file another process may have replaced, e.g. a commit record, reads
+ * fresh bytes). */
 static void wh_ra_drop(webhdfs *w) {
     free(w->ra_path);
     w->ra_path = NULL;
@@ -574,6 +577,7 @@ static void wh_fill_entry(const wj_doc *d, int fs, storage_entry *e) {
 }
 
 int webhdfs_stat(webhdfs *w, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen) {
+    wh_ra_drop(w);
     WH_CHECK_PATH(w, path, true, "GETFILESTATUS");
     char *abs = wh_abs(w, path), exc[96];
     if (!abs) return wh_err(err, errlen, "webhdfs: out of memory");
@@ -641,6 +645,7 @@ static int wh_parse_listing(const wh_req *r, const char *abs, storage_list_t *ou
 }
 
 int webhdfs_list(webhdfs *w, const char *dir, storage_list_t *out, char *err, size_t errlen) {
+    wh_ra_drop(w);
     out->entries = NULL;
     out->n = 0;
     WH_CHECK_PATH(w, dir, true, "LISTSTATUS");
@@ -797,11 +802,11 @@ static bool wh_ra_serve(webhdfs *w, const char *path, uint64_t off, void *dst, s
  * before it, then (for the small files of metric tables) column chunks a few KB further back;
  * each is an OPEN, i.e. two HTTP round trips (NameNode redirect, DataNode). So a read of up to
  * half the window fetches the WH_READ_WINDOW bytes that END at its end (or the file's first
- * ones), and the next reads of the same file within a second are served from them: one OPEN
- * instead of three for a small file, one instead of two for a big file's footer. Larger reads
- * go straight to HDFS. Writes, renames and deletes through this client drop the window; a file
- * replaced by another client is seen at most one second late, and the lake never rewrites a
- * committed file in place anyway (new names, atomic renames). */
+ * ones), and the next reads of the same file are served from them: one OPEN instead of three
+ * for a small file, one instead of two for a big file's footer. Larger reads go straight to
+ * HDFS. The window serves only an unbroken run of reads of one path within one second: any
+ * other operation (stat, list, create, rename, delete, mkdirs) or a read of another path drops
+ * it, so it never outlives the opening of one file. */
 int webhdfs_read(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
                  size_t errlen) {
     *got = 0;

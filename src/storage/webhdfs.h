@@ -23,9 +23,9 @@
  *     one NameNode operation), creating its parent if missing. HDFS's plain rename would fail
  *     on an existing file or, worse, move the source INTO an existing directory.
  *   - Reads: webhdfs_read() of up to 32 KiB fetches the 64 KiB ending at the read's end (or the
- *     file's first 64 KiB) and serves the next reads of the same path within 1 s from them (a
- *     Parquet footer + small column chunks in one OPEN). Writes, renames, deletes and mkdirs
- *     through this client drop that window.
+ *     file's first 64 KiB) and serves the next reads of the same path from them (a Parquet
+ *     footer + small column chunks in one OPEN), within 1 s and until any other operation of
+ *     this client (stat, list, create, rename, delete, mkdirs, a read of another path).
  *   - Trace: with $ECOM_WEBHDFS_TRACE set (non-empty), every HTTP request prints one line on
  *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name).
  *   - Faults: connection errors, timeouts, HTTP 5xx, StandbyException, RetriableException and

@@ -542,6 +542,17 @@ static void test_read_window(check_state *st) {
     /* Another path is not served from the window of win/big.bin. */
     CHECK_INTEQ(webhdfs_read(w, "win/small.bin", 1000, back, 100, &got, err, sizeof err), 0);
     CHECK(got == 100 && !memcmp(back, data + 1000, 100));
+    /* A stat (a new look at the file) drops the window: the next read is an OPEN again. */
+    storage_entry se;
+    bool sx = false;
+    CHECK_INTEQ(webhdfs_read(w, "win/small.bin", 2000, back, 100, &got, err, sizeof err), 0);
+    webhdfs_get_stats(w, &s0);
+    CHECK_INTEQ(webhdfs_stat(w, "win/small.bin", &se, &sx, err, sizeof err), 0);
+    CHECK(sx && se.size == n);
+    CHECK_INTEQ(webhdfs_read(w, "win/small.bin", 2000, back, 100, &got, err, sizeof err), 0);
+    CHECK(got == 100 && !memcmp(back, data + 2000, 100));
+    webhdfs_get_stats(w, &s1);
+    CHECK_INTEQ(s1.requests - s0.requests, 2);
     /* Rewritten through this client (tmp + rename over it): the next read sees the new bytes. */
     CHECK_INTEQ(put_file(w, "win/.small.bin.tmp", data + 100, n, 8192, err, sizeof err), 0);
     CHECK_INTEQ(webhdfs_rename(w, "win/.small.bin.tmp", "win/small.bin", err, sizeof err), 0);
