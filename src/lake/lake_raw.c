@@ -89,12 +89,11 @@ static int64_t day_of(int64_t us) {
 }
 
 static int put_sv(pq_writer *w, int *leaf, strview v, char *err, size_t errlen) {
-    pq_bytes b = {v.p, (uint32_t)v.n};
-    return pq_write_values(w, (*leaf)++, 1, &b, NULL, err, errlen);
+    return pq_write_str(w, (*leaf)++, v.p, v.n, err, errlen);
 }
 
 static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen) {
-    return pq_write_values(w, (*leaf)++, 1, &v, NULL, err, errlen);
+    return pq_write_i64(w, (*leaf)++, v, err, errlen);
 }
 
 int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, size_t errlen) {
@@ -112,17 +111,18 @@ int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, 
     rc |= put_sv(w, &l, e->store_type, err, errlen);
     rc |= put_sv(w, &l, e->city, err, errlen);
     rc |= put_sv(w, &l, e->province, err, errlen);
-    rc |= pq_write_values(w, l++, 1, &e->lat, NULL, err, errlen);
-    rc |= pq_write_values(w, l++, 1, &e->lon, NULL, err, errlen);
-    pq_bytes dev = {e->device.p, (uint32_t)e->device.n};
-    uint8_t has_dev = e->device.n > 0;
-    rc |= pq_write_values(w, l++, 1, &dev, &has_dev, err, errlen);
+    rc |= pq_write_f64(w, l++, e->lat, err, errlen);
+    rc |= pq_write_f64(w, l++, e->lon, err, errlen);
+    if (e->device.n > 0)
+        rc |= pq_write_str(w, l++, e->device.p, e->device.n, err, errlen);
+    else
+        rc |= pq_write_null(w, l++, err, errlen);
     if (e->type != EV_PURCHASE) {
         rc |= put_sv(w, &l, e->product_id, err, errlen);
         rc |= put_sv(w, &l, e->product_name, err, errlen);
         rc |= put_sv(w, &l, e->category, err, errlen);
         rc |= put_i64(w, &l, e->price_cents, err, errlen);
-        if (e->type != EV_PAGE_VIEW) rc |= pq_write_values(w, l++, 1, &e->quantity, NULL, err, errlen);
+        if (e->type != EV_PAGE_VIEW) rc |= pq_write_i32(w, l++, e->quantity, err, errlen);
     } else {
         rc |= put_sv(w, &l, e->order_id, err, errlen);
         rc |= put_sv(w, &l, e->currency, err, errlen);

@@ -25,10 +25,11 @@
  * Writer
  *   Column oriented: for each batch of rows, append to every leaf column (pq_write_values for
  *   leaves with no repeated ancestor, pq_write_levels for any leaf), then call
- *   pq_writer_end_rows(n). A row group is flushed when its buffered size passes
- *   row_group_bytes (checked at end_rows). Pages: data page v1, levels RLE/bit-packed hybrid,
- *   values RLE_DICTIONARY with a PLAIN dictionary page, or PLAIN when the dictionary passes
- *   dict_max_bytes. Statistics min/max/null_count per chunk (strings over 256 bytes carry no
+ *   pq_writer_end_rows(n). A row group is flushed when its buffered size (the PLAIN size of
+ *   its values and levels) passes row_group_bytes (checked at end_rows). Pages: data page v1,
+ *   levels RLE/bit-packed hybrid, values RLE_DICTIONARY with a PLAIN dictionary page (built
+ *   while appending), or PLAIN when the dictionary passes dict_max_bytes or the first 16384
+ *   values of the row group are nearly all distinct. Statistics min/max/null_count per chunk (strings over 256 bytes carry no
  *   min/max), column_orders TYPE_ORDER. Output goes through a write callback; nothing is
  *   written before the first row group is flushed, and a file with zero rows is refused by
  *   pq_writer_close (-1, "no rows"), so the caller can discard it.
@@ -138,6 +139,16 @@ int pq_writer_add_kv(pq_writer *w, const char *key, const char *value, char *err
  * value slots are ignored; a null is recorded at the deepest level (def = max_def - 1). */
 int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const uint8_t *valid, char *err,
                     size_t errlen);
+/* One value appended to a leaf with no repeated ancestor: the same as pq_write_values with
+ * n = 1 and no array set up (the row-at-a-time path of a streaming writer). The value's C type
+ * must match the leaf's physical type (pq_write_str: BYTE_ARRAY, copied; i32: INT32/DATE;
+ * i64: INT64/TIMESTAMP; f64: DOUBLE), else -1. pq_write_null appends a null (-1 for a
+ * required column). */
+int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, size_t errlen);
+int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen);
+int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen);
+int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen);
+int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen);
 /* General form: n level entries (def/rep arrays; NULL means all max_def / all 0), and the
  * values of the entries whose def == max_def, packed (nvals of them). */
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,

@@ -1,12 +1,18 @@
 /*
  * pq_write.c — the Parquet writer.
  *
- * Values are buffered per leaf column for the current row group (levels as int16 arrays,
- * fixed-width values in a typed array, strings in an arena). At flush each column chunk is
- * encoded at once: a dictionary is tried first (hash of the values; abandoned as soon as it
- * passes dict_max_bytes, then PLAIN), pages are cut at row boundaries near page_bytes, each
- * page compressed, and the chunk goes out through the caller's write callback in one call.
- * The footer is Thrift compact, written by hand (pq_thrift.c).
+ * Values are buffered per leaf column for the current row group (levels as int16 arrays).
+ * Dictionary encoding happens while appending: each non-boolean column starts a row group with
+ * a dictionary (a hash table over the PLAIN-encoded entries) and stores one uint32 index per
+ * value, so a low-cardinality string costs a hash probe in a small, cache-resident table
+ * rather than a copy into a large buffer and a second pass at flush. The dictionary is
+ * abandoned for the rest of the row group when it would pass dict_max_bytes, or when the first
+ * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
+ * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
+ * column continues PLAIN. At flush each column chunk is encoded at once: pages are cut at row
+ * boundaries near page_bytes, each page compressed, and the chunk goes out through the
+ * caller's write callback in one call. The footer is Thrift compact, written by hand
+ * (pq_thrift.c).
  */
 #include <math.h>
 #include <zstd.h>
@@ -14,6 +20,15 @@
 #include "parquet/pq_internal.h"
 
 enum { ENC_PLAIN = 0, ENC_RLE = 3, ENC_RLE_DICT = 8 };
+
+/* Dictionary states of a column in the current row group: LIVE, values are dictionary
+ * indices; DEFER, the dictionary outgrew DICT_LIVE_MAX entries, values are PLAIN and the
+ * dictionary is built again at flush; OFF, values are PLAIN and written PLAIN. */
+enum { DICT_LIVE, DICT_DEFER, DICT_OFF };
+/* A live dictionary's table and entries stay within ~100 KiB, so they stay in a core's cache
+ * between rows; larger ones (user or session ids) are cheaper built in one pass at flush. */
+enum { DICT_LIVE_MAX = 4096 };
+enum { DICT_FULL = -2 };
 
 typedef struct {
     uint32_t off, len;
@@ -23,9 +38,20 @@ typedef struct {
     int node, phys, max_def, max_rep;
     int16_t *def, *rep;
     size_t n, cap_lv;
+    size_t nv;             /* non-null values appended in the current row group */
+    /* PLAIN buffer: used when the dictionary is off or was abandoned */
     void *vals;            /* u8 / i32 / i64 / double / sref */
-    size_t nv, cap_v;
+    size_t cap_v;
     pq_text arena;         /* string bytes */
+    int dstate;            /* DICT_LIVE, DICT_DEFER or DICT_OFF (see col_put) */
+    uint32_t *idx;         /* value -> entry */
+    size_t cap_idx;
+    pq_text dict;          /* entries, PLAIN encoded (strings: 4-byte length + bytes) */
+    uint64_t *tab;         /* slots: (hash high 32 bits) << 32 | (entry + 1); 0 = empty */
+    int bits;              /* log2 of the slot count (0 = no table yet) */
+    uint32_t *doff;        /* entry -> offset of its value in dict */
+    uint64_t *hs;          /* entry -> full hash (for rehashing) */
+    size_t nd, cap_doff, cap_hs;
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
@@ -52,6 +78,7 @@ struct pq_writer {
     wcol *cols;
     int ncols;
     uint64_t rows_total, rows_rg, offset;
+    uint64_t buffered;    /* sum of the columns' bytes */
     bool started, failed, closed;
     wrg *rgs;
     int nrg;
@@ -60,8 +87,6 @@ struct pq_writer {
     void *zc;
     pq_text page, comp, chunk;
     uint64_t hdr_bytes;   /* page header bytes of the chunk being flushed */
-    uint32_t *idx;        /* dictionary indices scratch */
-    size_t idx_cap;
 };
 
 static size_t val_size(int phys) {
@@ -71,6 +96,10 @@ static size_t val_size(int phys) {
     case PQ_PHYS_INT64: case PQ_PHYS_DOUBLE: return 8;
     default: return sizeof(sref);
     }
+}
+
+static bool col_dict_allowed(const pq_writer *w, const wcol *c) {
+    return !w->o.no_dictionary && c->phys != PQ_PHYS_BOOLEAN;
 }
 
 pq_writer *pq_writer_new(const pq_schema *schema, const pq_write_opts *opts, pq_write_fn fn, void *ctx,
@@ -101,10 +130,12 @@ pq_writer *pq_writer_new(const pq_schema *schema, const pq_write_opts *opts, pq_
     if (!w->created_by || !w->cols) goto oom;
     for (int i = 0; i < w->ncols; i++) {
         const pq_node *nd = &w->s->nodes[w->s->leaves[i]];
-        w->cols[i].node = w->s->leaves[i];
-        w->cols[i].phys = nd->phys;
-        w->cols[i].max_def = nd->max_def;
-        w->cols[i].max_rep = nd->max_rep;
+        wcol *c = &w->cols[i];
+        c->node = w->s->leaves[i];
+        c->phys = nd->phys;
+        c->max_def = nd->max_def;
+        c->max_rep = nd->max_rep;
+        c->dstate = col_dict_allowed(w, c) ? DICT_LIVE : DICT_OFF;
     }
     if (w->o.codec == PQ_ZSTD && !(w->zc = ZSTD_createCCtx())) goto oom;
     return w;
@@ -115,14 +146,21 @@ fail:
     return NULL;
 }
 
+static void col_free(wcol *c) {
+    free(c->def);
+    free(c->rep);
+    free(c->vals);
+    pq_text_free(&c->arena);
+    free(c->idx);
+    pq_text_free(&c->dict);
+    free(c->tab);
+    free(c->doff);
+    free(c->hs);
+}
+
 void pq_writer_free(pq_writer *w) {
     if (!w) return;
-    for (int i = 0; w->cols && i < w->ncols; i++) {
-        free(w->cols[i].def);
-        free(w->cols[i].rep);
-        free(w->cols[i].vals);
-        pq_text_free(&w->cols[i].arena);
-    }
+    for (int i = 0; w->cols && i < w->ncols; i++) col_free(&w->cols[i]);
     for (int g = 0; g < w->nrg; g++) {
         for (int i = 0; i < w->ncols; i++) {
             pq_text_free(&w->rgs[g].cols[i].min);
@@ -140,7 +178,6 @@ void pq_writer_free(pq_writer *w) {
     pq_text_free(&w->page);
     pq_text_free(&w->comp);
     pq_text_free(&w->chunk);
-    free(w->idx);
     free(w);
 }
 
@@ -160,11 +197,7 @@ oom:
 
 uint64_t pq_writer_rows(const pq_writer *w) { return w->rows_total + w->rows_rg; }
 uint64_t pq_writer_bytes_written(const pq_writer *w) { return w->offset; }
-uint64_t pq_writer_bytes_buffered(const pq_writer *w) {
-    uint64_t b = 0;
-    for (int i = 0; i < w->ncols; i++) b += w->cols[i].bytes;
-    return b;
-}
+uint64_t pq_writer_bytes_buffered(const pq_writer *w) { return w->buffered; }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return 0;
@@ -196,96 +229,331 @@ static int reserve_levels(wcol *c, size_t n) {
     return 0;
 }
 
-/* Copies one value (index i of src) into the column buffer. */
-static int put_value(wcol *c, const void *src, size_t i) {
+/* ---------- hashing ---------- */
+
+/* murmur3's fmix64: every input bit reaches every output bit (slots use the top bits). */
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The bytes [p, p + n) of a string shorter than 8 bytes, packed without a memcpy call (a
+ * variable-length copy into a word costs a call and a store-forwarding stall per value).
+ * Overlapping reads: unique for a given n, which the caller mixes in. */
+static inline uint64_t load_short(const char *p, size_t n) {
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return (uint64_t)a << 32 | b;
+    }
+    if (!n) return 0;
+    return (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n >> 1] << 8 | (uint8_t)p[n - 1];
+}
+
+/* Hash of a byte string for the dictionary: one multiply per 8 bytes, a full mix at the end
+ * (the slot index comes from the top bits, the tag from the high half). */
+static inline uint64_t hash_bytes(const char *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0x100000001b3ULL);
+    if (n < 8) return mix64(h ^ load_short(p, n));
+    const char *end = p + n;
+    while (end - p > 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        h = (h ^ x) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+    }
+    uint64_t x;
+    memcpy(&x, end - 8, 8); /* the last 8 bytes, overlapping the previous word if need be */
+    return mix64(h ^ x);
+}
+
+/* Equality of byte strings, n bytes at a and b. Most dictionary values are short: up to 16
+ * bytes they are compared as two (possibly overlapping) words, with no loop to mispredict. */
+static inline bool bytes_eq(const char *a, const char *b, size_t n) {
+    uint64_t x, y, u, v;
+    if (n < 8) return load_short(a, n) == load_short(b, n);
+    while (n > 16) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8);
+    memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+}
+
+/* ---------- appending one value ---------- */
+
+/* Appends one value to the PLAIN buffer at index c->nv (the caller counts it). vp points to
+ * the value's bytes: vl string bytes, or one fixed-width value. */
+static int plain_put(wcol *c, const char *vp, uint32_t vl) {
     size_t vs = val_size(c->phys);
-    if (c->nv == c->cap_v && grow(&c->vals, &c->cap_v, c->nv + 1, vs)) return -1;
+    if (c->nv >= c->cap_v && grow(&c->vals, &c->cap_v, c->nv + 1, vs)) return -1;
     if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-        const pq_bytes *b = (const pq_bytes *)src + i;
-        if (c->arena.len + b->n >= UINT32_MAX) return -1;
-        sref r = {(uint32_t)c->arena.len, b->n};
-        if (pq_text_append(&c->arena, b->p, b->n)) return -1;
-        ((sref *)c->vals)[c->nv++] = r;
-        c->bytes += 4 + b->n;
+        if (c->arena.len + vl >= UINT32_MAX) return -1;
+        sref r = {(uint32_t)c->arena.len, vl};
+        if (vl && pq_text_append(&c->arena, vp, vl)) return -1;
+        ((sref *)c->vals)[c->nv] = r;
     } else if (c->phys == PQ_PHYS_BOOLEAN) {
-        ((uint8_t *)c->vals)[c->nv++] = ((const uint8_t *)src)[i] ? 1 : 0;
-        c->bytes += 1;
+        ((uint8_t *)c->vals)[c->nv] = *vp ? 1 : 0;
     } else {
-        memcpy((char *)c->vals + c->nv * vs, (const char *)src + i * vs, vs);
-        c->nv++;
-        c->bytes += vs;
+        memcpy((char *)c->vals + c->nv * vs, vp, vs);
     }
     return 0;
 }
 
-int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const uint8_t *valid, char *err,
-                    size_t errlen) {
+/* Turns the dictionary indices of values [0, n) back into PLAIN values; empties the
+ * dictionary. */
+static int dict_to_plain(wcol *c, size_t n) {
+    size_t nv = c->nv;
+    bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
+    for (size_t i = 0; i < n; i++) {
+        const char *dp = c->dict.data + c->doff[c->idx[i]];
+        uint32_t dl = 0;
+        if (str) {
+            memcpy(&dl, dp, 4);
+            dp += 4;
+        }
+        c->nv = i;
+        if (plain_put(c, dp, dl)) return -1;
+    }
+    c->nv = nv;
+    c->nd = 0;
+    c->dict.len = 0;
+    if (c->bits > 16) {
+        free(c->tab);
+        c->tab = NULL;
+        c->bits = 0;
+    } else if (c->bits) {
+        memset(c->tab, 0, ((size_t)1 << c->bits) * sizeof *c->tab);
+    }
+    return 0;
+}
+
+/* Doubles the slot table (or makes the first one: 256 slots) and re-inserts every entry. */
+static int dict_rehash(wcol *c) {
+    int nbits = c->bits ? c->bits + 1 : 8;
+    size_t ncap = (size_t)1 << nbits;
+    uint64_t *nt = calloc(ncap, sizeof *nt);
+    if (!nt) return -1;
+    for (size_t k = 0; k < c->nd; k++) {
+        size_t q = (size_t)(c->hs[k] >> (64 - nbits));
+        while (nt[q]) q = (q + 1) & (ncap - 1);
+        nt[q] = ((c->hs[k] >> 32) << 32) | (uint32_t)(k + 1);
+    }
+    free(c->tab);
+    c->tab = nt;
+    c->bits = nbits;
+    return 0;
+}
+
+/* The dictionary entry of a value (vp, vl as for plain_put), added if new. i is the value's
+ * index in the row group. Hot path, hand-written: open addressing whose 8-byte slots hold
+ * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
+ * when the hashes agree, against the compact dictionary copy. Returns the entry, DICT_FULL
+ * when a new entry would pass dict_max_bytes or the values so far are nearly all distinct
+ * (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
+static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
+    bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
+    size_t vs = str ? vl : val_size(c->phys);
+    uint64_t h;
+    if (str) {
+        h = hash_bytes(vp, vl);
+    } else {
+        uint64_t x = 0;
+        memcpy(&x, vp, vs);
+        h = mix64(x);
+    }
+    if (!c->bits && dict_rehash(c)) return -1;
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t m = ((size_t)1 << c->bits) - 1, s = (size_t)(h >> (64 - c->bits));
+    uint64_t slot;
+    while ((slot = c->tab[s])) {
+        if ((uint32_t)(slot >> 32) == tag) {
+            const char *dp = c->dict.data + c->doff[(uint32_t)slot - 1];
+            if (str) {
+                uint32_t dl;
+                memcpy(&dl, dp, 4);
+                if (dl == vl && bytes_eq(dp + 4, vp, vl)) break;
+            } else if (!memcmp(dp, vp, vs)) {
+                break;
+            }
+        }
+        s = (s + 1) & m;
+    }
+    if (slot) return (uint32_t)slot - 1;
+    size_t add = str ? 4 + (size_t)vl : vs, nd = c->nd;
+    if (c->dict.len + add > w->o.dict_max_bytes || nd >= UINT32_MAX - 1 || (i >= 16384 && nd > i - i / 8))
+        return DICT_FULL;
+    if (grow((void **)&c->doff, &c->cap_doff, nd + 1, sizeof *c->doff) ||
+        grow((void **)&c->hs, &c->cap_hs, nd + 1, sizeof *c->hs))
+        return -1;
+    c->doff[nd] = (uint32_t)c->dict.len;
+    if (str ? (pq_text_append(&c->dict, &vl, 4) || pq_text_append(&c->dict, vp, vl))
+            : pq_text_append(&c->dict, vp, vs))
+        return -1;
+    c->hs[nd] = h;
+    c->tab[s] = ((uint64_t)tag << 32) | (uint32_t)(nd + 1);
+    c->nd = nd + 1;
+    if (c->nd * 2 > ((size_t)1 << c->bits) && dict_rehash(c)) return -1; /* rehash at half full */
+    return (int64_t)nd;
+}
+
+/* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
+ * column stores the value's dictionary index; when the dictionary fills up (DICT_FULL) the
+ * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
+ * so far become PLAIN values. */
+static int col_put(pq_writer *w, wcol *c, const char *vp, uint32_t vl) {
+    if (c->dstate == DICT_LIVE) {
+        if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
+        int64_t e = dict_entry(w, c, vp, vl, c->nv);
+        if (e == -1) return -1;
+        if (e >= 0) c->idx[c->nv] = (uint32_t)e;
+        if (e < 0 || c->nd > DICT_LIVE_MAX) {
+            if (dict_to_plain(c, e >= 0 ? c->nv + 1 : c->nv)) return -1;
+            c->dstate = e >= 0 ? DICT_DEFER : DICT_OFF;
+        }
+        if (e < 0 && plain_put(c, vp, vl)) return -1;
+    } else if (plain_put(c, vp, vl)) {
+        return -1;
+    }
+    c->nv++;
+    uint64_t b = c->phys == PQ_PHYS_BYTE_ARRAY ? 4 + (uint64_t)vl : val_size(c->phys);
+    c->bytes += b;
+    w->buffered += b;
+    return 0;
+}
+
+/* Builds the dictionary of a DEFER column from its PLAIN values in one pass. Returns the entry
+ * count, 0 when the dictionary does not pay (then written PLAIN), -1 on out of memory. */
+static int64_t dict_build_deferred(pq_writer *w, wcol *c) {
+    if (grow((void **)&c->idx, &c->cap_idx, c->nv, sizeof *c->idx)) return -1;
+    const sref *sv = c->vals;
+    size_t vs = val_size(c->phys);
+    for (size_t i = 0; i < c->nv; i++) {
+        uint32_t vl = 0;
+        const char *vp = (const char *)c->vals + i * vs;
+        if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+            vp = c->arena.data + sv[i].off;
+            vl = sv[i].len;
+        }
+        int64_t e = dict_entry(w, c, vp, vl, i);
+        if (e == -1) return -1;
+        if (e == DICT_FULL) return 0;
+        c->idx[i] = (uint32_t)e;
+    }
+    return (int64_t)c->nd;
+}
+
+/* Value i of a caller's array in the column's C type, as (bytes, length). */
+static inline const char *src_value(const wcol *c, const void *src, size_t i, uint32_t *vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+        const pq_bytes *b = (const pq_bytes *)src + i;
+        *vl = b->n;
+        return b->p;
+    }
+    *vl = 0;
+    return (const char *)src + i * val_size(c->phys);
+}
+
+/* Checks that leaf names a column with no repeated ancestor. */
+static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
     if (leaf < 0 || leaf >= w->ncols) {
         pq_seterr(err, errlen, "no leaf column %d", leaf);
-        return -1;
+        return NULL;
     }
     wcol *c = &w->cols[leaf];
     if (c->max_rep > 0) {
         pq_seterr(err, errlen, "leaf %d is repeated: use pq_write_levels", leaf);
+        return NULL;
+    }
+    return c;
+}
+
+/* One row of a flat column: level entry (if any) and value (unless null). */
+static int flat_put(pq_writer *w, wcol *c, const char *vp, uint32_t vl, bool ok, char *err, size_t errlen) {
+    if (!ok && c->max_def == 0) {
+        pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
         return -1;
     }
-    if (reserve_levels(c, n)) goto oom;
-    /* Fast path: fixed-width values without nulls are copied in one go. */
-    if (!valid && c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_BOOLEAN) {
-        size_t vs = val_size(c->phys);
-        if (grow(&c->vals, &c->cap_v, c->nv + n, vs)) goto oom;
-        memcpy((char *)c->vals + c->nv * vs, values, n * vs);
-        c->nv += n;
-        c->bytes += n * vs;
-        if (c->def)
-            for (size_t i = 0; i < n; i++) c->def[c->n + i] = (int16_t)c->max_def;
-        c->n += n;
-        c->rows += n;
-        return 0;
+    if (c->n >= c->cap_lv && reserve_levels(c, 1)) goto oom;
+    if (c->def) {
+        c->def[c->n] = (int16_t)(ok ? c->max_def : c->max_def - 1);
+        c->bytes += 2;
+        w->buffered += 2;
     }
-    /* Strings: reserve the arena once for the batch, then copy. */
-    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-        const pq_bytes *b = values;
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++) total += (!valid || valid[i]) ? b[i].n : 0;
-        if (c->arena.len + total >= UINT32_MAX || pq_text_reserve(&c->arena, total) ||
-            grow(&c->vals, &c->cap_v, c->nv + n, sizeof(sref)))
-            goto oom;
-        sref *sv = c->vals;
-        for (size_t i = 0; i < n; i++) {
-            bool ok = !valid || valid[i];
-            if (!ok && c->max_def == 0) {
-                pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
-                return -1;
-            }
-            if (c->def) c->def[c->n] = (int16_t)(ok ? c->max_def : c->max_def - 1);
-            c->n++;
-            if (!ok) continue;
-            sv[c->nv++] = (sref){(uint32_t)c->arena.len, b[i].n};
-            memcpy(c->arena.data + c->arena.len, b[i].p, b[i].n);
-            c->arena.len += b[i].n;
-            c->bytes += 4 + b[i].n;
-        }
-        c->bytes += n * (c->def ? 2 : 0);
-        c->rows += n;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool ok = !valid || valid[i];
-        if (!ok && c->max_def == 0) {
-            pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
-            return -1;
-        }
-        if (c->def) c->def[c->n] = (int16_t)(ok ? c->max_def : c->max_def - 1);
-        c->n++;
-        if (ok && put_value(c, values, i)) goto oom;
-    }
-    c->bytes += n * (c->def ? 2 : 0);
-    c->rows += n;
+    c->n++;
+    c->rows++;
+    if (ok && col_put(w, c, vp, vl)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
     return -1;
+}
+
+int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const uint8_t *valid, char *err,
+                    size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (reserve_levels(c, n)) {
+        pq_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t vl;
+        const char *vp = src_value(c, values, i, &vl);
+        if (flat_put(w, c, vp, vl, !valid || valid[i], err, errlen)) return -1;
+    }
+    return 0;
+}
+
+int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX) {
+        pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
+        return -1;
+    }
+    return flat_put(w, c, n ? p : "", (uint32_t)n, true, err, errlen);
+}
+
+/* The fixed-width single-value appends share this check of the column's physical type. */
+static int flat_fixed(pq_writer *w, int leaf, int phys, const void *v, char *err, size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (c->phys != phys) {
+        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type", leaf);
+        return -1;
+    }
+    return flat_put(w, c, v, 0, true, err, errlen);
+}
+
+int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
+    return flat_fixed(w, leaf, PQ_PHYS_INT32, &v, err, errlen);
+}
+
+int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen) {
+    return flat_fixed(w, leaf, PQ_PHYS_INT64, &v, err, errlen);
+}
+
+int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen) {
+    return flat_fixed(w, leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
+}
+
+int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    return c ? flat_put(w, c, NULL, 0, false, err, errlen) : -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
@@ -315,147 +583,19 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
         if (c->rep) c->rep[c->n + i] = rep ? rep[i] : 0;
     }
     c->n += n;
-    for (size_t i = 0; i < nvals; i++)
-        if (put_value(c, values, i)) goto oom;
-    c->bytes += n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
+    for (size_t i = 0; i < nvals; i++) {
+        uint32_t vl;
+        const char *vp = src_value(c, values, i, &vl);
+        if (col_put(w, c, vp, vl)) goto oom;
+    }
+    uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
+    c->bytes += lb;
+    w->buffered += lb;
     c->rows += rows;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
     return -1;
-}
-
-/* ---------- dictionary ---------- */
-
-/* murmur3's fmix64: every input bit reaches every output bit (slots use the top bits). */
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t hash_bytes(const char *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0x100000001b3ULL);
-    while (n >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = mix64(h ^ x);
-        p += 8;
-        n -= 8;
-    }
-    uint64_t x = 0;
-    memcpy(&x, p, n);
-    return mix64(h ^ x ^ ((uint64_t)n << 59));
-}
-
-/* Equality of short byte strings without a library call (most dictionary hits are short). */
-static inline bool bytes_eq(const char *a, const char *b, size_t n) {
-    while (n >= 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y) return false;
-        a += 8;
-        b += 8;
-        n -= 8;
-    }
-    while (n--)
-        if (*a++ != *b++) return false;
-    return true;
-}
-
-/* Builds the dictionary of column c into dict (PLAIN encoded, appended as entries are found)
- * and indices into w->idx. Hot path, hand-written: open addressing whose 8-byte slots hold
- * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
- * when the hashes agree, against the compact dictionary copy (which stays in cache), not
- * the scattered input. Returns the entry count, or 0 when the dictionary would pass
- * dict_max_bytes (the chunk is then written PLAIN) or on OOM. */
-static size_t build_dict(pq_writer *w, wcol *c, pq_text *dict) {
-    size_t nv = c->nv;
-    if (nv == 0) return 0;
-    if (grow((void **)&w->idx, &w->idx_cap, nv, sizeof(uint32_t))) return 0;
-    int bits = 12;
-    size_t cap = (size_t)1 << bits;
-    uint64_t *tab = calloc(cap, sizeof *tab);
-    uint32_t *doff = NULL;    /* entry -> offset of its value in dict */
-    uint64_t *hs = NULL;      /* entry -> full hash (for rehashing) */
-    size_t dcap = 0, hcap = 0, nd = 0, limit = w->o.dict_max_bytes;
-    if (!tab) return 0;
-    dict->len = 0;
-    size_t vs = val_size(c->phys);
-    bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
-    const sref *sv = c->vals;
-    for (size_t i = 0; i < nv; i++) {
-        const char *vp = str ? c->arena.data + sv[i].off : (const char *)c->vals + i * vs;
-        uint32_t vl = str ? sv[i].len : (uint32_t)vs;
-        uint64_t h;
-        if (str) {
-            h = hash_bytes(vp, vl);
-        } else {
-            uint64_t x = 0;
-            memcpy(&x, vp, vs);
-            h = mix64(x);
-        }
-        uint32_t tag = (uint32_t)(h >> 32);
-        size_t m = cap - 1, s = (size_t)(h >> (64 - bits));
-        uint64_t slot;
-        while ((slot = tab[s])) {
-            if ((uint32_t)(slot >> 32) == tag) {
-                const char *dp = dict->data + doff[(uint32_t)slot - 1];
-                if (str) {
-                    uint32_t dl;
-                    memcpy(&dl, dp, 4);
-                    if (dl == vl && bytes_eq(dp + 4, vp, vl)) break;
-                } else if (!memcmp(dp, vp, vs)) {
-                    break;
-                }
-            }
-            s = (s + 1) & m;
-        }
-        if (slot) {
-            w->idx[i] = (uint32_t)slot - 1;
-            continue;
-        }
-        size_t add = str ? 4 + (size_t)vl : vs;
-        if (dict->len + add > limit || nd >= UINT32_MAX - 1) goto fail;
-        /* Nearly all distinct so far (ids, timestamps): a dictionary would not pay, stop early. */
-        if (i == 16384 && nd > i - i / 8) goto fail;
-        if (nd == dcap && grow((void **)&doff, &dcap, nd + 1, sizeof *doff)) goto fail;
-        if (nd == hcap && grow((void **)&hs, &hcap, nd + 1, sizeof *hs)) goto fail;
-        doff[nd] = (uint32_t)dict->len;
-        if (str ? (pq_text_append(dict, &vl, 4) || pq_text_append(dict, vp, vl)) : pq_text_append(dict, vp, vs))
-            goto fail;
-        hs[nd] = h;
-        tab[s] = ((uint64_t)tag << 32) | (uint32_t)(nd + 1);
-        w->idx[i] = (uint32_t)nd++;
-        if (nd * 2 > cap) { /* rehash at half full */
-            int nbits = bits + 1;
-            size_t ncap = (size_t)1 << nbits;
-            uint64_t *nt = calloc(ncap, sizeof *nt);
-            if (!nt) goto fail;
-            for (size_t k = 0; k < nd; k++) {
-                size_t q = (size_t)(hs[k] >> (64 - nbits));
-                while (nt[q]) q = (q + 1) & (ncap - 1);
-                nt[q] = ((hs[k] >> 32) << 32) | (uint32_t)(k + 1);
-            }
-            free(tab);
-            tab = nt;
-            cap = ncap;
-            bits = nbits;
-        }
-    }
-    free(tab);
-    free(doff);
-    free(hs);
-    return nd;
-fail:
-    free(tab);
-    free(doff);
-    free(hs);
-    return 0;
 }
 
 /* ---------- statistics ---------- */
@@ -581,11 +721,13 @@ static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b) {
 }
 
 /* Compresses w->page and appends header + body to w->chunk. */
-static int emit_page(pq_writer *w, int type, int num_values, int encoding, char *err, size_t errlen) {
+
+/* Compresses len bytes at data and appends header + body to w->chunk. */
+static int emit_page(pq_writer *w, const char *data, size_t len, int type, int num_values, int encoding, char *err,
+                     size_t errlen) {
     w->comp.len = 0;
-    if (pq_compress(w->o.codec, w->o.zstd_level, w->zc, w->page.data, w->page.len, &w->comp, err, errlen))
-        return -1;
-    if (w->page.len > INT32_MAX || w->comp.len > INT32_MAX) {
+    if (pq_compress(w->o.codec, w->o.zstd_level, w->zc, data, len, &w->comp, err, errlen)) return -1;
+    if (len > INT32_MAX || w->comp.len > INT32_MAX) {
         pq_seterr(err, errlen, "page too large");
         return -1;
     }
@@ -594,7 +736,7 @@ static int emit_page(pq_writer *w, int type, int num_values, int encoding, char 
     tw_init(&t, &w->chunk);
     tw_struct_begin(&t, 0);
     tw_i32(&t, 1, type);
-    tw_i32(&t, 2, (int32_t)w->page.len);
+    tw_i32(&t, 2, (int32_t)len);
     tw_i32(&t, 3, (int32_t)w->comp.len);
     tw_struct_begin(&t, type == 2 ? 7 : 5);
     tw_i32(&t, 1, num_values);
@@ -613,6 +755,24 @@ static int emit_page(pq_writer *w, int type, int num_values, int encoding, char 
     return 0;
 }
 
+/* Statistics of the chunk: from the dictionary entries when there is one (far fewer values). */
+static int flush_stats(wcol *c, size_t ndict, wchunk *k) {
+    if (!ndict) return chunk_stats(c->phys, c->vals, c->nv, c->arena.data, k);
+    if (c->phys != PQ_PHYS_BYTE_ARRAY) return chunk_stats(c->phys, c->dict.data, ndict, NULL, k);
+    sref *dv = malloc(ndict * sizeof *dv);
+    if (!dv) return -1;
+    size_t off = 0;
+    for (size_t e = 0; e < ndict; e++) {
+        uint32_t l;
+        memcpy(&l, c->dict.data + off, 4);
+        dv[e] = (sref){(uint32_t)off + 4, l};
+        off += 4 + l;
+    }
+    int rc = chunk_stats(c->phys, dv, ndict, c->dict.data, k);
+    free(dv);
+    return rc;
+}
+
 /* Encodes and writes column chunk `ci` of the current row group. */
 static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen) {
     wcol *c = &w->cols[ci];
@@ -621,32 +781,17 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
     k->dict_off = -1;
     k->num_values = (int64_t)c->n;
     k->null_count = (int64_t)(c->n - c->nv);
-    size_t ndict = 0;
+    size_t ndict = c->dstate == DICT_LIVE ? c->nd : 0;
+    if (c->dstate == DICT_DEFER) {
+        int64_t nd = dict_build_deferred(w, c);
+        if (nd < 0) goto oom;
+        ndict = (size_t)nd;
+    }
     uint64_t tus = 0;
-    if (!w->o.no_dictionary && c->phys != PQ_PHYS_BOOLEAN) {
-        w->page.len = 0;
-        ndict = build_dict(w, c, &w->page);
-    }
-    if (ndict && c->phys == PQ_PHYS_BYTE_ARRAY) {
-        sref *dv = malloc(ndict * sizeof *dv);
-        if (!dv) goto oom;
-        size_t off = 0;
-        for (size_t e = 0; e < ndict; e++) {
-            uint32_t l;
-            memcpy(&l, w->page.data + off, 4);
-            dv[e] = (sref){(uint32_t)off + 4, l};
-            off += 4 + l;
-        }
-        int rc = chunk_stats(c->phys, dv, ndict, w->page.data, k);
-        free(dv);
-        if (rc) goto oom;
-    } else if (chunk_stats(c->phys, ndict ? (const void *)w->page.data : c->vals, ndict ? ndict : c->nv,
-                           c->arena.data, k)) {
-        goto oom;
-    }
+    if (flush_stats(c, ndict, k)) goto oom;
     if (ndict) {
-        tus += w->page.len;
-        if (emit_page(w, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
+        tus += c->dict.len;
+        if (emit_page(w, c->dict.data, c->dict.len, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
         k->dict_off = (int64_t)w->offset;
         k->dict = true;
     }
@@ -671,12 +816,14 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
         if (c->rep && put_levels(&w->page, c->rep + a, b - a, c->max_rep)) goto oom;
         if (c->def && put_levels(&w->page, c->def + a, b - a, c->max_def)) goto oom;
         if (ndict) {
-            if (pq_text_byte(&w->page, (uint8_t)bw) || pq_rle_encode(&w->page, w->idx + va, nvals, bw)) goto oom;
+            if (pq_text_byte(&w->page, (uint8_t)bw) || pq_rle_encode(&w->page, c->idx + va, nvals, bw)) goto oom;
         } else if (put_plain(&w->page, c, va, va + nvals)) {
             goto oom;
         }
         tus += w->page.len;
-        if (emit_page(w, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN, err, errlen)) return -1;
+        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN, err,
+                      errlen))
+            return -1;
         a = b;
         va += nvals;
     } while (a < c->n);
@@ -690,6 +837,24 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
 oom:
     pq_seterr(err, errlen, "out of memory");
     return -1;
+}
+
+/* Empties column c for the next row group; buffers are kept for reuse, except a slot table
+ * grown past 4096 slots (a high-cardinality row group should not tax the next one's resets). */
+static void col_reset(pq_writer *w, wcol *c) {
+    c->n = c->nv = 0;
+    c->rows = c->bytes = 0;
+    c->arena.len = 0;
+    c->dict.len = 0;
+    c->nd = 0;
+    c->dstate = col_dict_allowed(w, c) ? DICT_LIVE : DICT_OFF;
+    if (c->bits > 12) {
+        free(c->tab);
+        c->tab = NULL;
+        c->bits = 0;
+    } else if (c->bits) {
+        memset(c->tab, 0, ((size_t)1 << c->bits) * sizeof *c->tab);
+    }
 }
 
 static int flush_rowgroup(pq_writer *w, char *err, size_t errlen) {
@@ -713,11 +878,9 @@ static int flush_rowgroup(pq_writer *w, char *err, size_t errlen) {
         if (flush_chunk(w, i, &g->cols[i], err, errlen)) return -1;
         g->total_bytes += g->cols[i].tus;
         g->tcs += g->cols[i].tcs;
-        wcol *c = &w->cols[i];
-        c->n = c->nv = 0;
-        c->rows = c->bytes = 0;
-        c->arena.len = 0;
+        col_reset(w, &w->cols[i]);
     }
+    w->buffered = 0;
     w->rows_total += w->rows_rg;
     w->rows_rg = 0;
     return 0;
@@ -741,7 +904,7 @@ int pq_writer_end_rows(pq_writer *w, size_t n, char *err, size_t errlen) {
             return -1;
         }
     w->rows_rg += n;
-    if (pq_writer_bytes_buffered(w) >= w->o.row_group_bytes && flush_rowgroup(w, err, errlen)) {
+    if (w->buffered >= w->o.row_group_bytes && flush_rowgroup(w, err, errlen)) {
         w->failed = true;
         return -1;
     }

@@ -147,6 +147,7 @@ struct pipeline_job {
     bool take_failed;              /* a partition could not be taken over: roll back and rejoin */
     bool closing;                  /* leaving the group at exit: nothing more to commit */
     int64_t started_us;
+    int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
     char err[512];
     struct status_server *status;
 };

@@ -83,23 +83,22 @@ typedef struct {
 } row_put;
 
 static void put_i64(row_put *r, int64_t v) {
-    if (r->rc == 0) r->rc = pq_write_values(r->w, r->leaf, 1, &v, NULL, r->err, r->errlen);
+    if (r->rc == 0) r->rc = pq_write_i64(r->w, r->leaf, v, r->err, r->errlen);
     r->leaf++;
 }
 
 static void put_i32(row_put *r, int32_t v) {
-    if (r->rc == 0) r->rc = pq_write_values(r->w, r->leaf, 1, &v, NULL, r->err, r->errlen);
+    if (r->rc == 0) r->rc = pq_write_i32(r->w, r->leaf, v, r->err, r->errlen);
     r->leaf++;
 }
 
 static void put_f64(row_put *r, double v) {
-    if (r->rc == 0) r->rc = pq_write_values(r->w, r->leaf, 1, &v, NULL, r->err, r->errlen);
+    if (r->rc == 0) r->rc = pq_write_f64(r->w, r->leaf, v, r->err, r->errlen);
     r->leaf++;
 }
 
 static void put_str(row_put *r, strview s) {
-    pq_bytes b = {s.p ? s.p : "", (uint32_t)s.n};
-    if (r->rc == 0) r->rc = pq_write_values(r->w, r->leaf, 1, &b, NULL, r->err, r->errlen);
+    if (r->rc == 0) r->rc = pq_write_str(r->w, r->leaf, s.p ? s.p : "", s.n, r->err, r->errlen);
     r->leaf++;
 }
 
@@ -123,7 +122,7 @@ static int row_end(pipeline_job *j, metric_table m, const stream_window *w, row_
     if (j->cfg->scale_out) put_i32(r, w->partition);
     if (r->rc) return -1;
     j->metric_rows[m]++;
-    return lake_table_rows_done(job_metric_table(j, m, w->partition), job_day_of(w->window_start_us), 1, time_now_us(), j->err, sizeof j->err);
+    return lake_table_rows_done(job_metric_table(j, m, w->partition), job_day_of(w->window_start_us), 1, j->now_us, j->err, sizeof j->err);
 }
 
 static int sink_sales(void *ctx, const stream_row_sales *s) {

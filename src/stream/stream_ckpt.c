@@ -317,7 +317,7 @@ static int get_pairs(rd *r, stream_engine *e, st_shard *s, bool *oom) {
         uint32_t nel = get_count(r, 9);
         if (r->bad || !sane_time(exp) || exp <= s->closed_through) return r->bad = true, -1;
         bool created;
-        st_pair *p = st_pairtab_get(&s->pairs, u, pr, true, &created);
+        st_pair *p = st_pairtab_get(&s->pairs, st_pair_hash(u, pr), u, pr, true, &created);
         if (!p) {
             if (u.n > UINT16_MAX || pr.n > UINT16_MAX)
                 r->bad = true;

@@ -203,8 +203,8 @@ static int pair_touch(stream_engine *e, st_shard *s, st_pair *p, int64_t k) {
     return sl ? st_pairvec_push(&sl->expire, p) : -1;
 }
 
-static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
-    st_pair *p = st_pairtab_get(&s->pairs, ev->user_id, ev->product_id, true, NULL);
+static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k, uint64_t h) {
+    st_pair *p = st_pairtab_get(&s->pairs, h, ev->user_id, ev->product_id, true, NULL);
     if (!p) return -1;
     for (uint32_t i = 0; i < p->n_el; i++) {
         st_el *el = &p->el[i];
@@ -220,9 +220,9 @@ static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k
     return pair_touch(e, s, p, k);
 }
 
-static int funnel_time(stream_engine *e, st_shard *s, strview user, strview product, int64_t ts,
-                       int32_t kind, int64_t k) {
-    st_pair *p = st_pairtab_get(&s->pairs, user, product, true, NULL);
+static int funnel_time(stream_engine *e, st_shard *s, uint64_t h, strview user, strview product,
+                       int64_t ts, int32_t kind, int64_t k) {
+    st_pair *p = st_pairtab_get(&s->pairs, h, user, product, true, NULL);
     if (!p) return -1;
     if (kind == EL_BUY && p->n_el && p->el[p->n_el - 1].kind == EL_BUY &&
         p->el[p->n_el - 1].t == ts)
@@ -269,16 +269,19 @@ static int apply_agg(st_slot *sl, const event *ev) {
     return 0;
 }
 
-static int apply_funnel(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
+/* h is the pair hash of (user, product) for a view or an add (0 for other events). */
+static int apply_funnel(stream_engine *e, st_shard *s, const event *ev, int64_t k, uint64_t h) {
     switch (ev->type) {
     case EV_PAGE_VIEW:
-        return funnel_view(e, s, ev, k);
+        return funnel_view(e, s, ev, k, h);
     case EV_ADD_TO_CART:
-        return funnel_time(e, s, ev->user_id, ev->product_id, ev->ts_us, EL_ADD, k);
+        return funnel_time(e, s, h, ev->user_id, ev->product_id, ev->ts_us, EL_ADD, k);
     case EV_PURCHASE:
-        for (size_t i = 0; i < ev->n_items; i++)
-            if (funnel_time(e, s, ev->user_id, ev->items[i].product_id, ev->ts_us, EL_BUY, k))
+        for (size_t i = 0; i < ev->n_items; i++) {
+            strview pid = ev->items[i].product_id;
+            if (funnel_time(e, s, st_pair_hash(ev->user_id, pid), ev->user_id, pid, ev->ts_us, EL_BUY, k))
                 return -1;
+        }
         return 0;
     default:
         return 0;
@@ -304,6 +307,13 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
         s->late[ev->type]++;
         return STREAM_LATE;
     }
+    /* The funnel's pair lookup is a cache miss in a large table: start it now, so that it
+     * overlaps with the dedup and aggregate work below. */
+    uint64_t ph = 0;
+    if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {
+        ph = st_pair_hash(ev->user_id, ev->product_id);
+        st_pairtab_prefetch(&s->pairs, ph);
+    }
     st_slot *sl = st_shard_slot(s, k, true);
     if (!sl) return -1;
     int r = st_idset_insert(&sl->dd, st_id_of(ev->event_id));
@@ -314,7 +324,7 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     }
     if (ev->ts_us > s->max_ts) s->max_ts = ev->ts_us;
     if (ev->ts_us > s->src_max[src]) s->src_max[src] = ev->ts_us;
-    if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k)) return -1;
+    if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k, ph)) return -1;
     s->ok[ev->type]++;
     return STREAM_OK;
 }

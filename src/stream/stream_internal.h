@@ -13,7 +13,49 @@
 #ifndef ECOM_STREAM_INTERNAL_H
 #define ECOM_STREAM_INTERNAL_H
 
+#include <string.h>
+
 #include "stream/stream.h"
+
+/* The bytes [p, p + n) of a string shorter than 8 bytes as one word, without a memcpy call
+ * (overlapping reads: unique for a given n, which callers mix in). */
+static inline uint64_t st_load_short(const char *p, size_t n) {
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return (uint64_t)a << 32 | b;
+    }
+    if (!n) return 0;
+    return (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n >> 1] << 8 | (uint8_t)p[n - 1];
+}
+
+/* Hash of a short string for the engine's tables: one multiply per 8-byte word and a full
+ * final mix (hash64's byte-at-a-time loop was a visible share of the per-event cost; these
+ * hashes are never stored, so they may differ from hash64). */
+static inline uint64_t st_hash(strview s, uint64_t seed) {
+    const char *p = s.p;
+    uint64_t h = seed ^ ((uint64_t)s.n * 0x9E3779B97F4A7C15ULL), x;
+    if (s.n < 8) {
+        x = st_load_short(p, s.n);
+    } else {
+        const char *end = p + s.n;
+        while (end - p > 8) {
+            memcpy(&x, p, 8);
+            h = (h ^ x) * 0xff51afd7ed558ccdULL;
+            h ^= h >> 32;
+            p += 8;
+        }
+        memcpy(&x, end - 8, 8);
+    }
+    h ^= x;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
 
 /* ---- bump arena for strings copied out of events; freed as a whole ---- */
 typedef struct st_chunk {
@@ -131,8 +173,16 @@ typedef struct {
     uint64_t n;
     uint64_t n_el; /* elements over all pairs, for the state count */
 } st_pairtab;
-/* Finds or (create) adds the pair; *created tells which. NULL on OOM or if absent. */
-st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool create, bool *created);
+/* The hash of a (user, product) pair, computed once per event (see st_pairtab_prefetch). */
+uint64_t st_pair_hash(strview user, strview product);
+/* Starts loading the slot where the pair of hash h would be: the engine issues it before the
+ * event's other work so that the table's cache miss overlaps with it. */
+static inline void st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
+    if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)h & (t->cap - 1)]);
+}
+/* Finds or (create) adds the pair, whose hash is h = st_pair_hash(user, product); *created
+ * tells which. NULL on OOM or if absent. */
+st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create, bool *created);
 void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p */
 void st_pairtab_free(st_pairtab *t);
 int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind);

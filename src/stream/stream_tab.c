@@ -115,7 +115,7 @@ static inline bool sv_eq(strview a, strview b) {
 }
 
 static inline uint64_t hmix(uint64_t h, strview s) {
-    return (h ^ hash64(s.p, s.n)) * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
+    return st_hash(s, h);
 }
 
 /* Grows a typed array to hold one more element. */
@@ -152,7 +152,7 @@ uint64_t st_agg_entries(const st_agg *a) {
 }
 
 st_cat *st_agg_cat(st_agg *a, strview cat) {
-    uint64_t h = hash64(cat.p, cat.n);
+    uint64_t h = st_hash(cat, 0);
     uint32_t pos;
     if (st_itab_reserve(&a->cat_ix)) return NULL;
     int64_t i;
@@ -177,7 +177,7 @@ static int keep_min(st_arena *ar, strview *have, strview cand) {
 }
 
 st_prod *st_agg_prod(st_agg *a, strview pid, strview name, strview cat) {
-    uint64_t h = hash64(pid.p, pid.n);
+    uint64_t h = st_hash(pid, 0);
     uint32_t pos;
     if (st_itab_reserve(&a->prod_ix)) return NULL;
     int64_t i;
@@ -252,12 +252,28 @@ int st_agg_merge(st_agg *dst, const st_agg *src) {
 
 /* ---- dedup ids ---- */
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* Hex digit values, -1 for any other byte: a table instead of three range tests per digit
+ * (st_id_of reads 32 digits per event). */
+static const int8_t hex_digit[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+static inline int hexval(char c) { return hex_digit[(unsigned char)c]; }
 
 /* Reversed-byte FNV-1a with a different final mix: independent of hash64, so that together
  * they make a 128-bit hash. */
@@ -327,7 +343,7 @@ int st_pairvec_push(st_pairvec *v, st_pair *p) {
     return 0;
 }
 
-static uint64_t pair_hash(strview u, strview p) {
+uint64_t st_pair_hash(strview u, strview p) {
     return hmix(hmix(0x1234567, u), p);
 }
 
@@ -347,10 +363,9 @@ static int pairtab_resize(st_pairtab *t, uint32_t cap) {
     return 0;
 }
 
-st_pair *st_pairtab_get(st_pairtab *t, strview user, strview product, bool create,
+st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create,
                         bool *created) {
     if (created) *created = false;
-    uint64_t h = pair_hash(user, product);
     uint32_t k = 0;
     if (t->cap) {
         for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
