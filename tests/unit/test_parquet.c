@@ -358,11 +358,97 @@ static void test_hostile(check_state *st) {
     pq_text_free(&f);
 }
 
+/* The dictionary states of the streaming path, through the one-value appends: a low-cardinality
+ * column with nulls keeps its dictionary; a column of 15000 distinct values repeated outgrows
+ * the live dictionary and gets one built at flush; an all-distinct column gives its
+ * dictionary up after 16384 values (and is PLAIN); a dictionary limit hit in the middle of a
+ * row group turns the values so far back into PLAIN ones. Every value is read back. */
+static bool chunk_has_dict(pq_reader *r, int rg, int leaf) {
+    pq_chunk_info ci;
+    if (pq_reader_chunk_info(r, rg, leaf, &ci)) return false;
+    for (int e = 0; e < ci.n_encodings; e++)
+        if (ci.encodings[e] == 8) return true;
+    return false;
+}
+
+static void test_dictionary_states(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    pq_schema *s = pq_schema_new();
+    pq_schema_add(s, -1, "low", PQ_STRING, true, err, sizeof err);
+    pq_schema_add(s, -1, "mid", PQ_STRING, false, err, sizeof err);
+    pq_schema_add(s, -1, "uniq", PQ_INT64, false, err, sizeof err);
+    pq_schema_add(s, -1, "big", PQ_STRING, false, err, sizeof err);
+    pq_schema_add(s, -1, "f", PQ_DOUBLE, false, err, sizeof err);
+    pq_schema_add(s, -1, "q", PQ_INT32, false, err, sizeof err);
+    enum { N = 100000 };
+    pq_write_opts o = {.codec = PQ_ZSTD, .dict_max_bytes = 200000};
+    membuf mb = {{0}};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, &mb, err, sizeof err);
+    CHECK(w != NULL);
+    char b[64];
+    int rc = 0;
+    for (int i = 0; w && i < N; i++) {
+        int n = snprintf(b, sizeof b, "cat-%d", i % 7);
+        rc |= i % 13 == 0 ? pq_write_null(w, 0, err, sizeof err) : pq_write_str(w, 0, b, (size_t)n, err, sizeof err);
+        n = snprintf(b, sizeof b, "U%06d", i % 15000);
+        rc |= pq_write_str(w, 1, b, (size_t)n, err, sizeof err);
+        rc |= pq_write_i64(w, 2, (int64_t)i * 7919, err, sizeof err);
+        /* 20000 distinct 20-byte values: the 200000-byte limit is hit near row 8000 */
+        n = snprintf(b, sizeof b, "a-rather-long-%06d", i % 20000);
+        rc |= pq_write_str(w, 3, b, (size_t)n, err, sizeof err);
+        rc |= pq_write_f64(w, 4, (double)(i % 33) / 4, err, sizeof err);
+        rc |= pq_write_i32(w, 5, i % 5, err, sizeof err);
+        rc |= pq_writer_end_rows(w, 1, err, sizeof err);
+    }
+    CHECK_INTEQ(rc, 0);
+    /* wrong physical type and null in a required column are refused */
+    CHECK(pq_write_i32(w, 2, 1, err, sizeof err) == -1);
+    CHECK(pq_write_null(w, 1, err, sizeof err) == -1);
+    CHECK(pq_writer_close(w, err, sizeof err) == 0);
+    pq_writer_free(w);
+    pq_schema_free(s);
+    pq_reader *r = pq_reader_open_mem(mb.t.data, mb.t.len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    CHECK_INTEQ(pq_reader_num_row_groups(r), 1);
+    CHECK(chunk_has_dict(r, 0, 0));
+    CHECK(chunk_has_dict(r, 0, 1));
+    CHECK(!chunk_has_dict(r, 0, 2));
+    CHECK(!chunk_has_dict(r, 0, 3));
+    CHECK(chunk_has_dict(r, 0, 4));
+    pq_column c[6];
+    int bad = 0;
+    for (int l = 0; l < 6; l++) CHECK(pq_reader_read_column(r, 0, l, &c[l], err, sizeof err) == 0);
+    CHECK_INTEQ(c[0].nvals, N - (N + 12) / 13);
+    for (int i = 0, v = 0; i < N; i++) {
+        int n = snprintf(b, sizeof b, "cat-%d", i % 7);
+        if (i % 13 == 0) {
+            bad += c[0].def[i] != 0;
+        } else {
+            bad += c[0].def[i] != 1 || c[0].v.bytes[v].n != (uint32_t)n || memcmp(c[0].v.bytes[v].p, b, (size_t)n);
+            v++;
+        }
+        n = snprintf(b, sizeof b, "U%06d", i % 15000);
+        bad += c[1].v.bytes[i].n != (uint32_t)n || memcmp(c[1].v.bytes[i].p, b, (size_t)n);
+        bad += c[2].v.i64[i] != (int64_t)i * 7919;
+        n = snprintf(b, sizeof b, "a-rather-long-%06d", i % 20000);
+        bad += c[3].v.bytes[i].n != (uint32_t)n || memcmp(c[3].v.bytes[i].p, b, (size_t)n);
+        bad += c[4].v.f64[i] != (double)(i % 33) / 4;
+        bad += c[5].v.i32[i] != i % 5;
+    }
+    CHECK_INTEQ(bad, 0);
+    for (int l = 0; l < 6; l++) pq_column_free(&c[l]);
+    pq_reader_close(r);
+    pq_text_free(&mb.t);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_rle);
     RUN(&st, test_roundtrip);
     RUN(&st, test_rowgroups_and_fallback);
+    RUN(&st, test_dictionary_states);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
     return CHECK_EXIT(&st);
