@@ -36,9 +36,16 @@ PY
 }
 
 # A KRaft cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid
-# prints), made here to save a JVM start.
+# prints), made here to save a JVM start. Never one starting with '-' (Kafka's Uuid.randomUuid
+# avoids them too): StorageTool's argument parser takes it for an option and the format fails.
 cluster_id() {
-  python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'
+  python3 -c '
+import base64, uuid
+while True:
+    s = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not s.startswith("-"):
+        print(s)
+        break'
 }
 
 write_conf() {
