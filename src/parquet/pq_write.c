@@ -255,6 +255,12 @@ static inline uint64_t load_short(const char *p, size_t n) {
     return (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n >> 1] << 8 | (uint8_t)p[n - 1];
 }
 
+static inline uint64_t load8(const char *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
 /* Hash of a byte string for the dictionary: one multiply per 8 bytes, a full mix at the end
  * (the slot index comes from the top bits, the tag from the high half). */
 static inline uint64_t hash_bytes(const char *p, size_t n) {
@@ -371,9 +377,7 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     if (str) {
         h = hash_bytes(vp, vl);
     } else {
-        uint64_t x = 0;
-        memcpy(&x, vp, vs);
-        h = mix64(x);
+        h = mix64(vs == 8 ? load8(vp) : load_short(vp, vs));
     }
     if (!c->bits && dict_rehash(c)) return -1;
     uint32_t tag = (uint32_t)(h >> 32);
@@ -386,7 +390,7 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
                 uint32_t dl;
                 memcpy(&dl, dp, 4);
                 if (dl == vl && bytes_eq(dp + 4, vp, vl)) break;
-            } else if (!memcmp(dp, vp, vs)) {
+            } else if (vs == 8 ? load8(dp) == load8(vp) : load_short(dp, vs) == load_short(vp, vs)) {
                 break;
             }
         }

@@ -30,6 +30,26 @@ static inline uint64_t st_load_short(const char *p, size_t n) {
     return (uint64_t)(uint8_t)p[0] << 16 | (uint64_t)(uint8_t)p[n >> 1] << 8 | (uint8_t)p[n - 1];
 }
 
+/* Equality of n bytes at a and b without a library call: short strings (ids, names) are
+ * compared as one or two words. */
+static inline bool st_bytes_eq(const char *a, const char *b, size_t n) {
+    uint64_t x, y, u, v;
+    if (n < 8) return st_load_short(a, n) == st_load_short(b, n);
+    while (n > 16) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8);
+    memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+}
+
 /* Hash of a short string for the engine's tables: one multiply per 8-byte word and a full
  * final mix (hash64's byte-at-a-time loop was a visible share of the per-event cost; these
  * hashes are never stored, so they may differ from hash64). */
@@ -167,11 +187,27 @@ typedef struct {
     uint64_t h;
     st_pair *p; /* NULL = empty */
 } st_pslot;
+/* Pairs are allocated from a pool of 64 KiB blocks with a free list per 16-byte size class
+ * (pairs up to ST_POOL_MAX bytes; larger ones use malloc): a pair is made and freed per view
+ * event, and malloc/free of that many small blocks, with the fastbin consolidation they caused
+ * at each window close, was several percent of the run. The pool keeps its blocks until the
+ * table is freed (memory is reused, not returned). */
+enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536 };
+typedef struct st_pool_free {
+    struct st_pool_free *next;
+} st_pool_free;
+typedef struct st_pool_block {
+    struct st_pool_block *next;
+    size_t used;
+    max_align_t data[];
+} st_pool_block;
 typedef struct {
     st_pslot *slots;
     uint32_t cap; /* power of two or 0 */
     uint64_t n;
     uint64_t n_el; /* elements over all pairs, for the state count */
+    st_pool_free *free[ST_POOL_MAX / 16];
+    st_pool_block *blocks;
 } st_pairtab;
 /* The hash of a (user, product) pair, computed once per event (see st_pairtab_prefetch). */
 uint64_t st_pair_hash(strview user, strview product);

@@ -111,7 +111,7 @@ void st_itab_put(st_itab *t, uint32_t pos, uint64_t h) {
     } while (0)
 
 static inline bool sv_eq(strview a, strview b) {
-    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+    return a.n == b.n && st_bytes_eq(a.p, b.p, a.n);
 }
 
 static inline uint64_t hmix(uint64_t h, strview s) {
@@ -347,6 +347,46 @@ uint64_t st_pair_hash(strview u, strview p) {
     return hmix(hmix(0x1234567, u), p);
 }
 
+/* Size class of a pair with a key of klen bytes: 1.. for pooled sizes, 0 for malloc. */
+static size_t pair_class(size_t klen) {
+    size_t sz = sizeof(st_pair) + klen;
+    return sz <= ST_POOL_MAX ? (sz + 15) / 16 : 0;
+}
+
+static st_pair *pair_alloc(st_pairtab *t, size_t klen) {
+    size_t c = pair_class(klen);
+    if (!c) return malloc(sizeof(st_pair) + klen);
+    st_pool_free *f = t->free[c - 1];
+    if (f) {
+        t->free[c - 1] = f->next;
+        return (st_pair *)(void *)f;
+    }
+    size_t sz = c * 16;
+    st_pool_block *b = t->blocks;
+    if (!b || ST_POOL_BLOCK - b->used < sz) {
+        b = malloc(sizeof *b + ST_POOL_BLOCK);
+        if (!b) return NULL;
+        b->used = 0;
+        b->next = t->blocks;
+        t->blocks = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += sz;
+    return p;
+}
+
+static void pair_release(st_pairtab *t, st_pair *p) {
+    if (p->el != p->inl) free(p->el);
+    size_t c = pair_class((size_t)p->ulen + p->plen);
+    if (!c) {
+        free(p);
+        return;
+    }
+    st_pool_free *f = (st_pool_free *)(void *)p;
+    f->next = t->free[c - 1];
+    t->free[c - 1] = f;
+}
+
 /* Rehashes into cap slots (a power of two). */
 static int pairtab_resize(st_pairtab *t, uint32_t cap) {
     st_pslot *ns = calloc(cap, sizeof *ns);
@@ -371,8 +411,7 @@ st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product
         for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
             st_pair *p = t->slots[k].p;
             if (t->slots[k].h == h && p->ulen == user.n && p->plen == product.n &&
-                memcmp(p->key, user.p, user.n) == 0 &&
-                memcmp(p->key + user.n, product.p, product.n) == 0)
+                st_bytes_eq(p->key, user.p, user.n) && st_bytes_eq(p->key + user.n, product.p, product.n))
                 return p;
         }
     }
@@ -382,7 +421,7 @@ st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product
         for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
         }
     }
-    st_pair *p = malloc(sizeof *p + user.n + product.n);
+    st_pair *p = pair_alloc(t, user.n + product.n);
     if (!p) return NULL;
     p->h = h;
     p->exp = INT64_MIN;
@@ -423,18 +462,17 @@ void st_pairtab_remove(st_pairtab *t, st_pair *p) {
     if (t->slots[k].p) pairtab_delete_slot(t, k);
     t->n--;
     t->n_el -= p->n_el;
-    if (p->el != p->inl) free(p->el);
-    free(p);
+    pair_release(t, p);
     /* shrink so that memory returns after a burst (never below 64 slots) */
     if (t->cap > 64 && t->n * 8 < t->cap) (void)pairtab_resize(t, t->cap / 2);
 }
 
 void st_pairtab_free(st_pairtab *t) {
-    for (uint32_t i = 0; i < t->cap; i++) {
-        st_pair *p = t->slots[i].p;
-        if (!p) continue;
-        if (p->el != p->inl) free(p->el);
-        free(p);
+    for (uint32_t i = 0; i < t->cap; i++)
+        if (t->slots[i].p) pair_release(t, t->slots[i].p);
+    for (st_pool_block *b = t->blocks, *nb; b; b = nb) {
+        nb = b->next;
+        free(b);
     }
     free(t->slots);
     memset(t, 0, sizeof *t);
