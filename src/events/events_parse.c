@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct event_parser {
     char *arena;
@@ -230,6 +233,23 @@ static int parse_string(pctx *c, strview *out) {
     if (c->s >= c->end || *c->s != '"') return syntax_error(c, "expected string");
     const char *begin = ++c->s;
     for (;;) {
+#ifdef __SSE2__
+        /* 16 bytes at a time where the line has them (hand-written: JSON strings are a fifth of
+         * the parse): '"', '\\', and every byte below 0x20 or from 0x80 (a signed compare
+         * with 0x20 catches both) are flagged; the lowest flag is the first byte to look at. */
+        while (c->end - c->s >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)c->s);
+            __m128i f = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            unsigned m = (unsigned)_mm_movemask_epi8(f);
+            if (m) {
+                c->s += __builtin_ctz(m);
+                goto look;
+            }
+            c->s += 16;
+        }
+#endif
         /* 8 bytes at a time up to the first byte that needs a look: '"', '\\', a control
          * character or a UTF-8 byte. The lowest flagged byte is exact (borrows only run upward). */
         while (c->end - c->s >= 8) {
@@ -249,6 +269,9 @@ static int parse_string(pctx *c, strview *out) {
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) break;
             c->s++;
         }
+#ifdef __SSE2__
+    look:
+#endif
         if (c->s >= c->end) return syntax_error(c, "unterminated string");
         unsigned char ch = (unsigned char)*c->s;
         if (ch == '"') {
