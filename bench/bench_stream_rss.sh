@@ -27,7 +27,7 @@ TPID=$!
 # the ecom process is the child of /usr/bin/time; bounded wait for it to appear
 PID=
 for _ in $(seq 100); do
-  PID=$(pgrep -P "$TPID" -x ecom || true)
+  PID=$(pgrep -P "$TPID" || true)
   [ -n "$PID" ] && break
   sleep 0.05
 done
