@@ -204,17 +204,12 @@ static void part_release(pipeline_job *j, int part) {
 }
 
 /* The partitions named by a rebalance (each topic-partition of p counts once). */
-static int distinct_parts(pipeline_job *j, const kafka_topic_partition *parts, size_t n, bool *set) {
-    int k = 0;
+static void distinct_parts(pipeline_job *j, const kafka_topic_partition *parts, size_t n, bool *set) {
     memset(set, 0, (size_t)j->nparts * sizeof *set);
     for (size_t i = 0; i < n; i++) {
         int p = parts[i].partition;
-        if (p >= 0 && p < j->nparts && !set[p]) {
-            set[p] = true;
-            k++;
-        }
+        if (p >= 0 && p < j->nparts) set[p] = true;
     }
-    return k;
 }
 
 /* Why commit on revoke: with the eager protocol (range assignor) every member gives up all its

@@ -145,6 +145,7 @@ static void prov_begin(prov_ctx *p, const char *table, const stream_window *w) {
     buf_append_char(p->b, ',');
     ts_field(p->b, "window_end", w->window_end_us);
     buf_append_str(p->b, ",\"provisional\":true");
+    if (w->partition >= 0) buf_printf(p->b, ",\"partition\":%d", (int)w->partition); /* scale-out partials */
 }
 
 static int prov_sales(void *ctx, const stream_row_sales *r) {
@@ -221,8 +222,8 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     const pipeline_stats *s = &j->stats;
     int64_t wm = j->engine ? stream_engine_watermark(j->engine) : INT64_MIN;
     double up = (double)(time_mono_us() - j->started_us) / 1e6;
-    buf_printf(b, "{\"input\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,", j->in ? "file" : "kafka",
-               j->epoch, up);
+    buf_printf(b, "{\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
+               j->in ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
     render_time(b, "watermark", wm);
     buf_printf(b, ",\"events_per_s\":%.1f,\"counters\":{\"records\":%" PRIu64, up > 0 ? s->records / up : 0.0,
                s->records);
