@@ -187,18 +187,19 @@ typedef struct {
     uint64_t h;
     st_pair *p; /* NULL = empty */
 } st_pslot;
-/* Pairs are allocated from a pool of 64 KiB blocks with a free list per 16-byte size class
+/* Pairs are allocated from a pool of blocks (64 KiB, doubling up to 2 MiB, those in huge
+ * pages) with a free list per 16-byte size class
  * (pairs up to ST_POOL_MAX bytes; larger ones use malloc): a pair is made and freed per view
  * event, and malloc/free of that many small blocks, with the fastbin consolidation they caused
  * at each window close, was several percent of the run. The pool keeps its blocks until the
  * table is freed (memory is reused, not returned). */
-enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536 };
+enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536, ST_POOL_BLOCK_MAX = 2 << 20 };
 typedef struct st_pool_free {
     struct st_pool_free *next;
 } st_pool_free;
 typedef struct st_pool_block {
     struct st_pool_block *next;
-    size_t used;
+    size_t used, cap;
     max_align_t data[];
 } st_pool_block;
 typedef struct {

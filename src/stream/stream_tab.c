@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- arena ---- */
 
@@ -347,6 +348,29 @@ uint64_t st_pair_hash(strview u, strview p) {
     return hmix(hmix(0x1234567, u), p);
 }
 
+/* A pool block with cap bytes of room; the largest ones are 2 MiB-aligned in huge pages (pairs
+ * are reached at random, see slots_alloc). Freed with free(). */
+static st_pool_block *pool_block_alloc(size_t cap) {
+    size_t bytes = sizeof(st_pool_block) + cap, huge = (size_t)2 << 20;
+    st_pool_block *b = NULL;
+    if (cap < ST_POOL_BLOCK_MAX) {
+        b = malloc(bytes);
+    } else {
+        void *p = NULL;
+        bytes = (bytes + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+        b = p;
+        cap = bytes - sizeof *b;
+    }
+    if (!b) return NULL;
+    b->used = 0;
+    b->cap = cap;
+    return b;
+}
+
 /* Size class of a pair with a key of klen bytes: 1.. for pooled sizes, 0 for malloc. */
 static size_t pair_class(size_t klen) {
     size_t sz = sizeof(st_pair) + klen;
@@ -363,12 +387,13 @@ static st_pair *pair_alloc(st_pairtab *t, size_t klen) {
     }
     size_t sz = c * 16;
     st_pool_block *b = t->blocks;
-    if (!b || ST_POOL_BLOCK - b->used < sz) {
-        b = malloc(sizeof *b + ST_POOL_BLOCK);
-        if (!b) return NULL;
-        b->used = 0;
-        b->next = t->blocks;
-        t->blocks = b;
+    if (!b || b->cap - b->used < sz) {
+        size_t cap = b ? b->cap * 2 : ST_POOL_BLOCK;
+        if (cap > ST_POOL_BLOCK_MAX) cap = ST_POOL_BLOCK_MAX;
+        st_pool_block *nb = pool_block_alloc(cap);
+        if (!nb) return NULL;
+        nb->next = b;
+        t->blocks = b = nb;
     }
     void *p = (char *)b->data + b->used;
     b->used += sz;
@@ -387,9 +412,25 @@ static void pair_release(st_pairtab *t, st_pair *p) {
     t->free[c - 1] = f;
 }
 
+/* A zeroed slot array. One of 2 MiB or more is 2 MiB-aligned and advised into transparent
+ * huge pages: every lookup lands on a random slot of a table of tens of MiB, and with 4 KiB
+ * pages each one was a TLB miss as well as a cache miss (the page walk also stalled the
+ * prefetch meant to hide the miss). Freed with free(). */
+static st_pslot *slots_alloc(uint32_t cap) {
+    size_t bytes = (size_t)cap * sizeof(st_pslot), huge = (size_t)2 << 20;
+    if (bytes < huge) return calloc(cap, sizeof(st_pslot));
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, plain pages */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
+
 /* Rehashes into cap slots (a power of two). */
 static int pairtab_resize(st_pairtab *t, uint32_t cap) {
-    st_pslot *ns = calloc(cap, sizeof *ns);
+    st_pslot *ns = slots_alloc(cap);
     if (!ns) return -1;
     for (uint32_t i = 0; i < t->cap; i++) {
         if (!t->slots[i].p) continue;
