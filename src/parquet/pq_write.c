@@ -241,7 +241,10 @@ static inline uint64_t mix64(uint64_t x) {
     return x;
 }
 
-/* The bytes [p, p + n) of a string shorter than 8 bytes, packed without a memcpy call (a
+/* load_short, the word hash below and bytes_eq have twins in src/stream/stream_internal.h:
+ * deliberately, since this codec is standalone (no project headers; see parquet.h).
+ *
+ * The bytes [p, p + n) of a string shorter than 8 bytes, packed without a memcpy call (a
  * variable-length copy into a word costs a call and a store-forwarding stall per value).
  * Overlapping reads: unique for a given n, which the caller mixes in. */
 static inline uint64_t load_short(const char *p, size_t n) {

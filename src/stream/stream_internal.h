@@ -17,7 +17,9 @@
 
 #include "stream/stream.h"
 
-/* The bytes [p, p + n) of a string shorter than 8 bytes as one word, without a memcpy call
+/* (src/parquet/pq_write.c has twins of these helpers: the Parquet codec is standalone.)
+ *
+ * The bytes [p, p + n) of a string shorter than 8 bytes as one word, without a memcpy call
  * (overlapping reads: unique for a given n, which callers mix in). */
 static inline uint64_t st_load_short(const char *p, size_t n) {
     if (n >= 4) {
