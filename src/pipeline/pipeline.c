@@ -29,6 +29,13 @@ int64_t job_day_of(int64_t us) {
     return us >= 0 ? us / d : -((-us + d - 1) / d);
 }
 
+/* Index 0..2 of a topic name in the job's topics (views, cart, orders), or -1. */
+int job_topic_index(const pipeline_job *j, const char *topic) {
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(topic, j->cfg->topics[k])) return k;
+    return -1;
+}
+
 /* ---- tables of the current epoch ---- */
 
 static lake_opts job_lake_opts(const pipeline_job *j) {
@@ -524,9 +531,7 @@ static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, 
     }
     if (!assigned) return;
     for (size_t i = 0; i < n; i++) {
-        int t = -1;
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(parts[i].topic, j->cfg->topics[k])) t = k;
+        int t = job_topic_index(j, parts[i].topic);
         int p = parts[i].partition;
         if (t < 0 || p < 0 || p >= j->nparts) continue;
         parts[i].offset = j->offsets[p][t] >= 0 ? j->offsets[p][t] : KAFKA_OFFSET_BEGINNING;
@@ -640,9 +645,7 @@ static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
         if (rc < 0) return -1;
         j->now_us = time_now_us();
         if (rc == 1) {
-            int t = -1;
-            for (int k = 0; k < 3; k++)
-                if (!strcmp(m.topic, j->cfg->topics[k])) t = k;
+            int t = job_topic_index(j, m.topic);
             if (t >= 0 && m.partition >= 0 && m.partition < j->nparts && (!j->owned || j->owned[m.partition])) {
                 snprintf(source, sizeof source, "%s:%d", m.topic, m.partition);
                 if (job_process(j, source, m.partition, t, m.offset, m.val ? m.val : "", m.vlen, m.timestamp_us))

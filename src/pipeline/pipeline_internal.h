@@ -153,6 +153,8 @@ struct pipeline_job {
 };
 
 int64_t job_day_of(int64_t us);
+/* Index 0..2 of a topic name in cfg->topics (views, cart, orders), or -1. */
+int job_topic_index(const pipeline_job *j, const char *topic);
 /* The metric table m of the current epoch (scale-out: of partition part's current seq), opened
  * on first use; NULL with j->err. */
 lake_table *job_metric_table(pipeline_job *j, metric_table m, int part);

@@ -265,9 +265,7 @@ static void on_assign(pipeline_job *j, const bool *set, kafka_topic_partition *p
     free(taken);
     if (j->take_failed && !j->cfg->quiet) fprintf(stderr, "stream: taking partitions over failed: %s\n", j->err);
     for (size_t i = 0; i < n; i++) {
-        int t = -1;
-        for (int k = 0; k < 3; k++)
-            if (!strcmp(parts[i].topic, j->cfg->topics[k])) t = k;
+        int t = job_topic_index(j, parts[i].topic);
         int p = parts[i].partition;
         if (t < 0 || p < 0 || p >= j->nparts) continue;
         parts[i].offset = j->owned[p] && j->offsets[p][t] >= 0 ? j->offsets[p][t] : KAFKA_OFFSET_BEGINNING;
