@@ -66,12 +66,25 @@ def setup_topics_and_events():
 def kafka_matches_file():
     setup_topics_and_events()
     froot, kroot = os.path.join(TMP, "file_root"), os.path.join(TMP, "kafka_root")
-    run([ECOM, "stream", "--input", NDJSON, "--out", froot, "--quiet"])
     # --idle-timeout 0: idleness is processing-time driven (not reproducible by design); this test
     # checks event-time results, so no source may go idle while a loaded machine stalls the job.
-    r = run([ECOM, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", f"g1_{SUFFIX}", "--drain",
-             "--out", kroot, "--quiet", "--idle-timeout", "0"])
+    # Without --quiet each run ends with its counters ("stream: done: ... late ... duplicates"),
+    # printed on a mismatch.
+    f = run([ECOM, "stream", "--input", NDJSON, "--out", froot, "--idle-timeout", "0"])
+    k = run([ECOM, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", f"g1_{SUFFIX}", "--drain",
+             "--out", kroot, "--idle-timeout", "0"])
     a, b = rows(froot), rows(kroot)
+    differ = [t for t in a if a[t] != b[t]]
+    if differ:  # say enough to tell missing input from a different late/duplicate verdict
+        done = lambda r: [x for x in r.stderr.splitlines() if "done:" in x][-1:]
+        print(f"  file run:  {done(f)}\n  Kafka run: {done(k)}\n  tables that differ: {differ}")
+        for t in differ:
+            only_f, only_k = sorted(set(a[t]) - set(b[t])), sorted(set(b[t]) - set(a[t]))
+            print(f"  {t}: {len(only_f)} rows only in the file run, {len(only_k)} only in the Kafka run")
+            for x in only_f[:3]:
+                print(f"    file:  {x[:300]}")
+            for x in only_k[:3]:
+                print(f"    Kafka: {x[:300]}")
     for t in a:
         assert a[t] == b[t], f"{t}: Kafka run differs from file run ({len(b[t])} vs {len(a[t])} rows)"
     assert len(a["sales_per_minute"]) >= 20, "too few windows to compare"
