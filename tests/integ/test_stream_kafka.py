@@ -61,6 +61,14 @@ def setup_topics_and_events():
     run([ECOM_OPT, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--out", NDJSON, "--seed", "23", "--users", "300",
          "--start", "2026-11-25T12:00:00Z", "--rate", "20", "--count", "30000", "--quiet",
          "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05", "--late-max", "60s"])
+    # The topics must hold every line gen wrote to the file (gen exited 0: every delivery was
+    # acknowledged): counted by the broker's log end offsets, independently of ecom.
+    c = KafkaConsumer(bootstrap_servers=ADDR)
+    held = sum(c.end_offsets([TopicPartition(t, p) for t in TOPICS for p in range(3)]).values())
+    c.close()
+    with open(NDJSON, "rb") as f:
+        lines = sum(1 for _ in f)
+    assert held == lines, f"the topics hold {held} messages, gen wrote {lines} lines to the file"
 
 
 def kafka_matches_file():
