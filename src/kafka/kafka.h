@@ -80,7 +80,9 @@ extern const char *const kafka_event_topics[KAFKA_NTOPICS];
 
 /* Creates topics on a real cluster (CreateTopics admin request) with the same partition count
  * and the given replication factor. A topic that already exists with that partition count is
- * fine; with another count it is an error (co-partitioning would break). 0 or -1 with err. */
+ * fine; with another count it is an error (co-partitioning would break). Returns once the
+ * broker's metadata shows every partition with a leader (safe to produce; see admin.c), within
+ * timeout_us. 0 or -1 with err. */
 int kafka_topics_create(const char *brokers, const char *const *topics, size_t ntopics,
                         int partitions, int replication, int64_t timeout_us, char *err, size_t errlen);
 

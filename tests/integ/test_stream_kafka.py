@@ -15,7 +15,6 @@ import uuid
 
 import duckdb
 from kafka import KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
@@ -55,9 +54,8 @@ def rows(root):
 
 
 def setup_topics_and_events():
-    admin = KafkaAdminClient(bootstrap_servers=ADDR, request_timeout_ms=20000)
-    admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in TOPICS])
-    admin.close()
+    # ecom's own topic creation: it returns once the broker shows every partition with a leader
+    run([ECOM_OPT, "broker", "--create-topics", "--brokers", ADDR, "--partitions", "3", "--topics", ",".join(TOPICS)])
     run([ECOM_OPT, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--out", NDJSON, "--seed", "23", "--users", "300",
          "--start", "2026-11-25T12:00:00Z", "--rate", "20", "--count", "30000", "--quiet",
          "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05", "--late-max", "60s"])

@@ -34,7 +34,6 @@ import urllib.request
 import uuid
 
 import duckdb
-from kafka.admin import KafkaAdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dashlib import Dash  # noqa: E402
@@ -155,9 +154,9 @@ def records(root=SROOT):
 
 
 def produce_async():
-    admin = KafkaAdminClient(bootstrap_servers=ADDR, request_timeout_ms=20000)
-    admin.create_topics([NewTopic(t, num_partitions=NPART, replication_factor=1) for t in TOPICS])
-    admin.close()
+    # ecom's own topic creation: it returns once the broker shows every partition with a leader
+    subprocess.run([ECOM, "broker", "--create-topics", "--brokers", ADDR, "--partitions", str(NPART),
+                    "--topics", ",".join(TOPICS)], check=True, capture_output=True, timeout=60)
     # ~24 minutes of event time at 40x real time: still producing while instances come and go
     return subprocess.Popen([ECOM, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--seed", "41", "--users", "400",
                              "--start", "2026-11-25T09:00:00Z", "--rate", "16", "--count", "24000",
