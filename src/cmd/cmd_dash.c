@@ -7,6 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "dash/dash.h"
+#include "lake/lake.h"
 #include "util/util.h"
 
 static const char USAGE[] =
@@ -72,6 +73,12 @@ int cmd_dash(int argc, char **argv) {
         return 1;
     }
 
+    /* A mistyped --data would otherwise serve an empty page that looks like a quiet shop. */
+    if (lake_root_check(data, err, sizeof err)) {
+        fprintf(stderr, "ecom dash: --data %s\n", err);
+        curl_global_cleanup();
+        return 1;
+    }
     dash_source src;
     if (dash_source_lake(data, &src, err, sizeof err)) {
         fprintf(stderr, "ecom dash: %s\n", err);

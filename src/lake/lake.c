@@ -366,6 +366,63 @@ void lake_file_close(lake_file *f) {
     free(f);
 }
 
+/* A storage URI names a directory or a file that may not exist; the backend cannot tell before
+ * asking (a WebHDFS listing of a missing directory is empty, like an empty one). So ask: a
+ * missing path is an error naming it, and a file is reopened rooted at its parent directory.
+ * *s is open at *dir on entry; on success it is open at the (possibly new) *dir. */
+static int uri_resolve(const char *path, storage **s, char **dir, char **base, bool *is_dir, char *err,
+                       size_t errlen) {
+    storage_entry e = {0};
+    bool exists = false;
+    if (storage_stat(*s, "", &e, &exists, err, errlen)) return -1;
+    if (!exists) {
+        seterr(err, errlen, "%s: no such file or directory", path);
+        return -1;
+    }
+    if (e.is_dir) return 0;
+    char *slash = strrchr(*dir, '/');
+    const char *authority = strstr(*dir, "://") + 3;
+    if (!slash || slash < authority) {
+        seterr(err, errlen, "%s: not a path inside the storage", path);
+        return -1;
+    }
+    if (!(*base = strdup(slash + 1))) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    slash[slash == strchr(authority, '/') ? 1 : 0] = 0;   /* the parent; "/" stays the root */
+    *is_dir = false;
+    storage_close(*s);
+    *s = storage_open(*dir, err, errlen);
+    return *s ? 0 : -1;
+}
+
+int lake_root_check(const char *root, char *err, size_t errlen) {
+    if (!strstr(root, "://")) {
+        struct stat st;
+        if (stat(root, &st)) {
+            seterr(err, errlen, "%s: no such directory", root);
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            seterr(err, errlen, "%s: not a directory", root);
+            return -1;
+        }
+        return 0;
+    }
+    storage *s = storage_open(root, err, errlen);
+    if (!s) return -1;
+    storage_entry e = {0};
+    bool exists = false;
+    int rc = storage_stat(s, "", &e, &exists, err, errlen);
+    if (rc == 0 && (!exists || !e.is_dir)) {
+        seterr(err, errlen, "%s: %s", root, exists ? "not a directory" : "no such directory");
+        rc = -1;
+    }
+    storage_close(s);
+    return rc;
+}
+
 int lake_resolve(const char *path, const char *date, storage **s, char ***files, size_t *n, bool *is_dir,
                  char *err, size_t errlen) {
     *s = NULL;
@@ -398,6 +455,7 @@ int lake_resolve(const char *path, const char *date, storage **s, char ***files,
     int rc = -1;
     *s = storage_open(dir, err, errlen);
     if (!*s) goto done;
+    if (strstr(dir, "://") && uri_resolve(path, s, &dir, &base, is_dir, err, errlen)) goto done;
     if (*is_dir) {
         rc = lake_list_files(*s, "", date, files, n, err, errlen);
     } else if (base) {

@@ -81,6 +81,11 @@ void lake_paths_free(char **paths, size_t n);
 int lake_resolve(const char *path, const char *date, storage **s, char ***files, size_t *n, bool *is_dir,
                  char *err, size_t errlen);
 
+/* 0 if root (a local path or a storage URI) is an existing directory; else -1 with an error
+ * naming it ("no such directory", "is not a directory", or the storage's failure). For readers
+ * that must not take a mistyped path for an empty lake (`ecom dash`). */
+int lake_root_check(const char *root, char *err, size_t errlen);
+
 /* A Parquet reader over a storage file. */
 typedef struct lake_file lake_file;
 lake_file *lake_file_open(storage *s, const char *path, char *err, size_t errlen);

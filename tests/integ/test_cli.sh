@@ -13,6 +13,24 @@ cli_errors() {
   expect_contains "$LAST_ERR" "unknown command"
 }
 
+# Wrong local paths exit 1 with a message naming the path (issue 11 finding 8): never an empty
+# answer that looks like an empty lake.
+cli_missing_paths() {
+  local nope=$TEST_TMP/nope
+  expect_rc 1 "$ECOM" cat "$nope/views"
+  expect_contains "$LAST_ERR" "$nope/views: no such file or directory" "cat"
+  expect_rc 1 "$ECOM" schema "$nope/x.parquet"
+  expect_contains "$LAST_ERR" "$nope/x.parquet" "schema"
+  expect_rc 1 "$ECOM" load --input "$nope/ev.ndjson" --out "$TEST_TMP/lake"
+  expect_contains "$LAST_ERR" "$nope/ev.ndjson" "load"
+  expect_rc 1 timeout 20 "$ECOM" dash --data "$nope" --listen 127.0.0.1:0
+  expect_contains "$LAST_ERR" "$nope: no such directory" "dash"
+  touch "$TEST_TMP/afile"
+  expect_rc 1 timeout 20 "$ECOM" dash --data "$TEST_TMP/afile" --listen 127.0.0.1:0
+  expect_contains "$LAST_ERR" "not a directory" "dash on a file"
+}
+
 case_run cli_help
 case_run cli_errors
+case_run cli_missing_paths
 suite_end

@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from dashlib import ECOM, Cases, Dash  # noqa: E402
 
 TMP = os.environ.get("TEST_TMP", "/tmp")
+os.makedirs(os.path.join(TMP, "empty"), exist_ok=True)   # `ecom dash` refuses a missing --data
 APIS = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel", "summary",
         "health"]
 

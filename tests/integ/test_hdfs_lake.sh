@@ -65,7 +65,7 @@ cat_unreachable_namenode_clear_error() {
   expect_rc 1 "$ECOM" cat "hdfs://127.0.0.1:$port/lake/views"
   secs=$((SECONDS - t0))
   echo "  $LAST_ERR (${secs}s)"
-  expect_contains "$LAST_ERR" "webhdfs LISTSTATUS /lake/views" "error names the operation and path"
+  expect_contains "$LAST_ERR" "webhdfs GETFILESTATUS /lake/views" "error names the operation and path"
   expect_contains "$LAST_ERR" "127.0.0.1" "error names the address"
   expect_le "$secs" 15 "seconds to fail"
 }
@@ -118,7 +118,24 @@ PY
   echo "$out" | sed 's/^/  /'
 }
 
+# A missing HDFS path is an error naming it, not an empty table (issue 11 finding 8: `ecom cat
+# hdfs://nn/nope/views` printed nothing and exited 0); a file URI reads that one file.
+missing_hdfs_path_clear_error() {
+  [ -n "${U:-}" ] || setup_hdfs || return
+  expect_rc 1 "$ECOM" cat "$U/nope/views"
+  expect_contains "$LAST_ERR" "$U/nope/views: no such file or directory" "cat names the missing path"
+  expect_rc 1 "$ECOM" schema "$U/nope/views"
+  expect_contains "$LAST_ERR" "nope/views" "schema names the missing path"
+  expect_rc 1 timeout 20 "$ECOM" dash --data "$U/nope" --listen 127.0.0.1:0
+  expect_contains "$LAST_ERR" "$U/nope: no such directory" "dash names the missing root"
+  local a b
+  a=$("$ECOM_OPT" cat "$L/t/date=2026-11-25/part-0.parquet" 2>&1) || fail "local cat of one file"
+  b=$("$ECOM" cat "$U/t/date=2026-11-25/part-0.parquet" 2>&1) || fail "hdfs cat of one file: $(head -c 300 <<<"$b")"
+  [ -n "$a" ] && [ "$a" == "$b" ] || fail "one file read over HDFS differs from local"
+}
+
 case_run cat_over_hdfs_matches_local
+case_run missing_hdfs_path_clear_error
 case_run load_to_hdfs_matches_local
 case_run cat_unreachable_namenode_clear_error
 suite_end
