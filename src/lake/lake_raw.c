@@ -5,8 +5,11 @@
  *   orders   purchase events, with `items` a LIST of STRUCT (one element per order line)
  *   rejected input lines that failed validation: source, line, reason, raw text
  *
- * Money stays exact: INT64 cents (price_cents, total_cents, unit_price_cents). Instants are
- * TIMESTAMP(MICROS, UTC). The partition date is the UTC date of the event's timestamp.
+ * Columns keep the event's field names and nesting (docs/events.md): `timestamp`,
+ * `location.lat/lon`, `price`, `total`, `items[].unit_price`, so SQL written against the events
+ * runs on the lake. Money is DECIMAL(18,2) on INT64 (the parser's exact cents, read as
+ * decimals by DuckDB, pyarrow and Spark). Instants are TIMESTAMP(MICROS, UTC). The partition
+ * date is the UTC date of the event's timestamp.
  */
 #include <string.h>
 
@@ -26,13 +29,14 @@ lake_raw lake_raw_of_event(event_type t) {
 
 typedef struct {
     const char *name;
-    pq_kind kind;
+    pq_kind kind;      /* PQ_DECIMAL: money, DECIMAL(18,2) */
     bool optional;
     int depth; /* 0 top level, 1 child of the previous depth-0 group */
 } fdef;
 
+/* Field order follows docs/events.md. */
 static const fdef common[] = {
-    {"event_id", PQ_STRING, false, 0}, {"event_type", PQ_STRING, false, 0}, {"ts", PQ_TIMESTAMP, false, 0},
+    {"event_id", PQ_STRING, false, 0}, {"event_type", PQ_STRING, false, 0}, {"timestamp", PQ_TIMESTAMP, false, 0},
     {"user_id", PQ_STRING, false, 0},  {"session_id", PQ_STRING, false, 0}, {"store_id", PQ_STRING, false, 0},
     {"store_type", PQ_STRING, false, 0}, {"city", PQ_STRING, false, 0},    {"province", PQ_STRING, false, 0},
     {"location", PQ_STRUCT, false, 0}, {"lat", PQ_DOUBLE, false, 1},      {"lon", PQ_DOUBLE, false, 1},
@@ -40,14 +44,14 @@ static const fdef common[] = {
 };
 static const fdef product[] = {
     {"product_id", PQ_STRING, false, 0}, {"product_name", PQ_STRING, false, 0}, {"category", PQ_STRING, false, 0},
-    {"price_cents", PQ_INT64, false, 0},
+    {"price", PQ_DECIMAL, false, 0},
 };
 static const fdef order[] = {
-    {"order_id", PQ_STRING, false, 0},       {"currency", PQ_STRING, false, 0},
-    {"payment_method", PQ_STRING, false, 0}, {"total_cents", PQ_INT64, false, 0},
-    {"items", PQ_LIST, false, 0},            {"product_id", PQ_STRING, false, 1},
-    {"product_name", PQ_STRING, false, 1},   {"category", PQ_STRING, false, 1},
-    {"quantity", PQ_INT32, false, 1},        {"unit_price_cents", PQ_INT64, false, 1},
+    {"order_id", PQ_STRING, false, 0},       {"items", PQ_LIST, false, 0},
+    {"product_id", PQ_STRING, false, 1},     {"product_name", PQ_STRING, false, 1},
+    {"category", PQ_STRING, false, 1},       {"quantity", PQ_INT32, false, 1},
+    {"unit_price", PQ_DECIMAL, false, 1},    {"total", PQ_DECIMAL, false, 0},
+    {"currency", PQ_STRING, false, 0},       {"payment_method", PQ_STRING, false, 0},
 };
 static const fdef rejected[] = {
     {"ingest_ts", PQ_TIMESTAMP, false, 0}, {"source", PQ_STRING, false, 0}, {"line", PQ_INT64, false, 0},
@@ -57,7 +61,10 @@ static const fdef rejected[] = {
 static int add_defs(pq_schema *s, const fdef *d, size_t n, char *err, size_t errlen) {
     int group = -1;
     for (size_t i = 0; i < n; i++) {
-        int idx = pq_schema_add(s, d[i].depth ? group : -1, d[i].name, d[i].kind, d[i].optional, err, errlen);
+        int parent = d[i].depth ? group : -1;
+        int idx = d[i].kind == PQ_DECIMAL
+                      ? pq_schema_add_decimal(s, parent, d[i].name, 18, 2, d[i].optional, err, errlen)
+                      : pq_schema_add(s, parent, d[i].name, d[i].kind, d[i].optional, err, errlen);
         if (idx < 0) return -1;
         if (d[i].depth == 0) group = idx;
     }
@@ -96,6 +103,37 @@ static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen)
     return pq_write_i64(w, (*leaf)++, v, err, errlen);
 }
 
+/* items: required list -> repeated list (def 1) -> optional element (def 2); the element's
+ * fields are required, so a present value has def 2. An empty list is one entry at def 0. */
+static int put_items(pq_writer *w, int *leaf, const event *e, char *err, size_t errlen) {
+    size_t n = e->n_items;
+    int16_t def[EVENT_MAX_ITEMS], rep[EVENT_MAX_ITEMS];
+    pq_bytes pid[EVENT_MAX_ITEMS], pname[EVENT_MAX_ITEMS], cat[EVENT_MAX_ITEMS];
+    int32_t qty[EVENT_MAX_ITEMS];
+    int64_t up[EVENT_MAX_ITEMS];
+    if (n > EVENT_MAX_ITEMS) n = EVENT_MAX_ITEMS;
+    for (size_t i = 0; i < n; i++) {
+        const event_item *it = &e->items[i];
+        def[i] = 2;
+        rep[i] = i ? 1 : 0;
+        pid[i] = (pq_bytes){it->product_id.p, (uint32_t)it->product_id.n};
+        pname[i] = (pq_bytes){it->product_name.p, (uint32_t)it->product_name.n};
+        cat[i] = (pq_bytes){it->category.p, (uint32_t)it->category.n};
+        qty[i] = it->quantity;
+        up[i] = it->unit_price_cents;
+    }
+    size_t nl = n ? n : 1;
+    if (!n) def[0] = 0, rep[0] = 0;
+    int l = *leaf, rc = 0;
+    rc |= pq_write_levels(w, l++, nl, def, rep, pid, n, err, errlen);
+    rc |= pq_write_levels(w, l++, nl, def, rep, pname, n, err, errlen);
+    rc |= pq_write_levels(w, l++, nl, def, rep, cat, n, err, errlen);
+    rc |= pq_write_levels(w, l++, nl, def, rep, qty, n, err, errlen);
+    rc |= pq_write_levels(w, l++, nl, def, rep, up, n, err, errlen);
+    *leaf = l;
+    return rc;
+}
+
 int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, size_t errlen) {
     int64_t day = day_of(e->ts_us);
     pq_writer *w = lake_table_writer(t, day, err, errlen);
@@ -125,34 +163,10 @@ int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, 
         if (e->type != EV_PAGE_VIEW) rc |= pq_write_i32(w, l++, e->quantity, err, errlen);
     } else {
         rc |= put_sv(w, &l, e->order_id, err, errlen);
+        rc |= put_items(w, &l, e, err, errlen);
+        rc |= put_i64(w, &l, e->total_cents, err, errlen);
         rc |= put_sv(w, &l, e->currency, err, errlen);
         rc |= put_sv(w, &l, e->payment_method, err, errlen);
-        rc |= put_i64(w, &l, e->total_cents, err, errlen);
-        /* items: required list -> repeated list (def 1) -> optional element (def 2); the
-         * element's fields are required, so a present value has def 2. */
-        size_t n = e->n_items;
-        int16_t def[EVENT_MAX_ITEMS], rep[EVENT_MAX_ITEMS];
-        pq_bytes pid[EVENT_MAX_ITEMS], pname[EVENT_MAX_ITEMS], cat[EVENT_MAX_ITEMS];
-        int32_t qty[EVENT_MAX_ITEMS];
-        int64_t up[EVENT_MAX_ITEMS];
-        if (n > EVENT_MAX_ITEMS) n = EVENT_MAX_ITEMS;
-        for (size_t i = 0; i < n; i++) {
-            const event_item *it = &e->items[i];
-            def[i] = 2;
-            rep[i] = i ? 1 : 0;
-            pid[i] = (pq_bytes){it->product_id.p, (uint32_t)it->product_id.n};
-            pname[i] = (pq_bytes){it->product_name.p, (uint32_t)it->product_name.n};
-            cat[i] = (pq_bytes){it->category.p, (uint32_t)it->category.n};
-            qty[i] = it->quantity;
-            up[i] = it->unit_price_cents;
-        }
-        size_t nl = n ? n : 1; /* an empty list is one entry at def 0 */
-        if (!n) def[0] = 0, rep[0] = 0;
-        rc |= pq_write_levels(w, l++, nl, def, rep, pid, n, err, errlen);
-        rc |= pq_write_levels(w, l++, nl, def, rep, pname, n, err, errlen);
-        rc |= pq_write_levels(w, l++, nl, def, rep, cat, n, err, errlen);
-        rc |= pq_write_levels(w, l++, nl, def, rep, qty, n, err, errlen);
-        rc |= pq_write_levels(w, l++, nl, def, rep, up, n, err, errlen);
     }
     if (rc) return -1;
     return lake_table_rows_done(t, day, 1, now_us, err, errlen);
