@@ -3,14 +3,16 @@
  *
  *   views    page_view events          cart    add_to_cart / remove_from_cart
  *   orders   purchase events, with `items` a LIST of STRUCT (one element per order line)
- *   rejected input lines that failed validation: source, line, reason, raw text
+ *   rejected input records that failed validation: ingest time, source, position, reason, the
+ *            bytes exactly (BINARY raw) and a valid UTF-8 preview
  *
  * Columns keep the event's field names and nesting (docs/events.md): `timestamp`,
  * `location.lat/lon`, `price`, `total`, `items[].unit_price`, so SQL written against the events
  * runs on the lake. Money is DECIMAL(18,2) on INT64 (the parser's exact cents, read as
  * decimals by DuckDB, pyarrow and Spark). Instants are TIMESTAMP(MICROS, UTC). The partition
- * date is the UTC date of the event's timestamp.
+ * date is the caller's (lake_day_of the event's timestamp).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "lake/lake.h"
@@ -53,9 +55,11 @@ static const fdef order[] = {
     {"unit_price", PQ_DECIMAL, false, 1},    {"total", PQ_DECIMAL, false, 0},
     {"currency", PQ_STRING, false, 0},       {"payment_method", PQ_STRING, false, 0},
 };
+/* raw is BINARY (the record's bytes exactly, whatever they are); raw_preview is valid UTF-8 for
+ * tools that want text. */
 static const fdef rejected[] = {
-    {"ingest_ts", PQ_TIMESTAMP, false, 0}, {"source", PQ_STRING, false, 0}, {"line", PQ_INT64, false, 0},
-    {"reason", PQ_STRING, false, 0},       {"raw", PQ_STRING, false, 0},
+    {"ingest_ts", PQ_TIMESTAMP, false, 0}, {"source", PQ_STRING, false, 0}, {"position", PQ_INT64, false, 0},
+    {"reason", PQ_STRING, false, 0},       {"raw", PQ_BINARY, false, 0},    {"raw_preview", PQ_STRING, false, 0},
 };
 
 static int add_defs(pq_schema *s, const fdef *d, size_t n, char *err, size_t errlen) {
@@ -88,11 +92,6 @@ pq_schema *lake_raw_schema(lake_raw t, char *err, size_t errlen) {
         return NULL;
     }
     return s;
-}
-
-static int64_t day_of(int64_t us) {
-    int64_t d = us / 86400000000LL;
-    return us % 86400000000LL < 0 ? d - 1 : d;
 }
 
 static int put_sv(pq_writer *w, int *leaf, strview v, char *err, size_t errlen) {
@@ -134,8 +133,7 @@ static int put_items(pq_writer *w, int *leaf, const event *e, char *err, size_t 
     return rc;
 }
 
-int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, size_t errlen) {
-    int64_t day = day_of(e->ts_us);
+int lake_append_event(lake_table *t, const event *e, int64_t day, int64_t now_us, char *err, size_t errlen) {
     pq_writer *w = lake_table_writer(t, day, err, errlen);
     if (!w) return -1;
     int l = 0, rc = 0;
@@ -172,16 +170,39 @@ int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, 
     return lake_table_rows_done(t, day, 1, now_us, err, errlen);
 }
 
-int lake_append_rejected(lake_table *t, int64_t day, const char *source, int64_t line_no, const char *reason,
+/* The preview: the first bytes of raw as valid UTF-8, each invalid byte replaced by U+FFFD,
+ * cut before the character that would pass max bytes. */
+static void utf8_preview(const char *raw, size_t n, char *out, size_t max, size_t *outlen) {
+    size_t i = 0, o = 0;
+    while (i < n) {
+        int l = pq_utf8_len(raw + i, n - i);
+        size_t w = l ? (size_t)l : 3;
+        if (o + w > max) break;
+        memcpy(out + o, l ? raw + i : "\xEF\xBF\xBD", w);
+        o += w;
+        i += l ? (size_t)l : 1;
+    }
+    *outlen = o;
+}
+
+int lake_append_rejected(lake_table *t, int64_t day, const char *source, int64_t position, const char *reason,
                          const char *raw, size_t rawlen, int64_t now_us, char *err, size_t errlen) {
+    if (rawlen >= UINT32_MAX) {
+        snprintf(err, errlen, "rejected record of %zu bytes is too long for a Parquet value", rawlen);
+        return -1;
+    }
     pq_writer *w = lake_table_writer(t, day, err, errlen);
     if (!w) return -1;
+    char preview[LAKE_PREVIEW_BYTES];
+    size_t plen;
+    utf8_preview(raw, rawlen, preview, sizeof preview, &plen);
     int l = 0, rc = 0;
     rc |= put_i64(w, &l, now_us, err, errlen);
     rc |= put_sv(w, &l, sv_cstr(source), err, errlen);
-    rc |= put_i64(w, &l, line_no, err, errlen);
+    rc |= put_i64(w, &l, position, err, errlen);
     rc |= put_sv(w, &l, sv_cstr(reason), err, errlen);
-    rc |= put_sv(w, &l, (strview){raw, rawlen}, err, errlen);
+    rc |= put_sv(w, &l, (strview){rawlen ? raw : "", rawlen}, err, errlen);
+    rc |= put_sv(w, &l, (strview){preview, plen}, err, errlen);
     if (rc) return -1;
     return lake_table_rows_done(t, day, 1, now_us, err, errlen);
 }

@@ -278,6 +278,9 @@ bool pq_rows_field_int(pq_rows *rows, int i, int64_t *out);
 int pq_rows_next(pq_rows *rows, char *err, size_t errlen);
 void pq_rows_free(pq_rows *rows);
 
+/* Length (1..4) of the valid UTF-8 sequence at s[0..n), or 0 if it is not valid UTF-8 (a
+ * truncated, overlong or surrogate sequence, a byte above 0xF4, n == 0). */
+int pq_utf8_len(const void *s, size_t n);
 /* Appends a JSON string literal for s[0..n) (quotes included). */
 int pq_json_string(pq_text *out, const char *s, size_t n);
 /* Formats microseconds since the epoch as "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (out >= 32 bytes). */

@@ -58,8 +58,9 @@ void pq_format_ts_us(int64_t us, char *out) {
              (int)(secs / 60 % 60), (int)(secs % 60), (long long)frac);
 }
 
-/* Valid UTF-8 sequence length at p (1..4), or 0 if the bytes are not valid UTF-8. */
-static int utf8_len(const unsigned char *p, size_t n) {
+int pq_utf8_len(const void *s, size_t n) {
+    const unsigned char *p = s;
+    if (n == 0) return 0;
     unsigned c = p[0];
     if (c < 0x80) return 1;
     if (c >= 0xC2 && c <= 0xDF) return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
@@ -102,7 +103,7 @@ int pq_json_string(pq_text *out, const char *s, size_t n) {
             if (e ? pq_text_str(out, e) : pq_text_printf(out, "\\u%04x", c)) return -1;
             i++;
         } else {
-            int l = utf8_len(p + i, n - i);
+            int l = pq_utf8_len(p + i, n - i);
             if (l == 0) {
                 if (pq_text_str(out, "\\ufffd")) return -1;
                 i++;

@@ -230,10 +230,11 @@ def _():
     d = ds.dataset(ROOT + "/rejected", format="parquet", partitioning="hive")
     rej = d.to_table().to_pylist()
     assert len(rej) == 5, len(rej)
-    raws = {r["raw"] for r in rej}
-    assert '{"event_type": "page_view"' in raws and "not json at all" in raws, raws
-    assert all(r["reason"] for r in rej) and all(r["line"] > 0 for r in rej)
-    assert any("\ufffd" in r["raw"] for r in rej)  # invalid UTF-8 made valid
+    assert {r["raw"] for r in rej} == set(BAD), {r["raw"] for r in rej}  # the bytes exactly
+    assert all(r["reason"] for r in rej) and all(r["position"] > 0 for r in rej)
+    previews = {r["raw_preview"] for r in rej}
+    assert '{"event_id":"x\ufffd\ufffd","event_type":"page_view"}' in previews, previews  # valid UTF-8
+    assert "not json at all" in previews, previews
 
 
 @case("replay_overwrites_no_duplicates")
