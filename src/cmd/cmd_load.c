@@ -81,7 +81,7 @@ static int loader_open(loader *ld, const load_args *a, pq_codec pc, char *err, s
     char stem[64];
     load_stem(a, stem, sizeof stem);
     ld->s = storage_open(a->out, err, errlen);
-    if (!ld->s) return -1;
+    if (!ld->s || lake_layout_open(ld->s, &ld->tz, err, errlen)) return -1;
     lake_opts lo = {.max_rows = (uint64_t)a->max_rows, .codec = pc};
     for (int i = 0; i < LAKE_RAW_COUNT; i++) {
         pq_schema *sc = lake_raw_schema((lake_raw)i, err, errlen);

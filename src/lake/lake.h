@@ -110,6 +110,21 @@ int lake_tz_open(lake_tz *z, const char *name, char *err, size_t errlen);
  * (NULL = UTC). Updates z's cache: one lake_tz per thread. */
 int64_t lake_day_of(lake_tz *z, int64_t us);
 
+/* ---- the lake layout version (ROOT/_ecom/lake_version) ----
+ * Layout 1: raw columns ts, price_cents, total_cents, unit_price_cents, rejected.raw STRING,
+ * DOUBLE money in metric tables, UTC dates, no version file. Layout 2 (this ecom): the event's
+ * field names, DECIMAL(18,2) money, rejected.raw BINARY + raw_preview, dates in a stated zone.
+ * Writers (ecom load, ecom stream) call lake_layout_open before writing; readers read both. */
+#define LAKE_LAYOUT_VERSION 2
+/* The layout of ROOT: *version = 0 (nothing written yet), 1 (tables or stream state but no
+ * version file), or the file's version; zone gets the partitions' zone ("UTC" for layout 1,
+ * "" for an empty ROOT). -1 with err on a storage failure or a corrupt version file. */
+int lake_layout_read(storage *s, int *version, char *zone, size_t zlen, char *err, size_t errlen);
+/* A writer's check: an empty ROOT gets the version file (layout 2, z's zone; z NULL = UTC); a
+ * layout-2 ROOT with the same zone is accepted; any other ROOT is refused with a message
+ * naming both layout versions (or both zones). */
+int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen);
+
 /* ---- raw event tables ---- */
 typedef enum { LAKE_VIEWS = 0, LAKE_CART, LAKE_ORDERS, LAKE_REJECTED, LAKE_RAW_COUNT } lake_raw;
 

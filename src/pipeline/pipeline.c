@@ -344,6 +344,7 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
     if (lake_tz_open(&j->tz, c->time_zone, j->err, sizeof j->err)) return -1;
+    if (lake_layout_open(j->base, &j->tz, j->err, sizeof j->err)) return -1;
     if (!(j->ingest = lake_ingest_new(&j->tz))) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
