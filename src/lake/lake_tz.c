@@ -13,20 +13,11 @@
 #include <time.h>
 
 #include "lake/lake.h"
+#include "util/util.h"
 
 #define US_PER_DAY 86400000000LL
 
 static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 /* A zone name is a relative path of [A-Za-z0-9_+-] components: no "..", no leading '/'
  * (TZ=/etc/passwd or TZ=../x would let a flag read any file). */
@@ -91,7 +82,7 @@ int lake_tz_open(lake_tz *z, const char *name, char *err, size_t errlen) {
 static bool local_day(time_t t, int64_t *day) {
     struct tm tm;
     if (!localtime_r(&t, &tm)) return false;
-    *day = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    *day = time_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     return true;
 }
 

@@ -57,6 +57,10 @@ def load_partitions_by_local_date():
     root = os.path.join(TMP, "load_ec")
     run([ECOM, "load", "--input", EVENTS, "--out", root, "--time-zone", ZONE])
     check_dates(root, ZONE, RAW, "load " + ZONE)
+    # ecom cat --where-date D is partition D, whatever its zone (rows after 00:00 UTC included)
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/views/date=2026-11-24/*.parquet')").fetchone()[0]
+    out = run([ECOM, "cat", os.path.join(root, "views"), "--where-date", "2026-11-24"]).stdout.splitlines()
+    assert n > 0 and len(out) == n, (len(out), n)
     root = os.path.join(TMP, "load_utc")
     run([ECOM, "load", "--input", EVENTS, "--out", root])
     check_dates(root, None, RAW, "load UTC")
