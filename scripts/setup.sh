@@ -16,7 +16,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages ----
 DEB_BUILD=(build-essential pkg-config librdkafka-dev libzstd-dev libsnappy-dev libmicrohttpd-dev
-           libcurl4-openssl-dev)
+           libcurl4-openssl-dev tzdata)
 DEB_TEST=(kcat libjansson-dev clang libclang-rt-14-dev python3-venv maven default-jre-headless
           chromium wrk nodejs npm)
 want=("${DEB_BUILD[@]}")

@@ -11,7 +11,8 @@
 static const char cat_usage[] =
     "usage: ecom cat PATH|ROOT/TABLE [--columns a,b] [--where-date YYYY-MM-DD] [--limit N] [--format ndjson|csv]\n"
     "Prints rows of a Parquet file, or of every committed file of a table directory (partitions\n"
-    "date=... are pruned by --where-date, which also filters rows by their `ts` column).\n"
+    "date=... are pruned by --where-date; a file outside date= partitions is filtered by its rows'\n"
+    "`timestamp` (`ts` in lake layout 1) UTC date).\n"
     "A table's partition date is printed as the field `date`.";
 
 typedef struct {
@@ -144,8 +145,14 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
         map[i] = fields[i] >= 0 ? nrf : -1;
         if (fields[i] >= 0) rf[nrf++] = fields[i];
     }
-    int ts_node = pq_schema_find(sc, "ts");
-    if (st->where_date && ts_node >= 0 && pq_schema_node(sc, ts_node)->kind == PQ_TIMESTAMP) {
+    /* the event time column: "timestamp" (lake layout 2), "ts" in files of layout 1 */
+    int ts_node = pq_schema_find(sc, "timestamp");
+    if (ts_node < 0) ts_node = pq_schema_find(sc, "ts");
+    /* A file in a date=D partition holds D's rows by construction (D in the lake's zone, which
+     * need not be UTC): only a file outside partitions is filtered by its rows' UTC date. */
+    char pbuf[11];
+    bool in_partition = path_date(path, pbuf) != NULL;
+    if (st->where_date && !in_partition && ts_node >= 0 && pq_schema_node(sc, ts_node)->kind == PQ_TIMESTAMP) {
         for (int i = 0; i < nrf; i++)
             if (rf[i] == ts_node) ts_field = i;
         if (ts_field < 0) {
@@ -221,7 +228,7 @@ int cmd_cat(int argc, char **argv) {
     cat_state st = {.limit = -1, .out = stdout};
     const flag_spec specs[] = {
         {"columns", FLAG_STR, &st.columns, "comma-separated top-level columns to print (default all)", 0, 0, NULL},
-        {"where-date", FLAG_STR, &st.where_date, "only partition date=D and rows whose ts falls on D (UTC)", 0, 0, NULL},
+        {"where-date", FLAG_STR, &st.where_date, "only partition date=D (a file outside partitions: rows whose timestamp falls on D, UTC)", 0, 0, NULL},
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
         {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "lake/lake.h"
 #include "run/run.h"
 #include "util/util.h"
 
@@ -43,6 +44,7 @@ int cmd_run(int argc, char **argv) {
         {"lateness", FLAG_DURATION, &c.lateness_us, "allowed lateness of the stream (default 10s)", 0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "stream epoch length (default 2s)", 0, 0, NULL},
         {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (or ECOM_DASH_TOKEN)", 0, 0, NULL},
+        {"time-zone", FLAG_STR, &c.time_zone, "IANA zone of the lake's date= partitions (default UTC)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
@@ -64,6 +66,11 @@ int cmd_run(int argc, char **argv) {
     else if (c.lateness_us < 0) bad = "--lateness must not be negative";
     if (bad) {
         fprintf(stderr, "ecom run: %s\n", bad);
+        return 2;
+    }
+    lake_tz tz; /* sets the process's TZ before the broker, gen, stream and dash threads start */
+    if (lake_tz_open(&tz, c.time_zone, err, sizeof err)) {
+        fprintf(stderr, "ecom run: --time-zone: %s\n", err);
         return 2;
     }
     c.partitions = (int)partitions;

@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "kafka/kafka.h"
+#include "lake/lake.h"
 #include "pipeline/pipeline.h"
 #include "util/util.h"
 
@@ -62,6 +63,8 @@ int cmd_stream(int argc, char **argv) {
         {"scale-out", FLAG_BOOL, &c.scale_out,
          "Kafka: one of several instances in the group: per-partition commits and partial metric tables "
          "(merge them with the queries in docs/stream.md; ecom dash does)", 0, 0, NULL},
+        {"time-zone", FLAG_STR, &c.time_zone,
+         "IANA zone of every table's date= partition (default UTC), e.g. America/Guayaquil", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
         {0},
     };
@@ -107,6 +110,11 @@ int cmd_stream(int argc, char **argv) {
         fprintf(stderr, "ecom stream: --commit-interval must be positive\n");
         return 2;
     }
+    lake_tz tz; /* sets the process's TZ here, before the pipeline starts any thread */
+    if (lake_tz_open(&tz, c.time_zone, err, sizeof err)) {
+        fprintf(stderr, "ecom stream: --time-zone: %s\n", err);
+        return 2;
+    }
     c.brokers = brokers;
     c.input_path = input;
     c.out_root = out;
@@ -128,9 +136,10 @@ int cmd_stream(int argc, char **argv) {
     }
     if (!quiet)
         fprintf(stderr,
-                "stream: done: %llu records, %llu rejected, %llu late, %llu duplicates, %llu epochs, %llu files\n",
+                "stream: done: %llu records, %llu rejected, %llu late, %llu duplicates, %llu epochs, %llu files, "
+                "%llu blank\n",
                 (unsigned long long)st.records, (unsigned long long)st.rejected, (unsigned long long)st.late,
                 (unsigned long long)st.duplicates, (unsigned long long)st.epochs,
-                (unsigned long long)st.files_committed);
+                (unsigned long long)st.files_committed, (unsigned long long)st.blank);
     return 0;
 }

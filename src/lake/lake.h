@@ -1,7 +1,8 @@
 /*
  * lake — Parquet tables on a storage (local disk or HDFS): date-partitioned, atomically
  * committed, with deterministic file names; plus the raw event tables (views, cart, orders,
- * rejected) and the event -> row mapping used by `ecom load` (and by the stream writer).
+ * rejected), the event -> row mapping, and the one ingest path (record -> raw row, rejected
+ * row or blank) shared by `ecom load` and `ecom stream`; the partitions' time zone.
  *
  * Layout
  *   <root>/<table>/date=YYYY-MM-DD/part-<stem>-<seq>.parquet   (Hive style; the date column
@@ -92,6 +93,43 @@ lake_file *lake_file_open(storage *s, const char *path, char *err, size_t errlen
 pq_reader *lake_file_reader(lake_file *f);
 void lake_file_close(lake_file *f);
 
+/* ---- the date of a partition: the lake's time zone ----
+ * Every table's date=YYYY-MM-DD is the date of the row's instant (an event's timestamp, a
+ * window's start) in one zone, UTC unless --time-zone names another. UTC is arithmetic; any
+ * other zone goes through the C library (localtime_r/mktime over the process's TZ, which
+ * lake_tz_open sets: the zone is process-wide state owned by the command's main()). A lake_tz
+ * also caches the last day's [start, end) so a run of rows of one day costs two compares. */
+typedef struct {
+    bool utc;
+    char name[64];
+    int64_t lo_us, hi_us, day;   /* cache: every instant in [lo_us, hi_us) falls on `day` */
+} lake_tz;
+
+/* Validates `name` (NULL or "" = UTC): "UTC", or an IANA zone whose TZif file is under $TZDIR or
+ * /usr/share/zoneinfo (Debian package tzdata), e.g. "America/Guayaquil"; anything else is -1
+ * with err naming the zone. For a zone other than UTC it sets TZ=name (setenv + tzset) unless
+ * TZ is that already: call it from main() before starting threads (a later call with the same
+ * zone, as a thread's, changes nothing). */
+int lake_tz_open(lake_tz *z, const char *name, char *err, size_t errlen);
+/* Days since 1970-01-01 of the date of instant us (microseconds since the epoch) in zone z
+ * (NULL = UTC). Updates z's cache: one lake_tz per thread. */
+int64_t lake_day_of(lake_tz *z, int64_t us);
+
+/* ---- the lake layout version (ROOT/_ecom/lake_version) ----
+ * Layout 1: raw columns ts, price_cents, total_cents, unit_price_cents, rejected.raw STRING,
+ * DOUBLE money in metric tables, UTC dates, no version file. Layout 2 (this ecom): the event's
+ * field names, DECIMAL(18,2) money, rejected.raw BINARY + raw_preview, dates in a stated zone.
+ * Writers (ecom load, ecom stream) call lake_layout_open before writing; readers read both. */
+#define LAKE_LAYOUT_VERSION 2
+/* The layout of ROOT: *version = 0 (nothing written yet), 1 (tables or stream state but no
+ * version file), or the file's version; zone gets the partitions' zone ("UTC" for layout 1,
+ * "" for an empty ROOT). -1 with err on a storage failure or a corrupt version file. */
+int lake_layout_read(storage *s, int *version, char *zone, size_t zlen, char *err, size_t errlen);
+/* A writer's check: an empty ROOT gets the version file (layout 2, z's zone; z NULL = UTC); a
+ * layout-2 ROOT with the same zone is accepted; any other ROOT is refused with a message
+ * naming both layout versions (or both zones). */
+int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen);
+
 /* ---- raw event tables ---- */
 typedef enum { LAKE_VIEWS = 0, LAKE_CART, LAKE_ORDERS, LAKE_REJECTED, LAKE_RAW_COUNT } lake_raw;
 
@@ -100,11 +138,72 @@ lake_raw lake_raw_of_event(event_type t);         /* page_view -> VIEWS, cart ->
 /* Builds the schema of a raw table (caller frees with pq_schema_free). */
 pq_schema *lake_raw_schema(lake_raw t, char *err, size_t errlen);
 /* Appends event e as one row of t (which must have been opened with lake_raw_schema of
- * lake_raw_of_event(e->type)) in the partition of its timestamp's UTC date. */
-int lake_append_event(lake_table *t, const event *e, int64_t now_us, char *err, size_t errlen);
-/* Appends one rejected line: source (input name), line number, reason and raw text, in the
- * partition `day`. */
-int lake_append_rejected(lake_table *t, int64_t day, const char *source, int64_t line_no, const char *reason,
+ * lake_raw_of_event(e->type)) in partition `day` (lake_day_of its timestamp). */
+int lake_append_event(lake_table *t, const event *e, int64_t day, int64_t now_us, char *err, size_t errlen);
+/* Appends one rejected input record to t (LAKE_REJECTED) in partition `day`: ingest_ts = now_us,
+ * source, position, reason, raw = the bytes exactly (BINARY), raw_preview = at most
+ * LAKE_PREVIEW_BYTES of valid UTF-8 made from the first bytes (invalid ones become U+FFFD). */
+#define LAKE_PREVIEW_BYTES 1024
+int lake_append_rejected(lake_table *t, int64_t day, const char *source, int64_t position, const char *reason,
                          const char *raw, size_t rawlen, int64_t now_us, char *err, size_t errlen);
+
+/* ---- one ingest path: an input record -> exactly one outcome ----
+ * `ecom load` (file, stdin) and `ecom stream` (file, stdin, Kafka) both turn each record into
+ * one of: an event row in its raw table, a rejected row, or nothing for a blank line, through
+ * lake_ingest_parse + lake_ingest_write (or lake_ingest_line, both at once). The stream runs
+ * its engine between the two steps and may turn an event into a rejected line
+ * (lake_line_reject) or drop it (a duplicate: it does not call write).
+ *
+ *   blank     the record is empty or holds only spaces, tabs, CR and LF: nothing is written,
+ *             it is counted (counts.blank).
+ *   event     event_parse accepted it: one row in views / cart / orders, in the partition of
+ *             its timestamp's date in the lake's zone.
+ *   rejected  anything else: one row in `rejected` with the reason and the bytes exactly.
+ *             Its partition (one rule for every source): the date of the record's own
+ *             "timestamp" field if it has one that parses as RFC 3339, else of the source's
+ *             time for the record (the Kafka message timestamp) if any, else of the ingest
+ *             time; in the lake's zone.
+ * The line ending (LF or CR LF) is not part of the record. */
+typedef enum { LAKE_LINE_EVENT = 0, LAKE_LINE_REJECTED, LAKE_LINE_BLANK } lake_line_kind;
+
+typedef struct {
+    const char *p;        /* the record's bytes (need not be NUL-terminated), borrowed */
+    size_t n;
+    const char *source;   /* input name: the file, "-" for stdin, "topic:partition"; borrowed */
+    int64_t position;     /* line number from 1 (file, stdin) or the Kafka offset */
+    int64_t ts_hint_us;   /* the source's time for the record (Kafka timestamp), 0 = none */
+} lake_input;
+
+typedef struct {
+    lake_line_kind kind;
+    event ev;             /* EVENT: views into the record and the parser, valid until the next parse */
+    char reason[256];     /* REJECTED */
+    lake_input in;        /* the record, line ending removed */
+} lake_line;
+
+typedef struct {
+    uint64_t events[EV_TYPE_COUNT], rejected, blank;
+} lake_ingest_counts;
+
+typedef struct lake_ingest lake_ingest;
+
+/* An ingest context: the event parser and the counters. tz is borrowed (NULL = UTC). NULL on
+ * out of memory. One thread at a time. */
+lake_ingest *lake_ingest_new(lake_tz *tz);
+void lake_ingest_free(lake_ingest *g);
+/* Step 1: classifies and parses one record into *out (never fails). */
+void lake_ingest_parse(lake_ingest *g, const lake_input *in, lake_line *out);
+/* Turns a parsed line into a rejected one with `reason` (e.g. the engine refused its time). */
+void lake_line_reject(lake_line *l, const char *reason);
+/* The raw table a line goes to, or LAKE_RAW_COUNT for a blank line (no table). */
+lake_raw lake_line_table(const lake_line *l);
+/* Step 2: writes the line's outcome into t (the table lake_line_table names; NULL for blank)
+ * and counts it. -1 with err on a write failure (the line is then not counted). */
+int lake_ingest_write(lake_ingest *g, const lake_line *l, lake_table *t, int64_t now_us, char *err, size_t errlen);
+/* Both steps: tables[] are the four raw tables indexed by lake_raw. *kind (may be NULL) gets
+ * the outcome. */
+int lake_ingest_line(lake_ingest *g, const lake_input *in, lake_table *const tables[LAKE_RAW_COUNT], int64_t now_us,
+                     lake_line_kind *kind, char *err, size_t errlen);
+const lake_ingest_counts *lake_ingest_get_counts(const lake_ingest *g);
 
 #endif

@@ -24,11 +24,6 @@ void pipeline_config_default(pipeline_config *c) {
     stream_config_default(&c->engine);
 }
 
-int64_t job_day_of(int64_t us) {
-    int64_t d = 86400 * TIME_US_PER_SEC;
-    return us >= 0 ? us / d : -((-us + d - 1) / d);
-}
-
 /* Index 0..2 of a topic name in the job's topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic) {
     for (int k = 0; k < 3; k++)
@@ -163,48 +158,46 @@ void job_stats_add(pipeline_job *j, const part_counts *pc, int sign) {
     s->rejected += (uint64_t)sign * pc->c.rejected;
 }
 
-static int write_rejected(pipeline_job *j, int part, const char *source, int64_t pos, const char *reason,
-                          const char *p, size_t n, int64_t ts_us) {
-    lake_table *t = job_raw_table(j, LAKE_REJECTED, part);
-    if (!t) return -1;
-    j->stats.rejected++;
-    job_counts_of(j, part)->c.rejected++;
-    return lake_append_rejected(t, job_day_of(ts_us), source, pos, reason, p, n, time_now_us(), j->err,
-                                sizeof j->err);
-}
-
-/* Parses and processes one record read at (part, offset) of input `source`. Invalid records
- * go to `rejected`; duplicates are counted and not written again; late events are counted,
- * written to the raw tables and excluded from windows (by the engine). */
+/* Parses and processes one record read at (part, offset) of input `source` through the lake's
+ * ingest path (lake.h): blank records are counted; invalid ones go to `rejected`; events go
+ * to the engine between the parse and the raw write: duplicates are counted and not written
+ * again; an event the engine refuses (its time) is rejected; late events are counted, written
+ * to the raw tables and excluded from windows (by the engine). */
 static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
                        size_t n, int64_t ts_hint_us) {
-    event ev;
-    char reason[256];
     j->stats.records++;
     part_counts *pc = job_counts_of(j, part);
     pc->records++;
-    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
-    if (event_parse(j->parser, p, n, &ev, reason, sizeof reason)) {
-        if (n == 0) return 0; /* blank line: nothing to keep */
-        return write_rejected(j, part, source, offset, reason, p, n, ts_hint_us > 0 ? ts_hint_us : time_now_us());
+    lake_input in = {.p = p, .n = n, .source = source, .position = offset, .ts_hint_us = ts_hint_us};
+    lake_line l;
+    lake_ingest_parse(j->ingest, &in, &l);
+    if (l.kind == LAKE_LINE_EVENT) {
+        int oc = stream_engine_process_from(j->engine, part, src, offset, &l.ev);
+        if (oc < 0) {
+            lake_line_reject(&l, "timestamp out of range");
+        } else if (oc == STREAM_DUPLICATE) {
+            j->stats.duplicates++;
+            pc->c.duplicates++;
+            return 0;
+        } else if (oc == STREAM_LATE) {
+            j->stats.late++;
+            pc->c.late++;
+        } else {
+            j->stats.ok[l.ev.type]++;
+            pc->c.ok[l.ev.type]++;
+        }
     }
-    int oc = stream_engine_process_from(j->engine, part, src, offset, &ev);
-    if (oc < 0) return write_rejected(j, part, source, offset, "timestamp out of range", p, n, time_now_us());
-    if (oc == STREAM_DUPLICATE) {
-        j->stats.duplicates++;
-        pc->c.duplicates++;
-        return 0;
+    if (l.kind == LAKE_LINE_BLANK) {
+        j->stats.blank++;
+        return lake_ingest_write(j->ingest, &l, NULL, j->now_us, j->err, sizeof j->err);
     }
-    if (oc == STREAM_LATE) {
-        j->stats.late++;
-        pc->c.late++;
-    } else {
-        j->stats.ok[ev.type]++;
-        pc->c.ok[ev.type]++;
+    if (l.kind == LAKE_LINE_REJECTED) {
+        j->stats.rejected++;
+        pc->c.rejected++;
     }
-    lake_table *t = job_raw_table(j, lake_raw_of_event(ev.type), part);
+    lake_table *t = job_raw_table(j, lake_line_table(&l), part);
     if (!t) return -1;
-    return lake_append_event(t, &ev, j->now_us, j->err, sizeof j->err);
+    return lake_ingest_write(j->ingest, &l, t, j->now_us, j->err, sizeof j->err);
 }
 
 /* ---- commit ---- */
@@ -350,7 +343,9 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->now_us = time_now_us();
     if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
-    if (!(j->parser = event_parser_new())) {
+    if (lake_tz_open(&j->tz, c->time_zone, j->err, sizeof j->err)) return -1;
+    if (lake_layout_open(j->base, &j->tz, j->err, sizeof j->err)) return -1;
+    if (!(j->ingest = lake_ingest_new(&j->tz))) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
     }
@@ -382,7 +377,7 @@ static void job_close(pipeline_job *j) {
     epoch_abort_tables(j);
     if (j->in && j->in != stdin) fclose(j->in);
     stream_engine_free(j->engine);
-    event_parser_free(j->parser);
+    lake_ingest_free(j->ingest);
     for (int t = 0; t < LAKE_RAW_COUNT; t++) pq_schema_free(j->raw_schema[t]);
     for (int m = 0; m < METRIC_COUNT; m++) pq_schema_free(j->metric_schema[m]);
     staging_free(j->st);

@@ -74,6 +74,8 @@ typedef struct {
     int64_t commit_interval_us;    /* default 5 s */
     int64_t retry_limit_us;        /* storage retries before giving up; default 10 min */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
+    const char *time_zone;         /* IANA zone of every table's date= partition; NULL = UTC.
+                                      Opened with lake_tz_open: the command sets it first */
 
     /* engine */
     stream_config engine;
@@ -101,6 +103,7 @@ typedef struct {
     uint64_t records;              /* input records read */
     uint64_t ok[EV_TYPE_COUNT];
     uint64_t duplicates, late, rejected;
+    uint64_t blank;                /* blank input records (lake.h), since this process started */
     uint64_t epochs, files_committed, rows_committed;
     uint64_t storage_errors, kafka_errors;
     int64_t watermark_us;

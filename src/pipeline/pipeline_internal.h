@@ -124,7 +124,8 @@ struct pipeline_job {
     storage *stage;                /* staging wrapper over base */
     staging *st;
     stream_engine *engine;
-    event_parser *parser;
+    lake_ingest *ingest;           /* the one ingest path (lake.h): parser + outcome writes */
+    lake_tz tz;                    /* the zone of every table's date= (cfg->time_zone) */
     pq_schema *raw_schema[LAKE_RAW_COUNT], *metric_schema[METRIC_COUNT];
     lake_table *raw[LAKE_RAW_COUNT], *metric[METRIC_COUNT];
     uint64_t metric_rows[METRIC_COUNT];
@@ -152,7 +153,6 @@ struct pipeline_job {
     struct status_server *status;
 };
 
-int64_t job_day_of(int64_t us);
 /* Index 0..2 of a topic name in cfg->topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic);
 /* The metric table m of the current epoch (scale-out: of partition part's current seq), opened

@@ -106,7 +106,7 @@ static void put_money(row_put *r, int64_t cents) { put_f64(r, (double)cents / 10
 
 /* Starts a row of table m in the partition of the window's start date. */
 static int row_begin(pipeline_job *j, metric_table m, const stream_window *w, row_put *r) {
-    int64_t day = job_day_of(w->window_start_us);
+    int64_t day = lake_day_of(&j->tz, w->window_start_us);
     lake_table *t = job_metric_table(j, m, w->partition);
     if (!t) return -1;
     pq_writer *pw = lake_table_writer(t, day, j->err, sizeof j->err);
@@ -122,7 +122,7 @@ static int row_end(pipeline_job *j, metric_table m, const stream_window *w, row_
     if (j->cfg->scale_out) put_i32(r, w->partition);
     if (r->rc) return -1;
     j->metric_rows[m]++;
-    return lake_table_rows_done(job_metric_table(j, m, w->partition), job_day_of(w->window_start_us), 1, j->now_us, j->err, sizeof j->err);
+    return lake_table_rows_done(job_metric_table(j, m, w->partition), lake_day_of(&j->tz, w->window_start_us), 1, j->now_us, j->err, sizeof j->err);
 }
 
 static int sink_sales(void *ctx, const stream_row_sales *s) {

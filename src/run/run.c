@@ -109,6 +109,7 @@ static void *run_stream_main(void *arg) {
     pc.listen = p->stream_listen;
     pc.quiet = p->cfg->quiet;
     pc.commit_interval_us = p->cfg->commit_interval_us;
+    pc.time_zone = p->cfg->time_zone;
     pc.engine.lateness_us = p->cfg->lateness_us;
     pc.catch_up_on_stop = true;                  /* the generator stops first: read its last events */
     pc.fresh_input = p->cfg->brokers == NULL;    /* a new embedded broker starts at offset 0 */

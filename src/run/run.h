@@ -40,6 +40,8 @@ typedef struct {
     int64_t lateness_us;        /* stream allowed lateness */
     int64_t commit_interval_us; /* stream epoch length */
     bool quiet;                 /* no periodic status lines */
+    const char *time_zone;      /* zone of the date= partitions (NULL = UTC); the caller has
+                                   opened it with lake_tz_open before calling run_pipeline */
 } run_config;
 
 /* Fills the defaults: 3 partitions, ./data, dashboard 127.0.0.1:8501, stream 127.0.0.1:0,

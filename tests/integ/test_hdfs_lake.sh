@@ -90,7 +90,7 @@ load_to_hdfs_matches_local() {
   # rejected.ingest_ts is the wall clock of each load: every other column must agree.
   local cols
   for t in views cart orders rejected; do
-    cols=(); [ $t = rejected ] && cols=(--columns source,line,reason,raw)
+    cols=(); [ $t = rejected ] && cols=(--columns source,position,reason,raw)
     a=$("$ECOM_OPT" cat "$L2/$t" "${cols[@]}" 2>&1) || fail "local cat $t"
     b=$("$ECOM_OPT" cat "hdfs://$ADDR$R/$t" "${cols[@]}" 2>&1) || fail "hdfs cat $t: $(head -c 200 <<<"$b")"
     [ "$a" == "$b" ] || fail "ecom cat $t differs between HDFS and local"
@@ -105,7 +105,7 @@ for t in ["views", "cart", "orders", "rejected"]:
     b = ds.dataset(f"{fetched}/{t}", format="parquet", partitioning="hive").to_table()
     if "ingest_ts" in a.column_names:   # wall clock of each load
         a, b = a.drop_columns(["ingest_ts"]), b.drop_columns(["ingest_ts"])
-    key = [c for c in a.column_names if c in ("event_id", "line")][:1] or a.column_names[:1]
+    key = [c for c in a.column_names if c in ("event_id", "position")][:1] or a.column_names[:1]
     a, b = a.sort_by([(key[0], "ascending")]), b.sort_by([(key[0], "ascending")])
     assert a.num_rows > 0, t
     assert a.equals(b), f"pyarrow: {t} differs"

@@ -4,6 +4,7 @@ read_parquet('ROOT/views/**/*.parquet', hive_partitioning=1), pyarrow.dataset on
 reasons, replays overwrite (no duplicates), rolling by rows, deterministic names, no leftovers.
 Prints PASS/FAIL per case."""
 import datetime
+import decimal
 import glob
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import uuid
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 ECOM = os.environ["ECOM"]
@@ -42,6 +44,11 @@ def case(name):
 
 def money(c):
     return "%d.%02d" % (c // 100, c % 100)
+
+
+def dec(cents):
+    """Cents -> the decimal.Decimal DuckDB and pyarrow return for DECIMAL(18,2)."""
+    return decimal.Decimal(cents).scaleb(-2)
 
 
 def make_events(n, seed):
@@ -151,8 +158,8 @@ def _():
     con = duckdb.connect()
     for table in ["views", "cart", "orders"]:
         want = expected(table)
-        q = ("select * exclude (ts), epoch_us(ts) as ts_us from read_parquet('%s/%s/**/*.parquet', hive_partitioning=1)"
-             % (ROOT, table))
+        q = ("select * exclude (timestamp), epoch_us(timestamp) as ts_us"
+             " from read_parquet('%s/%s/**/*.parquet', hive_partitioning=1)" % (ROOT, table))
         cur = con.execute(q)
         cols = [c[0] for c in cur.description]
         rows = [dict(zip(cols, r)) for r in cur.fetchall()]
@@ -165,17 +172,49 @@ def _():
                 assert r[k] == e[k], (k, r[k], e[k])
             assert r["location"] == e["location"] and r["device"] == e.get("device")
             if table == "orders":
-                assert r["order_id"] == e["order_id"] and r["total_cents"] == e["total"]
+                assert r["order_id"] == e["order_id"] and r["total"] == dec(e["total"])
                 assert r["currency"] == "USD" and r["payment_method"] == e["payment_method"]
-                got = [(i["product_id"], i["product_name"], i["category"], i["quantity"], i["unit_price_cents"])
+                got = [(i["product_id"], i["product_name"], i["category"], i["quantity"], i["unit_price"])
                        for i in r["items"]]
-                assert got == [(i["product_id"], i["product_name"], i["category"], i["quantity"], i["unit_price"])
-                               for i in e["items"]], (got, e["items"])
+                assert got == [(i["product_id"], i["product_name"], i["category"], i["quantity"],
+                                dec(i["unit_price"])) for i in e["items"]], (got, e["items"])
             else:
                 assert r["product_id"] == e["product_id"] and r["product_name"] == e["product_name"]
-                assert r["price_cents"] == e["price"] and r["category"] == e["category"]
+                assert r["price"] == dec(e["price"]) and r["category"] == e["category"]
                 if table == "cart":
                     assert r["quantity"] == e["quantity"]
+
+
+@case("raw_schema_event_names_and_decimals")
+def _():
+    """pyarrow sees the event's field names and nesting, and money as decimal128(18, 2)."""
+    D = pa.decimal128(18, 2)
+    common = ["event_id", "event_type", "timestamp", "user_id", "session_id", "store_id", "store_type", "city",
+              "province", "location", "device"]
+    want = {"views": common + ["product_id", "product_name", "category", "price"],
+            "cart": common + ["product_id", "product_name", "category", "price", "quantity"],
+            "orders": common + ["order_id", "items", "total", "currency", "payment_method"]}
+    for table, names in want.items():
+        sch = ds.dataset(os.path.join(ROOT, table), format="parquet").schema
+        assert sch.names == names, (table, sch.names)
+        assert sch.field("timestamp").type == pa.timestamp("us", tz="UTC"), sch
+        assert sch.field("location").type == pa.struct([pa.field("lat", pa.float64(), nullable=False),
+                                                        pa.field("lon", pa.float64(), nullable=False)]), sch
+        if table == "orders":
+            assert sch.field("total").type == D, sch
+            el = sch.field("items").type.value_type
+            assert [f.name for f in el] == ["product_id", "product_name", "category", "quantity", "unit_price"], el
+            assert el.field("unit_price").type == D, el
+        else:
+            assert sch.field("price").type == D, sch
+    # SQL written against the events runs on the lake, and money sums are exact decimals
+    con = duckdb.connect()
+    got = con.execute("select sum(total), typeof(sum(total)) from read_parquet('%s/orders/**/*.parquet')"
+                      % ROOT).fetchone()
+    assert got[0] == dec(sum(e["total"] for e in expected("orders").values())) and got[1].startswith("DECIMAL"), got
+    got = con.execute("select sum(u.unit_price * u.quantity) from (select unnest(items) as u from read_parquet("
+                      "'%s/orders/**/*.parquet'))" % ROOT).fetchone()[0]
+    assert got == dec(sum(e["total"] for e in expected("orders").values())), got
 
 
 @case("pyarrow_dataset_on_root")
@@ -191,10 +230,11 @@ def _():
     d = ds.dataset(ROOT + "/rejected", format="parquet", partitioning="hive")
     rej = d.to_table().to_pylist()
     assert len(rej) == 5, len(rej)
-    raws = {r["raw"] for r in rej}
-    assert '{"event_type": "page_view"' in raws and "not json at all" in raws, raws
-    assert all(r["reason"] for r in rej) and all(r["line"] > 0 for r in rej)
-    assert any("\ufffd" in r["raw"] for r in rej)  # invalid UTF-8 made valid
+    assert {r["raw"] for r in rej} == set(BAD), {r["raw"] for r in rej}  # the bytes exactly
+    assert all(r["reason"] for r in rej) and all(r["position"] > 0 for r in rej)
+    previews = {r["raw_preview"] for r in rej}
+    assert '{"event_id":"x\ufffd\ufffd","event_type":"page_view"}' in previews, previews  # valid UTF-8
+    assert "not json at all" in previews, previews
 
 
 @case("replay_overwrites_no_duplicates")
@@ -212,13 +252,18 @@ def _():
     p = subprocess.run([ECOM, "cat", os.path.join(ROOT, "orders"), "--where-date", "2026-11-24"],
                        capture_output=True, timeout=600)
     assert p.returncode == 0, p.stderr[-500:]
-    rows = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    rows = [json.loads(x, parse_float=decimal.Decimal) for x in p.stdout.decode().splitlines()]
     want = {k: v for k, v in expected("orders").items() if v["timestamp"][:10] == "2026-11-24"}
     assert len(rows) == len(want) and rows, (len(rows), len(want))
     for r in rows:
         e = want[r["event_id"]]
-        assert r["date"] == "2026-11-24" and r["ts"][:23] == e["timestamp"][:23]
-        assert [i["unit_price_cents"] for i in r["items"]] == [i["unit_price"] for i in e["items"]]
+        assert r["date"] == "2026-11-24" and r["timestamp"][:23] == e["timestamp"][:23]
+        assert [i["unit_price"] for i in r["items"]] == [dec(i["unit_price"]) for i in e["items"]]
+        assert r["total"] == dec(e["total"])
+    # the printed money is the exact decimal text
+    line = p.stdout.decode().splitlines()[0]
+    r = json.loads(line)
+    assert ('"total":%s' % money(want[r["event_id"]]["total"])) in line, line
     p = subprocess.run([ECOM, "cat", os.path.join(ROOT, "views"), "--columns", "event_id,date", "--limit", "7",
                         "--format", "csv"], capture_output=True, timeout=600)
     lines = p.stdout.decode().splitlines()

@@ -3,6 +3,7 @@
  * reading parts back through storage, raw schemas. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -113,7 +114,7 @@ static void test_age_bytes_abort(check_state *st) {
 static void test_raw_schemas(check_state *st) {
     CHECK_STATE(st);
     char err[256];
-    int leaves[] = {16, 17, 21, 5};
+    int leaves[] = {16, 17, 21, 6};
     for (int i = 0; i < LAKE_RAW_COUNT; i++) {
         pq_schema *s = lake_raw_schema((lake_raw)i, err, sizeof err);
         CHECK(s != NULL);
@@ -124,6 +125,88 @@ static void test_raw_schemas(check_state *st) {
     CHECK(lake_raw_of_event(EV_REMOVE_FROM_CART) == LAKE_CART);
 }
 
+/* The ingest path's classification: blank (empty, spaces, tabs, CR, LF), event, rejected;
+ * the line ending is removed and nothing else; a rejected line keeps its reason and bytes;
+ * an event turned down by the caller becomes rejected; lake_line_table names the table. */
+static void test_ingest_parse(check_state *st) {
+    CHECK_STATE(st);
+    lake_ingest *g = lake_ingest_new(NULL);
+    CHECK(g != NULL);
+    if (!g) return;
+    const char *blanks[] = {"", "\n", "\r\n", "  \t \r\n", " \t"};
+    lake_line l;
+    for (size_t i = 0; i < sizeof blanks / sizeof *blanks; i++) {
+        lake_input in = {.p = blanks[i], .n = strlen(blanks[i]), .source = "f", .position = 1};
+        lake_ingest_parse(g, &in, &l);
+        CHECK(l.kind == LAKE_LINE_BLANK);
+        CHECK(lake_line_table(&l) == LAKE_RAW_COUNT);
+    }
+    const char bad[] = "{\"x\":\"\xff\x00\"}\r\n";
+    lake_input in = {.p = bad, .n = sizeof bad - 1, .source = "f", .position = 7};
+    lake_ingest_parse(g, &in, &l);
+    CHECK(l.kind == LAKE_LINE_REJECTED && l.reason[0]);
+    CHECK_INTEQ(l.in.n, sizeof bad - 3);
+    CHECK(lake_line_table(&l) == LAKE_REJECTED);
+    const char ok[] = "{\"event_id\":\"db26b56d-1838-405c-877a-fa6f95596d4f\",\"event_type\":\"page_view\","
+                      "\"timestamp\":\"2026-11-25T09:30:00.006Z\",\"user_id\":\"U003955\",\"session_id\":"
+                      "\"S8527567b1e15\",\"store_id\":\"ST000\",\"store_type\":\"online\",\"city\":\"Esmeraldas\","
+                      "\"province\":\"Esmeraldas\",\"location\":{\"lat\":0.9682,\"lon\":-79.6517},\"device\":"
+                      "\"mobile\",\"product_id\":\"P0134\",\"product_name\":\"Columbia Rain Jacket\",\"category\":"
+                      "\"fashion\",\"price\":93.49}\n";
+    in = (lake_input){.p = ok, .n = sizeof ok - 1, .source = "f", .position = 8};
+    lake_ingest_parse(g, &in, &l);
+    CHECK(l.kind == LAKE_LINE_EVENT && l.ev.price_cents == 9349);
+    CHECK(lake_line_table(&l) == LAKE_VIEWS);
+    lake_line_reject(&l, "timestamp out of range");
+    CHECK(l.kind == LAKE_LINE_REJECTED && lake_line_table(&l) == LAKE_REJECTED);
+    CHECK_STREQ(l.reason, "timestamp out of range");
+    lake_ingest_free(g);
+}
+
+/* Dates in a zone: UTC arithmetic (negative instants too), America/Guayaquil (UTC-5, no DST),
+ * and zones with DST changes (Europe/Madrid at 02:00/03:00, America/Santiago and
+ * America/Havana whose changes happen at midnight): every hour and the seconds around each
+ * midnight of 2026 agree with localtime_r (the cache never gives another day). Bad names are
+ * refused. */
+static int64_t civil_days(int y, int m, int d) {
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    return (int64_t)(timegm(&tm) / 86400);
+}
+
+static void test_time_zone(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    lake_tz z;
+    CHECK(lake_tz_open(&z, NULL, err, sizeof err) == 0 && z.utc);
+    CHECK_INTEQ(lake_day_of(&z, -1), -1);
+    CHECK_INTEQ(lake_day_of(&z, 0), 0);
+    CHECK_INTEQ(lake_day_of(NULL, 86400000000LL - 1), 0);
+    CHECK(lake_tz_open(&z, "Mars/Olympus", err, sizeof err) == -1 && strstr(err, "Mars/Olympus"));
+    CHECK(lake_tz_open(&z, "../../etc/passwd", err, sizeof err) == -1);
+    CHECK(lake_tz_open(&z, "/etc/localtime", err, sizeof err) == -1);
+    CHECK(lake_tz_open(&z, "America/Guayaquil", err, sizeof err) == 0 && !z.utc);
+    int64_t t = 1795575600LL * 1000000; /* 2026-11-25T03:00:00Z = 2026-11-24 22:00 in Guayaquil */
+    CHECK_INTEQ(lake_day_of(&z, t), civil_days(2026, 11, 24));
+    CHECK_INTEQ(lake_day_of(&z, t + 2 * 3600000000LL - 1), civil_days(2026, 11, 24));
+    CHECK_INTEQ(lake_day_of(&z, t + 2 * 3600000000LL), civil_days(2026, 11, 25));
+    const char *zones[] = {"Europe/Madrid", "America/Santiago", "America/Havana", "Asia/Kolkata"};
+    for (size_t k = 0; k < sizeof zones / sizeof *zones; k++) {
+        CHECK(lake_tz_open(&z, zones[k], err, sizeof err) == 0);
+        int bad = 0;
+        int64_t y0 = civil_days(2026, 1, 1) * 86400;
+        for (int64_t s = y0; s < y0 + 366 * 86400; s += 1800) {
+            for (int64_t d = -1; d <= 1; d++) {
+                time_t tt = (time_t)(s + d);
+                struct tm tm;
+                localtime_r(&tt, &tm);
+                int64_t want = civil_days(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+                bad += lake_day_of(&z, (s + d) * 1000000 + 999999) != want;
+            }
+        }
+        CHECK_INTEQ(bad, 0);
+    }
+}
+
 int main(void) {
     check_state st = {0};
     const char *tmp = getenv("TEST_TMP");
@@ -131,5 +214,7 @@ int main(void) {
     RUN(&st, test_rolling_and_names);
     RUN(&st, test_age_bytes_abort);
     RUN(&st, test_raw_schemas);
+    RUN(&st, test_ingest_parse);
+    RUN(&st, test_time_zone);
     return CHECK_EXIT(&st);
 }
