@@ -41,7 +41,8 @@ def money_val(cents, money):
 def window_rows(ws, rng, money):
     """The rows of every table for the window starting at ws (a datetime)."""
     we = ws + dt.timedelta(minutes=1)
-    out = {t: [] for t in ("sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel")}
+    out = {t: [] for t in ("sales_per_minute", "category_activity", "top_products", "product_activity",
+                           "sales_by_city", "sales_by_channel", "funnel")}
     views = {p[0]: rng.randint(0, 30) for p in PRODUCTS}
     orders = rng.randint(1, 20)
     items = orders + rng.randint(0, orders)
@@ -60,6 +61,15 @@ def window_rows(ws, rng, money):
     for r, (pid, name, cat) in enumerate(ranked, 1):
         out["top_products"].append(dict(window_start=ws, window_end=we, rank=r, product_id=pid, product_name=name,
                                         category=cat, views=views[pid]))
+    for pid, name, cat in PRODUCTS:
+        if views[pid]:
+            units = rng.randint(0, 2)
+            out["product_activity"].append(dict(window_start=ws, window_end=we, product_id=pid, product_name=name,
+                                                category=cat, views=views[pid], adds=rng.randint(0, 3), units_sold=units,
+                                                revenue=money_val(units * rng.randint(500, 9000), money)))
+    out["sales_by_channel"].append(dict(window_start=ws, window_end=we, store_type="online", device="mobile",
+                                        orders=orders, revenue=money_val(revenue, money),
+                                        avg_ticket=money_val(revenue // orders, money)))
     left_o, left_r = orders, revenue
     for i, (prov, city) in enumerate(rng.sample(CITIES, 4)):
         o = left_o if i == 3 else rng.randint(0, left_o)
@@ -87,6 +97,10 @@ def schema(table, money):
                               ("removes", pa.int64()), ("units_sold", pa.int64()), ("revenue", m)],
         "top_products": [("rank", pa.int32()), ("product_id", pa.string()), ("product_name", pa.string()),
                          ("category", pa.string()), ("views", pa.int64())],
+        "product_activity": [("product_id", pa.string()), ("product_name", pa.string()), ("category", pa.string()),
+                             ("views", pa.int64()), ("adds", pa.int64()), ("units_sold", pa.int64()), ("revenue", m)],
+        "sales_by_channel": [("store_type", pa.string()), ("device", pa.string()), ("orders", pa.int64()),
+                             ("revenue", m), ("avg_ticket", m)],
         "sales_by_city": [("province", pa.string()), ("city", pa.string()), ("store_type", pa.string()),
                           ("orders", pa.int64()), ("revenue", m)],
         "funnel": [("viewed", pa.int64()), ("carted", pa.int64()), ("purchased", pa.int64()),
