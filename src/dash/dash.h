@@ -6,12 +6,16 @@
  *   - range   : dash_range_parse() validates the query parameters of an API call.
  *   - source  : where rows come from. dash_source is a small interface (list the committed files,
  *               scan one table over a time range); dash_source_lake() is the real one, reading the
- *               lake's Parquet files through ecom's reader, skipping date partitions and row groups
- *               outside the range. Unit tests plug in their own rows.
- *   - engine  : dash_engine answers API calls: it aggregates scanned rows into JSON, caches the
+ *               lake's Parquet files through ecom's reader (one table per catalog metric, columns
+ *               by their catalog names), skipping date partitions and row groups outside the
+ *               range. Unit tests plug in their own rows.
+ *   - engine  : dash_engine answers API calls, one per catalog metric (/api/<metric name>) and
+ *               rank (/api/<rank name>) plus /api/summary, /api/health and /api/catalog: it sums
+ *               scanned rows by the catalog's merge rules (agg.c), renders JSON, caches the
  *               answers, and throws the cache away when the source's generation (a hash of the
- *               committed file listing) changes. With a stream URL it also fetches the stream's
- *               GET /status (libcurl) and adds its open windows, marked "provisional": true.
+ *               committed file listing) or the stream's open windows change. With a stream URL
+ *               it fetches the stream's GET /status (libcurl, schema 2) and merges its open
+ *               windows into the answers, each marked final or provisional with its final_at.
  *   - server  : dash_server binds (loopback by default), routes GET/HEAD requests to the embedded
  *               assets and the engine, checks the optional bearer token / cookie, and adds the
  *               security headers.

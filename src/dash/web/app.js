@@ -210,7 +210,9 @@
     note.textContent = a.rows.length ? "" : t("no_data");
     if (a.provisional_windows) note.textContent = provText(a.provisional_windows, a.final_at);
     drawChart("sales", box, () => ({
-      scales: { x: { time: true }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
+      // x spans the whole range (a fresh stream has one window: it sits at the range's end)
+      scales: { x: { time: true, range: () => { const r = state.data.sales_per_minute;
+        return [Date.parse(r.from) / 1000, Date.parse(r.to) / 1000]; } }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
         tk: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.2)] } },
       series: [
         { label: t("time"), value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
