@@ -23,7 +23,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CATS = ["Electrónica", "Ropa", "Hogar", "Deportes", "Juguetes", "Libros", "Belleza", "Alimentos"]
-PRODUCTS = [("P%03d" % i, "%s item %d" % (CATS[i % len(CATS)], i), CATS[i % len(CATS)]) for i in range(40)]
+def make_products(n):
+    return [("P%03d" % i, "%s item %d" % (CATS[i % len(CATS)], i), CATS[i % len(CATS)]) for i in range(n)]
+
+
+PRODUCTS = make_products(40)   # --products N changes it (327: the generator's catalog size)
 CITIES = [("Pichincha", "Quito"), ("Guayas", "Guayaquil"), ("Azuay", "Cuenca"), ("Manabí", "Manta"),
           ("Manabí", "Portoviejo"), ("Tungurahua", "Ambato"), ("Loja", "Loja"), ("El Oro", "Machala"),
           ("Imbabura", "Ibarra"), ("Santo Domingo de los Tsáchilas", "Santo Domingo")]
@@ -253,10 +257,13 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--money", choices=["dollars", "cents"], default="dollars")
     ap.add_argument("--add-window", action="store_true")
+    ap.add_argument("--products", type=int, default=40)
     ap.add_argument("--from-raw")
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--correction-pct", type=int, default=0)
     a = ap.parse_args()
+    global PRODUCTS
+    PRODUCTS = make_products(a.products)
     if a.from_raw:
         from_raw(a.root, a.from_raw, a.partitions, a.correction_pct)
         return
