@@ -45,7 +45,7 @@
 #include "util/util.h"
 
 /* ---- rows of a catalog metric (src/metrics/metrics.h) ----
- * A source hands the engine one dash_row per lake row: its window, the id of its key tuple (the
+ * A source hands the engine blocks of lake rows: their windows, the id of their key tuple (the
  * metric's KEY and ATTR columns, in catalog order) in the metric's dash_keys dictionary, and one
  * int64 per catalog column (INT: the count; MONEY: cents; STR and RATE columns: 0 — strings are
  * in the dictionary, rates are recomputed from their num/den after merging). Why ids: summing a
@@ -65,14 +65,19 @@ const char *dash_keys_str(const dash_keys *k, int32_t id, int col);
 /* Number of leading STR columns (KEY + ATTR) of m: the width of a key tuple. */
 int dash_metric_nstr(const metric_def *m);
 
+/* A block of rows, column-wise: row i has window [ws[i], we[i]), key tuple id key[i] in the
+ * metric's dash_keys (0 for a metric without keys), and values v[i * ncols .. + ncols) by catalog
+ * column index. Why blocks: a consumer sums a decoded row group in one tight loop (no call per
+ * row). A block may hold rows outside the scanned range: the consumer filters on ws. */
 typedef struct {
-    int64_t ws, we;      /* window_start, window_end (us) */
-    int32_t key;         /* id in the metric's dash_keys (0 for a metric without keys) */
-    const int64_t *v;    /* [ncols] values by catalog column index */
-} dash_row;
+    size_t n;
+    const int64_t *ws, *we, *v;
+    const int32_t *key;
+} dash_block;
 
-/* Called by a scan for each row in range; a non-zero return stops the scan with that code. */
-typedef int (*dash_row_fn)(void *ctx, const dash_row *r);
+/* Called by a scan for each block that may hold rows in [from, to); a non-zero return stops
+ * the scan with that code. */
+typedef int (*dash_block_fn)(void *ctx, const dash_block *b, int64_t from, int64_t to);
 
 /* ---- source: where committed rows come from ---- */
 typedef struct {
@@ -81,10 +86,11 @@ typedef struct {
      * the set of committed files (names, sizes, mtimes) changes, and latest_end[m] to the latest
      * window_end of metric m's table (INT64_MIN if it has none). */
     int (*poll)(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err, size_t errlen);
-    /* Calls fn for every row of metric m whose window_start lies in [from, to) (every row is
-     * passed, correction rows and every partition's rows included). A missing table gives no
-     * rows and no error. Called after poll, with the listing poll saw. */
-    int (*scan)(void *ctx, metric_id m, int64_t from, int64_t to, dash_row_fn fn, void *fnctx, char *err,
+    /* Calls fn with blocks holding every row of metric m whose window_start lies in [from, to)
+     * (correction rows and every partition's rows included; rows outside the range may come
+     * along). A missing table gives no rows and no error. Called after poll, with the listing
+     * poll saw. */
+    int (*scan)(void *ctx, metric_id m, int64_t from, int64_t to, dash_block_fn fn, void *fnctx, char *err,
                 size_t errlen);
     /* The dictionary of metric m's key tuples (owned by the source; ids stay valid for its life). */
     const dash_keys *(*keys)(void *ctx, metric_id m);

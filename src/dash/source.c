@@ -430,26 +430,15 @@ static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, con
     return 0;
 }
 
-/* Calls fn for the cached rows of rr whose window_start lies in [from, to). */
-static int rg_visit(const rg_rows *rr, int ncols, int64_t from, int64_t to, dash_row_fn fn, void *fnctx) {
-    for (size_t i = 0; i < rr->n; i++) {
-        if (rr->ws[i] < from || rr->ws[i] >= to) continue;
-        dash_row x = {rr->ws[i], rr->we[i], rr->key[i], rr->v + i * (size_t)ncols};
-        int rc = fn(fnctx, &x);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
 /* Ensures f's footer facts are known and, when fn != NULL, passes the rows whose window_start
  * lies in [from, to) to fn, decoding (and caching) only the row groups that may hold some. The
  * file is opened only when something is not cached yet. */
-static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t to, dash_row_fn fn, void *fnctx,
+static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t to, dash_block_fn fn, void *fnctx,
                      char *err, size_t errlen) {
     pq_reader *r = NULL;
     read_ctx rc = {s->st, f->path};
     col_map m;
-    int ret = -1, ncols = metric_get(t)->ncols;
+    int ret = -1;
     bool need = !f->opened;
     if (fn && f->opened)
         for (int g = 0; g < f->nrg; g++)
@@ -477,8 +466,9 @@ static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t t
             f->cached_rows += f->rg_rows[g].n;
             s->cached_rows += f->rg_rows[g].n;
         }
-        int vr = rg_visit(&f->rg_rows[g], ncols, from, to, fn, fnctx);
-        if (vr) {
+        const rg_rows *rr = &f->rg_rows[g];
+        dash_block blk = {rr->n, rr->ws, rr->we, rr->v, rr->key};
+        if (rr->n && fn(fnctx, &blk, from, to)) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
@@ -563,7 +553,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
     return 0;
 }
 
-static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_row_fn fn, void *fnctx, char *err,
+static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_block_fn fn, void *fnctx, char *err,
                      size_t errlen) {
     lake_src *s = ctx;
     if ((unsigned)t >= METRIC_ID_COUNT) {

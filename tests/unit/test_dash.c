@@ -102,7 +102,7 @@ static int mem_poll(void *ctx, uint64_t *gen, int64_t latest[METRIC_ID_COUNT], c
     return 0;
 }
 
-static int mem_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_row_fn fn, void *fnctx, char *err,
+static int mem_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_block_fn fn, void *fnctx, char *err,
                     size_t errlen) {
     mem_src *m = ctx;
     m->scans++;
@@ -112,8 +112,8 @@ static int mem_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_row_f
     }
     for (size_t i = 0; i < m->n[t]; i++) {
         const mem_row *r = &m->rows[t][i];
-        dash_row x = {r->ws, r->we, r->key, r->v};
-        if (r->ws >= from && r->ws < to && fn(fnctx, &x)) return -1;
+        dash_block x = {1, &r->ws, &r->we, r->v, &r->key};   /* one row per block; filtered by fn */
+        if (fn(fnctx, &x, from, to)) return -1;
     }
     return 0;
 }
