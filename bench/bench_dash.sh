@@ -117,7 +117,7 @@ for _ in $(seq 1 100); do
   URL2=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$WORK/dash2.out"); [ -n "$URL2" ] && break; sleep 0.1
 done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$PY" bench/bench_dash_range.py "$URL2" "$WORK/lake2"
+"$PY" bench/bench_dash_range.py "$URL2" "$WORK/lake2" "$DASH2_PID"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill "$DASH2_PID"; wait "$DASH2_PID" 2>/dev/null || true
 

@@ -2,7 +2,10 @@
 connection: (a) from the answer cache (the same range again) and (b) computed from the warm
 row-group cache (a different 24 h range each request: every answer merges ~470k
 product_activity rows). Peer: DuckDB, the same aggregation over the same files, in the same
-run. Prints medians and p90 in ms.   usage: bench_dash_range.py URL LAKE"""
+run. Prints medians and p90 in ms, and the server's CPU time (user + sys, from /proc) per
+computed answer: the figure that does not depend on how loaded the machine is.
+usage: bench_dash_range.py URL LAKE DASH_PID"""
+import os
 import calendar
 import http.client
 import random
@@ -13,7 +16,13 @@ import urllib.parse
 
 import duckdb
 
-url, lake = sys.argv[1], sys.argv[2]
+url, lake, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+
+def cpu_ms():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
 u = urllib.parse.urlparse(url)
 con = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
 DAY0 = calendar.timegm((2026, 11, 25, 0, 0, 0))   # the lake holds 2026-11-24 and 2026-11-25
@@ -55,21 +64,23 @@ SQL = {
 }
 db = duckdb.connect()
 db.execute("SET TimeZone='UTC'")
-print("%-24s | %-15s | %-15s | %-15s | %s" % ("24 h answer", "cached p50 p90", "computed p50 p90", "DuckDB p50 p90",
-                                              "DuckDB/computed"))
+print("%-24s | %-15s | %-15s | %-9s | %-15s | %s" % ("24 h answer", "cached p50 p90", "computed p50 p90", "CPU/answer",
+                                                     "DuckDB p50 p90", "DuckDB/computed"))
 for api in ["top_products", "top_products_by_revenue", "category_activity", "summary", "sales_per_minute"]:
     q = "/api/%s?from=%s&to=%s" % (api, iso(DAY0 - 43200), iso(DAY0 + 43200))
     get(q)
     cached = [get(q) for _ in range(200)]
-    computed, duck = [], []
+    computed, duck, cpu = [], [], 0.0
     for i in range(200):
         a = DAY0 - 86400 + rng.randint(0, 1439) * 60
+        c0 = cpu_ms()
         computed.append(get("/api/%s?from=%s&to=%s" % (api, iso(a), iso(a + 86400))))
+        cpu += cpu_ms() - c0
         if api in SQL and i < 15:
             sql = SQL[api].format(l=lake)
             t0 = time.perf_counter()
             db.execute(sql, [iso(a), iso(a + 86400)]).fetchall()
             duck.append((time.perf_counter() - t0) * 1000)
     ratio = "%.0fx" % (statistics.median(duck) / statistics.median(computed)) if duck else "-"
-    print("%-24s | %s | %s | %s | %s" % (api, stats(cached), stats(computed), stats(duck) if duck else "      -       -",
-                                         ratio))
+    print("%-24s | %s | %s | %9.2f | %s | %s" % (api, stats(cached), stats(computed), cpu / 200,
+                                                 stats(duck) if duck else "      -       -", ratio))

@@ -447,14 +447,16 @@ static int render_body(dash_engine *e, const endpoint *ep, int64_t from, int64_t
 }
 
 /* Computes one complete answer (or finds it in the cache) into *out. Holding smu and mu. The
- * cache key holds the open windows' hash: an answer lives until a commit or a status change. */
+ * cache key holds a hash of the open windows and of the stream error: an answer lives until a
+ * commit or a change of what the stream says. */
 static int engine_compute(dash_engine *e, const char *path, const endpoint *ep, const dash_params *p,
                           dash_blob **out) {
     int64_t from, to;
     engine_range(e, p, &from, &to);
     char key[160];
+    uint64_t live = e->prov.hash ^ hash64(e->status_err, strlen(e->status_err));   /* stream_error is shown */
     snprintf(key, sizeof key, "%.80s|%lld|%lld|%lld|%016llx", path, (long long)from, (long long)to,
-             (long long)p->limit, (unsigned long long)e->prov.hash);
+             (long long)p->limit, (unsigned long long)live);
     bool cacheable = ep->kind != EP_HEALTH;
     cache_entry *c = cacheable ? cache_get(e, key) : NULL;
     if (c) {
