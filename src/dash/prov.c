@@ -53,8 +53,8 @@ static int prov_row_parse(json_t *o, const metric_def *m, dash_prov_row *r) {
     for (int c = 0; c < m->ncols; c++) {
         const metric_col *mc = &m->cols[c];
         json_t *v = json_object_get(o, mc->name);
-        if (c < nstr) {
-            const char *s = json_string_value(v);
+        if (c < nstr) {   /* a key or attribute: a string (null, as the lake's empty value: "") */
+            const char *s = json_is_null(v) ? "" : json_string_value(v);
             if (!s || !(r->s[c] = strdup(s))) return -1;
         } else if (mc->merge != MERGE_RATIO && prov_value(v, mc, &r->v[c])) {
             return -1;
