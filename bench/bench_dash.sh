@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench_dash.sh — `ecom dash` under load: wrk at 50 connections against every API on a day of
-# minute windows (1440 windows x 5 metric tables, written by tests/integ/dash_fixture.py), p50/p99
+# minute windows (1440 windows x 7 metric tables, written by tests/integ/dash_fixture.py), p50/p99
 # and requests/s; cached answers (the same range, as the page asks) and uncached ones (a random
 # range per request, every answer computed). Peer: DuckDB running the same aggregation over the
 # same files, once per query, in the same invocation. Then the page's first contentful paint in
@@ -74,8 +74,10 @@ w = "window_start >= TIMESTAMPTZ '2026-11-24 00:00:00+00' AND window_start < TIM
 sql = {
  "sales_per_minute": "SELECT epoch_us(window_start), sum(orders), sum(items), sum(revenue) FROM %s WHERE %s GROUP BY 1 ORDER BY 1" % (t("sales_per_minute"), w),
  "category_activity": "SELECT category, sum(views) v, sum(adds), sum(removes), sum(units_sold), sum(revenue) FROM %s WHERE %s GROUP BY 1 ORDER BY v DESC" % (t("category_activity"), w),
- "top_products": "SELECT product_id, sum(views) v FROM %s WHERE %s GROUP BY 1 ORDER BY v DESC, 1 LIMIT 10" % (t("top_products"), w),
- "sales_by_city": "SELECT province, city, sum(orders), sum(revenue) r FROM %s WHERE %s GROUP BY 1, 2 ORDER BY r DESC" % (t("sales_by_city"), w),
+ "top_products": "SELECT product_id, sum(views) v FROM %s WHERE %s GROUP BY 1 ORDER BY v DESC, 1 LIMIT 10" % (t("product_activity"), w),
+ "top_products_by_revenue": "SELECT product_id, sum(revenue) v FROM %s WHERE %s GROUP BY 1 ORDER BY v DESC, 1 LIMIT 10" % (t("product_activity"), w),
+ "sales_by_channel": "SELECT store_type, device, sum(orders) n, sum(revenue) FROM %s WHERE %s GROUP BY 1, 2 ORDER BY n DESC" % (t("sales_by_channel"), w),
+ "sales_by_city": "SELECT province, city, store_type, sum(orders) n, sum(revenue) FROM %s WHERE %s GROUP BY 1, 2, 3 ORDER BY n DESC" % (t("sales_by_city"), w),
  "funnel": "SELECT sum(viewed), sum(carted), sum(purchased) FROM %s WHERE %s" % (t("funnel"), w),
  "summary": "SELECT sum(orders), sum(revenue), (SELECT sum(purchased)/sum(viewed) FROM %s WHERE %s) FROM %s WHERE %s" % (t("funnel"), w, t("sales_per_minute"), w),
 }.get(api)
@@ -93,7 +95,7 @@ PYX
 echo "ecom dash on a day of minute windows; wrk -t2 -c$CONNS -d$DURATION; times in ms"
 printf '%-18s | %8s %8s %9s | %8s %8s %9s | %9s %8s\n' api "p50" "p99" "req/s" "p50" "p99" "req/s" "duckdb" "ratio"
 printf '%-18s | %-27s | %-27s | %-18s\n' "" "cached (last=24h)" "uncached (random range)" "peer: same query"
-for api in sales_per_minute category_activity top_products sales_by_city funnel summary health; do
+for api in sales_per_minute category_activity top_products top_products_by_revenue sales_by_city sales_by_channel funnel summary health; do
   curl -sf "${URL}api/$api?last=24h" >/dev/null || curl -sf "${URL}api/$api" >/dev/null
   q="api/$api?last=24h"; [ "$api" = health ] && q="api/health"
   read -r p50 p99 rps bad < <(wrk_run "$q")
@@ -104,6 +106,20 @@ for api in sales_per_minute category_activity top_products sales_by_city funnel 
   [ "${bad:-0}" = 0 ] || echo "  ($bad non-2xx answers)"
 done
 echo "(ratio = DuckDB time for the query / ecom's uncached p50 under load: >1 means ecom answers faster)"
+
+# One 24 h answer at a time over two days with the generator's 327 products (~470k
+# product_activity rows a day): answer cache vs computed from the warm row-group cache.
+"$PY" tests/integ/dash_fixture.py "$WORK/lake2" --start 2026-11-24T00:00:00Z --minutes 2880 --products 327
+"$ECOM_OPT" dash --data "$WORK/lake2" --listen 127.0.0.1:0 >"$WORK/dash2.out" 2>"$WORK/dash2.err" &
+DASH2_PID=$!
+URL2=
+for _ in $(seq 1 100); do
+  URL2=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$WORK/dash2.out"); [ -n "$URL2" ] && break; sleep 0.1
+done
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$PY" bench/bench_dash_range.py "$URL2" "$WORK/lake2" "$DASH2_PID"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+kill "$DASH2_PID"; wait "$DASH2_PID" 2>/dev/null || true
 
 # First contentful paint of the page in headless Chromium, median of 5 fresh contexts.
 if [ -d src/dash/web/node_modules/playwright-core ]; then

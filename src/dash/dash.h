@@ -6,12 +6,16 @@
  *   - range   : dash_range_parse() validates the query parameters of an API call.
  *   - source  : where rows come from. dash_source is a small interface (list the committed files,
  *               scan one table over a time range); dash_source_lake() is the real one, reading the
- *               lake's Parquet files through ecom's reader, skipping date partitions and row groups
- *               outside the range. Unit tests plug in their own rows.
- *   - engine  : dash_engine answers API calls: it aggregates scanned rows into JSON, caches the
+ *               lake's Parquet files through ecom's reader (one table per catalog metric, columns
+ *               by their catalog names), skipping date partitions and row groups outside the
+ *               range. Unit tests plug in their own rows.
+ *   - engine  : dash_engine answers API calls, one per catalog metric (/api/<metric name>) and
+ *               rank (/api/<rank name>) plus /api/summary, /api/health and /api/catalog: it sums
+ *               scanned rows by the catalog's merge rules (agg.c), renders JSON, caches the
  *               answers, and throws the cache away when the source's generation (a hash of the
- *               committed file listing) changes. With a stream URL it also fetches the stream's
- *               GET /status (libcurl) and adds its open windows, marked "provisional": true.
+ *               committed file listing) or the stream's open windows change. With a stream URL
+ *               it fetches the stream's GET /status (libcurl, schema 2) and merges its open
+ *               windows into the answers, each marked final or provisional with its final_at.
  *   - server  : dash_server binds (loopback by default), routes GET/HEAD requests to the embedded
  *               assets and the engine, checks the optional bearer token / cookie, and adds the
  *               security headers.
@@ -37,55 +41,61 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "metrics/metrics.h"
 #include "util/util.h"
 
-/* ---- the metric tables the dashboard reads (columns as written by `ecom stream`) ---- */
-typedef enum {
-    DASH_T_SALES = 0,   /* sales_per_minute: orders, items, revenue, avg_ticket */
-    DASH_T_CATEGORY,    /* category_activity: category | views, adds, removes, units_sold, revenue */
-    DASH_T_TOP,         /* top_products: product_id, product_name, category | rank, views */
-    DASH_T_CITY,        /* sales_by_city: province, city, store_type | orders, revenue */
-    DASH_T_FUNNEL,      /* funnel: viewed, carted, purchased */
-    DASH_T_COUNT
-} dash_table;
+/* ---- rows of a catalog metric (src/metrics/metrics.h) ----
+ * A source hands the engine blocks of lake rows: their windows, the id of their key tuple (the
+ * metric's KEY and ATTR columns, in catalog order) in the metric's dash_keys dictionary, and one
+ * int64 per catalog column (INT: the count; MONEY: cents; STR and RATE columns: 0 — strings are
+ * in the dictionary, rates are recomputed from their num/den after merging). Why ids: summing a
+ * range is then an array add per row, with no string hashing (a day of product_activity is
+ * ~470k rows, answered in a few ms). */
+typedef struct dash_keys dash_keys;
 
-const char *dash_table_name(dash_table t);   /* "sales_per_minute", ... */
+/* A dictionary of key tuples -> dense ids 0..n-1 for metric m. NULL when out of memory. */
+dash_keys *dash_keys_new(const metric_def *m);
+void dash_keys_free(dash_keys *k);
+/* Id of the tuple s[i] (length n[i]) for each of the metric's first nstr columns (its KEY and
+ * ATTR columns), added when new; -1 when out of memory. Strings are copied. */
+int32_t dash_keys_intern(dash_keys *k, const char *const *s, const size_t *n);
+size_t dash_keys_count(const dash_keys *k);
+/* Column col (< nstr) of tuple id, NUL-terminated, owned by k. */
+const char *dash_keys_str(const dash_keys *k, int32_t id, int col);
+/* Number of leading STR columns (KEY + ATTR) of m: the width of a key tuple. */
+int dash_metric_nstr(const metric_def *m);
 
-/* One row of any metric table: the window, up to 3 text columns and up to 5 integers, in the
- * order listed above (money columns in cents). */
-#define DASH_ROW_STRS 3
-#define DASH_ROW_NUMS 5
+/* A block of rows, column-wise: row i has window [ws[i], we[i]), key tuple id key[i] in the
+ * metric's dash_keys (0 for a metric without keys), and values v[i * ncols .. + ncols) by catalog
+ * column index. Why blocks: a consumer sums a decoded row group in one tight loop (no call per
+ * row). A block may hold rows outside the scanned range: the consumer filters on ws. */
 typedef struct {
-    int64_t ws, we;                  /* window_start, window_end (us) */
-    const char *s[DASH_ROW_STRS];    /* owned by the dash_rows that holds the row; never NULL */
-    int64_t n[DASH_ROW_NUMS];
-} dash_row;
+    size_t n;
+    const int64_t *ws, *we, *v;
+    const int32_t *key;
+} dash_block;
 
-typedef struct {
-    dash_row *rows;
-    size_t n, cap;
-    struct dash_chunk *chunks_;      /* internal: string storage that never moves */
-} dash_rows;
-
-/* Appends a row; the strings are copied (NULL counts as ""). 0 or -1 (out of memory). */
-int dash_rows_add(dash_rows *r, int64_t ws, int64_t we, const char *const s[DASH_ROW_STRS],
-                  const int64_t n[DASH_ROW_NUMS]);
-/* Appends every row of src to dst. 0 or -1. */
-int dash_rows_extend(dash_rows *dst, const dash_rows *src);
-void dash_rows_free(dash_rows *r);
+/* Called by a scan for each block that may hold rows in [from, to); a non-zero return stops
+ * the scan with that code. */
+typedef int (*dash_block_fn)(void *ctx, const dash_block *b, int64_t from, int64_t to);
 
 /* ---- source: where committed rows come from ---- */
 typedef struct {
     void *ctx;
     /* Re-lists the committed files (cheap). Sets *generation to a value that changes whenever
-     * the set of committed files (names, sizes, mtimes) changes, and *latest_end to the latest
-     * window_end of any metric table (INT64_MIN if there is none). */
-    int (*poll)(void *ctx, uint64_t *generation, int64_t *latest_end, char *err, size_t errlen);
-    /* Appends to out the rows of table t whose window_start lies in [from, to). A missing table
-     * gives no rows and no error. Called after poll, with the listing poll saw. */
-    int (*scan)(void *ctx, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err, size_t errlen);
+     * the set of committed files (names, sizes, mtimes) changes, and latest_end[m] to the latest
+     * window_end of metric m's table (INT64_MIN if it has none). */
+    int (*poll)(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err, size_t errlen);
+    /* Calls fn with blocks holding every row of metric m whose window_start lies in [from, to)
+     * (correction rows and every partition's rows included; rows outside the range may come
+     * along). A missing table gives no rows and no error. Called after poll, with the listing
+     * poll saw. */
+    int (*scan)(void *ctx, metric_id m, int64_t from, int64_t to, dash_block_fn fn, void *fnctx, char *err,
+                size_t errlen);
+    /* The dictionary of metric m's key tuples (owned by the source; ids stay valid for its life). */
+    const dash_keys *(*keys)(void *ctx, metric_id m);
     /* Optional (may be NULL): appends a JSON object describing the tables to out
-     * ({"sales_per_minute": {"files": n, ...}, ..., "rejected_rows": n}). */
+     * ({"sales_per_minute": {"files": n, ...}, ..., "rejected": {...}}). */
     int (*describe)(void *ctx, buf_t *out, char *err, size_t errlen);
     void (*destroy)(void *ctx);
 } dash_source;
@@ -99,7 +109,7 @@ typedef struct {
     int64_t last_us;
     bool has_from_to;    /* from=RFC3339&to=RFC3339 */
     int64_t from_us, to_us;
-    int64_t limit;       /* limit=N (1..100) for ranked lists; 0 = default */
+    int64_t limit;       /* limit=N (1..100) for keyed and ranked lists; 0 = default (rank n, else 100) */
 } dash_params;
 
 /* Longest range accepted (bounds the work of one request). */
@@ -180,6 +190,29 @@ void dash_server_stop(dash_server *s);
  * object. 0 or -1 with err. Only http:// and https:// URLs are accepted. The program must have
  * called curl_global_init() once before starting threads (cmd_dash does). */
 int dash_status_fetch(const char *base_url, buf_t *out, char *err, size_t errlen);
+
+/* One open (provisional) window row of a metric, from /status schema 2 (docs/stream.md):
+ * strings for the metric's KEY/ATTR columns, int64 values by catalog column index (money in
+ * cents, rates not kept: recomputed), and when it becomes final. */
+typedef struct {
+    int64_t ws, we, final_at;    /* final_at: INT64_MIN when the stream gave null */
+    char *s[METRIC_MAX_COLS];    /* [nstr], owned */
+    int64_t v[METRIC_MAX_COLS];
+} dash_prov_row;
+
+typedef struct {
+    dash_prov_row *rows[METRIC_ID_COUNT];
+    size_t n[METRIC_ID_COUNT];
+    int64_t watermark;           /* INT64_MIN when null */
+    int64_t max_end;             /* latest window_end of any open window, INT64_MIN if none */
+    uint64_t hash;               /* of the open windows (changes when any number changes) */
+} dash_prov;
+
+/* Parses a /status document (schema 2) into p (zeroed by the caller). Metrics absent from
+ * open_windows have no rows; a member that is not a catalog metric is ignored. -1 with err when
+ * the document is not schema 2 or a row is malformed (p is then empty). */
+int dash_prov_parse(const char *json, size_t n, dash_prov *p, char *err, size_t errlen);
+void dash_prov_free(dash_prov *p);
 
 /* ---- JSON helpers (used by the engine; exposed for tests) ---- */
 #define DASH_JSON_MAX_DEPTH 32

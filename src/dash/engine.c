@@ -1,25 +1,14 @@
-/* engine.c — answers the API: scans the committed rows of a range through the source,
- * aggregates them into JSON, and caches the answers until the committed files change. */
+/* engine.c — answers the API: resolves the path to a catalog metric or rank, scans the committed
+ * rows of the range through the source, adds the stream's open (provisional) windows, merges by
+ * the catalog's rules (agg.c) and renders JSON, caching answers until the committed files or the
+ * open windows change. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dash/dash.h"
-
-typedef enum { EP_SALES, EP_CATEGORY, EP_TOP, EP_CITY, EP_FUNNEL, EP_SUMMARY, EP_HEALTH, EP_COUNT } endpoint;
-
-static const char *const ep_paths[EP_COUNT] = {
-    "/api/sales_per_minute", "/api/category_activity", "/api/top_products", "/api/sales_by_city",
-    "/api/funnel",           "/api/summary",           "/api/health",
-};
-
-static const char *const table_names[DASH_T_COUNT] = {
-    "sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel",
-};
-
-const char *dash_table_name(dash_table t) { return (unsigned)t < DASH_T_COUNT ? table_names[t] : "?"; }
+#include "dash/dash_internal.h"
 
 struct dash_blob {
     atomic_int refs;
@@ -50,7 +39,7 @@ static dash_blob *blob_ref(dash_blob *b) {
 }
 
 typedef struct {
-    char key[96];
+    char key[160];
     uint64_t generation;
     uint64_t used;      /* tick of last use, for LRU eviction */
     int status;
@@ -66,7 +55,8 @@ struct dash_engine {
     bool polled;
     int64_t last_poll_mono;
     uint64_t generation;
-    int64_t latest_end;
+    int64_t latest_end;                      /* max over metrics */
+    int64_t metric_end[METRIC_ID_COUNT];     /* latest committed window_end per metric */
     char poll_err[256];
     /* answers */
     cache_entry *cache;
@@ -76,6 +66,7 @@ struct dash_engine {
     int64_t status_mono;
     buf_t status;
     char status_err[256];
+    dash_prov prov;                          /* the status's open windows (guarded by smu) */
 };
 
 dash_engine *dash_engine_new(dash_source src, const dash_engine_opts *opts, char *err, size_t errlen) {
@@ -98,6 +89,7 @@ dash_engine *dash_engine_new(dash_source src, const dash_engine_opts *opts, char
         return NULL;
     }
     e->o.stream_url = e->stream_url;
+    dash_prov_free(&e->prov);
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->smu, NULL);
     return e;
@@ -111,6 +103,7 @@ void dash_engine_free(dash_engine *e) {
     free(e->cache);
     free(e->stream_url);
     buf_free(&e->status);
+    dash_prov_free(&e->prov);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->smu);
     free(e);
@@ -118,10 +111,27 @@ void dash_engine_free(dash_engine *e) {
 
 bool dash_engine_is_api(const char *path) { return !strncmp(path, "/api/", 5); }
 
-static int ep_find(const char *path) {
-    for (int i = 0; i < EP_COUNT; i++)
-        if (!strcmp(path, ep_paths[i])) return i;
-    return -1;
+/* ---- endpoints: derived from the catalog ---- */
+typedef enum { EP_METRIC, EP_RANK, EP_SUMMARY, EP_HEALTH, EP_CATALOG } ep_kind;
+
+typedef struct {
+    ep_kind kind;
+    const metric_def *m;         /* EP_METRIC, EP_RANK */
+    const metric_rank *rank;     /* EP_RANK */
+} endpoint;
+
+/* /api/<metric name>, /api/<rank name>, /api/summary, /api/health, /api/catalog. */
+static bool ep_find(const char *path, endpoint *ep) {
+    if (!dash_engine_is_api(path)) return false;
+    const char *name = path + 5;
+    *ep = (endpoint){0};
+    if (!strcmp(name, "summary")) ep->kind = EP_SUMMARY;
+    else if (!strcmp(name, "health")) ep->kind = EP_HEALTH;
+    else if (!strcmp(name, "catalog")) ep->kind = EP_CATALOG;
+    else if ((ep->m = metric_find(name))) ep->kind = EP_METRIC;
+    else if ((ep->m = metric_find_rank(name, &ep->rank))) ep->kind = EP_RANK;
+    else return false;
+    return true;
 }
 
 static int error_body(buf_t *out, const char *msg) {
@@ -140,19 +150,24 @@ static int engine_refresh(dash_engine *e) {
     e->last_poll_mono = now;
     e->poll_err[0] = 0;
     uint64_t gen = 0;
-    int64_t latest = INT64_MIN;
-    if (e->src.poll(e->src.ctx, &gen, &latest, e->poll_err, sizeof e->poll_err)) {
+    int64_t ends[METRIC_ID_COUNT];
+    if (e->src.poll(e->src.ctx, &gen, ends, e->poll_err, sizeof e->poll_err)) {
         if (!e->poll_err[0]) snprintf(e->poll_err, sizeof e->poll_err, "cannot list the lake");
         return -1;
     }
     e->generation = gen;
-    e->latest_end = latest;
+    e->latest_end = INT64_MIN;
+    for (int m = 0; m < METRIC_ID_COUNT; m++) {
+        e->metric_end[m] = ends[m];
+        if (ends[m] > e->latest_end) e->latest_end = ends[m];
+    }
     return 0;
 }
 
 /* Resolves the parameters to [from, to). `last` (and the default) counts back from the latest
- * committed window end, so a replayed or paused lake still shows its newest data; with no data
- * at all it counts back from now (rounded down to the minute). */
+ * window end known — committed, or open in the stream's status — so a replayed or paused lake
+ * still shows its newest data and a fresh stream its first minute; with no data at all it counts
+ * back from now (rounded down to the minute). */
 static void engine_range(const dash_engine *e, const dash_params *p, int64_t *from, int64_t *to) {
     if (p->has_from_to) {
         *from = p->from_us;
@@ -160,7 +175,7 @@ static void engine_range(const dash_engine *e, const dash_params *p, int64_t *fr
         return;
     }
     int64_t span = p->has_last ? p->last_us : e->o.default_last_us;
-    int64_t end = e->latest_end;
+    int64_t end = e->latest_end > e->prov.max_end ? e->latest_end : e->prov.max_end;
     if (end == INT64_MIN) {
         int64_t minute = 60 * TIME_US_PER_SEC;
         end = time_now_us() / minute * minute;
@@ -169,230 +184,149 @@ static void engine_range(const dash_engine *e, const dash_params *p, int64_t *fr
     *from = end - span;
 }
 
-/* ---- aggregation helpers ---- */
-typedef struct {
-    int nkeys;   /* number of leading string columns that form the group key */
-} sort_ctx;
-
-static int cmp_by_strings(const void *a, const void *b, void *ctx) {
-    const dash_row *x = a, *y = b;
-    int nk = ((const sort_ctx *)ctx)->nkeys;
-    for (int i = 0; i < nk; i++) {
-        int c = strcmp(x->s[i], y->s[i]);
-        if (c) return c;
-    }
-    return 0;
-}
-
-static int cmp_by_window(const void *a, const void *b) {
-    const dash_row *x = a, *y = b;
-    return (x->ws > y->ws) - (x->ws < y->ws);
-}
-
-/* Merges rows with equal keys (the first nkeys strings, or the window when nkeys == 0) by
- * summing their numbers, in place. Why merge at all: two stream instances (or a table rewritten
- * across partitions) may each hold part of one window's counts; every metric here is a sum. */
-static void rows_merge(dash_rows *r, int nkeys) {
-    if (r->n == 0) return;
-    if (nkeys) {
-        sort_ctx c = {nkeys};
-        qsort_r(r->rows, r->n, sizeof *r->rows, cmp_by_strings, &c);
+/* ---- rendering by the catalog's column types ---- */
+static void render_value(buf_t *b, const metric_def *m, const agg_row *r, int c) {
+    const metric_col *mc = &m->cols[c];
+    int64_t num, den;
+    if (mc->type == METRIC_STR) {
+        dash_json_str(b, r->s[c] ? r->s[c] : "");
+    } else if (agg_ratio(m, r, c, &num, &den)) {
+        if (den == 0) buf_append_str(b, "null");
+        else if (mc->type == METRIC_MONEY) dash_json_money(b, metric_ratio_cents(num, den));
+        else dash_json_ratio(b, num, den);
+    } else if (mc->type == METRIC_MONEY) {
+        dash_json_money(b, r->v[c]);
     } else {
-        qsort(r->rows, r->n, sizeof *r->rows, cmp_by_window);
+        buf_printf(b, "%lld", (long long)r->v[c]);
     }
-    size_t w = 0;
-    sort_ctx c = {nkeys};
-    for (size_t i = 1; i < r->n; i++) {
-        dash_row *a = &r->rows[w], *b = &r->rows[i];
-        bool same = nkeys ? !cmp_by_strings(a, b, &c) : a->ws == b->ws;
-        if (same) {
-            for (int k = 0; k < DASH_ROW_NUMS; k++) a->n[k] += b->n[k];
-            if (b->we > a->we) a->we = b->we;
-        } else {
-            r->rows[++w] = *b;
-        }
+}
+
+/* "col":value for every catalog column of r, each preceded by a comma. */
+static void render_cols(buf_t *b, const metric_def *m, const agg_row *r) {
+    for (int c = 0; c < m->ncols; c++) {
+        buf_printf(b, ",\"%s\":", m->cols[c].name);
+        render_value(b, m, r, c);
     }
-    r->n = w + 1;
 }
 
-static int cmp_views_desc(const void *a, const void *b) {   /* top_products: views desc, id asc */
-    const dash_row *x = a, *y = b;
-    if (x->n[1] != y->n[1]) return x->n[1] < y->n[1] ? 1 : -1;
-    return strcmp(x->s[0], y->s[0]);
+static void render_opt_time(buf_t *b, int64_t us) {
+    if (us == INT64_MIN) buf_append_str(b, "null");
+    else dash_json_time(b, us);
 }
 
-static int cmp_cat_views_desc(const void *a, const void *b) { /* category: views desc, name asc */
-    const dash_row *x = a, *y = b;
-    if (x->n[0] != y->n[0]) return x->n[0] < y->n[0] ? 1 : -1;
-    return strcmp(x->s[0], y->s[0]);
+/* The members every metric answer carries about finality. */
+static void render_finality(buf_t *b, const agg_table *t) {
+    buf_printf(b, ",\"provisional_windows\":%zu,\"final_at\":", t->prov_windows);
+    render_opt_time(b, t->final_at);
 }
 
-static int cmp_city_revenue_desc(const void *a, const void *b) { /* revenue desc, province, city */
-    const dash_row *x = a, *y = b;
-    if (x->n[1] != y->n[1]) return x->n[1] < y->n[1] ? 1 : -1;
-    int c = strcmp(x->s[0], y->s[0]);
-    return c ? c : strcmp(x->s[1], y->s[1]);
-}
-
-/* ---- one renderer per endpoint; each appends the members after the envelope ---- */
-static int scan(dash_engine *e, dash_table t, int64_t from, int64_t to, dash_rows *r, char *err, size_t errlen) {
-    return e->src.scan(e->src.ctx, t, from, to, r, err, errlen);
-}
-
-static int render_sales(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
-    dash_rows r = {0};
-    if (scan(e, DASH_T_SALES, from, to, &r, err, errlen)) goto fail;
-    rows_merge(&r, 0);
-    buf_append_str(b, ",\"rows\":[");
-    for (size_t i = 0; i < r.n; i++) {
-        const dash_row *x = &r.rows[i];
-        buf_append_str(b, i ? ",{\"window_start\":" : "{\"window_start\":");
-        dash_json_time(b, x->ws);
-        buf_append_str(b, ",\"window_end\":");
-        dash_json_time(b, x->we);
-        buf_printf(b, ",\"orders\":%lld,\"items\":%lld,\"revenue\":", (long long)x->n[0], (long long)x->n[1]);
-        dash_json_money(b, x->n[2]);
-        buf_append_str(b, ",\"avg_ticket\":");
-        if (x->n[0] > 0) buf_printf(b, "%.2f", (double)x->n[2] / (double)x->n[0] / 100.0);
-        else buf_append_str(b, "null");
-        buf_append_char(b, '}');
-    }
-    buf_append_char(b, ']');
-    dash_rows_free(&r);
-    return 0;
-fail:
-    dash_rows_free(&r);
-    return -1;
-}
-
-static int render_category(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
-    dash_rows r = {0};
-    if (scan(e, DASH_T_CATEGORY, from, to, &r, err, errlen)) {
-        dash_rows_free(&r);
-        return -1;
-    }
-    rows_merge(&r, 1);
-    if (r.n) qsort(r.rows, r.n, sizeof *r.rows, cmp_cat_views_desc);
-    buf_append_str(b, ",\"rows\":[");
-    for (size_t i = 0; i < r.n; i++) {
-        const dash_row *x = &r.rows[i];
-        buf_append_str(b, i ? ",{\"category\":" : "{\"category\":");
-        dash_json_str(b, x->s[0]);
-        buf_printf(b, ",\"views\":%lld,\"adds\":%lld,\"removes\":%lld,\"units_sold\":%lld,\"revenue\":",
-                   (long long)x->n[0], (long long)x->n[1], (long long)x->n[2], (long long)x->n[3]);
-        dash_json_money(b, x->n[4]);
-        buf_append_char(b, '}');
-    }
-    buf_append_char(b, ']');
-    dash_rows_free(&r);
-    return 0;
-}
-
-static int render_top(dash_engine *e, int64_t from, int64_t to, int64_t limit, buf_t *b, char *err,
+/* The range's committed rows of m plus the status's open windows, merged. */
+static int engine_agg(dash_engine *e, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
                       size_t errlen) {
-    dash_rows r = {0};
-    if (scan(e, DASH_T_TOP, from, to, &r, err, errlen)) {
-        dash_rows_free(&r);
+    if (agg_lake(&e->src, m, from, to, t, err, errlen)) return -1;
+    if (agg_add_prov(t, &e->prov, e->metric_end[m->id], from, to)) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    /* Group by product_id only; rank (n[0]) is meaningless once summed and is reassigned. */
-    rows_merge(&r, 1);
-    if (r.n) qsort(r.rows, r.n, sizeof *r.rows, cmp_views_desc);
-    buf_append_str(b, ",\"rows\":[");
-    size_t n = r.n < (size_t)limit ? r.n : (size_t)limit;
-    for (size_t i = 0; i < n; i++) {
-        const dash_row *x = &r.rows[i];
-        buf_printf(b, "%s{\"rank\":%zu,\"product_id\":", i ? "," : "", i + 1);
-        dash_json_str(b, x->s[0]);
-        buf_append_str(b, ",\"product_name\":");
-        dash_json_str(b, x->s[1]);
-        buf_append_str(b, ",\"category\":");
-        dash_json_str(b, x->s[2]);
-        buf_printf(b, ",\"views\":%lld}", (long long)x->n[1]);
-    }
-    buf_append_char(b, ']');
-    dash_rows_free(&r);
     return 0;
 }
 
-static int render_city(dash_engine *e, int64_t from, int64_t to, int64_t limit, buf_t *b, char *err,
-                       size_t errlen) {
-    dash_rows r = {0};
-    if (scan(e, DASH_T_CITY, from, to, &r, err, errlen)) {
-        dash_rows_free(&r);
-        return -1;
-    }
-    rows_merge(&r, 2);   /* (province, city): online and physical stores together */
-    if (r.n) qsort(r.rows, r.n, sizeof *r.rows, cmp_city_revenue_desc);
+/* Sums of every row of t into one row (the totals of a by-window metric). */
+static agg_row agg_totals(const agg_table *t) {
+    agg_row s;
+    memset(&s, 0, sizeof s);
+    for (size_t i = 0; i < t->n; i++)
+        for (int c = 0; c < t->m->ncols; c++)
+            if (t->m->cols[c].merge == MERGE_SUM) s.v[c] += t->rows[i].v[c];
+    return s;
+}
+
+/* A metric without keys: its totals at the top level, and one row per window marked final or
+ * provisional. */
+static void render_windows(buf_t *b, const agg_table *t) {
+    agg_row tot = agg_totals(t);
+    buf_printf(b, ",\"windows\":%zu", t->n);
+    render_finality(b, t);
+    render_cols(b, t->m, &tot);
     buf_append_str(b, ",\"rows\":[");
-    size_t n = r.n < (size_t)limit ? r.n : (size_t)limit;
-    for (size_t i = 0; i < n; i++) {
-        const dash_row *x = &r.rows[i];
-        buf_append_str(b, i ? ",{\"province\":" : "{\"province\":");
-        dash_json_str(b, x->s[0]);
-        buf_append_str(b, ",\"city\":");
-        dash_json_str(b, x->s[1]);
-        buf_printf(b, ",\"orders\":%lld,\"revenue\":", (long long)x->n[0]);
-        dash_json_money(b, x->n[1]);
+    for (size_t i = 0; i < t->n; i++) {
+        const agg_row *r = &t->rows[i];
+        buf_append_str(b, i ? ",{\"window_start\":" : "{\"window_start\":");
+        dash_json_time(b, r->ws);
+        buf_append_str(b, ",\"window_end\":");
+        dash_json_time(b, r->we);
+        render_cols(b, t->m, r);
+        buf_printf(b, ",\"final\":%s,\"final_at\":", r->prov ? "false" : "true");
+        render_opt_time(b, r->prov ? r->final_at : INT64_MIN);
         buf_append_char(b, '}');
     }
-    buf_printf(b, "],\"total_cities\":%zu", r.n);
-    dash_rows_free(&r);
-    return 0;
+    buf_append_char(b, ']');
 }
 
-static void funnel_sums(const dash_rows *r, int64_t s[3]) {
-    s[0] = s[1] = s[2] = 0;
-    for (size_t i = 0; i < r->n; i++)
-        for (int k = 0; k < 3; k++) s[k] += r->rows[i].n[k];
+/* A metric with keys (or a rank of one): the rows merged per key over the range, by `by` desc
+ * then keys asc, the first limit of them. */
+static void render_keyed(buf_t *b, agg_table *t, int by, int64_t limit, bool ranked) {
+    agg_sort(t, by);
+    render_finality(b, t);
+    buf_printf(b, ",\"total_rows\":%zu,\"rows\":[", t->n);
+    size_t n = t->n < (size_t)limit ? t->n : (size_t)limit;
+    for (size_t i = 0; i < n; i++) {
+        const agg_row *r = &t->rows[i];
+        buf_append_char(b, i ? ',' : '{');
+        if (i) buf_append_char(b, '{');
+        if (ranked) buf_printf(b, "\"rank\":%zu,", i + 1);
+        buf_printf(b, "\"provisional\":%s", r->prov ? "true" : "false");
+        render_cols(b, t->m, r);
+        buf_append_char(b, '}');
+    }
+    buf_append_char(b, ']');
 }
 
-static int render_funnel(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
-    dash_rows r = {0};
-    if (scan(e, DASH_T_FUNNEL, from, to, &r, err, errlen)) {
-        dash_rows_free(&r);
+/* The column a keyed metric's plain endpoint is ordered by: its first value column. */
+static int first_value_col(const metric_def *m) {
+    int c = dash_metric_nstr(m);
+    return c < m->ncols ? c : 0;
+}
+
+static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64_t to, int64_t limit, buf_t *b,
+                         char *err, size_t errlen) {
+    agg_table t;
+    if (engine_agg(e, ep->m, from, to, &t, err, errlen)) {
+        agg_free(&t);
         return -1;
     }
-    rows_merge(&r, 0);   /* one row per window, however many partitions wrote partial rows */
-    int64_t s[3];
-    funnel_sums(&r, s);
-    buf_printf(b, ",\"windows\":%zu,\"viewed\":%lld,\"carted\":%lld,\"purchased\":%lld", r.n, (long long)s[0],
-               (long long)s[1], (long long)s[2]);
-    buf_append_str(b, ",\"view_to_cart_rate\":");
-    dash_json_ratio(b, s[1], s[0]);
-    buf_append_str(b, ",\"cart_to_purchase_rate\":");
-    dash_json_ratio(b, s[2], s[1]);
-    buf_append_str(b, ",\"view_to_purchase_rate\":");
-    dash_json_ratio(b, s[2], s[0]);
-    dash_rows_free(&r);
+    if (t.by_window) render_windows(b, &t);
+    else if (ep->kind == EP_RANK) render_keyed(b, &t, ep->rank->by, limit ? limit : ep->rank->n, true);
+    else render_keyed(b, &t, first_value_col(ep->m), limit ? limit : 100, false);
+    agg_free(&t);
     return 0;
 }
 
+/* KPIs: sales totals and the funnel's conversion, open windows included. */
 static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
-    dash_rows r = {0}, f = {0};
-    if (scan(e, DASH_T_SALES, from, to, &r, err, errlen) || scan(e, DASH_T_FUNNEL, from, to, &f, err, errlen)) {
-        dash_rows_free(&r);
-        dash_rows_free(&f);
-        return -1;
+    const metric_def *sm = metric_get(METRIC_ID_SALES), *fm = metric_get(METRIC_ID_FUNNEL);
+    agg_table s, f;
+    int rc = engine_agg(e, sm, from, to, &s, err, errlen);
+    if (rc == 0) rc = engine_agg(e, fm, from, to, &f, err, errlen);
+    else memset(&f, 0, sizeof f);
+    if (rc == 0) {
+        agg_row st = agg_totals(&s), ft = agg_totals(&f);
+        int orders = metric_col_index(sm, "orders"), revenue = metric_col_index(sm, "revenue");
+        int viewed = metric_col_index(fm, "viewed"), purchased = metric_col_index(fm, "purchased");
+        render_cols(b, sm, &st);
+        buf_printf(b, ",\"viewed\":%lld,\"carted\":%lld,\"purchased\":%lld,\"conversion\":",
+                   (long long)ft.v[viewed], (long long)ft.v[metric_col_index(fm, "carted")],
+                   (long long)ft.v[purchased]);
+        dash_json_ratio(b, ft.v[purchased], ft.v[viewed]);
+        render_finality(b, &s);
+        buf_printf(b, ",\"funnel_provisional_windows\":%zu,\"funnel_final_at\":", f.prov_windows);
+        render_opt_time(b, f.final_at);
+        (void)orders;
+        (void)revenue;
     }
-    int64_t orders = 0, items = 0, revenue = 0;
-    for (size_t i = 0; i < r.n; i++) {
-        orders += r.rows[i].n[0];
-        items += r.rows[i].n[1];
-        revenue += r.rows[i].n[2];
-    }
-    int64_t s[3];
-    funnel_sums(&f, s);
-    buf_printf(b, ",\"orders\":%lld,\"items\":%lld,\"revenue\":", (long long)orders, (long long)items);
-    dash_json_money(b, revenue);
-    buf_append_str(b, ",\"avg_ticket\":");
-    if (orders > 0) buf_printf(b, "%.2f", (double)revenue / (double)orders / 100.0);
-    else buf_append_str(b, "null");
-    buf_printf(b, ",\"viewed\":%lld,\"purchased\":%lld,\"conversion\":", (long long)s[0], (long long)s[2]);
-    dash_json_ratio(b, s[2], s[0]);
-    dash_rows_free(&r);
-    dash_rows_free(&f);
-    return 0;
+    agg_free(&s);
+    agg_free(&f);
+    return rc;
 }
 
 static int render_health(dash_engine *e, buf_t *b, char *err, size_t errlen) {
@@ -412,46 +346,63 @@ static int render_health(dash_engine *e, buf_t *b, char *err, size_t errlen) {
     return 0;
 }
 
+/* The catalog as JSON: what the page builds its cards, labels and columns from. */
+static void render_catalog(buf_t *b) {
+    static const char *const types[] = {"str", "int", "money", "rate"};
+    static const char *const merges[] = {"key", "attr", "sum", "ratio"};
+    buf_append_str(b, ",\"metrics\":[");
+    for (int i = 0; i < METRIC_ID_COUNT; i++) {
+        const metric_def *m = metric_get((metric_id)i);
+        buf_printf(b, "%s{\"name\":\"%s\",\"doc\":", i ? "," : "", m->name);
+        dash_json_str(b, m->doc);
+        buf_printf(b, ",\"final\":\"%s\",\"columns\":[", m->final == METRIC_FINAL_FUNNEL ? "funnel" : "window");
+        for (int c = 0; c < m->ncols; c++) {
+            const metric_col *mc = &m->cols[c];
+            buf_printf(b, "%s{\"name\":\"%s\",\"type\":\"%s\",\"merge\":\"%s\",\"doc\":", c ? "," : "", mc->name,
+                       types[mc->type], merges[mc->merge]);
+            dash_json_str(b, mc->doc);
+            buf_append_char(b, '}');
+        }
+        buf_append_str(b, "],\"ranks\":[");
+        for (int r = 0; r < m->nranks; r++) {
+            buf_printf(b, "%s{\"name\":\"%s\",\"by\":\"%s\",\"n\":%d,\"doc\":", r ? "," : "", m->ranks[r].name,
+                       m->cols[m->ranks[r].by].name, m->ranks[r].n);
+            dash_json_str(b, m->ranks[r].doc);
+            buf_append_char(b, '}');
+        }
+        buf_append_str(b, "]}");
+    }
+    buf_append_char(b, ']');
+}
+
 /* ---- the stream's /status ---- */
 
 /* Refreshes the stream status at most once a second (a stream that is down costs each caller
- * at most one bounded fetch per second, not one per request). Holding smu. */
+ * at most one bounded fetch per second, not one per request) and parses its open windows.
+ * Holding smu. */
 static void status_refresh(dash_engine *e) {
     int64_t now = time_mono_us();
-    if (e->status_mono && now - e->status_mono < TIME_US_PER_SEC) return;
+    if (!e->stream_url || (e->status_mono && now - e->status_mono < TIME_US_PER_SEC)) return;
     e->status_mono = now;
     buf_reset(&e->status);
     e->status_err[0] = 0;
-    if (dash_status_fetch(e->stream_url, &e->status, e->status_err, sizeof e->status_err)) buf_reset(&e->status);
+    if (dash_status_fetch(e->stream_url, &e->status, e->status_err, sizeof e->status_err)) {
+        buf_reset(&e->status);
+        dash_prov_free(&e->prov);
+        return;
+    }
+    dash_prov_parse(e->status.data, e->status.len, &e->prov, e->status_err, sizeof e->status_err);
 }
 
-/* Appends the stream's part of an answer: for /api/health the whole status, otherwise its open
- * windows, always marked provisional. */
-static void status_append(dash_engine *e, int ep, buf_t *out) {
-    pthread_mutex_lock(&e->smu);
-    status_refresh(e);
-    const char *v = NULL;
-    size_t vn = 0;
-    bool ok = e->status.len > 0;
-    if (ep == EP_HEALTH) {
+static void status_append(dash_engine *e, bool health, buf_t *out) {
+    if (health) {
         buf_append_str(out, ",\"stream\":");
-        if (ok) buf_append(out, e->status.data, e->status.len);
+        if (e->status.len) buf_append(out, e->status.data, e->status.len);
         else buf_append_str(out, "null");
-    } else {
-        buf_append_str(out, ",\"provisional\":");
-        if (ok && (dash_json_member(e->status.data, e->status.len, "provisional", &v, &vn) ||
-                   dash_json_member(e->status.data, e->status.len, "open_windows", &v, &vn))) {
-            buf_append_str(out, "{\"provisional\":true,\"windows\":");
-            buf_append(out, v, vn);
-            buf_append_char(out, '}');
-        } else {
-            buf_append_str(out, "null");
-        }
     }
     buf_append_str(out, ",\"stream_error\":");
     if (e->status_err[0]) dash_json_str(out, e->status_err);
     else buf_append_str(out, "null");
-    pthread_mutex_unlock(&e->smu);
 }
 
 /* ---- answer cache: immutable, reference-counted answers, so a hit is sent without a copy ---- */
@@ -484,19 +435,33 @@ static void cache_put(dash_engine *e, const char *key, int status, dash_blob *bo
     victim->body = blob_ref(body);
 }
 
-/* Computes one complete answer (or finds it in the cache) into *out. Holding mu. */
-static int engine_compute(dash_engine *e, int ep, const dash_params *p, dash_blob **out) {
+static int render_body(dash_engine *e, const endpoint *ep, int64_t from, int64_t to, int64_t limit, buf_t *b,
+                       char *err, size_t errlen) {
+    switch (ep->kind) {
+    case EP_METRIC:
+    case EP_RANK: return render_metric(e, ep, from, to, limit, b, err, errlen);
+    case EP_SUMMARY: return render_summary(e, from, to, b, err, errlen);
+    case EP_CATALOG: render_catalog(b); return 0;
+    default: return render_health(e, b, err, errlen);
+    }
+}
+
+/* Computes one complete answer (or finds it in the cache) into *out. Holding smu and mu. The
+ * cache key holds a hash of the open windows and of the stream error: an answer lives until a
+ * commit or a change of what the stream says. */
+static int engine_compute(dash_engine *e, const char *path, const endpoint *ep, const dash_params *p,
+                          dash_blob **out) {
     int64_t from, to;
     engine_range(e, p, &from, &to);
-    int64_t limit = p->limit ? p->limit : (ep == EP_CITY ? 100 : 10);
-    char key[96];
-    snprintf(key, sizeof key, "%d|%lld|%lld|%lld", ep, (long long)from, (long long)to, (long long)limit);
-    if (ep != EP_HEALTH) {
-        cache_entry *c = cache_get(e, key);
-        if (c) {
-            *out = blob_ref(c->body);
-            return c->status;
-        }
+    char key[160];
+    uint64_t live = e->prov.hash ^ hash64(e->status_err, strlen(e->status_err));   /* stream_error is shown */
+    snprintf(key, sizeof key, "%.80s|%lld|%lld|%lld|%016llx", path, (long long)from, (long long)to,
+             (long long)p->limit, (unsigned long long)live);
+    bool cacheable = ep->kind != EP_HEALTH;
+    cache_entry *c = cacheable ? cache_get(e, key) : NULL;
+    if (c) {
+        *out = blob_ref(c->body);
+        return c->status;
     }
     buf_t b = {0};
     buf_append_str(&b, "{\"from\":");
@@ -505,56 +470,34 @@ static int engine_compute(dash_engine *e, int ep, const dash_params *p, dash_blo
     dash_json_time(&b, to);
     buf_printf(&b, ",\"generation\":\"%016llx\"", (unsigned long long)e->generation);
     char err[256] = "";
-    int rc = 0;
-    switch (ep) {
-    case EP_SALES: rc = render_sales(e, from, to, &b, err, sizeof err); break;
-    case EP_CATEGORY: rc = render_category(e, from, to, &b, err, sizeof err); break;
-    case EP_TOP: rc = render_top(e, from, to, limit, &b, err, sizeof err); break;
-    case EP_CITY: rc = render_city(e, from, to, limit, &b, err, sizeof err); break;
-    case EP_FUNNEL: rc = render_funnel(e, from, to, &b, err, sizeof err); break;
-    case EP_SUMMARY: rc = render_summary(e, from, to, &b, err, sizeof err); break;
-    default: rc = render_health(e, &b, err, sizeof err); break;
-    }
     int status = 200;
-    if (rc) {
+    if (render_body(e, ep, from, to, p->limit, &b, err, sizeof err)) {
         char msg[320];
         snprintf(msg, sizeof msg, "cannot read the lake: %s", err[0] ? err : "unknown error");
         error_body(&b, msg);
         status = 503;
     } else {
+        if (e->stream_url) status_append(e, ep->kind == EP_HEALTH, &b);
         buf_append_char(&b, '}');
     }
     *out = b.data ? blob_new(b.data, b.len) : NULL;
     buf_free(&b);
     if (!*out) return 500;   /* out of memory: the server drops the connection */
-    if (status == 200 && ep != EP_HEALTH) cache_put(e, key, 200, *out);
+    if (status == 200 && cacheable) cache_put(e, key, 200, *out);
     return status;
-}
-
-/* Answer plus the stream's part (inserted before the closing brace). Not cached: it changes
- * every second. */
-static int with_stream(dash_engine *e, int ep, dash_blob **ans) {
-    buf_t b = {0};
-    buf_append(&b, (*ans)->data, (*ans)->len - 1);
-    status_append(e, ep, &b);
-    buf_append_char(&b, '}');
-    dash_blob *n = b.data ? blob_new(b.data, b.len) : NULL;
-    buf_free(&b);
-    if (!n) return -1;
-    dash_blob_release(*ans);
-    *ans = n;
-    return 0;
 }
 
 int dash_engine_answer(dash_engine *e, const char *path, const dash_params *p, dash_blob **out) {
     *out = NULL;
-    int ep = ep_find(path);
+    endpoint ep;
     buf_t b = {0};
     int status;
-    if (ep < 0) {
+    if (!ep_find(path, &ep)) {
         error_body(&b, "no such API");
         status = 404;
     } else {
+        pthread_mutex_lock(&e->smu);   /* order: smu, then mu */
+        status_refresh(e);
         pthread_mutex_lock(&e->mu);
         if (engine_refresh(e)) {
             char msg[320];
@@ -562,17 +505,11 @@ int dash_engine_answer(dash_engine *e, const char *path, const dash_params *p, d
             error_body(&b, msg);
             status = 503;
         } else {
-            status = engine_compute(e, ep, p, out);
+            status = engine_compute(e, path, &ep, p, out);
         }
         pthread_mutex_unlock(&e->mu);
-        if (*out) {
-            if (status == 200 && e->stream_url && with_stream(e, ep, out)) {
-                dash_blob_release(*out);
-                *out = NULL;
-                return 500;
-            }
-            return status;
-        }
+        pthread_mutex_unlock(&e->smu);
+        if (*out) return status;
     }
     if (!b.data || !(*out = blob_new(b.data, b.len))) status = 500;
     buf_free(&b);

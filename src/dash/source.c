@@ -22,20 +22,14 @@
 #include "storage/storage.h"
 
 #define DAY_US (86400LL * TIME_US_PER_SEC)
-#define CACHE_MAX_ROWS 4000000   /* decoded rows kept across all files (~100 bytes each) */
+#define CACHE_MAX_ROWS 4000000   /* decoded rows kept across all files (~60-100 bytes each) */
 
-/* Column names per table: text columns then integer columns, in dash_row order (dash.h). A
- * column missing from a file reads as "" or 0, except window_start/window_end. */
-static const struct {
-    const char *s[DASH_ROW_STRS];
-    const char *n[DASH_ROW_NUMS];
-} table_cols[DASH_T_COUNT] = {
-    [DASH_T_SALES] = {{NULL}, {"orders", "items", "revenue"}},
-    [DASH_T_CATEGORY] = {{"category"}, {"views", "adds", "removes", "units_sold", "revenue"}},
-    [DASH_T_TOP] = {{"product_id", "product_name", "category"}, {"rank", "views"}},
-    [DASH_T_CITY] = {{"province", "city", "store_type"}, {"orders", "revenue"}},
-    [DASH_T_FUNNEL] = {{NULL}, {"viewed", "carted", "purchased"}},
-};
+/* One decoded row group: column arrays (v is row-major, one int64 per catalog column). */
+typedef struct {
+    size_t n;
+    int64_t *ws, *we, *v;
+    int32_t *key;
+} rg_rows;
 
 typedef struct {
     char *path;            /* storage-relative: "<table>/date=.../<name>" */
@@ -46,7 +40,7 @@ typedef struct {
     bool opened;           /* footer facts below are known */
     int nrg;
     int64_t max_end;       /* latest window_end in the file, INT64_MIN if unknown/empty */
-    dash_rows *rg_rows;    /* [nrg]; decoded row groups */
+    rg_rows *rg_rows;      /* [nrg]; decoded row groups */
     bool *rg_done;         /* [nrg] */
     int64_t *rg_lo, *rg_hi; /* [nrg]; window_start range from statistics (or the widest) */
     size_t cached_rows;
@@ -61,15 +55,23 @@ typedef struct {
 typedef struct {
     char *root;
     storage *st;           /* opened on first poll that finds the root */
-    lfiles tables[DASH_T_COUNT];
-    lfiles pviews;         /* product_views: the scale-out layout's partial top_products */
+    lfiles tables[METRIC_ID_COUNT];
+    dash_keys *keys[METRIC_ID_COUNT];
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
 } lake_src;
 
+static void rg_rows_free(rg_rows *r) {
+    free(r->ws);
+    free(r->we);
+    free(r->v);
+    free(r->key);
+    memset(r, 0, sizeof *r);
+}
+
 static void lfile_drop_cache(lake_src *s, lfile *f) {
-    for (int i = 0; i < f->nrg; i++) dash_rows_free(&f->rg_rows[i]);
+    for (int i = 0; f->rg_rows && i < f->nrg; i++) rg_rows_free(&f->rg_rows[i]);
     free(f->rg_rows);
     free(f->rg_done);
     free(f->rg_lo);
@@ -216,7 +218,9 @@ static int leaf_of(const pq_schema *sc, const char *name) {
 }
 
 /* Reads value i (0-based row) of a flat column as an integer, scaling money and time units.
- * *vi is the running index into the packed non-null values. Returns false for a null. */
+ * *vi is the running index into the packed non-null values. Returns false for a null.
+ * Money: an INT64/INT32 column is DECIMAL(18,2) (or the older INT64 cents): its unscaled value is
+ * cents; a DOUBLE column (the previous layout) holds dollars, rounded to cents. */
 typedef enum { AS_COUNT, AS_MONEY, AS_TIME } int_kind;
 
 static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, int_kind kind,
@@ -229,15 +233,9 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     case PQ_PHYS_INT32: v = c->v.i32[k]; break;
     case PQ_PHYS_INT64:
     case PQ_PHYS_INT96: v = c->v.i64[k]; break;
-    case PQ_PHYS_DOUBLE: {
-        /* A DOUBLE money column holds dollars: round to cents. Counts are whole numbers. */
-        double d = c->v.f64[k] * (kind == AS_MONEY ? 100.0 : 1.0);
-        if (!isfinite(d) || fabs(d) > 9e18) return false;
-        v = llround(d);
-        return (*out = v), true;
-    }
+    case PQ_PHYS_DOUBLE:
     case PQ_PHYS_FLOAT: {
-        double d = (double)c->v.f32[k] * (kind == AS_MONEY ? 100.0 : 1.0);
+        double d = (c->phys == PQ_PHYS_DOUBLE ? c->v.f64[k] : (double)c->v.f32[k]) * (kind == AS_MONEY ? 100.0 : 1.0);
         if (!isfinite(d) || fabs(d) > 9e18) return false;
         return (*out = llround(d)), true;
     }
@@ -251,93 +249,121 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     return true;
 }
 
-static const char *col_str(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, char *tmp, size_t tmplen) {
-    if (c->def && c->def[row] < nd->max_def) return "";
-    if (*vi >= c->nvals || (c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_FIXED)) return "";
-    pq_bytes b = c->v.bytes[(*vi)++];
-    size_t n = b.n < tmplen - 1 ? b.n : tmplen - 1;
-    memcpy(tmp, b.p, n);
-    tmp[n] = 0;
-    return tmp;
+static pq_bytes col_str(const pq_column *c, const pq_node *nd, size_t row, size_t *vi) {
+    pq_bytes none = {"", 0};
+    if (c->def && c->def[row] < nd->max_def) return none;
+    if (*vi >= c->nvals || (c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_FIXED)) return none;
+    return c->v.bytes[(*vi)++];
 }
 
-/* Columns of one table in one file. */
+/* Where each catalog column of metric m is in one file: leaf indexes (-1 = absent: "" or 0). RATE
+ * columns are never read (recomputed from num/den after merging). Leaves 0 and 1 of the map are
+ * window_start and window_end; leaf 2 + c is catalog column c. */
 typedef struct {
-    int ws, we, s[DASH_ROW_STRS], n[DASH_ROW_NUMS];
-    int_kind nkind[DASH_ROW_NUMS];
+    const metric_def *m;
+    int nleaves;
+    int leaf[2 + METRIC_MAX_COLS];
+    int_kind kind[2 + METRIC_MAX_COLS];
 } col_map;
 
-static int map_columns(const pq_schema *sc, dash_table t, col_map *m, const char *path, char *err, size_t errlen) {
-    m->ws = leaf_of(sc, "window_start");
-    m->we = leaf_of(sc, "window_end");
-    if (m->ws < 0 || m->we < 0) {
+static int map_columns(const pq_schema *sc, metric_id id, col_map *m, const char *path, char *err, size_t errlen) {
+    m->m = metric_get(id);
+    m->nleaves = 2 + m->m->ncols;
+    m->leaf[0] = leaf_of(sc, "window_start");
+    m->leaf[1] = leaf_of(sc, "window_end");
+    m->kind[0] = m->kind[1] = AS_TIME;
+    if (m->leaf[0] < 0 || m->leaf[1] < 0) {
         snprintf(err, errlen, "%s: no window_start/window_end column", path);
         return -1;
     }
-    for (int i = 0; i < DASH_ROW_STRS; i++) m->s[i] = leaf_of(sc, table_cols[t].s[i]);
-    for (int i = 0; i < DASH_ROW_NUMS; i++) {
-        const char *name = table_cols[t].n[i];
-        m->nkind[i] = name && !strcmp(name, "revenue") ? AS_MONEY : AS_COUNT;
-        m->n[i] = leaf_of(sc, name);
-        if (m->n[i] < 0 && m->nkind[i] == AS_MONEY) m->n[i] = leaf_of(sc, "revenue_cents");
+    for (int c = 0; c < m->m->ncols; c++) {
+        const metric_col *mc = &m->m->cols[c];
+        m->kind[2 + c] = mc->type == METRIC_MONEY ? AS_MONEY : AS_COUNT;
+        m->leaf[2 + c] = mc->type == METRIC_RATE || mc->merge == MERGE_RATIO ? -1 : leaf_of(sc, mc->name);
+        if (m->leaf[2 + c] < 0 && mc->type == METRIC_MONEY && mc->merge == MERGE_SUM) {
+            char alt[80];   /* the first layout's name for money in cents */
+            snprintf(alt, sizeof alt, "%s_cents", mc->name);
+            m->leaf[2 + c] = leaf_of(sc, alt);
+        }
     }
     return 0;
 }
 
-/* Decodes row group rg of r into out. */
-static int decode_rg(pq_reader *r, dash_table t, const col_map *m, int rg, dash_rows *out, const char *path,
-                     char *err, size_t errlen) {
+static int rg_alloc(rg_rows *out, size_t n, int ncols) {
+    size_t cnt = n ? n : 1;
+    out->ws = malloc(cnt * sizeof *out->ws);
+    out->we = malloc(cnt * sizeof *out->we);
+    out->key = malloc(cnt * sizeof *out->key);
+    out->v = calloc(cnt * (size_t)ncols, sizeof *out->v);
+    return out->ws && out->we && out->key && out->v ? 0 : -1;
+}
+
+/* Reads the columns of row group rg that the map names into cols (cols[i] zeroed when absent). */
+static int read_leaves(pq_reader *r, const col_map *m, int rg, pq_column *cols, const pq_node **nodes,
+                       const char *path, char *err, size_t errlen) {
     const pq_schema *sc = pq_reader_schema(r);
-    enum { NC = 2 + DASH_ROW_STRS + DASH_ROW_NUMS };
-    int leaves[NC] = {m->ws, m->we};
-    for (int i = 0; i < DASH_ROW_STRS; i++) leaves[2 + i] = m->s[i];
-    for (int i = 0; i < DASH_ROW_NUMS; i++) leaves[2 + DASH_ROW_STRS + i] = m->n[i];
-    pq_column cols[NC];
-    const pq_node *nodes[NC];
-    int ok = 0, rc = 0;
-    for (; ok < NC; ok++) {
-        memset(&cols[ok], 0, sizeof cols[ok]);
-        nodes[ok] = NULL;
-        if (leaves[ok] < 0) continue;
-        nodes[ok] = pq_schema_node(sc, pq_schema_leaf_node(sc, leaves[ok]));
-        if (nodes[ok]->max_rep > 0) {
-            snprintf(err, errlen, "%s: column %s is repeated", path, nodes[ok]->name);
-            rc = -1;
-            break;
+    int64_t nrows = pq_reader_rg_num_rows(r, rg);
+    for (int i = 0; i < m->nleaves; i++) {
+        memset(&cols[i], 0, sizeof cols[i]);
+        nodes[i] = NULL;
+        if (m->leaf[i] < 0) continue;
+        nodes[i] = pq_schema_node(sc, pq_schema_leaf_node(sc, m->leaf[i]));
+        if (nodes[i]->max_rep > 0) {
+            snprintf(err, errlen, "%s: column %s is repeated", path, nodes[i]->name);
+            return -1;
         }
-        if (pq_reader_read_column(r, rg, leaves[ok], &cols[ok], err, errlen)) {
-            rc = -1;
-            break;
+        if (pq_reader_read_column(r, rg, m->leaf[i], &cols[i], err, errlen)) return -1;
+        if (cols[i].n < (size_t)nrows) {
+            snprintf(err, errlen, "%s: column shorter than its row group", path);
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Decodes row group rg of r into out: windows, key ids (interned into keys), values. */
+static int decode_rg(pq_reader *r, const col_map *m, dash_keys *keys, int rg, rg_rows *out, const char *path,
+                     char *err, size_t errlen) {
+    pq_column cols[2 + METRIC_MAX_COLS];
+    const pq_node *nodes[2 + METRIC_MAX_COLS];
+    int nstr = dash_metric_nstr(m->m), ncols = m->m->ncols;
     int64_t nrows = pq_reader_rg_num_rows(r, rg);
-    size_t vi[NC] = {0};
-    char tmp[DASH_ROW_STRS][256];
+    int rc = read_leaves(r, m, rg, cols, nodes, path, err, errlen);
+    if (rc == 0 && rg_alloc(out, (size_t)nrows, ncols)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    size_t vi[2 + METRIC_MAX_COLS] = {0};
     for (int64_t row = 0; rc == 0 && row < nrows; row++) {
-        int64_t ws = 0, we = 0, nums[DASH_ROW_NUMS] = {0};
-        const char *strs[DASH_ROW_STRS] = {"", "", ""};
-        for (int i = 0; i < NC; i++)
-            if (leaves[i] >= 0 && (size_t)row >= cols[i].n) {
-                snprintf(err, errlen, "%s: column shorter than its row group", path);
-                rc = -1;
-            }
-        if (rc) break;
+        int64_t ws = 0, we = 0, *v = out->v + out->n * (size_t)ncols;
         bool has_ws = col_int(&cols[0], nodes[0], (size_t)row, &vi[0], AS_TIME, &ws);
         bool has_we = col_int(&cols[1], nodes[1], (size_t)row, &vi[1], AS_TIME, &we);
-        for (int i = 0; i < DASH_ROW_STRS; i++)
-            if (leaves[2 + i] >= 0) strs[i] = col_str(&cols[2 + i], nodes[2 + i], (size_t)row, &vi[2 + i], tmp[i], 256);
-        for (int i = 0; i < DASH_ROW_NUMS; i++) {
-            int c = 2 + DASH_ROW_STRS + i;
-            if (leaves[c] >= 0 && !col_int(&cols[c], nodes[c], (size_t)row, &vi[c], m->nkind[i], &nums[i])) nums[i] = 0;
+        const char *sp[METRIC_MAX_COLS];
+        size_t sn[METRIC_MAX_COLS];
+        for (int c = 0; c < ncols; c++) {
+            int i = 2 + c;
+            v[c] = 0;
+            if (c < nstr) {
+                pq_bytes b = m->leaf[i] >= 0 ? col_str(&cols[i], nodes[i], (size_t)row, &vi[i]) : (pq_bytes){"", 0};
+                sp[c] = b.p;
+                sn[c] = b.n;
+            } else if (m->leaf[i] >= 0 && !col_int(&cols[i], nodes[i], (size_t)row, &vi[i], m->kind[i], &v[c])) {
+                v[c] = 0;
+            }
         }
         if (!has_ws || !has_we) continue;   /* a row without its window cannot be placed: skip it */
-        if (dash_rows_add(out, ws, we, strs, nums)) {
+        int32_t id = dash_keys_intern(keys, sp, sn);
+        if (id < 0) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
+            break;
         }
+        out->ws[out->n] = ws;
+        out->we[out->n] = we;
+        out->key[out->n] = id;
+        out->n++;
     }
-    for (int i = 0; i < ok && i < NC; i++) pq_column_free(&cols[i]);
-    (void)t;
+    for (int i = 0; i < m->nleaves; i++) pq_column_free(&cols[i]);
     return rc;
 }
 
@@ -363,7 +389,7 @@ static bool rg_stats(pq_reader *r, int leaf, int rg, int64_t *lo, int64_t *hi) {
 }
 
 /* Reads f's footer: row groups, their window_start ranges, the file's latest window_end. */
-static int file_open_facts(lake_src *s, dash_table t, lfile *f, pq_reader *r, const col_map *m, char *err,
+static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, const col_map *m, char *err,
                            size_t errlen) {
     lfile_drop_cache(s, f);   /* a half-done earlier attempt leaves nothing behind */
     int n = pq_reader_num_row_groups(r);
@@ -385,18 +411,18 @@ static int file_open_facts(lake_src *s, dash_table t, lfile *f, pq_reader *r, co
             f->rg_done[g] = true;   /* nothing to decode */
             continue;
         }
-        rg_stats(r, m->ws, g, &f->rg_lo[g], &f->rg_hi[g]);
+        rg_stats(r, m->leaf[0], g, &f->rg_lo[g], &f->rg_hi[g]);
         int64_t lo, hi;
-        if (!rg_stats(r, m->we, g, &lo, &hi)) {
+        if (!rg_stats(r, m->leaf[1], g, &lo, &hi)) {
             /* No statistics: decode the row group now (its window_end is needed anyway). */
-            if (decode_rg(r, t, m, g, &f->rg_rows[g], f->path, err, errlen)) return -1;
+            if (decode_rg(r, m, s->keys[t], g, &f->rg_rows[g], f->path, err, errlen)) return -1;
             s->rg_decoded++;
             f->rg_done[g] = true;
             f->cached_rows += f->rg_rows[g].n;
             s->cached_rows += f->rg_rows[g].n;
             hi = INT64_MIN;
             for (size_t i = 0; i < f->rg_rows[g].n; i++)
-                if (f->rg_rows[g].rows[i].we > hi) hi = f->rg_rows[g].rows[i].we;
+                if (f->rg_rows[g].we[i] > hi) hi = f->rg_rows[g].we[i];
         }
         if (hi > f->max_end) f->max_end = hi;
     }
@@ -404,17 +430,17 @@ static int file_open_facts(lake_src *s, dash_table t, lfile *f, pq_reader *r, co
     return 0;
 }
 
-/* Ensures f's footer facts are known and, when rows != NULL, appends the rows whose
- * window_start lies in [from, to), decoding (and caching) only the row groups that may hold
- * some. The file is opened only when something is not cached yet. */
-static int file_scan(lake_src *s, dash_table t, lfile *f, int64_t from, int64_t to, dash_rows *rows, char *err,
-                     size_t errlen) {
+/* Ensures f's footer facts are known and, when fn != NULL, passes the rows whose window_start
+ * lies in [from, to) to fn, decoding (and caching) only the row groups that may hold some. The
+ * file is opened only when something is not cached yet. */
+static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t to, dash_block_fn fn, void *fnctx,
+                     char *err, size_t errlen) {
     pq_reader *r = NULL;
     read_ctx rc = {s->st, f->path};
     col_map m;
     int ret = -1;
     bool need = !f->opened;
-    if (rows && f->opened)
+    if (fn && f->opened)
         for (int g = 0; g < f->nrg; g++)
             if (!f->rg_done[g] && f->rg_hi[g] >= from && f->rg_lo[g] < to) need = true;
     if (need) {
@@ -428,26 +454,23 @@ static int file_scan(lake_src *s, dash_table t, lfile *f, int64_t from, int64_t 
         if (map_columns(pq_reader_schema(r), t, &m, f->path, err, errlen)) goto out;
         if (!f->opened && file_open_facts(s, t, f, r, &m, err, errlen)) goto out;
     }
-    for (int g = 0; rows && g < f->nrg; g++) {
+    for (int g = 0; fn && g < f->nrg; g++) {
         if (f->rg_hi[g] < from || f->rg_lo[g] >= to) {   /* statistics say: not in range */
             if (!f->rg_done[g]) s->rg_skipped++;
             continue;
         }
         if (!f->rg_done[g]) {
             s->rg_decoded++;
-            if (decode_rg(r, t, &m, g, &f->rg_rows[g], f->path, err, errlen)) goto out;
+            if (decode_rg(r, &m, s->keys[t], g, &f->rg_rows[g], f->path, err, errlen)) goto out;
             f->rg_done[g] = true;
             f->cached_rows += f->rg_rows[g].n;
             s->cached_rows += f->rg_rows[g].n;
         }
-        const dash_rows *rr = &f->rg_rows[g];
-        for (size_t i = 0; i < rr->n; i++) {
-            const dash_row *x = &rr->rows[i];
-            if (x->ws < from || x->ws >= to) continue;
-            if (dash_rows_add(rows, x->ws, x->we, x->s, x->n)) {
-                snprintf(err, errlen, "out of memory");
-                goto out;
-            }
+        const rg_rows *rr = &f->rg_rows[g];
+        dash_block blk = {rr->n, rr->ws, rr->we, rr->v, rr->key};
+        if (rr->n && fn(fnctx, &blk, from, to)) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
         }
     }
     ret = 0;
@@ -474,132 +497,82 @@ static int ensure_storage(lake_src *s, bool *present, char *err, size_t errlen) 
     return s->st ? 0 : -1;
 }
 
-static int lake_poll(void *ctx, uint64_t *generation, int64_t *latest_end, char *err, size_t errlen) {
+static void lake_clear(lake_src *s) {
+    for (int t = 0; t < METRIC_ID_COUNT; t++) lfiles_clear(s, &s->tables[t]);
+    lfiles_clear(s, &s->rejected);
+}
+
+/* Lists table name into *cur, keeping the caches of unchanged files, and folds the listing into h. */
+static int relist(lake_src *s, const char *name, lfiles *cur, uint64_t salt, uint64_t *h, char *err, size_t errlen) {
+    lfiles fresh = {0};
+    if (list_table(s, name, &fresh, err, errlen)) {
+        lfiles_clear(s, &fresh);
+        return -1;
+    }
+    carry_cache(cur, &fresh);
+    lfiles_clear(s, cur);
+    *cur = fresh;
+    for (size_t i = 0; i < fresh.n; i++) {
+        const lfile *f = &fresh.files[i];
+        uint64_t v[4] = {hash64(f->path, strlen(f->path)), f->size, (uint64_t)f->mtime_us, salt};
+        *h = hash64(v, sizeof v) ^ (*h * 0x100000001b3ULL);
+    }
+    return 0;
+}
+
+static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err,
+                     size_t errlen) {
     lake_src *s = ctx;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    *latest_end = INT64_MIN;
+    for (int t = 0; t < METRIC_ID_COUNT; t++) latest_end[t] = INT64_MIN;
     bool present;
     if (ensure_storage(s, &present, err, errlen)) return -1;
     if (!present) {
-        for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
-        lfiles_clear(s, &s->pviews);
-        lfiles_clear(s, &s->rejected);
+        lake_clear(s);
         *generation = h;
         return 0;
     }
-    for (int t = 0; t <= DASH_T_COUNT; t++) {
-        lfiles fresh = {0}, *cur = t < DASH_T_COUNT ? &s->tables[t] : &s->pviews;
-        if (list_table(s, t < DASH_T_COUNT ? dash_table_name((dash_table)t) : "product_views", &fresh, err, errlen)) {
-            lfiles_clear(s, &fresh);
-            return -1;
-        }
-        carry_cache(cur, &fresh);
-        lfiles_clear(s, cur);
-        *cur = fresh;
-        for (size_t i = 0; i < fresh.n; i++) {
-            const lfile *f = &fresh.files[i];
-            uint64_t v[4] = {hash64(f->path, strlen(f->path)), f->size, (uint64_t)f->mtime_us, (uint64_t)t};
-            h = hash64(v, sizeof v) ^ (h * 0x100000001b3ULL);
-        }
-    }
-    lfiles rej = {0};
-    if (list_table(s, "rejected", &rej, err, errlen)) {
-        lfiles_clear(s, &rej);
-        return -1;
-    }
-    carry_cache(&s->rejected, &rej);
-    lfiles_clear(s, &s->rejected);
-    s->rejected = rej;
-    /* Too much decoded data cached: start over (rare; a day of minute windows is ~100k rows). */
-    if (s->cached_rows > CACHE_MAX_ROWS) {
-        for (int t = 0; t < DASH_T_COUNT; t++)
+    for (int t = 0; t < METRIC_ID_COUNT; t++)
+        if (relist(s, metric_get((metric_id)t)->name, &s->tables[t], (uint64_t)t, &h, err, errlen)) return -1;
+    if (relist(s, "rejected", &s->rejected, METRIC_ID_COUNT, &h, err, errlen)) return -1;
+    /* Too much decoded data cached: start over (rare; a day of minute windows is ~0.5M rows). */
+    if (s->cached_rows > CACHE_MAX_ROWS)
+        for (int t = 0; t < METRIC_ID_COUNT; t++)
             for (size_t i = 0; i < s->tables[t].n; i++) lfile_drop_cache(s, &s->tables[t].files[i]);
-        for (size_t i = 0; i < s->pviews.n; i++) lfile_drop_cache(s, &s->pviews.files[i]);
-    }
     /* The latest window end: from the files of each table's newest partition (footers only). */
-    for (int t = 0; t <= DASH_T_COUNT; t++) {
-        lfiles *l = t < DASH_T_COUNT ? &s->tables[t] : &s->pviews;
-        dash_table dt = t < DASH_T_COUNT ? (dash_table)t : DASH_T_TOP;
+    for (int t = 0; t < METRIC_ID_COUNT; t++) {
+        lfiles *l = &s->tables[t];
         if (!l->n) continue;
         int64_t newest = l->files[l->n - 1].day_start;
         for (size_t i = l->n; i-- > 0 && l->files[i].day_start == newest;) {
-            if (file_scan(s, dt, &l->files[i], 0, 0, NULL, err, errlen)) return -1;
-            if (l->files[i].max_end > *latest_end) *latest_end = l->files[i].max_end;
+            if (file_scan(s, (metric_id)t, &l->files[i], 0, 0, NULL, NULL, err, errlen)) return -1;
+            if (l->files[i].max_end > latest_end[t]) latest_end[t] = l->files[i].max_end;
         }
     }
     *generation = h;
     return 0;
 }
 
-static int scan_files(lake_src *s, lfiles *l, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err,
-                      size_t errlen) {
+static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_block_fn fn, void *fnctx, char *err,
+                     size_t errlen) {
+    lake_src *s = ctx;
+    if ((unsigned)t >= METRIC_ID_COUNT) {
+        snprintf(err, errlen, "no such metric");
+        return -1;
+    }
+    lfiles *l = &s->tables[t];
     for (size_t i = 0; i < l->n; i++) {
         lfile *f = &l->files[i];
         /* A partition holds the windows that start on its date. */
         if (f->day_start + DAY_US <= from || f->day_start >= to) continue;
-        if (file_scan(s, t, f, from, to, out, err, errlen)) return -1;
+        if (file_scan(s, t, f, from, to, fn, fnctx, err, errlen)) return -1;
     }
     return 0;
 }
 
-/* product_views rows: window, then product_id (names and categories: the smallest, like the
- * stream's merge and DuckDB's min()). */
-static int cmp_window_product(const void *a, const void *b) {
-    const dash_row *x = a, *y = b;
-    if (x->ws != y->ws) return x->ws < y->ws ? -1 : 1;
-    return strcmp(x->s[0], y->s[0]);
-}
-
-static int cmp_window_views(const void *a, const void *b) {
-    const dash_row *x = a, *y = b;
-    if (x->ws != y->ws) return x->ws < y->ws ? -1 : 1;
-    if (x->n[1] != y->n[1]) return x->n[1] < y->n[1] ? 1 : -1;
-    return strcmp(x->s[0], y->s[0]);
-}
-
-/* Why rank here: the scale-out layout stores per-partition view counts of every product
- * (product_views), because a top 10 does not merge. Summing them per (window, product), then
- * keeping each window's 10 most viewed (views desc, product_id asc) gives exactly the rows a
- * single instance writes to top_products, so every endpoint answers the same over both. */
-static int append_ranked_views(dash_rows *v, dash_rows *out) {
-    if (v->n == 0) return 0;
-    qsort(v->rows, v->n, sizeof *v->rows, cmp_window_product);
-    size_t w = 0;
-    for (size_t i = 1; i < v->n; i++) {
-        dash_row *a = &v->rows[w], *b = &v->rows[i];
-        if (a->ws == b->ws && !strcmp(a->s[0], b->s[0])) {
-            a->n[1] += b->n[1];
-            for (int k = 1; k < DASH_ROW_STRS; k++)
-                if (strcmp(b->s[k], a->s[k]) < 0) a->s[k] = b->s[k];
-        } else {
-            v->rows[++w] = *b;
-        }
-    }
-    v->n = w + 1;
-    qsort(v->rows, v->n, sizeof *v->rows, cmp_window_views);
-    int64_t rank = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        dash_row *x = &v->rows[i];
-        rank = i > 0 && v->rows[i - 1].ws == x->ws ? rank + 1 : 1;
-        if (rank > 10) continue;
-        int64_t nums[DASH_ROW_NUMS] = {rank, x->n[1]};
-        if (dash_rows_add(out, x->ws, x->we, x->s, nums)) return -1;
-    }
-    return 0;
-}
-
-static int lake_scan(void *ctx, dash_table t, int64_t from, int64_t to, dash_rows *out, char *err, size_t errlen) {
+static const dash_keys *lake_keys(void *ctx, metric_id t) {
     lake_src *s = ctx;
-    if (scan_files(s, &s->tables[t], t, from, to, out, err, errlen)) return -1;
-    if (t != DASH_T_TOP || s->pviews.n == 0) return 0;
-    dash_rows v = {0};
-    int rc = scan_files(s, &s->pviews, t, from, to, &v, err, errlen);
-    if (rc == 0 && append_ranked_views(&v, out)) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-    }
-    dash_rows_free(&v);
-    return rc;
+    return (unsigned)t < METRIC_ID_COUNT ? s->keys[t] : NULL;
 }
 
 /* Counts the rows of the raw `rejected` table from footers, each file once (for health). */
@@ -622,7 +595,7 @@ static int count_rejected(lake_src *s, int64_t *rows, char *err, size_t errlen) 
 static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
     lake_src *s = ctx;
     buf_append_char(out, '{');
-    for (int t = 0; t < DASH_T_COUNT; t++) {
+    for (int t = 0; t < METRIC_ID_COUNT; t++) {
         const lfiles *l = &s->tables[t];
         uint64_t bytes = 0;
         size_t parts = 0;
@@ -631,7 +604,7 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
             if (i == 0 || l->files[i].day_start != l->files[i - 1].day_start) parts++;
         }
         buf_printf(out, "%s\"%s\":{\"files\":%zu,\"partitions\":%zu,\"bytes\":%llu}", t ? "," : "",
-                   dash_table_name((dash_table)t), l->n, parts, (unsigned long long)bytes);
+                   metric_get((metric_id)t)->name, l->n, parts, (unsigned long long)bytes);
     }
     int64_t rej = 0;
     if (count_rejected(s, &rej, err, errlen)) return -1;
@@ -644,9 +617,8 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
 
 static void lake_destroy(void *ctx) {
     lake_src *s = ctx;
-    for (int t = 0; t < DASH_T_COUNT; t++) lfiles_clear(s, &s->tables[t]);
-    lfiles_clear(s, &s->pviews);
-    lfiles_clear(s, &s->rejected);
+    lake_clear(s);
+    for (int t = 0; t < METRIC_ID_COUNT; t++) dash_keys_free(s->keys[t]);
     if (s->st) storage_close(s->st);
     free(s->root);
     free(s);
@@ -659,6 +631,12 @@ int dash_source_lake(const char *root, dash_source *out, char *err, size_t errle
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    *out = (dash_source){s, lake_poll, lake_scan, lake_describe, lake_destroy};
+    for (int t = 0; t < METRIC_ID_COUNT; t++)
+        if (!(s->keys[t] = dash_keys_new(metric_get((metric_id)t)))) {
+            lake_destroy(s);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy};
     return 0;
 }

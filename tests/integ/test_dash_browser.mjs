@@ -1,7 +1,9 @@
 // test_dash_browser.mjs — drives the dashboard page in headless Chromium (Debian's, through
 // playwright-core from npm). Run by test_dash_browser.sh, which starts `ecom dash` and passes:
 //   DASH_URL     the server's base URL
-//   DASH_MODE    "empty" (no data) or "data" (a lake with a day of minute windows)
+//   DASH_MODE    "empty" (no data), "data" (a lake with a day of minute windows) or "run" (the
+//                dashboard of a just started `ecom run`: only the provisional-funnel case runs)
+//   RUN_T0       (run mode) when `ecom run` started, ms since the epoch
 //   DASH_ADD_WINDOW  (data mode) a command that commits one more window to the lake
 //   SHOT         where to save the screenshot
 // Prints PASS/FAIL per case.
@@ -50,6 +52,36 @@ page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
 page.on("requestfailed", (r) => consoleErrors.push("requestfailed: " + r.url()));
 const outside = [];
 page.on("request", (r) => { if (!r.url().startsWith(URL) && !r.url().startsWith("data:")) outside.push(r.url()); });
+
+if (MODE === "run") {
+  // Within 2 minutes of `ecom run` the funnel card shows the stream's open windows, marked
+  // provisional (a funnel window is final only ~90 minutes later).
+  const h = await api("health");
+  if (!h.stream || h.stream.schema !== 2) {
+    console.log("SKIP funnel_provisional_within_2_minutes: the stream's /status is not schema 2 yet (" +
+      (h.stream_error || "no status") + "); the engine helper's /status brings it");
+    await browser.close();
+    process.exit(0);
+  }
+  await runCase("funnel_provisional_within_2_minutes", async () => {
+    await page.goto(URL, { waitUntil: "load" });
+    const left = Math.max(1000, 120000 - (Date.now() - Number(process.env.RUN_T0)));
+    await waitFor(page, () => {
+      const f = document.getElementById("funnel");
+      const v = f.querySelector(".step[data-step=viewed]");
+      return f.dataset.provisional === "true" && v && Number(v.dataset.value) > 0;
+    }, null, left);
+    const note = await page.locator("#funnel .prov-note").textContent();
+    check(/provisional/.test(note) && /final at/.test(note), "funnel note: " + note);
+    const conv = await page.evaluate(() => document.getElementById("kpi-conversion").parentNode.dataset.provisional);
+    check(conv === "true", "conversion tile marked provisional: " + conv);
+    console.log("  funnel provisional after " + ((Date.now() - Number(process.env.RUN_T0)) / 1000).toFixed(1) + " s");
+    await page.screenshot({ path: process.env.SHOT, fullPage: true });
+    check(consoleErrors.length === 0, "console: " + consoleErrors.join(" | "));
+  });
+  await browser.close();
+  process.exit(failed ? 1 : 0);
+}
 
 await runCase("page_loads", async () => {
   const resp = await page.goto(URL, { waitUntil: "load" });

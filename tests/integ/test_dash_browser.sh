@@ -51,4 +51,56 @@ if "$PY" "$REPO/tests/integ/dash_fixture.py" "$LAKE" --start 2026-11-24T00:00:00
 else
   echo "FAIL start_data"; rc=1
 fi
+# The page over a stream's open windows only (a fake /status, schema 2): provisional at once.
+FAKE_OUT="$TEST_TMP/fake.out"
+"$PY" "$REPO/tests/integ/dash_fake_status.py" >"$FAKE_OUT" 2>&1 &
+FAKE_PID=$!
+FAKE_URL=
+for _ in $(seq 1 100); do
+  FAKE_URL=$(sed -n 's/^listening \(http.*\)/\1/p' "$FAKE_OUT")
+  [ -n "$FAKE_URL" ] && break
+  sleep 0.1
+done
+mkdir -p "$TEST_TMP/empty2"
+start_dash_stream() {
+  local out="$TEST_TMP/dash.$RANDOM.out"
+  "$ECOM" dash --data "$1" --listen 127.0.0.1:0 --poll 200ms --stream "$2" >"$out" 2>"$out.err" &
+  DASH_PID=$!
+  DASH_URL=
+  for _ in $(seq 1 100); do
+    DASH_URL=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$out")
+    [ -n "$DASH_URL" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+if [ -n "$FAKE_URL" ] && start_dash_stream "$TEST_TMP/empty2" "$FAKE_URL"; then
+  DASH_URL=$DASH_URL DASH_MODE=run RUN_T0=$(date +%s%3N) SHOT="$ART/dashboard-provisional.png" \
+    node "$REPO/tests/integ/test_dash_browser.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_fake_stream"; rc=1
+fi
+kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
+
+# `ecom run` (broker, generator, stream, dashboard): the funnel is provisional from the first minute.
+RUN_OUT="$TEST_TMP/run.out"
+RUN_T0=$(date +%s%3N)
+"$ECOM" run --out "$TEST_TMP/run-data" --listen 127.0.0.1:0 --rate 50 --users 500 --seed 11 >"$RUN_OUT" 2>"$RUN_OUT.err" &
+RUN_PID=$!
+RUN_URL=
+for _ in $(seq 1 300); do   # bounded wait for the "dashboard at" line
+  RUN_URL=$(sed -n 's/.*dashboard at \(http[^ ]*\/\).*/\1/p' "$RUN_OUT" | head -1)
+  [ -n "$RUN_URL" ] && break
+  kill -0 $RUN_PID 2>/dev/null || break
+  sleep 0.1
+done
+if [ -n "$RUN_URL" ]; then
+  DASH_URL=$RUN_URL DASH_MODE=run RUN_T0=$RUN_T0 SHOT="$ART/dashboard-run.png" \
+    node "$REPO/tests/integ/test_dash_browser.mjs" || rc=1
+else
+  echo "  ecom run printed no dashboard URL: $(tail -c 1500 "$RUN_OUT.err")"; echo "FAIL start_run"; rc=1
+fi
+kill -INT $RUN_PID 2>/dev/null
+wait $RUN_PID || { echo "FAIL run_exit"; rc=1; }
 exit $rc

@@ -296,9 +296,15 @@ class FakeStream:
 def stream_status(t):
     import time
     fake = FakeStream()
-    status = {"watermark": "2026-11-25T09:00:00.000Z", "events_per_s": 1234.5, "lag": 7,
+    w = {"window_start": "2026-11-25T09:01:00.000Z", "window_end": "2026-11-25T09:02:00.000Z",
+         "final_at": "2026-11-25T09:02:00.000Z"}
+    status = {"schema": 2, "watermark": "2026-11-25T09:00:00.000Z", "events_per_s": 1234.5, "lag": 7,
               "counters": {"rejected": 3, "late": 2},
-              "provisional": [{"window_start": "2026-11-25T09:01:00.000Z", "orders": 4, "revenue": 12.5}]}
+              "open_windows": {"sales_per_minute": [dict(w, orders=4, items=5, revenue=12.5, avg_ticket=3.13)],
+                               "funnel": [dict(w, final_at="2026-11-25T10:32:00.000Z", viewed=40, carted=4, purchased=1,
+                                               view_to_cart_rate=0.1, cart_to_purchase_rate=0.25,
+                                               view_to_purchase_rate=0.025)],
+                               "category_activity": []}}
     fake.body = json.dumps(status).encode()
     d = Dash(os.path.join(TMP, "empty"), "--stream", fake.url + "/")
     try:
@@ -307,7 +313,17 @@ def stream_status(t):
         t.eq(j.get("stream"), status, "stream status passed through")
         t.eq(j.get("stream_error"), None, "no stream error")
         st, j = d.get_json("/api/sales_per_minute?last=15m")
-        t.eq(j.get("provisional"), {"provisional": True, "windows": status["provisional"]}, "provisional windows")
+        t.eq(j.get("provisional_windows"), 1, "one provisional window")
+        t.eq([(r["window_start"], r["orders"], r["revenue"], r["avg_ticket"], r["final"], r["final_at"]) for r in j["rows"]],
+             [(w["window_start"], 4, 12.5, 3.13, False, w["final_at"])], "the open window, marked provisional")
+        st, j = d.get_json("/api/summary?last=15m")
+        t.eq((j["orders"], j["viewed"], j["purchased"], j["conversion"], j["funnel_provisional_windows"],
+              j["funnel_final_at"]), (4, 40, 1, 0.025, 1, "2026-11-25T10:32:00.000Z"), "summary with open windows")
+        fake.body = json.dumps({"watermark": None, "open_windows": []}).encode()   # schema 1
+        time.sleep(1.05)
+        st, j = d.get_json("/api/summary?last=15m")
+        t.check("schema" in (j.get("stream_error") or ""), "an old status is named: %r" % j.get("stream_error"))
+        t.eq(j.get("provisional_windows"), 0, "and gives no open windows")
         for body, code, what in [(b"not json", 200, "not JSON"), (b"[1,2]", 200, "not an object"),
                                  (b"{}", 500, "HTTP 500"), (b"{" * 5000, 200, "too deep"),
                                  (b'{"a":"' + b"x" * (2 << 20) + b'"}', 200, "over 1 MiB")]:
@@ -333,7 +349,7 @@ def stream_status(t):
     try:
         st, j = d.get_json("/api/summary")
         t.eq(st, 200, "stream down: summary still 200")
-        t.eq(j.get("provisional"), None, "no provisional values")
+        t.eq(j.get("provisional_windows"), 0, "no provisional values")
         t.check(j.get("stream_error"), "stream down reported")
     finally:
         d.stop()

@@ -60,7 +60,8 @@ def run_smoke(cs):
                 return "exited"
             j = get_json(base + "/api/sales_per_minute?last=1h")
             rows = (j or {}).get("rows") or []
-            return rows if any(r.get("orders", 0) > 0 for r in rows) else None
+            # committed: final rows (open windows of the stream are in the answer too, final: false)
+            return rows if any(r.get("orders", 0) > 0 and r.get("final", True) for r in rows) else None
         rows = wait_for(committed_sales, 110)
         if not rows or rows == "exited":
             cs.check(False, "no committed sales window within 110 s: %s" % open(err_path).read()[-2000:])

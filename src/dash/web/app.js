@@ -2,8 +2,14 @@
  * draws KPI tiles, charts (uPlot) and tables. No inline scripts (the server's CSP forbids them),
  * no outside URLs: everything comes from the ecom server that served the page.
  *
+ * The table cards (ranks and keyed metrics) are built from the metric catalog (/api/catalog):
+ * their columns, order and number formats come from the catalog's column types, their labels
+ * from i18n.js by column name. Numbers that include open (provisional) windows of the stream are
+ * marked as such, with when they become final (the API's provisional_windows / final_at).
+ *
  * For tests and curious readers, every drawn element carries its raw numbers in data-*
- * attributes (data-value on KPI tiles, data-points / data-last on charts). */
+ * attributes (data-value on KPI tiles, data-points / data-last on charts, data-provisional on
+ * tiles, the funnel and table rows). */
 "use strict";
 (function () {
   const I18N = window.ECOM_I18N;
@@ -13,6 +19,7 @@
     range: { last: "1h" },
     data: null,          // the last answers, re-rendered on a language switch
     charts: {},          // uPlot instances by name
+    catalog: null,       // /api/catalog: metrics, their columns and ranks
     refreshes: 0,
     timer: null,
   };
@@ -93,12 +100,21 @@
     return body;
   }
 
+  // The table cards: an API name (a rank or a keyed metric of the catalog) and the element id.
+  const TABLE_CARDS = [
+    { api: "top_products", id: "top" },
+    { api: "top_products_by_revenue", id: "top-revenue" },
+    { api: "sales_by_channel", id: "channel" },
+    { api: "sales_by_city", id: "city", scroll: true },
+  ];
+
   async function refresh() {
     clearTimeout(state.timer);
     const q = rangeQuery();
-    const names = ["summary", "sales_per_minute", "category_activity", "top_products", "funnel", "sales_by_city",
-      "health"];
+    const names = ["summary", "sales_per_minute", "category_activity", "funnel", "health"]
+      .concat(TABLE_CARDS.map((c) => c.api));
     try {
+      if (!state.catalog) state.catalog = await getJSON("/api/catalog");
       const answers = await Promise.all(names.map((n) => getJSON("/api/" + n + (n === "health" ? "" : "?" + q))));
       const data = {};
       names.forEach((n, i) => { data[n] = answers[i]; });
@@ -125,23 +141,39 @@
     renderKpis(d.summary);
     renderSales(d.sales_per_minute);
     renderCategories(d.category_activity);
-    renderTop(d.top_products);
+    for (const c of TABLE_CARDS) renderTableCard(c, d[c.api]);
     renderFunnel(d.funnel);
-    renderCities(d.sales_by_city);
     renderHealth(d.health);
   }
 
-  function setKpi(id, value, text) {
+  // "provisional (3 open windows) · final at 10:32:00" or "" when every number is final.
+  function provText(n, finalAt) {
+    if (!n) return "";
+    let s = t("provisional") + " (" + n + " " + t(n === 1 ? "open_window" : "open_windows") + ")";
+    if (finalAt) s += " · " + t("final_at") + " " + new Date(finalAt).toLocaleTimeString(locale());
+    return s;
+  }
+
+  function markProv(e, n, finalAt) {
+    e.dataset.provisional = n ? "true" : "false";
+    e.classList.toggle("provisional", !!n);
+    e.title = provText(n, finalAt);
+    const label = e.querySelector(".kpi-label");
+    if (label) label.dataset.provLabel = t("provisional");
+  }
+
+  function setKpi(id, value, text, nprov, finalAt) {
     const e = document.getElementById(id);
     e.textContent = text;
     e.dataset.value = value == null ? "" : String(value);
+    markProv(e.parentNode, nprov, finalAt);
   }
 
   function renderKpis(s) {
-    setKpi("kpi-revenue", s.revenue, fmtMoney(s.revenue));
-    setKpi("kpi-orders", s.orders, fmtInt(s.orders));
-    setKpi("kpi-ticket", s.avg_ticket, fmtMoney(s.avg_ticket));
-    setKpi("kpi-conversion", s.conversion, fmtPct(s.conversion));
+    setKpi("kpi-revenue", s.revenue, fmtMoney(s.revenue), s.provisional_windows, s.final_at);
+    setKpi("kpi-orders", s.orders, fmtInt(s.orders), s.provisional_windows, s.final_at);
+    setKpi("kpi-ticket", s.avg_ticket, fmtMoney(s.avg_ticket), s.provisional_windows, s.final_at);
+    setKpi("kpi-conversion", s.conversion, fmtPct(s.conversion), s.funnel_provisional_windows, s.funnel_final_at);
   }
 
   function chartWidth(box) { return Math.max(240, box.clientWidth); }
@@ -176,10 +208,11 @@
     }
     const note = document.getElementById("sales-note");
     note.textContent = a.rows.length ? "" : t("no_data");
-    const prov = a.provisional && Array.isArray(a.provisional.windows) ? a.provisional.windows : [];
-    if (prov.length) note.textContent = prov.length + " " + t("provisional");
+    if (a.provisional_windows) note.textContent = provText(a.provisional_windows, a.final_at);
     drawChart("sales", box, () => ({
-      scales: { x: { time: true }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
+      // x spans the whole range (a fresh stream has one window: it sits at the range's end)
+      scales: { x: { time: true, range: () => { const r = state.data.sales_per_minute;
+        return [Date.parse(r.from) / 1000, Date.parse(r.to) / 1000]; } }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
         tk: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.2)] } },
       series: [
         { label: t("time"), value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
@@ -237,30 +270,81 @@
     }), [xs, v, ad, p], cats.length, "");
   }
 
-  function fillTable(id, rows, cells) {
-    const tb = document.querySelector("#" + id + " tbody");
+  // ---- table cards from the catalog ----
+  function catalogMetric(api) {
+    for (const m of (state.catalog ? state.catalog.metrics : [])) {
+      if (m.name === api) return { metric: m, rank: null };
+      for (const r of m.ranks) if (r.name === api) return { metric: m, rank: r };
+    }
+    return null;
+  }
+
+  // The columns a card shows: a key is replaced by the metric's attributes when it has some
+  // (product_name and category instead of product_id), then the values: of a ranked metric the
+  // columns its ranks are by (views, revenue), else every value column.
+  function cardColumns(m, ranked) {
+    const attrs = m.columns.filter((c) => c.merge === "attr");
+    const keys = attrs.length ? attrs : m.columns.filter((c) => c.merge === "key");
+    const by = new Set(m.ranks.map((r) => r.by));
+    return keys.concat(m.columns.filter((c) => (c.merge === "sum" || c.merge === "ratio") && (!ranked || by.has(c.name))));
+  }
+
+  function fmtCell(col, v) {
+    if (col.type === "money") return [fmtMoney(v), "num"];
+    if (col.type === "int") return [fmtInt(v), "num"];
+    if (col.type === "rate") return [fmtPct(v), "num"];
+    return [v == null || v === "" ? "—" : t("v_" + v) === "v_" + v ? String(v) : t("v_" + v), null];
+  }
+
+  // Creates the card's section once (title, table head), in catalog order after the funnel.
+  function ensureCard(card, cm) {
+    let table = document.getElementById(card.id);
+    if (table && table.dataset.lang === state.lang) return table;
+    const cols = cardColumns(cm.metric, !!cm.rank);
+    if (!table) {
+      const sec = el("section", { class: "card", "data-card": card.api });
+      sec.appendChild(el("h2", { "data-i18n": card.api }, t(card.api)));
+      const wrap = el("div", { class: card.scroll ? "scroll" : "hscroll" });
+      table = el("table", { id: card.id });
+      table.appendChild(el("thead"));
+      table.appendChild(el("tbody"));
+      wrap.appendChild(table);
+      sec.appendChild(wrap);
+      sec.appendChild(el("p", { class: "note", id: card.id + "-note" }));
+      document.getElementById("health").closest("section").before(sec);
+    }
+    const head = el("tr");
+    if (cm.rank) head.appendChild(el("th", null, t("rank")));
+    for (const c of cols) head.appendChild(el("th", c.type === "str" ? null : { class: "num" }, t(c.name)));
+    const thead = table.querySelector("thead");
+    thead.textContent = "";
+    thead.appendChild(head);
+    table.dataset.lang = state.lang;
+    return table;
+  }
+
+  function renderTableCard(card, a) {
+    const cm = catalogMetric(card.api);
+    if (!cm || !a) return;
+    const table = ensureCard(card, cm);
+    const cols = cardColumns(cm.metric, !!cm.rank);
+    const tb = table.querySelector("tbody");
     tb.textContent = "";
-    if (!rows.length) {
+    if (!a.rows.length) {
       const tr = el("tr");
-      const td = el("td", { colspan: "4", class: "empty" }, t("no_data"));
-      tr.appendChild(td);
-      tb.appendChild(tr);
-      return;
-    }
-    for (const r of rows) {
-      const tr = el("tr", { class: "row" });
-      for (const [text, cls] of cells(r)) tr.appendChild(el("td", cls ? { class: cls } : null, text));
+      tr.appendChild(el("td", { colspan: String(cols.length + 1), class: "empty" }, t("no_data")));
       tb.appendChild(tr);
     }
-  }
-
-  function renderTop(a) {
-    fillTable("top", a.rows, (r) => [[String(r.rank)], [r.product_name || r.product_id], [r.category],
-      [fmtInt(r.views), "num"]]);
-  }
-
-  function renderCities(a) {
-    fillTable("city", a.rows, (r) => [[r.province], [r.city], [fmtInt(r.orders), "num"], [fmtMoney(r.revenue), "num"]]);
+    for (const r of a.rows) {
+      const tr = el("tr", { class: r.provisional ? "row prov" : "row", "data-provisional": String(!!r.provisional) });
+      if (cm.rank) tr.appendChild(el("td", null, String(r.rank)));
+      for (const c of cols) {
+        const [text, cls] = fmtCell(c, r[c.name]);
+        tr.appendChild(el("td", cls ? { class: cls } : null, text));
+      }
+      tb.appendChild(tr);
+    }
+    document.getElementById(card.id + "-note").textContent = provText(a.provisional_windows, a.final_at);
   }
 
   function renderFunnel(f) {
@@ -283,30 +367,27 @@
       box.appendChild(row);
     }
     box.appendChild(el("p", { class: "note" }, t("conversion") + ": " + fmtPct(f.view_to_purchase_rate)));
+    markProv(box, f.provisional_windows, f.final_at);
+    // Why say it: a funnel window is final only after the view->cart and cart->purchase horizons
+    // (90 min by default), so at first every funnel number comes from open windows.
+    if (f.provisional_windows) box.appendChild(el("p", { class: "note prov-note" }, provText(f.provisional_windows, f.final_at)));
   }
 
-  // The stream's /status names are read defensively: the page shows what it finds.
-  function pick(obj, keys) {
-    for (const k of keys) {
-      let o = obj;
-      for (const part of k.split(".")) o = o == null ? undefined : o[part];
-      if (o != null) return o;
-    }
-    return null;
-  }
-
+  // The stream's /status (schema 2, docs/stream.md), read by its documented names.
   function renderHealth(h) {
     const dl = document.getElementById("health");
     dl.textContent = "";
-    const s = h.stream;
+    const s = h.stream && h.stream.schema === 2 ? h.stream : null;
     const items = [[t("source"), s ? t("source_stream") : t("source_tables")]];
     if (s) {
-      items.push([t("events_per_s"), fmtNum(pick(s, ["events_per_s", "events_per_sec", "rate.events_per_s"]), 1)]);
-      items.push([t("lag"), fmtInt(pick(s, ["lag", "total_lag", "lag_total"]))]);
-      const wm = pick(s, ["watermark", "watermark_time"]);
-      items.push([t("watermark"), typeof wm === "string" ? fmtTime(wm) : "—"]);
-      items.push([t("rejected"), fmtInt(pick(s, ["counters.rejected", "rejected"]))]);
-      items.push([t("late"), fmtInt(pick(s, ["counters.late", "late"]))]);
+      items.push([t("events_per_s"), fmtNum(s.events_per_s, 1)]);
+      items.push([t("lag"), fmtInt(s.lag)]);
+      items.push([t("watermark"), s.watermark ? fmtTime(s.watermark) : "—"]);
+      items.push([t("rejected"), fmtInt(s.counters.rejected)]);
+      items.push([t("late"), fmtInt(s.counters.late)]);
+      items.push([t("corrections"), fmtInt(s.counters.corrections)]);
+    } else if (h.stream_error) {
+      items.push([t("stream"), h.stream_error]);
     }
     items.push([t("latest_window"), fmtTime(h.latest_window_end)]);
     items.push([t("data_age"), fmtAge(h.data_age_s)]);
