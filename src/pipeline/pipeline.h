@@ -101,6 +101,9 @@ typedef struct {
     uint64_t records;              /* input records read */
     uint64_t ok[EV_TYPE_COUNT];
     uint64_t duplicates, late, rejected;
+    uint64_t blank;                /* blank input lines (skipped, not rejected) */
+    uint64_t corrections;          /* correction rows written by this process (late events
+                                      added to windows already written; see stream.h) */
     uint64_t epochs, files_committed, rows_committed;
     uint64_t storage_errors, kafka_errors;
     int64_t watermark_us;
