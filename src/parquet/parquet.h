@@ -20,7 +20,9 @@
  *   `<rep> group name (LIST) { repeated group list { optional group element {...} } }`, and
  *   the children added to the LIST node become the fields of `element` (a LIST of STRUCT).
  *   Leaf columns are numbered 0.. in depth-first order of the tree (the order they were added
- *   under each parent).
+ *   under each parent). DECIMAL (INT64 + DECIMAL converted type + DecimalType logical type,
+ *   precision and scale also in the schema element) and BINARY (BYTE_ARRAY, no annotation)
+ *   leaves are written too.
  *
  * Writer
  *   Column oriented: for each batch of rows, append to every leaf column (pq_write_values for
@@ -57,13 +59,22 @@ typedef enum {
     PQ_PHYS_FLOAT = 4, PQ_PHYS_DOUBLE = 5, PQ_PHYS_BYTE_ARRAY = 6, PQ_PHYS_FIXED = 7
 } pq_phys;
 
-/* Node kinds of a schema. The reader also reports kinds the writer cannot make. */
+/* Node kinds of a schema. The reader also reports kinds the writer cannot make.
+ *   PQ_DECIMAL: writer: INT64 with the DECIMAL(precision, scale) annotation, made by
+ *               pq_schema_add_decimal and written with pq_write_i64 (the unscaled value:
+ *               cents for scale 2). Reader: a DECIMAL on INT32, INT64, FIXED_LEN_BYTE_ARRAY or
+ *               BYTE_ARRAY (big-endian two's complement, at most PQ_DECIMAL_MAX_BYTES bytes).
+ *   PQ_BINARY:  BYTE_ARRAY with no annotation (arbitrary bytes, not text); the reader also
+ *               reports an unannotated FIXED_LEN_BYTE_ARRAY as PQ_BINARY. */
 typedef enum {
     PQ_BOOL, PQ_INT32, PQ_INT64, PQ_DOUBLE, PQ_STRING, PQ_DATE, PQ_TIMESTAMP,
-    PQ_STRUCT, PQ_LIST,
+    PQ_STRUCT, PQ_LIST, PQ_DECIMAL, PQ_BINARY,
     /* reader only */
-    PQ_FLOAT, PQ_BYTES, PQ_INT96, PQ_OTHER
+    PQ_FLOAT, PQ_INT96, PQ_OTHER
 } pq_kind;
+
+/* Widest FIXED/BYTE_ARRAY decimal the reader accepts (16 bytes: precision 38). */
+#define PQ_DECIMAL_MAX_BYTES 16
 
 typedef enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 } pq_rep;
 
@@ -84,6 +95,7 @@ typedef struct pq_node {
     int type_length;       /* FIXED_LEN_BYTE_ARRAY width */
     int ts_unit;           /* TIMESTAMP: 1 ms, 2 us, 3 ns (reader); writer always 2 */
     bool ts_utc;
+    int precision, scale;  /* DECIMAL: digits in all, digits after the point; else 0 */
     int parent;            /* index of the parent node, -1 for top-level fields */
     int *children;         /* child node indexes */
     int n_children;
@@ -99,9 +111,16 @@ void pq_schema_free(pq_schema *s);
 /* Deep copy (freed with pq_schema_free). NULL with err on failure. */
 pq_schema *pq_schema_clone(const pq_schema *s, char *err, size_t errlen);
 /* Adds a node under parent (-1 = top level; a STRUCT or LIST node otherwise). Returns its node
- * index, or -1 with err (bad parent, duplicate or empty name, bad kind). */
+ * index, or -1 with err (bad parent, duplicate or empty name, bad kind; PQ_DECIMAL needs
+ * pq_schema_add_decimal). */
 int pq_schema_add(pq_schema *s, int parent, const char *name, pq_kind kind, bool optional, char *err,
                   size_t errlen);
+/* Adds a DECIMAL(precision, scale) leaf stored as INT64 (1 <= precision <= 18,
+ * 0 <= scale <= precision), e.g. money as DECIMAL(18,2) holding cents. Returns the node index
+ * like pq_schema_add, or -1 with err. Values are the unscaled int64 (pq_write_i64 and the
+ * int64_t arrays of pq_write_values / pq_write_levels). */
+int pq_schema_add_decimal(pq_schema *s, int parent, const char *name, int precision, int scale, bool optional,
+                          char *err, size_t errlen);
 int pq_schema_num_nodes(const pq_schema *s);
 const pq_node *pq_schema_node(const pq_schema *s, int i);
 int pq_schema_num_leaves(const pq_schema *s);
@@ -135,14 +154,14 @@ int pq_writer_add_kv(pq_writer *w, const char *key, const char *value, char *err
 
 /* Appends n rows to leaf column `leaf` which must have no repeated ancestor. values points to
  * n elements of the column's C type (uint8_t for BOOL, int32_t for INT32/DATE, int64_t for
- * INT64/TIMESTAMP, double, pq_bytes for STRING); valid (NULL = all valid) marks nulls, whose
- * value slots are ignored; a null is recorded at the deepest level (def = max_def - 1). */
+ * INT64/TIMESTAMP/DECIMAL, double, pq_bytes for STRING/BINARY); valid (NULL = all valid) marks
+ * nulls, whose value slots are ignored; a null is recorded at the deepest level (def = max_def - 1). */
 int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const uint8_t *valid, char *err,
                     size_t errlen);
 /* One value appended to a leaf with no repeated ancestor: the same as pq_write_values with
  * n = 1 and no array set up (the row-at-a-time path of a streaming writer). The value's C type
  * must match the leaf's physical type (pq_write_str: BYTE_ARRAY, copied; i32: INT32/DATE;
- * i64: INT64/TIMESTAMP; f64: DOUBLE), else -1. pq_write_null appends a null (-1 for a
+ * i64: INT64/TIMESTAMP/DECIMAL; f64: DOUBLE), else -1. pq_write_null appends a null (-1 for a
  * required column). */
 int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, size_t errlen);
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen);
@@ -236,8 +255,9 @@ void pq_column_free(pq_column *c);
 /* ---- rows: record assembly of decoded chunks into JSON text ----
  * Supports any tree whose repeated nesting depth is at most 1 (flat, structs, a list of
  * primitives or of structs, at any struct depth). Timestamps print as RFC 3339 UTC
- * ("2026-11-25T09:30:00.123456Z"), dates as YYYY-MM-DD, strings JSON-escaped (invalid UTF-8
- * bytes become U+FFFD), doubles shortest round-trip, NaN/Inf as null. */
+ * ("2026-11-25T09:30:00.123456Z"), dates as YYYY-MM-DD, strings and binaries JSON-escaped
+ * (invalid UTF-8 bytes become U+FFFD), doubles shortest round-trip, NaN/Inf as null, decimals
+ * as exact JSON numbers ("12.34", "-0.05": the unscaled value with the point placed). */
 typedef struct pq_rows pq_rows;
 typedef struct {
     char *data;

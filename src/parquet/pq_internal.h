@@ -80,6 +80,7 @@ typedef struct {
     int logical;          /* LogicalType union field id, 0 none */
     bool ts_utc;
     int ts_unit;          /* 1 ms 2 us 3 ns */
+    int precision, scale; /* DECIMAL: from the element (7, 8) or the DecimalType */
 } pq_selem;
 
 typedef struct {

@@ -43,6 +43,11 @@ static int mem_read(void *ctx, uint64_t off, void *dst, size_t n, char *err, siz
 }
 
 static pq_kind leaf_kind(const pq_selem *e, pq_node *nd) {
+    if (e->logical == 5 || e->converted == 5) {
+        nd->precision = e->precision;
+        nd->scale = e->scale;
+        return PQ_DECIMAL;
+    }
     switch (e->type) {
     case PQ_PHYS_BOOLEAN: return PQ_BOOL;
     case PQ_PHYS_INT32: return e->logical == 6 || e->converted == 6 ? PQ_DATE : PQ_INT32;
@@ -64,10 +69,24 @@ static pq_kind leaf_kind(const pq_selem *e, pq_node *nd) {
         if (e->logical == 1 || e->logical == 4 || e->logical == 12 || e->converted == 0 || e->converted == 4 ||
             e->converted == 19)
             return PQ_STRING;
-        return PQ_BYTES;
-    case PQ_PHYS_FIXED: return PQ_BYTES;
+        return PQ_BINARY;
+    case PQ_PHYS_FIXED: return PQ_BINARY;
     default: return PQ_OTHER;
     }
+}
+
+/* A DECIMAL the reader can print exactly: INT32 up to 9 digits, INT64 up to 18, FIXED and
+ * BYTE_ARRAY up to PQ_DECIMAL_MAX_BYTES bytes (38 digits; BYTE_ARRAY lengths are checked again
+ * per value). Anything else is refused by column name rather than misread. */
+static int check_decimal(const pq_selem *e, const pq_node *nd, char *err, size_t errlen) {
+    int maxp = e->type == PQ_PHYS_INT32 ? 9 : e->type == PQ_PHYS_INT64 ? 18 : 38;
+    bool phys_ok = e->type == PQ_PHYS_INT32 || e->type == PQ_PHYS_INT64 || e->type == PQ_PHYS_BYTE_ARRAY ||
+                   (e->type == PQ_PHYS_FIXED && e->type_length <= PQ_DECIMAL_MAX_BYTES);
+    if (phys_ok && nd->precision >= 1 && nd->precision <= maxp && nd->scale >= 0 && nd->scale <= nd->precision)
+        return 0;
+    pq_seterr(err, errlen, "column %.*s: DECIMAL(%d,%d) on physical type %d (length %d) is not supported",
+              (int)e->name.n, e->name.p ? e->name.p : "", nd->precision, nd->scale, e->type, e->type_length);
+    return -1;
 }
 
 /* Builds the schema tree from the flat element list (depth-first, num_children). */
@@ -95,6 +114,7 @@ static int build_schema(pq_reader *r, int *pos, int parent, int nchild, int dept
             pq_seterr(err, errlen, "unknown physical type %d", e->type);
             return -1;
         }
+        if (!group && kind == PQ_DECIMAL && check_decimal(e, &tmp, err, errlen)) return -1;
         if (group && e->num_children == 0) {
             pq_seterr(err, errlen, "empty group in schema");
             return -1;
@@ -107,6 +127,8 @@ static int build_schema(pq_reader *r, int *pos, int parent, int nchild, int dept
         if (!group) {
             nd->ts_unit = tmp.ts_unit ? tmp.ts_unit : 2;
             nd->ts_utc = tmp.ts_unit ? tmp.ts_utc : true;
+            nd->precision = tmp.precision;
+            nd->scale = tmp.scale;
             if (e->type == PQ_PHYS_FIXED && (e->type_length <= 0 || (uint64_t)e->type_length > r->size)) {
                 pq_seterr(err, errlen, "bad fixed length %d", e->type_length);
                 return -1;

@@ -123,6 +123,74 @@ static int json_double(pq_text *out, double v) {
     return pq_text_str(out, tmp);
 }
 
+/* Writes a decimal as an exact JSON number: the magnitude's digits with the point placed
+ * `scale` digits from the right ("1234", scale 2 -> 12.34; "5" -> 0.05). */
+static int put_decimal(pq_text *out, bool neg, const char *digits, size_t nd, int scale) {
+    while (nd > 1 && *digits == '0') { /* strip leading zeros, keep one */
+        digits++;
+        nd--;
+    }
+    if (neg && !(nd == 1 && *digits == '0') && pq_text_byte(out, '-')) return -1;
+    size_t sc = (size_t)scale;
+    if (nd <= sc) { /* 0.00ddd */
+        if (pq_text_str(out, "0.")) return -1;
+        for (size_t i = nd; i < sc; i++)
+            if (pq_text_byte(out, '0')) return -1;
+        return pq_text_append(out, digits, nd);
+    }
+    if (pq_text_append(out, digits, nd - sc)) return -1;
+    if (sc == 0) return 0;
+    return pq_text_byte(out, '.') || pq_text_append(out, digits + nd - sc, sc) ? -1 : 0;
+}
+
+static int emit_decimal_int(pq_text *out, int64_t v, int scale) {
+    char d[24];
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    int n = snprintf(d, sizeof d, "%llu", (unsigned long long)m);
+    return put_decimal(out, v < 0, d, (size_t)n, scale);
+}
+
+/* FIXED_LEN_BYTE_ARRAY / BYTE_ARRAY decimals: big-endian two's complement of at most
+ * PQ_DECIMAL_MAX_BYTES bytes. The magnitude is divided by 10 byte-wise (schoolbook) for its
+ * digits; -1 for a longer value. */
+static int emit_decimal_bytes(pq_text *out, const uint8_t *p, size_t n, int scale) {
+    uint8_t m[PQ_DECIMAL_MAX_BYTES];
+    char d[3 * PQ_DECIMAL_MAX_BYTES + 2];
+    if (n > sizeof m) return -1;
+    bool neg = n > 0 && (p[0] & 0x80);
+    memcpy(m, p, n);
+    if (neg) { /* magnitude = ~x + 1 */
+        unsigned carry = 1;
+        for (size_t i = n; i-- > 0;) {
+            unsigned b = (uint8_t)~m[i] + carry;
+            m[i] = (uint8_t)b;
+            carry = b >> 8;
+        }
+    }
+    size_t nd = sizeof d;
+    bool zero;
+    do {
+        unsigned rem = 0;
+        zero = true;
+        for (size_t i = 0; i < n; i++) {
+            unsigned cur = rem << 8 | m[i];
+            m[i] = (uint8_t)(cur / 10);
+            rem = cur % 10;
+            zero &= m[i] == 0;
+        }
+        d[--nd] = (char)('0' + rem);
+    } while (!zero && nd > 0);
+    return put_decimal(out, neg, d + nd, sizeof d - nd, scale);
+}
+
+static int emit_decimal(pq_text *out, const pq_node *nd, const pq_column *c, size_t vi) {
+    switch (nd->phys) {
+    case PQ_PHYS_INT32: return emit_decimal_int(out, c->v.i32[vi], nd->scale);
+    case PQ_PHYS_INT64: return emit_decimal_int(out, c->v.i64[vi], nd->scale);
+    default: return emit_decimal_bytes(out, (const uint8_t *)c->v.bytes[vi].p, c->v.bytes[vi].n, nd->scale);
+    }
+}
+
 static int64_t ts_to_us(const pq_node *nd, int64_t v) {
     if (nd->phys == PQ_PHYS_INT96 || nd->ts_unit == 2) return v;
     if (nd->ts_unit == 1) return v * 1000;
@@ -268,7 +336,8 @@ static int emit_leaf(pq_rows *rw, const pq_node *nd, pq_text *out) {
     case PQ_TIMESTAMP:
         pq_format_ts_us(ts_to_us(nd, c->v.i64[vi]), tmp);
         return pq_text_printf(out, "\"%s\"", tmp);
-    case PQ_STRING: case PQ_BYTES: return pq_json_string(out, c->v.bytes[vi].p, c->v.bytes[vi].n);
+    case PQ_DECIMAL: return emit_decimal(out, nd, c, vi);
+    case PQ_STRING: case PQ_BINARY: return pq_json_string(out, c->v.bytes[vi].p, c->v.bytes[vi].n);
     default: return pq_text_str(out, "null");
     }
 }
@@ -396,12 +465,17 @@ static int describe_node(const pq_schema *s, int i, int depth, pq_text *out) {
     char tmp[80];
     if (nd->kind == PQ_STRING) ann = " (STRING)";
     else if (nd->kind == PQ_DATE) ann = " (DATE)";
+    else if (nd->kind == PQ_DECIMAL) {
+        snprintf(tmp, sizeof tmp, " (DECIMAL(%d,%d))", nd->precision, nd->scale);
+        ann = tmp;
+    }
     else if (nd->kind == PQ_TIMESTAMP && nd->phys != PQ_PHYS_INT96) {
         snprintf(tmp, sizeof tmp, " (TIMESTAMP(%s,%s))", nd->ts_unit == 1 ? "MILLIS" : nd->ts_unit == 3 ? "NANOS" : "MICROS",
                  nd->ts_utc ? "true" : "false");
         ann = tmp;
     }
-    if (nd->phys == PQ_PHYS_FIXED) return pq_text_printf(out, "fixed_len_byte_array(%d) %s;\n", nd->type_length, nd->name);
+    if (nd->phys == PQ_PHYS_FIXED)
+        return pq_text_printf(out, "fixed_len_byte_array(%d) %s%s;\n", nd->type_length, nd->name, ann);
     return pq_text_printf(out, "%s %s%s;\n", phys_name(nd->phys), nd->name, ann);
 }
 

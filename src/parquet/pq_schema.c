@@ -32,9 +32,9 @@ static int phys_of(pq_kind k) {
     switch (k) {
     case PQ_BOOL: return PQ_PHYS_BOOLEAN;
     case PQ_INT32: case PQ_DATE: return PQ_PHYS_INT32;
-    case PQ_INT64: case PQ_TIMESTAMP: return PQ_PHYS_INT64;
+    case PQ_INT64: case PQ_TIMESTAMP: case PQ_DECIMAL: return PQ_PHYS_INT64;
     case PQ_DOUBLE: return PQ_PHYS_DOUBLE;
-    case PQ_STRING: case PQ_BYTES: return PQ_PHYS_BYTE_ARRAY;
+    case PQ_STRING: case PQ_BINARY: return PQ_PHYS_BYTE_ARRAY;
     case PQ_FLOAT: return PQ_PHYS_FLOAT;
     case PQ_INT96: return PQ_PHYS_INT96;
     default: return -1;
@@ -92,8 +92,9 @@ int pq_schema_add(pq_schema *s, int parent, const char *name, pq_kind kind, bool
         pq_seterr(err, errlen, "empty field name");
         return -1;
     }
-    if (kind > PQ_LIST) {
-        pq_seterr(err, errlen, "field %s: kind not writable", name);
+    if (kind > PQ_BINARY || kind == PQ_DECIMAL) {
+        pq_seterr(err, errlen, "field %s: kind not writable%s", name,
+                  kind == PQ_DECIMAL ? " (use pq_schema_add_decimal)" : "");
         return -1;
     }
     if (parent >= 0 && parent < s->n && s->nodes[parent].list_elem >= 0) parent = s->nodes[parent].list_elem;
@@ -112,6 +113,23 @@ int pq_schema_add(pq_schema *s, int parent, const char *name, pq_kind kind, bool
     int e = pq_schema_add_raw(s, l, "element", 7, PQ_STRUCT, PQ_OPTIONAL, -1, err, errlen);
     if (e < 0) return -1;
     s->nodes[idx].list_elem = e;
+    return idx;
+}
+
+/* The DECIMAL leaf is added as an INT64 leaf whose kind and annotation are then set, so the
+ * name checks and the LIST redirection of pq_schema_add apply to it too. */
+int pq_schema_add_decimal(pq_schema *s, int parent, const char *name, int precision, int scale, bool optional,
+                          char *err, size_t errlen) {
+    if (precision < 1 || precision > 18 || scale < 0 || scale > precision) {
+        pq_seterr(err, errlen, "field %s: DECIMAL(%d,%d) does not fit INT64 (precision 1..18, scale 0..precision)",
+                  name ? name : "", precision, scale);
+        return -1;
+    }
+    int idx = pq_schema_add(s, parent, name, PQ_INT64, optional, err, errlen);
+    if (idx < 0) return -1;
+    s->nodes[idx].kind = PQ_DECIMAL;
+    s->nodes[idx].precision = precision;
+    s->nodes[idx].scale = scale;
     return idx;
 }
 
@@ -169,6 +187,8 @@ pq_schema *pq_schema_copy(const pq_schema *src, char *err, size_t errlen) {
         nd->type_length = o->type_length;
         nd->ts_unit = o->ts_unit;
         nd->ts_utc = o->ts_utc;
+        nd->precision = o->precision;
+        nd->scale = o->scale;
         nd->list_elem = o->list_elem;
     }
     if (pq_schema_finalize(s, err, errlen)) {

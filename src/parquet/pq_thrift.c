@@ -456,12 +456,28 @@ static int tr_timestamp(pq_tr *r, pq_selem *e) {
     return 0;
 }
 
+/* DecimalType { 1: scale, 2: precision }; it overrides SchemaElement.scale/precision. */
+static int tr_decimal(pq_tr *r, pq_selem *e) {
+    TR_STRUCT_LOOP(r, {
+        if (id == 1) {
+            if (tr_i32_field(r, t, &e->scale)) return -1;
+        } else if (id == 2) {
+            if (tr_i32_field(r, t, &e->precision)) return -1;
+        } else if (tr_skip(r, t)) {
+            return -1;
+        }
+    });
+    return 0;
+}
+
 static int tr_logical(pq_tr *r, pq_selem *e) {
     TR_STRUCT_LOOP(r, {
         if (t != TT_STRUCT) return tr_fail(r, "bad logical type");
         e->logical = id;
         if (id == 8) {
             if (tr_timestamp(r, e)) return -1;
+        } else if (id == 5) {
+            if (tr_decimal(r, e)) return -1;
         } else if (tr_skip(r, t)) {
             return -1;
         }
@@ -484,6 +500,8 @@ static int tr_selem(pq_tr *r, pq_selem *e) {
             break;
         case 5: if (tr_i32_field(r, t, &e->num_children)) return -1; break;
         case 6: if (tr_i32_field(r, t, &e->converted)) return -1; break;
+        case 7: if (tr_i32_field(r, t, &e->scale)) return -1; break;
+        case 8: if (tr_i32_field(r, t, &e->precision)) return -1; break;
         case 10:
             if (t != TT_STRUCT) return tr_fail(r, "logicalType not a struct");
             if (tr_logical(r, e)) return -1;

@@ -936,13 +936,21 @@ static void put_schema_node(pq_tw *t, const pq_schema *s, int i) {
     case PQ_DATE: conv = 6; logical = 6; break;
     case PQ_TIMESTAMP: conv = 10; logical = 8; break;
     case PQ_LIST: conv = 3; logical = 3; break;
+    case PQ_DECIMAL: conv = 5; logical = 5; break;
     default: break;
     }
     if (conv >= 0) tw_i32(t, 6, conv);
+    if (nd->kind == PQ_DECIMAL) { /* SchemaElement.scale / .precision, required with DECIMAL */
+        tw_i32(t, 7, nd->scale);
+        tw_i32(t, 8, nd->precision);
+    }
     if (logical) {
         tw_struct_begin(t, 10);
         tw_struct_begin(t, (int16_t)logical);
-        if (logical == 8) {
+        if (logical == 5) { /* DecimalType { 1: scale, 2: precision } */
+            tw_i32(t, 1, nd->scale);
+            tw_i32(t, 2, nd->precision);
+        } else if (logical == 8) {
             tw_bool(t, 1, true);
             tw_struct_begin(t, 2);
             tw_struct_begin(t, 2); /* MICROS */

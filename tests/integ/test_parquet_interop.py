@@ -311,4 +311,137 @@ def _():
         assert b"AddressSanitizer" not in p.stderr and b"runtime error" not in p.stderr, p.stderr[-1000:]
 
 
+DEC_SCHEMA = [
+    {"name": "id", "type": "int64"},
+    {"name": "price", "type": "decimal", "precision": 18, "scale": 2},
+    {"name": "total", "type": "decimal", "precision": 18, "scale": 2, "optional": True},
+    {"name": "items", "type": "list", "optional": True, "fields": [
+        {"name": "unit_price", "type": "decimal", "precision": 18, "scale": 2}]},
+    {"name": "raw", "type": "binary"},
+]
+DEC_CENTS = [0, 1, -1, 5, -5, 1234, -1234, 100, 99999, 10**17 + 3, 999999999999999999, -999999999999999999]
+
+
+def dec_rows():
+    import decimal
+    rows = []
+    for i in range(3000):
+        c = DEC_CENTS[i % len(DEC_CENTS)] if i < 100 else (i * 7919) % 10**9 - 5 * 10**8
+        rows.append({"id": i, "price": c, "total": None if i % 7 == 3 else -c,
+                     "items": None if i % 11 == 0 else [{"unit_price": c}, {"unit_price": i}],
+                     "raw": bytes((i + k) % 256 for k in range(i % 300))})
+    q = decimal.Decimal("0.01")
+
+    def d(c):
+        return None if c is None else (decimal.Decimal(c) * q).quantize(q)
+    want = [{"id": r["id"], "price": d(r["price"]), "total": d(r["total"]),
+             "items": None if r["items"] is None else [{"unit_price": d(x["unit_price"])} for x in r["items"]],
+             "raw": r["raw"]} for r in rows]
+    return rows, want
+
+
+def ecom_write_dec(rows, path):
+    src = os.path.join(TMP, "dec.ndjson")
+    sch = os.path.join(TMP, "dec_schema.json")
+    with open(sch, "w") as f:
+        json.dump(DEC_SCHEMA, f)
+    with open(src, "w") as f:
+        for r in rows:
+            f.write(json.dumps(dict(r, raw=r["raw"].hex())) + "\n")
+    subprocess.run([PQTOOL, "write", sch, src, path, "--rg-bytes", "20000"], check=True, timeout=600)
+
+
+@case("decimal_binary_pyarrow_and_duckdb_read_exact")
+def _():
+    rows, want = dec_rows()
+    path = os.path.join(TMP, "ecom_decimal.parquet")
+    ecom_write_dec(rows, path)
+    t = pq.read_table(path)
+    for name in ("price", "total"):
+        assert t.schema.field(name).type == pa.decimal128(18, 2), t.schema
+    assert t.schema.field("items").type.value_type.field("unit_price").type == pa.decimal128(18, 2), t.schema
+    assert t.schema.field("raw").type == pa.binary(), t.schema
+    col = pq.ParquetFile(path).metadata.schema.column(1)
+    assert col.physical_type == "INT64" and col.converted_type == "DECIMAL", (col.physical_type, col.converted_type)
+    assert str(col.logical_type) == "Decimal(precision=18, scale=2)", col.logical_type
+    got = t.to_pylist()
+    assert got == want, next((g, w) for g, w in zip(got, want) if g != w)
+    con = duckdb.connect()
+    cur = con.execute("select id, price, total, items, raw from read_parquet('%s') order by id" % path)
+    types = {d[0]: str(d[1]) for d in cur.description}
+    assert types["price"] == "DECIMAL(18,2)" and types["total"] == "DECIMAL(18,2)", types
+    dgot = [dict(zip(["id", "price", "total", "items", "raw"], r)) for r in cur.fetchall()]
+    assert dgot == want, next((g, w) for g, w in zip(dgot, want) if g != w)
+    s = con.execute("select sum(price)::varchar, typeof(sum(price)) from read_parquet('%s')" % path).fetchone()
+    assert s[0] == str(sum(w["price"] for w in want)), s
+
+
+@case("decimal_ecom_cat_and_schema_exact")
+def _():
+    rows, want = dec_rows()
+    path = os.path.join(TMP, "ecom_decimal.parquet")
+    p = subprocess.run([ECOM, "cat", path, "--columns", "id,price,total,items"], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-500:]
+    lines = p.stdout.decode().splitlines()
+    assert len(lines) == len(want)
+    # the printed text is the exact decimal (parsed as Decimal, not float)
+    import decimal
+    for line, w in zip(lines, want):
+        g = json.loads(line, parse_float=decimal.Decimal, parse_int=decimal.Decimal)
+        assert g["price"] == w["price"] and str(g["price"]) == str(w["price"]), (line, w)
+        assert g["total"] == w["total"], (line, w)
+    assert lines[5] == '{"id":5,"price":12.34,"total":-12.34,"items":[{"unit_price":12.34},{"unit_price":0.05}]}', \
+        lines[5]
+    p = subprocess.run([ECOM, "schema", path], capture_output=True, timeout=60)
+    assert p.returncode == 0 and b"required int64 price (DECIMAL(18,2));" in p.stdout, p.stdout[:800]
+    assert b"required binary raw;" in p.stdout, p.stdout[:800]
+
+
+@case("pyarrow_and_duckdb_decimals_ecom_reads_exact")
+def _():
+    """Decimals written by others on every physical type: INT32/INT64 (pyarrow
+    store_decimal_as_integer), FIXED_LEN_BYTE_ARRAY (pyarrow's default, up to 38 digits), and
+    DuckDB's own; `ecom cat` prints each value exactly."""
+    import decimal
+    decimal.getcontext().prec = 60
+    vals = [decimal.Decimal(x) for x in ["0.00", "1.00", "-1.00", "12.34", "-0.05", "99.99", "-99.99"]]
+    big = [decimal.Decimal(x) for x in ["12345678901234567890123.45", "-12345678901234567890123.45", "0.01",
+                                        "99999999999999999999999999999999999.999", "-0.001"]]
+    cases = [(pa.decimal128(4, 2), vals, dict(store_decimal_as_integer=True)),
+             (pa.decimal128(18, 2), vals, dict(store_decimal_as_integer=True)),
+             (pa.decimal128(9, 2), vals, {}),
+             (pa.decimal128(38, 3), big, {})]
+    for i, (typ, vs, kw) in enumerate(cases):
+        path = os.path.join(TMP, "pa_dec_%d.parquet" % i)
+        pq.write_table(pa.table({"v": pa.array(vs + [None], type=typ)}), path, **kw)
+        got = [json.loads(x, parse_float=decimal.Decimal, parse_int=decimal.Decimal)["v"]
+               for x in subprocess.run([ECOM, "cat", path], capture_output=True, check=True,
+                                       timeout=60).stdout.decode().splitlines()]
+        want = [None if v is None else v.quantize(decimal.Decimal(1).scaleb(-typ.scale)) for v in vs + [None]]
+        assert [None if g is None else str(g) for g in got] == [None if w is None else str(w) for w in want], \
+            (typ, got, want)
+    path = os.path.join(TMP, "duck_dec.parquet")
+    duckdb.sql("copy (select 1234.56::decimal(18,2) as a, -0.07::decimal(4,2) as b, 12.5::decimal(38,1) as c)"
+               " to '%s' (format parquet)" % path)
+    out = subprocess.run([ECOM, "cat", path], capture_output=True, check=True, timeout=60).stdout.decode().strip()
+    assert out == '{"a":1234.56,"b":-0.07,"c":12.5}', out
+
+
+@case("parquet_testing_decimal_files_read_exact")
+def _():
+    """apache/parquet-testing's decimal files (when the shared checkout is present)."""
+    data = os.path.join(REPO, "..", "..", "shared", "parquet-testing", "data")
+    if not os.path.isdir(data):
+        data = "/work/shared/parquet-testing/data"
+    if not os.path.isdir(data):
+        print("  (parquet-testing not present: skipped)")
+        return
+    for name in ["int32_decimal", "int64_decimal", "fixed_length_decimal", "fixed_length_decimal_legacy",
+                 "byte_array_decimal"]:
+        path = os.path.join(data, name + ".parquet")
+        want = ['{"value":%s}' % v for v in pq.read_table(path).column(0).to_pylist()]
+        got = subprocess.run([ECOM, "cat", path], capture_output=True, check=True, timeout=60).stdout.decode()
+        assert got.splitlines() == want, (name, got[:200])
+
+
 sys.exit(1 if failed else 0)

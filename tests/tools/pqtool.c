@@ -3,8 +3,10 @@
  *
  *   pqtool write SCHEMA.json IN.ndjson OUT.parquet [--codec zstd|snappy|none] [--rg-bytes N]
  *                [--page-bytes N] [--dict-max N] [--no-dict] [--batch N]
- *       SCHEMA.json: [{"name":..,"type":"bool|int32|int64|double|string|date|timestamp|struct|list",
- *                      "optional":true,"fields":[...]}]   (date: int days; timestamp: int micros)
+ *       SCHEMA.json: [{"name":..,"type":"bool|int32|int64|double|string|date|timestamp|struct|list|
+ *                      decimal|binary","optional":true,"fields":[...],"precision":18,"scale":2}]
+ *                      (date: int days; timestamp: int micros; decimal: the unscaled int;
+ *                      binary: a hex string)
  *       Each NDJSON line is one row object; writes it with ecom's writer (Dremel shredding here).
  *   pqtool bench SCHEMA(views|orders) ROWS OUT.parquet CODEC   synthetic rows, times write + read
  *   pqtool read FILE                                             times a full decode of every column
@@ -53,9 +55,12 @@ static int write_file(void *ctx, const void *p, size_t n, char *err, size_t errl
 }
 
 static pq_kind kind_of(const char *t) {
-    static const char *names[] = {"bool", "int32", "int64", "double", "string", "date", "timestamp", "struct", "list"};
-    for (int i = 0; i < 9; i++)
-        if (!strcmp(t, names[i])) return (pq_kind)i;
+    static const struct { const char *name; pq_kind kind; } kinds[] = {
+        {"bool", PQ_BOOL}, {"int32", PQ_INT32}, {"int64", PQ_INT64}, {"double", PQ_DOUBLE},
+        {"string", PQ_STRING}, {"date", PQ_DATE}, {"timestamp", PQ_TIMESTAMP}, {"struct", PQ_STRUCT},
+        {"list", PQ_LIST}, {"decimal", PQ_DECIMAL}, {"binary", PQ_BINARY}};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strcmp(t, kinds[i].name)) return kinds[i].kind;
     return PQ_OTHER;
 }
 
@@ -69,7 +74,11 @@ static int add_fields(pq_schema *s, int parent, json_t *arr, char *err) {
             snprintf(err, 256, "bad field spec");
             return -1;
         }
-        int idx = pq_schema_add(s, parent, name, kind_of(type), json_is_true(json_object_get(f, "optional")), err, 256);
+        bool opt = json_is_true(json_object_get(f, "optional"));
+        int idx = kind_of(type) == PQ_DECIMAL
+                      ? pq_schema_add_decimal(s, parent, name, (int)json_integer_value(json_object_get(f, "precision")),
+                                              (int)json_integer_value(json_object_get(f, "scale")), opt, err, 256)
+                      : pq_schema_add(s, parent, name, kind_of(type), opt, err, 256);
         if (idx < 0) return -1;
         json_t *sub = json_object_get(f, "fields");
         if (sub && add_fields(s, idx, sub, err)) return -1;
@@ -81,7 +90,7 @@ static size_t vsize(const pq_node *nd) {
     switch (nd->kind) {
     case PQ_BOOL: return 1;
     case PQ_INT32: case PQ_DATE: return 4;
-    case PQ_INT64: case PQ_TIMESTAMP: case PQ_DOUBLE: return 8;
+    case PQ_INT64: case PQ_TIMESTAMP: case PQ_DECIMAL: case PQ_DOUBLE: return 8;
     default: return sizeof(pq_bytes);
     }
 }
@@ -110,7 +119,7 @@ static void push_value(tool *t, const pq_node *nd, json_t *v) {
     switch (nd->kind) {
     case PQ_BOOL: *(uint8_t *)dst = json_is_true(v); break;
     case PQ_INT32: case PQ_DATE: *(int32_t *)dst = (int32_t)json_integer_value(v); break;
-    case PQ_INT64: case PQ_TIMESTAMP: *(int64_t *)dst = (int64_t)json_integer_value(v); break;
+    case PQ_INT64: case PQ_TIMESTAMP: case PQ_DECIMAL: *(int64_t *)dst = (int64_t)json_integer_value(v); break;
     case PQ_DOUBLE: {
         double x = json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
         if (json_is_string(v)) { /* "nan", "inf", "-inf", "-0" */
@@ -124,6 +133,14 @@ static void push_value(tool *t, const pq_node *nd, json_t *v) {
         size_t n = json_string_length(v);
         char *c = malloc(n + 1);
         memcpy(c, json_string_value(v), n);
+        if (nd->kind == PQ_BINARY) { /* binary values are given as hex strings */
+            for (size_t k = 0; k + 1 < n; k += 2) {
+                unsigned x = 0;
+                sscanf(json_string_value(v) + k, "%2x", &x);
+                c[k / 2] = (char)x;
+            }
+            n /= 2;
+        }
         if (t->nstrs == t->capstrs) {
             t->capstrs = t->capstrs ? t->capstrs * 2 : 1024;
             t->strs = realloc(t->strs, t->capstrs * sizeof(char *));

@@ -443,12 +443,101 @@ static void test_dictionary_states(check_state *st) {
     pq_text_free(&mb.t);
 }
 
+/* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
+ * PQ_DECIMAL with precision/scale, PQ_BINARY), values come back exact (unscaled int64, every
+ * byte), JSON prints the decimal exactly, describe names DECIMAL(18,2); bad precisions and a
+ * PQ_DECIMAL through pq_schema_add are refused. */
+static void test_decimal_binary(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    pq_schema *s = pq_schema_new();
+    CHECK(pq_schema_add_decimal(s, -1, "price", 18, 2, false, err, sizeof err) == 0);
+    CHECK(pq_schema_add_decimal(s, -1, "total", 18, 2, true, err, sizeof err) == 1);
+    CHECK(pq_schema_add(s, -1, "raw", PQ_BINARY, false, err, sizeof err) == 2);
+    int items = pq_schema_add(s, -1, "items", PQ_LIST, true, err, sizeof err);
+    CHECK(items == 3);
+    CHECK(pq_schema_add_decimal(s, items, "unit_price", 18, 2, false, err, sizeof err) > items);
+    CHECK(pq_schema_add_decimal(s, -1, "bad", 19, 2, false, err, sizeof err) == -1);
+    CHECK(strstr(err, "DECIMAL(19,2)") != NULL);
+    CHECK(pq_schema_add_decimal(s, -1, "bad", 4, 5, false, err, sizeof err) == -1);
+    CHECK(pq_schema_add_decimal(s, -1, "bad", 0, 0, false, err, sizeof err) == -1);
+    CHECK(pq_schema_add(s, -1, "bad", PQ_DECIMAL, false, err, sizeof err) == -1);
+    CHECK(pq_schema_add_decimal(s, -1, "price", 18, 2, false, err, sizeof err) == -1); /* duplicate */
+    const int64_t vals[] = {1234, -5, 0, -1, 100, INT64_MAX, INT64_MIN + 1, 999999999999999999LL, 7};
+    enum { NV = sizeof vals / sizeof vals[0] };
+    membuf mb = {{0}};
+    pq_writer *w = pq_writer_new(s, NULL, mem_write, &mb, err, sizeof err);
+    CHECK(w != NULL);
+    uint8_t bytes[256];
+    for (int i = 0; i < 256; i++) bytes[i] = (uint8_t)i;
+    int rc = 0;
+    for (int i = 0; w && i < NV; i++) {
+        rc |= pq_write_i64(w, 0, vals[i], err, sizeof err);
+        rc |= i % 3 == 1 ? pq_write_null(w, 1, err, sizeof err) : pq_write_i64(w, 1, -vals[i], err, sizeof err);
+        rc |= pq_write_str(w, 2, (const char *)bytes, (size_t)(i * 32) % 257, err, sizeof err);
+        int16_t def[2] = {3, 3}, rep[2] = {0, 1};
+        int64_t up[2] = {vals[i], 42};
+        rc |= pq_write_levels(w, 3, 2, def, rep, up, 2, err, sizeof err);
+        rc |= pq_writer_end_rows(w, 1, err, sizeof err);
+    }
+    CHECK_INTEQ(rc, 0);
+    CHECK(pq_write_f64(w, 0, 1.5, err, sizeof err) == -1); /* a decimal takes int64 only */
+    CHECK(pq_writer_close(w, err, sizeof err) == 0);
+    pq_writer_free(w);
+    pq_schema_free(s);
+    pq_reader *r = pq_reader_open_mem(mb.t.data, mb.t.len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (!r) return;
+    const pq_schema *rs = pq_reader_schema(r);
+    const pq_node *pn = pq_schema_node(rs, pq_schema_find(rs, "price"));
+    CHECK(pn && pn->kind == PQ_DECIMAL && pn->precision == 18 && pn->scale == 2 && pn->phys == PQ_PHYS_INT64);
+    const pq_node *un = pq_schema_node(rs, pq_schema_leaf_node(rs, 3));
+    CHECK(un && un->kind == PQ_DECIMAL && un->precision == 18 && un->scale == 2);
+    const pq_node *bn = pq_schema_node(rs, pq_schema_find(rs, "raw"));
+    CHECK(bn && bn->kind == PQ_BINARY);
+    pq_column c;
+    CHECK(pq_reader_read_column(r, 0, 0, &c, err, sizeof err) == 0);
+    for (int i = 0; i < NV; i++) CHECK(c.v.i64[i] == vals[i]);
+    pq_column_free(&c);
+    CHECK(pq_reader_read_column(r, 0, 2, &c, err, sizeof err) == 0);
+    for (int i = 0; i < NV; i++) {
+        size_t n = (size_t)(i * 32) % 257;
+        CHECK(c.v.bytes[i].n == n && (n == 0 || memcmp(c.v.bytes[i].p, bytes, n) == 0));
+    }
+    pq_column_free(&c);
+    const char *want[NV] = {"12.34", "-0.05", "0.00", "-0.01", "1.00", "92233720368547758.07",
+                            "-92233720368547758.07", "9999999999999999.99", "0.07"};
+    pq_rows *rows = pq_rows_open(r, 0, NULL, 0, err, sizeof err);
+    CHECK(rows != NULL);
+    pq_text t = {0};
+    for (int i = 0; rows && i < NV; i++) {
+        t.len = 0;
+        CHECK(pq_rows_field_json(rows, 0, &t, err, sizeof err) == 0);
+        CHECK_STREQ(t.data, want[i]);
+        t.len = 0;
+        CHECK(pq_rows_field_json(rows, 3, &t, err, sizeof err) == 0);
+        char list[64];
+        snprintf(list, sizeof list, "[{\"unit_price\":%s},{\"unit_price\":0.42}]", want[i]);
+        CHECK_STREQ(t.data, list);
+        CHECK(pq_rows_next(rows, err, sizeof err) == 0);
+    }
+    pq_rows_free(rows);
+    t.len = 0;
+    CHECK(pq_reader_describe(r, &t) == 0);
+    CHECK(t.data && strstr(t.data, "required int64 price (DECIMAL(18,2));") != NULL);
+    CHECK(t.data && strstr(t.data, "required binary raw;") != NULL);
+    pq_text_free(&t);
+    pq_reader_close(r);
+    pq_text_free(&mb.t);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_rle);
     RUN(&st, test_roundtrip);
     RUN(&st, test_rowgroups_and_fallback);
     RUN(&st, test_dictionary_states);
+    RUN(&st, test_decimal_binary);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
     return CHECK_EXIT(&st);
