@@ -50,7 +50,7 @@ static int add_col(pq_schema *s, const char *name, metric_type type, char *err, 
     switch (type) {
     case METRIC_STR: return pq_schema_add(s, -1, name, PQ_STRING, false, err, errlen) < 0 ? -1 : 0;
     case METRIC_INT: return pq_schema_add(s, -1, name, PQ_INT64, false, err, errlen) < 0 ? -1 : 0;
-    case METRIC_MONEY: return pq_schema_add(s, -1, name, PQ_DOUBLE, false, err, errlen) < 0 ? -1 : 0; /* DECIMAL-TODO */
+    case METRIC_MONEY: return pq_schema_add_decimal(s, -1, name, 18, 2, false, err, errlen) < 0 ? -1 : 0;
     case METRIC_RATE: return pq_schema_add(s, -1, name, PQ_DOUBLE, false, err, errlen) < 0 ? -1 : 0;
     }
     return -1;
@@ -109,9 +109,6 @@ static void put_val(row_put *r, metric_type type, const metric_val *v) {
         r->leaf++;
     } else if (type == METRIC_RATE) {
         if (r->rc == 0) r->rc = pq_write_f64(r->w, r->leaf, v->d, r->err, r->errlen);
-        r->leaf++;
-    } else if (type == METRIC_MONEY) { /* DECIMAL-TODO */
-        if (r->rc == 0) r->rc = pq_write_f64(r->w, r->leaf, (double)v->i / 100.0, r->err, r->errlen);
         r->leaf++;
     } else {
         put_i64(r, v->i); /* counts, and money as DECIMAL(18,2) cents */

@@ -92,6 +92,33 @@ def late_events_survive_restarts():
     check_sums(root)
 
 
+def money_is_decimal_in_every_metric_table():
+    """Every money column of every metric table is DECIMAL(18,2) (pyarrow and DuckDB agree), rates
+    DOUBLE, `correction` BOOLEAN; avg_ticket is revenue / orders rounded half away from zero."""
+    import pyarrow.parquet as pq
+    root = os.path.join(TMP, "r_late")
+    con = duckdb.connect()
+    money = {"revenue", "avg_ticket"}
+    for t in ("sales_per_minute", "category_activity", "product_activity", "top_products",
+              "top_products_by_revenue", "sales_by_city", "sales_by_channel", "funnel"):
+        types = dict((r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {glob(root, t)}").fetchall())
+        for c, ty in types.items():
+            if c in money:
+                assert ty == "DECIMAL(18,2)", f"{t}.{c}: {ty}"
+            if c.endswith("_rate"):
+                assert ty == "DOUBLE", f"{t}.{c}: {ty}"
+        if not t.startswith("top_"):
+            assert types.get("correction") == "BOOLEAN", f"{t}: {types}"
+        f = next(os.path.join(d, x) for d, _, fs in os.walk(os.path.join(root, t)) for x in fs if x.endswith(".parquet"))
+        sch = pq.read_schema(f)
+        for c in money & set(sch.names):
+            assert str(sch.field(c).type) == "decimal128(18, 2)", f"pyarrow {t}.{c}: {sch.field(c).type}"
+    bad = con.execute(f"""SELECT count(*) FROM {glob(root, 'sales_by_channel')}
+        WHERE avg_ticket <> CAST(sign(revenue) * floor(abs(revenue) * 100 / orders + 0.5) / 100 AS DECIMAL(18,2))""").fetchone()[0]
+    assert bad == 0, f"{bad} avg_ticket values not rounded half away from zero"
+
+
 case(late_events_are_corrected)
+case(money_is_decimal_in_every_metric_table)
 case(late_events_survive_restarts)
 suite.exit()
