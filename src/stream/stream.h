@@ -183,8 +183,9 @@ typedef struct {
     int64_t max_event_us;         /* INT64_MIN if none */
     int64_t watermark_us;         /* the shard's watermark; INT64_MIN if none */
     uint64_t ok[EV_TYPE_COUNT], duplicates[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
-    uint64_t state_entries;       /* dedup ids + window/product/category/city entries + funnel
-                                     pairs and their times + open slots + pending windows */
+    uint64_t state_entries;       /* dedup ids + window/product/category/city/channel entries +
+                                     funnel pairs and their times + open slots + pending windows
+                                     + pending corrections */
     uint64_t funnel_pairs;
 } stream_partition_stats;
 

@@ -32,7 +32,17 @@ static void run(stream_engine *e, const tev *v, const size_t *order, size_t n, i
     }
 }
 
-/* ---- brute-force oracle (in-order input, nothing late) ---- */
+/* Writes text to $TEST_TMP/name for a failing comparison (nothing without TEST_TMP). */
+static void dump(const char *name, const char *text) {
+    const char *d = getenv("TEST_TMP");
+    char path[512];
+    if (!d) return;
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+}
+
+/* ---- brute-force oracle ---- */
 
 static int64_t floordiv(int64_t a, int64_t b) {
     int64_t q = a / b;
@@ -225,12 +235,7 @@ static void test_oracle_in_order(check_state *st) {
     CHECK(want.rows > 500);
     CHECK_INTEQ(got.rows, want.rows);
     CHECK(strcmp(a, b) == 0);
-    if (strcmp(a, b)) {
-        FILE *f = fopen("/tmp/stream_got.txt", "w");
-        if (f) fputs(a, f), fclose(f);
-        f = fopen("/tmp/stream_want.txt", "w");
-        if (f) fputs(b, f), fclose(f);
-    }
+    if (strcmp(a, b)) dump("stream_got.txt", a), dump("stream_want.txt", b);
     /* the funnel found real conversions, so the join is exercised */
     CHECK(strstr(tl_text(&got), "F|") != NULL);
     free(a);
@@ -827,7 +832,10 @@ static void late_oracle(check_state *st, stream_emit_mode mode, int parts) {
     char *a = without_prefix(tl_text(&got), "F|"), *b = without_prefix(tl_text(&want), "F|");
     CHECK(want.rows > 500);
     CHECK(strcmp(a, b) == 0);
-    if (strcmp(a, b)) printf("  late oracle mode %d parts %d differs\n", (int)mode, parts);
+    if (strcmp(a, b)) {
+        printf("  late oracle mode %d parts %d differs\n", (int)mode, parts);
+        dump("stream_late_got.txt", a), dump("stream_late_want.txt", b);
+    }
     free(a), free(b);
     CHECK_INTEQ(stream_engine_state_entries(f), 0);
     stream_engine_free(f);
@@ -876,12 +884,7 @@ static void test_partial_merge_equals_single(check_state *st) {
     char *x = tl_sorted(tl_text(&one)), *y = tl_sorted(tl_text(&merged));
     CHECK(one.rows > 300);
     CHECK(strcmp(x, y) == 0);
-    if (strcmp(x, y)) {
-        FILE *f = fopen("/tmp/stream_one.txt", "w");
-        if (f) fputs(x, f), fclose(f);
-        f = fopen("/tmp/stream_merged.txt", "w");
-        if (f) fputs(y, f), fclose(f);
-    }
+    if (strcmp(x, y)) dump("stream_one.txt", x), dump("stream_merged.txt", y);
     free(x);
     free(y);
     buf_free(&merged.out);
