@@ -18,6 +18,7 @@ static const command commands[] = {
     {"cat", cmd_cat, "print rows of a Parquet file or table as NDJSON or CSV"},
     {"schema", cmd_schema, "print the schema and metadata of a Parquet file"},
     {"dash", cmd_dash, "serve the live web dashboard"},
+    {"metrics", cmd_metrics, "print the metric catalog (--markdown: the docs' table)"},
     {"run", cmd_run, "run the whole pipeline: broker + gen + stream + dash"},
     {NULL, NULL, NULL},
 };

@@ -19,6 +19,7 @@ int cmd_schema(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_dash(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 
 /* `--hdfs-user NAME` (load, stream, cat, dash): sets HADOOP_USER_NAME, which the WebHDFS backend
  * sends as user.name. Call after flag parsing, before any storage is opened or thread started.

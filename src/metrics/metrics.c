@@ -27,8 +27,8 @@ static const metric_def catalog[METRIC_ID_COUNT] = {
         METRIC_FINAL_WINDOW, 6, {
             KEY("category", "product category"),
             COUNT("views", "page views"),
-            COUNT("adds", "units added to carts"),
-            COUNT("removes", "units removed from carts"),
+            COUNT("adds", "add_to_cart events"),
+            COUNT("removes", "remove_from_cart events"),
             COUNT("units_sold", "units in purchases"),
             MONEY("revenue", "quantity x unit_price over purchase lines"),
         }, 0, {{0}}},
@@ -39,7 +39,7 @@ static const metric_def catalog[METRIC_ID_COUNT] = {
             ATTR("product_name", "its name (smallest seen)"),
             ATTR("category", "its category (smallest seen)"),
             COUNT("views", "page views"),
-            COUNT("adds", "units added to carts"),
+            COUNT("adds", "add_to_cart events"),
             COUNT("units_sold", "units in purchases"),
             MONEY("revenue", "quantity x unit_price over purchase lines"),
         }, 2, {
@@ -115,4 +115,16 @@ int64_t metric_ratio_cents(int64_t num, int64_t den) {
     uint64_t ad = den < 0 ? (uint64_t)0 - (uint64_t)den : (uint64_t)den;
     if (ar >= ad - ar) q += ((num < 0) != (den < 0)) ? -1 : 1;
     return q;
+}
+
+void metric_row_derive(const metric_def *m, metric_val *vals) {
+    for (int c = 0; c < m->ncols; c++) {
+        const metric_col *k = &m->cols[c];
+        if (k->merge != MERGE_RATIO) continue;
+        int64_t num = vals[k->num].i, den = vals[k->den].i;
+        if (k->type == METRIC_MONEY)
+            vals[c].i = metric_ratio_cents(num, den);
+        else
+            vals[c].d = den ? (double)num / (double)den : 0.0;
+    }
 }

@@ -20,7 +20,8 @@
  *     is what makes range answers exact (a top-N over a range is ranked from the summed counts,
  *     never from per-window top-Ns).
  *   - Ranks (metric_rank) are declared views of a metric: the n keys with the largest `by`
- *     value, ties broken by the keys ascending (byte order). The stream writes each rank as its
+ *     value, ties broken by the keys ascending (byte order); keys whose `by` value is 0 are not
+ *     ranked. The stream writes each rank as its
  *     own per-window table in the single-instance layout (the seed's "most viewed products");
  *     the dashboard ranks over any range from the metric itself.
  *   - Finality: a window of a METRIC_FINAL_WINDOW metric is final once the watermark passes its
@@ -112,5 +113,10 @@ typedef struct {
 /* num / den cents rounded half away from zero (0 when den == 0). The one rounding rule of
  * every average money value (lake, /status, API). */
 int64_t metric_ratio_cents(int64_t num, int64_t den);
+
+/* Fills every MERGE_RATIO value of a row of m from its numerator and denominator values
+ * (metric_ratio_cents for money, num / den for rates, 0 when den is 0): the engine, the lake
+ * and the API derive ratios with this one rule. */
+void metric_row_derive(const metric_def *m, metric_val *vals);
 
 #endif

@@ -64,7 +64,7 @@ static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *nam
     return *slot;
 }
 
-lake_table *job_metric_table(pipeline_job *j, metric_table m, int part) {
+lake_table *job_metric_table(pipeline_job *j, int m, int part) {
     lake_table **slot = j->cfg->scale_out && part >= 0 && part < j->nparts ? &j->pmetric[part][m] : &j->metric[m];
     return job_table(j, slot, metric_table_name(m), j->metric_schema[m], part);
 }
@@ -90,12 +90,12 @@ static int close_tables(pipeline_job *j, lake_table **v, int n, int rc) {
 
 int job_close_part_tables(pipeline_job *j, int part) {
     int rc = close_tables(j, j->praw[part], LAKE_RAW_COUNT, 0);
-    return close_tables(j, j->pmetric[part], METRIC_COUNT, rc);
+    return close_tables(j, j->pmetric[part], METRIC_TABLE_MAX, rc);
 }
 
 void job_abort_part_tables(pipeline_job *j, int part) {
     close_tables(j, j->praw[part], LAKE_RAW_COUNT, -1);
-    close_tables(j, j->pmetric[part], METRIC_COUNT, -1);
+    close_tables(j, j->pmetric[part], METRIC_TABLE_MAX, -1);
 }
 
 /* Closes (commits into the staging list) every table of the epoch. */
@@ -109,7 +109,7 @@ static int epoch_close_tables(pipeline_job *j) {
             lake_table_abort(j->raw[t]);
         j->raw[t] = NULL;
     }
-    for (int m = 0; m < METRIC_COUNT; m++) {
+    for (int m = 0; m < METRIC_TABLE_MAX; m++) {
         if (!j->metric[m]) continue;
         if (rc == 0)
             rc = lake_table_close(j->metric[m], j->err, sizeof j->err);
@@ -125,7 +125,7 @@ static void epoch_abort_tables(pipeline_job *j) {
         lake_table_abort(j->raw[t]);
         j->raw[t] = NULL;
     }
-    for (int m = 0; m < METRIC_COUNT; m++) {
+    for (int m = 0; m < METRIC_TABLE_MAX; m++) {
         lake_table_abort(j->metric[m]);
         j->metric[m] = NULL;
     }
@@ -351,8 +351,8 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     }
     for (int t = 0; t < LAKE_RAW_COUNT; t++)
         if (!(j->raw_schema[t] = lake_raw_schema((lake_raw)t, j->err, sizeof j->err))) return -1;
-    for (int m = 0; m < METRIC_COUNT; m++)
-        if (!(j->metric_schema[m] = metric_table_schema((metric_table)m, c->scale_out, j->err, sizeof j->err)))
+    for (int m = 0; m < metric_table_count(); m++)
+        if (!(j->metric_schema[m] = metric_table_schema(m, c->scale_out, j->err, sizeof j->err)))
             return -1;
     return 0;
 }
@@ -379,7 +379,8 @@ static void job_close(pipeline_job *j) {
     stream_engine_free(j->engine);
     lake_ingest_free(j->ingest);
     for (int t = 0; t < LAKE_RAW_COUNT; t++) pq_schema_free(j->raw_schema[t]);
-    for (int m = 0; m < METRIC_COUNT; m++) pq_schema_free(j->metric_schema[m]);
+    for (int m = 0; m < METRIC_TABLE_MAX; m++) pq_schema_free(j->metric_schema[m]);
+    metric_sink_free(j);
     staging_free(j->st);
     storage_close(j->base);
     free(j->offsets);

@@ -27,9 +27,9 @@
  *     three topic offsets, p's checkpoint (<seq>.ckpt), p's counters and the renames of the files
  *     holding only p's rows (part-p<NNNN>-s<seq>-*.parquet). Writing it is p's commit point;
  *     partitions commit independently (every commit_interval, on stop, and on revoke).
- *   - Metric tables are PARTIAL (stream.h): per-partition rows with a `partition` column, and
- *     product_views instead of top_products; docs/stream.md gives the DuckDB queries that merge
- *     them into exactly the single-instance tables (ecom dash merges them itself).
+ *   - Metric tables are PARTIAL (stream.h): per-partition rows with a `partition` column and no
+ *     ranked tables; docs/stream.md gives the DuckDB queries that merge them into exactly the
+ *     single-instance tables (ecom dash merges them itself).
  *   - On assign, each new partition is taken over from its newest record (renames redone, its
  *     debris swept, checkpoint restored, topics resumed at its offsets); on revoke, it is
  *     committed, then dropped. A failed take-over rolls back and rejoins (retry_limit_us).
@@ -38,6 +38,29 @@
  *   - Counters (stats) are the sums over the partitions the instance owns, each cumulative.
  *   - Not fenced against zombies (an instance that lost its partitions without noticing):
  *     see docs/stream.md.
+ *
+ * Metric tables (src/pipeline/tables.c): one per catalog metric (src/metrics/metrics.h) with
+ * window_start, window_end, the catalog's columns (money DECIMAL(18,2)), `correction` BOOLEAN
+ * (a row adding late events to a window written before: stream.h) and, scale-out, `partition`;
+ * in the single layout also the catalog's ranked tables (top_products, top_products_by_revenue:
+ * `rank` then the product columns, per window, from the window's final rows).
+ *
+ * GET /status, schema 2 (contract with ecom dash; every field always present, null if unknown):
+ *   {"schema":2, "input":"file"|"kafka", "layout":"single"|"scale-out", "epoch", "uptime_s",
+ *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "window_s", "lateness_s",
+ *    "funnel_horizon_s",
+ *    "counters": {"records", "page_view", "add_to_cart", "remove_from_cart", "purchase",
+ *                 "duplicates", "late", "corrections", "rejected", "blank", "epochs",
+ *                 "files_committed", "storage_errors", "kafka_errors"},
+ *    "state_entries", "partitions": [{"partition", "assigned", "idle", "watermark",
+ *    "topics": [{"topic", "offset", "lag"}]}], "lag",
+ *    "open_windows": {"<catalog metric>": [{"window_start", "window_end", "final_at",
+ *                     "partition" (scale-out only), <every catalog column by name>}], ...}}
+ *   open_windows has one member per catalog metric ([] when none), from the engine's snapshot:
+ *   rows not yet emitted as final (emitted-but-uncommitted rows and pending corrections are not
+ *   included). final_at = the watermark at which the window is final (window_end; funnel:
+ *   window_end + funnel_horizon_s). Counts are integers, money numbers with 2 decimals, rates
+ *   numbers. `corrections` = correction rows written by this process.
  *
  * Contract
  *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),
@@ -104,6 +127,8 @@ typedef struct {
     uint64_t ok[EV_TYPE_COUNT];
     uint64_t duplicates, late, rejected;
     uint64_t blank;                /* blank input records (lake.h), since this process started */
+    uint64_t corrections;          /* correction rows written by this process (late events
+                                      added to windows already written; see stream.h) */
     uint64_t epochs, files_committed, rows_committed;
     uint64_t storage_errors, kafka_errors;
     int64_t watermark_us;

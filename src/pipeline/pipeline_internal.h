@@ -16,20 +16,20 @@
 #include "stream/stream.h"
 #include "util/util.h"
 
-typedef enum {
-    METRIC_SALES = 0,
-    METRIC_CATEGORY,
-    METRIC_TOP,
-    METRIC_CITY,
-    METRIC_FUNNEL,
-    METRIC_PRODUCT_VIEWS,          /* scale-out (PARTIAL mode) in place of top_products */
-    METRIC_COUNT
-} metric_table;
-
-const char *metric_table_name(metric_table m);
-/* Schema of a metric table; partial adds the `partition` column (scale-out tables). Caller
- * frees with pq_schema_free. */
-pq_schema *metric_table_schema(metric_table m, bool partial, char *err, size_t errlen);
+/* ---- metric tables (tables.c): every schema and row writer derived from the catalog ----
+ * A table index t < METRIC_ID_COUNT is metric t's table (src/metrics/metrics.h); t >=
+ * METRIC_ID_COUNT is a ranked table: the catalog's ranks in catalog order (top_products,
+ * top_products_by_revenue), written in the single layout only. Columns: window_start,
+ * window_end, then the catalog's columns (money DECIMAL(18,2)), `correction` BOOLEAN, and
+ * `partition` INT32 in the scale-out layout; a ranked table: window_start, window_end, `rank`
+ * INT32, then its metric's columns. */
+#define METRIC_TABLE_MAX (METRIC_ID_COUNT * (1 + METRIC_MAX_RANKS))
+/* Number of table indexes in use (metrics + ranks). */
+int metric_table_count(void);
+const char *metric_table_name(int t);
+/* Schema of table t (scale_out: metric tables get `partition`; ranked tables are the same in
+ * both layouts, written only in the single one). Caller frees with pq_schema_free. */
+pq_schema *metric_table_schema(int t, bool scale_out, char *err, size_t errlen);
 
 /* ---- staging storage: a wrapper whose rename() is recorded, not done ---- */
 typedef struct {
@@ -126,9 +126,10 @@ struct pipeline_job {
     stream_engine *engine;
     lake_ingest *ingest;           /* the one ingest path (lake.h): parser + outcome writes */
     lake_tz tz;                    /* the zone of every table's date= (cfg->time_zone) */
-    pq_schema *raw_schema[LAKE_RAW_COUNT], *metric_schema[METRIC_COUNT];
-    lake_table *raw[LAKE_RAW_COUNT], *metric[METRIC_COUNT];
-    uint64_t metric_rows[METRIC_COUNT];
+    pq_schema *raw_schema[LAKE_RAW_COUNT], *metric_schema[METRIC_TABLE_MAX];
+    lake_table *raw[LAKE_RAW_COUNT], *metric[METRIC_TABLE_MAX];
+    uint64_t metric_rows[METRIC_TABLE_MAX];
+    struct metric_sink_state *sink_state; /* tables.c: rows buffered for the ranked tables */
     int64_t epoch;                 /* the epoch being written (last committed + 1) */
     int nparts;
     int64_t (*offsets)[3];         /* next offset per partition per topic */
@@ -144,7 +145,7 @@ struct pipeline_job {
     bool *owned;                   /* partitions this instance owns now */
     int64_t *seq;                  /* the seq of the partition's next record */
     part_counts *pc;               /* cumulative counters of each owned partition */
-    lake_table *(*praw)[LAKE_RAW_COUNT], *(*pmetric)[METRIC_COUNT];
+    lake_table *(*praw)[LAKE_RAW_COUNT], *(*pmetric)[METRIC_TABLE_MAX];
     bool take_failed;              /* a partition could not be taken over: roll back and rejoin */
     bool closing;                  /* leaving the group at exit: nothing more to commit */
     int64_t started_us;
@@ -157,7 +158,7 @@ struct pipeline_job {
 int job_topic_index(const pipeline_job *j, const char *topic);
 /* The metric table m of the current epoch (scale-out: of partition part's current seq), opened
  * on first use; NULL with j->err. */
-lake_table *job_metric_table(pipeline_job *j, metric_table m, int part);
+lake_table *job_metric_table(pipeline_job *j, int t, int part);
 int job_make_engine(pipeline_job *j);
 /* Adds (sign 1) or removes (sign -1) a partition's counters to/from the job's. */
 void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
@@ -174,8 +175,11 @@ int scaleout_reset(pipeline_job *j);
 void scaleout_on_rebalance(pipeline_job *j, int assigned, kafka_topic_partition *parts, size_t n);
 /* Commits every owned partition (one record each), then the Kafka offsets. 0 or -1. */
 int scaleout_commit_all(pipeline_job *j);
-/* The engine sink that writes metric rows into the job's tables. */
+/* The engine sink that writes metric rows into the job's tables and derives the ranked tables
+ * (rows of ranked metrics are buffered in j->sink_state, allocated here, until the window is
+ * done). metric_sink_free() frees that state (idempotent). */
 stream_sink metric_sink(pipeline_job *j);
+void metric_sink_free(pipeline_job *j);
 
 /* ---- status server (GET /status, GET /metrics) ---- */
 typedef struct status_server status_server;

@@ -128,85 +128,64 @@ void status_server_stop(status_server *s) {
 
 /* ---- rendering ---- */
 
-typedef struct {
-    buf_t *b;
-    int n;
-} prov_ctx;
-
 static void ts_field(buf_t *b, const char *name, int64_t us) {
     char t[25];
     time_format_ms(us, t);
     buf_printf(b, "\"%s\":\"%s\"", name, t);
 }
 
-static void prov_begin(prov_ctx *p, const char *table, const stream_window *w) {
-    buf_printf(p->b, "%s{\"table\":\"%s\",", p->n++ ? "," : "", table);
-    ts_field(p->b, "window_start", w->window_start_us);
-    buf_append_char(p->b, ',');
-    ts_field(p->b, "window_end", w->window_end_us);
-    buf_append_str(p->b, ",\"provisional\":true");
-    if (w->partition >= 0) buf_printf(p->b, ",\"partition\":%d", (int)w->partition); /* scale-out partials */
+/* The open windows, one JSON array per catalog metric, filled from the engine's provisional
+ * snapshot rows (schema 2, see pipeline.h). */
+typedef struct {
+    buf_t arr[METRIC_ID_COUNT];
+    int n[METRIC_ID_COUNT];
+    int64_t funnel_delay_us; /* finality of a funnel window: end + this */
+} open_windows;
+
+static void render_value(buf_t *b, metric_type type, const metric_val *v) {
+    switch (type) {
+    case METRIC_STR: json_append_string(b, v->s ? v->s : "", v->n); break;
+    case METRIC_INT: buf_printf(b, "%" PRId64, v->i); break;
+    case METRIC_MONEY: json_append_cents(b, v->i); break;
+    case METRIC_RATE: buf_printf(b, "%.6f", v->d); break;
+    }
 }
 
-static int prov_sales(void *ctx, const stream_row_sales *r) {
-    prov_ctx *p = ctx;
-    prov_begin(p, "sales_per_minute", &r->w);
-    buf_printf(p->b, ",\"orders\":%" PRId64 ",\"items\":%" PRId64 ",\"revenue\":", r->orders, r->items);
-    json_append_cents(p->b, r->revenue_cents);
-    buf_printf(p->b, ",\"avg_ticket\":%.2f}", r->avg_ticket_cents / 100.0);
+static int open_row(void *ctx, metric_id m, const stream_window *w, const metric_val *v) {
+    open_windows *ow = ctx;
+    const metric_def *d = metric_get(m);
+    buf_t *b = &ow->arr[m];
+    buf_append_str(b, ow->n[m]++ ? ",{" : "{");
+    ts_field(b, "window_start", w->window_start_us);
+    buf_append_char(b, ',');
+    ts_field(b, "window_end", w->window_end_us);
+    buf_append_char(b, ',');
+    ts_field(b, "final_at", w->window_end_us + (d->final == METRIC_FINAL_FUNNEL ? ow->funnel_delay_us : 0));
+    if (w->partition >= 0) buf_printf(b, ",\"partition\":%d", (int)w->partition); /* scale-out partials */
+    for (int c = 0; c < d->ncols; c++) {
+        buf_printf(b, ",\"%s\":", d->cols[c].name);
+        render_value(b, d->cols[c].type, &v[c]);
+    }
+    buf_append_char(b, '}');
     return 0;
 }
 
-static int prov_category(void *ctx, const stream_row_category *r) {
-    prov_ctx *p = ctx;
-    prov_begin(p, "category_activity", &r->w);
-    buf_append_str(p->b, ",\"category\":");
-    json_append_string(p->b, r->category.p, r->category.n);
-    buf_printf(p->b, ",\"views\":%" PRId64 ",\"adds\":%" PRId64 ",\"removes\":%" PRId64 ",\"units_sold\":%" PRId64
-               ",\"revenue\":",
-               r->views, r->adds, r->removes, r->units_sold);
-    json_append_cents(p->b, r->revenue_cents);
-    buf_append_char(p->b, '}');
-    return 0;
-}
-
-static int prov_top(void *ctx, const stream_row_product *r) {
-    prov_ctx *p = ctx;
-    prov_begin(p, "top_products", &r->w);
-    buf_printf(p->b, ",\"rank\":%d,\"product_id\":", r->rank);
-    json_append_string(p->b, r->product_id.p, r->product_id.n);
-    buf_append_str(p->b, ",\"product_name\":");
-    json_append_string(p->b, r->product_name.p, r->product_name.n);
-    buf_append_str(p->b, ",\"category\":");
-    json_append_string(p->b, r->category.p, r->category.n);
-    buf_printf(p->b, ",\"views\":%" PRId64 "}", r->views);
-    return 0;
-}
-
-static int prov_city(void *ctx, const stream_row_city *r) {
-    prov_ctx *p = ctx;
-    prov_begin(p, "sales_by_city", &r->w);
-    buf_append_str(p->b, ",\"province\":");
-    json_append_string(p->b, r->province.p, r->province.n);
-    buf_append_str(p->b, ",\"city\":");
-    json_append_string(p->b, r->city.p, r->city.n);
-    buf_append_str(p->b, ",\"store_type\":");
-    json_append_string(p->b, r->store_type.p, r->store_type.n);
-    buf_printf(p->b, ",\"orders\":%" PRId64 ",\"revenue\":", r->orders);
-    json_append_cents(p->b, r->revenue_cents);
-    buf_append_char(p->b, '}');
-    return 0;
-}
-
-static int prov_funnel(void *ctx, const stream_row_funnel *r) {
-    prov_ctx *p = ctx;
-    prov_begin(p, "funnel", &r->w);
-    buf_printf(p->b,
-               ",\"viewed\":%" PRId64 ",\"carted\":%" PRId64 ",\"purchased\":%" PRId64
-               ",\"view_to_cart_rate\":%.6f,\"cart_to_purchase_rate\":%.6f,\"view_to_purchase_rate\":%.6f}",
-               r->viewed, r->carted, r->purchased, r->view_to_cart_rate, r->cart_to_purchase_rate,
-               r->view_to_purchase_rate);
-    return 0;
+static void render_open_windows(pipeline_job *j, buf_t *b) {
+    open_windows ow = {0};
+    const stream_config *c = &j->cfg->engine;
+    int64_t f = c->view_to_cart_us + c->cart_to_purchase_us;
+    ow.funnel_delay_us = c->window_us > 0 ? (f + c->window_us - 1) / c->window_us * c->window_us : 0;
+    stream_sink sk = {.ctx = &ow, .row = open_row};
+    char e2[128];
+    if (j->engine) stream_engine_snapshot(j->engine, &sk, e2, sizeof e2);
+    buf_append_str(b, "\"open_windows\":{");
+    for (int m = 0; m < METRIC_ID_COUNT; m++) {
+        buf_printf(b, "%s\"%s\":[", m ? "," : "", metric_get((metric_id)m)->name);
+        if (ow.arr[m].len) buf_append(b, ow.arr[m].data, ow.arr[m].len);
+        buf_append_char(b, ']');
+        buf_free(&ow.arr[m]);
+    }
+    buf_append_char(b, '}');
 }
 
 static void render_time(buf_t *b, const char *name, int64_t us) {
@@ -217,30 +196,38 @@ static void render_time(buf_t *b, const char *name, int64_t us) {
     ts_field(b, name, us);
 }
 
+/* Renders /status schema 2 (documented in pipeline.h; every field always present). */
 int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     static const char *tn[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart", "purchase"};
     const pipeline_stats *s = &j->stats;
+    const stream_config *ec = &j->cfg->engine;
     int64_t wm = j->engine ? stream_engine_watermark(j->engine) : INT64_MIN;
+    if (wm == INT64_MAX) wm = INT64_MIN; /* after a flush: no meaningful time */
     double up = (double)(time_mono_us() - j->started_us) / 1e6;
-    buf_printf(b, "{\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
+    int64_t f = ec->view_to_cart_us + ec->cart_to_purchase_us;
+    int64_t horizon = ec->window_us > 0 ? (f + ec->window_us - 1) / ec->window_us * ec->window_us : 0;
+    buf_printf(b, "{\"schema\":2,\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
                j->in ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
+    buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);
     render_time(b, "watermark", wm);
-    buf_printf(b, ",\"events_per_s\":%.1f,\"counters\":{\"records\":%" PRIu64, up > 0 ? s->records / up : 0.0,
-               s->records);
+    buf_printf(b, ",\"window_s\":%.0f,\"lateness_s\":%.0f,\"funnel_horizon_s\":%.0f", ec->window_us / 1e6,
+               ec->lateness_us / 1e6, horizon / 1e6);
+    buf_printf(b, ",\"counters\":{\"records\":%" PRIu64, s->records);
     for (int t = 0; t < EV_TYPE_COUNT; t++) buf_printf(b, ",\"%s\":%" PRIu64, tn[t], s->ok[t]);
     buf_printf(b,
-               ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 ",\"rejected\":%" PRIu64 ",\"epochs\":%" PRIu64
-               ",\"files_committed\":%" PRIu64 ",\"storage_errors\":%" PRIu64 ",\"kafka_errors\":%" PRIu64
-               "},\"state_entries\":%" PRIu64 ",\"partitions\":[",
-               s->duplicates, s->late, s->rejected, s->epochs, s->files_committed, s->storage_errors,
-               s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
+               ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrections\":%" PRIu64 ",\"rejected\":%" PRIu64
+               ",\"blank\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"files_committed\":%" PRIu64
+               ",\"storage_errors\":%" PRIu64 ",\"kafka_errors\":%" PRIu64 "},\"state_entries\":%" PRIu64
+               ",\"partitions\":[",
+               s->duplicates, s->late, s->corrections, s->rejected, s->blank, s->epochs, s->files_committed,
+               s->storage_errors, s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
     int64_t total_lag = 0;
     for (int p = 0; p < j->nparts; p++) {
         stream_partition_stats ps = {0};
         if (j->engine) stream_engine_partition_stats(j->engine, p, &ps);
         buf_printf(b, "%s{\"partition\":%d,\"assigned\":%s,\"idle\":%s,", p ? "," : "", p,
                    ps.assigned ? "true" : "false", ps.idle ? "true" : "false");
-        render_time(b, "watermark", ps.watermark_us);
+        render_time(b, "watermark", ps.watermark_us == INT64_MAX ? INT64_MIN : ps.watermark_us);
         buf_append_str(b, ",\"topics\":[");
         for (int t = 0; t < (j->in ? 1 : 3); t++) {
             int64_t off = j->offsets[p][t], hi = j->high ? j->high[p][t] : 0;
@@ -252,13 +239,9 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
         }
         buf_append_str(b, "]}");
     }
-    buf_printf(b, "],\"lag\":%" PRId64 ",\"open_windows\":[", total_lag);
-    prov_ctx pc = {b, 0};
-    stream_sink ps = {.ctx = &pc, .sales = prov_sales, .category = prov_category, .top_product = prov_top,
-                      .city = prov_city, .funnel = prov_funnel};
-    char e2[128];
-    if (j->engine) stream_engine_snapshot(j->engine, &ps, e2, sizeof e2);
-    buf_append_str(b, "]}\n");
+    buf_printf(b, "],\"lag\":%" PRId64 ",", total_lag);
+    render_open_windows(j, b);
+    buf_append_str(b, "}\n");
 
     buf_printf(m, "# HELP ecom_stream_records_total Input records read.\n# TYPE ecom_stream_records_total counter\n"
                   "ecom_stream_records_total %" PRIu64 "\n",
@@ -269,6 +252,9 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"duplicate\"} %" PRIu64 "\n", s->duplicates);
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"late\"} %" PRIu64 "\n", s->late);
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"rejected\"} %" PRIu64 "\n", s->rejected);
+    buf_printf(m, "# HELP ecom_stream_corrections_total Correction rows written (late events added to their windows).\n"
+                  "# TYPE ecom_stream_corrections_total counter\necom_stream_corrections_total %" PRIu64 "\n",
+               s->corrections);
     buf_printf(m, "# TYPE ecom_stream_epochs_total counter\necom_stream_epochs_total %" PRIu64 "\n", s->epochs);
     buf_printf(m, "# TYPE ecom_stream_files_committed_total counter\necom_stream_files_committed_total %" PRIu64 "\n",
                s->files_committed);

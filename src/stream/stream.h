@@ -17,24 +17,38 @@
  *     over assigned, non-idle shards of their own (max event time - lateness); it never goes
  *     back. A shard is idle when it had no event for idle_timeout of processing time (the `now`
  *     passed to stream_engine_advance); 0 disables the rule. An event is late when its window
- *     end <= its shard's watermark: it is counted and contributes to nothing (the caller still
- *     writes it to the raw tables).
+ *     end <= its shard's watermark (the caller still writes it to the raw tables).
+ *   - Late is not lost: a late event is added to correction deltas of its own window, kept per
+ *     (window, key) in the shard (checkpointed), and emitted as correction rows
+ *     (w.correction = true) at the next stream_engine_advance() (MERGED: once the global
+ *     watermark has passed the window, i.e. after its final row, merged across shards) or
+ *     flush, then dropped. So every additive value of every metric, summed over all rows of a
+ *     window incl. corrections, counts every event the caller wrote to the raw tables. The
+ *     funnel is a join, not a sum: a late view, add or purchase joins the funnel state like an
+ *     on-time one as long as its own window's funnel slot (window + horizon) is still open, so
+ *     it counts for every funnel window not yet final; funnel windows already final when it
+ *     arrives are not corrected (no funnel correction rows: that needs the pairs kept past
+ *     their horizon). Late events are not deduplicated (their window's dedup set is gone): a
+ *     copy arriving after its window closed counts again, as it does in the raw tables.
  *   - Duplicates (same event_id within the same window, which is where a re-sent event lands)
  *     are counted once; the dedup set of a window lives until the window closes, after which a
  *     copy is late anyway.
- *   - Output goes through a stream_sink, only from stream_engine_advance(),
- *     stream_engine_flush() and stream_engine_snapshot() (never from process). Rows are final
- *     (except snapshot rows, marked provisional), emitted once, in a deterministic order: by
- *     closing window index, then sales, categories (by name), products, cities (by province,
- *     city, store_type), then the funnel row of the window whose funnel closes there.
- *     Strings in rows are valid only during the callback.
+ *   - Output goes through a stream_sink (generic rows of the metric catalog), only from
+ *     stream_engine_advance(), stream_engine_flush() and stream_engine_snapshot() (never from
+ *     process). Rows are final (except snapshot rows, marked provisional, and correction rows),
+ *     emitted once, in a deterministic order: by closing window index, then for each window
+ *     the metrics in catalog order (sales, categories by name, products by product_id, cities
+ *     by province, city, store_type, channels by store_type, device), then the funnel row of
+ *     the window whose funnel closes there; correction rows of a window follow the final rows
+ *     of the advance that emits them. Every product with activity (view, add, purchase) has a
+ *     row; sales rows exist only when the window has orders (orders != 0). Strings in rows are
+ *     valid only during the callback.
  *   - Emit modes: STREAM_EMIT_MERGED (one instance owning every partition) merges the shards'
- *     partials and emits the issue's tables when the global watermark passes the window end
- *     (funnel: end + view_to_cart + cart_to_purchase, rounded up to a window boundary).
- *     STREAM_EMIT_PARTIAL emits one partial row set per partition (row.partition = p) as soon as
- *     that shard's watermark passes; products are emitted as per-product view counts
- *     (product_views callback), not ranked. docs/stream.md gives the DuckDB queries that merge
- *     partial rows into exactly the MERGED results.
+ *     partials and emits rows when the global watermark passes the window end (funnel: end +
+ *     view_to_cart + cart_to_purchase, rounded up to a window boundary). STREAM_EMIT_PARTIAL
+ *     emits one partial row set per partition (w.partition = p) as soon as that shard's
+ *     watermark passes. Rows of both modes sum into the same answers (docs/stream.md gives the
+ *     DuckDB merge queries).
  *   - Errors: functions return 0 (or an outcome >= 0) on success and -1 on failure, with a
  *     message in err when the function takes one. A -1 from process/advance/flush (out of
  *     memory, or a sink callback returning -1) leaves the engine unusable: free it and restore
@@ -52,9 +66,9 @@
 #include <stdbool.h>
 
 #include "events/events.h"
+#include "metrics/metrics.h"
 #include "util/util.h"
 
-#define STREAM_TOP_N 10            /* rows of top_products per window */
 #define STREAM_MAX_PARTITIONS 4096
 #define STREAM_MAX_SOURCES 4       /* input streams per partition (the three topics) */
 #define STREAM_MAX_ABS_TIME_US (1LL << 60) /* events beyond +-36,000 years are refused */
@@ -85,55 +99,27 @@ int stream_config_check(const stream_config *c, char *err, size_t errlen);
 typedef enum { STREAM_OK = 0, STREAM_DUPLICATE = 1, STREAM_LATE = 2 } stream_outcome;
 
 /* Common leading columns of every row. partition is -1 in MERGED rows. provisional is true only
- * for rows from stream_engine_snapshot(). */
+ * for rows from stream_engine_snapshot(). correction is true for a row that adds late events
+ * to a window whose final row was emitted before (its values are deltas: sum them in). */
 typedef struct {
     int64_t window_start_us, window_end_us;
     int32_t partition;
     bool provisional;
+    bool correction;
 } stream_window;
 
-typedef struct {
-    stream_window w;
-    int64_t orders, items, revenue_cents;
-    double avg_ticket_cents; /* revenue_cents / orders (orders > 0 in every row) */
-} stream_row_sales;
-
-typedef struct {
-    stream_window w;
-    strview category;
-    int64_t views, adds, removes, units_sold, revenue_cents;
-} stream_row_category;
-
-/* top_products (MERGED: rank 1..10) and product_views (PARTIAL: rank 0, every product viewed). */
-typedef struct {
-    stream_window w;
-    int32_t rank;
-    strview product_id, product_name, category;
-    int64_t views;
-} stream_row_product;
-
-typedef struct {
-    stream_window w;
-    strview province, city, store_type;
-    int64_t orders, revenue_cents;
-} stream_row_city;
-
-typedef struct {
-    stream_window w;
-    int64_t viewed, carted, purchased;
-    double view_to_cart_rate, cart_to_purchase_rate, view_to_purchase_rate; /* 0 when /0 */
-} stream_row_funnel;
-
-/* Output callbacks. Any may be NULL (rows of that table are skipped). Return 0, or -1 to stop
- * (the engine function then returns -1 with "sink failed"). */
+/* Output callbacks. row receives one row of metric m (src/metrics/metrics.h): vals[c] is the
+ * value of the catalog's column c (metric_get(m)->cols[c]), keys first; MERGE_RATIO columns
+ * are recomputed from the row's own numerator and denominator (metric_ratio_cents for money,
+ * num / den for rates, 0 when den is 0). window_done (may be NULL) is called after the last
+ * row of each emitted window (final rows, and each window of correction or snapshot rows), so
+ * a sink can derive per-window views of the rows (the ranked tables). Either returns 0, or
+ * -1 to stop (the engine function then returns -1 with "sink failed"). row may be NULL (rows
+ * are dropped). */
 typedef struct {
     void *ctx;
-    int (*sales)(void *ctx, const stream_row_sales *r);
-    int (*category)(void *ctx, const stream_row_category *r);
-    int (*top_product)(void *ctx, const stream_row_product *r);   /* MERGED mode */
-    int (*product_views)(void *ctx, const stream_row_product *r); /* PARTIAL mode */
-    int (*city)(void *ctx, const stream_row_city *r);
-    int (*funnel)(void *ctx, const stream_row_funnel *r);
+    int (*row)(void *ctx, metric_id m, const stream_window *w, const metric_val *vals);
+    int (*window_done)(void *ctx, const stream_window *w);
 } stream_sink;
 
 typedef struct stream_engine stream_engine;
@@ -197,8 +183,9 @@ typedef struct {
     int64_t max_event_us;         /* INT64_MIN if none */
     int64_t watermark_us;         /* the shard's watermark; INT64_MIN if none */
     uint64_t ok[EV_TYPE_COUNT], duplicates[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
-    uint64_t state_entries;       /* dedup ids + window/product/category/city entries + funnel
-                                     pairs and their times + open slots + pending windows */
+    uint64_t state_entries;       /* dedup ids + window/product/category/city/channel entries +
+                                     funnel pairs and their times + open slots + pending windows
+                                     + pending corrections */
     uint64_t funnel_pairs;
 } stream_partition_stats;
 

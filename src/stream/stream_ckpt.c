@@ -2,7 +2,7 @@
  * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
  *
  * Layout (all integers little-endian):
- *   "ECSTRMCK" | u32 version (1) | u32 partition | u64 payload length | u64 hash64(payload) |
+ *   "ECSTRMCK" | u32 version (3) | u32 partition | u64 payload length | u64 hash64(payload) |
  *   payload
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
@@ -11,10 +11,14 @@
  *   u32 n_slots,  each: i64 j | u8 has_agg [agg] | u32 n_ids, each u64 a, u64 b
  *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
  *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
+ *   u32 n_corr,   each: i64 j | agg      (pending correction deltas of closed window j)
  *   agg: i64 orders, items, revenue
  *        | u32 n, each: str category | i64 views, adds, removes, units, revenue
- *        | u32 n, each: str product_id, name, category | i64 views
+ *        | u32 n, each: str product_id, name, category | i64 views, adds, units, revenue
  *        | u32 n, each: str province, city, store_type | i64 orders, revenue
+ *        | u32 n, each: str store_type, device | i64 orders, revenue
+ * Version 3 (generic rows): products carry adds, units and revenue; channels and corrections
+ * are new. Older checkpoints are refused ("unsupported version").
  *   str: u32 length | bytes
  * The funnel's per-slot lists (anchors to evaluate, pairs to expire) are not stored: they are
  * rebuilt from each pair's elements and expiry on restore.
@@ -29,7 +33,7 @@
 #include <string.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 2u
+#define CK_VERSION 3u
 #define CK_HEADER 32
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) {
@@ -73,14 +77,19 @@ static int put_agg(buf_t *b, const st_agg *a) {
     r |= put_u32(b, a->n_prods);
     for (uint32_t i = 0; i < a->n_prods; i++) {
         const st_prod *p = &a->prods[i];
-        r |= put_str(b, p->pid) | put_str(b, p->name) | put_str(b, p->cat) |
-             put_i64(b, p->views);
+        r |= put_str(b, p->pid) | put_str(b, p->name) | put_str(b, p->cat) | put_i64(b, p->views) |
+             put_i64(b, p->adds) | put_i64(b, p->units) | put_i64(b, p->revenue);
     }
     r |= put_u32(b, a->n_cities);
     for (uint32_t i = 0; i < a->n_cities; i++) {
         const st_city *c = &a->cities[i];
         r |= put_str(b, c->prov) | put_str(b, c->city) | put_str(b, c->stype) |
              put_i64(b, c->orders) | put_i64(b, c->revenue);
+    }
+    r |= put_u32(b, a->n_chans);
+    for (uint32_t i = 0; i < a->n_chans; i++) {
+        const st_chan *c = &a->chans[i];
+        r |= put_str(b, c->stype) | put_str(b, c->device) | put_i64(b, c->orders) | put_i64(b, c->revenue);
     }
     return r ? -1 : 0;
 }
@@ -122,6 +131,11 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
             for (uint32_t x = 0; x < p->n_el; x++)
                 r |= put_u8(b, (unsigned)p->el[x].kind) | put_i64(b, p->el[x].t);
         }
+    }
+    r |= put_u32(b, s->n_corr);
+    for (uint32_t i = 0; i < s->n_corr && !r; i++) {
+        static const st_agg none;
+        r |= put_i64(b, s->corr[i].j) | put_agg(b, s->corr[i].ag ? s->corr[i].ag : &none);
     }
     return r ? -1 : 0;
 }
@@ -219,16 +233,17 @@ static st_agg *get_agg(rd *r, bool *oom) {
         if (c->views || c->adds || c->removes || c->units || c->revenue) r->bad = true;
         c->views = v[0], c->adds = v[1], c->removes = v[2], c->units = v[3], c->revenue = v[4];
     }
-    n = get_count(r, 20);
+    n = get_count(r, 44);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         strview pid = get_str(r), name = get_str(r), cat = get_str(r);
-        int64_t views = get_i64(r);
+        int64_t v[4];
+        for (int x = 0; x < 4; x++) v[x] = get_i64(r);
         if (r->bad) break;
         uint32_t before = a->n_prods;
         st_prod *p = st_agg_prod(a, pid, name, cat);
         if (!p) return *oom = true, st_agg_free(a), NULL;
         if (a->n_prods == before) r->bad = true; /* duplicate key */
-        p->views = views;
+        p->views = v[0], p->adds = v[1], p->units = v[2], p->revenue = v[3];
     }
     n = get_count(r, 28);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
@@ -239,6 +254,18 @@ static st_agg *get_agg(rd *r, bool *oom) {
         st_city *c = st_agg_city(a, prov, city, st);
         if (!c) return *oom = true, st_agg_free(a), NULL;
         if (a->n_cities == before) r->bad = true;
+        c->orders = o, c->revenue = rev;
+    }
+    n = get_count(r, 24);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        strview st = get_str(r), dev = get_str(r);
+        int64_t o = get_i64(r), rev = get_i64(r);
+        if (r->bad) break;
+        if (dev.n == 0) r->bad = true; /* the engine stores "none", never an empty device */
+        uint32_t before = a->n_chans;
+        st_chan *c = st_agg_chan(a, st, dev);
+        if (!c) return *oom = true, st_agg_free(a), NULL;
+        if (a->n_chans == before) r->bad = true;
         c->orders = o, c->revenue = rev;
     }
     if (r->bad) {
@@ -344,6 +371,22 @@ static int get_pairs(rd *r, stream_engine *e, st_shard *s, bool *oom) {
     return r->bad ? -1 : 0;
 }
 
+/* Pending corrections: windows in increasing order, each already closed by the shard's
+ * watermark wm (a late event's window), so their rows can only ever be corrections. */
+static int get_corr(rd *r, st_shard *s, int64_t closable_through, bool *oom) {
+    uint32_t n = get_count(r, 48);
+    int64_t prev = INT64_MIN;
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        int64_t j = get_i64(r);
+        if (r->bad || !sane_time(j) || j <= prev || j > closable_through) return r->bad = true, -1;
+        prev = j;
+        st_corr *c = st_shard_corr(s, j, true);
+        if (!c) return *oom = true, -1;
+        if (!(c->ag = get_agg(r, oom))) return -1;
+    }
+    return r->bad ? -1 : 0;
+}
+
 /* Decodes a whole payload into the fresh shard s. */
 static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char **why) {
     int64_t w = get_i64(r), l = get_i64(r), v2c = get_i64(r), c2p = get_i64(r);
@@ -377,7 +420,8 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
     int64_t cl = wm == INT64_MIN ? INT64_MIN : st_floordiv(wm, w) - 1;
     bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
     if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
-    if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom))
+    if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
+        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;
     return 0;

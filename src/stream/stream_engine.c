@@ -1,7 +1,7 @@
 /*
- * stream_engine.c — the engine: per-event state updates (process), watermark and closing
- * (advance/flush), emission of final and provisional rows. See stream_internal.h for the slot
- * model and docs/stream.md for the semantics.
+ * stream_engine.c — the engine: per-event state updates (process), late events into correction
+ * deltas, watermark and closing (advance/flush). Rows are built in stream_emit.c. See
+ * stream_internal.h for the slot model and docs/stream.md for the semantics.
  */
 #include "stream/stream_internal.h"
 
@@ -138,6 +138,8 @@ void st_shard_reset(st_shard *s) {
     free(s->slots);
     for (uint32_t i = s->closed_head; i < s->n_closed; i++) st_agg_free(s->closed[i].ag);
     free(s->closed);
+    for (uint32_t i = 0; i < s->n_corr; i++) st_agg_free(s->corr[i].ag);
+    free(s->corr);
     st_pairtab_free(&s->pairs);
     memset(s, 0, sizeof *s);
     s->last_active_us = INT64_MIN;
@@ -150,7 +152,7 @@ void st_shard_reset(st_shard *s) {
 
 stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *sink, char *err,
                                  size_t errlen) {
-    if (stream_config_check(cfg, err, errlen)) return NULL;
+    if (stream_config_check(cfg, err, errlen) || st_emit_check_catalog(err, errlen)) return NULL;
     stream_engine *e = calloc(1, sizeof *e);
     if (!e) return seterr(err, errlen, "out of memory"), NULL;
     e->cfg = *cfg;
@@ -232,9 +234,9 @@ static int funnel_time(stream_engine *e, st_shard *s, uint64_t h, strview user, 
     return pair_touch(e, s, p, k);
 }
 
-static int apply_agg(st_slot *sl, const event *ev) {
-    if (!sl->ag && !(sl->ag = st_agg_new())) return -1;
-    st_agg *a = sl->ag;
+/* Adds one event to aggregate a: the measured-hot step (typed tables, no catalog lookups); the
+ * catalog's columns are filled from these fields in stream_emit.c. */
+static int agg_event(st_agg *a, const event *ev) {
     if (ev->type == EV_PAGE_VIEW) {
         st_cat *c = st_agg_cat(a, ev->category);
         st_prod *p = c ? st_agg_prod(a, ev->product_id, ev->product_name, ev->category) : NULL;
@@ -243,30 +245,47 @@ static int apply_agg(st_slot *sl, const event *ev) {
         p->views++;
         return 0;
     }
-    if (ev->type == EV_ADD_TO_CART || ev->type == EV_REMOVE_FROM_CART) {
+    if (ev->type == EV_ADD_TO_CART) {
+        st_cat *c = st_agg_cat(a, ev->category);
+        st_prod *p = c ? st_agg_prod(a, ev->product_id, ev->product_name, ev->category) : NULL;
+        if (!p) return -1;
+        c->adds++;
+        p->adds++;
+        return 0;
+    }
+    if (ev->type == EV_REMOVE_FROM_CART) {
         st_cat *c = st_agg_cat(a, ev->category);
         if (!c) return -1;
-        if (ev->type == EV_ADD_TO_CART)
-            c->adds++;
-        else
-            c->removes++;
+        c->removes++;
         return 0;
     }
     st_city *ci = st_agg_city(a, ev->province, ev->city, ev->store_type);
-    if (!ci) return -1;
+    st_chan *ch = ci ? st_agg_chan(a, ev->store_type, ev->device) : NULL;
+    if (!ch) return -1;
     ci->orders++;
     ci->revenue += ev->total_cents;
+    ch->orders++;
+    ch->revenue += ev->total_cents;
     a->orders++;
     a->revenue += ev->total_cents;
     for (size_t i = 0; i < ev->n_items; i++) {
         const event_item *it = &ev->items[i];
+        int64_t cents = (int64_t)it->quantity * it->unit_price_cents;
         st_cat *c = st_agg_cat(a, it->category);
-        if (!c) return -1;
+        st_prod *p = c ? st_agg_prod(a, it->product_id, it->product_name, it->category) : NULL;
+        if (!p) return -1;
         c->units += it->quantity;
-        c->revenue += (int64_t)it->quantity * it->unit_price_cents;
+        c->revenue += cents;
+        p->units += it->quantity;
+        p->revenue += cents;
         a->items += it->quantity;
     }
     return 0;
+}
+
+static int apply_agg(st_slot *sl, const event *ev) {
+    if (!sl->ag && !(sl->ag = st_agg_new())) return -1;
+    return agg_event(sl->ag, ev);
 }
 
 /* h is the pair hash of (user, product) for a view or an add (0 for other events). */
@@ -288,6 +307,43 @@ static int apply_funnel(stream_engine *e, st_shard *s, const event *ev, int64_t 
     }
 }
 
+st_corr *st_shard_corr(st_shard *s, int64_t j, bool create) {
+    uint32_t lo = 0, hi = s->n_corr;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->corr[mid].j < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->n_corr && s->corr[lo].j == j) return &s->corr[lo];
+    if (!create) return NULL;
+    if (s->n_corr == s->cap_corr) {
+        uint32_t nc = s->cap_corr ? s->cap_corr * 2 : 8;
+        st_corr *v = realloc(s->corr, nc * sizeof *v);
+        if (!v) return NULL;
+        s->corr = v;
+        s->cap_corr = nc;
+    }
+    memmove(s->corr + lo + 1, s->corr + lo, (s->n_corr - lo) * sizeof *s->corr);
+    s->corr[lo] = (st_corr){j, NULL};
+    s->n_corr++;
+    return &s->corr[lo];
+}
+
+/* A late event (its window k is closed in this shard): its aggregates go to window k's
+ * correction deltas, emitted at the next advance; it joins the funnel state like an on-time
+ * event if window k's funnel slot is still open (then it counts for every funnel window not
+ * yet final; see stream.h for what is not corrected). */
+static int late_apply(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
+    st_corr *c = st_shard_corr(s, k, true);
+    if (!c || (!c->ag && !(c->ag = st_agg_new())) || agg_event(c->ag, ev)) return -1;
+    if (k + e->fw <= s->closed_through) return 0;
+    uint64_t ph = 0;
+    if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) ph = st_pair_hash(ev->user_id, ev->product_id);
+    return apply_funnel(e, s, ev, k, ph);
+}
+
 int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev) {
     return stream_engine_process_from(e, part, 0, offset, ev);
 }
@@ -305,7 +361,7 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
     if (k <= closable(e, shard_wm(e, s))) {
         s->late[ev->type]++;
-        return STREAM_LATE;
+        return late_apply(e, s, ev, k) ? -1 : STREAM_LATE;
     }
     /* The funnel's pair lookup is a cache miss in a large table: start it now, so that it
      * overlaps with the dedup and aggregate work below. */
@@ -377,11 +433,6 @@ static void funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consum
     }
 }
 
-static int emit_agg(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                    bool provisional, st_agg *a);
-static int emit_funnel(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                       bool provisional, int64_t v, int64_t c, int64_t b);
-
 static int closed_push(st_shard *s, st_closed c) {
     if (s->n_closed == s->cap_closed) {
         if (s->closed_head > 0) { /* compact consumed entries first */
@@ -418,10 +469,10 @@ static int close_first_slot(stream_engine *e, int part) {
     funnel_count(e, sl, &s->pairs, &c.viewed, &c.carted, &c.purchased);
     int rc = 0;
     if (e->cfg.mode == STREAM_EMIT_PARTIAL) {
-        if (c.ag) rc = emit_agg(e, &e->sink, c.j, part, false, c.ag);
+        if (c.ag) rc = st_emit_agg(e, &e->sink, st_window(e, c.j, part, false, false), c.ag, true);
         if (!rc && c.has_funnel)
-            rc = emit_funnel(e, &e->sink, c.j - e->fw, part, false, c.viewed, c.carted,
-                             c.purchased);
+            rc = st_emit_funnel(e, &e->sink, st_window(e, c.j - e->fw, part, false, false), c.viewed,
+                                c.carted, c.purchased);
         st_agg_free(c.ag);
     } else if (c.ag || c.has_funnel) {
         if (closed_push(s, c)) {
@@ -490,8 +541,56 @@ static int emit_merged(stream_engine *e, int64_t jmax) {
                 v += cl->viewed, c += cl->carted, b += cl->purchased;
             }
         }
-        if (!rc && m) rc = emit_agg(e, &e->sink, j, -1, false, m);
-        if (!rc && has_funnel) rc = emit_funnel(e, &e->sink, j - e->fw, -1, false, v, c, b);
+        if (!rc && m) rc = st_emit_agg(e, &e->sink, st_window(e, j, -1, false, false), m, true);
+        if (!rc && has_funnel)
+            rc = st_emit_funnel(e, &e->sink, st_window(e, j - e->fw, -1, false, false), v, c, b);
+        st_agg_free(m);
+        if (rc) return -1;
+    }
+}
+
+/* Emits and drops the pending corrections of windows <= jmax (correction rows). PARTIAL: each
+ * shard's own (all of them: a shard's corrections are of windows it has closed and emitted).
+ * MERGED: merged over the shards per window, in window order, only once the global watermark
+ * has passed the window (so after its final row). */
+static int emit_corrections(stream_engine *e, int64_t jmax) {
+    int n = e->cfg.n_partitions;
+    if (e->cfg.mode == STREAM_EMIT_PARTIAL) {
+        for (int i = 0; i < n; i++) {
+            st_shard *s = &e->shards[i];
+            int rc = 0;
+            for (uint32_t x = 0; x < s->n_corr; x++) {
+                if (!rc && s->corr[x].ag)
+                    rc = st_emit_agg(e, &e->sink, st_window(e, s->corr[x].j, i, false, true), s->corr[x].ag, true);
+                st_agg_free(s->corr[x].ag);
+            }
+            s->n_corr = 0;
+            if (rc) return -1;
+        }
+        return 0;
+    }
+    for (;;) {
+        int64_t j = INT64_MAX;
+        for (int i = 0; i < n; i++)
+            if (e->shards[i].n_corr && e->shards[i].corr[0].j < j) j = e->shards[i].corr[0].j;
+        if (j == INT64_MAX || j > jmax) return 0;
+        st_agg *m = NULL;
+        int rc = 0;
+        for (int i = 0; i < n; i++) {
+            st_shard *s = &e->shards[i];
+            if (!s->n_corr || s->corr[0].j != j) continue;
+            st_agg *a = s->corr[0].ag;
+            memmove(s->corr, s->corr + 1, (s->n_corr - 1) * sizeof *s->corr);
+            s->n_corr--;
+            if (!a) continue;
+            if (!m) {
+                m = a; /* the first shard's deltas become the merged ones: no copy with one shard */
+                continue;
+            }
+            if (!rc && st_agg_merge(m, a)) rc = -1;
+            st_agg_free(a);
+        }
+        if (!rc && m) rc = st_emit_agg(e, &e->sink, st_window(e, j, -1, false, true), m, true);
         st_agg_free(m);
         if (rc) return -1;
     }
@@ -539,6 +638,8 @@ int stream_engine_advance(stream_engine *e, int64_t now_us, char *err, size_t er
     }
     if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, closable(e, e->global_wm)))
         return seterr(err, errlen, "out of memory or sink failed"), -1;
+    if (emit_corrections(e, closable(e, e->global_wm)))
+        return seterr(err, errlen, "out of memory or sink failed"), -1;
     return 0;
 }
 
@@ -553,115 +654,8 @@ int stream_engine_flush(stream_engine *e, char *err, size_t errlen) {
     }
     if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, INT64_MAX - 1))
         return seterr(err, errlen, "out of memory or sink failed"), -1;
+    if (emit_corrections(e, INT64_MAX - 1)) return seterr(err, errlen, "out of memory or sink failed"), -1;
     return 0;
-}
-
-/* ---- emission ---- */
-
-static int sv_cmp(strview a, strview b) {
-    size_t m = a.n < b.n ? a.n : b.n;
-    int c = m ? memcmp(a.p, b.p, m) : 0;
-    if (c) return c;
-    return a.n < b.n ? -1 : a.n > b.n;
-}
-static int cmp_cat(const void *x, const void *y) {
-    return sv_cmp(((const st_cat *)x)->cat, ((const st_cat *)y)->cat);
-}
-static int cmp_prod_id(const void *x, const void *y) {
-    return sv_cmp(((const st_prod *)x)->pid, ((const st_prod *)y)->pid);
-}
-/* top_products order: views descending, then product_id ascending */
-static int cmp_prod_rank(const void *x, const void *y) {
-    const st_prod *a = x, *b = y;
-    if (a->views != b->views) return a->views > b->views ? -1 : 1;
-    return sv_cmp(a->pid, b->pid);
-}
-static int cmp_city(const void *x, const void *y) {
-    const st_city *a = x, *b = y;
-    int c = sv_cmp(a->prov, b->prov);
-    if (!c) c = sv_cmp(a->city, b->city);
-    if (!c) c = sv_cmp(a->stype, b->stype);
-    return c;
-}
-
-static stream_window mkwin(const stream_engine *e, int64_t k, int32_t part, bool prov) {
-    return (stream_window){k * e->cfg.window_us, (k + 1) * e->cfg.window_us, part, prov};
-}
-
-/* Emits window k's rows from aggregate a, whose entries are given in arrays the function may
- * sort (a's own arrays when a is dropped after, copies for a provisional snapshot). part < 0
- * means merged rows: ranked top products; otherwise per-product view counts. */
-static int emit_agg_sorted(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                           bool prov, const st_agg *a, st_cat *cats, st_prod *prods,
-                           st_city *cities) {
-    stream_window w = mkwin(e, k, part, prov);
-    if (sk->sales && a->orders > 0) {
-        stream_row_sales r = {w, a->orders, a->items, a->revenue,
-                              (double)a->revenue / (double)a->orders};
-        if (sk->sales(sk->ctx, &r)) return -1;
-    }
-    if (a->n_cats > 1) qsort(cats, a->n_cats, sizeof *cats, cmp_cat);
-    for (uint32_t i = 0; sk->category && i < a->n_cats; i++) {
-        const st_cat *c = &cats[i];
-        stream_row_category r = {w, c->cat, c->views, c->adds, c->removes, c->units, c->revenue};
-        if (sk->category(sk->ctx, &r)) return -1;
-    }
-    if (part < 0) {
-        if (a->n_prods > 1) qsort(prods, a->n_prods, sizeof *prods, cmp_prod_rank);
-        for (uint32_t i = 0; sk->top_product && i < a->n_prods && i < STREAM_TOP_N; i++) {
-            stream_row_product r = {w, (int32_t)i + 1, prods[i].pid, prods[i].name,
-                                    prods[i].cat, prods[i].views};
-            if (sk->top_product(sk->ctx, &r)) return -1;
-        }
-    } else {
-        if (a->n_prods > 1) qsort(prods, a->n_prods, sizeof *prods, cmp_prod_id);
-        for (uint32_t i = 0; sk->product_views && i < a->n_prods; i++) {
-            stream_row_product r = {w, 0, prods[i].pid, prods[i].name, prods[i].cat,
-                                    prods[i].views};
-            if (sk->product_views(sk->ctx, &r)) return -1;
-        }
-    }
-    if (a->n_cities > 1) qsort(cities, a->n_cities, sizeof *cities, cmp_city);
-    for (uint32_t i = 0; sk->city && i < a->n_cities; i++) {
-        const st_city *c = &cities[i];
-        stream_row_city r = {w, c->prov, c->city, c->stype, c->orders, c->revenue};
-        if (sk->city(sk->ctx, &r)) return -1;
-    }
-    return 0;
-}
-
-/* Final emission: a is being dropped, so its arrays are sorted in place. */
-static int emit_agg(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                    bool provisional, st_agg *a) {
-    return emit_agg_sorted(e, sk, k, part, provisional, a, a->cats, a->prods, a->cities);
-}
-
-/* Provisional emission: a stays live, so sort copies of its arrays. */
-static int emit_agg_copy(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                         const st_agg *a) {
-    st_cat *c = malloc((a->n_cats + 1) * sizeof *c);
-    st_prod *p = malloc((a->n_prods + 1) * sizeof *p);
-    st_city *ci = malloc((a->n_cities + 1) * sizeof *ci);
-    int rc = -1;
-    if (c && p && ci) {
-        if (a->n_cats) memcpy(c, a->cats, a->n_cats * sizeof *c);
-        if (a->n_prods) memcpy(p, a->prods, a->n_prods * sizeof *p);
-        if (a->n_cities) memcpy(ci, a->cities, a->n_cities * sizeof *ci);
-        rc = emit_agg_sorted(e, sk, k, part, true, a, c, p, ci);
-    }
-    free(c);
-    free(p);
-    free(ci);
-    return rc;
-}
-
-static int emit_funnel(stream_engine *e, const stream_sink *sk, int64_t k, int32_t part,
-                       bool provisional, int64_t v, int64_t c, int64_t b) {
-    if (!sk->funnel || v == 0) return 0;
-    stream_row_funnel r = {mkwin(e, k, part, provisional), v, c, b,
-                           v ? (double)c / (double)v : 0.0, c ? (double)b / (double)c : 0.0,
-                           v ? (double)b / (double)v : 0.0};
-    return sk->funnel(sk->ctx, &r);
 }
 
 /* ---- provisional snapshot ---- */
@@ -670,7 +664,7 @@ typedef struct {
     int64_t k;      /* window index of the aggregate, or of the funnel */
     int32_t part;
     bool funnel;
-    const st_agg *ag;
+    st_agg *ag;
     int64_t v, c, b;
 } snap_item;
 
@@ -735,14 +729,14 @@ int stream_engine_snapshot(stream_engine *e, const stream_sink *sink, char *err,
         if (v[i].funnel) {
             int64_t a = 0, b = 0, c = 0;
             for (size_t x = i; x < j; x++) a += v[x].v, b += v[x].c, c += v[x].b;
-            rc = emit_funnel(e, sink, v[i].k, part, true, a, b, c);
+            rc = st_emit_funnel(e, sink, st_window(e, v[i].k, part, true, false), a, b, c);
         } else if (j == i + 1) {
-            rc = emit_agg_copy(e, sink, v[i].k, part, v[i].ag);
+            rc = st_emit_agg(e, sink, st_window(e, v[i].k, part, true, false), v[i].ag, false);
         } else {
             st_agg *m = st_agg_new();
             rc = m ? 0 : -1;
             for (size_t x = i; !rc && x < j; x++) rc = st_agg_merge(m, v[x].ag);
-            if (!rc) rc = emit_agg(e, sink, v[i].k, part, true, m);
+            if (!rc) rc = st_emit_agg(e, sink, st_window(e, v[i].k, part, true, false), m, true);
             st_agg_free(m);
         }
         i = j;
@@ -780,6 +774,7 @@ static uint64_t shard_entries(const st_shard *s) {
     }
     for (uint32_t i = s->closed_head; i < s->n_closed; i++)
         n += 1 + (s->closed[i].ag ? st_agg_entries(s->closed[i].ag) : 0);
+    for (uint32_t i = 0; i < s->n_corr; i++) n += 1 + (s->corr[i].ag ? st_agg_entries(s->corr[i].ag) : 0);
     return n;
 }
 

@@ -116,12 +116,16 @@ typedef struct {
 } st_cat;
 typedef struct {
     strview pid, name, cat;
-    int64_t views;
+    int64_t views, adds, units, revenue;
 } st_prod;
 typedef struct {
     strview prov, city, stype;
     int64_t orders, revenue;
 } st_city;
+typedef struct {
+    strview stype, device; /* device "none" when the event has none (physical stores) */
+    int64_t orders, revenue;
+} st_chan;
 
 typedef struct {
     int64_t orders, items, revenue;
@@ -134,6 +138,9 @@ typedef struct {
     st_city *cities;
     uint32_t n_cities, cap_cities;
     st_itab city_ix;
+    st_chan *chans;
+    uint32_t n_chans, cap_chans;
+    st_itab chan_ix;
     st_arena ar;
 } st_agg;
 
@@ -142,6 +149,7 @@ void st_agg_free(st_agg *a);
 st_cat *st_agg_cat(st_agg *a, strview cat);                 /* find or add; NULL on OOM */
 st_prod *st_agg_prod(st_agg *a, strview pid, strview name, strview cat);
 st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype);
+st_chan *st_agg_chan(st_agg *a, strview stype, strview device); /* device n == 0: "none" */
 int st_agg_merge(st_agg *dst, const st_agg *src);            /* dst += src; 0 or -1 */
 uint64_t st_agg_entries(const st_agg *a);
 
@@ -235,6 +243,12 @@ typedef struct {
     st_pairvec expire;   /* pairs whose exp was set to j */
 } st_slot;
 
+/* Correction deltas of one closed window: the late events added to it since the last emit. */
+typedef struct {
+    int64_t j;
+    st_agg *ag;
+} st_corr;
+
 /* A closed slot waiting for the global watermark (MERGED mode). */
 typedef struct {
     int64_t j;
@@ -257,6 +271,8 @@ typedef struct {
     st_slot *hot[2];         /* the two slots hit last (see st_shard_slot) */
     st_closed *closed;       /* MERGED: closed slots, increasing j, from closed_head */
     uint32_t n_closed, cap_closed, closed_head;
+    st_corr *corr;           /* pending corrections, increasing j */
+    uint32_t n_corr, cap_corr;
     st_pairtab pairs;
 } st_shard;
 
@@ -271,6 +287,21 @@ struct stream_engine {
 void st_shard_reset(st_shard *s);                    /* frees all state, keeps counters zeroed */
 st_slot *st_shard_slot(st_shard *s, int64_t j, bool create);
 int64_t st_floordiv(int64_t a, int64_t b);
+
+/* The pending correction of window j (created in order when create); NULL on OOM/absent. */
+st_corr *st_shard_corr(st_shard *s, int64_t j, bool create);
+
+/* ---- rows (stream_emit.c): the bridge from the typed tables to the catalog's generic rows ---- */
+/* 0 if the catalog's columns are those the engine fills (in order), else -1 naming the first
+ * that differs: a catalog edit without its engine step fails at engine creation, not silently. */
+int st_emit_check_catalog(char *err, size_t errlen);
+stream_window st_window(const stream_engine *e, int64_t k, int32_t part, bool provisional, bool correction);
+/* Emits window w's rows of every aggregate metric from a, then sink.window_done. in_place:
+ * a's arrays may be sorted (a is dropped after); otherwise copies are sorted (a stays live). */
+int st_emit_agg(const stream_engine *e, const stream_sink *sk, stream_window w, st_agg *a, bool in_place);
+/* Emits window w's funnel row (nothing when v == 0), then sink.window_done. */
+int st_emit_funnel(const stream_engine *e, const stream_sink *sk, stream_window w, int64_t v, int64_t c,
+                   int64_t b);
 
 /* Checkpoint codec helpers used by stream_ckpt.c. */
 int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p);

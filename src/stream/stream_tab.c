@@ -141,6 +141,8 @@ void st_agg_free(st_agg *a) {
     free(a->cats);
     free(a->prods);
     free(a->cities);
+    free(a->chans);
+    st_itab_free(&a->chan_ix);
     st_itab_free(&a->cat_ix);
     st_itab_free(&a->prod_ix);
     st_itab_free(&a->city_ix);
@@ -149,7 +151,7 @@ void st_agg_free(st_agg *a) {
 }
 
 uint64_t st_agg_entries(const st_agg *a) {
-    return 1 + a->n_cats + a->n_prods + a->n_cities;
+    return 1 + a->n_cats + a->n_prods + a->n_cities + a->n_chans;
 }
 
 st_cat *st_agg_cat(st_agg *a, strview cat) {
@@ -221,6 +223,23 @@ st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype) {
     return c;
 }
 
+st_chan *st_agg_chan(st_agg *a, strview stype, strview device) {
+    if (device.n == 0) device = (strview){"none", 4};
+    uint64_t h = hmix(hmix(0, stype), device);
+    uint32_t pos;
+    if (st_itab_reserve(&a->chan_ix)) return NULL;
+    int64_t i;
+    ITAB_FIND(&a->chan_ix, h, sv_eq(a->chans[ix_].device, device) && sv_eq(a->chans[ix_].stype, stype), i, pos);
+    if (i >= 0) return &a->chans[i];
+    if (grow((void **)&a->chans, &a->cap_chans, a->n_chans, sizeof *a->chans)) return NULL;
+    st_chan *c = &a->chans[a->n_chans];
+    memset(c, 0, sizeof *c);
+    if (st_arena_dup(&a->ar, stype, &c->stype) || st_arena_dup(&a->ar, device, &c->device)) return NULL;
+    st_itab_put(&a->chan_ix, pos, h);
+    a->n_chans++;
+    return c;
+}
+
 int st_agg_merge(st_agg *dst, const st_agg *src) {
     dst->orders += src->orders;
     dst->items += src->items;
@@ -240,6 +259,16 @@ int st_agg_merge(st_agg *dst, const st_agg *src) {
         st_prod *d = st_agg_prod(dst, s->pid, s->name, s->cat);
         if (!d) return -1;
         d->views += s->views;
+        d->adds += s->adds;
+        d->units += s->units;
+        d->revenue += s->revenue;
+    }
+    for (uint32_t i = 0; i < src->n_chans; i++) {
+        const st_chan *s = &src->chans[i];
+        st_chan *d = st_agg_chan(dst, s->stype, s->device);
+        if (!d) return -1;
+        d->orders += s->orders;
+        d->revenue += s->revenue;
     }
     for (uint32_t i = 0; i < src->n_cities; i++) {
         const st_city *s = &src->cities[i];

@@ -21,8 +21,8 @@ from dashlib import Cases, Dash  # noqa: E402
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
 TMP, REPO = os.environ["TEST_TMP"], os.environ["REPO"]
 HDFS = ["bash", os.path.join(REPO, "tests/services/hdfs.sh")]
-TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_activity", "top_products",
-          "sales_by_city", "funnel"]
+TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_activity", "product_activity",
+          "top_products", "top_products_by_revenue", "sales_by_city", "sales_by_channel", "funnel"]
 PID = os.getpid()
 
 

@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
 
 REPO = os.environ["REPO"]
-TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel"]
+TABLES = ["sales_per_minute", "category_activity", "product_activity", "top_products", "top_products_by_revenue",
+          "sales_by_city", "sales_by_channel", "funnel"]
 suite = Suite()
 case = suite.case
 

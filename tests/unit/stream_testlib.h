@@ -144,63 +144,129 @@ static inline int tl_part(const event *e, int nparts) {
     return (int)(hash64(e->user_id.p, e->user_id.n) % (uint64_t)nparts);
 }
 
-/* ---- recording sink: one text line per row ---- */
+/* ---- recording sink: one text line per row ----
+ * "<tag>|<window start>|<length ms>|p<partition>[|prov][|corr]|<catalog values...>" with tags
+ * S sales, C category, P product, Y city, H channel, F funnel; strings raw, counts and money
+ * (cents) as integers, rates %.6f. */
 
 typedef struct {
     buf_t out;
-    size_t rows;
+    size_t rows, windows_done;
 } tl_rec;
 
-static inline void tl_win(tl_rec *r, char tag, const stream_window *w) {
+static const char TL_TAG[METRIC_ID_COUNT] = {'S', 'C', 'P', 'Y', 'H', 'F'};
+
+static inline void tl_values(buf_t *b, const metric_def *d, const metric_val *v) {
+    for (int c = 0; c < d->ncols; c++) {
+        if (d->cols[c].type == METRIC_STR)
+            buf_printf(b, "|%.*s", (int)v[c].n, v[c].s);
+        else if (d->cols[c].type == METRIC_RATE)
+            buf_printf(b, "|%.6f", v[c].d);
+        else
+            buf_printf(b, "|%lld", (long long)v[c].i);
+    }
+    buf_append_char(b, '\n');
+}
+
+static int tl_row(void *c, metric_id m, const stream_window *w, const metric_val *v) {
+    tl_rec *r = c;
     char a[25];
     time_format_ms(w->window_start_us, a);
-    buf_printf(&r->out, "%c|%s|%lld|p%d%s", tag, a,
+    buf_printf(&r->out, "%c|%s|%lld|p%d%s%s", TL_TAG[m], a,
                (long long)((w->window_end_us - w->window_start_us) / 1000), (int)w->partition,
-               w->provisional ? "|prov" : "");
+               w->provisional ? "|prov" : "", w->correction ? "|corr" : "");
+    tl_values(&r->out, metric_get(m), v);
     r->rows++;
-}
-static int tl_sales(void *c, const stream_row_sales *x) {
-    tl_rec *r = c;
-    tl_win(r, 'S', &x->w);
-    buf_printf(&r->out, "|%lld|%lld|%lld|%.6f\n", (long long)x->orders, (long long)x->items,
-               (long long)x->revenue_cents, x->avg_ticket_cents);
     return 0;
 }
-static int tl_cat(void *c, const stream_row_category *x) {
-    tl_rec *r = c;
-    tl_win(r, 'C', &x->w);
-    buf_printf(&r->out, "|%.*s|%lld|%lld|%lld|%lld|%lld\n", (int)x->category.n, x->category.p,
-               (long long)x->views, (long long)x->adds, (long long)x->removes,
-               (long long)x->units_sold, (long long)x->revenue_cents);
-    return 0;
-}
-static int tl_prod(void *c, const stream_row_product *x) {
-    tl_rec *r = c;
-    tl_win(r, x->rank ? 'T' : 'V', &x->w);
-    buf_printf(&r->out, "|%d|%.*s|%.*s|%.*s|%lld\n", x->rank, (int)x->product_id.n,
-               x->product_id.p, (int)x->product_name.n, x->product_name.p, (int)x->category.n,
-               x->category.p, (long long)x->views);
-    return 0;
-}
-static int tl_city(void *c, const stream_row_city *x) {
-    tl_rec *r = c;
-    tl_win(r, 'Y', &x->w);
-    buf_printf(&r->out, "|%.*s|%.*s|%.*s|%lld|%lld\n", (int)x->province.n, x->province.p,
-               (int)x->city.n, x->city.p, (int)x->store_type.n, x->store_type.p,
-               (long long)x->orders, (long long)x->revenue_cents);
-    return 0;
-}
-static int tl_funnel(void *c, const stream_row_funnel *x) {
-    tl_rec *r = c;
-    tl_win(r, 'F', &x->w);
-    buf_printf(&r->out, "|%lld|%lld|%lld|%.6f|%.6f|%.6f\n", (long long)x->viewed,
-               (long long)x->carted, (long long)x->purchased, x->view_to_cart_rate,
-               x->cart_to_purchase_rate, x->view_to_purchase_rate);
+
+static int tl_window_done(void *c, const stream_window *w) {
+    (void)w;
+    ((tl_rec *)c)->windows_done++;
     return 0;
 }
 
 static inline stream_sink tl_sink(tl_rec *r) {
-    return (stream_sink){r, tl_sales, tl_cat, tl_prod, tl_prod, tl_city, tl_funnel};
+    return (stream_sink){r, tl_row, tl_window_done};
+}
+
+/* ---- summing sink: rows of any partitions and corrections summed per (metric, window, keys)
+ * by the catalog's merge rules, rendered as MERGED final rows (p-1, no flags) ---- */
+
+typedef struct {
+    char key[200];
+    metric_id m;
+    stream_window w;
+    metric_val v[METRIC_MAX_COLS];
+    char str[METRIC_MAX_COLS][48];
+} tl_sum_row;
+
+typedef struct {
+    tl_sum_row *r;
+    size_t n, cap;
+    size_t corrections;
+} tl_sum;
+
+static int tl_sum_add(void *c, metric_id m, const stream_window *w, const metric_val *v) {
+    tl_sum *t = c;
+    const metric_def *d = metric_get(m);
+    char key[200];
+    int k = snprintf(key, sizeof key, "%d|%lld|%lld", (int)m, (long long)w->window_start_us,
+                     (long long)w->window_end_us);
+    for (int i = 0; i < metric_nkeys(d); i++) k += snprintf(key + k, sizeof key - (size_t)k, "|%.*s", (int)v[i].n, v[i].s);
+    t->corrections += w->correction;
+    tl_sum_row *x = NULL;
+    bool fresh = false;
+    for (size_t i = 0; i < t->n && !x; i++)
+        if (!strcmp(t->r[i].key, key)) x = &t->r[i];
+    if (!x) {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 256;
+            t->r = realloc(t->r, t->cap * sizeof *t->r);
+            if (!t->r) abort();
+        }
+        x = &t->r[t->n++];
+        memset(x, 0, sizeof *x);
+        snprintf(x->key, sizeof x->key, "%s", key);
+        x->m = m;
+        x->w = *w;
+        x->w.partition = -1;
+        x->w.correction = x->w.provisional = false;
+        fresh = true;
+    }
+    for (int i = 0; i < d->ncols; i++) {
+        if (d->cols[i].type == METRIC_STR) {
+            /* keys are equal; an attribute merges as the smallest seen */
+            char cand[48];
+            snprintf(cand, sizeof cand, "%.*s", (int)v[i].n, v[i].s);
+            if (fresh || strcmp(cand, x->str[i]) < 0) memcpy(x->str[i], cand, sizeof cand);
+        } else if (d->cols[i].merge == MERGE_SUM) {
+            x->v[i].i += v[i].i;
+        }
+    }
+    return 0;
+}
+
+static inline stream_sink tl_sum_sink(tl_sum *t) {
+    return (stream_sink){t, tl_sum_add, NULL};
+}
+
+/* Renders the sums in tl_row's format (ratios recomputed); rows whose values are all zero
+ * (none expected) are rendered too. */
+static inline void tl_sum_render(tl_sum *t, tl_rec *out) {
+    for (size_t i = 0; i < t->n; i++) {
+        tl_sum_row *x = &t->r[i];
+        const metric_def *d = metric_get(x->m);
+        for (int c = 0; c < d->ncols; c++)
+            if (d->cols[c].type == METRIC_STR) x->v[c] = (metric_val){.s = x->str[c], .n = strlen(x->str[c])};
+        metric_row_derive(d, x->v);
+        tl_row(out, x->m, &x->w, x->v);
+    }
+}
+
+static inline void tl_sum_free(tl_sum *t) {
+    free(t->r);
+    memset(t, 0, sizeof *t);
 }
 
 static inline const char *tl_text(tl_rec *r) {

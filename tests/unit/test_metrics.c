@@ -51,8 +51,26 @@ static void test_ratio_cents(check_state *st) {
     CHECK(metric_ratio_cents(5, 10) == 1 && metric_ratio_cents(4, 10) == 0);
 }
 
+static void test_row_derive(check_state *st) {
+    CHECK_STATE(st);
+    const metric_def *m = metric_get(METRIC_ID_CHANNEL);
+    metric_val v[METRIC_MAX_COLS] = {{0}};
+    v[2].i = 3, v[3].i = 1000; /* orders, revenue cents */
+    metric_row_derive(m, v);
+    CHECK(v[4].i == 333);
+    v[2].i = 0;
+    metric_row_derive(m, v);
+    CHECK(v[4].i == 0);
+    const metric_def *f = metric_get(METRIC_ID_FUNNEL);
+    metric_val x[METRIC_MAX_COLS] = {{0}};
+    x[0].i = 8, x[1].i = 2, x[2].i = 0;
+    metric_row_derive(f, x);
+    CHECK(x[3].d == 0.25 && x[4].d == 0.0 && x[5].d == 0.0);
+}
+
 int main(void) {
     check_state st = {0};
+    RUN(&st, test_row_derive);
     RUN(&st, test_catalog_well_formed);
     RUN(&st, test_ratio_cents);
     return CHECK_EXIT(&st);
