@@ -349,6 +349,9 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->started_us = time_mono_us();
     j->now_us = time_now_us();
     if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
+    /* Test-only (faults.c): the recovery tests fail chosen storage calls of a real run. */
+    const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
+    if (faults && *faults && !(j->base = faults_wrap(j->base, faults, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
     if (!(j->parser = event_parser_new())) {
         snprintf(j->err, sizeof j->err, "out of memory");
@@ -457,14 +460,18 @@ static int run_file(pipeline_job *j, volatile sig_atomic_t *stop) {
     int64_t backoff = 200000, fail_since = 0, last_status = time_mono_us(), last_line = 0;
     uint64_t last_records = j->stats.records;
     int64_t line_no = 0;
+    int64_t read_pos = 0; /* bytes read from the input so far (where the next getline starts) */
 reposition:
-    if (j->in_offset > 0) {
+    /* Always back to the committed position, also when it is 0 (nothing committed yet): a
+     * failed first epoch must be read again from the start, not continued where it stopped. */
+    if (read_pos != j->in_offset || !is_stdin) {
         if (is_stdin || fseeko(j->in, j->in_offset, SEEK_SET)) {
             snprintf(j->err, sizeof j->err, "cannot resume %s at byte %" PRId64 " (a commit log exists in ROOT)",
                      path, j->in_offset);
             rc = -1;
             goto out;
         }
+        read_pos = j->in_offset;
     }
     line_no = (int64_t)j->stats.records;
     /* A regular file is read far faster than the clock needs to be: read the clocks every 64
@@ -486,6 +493,7 @@ reposition:
         }
         bool stopping = *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
         if (n > 0) {
+            read_pos += n;
             line_no++;
             if (job_process(j, path, 0, 0, line_no, line, (size_t)n, 0)) goto fail;
             j->in_offset += n;

@@ -48,6 +48,11 @@ void staging_clear(staging *st);
 int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n);
 void rename_pairs_free(rename_pair *v, size_t n);
 
+/* ---- test-only storage fault injection (faults.c) ---- */
+/* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
+ * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
+storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
+
 /* ---- commit records ---- */
 #define COMMIT_DIR "_ecom/commits"
 #define STATE_DIR "_ecom/state"
