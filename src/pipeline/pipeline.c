@@ -463,8 +463,9 @@ static int run_file(pipeline_job *j, volatile sig_atomic_t *stop) {
     int64_t read_pos = 0; /* bytes read from the input so far (where the next getline starts) */
 reposition:
     /* Always back to the committed position, also when it is 0 (nothing committed yet): a
-     * failed first epoch must be read again from the start, not continued where it stopped. */
-    if (read_pos != j->in_offset || !is_stdin) {
+     * failed first epoch must be read again from the start, not continued where it stopped.
+     * A pipe cannot seek, so it is positioned only when it is not there already. */
+    if (read_pos != j->in_offset) {
         if (is_stdin || fseeko(j->in, j->in_offset, SEEK_SET)) {
             snprintf(j->err, sizeof j->err, "cannot resume %s at byte %" PRId64 " (a commit log exists in ROOT)",
                      path, j->in_offset);
