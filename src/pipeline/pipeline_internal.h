@@ -12,6 +12,7 @@
 #include "lake/lake.h"
 #include "parquet/parquet.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/source.h"
 #include "storage/storage.h"
 #include "stream/stream.h"
 #include "util/util.h"
@@ -73,7 +74,7 @@ typedef struct {
                                       partition's record in the scale-out layout) */
     int nparts;
     int part;                      /* COMMIT_PARTITION: the partition (0..nparts-1), else -1 */
-    int64_t (*offsets)[3];         /* kafka: next offset per partition per topic; -1 unknown
+    int64_t (*offsets)[KAFKA_NTOPICS]; /* kafka: next offset per partition per topic; -1 unknown
                                       (COMMIT_PARTITION: only row `part` is used) */
     int64_t file_offset;           /* file: byte offset of the next unread line */
     uint64_t records;              /* input records consumed up to the offsets */
@@ -135,14 +136,12 @@ struct pipeline_job {
     uint64_t metric_rows[METRIC_COUNT];
     int64_t epoch;                 /* the epoch being written (last committed + 1) */
     int nparts;
-    int64_t (*offsets)[3];         /* next offset per partition per topic */
-    int64_t (*high)[3];            /* broker high watermarks, for lag */
-    bool assigned_ready;
-    /* file input */
-    FILE *in;
-    int64_t in_offset;
-    /* kafka input */
-    kafka_consumer *consumer;
+    /* input (source.h): the position of what has been processed, stored in commit records */
+    input_source src;
+    int64_t (*offsets)[KAFKA_NTOPICS]; /* next offset per partition per stream (file: lines read) */
+    int64_t (*high)[KAFKA_NTOPICS];  /* broker high watermarks, for lag */
+    int64_t in_offset;             /* file: byte offset of the next unread line */
+    bool assigned_ready;           /* Kafka: the group has assigned the partitions */
     pipeline_stats stats;          /* scale-out: counters = sums over the owned partitions */
     /* scale-out layout (cfg->scale_out), all [nparts] */
     bool *owned;                   /* partitions this instance owns now */
@@ -158,12 +157,23 @@ struct pipeline_job {
 };
 
 int64_t job_day_of(int64_t us);
-/* Index 0..2 of a topic name in cfg->topics (views, cart, orders), or -1. */
+/* Index 0..KAFKA_NTOPICS-1 of a topic name in cfg->topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic);
+/* True when the job reads a file or stdin (one stream), false for Kafka. */
+static inline bool job_file_input(const pipeline_job *j) { return j->src.ops == &source_file_ops; }
+/* Commits one commit lineage (commit steps in pipeline.h): part < 0 is the single layout's
+ * epoch (every table, every partition's checkpoint, _ecom/commits/<epoch>.commit); part >= 0 is
+ * that partition's seq in the scale-out layout (its tables and checkpoint,
+ * _ecom/parts/p<NNNN>/<seq>.commit), after which its seq advances. On failure before the record
+ * nothing of it is visible; after the record, recovery (or the partition's next owner) finishes
+ * the renames. 0 or -1 with j->err. */
+int job_commit_lineage(pipeline_job *j, int part);
 /* The metric table m of the current epoch (scale-out: of partition part's current seq), opened
  * on first use; NULL with j->err. */
 lake_table *job_metric_table(pipeline_job *j, metric_table m, int part);
 int job_make_engine(pipeline_job *j);
+/* Restores partition part of the engine from the checkpoint at path (named by a record). */
+int job_restore_checkpoint(pipeline_job *j, int part, const char *path, int64_t now_us);
 /* Adds (sign 1) or removes (sign -1) a partition's counters to/from the job's. */
 void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
 /* Closes partition part's tables into the staging list (scale-out); aborts them on failure. */
@@ -177,8 +187,6 @@ void scaleout_free(pipeline_job *j);
 int scaleout_reset(pipeline_job *j);
 /* The consumer's rebalance callback in the scale-out layout. */
 void scaleout_on_rebalance(pipeline_job *j, int assigned, kafka_topic_partition *parts, size_t n);
-/* Commits every owned partition (one record each), then the Kafka offsets. 0 or -1. */
-int scaleout_commit_all(pipeline_job *j);
 /* The engine sink that writes metric rows into the job's tables. */
 stream_sink metric_sink(pipeline_job *j);
 
