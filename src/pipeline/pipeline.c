@@ -580,6 +580,7 @@ static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state
     if (job_rollback(j, stop, &ls->backoff, ls->fail_since)) return -1;
     if (j->src.ops->seek(&j->src, j->err, sizeof j->err)) return -1;
     ls->epoch_start = time_mono_us();
+    ls->last_records = j->stats.records; /* the counters went back to the commit: no negative rate */
     return 0;
 }
 

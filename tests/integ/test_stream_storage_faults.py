@@ -97,21 +97,52 @@ def data_file_write_fails_mid_input():
     assert_same_tables(root, CLEAN)
 
 
-def fifo_input_is_read_whole():
-    """A pipe cannot seek: the first positioning at byte 0 must not try to."""
-    fifo = os.path.join(TMP, "in.fifo")
+def stream_fifo(name, ndjson, *extra, faults=None):
+    """Streams ndjson through a FIFO (which cannot seek) into ROOT name; returns (root, result)."""
+    fifo = os.path.join(TMP, name + ".fifo")
     os.mkfifo(fifo)
-    root = os.path.join(TMP, "r_fifo")
-    writer = subprocess.Popen(["sh", "-c", f"cat '{SHORT}' > '{fifo}'"])
+    root = os.path.join(TMP, name)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{ndjson}' > '{fifo}'"])
     try:
-        stream(fifo, root, "--quiet", "--commit-interval", "50ms")
+        r = stream(fifo, root, *extra, faults=faults)
     finally:
         writer.kill()
         writer.wait()
+    return root, r
+
+
+def fifo_input_is_read_whole():
+    """A pipe cannot seek: the first positioning at byte 0 must not try to."""
+    root, _ = stream_fifo("r_fifo", SHORT, "--quiet", "--commit-interval", "50ms")
     assert_same_tables(root, CLEAN)
 
 
+def fifo_storage_errors_after_commits_are_retried():
+    """Commits 3-5 fail after two have succeeded: the pipe's uncommitted lines are replayed."""
+    root, r = stream_fifo("r_fifo_mid", SHORT, "--commit-interval", "20ms",
+                          faults="prefix=_ecom/commits,from=5,count=3")
+    assert "injected storage fault" in r.stderr, f"no fault was injected: {r.stderr[-800:]}"
+    assert_same_tables(root, CLEAN)
+
+
+LONG = os.path.join(TMP, "long.ndjson")
+
+
+def fifo_first_commit_fails_after_spill():
+    """The whole input (more than the in-memory limit of uncommitted lines, so they are spilled
+    to a temporary file) is read before the first commit, which fails: all of it is replayed."""
+    gen(LONG, 60000)
+    assert os.path.getsize(LONG) > 16 << 20, "input smaller than the spill limit"
+    want = os.path.join(TMP, "r_long_clean")
+    stream(LONG, want, "--quiet")
+    root, r = stream_fifo("r_fifo_end", LONG, "--commit-interval", "1h", faults="prefix=_ecom/commits,count=2")
+    assert r.stderr.count("injected storage fault") >= 2, f"faults not injected: {r.stderr[-800:]}"
+    assert_same_tables(root, want)
+
+
 case(fifo_input_is_read_whole)
+case(fifo_storage_errors_after_commits_are_retried)
+case(fifo_first_commit_fails_after_spill)
 case(commit_dir_unwritable_mid_input)
 case(first_commit_at_end_of_input_fails)
 case(data_file_write_fails_mid_input)
