@@ -20,7 +20,7 @@ static commit_record sample_record(void) {
                                  "views/date=2026-11-25/part-e3-00000.parquet"}};
     commit_record r = {0};
     r.epoch = 3;
-    r.kind = 0;
+    r.kind = COMMIT_KAFKA;
     r.nparts = 2;
     r.offsets = offs;
     r.records = 42;
@@ -405,6 +405,58 @@ static void test_layout(check_state *st) {
     CHECK(system(cmd) == 0);
 }
 
+/* The test-only fault wrapper fails exactly the chosen calls, counting only matching paths. */
+static void test_faults_wrap(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *base = storage_open(root, err, sizeof err);
+    CHECK(base != NULL);
+    if (!base) return;
+    CHECK(faults_wrap(storage_open(root, err, sizeof err), "prefix=x,bogus", err, sizeof err) == NULL);
+    CHECK(strstr(err, "bogus") != NULL);
+    storage *s = faults_wrap(base, "prefix=_ecom/commits,from=2,count=3", err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(storage_put_atomic(s, "views/a", "1", 1, err, sizeof err) == 0);         /* not counted */
+    /* create (call 1) ok, rename (2) fails, and so does its clean-up remove (3) */
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == -1);
+    CHECK(strstr(err, "injected storage fault (call 2") != NULL);
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == -1); /* create: 4 */
+    CHECK(strstr(err, "injected storage fault (call 4") != NULL);
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == 0);  /* calls 5, 6 */
+    CHECK(exists(s, "_ecom/commits/1"));                                           /* reads: not counted */
+    CHECK(exists(s, "views/a"));
+    storage_close(s); /* closes base too */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_storage_get_all(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    char *p = NULL;
+    size_t n = 9;
+    bool ex = true;
+    CHECK(storage_get_all(s, "_ecom/none", 100, &p, &n, &ex, err, sizeof err) == 0);
+    CHECK(!ex && p == NULL && n == 0);
+    CHECK(put(s, "_ecom/layout", "ecom-layout 1\n") == 0);
+    CHECK(storage_get_all(s, "_ecom/layout", 100, &p, &n, &ex, err, sizeof err) == 0);
+    CHECK(ex && n == 14 && p && !strcmp(p, "ecom-layout 1\n"));
+    free(p);
+    CHECK(storage_get_all(s, "_ecom/layout", 13, &p, &n, &ex, err, sizeof err) == -1);
+    CHECK(p == NULL);
+    storage_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_record_roundtrip);
@@ -417,5 +469,7 @@ int main(void) {
     RUN(&st, test_staging_take);
     RUN(&st, test_part_recover_and_sweep);
     RUN(&st, test_layout);
+    RUN(&st, test_faults_wrap);
+    RUN(&st, test_storage_get_all);
     return CHECK_EXIT(&st);
 }
