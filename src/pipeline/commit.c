@@ -566,5 +566,16 @@ int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errle
     }
     char line[64];
     int n = snprintf(line, sizeof line, "ecom-layout 1\nscale-out %d\n", nparts);
-    return storage_put_atomic(s, LAYOUT_PATH, line, (size_t)n, err, errlen);
+    if (storage_put_atomic(s, LAYOUT_PATH, line, (size_t)n, err, errlen) == 0) return 0;
+    /* Instances started together race to write it through the same temporary name, so the
+     * loser's rename can fail: then the winner's file, if it says the same, is the answer. */
+    char e2[256];
+    exists = false;
+    if (storage_get_all(s, LAYOUT_PATH, 127, &txt, &got, &exists, e2, sizeof e2) == 0 && exists) {
+        bool same = got == (size_t)n && !memcmp(txt, line, got);
+        free(txt);
+        if (same) return 0;
+        return layout_check(s, scale_out, nparts, err, errlen); /* names the difference */
+    }
+    return -1;
 }
