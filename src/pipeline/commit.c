@@ -206,7 +206,7 @@ int commit_record_encode(const commit_record *r, buf_t *out) {
                      c->ok[0], c->ok[1], c->ok[2], c->ok[3], c->duplicates, c->late, c->rejected);
     if (r->kind != COMMIT_FILE) {
         for (int p = 0; p < r->nparts; p++)
-            for (int t = 0; t < 3; t++)
+            for (int t = 0; t < KAFKA_NTOPICS; t++)
                 if ((r->kind == COMMIT_KAFKA || p == r->part) && r->offsets[p][t] >= 0)
                     rc |= buf_printf(out, "offset %d %d %" PRId64 "\n", t, p, r->offsets[p][t]);
     } else {
@@ -299,7 +299,7 @@ static int decode_line(commit_record *r, const char *s, size_t *cap) {
     } else if (sscanf(s, "records %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->records = (uint64_t)x;
     } else if (sscanf(s, "offset %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &x, &y, &z, &n) == 3 && !s[n]) {
-        if (!r->offsets || x < 0 || x > 2 || !part_ok(r, y) || z < 0) return -1;
+        if (!r->offsets || x < 0 || x >= KAFKA_NTOPICS || !part_ok(r, y) || z < 0) return -1;
         r->offsets[y][x] = z;
     } else if (sscanf(s, "file_offset %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->file_offset = x;
@@ -368,24 +368,21 @@ static int read_latest_in(storage *s, const char *dir, commit_record *r, char *e
     if (best) {
         char path[256];
         snprintf(path, sizeof path, "%s/%s", dir, best);
-        storage_entry e;
         bool exists = false;
-        buf_t b = {0};
-        rc = storage_stat(s, path, &e, &exists, err, errlen);
-        if (!rc && (!exists || e.size > (64u << 20))) {
+        char *txt = NULL;
+        size_t got = 0;
+        rc = storage_get_all(s, path, 64u << 20, &txt, &got, &exists, err, errlen);
+        if (!rc && !exists) {
             snprintf(err, errlen, "commit record %s unreadable", path);
             rc = -1;
         }
-        size_t got = 0;
-        if (!rc && (buf_reserve(&b, e.size) || storage_read(s, path, 0, b.data, e.size, &got, err, errlen)))
-            rc = -1;
-        if (!rc && commit_record_decode(b.data, got, r, err, errlen)) {
+        if (!rc && commit_record_decode(txt, got, r, err, errlen)) {
             char tmp[256];
             snprintf(tmp, sizeof tmp, "%s", err);
             snprintf(err, errlen, "%s: %s (refusing to guess: inspect or remove ROOT/%s)", path, tmp, dir);
             rc = -1;
         }
-        buf_free(&b);
+        free(txt);
     }
     storage_list_free(&l);
     return rc;
@@ -531,19 +528,16 @@ int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t e
  * (_ecom/commits) never writes it, so its absence plus a record in _ecom/commits means
  * "single instance" and an existing ROOT keeps working unchanged. */
 int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen) {
-    storage_entry e;
     bool exists = false;
-    if (storage_stat(s, LAYOUT_PATH, &e, &exists, err, errlen)) return -1;
+    char *txt = NULL;
+    size_t got = 0;
+    if (storage_get_all(s, LAYOUT_PATH, 127, &txt, &got, &exists, err, errlen)) return -1;
     if (exists) {
-        char txt[128] = {0};
-        size_t got = 0;
-        if (e.size >= sizeof txt || storage_read(s, LAYOUT_PATH, 0, txt, e.size, &got, err, errlen)) {
-            if (e.size >= sizeof txt) snprintf(err, errlen, "ROOT/%s is not a layout file", LAYOUT_PATH);
-            return -1;
-        }
         long long n = -1;
         int used = 0;
-        if (sscanf(txt, "ecom-layout 1\nscale-out %lld\n%n", &n, &used) != 1 || (size_t)used != got) {
+        int ok = sscanf(txt, "ecom-layout 1\nscale-out %lld\n%n", &n, &used) == 1 && (size_t)used == got;
+        free(txt);
+        if (!ok) {
             snprintf(err, errlen, "ROOT/%s is corrupt (refusing to guess)", LAYOUT_PATH);
             return -1;
         }
@@ -570,7 +564,18 @@ int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errle
                  "or use another --out");
         return -1;
     }
-    char txt[64];
-    int n = snprintf(txt, sizeof txt, "ecom-layout 1\nscale-out %d\n", nparts);
-    return storage_put_atomic(s, LAYOUT_PATH, txt, (size_t)n, err, errlen);
+    char line[64];
+    int n = snprintf(line, sizeof line, "ecom-layout 1\nscale-out %d\n", nparts);
+    if (storage_put_atomic(s, LAYOUT_PATH, line, (size_t)n, err, errlen) == 0) return 0;
+    /* Instances started together race to write it through the same temporary name, so the
+     * loser's rename can fail: then the winner's file, if it says the same, is the answer. */
+    char e2[256];
+    exists = false;
+    if (storage_get_all(s, LAYOUT_PATH, 127, &txt, &got, &exists, e2, sizeof e2) == 0 && exists) {
+        bool same = got == (size_t)n && !memcmp(txt, line, got);
+        free(txt);
+        if (same) return 0;
+        return layout_check(s, scale_out, nparts, err, errlen); /* names the difference */
+    }
+    return -1;
 }

@@ -24,9 +24,9 @@ void pipeline_config_default(pipeline_config *c) {
     stream_config_default(&c->engine);
 }
 
-/* Index 0..2 of a topic name in the job's topics (views, cart, orders), or -1. */
+/* Index 0..KAFKA_NTOPICS-1 of a topic name in the job's topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic) {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < KAFKA_NTOPICS; k++)
         if (!strcmp(topic, j->cfg->topics[k])) return k;
     return -1;
 }
@@ -98,37 +98,9 @@ void job_abort_part_tables(pipeline_job *j, int part) {
     close_tables(j, j->pmetric[part], METRIC_TABLE_MAX, -1);
 }
 
-/* Closes (commits into the staging list) every table of the epoch. */
-static int epoch_close_tables(pipeline_job *j) {
-    int rc = 0;
-    for (int t = 0; t < LAKE_RAW_COUNT; t++) {
-        if (!j->raw[t]) continue;
-        if (rc == 0)
-            rc = lake_table_close(j->raw[t], j->err, sizeof j->err);
-        else
-            lake_table_abort(j->raw[t]);
-        j->raw[t] = NULL;
-    }
-    for (int m = 0; m < METRIC_TABLE_MAX; m++) {
-        if (!j->metric[m]) continue;
-        if (rc == 0)
-            rc = lake_table_close(j->metric[m], j->err, sizeof j->err);
-        else
-            lake_table_abort(j->metric[m]);
-        j->metric[m] = NULL;
-    }
-    return rc;
-}
-
 static void epoch_abort_tables(pipeline_job *j) {
-    for (int t = 0; t < LAKE_RAW_COUNT; t++) {
-        lake_table_abort(j->raw[t]);
-        j->raw[t] = NULL;
-    }
-    for (int m = 0; m < METRIC_TABLE_MAX; m++) {
-        lake_table_abort(j->metric[m]);
-        j->metric[m] = NULL;
-    }
+    close_tables(j, j->raw, LAKE_RAW_COUNT, -1);
+    close_tables(j, j->metric, METRIC_TABLE_MAX, -1);
     for (int p = 0; j->praw && p < j->nparts; p++) job_abort_part_tables(j, p);
     if (j->st) staging_clear(j->st);
 }
@@ -200,75 +172,135 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     return lake_ingest_write(j->ingest, &l, t, j->now_us, j->err, sizeof j->err);
 }
 
-/* ---- commit ---- */
+/* ---- commit (the steps in pipeline.h, written once for both layouts) ---- */
 
+/* Where lineage part (< 0: the single layout) keeps partition p's checkpoint of record seq. */
+static void ckpt_path(int part, int p, int64_t seq, char *out, size_t n) {
+    char dir[64];
+    if (part < 0) {
+        snprintf(out, n, "%s/e%012" PRId64 "-p%d.ckpt", STATE_DIR, seq, p);
+        return;
+    }
+    part_dir(part, dir, sizeof dir);
+    snprintf(out, n, "%s/%020" PRId64 ".ckpt", dir, seq);
+}
+
+static void record_path(int part, int64_t seq, char *out, size_t n) {
+    char dir[64];
+    if (part < 0)
+        snprintf(dir, sizeof dir, "%s", COMMIT_DIR);
+    else
+        part_dir(part, dir, sizeof dir);
+    snprintf(out, n, "%s/%020" PRId64 ".commit", dir, seq);
+}
+
+/* Writes the checkpoints a record names: every assigned partition's (single layout) or its
+ * partition's (r->part >= 0). */
 static int put_checkpoints(pipeline_job *j, commit_record *r) {
     buf_t b = {0};
     int rc = 0;
     for (int p = 0; p < j->nparts && rc == 0; p++) {
         stream_partition_stats ps;
-        if (stream_engine_partition_stats(j->engine, p, &ps) || !ps.assigned) continue;
-        buf_reset(&b);
+        if (r->part >= 0 ? p != r->part : stream_engine_partition_stats(j->engine, p, &ps) || !ps.assigned) continue;
         char path[128];
-        snprintf(path, sizeof path, "%s/e%012" PRId64 "-p%d.ckpt", STATE_DIR, j->epoch, p);
+        ckpt_path(r->part, p, r->epoch, path, sizeof path);
+        buf_reset(&b);
         rc = stream_engine_checkpoint(j->engine, p, &b, j->err, sizeof j->err);
         if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
-        if (rc == 0 && !(r->ckpt[p] = strdup(path))) rc = -1;
+        if (rc == 0 && !(r->ckpt[p] = strdup(path))) {
+            snprintf(j->err, sizeof j->err, "out of memory");
+            rc = -1;
+        }
     }
     buf_free(&b);
     return rc;
 }
 
-/* Commits the current epoch (see pipeline.h). On failure nothing of it is visible unless the
- * commit record was written, in which case recovery finishes it. */
-static int epoch_commit(pipeline_job *j) {
-    if (epoch_close_tables(j)) {
-        epoch_abort_tables(j);
-        return -1;
+/* Close the lineage's tables and collect their renames (single layout: every staged rename,
+ * borrowed from the staging list; a partition: its own, taken out of the list). */
+static int lineage_close(pipeline_job *j, int part, rename_pair **rn, size_t *nrn) {
+    if (part < 0) {
+        int rc = close_tables(j, j->raw, LAKE_RAW_COUNT, 0);
+        rc = close_tables(j, j->metric, METRIC_TABLE_MAX, rc);
+        *rn = (rename_pair *)staging_renames(j->st);
+        *nrn = staging_count(j->st);
+        if (rc) epoch_abort_tables(j);
+        return rc;
     }
-    commit_record r = {0};
-    r.epoch = j->epoch;
-    r.kind = j->in ? 1 : 0;
-    r.nparts = j->nparts;
-    r.offsets = j->offsets;
-    r.file_offset = j->in_offset;
-    r.records = j->stats.records;
-    r.counts = stats_counts(&j->stats);
-    r.part = -1;
-    r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt);
-    r.renames = (rename_pair *)staging_renames(j->st);
-    r.n_renames = staging_count(j->st);
+    char pre[48];
+    part_file_prefix(part, pre, sizeof pre);
+    int rc = job_close_part_tables(j, part);
+    if (staging_take(j->st, pre, rn, nrn)) {
+        snprintf(j->err, sizeof j->err, "out of memory");
+        rc = -1;
+    }
+    if (rc) {
+        job_abort_part_tables(j, part);
+        rename_pairs_free(*rn, *nrn);
+    }
+    return rc;
+}
+
+/* The record of lineage part: its input position, counters, checkpoints and renames. */
+static commit_record lineage_record(pipeline_job *j, int part, rename_pair *rn, size_t nrn) {
+    commit_record r = {.nparts = j->nparts, .part = part, .offsets = j->offsets, .renames = rn, .n_renames = nrn};
+    if (part < 0) {
+        r.epoch = j->epoch;
+        r.kind = j->src.ops->kind;
+        r.file_offset = j->in_offset;
+        r.records = j->stats.records;
+        r.counts = stats_counts(&j->stats);
+    } else {
+        r.epoch = j->seq[part];
+        r.kind = COMMIT_PARTITION;
+        r.records = j->pc[part].records;
+        r.counts = j->pc[part].c;
+    }
+    return r;
+}
+
+int job_commit_lineage(pipeline_job *j, int part) {
+    rename_pair *rn = NULL;
+    size_t nrn = 0;
+    if (lineage_close(j, part, &rn, &nrn)) return -1;
+    commit_record r = lineage_record(j, part, rn, nrn);
     buf_t b = {0};
-    int rc = r.ckpt ? put_checkpoints(j, &r) : -1;
+    int rc = (r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt)) ? put_checkpoints(j, &r) : -1;
+    if (!r.ckpt) snprintf(j->err, sizeof j->err, "out of memory");
     if (rc == 0) rc = commit_record_encode(&r, &b);
     char path[128];
-    snprintf(path, sizeof path, "%s/%020" PRId64 ".commit", COMMIT_DIR, j->epoch);
+    record_path(part, r.epoch, path, sizeof path);
     if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
-    /* From here the epoch is committed: a failure below is finished by recovery. */
-    for (size_t i = 0; rc == 0 && i < r.n_renames; i++)
-        rc = storage_rename(j->base, r.renames[i].from, r.renames[i].to, j->err, sizeof j->err);
-    if (rc == 0) j->stats.files_committed += r.n_renames;
-    if (rc == 0) rc = commit_log_compact(j->base, j->epoch, j->err, sizeof j->err);
-    if (r.ckpt)
-        for (int p = 0; p < j->nparts; p++) free(r.ckpt[p]);
+    /* From here the lineage is committed: a failure below is finished by recovery (or by the
+     * partition's next owner). */
+    for (size_t i = 0; rc == 0 && i < nrn; i++)
+        rc = storage_rename(j->base, rn[i].from, rn[i].to, j->err, sizeof j->err);
+    if (rc == 0) {
+        j->stats.files_committed += nrn;
+        rc = part < 0 ? commit_log_compact(j->base, r.epoch, j->err, sizeof j->err)
+                      : part_log_compact(j->base, part, r.epoch, j->err, sizeof j->err);
+    }
+    for (int p = 0; r.ckpt && p < j->nparts; p++) free(r.ckpt[p]);
     free(r.ckpt);
     buf_free(&b);
-    if (rc) { /* counted by the caller, like every other failure of the epoch */
-        epoch_abort_tables(j);
-        return -1;
+    if (part >= 0) {
+        rename_pairs_free(rn, nrn);
+        if (rc == 0) j->seq[part]++;
+    } else if (rc) {
+        epoch_abort_tables(j); /* counted by the caller, like every other failure of the epoch */
+    } else {
+        staging_clear(j->st);
     }
-    if (j->consumer) {
-        kafka_topic_partition *tp = calloc((size_t)j->nparts * 3, sizeof *tp);
-        size_t k = 0;
-        for (int p = 0; tp && p < j->nparts; p++)
-            for (int t = 0; t < 3; t++)
-                if (j->offsets[p][t] >= 0)
-                    tp[k++] = (kafka_topic_partition){j->cfg->topics[t], p, j->offsets[p][t]};
-        char e2[256];
-        if (tp && k && kafka_consumer_commit(j->consumer, tp, k, e2, sizeof e2)) j->stats.kafka_errors++;
-        free(tp);
-    }
-    staging_clear(j->st);
+    return rc;
+}
+
+/* Commits the epoch: the single layout's one lineage, or each owned partition's (scale-out),
+ * then tells the input what is committed. */
+static int job_commit(pipeline_job *j) {
+    if (!j->cfg->scale_out && job_commit_lineage(j, -1)) return -1;
+    for (int p = 0; j->cfg->scale_out && p < j->nparts; p++)
+        if (j->owned[p] && job_commit_lineage(j, p)) return -1;
+    if (j->src.ops->committed) j->src.ops->committed(&j->src, j->cfg->scale_out ? j->owned : NULL);
     j->stats.epochs++;
     j->epoch++;
     return 0;
@@ -276,10 +308,27 @@ static int epoch_commit(pipeline_job *j) {
 
 /* ---- setup and recovery ---- */
 
+/* Why a bound at all: a checkpoint is read whole into memory; a size beyond this is corruption. */
+#define CKPT_MAX ((size_t)4 << 30)
+
+int job_restore_checkpoint(pipeline_job *j, int part, const char *path, int64_t now_us) {
+    char *data = NULL;
+    size_t n = 0;
+    bool exists = false;
+    if (storage_get_all(j->base, path, CKPT_MAX, &data, &n, &exists, j->err, sizeof j->err)) return -1;
+    if (!exists) {
+        snprintf(j->err, sizeof j->err, "checkpoint %s named by the commit log is missing", path);
+        return -1;
+    }
+    int rc = stream_engine_restore(j->engine, part, data, n, now_us, j->err, sizeof j->err);
+    free(data);
+    return rc;
+}
+
 int job_make_engine(pipeline_job *j) {
     stream_config ec = j->cfg->engine;
     ec.n_partitions = j->nparts;
-    ec.n_sources = j->in ? 1 : 3;
+    ec.n_sources = j->src.ops->nstreams;
     ec.mode = j->cfg->scale_out ? STREAM_EMIT_PARTIAL : STREAM_EMIT_MERGED;
     stream_sink sink = metric_sink(j);
     stream_engine_free(j->engine);
@@ -295,35 +344,20 @@ static int job_recover(pipeline_job *j) {
     commit_record r;
     if (commit_log_read_latest(j->base, &r, j->err, sizeof j->err)) return -1;
     int rc = 0;
-    if (r.epoch >= 0 && ((r.kind == 1) != (j->in != NULL) || r.nparts != j->nparts)) {
+    if (r.epoch >= 0 && (r.kind != j->src.ops->kind || r.nparts != j->nparts)) {
         snprintf(j->err, sizeof j->err,
                  "ROOT holds the commit log of another input (%s with %d partitions); use another --out",
-                 r.kind ? "a file" : "Kafka", r.nparts);
+                 r.kind == COMMIT_FILE ? "a file" : "Kafka", r.nparts);
         rc = -1;
     }
     if (rc == 0) rc = commit_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0) rc = job_make_engine(j);
-    for (int p = 0; rc == 0 && r.epoch >= 0 && p < j->nparts; p++) {
-        if (!r.ckpt[p]) continue;
-        storage_entry e;
-        bool exists = false;
-        buf_t b = {0};
-        size_t got = 0;
-        rc = storage_stat(j->base, r.ckpt[p], &e, &exists, j->err, sizeof j->err);
-        if (rc == 0 && !exists) {
-            snprintf(j->err, sizeof j->err, "checkpoint %s named by the commit log is missing", r.ckpt[p]);
-            rc = -1;
-        }
-        if (rc == 0 && buf_reserve(&b, e.size)) rc = -1;
-        if (rc == 0) rc = storage_read(j->base, r.ckpt[p], 0, b.data, e.size, &got, j->err, sizeof j->err);
-        if (rc == 0)
-            rc = stream_engine_restore(j->engine, p, b.data, got, time_mono_us(), j->err, sizeof j->err);
-        buf_free(&b);
-    }
+    for (int p = 0; rc == 0 && r.epoch >= 0 && p < j->nparts; p++)
+        if (r.ckpt[p]) rc = job_restore_checkpoint(j, p, r.ckpt[p], time_mono_us());
     if (rc == 0) {
         bool keep = r.epoch >= 0 && r.offsets && !j->cfg->fresh_input;
         for (int p = 0; p < j->nparts; p++)
-            for (int t = 0; t < 3; t++) j->offsets[p][t] = keep ? r.offsets[p][t] : -1;
+            for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[p][t] = keep ? r.offsets[p][t] : -1;
         j->in_offset = r.epoch >= 0 ? r.file_offset : 0;
         part_counts pc = {0};
         if (r.epoch >= 0) pc = (part_counts){r.records, r.counts};
@@ -342,6 +376,9 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->started_us = time_mono_us();
     j->now_us = time_now_us();
     if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
+    /* Test-only (faults.c): the recovery tests fail chosen storage calls of a real run. */
+    const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
+    if (faults && *faults && !(j->base = faults_wrap(j->base, faults, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
     if (lake_tz_open(&j->tz, c->time_zone, j->err, sizeof j->err)) return -1;
     if (lake_layout_open(j->base, &j->tz, j->err, sizeof j->err)) return -1;
@@ -366,16 +403,14 @@ static int job_alloc_offsets(pipeline_job *j) {
         return -1;
     }
     for (int p = 0; p < j->nparts; p++)
-        for (int t = 0; t < 3; t++) j->offsets[p][t] = j->high[p][t] = -1;
+        for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[p][t] = j->high[p][t] = -1;
     return 0;
 }
 
 static void job_close(pipeline_job *j) {
     j->closing = true; /* the loop committed what it could: leaving the group commits nothing */
-    kafka_consumer_free(j->consumer);
-    j->consumer = NULL;
+    source_close(&j->src);
     epoch_abort_tables(j);
-    if (j->in && j->in != stdin) fclose(j->in);
     stream_engine_free(j->engine);
     lake_ingest_free(j->ingest);
     for (int t = 0; t < LAKE_RAW_COUNT; t++) pq_schema_free(j->raw_schema[t]);
@@ -415,11 +450,11 @@ static void job_status_line(pipeline_job *j, int64_t now, int64_t *last_us, uint
     *last_records = j->stats.records;
 }
 
-/* ---- the loops ---- */
+/* ---- the epoch loop (one for every source) ---- */
 
 /* Retries a failed epoch: rolls back to the last commit (files, engine, offsets) with
- * exponential backoff, up to the retry limit. The input is re-read from the committed position
- * by the caller (file: seek; Kafka: a new consumer). */
+ * exponential backoff, up to the retry limit. The input is then re-read from the committed
+ * position (source seek). */
 static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *backoff_us, int64_t first_fail_us) {
     for (;;) {
         if (time_mono_us() - first_fail_us > j->cfg->retry_limit_us) return -1;
@@ -437,255 +472,127 @@ static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *b
     }
 }
 
-static int run_file(pipeline_job *j, volatile sig_atomic_t *stop) {
-    const char *path = j->cfg->input_path;
-    bool is_stdin = !strcmp(path, "-");
-    j->in = is_stdin ? stdin : fopen(path, "rb");
-    if (!j->in) {
-        snprintf(j->err, sizeof j->err, "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    j->nparts = 1;
-    if (job_alloc_offsets(j) || job_recover(j)) return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = 0;
-    int64_t backoff = 200000, fail_since = 0, last_status = time_mono_us(), last_line = 0;
-    uint64_t last_records = j->stats.records;
-    int64_t line_no = 0;
-reposition:
-    if (j->in_offset > 0) {
-        if (is_stdin || fseeko(j->in, j->in_offset, SEEK_SET)) {
-            snprintf(j->err, sizeof j->err, "cannot resume %s at byte %" PRId64 " (a commit log exists in ROOT)",
-                     path, j->in_offset);
-            rc = -1;
-            goto out;
-        }
-    }
-    line_no = (int64_t)j->stats.records;
-    /* A regular file is read far faster than the clock needs to be: read the clocks every 64
-     * lines (a vDSO call per line was ~3% of the run); a pipe may trickle, so every line. */
-    struct stat in_st;
-    bool clock_per_line = is_stdin || fstat(fileno(j->in), &in_st) || !S_ISREG(in_st.st_mode);
-    int64_t epoch_start = time_mono_us(), mono = epoch_start;
-    for (;;) {
-        bool eof = false;
-        ssize_t n = 0;
-        if (clock_per_line || (line_no & 63) == 0) {
-            mono = time_mono_us();
-            j->now_us = time_now_us();
-        }
-        if (*stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events)) {
-            eof = false;
-        } else if ((n = getline(&line, &cap, j->in)) < 0) {
-            eof = true;
-        }
-        bool stopping = *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
-        if (n > 0) {
-            line_no++;
-            if (job_process(j, path, 0, 0, line_no, line, (size_t)n, 0)) goto fail;
-            j->in_offset += n;
-            j->offsets[0][0] = line_no;
-            if (line_no - last_line >= 4096) {
-                last_line = line_no;
-                if (stream_engine_advance(j->engine, time_mono_us(), j->err, sizeof j->err)) goto fail;
-            }
-        }
-        if (eof && !stopping && stream_engine_flush(j->engine, j->err, sizeof j->err)) goto fail;
-        if (eof || stopping || mono - epoch_start >= j->cfg->commit_interval_us) {
-            if (!eof && !stopping && stream_engine_advance(j->engine, time_mono_us(), j->err, sizeof j->err))
-                goto fail;
-            if (epoch_commit(j)) goto fail;
-            fail_since = 0;
-            backoff = 200000;
-            epoch_start = mono = time_mono_us();
-            job_publish_status(j);
-            if (eof || stopping) break;
-        }
-        job_status_line(j, mono, &last_status, &last_records);
-        continue;
-    fail:
-        j->stats.storage_errors++;
-        if (!fail_since) fail_since = time_mono_us();
-        clearerr(j->in);
-        if (job_rollback(j, stop, &backoff, fail_since)) {
-            rc = -1;
-            goto out;
-        }
-        goto reposition;
-    }
-out:
-    free(line);
-    return rc;
+#define BATCH_MAX 64            /* records per poll (a source may return fewer) */
+#define BACKOFF_FIRST_US 200000 /* first retry delay after a failed epoch */
+
+/* The loop's clocks and retry state between turns. */
+typedef struct {
+    int64_t epoch_start, last_adv, last_status, last_lag, stop_seen;
+    int64_t backoff, fail_since;
+    uint64_t last_records, since_adv;
+    bool caught_up;
+} loop_state;
+
+typedef enum { TURN_GO_ON, TURN_DONE, TURN_RETRY, TURN_FATAL } loop_turn_result;
+
+static bool job_stop_requested(const pipeline_job *j, volatile sig_atomic_t *stop) {
+    return *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
 }
 
-static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, size_t n) {
-    pipeline_job *j = ctx;
-    if (j->cfg->scale_out) {
-        scaleout_on_rebalance(j, assigned, parts, n);
-        return;
-    }
-    if (!assigned) return;
+/* Whether this turn stops (commits and ends). With catch_up_on_stop (an in-memory broker whose
+ * data is gone at exit), a stop first reads what the input still holds, for up to 10 s. */
+static bool loop_stopping(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
+    if (!job_stop_requested(j, stop)) return false;
+    if (!j->cfg->catch_up_on_stop || ls->caught_up || !j->src.ops->drained) return true;
+    if (!ls->stop_seen) ls->stop_seen = time_mono_us();
+    return time_mono_us() - ls->stop_seen >= 10 * TIME_US_PER_SEC;
+}
+
+/* Advances the engine's processing-time clock, first keeping the streams with unread data
+ * from turning idle. */
+static int loop_advance(pipeline_job *j, loop_state *ls, int64_t now) {
+    ls->last_adv = now;
+    ls->since_adv = 0;
+    for (int p = 0; p < j->nparts; p++)
+        for (int s = 0; s < j->src.ops->nstreams; s++)
+            if (j->src.ops->backlogged(&j->src, p, s)) stream_engine_touch(j->engine, p, s);
+    return stream_engine_advance(j->engine, now, j->err, sizeof j->err);
+}
+
+/* Polls one batch and processes it. *idle: no record came; *end: the input ended. */
+static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, bool *end) {
+    source_record rec[BATCH_MAX];
+    size_t n = 0, max = BATCH_MAX;
+    if (j->cfg->max_events && (uint64_t)j->cfg->max_events - j->stats.records < max)
+        max = (size_t)((uint64_t)j->cfg->max_events - j->stats.records);
+    int pr = j->src.ops->poll(&j->src, rec, max, &n, j->err, sizeof j->err);
+    if (pr < 0) return TURN_FATAL;
+    j->now_us = time_now_us();
+    *end = pr == 1;
+    *idle = n == 0;
+    uint64_t every = j->src.ops->advance_records;
     for (size_t i = 0; i < n; i++) {
-        int t = job_topic_index(j, parts[i].topic);
-        int p = parts[i].partition;
-        if (t < 0 || p < 0 || p >= j->nparts) continue;
-        parts[i].offset = j->offsets[p][t] >= 0 ? j->offsets[p][t] : KAFKA_OFFSET_BEGINNING;
+        const source_record *r = &rec[i];
+        if (job_process(j, r->name, r->part, r->stream, r->offset, r->val, r->len, r->ts_us)) return TURN_RETRY;
+        source_consumed(&j->src, r);
+        if (every && ++ls->since_adv >= every && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
     }
-    j->assigned_ready = true;
+    return TURN_GO_ON;
 }
 
-static int kafka_partitions(pipeline_job *j) {
-    kafka_producer *pr = kafka_producer_new(j->cfg->brokers, j->cfg->kafka_timeout_us, j->err, sizeof j->err);
-    if (!pr) return -1;
-    int np = -1;
-    for (int t = 0; t < 3; t++) {
-        int k = kafka_producer_partitions(pr, j->cfg->topics[t], j->err, sizeof j->err);
-        if (k < 0) {
-            np = -1;
-            break;
-        }
-        if (np >= 0 && k != np) {
-            snprintf(j->err, sizeof j->err,
-                     "topics are not co-partitioned (%s has %d partitions, %s has %d): the funnel join needs "
-                     "equal counts",
-                     j->cfg->topics[0], np, j->cfg->topics[t], k);
-            np = -1;
-            break;
-        }
-        np = k;
+/* Commits the epoch when it is due (interval, end of input, stop). */
+static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64_t now, bool end, bool stopping) {
+    if (!end && !stopping && now - ls->epoch_start < j->cfg->commit_interval_us) return TURN_GO_ON;
+    if (!end && !stopping && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
+    if (job_commit(j)) return TURN_RETRY;
+    ls->fail_since = 0;
+    ls->backoff = BACKOFF_FIRST_US;
+    ls->epoch_start = time_mono_us();
+    job_publish_status(j);
+    return end || stopping ? TURN_DONE : TURN_GO_ON;
+}
+
+/* One turn of the loop: read a batch; at the end of the input flush every window; pace the
+ * engine's clock; commit when due; refresh the status. */
+static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
+    const source_ops *o = j->src.ops;
+    bool stopping = loop_stopping(j, stop, ls), idle = true, end = false;
+    loop_turn_result t = stopping ? TURN_GO_ON : loop_read(j, ls, &idle, &end);
+    if (t != TURN_GO_ON) return t;
+    if (idle && ls->stop_seen && !ls->caught_up && o->drained && o->drained(&j->src)) {
+        ls->caught_up = true; /* caught up after a stop: the next turn commits and ends */
+        return TURN_GO_ON;
     }
-    kafka_producer_free(pr);
-    if (np > STREAM_MAX_PARTITIONS) {
-        snprintf(j->err, sizeof j->err, "too many partitions (%d)", np);
-        return -1;
+    if (idle && !end && !stopping && j->cfg->drain && o->drained && o->drained(&j->src)) end = true;
+    if (end && stream_engine_flush(j->engine, j->err, sizeof j->err)) return TURN_RETRY;
+    int64_t now = time_mono_us();
+    if (!end && o->advance_us && (idle || now - ls->last_adv >= o->advance_us) && loop_advance(j, ls, now))
+        return TURN_RETRY;
+    if (j->take_failed) return TURN_RETRY;
+    if ((t = loop_maybe_commit(j, ls, now, end, stopping)) != TURN_GO_ON) return t;
+    if (now - ls->last_lag >= TIME_US_PER_SEC) {
+        ls->last_lag = now;
+        if (o->refresh_lag) o->refresh_lag(&j->src);
+        job_publish_status(j);
     }
-    j->nparts = np;
-    return np > 0 ? 0 : -1;
+    job_status_line(j, now, &ls->last_status, &ls->last_records);
+    return TURN_GO_ON;
 }
 
-static int kafka_connect(pipeline_job *j) {
-    kafka_consumer_free(j->consumer);
-    kafka_consumer_config kc = {0};
-    kc.brokers = j->cfg->brokers;
-    kc.group_id = j->cfg->group_id;
-    kc.topics = j->cfg->topics;
-    kc.ntopics = 3;
-    kc.auto_offset_reset = "earliest";
-    kc.timeout_us = j->cfg->kafka_timeout_us;
-    kc.on_rebalance = on_rebalance;
-    kc.ctx = j;
-    j->consumer = kafka_consumer_new(&kc, j->err, sizeof j->err);
-    return j->consumer ? 0 : -1;
-}
-
-/* Refreshes the high watermarks: from the consumer's cache for the status page (cheap), or
- * from the brokers (exact, a round trip per partition) when deciding whether --drain is done. */
-static void kafka_refresh_lag(pipeline_job *j, bool exact) {
-    for (int p = 0; p < j->nparts; p++)
-        for (int t = 0; t < 3; t++) {
-            int64_t lo = -1, hi = -1;
-            char e2[128];
-            int rc = exact ? kafka_consumer_watermarks(j->consumer, j->cfg->topics[t], p, &lo, &hi, 2000, e2, sizeof e2)
-                           : kafka_consumer_watermarks_cached(j->consumer, j->cfg->topics[t], p, &lo, &hi);
-            if (rc == 0 && hi >= 0) j->high[p][t] = hi;
-        }
-}
-
-/* Keeps every topic-partition with unread data (or not known yet) from turning idle: the idle
- * rule is for partitions with nothing to send, not for ones we have not caught up with. */
-static void kafka_touch_backlogged(pipeline_job *j) {
-    for (int p = 0; p < j->nparts; p++)
-        for (int t = 0; t < 3 && (!j->owned || j->owned[p]); t++) {
-            int64_t lo = -1, hi = -1;
-            if (kafka_consumer_watermarks_cached(j->consumer, j->cfg->topics[t], p, &lo, &hi) || hi < 0 ||
-                j->offsets[p][t] < hi)
-                stream_engine_touch(j->engine, p, t);
-        }
-}
-
-/* True when every partition of every topic has been read up to the broker's high watermark. */
-static bool kafka_drained(pipeline_job *j) {
-    if (!j->assigned_ready) return false;
-    /* scale-out: a backfill ends only when this instance owns every partition (the others
-     * have left the group), so that every window can be flushed as final */
-    for (int p = 0; j->owned && p < j->nparts; p++)
-        if (!j->owned[p]) return false;
-    kafka_refresh_lag(j, true);
-    for (int p = 0; p < j->nparts; p++)
-        for (int t = 0; t < 3; t++) {
-            int64_t off = j->offsets[p][t] < 0 ? 0 : j->offsets[p][t];
-            if (j->high[p][t] < 0 || off < j->high[p][t]) return false;
-        }
-    return true;
-}
-
-static int run_kafka(pipeline_job *j, volatile sig_atomic_t *stop) {
-    if (kafka_partitions(j) || job_alloc_offsets(j) || job_recover(j)) return -1;
-    if (kafka_connect(j)) return -1;
-    int64_t epoch_start = time_mono_us(), last_adv = 0, last_status = time_mono_us(), last_lag = 0;
-    int64_t backoff = 200000, fail_since = 0;
-    uint64_t last_records = j->stats.records;
-    char source[300];
-    int64_t stop_seen = 0;
-    bool caught_up = false;
-    for (;;) {
-        bool stopping = *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
-        if (stopping && j->cfg->catch_up_on_stop && !caught_up) {
-            /* read what the (in-memory) broker still holds before the last commit */
-            if (!stop_seen) stop_seen = time_mono_us();
-            if (time_mono_us() - stop_seen < 10 * TIME_US_PER_SEC) stopping = false;
-        }
-        kafka_message m;
-        int rc = stopping ? 0 : kafka_consumer_poll(j->consumer, 50, &m, j->err, sizeof j->err);
-        if (rc < 0) return -1;
-        j->now_us = time_now_us();
-        if (rc == 1) {
-            int t = job_topic_index(j, m.topic);
-            if (t >= 0 && m.partition >= 0 && m.partition < j->nparts && (!j->owned || j->owned[m.partition])) {
-                snprintf(source, sizeof source, "%s:%d", m.topic, m.partition);
-                if (job_process(j, source, m.partition, t, m.offset, m.val ? m.val : "", m.vlen, m.timestamp_us))
-                    goto fail;
-                j->offsets[m.partition][t] = m.offset + 1;
-            }
-        }
-        bool drained = false;
-        if (rc == 0 && stop_seen && !caught_up && kafka_drained(j)) {
-            caught_up = true;
-            continue;
-        }
-        if (rc == 0 && j->cfg->drain && !stopping && kafka_drained(j)) {
-            if (stream_engine_flush(j->engine, j->err, sizeof j->err)) goto fail;
-            drained = stopping = true;
-        }
-        int64_t now = time_mono_us();
-        if (!drained && (now - last_adv >= 50000 || rc == 0)) {
-            last_adv = now;
-            kafka_touch_backlogged(j);
-            if (stream_engine_advance(j->engine, now, j->err, sizeof j->err)) goto fail;
-        }
-        if (j->take_failed) goto fail;
-        if (stopping || now - epoch_start >= j->cfg->commit_interval_us) {
-            if (j->cfg->scale_out ? scaleout_commit_all(j) : epoch_commit(j)) goto fail;
-            fail_since = 0;
-            backoff = 200000;
-            epoch_start = time_mono_us();
-            if (stopping) break;
-        }
-        if (now - last_lag >= TIME_US_PER_SEC) {
-            last_lag = now;
-            kafka_refresh_lag(j, false);
-            job_publish_status(j);
-        }
-        job_status_line(j, now, &last_status, &last_records);
-        continue;
-    fail:
-        j->stats.storage_errors++;
-        if (!fail_since) fail_since = time_mono_us();
-        if (job_rollback(j, stop, &backoff, fail_since) || kafka_connect(j)) return -1;
-        epoch_start = time_mono_us();
-    }
+/* After a failed epoch: roll back to the last commit, then read again from its position. */
+static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
+    j->stats.storage_errors++;
+    if (!ls->fail_since) ls->fail_since = time_mono_us();
+    if (job_rollback(j, stop, &ls->backoff, ls->fail_since)) return -1;
+    if (j->src.ops->seek(&j->src, j->err, sizeof j->err)) return -1;
+    ls->epoch_start = time_mono_us();
+    ls->last_records = j->stats.records; /* the counters went back to the commit: no negative rate */
     return 0;
+}
+
+/* Opens the input, recovers the newest commit, and runs epochs until the input ends or a stop. */
+static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
+    if (source_open(&j->src, j, j->err, sizeof j->err) || job_alloc_offsets(j) || job_recover(j) ||
+        j->src.ops->seek(&j->src, j->err, sizeof j->err))
+        return -1;
+    int64_t now = time_mono_us();
+    loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US,
+                     .last_records = j->stats.records};
+    for (;;) {
+        loop_turn_result t = loop_turn(j, stop, &ls);
+        if (t == TURN_DONE) return 0;
+        if (t == TURN_FATAL || (t == TURN_RETRY && loop_recover(j, stop, &ls))) return -1;
+    }
 }
 
 int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline_stats *stats, char *err,
@@ -698,7 +605,7 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
     }
     int rc = job_open(&j, c);
     if (rc == 0 && c->listen && !(j.status = status_server_start(c->listen, j.err, sizeof j.err))) rc = -1;
-    if (rc == 0) rc = c->input_path ? run_file(&j, stop) : run_kafka(&j, stop);
+    if (rc == 0) rc = job_run(&j, stop);
     if (rc == 0) job_publish_status(&j);
     j.stats.watermark_us = j.engine ? stream_engine_watermark(j.engine) : INT64_MIN;
     if (stats) *stats = j.stats;

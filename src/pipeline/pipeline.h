@@ -82,13 +82,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafka/kafka.h"
 #include "stream/stream.h"
 
 typedef struct {
     /* input: either brokers (Kafka) or input_path (NDJSON file, "-" = stdin) */
     const char *brokers;
     const char *group_id;          /* default "ecom-stream" */
-    const char *topics[3];         /* page_views, cart_events, orders (overridable) */
+    const char *topics[KAFKA_NTOPICS]; /* page_views, cart_events, orders (overridable) */
     const char *input_path;
     int64_t kafka_timeout_us;      /* connect/metadata limit; default 10 s */
 

@@ -12,6 +12,7 @@
 #include "lake/lake.h"
 #include "parquet/parquet.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/source.h"
 #include "storage/storage.h"
 #include "stream/stream.h"
 #include "util/util.h"
@@ -48,6 +49,11 @@ void staging_clear(staging *st);
 int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n);
 void rename_pairs_free(rename_pair *v, size_t n);
 
+/* ---- test-only storage fault injection (faults.c) ---- */
+/* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
+ * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
+storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
+
 /* ---- commit records ---- */
 #define COMMIT_DIR "_ecom/commits"
 #define STATE_DIR "_ecom/state"
@@ -68,7 +74,7 @@ typedef struct {
                                       partition's record in the scale-out layout) */
     int nparts;
     int part;                      /* COMMIT_PARTITION: the partition (0..nparts-1), else -1 */
-    int64_t (*offsets)[3];         /* kafka: next offset per partition per topic; -1 unknown
+    int64_t (*offsets)[KAFKA_NTOPICS]; /* kafka: next offset per partition per topic; -1 unknown
                                       (COMMIT_PARTITION: only row `part` is used) */
     int64_t file_offset;           /* file: byte offset of the next unread line */
     uint64_t records;              /* input records consumed up to the offsets */
@@ -132,14 +138,12 @@ struct pipeline_job {
     struct metric_sink_state *sink_state; /* tables.c: rows buffered for the ranked tables */
     int64_t epoch;                 /* the epoch being written (last committed + 1) */
     int nparts;
-    int64_t (*offsets)[3];         /* next offset per partition per topic */
-    int64_t (*high)[3];            /* broker high watermarks, for lag */
-    bool assigned_ready;
-    /* file input */
-    FILE *in;
-    int64_t in_offset;
-    /* kafka input */
-    kafka_consumer *consumer;
+    /* input (source.h): the position of what has been processed, stored in commit records */
+    input_source src;
+    int64_t (*offsets)[KAFKA_NTOPICS]; /* next offset per partition per stream (file: lines read) */
+    int64_t (*high)[KAFKA_NTOPICS];  /* broker high watermarks, for lag */
+    int64_t in_offset;             /* file: byte offset of the next unread line */
+    bool assigned_ready;           /* Kafka: the group has assigned the partitions */
     pipeline_stats stats;          /* scale-out: counters = sums over the owned partitions */
     /* scale-out layout (cfg->scale_out), all [nparts] */
     bool *owned;                   /* partitions this instance owns now */
@@ -154,12 +158,23 @@ struct pipeline_job {
     struct status_server *status;
 };
 
-/* Index 0..2 of a topic name in cfg->topics (views, cart, orders), or -1. */
+/* Index 0..KAFKA_NTOPICS-1 of a topic name in cfg->topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic);
+/* True when the job reads a file or stdin (one stream), false for Kafka. */
+static inline bool job_file_input(const pipeline_job *j) { return j->src.ops == &source_file_ops; }
+/* Commits one commit lineage (commit steps in pipeline.h): part < 0 is the single layout's
+ * epoch (every table, every partition's checkpoint, _ecom/commits/<epoch>.commit); part >= 0 is
+ * that partition's seq in the scale-out layout (its tables and checkpoint,
+ * _ecom/parts/p<NNNN>/<seq>.commit), after which its seq advances. On failure before the record
+ * nothing of it is visible; after the record, recovery (or the partition's next owner) finishes
+ * the renames. 0 or -1 with j->err. */
+int job_commit_lineage(pipeline_job *j, int part);
 /* The metric table m of the current epoch (scale-out: of partition part's current seq), opened
  * on first use; NULL with j->err. */
 lake_table *job_metric_table(pipeline_job *j, int t, int part);
 int job_make_engine(pipeline_job *j);
+/* Restores partition part of the engine from the checkpoint at path (named by a record). */
+int job_restore_checkpoint(pipeline_job *j, int part, const char *path, int64_t now_us);
 /* Adds (sign 1) or removes (sign -1) a partition's counters to/from the job's. */
 void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
 /* Closes partition part's tables into the staging list (scale-out); aborts them on failure. */
@@ -173,8 +188,6 @@ void scaleout_free(pipeline_job *j);
 int scaleout_reset(pipeline_job *j);
 /* The consumer's rebalance callback in the scale-out layout. */
 void scaleout_on_rebalance(pipeline_job *j, int assigned, kafka_topic_partition *parts, size_t n);
-/* Commits every owned partition (one record each), then the Kafka offsets. 0 or -1. */
-int scaleout_commit_all(pipeline_job *j);
 /* The engine sink that writes metric rows into the job's tables and derives the ranked tables
  * (rows of ranked metrics are buffered in j->sink_state, allocated here, until the window is
  * done). metric_sink_free() frees that state (idempotent). */

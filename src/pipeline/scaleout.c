@@ -61,7 +61,7 @@ int scaleout_reset(pipeline_job *j) {
         j->owned[p] = false;
         j->seq[p] = 0;
         memset(&j->pc[p], 0, sizeof j->pc[p]);
-        for (int t = 0; t < 3; t++) j->offsets[p][t] = -1;
+        for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[p][t] = -1;
     }
     staging_clear(j->st);
     j->stats.records = j->stats.duplicates = j->stats.late = j->stats.rejected = 0;
@@ -69,96 +69,6 @@ int scaleout_reset(pipeline_job *j) {
     j->take_failed = false;
     if (job_make_engine(j)) return -1;
     for (int p = 0; p < j->nparts; p++) stream_engine_revoke(j->engine, p);
-    return 0;
-}
-
-/* Commits partition part: its files, checkpoint, offsets and counters in one record of its
- * own (the commit point), then the renames, then compaction of its older records. On failure
- * before the record nothing of the partition's current seq is visible (its hidden files are
- * debris for the next owner to sweep); after it, the next owner finishes the renames. */
-static int part_commit(pipeline_job *j, int part) {
-    rename_pair *rn = NULL;
-    size_t nrn = 0;
-    char pre[48], dir[64], ckpath[128], path[128];
-    part_file_prefix(part, pre, sizeof pre);
-    part_dir(part, dir, sizeof dir);
-    int rc = job_close_part_tables(j, part);
-    if (staging_take(j->st, pre, &rn, &nrn)) {
-        snprintf(j->err, sizeof j->err, "out of memory");
-        rc = -1;
-    }
-    if (rc) {
-        job_abort_part_tables(j, part);
-        rename_pairs_free(rn, nrn);
-        return -1;
-    }
-    snprintf(ckpath, sizeof ckpath, "%s/%020" PRId64 ".ckpt", dir, j->seq[part]);
-    snprintf(path, sizeof path, "%s/%020" PRId64 ".commit", dir, j->seq[part]);
-    buf_t b = {0};
-    rc = stream_engine_checkpoint(j->engine, part, &b, j->err, sizeof j->err);
-    if (rc == 0) rc = storage_put_atomic(j->base, ckpath, b.data, b.len, j->err, sizeof j->err);
-    char **ck = calloc((size_t)j->nparts, sizeof *ck);
-    if (!ck) rc = -1;
-    if (rc == 0) {
-        ck[part] = ckpath;
-        commit_record r = {.epoch = j->seq[part], .kind = COMMIT_PARTITION, .nparts = j->nparts, .part = part,
-                           .offsets = j->offsets, .records = j->pc[part].records, .counts = j->pc[part].c,
-                           .ckpt = ck, .renames = rn, .n_renames = nrn};
-        buf_reset(&b);
-        rc = commit_record_encode(&r, &b);
-        if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
-    }
-    /* From here the partition's seq is committed. */
-    for (size_t i = 0; rc == 0 && i < nrn; i++)
-        rc = storage_rename(j->base, rn[i].from, rn[i].to, j->err, sizeof j->err);
-    if (rc == 0) {
-        j->stats.files_committed += nrn;
-        rc = part_log_compact(j->base, part, j->seq[part], j->err, sizeof j->err);
-    }
-    if (rc == 0) j->seq[part]++;
-    free(ck);
-    buf_free(&b);
-    rename_pairs_free(rn, nrn);
-    return rc;
-}
-
-/* Commits the Kafka offsets of the partitions in want[] (informational: the records are the
- * truth; this is what lag monitors read). */
-static void commit_kafka_offsets(pipeline_job *j, const bool *want) {
-    if (!j->consumer) return;
-    kafka_topic_partition *tp = calloc((size_t)j->nparts * 3, sizeof *tp);
-    size_t k = 0;
-    for (int p = 0; tp && p < j->nparts; p++)
-        for (int t = 0; t < 3; t++)
-            if (want[p] && j->offsets[p][t] >= 0)
-                tp[k++] = (kafka_topic_partition){j->cfg->topics[t], p, j->offsets[p][t]};
-    char e2[256];
-    if (!tp || (k && kafka_consumer_commit(j->consumer, tp, k, e2, sizeof e2))) j->stats.kafka_errors++;
-    free(tp);
-}
-
-int scaleout_commit_all(pipeline_job *j) {
-    for (int p = 0; p < j->nparts; p++)
-        if (j->owned[p] && part_commit(j, p)) return -1;
-    commit_kafka_offsets(j, j->owned);
-    j->stats.epochs++;
-    j->epoch++;
-    return 0;
-}
-
-/* Reads a whole (small) file of ROOT into b. */
-static int read_all(pipeline_job *j, const char *path, buf_t *b) {
-    storage_entry e;
-    bool exists = false;
-    size_t got = 0;
-    if (storage_stat(j->base, path, &e, &exists, j->err, sizeof j->err)) return -1;
-    if (!exists) {
-        snprintf(j->err, sizeof j->err, "checkpoint %s named by the commit log is missing", path);
-        return -1;
-    }
-    if (buf_reserve(b, e.size) || storage_read(j->base, path, 0, b->data, e.size, &got, j->err, sizeof j->err))
-        return -1;
-    b->len = got;
     return 0;
 }
 
@@ -170,16 +80,13 @@ static int part_take(pipeline_job *j, int part, int64_t now_us) {
     if (part_log_read_latest(j->base, part, &r, j->err, sizeof j->err)) return -1;
     int rc = part_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0 && r.epoch >= 0 && r.ckpt[part]) {
-        buf_t b = {0};
-        rc = read_all(j, r.ckpt[part], &b);
-        if (rc == 0) rc = stream_engine_restore(j->engine, part, b.data, b.len, now_us, j->err, sizeof j->err);
-        buf_free(&b);
+        rc = job_restore_checkpoint(j, part, r.ckpt[part], now_us);
     } else if (rc == 0) {
         rc = stream_engine_assign(j->engine, part, now_us);
         if (rc) snprintf(j->err, sizeof j->err, "cannot assign partition %d", part);
     }
     if (rc == 0) {
-        for (int t = 0; t < 3; t++) j->offsets[part][t] = r.epoch >= 0 ? r.offsets[part][t] : -1;
+        for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[part][t] = r.epoch >= 0 ? r.offsets[part][t] : -1;
         j->seq[part] = r.epoch + 1;
         j->pc[part] = r.epoch >= 0 ? (part_counts){r.records, r.counts} : (part_counts){0};
         job_stats_add(j, &j->pc[part], 1);
@@ -199,7 +106,7 @@ static void part_release(pipeline_job *j, int part) {
     stream_engine_revoke(j->engine, part);
     job_stats_add(j, &j->pc[part], -1);
     memset(&j->pc[part], 0, sizeof j->pc[part]);
-    for (int t = 0; t < 3; t++) j->offsets[part][t] = -1;
+    for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[part][t] = -1;
     j->owned[part] = false;
 }
 
@@ -221,7 +128,7 @@ static void on_revoke(pipeline_job *j, const bool *set) {
     bool *ok = calloc((size_t)j->nparts, sizeof *ok);
     for (int p = 0; p < j->nparts; p++) {
         if (!set[p] || !j->owned[p]) continue;
-        if (part_commit(j, p) == 0) {
+        if (job_commit_lineage(j, p) == 0) {
             if (ok) ok[p] = true;
             continue;
         }
@@ -230,7 +137,7 @@ static void on_revoke(pipeline_job *j, const bool *set) {
             fprintf(stderr, "stream: partition %d: commit on revoke failed: %s (its next owner resumes from its "
                             "last record)\n", p, j->err);
     }
-    if (ok) commit_kafka_offsets(j, ok);
+    if (ok && j->src.ops->committed) j->src.ops->committed(&j->src, ok);
     free(ok);
     for (int p = 0; p < j->nparts; p++)
         if (set[p] && j->owned[p]) part_release(j, p);

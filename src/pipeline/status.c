@@ -207,7 +207,7 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     int64_t f = ec->view_to_cart_us + ec->cart_to_purchase_us;
     int64_t horizon = ec->window_us > 0 ? (f + ec->window_us - 1) / ec->window_us * ec->window_us : 0;
     buf_printf(b, "{\"schema\":2,\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
-               j->in ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
+               job_file_input(j) ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
     buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);
     render_time(b, "watermark", wm);
     buf_printf(b, ",\"window_s\":%.0f,\"lateness_s\":%.0f,\"funnel_horizon_s\":%.0f", ec->window_us / 1e6,
@@ -229,13 +229,13 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
                    ps.assigned ? "true" : "false", ps.idle ? "true" : "false");
         render_time(b, "watermark", ps.watermark_us == INT64_MAX ? INT64_MIN : ps.watermark_us);
         buf_append_str(b, ",\"topics\":[");
-        for (int t = 0; t < (j->in ? 1 : 3); t++) {
+        for (int t = 0; t < (job_file_input(j) ? 1 : KAFKA_NTOPICS); t++) {
             int64_t off = j->offsets[p][t], hi = j->high ? j->high[p][t] : 0;
             int64_t lag = (hi > 0 && off >= 0) ? hi - off : (hi > 0 ? hi : 0);
             if (lag < 0) lag = 0;
             total_lag += lag;
             buf_printf(b, "%s{\"topic\":\"%s\",\"offset\":%" PRId64 ",\"lag\":%" PRId64 "}", t ? "," : "",
-                       j->in ? "file" : j->cfg->topics[t], off, lag);
+                       job_file_input(j) ? "file" : j->cfg->topics[t], off, lag);
         }
         buf_append_str(b, "]}");
     }

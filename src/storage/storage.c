@@ -227,6 +227,33 @@ int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, ch
     return rc;
 }
 
+int storage_get_all(storage *s, const char *path, size_t max, char **out, size_t *n, bool *exists, char *err,
+                    size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    storage_entry e;
+    if (storage_stat(s, path, &e, exists, err, errlen)) return -1;
+    if (!*exists) return 0;
+    if (e.size > max) {
+        seterr(err, errlen, "%s: %llu bytes, more than the %zu expected", path, (unsigned long long)e.size, max);
+        return -1;
+    }
+    char *p = malloc((size_t)e.size + 1);
+    if (!p) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t got = 0;
+    if (storage_read(s, path, 0, p, (size_t)e.size, &got, err, errlen)) {
+        free(p);
+        return -1;
+    }
+    p[got] = 0;
+    *out = p;
+    *n = got;
+    return 0;
+}
+
 bool storage_name_hidden(const char *name) {
     for (const char *c = name; c && *c;) {
         if (*c == '.' || *c == '_') return true;

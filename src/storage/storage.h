@@ -89,6 +89,11 @@ int storage_read(storage *s, const char *path, uint64_t off, void *dst, size_t n
 /* Writes a whole small file atomically (tmp + fsync + rename). For commit logs, checkpoints. */
 int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
 
+/* Reads a whole small file (commit records, checkpoints, layout files): *out is malloc'ed,
+ * NUL-terminated (not counted in *n) and freed by the caller. A missing file gives 0 with
+ * *exists = false and *out = NULL; one larger than max bytes is an error. */
+int storage_get_all(storage *s, const char *path, size_t max, char **out, size_t *n, bool *exists, char *err,
+                    size_t errlen);
 /* True if a path component starts with '.' or '_' (hidden from readers by convention). */
 bool storage_name_hidden(const char *name);
 

@@ -20,7 +20,7 @@ static commit_record sample_record(void) {
                                  "views/date=2026-11-25/part-e3-00000.parquet"}};
     commit_record r = {0};
     r.epoch = 3;
-    r.kind = 0;
+    r.kind = COMMIT_KAFKA;
     r.nparts = 2;
     r.offsets = offs;
     r.records = 42;
@@ -405,6 +405,119 @@ static void test_layout(check_state *st) {
     CHECK(system(cmd) == 0);
 }
 
+/* A storage on which another instance wins the race to write the layout: the rename onto
+ * _ecom/layout first writes the other instance's layout (text `rival`), then fails as the loser's
+ * rename does (its temporary file was taken). Every other call goes to the base storage. */
+typedef struct {
+    storage *base;
+    const char *rival;
+} race_ctx;
+static int rc_create(void *c, const char *p, storage_file **o, char *e, size_t n) {
+    return storage_create(((race_ctx *)c)->base, p, o, e, n);
+}
+static int rc_write(storage_file *f, const void *p, size_t n, char *e, size_t el) {
+    return storage_file_write(f, p, n, e, el);
+}
+static int rc_close(storage_file *f, char *e, size_t n) { return storage_file_close(f, e, n); }
+static void rc_abort(storage_file *f) { storage_file_abort(f); }
+static int rc_rename(void *c, const char *from, const char *to, char *e, size_t n) {
+    race_ctx *r = c;
+    if (strcmp(to, LAYOUT_PATH)) return storage_rename(r->base, from, to, e, n);
+    storage_put_atomic(r->base, LAYOUT_PATH, r->rival, strlen(r->rival), e, n);
+    snprintf(e, n, "rename %s: No such file or directory", from);
+    return -1;
+}
+static int rc_remove(void *c, const char *p, char *e, size_t n) { return storage_remove(((race_ctx *)c)->base, p, e, n); }
+static int rc_mkdirs(void *c, const char *p, char *e, size_t n) { return storage_mkdirs(((race_ctx *)c)->base, p, e, n); }
+static int rc_list(void *c, const char *d, storage_list_t *o, char *e, size_t n) {
+    return storage_list(((race_ctx *)c)->base, d, o, e, n);
+}
+static int rc_stat(void *c, const char *p, storage_entry *o, bool *x, char *e, size_t n) {
+    return storage_stat(((race_ctx *)c)->base, p, o, x, e, n);
+}
+static int rc_read(void *c, const char *p, uint64_t off, void *d, size_t k, size_t *g, char *e, size_t n) {
+    return storage_read(((race_ctx *)c)->base, p, off, d, k, g, e, n);
+}
+static void rc_destroy(void *c) { (void)c; }
+static const storage_ops race_ops = {"race", rc_create, rc_write, rc_close, rc_abort, rc_rename, rc_remove,
+                                     rc_mkdirs, rc_list, rc_stat, rc_read, rc_destroy};
+
+/* Two scale-out instances starting together both write the layout: the loser must accept the
+ * winner's identical layout (it failed "rename ... No such file or directory" before), and
+ * still refuse a different one. */
+static void test_layout_race(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    race_ctx rc = {storage_open(root, err, sizeof err), "ecom-layout 1\nscale-out 4\n"};
+    CHECK(rc.base != NULL);
+    if (!rc.base) return;
+    storage *s = storage_open_ops(&race_ops, &rc, root, err, sizeof err);
+    CHECK(s != NULL);
+    CHECK(layout_check(s, true, 4, err, sizeof err) == 0);
+    CHECK(storage_remove(rc.base, LAYOUT_PATH, err, sizeof err) == 0);
+    rc.rival = "ecom-layout 1\nscale-out 8\n";
+    CHECK(layout_check(s, true, 4, err, sizeof err) == -1);
+    CHECK(strstr(err, "partitions") != NULL);
+    storage_close(s);
+    storage_close(rc.base);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
+/* The test-only fault wrapper fails exactly the chosen calls, counting only matching paths. */
+static void test_faults_wrap(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *base = storage_open(root, err, sizeof err);
+    CHECK(base != NULL);
+    if (!base) return;
+    CHECK(faults_wrap(storage_open(root, err, sizeof err), "prefix=x,bogus", err, sizeof err) == NULL);
+    CHECK(strstr(err, "bogus") != NULL);
+    storage *s = faults_wrap(base, "prefix=_ecom/commits,from=2,count=3", err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(storage_put_atomic(s, "views/a", "1", 1, err, sizeof err) == 0);         /* not counted */
+    /* create (call 1) ok, rename (2) fails, and so does its clean-up remove (3) */
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == -1);
+    CHECK(strstr(err, "injected storage fault (call 2") != NULL);
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == -1); /* create: 4 */
+    CHECK(strstr(err, "injected storage fault (call 4") != NULL);
+    CHECK(storage_put_atomic(s, "_ecom/commits/1", "1", 1, err, sizeof err) == 0);  /* calls 5, 6 */
+    CHECK(exists(s, "_ecom/commits/1"));                                           /* reads: not counted */
+    CHECK(exists(s, "views/a"));
+    storage_close(s); /* closes base too */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
+static void test_storage_get_all(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    char *p = NULL;
+    size_t n = 9;
+    bool ex = true;
+    CHECK(storage_get_all(s, "_ecom/none", 100, &p, &n, &ex, err, sizeof err) == 0);
+    CHECK(!ex && p == NULL && n == 0);
+    CHECK(put(s, "_ecom/layout", "ecom-layout 1\n") == 0);
+    CHECK(storage_get_all(s, "_ecom/layout", 100, &p, &n, &ex, err, sizeof err) == 0);
+    CHECK(ex && n == 14 && p && !strcmp(p, "ecom-layout 1\n"));
+    free(p);
+    CHECK(storage_get_all(s, "_ecom/layout", 13, &p, &n, &ex, err, sizeof err) == -1);
+    CHECK(p == NULL);
+    storage_close(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_record_roundtrip);
@@ -417,5 +530,8 @@ int main(void) {
     RUN(&st, test_staging_take);
     RUN(&st, test_part_recover_and_sweep);
     RUN(&st, test_layout);
+    RUN(&st, test_layout_race);
+    RUN(&st, test_faults_wrap);
+    RUN(&st, test_storage_get_all);
     return CHECK_EXIT(&st);
 }

@@ -1,0 +1,191 @@
+/*
+ * pipeline/source_kafka.c — the Kafka consumer group as a source (interface in source.h): the
+ * three co-partitioned topics are the streams of each partition.
+ *
+ * Position: the next offset per partition per topic (j->offsets; -1 unknown), stored in the
+ * commit record. seek() (at start and after every rollback) makes a new consumer: joining the
+ * group assigns the partitions, and the rebalance callback starts each at the job's offset (from
+ * the beginning when it has none). In the scale-out layout the callback is scaleout.c's, which
+ * takes partitions over from their own records.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pipeline_internal.h"
+
+typedef struct {
+    kafka_consumer *consumer;
+    char name[300];                /* "topic:partition" of the last record */
+} kafka_src;
+
+static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, size_t n) {
+    pipeline_job *j = ctx;
+    if (j->cfg->scale_out) {
+        scaleout_on_rebalance(j, assigned, parts, n);
+        return;
+    }
+    if (!assigned) return;
+    for (size_t i = 0; i < n; i++) {
+        int t = job_topic_index(j, parts[i].topic);
+        int p = parts[i].partition;
+        if (t < 0 || p < 0 || p >= j->nparts) continue;
+        parts[i].offset = j->offsets[p][t] >= 0 ? j->offsets[p][t] : KAFKA_OFFSET_BEGINNING;
+    }
+    j->assigned_ready = true;
+}
+
+/* The partition count of the topics, which must be equal (the funnel joins partition p of
+ * every topic). */
+static int kafka_open(input_source *s, char *err, size_t errlen) {
+    pipeline_job *j = s->job;
+    if (!(s->ctx = calloc(1, sizeof(kafka_src)))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    kafka_producer *pr = kafka_producer_new(j->cfg->brokers, j->cfg->kafka_timeout_us, err, errlen);
+    if (!pr) return -1;
+    int np = -1;
+    for (int t = 0; t < KAFKA_NTOPICS; t++) {
+        int k = kafka_producer_partitions(pr, j->cfg->topics[t], err, errlen);
+        if (k < 0) {
+            np = -1;
+            break;
+        }
+        if (np >= 0 && k != np) {
+            snprintf(err, errlen,
+                     "topics are not co-partitioned (%s has %d partitions, %s has %d): the funnel join needs "
+                     "equal counts",
+                     j->cfg->topics[0], np, j->cfg->topics[t], k);
+            np = -1;
+            break;
+        }
+        np = k;
+    }
+    kafka_producer_free(pr);
+    if (np > STREAM_MAX_PARTITIONS) {
+        snprintf(err, errlen, "too many partitions (%d)", np);
+        return -1;
+    }
+    j->nparts = np;
+    return np > 0 ? 0 : -1;
+}
+
+static int kafka_seek(input_source *s, char *err, size_t errlen) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    kafka_consumer_free(k->consumer);
+    kafka_consumer_config kc = {0};
+    kc.brokers = j->cfg->brokers;
+    kc.group_id = j->cfg->group_id;
+    kc.topics = j->cfg->topics;
+    kc.ntopics = KAFKA_NTOPICS;
+    kc.auto_offset_reset = "earliest";
+    kc.timeout_us = j->cfg->kafka_timeout_us;
+    kc.on_rebalance = on_rebalance;
+    kc.ctx = j;
+    k->consumer = kafka_consumer_new(&kc, err, errlen);
+    return k->consumer ? 0 : -1;
+}
+
+/* One message (the consumer returns one per poll) within 50 ms; messages of partitions this
+ * instance does not own (scale-out, during a rebalance) are skipped. */
+static int kafka_poll(input_source *s, source_record *out, size_t max, size_t *n, char *err, size_t errlen) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    kafka_message m;
+    *n = 0;
+    if (max == 0) return 0;
+    int rc = kafka_consumer_poll(k->consumer, 50, &m, err, errlen);
+    if (rc <= 0) return rc;
+    int t = job_topic_index(j, m.topic);
+    if (t < 0 || m.partition < 0 || m.partition >= j->nparts || (j->owned && !j->owned[m.partition])) return 0;
+    snprintf(k->name, sizeof k->name, "%s:%d", m.topic, m.partition);
+    out[0] = (source_record){.part = m.partition, .stream = t, .offset = m.offset, .next = m.offset + 1,
+                             .ts_us = m.timestamp_us, .val = m.val ? m.val : "", .len = m.vlen, .name = k->name};
+    *n = 1;
+    return 0;
+}
+
+/* Refreshes the high watermarks: from the consumer's cache for the status page (cheap), or
+ * from the brokers (exact, a round trip per partition) when deciding whether --drain is done. */
+static void refresh_high(input_source *s, bool exact) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    for (int p = 0; p < j->nparts; p++)
+        for (int t = 0; t < KAFKA_NTOPICS; t++) {
+            int64_t lo = -1, hi = -1;
+            char e2[128];
+            int rc = exact ? kafka_consumer_watermarks(k->consumer, j->cfg->topics[t], p, &lo, &hi, 2000, e2, sizeof e2)
+                           : kafka_consumer_watermarks_cached(k->consumer, j->cfg->topics[t], p, &lo, &hi);
+            if (rc == 0 && hi >= 0) j->high[p][t] = hi;
+        }
+}
+
+static void kafka_refresh_lag(input_source *s) { refresh_high(s, false); }
+
+/* A topic-partition with unread data (or not known yet) must not turn idle: the idle rule is
+ * for partitions with nothing to send, not for ones we have not caught up with. */
+static bool kafka_backlogged(input_source *s, int part, int stream) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    if (j->owned && !j->owned[part]) return false;
+    int64_t lo = -1, hi = -1;
+    return kafka_consumer_watermarks_cached(k->consumer, j->cfg->topics[stream], part, &lo, &hi) || hi < 0 ||
+           j->offsets[part][stream] < hi;
+}
+
+/* True when every partition of every topic has been read up to the broker's high watermark. */
+static bool kafka_drained(input_source *s) {
+    pipeline_job *j = s->job;
+    if (!j->assigned_ready) return false;
+    /* scale-out: a backfill ends only when this instance owns every partition (the others
+     * have left the group), so that every window can be flushed as final */
+    for (int p = 0; j->owned && p < j->nparts; p++)
+        if (!j->owned[p]) return false;
+    refresh_high(s, true);
+    for (int p = 0; p < j->nparts; p++)
+        for (int t = 0; t < KAFKA_NTOPICS; t++) {
+            int64_t off = j->offsets[p][t] < 0 ? 0 : j->offsets[p][t];
+            if (j->high[p][t] < 0 || off < j->high[p][t]) return false;
+        }
+    return true;
+}
+
+static void kafka_committed(input_source *s, const bool *want) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    if (!k->consumer) return;
+    kafka_topic_partition *tp = calloc((size_t)j->nparts * KAFKA_NTOPICS, sizeof *tp);
+    size_t n = 0;
+    for (int p = 0; tp && p < j->nparts; p++)
+        for (int t = 0; t < KAFKA_NTOPICS; t++)
+            if ((!want || want[p]) && j->offsets[p][t] >= 0)
+                tp[n++] = (kafka_topic_partition){j->cfg->topics[t], p, j->offsets[p][t]};
+    char e2[256];
+    if (!tp || (n && kafka_consumer_commit(k->consumer, tp, n, e2, sizeof e2))) j->stats.kafka_errors++;
+    free(tp);
+}
+
+static void kafka_close(input_source *s) {
+    kafka_src *k = s->ctx;
+    if (!k) return;
+    kafka_consumer_free(k->consumer);
+    free(k);
+    s->ctx = NULL;
+}
+
+const source_ops source_kafka_ops = {
+    .name = "kafka",
+    .kind = COMMIT_KAFKA,
+    .nstreams = KAFKA_NTOPICS,
+    .advance_records = 0,
+    .advance_us = 50000,
+    .open = kafka_open,
+    .poll = kafka_poll,
+    .seek = kafka_seek,
+    .backlogged = kafka_backlogged,
+    .drained = kafka_drained,
+    .refresh_lag = kafka_refresh_lag,
+    .committed = kafka_committed,
+    .close = kafka_close,
+};

@@ -1,0 +1,149 @@
+"""ecom stream --input under storage faults: every table equals an uninterrupted run.
+
+Faults are injected by the test-only storage wrapper (src/pipeline/faults.c, enabled by
+ECOM_TEST_STORAGE_FAULTS): the tests run as root, for whom a chmod'ed directory stays writable.
+Issue 11 finding 1: a storage error before the first commit used to lose input, because the
+file was re-positioned after recovery only when the committed offset was > 0.
+"""
+import glob
+import os
+import subprocess
+import sys
+
+import duckdb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+
+TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel",
+          "views", "cart", "orders", "rejected"]
+suite = Suite()
+case = suite.case
+
+
+def gen(path, count):
+    run([ECOM_OPT, "gen", "--seed", "23", "--users", "300", "--start", "2026-11-25T09:00:00Z", "--rate", "25",
+         "--count", str(count), "--dup-frac", "0.01", "--bad-frac", "0.01", "--quiet", "--out", path])
+
+
+def stream(ndjson, root, *extra, faults=None):
+    env = dict(os.environ)
+    env.pop("ECOM_TEST_STORAGE_FAULTS", None)
+    if faults:
+        env["ECOM_TEST_STORAGE_FAULTS"] = faults
+    return run([ECOM, "stream", "--input", ndjson, "--out", root, *extra], env=env, timeout=300)
+
+
+# Columns holding the processing clock (when a row was ingested, and a rejected row's date
+# partition, which is the processing day) differ between any two runs; a rejected row's source
+# names the input path, which differs for the FIFO run.
+WALL_CLOCK = {"ingest_ts", "ingested_at"}
+
+
+def table_rows(root):
+    """Every table's rows (wall-clock columns left out), sorted, as reprs."""
+    con = duckdb.connect()
+    res = {}
+    for table in TABLES:
+        p = os.path.join(root, table)
+        if not glob.glob(f"{p}/**/*.parquet", recursive=True):
+            res[table] = []
+            continue
+        rel = f"read_parquet('{p}/**/*.parquet', hive_partitioning=1)"
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+        drop = WALL_CLOCK | ({"date", "source"} if table == "rejected" else set())
+        cols = ", ".join(f'"{n}"' for n in names if n not in drop)
+        res[table] = sorted(map(repr, con.execute(f"SELECT {cols} FROM {rel}").fetchall()))
+    return res
+
+
+def assert_same_tables(got_root, want_root):
+    got, want = table_rows(got_root), table_rows(want_root)
+    for table in TABLES:
+        g, w = got[table], want[table]
+        assert len(g) == len(w), f"{table}: {len(g)} rows, uninterrupted run {len(w)}"
+        assert g == w, f"{table}: same count ({len(g)}) but other contents; first differing row: " + \
+            next(f"{a} vs {b}" for a, b in zip(g, w) if a != b)
+    assert len(want["views"]) > 1000, "too few rows for a meaningful comparison"
+
+
+SHORT = os.path.join(TMP, "short.ndjson")
+gen(SHORT, 20000)
+CLEAN = os.path.join(TMP, "r_clean")
+stream(SHORT, CLEAN, "--quiet")
+
+
+def commit_dir_unwritable_mid_input():
+    """Epochs of 20 ms: the first commits fail while most of the input is still unread."""
+    root = os.path.join(TMP, "r_mid")
+    r = stream(SHORT, root, "--commit-interval", "20ms", faults="prefix=_ecom/commits,count=4")
+    assert "injected storage fault" in r.stderr, f"no fault was injected: {r.stderr[-800:]}"
+    assert_same_tables(root, CLEAN)
+
+
+def first_commit_at_end_of_input_fails():
+    """Default 5 s epochs on a short input: the first commit is the one at end of input."""
+    root = os.path.join(TMP, "r_end")
+    r = stream(SHORT, root, faults="prefix=_ecom/commits,count=2")
+    assert r.stderr.count("injected storage fault") >= 2, f"faults not injected: {r.stderr[-800:]}"
+    assert_same_tables(root, CLEAN)
+
+
+def data_file_write_fails_mid_input():
+    """A data file of the second epoch cannot be created: that epoch is redone from its start."""
+    root = os.path.join(TMP, "r_data")
+    r = stream(SHORT, root, "--commit-interval", "20ms", faults="prefix=views,from=3,count=2")
+    assert "injected storage fault" in r.stderr, f"no fault was injected: {r.stderr[-800:]}"
+    assert_same_tables(root, CLEAN)
+
+
+def stream_fifo(name, ndjson, *extra, faults=None):
+    """Streams ndjson through a FIFO (which cannot seek) into ROOT name; returns (root, result)."""
+    fifo = os.path.join(TMP, name + ".fifo")
+    os.mkfifo(fifo)
+    root = os.path.join(TMP, name)
+    writer = subprocess.Popen(["sh", "-c", f"cat '{ndjson}' > '{fifo}'"])
+    try:
+        r = stream(fifo, root, *extra, faults=faults)
+    finally:
+        writer.kill()
+        writer.wait()
+    return root, r
+
+
+def fifo_input_is_read_whole():
+    """A pipe cannot seek: the first positioning at byte 0 must not try to."""
+    root, _ = stream_fifo("r_fifo", SHORT, "--quiet", "--commit-interval", "50ms")
+    assert_same_tables(root, CLEAN)
+
+
+def fifo_storage_errors_after_commits_are_retried():
+    """Commits 3-5 fail after two have succeeded: the pipe's uncommitted lines are replayed."""
+    root, r = stream_fifo("r_fifo_mid", SHORT, "--commit-interval", "20ms",
+                          faults="prefix=_ecom/commits,from=5,count=3")
+    assert "injected storage fault" in r.stderr, f"no fault was injected: {r.stderr[-800:]}"
+    assert_same_tables(root, CLEAN)
+
+
+LONG = os.path.join(TMP, "long.ndjson")
+
+
+def fifo_first_commit_fails_after_spill():
+    """The whole input (more than the in-memory limit of uncommitted lines, so they are spilled
+    to a temporary file) is read before the first commit, which fails: all of it is replayed."""
+    gen(LONG, 60000)
+    assert os.path.getsize(LONG) > 16 << 20, "input smaller than the spill limit"
+    want = os.path.join(TMP, "r_long_clean")
+    stream(LONG, want, "--quiet")
+    root, r = stream_fifo("r_fifo_end", LONG, "--commit-interval", "1h", faults="prefix=_ecom/commits,count=2")
+    assert r.stderr.count("injected storage fault") >= 2, f"faults not injected: {r.stderr[-800:]}"
+    assert_same_tables(root, want)
+
+
+case(fifo_input_is_read_whole)
+case(fifo_storage_errors_after_commits_are_retried)
+case(fifo_first_commit_fails_after_spill)
+case(commit_dir_unwritable_mid_input)
+case(first_commit_at_end_of_input_fails)
+case(data_file_write_fails_mid_input)
+suite.exit()
