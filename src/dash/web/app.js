@@ -239,6 +239,7 @@
   function renderCategories(a) {
     const box = document.getElementById("chart-category");
     const cats = a.rows.slice(0, 12);
+    document.getElementById("category-note").textContent = provText(a.provisional_windows, a.final_at);
     // Grouped bars on one numeric x axis: category i owns slots 4i..4i+3 (views, adds, units, gap).
     const xs = [], v = [], ad = [], p = [];
     cats.forEach((c, i) => {
