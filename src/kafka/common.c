@@ -14,6 +14,10 @@
 
 const char *const kafka_event_topics[KAFKA_NTOPICS] = {"page_views", "cart_events", "orders"};
 
+const char *kafka_library_version(void) {
+    return rd_kafka_version_str();
+}
+
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {

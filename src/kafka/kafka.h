@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The librdkafka version this process runs (rd_kafka_version_str(): the loaded library, not the
+ * headers ecom was compiled with), e.g. "2.8.0". Static string. */
+const char *kafka_library_version(void);
+
 /* ---- producer ---- */
 typedef struct kafka_producer kafka_producer;
 
