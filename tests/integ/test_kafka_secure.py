@@ -170,6 +170,13 @@ def missing_client_certificate_names_ssl_certificate_location():
                            ["ssl.certificate.location", "ssl.key.location"], cmd)
 
 
+def client_certificate_of_another_ca_is_named():
+    cert = ENV["KAFKA_OTHER_CLIENT_CERT"]
+    expect_clear_error(MTLS["addr"], with_conf(MTLS, ssl_certificate_location=cert,
+                                               ssl_key_location=ENV["KAFKA_OTHER_CLIENT_KEY"]),
+                       ["ssl.certificate.location", cert])
+
+
 def plaintext_client_on_tls_port_names_security_protocol():
     for cmd in ("gen", "stream"):
         expect_clear_error(MTLS["addr"], [], ["security.protocol"], cmd)
@@ -199,6 +206,7 @@ case(wrong_password_names_sasl_password)
 case(wrong_mechanism_names_sasl_mechanism)
 case(untrusted_ca_names_ssl_ca_location)
 case(missing_client_certificate_names_ssl_certificate_location)
+case(client_certificate_of_another_ca_is_named)
 case(plaintext_client_on_tls_port_names_security_protocol)
 case(tls_client_on_plaintext_port_names_security_protocol)
 case(unreadable_ca_file_names_setting_and_path)

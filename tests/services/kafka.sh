@@ -19,6 +19,7 @@
 #   KAFKA_ADDR KAFKA_SCRAM_ADDR KAFKA_PLAIN_ADDR KAFKA_MTLS_ADDR       host:port of each listener
 #   KAFKA_CA KAFKA_OTHER_CA    PEM of the broker's CA, and of an unrelated CA (untrusted-CA tests)
 #   KAFKA_CLIENT_CERT KAFKA_CLIENT_KEY                                 PEM, signed by KAFKA_CA
+#   KAFKA_OTHER_CLIENT_CERT KAFKA_OTHER_CLIENT_KEY                     PEM, signed by KAFKA_OTHER_CA
 #   KAFKA_SCRAM_USER KAFKA_SCRAM_PASSWORD KAFKA_PLAIN_USER KAFKA_PLAIN_PASSWORD
 #
 # State lives in $ECOM_SERVICES_DIR/kafka/ (tests/run.sh sets ECOM_SERVICES_DIR per run; by hand
@@ -71,6 +72,9 @@ make_tls() {
       -passout "pass:$P12_PASSWORD" -out broker.p12
     o req -newkey rsa:2048 -nodes -subj /CN=ecom-client -keyout client.key -out client.csr
     o x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+    o req -newkey rsa:2048 -nodes -subj /CN=ecom-stranger -keyout other-client.key -out other-client.csr
+    o x509 -req -in other-client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 \
+      -out other-client.pem
   ) || { tail -20 "$t/openssl.log" >&2; die "certificate generation failed"; }
 }
 
@@ -145,6 +149,8 @@ KAFKA_CA=$t/ca.pem
 KAFKA_OTHER_CA=$t/other-ca.pem
 KAFKA_CLIENT_CERT=$t/client.pem
 KAFKA_CLIENT_KEY=$t/client.key
+KAFKA_OTHER_CLIENT_CERT=$t/other-client.pem
+KAFKA_OTHER_CLIENT_KEY=$t/other-client.key
 KAFKA_SCRAM_USER=$SCRAM_USER
 KAFKA_SCRAM_PASSWORD='$SCRAM_PASSWORD'
 KAFKA_PLAIN_USER=$PLAIN_USER
