@@ -13,8 +13,23 @@
 CC      ?= cc
 Q       := $(if $(V),,@)
 PKGS    := rdkafka libzstd snappy libmicrohttpd libcurl jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# librdkafka: at least 2.6.1 (older ones cannot SCRAM-authenticate against Kafka 4.x). Where the
+# system's is older (Debian bookworm: 2.0.2), scripts/setup.d/librdkafka.sh builds 2.8.0 into the
+# cache, and ecom finds it there: pkg-config looks in the cache first, and the binary carries an
+# rpath to it. With neither, the build stops with the command to run (never a silent 2.0.2 link).
+ECOM_CACHE ?= $(HOME)/.cache/ecom
+RDKAFKA_MIN    := 2.6.1
+RDKAFKA_PREFIX := $(ECOM_CACHE)/librdkafka-2.8.0
+ifneq ($(wildcard $(RDKAFKA_PREFIX)/.built),)
+  PKG_CONFIG_ENV := PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+  RDKAFKA_RPATH  := -Wl,-rpath,$(RDKAFKA_PREFIX)/lib
+endif
+RDKAFKA_VERSION := $(shell $(PKG_CONFIG_ENV) pkg-config --modversion rdkafka 2>/dev/null)
+RDKAFKA_OK := $(shell $(PKG_CONFIG_ENV) pkg-config --atleast-version=$(RDKAFKA_MIN) rdkafka && echo yes)
+# -isystem: librdkafka 2.8's header trips -Werror (-Wignored-qualifiers); library headers are not ours.
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG_ENV) pkg-config --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS   := $(shell $(PKG_CONFIG_ENV) pkg-config --libs $(PKGS) 2>/dev/null) $(RDKAFKA_RPATH)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -30,14 +45,25 @@ OBJ     := $(LIB_SRC:src/%.c=build/opt/%.o)
 SOBJ    := $(LIB_SRC:src/%.c=build/san/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/san/tests/%)
 
-.PHONY: all setup run test test-only bench fuzz clean san
+.PHONY: all setup run test test-only bench fuzz clean san FORCE
 all: build/ecom
 
-build/opt/%.o: src/%.c
+# Every object depends on this stamp, which holds the librdkafka in use: a change of library
+# rebuilds everything, and a missing or too old one stops the build here with what to run.
+build/rdkafka.stamp: FORCE
+	@if [ "$(RDKAFKA_OK)" != yes ]; then \
+	  echo "error: librdkafka >= $(RDKAFKA_MIN) is needed (found: $(or $(RDKAFKA_VERSION),none));" \
+	       "build it into $(RDKAFKA_PREFIX) with: bash scripts/setup.d/librdkafka.sh  (or: make setup)" >&2; \
+	  exit 1; fi
+	@mkdir -p build
+	@echo "$(RDKAFKA_VERSION) $(PKG_LIBS)" | cmp -s - $@ || echo "$(RDKAFKA_VERSION) $(PKG_LIBS)" > $@
+FORCE:
+
+build/opt/%.o: src/%.c build/rdkafka.stamp
 	@mkdir -p $(dir $@)
 	@echo "CC      $<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -MMD -MP -c $< -o $@
-build/san/%.o: src/%.c
+build/san/%.o: src/%.c build/rdkafka.stamp
 	@mkdir -p $(dir $@)
 	@echo "CC san  $<"
 	$(Q)$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -MMD -MP -c $< -o $@
@@ -61,7 +87,9 @@ san: build/san/ecom $(TEST_BIN)
 setup:
 	@bash scripts/setup.sh
 
-run: setup build/ecom
+# setup may build librdkafka, so the build runs in a second make that sees it.
+run: setup
+	@$(MAKE) --no-print-directory build/ecom
 	./build/ecom run
 
 # The test build: every unit test and every integration test runs the sanitized binary.
@@ -73,14 +101,15 @@ test: setup
 test-only: all san
 	@bash tests/run.sh
 
-bench: setup build/ecom
+bench: setup
+	@$(MAKE) --no-print-directory build/ecom
 	@bash bench/run.sh
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/rdkafka.stamp
 	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -DECOM_VERSION='"$(VERSION)"' -Isrc -g -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ $(LIBS)
+	clang -std=c17 -D_GNU_SOURCE -DECOM_VERSION='"$(VERSION)"' -Isrc $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ $(LIBS)
 
 clean:
 	rm -rf build

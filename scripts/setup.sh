@@ -6,6 +6,8 @@
 #                $ECOM_CACHE/venv  Python venv with pyarrow, duckdb, kafka-python
 #                $ECOM_CACHE/kafka Kafka jars from Maven Central (scripts/setup.d/kafka.sh)
 #                $ECOM_CACHE/hadoop Hadoop jars from Maven Central (scripts/setup.d/hadoop.sh)
+#                $ECOM_CACHE/librdkafka-2.8.0  librdkafka built from Debian trixie's source package
+#                                  when the system's is older than 2.6.1 (scripts/setup.d/librdkafka.sh)
 #   ECOM_SETUP_MINIMAL=1   only what `make run` needs (Debian build packages), skip test pieces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# librdkafka >= 2.6.1 is a build need (the Makefile refuses an older one): on bookworm it is built
+# from Debian trixie's source package into $ECOM_CACHE, once (scripts/setup.d/librdkafka.sh).
+bash scripts/setup.d/librdkafka.sh
 [ "${ECOM_SETUP_MINIMAL:-0}" = 1 ] && exit 0
 
 # ---- Python venv for test oracles and benchmark peers (pinned in scripts/requirements.txt) ----
@@ -55,5 +60,6 @@ fi
 # ---- further pieces: each script installs its own and is idempotent ----
 for s in scripts/setup.d/*.sh; do
   [ -e "$s" ] || continue
+  [ "$s" = scripts/setup.d/librdkafka.sh ] && continue   # done above
   bash "$s"
 done

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "kafka/kafka.h"
 
 typedef struct {
     const char *name;
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(name, "version") || !strcmp(name, "--version")) {
-        printf("ecom %s\n", ECOM_VERSION);
+        printf("ecom %s\nlibrdkafka %s\n", ECOM_VERSION, kafka_library_version());
         return 0;
     }
     for (const command *c = commands; c->name; c++)

@@ -128,6 +128,11 @@ done:
     return rc;
 }
 
+/* The admin client's opaque is its kafka_client_error (it has no other state). */
+static void admin_on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
+    kafka_client_error_record(opaque, rk, code, reason);
+}
+
 int kafka_topics_create(const char *brokers, const char *const *topics, size_t ntopics,
                         int partitions, int replication, int64_t timeout_us, char *err, size_t errlen) {
     if (!brokers || !*brokers || partitions < 1 || replication < 1) {
@@ -136,19 +141,17 @@ int kafka_topics_create(const char *brokers, const char *const *topics, size_t n
     }
     int64_t tmo = timeout_us > 0 ? timeout_us : 10 * TIME_US_PER_SEC;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char errstr[256], why[256] = "";
+    kafka_client_error ce = {0};
     if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
         kafka_conf_common(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk) {
-        snprintf(err, errlen, "cannot create Kafka admin client: %s", errstr);
-        rd_kafka_conf_destroy(conf);
-        return -1;
-    }
-    int rc = kafka_wait_brokers(rk, brokers, tmo, why, err, errlen);
+    rd_kafka_conf_set_opaque(conf, &ce);
+    rd_kafka_conf_set_error_cb(conf, admin_on_error);
+    rd_kafka_t *rk = kafka_client_new(RD_KAFKA_PRODUCER, conf, "admin client", err, errlen);
+    if (!rk) return -1;
+    int rc = kafka_wait_brokers(rk, brokers, tmo, &ce, err, errlen);
     if (rc == 0) rc = admin_create(rk, topics, ntopics, partitions, replication, tmo, err, errlen);
     if (rc == 0) rc = admin_wait_ready(rk, topics, ntopics, partitions, tmo, err, errlen);
     rd_kafka_destroy(rk);

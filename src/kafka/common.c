@@ -14,6 +14,10 @@
 
 const char *const kafka_event_topics[KAFKA_NTOPICS] = {"page_views", "cart_events", "orders"};
 
+const char *kafka_library_version(void) {
+    return rd_kafka_version_str();
+}
+
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -71,27 +75,6 @@ int kafka_conf_common(rd_kafka_conf_t *conf, char *err, size_t errlen) {
         rd_kafka_conf_set_log_cb(conf, NULL);
     }
     return kafka_conf_env(conf, err, errlen);
-}
-
-/* A metadata request is the cheapest round trip that proves a broker answers; librdkafka would
- * otherwise keep retrying the connection forever in the background. */
-int kafka_wait_brokers(rd_kafka_t *rk, const char *brokers, int64_t timeout_us, const char *why,
-                       char *err, size_t errlen) {
-    const struct rd_kafka_metadata *md = NULL;
-    int tmo_ms = (int)(timeout_us / 1000);
-    if (tmo_ms < 1) tmo_ms = 1;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, tmo_ms);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        int nb = md->broker_cnt;
-        rd_kafka_metadata_destroy(md);
-        if (nb > 0) return 0;
-        e = RD_KAFKA_RESP_ERR__TRANSPORT;
-    }
-    rd_kafka_poll(rk, 0); /* let the error callback record the cause */
-    snprintf(err, errlen, "no Kafka broker answered at %s within %.1f s (%s%s%s)", brokers,
-             (double)timeout_us / 1e6, rd_kafka_err2str(e), why && why[0] ? ": " : "",
-             why && why[0] ? why : "");
-    return -1;
 }
 
 int kafka_topic_partition_count(rd_kafka_t *rk, rd_kafka_topic_t *t, const char *topic,

@@ -17,7 +17,7 @@ struct kafka_consumer {
     size_t ntopics;
     rd_kafka_message_t *cur;    /* the message handed out by the last poll */
     kafka_consumer_stats st;
-    char last_client_error[256];
+    kafka_client_error cerr;    /* from error_cb */
 };
 
 /* Topic names in callbacks point at the consumer's own copies, so they outlive the
@@ -56,10 +56,8 @@ static void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 }
 
 static void consumer_on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
-    (void)rk;
-    (void)code;
     kafka_consumer *c = opaque;
-    snprintf(c->last_client_error, sizeof c->last_client_error, "%s", reason);
+    kafka_client_error_record(&c->cerr, rk, code, reason);
 }
 
 static rd_kafka_conf_t *consumer_conf(kafka_consumer *c, const kafka_consumer_config *cfg,
@@ -144,17 +142,19 @@ kafka_consumer *kafka_consumer_new(const kafka_consumer_config *cfg, char *err, 
         kafka_consumer_free(c);
         return NULL;
     }
-    char errstr[512];
-    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    c->rk = kafka_client_new(RD_KAFKA_CONSUMER, conf, "consumer", err, errlen);
     if (!c->rk) {
-        snprintf(err, errlen, "cannot create Kafka consumer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+        kafka_consumer_free(c);
+        return NULL;
+    }
+    /* The main queue goes to the consumer queue only after the broker check: until then
+     * rd_kafka_poll() serves the error callback, which lets the check end early. */
+    if (kafka_wait_brokers(c->rk, cfg->brokers, tmo, &c->cerr, err, errlen)) {
         kafka_consumer_free(c);
         return NULL;
     }
     rd_kafka_poll_set_consumer(c->rk);
-    if (kafka_wait_brokers(c->rk, cfg->brokers, tmo, c->last_client_error, err, errlen) ||
-        consumer_check_topics(c, tmo, err, errlen) || consumer_subscribe(c, err, errlen)) {
+    if (consumer_check_topics(c, tmo, err, errlen) || consumer_subscribe(c, err, errlen)) {
         kafka_consumer_free(c);
         return NULL;
     }

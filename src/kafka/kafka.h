@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The librdkafka version this process runs (rd_kafka_version_str(): the loaded library, not the
+ * headers ecom was compiled with), e.g. "2.8.0". Static string. */
+const char *kafka_library_version(void);
+
 /* ---- producer ---- */
 typedef struct kafka_producer kafka_producer;
 
@@ -167,8 +171,8 @@ void kafka_consumer_free(kafka_consumer *c);
 
 /* ---- embedded broker: librdkafka's mock cluster, in memory ----
  * One in-process broker on 127.0.0.1 with an ephemeral port, serving the Kafka protocol from
- * its own thread. Limits (librdkafka 2.0.2, see docs/kafka.md): data in memory only, each
- * partition keeps about the last 5 MiB / 100,000 message sets, no fixed port. */
+ * its own thread. Limits (measured on librdkafka 2.0.2, see docs/kafka.md): data in memory
+ * only, each partition keeps about the last 5 MiB / 100,000 message sets, no fixed port. */
 typedef struct kafka_mock kafka_mock;
 
 /* Starts the broker and creates topics with partitions each. NULL with err on failure. */

@@ -25,7 +25,7 @@ struct kafka_producer {
     size_t ntopics;
     unsigned since_poll;
     kafka_producer_stats st;
-    char last_client_error[256]; /* from error_cb: why the brokers are unreachable, etc. */
+    kafka_client_error cerr;     /* from error_cb: why the brokers are unreachable, etc. */
 };
 
 /* Throughput settings, measured on loopback against Kafka 4.1 (docs/kafka.md, "Producer
@@ -62,10 +62,8 @@ static void producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, vo
 /* Client-level errors (connection refused, all brokers down, fatal idempotence errors) are kept
  * so that the message for "no broker answered" can say why. */
 static void producer_on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque) {
-    (void)rk;
-    (void)code;
     kafka_producer *p = opaque;
-    snprintf(p->last_client_error, sizeof p->last_client_error, "%s", reason);
+    kafka_client_error_record(&p->cerr, rk, code, reason);
 }
 
 /* Sets every producer setting; the time limit becomes message.timeout.ms. */
@@ -104,15 +102,12 @@ kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char
         free(p);
         return NULL;
     }
-    char errstr[512];
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    p->rk = kafka_client_new(RD_KAFKA_PRODUCER, conf, "producer", err, errlen);
     if (!p->rk) {
-        snprintf(err, errlen, "cannot create Kafka producer: %s", errstr);
-        rd_kafka_conf_destroy(conf);
         free(p);
         return NULL;
     }
-    if (kafka_wait_brokers(p->rk, brokers, p->timeout_us, p->last_client_error, err, errlen)) {
+    if (kafka_wait_brokers(p->rk, brokers, p->timeout_us, &p->cerr, err, errlen)) {
         kafka_producer_free(p);
         return NULL;
     }
@@ -172,9 +167,9 @@ int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, s
         if (!deadline) deadline = now + p->timeout_us;
         if (now >= deadline) {
             snprintf(err, errlen, "local queue full for %.1f s: the broker does not keep up%s%s",
-                     (double)p->timeout_us / 1e6, p->last_client_error[0] ? " (" : "",
-                     p->last_client_error[0] ? p->last_client_error : "");
-            if (p->last_client_error[0]) strncat(err, ")", errlen - strlen(err) - 1);
+                     (double)p->timeout_us / 1e6, p->cerr.reason[0] ? " (" : "",
+                     p->cerr.reason[0] ? p->cerr.reason : "");
+            if (p->cerr.reason[0]) strncat(err, ")", errlen - strlen(err) - 1);
             return -1;
         }
         rd_kafka_poll(p->rk, 10);

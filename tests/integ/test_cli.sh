@@ -4,7 +4,17 @@
 cli_help() {
   local out; out=$("$ECOM" help) || fail "ecom help exited non-zero"
   for c in gen broker stream load cat schema dash run; do expect_contains "$out" "$c"; done
-  expect_eq "$("$ECOM" --version)" "ecom $(cat "$REPO/VERSION")" "version"
+  expect_eq "$("$ECOM" --version | head -1)" "ecom $(cat "$REPO/VERSION")" "version"
+}
+
+# ecom must run a librdkafka that can SCRAM-authenticate against Kafka 4.x (>= 2.6.1), and say
+# which: the version line comes from the loaded library (rd_kafka_version_str()).
+cli_librdkafka() {
+  local v; v=$("$ECOM" --version | sed -n 's/^librdkafka //p')
+  [ -n "$v" ] || fail "ecom --version names no librdkafka"
+  [ "$(printf '%s\n2.6.1\n' "$v" | sort -V | head -1)" = 2.6.1 ] || fail "librdkafka $v is older than 2.6.1"
+  ldd "$ECOM" | grep -q "librdkafka.so.1 => $ECOM_CACHE/librdkafka-" ||
+    pkg-config --atleast-version=2.6.1 rdkafka || fail "ecom loads $(ldd "$ECOM" | grep rdkafka)"
 }
 
 cli_errors() {
@@ -31,6 +41,7 @@ cli_missing_paths() {
 }
 
 case_run cli_help
+case_run cli_librdkafka
 case_run cli_errors
 case_run cli_missing_paths
 suite_end

@@ -6,7 +6,21 @@
 #   kafka.sh ensure     start it unless it is already up; prints its bootstrap address
 #                       (127.0.0.1:PORT), also written to $ECOM_SERVICES_DIR/kafka.addr
 #   kafka.sh addr       prints the address (exit 1 if not running)
+#   kafka.sh env        prints the secured listeners' settings as shell assignments (below)
 #   kafka.sh stop       stops it and removes its directory (data, logs, config)
+#
+# Besides PLAINTEXT, the broker has three secured listeners, each on its own port, with a CA, a
+# broker certificate (127.0.0.1 / localhost) and a client certificate made at start (openssl),
+# in $ECOM_SERVICES_DIR/kafka/tls:
+#   SCRAM   SASL_SSL, SCRAM-SHA-512; the user is created by Kafka's own StorageTool (--add-scram)
+#   PLAIN   SASL_SSL, PLAIN; the user is declared in the listener's JAAS config
+#   MTLS    SSL with ssl.client.auth=required: the client must present a certificate of the CA
+# $ECOM_SERVICES_DIR/kafka.env (and `kafka.sh env`) holds, for tests to source:
+#   KAFKA_ADDR KAFKA_SCRAM_ADDR KAFKA_PLAIN_ADDR KAFKA_MTLS_ADDR       host:port of each listener
+#   KAFKA_CA KAFKA_OTHER_CA    PEM of the broker's CA, and of an unrelated CA (untrusted-CA tests)
+#   KAFKA_CLIENT_CERT KAFKA_CLIENT_KEY                                 PEM, signed by KAFKA_CA
+#   KAFKA_OTHER_CLIENT_CERT KAFKA_OTHER_CLIENT_KEY                     PEM, signed by KAFKA_OTHER_CA
+#   KAFKA_SCRAM_USER KAFKA_SCRAM_PASSWORD KAFKA_PLAIN_USER KAFKA_PLAIN_PASSWORD
 #
 # State lives in $ECOM_SERVICES_DIR/kafka/ (tests/run.sh sets ECOM_SERVICES_DIR per run; by hand
 # it defaults to /tmp/ecom-services-$UID). Readiness is a real metadata round trip (kcat -L
@@ -25,14 +39,43 @@ HEAP=${ECOM_KAFKA_HEAP:-512m}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
-# Two free TCP ports on 127.0.0.1 (broker, controller), chosen by the kernel.
+# Five free TCP ports on 127.0.0.1 (PLAINTEXT, controller, SCRAM, PLAIN, MTLS), chosen by the kernel.
 free_ports() {
   python3 - <<'PY'
 import socket
-a, b = socket.socket(), socket.socket()
-a.bind(("127.0.0.1", 0)); b.bind(("127.0.0.1", 0))
-print(a.getsockname()[1], b.getsockname()[1])
+socks = [socket.socket() for _ in range(5)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
 PY
+}
+
+# Test credentials: no ';' (ECOM_KAFKA_CONF's separator), ',' ']' '=' (--add-scram's syntax) or '"'
+# (JAAS quoting); a few other punctuation characters on purpose.
+SCRAM_USER=ecom-scram SCRAM_PASSWORD='scram-Pw.1!x'
+PLAIN_USER=ecom-plain PLAIN_PASSWORD='plain-Pw.2@y'
+P12_PASSWORD=ecom-keystore
+
+# CA, broker and client certificates, and an unrelated CA, made fresh for every broker start.
+make_tls() {
+  local t=$DIR/tls
+  mkdir -p "$t"
+  (
+    cd "$t"
+    o() { openssl "$@" 2>>openssl.log; }
+    o req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ecom-test-ca -keyout ca.key -out ca.pem
+    o req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ecom-other-ca -keyout other-ca.key -out other-ca.pem
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >broker.ext
+    o req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout broker.key -out broker.csr
+    o x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile broker.ext -out broker.pem
+    o pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout "pass:$P12_PASSWORD" -out broker.p12
+    o req -newkey rsa:2048 -nodes -subj /CN=ecom-client -keyout client.key -out client.csr
+    o x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
+    o req -newkey rsa:2048 -nodes -subj /CN=ecom-stranger -keyout other-client.key -out other-client.csr
+    o x509 -req -in other-client.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 \
+      -out other-client.pem
+  ) || { tail -20 "$t/openssl.log" >&2; die "certificate generation failed"; }
 }
 
 # A KRaft cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid
@@ -49,17 +92,27 @@ while True:
 }
 
 write_conf() {
-  local port=$1 cport=$2
+  local port=$1 cport=$2 sport=$3 pport=$4 mport=$5 t=$DIR/tls
   mkdir -p "$DIR/data" "$DIR/logs"
   cat >"$DIR/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,SCRAM://127.0.0.1:$sport,PLAIN://127.0.0.1:$pport,MTLS://127.0.0.1:$mport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SCRAM://127.0.0.1:$sport,PLAIN://127.0.0.1:$pport,MTLS://127.0.0.1:$mport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SCRAM:SASL_SSL,PLAIN:SASL_SSL,MTLS:SSL
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$t/broker.p12
+ssl.keystore.password=$P12_PASSWORD
+ssl.truststore.type=PEM
+ssl.truststore.location=$t/ca.pem
+listener.name.scram.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.scram.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.plain.sasl.enabled.mechanisms=PLAIN
+listener.name.plain.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER="$PLAIN_PASSWORD";
+listener.name.mtls.ssl.client.auth=required
 log.dirs=$DIR/data
 num.partitions=3
 auto.create.topics.enable=false
@@ -87,6 +140,22 @@ logger.started.name=kafka.server.KafkaRaftServer
 logger.started.level=INFO
 EOF
   echo "$port" >"$DIR/port"
+  cat >"$DIR/env" <<EOF
+KAFKA_ADDR=127.0.0.1:$port
+KAFKA_SCRAM_ADDR=127.0.0.1:$sport
+KAFKA_PLAIN_ADDR=127.0.0.1:$pport
+KAFKA_MTLS_ADDR=127.0.0.1:$mport
+KAFKA_CA=$t/ca.pem
+KAFKA_OTHER_CA=$t/other-ca.pem
+KAFKA_CLIENT_CERT=$t/client.pem
+KAFKA_CLIENT_KEY=$t/client.key
+KAFKA_OTHER_CLIENT_CERT=$t/other-client.pem
+KAFKA_OTHER_CLIENT_KEY=$t/other-client.key
+KAFKA_SCRAM_USER=$SCRAM_USER
+KAFKA_SCRAM_PASSWORD='$SCRAM_PASSWORD'
+KAFKA_PLAIN_USER=$PLAIN_USER
+KAFKA_PLAIN_PASSWORD='$PLAIN_PASSWORD'
+EOF
 }
 
 JOPTS=(-Xmx"$HEAP" -Xms"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true)
@@ -106,10 +175,13 @@ cmd_ensure() {
   [ -d "$LIBS" ] || die "Kafka $VER jars missing in $LIBS"
   command -v kcat >/dev/null || die "kcat not found (scripts/setup.sh installs it)"
   local t0=$SECONDS
+  make_tls
   # shellcheck disable=SC2046
   write_conf $(free_ports)
+  # The SCRAM user is made by Kafka's own tool, as an operator would on a KRaft cluster.
   java "${JOPTS[@]}" -Dlog4j2.configurationFile="$DIR/log4j2.properties" -cp "$LIBS/*" \
     kafka.tools.StorageTool format -t "$(cluster_id)" -c "$DIR/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
     >"$DIR/logs/format.log" 2>&1 || { tail -20 "$DIR/logs/format.log" >&2; die "storage format failed"; }
   # setsid: the broker leaves the caller's process group, so a test's timeout does not kill it
   # half-way; stop kills it by its pid.
@@ -122,6 +194,7 @@ cmd_ensure() {
     [ $SECONDS -lt $deadline ] || { tail -20 "$DIR/logs/server.log" >&2; die "no metadata answer within ${TIMEOUT}s"; }
     sleep 0.25
   done
+  cp "$DIR/env" "$SVC/kafka.env"
   addr >"$SVC/kafka.addr"
   echo "kafka.sh: Kafka $VER up at $(addr) in $((SECONDS - t0))s" >&2
   cat "$SVC/kafka.addr"
@@ -136,7 +209,12 @@ cmd_stop() {
     kill -9 "$pid" 2>/dev/null || true
     for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  rm -rf "$DIR" "$SVC/kafka.addr"
+  rm -rf "$DIR" "$SVC/kafka.addr" "$SVC/kafka.env"
+}
+
+cmd_env() {
+  alive && [ -f "$SVC/kafka.env" ] || die "not running (run: $0 ensure)"
+  cat "$SVC/kafka.env"
 }
 
 cmd_addr() {
@@ -148,5 +226,6 @@ case ${1:-} in
   ensure) cmd_ensure ;;
   stop) cmd_stop ;;
   addr) cmd_addr ;;
-  *) echo "usage: $0 ensure|stop|addr" >&2; exit 2 ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 ensure|stop|addr|env" >&2; exit 2 ;;
 esac

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "kafka/kafka.h"
+#include "kafka/kafka_int.h"
 #include "util/util.h"
 
 #define N_MSGS 6000
@@ -284,9 +285,35 @@ static void test_default_brokers_file(check_state *st) {
     CHECK(system(cmd) == 0);
 }
 
+/* kafka_diagnose() on librdkafka's texts that the real-broker test (test_kafka_secure.py) does not
+ * produce with 2.8.0: 2.0.2's "Invalid response size" for a plain client on a TLS port, and an
+ * unrelated error (connection refused), which must not count as a configuration mistake. The
+ * password must never appear in the message. */
+static void test_diagnose_messages(check_state *st) {
+    CHECK_STATE(st);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char err[256], out[640] = "";
+    CHECK(kafka_conf_set(conf, "sasl.password", "hunter2-secret", err, sizeof err) == 0);
+    const char *size = "127.0.0.1:9093/bootstrap: Receive failed: Invalid response size 352518912 (0..100000000): "
+                       "increase receive.message.max.bytes";
+    CHECK(kafka_diagnose(conf, RD_KAFKA_RESP_ERR__BAD_MSG, size, out, sizeof out) == 1);
+    CHECK(strstr(out, "security.protocol=SSL or SASL_SSL") != NULL);
+    out[0] = 0;
+    CHECK(kafka_diagnose(conf, RD_KAFKA_RESP_ERR__TRANSPORT,
+                         "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused", out,
+                         sizeof out) == 0);
+    CHECK_STREQ(out, "");
+    CHECK(kafka_diagnose(conf, RD_KAFKA_RESP_ERR__AUTHENTICATION, "SASL authentication error: invalid credentials",
+                         out, sizeof out) == 1);
+    CHECK(strstr(out, "sasl.password") != NULL);
+    CHECK(strstr(out, "hunter2") == NULL);
+    rd_kafka_conf_destroy(conf);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_default_brokers_file);
+    RUN(&st, test_diagnose_messages);
     RUN(&st, test_unreachable_broker_fails_fast);
     RUN(&st, test_producer_delivers_and_partitions_by_key);
     RUN(&st, test_consumer_rebalance_and_commit);
