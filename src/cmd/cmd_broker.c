@@ -120,7 +120,7 @@ static int broker_serve(const char *addr_file, const char *const *topics, int64_
     return rc;
 }
 
-int cmd_broker(int argc, char **argv) {
+static int broker_main(int argc, char **argv, flags_store *fst) {
     int64_t partitions = 3, replication = 1, timeout = 10 * TIME_US_PER_SEC;
     const char *addr_file = NULL, *brokers = NULL, *topic_list = NULL;
     bool create = false, quiet = false;
@@ -137,7 +137,7 @@ int cmd_broker(int argc, char **argv) {
     };
     char err[256];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, broker_usage, specs);
         return 0;
@@ -158,4 +158,12 @@ int cmd_broker(int argc, char **argv) {
         return 2;
     }
     return broker_serve(addr_file, topics, partitions, quiet);
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_broker(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = broker_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

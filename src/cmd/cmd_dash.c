@@ -15,7 +15,7 @@ static const char USAGE[] =
     "Binds to loopback unless --listen says otherwise; port 0 picks a free port. The token may\n"
     "also come from the environment variable ECOM_DASH_TOKEN (kept out of `ps`).";
 
-int cmd_dash(int argc, char **argv) {
+static int dash_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
     int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
@@ -35,7 +35,7 @@ int cmd_dash(int argc, char **argv) {
     };
     char err[512];
     int npos = 0;
-    int rc = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int rc = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (rc == FLAGS_HELP) {
         flags_usage(stdout, USAGE, specs);
         return 0;
@@ -108,4 +108,12 @@ int cmd_dash(int argc, char **argv) {
     dash_engine_free(e);
     curl_global_cleanup();
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_dash(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = dash_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

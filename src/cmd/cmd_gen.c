@@ -101,7 +101,7 @@ static void sleep_us(int64_t us) {
 }
 
 /* Parses and checks the flags; 0, FLAGS_HELP or FLAGS_ERROR (message printed). */
-static int gen_parse(int argc, char **argv, gen_opts *o) {
+static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
     *o = (gen_opts){.users = 10000, .rate = 100, .late_max = 60 * TIME_US_PER_SEC,
                     .timeout = 10 * TIME_US_PER_SEC, .topics = {"page_views", "cart_events", "orders"}};
     flag_spec specs[] = {
@@ -128,7 +128,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o) {
     char err[512];
     const char *pos[1];
     int np = 0;
-    int r = flags_parse(specs, argc, argv, pos, 0, &np, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, pos, 0, &np, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, gen_usage, specs);
         return FLAGS_HELP;
@@ -256,9 +256,9 @@ out:
     return rc;
 }
 
-int cmd_gen(int argc, char **argv) {
+static int gen_main(int argc, char **argv, flags_store *fst) {
     gen_opts o;
-    int pr = gen_parse(argc, argv, &o);
+    int pr = gen_parse(argc, argv, &o, fst);
     if (pr == FLAGS_HELP) return 0;
     if (pr) return 2;
 
@@ -312,5 +312,13 @@ int cmd_gen(int argc, char **argv) {
     }
     buf_free(&k.obuf);
     gen_free(g);
+    return rc;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_gen(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = gen_main(argc, argv, &st);
+    flags_store_free(&st);
     return rc;
 }

@@ -68,7 +68,7 @@ static void loader_abort(loader *ld) {
     storage_close(ld->s);
 }
 
-int cmd_load(int argc, char **argv) {
+static int load_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     const char *input = NULL, *out = NULL, *codec = "zstd", *stem_arg = NULL;
     int64_t max_rows = 1000000;
@@ -83,7 +83,7 @@ int cmd_load(int argc, char **argv) {
     };
     char err[512];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, load_usage, specs);
         return 0;
@@ -187,5 +187,13 @@ int cmd_load(int argc, char **argv) {
     event_parser_free(p);
     storage_close(ld.s);
     if (!is_stdin) fclose(in);
+    return rc;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_load(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = load_main(argc, argv, &st);
+    flags_store_free(&st);
     return rc;
 }

@@ -26,7 +26,7 @@ static const char run_usage[] =
     "stops the dashboard and the broker, and exits 0. Defaults suit a live demo: 2 s epochs and\n"
     "10 s allowed lateness, so a minute window appears about 10 s after it ends.";
 
-int cmd_run(int argc, char **argv) {
+static int run_main(int argc, char **argv, flags_store *fst) {
     run_config c;
     run_config_default(&c);
     int64_t partitions = c.partitions, seed = 0;
@@ -48,7 +48,7 @@ int cmd_run(int argc, char **argv) {
     };
     char err[1024];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, run_usage, specs);
         return 0;
@@ -88,4 +88,12 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_run(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = run_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

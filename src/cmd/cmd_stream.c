@@ -27,7 +27,7 @@ static const char usage[] =
     "(then every window is flushed as final). With no --brokers and no --input it uses the\n"
     "embedded broker's address (ecom broker).";
 
-int cmd_stream(int argc, char **argv) {
+static int stream_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     pipeline_config c;
     pipeline_config_default(&c);
@@ -68,7 +68,7 @@ int cmd_stream(int argc, char **argv) {
     char err[512];
     const char *pos[1];
     int np = 0;
-    int fr = flags_parse(specs, argc, argv, pos, 0, &np, err, sizeof err);
+    int fr = flags_parse(specs, argc, argv, pos, 0, &np, fst, err, sizeof err);
     if (fr == FLAGS_HELP) {
         flags_usage(stdout, usage, specs);
         return 0;
@@ -133,4 +133,12 @@ int cmd_stream(int argc, char **argv) {
                 (unsigned long long)st.duplicates, (unsigned long long)st.epochs,
                 (unsigned long long)st.files_committed);
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_stream(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = stream_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }
