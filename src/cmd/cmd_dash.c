@@ -18,14 +18,20 @@ static const char USAGE[] =
 static int dash_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        {"hdfs", FLAG_KV, &fst->hdfs, "HDFS storage option (repeatable; config file: hdfs.NAME)", 0, 0, NULL},
         {"listen", FLAG_STR, &listen, "HOST:PORT to serve on (default 127.0.0.1:8501)", 0, 0, NULL},
         {"stream", FLAG_STR, &stream, "base URL of `ecom stream --listen` for live status", 0, 0, NULL},
         {"auth-token", FLAG_STR, &token, "require this token (Bearer header or login cookie)", 0, 0, NULL},
+        {"auth-token", FLAG_ENV, "ECOM_DASH_TOKEN", NULL, 0, 0, NULL},
+        {"tls-cert", FLAG_STR, &tls_cert, "serve HTTPS: certificate chain (PEM file; with --tls-key)", 0, 0, NULL},
+        {"tls-key", FLAG_STR, &tls_key, "serve HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"max-connections", FLAG_INT, &max_conn, "open connections at most (default 512)", 1, 100000, NULL},
         {"per-ip-connections", FLAG_INT, &per_ip, "open connections per client address (default 256)", 1, 100000, NULL},
         {"threads", FLAG_INT, &threads, "worker threads (default 2)", 1, 64, NULL},
@@ -48,9 +54,9 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom dash: --data ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("dash", hdfs_user);
+    int hu = cmd_apply_hdfs_settings("dash", kv_list_items(&fst->hdfs), hdfs_user);
+    if (!hu) hu = cmd_apply_hdfs_user("dash", hdfs_user);
     if (hu) return hu;
-    if (!token) token = getenv("ECOM_DASH_TOKEN");
     if (poll_us <= 0) {
         fprintf(stderr, "ecom dash: --poll must be positive\n");
         return 2;

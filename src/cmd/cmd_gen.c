@@ -35,6 +35,7 @@ typedef struct {
     int64_t users, count, seed, duration, start, late_max, timeout;
     double rate, speedup, late_frac, dup_frac, bad_frac;
     const char *out, *brokers, *topics[TOPIC_COUNT];
+    const char *const *kafka_settings; /* -X / kafka.* / $ECOM_KAFKA_CONF, owned by the flags_store */
     bool quiet, seen_start, seen_speedup, seen_seed, seen_rate;
 } gen_opts;
 
@@ -123,6 +124,9 @@ static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
         {"topic-orders", FLAG_STR, &o->topics[2], "topic for purchases (default orders)", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &o->timeout, "Kafka connect/delivery time limit (default 10s)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {0},
     };
     char err[512];
@@ -151,6 +155,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
         fprintf(stderr, "ecom gen: %s\n", bad);
         return FLAGS_ERROR;
     }
+    o->kafka_settings = kv_list_items(&fst->kafka);
     if (!o->seen_seed) o->seed = (int64_t)((uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32)) & INT64_MAX;
     return 0;
 }
@@ -180,7 +185,7 @@ static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
     }
     if (o->brokers) {
         char err[512];
-        k->kp = kafka_producer_new(o->brokers, o->timeout, err, sizeof err);
+        k->kp = kafka_producer_new_with(o->brokers, o->timeout, o->kafka_settings, err, sizeof err);
         if (!k->kp) {
             fprintf(stderr, "ecom gen: %s\n", err);
             return 1;

@@ -42,8 +42,14 @@ static int run_main(int argc, char **argv, flags_store *fst) {
         {"seed", FLAG_INT, &seed, "generator seed (default: random)", 0, 9e18, &seen_seed},
         {"lateness", FLAG_DURATION, &c.lateness_us, "allowed lateness of the stream (default 10s)", 0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "stream epoch length (default 2s)", 0, 0, NULL},
-        {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (or ECOM_DASH_TOKEN)", 0, 0, NULL},
+        {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (any value may be @/path/to/file)", 0, 0, NULL},
+        {"auth-token", FLAG_ENV, "ECOM_DASH_TOKEN", NULL, 0, 0, NULL},
+        {"tls-cert", FLAG_STR, &c.tls_cert, "dashboard over HTTPS: certificate chain (PEM file; with --tls-key)", 0, 0, NULL},
+        {"tls-key", FLAG_STR, &c.tls_key, "dashboard over HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[1024];
@@ -68,7 +74,7 @@ static int run_main(int argc, char **argv, flags_store *fst) {
     }
     c.partitions = (int)partitions;
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
-    if (!c.auth_token) c.auth_token = getenv("ECOM_DASH_TOKEN");
+    c.kafka_settings = kv_list_items(&fst->kafka);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -39,7 +39,9 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"brokers", FLAG_STR, &brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
         {"input", FLAG_STR, &input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
         {"out", FLAG_STR, &out, "output ROOT: a directory, file:///dir or hdfs://namenode:port/dir", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        {"hdfs", FLAG_KV, &fst->hdfs, "HDFS storage option (repeatable; config file: hdfs.NAME)", 0, 0, NULL},
         {"group", FLAG_STR, &c.group_id, "consumer group id (default ecom-stream)", 0, 0, NULL},
         {"topic-views", FLAG_STR, &c.topics[0], "page view topic (default page_views)", 0, 0, NULL},
         {"topic-cart", FLAG_STR, &c.topics[1], "cart topic (default cart_events)", 0, 0, NULL},
@@ -63,6 +65,9 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
          "Kafka: one of several instances in the group: per-partition commits and partial metric tables "
          "(merge them with the queries in docs/stream.md; ecom dash does)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {0},
     };
     char err[512];
@@ -81,7 +86,8 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom stream: --out ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("stream", hdfs_user);
+    int hu = cmd_apply_hdfs_settings("stream", kv_list_items(&fst->hdfs), hdfs_user);
+    if (!hu) hu = cmd_apply_hdfs_user("stream", hdfs_user);
     if (hu) return hu;
     if (brokers && input) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
@@ -108,6 +114,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         return 2;
     }
     c.brokers = brokers;
+    c.kafka_settings = kv_list_items(&fst->kafka);
     c.input_path = input;
     c.out_root = out;
     c.listen = listen;

@@ -540,7 +540,8 @@ static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, 
 }
 
 static int kafka_partitions(pipeline_job *j) {
-    kafka_producer *pr = kafka_producer_new(j->cfg->brokers, j->cfg->kafka_timeout_us, j->err, sizeof j->err);
+    kafka_producer *pr = kafka_producer_new_with(j->cfg->brokers, j->cfg->kafka_timeout_us, j->cfg->kafka_settings,
+                                                 j->err, sizeof j->err);
     if (!pr) return -1;
     int np = -1;
     for (int t = 0; t < 3; t++) {
@@ -578,6 +579,7 @@ static int kafka_connect(pipeline_job *j) {
     kc.auto_offset_reset = "earliest";
     kc.timeout_us = j->cfg->kafka_timeout_us;
     kc.on_rebalance = on_rebalance;
+    kc.settings = j->cfg->kafka_settings;
     kc.ctx = j;
     j->consumer = kafka_consumer_new(&kc, j->err, sizeof j->err);
     return j->consumer ? 0 : -1;

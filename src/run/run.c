@@ -49,7 +49,7 @@ static void run_sleep_us(int64_t us) {
  * what is in flight so the stream sees every event that was generated. */
 static int run_gen_loop(run_part *p, char *err, size_t errlen) {
     const run_config *c = p->cfg;
-    kafka_producer *kp = kafka_producer_new(p->brokers, 10 * TIME_US_PER_SEC, err, errlen);
+    kafka_producer *kp = kafka_producer_new_with(p->brokers, 10 * TIME_US_PER_SEC, p->cfg->kafka_settings, err, errlen);
     if (!kp) return -1;
     gen_config gc = {.seed = c->seed, .users = c->users, .rate = c->rate, .start_us = time_now_us()};
     gen *g = gen_new(&gc, err, errlen);
@@ -105,6 +105,7 @@ static void *run_stream_main(void *arg) {
     pipeline_config pc;
     pipeline_config_default(&pc);
     pc.brokers = p->brokers;
+    pc.kafka_settings = p->cfg->kafka_settings;
     pc.out_root = p->cfg->out_root;
     pc.listen = p->stream_listen;
     pc.quiet = p->cfg->quiet;

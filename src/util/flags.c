@@ -184,11 +184,15 @@ static int flags_apply_env(const flag_spec *specs, flags_store *st, char *err, s
         const char *var = r->dst, *v = getenv(var);
         const flag_spec *f = flag_find(specs, r->name, strlen(r->name));
         if (!v || !*v || !f) continue;
-        char msg[768];
+        char msg[768], origin[128];
         int rc = 0;
+        snprintf(origin, sizeof origin, "$%s", var);
         if (f->kind == FLAG_KV) {
             kv_list items = {0};
-            rc = config_split_settings(v, var, &items, msg, sizeof msg);
+            if (config_split_settings(v, origin, &items, err, errlen)) {
+                kv_list_free(&items);
+                return -1;
+            }
             for (size_t i = 0; !rc && i < items.n; i++) rc = flag_given(f, items.v[i], st, msg, sizeof msg);
             kv_list_free(&items);
         } else {
@@ -196,7 +200,7 @@ static int flags_apply_env(const flag_spec *specs, flags_store *st, char *err, s
             rc = kept ? flag_given(f, kept, st, msg, sizeof msg) : (snprintf(msg, sizeof msg, "out of memory"), -1);
         }
         if (rc) {
-            snprintf(err, errlen, "$%s: %s", var, msg);
+            snprintf(err, errlen, "%s: %s", origin, msg);
             return -1;
         }
     }
@@ -296,6 +300,8 @@ int flags_parse(const flag_spec *specs, int argc, char **argv, const char **pos,
 void flags_store_free(flags_store *st) {
     config_free(&st->file);
     kv_list_free(&st->owned);
+    kv_list_free(&st->kafka);
+    kv_list_free(&st->hdfs);
 }
 
 /* The usage line of one flag: "--name ARG", with its one-letter alias and its variable. */

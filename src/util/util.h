@@ -104,6 +104,8 @@ typedef struct {
 typedef struct {
     config_file file;
     kv_list owned;
+    kv_list kafka, hdfs; /* for the commands' FLAG_KV flags "kafka" and "hdfs" (any kv_list would do;
+                            these are freed with the store) */
 } flags_store;
 
 void flags_store_free(flags_store *st);
