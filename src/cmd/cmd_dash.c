@@ -11,9 +11,11 @@
 
 static const char USAGE[] =
     "usage: ecom dash --data ROOT [--listen 127.0.0.1:8501] [--stream URL] [--auth-token T]\n"
+    "                 [--tls-cert CERT.pem --tls-key KEY.pem]\n"
     "Serves the dashboard page and its JSON API (/api/...) over the committed tables in ROOT.\n"
     "Binds to loopback unless --listen says otherwise; port 0 picks a free port. The token may\n"
-    "also come from the environment variable ECOM_DASH_TOKEN (kept out of `ps`).";
+    "also come from the environment variable ECOM_DASH_TOKEN or a file (--auth-token @FILE), kept\n"
+    "out of `ps`. With --tls-cert and --tls-key the dashboard is served over HTTPS only.";
 
 static int dash_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
@@ -93,7 +95,7 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     }
     dash_server_opts so = {.listen = listen, .auth_token = token, .max_connections = (unsigned)max_conn,
                            .per_ip_connections = (unsigned)per_ip, .threads = (unsigned)threads,
-                           .timeout_s = (unsigned)timeout_s};
+                           .timeout_s = (unsigned)timeout_s, .tls_cert = tls_cert, .tls_key = tls_key};
     dash_server *s = dash_server_start(e, &so, err, sizeof err);
     if (!s) {
         fprintf(stderr, "ecom dash: %s\n", err);
@@ -103,7 +105,7 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     }
     /* The printed URL uses the host as given (with the port actually bound). */
     const char *colon = strrchr(listen, ':');
-    printf("ecom dash: serving http://%.*s:%u/ (data %s)\n", (int)(colon - listen), listen,
+    printf("ecom dash: serving %s://%.*s:%u/ (data %s)\n", tls_cert ? "https" : "http", (int)(colon - listen), listen,
            (unsigned)dash_server_port(s), data);
     fflush(stdout);
 

@@ -168,7 +168,8 @@ static dash_server *run_dash_start(const run_config *c, const char *stream_url, 
     dash_engine_opts eo = {.stream_url = stream_url};
     dash_engine *e = dash_engine_new(src, &eo, err, errlen);
     if (!e) return NULL;
-    dash_server_opts so = {.listen = c->listen, .auth_token = c->auth_token};
+    dash_server_opts so = {.listen = c->listen, .auth_token = c->auth_token, .tls_cert = c->tls_cert,
+                           .tls_key = c->tls_key};
     dash_server *s = dash_server_start(e, &so, err, errlen);
     if (!s) {
         dash_engine_free(e);
@@ -220,8 +221,9 @@ int run_pipeline(const run_config *c, volatile sig_atomic_t *stop, FILE *info, c
     }
     g_on = true;
     const char *colon = strrchr(c->listen, ':');
-    fprintf(info, "ecom run: dashboard at http://%.*s:%u/  (broker %s%s, stream status %s/status, data %s, "
-            "%.0f events/s, %lld users); stop with Ctrl-C\n", (int)(colon - c->listen), c->listen,
+    fprintf(info, "ecom run: dashboard at %s://%.*s:%u/  (broker %s%s, stream status %s/status, data %s, "
+            "%.0f events/s, %lld users); stop with Ctrl-C\n", c->tls_cert ? "https" : "http",
+            (int)(colon - c->listen), c->listen,
             (unsigned)dash_server_port(ds), brokers, mock ? " embedded" : "", surl, c->out_root, c->rate,
             (long long)c->users);
     fflush(info);
