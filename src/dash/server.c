@@ -139,7 +139,9 @@ static enum MHD_Result serve_login(dash_server *s, struct MHD_Connection *c, con
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     char cookie[600];
-    snprintf(cookie, sizeof cookie, COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", s->token);
+    /* over HTTPS the browser must never send it back over plain HTTP */
+    snprintf(cookie, sizeof cookie, COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s", s->token,
+             s->tls_cert.len ? "; Secure" : "");
     MHD_add_response_header(r, "Set-Cookie", cookie);
     MHD_add_response_header(r, "Location", "/");
     return send_response(c, MHD_HTTP_SEE_OTHER, r, "text/plain; charset=utf-8", false);

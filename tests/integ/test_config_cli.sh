@@ -79,6 +79,12 @@ secrets_redacted() {
   "$ECOM" gen "${GEN[@]}" --config "$c" -X "sasl.jaas.config=@$pw" >>"$all" 2>&1
   "$ECOM" gen "${GEN[@]}" -X "sasl.oauthbearer.client.secret=$secret" -X "sasl.oauthbearer.method=$secret" >>"$all" 2>&1
   "$ECOM" gen "${GEN[@]}" --config "$c" >>"$all" 2>&1 || fail "gen with sasl.password from @file: $(tail -3 "$all")"
+  # librdkafka's own log (every context) with SASL in use: its config dump says [redacted]
+  local n0; n0=$(wc -l <"$all")
+  ECOM_KAFKA_DEBUG=all "$ECOM" gen --brokers 127.0.0.1:1 --timeout 1s --count 1 --quiet --config "$c" \
+    -X security.protocol=sasl_plaintext -X sasl.mechanism=PLAIN -X sasl.username=u >>"$all" 2>&1
+  expect_ge "$(( $(wc -l <"$all") - n0 ))" 20 "librdkafka debug lines"
+  expect_contains "$(cat "$all")" "sasl.password = [redacted]"
   # the stream's /status and /metrics while it runs with the secret in its Kafka settings
   local port; port=$(free_port)
   "$ECOM" stream --config "$c" --brokers "$ADDR" --out "$TEST_TMP/lake" --listen "127.0.0.1:$port" \
@@ -113,5 +119,18 @@ secrets_redacted() {
 case_run kafka_conf_semicolon
 case_run kafka_precedence
 case_run config_flags
+# hdfs.* keys are handed to the storage options; an unknown one is an error where consumed.
+hdfs_keys() {
+  local c=$TEST_TMP/h.conf
+  printf '[hdfs]\nno-such-option = 1\n' >"$c"
+  expect_rc 2 "$ECOM" load --config "$c" --input /dev/null --out "$TEST_TMP/hl"
+  expect_contains "$LAST_ERR" "ecom load: unknown HDFS option 'hdfs.no-such-option'"
+  expect_rc 2 "$ECOM" stream --hdfs bogus=1 --input /dev/null --out "$TEST_TMP/hl"
+  expect_contains "$LAST_ERR" "unknown HDFS option 'hdfs.bogus'"
+  # gen has no HDFS: the same file is fine for it (keys of other components are skipped)
+  expect_rc 0 "$ECOM" gen --config "$c" --count 1 --out /dev/null --quiet
+}
+
 case_run secrets_redacted
+case_run hdfs_keys
 suite_end

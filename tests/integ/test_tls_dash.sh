@@ -68,6 +68,32 @@ tls_errors() {
   expect_contains "$LAST_ERR" "give both --tls-cert and --tls-key"
 }
 
+# `ecom run` passes the TLS files to its dashboard; with a token the login cookie is Secure.
+run_https_with_token() {
+  local tok=Run-tok.123456 out=$TEST_TMP/run.out
+  printf '%s\n' "$tok" >"$TEST_TMP/tok"
+  "$ECOM" run --out "$TEST_TMP/runlake" --listen 127.0.0.1:0 --rate 20 --quiet --auth-token "@$TEST_TMP/tok" \
+    --tls-cert "$P/srv.pem" --tls-key "$P/srv.key" >"$out" 2>"$out.err" &
+  DPID=$!
+  local url=
+  for _ in $(seq 150); do
+    url=$(sed -n 's/.*dashboard at \(https[^ ]*\) .*/\1/p' "$out")
+    [ -n "$url" ] && break
+    kill -0 $DPID 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { fail "ecom run did not print an https dashboard URL: $(cat "$out" "$out.err")"; return; }
+  expect_eq "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code}' "${url}api/health")" 401 "no token"
+  expect_eq "$(curl -s --cacert "$P/ca.pem" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $tok" \
+    "${url}api/health")" 200 "Bearer token over https"
+  local hdr; hdr=$(curl -s --cacert "$P/ca.pem" -D - -o /dev/null "${url}?token=$tok")
+  expect_contains "$hdr" "HttpOnly; SameSite=Strict; Secure"
+  kill -INT $DPID; wait $DPID || fail "ecom run exit code $?: $(tail -3 "$out.err")"
+  DPID=
+  grep -qF "$tok" "$out" "$out.err" && fail "the token was printed"
+}
+
 case_run https_in_browser
+case_run run_https_with_token
 case_run tls_errors
 suite_end
