@@ -26,10 +26,4 @@ int cmd_run(int argc, char **argv);
  * after printing "ecom <cmd>: ..." to stderr. */
 int cmd_apply_hdfs_user(const char *cmd, const char *user);
 
-/* The `hdfs.NAME = value` keys of the config file and `--hdfs NAME=VALUE` flags (NULL-terminated
- * "NAME=VALUE" list, later entries win). Placeholder until the storage options exist: "user"
- * is taken as --hdfs-user when neither that flag (user) nor $HADOOP_USER_NAME gives one; any
- * other name is an error. Same return convention as cmd_apply_hdfs_user. */
-int cmd_apply_hdfs_settings(const char *cmd, const char *const *settings, const char *user);
-
 #endif

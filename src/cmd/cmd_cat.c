@@ -224,9 +224,8 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         {"where-date", FLAG_STR, &st.where_date, "only partition date=D and rows whose ts falls on D (UTC)", 0, 0, NULL},
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name)", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
         {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
-        {"hdfs", FLAG_KV, &fst->hdfs, "HDFS storage option (repeatable; config file: hdfs.NAME)", 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[512];
@@ -241,8 +240,7 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom cat: %s\n", r == FLAGS_ERROR ? err : "expected one PATH (see --help)");
         return 2;
     }
-    int hu = cmd_apply_hdfs_settings("cat", kv_list_items(&fst->hdfs), hdfs_user);
-    if (!hu) hu = cmd_apply_hdfs_user("cat", hdfs_user);
+    int hu = cmd_apply_hdfs_user("cat", hdfs_user);
     if (hu) return hu;
     if (st.format && strcmp(st.format, "ndjson") && strcmp(st.format, "csv")) {
         fprintf(stderr, "ecom cat: --format must be ndjson or csv\n");

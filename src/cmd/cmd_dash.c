@@ -25,9 +25,8 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name)", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
         {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
-        {"hdfs", FLAG_KV, &fst->hdfs, "HDFS storage option (repeatable; config file: hdfs.NAME)", 0, 0, NULL},
         {"listen", FLAG_STR, &listen, "HOST:PORT to serve on (default 127.0.0.1:8501)", 0, 0, NULL},
         {"stream", FLAG_STR, &stream, "base URL of `ecom stream --listen` for live status", 0, 0, NULL},
         {"auth-token", FLAG_STR, &token, "require this token (Bearer header or login cookie)", 0, 0, NULL},
@@ -56,8 +55,7 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom dash: --data ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_settings("dash", kv_list_items(&fst->hdfs), hdfs_user);
-    if (!hu) hu = cmd_apply_hdfs_user("dash", hdfs_user);
+    int hu = cmd_apply_hdfs_user("dash", hdfs_user);
     if (hu) return hu;
     if (poll_us <= 0) {
         fprintf(stderr, "ecom dash: --poll must be positive\n");

@@ -3,7 +3,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cmd/cmd.h"
 
@@ -23,18 +22,4 @@ int cmd_apply_hdfs_user(const char *cmd, const char *user) {
         return 1;
     }
     return 0;
-}
-
-int cmd_apply_hdfs_settings(const char *cmd, const char *const *settings, const char *user) {
-    const char *last_user = NULL;
-    for (; *settings; settings++) {
-        if (!strncmp(*settings, "user=", 5)) {
-            last_user = *settings + 5;
-            continue;
-        }
-        fprintf(stderr, "ecom %s: unknown HDFS option 'hdfs.%.*s'\n", cmd, (int)strcspn(*settings, "="), *settings);
-        return 2;
-    }
-    if (!last_user || user || getenv("HADOOP_USER_NAME")) return 0;
-    return cmd_apply_hdfs_user(cmd, last_user);
 }

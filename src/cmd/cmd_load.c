@@ -75,9 +75,8 @@ static int load_main(int argc, char **argv, flags_store *fst) {
     const flag_spec specs[] = {
         {"input", FLAG_STR, &input, "NDJSON event file (\"-\" for stdin, then give --stem)", 0, 0, NULL},
         {"out", FLAG_STR, &out, "lake root: a directory or hdfs://HOST:PORT/path", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name)", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
         {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
-        {"hdfs", FLAG_KV, &fst->hdfs, "HDFS storage option (repeatable; config file: hdfs.NAME)", 0, 0, NULL},
         {"codec", FLAG_STR, &codec, "zstd (default), snappy or none", 0, 0, NULL},
         {"max-rows", FLAG_INT, &max_rows, "rows per file before rolling to the next (default 1000000)", 1, 1e12, NULL},
         {"stem", FLAG_STR, &stem_arg, "file-name stem (default: from the input name)", 0, 0, NULL},
@@ -94,8 +93,7 @@ static int load_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom load: %s\n", r == FLAGS_ERROR ? err : "--input and --out are required");
         return 2;
     }
-    int hu = cmd_apply_hdfs_settings("load", kv_list_items(&fst->hdfs), hdfs_user);
-    if (!hu) hu = cmd_apply_hdfs_user("load", hdfs_user);
+    int hu = cmd_apply_hdfs_user("load", hdfs_user);
     if (hu) return hu;
     pq_codec pc = !strcmp(codec, "zstd") ? PQ_ZSTD : !strcmp(codec, "snappy") ? PQ_SNAPPY : !strcmp(codec, "none") ? PQ_UNCOMPRESSED : (pq_codec)-1;
     if ((int)pc < 0) {

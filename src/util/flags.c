@@ -134,13 +134,34 @@ static int flag_given(const flag_spec *f, const char *val, flags_store *st, char
     return 0;
 }
 
-/* One file key for this command. "N.rest" feeds the FLAG_KV flag N; a plain name sets that
- * flag. strict (the key came from [CMD]): a key this command lacks is an error. */
+/* "a.b.c" as the flag "a-b-c" (so `[hdfs]` + `user = x` is --hdfs-user x), or NULL. */
+static const flag_spec *flag_find_dotted(const flag_spec *specs, const char *key) {
+    char name[128];
+    size_t n = strlen(key);
+    if (n >= sizeof name) return NULL;
+    for (size_t i = 0; i <= n; i++) name[i] = key[i] == '.' ? '-' : key[i];
+    const flag_spec *f = flag_find(specs, name, n);
+    return f && f->kind != FLAG_KV ? f : NULL;
+}
+
+/* Does the command have a flag "<prefix>-..."? Then the file's "<prefix>.*" keys are its own. */
+static bool flag_family(const flag_spec *specs, const char *prefix, size_t n) {
+    for (const flag_spec *f = specs; f->name; f++)
+        if (f->kind != FLAG_ENV && f->kind != FLAG_ALIAS && !strncmp(f->name, prefix, n) && f->name[n] == '-')
+            return true;
+    return false;
+}
+
+/* One file key for this command: "N.rest" feeds the FLAG_KV flag N, else it is the flag
+ * "N-rest"; a plain name sets that flag. A key this command lacks is an error when it came
+ * from [CMD] (strict) or names a family of its flags ("hdfs.x" for a command with --hdfs-*),
+ * and is skipped otherwise (it is another command's). */
 static int file_key(const flag_spec *specs, const config_entry *e, const char *key, bool strict,
                     flags_store *st, char *err, size_t errlen) {
     char msg[768];
     const char *dot = strchr(key, '.');
-    const flag_spec *f = flag_find(specs, key, dot ? (size_t)(dot - key) : strlen(key));
+    size_t head = dot ? (size_t)(dot - key) : strlen(key);
+    const flag_spec *f = flag_find(specs, key, head), *fd = NULL;
     int rc = 0;
     if (f && dot && f->kind == FLAG_KV) {
         if (!dot[1]) goto unknown;
@@ -151,7 +172,9 @@ static int file_key(const flag_spec *specs, const config_entry *e, const char *k
         free(item);
     } else if (f && !dot && f->kind != FLAG_KV) {
         rc = flag_given(f, e->value, st, msg, sizeof msg);
-    } else if (strict || (f && !dot)) {
+    } else if (dot && (fd = flag_find_dotted(specs, key))) {
+        rc = flag_given(fd, e->value, st, msg, sizeof msg);
+    } else if (strict || (f && !dot) || (dot && flag_family(specs, key, head))) {
         goto unknown;
     }
     if (rc) snprintf(err, errlen, "%s:%d: %s", st->file.path, e->line, msg);
@@ -301,7 +324,6 @@ void flags_store_free(flags_store *st) {
     config_free(&st->file);
     kv_list_free(&st->owned);
     kv_list_free(&st->kafka);
-    kv_list_free(&st->hdfs);
 }
 
 /* The usage line of one flag: "--name ARG", with its one-letter alias and its variable. */

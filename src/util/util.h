@@ -71,7 +71,9 @@ int duration_parse(const char *s, int64_t *us);
  *                   `commit-interval = 5s`. Keys under `[CMD]` (or `CMD.name`) are for `ecom CMD`
  *                   only and must be its flags; other keys are used by the commands that have
  *                   such a flag and skipped by the others, so one file serves every command.
- *                   A FLAG_KV flag named N collects the file's `N.name = value` keys.
+ *                   A FLAG_KV flag named N collects the file's `N.name = value` keys; any other
+ *                   dotted key `a.b` is the flag `a-b` (`[hdfs]` + `user = x` is --hdfs-user x),
+ *                   and an unknown `a.*` key is an error for a command with `--a-*` flags.
  *   precedence      command line > environment (FLAG_ENV rows) > `[CMD]` keys > other file keys.
  *                   FLAG_KV lists keep every source in that order, so later items override.
  *   secrets         any value "@/path" is read from that file (config_value_resolve); values of
@@ -104,8 +106,8 @@ typedef struct {
 typedef struct {
     config_file file;
     kv_list owned;
-    kv_list kafka, hdfs; /* for the commands' FLAG_KV flags "kafka" and "hdfs" (any kv_list would do;
-                            these are freed with the store) */
+    kv_list kafka;       /* for the commands' FLAG_KV flag "kafka" (any kv_list would do; this one is
+                            freed with the store) */
 } flags_store;
 
 void flags_store_free(flags_store *st);

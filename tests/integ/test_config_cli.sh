@@ -119,16 +119,18 @@ secrets_redacted() {
 case_run kafka_conf_semicolon
 case_run kafka_precedence
 case_run config_flags
-# hdfs.* keys are handed to the storage options; an unknown one is an error where consumed.
+# `[hdfs]` keys are the --hdfs-* flags (`user` is --hdfs-user); an unknown one is an error for
+# the commands with HDFS flags, and skipped by the others.
 hdfs_keys() {
   local c=$TEST_TMP/h.conf
   printf '[hdfs]\nno-such-option = 1\n' >"$c"
   expect_rc 2 "$ECOM" load --config "$c" --input /dev/null --out "$TEST_TMP/hl"
-  expect_contains "$LAST_ERR" "ecom load: unknown HDFS option 'hdfs.no-such-option'"
-  expect_rc 2 "$ECOM" stream --hdfs bogus=1 --input /dev/null --out "$TEST_TMP/hl"
-  expect_contains "$LAST_ERR" "unknown HDFS option 'hdfs.bogus'"
-  # gen has no HDFS: the same file is fine for it (keys of other components are skipped)
+  expect_contains "$LAST_ERR" "ecom load: $c:2: unknown key 'hdfs.no-such-option' for this command"
   expect_rc 0 "$ECOM" gen --config "$c" --count 1 --out /dev/null --quiet
+  printf '[hdfs]\nuser =\n' >"$c"   # reaches --hdfs-user, which refuses an empty name
+  expect_rc 2 "$ECOM" stream --config "$c" --input /dev/null --out "$TEST_TMP/hl"
+  expect_contains "$LAST_ERR" "ecom stream: --hdfs-user needs a non-empty name"
+  HADOOP_USER_NAME=envuser expect_rc 0 "$ECOM" stream --config "$c" --input /dev/null --out "$TEST_TMP/hl" --quiet
 }
 
 case_run secrets_redacted

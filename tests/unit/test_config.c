@@ -105,7 +105,7 @@ static void test_secrets(check_state *st) {
 }
 
 typedef struct {
-    const char *out, *token;
+    const char *out, *token, *hdfs_user;
     int64_t interval;
     bool quiet;
     kv_list kafka;
@@ -118,6 +118,7 @@ static int parse(opts *o, flags_store *fs, int argc, char **argv, char *err, siz
         {"auth-token", FLAG_ENV, "TEST_CFG_TOKEN", NULL, 0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &o->interval, "", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &o->quiet, "", 0, 0, NULL},
+        {"hdfs-user", FLAG_STR, &o->hdfs_user, "", 0, 0, NULL},
         {"kafka", FLAG_KV, &o->kafka, "", 0, 0, NULL},
         {"kafka", FLAG_ENV, "TEST_CFG_KAFKA", NULL, 0, 0, NULL},
         {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
@@ -215,6 +216,17 @@ static void test_file_errors(check_state *st) {
     CHECK(parse(&o, &fs, 5, b, err, sizeof err) == FLAGS_ERROR);
     CHECK(o.kafka.n == 1 && !strcmp(o.kafka.v[0], "ssl.key.password=se;cr#et"));
     CHECK(strstr(err, "--kafka needs NAME=VALUE") != NULL);
+    kv_list_free(&o.kafka);
+    flags_store_free(&fs);
+    /* [hdfs] user = x is --hdfs-user x; an unknown hdfs.* key is an error for this command */
+    snprintf(cpath, sizeof cpath, "%s", tmp_file("e5.conf", "[hdfs]\nuser = etl\n[gen]\nx = 1\n"));
+    CHECK(parse(&o, &fs, 3, a, err, sizeof err) == FLAGS_OK);
+    CHECK_STREQ(o.hdfs_user, "etl");
+    kv_list_free(&o.kafka);
+    flags_store_free(&fs);
+    snprintf(cpath, sizeof cpath, "%s", tmp_file("e6.conf", "[hdfs]\nuser = etl\nkeytab = /k\n"));
+    CHECK(parse(&o, &fs, 3, a, err, sizeof err) == FLAGS_ERROR);
+    CHECK(strstr(err, "e6.conf:3: unknown key 'hdfs.keytab'") != NULL);
     kv_list_free(&o.kafka);
     flags_store_free(&fs);
     char *c[] = {"cmd", "--config", "/nonexistent.conf"};
