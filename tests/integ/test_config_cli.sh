@@ -40,6 +40,10 @@ kafka_precedence() {
   ECOM_KAFKA_CONF=acks=bogus expect_rc 1 "$ECOM" gen "${GEN[@]}" --config "$good"
   ECOM_KAFKA_CONF=acks=bogus expect_rc 0 "$ECOM" gen "${GEN[@]}" -X acks=all      # flag > env
   # (the embedded broker has no CreateTopics: only the settings' path is checked here)
+  expect_rc 1 "$ECOM" stream --brokers "$ADDR" --out "$TEST_TMP/sl" --quiet -X fetch.wait.max.ms=bogus
+  expect_contains "$LAST_ERR" "Kafka setting fetch.wait.max.ms=bogus"
+  expect_rc 1 "$ECOM" run --brokers "$ADDR" --out "$TEST_TMP/rl" --listen 127.0.0.1:0 --quiet -X acks=bogus
+  expect_contains "$LAST_ERR" "Kafka setting acks=bogus"
   expect_rc 1 "$ECOM" broker --create-topics --brokers "$ADDR" --quiet -X socket.timeout.ms=bogus
   expect_contains "$LAST_ERR" "socket.timeout.ms"
 }
