@@ -179,7 +179,10 @@ int config_load(const char *path, config_file *out, char *err, size_t errlen) {
 int config_value_resolve(const char *name, const char *value, char **out, char *err, size_t errlen) {
     *out = NULL;
     if (value[0] != '@') return 0;
-    if (value[1] == '@') return (*out = strdup(value + 1)) ? 0 : -1;
+    if (value[1] == '@') {
+        if (!(*out = strdup(value + 1))) snprintf(err, errlen, "out of memory");
+        return *out ? 0 : -1;
+    }
     buf_t b = {0};
     if (!value[1] || file_read_all(value + 1, &b)) {
         snprintf(err, errlen, "%s: cannot read the value's file '%s': %s", name, value + 1,
@@ -212,7 +215,7 @@ static int is_separator(const char *s) {
 }
 
 int config_split_settings(const char *s, const char *origin, kv_list *l, char *err, size_t errlen) {
-    while (*s) {
+    for (int nth = 1; *s;) {
         const char *e = s;
         while (*e && !is_separator(e)) e++;
         const char *is = s, *ie = e;
@@ -221,9 +224,8 @@ int config_split_settings(const char *s, const char *origin, kv_list *l, char *e
         if (is == ie) continue;
         const char *eq = memchr(is, '=', (size_t)(ie - is));
         if (!eq || eq == is) {
-            /* no value to hide here: the item has no '=' at all, so it is a name at most */
-            snprintf(err, errlen, "%s: bad setting '%.*s' (expected name=value)", origin,
-                     (int)(ie - is > 64 ? 64 : ie - is), is);
+            /* not echoed: a value typed without its name may be a password */
+            snprintf(err, errlen, "%s: setting %d is not name=value", origin, nth);
             return -1;
         }
         char *item = str_ndup(is, (size_t)(ie - is));
@@ -233,6 +235,7 @@ int config_split_settings(const char *s, const char *origin, kv_list *l, char *e
             return -1;
         }
         free(item);
+        nth++;
     }
     return 0;
 }

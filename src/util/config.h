@@ -74,7 +74,8 @@ int config_value_resolve(const char *name, const char *value, char **out, char *
 /* Splits "name=value;name=value" (the $ECOM_KAFKA_CONF form) into l. A ';' separates two
  * settings only when what follows it is "name=" (a property name: letters, digits, '.', '_',
  * '-'), so a value may contain ';' ("sasl.password=pa;ss"), except just before such a name
- * (use "@/path" for those). Empty items are skipped; an item without '=' is an error. */
+ * (use "@/path" for those). Empty items are skipped; an item without '=' is an error (the
+ * message gives its position, not its text). */
 int config_split_settings(const char *s, const char *origin, kv_list *l, char *err, size_t errlen);
 
 /* ---- secrets ---- */

@@ -58,8 +58,8 @@ static const char *store_keep(flags_store *st, const char *s) {
 /* Appends one NAME=VALUE item to a FLAG_KV list, reading an "@/path" value. */
 static int kv_add(const flag_spec *f, const char *item, char *err, size_t errlen) {
     const char *eq = strchr(item, '=');
-    if (!eq || eq == item) {
-        snprintf(err, errlen, "--%s needs NAME=VALUE, not '%.*s'", f->name, eq ? 0 : 64, item);
+    if (!eq || eq == item) { /* the item is not echoed: it may be a secret typed without its name */
+        snprintf(err, errlen, "--%s needs NAME=VALUE (%s)", f->name, eq ? "the name is empty" : "no '=' given");
         return -1;
     }
     char name[256], *val = NULL;
