@@ -20,7 +20,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 DEB_BUILD=(build-essential pkg-config librdkafka-dev libzstd-dev libsnappy-dev libmicrohttpd-dev
            libcurl4-openssl-dev tzdata)
 DEB_TEST=(kcat libjansson-dev clang libclang-rt-14-dev python3-venv maven default-jre-headless
-          chromium wrk nodejs npm)
+          chromium wrk nodejs npm openssl curl)
 want=("${DEB_BUILD[@]}")
 [ "${ECOM_SETUP_MINIMAL:-0}" = 1 ] || want+=("${DEB_TEST[@]}")
 missing=()

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
     for (const command *c = commands; c->name; c++) fprintf(f, "  %-8s %s\n", c->name, c->summary);
     fprintf(f, "  %-8s %s\n", "help", "show this help");
     fprintf(f, "  %-8s %s\n", "version", "print the version");
+    fprintf(f, "\nEvery command also takes --config FILE (key = value lines; see README.md, Configuration).\n");
 }
 
 int main(int argc, char **argv) {

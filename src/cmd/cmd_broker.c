@@ -71,14 +71,14 @@ static int broker_parse_topics(const char *list, char *buf, size_t buflen, const
 }
 
 static int broker_create_topics(const char *brokers, const char *const *topics, int64_t partitions,
-                                int64_t replication, int64_t timeout) {
+                                int64_t replication, int64_t timeout, const char *const *settings) {
     char err[512];
     if (!brokers) {
         fprintf(stderr, "ecom broker: --create-topics needs --brokers\n");
         return 2;
     }
-    if (kafka_topics_create(brokers, topics, KAFKA_NTOPICS, (int)partitions, (int)replication,
-                            timeout, err, sizeof err)) {
+    if (kafka_topics_create_with(brokers, topics, KAFKA_NTOPICS, (int)partitions, (int)replication, timeout,
+                                 settings, err, sizeof err)) {
         fprintf(stderr, "ecom broker: %s\n", err);
         return 1;
     }
@@ -120,7 +120,7 @@ static int broker_serve(const char *addr_file, const char *const *topics, int64_
     return rc;
 }
 
-int cmd_broker(int argc, char **argv) {
+static int broker_main(int argc, char **argv, flags_store *fst) {
     int64_t partitions = 3, replication = 1, timeout = 10 * TIME_US_PER_SEC;
     const char *addr_file = NULL, *brokers = NULL, *topic_list = NULL;
     bool create = false, quiet = false;
@@ -133,11 +133,14 @@ int cmd_broker(int argc, char **argv) {
         {"replication", FLAG_INT, &replication, "replication factor (with --create-topics; default 1)", 1, 32, NULL},
         {"timeout", FLAG_DURATION, &timeout, "time limit for --create-topics (default 10s)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no messages on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "with --create-topics: librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[256];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, broker_usage, specs);
         return 0;
@@ -152,10 +155,19 @@ int cmd_broker(int argc, char **argv) {
         fprintf(stderr, "ecom broker: --topics needs three comma-separated names (views,cart,orders)\n");
         return 2;
     }
-    if (create) return broker_create_topics(brokers, topics, partitions, replication, timeout);
+    if (create)
+        return broker_create_topics(brokers, topics, partitions, replication, timeout, kv_list_items(&fst->kafka));
     if (brokers) {
         fprintf(stderr, "ecom broker: --brokers only goes with --create-topics\n");
         return 2;
     }
     return broker_serve(addr_file, topics, partitions, quiet);
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_broker(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = broker_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

@@ -223,7 +223,7 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
     return rc;
 }
 
-int cmd_cat(int argc, char **argv) {
+static int cat_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     cat_state st = {.limit = -1, .out = stdout};
     const flag_spec specs[] = {
@@ -232,12 +232,13 @@ int cmd_cat(int argc, char **argv) {
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
         {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[512];
     const char *pos[1];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, pos, 1, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, pos, 1, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, cat_usage, specs);
         return 0;
@@ -276,5 +277,13 @@ int cmd_cat(int argc, char **argv) {
     pq_text_free(&st.line);
     lake_paths_free(files, n);
     storage_close(s);
+    return rc;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_cat(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = cat_main(argc, argv, &st);
+    flags_store_free(&st);
     return rc;
 }

@@ -12,21 +12,28 @@
 
 static const char USAGE[] =
     "usage: ecom dash --data ROOT [--listen 127.0.0.1:8501] [--stream URL] [--auth-token T]\n"
+    "                 [--tls-cert CERT.pem --tls-key KEY.pem]\n"
     "Serves the dashboard page and its JSON API (/api/...) over the committed tables in ROOT.\n"
     "Binds to loopback unless --listen says otherwise; port 0 picks a free port. The token may\n"
-    "also come from the environment variable ECOM_DASH_TOKEN (kept out of `ps`).";
+    "also come from the environment variable ECOM_DASH_TOKEN or a file (--auth-token @FILE), kept\n"
+    "out of `ps`. With --tls-cert and --tls-key the dashboard is served over HTTPS only.";
 
-int cmd_dash(int argc, char **argv) {
+static int dash_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
         {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
         {"listen", FLAG_STR, &listen, "HOST:PORT to serve on (default 127.0.0.1:8501)", 0, 0, NULL},
         {"stream", FLAG_STR, &stream, "base URL of `ecom stream --listen` for live status", 0, 0, NULL},
         {"auth-token", FLAG_STR, &token, "require this token (Bearer header or login cookie)", 0, 0, NULL},
+        {"auth-token", FLAG_ENV, "ECOM_DASH_TOKEN", NULL, 0, 0, NULL},
+        {"tls-cert", FLAG_STR, &tls_cert, "serve HTTPS: certificate chain (PEM file; with --tls-key)", 0, 0, NULL},
+        {"tls-key", FLAG_STR, &tls_key, "serve HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"max-connections", FLAG_INT, &max_conn, "open connections at most (default 512)", 1, 100000, NULL},
         {"per-ip-connections", FLAG_INT, &per_ip, "open connections per client address (default 256)", 1, 100000, NULL},
         {"threads", FLAG_INT, &threads, "worker threads (default 2)", 1, 64, NULL},
@@ -36,7 +43,7 @@ int cmd_dash(int argc, char **argv) {
     };
     char err[512];
     int npos = 0;
-    int rc = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int rc = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (rc == FLAGS_HELP) {
         flags_usage(stdout, USAGE, specs);
         return 0;
@@ -51,7 +58,6 @@ int cmd_dash(int argc, char **argv) {
     }
     int hu = cmd_apply_hdfs_user("dash", hdfs_user);
     if (hu) return hu;
-    if (!token) token = getenv("ECOM_DASH_TOKEN");
     if (poll_us <= 0) {
         fprintf(stderr, "ecom dash: --poll must be positive\n");
         return 2;
@@ -94,7 +100,7 @@ int cmd_dash(int argc, char **argv) {
     }
     dash_server_opts so = {.listen = listen, .auth_token = token, .max_connections = (unsigned)max_conn,
                            .per_ip_connections = (unsigned)per_ip, .threads = (unsigned)threads,
-                           .timeout_s = (unsigned)timeout_s};
+                           .timeout_s = (unsigned)timeout_s, .tls_cert = tls_cert, .tls_key = tls_key};
     dash_server *s = dash_server_start(e, &so, err, sizeof err);
     if (!s) {
         fprintf(stderr, "ecom dash: %s\n", err);
@@ -104,7 +110,7 @@ int cmd_dash(int argc, char **argv) {
     }
     /* The printed URL uses the host as given (with the port actually bound). */
     const char *colon = strrchr(listen, ':');
-    printf("ecom dash: serving http://%.*s:%u/ (data %s)\n", (int)(colon - listen), listen,
+    printf("ecom dash: serving %s://%.*s:%u/ (data %s)\n", tls_cert ? "https" : "http", (int)(colon - listen), listen,
            (unsigned)dash_server_port(s), data);
     fflush(stdout);
 
@@ -115,4 +121,12 @@ int cmd_dash(int argc, char **argv) {
     dash_engine_free(e);
     curl_global_cleanup();
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_dash(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = dash_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

@@ -35,6 +35,7 @@ typedef struct {
     int64_t users, count, seed, duration, start, late_max, timeout;
     double rate, speedup, late_frac, dup_frac, bad_frac;
     const char *out, *brokers, *topics[TOPIC_COUNT];
+    const char *const *kafka_settings; /* -X / kafka.* / $ECOM_KAFKA_CONF, owned by the flags_store */
     bool quiet, seen_start, seen_speedup, seen_seed, seen_rate;
 } gen_opts;
 
@@ -101,7 +102,7 @@ static void sleep_us(int64_t us) {
 }
 
 /* Parses and checks the flags; 0, FLAGS_HELP or FLAGS_ERROR (message printed). */
-static int gen_parse(int argc, char **argv, gen_opts *o) {
+static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
     *o = (gen_opts){.users = 10000, .rate = 100, .late_max = 60 * TIME_US_PER_SEC,
                     .timeout = 10 * TIME_US_PER_SEC, .topics = {"page_views", "cart_events", "orders"}};
     flag_spec specs[] = {
@@ -123,12 +124,15 @@ static int gen_parse(int argc, char **argv, gen_opts *o) {
         {"topic-orders", FLAG_STR, &o->topics[2], "topic for purchases (default orders)", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &o->timeout, "Kafka connect/delivery time limit (default 10s)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {0},
     };
     char err[512];
     const char *pos[1];
     int np = 0;
-    int r = flags_parse(specs, argc, argv, pos, 0, &np, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, pos, 0, &np, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, gen_usage, specs);
         return FLAGS_HELP;
@@ -151,6 +155,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o) {
         fprintf(stderr, "ecom gen: %s\n", bad);
         return FLAGS_ERROR;
     }
+    o->kafka_settings = kv_list_items(&fst->kafka);
     if (!o->seen_seed) o->seed = (int64_t)((uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32)) & INT64_MAX;
     return 0;
 }
@@ -180,7 +185,7 @@ static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
     }
     if (o->brokers) {
         char err[512];
-        k->kp = kafka_producer_new(o->brokers, o->timeout, err, sizeof err);
+        k->kp = kafka_producer_new_with(o->brokers, o->timeout, o->kafka_settings, err, sizeof err);
         if (!k->kp) {
             fprintf(stderr, "ecom gen: %s\n", err);
             return 1;
@@ -256,9 +261,9 @@ out:
     return rc;
 }
 
-int cmd_gen(int argc, char **argv) {
+static int gen_main(int argc, char **argv, flags_store *fst) {
     gen_opts o;
-    int pr = gen_parse(argc, argv, &o);
+    int pr = gen_parse(argc, argv, &o, fst);
     if (pr == FLAGS_HELP) return 0;
     if (pr) return 2;
 
@@ -312,5 +317,13 @@ int cmd_gen(int argc, char **argv) {
     }
     buf_free(&k.obuf);
     gen_free(g);
+    return rc;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_gen(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = gen_main(argc, argv, &st);
+    flags_store_free(&st);
     return rc;
 }

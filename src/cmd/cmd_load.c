@@ -25,12 +25,13 @@ typedef struct {
 } load_args;
 
 /* Parses the flags into *a; 0 to go on, else the exit code (0 for --help, 2 for bad usage). */
-static int load_parse_args(int argc, char **argv, load_args *a, bool *done) {
+static int load_parse_args(int argc, char **argv, flags_store *fst, load_args *a, bool *done) {
     *a = (load_args){.codec = "zstd", .max_rows = 1000000};
     const flag_spec specs[] = {
         {"input", FLAG_STR, &a->input, "NDJSON event file (\"-\" for stdin, then give --stem)", 0, 0, NULL},
         {"out", FLAG_STR, &a->out, "lake root: a directory or hdfs://HOST:PORT/path", 0, 0, NULL},
         {"hdfs-user", FLAG_STR, &a->hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
         {"codec", FLAG_STR, &a->codec, "zstd (default), snappy or none", 0, 0, NULL},
         {"max-rows", FLAG_INT, &a->max_rows, "rows per file before rolling to the next (default 1000000)", 1, 1e12, NULL},
         {"stem", FLAG_STR, &a->stem, "file-name stem (default: from the input name)", 0, 0, NULL},
@@ -39,7 +40,7 @@ static int load_parse_args(int argc, char **argv, load_args *a, bool *done) {
     };
     char err[512];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     *done = true;
     if (r == FLAGS_HELP) {
         flags_usage(stdout, load_usage, specs);
@@ -127,10 +128,10 @@ static int load_lines(loader *ld, FILE *in, const char *source, int64_t *lineno,
     return rc;
 }
 
-int cmd_load(int argc, char **argv) {
+static int load_main(int argc, char **argv, flags_store *fst) {
     load_args a;
     bool done;
-    int r = load_parse_args(argc, argv, &a, &done);
+    int r = load_parse_args(argc, argv, fst, &a, &done);
     if (done) return r;
     int hu = cmd_apply_hdfs_user("load", a.hdfs_user);
     if (hu) return hu;
@@ -166,4 +167,12 @@ int cmd_load(int argc, char **argv) {
             (unsigned long long)(c.events[EV_ADD_TO_CART] + c.events[EV_REMOVE_FROM_CART]),
             (unsigned long long)c.events[EV_PURCHASE], (unsigned long long)c.rejected, (unsigned long long)c.blank, a.out);
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_load(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = load_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

@@ -76,7 +76,9 @@ int cmd_metrics(int argc, char **argv) {
                                {NULL, 0, NULL, NULL, 0, 0, NULL}};
     char err[512];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    flags_store st = {0};   /* --config is accepted like on every command; nothing here reads it */
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, &st, err, sizeof err);
+    flags_store_free(&st);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, metrics_usage, specs);
         return 0;

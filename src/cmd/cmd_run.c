@@ -27,7 +27,7 @@ static const char run_usage[] =
     "stops the dashboard and the broker, and exits 0. Defaults suit a live demo: 2 s epochs and\n"
     "10 s allowed lateness, so a minute window appears about 10 s after it ends.";
 
-int cmd_run(int argc, char **argv) {
+static int run_main(int argc, char **argv, flags_store *fst) {
     run_config c;
     run_config_default(&c);
     int64_t partitions = c.partitions, seed = 0;
@@ -43,14 +43,20 @@ int cmd_run(int argc, char **argv) {
         {"seed", FLAG_INT, &seed, "generator seed (default: random)", 0, 9e18, &seen_seed},
         {"lateness", FLAG_DURATION, &c.lateness_us, "allowed lateness of the stream (default 10s)", 0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "stream epoch length (default 2s)", 0, 0, NULL},
-        {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (or ECOM_DASH_TOKEN)", 0, 0, NULL},
+        {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (any value may be @/path/to/file)", 0, 0, NULL},
+        {"auth-token", FLAG_ENV, "ECOM_DASH_TOKEN", NULL, 0, 0, NULL},
+        {"tls-cert", FLAG_STR, &c.tls_cert, "dashboard over HTTPS: certificate chain (PEM file; with --tls-key)", 0, 0, NULL},
+        {"tls-key", FLAG_STR, &c.tls_key, "dashboard over HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"time-zone", FLAG_STR, &c.time_zone, "IANA zone of the lake's date= partitions (default UTC)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[1024];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, NULL, 0, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, run_usage, specs);
         return 0;
@@ -75,7 +81,7 @@ int cmd_run(int argc, char **argv) {
     }
     c.partitions = (int)partitions;
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
-    if (!c.auth_token) c.auth_token = getenv("ECOM_DASH_TOKEN");
+    c.kafka_settings = kv_list_items(&fst->kafka);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -95,4 +101,12 @@ int cmd_run(int argc, char **argv) {
         return 1;
     }
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_run(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = run_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

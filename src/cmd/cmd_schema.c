@@ -10,12 +10,12 @@ static const char schema_usage[] =
     "usage: ecom schema PATH\n"
     "Prints the schema and metadata of a Parquet file (of the first file, for a directory).";
 
-int cmd_schema(int argc, char **argv) {
+static int schema_main(int argc, char **argv, flags_store *fst) {
     const flag_spec specs[] = {{NULL, 0, NULL, NULL, 0, 0, NULL}};
     char err[512];
     const char *pos[1];
     int npos = 0;
-    int r = flags_parse(specs, argc, argv, pos, 1, &npos, err, sizeof err);
+    int r = flags_parse(specs, argc, argv, pos, 1, &npos, fst, err, sizeof err);
     if (r == FLAGS_HELP) {
         flags_usage(stdout, schema_usage, specs);
         return 0;
@@ -49,5 +49,13 @@ int cmd_schema(int argc, char **argv) {
     }
     lake_paths_free(files, n);
     storage_close(s);
+    return rc;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_schema(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = schema_main(argc, argv, &st);
+    flags_store_free(&st);
     return rc;
 }

@@ -28,7 +28,7 @@ static const char usage[] =
     "(then every window is flushed as final). With no --brokers and no --input it uses the\n"
     "embedded broker's address (ecom broker).";
 
-int cmd_stream(int argc, char **argv) {
+static int stream_main(int argc, char **argv, flags_store *fst) {
     const char *hdfs_user = NULL;
     pipeline_config c;
     pipeline_config_default(&c);
@@ -41,6 +41,7 @@ int cmd_stream(int argc, char **argv) {
         {"input", FLAG_STR, &input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
         {"out", FLAG_STR, &out, "output ROOT: a directory, file:///dir or hdfs://namenode:port/dir", 0, 0, NULL},
         {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
         {"group", FLAG_STR, &c.group_id, "consumer group id (default ecom-stream)", 0, 0, NULL},
         {"topic-views", FLAG_STR, &c.topics[0], "page view topic (default page_views)", 0, 0, NULL},
         {"topic-cart", FLAG_STR, &c.topics[1], "cart topic (default cart_events)", 0, 0, NULL},
@@ -66,12 +67,15 @@ int cmd_stream(int argc, char **argv) {
         {"time-zone", FLAG_STR, &c.time_zone,
          "IANA zone of every table's date= partition (default UTC), e.g. America/Guayaquil", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
+        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
+        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
+        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
         {0},
     };
     char err[512];
     const char *pos[1];
     int np = 0;
-    int fr = flags_parse(specs, argc, argv, pos, 0, &np, err, sizeof err);
+    int fr = flags_parse(specs, argc, argv, pos, 0, &np, fst, err, sizeof err);
     if (fr == FLAGS_HELP) {
         flags_usage(stdout, usage, specs);
         return 0;
@@ -116,6 +120,7 @@ int cmd_stream(int argc, char **argv) {
         return 2;
     }
     c.brokers = brokers;
+    c.kafka_settings = kv_list_items(&fst->kafka);
     c.input_path = input;
     c.out_root = out;
     c.listen = listen;
@@ -142,4 +147,12 @@ int cmd_stream(int argc, char **argv) {
                 (unsigned long long)st.duplicates, (unsigned long long)st.epochs,
                 (unsigned long long)st.files_committed, (unsigned long long)st.blank);
     return 0;
+}
+
+/* Values parsed from a config file live in st: it outlasts the whole command. */
+int cmd_stream(int argc, char **argv) {
+    flags_store st = {0};
+    int rc = stream_main(argc, argv, &st);
+    flags_store_free(&st);
+    return rc;
 }

@@ -175,11 +175,14 @@ typedef struct {
     unsigned timeout_s;          /* idle connection timeout; 0 = 15 */
     unsigned threads;            /* worker threads; 0 = 2 */
     size_t memory_limit;         /* per connection (bounds headers and URL); 0 = 64 KiB */
+    const char *tls_cert;        /* HTTPS (GnuTLS via libmicrohttpd): PEM certificate chain file and */
+    const char *tls_key;         /* its unencrypted PEM private key file; both or neither (NULL = HTTP) */
 } dash_server_opts;
 
 typedef struct dash_server dash_server;
 
-/* Starts serving in background threads. NULL with err on failure (bad address, port in use). */
+/* Starts serving in background threads. NULL with err on failure (bad address, port in use,
+ * unreadable or invalid TLS certificate/key: the message names --tls-cert/--tls-key). */
 dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 uint16_t dash_server_port(const dash_server *s);

@@ -1,7 +1,9 @@
 /* server.c — the HTTP side of the dashboard (libmicrohttpd): binding, routing, the optional
  * token, parameter validation and the security headers. Everything it serves is either an
  * embedded asset (fixed list) or an engine answer. */
+#include <errno.h>
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@ struct dash_server {
     dash_engine *engine;
     char *token;          /* NULL = no auth */
     uint16_t port;
+    buf_t tls_cert, tls_key; /* PEM texts: libmicrohttpd uses them in place while it runs */
 };
 
 static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -136,7 +139,9 @@ static enum MHD_Result serve_login(dash_server *s, struct MHD_Connection *c, con
     struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     char cookie[600];
-    snprintf(cookie, sizeof cookie, COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict", s->token);
+    /* over HTTPS the browser must never send it back over plain HTTP */
+    snprintf(cookie, sizeof cookie, COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s", s->token,
+             s->tls_cert.len ? "; Secure" : "");
     MHD_add_response_header(r, "Set-Cookie", cookie);
     MHD_add_response_header(r, "Location", "/");
     return send_response(c, MHD_HTTP_SEE_OTHER, r, "text/plain; charset=utf-8", false);
@@ -278,6 +283,39 @@ static int listen_resolve(const char *listen, struct sockaddr_storage *sa, sockl
     return 0;
 }
 
+/* Reads the PEM files named by --tls-cert/--tls-key into s (both or neither). 0 or -1. */
+static int tls_load(dash_server *s, const dash_server_opts *o, char *err, size_t errlen) {
+    if (!o->tls_cert && !o->tls_key) return 0;
+    if (!o->tls_cert || !o->tls_key || !*o->tls_cert || !*o->tls_key) {
+        snprintf(err, errlen, "bad TLS options: give both --tls-cert and --tls-key");
+        return -1;
+    }
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        snprintf(err, errlen, "--tls-cert: this libmicrohttpd was built without TLS (GnuTLS)");
+        return -1;
+    }
+    const char *names[2] = {"--tls-cert", "--tls-key"}, *paths[2] = {o->tls_cert, o->tls_key};
+    buf_t *bufs[2] = {&s->tls_cert, &s->tls_key};
+    for (int i = 0; i < 2; i++) {
+        if (file_read_all(paths[i], bufs[i]) || bufs[i]->len == 0 || buf_append_char(bufs[i], 0)) {
+            snprintf(err, errlen, "%s %s: %s", names[i], paths[i], errno ? strerror(errno) : "empty file");
+            return -1;
+        }
+        if (!strstr(bufs[i]->data, "-----BEGIN ")) {
+            snprintf(err, errlen, "%s %s: not a PEM file", names[i], paths[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void server_free(dash_server *s) {
+    buf_free(&s->tls_cert);
+    buf_free(&s->tls_key);
+    free(s->token);
+    free(s);
+}
+
 dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen) {
     dash_server_opts o = opts ? *opts : (dash_server_opts){0};
     if (!o.listen) o.listen = "127.0.0.1:8501";
@@ -299,13 +337,20 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
         return NULL;
     }
     s->engine = e;
+    errno = 0;
+    if (tls_load(s, &o, err, errlen)) {
+        server_free(s);
+        return NULL;
+    }
     if (o.auth_token && *o.auth_token && !(s->token = strdup(o.auth_token))) {
-        free(s);
+        server_free(s);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    bool tls = s->tls_cert.len > 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (tls) flags |= MHD_USE_TLS;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
@@ -316,11 +361,17 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.per_ip_connections,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout_s,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o.memory_limit,
+                            /* with TLS off these two are skipped: MHD_OPTION_END ends the list */
+                            tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert.data,
+                            MHD_OPTION_HTTPS_MEM_KEY, s->tls_key.data,
                             MHD_OPTION_END);
     if (!s->d) {
-        snprintf(err, errlen, "cannot listen on %s (address in use or not available)", o.listen);
-        free(s->token);
-        free(s);
+        if (tls)
+            snprintf(err, errlen, "cannot serve HTTPS on %s: is --tls-cert a PEM certificate and --tls-key its "
+                     "unencrypted private key? (or the address is in use)", o.listen);
+        else
+            snprintf(err, errlen, "cannot listen on %s (address in use or not available)", o.listen);
+        server_free(s);
         return NULL;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -334,6 +385,5 @@ uint16_t dash_server_port(const dash_server *s) { return s->port; }
 void dash_server_stop(dash_server *s) {
     if (!s) return;
     MHD_stop_daemon(s->d);
-    free(s->token);
-    free(s);
+    server_free(s);
 }

@@ -135,6 +135,12 @@ static void admin_on_error(rd_kafka_t *rk, int code, const char *reason, void *o
 
 int kafka_topics_create(const char *brokers, const char *const *topics, size_t ntopics,
                         int partitions, int replication, int64_t timeout_us, char *err, size_t errlen) {
+    return kafka_topics_create_with(brokers, topics, ntopics, partitions, replication, timeout_us, NULL, err, errlen);
+}
+
+int kafka_topics_create_with(const char *brokers, const char *const *topics, size_t ntopics, int partitions,
+                             int replication, int64_t timeout_us, const char *const *settings, char *err,
+                             size_t errlen) {
     if (!brokers || !*brokers || partitions < 1 || replication < 1) {
         snprintf(err, errlen, "create topics: need brokers, partitions >= 1, replication >= 1");
         return -1;
@@ -143,7 +149,7 @@ int kafka_topics_create(const char *brokers, const char *const *topics, size_t n
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     kafka_client_error ce = {0};
     if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
-        kafka_conf_common(conf, err, errlen)) {
+        kafka_conf_common(conf, settings, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return -1;
     }

@@ -10,6 +10,7 @@
 
 #include "kafka/kafka.h"
 #include "kafka/kafka_int.h"
+#include "util/config.h"
 #include "util/util.h"
 
 const char *const kafka_event_topics[KAFKA_NTOPICS] = {"page_views", "cart_events", "orders"};
@@ -21,7 +22,8 @@ const char *kafka_library_version(void) {
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-        snprintf(err, errlen, "Kafka setting %s=%s: %s", name, value, errstr);
+        /* librdkafka's own message names the property, never its value */
+        snprintf(err, errlen, "Kafka setting %s=%s: %s", name, config_redact(name, value), errstr);
         return -1;
     }
     return 0;
@@ -32,8 +34,8 @@ int kafka_conf_set_list(rd_kafka_conf_t *conf, const char *const *kv, char *err,
         char name[128];
         const char *eq = strchr(*kv, '=');
         size_t n = eq ? (size_t)(eq - *kv) : 0;
-        if (!eq || n >= sizeof name) {
-            snprintf(err, errlen, "bad Kafka setting '%s'", *kv);
+        if (!eq || n >= sizeof name) { /* no '=': no value to hide; too long: show the start of the name */
+            snprintf(err, errlen, "bad Kafka setting '%.40s' (expected name=value)", *kv);
             return -1;
         }
         memcpy(name, *kv, n);
@@ -43,38 +45,49 @@ int kafka_conf_set_list(rd_kafka_conf_t *conf, const char *const *kv, char *err,
     return 0;
 }
 
-/* Extra settings from $ECOM_KAFKA_CONF ("name=value;name=value"): what a real cluster may need
- * (security.protocol, sasl.*, ssl.*) or a tuning experiment, without a flag for each. */
-static int kafka_conf_env(rd_kafka_conf_t *conf, char *err, size_t errlen) {
-    const char *env = getenv("ECOM_KAFKA_CONF");
-    if (!env || !*env) return 0;
-    char item[1024];
-    while (*env) {
-        size_t n = strcspn(env, ";");
-        if (n >= sizeof item) {
-            snprintf(err, errlen, "ECOM_KAFKA_CONF: setting too long");
-            return -1;
-        }
-        memcpy(item, env, n);
-        item[n] = 0;
-        env += n + (env[n] == ';');
-        if (!item[0]) continue;
-        const char *kv[] = {item, NULL};
-        if (kafka_conf_set_list(conf, kv, err, errlen)) return -1;
+/* Is settings[i] the last entry for its name? Only that one is applied: librdkafka checks
+ * every value it is given, so an overridden one (a file's, under a -X) must never reach it. */
+static int setting_is_last(const char *const *settings, size_t i) {
+    size_t n = strcspn(settings[i], "=");
+    for (size_t k = i + 1; settings[k]; k++)
+        if (strcspn(settings[k], "=") == n && !strncmp(settings[k], settings[i], n)) return 0;
+    return 1;
+}
+
+static int kafka_conf_apply(rd_kafka_conf_t *conf, const char *const *settings, char *err, size_t errlen) {
+    for (size_t i = 0; settings[i]; i++) {
+        const char *one[] = {settings[i], NULL};
+        if (setting_is_last(settings, i) && kafka_conf_set_list(conf, one, err, errlen)) return -1;
     }
     return 0;
 }
 
+/* Extra settings (security.protocol, sasl.*, ssl.*, tuning) that a real cluster may need,
+ * without a flag for each. A command gives its list, already merged from its config file, the
+ * environment and -X in that order; for a name given more than once only the last is set.
+ * A caller without one (NULL) gets $ECOM_KAFKA_CONF ("name=value;name=value", split by
+ * config_split_settings, so a value may hold ';'). */
+static int kafka_conf_extra(rd_kafka_conf_t *conf, const char *const *settings, char *err, size_t errlen) {
+    if (settings) return kafka_conf_apply(conf, settings, err, errlen);
+    const char *env = getenv("ECOM_KAFKA_CONF");
+    if (!env || !*env) return 0;
+    kv_list l = {0};
+    int rc = config_split_settings(env, "ECOM_KAFKA_CONF", &l, err, errlen) ||
+             kafka_conf_apply(conf, kv_list_items(&l), err, errlen);
+    kv_list_free(&l);
+    return rc ? -1 : 0;
+}
+
 /* librdkafka logs every refused connection to stderr; our callers report errors themselves, so
- * the logger is off unless someone debugging asks for it. Then $ECOM_KAFKA_CONF is applied. */
-int kafka_conf_common(rd_kafka_conf_t *conf, char *err, size_t errlen) {
+ * the logger is off unless someone debugging asks for it. Then the extra settings are applied. */
+int kafka_conf_common(rd_kafka_conf_t *conf, const char *const *settings, char *err, size_t errlen) {
     const char *dbg = getenv("ECOM_KAFKA_DEBUG");
     if (dbg && *dbg && strcmp(dbg, "0")) {
         if (strcmp(dbg, "1") && kafka_conf_set(conf, "debug", dbg, err, errlen)) return -1;
     } else {
         rd_kafka_conf_set_log_cb(conf, NULL);
     }
-    return kafka_conf_env(conf, err, errlen);
+    return kafka_conf_extra(conf, settings, err, errlen);
 }
 
 int kafka_topic_partition_count(rd_kafka_t *rk, rd_kafka_topic_t *t, const char *topic,

@@ -78,7 +78,7 @@ static rd_kafka_conf_t *consumer_conf(kafka_consumer *c, const kafka_consumer_co
         kafka_conf_set(conf, "session.timeout.ms", sto, err, errlen) ||
         kafka_conf_set(conf, "auto.offset.reset",
                        cfg->auto_offset_reset ? cfg->auto_offset_reset : "earliest", err, errlen) ||
-        kafka_conf_set_list(conf, fixed, err, errlen) || kafka_conf_common(conf, err, errlen)) {
+        kafka_conf_set_list(conf, fixed, err, errlen) || kafka_conf_common(conf, cfg->settings, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

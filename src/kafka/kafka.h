@@ -44,6 +44,14 @@ typedef struct {
  * with an error), and send() gives up after blocking that long on a full queue. */
 kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char *err, size_t errlen);
 
+/* The same with extra librdkafka settings ("name=value", NULL-terminated; applied after ecom's
+ * own, so they may override them; of a name given twice only the last entry is applied). settings NULL = $ECOM_KAFKA_CONF, which
+ * is what kafka_producer_new() uses. A command passes the list its flags built (config file
+ * `kafka.*` keys, then $ECOM_KAFKA_CONF, then -X). The same rule holds for every constructor
+ * below that takes settings. */
+kafka_producer *kafka_producer_new_with(const char *brokers, int64_t timeout_us, const char *const *settings,
+                                        char *err, size_t errlen);
+
 /* The librdkafka producer settings applied (name=value pairs, NULL-terminated), for docs/tests. */
 extern const char *const kafka_producer_settings[];
 
@@ -89,6 +97,10 @@ extern const char *const kafka_event_topics[KAFKA_NTOPICS];
  * timeout_us. 0 or -1 with err. */
 int kafka_topics_create(const char *brokers, const char *const *topics, size_t ntopics,
                         int partitions, int replication, int64_t timeout_us, char *err, size_t errlen);
+/* The same with extra settings (see kafka_producer_new_with). */
+int kafka_topics_create_with(const char *brokers, const char *const *topics, size_t ntopics, int partitions,
+                             int replication, int64_t timeout_us, const char *const *settings, char *err,
+                             size_t errlen);
 
 /* ---- consumer (for the stream stage) ----
  * A group member subscribed to a set of topics. Offsets are never committed automatically: the
@@ -122,6 +134,7 @@ typedef struct {
     int session_timeout_ms;         /* 0 = 6000 (short: a restarted member rejoins quickly) */
     int64_t timeout_us;             /* connect/metadata time limit; 0 = 10 s */
     kafka_rebalance_fn on_rebalance;/* may be NULL */
+    const char *const *settings;    /* extra librdkafka settings (see kafka_producer_new_with); NULL = $ECOM_KAFKA_CONF */
     void *ctx;
 } kafka_consumer_config;
 

@@ -7,15 +7,16 @@
 
 #include <librdkafka/rdkafka.h>
 
-/* Sets one property; on error writes "name=value: reason" to err. 0 or -1. */
+/* Sets one property; on error writes "name=value: reason" to err (a secret's value as ***). 0 or -1. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen);
 
 /* Sets a NULL-terminated list of "name=value" strings. 0 or -1. */
 int kafka_conf_set_list(rd_kafka_conf_t *conf, const char *const *kv, char *err, size_t errlen);
 
 /* Silences librdkafka's stderr logger unless ECOM_KAFKA_DEBUG is set (1, or a debug context
- * list), then applies $ECOM_KAFKA_CONF ("name=value;..."). 0 or -1. */
-int kafka_conf_common(rd_kafka_conf_t *conf, char *err, size_t errlen);
+ * list), then applies settings ("name=value" strings, NULL-terminated), or, when settings is
+ * NULL, $ECOM_KAFKA_CONF ("name=value;...", see config_split_settings). 0 or -1. */
+int kafka_conf_common(rd_kafka_conf_t *conf, const char *const *settings, char *err, size_t errlen);
 
 /* ---- diag.c: clear, early connection errors ----
  * A client's error callback hands every error to kafka_client_error_record(), which keeps the

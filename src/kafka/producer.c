@@ -67,7 +67,8 @@ static void producer_on_error(rd_kafka_t *rk, int code, const char *reason, void
 }
 
 /* Sets every producer setting; the time limit becomes message.timeout.ms. */
-static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, char *err, size_t errlen) {
+static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, const char *const *settings,
+                                      char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char ms[32];
     int64_t tmo_ms = p->timeout_us / 1000;
@@ -76,7 +77,7 @@ static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, ch
     if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
         kafka_conf_set(conf, "message.timeout.ms", ms, err, errlen) ||
         kafka_conf_set_list(conf, kafka_producer_settings, err, errlen) ||
-        kafka_conf_common(conf, err, errlen)) {
+        kafka_conf_common(conf, settings, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -87,6 +88,11 @@ static rd_kafka_conf_t *producer_conf(kafka_producer *p, const char *brokers, ch
 }
 
 kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char *err, size_t errlen) {
+    return kafka_producer_new_with(brokers, timeout_us, NULL, err, errlen);
+}
+
+kafka_producer *kafka_producer_new_with(const char *brokers, int64_t timeout_us, const char *const *settings,
+                                        char *err, size_t errlen) {
     if (!brokers || !*brokers) {
         snprintf(err, errlen, "no Kafka brokers given");
         return NULL;
@@ -97,7 +103,7 @@ kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char
         return NULL;
     }
     p->timeout_us = timeout_us > 0 ? timeout_us : 10 * TIME_US_PER_SEC;
-    rd_kafka_conf_t *conf = producer_conf(p, brokers, err, errlen);
+    rd_kafka_conf_t *conf = producer_conf(p, brokers, settings, err, errlen);
     if (!conf) {
         free(p);
         return NULL;

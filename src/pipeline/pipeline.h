@@ -92,6 +92,7 @@ typedef struct {
     const char *topics[KAFKA_NTOPICS]; /* page_views, cart_events, orders (overridable) */
     const char *input_path;
     int64_t kafka_timeout_us;      /* connect/metadata limit; default 10 s */
+    const char *const *kafka_settings; /* extra librdkafka settings, NULL-terminated (kafka.h); NULL = $ECOM_KAFKA_CONF */
 
     /* output */
     const char *out_root;          /* local path or hdfs://... */

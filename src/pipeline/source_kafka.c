@@ -42,7 +42,8 @@ static int kafka_open(input_source *s, char *err, size_t errlen) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    kafka_producer *pr = kafka_producer_new(j->cfg->brokers, j->cfg->kafka_timeout_us, err, errlen);
+    kafka_producer *pr = kafka_producer_new_with(j->cfg->brokers, j->cfg->kafka_timeout_us, j->cfg->kafka_settings, err,
+                                                 errlen);
     if (!pr) return -1;
     int np = -1;
     for (int t = 0; t < KAFKA_NTOPICS; t++) {
@@ -82,6 +83,7 @@ static int kafka_seek(input_source *s, char *err, size_t errlen) {
     kc.auto_offset_reset = "earliest";
     kc.timeout_us = j->cfg->kafka_timeout_us;
     kc.on_rebalance = on_rebalance;
+    kc.settings = j->cfg->kafka_settings;
     kc.ctx = j;
     k->consumer = kafka_consumer_new(&kc, err, errlen);
     return k->consumer ? 0 : -1;

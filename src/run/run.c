@@ -49,7 +49,7 @@ static void run_sleep_us(int64_t us) {
  * what is in flight so the stream sees every event that was generated. */
 static int run_gen_loop(run_part *p, char *err, size_t errlen) {
     const run_config *c = p->cfg;
-    kafka_producer *kp = kafka_producer_new(p->brokers, 10 * TIME_US_PER_SEC, err, errlen);
+    kafka_producer *kp = kafka_producer_new_with(p->brokers, 10 * TIME_US_PER_SEC, p->cfg->kafka_settings, err, errlen);
     if (!kp) return -1;
     gen_config gc = {.seed = c->seed, .users = c->users, .rate = c->rate, .start_us = time_now_us()};
     gen *g = gen_new(&gc, err, errlen);
@@ -105,6 +105,7 @@ static void *run_stream_main(void *arg) {
     pipeline_config pc;
     pipeline_config_default(&pc);
     pc.brokers = p->brokers;
+    pc.kafka_settings = p->cfg->kafka_settings;
     pc.out_root = p->cfg->out_root;
     pc.listen = p->stream_listen;
     pc.quiet = p->cfg->quiet;
@@ -168,7 +169,8 @@ static dash_server *run_dash_start(const run_config *c, const char *stream_url, 
     dash_engine_opts eo = {.stream_url = stream_url};
     dash_engine *e = dash_engine_new(src, &eo, err, errlen);
     if (!e) return NULL;
-    dash_server_opts so = {.listen = c->listen, .auth_token = c->auth_token};
+    dash_server_opts so = {.listen = c->listen, .auth_token = c->auth_token, .tls_cert = c->tls_cert,
+                           .tls_key = c->tls_key};
     dash_server *s = dash_server_start(e, &so, err, errlen);
     if (!s) {
         dash_engine_free(e);
@@ -220,8 +222,9 @@ int run_pipeline(const run_config *c, volatile sig_atomic_t *stop, FILE *info, c
     }
     g_on = true;
     const char *colon = strrchr(c->listen, ':');
-    fprintf(info, "ecom run: dashboard at http://%.*s:%u/  (broker %s%s, stream status %s/status, data %s, "
-            "%.0f events/s, %lld users); stop with Ctrl-C\n", (int)(colon - c->listen), c->listen,
+    fprintf(info, "ecom run: dashboard at %s://%.*s:%u/  (broker %s%s, stream status %s/status, data %s, "
+            "%.0f events/s, %lld users); stop with Ctrl-C\n", c->tls_cert ? "https" : "http",
+            (int)(colon - c->listen), c->listen,
             (unsigned)dash_server_port(ds), brokers, mock ? " embedded" : "", surl, c->out_root, c->rate,
             (long long)c->users);
     fflush(info);

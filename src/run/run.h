@@ -34,6 +34,8 @@ typedef struct {
     const char *listen;         /* dashboard HOST:PORT */
     const char *stream_listen;  /* stream status HOST:PORT (IPv4; port 0 = pick a free one) */
     const char *auth_token;     /* dashboard token or NULL */
+    const char *tls_cert, *tls_key; /* dashboard over HTTPS: PEM files, both or neither */
+    const char *const *kafka_settings; /* extra librdkafka settings (kafka.h), NULL-terminated; NULL = $ECOM_KAFKA_CONF */
     double rate;                /* generator events per second (wall clock) */
     int64_t users;
     uint64_t seed;

@@ -1,5 +1,6 @@
 /*
- * util — small shared helpers: growable buffers, time, durations, command-line flags.
+ * util — small shared helpers: growable buffers, time, durations, command-line flags
+ * (with the config file of util/config.h).
  *
  * Contract
  *   - No global mutable state. Every function is reentrant.
@@ -14,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
+
+#include "util/config.h"
 
 /* ---- growable byte buffer ---- */
 typedef struct {
@@ -61,14 +64,32 @@ int duration_parse(const char *s, int64_t *us);
 
 /* ---- command-line flags ----
  * A command declares a table of flag_spec and calls flags_parse(). Both "--name value" and
- * "--name=value" are accepted. Values are written straight into the destinations. */
+ * "--name=value" are accepted. Values are written straight into the destinations.
+ *
+ * Every command also gets, for free:
+ *   --config FILE   (or $ECOM_CONFIG) a config file (util/config.h) whose keys are flag names:
+ *                   `commit-interval = 5s`. Keys under `[CMD]` (or `CMD.name`) are for `ecom CMD`
+ *                   only and must be its flags; other keys are used by the commands that have
+ *                   such a flag and skipped by the others, so one file serves every command.
+ *                   A FLAG_KV flag named N collects the file's `N.name = value` keys; any other
+ *                   dotted key `a.b` is the flag `a-b` (`[hdfs]` + `user = x` is --hdfs-user x),
+ *                   and an unknown `a.*` key is an error for a command with `--a-*` flags.
+ *   precedence      command line > environment (FLAG_ENV rows) > `[CMD]` keys > other file keys.
+ *                   FLAG_KV lists keep every source in that order, so later items override.
+ *   secrets         any value "@/path" is read from that file (config_value_resolve); values of
+ *                   secret names (config_is_secret) are shown as "***" in messages. */
 typedef enum {
-    FLAG_BOOL,      /* bool*;     no value */
+    FLAG_BOOL,      /* bool*;     no value on the command line; in a file or env: true/false/yes/no/on/off/1/0 */
     FLAG_INT,       /* int64_t*;  integer, range-checked against min/max */
     FLAG_DOUBLE,    /* double*;   range-checked against min/max */
-    FLAG_STR,       /* const char**; points into argv */
+    FLAG_STR,       /* const char**; into argv, the environment or the flags_store */
     FLAG_DURATION,  /* int64_t*;  microseconds, see duration_parse */
     FLAG_TIME,      /* int64_t*;  microseconds, RFC 3339 or "now" */
+    FLAG_KV,        /* kv_list* (util/config.h); repeatable NAME=VALUE; also the file keys "<name>.NAME" */
+    FLAG_ENV,       /* not a flag: dst is the name of an environment variable (a string) that gives
+                       the flag `name` a value (for FLAG_KV: "n=v;n=v", see config_split_settings) */
+    FLAG_ALIAS,     /* not a flag: "-name" (one letter) is another spelling of the flag whose name
+                       is dst (a string), e.g. {"X", FLAG_ALIAS, "kafka"} as in kcat */
 } flag_kind;
 
 typedef struct {
@@ -77,19 +98,32 @@ typedef struct {
     void *dst;
     const char *help;
     double min, max;    /* for FLAG_INT/FLAG_DOUBLE; both 0 = unchecked */
-    bool *seen;         /* optional: set true when the flag is given */
+    bool *seen;         /* optional: set true when the flag is given (by any source) */
 } flag_spec;
+
+/* Owns what flags_parse read from the config file, the environment and @files: FLAG_STR values
+ * may point in here, so free it only when those values are no longer used. Zero-initialise. */
+typedef struct {
+    config_file file;
+    kv_list owned;
+    kv_list kafka;       /* for the commands' FLAG_KV flag "kafka" (any kv_list would do; this one is
+                            freed with the store) */
+} flags_store;
+
+void flags_store_free(flags_store *st);
 
 /* Result of flags_parse. */
 enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_ERROR = 2 };
 
-/* Parses argv[1..argc-1] (argv[0] is the command name). Positional arguments are collected
- * into pos[0..*npos-1] (pointers into argv) up to max_pos; more is an error. On FLAGS_ERROR a
- * message is written to err. "-h"/"--help" gives FLAGS_HELP. */
-int flags_parse(const flag_spec *specs, int argc, char **argv,
-                const char **pos, int max_pos, int *npos, char *err, size_t errlen);
+/* Parses argv[1..argc-1] (argv[0] is the command name, which selects the file's `[CMD]`
+ * section) after applying the config file and the environment (precedence above). Positional
+ * arguments are collected into pos[0..*npos-1] (pointers into argv) up to max_pos; more is an
+ * error. On FLAGS_ERROR a message is written to err. "-h"/"--help" gives FLAGS_HELP (before any
+ * file is read). st must be freed with flags_store_free() whatever the result. */
+int flags_parse(const flag_spec *specs, int argc, char **argv, const char **pos, int max_pos, int *npos,
+                flags_store *st, char *err, size_t errlen);
 
-/* Prints "usage" then one line per flag to f. */
+/* Prints "usage" then one line per flag to f (never a value). */
 void flags_usage(FILE *f, const char *usage, const flag_spec *specs);
 
 /* Parses a whole decimal integer / double with no trailing junk. 0 or -1. */

@@ -69,22 +69,24 @@ static void test_flags(check_state *st) {
     char err[256];
     const char *pos[2];
     int np;
+    flags_store fs = {0};
     char *ok[] = {"gen", "--count", "7", "--frac=0.5", "--quiet", "--out", "-", "--window", "1m", "x"};
-    CHECK(flags_parse(specs, 10, ok, pos, 2, &np, err, sizeof err) == FLAGS_OK);
+    CHECK(flags_parse(specs, 10, ok, pos, 2, &np, &fs, err, sizeof err) == FLAGS_OK);
     CHECK(n == 7 && x == 0.5 && q && s && !strcmp(s, "-") && dur == 60000000 && np == 1);
     char *bad1[] = {"gen", "--nope"};
-    CHECK(flags_parse(specs, 2, bad1, pos, 2, &np, err, sizeof err) == FLAGS_ERROR);
+    CHECK(flags_parse(specs, 2, bad1, pos, 2, &np, &fs, err, sizeof err) == FLAGS_ERROR);
     CHECK(strstr(err, "unknown flag") != NULL);
     char *bad2[] = {"gen", "--count", "abc"};
-    CHECK(flags_parse(specs, 3, bad2, pos, 2, &np, err, sizeof err) == FLAGS_ERROR);
+    CHECK(flags_parse(specs, 3, bad2, pos, 2, &np, &fs, err, sizeof err) == FLAGS_ERROR);
     char *bad3[] = {"gen", "--count", "1000"};
-    CHECK(flags_parse(specs, 3, bad3, pos, 2, &np, err, sizeof err) == FLAGS_ERROR);
+    CHECK(flags_parse(specs, 3, bad3, pos, 2, &np, &fs, err, sizeof err) == FLAGS_ERROR);
     char *bad4[] = {"gen", "--count"};
-    CHECK(flags_parse(specs, 2, bad4, pos, 2, &np, err, sizeof err) == FLAGS_ERROR);
+    CHECK(flags_parse(specs, 2, bad4, pos, 2, &np, &fs, err, sizeof err) == FLAGS_ERROR);
     char *bad5[] = {"gen", "--quiet=1"};
-    CHECK(flags_parse(specs, 2, bad5, pos, 2, &np, err, sizeof err) == FLAGS_ERROR);
+    CHECK(flags_parse(specs, 2, bad5, pos, 2, &np, &fs, err, sizeof err) == FLAGS_ERROR);
     char *help[] = {"gen", "--help"};
-    CHECK(flags_parse(specs, 2, help, pos, 2, &np, err, sizeof err) == FLAGS_HELP);
+    CHECK(flags_parse(specs, 2, help, pos, 2, &np, &fs, err, sizeof err) == FLAGS_HELP);
+    flags_store_free(&fs);
 }
 
 static void test_buf(check_state *st) {
