@@ -247,17 +247,23 @@ def stream_scale_out(t):
         print("SKIP stream_scale_out: `ecom stream` does not write %s yet; this case then runs gen into a "
               "4-partition topic and one `ecom stream --scale-out --drain`" % ", ".join(missing))
         return
+    import uuid
     repo = os.environ["REPO"]
     addr = subprocess.run(["bash", repo + "/tests/services/kafka.sh", "ensure"], capture_output=True, text=True,
-                          check=True).stdout.strip().splitlines()[-1]
+                          check=True).stdout.strip()
     root = os.path.join(TMP, "stream-scale-out")
-    topics = ["--topic-views", "dr_v", "--topic-cart", "dr_c", "--topic-orders", "dr_o"]
-    subprocess.run([ECOM, "broker", "--create-topics", "--brokers", addr, "--partitions", "4", *topics], check=True)
+    sfx = uuid.uuid4().hex[:8]
+    names = ["dv_" + sfx, "dc_" + sfx, "do_" + sfx]
+    topics = ["--topic-views", names[0], "--topic-cart", names[1], "--topic-orders", names[2]]
+    subprocess.run([ECOM, "broker", "--create-topics", "--brokers", addr, "--partitions", "4", "--topics",
+                    ",".join(names)], check=True)
     subprocess.run([ECOM, "gen", "--brokers", addr, *topics, "--seed", "11", "--users", "600", "--start", START,
                     "--rate", "12", "--count", "40000", "--quiet", "--late-frac", "0.03", "--late-max", "20m",
                     "--dup-frac", "0.01", "--bad-frac", "0.005"], check=True)
-    subprocess.run([ECOM, "stream", "--brokers", addr, *topics, "--group", "dash_ranges", "--scale-out", "--drain",
-                    "--out", root, "--quiet"], check=True, timeout=600)
+    subprocess.run([ECOM, "stream", "--brokers", addr, *topics, "--group", "dr_" + sfx, "--scale-out", "--drain",
+                    "--idle-timeout", "0", "--out", root, "--quiet"], check=True, timeout=600)
+    # the oracle reads this lake's own raw tables (the same events, through Kafka)
+    STATE["oracle"] = Oracle(root)
     check_layout(t, root, 4)
 
 
