@@ -180,8 +180,8 @@ FROM_RAW_SQL = {
         FROM o WHERE {slice} GROUP BY 1, 2""",
     "category_activity": """
         WITH a AS (SELECT t, category, 1 AS views, 0 AS adds, 0 AS removes, 0 AS units, 0 AS cents, event_id, user_id FROM v
-                   UNION ALL SELECT t, category, 0, CASE WHEN event_type = 'add_to_cart' THEN quantity ELSE 0 END,
-                          CASE WHEN event_type = 'remove_from_cart' THEN quantity ELSE 0 END, 0, 0, event_id, user_id FROM c
+                   UNION ALL SELECT t, category, 0, CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END,
+                          CASE WHEN event_type = 'remove_from_cart' THEN 1 ELSE 0 END, 0, 0, event_id, user_id FROM c
                    UNION ALL SELECT t, category, 0, 0, 0, quantity, quantity * unit, event_id, user_id FROM li)
         SELECT {w} AS window_start, {w} + INTERVAL 1 minute AS window_end, category, sum(views)::BIGINT AS views,
                sum(adds)::BIGINT AS adds, sum(removes)::BIGINT AS removes, sum(units)::BIGINT AS units_sold,
@@ -189,7 +189,7 @@ FROM_RAW_SQL = {
         FROM a WHERE {slice} GROUP BY ALL""",
     "product_activity": """
         WITH a AS (SELECT t, product_id, product_name, category, 1 AS views, 0 AS adds, 0 AS units, 0 AS cents, event_id, user_id FROM v
-                   UNION ALL SELECT t, product_id, product_name, category, 0, quantity, 0, 0, event_id, user_id FROM c
+                   UNION ALL SELECT t, product_id, product_name, category, 0, 1, 0, 0, event_id, user_id FROM c
                           WHERE event_type = 'add_to_cart'
                    UNION ALL SELECT t, product_id, product_name, category, 0, 0, quantity, quantity * unit, event_id, user_id FROM li)
         SELECT {w} AS window_start, {w} + INTERVAL 1 minute AS window_end, product_id, min(product_name) AS product_name,

@@ -43,15 +43,15 @@ ORACLE = {
                      FROM o WHERE {r} GROUP BY 1 ORDER BY 1""",
     "products": """WITH a AS (SELECT product_id, product_name, category, 1 AS views, 0 AS adds, 0 AS units, 0 AS cents
                               FROM v WHERE {r}
-                              UNION ALL SELECT product_id, product_name, category, 0, quantity, 0, 0 FROM c
+                              UNION ALL SELECT product_id, product_name, category, 0, 1, 0, 0 FROM c
                               WHERE event_type = 'add_to_cart' AND {r}
                               UNION ALL SELECT product_id, product_name, category, 0, 0, quantity, quantity * unit
                               FROM li WHERE {r})
                    SELECT product_id, min(product_name), min(category), sum(views)::BIGINT, sum(adds)::BIGINT,
                           sum(units)::BIGINT, sum(cents)::BIGINT FROM a GROUP BY 1""",
     "categories": """WITH a AS (SELECT category, 1 AS views, 0 AS adds, 0 AS removes, 0 AS units, 0 AS cents FROM v WHERE {r}
-                                UNION ALL SELECT category, 0, CASE WHEN event_type = 'add_to_cart' THEN quantity ELSE 0 END,
-                                       CASE WHEN event_type = 'remove_from_cart' THEN quantity ELSE 0 END, 0, 0 FROM c WHERE {r}
+                                UNION ALL SELECT category, 0, CASE WHEN event_type = 'add_to_cart' THEN 1 ELSE 0 END,
+                                       CASE WHEN event_type = 'remove_from_cart' THEN 1 ELSE 0 END, 0, 0 FROM c WHERE {r}
                                 UNION ALL SELECT category, 0, 0, 0, quantity, quantity * unit FROM li WHERE {r})
                      SELECT category, sum(views)::BIGINT, sum(adds)::BIGINT, sum(removes)::BIGINT, sum(units)::BIGINT,
                             sum(cents)::BIGINT FROM a GROUP BY 1""",
