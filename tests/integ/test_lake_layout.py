@@ -34,10 +34,11 @@ def layout1_root(name):
     root = os.path.join(TMP, name)
     part = os.path.join(root, "views", "date=2026-11-25")
     os.makedirs(part)
-    t = pa.table({"event_id": ["e1", "e2"], "event_type": ["page_view"] * 2,
-                  "ts": pa.array([1795599000006000, 1795512600000000], pa.timestamp("us", tz="UTC")),
-                  "product_id": ["P0134", "P0001"], "price_cents": pa.array([9349, 17999], pa.int64())})
-    pq.write_table(t, os.path.join(part, "part-e000000000001-00000.parquet"))
+    t = pa.table({"event_id": ["e1", "e2", "e3"], "event_type": ["page_view"] * 3,
+                  "ts": pa.array([1795599000006000, 1795647600000000, 1795512600000000], pa.timestamp("us", tz="UTC")),
+                  "product_id": ["P0134", "P0001", "P0002"], "price_cents": pa.array([9349, 17999, 100], pa.int64())})
+    pq.write_table(t.slice(0, 2), os.path.join(part, "part-e000000000001-00000.parquet"))  # both on 11-25
+    pq.write_table(t, os.path.join(root, "loose.parquet"))  # a file outside partitions, e3 on 11-24
     return root
 
 
@@ -74,10 +75,12 @@ def fresh_root_records_layout_2_and_zone():
 def layout_1_root_is_refused_by_writers_and_read_by_cat():
     root = layout1_root("old")
     refused(root, ["lake layout 1", "lake layout 2", "new --out"])
-    p = run([ECOM, "cat", os.path.join(root, "views"), "--where-date", "2026-11-25"])
-    lines = p.stdout.splitlines()
-    assert len(lines) == 1 and '"ts":"2026-11-25T09:30:00.006000Z"' in lines[0] and '"price_cents":9349' in lines[0], \
+    lines = run([ECOM, "cat", os.path.join(root, "views"), "--where-date", "2026-11-25"]).stdout.splitlines()
+    assert len(lines) == 2 and '"ts":"2026-11-25T09:30:00.006000Z"' in lines[0] and '"price_cents":9349' in lines[0], \
         lines
+    # outside partitions --where-date filters on the layout-1 `ts` column
+    lines = run([ECOM, "cat", os.path.join(root, "loose.parquet"), "--where-date", "2026-11-25"]).stdout.splitlines()
+    assert [x[:17] for x in lines] == ['{"event_id":"e1",', '{"event_id":"e2",'], lines
     # a stream's commit state alone also marks layout 1
     root = os.path.join(TMP, "old_state")
     os.makedirs(os.path.join(root, "_ecom", "commits"))
