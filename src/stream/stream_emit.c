@@ -84,39 +84,40 @@ typedef struct {
     st_chan *chans;
 } agg_view;
 
-static int emit_sorted(const stream_sink *sk, const stream_window *w, const st_agg *a, agg_view v) {
+/* Emits a's rows from the entry arrays of v, sorted first when sort (then window_done). */
+static int emit_rows(const stream_sink *sk, const stream_window *w, const st_agg *a, agg_view v, bool sort) {
     metric_val x[METRIC_MAX_COLS];
     if (a->orders != 0) {
         x[0] = vi(a->orders), x[1] = vi(a->items), x[2] = vi(a->revenue);
         if (row(sk, METRIC_ID_SALES, w, x)) return -1;
     }
-    if (a->n_cats > 1) qsort(v.cats, a->n_cats, sizeof *v.cats, cmp_cat);
+    if (sort && a->n_cats > 1) qsort(v.cats, a->n_cats, sizeof *v.cats, cmp_cat);
     for (uint32_t i = 0; i < a->n_cats; i++) {
         const st_cat *c = &v.cats[i];
         x[0] = vs(c->cat), x[1] = vi(c->views), x[2] = vi(c->adds), x[3] = vi(c->removes);
         x[4] = vi(c->units), x[5] = vi(c->revenue);
         if (row(sk, METRIC_ID_CATEGORY, w, x)) return -1;
     }
-    if (a->n_prods > 1) qsort(v.prods, a->n_prods, sizeof *v.prods, cmp_prod);
+    if (sort && a->n_prods > 1) qsort(v.prods, a->n_prods, sizeof *v.prods, cmp_prod);
     for (uint32_t i = 0; i < a->n_prods; i++) {
         const st_prod *p = &v.prods[i];
         x[0] = vs(p->pid), x[1] = vs(p->name), x[2] = vs(p->cat), x[3] = vi(p->views);
         x[4] = vi(p->adds), x[5] = vi(p->units), x[6] = vi(p->revenue);
         if (row(sk, METRIC_ID_PRODUCT, w, x)) return -1;
     }
-    if (a->n_cities > 1) qsort(v.cities, a->n_cities, sizeof *v.cities, cmp_city);
+    if (sort && a->n_cities > 1) qsort(v.cities, a->n_cities, sizeof *v.cities, cmp_city);
     for (uint32_t i = 0; i < a->n_cities; i++) {
         const st_city *c = &v.cities[i];
         x[0] = vs(c->prov), x[1] = vs(c->city), x[2] = vs(c->stype), x[3] = vi(c->orders), x[4] = vi(c->revenue);
         if (row(sk, METRIC_ID_CITY, w, x)) return -1;
     }
-    if (a->n_chans > 1) qsort(v.chans, a->n_chans, sizeof *v.chans, cmp_chan);
+    if (sort && a->n_chans > 1) qsort(v.chans, a->n_chans, sizeof *v.chans, cmp_chan);
     for (uint32_t i = 0; i < a->n_chans; i++) {
         const st_chan *c = &v.chans[i];
         x[0] = vs(c->stype), x[1] = vs(c->device), x[2] = vi(c->orders), x[3] = vi(c->revenue);
         if (row(sk, METRIC_ID_CHANNEL, w, x)) return -1;
     }
-    return sk->window_done ? sk->window_done(sk->ctx, w) : 0;
+    return sort && sk->window_done ? sk->window_done(sk->ctx, w) : 0;
 }
 
 /* A copy of n elements (at least one byte allocated), or NULL. */
@@ -128,16 +129,21 @@ static void *dup_array(const void *p, size_t n, size_t elem) {
 
 int st_emit_agg(const stream_engine *e, const stream_sink *sk, stream_window w, st_agg *a, bool in_place) {
     (void)e;
-    if (in_place) return emit_sorted(sk, &w, a, (agg_view){a->cats, a->prods, a->cities, a->chans});
+    if (in_place) return emit_rows(sk, &w, a, (agg_view){a->cats, a->prods, a->cities, a->chans}, true);
     agg_view v = {dup_array(a->cats, a->n_cats, sizeof *a->cats), dup_array(a->prods, a->n_prods, sizeof *a->prods),
                   dup_array(a->cities, a->n_cities, sizeof *a->cities),
                   dup_array(a->chans, a->n_chans, sizeof *a->chans)};
-    int rc = v.cats && v.prods && v.cities && v.chans ? emit_sorted(sk, &w, a, v) : -1;
+    int rc = v.cats && v.prods && v.cities && v.chans ? emit_rows(sk, &w, a, v, true) : -1;
     free(v.cats);
     free(v.prods);
     free(v.cities);
     free(v.chans);
     return rc;
+}
+
+int st_emit_agg_into(st_rows *r, stream_window w, const st_agg *a) {
+    stream_sink into = st_rows_sink(r);
+    return emit_rows(&into, &w, a, (agg_view){a->cats, a->prods, a->cities, a->chans}, false);
 }
 
 int st_emit_funnel(const stream_engine *e, const stream_sink *sk, stream_window w, int64_t v, int64_t c,

@@ -518,6 +518,8 @@ static int emit_merged(stream_engine *e, int64_t jmax) {
         }
         if (j == INT64_MAX || j > jmax) return 0;
         st_agg *m = NULL;
+        st_rows acc = {0}; /* several shards: their rows merged by the catalog's rules */
+        stream_window w = st_window(e, j, -1, false, false);
         bool has_funnel = false;
         int64_t v = 0, c = 0, b = 0;
         int rc = 0;
@@ -533,18 +535,19 @@ static int emit_merged(stream_engine *e, int64_t jmax) {
                 if (s->closed_head >= s->n_closed || s->closed[s->closed_head].j != j) continue;
                 st_closed *cl = &s->closed[s->closed_head++];
                 if (cl->ag) {
-                    if (!m && !(m = st_agg_new())) rc = -1;
-                    if (!rc && st_agg_merge(m, cl->ag)) rc = -1;
+                    if (!rc) rc = st_emit_agg_into(&acc, w, cl->ag);
                     st_agg_free(cl->ag);
                 }
                 has_funnel |= cl->has_funnel;
                 v += cl->viewed, c += cl->carted, b += cl->purchased;
             }
         }
-        if (!rc && m) rc = st_emit_agg(e, &e->sink, st_window(e, j, -1, false, false), m, true);
+        if (!rc && m) rc = st_emit_agg(e, &e->sink, w, m, true);
+        if (!rc) rc = st_rows_emit(&acc, &e->sink, &w);
         if (!rc && has_funnel)
             rc = st_emit_funnel(e, &e->sink, st_window(e, j - e->fw, -1, false, false), v, c, b);
         st_agg_free(m);
+        st_rows_free(&acc);
         if (rc) return -1;
     }
 }
@@ -574,8 +577,10 @@ static int emit_corrections(stream_engine *e, int64_t jmax) {
         for (int i = 0; i < n; i++)
             if (e->shards[i].n_corr && e->shards[i].corr[0].j < j) j = e->shards[i].corr[0].j;
         if (j == INT64_MAX || j > jmax) return 0;
-        st_agg *m = NULL;
-        int rc = 0;
+        stream_window w = st_window(e, j, -1, false, true);
+        st_agg *one = NULL; /* the deltas of the only shard with some: emitted without a merge */
+        st_rows acc = {0};
+        int rc = 0, nag = 0;
         for (int i = 0; i < n; i++) {
             st_shard *s = &e->shards[i];
             if (!s->n_corr || s->corr[0].j != j) continue;
@@ -583,15 +588,18 @@ static int emit_corrections(stream_engine *e, int64_t jmax) {
             memmove(s->corr, s->corr + 1, (s->n_corr - 1) * sizeof *s->corr);
             s->n_corr--;
             if (!a) continue;
-            if (!m) {
-                m = a; /* the first shard's deltas become the merged ones: no copy with one shard */
+            if (++nag == 1) {
+                one = a;
                 continue;
             }
-            if (!rc && st_agg_merge(m, a)) rc = -1;
+            if (nag == 2 && !rc) rc = st_emit_agg_into(&acc, w, one);
+            if (!rc) rc = st_emit_agg_into(&acc, w, a);
             st_agg_free(a);
         }
-        if (!rc && m) rc = st_emit_agg(e, &e->sink, st_window(e, j, -1, false, true), m, true);
-        st_agg_free(m);
+        if (!rc && nag == 1) rc = st_emit_agg(e, &e->sink, w, one, true);
+        if (!rc && nag > 1) rc = st_rows_emit(&acc, &e->sink, &w);
+        st_agg_free(one);
+        st_rows_free(&acc);
         if (rc) return -1;
     }
 }
@@ -733,11 +741,11 @@ int stream_engine_snapshot(stream_engine *e, const stream_sink *sink, char *err,
         } else if (j == i + 1) {
             rc = st_emit_agg(e, sink, st_window(e, v[i].k, part, true, false), v[i].ag, false);
         } else {
-            st_agg *m = st_agg_new();
-            rc = m ? 0 : -1;
-            for (size_t x = i; !rc && x < j; x++) rc = st_agg_merge(m, v[x].ag);
-            if (!rc) rc = st_emit_agg(e, sink, st_window(e, v[i].k, part, true, false), m, true);
-            st_agg_free(m);
+            st_rows acc = {0};
+            stream_window w = st_window(e, v[i].k, part, true, false);
+            for (size_t x = i; !rc && x < j; x++) rc = st_emit_agg_into(&acc, w, v[x].ag);
+            if (!rc) rc = st_rows_emit(&acc, sink, &w);
+            st_rows_free(&acc);
         }
         i = j;
     }

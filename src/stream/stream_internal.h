@@ -109,6 +109,28 @@ int st_itab_reserve(st_itab *t);
  * Call st_itab_reserve() before the probe that gave pos. */
 void st_itab_put(st_itab *t, uint32_t pos, uint64_t h);
 
+/* Probe loop shared by every map (a macro so that the key comparison EQ, written in terms of
+ * the candidate entry index ix_, is inlined): walks from h's home position; sets found to the
+ * entry index of a match or -1, and pos to the first empty slot. The table must be allocated. */
+#define ITAB_FIND(t, h, EQ, found, pos)                                       \
+    do {                                                                      \
+        (found) = -1;                                                         \
+        uint32_t p_ = (uint32_t)(h) & (t)->mask;                              \
+        for (;;) {                                                            \
+            uint64_t s_ = (t)->slots[p_];                                     \
+            if (!s_) break;                                                   \
+            if ((s_ >> 32) == ((h) >> 32)) {                                  \
+                uint32_t ix_ = (uint32_t)(s_ & 0xffffffff) - 1;               \
+                if (EQ) {                                                     \
+                    (found) = ix_;                                            \
+                    break;                                                    \
+                }                                                             \
+            }                                                                 \
+            p_ = (p_ + 1) & (t)->mask;                                        \
+        }                                                                     \
+        (pos) = p_;                                                           \
+    } while (0)
+
 /* ---- per-window aggregates ---- */
 typedef struct {
     strview cat;
@@ -150,7 +172,6 @@ st_cat *st_agg_cat(st_agg *a, strview cat);                 /* find or add; NULL
 st_prod *st_agg_prod(st_agg *a, strview pid, strview name, strview cat);
 st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype);
 st_chan *st_agg_chan(st_agg *a, strview stype, strview device); /* device n == 0: "none" */
-int st_agg_merge(st_agg *dst, const st_agg *src);            /* dst += src; 0 or -1 */
 uint64_t st_agg_entries(const st_agg *a);
 
 /* ---- dedup set of 128-bit event ids (one per window) ---- */
@@ -302,6 +323,27 @@ int st_emit_agg(const stream_engine *e, const stream_sink *sk, stream_window w, 
 /* Emits window w's funnel row (nothing when v == 0), then sink.window_done. */
 int st_emit_funnel(const stream_engine *e, const stream_sink *sk, stream_window w, int64_t v, int64_t c,
                    int64_t b);
+
+/* ---- merging rows of several shards by the catalog's rules (stream_merge.c) ---- */
+typedef struct {
+    metric_id m;
+    metric_val v[METRIC_MAX_COLS];
+} st_row;
+typedef struct {
+    st_row *rows;
+    uint32_t n, cap;
+    st_itab ix;
+    st_arena ar; /* the rows' strings */
+} st_rows;
+/* A sink whose rows are merged into r (MERGE_SUM summed, MERGE_ATTR the smallest, per metric
+ * and keys); window_done is not called. A failed add (OOM) returns -1. */
+stream_sink st_rows_sink(st_rows *r);
+/* Emits r's rows to sk for window w in the engine's order (catalog order, keys ascending byte
+ * order; MERGE_RATIO values derived), then sk.window_done; nothing when r is empty. */
+int st_rows_emit(st_rows *r, const stream_sink *sk, const stream_window *w);
+void st_rows_free(st_rows *r);
+/* Adds aggregate a's rows (unsorted, a unchanged) to r: one shard's part of a merged window. */
+int st_emit_agg_into(st_rows *r, stream_window w, const st_agg *a);
 
 /* Checkpoint codec helpers used by stream_ckpt.c. */
 int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p);

@@ -89,28 +89,6 @@ void st_itab_put(st_itab *t, uint32_t pos, uint64_t h) {
     t->n++;
 }
 
-/* Probe loop shared by every map (a macro so that the key comparison EQ, written in terms of
- * the candidate entry index ix_, is inlined): walks from h's home position; sets found to the
- * entry index of a match or -1, and pos to the first empty slot. The table must be allocated. */
-#define ITAB_FIND(t, h, EQ, found, pos)                                       \
-    do {                                                                      \
-        (found) = -1;                                                         \
-        uint32_t p_ = (uint32_t)(h) & (t)->mask;                              \
-        for (;;) {                                                            \
-            uint64_t s_ = (t)->slots[p_];                                     \
-            if (!s_) break;                                                   \
-            if ((s_ >> 32) == ((h) >> 32)) {                                  \
-                uint32_t ix_ = (uint32_t)(s_ & 0xffffffff) - 1;               \
-                if (EQ) {                                                     \
-                    (found) = ix_;                                            \
-                    break;                                                    \
-                }                                                             \
-            }                                                                 \
-            p_ = (p_ + 1) & (t)->mask;                                        \
-        }                                                                     \
-        (pos) = p_;                                                           \
-    } while (0)
-
 static inline bool sv_eq(strview a, strview b) {
     return a.n == b.n && st_bytes_eq(a.p, b.p, a.n);
 }
@@ -238,46 +216,6 @@ st_chan *st_agg_chan(st_agg *a, strview stype, strview device) {
     st_itab_put(&a->chan_ix, pos, h);
     a->n_chans++;
     return c;
-}
-
-int st_agg_merge(st_agg *dst, const st_agg *src) {
-    dst->orders += src->orders;
-    dst->items += src->items;
-    dst->revenue += src->revenue;
-    for (uint32_t i = 0; i < src->n_cats; i++) {
-        const st_cat *s = &src->cats[i];
-        st_cat *d = st_agg_cat(dst, s->cat);
-        if (!d) return -1;
-        d->views += s->views;
-        d->adds += s->adds;
-        d->removes += s->removes;
-        d->units += s->units;
-        d->revenue += s->revenue;
-    }
-    for (uint32_t i = 0; i < src->n_prods; i++) {
-        const st_prod *s = &src->prods[i];
-        st_prod *d = st_agg_prod(dst, s->pid, s->name, s->cat);
-        if (!d) return -1;
-        d->views += s->views;
-        d->adds += s->adds;
-        d->units += s->units;
-        d->revenue += s->revenue;
-    }
-    for (uint32_t i = 0; i < src->n_chans; i++) {
-        const st_chan *s = &src->chans[i];
-        st_chan *d = st_agg_chan(dst, s->stype, s->device);
-        if (!d) return -1;
-        d->orders += s->orders;
-        d->revenue += s->revenue;
-    }
-    for (uint32_t i = 0; i < src->n_cities; i++) {
-        const st_city *s = &src->cities[i];
-        st_city *d = st_agg_city(dst, s->prov, s->city, s->stype);
-        if (!d) return -1;
-        d->orders += s->orders;
-        d->revenue += s->revenue;
-    }
-    return 0;
 }
 
 /* ---- dedup ids ---- */

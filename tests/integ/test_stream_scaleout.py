@@ -185,7 +185,9 @@ def scale_out_with_rebalances():
     assert owned == set(range(NPART)), f"A alone should own every partition, owns {owned} ({a.last_error})"
     st = a.status()
     assert st and st["layout"] == "scale-out", f"/status layout: {st and st.get('layout')}"
-    assert all(0 <= w["partition"] < NPART for w in st["open_windows"]), "provisional rows without partition"
+    assert st["schema"] == 2 and set(st["open_windows"]) >= {"sales_per_minute", "product_activity", "funnel"}
+    assert all(0 <= w["partition"] < NPART for rows in st["open_windows"].values() for w in rows), \
+        "provisional rows without partition"
     b = Instance("B", "--quiet")
     # rebalance 1: the group splits the partitions between A and B, each resumes from records
     wait_for(lambda: shared(a, b), "A and B to share the partitions", 90, [a, b])
