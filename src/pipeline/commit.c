@@ -380,7 +380,7 @@ static int read_latest_in(storage *s, const char *dir, commit_record *r, char *e
             char tmp[256];
             snprintf(tmp, sizeof tmp, "%s", err);
             snprintf(err, errlen, "%s: %s (refusing to guess: inspect or remove ROOT/%s)", path, tmp, dir);
-            rc = -1;
+            rc = COMMIT_REFUSED;
         }
         free(txt);
     }
@@ -539,30 +539,31 @@ int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errle
         free(txt);
         if (!ok) {
             snprintf(err, errlen, "ROOT/%s is corrupt (refusing to guess)", LAYOUT_PATH);
-            return -1;
+            return COMMIT_REFUSED;
         }
         if (!scale_out) {
             snprintf(err, errlen,
                      "ROOT holds the scale-out layout (per-partition commits, partial metric tables): "
                      "run with --scale-out, or use another --out");
-            return -1;
+            return COMMIT_REFUSED;
         }
         if (n != nparts) {
             snprintf(err, errlen, "ROOT was written from topics with %lld partitions, they have %d now", n, nparts);
-            return -1;
+            return COMMIT_REFUSED;
         }
         return 0;
     }
     if (!scale_out) return 0;
     commit_record r;
-    if (commit_log_read_latest(s, &r, err, errlen)) return -1;
+    int rc = commit_log_read_latest(s, &r, err, errlen);
+    if (rc) return rc;
     bool merged = r.epoch >= 0;
     commit_record_free(&r);
     if (merged) {
         snprintf(err, errlen,
                  "ROOT holds a single-instance commit log (merged metric tables): run without --scale-out, "
                  "or use another --out");
-        return -1;
+        return COMMIT_REFUSED;
     }
     char line[64];
     int n = snprintf(line, sizeof line, "ecom-layout 1\nscale-out %d\n", nparts);

@@ -8,17 +8,20 @@
  * It is enabled only by the environment variable ECOM_TEST_STORAGE_FAULTS (read once when the
  * job opens its storage; unset in production, where this file does nothing):
  *
- *   ECOM_TEST_STORAGE_FAULTS="[prefix=PATH,][from=N,][count=K][,reads]"
+ *   ECOM_TEST_STORAGE_FAULTS="[prefix=PATH,][from=N,][count=K][,reads][,report]"
  *
  * Calls are numbered from 1 in the order they are made; calls from..from+K-1 fail with
  * "injected storage fault (call N)". Only calls whose path (either path of a rename) starts
  * with PATH count (default: every path). Only mutating calls (create, rename, remove, mkdirs)
  * count unless `reads` is given (then also list, stat, read). Writes and closes of an open
  * file are passed through (their file was created by a counted call). Defaults: from=1, count=1.
+ * `report` prints "storage faults: C calls counted, F failed" on stderr when the storage closes
+ * (so that a test can sweep N over every call of a run).
  *
  * Example: "prefix=_ecom/commits,count=3" makes the first three attempts to write a commit
  * record fail, as if ROOT/_ecom/commits were unwritable for a while.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +30,8 @@
 typedef struct {
     storage *base;
     char prefix[256];
-    uint64_t from, count, calls;
-    bool reads;
+    uint64_t from, count, calls, failed;
+    bool reads, report;
 } faults;
 
 /* Counts a call on path(s) a and b (b may be NULL); -1 with err when it is one to fail. */
@@ -38,6 +41,7 @@ static int fault_hit(faults *f, bool mutating, const char *a, const char *b, cha
     if (n && strncmp(a, f->prefix, n) && (!b || strncmp(b, f->prefix, n))) return 0;
     uint64_t k = ++f->calls;
     if (k < f->from || k >= f->from + f->count) return 0;
+    f->failed++;
     snprintf(err, errlen, "injected storage fault (call %llu on %s)", (unsigned long long)k, a);
     return -1;
 }
@@ -85,6 +89,9 @@ static int fs_read(void *ctx, const char *path, uint64_t off, void *dst, size_t 
 }
 static void fs_destroy(void *ctx) {
     faults *f = ctx;
+    if (f->report)
+        fprintf(stderr, "storage faults: %llu calls counted, %llu failed\n", (unsigned long long)f->calls,
+                (unsigned long long)f->failed);
     storage_close(f->base);
     free(f);
 }
@@ -120,6 +127,8 @@ static int faults_parse(faults *f, const char *spec, char *err, size_t errlen) {
             f->count = strtoull(it + 6, &end, 10);
         } else if (!strcmp(it, "reads")) {
             f->reads = true;
+        } else if (!strcmp(it, "report")) {
+            f->report = true;
         } else {
             end = it;
         }

@@ -337,18 +337,19 @@ int job_make_engine(pipeline_job *j) {
 }
 
 /* Brings the job to the state of the newest commit: files, engine state, input offsets,
- * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment). */
+ * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment).
+ * 0, -1 (a storage error: worth retrying) or COMMIT_REFUSED (ROOT refuses this job). */
 static int job_recover(pipeline_job *j) {
     if (j->cfg->scale_out) return scaleout_reset(j);
-    if (layout_check(j->base, false, j->nparts, j->err, sizeof j->err)) return -1;
+    int rc = layout_check(j->base, false, j->nparts, j->err, sizeof j->err);
+    if (rc) return rc;
     commit_record r;
-    if (commit_log_read_latest(j->base, &r, j->err, sizeof j->err)) return -1;
-    int rc = 0;
+    if ((rc = commit_log_read_latest(j->base, &r, j->err, sizeof j->err))) return rc;
     if (r.epoch >= 0 && (r.kind != j->src.ops->kind || r.nparts != j->nparts)) {
         snprintf(j->err, sizeof j->err,
                  "ROOT holds the commit log of another input (%s with %d partitions); use another --out",
                  r.kind == COMMIT_FILE ? "a file" : "Kafka", r.nparts);
-        rc = -1;
+        rc = COMMIT_REFUSED;
     }
     if (rc == 0) rc = commit_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0) rc = job_make_engine(j);
@@ -467,7 +468,9 @@ static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *b
         if (*stop) return -1;
         *backoff_us = *backoff_us * 2 > 10 * TIME_US_PER_SEC ? 10 * TIME_US_PER_SEC : *backoff_us * 2;
         epoch_abort_tables(j);
-        if (job_recover(j) == 0) return 0;
+        int rc = job_recover(j);
+        if (rc == 0) return 0;
+        if (rc == COMMIT_REFUSED) return -1;
         j->stats.storage_errors++;
     }
 }
@@ -580,14 +583,16 @@ static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state
     return 0;
 }
 
-/* Opens the input, recovers the newest commit, and runs epochs until the input ends or a stop. */
+/* Opens the input, recovers the newest commit, and runs epochs until the input ends or a stop.
+ * A storage error while recovering at start is retried like one during an epoch. */
 static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
-    if (source_open(&j->src, j, j->err, sizeof j->err) || job_alloc_offsets(j) || job_recover(j) ||
-        j->src.ops->seek(&j->src, j->err, sizeof j->err))
-        return -1;
+    if (source_open(&j->src, j, j->err, sizeof j->err) || job_alloc_offsets(j)) return -1;
     int64_t now = time_mono_us();
-    loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US,
-                     .last_records = j->stats.records};
+    loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US};
+    int rc = job_recover(j);
+    if (rc == COMMIT_REFUSED || (rc ? loop_recover(j, stop, &ls) : j->src.ops->seek(&j->src, j->err, sizeof j->err)))
+        return -1;
+    ls.last_records = j->stats.records;
     for (;;) {
         loop_turn_result t = loop_turn(j, stop, &ls);
         if (t == TURN_DONE) return 0;

@@ -66,8 +66,11 @@
  *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),
  *     or until *stop becomes non-zero (then the current epoch is committed and it returns 0).
  *   - Errors: 0 on success, -1 with a message in err. A storage failure during an epoch aborts
- *     that epoch (nothing of it becomes visible); pipeline_run() then retries the commit with
- *     bounded backoff while input is paused, and fails with -1 only after retry_limit_us.
+ *     that epoch (nothing of it becomes visible); pipeline_run() then rolls back to the last
+ *     commit and retries with bounded backoff while input is paused (the input is re-read from
+ *     the committed position), and fails with -1 only after retry_limit_us. A storage failure
+ *     while recovering at start is retried the same way; what ROOT refuses (another layout or
+ *     input, a corrupt commit record) fails at once.
  *   - Bad input never stops the job: invalid lines go to the `rejected` table with their topic,
  *     partition, offset, reason and raw text; late and duplicate events are counted.
  *   - Ownership: the config's strings are borrowed for the duration of pipeline_run().

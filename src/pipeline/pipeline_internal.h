@@ -89,7 +89,10 @@ void commit_record_free(commit_record *r);
 int commit_record_encode(const commit_record *r, buf_t *out);
 /* Decodes; -1 with err on any malformed or corrupt byte. */
 int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, size_t errlen);
-/* Reads the newest record under ROOT (r->epoch = -1 if none). */
+/* Returned (instead of -1) when what ROOT holds refuses the job: a corrupt record, another
+ * layout or input. Retrying cannot help, unlike after a storage error (-1). */
+#define COMMIT_REFUSED (-2)
+/* Reads the newest record under ROOT (r->epoch = -1 if none; COMMIT_REFUSED if corrupt). */
 int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen);
 /* Redoes the record's renames (idempotent) and deletes hidden part files no record names. */
 int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen);
@@ -110,7 +113,8 @@ int part_log_sweep(storage *s, const int *parts, int n, char *err, size_t errlen
 /* Deletes partition part's records and checkpoints older than keep_seq. */
 int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t errlen);
 /* Checks (and at first start records) the layout of ROOT: scale_out or the single-instance
- * commit log. -1 with a clear error when ROOT holds the other layout. */
+ * commit log. COMMIT_REFUSED with a clear error when ROOT holds the other layout (or another
+ * partition count, or a corrupt layout file); -1 on a storage error. */
 int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen);
 
 /* ---- the job ---- */

@@ -55,7 +55,8 @@ static void drop_part_renames(pipeline_job *j, int part) {
 }
 
 int scaleout_reset(pipeline_job *j) {
-    if (layout_check(j->base, true, j->nparts, j->err, sizeof j->err)) return -1;
+    int rc = layout_check(j->base, true, j->nparts, j->err, sizeof j->err);
+    if (rc) return rc;
     for (int p = 0; p < j->nparts; p++) {
         job_abort_part_tables(j, p);
         j->owned[p] = false;

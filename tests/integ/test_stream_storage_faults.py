@@ -7,6 +7,7 @@ file was re-positioned after recovery only when the committed offset was > 0.
 """
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -57,14 +58,14 @@ def table_rows(root):
     return res
 
 
-def assert_same_tables(got_root, want_root):
+def assert_same_tables(got_root, want_root, min_views=1000):
     got, want = table_rows(got_root), table_rows(want_root)
     for table in TABLES:
         g, w = got[table], want[table]
         assert len(g) == len(w), f"{table}: {len(g)} rows, uninterrupted run {len(w)}"
         assert g == w, f"{table}: same count ({len(g)}) but other contents; first differing row: " + \
             next(f"{a} vs {b}" for a, b in zip(g, w) if a != b)
-    assert len(want["views"]) > 1000, "too few rows for a meaningful comparison"
+    assert len(want["views"]) > min_views, "too few rows for a meaningful comparison"
 
 
 SHORT = os.path.join(TMP, "short.ndjson")
@@ -140,10 +141,42 @@ def fifo_first_commit_fails_after_spill():
     assert_same_tables(root, want)
 
 
+SWEEP_RUNS = 24  # bound: runs of the sweep below (each ~1 s)
+
+
+def every_storage_call_may_fail():
+    """Fails the Nth storage call (reads included) of a multi-epoch run, for N sampled evenly
+    over every call the run makes (issue 11: fault injection at every step of an epoch)."""
+    small = os.path.join(TMP, "small.ndjson")
+    gen(small, 8000)
+    want = os.path.join(TMP, "r_small_clean")
+    args = ("--commit-interval", "10ms")
+    r = stream(small, want, *args, faults="from=1000000000,reads,report")
+    m = re.search(r"storage faults: (\d+) calls counted, 0 failed", r.stderr)
+    assert m, f"no call count reported: {r.stderr[-500:]}"
+    total = int(m.group(1))
+    assert total > 50, f"only {total} storage calls: too few epochs for a sweep"
+    # Epochs are cut by processing time, so runs make different numbers of calls: a late N may
+    # fall after a run's last call (then nothing fails, and the tables must still be equal).
+    ns = sorted({1 + (total - 1) * k // (SWEEP_RUNS - 1) for k in range(SWEEP_RUNS)})
+    injected = 0
+    for n in ns:
+        root = os.path.join(TMP, f"r_sweep_{n}")
+        r = stream(small, root, *args, faults=f"from={n},count=1,reads,report")
+        injected += "1 failed" in r.stderr
+        try:
+            assert_same_tables(root, want, min_views=100)
+        except AssertionError as e:
+            raise AssertionError(f"failing storage call {n} of {total}: {e}") from None
+    assert injected >= len(ns) // 2, f"only {injected} of {len(ns)} runs met their fault"
+    print(f"  sweep: {len(ns)} runs over {total} calls, {injected} with a failed call, all tables equal")
+
+
 case(fifo_input_is_read_whole)
 case(fifo_storage_errors_after_commits_are_retried)
 case(fifo_first_commit_fails_after_spill)
 case(commit_dir_unwritable_mid_input)
 case(first_commit_at_end_of_input_fails)
 case(data_file_write_fails_mid_input)
+case(every_storage_call_may_fail)
 suite.exit()

@@ -163,7 +163,7 @@ static void test_latest_and_compact(check_state *st) {
     storage_list_free(&l);
     /* a corrupt newest record stops recovery with a clear error */
     CHECK(put(s, COMMIT_DIR "/00000000000000000004.commit", "ecom-commit 1\nepoch 4\n") == 0);
-    CHECK(commit_log_read_latest(s, &d, err, sizeof err) == -1);
+    CHECK(commit_log_read_latest(s, &d, err, sizeof err) == COMMIT_REFUSED); /* corrupt: retrying cannot help */
     CHECK(strstr(err, "corrupt") != NULL);
     storage_close(s);
     char cmd[128];
@@ -376,12 +376,12 @@ static void test_layout(check_state *st) {
     CHECK(layout_check(s, true, 4, err, sizeof err) == 0);    /* first scale-out start records it */
     CHECK(exists(s, LAYOUT_PATH));
     CHECK(layout_check(s, true, 4, err, sizeof err) == 0);
-    CHECK(layout_check(s, true, 8, err, sizeof err) == -1);
+    CHECK(layout_check(s, true, 8, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "partitions") != NULL);
-    CHECK(layout_check(s, false, 4, err, sizeof err) == -1);
+    CHECK(layout_check(s, false, 4, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "--scale-out") != NULL);
     CHECK(put(s, LAYOUT_PATH, "garbage") == 0);
-    CHECK(layout_check(s, true, 4, err, sizeof err) == -1);
+    CHECK(layout_check(s, true, 4, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "corrupt") != NULL);
     storage_close(s);
     char cmd[128];
@@ -397,7 +397,7 @@ static void test_layout(check_state *st) {
     CHECK(commit_record_encode(&r, &b) == 0);
     CHECK(storage_put_atomic(s, COMMIT_DIR "/00000000000000000003.commit", b.data, b.len, err, sizeof err) == 0);
     buf_free(&b);
-    CHECK(layout_check(s, true, 2, err, sizeof err) == -1);
+    CHECK(layout_check(s, true, 2, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "single-instance") != NULL);
     CHECK(!exists(s, LAYOUT_PATH));
     storage_close(s);
@@ -457,7 +457,7 @@ static void test_layout_race(check_state *st) {
     CHECK(layout_check(s, true, 4, err, sizeof err) == 0);
     CHECK(storage_remove(rc.base, LAYOUT_PATH, err, sizeof err) == 0);
     rc.rival = "ecom-layout 1\nscale-out 8\n";
-    CHECK(layout_check(s, true, 4, err, sizeof err) == -1);
+    CHECK(layout_check(s, true, 4, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "partitions") != NULL);
     storage_close(s);
     storage_close(rc.base);
