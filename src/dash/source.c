@@ -22,6 +22,7 @@
 #include "storage/storage.h"
 
 #define DAY_US (86400LL * TIME_US_PER_SEC)
+#define ZONE_SLACK_US (14LL * 3600 * TIME_US_PER_SEC)
 #define CACHE_MAX_ROWS 4000000   /* decoded rows kept across all files (~60-100 bytes each) */
 
 /* One decoded row group: column arrays (v is row-major, one int64 per catalog column). */
@@ -563,8 +564,10 @@ static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_bloc
     lfiles *l = &s->tables[t];
     for (size_t i = 0; i < l->n; i++) {
         lfile *f = &l->files[i];
-        /* A partition holds the windows that start on its date. */
-        if (f->day_start + DAY_US <= from || f->day_start >= to) continue;
+        /* A partition holds the windows that start on its date in the lake's zone (--time-zone;
+         * UTC offsets lie within -12 h..+14 h), so its UTC day widened by 14 h on each side
+         * holds them all; the row groups' statistics prune the rest. */
+        if (f->day_start + DAY_US + ZONE_SLACK_US <= from || f->day_start - ZONE_SLACK_US >= to) continue;
         if (file_scan(s, t, f, from, to, fn, fnctx, err, errlen)) return -1;
     }
     return 0;

@@ -77,6 +77,23 @@ def stream_partitions_raw_and_metric_tables_by_local_date():
 
 
 @S.case
+def dashboard_reads_every_local_partition():
+    """The dashboard's partition pruning must not assume UTC days: the windows of 04:56-05:00 UTC sit
+    in date=2026-11-24 of a Guayaquil lake, and a range from 04:50 UTC must still see them."""
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from dashlib import Dash
+    root = os.path.join(TMP, "stream_ec")
+    want = duckdb.sql(f"SELECT count(*) FROM read_parquet('{root}/orders/**/*.parquet', hive_partitioning=1)").fetchone()[0]
+    d = Dash(root)
+    try:
+        st, j = d.get_json("/api/summary?from=2026-11-25T04:50:00Z&to=2026-11-25T05:30:00Z")
+        assert st == 200 and j["orders"] == want and want > 0, (st, j.get("orders"), want)
+    finally:
+        d.stop()
+
+
+@S.case
 def unknown_zone_exits_2_before_writing():
     for cmd in (["load", "--input", EVENTS], ["stream", "--input", EVENTS], ["run"]):
         root = os.path.join(TMP, "bad_zone")
