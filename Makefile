@@ -12,7 +12,7 @@
 
 CC      ?= cc
 Q       := $(if $(V),,@)
-PKGS    := rdkafka libzstd snappy libmicrohttpd libcurl
+PKGS    := rdkafka libzstd snappy libmicrohttpd libcurl krb5-gssapi krb5
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -16,13 +16,15 @@ static const char USAGE[] =
     "also come from the environment variable ECOM_DASH_TOKEN (kept out of `ps`).";
 
 int cmd_dash(int argc, char **argv) {
-    const char *hdfs_user = NULL;
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
     int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {"listen", FLAG_STR, &listen, "HOST:PORT to serve on (default 127.0.0.1:8501)", 0, 0, NULL},
         {"stream", FLAG_STR, &stream, "base URL of `ecom stream --listen` for live status", 0, 0, NULL},
         {"auth-token", FLAG_STR, &token, "require this token (Bearer header or login cookie)", 0, 0, NULL},
@@ -48,7 +50,7 @@ int cmd_dash(int argc, char **argv) {
         fprintf(stderr, "ecom dash: --data ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("dash", hdfs_user);
+    int hu = cmd_hdfs_opts("dash", &hdfs, &hso);
     if (hu) return hu;
     if (!token) token = getenv("ECOM_DASH_TOKEN");
     if (poll_us <= 0) {
@@ -73,7 +75,7 @@ int cmd_dash(int argc, char **argv) {
     }
 
     dash_source src;
-    if (dash_source_lake(data, &src, err, sizeof err)) {
+    if (dash_source_lake(data, &hso, &src, err, sizeof err)) {
         fprintf(stderr, "ecom dash: %s\n", err);
         curl_global_cleanup();
         return 1;

@@ -69,13 +69,15 @@ static void loader_abort(loader *ld) {
 }
 
 int cmd_load(int argc, char **argv) {
-    const char *hdfs_user = NULL;
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     const char *input = NULL, *out = NULL, *codec = "zstd", *stem_arg = NULL;
     int64_t max_rows = 1000000;
     const flag_spec specs[] = {
         {"input", FLAG_STR, &input, "NDJSON event file (\"-\" for stdin, then give --stem)", 0, 0, NULL},
         {"out", FLAG_STR, &out, "lake root: a directory or hdfs://HOST:PORT/path", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {"codec", FLAG_STR, &codec, "zstd (default), snappy or none", 0, 0, NULL},
         {"max-rows", FLAG_INT, &max_rows, "rows per file before rolling to the next (default 1000000)", 1, 1e12, NULL},
         {"stem", FLAG_STR, &stem_arg, "file-name stem (default: from the input name)", 0, 0, NULL},
@@ -92,7 +94,7 @@ int cmd_load(int argc, char **argv) {
         fprintf(stderr, "ecom load: %s\n", r == FLAGS_ERROR ? err : "--input and --out are required");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("load", hdfs_user);
+    int hu = cmd_hdfs_opts("load", &hdfs, &hso);
     if (hu) return hu;
     pq_codec pc = !strcmp(codec, "zstd") ? PQ_ZSTD : !strcmp(codec, "snappy") ? PQ_SNAPPY : !strcmp(codec, "none") ? PQ_UNCOMPRESSED : (pq_codec)-1;
     if ((int)pc < 0) {
@@ -118,7 +120,7 @@ int cmd_load(int argc, char **argv) {
         return 1;
     }
     loader ld = {0};
-    ld.s = storage_open(out, err, sizeof err);
+    ld.s = storage_open_opts(out, &hso, err, sizeof err);
     lake_opts lo = {.max_rows = (uint64_t)max_rows, .codec = pc};
     int rc = ld.s ? 0 : 1;
     for (int i = 0; i < LAKE_RAW_COUNT && rc == 0; i++) {

@@ -28,7 +28,7 @@ int cmd_schema(int argc, char **argv) {
     char **files;
     size_t n;
     bool is_dir;
-    if (lake_resolve(pos[0], NULL, &s, &files, &n, &is_dir, err, sizeof err)) {
+    if (lake_resolve(pos[0], NULL, NULL, &s, &files, &n, &is_dir, err, sizeof err)) {
         fprintf(stderr, "ecom schema: %s\n", err);
         return 1;
     }

@@ -366,8 +366,8 @@ void lake_file_close(lake_file *f) {
     free(f);
 }
 
-int lake_resolve(const char *path, const char *date, storage **s, char ***files, size_t *n, bool *is_dir,
-                 char *err, size_t errlen) {
+int lake_resolve(const char *path, const storage_opts *so, const char *date, storage **s, char ***files,
+                 size_t *n, bool *is_dir, char *err, size_t errlen) {
     *s = NULL;
     *files = NULL;
     *n = 0;
@@ -396,7 +396,7 @@ int lake_resolve(const char *path, const char *date, storage **s, char ***files,
         }
     }
     int rc = -1;
-    *s = storage_open(dir, err, errlen);
+    *s = storage_open_opts(dir, so, err, errlen);
     if (!*s) goto done;
     if (*is_dir) {
         rc = lake_list_files(*s, "", date, files, n, err, errlen);

@@ -348,7 +348,7 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->cfg = c;
     j->started_us = time_mono_us();
     j->now_us = time_now_us();
-    if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
+    if (!(j->base = storage_open_opts(c->out_root, c->storage, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
     if (!(j->parser = event_parser_new())) {
         snprintf(j->err, sizeof j->err, "out of memory");
