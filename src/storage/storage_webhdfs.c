@@ -213,14 +213,38 @@ static size_t wh_on_write(char *p, size_t size, size_t nmemb, void *ud) {
     return buf_append(&r->answer, p, n) ? 0 : n;
 }
 
+/* url for a message or the trace, into out: without user.name, and with the value of a
+ * delegation token (a secret: whoever holds it acts as the user; the NameNode puts it in the
+ * DataNode redirects of a Kerberized cluster) shown as "***". */
+static void wh_url_shown(const char *url, char *out, size_t outlen) {
+    size_t o = 0;
+    for (const char *p = url; *p && o + 1 < outlen;) {
+        bool at_param = p > url && (p[-1] == '&' || p[-1] == '?');
+        if (at_param && !strncmp(p, "user.name=", 10)) {
+            p += strcspn(p, "&");
+            if (*p == '&') p++;
+            if (o && (out[o - 1] == '&')) o--;
+            continue;
+        }
+        if (at_param && !strncmp(p, "delegation=", 11)) {
+            o += (size_t)snprintf(out + o, outlen - o, "delegation=***");
+            p += strcspn(p, "&");
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    if (o >= outlen) o = outlen - 1;
+    out[o] = 0;
+}
+
 /* The request trace ($ECOM_WEBHDFS_TRACE, for counting round trips in bench/ and debugging):
- * "webhdfs: METHOD URL -> STATUS in MS ms" on stderr, the URL without its user.name. */
+ * "webhdfs: METHOD URL -> STATUS in MS ms" on stderr, the URL shown by wh_url_shown(). */
 static void wh_trace(webhdfs *w, const wh_req *r, int64_t t0) {
     long code = 0;
+    char u[2048];
     curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
-    const char *u = r->url, *q = strstr(u, "&user.name=");
-    int n = q ? (int)(q - u) : (int)strlen(u);
-    fprintf(stderr, "webhdfs: %s %.*s -> %ld%s in %.1f ms\n", r->method, n, u, code,
+    wh_url_shown(r->url, u, sizeof u);
+    fprintf(stderr, "webhdfs: %s %s -> %ld%s in %.1f ms\n", r->method, u, code,
             r->cc == CURLE_OK ? "" : " (transport error)", (double)(time_mono_us() - t0) / 1e3);
 }
 
@@ -400,15 +424,18 @@ static void wh_transport_err(const wh_req *r, const char *op, const char *abs, c
     const webhdfs *w = r->w;
     if (r->cc == CURLE_PEER_FAILED_VERIFICATION)
         wh_err(err, errlen, "webhdfs %s %s: the TLS certificate of %s is not trusted (%s): give the CA that signed "
-               "it with --hdfs-ca FILE (hdfs.ca)%s", op, abs, w->origin, w->curl_err,
+               "it with --hdfs-ca FILE%s", op, abs, w->origin, w->curl_err,
                w->ca_file ? ", or check that this is the right CA file" : "");
     else if (r->cc == CURLE_SSL_CACERT_BADFILE)
         wh_err(err, errlen, "webhdfs %s %s: cannot use --hdfs-ca %s: %s", op, abs, w->ca_file ? w->ca_file : "(none)",
                w->curl_err);
     else if (r->cc == CURLE_LOGIN_DENIED)
         wh_err(err, errlen, "webhdfs %s %s: %s", op, abs, w->curl_err);
-    else
-        wh_err(err, errlen, "webhdfs %s %s: %s (%s)", op, abs, w->curl_err, r->url);
+    else {
+        char u[1024];
+        wh_url_shown(r->url, u, sizeof u);
+        wh_err(err, errlen, "webhdfs %s %s: %s (%s)", op, abs, w->curl_err, u);
+    }
 }
 
 /* The message of an HTTP error without a RemoteException. */

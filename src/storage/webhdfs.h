@@ -34,7 +34,8 @@
  *     footer + small column chunks in one OPEN), within 1 s and until any other operation of
  *     this client (stat, list, create, rename, delete, mkdirs, a read of another path).
  *   - Trace: with $ECOM_WEBHDFS_TRACE set (non-empty), every HTTP request prints one line on
- *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name).
+ *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name, a delegation
+ *     token shown as ***; error messages show URLs the same way).
  *   - Faults: connection errors, timeouts, HTTP 5xx, StandbyException, RetriableException and
  *     SafeModeException are retried opts->retries times with exponential backoff; everything
  *     else (404, 403, FileNotFoundException, ...) fails at once. Each request is bounded:

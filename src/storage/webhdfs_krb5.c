@@ -15,7 +15,7 @@
 
 #include "storage/webhdfs_krb5.h"
 
-#define KRB_MARGIN_S 60   /* log in again when less than this is left of a ticket */
+#define KRB_MARGIN_S 60   /* log in again when less than this (or a quarter of its life) is left */
 
 struct wh_krb {
     krb5_context ctx;
@@ -99,10 +99,13 @@ static int krb_login(wh_krb *k, char *err, size_t errlen) {
     if (!code) code = krb5_get_init_creds_opt_alloc(k->ctx, &opt);
     if (!code) code = krb5_get_init_creds_keytab(k->ctx, &c, k->princ, kt, 0, NULL, opt);
     if (code) {
+        /* A key that no longer decrypts: the principal was re-keyed after the keytab was made. */
+        bool stale = code == KRB5KRB_AP_ERR_BAD_INTEGRITY || code == KRB5KDC_ERR_PREAUTH_FAILED;
         krb_msg(k->ctx, code, m, sizeof m);
-        krb_err(err, errlen, "Kerberos login as %s from keytab %s failed: %s (check --hdfs-keytab and "
-                "--hdfs-principal: klist -kt %s lists the keytab's principals)", pname ? pname : "?", k->keytab, m,
-                k->keytab);
+        krb_err(err, errlen, "Kerberos login as %s from keytab %s failed: %s (%s: klist -kt %s lists the keytab's "
+                "principals)", pname ? pname : "?", k->keytab, m,
+                stale ? "the keytab's key is not the principal's current one: get a fresh keytab for --hdfs-keytab"
+                      : "check --hdfs-keytab and --hdfs-principal", k->keytab);
         goto done;
     }
     if ((code = krb5_cc_initialize(k->ctx, k->cc, k->princ)) || (code = krb5_cc_store_cred(k->ctx, k->cc, &c))) {
@@ -164,7 +167,8 @@ fail:
 int wh_krb_ready(wh_krb *k, char *err, size_t errlen) {
     time_t now = time(NULL);
     if (k->keytab) {
-        if (now + KRB_MARGIN_S < k->end && now < k->start + (k->end - k->start) / 2) return 0;
+        time_t life = k->end - k->start, margin = life / 4 < KRB_MARGIN_S ? life / 4 : KRB_MARGIN_S;
+        if (now + margin < k->end && now < k->start + life / 2) return 0;
         return krb_login(k, err, errlen);
     }
     if (k->end && now < k->end) return 0;

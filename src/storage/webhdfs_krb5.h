@@ -8,7 +8,8 @@
  *     expired, else wh_krb_open/wh_krb_ready fail with a message saying to run kinit.
  *     Keytab (keytab and principal given): logs in from the keytab into a private in-memory
  *     cache of this process (MEMORY:...), never touching the user's cache, and logs in again
- *     once half of the ticket's lifetime has passed or less than a minute is left, so a long
+ *     once half of the ticket's lifetime has passed or less than a minute (or a quarter of its
+ *     lifetime) is left, so a long
  *     run never presents an expired ticket.
  *   - wh_krb_select() points the calling thread's GSS-API at that cache (gss_krb5_ccache_name
  *     is per thread): call it right before each curl_easy_perform() that may negotiate.
