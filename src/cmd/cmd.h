@@ -25,7 +25,7 @@ int cmd_stream(int argc, char **argv);
 int cmd_dash(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
-/* ---- the --hdfs-* flags (load, stream, cat, dash): one block, CMD_HDFS_FLAGS(h), put in each
+/* ---- the --hdfs-* flags (load, stream, cat, dash, run): one block, CMD_HDFS_FLAGS(h), put in each
  * command's flag table; cmd_hdfs_opts() checks them and fills the storage options. ---- */
 typedef struct {
     const char *user, *auth, *keytab, *principal, *ca, *namenodes;

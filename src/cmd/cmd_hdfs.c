@@ -1,5 +1,5 @@
 /*
- * cmd/cmd_hdfs.c — the --hdfs-* flags shared by load, stream, cat and dash (the flag specs are
+ * cmd/cmd_hdfs.c — the --hdfs-* flags shared by load, stream, cat, dash and run (the flag specs are
  * CMD_HDFS_FLAGS in cmd.h), checked and turned into the storage options of storage.h.
  */
 #include <stdio.h>

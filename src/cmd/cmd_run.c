@@ -29,6 +29,9 @@ static const char run_usage[] =
 int cmd_run(int argc, char **argv) {
     run_config c;
     run_config_default(&c);
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     int64_t partitions = c.partitions, seed = 0;
     bool seen_seed = false;
     const flag_spec specs[] = {
@@ -44,6 +47,7 @@ int cmd_run(int argc, char **argv) {
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "stream epoch length (default 2s)", 0, 0, NULL},
         {"auth-token", FLAG_STR, &c.auth_token, "dashboard token (or ECOM_DASH_TOKEN)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[1024];
@@ -66,6 +70,9 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "ecom run: %s\n", bad);
         return 2;
     }
+    int hu = cmd_hdfs_opts("run", &hdfs, &hso);
+    if (hu) return hu;
+    c.storage = &hso;
     c.partitions = (int)partitions;
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     if (!c.auth_token) c.auth_token = getenv("ECOM_DASH_TOKEN");

@@ -24,6 +24,7 @@ struct wh_krb {
     char *keytab;            /* NULL: ticket cache mode */
     krb5_principal princ;    /* keytab mode: who logs in */
     time_t start, end;       /* of the ticket-granting ticket in cc; end 0: none known */
+    time_t renew_till;       /* cache mode: the TGT can be renewed until then (0: not renewable) */
 };
 
 static int krb_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -75,6 +76,7 @@ static int krb_scan_tgt(wh_krb *k, char *err, size_t errlen) {
             (time_t)c.times.endtime > k->end) {
             k->start = (time_t)(c.times.starttime ? c.times.starttime : c.times.authtime);
             k->end = (time_t)c.times.endtime;
+            k->renew_till = (c.ticket_flags & TKT_FLG_RENEWABLE) ? (time_t)c.times.renew_till : 0;
         }
         krb5_free_cred_contents(k->ctx, &c);
     }
@@ -164,6 +166,26 @@ fail:
     return NULL;
 }
 
+/* Cache mode: renews the TGT in the user's cache as `kinit -R` would (a TGS request, no
+ * password), so a long run outlives the ticket's lifetime up to its renewable life. Best
+ * effort: on failure the ticket is used until it expires, then wh_krb_ready says so. */
+static void krb_renew_cache(wh_krb *k) {
+    krb5_principal who = NULL;
+    krb5_creds c;
+    memset(&c, 0, sizeof c);
+    if (krb5_cc_get_principal(k->ctx, k->cc, &who)) return;
+    if (!krb5_get_renewed_creds(k->ctx, &c, who, k->cc, NULL) && !krb5_cc_initialize(k->ctx, k->cc, who) &&
+        !krb5_cc_store_cred(k->ctx, k->cc, &c)) {
+        k->start = (time_t)(c.times.starttime ? c.times.starttime : c.times.authtime);
+        k->end = (time_t)c.times.endtime;
+        k->renew_till = (time_t)c.times.renew_till;
+    } else {
+        k->renew_till = 0;   /* do not try again on every request */
+    }
+    krb5_free_cred_contents(k->ctx, &c);
+    krb5_free_principal(k->ctx, who);
+}
+
 int wh_krb_ready(wh_krb *k, char *err, size_t errlen) {
     time_t now = time(NULL);
     if (k->keytab) {
@@ -171,7 +193,10 @@ int wh_krb_ready(wh_krb *k, char *err, size_t errlen) {
         if (now + margin < k->end && now < k->start + life / 2) return 0;
         return krb_login(k, err, errlen);
     }
-    if (k->end && now < k->end) return 0;
+    if (k->end && now < k->end) {
+        if (k->renew_till > now && now >= k->start + (k->end - k->start) / 2) krb_renew_cache(k);
+        return 0;
+    }
     if (krb_scan_tgt(k, err, errlen)) return -1;
     if (now >= k->end) {
         char t[40];

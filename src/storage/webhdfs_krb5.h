@@ -5,7 +5,8 @@
  * Contract
  *   - Two modes. Ticket cache (keytab NULL): the user's default cache ($KRB5CCNAME, else the
  *     system default), filled by kinit; it must hold a ticket-granting ticket that has not
- *     expired, else wh_krb_open/wh_krb_ready fail with a message saying to run kinit.
+ *     expired, else wh_krb_open/wh_krb_ready fail with a message saying to run kinit. A
+ *     renewable ticket is renewed in that cache (as kinit -R does) once half its life has passed.
  *     Keytab (keytab and principal given): logs in from the keytab into a private in-memory
  *     cache of this process (MEMORY:...), never touching the user's cache, and logs in again
  *     once half of the ticket's lifetime has passed or less than a minute (or a quarter of its

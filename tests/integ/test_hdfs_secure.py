@@ -7,8 +7,9 @@ SASL data transfer protection and block access tokens, certificates from a CA ma
   - no ticket, a keytab without the principal, a stale keytab, an expired ticket, no Kerberos at all:
     exit 1 at once with a message naming what to fix;
   - an untrusted certificate (no --hdfs-ca, or another CA) is refused, naming --hdfs-ca;
-  - a run longer than its principal's ticket lifetime (15 s) logs in again from the keytab and
-    never fails (the KDC's log counts the logins);
+  - a run longer than its principal's ticket lifetime (15 s) logs in again from the keytab, and
+    one longer than a renewable ticket of kinit's (10 s) renews it, and neither fails (the KDC's
+    log counts the logins and renewals);
   - the request trace never shows a delegation token."""
 import os
 import re
@@ -178,25 +179,24 @@ def feed(p, lines, secs):
         pass
 
 
-def kdc_logins(log, who):
-    """Tickets the KDC issued to who for its ticket-granting service (logins that had the key)."""
-    return sum(1 for l in open(log, errors="replace") if "ISSUE" in l and "%s for krbtgt/" % who in l)
+def kdc_issued(log, req, who):
+    """Tickets for the ticket-granting service the KDC issued to who by req: "AS_REQ" (logins
+    that had the key) or "TGS_REQ" (renewals)."""
+    return sum(1 for l in open(log, errors="replace") if req in l and "ISSUE" in l and "%s for krbtgt/" % who in l)
 
 
-def keytab_login_renewed_on_long_run(c):
-    """brief@'s tickets live 15 s; a stream of over 30 s logs in again before each runs out."""
-    ev = gen("ev-long.ndjson", 4000, 33)
-    local, root = os.path.join(TMP, "long-local"), "%s/long-%d" % (BASE, PID)
+def long_stream(c, name, opts, env=None):
+    """A stream of 4000 events fed over about 35 s with options opts; its tables must equal a
+    local run's. Returns the run's seconds."""
+    ev = gen("ev-%s.ndjson" % name, 4000, 33)
+    local, root = os.path.join(TMP, name + "-local"), "%s/%s-%d" % (BASE, name, PID)
     with open(ev, "rb") as f:
         sh(ECOM_OPT, "stream", "--input", "-", "--out", local, "--quiet", stdin=f)
-    kdclog = os.path.join(SD, "logs", "kdc-events.log")
-    before = kdc_logins(kdclog, "brief@ECOM.TEST")
-    opts = ["--hdfs-auth", "kerberos", "--hdfs-keytab", os.path.join(SD, "brief.keytab"), "--hdfs-principal",
-            "brief@ECOM.TEST", "--hdfs-ca", CA]
-    log = open(os.path.join(TMP, "stream-long.log"), "w")
+    logname = os.path.join(TMP, "stream-%s.log" % name)
+    log = open(logname, "w")
     t0 = time.monotonic()
     p = subprocess.Popen([ECOM, "stream", "--input", "-", "--out", root, "--commit-interval", "1s", *opts],
-                         stdin=subprocess.PIPE, stdout=log, stderr=log)
+                         stdin=subprocess.PIPE, stdout=log, stderr=log, env={**os.environ, **(env or {})})
     feeder = threading.Thread(target=feed, args=(p, open(ev, "rb").readlines(), 35), daemon=True)
     feeder.start()
     try:
@@ -207,20 +207,47 @@ def keytab_login_renewed_on_long_run(c):
             p.wait()
         log.close()
     secs = time.monotonic() - t0
-    text = open(os.path.join(TMP, "stream-long.log"), errors="replace").read()
+    text = open(logname, errors="replace").read()
     c.eq(rc, 0, "stream exit code (%s)" % text[-400:])
     c.check("storage error" not in text, "storage errors during the run: %s" %
             [l for l in text.splitlines() if "storage error" in l][:2])
-    logins = kdc_logins(kdclog, "brief@ECOM.TEST") - before
     c.check(secs > 30, "the run lasted only %.1f s (not past two ticket lifetimes)" % secs)
+    compare(c, local, root, KT, TABLES)   # read back as ecom@ from its keytab
+    return secs
+
+
+KDCLOG = os.path.join(SD, "logs", "kdc-events.log")
+
+
+def keytab_login_renewed_on_long_run(c):
+    """brief@'s tickets live 15 s; a stream of over 30 s logs in again from the keytab before
+    each runs out (brief@ requires preauthentication: only logins with the key get tickets)."""
+    before = kdc_issued(KDCLOG, "AS_REQ", "brief@ECOM.TEST")
+    secs = long_stream(c, "longkt", ["--hdfs-auth", "kerberos", "--hdfs-keytab", os.path.join(SD, "brief.keytab"),
+                                     "--hdfs-principal", "brief@ECOM.TEST", "--hdfs-ca", CA])
+    logins = kdc_issued(KDCLOG, "AS_REQ", "brief@ECOM.TEST") - before
     c.check(logins >= 3, "only %d keytab logins in a %.0f s run with 15 s tickets" % (logins, secs))
     print("  %.0f s run with 15 s tickets: %d logins from the keytab (KDC log), no storage error" % (secs, logins))
-    compare(c, local, root, opts, TABLES)
+
+
+def ticket_cache_renewed_on_long_run(c):
+    """kinit -l 10s -r 10m: a stream of over 30 s renews the ticket in the user's cache (TGS
+    requests for krbtgt, as kinit -R) and never fails."""
+    cache = os.path.join(TMP, "renew.cc")
+    sh("kinit", "-l", "10s", "-r", "10m", "-kt", os.path.join(SD, "ecom.keytab"), "ecom@ECOM.TEST",
+       env={"KRB5CCNAME": "FILE:" + cache})
+    before = kdc_issued(KDCLOG, "TGS_REQ", "ecom@ECOM.TEST")
+    secs = long_stream(c, "longcc", ["--hdfs-auth", "kerberos", "--hdfs-ca", CA], env={"KRB5CCNAME": "FILE:" + cache})
+    renewals = kdc_issued(KDCLOG, "TGS_REQ", "ecom@ECOM.TEST") - before
+    c.check(renewals >= 3, "only %d renewals in a %.0f s run with 10 s tickets" % (renewals, secs))
+    k = sh("klist", env={"KRB5CCNAME": "FILE:" + cache}).stdout
+    print("  %.0f s run with 10 s renewable tickets from kinit: %d renewals (KDC log); cache now: %s" %
+          (secs, renewals, " ".join(l.strip() for l in k.splitlines() if "krbtgt" in l)))
 
 
 cases = Cases()
 for case in (load_and_cat_equal_unsecured, stream_and_dash_equal_unsecured, auth_errors_are_clear,
-             untrusted_certificate_refused, keytab_login_renewed_on_long_run):
+             untrusted_certificate_refused, keytab_login_renewed_on_long_run, ticket_cache_renewed_on_long_run):
     if len(sys.argv) < 2 or case.__name__ in sys.argv[1:]:
         cases.run(case)
 sys.exit(1 if cases.failed else 0)
