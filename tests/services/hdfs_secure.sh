@@ -11,7 +11,7 @@
 #                             ecom.keytab   the keytab of ecom@ECOM.TEST (the test user)
 #                             other.keytab  a keytab of other@ECOM.TEST (a wrong keytab for ecom)
 #                             stale.keytab  stale@ECOM.TEST's key before a re-key (a stale keytab)
-#                             brief.keytab  brief@ECOM.TEST, whose tickets live 15 s (renewal)
+#                             brief.keytab  brief@ECOM.TEST, whose tickets live 10 s (renewal)
 #                           The KDC logs every ticket it issues in logs/kdc-events.log.
 #                             ca.pem        the CA that signed the servers' certificate
 #   hdfs_secure.sh stop     stops the daemons and the KDC, removes the state
@@ -266,11 +266,11 @@ cmd_ensure() {
   # stale.keytab: the key of stale@ before it was changed (a keytab left over from a re-key).
   addprinc_keytab "$DIR/stale.keytab" stale
   kadmin.local -q "cpw -randkey stale@$REALM" >>"$DIR/logs/kadmin.log" 2>&1 || die "kadmin cpw stale"
-  # brief@: tickets live 15 s, so a run of a minute must log in again several times. Preauth
+  # brief@: tickets live 10 s, so a run of half a minute must log in again several times. Preauth
   # required: the KDC then issues tickets only to a client that has the key, so the ISSUE lines
   # of its log count real logins (MIT's GSS-API probes for a client keytab, without the key,
   # before each context when a ticket expires within minutes).
-  kadmin.local -q "addprinc -randkey +requires_preauth -maxlife 0:00:15 brief@$REALM" >>"$DIR/logs/kadmin.log" 2>&1 ||
+  kadmin.local -q "addprinc -randkey +requires_preauth -maxlife 0:00:10 brief@$REALM" >>"$DIR/logs/kadmin.log" 2>&1 ||
     die "kadmin addprinc brief"
   kadmin.local -q "ktadd -k $DIR/brief.keytab -norandkey brief@$REALM" >>"$DIR/logs/kadmin.log" 2>&1 || die "ktadd brief"
   wait_for "the KDC (kinit)" kdc_answers
