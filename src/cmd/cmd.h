@@ -11,6 +11,11 @@
 #ifndef ECOM_CMD_H
 #define ECOM_CMD_H
 
+#include <stdint.h>
+
+#include "storage/storage.h"
+#include "util/util.h"
+
 int cmd_gen(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_load(int argc, char **argv);
@@ -21,10 +26,33 @@ int cmd_dash(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 
-/* `--hdfs-user NAME` (load, stream, cat, dash): sets HADOOP_USER_NAME, which the WebHDFS backend
- * sends as user.name. Call after flag parsing, before any storage is opened or thread started.
- * NULL user: nothing to do, 0. Returns 0, or the exit code (2: empty name; 1: setenv failed)
- * after printing "ecom <cmd>: ..." to stderr. */
-int cmd_apply_hdfs_user(const char *cmd, const char *user);
+/* ---- the --hdfs-* flags (load, stream, cat, dash, run): one block, CMD_HDFS_FLAGS(h), put in each
+ * command's flag table; cmd_hdfs_opts() checks them and fills the storage options. ---- */
+typedef struct {
+    const char *user, *auth, *keytab, *principal, *ca, *namenodes;
+    int64_t retries;        /* -1: the backend's default */
+    int64_t timeout_us;     /* 0: the backend's default */
+} cmd_hdfs;
+
+#define CMD_HDFS_FLAGS(h)                                                                                  \
+    {"hdfs-user", FLAG_STR, &(h).user, "HDFS user (simple auth; sent as user.name; default $HADOOP_USER_NAME)", \
+     0, 0, NULL},                                                                                          \
+    {"hdfs-auth", FLAG_STR, &(h).auth, "HDFS authentication: simple (default) or kerberos (SPNEGO)", 0, 0, NULL}, \
+    {"hdfs-keytab", FLAG_STR, &(h).keytab, "kerberos: log in from this keytab FILE (with --hdfs-principal; "  \
+     "default: the ticket cache of kinit)", 0, 0, NULL},                                                    \
+    {"hdfs-principal", FLAG_STR, &(h).principal, "kerberos: the principal to log in as from --hdfs-keytab", 0, 0, \
+     NULL},                                                                                                \
+    {"hdfs-ca", FLAG_STR, &(h).ca, "swebhdfs://: PEM FILE of the CA to trust (default: the system's)", 0, 0, NULL}, \
+    {"hdfs-namenodes", FLAG_STR, &(h).namenodes, "HA: the NameNodes' HTTP addresses HOST:PORT,HOST:PORT (the URI's " \
+     "host is then the nameservice)", 0, 0, NULL},                                                          \
+    {"hdfs-retries", FLAG_INT, &(h).retries, "HDFS: extra attempts of a failed request (default 4)", 0, 100, NULL}, \
+    {"hdfs-timeout", FLAG_DURATION, &(h).timeout_us, "HDFS: fail a request that moves no byte this long " \
+     "(default 30s)", 0, 0, NULL}
+
+/* Defaults (nothing given, retries -1). */
+void cmd_hdfs_init(cmd_hdfs *h);
+/* Checks the flags and fills o (whose strings point into h's). 0, or 2 (bad usage) after
+ * printing "ecom <cmd>: ..." to stderr. */
+int cmd_hdfs_opts(const char *cmd, const cmd_hdfs *h, storage_opts *o);
 
 #endif

@@ -224,15 +224,16 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
 }
 
 static int cat_main(int argc, char **argv, flags_store *fst) {
-    const char *hdfs_user = NULL;
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     cat_state st = {.limit = -1, .out = stdout};
     const flag_spec specs[] = {
         {"columns", FLAG_STR, &st.columns, "comma-separated top-level columns to print (default all)", 0, 0, NULL},
         {"where-date", FLAG_STR, &st.where_date, "only partition date=D (a file outside partitions: rows whose timestamp falls on D, UTC)", 0, 0, NULL},
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
-        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[512];
@@ -247,7 +248,7 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom cat: %s\n", r == FLAGS_ERROR ? err : "expected one PATH (see --help)");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("cat", hdfs_user);
+    int hu = cmd_hdfs_opts("cat", &hdfs, &hso);
     if (hu) return hu;
     if (st.format && strcmp(st.format, "ndjson") && strcmp(st.format, "csv")) {
         fprintf(stderr, "ecom cat: --format must be ndjson or csv\n");
@@ -267,7 +268,7 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
     char **files;
     size_t n;
     bool is_dir;
-    if (lake_resolve(pos[0], st.where_date, &s, &files, &n, &is_dir, err, sizeof err)) {
+    if (lake_resolve(pos[0], &hso, st.where_date, &s, &files, &n, &is_dir, err, sizeof err)) {
         fprintf(stderr, "ecom cat: %s\n", err);
         return 1;
     }

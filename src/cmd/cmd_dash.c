@@ -19,15 +19,16 @@ static const char USAGE[] =
     "out of `ps`. With --tls-cert and --tls-key the dashboard is served over HTTPS only.";
 
 static int dash_main(int argc, char **argv, flags_store *fst) {
-    const char *hdfs_user = NULL;
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
     const char *tls_cert = NULL, *tls_key = NULL;
     int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
-        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {"listen", FLAG_STR, &listen, "HOST:PORT to serve on (default 127.0.0.1:8501)", 0, 0, NULL},
         {"stream", FLAG_STR, &stream, "base URL of `ecom stream --listen` for live status", 0, 0, NULL},
         {"auth-token", FLAG_STR, &token, "require this token (Bearer header or login cookie)", 0, 0, NULL},
@@ -56,7 +57,7 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom dash: --data ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("dash", hdfs_user);
+    int hu = cmd_hdfs_opts("dash", &hdfs, &hso);
     if (hu) return hu;
     if (poll_us <= 0) {
         fprintf(stderr, "ecom dash: --poll must be positive\n");
@@ -80,13 +81,13 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     }
 
     /* A mistyped --data would otherwise serve an empty page that looks like a quiet shop. */
-    if (lake_root_check(data, err, sizeof err)) {
+    if (lake_root_check(data, &hso, err, sizeof err)) {
         fprintf(stderr, "ecom dash: --data %s\n", err);
         curl_global_cleanup();
         return 1;
     }
     dash_source src;
-    if (dash_source_lake(data, &src, err, sizeof err)) {
+    if (dash_source_lake(data, &hso, &src, err, sizeof err)) {
         fprintf(stderr, "ecom dash: %s\n", err);
         curl_global_cleanup();
         return 1;

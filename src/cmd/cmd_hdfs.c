@@ -1,25 +1,45 @@
 /*
- * cmd/cmd_hdfs.c — the `--hdfs-user NAME` flag shared by load, stream, cat and dash.
+ * cmd/cmd_hdfs.c — the --hdfs-* flags shared by load, stream, cat, dash and run (the flag specs are
+ * CMD_HDFS_FLAGS in cmd.h), checked and turned into the storage options of storage.h.
  */
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
 
-/* Why the environment: every storage_open() of a command (the stream's base and staging
- * storage, the dashboard's reader, the loader) and the WebHDFS backend already take the user
- * from HADOOP_USER_NAME, the variable Hadoop's own clients use. Setting it once, before any
- * storage is opened and before any thread starts, gives the flag the same reach with no new
- * parameter threaded through storage_open(). The flag wins over an inherited variable. */
-int cmd_apply_hdfs_user(const char *cmd, const char *user) {
-    if (!user) return 0;
-    if (!*user) {
-        fprintf(stderr, "ecom %s: --hdfs-user needs a non-empty name\n", cmd);
+void cmd_hdfs_init(cmd_hdfs *h) {
+    memset(h, 0, sizeof *h);
+    h->retries = -1;
+}
+
+/* Why checked here and not only in the backend: a usage mistake (empty user, a keytab without
+ * its principal, an unknown auth) is exit 2 with the flag's name, before any storage is opened
+ * or thread started; the backend repeats the checks for callers that are not the CLI. */
+int cmd_hdfs_opts(const char *cmd, const cmd_hdfs *h, storage_opts *o) {
+    storage_opts_init(o);
+    const char *bad = NULL;
+    if (h->user && !*h->user) bad = "--hdfs-user needs a non-empty name";
+    else if (h->auth && strcmp(h->auth, "simple") && strcmp(h->auth, "kerberos"))
+        bad = "--hdfs-auth must be simple or kerberos";
+    else if ((h->keytab != NULL) != (h->principal != NULL))
+        bad = "--hdfs-keytab and --hdfs-principal go together (log in as PRINCIPAL from the keytab FILE)";
+    else if (h->keytab && (!h->auth || strcmp(h->auth, "kerberos")))
+        bad = "--hdfs-keytab needs --hdfs-auth kerberos";
+    else if (h->user && h->auth && !strcmp(h->auth, "kerberos"))
+        bad = "--hdfs-user is for simple auth; with --hdfs-auth kerberos the ticket names the user";
+    else if ((h->ca && !*h->ca) || (h->namenodes && !*h->namenodes))
+        bad = "--hdfs-ca and --hdfs-namenodes need a value";
+    if (bad) {
+        fprintf(stderr, "ecom %s: %s\n", cmd, bad);
         return 2;
     }
-    if (setenv("HADOOP_USER_NAME", user, 1) != 0) {
-        fprintf(stderr, "ecom %s: cannot set HADOOP_USER_NAME\n", cmd);
-        return 1;
-    }
+    o->user = h->user;
+    o->auth = h->auth;
+    o->keytab = h->keytab;
+    o->principal = h->principal;
+    o->ca_file = h->ca;
+    o->namenodes = h->namenodes;
+    o->retries = (int)h->retries;
+    o->io_timeout_ms = (long)(h->timeout_us / 1000);
     return 0;
 }

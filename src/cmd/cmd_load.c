@@ -20,18 +20,19 @@ static const char load_usage[] =
     "replay of the same input overwrites its own files.";
 
 typedef struct {
-    const char *input, *out, *codec, *stem, *hdfs_user, *time_zone;
+    const char *input, *out, *codec, *stem, *time_zone;
+    cmd_hdfs hdfs;
     int64_t max_rows;
 } load_args;
 
 /* Parses the flags into *a; 0 to go on, else the exit code (0 for --help, 2 for bad usage). */
 static int load_parse_args(int argc, char **argv, flags_store *fst, load_args *a, bool *done) {
     *a = (load_args){.codec = "zstd", .max_rows = 1000000};
+    cmd_hdfs_init(&a->hdfs);
     const flag_spec specs[] = {
         {"input", FLAG_STR, &a->input, "NDJSON event file (\"-\" for stdin, then give --stem)", 0, 0, NULL},
         {"out", FLAG_STR, &a->out, "lake root: a directory or hdfs://HOST:PORT/path", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &a->hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
-        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        CMD_HDFS_FLAGS(a->hdfs),
         {"codec", FLAG_STR, &a->codec, "zstd (default), snappy or none", 0, 0, NULL},
         {"max-rows", FLAG_INT, &a->max_rows, "rows per file before rolling to the next (default 1000000)", 1, 1e12, NULL},
         {"stem", FLAG_STR, &a->stem, "file-name stem (default: from the input name)", 0, 0, NULL},
@@ -78,10 +79,11 @@ typedef struct {
 } loader;
 
 /* Opens the storage, the four raw tables and the ingest context. */
-static int loader_open(loader *ld, const load_args *a, pq_codec pc, char *err, size_t errlen) {
+static int loader_open(loader *ld, const load_args *a, const storage_opts *so, pq_codec pc, char *err,
+                       size_t errlen) {
     char stem[64];
     load_stem(a, stem, sizeof stem);
-    ld->s = storage_open(a->out, err, errlen);
+    ld->s = storage_open_opts(a->out, so, err, errlen);
     if (!ld->s || lake_layout_open(ld->s, &ld->tz, err, errlen)) return -1;
     lake_opts lo = {.max_rows = (uint64_t)a->max_rows, .codec = pc};
     for (int i = 0; i < LAKE_RAW_COUNT; i++) {
@@ -133,7 +135,8 @@ static int load_main(int argc, char **argv, flags_store *fst) {
     bool done;
     int r = load_parse_args(argc, argv, fst, &a, &done);
     if (done) return r;
-    int hu = cmd_apply_hdfs_user("load", a.hdfs_user);
+    storage_opts hso;
+    int hu = cmd_hdfs_opts("load", &a.hdfs, &hso);
     if (hu) return hu;
     pq_codec pc = !strcmp(a.codec, "zstd") ? PQ_ZSTD : !strcmp(a.codec, "snappy") ? PQ_SNAPPY : !strcmp(a.codec, "none") ? PQ_UNCOMPRESSED : (pq_codec)-1;
     if ((int)pc < 0) {
@@ -153,7 +156,7 @@ static int load_main(int argc, char **argv, flags_store *fst) {
         return 1;
     }
     int64_t lineno = 0;
-    int rc = loader_open(&ld, &a, pc, err, sizeof err);
+    int rc = loader_open(&ld, &a, &hso, pc, err, sizeof err);
     if (rc == 0) rc = load_lines(&ld, in, a.input, &lineno, err, sizeof err);
     lake_ingest_counts c = ld.ingest ? *lake_ingest_get_counts(ld.ingest) : (lake_ingest_counts){0};
     rc = loader_close(&ld, rc, err, sizeof err);

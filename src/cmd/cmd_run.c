@@ -30,6 +30,9 @@ static const char run_usage[] =
 static int run_main(int argc, char **argv, flags_store *fst) {
     run_config c;
     run_config_default(&c);
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     int64_t partitions = c.partitions, seed = 0;
     bool seen_seed = false;
     const flag_spec specs[] = {
@@ -52,6 +55,7 @@ static int run_main(int argc, char **argv, flags_store *fst) {
         {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
         {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
         {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[1024];
@@ -79,6 +83,9 @@ static int run_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom run: --time-zone: %s\n", err);
         return 2;
     }
+    int hu = cmd_hdfs_opts("run", &hdfs, &hso);
+    if (hu) return hu;
+    c.storage = &hso;
     c.partitions = (int)partitions;
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     c.kafka_settings = kv_list_items(&fst->kafka);

@@ -28,7 +28,7 @@ static int schema_main(int argc, char **argv, flags_store *fst) {
     char **files;
     size_t n;
     bool is_dir;
-    if (lake_resolve(pos[0], NULL, &s, &files, &n, &is_dir, err, sizeof err)) {
+    if (lake_resolve(pos[0], NULL, NULL, &s, &files, &n, &is_dir, err, sizeof err)) {
         fprintf(stderr, "ecom schema: %s\n", err);
         return 1;
     }

@@ -29,7 +29,9 @@ static const char usage[] =
     "embedded broker's address (ecom broker).";
 
 static int stream_main(int argc, char **argv, flags_store *fst) {
-    const char *hdfs_user = NULL;
+    cmd_hdfs hdfs;
+    cmd_hdfs_init(&hdfs);
+    storage_opts hso;
     pipeline_config c;
     pipeline_config_default(&c);
     const char *brokers = NULL, *input = NULL, *out = NULL, *listen = NULL;
@@ -40,8 +42,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"brokers", FLAG_STR, &brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
         {"input", FLAG_STR, &input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
         {"out", FLAG_STR, &out, "output ROOT: a directory, file:///dir or hdfs://namenode:port/dir", 0, 0, NULL},
-        {"hdfs-user", FLAG_STR, &hdfs_user, "HDFS user for an hdfs:// root (sent as user.name; default $HADOOP_USER_NAME)", 0, 0, NULL},
-        {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},
+        CMD_HDFS_FLAGS(hdfs),
         {"group", FLAG_STR, &c.group_id, "consumer group id (default ecom-stream)", 0, 0, NULL},
         {"topic-views", FLAG_STR, &c.topics[0], "page view topic (default page_views)", 0, 0, NULL},
         {"topic-cart", FLAG_STR, &c.topics[1], "cart topic (default cart_events)", 0, 0, NULL},
@@ -88,7 +89,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom stream: --out ROOT is required\n");
         return 2;
     }
-    int hu = cmd_apply_hdfs_user("stream", hdfs_user);
+    int hu = cmd_hdfs_opts("stream", &hdfs, &hso);
     if (hu) return hu;
     if (brokers && input) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
@@ -121,6 +122,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     }
     c.brokers = brokers;
     c.kafka_settings = kv_list_items(&fst->kafka);
+    c.storage = &hso;
     c.input_path = input;
     c.out_root = out;
     c.listen = listen;

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 
 #include "metrics/metrics.h"
+#include "storage/storage.h"
 #include "util/util.h"
 
 /* ---- rows of a catalog metric (src/metrics/metrics.h) ----
@@ -100,8 +101,9 @@ typedef struct {
     void (*destroy)(void *ctx);
 } dash_source;
 
-/* The real source over a lake root (a local path). Returns 0 and fills *out, or -1. */
-int dash_source_lake(const char *root, dash_source *out, char *err, size_t errlen);
+/* The real source over a lake root (a local path or a storage URI) opened with options so
+ * (copied; NULL: defaults). Returns 0 and fills *out, or -1. */
+int dash_source_lake(const char *root, const storage_opts *so, dash_source *out, char *err, size_t errlen);
 
 /* ---- range parameters ---- */
 typedef struct {

@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct {
     char *root;
+    storage_opts *so;      /* the storage's options (owned copy; NULL: defaults) */
     storage *st;           /* opened on first poll that finds the root */
     lfiles tables[METRIC_ID_COUNT];
     dash_keys *keys[METRIC_ID_COUNT];
@@ -494,7 +495,7 @@ static int ensure_storage(lake_src *s, bool *present, char *err, size_t errlen) 
             return 0;
         }
     }
-    s->st = storage_open(s->root, err, errlen);
+    s->st = storage_open_opts(s->root, s->so, err, errlen);
     return s->st ? 0 : -1;
 }
 
@@ -623,13 +624,15 @@ static void lake_destroy(void *ctx) {
     lake_clear(s);
     for (int t = 0; t < METRIC_ID_COUNT; t++) dash_keys_free(s->keys[t]);
     if (s->st) storage_close(s->st);
+    storage_opts_free(s->so);
     free(s->root);
     free(s);
 }
 
-int dash_source_lake(const char *root, dash_source *out, char *err, size_t errlen) {
+int dash_source_lake(const char *root, const storage_opts *so, dash_source *out, char *err, size_t errlen) {
     lake_src *s = calloc(1, sizeof *s);
-    if (!s || !(s->root = strdup(root))) {
+    if (!s || !(s->root = strdup(root)) || (so && !(s->so = storage_opts_copy(so)))) {
+        if (s) free(s->root);
         free(s);
         snprintf(err, errlen, "out of memory");
         return -1;

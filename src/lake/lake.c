@@ -370,8 +370,8 @@ void lake_file_close(lake_file *f) {
  * asking (a WebHDFS listing of a missing directory is empty, like an empty one). So ask: a
  * missing path is an error naming it, and a file is reopened rooted at its parent directory.
  * *s is open at *dir on entry; on success it is open at the (possibly new) *dir. */
-static int uri_resolve(const char *path, storage **s, char **dir, char **base, bool *is_dir, char *err,
-                       size_t errlen) {
+static int uri_resolve(const char *path, const storage_opts *so, storage **s, char **dir, char **base,
+                       bool *is_dir, char *err, size_t errlen) {
     storage_entry e = {0};
     bool exists = false;
     if (storage_stat(*s, "", &e, &exists, err, errlen)) return -1;
@@ -393,11 +393,11 @@ static int uri_resolve(const char *path, storage **s, char **dir, char **base, b
     slash[slash == strchr(authority, '/') ? 1 : 0] = 0;   /* the parent; "/" stays the root */
     *is_dir = false;
     storage_close(*s);
-    *s = storage_open(*dir, err, errlen);
+    *s = storage_open_opts(*dir, so, err, errlen);
     return *s ? 0 : -1;
 }
 
-int lake_root_check(const char *root, char *err, size_t errlen) {
+int lake_root_check(const char *root, const storage_opts *so, char *err, size_t errlen) {
     if (!strstr(root, "://")) {
         struct stat st;
         if (stat(root, &st)) {
@@ -410,7 +410,7 @@ int lake_root_check(const char *root, char *err, size_t errlen) {
         }
         return 0;
     }
-    storage *s = storage_open(root, err, errlen);
+    storage *s = storage_open_opts(root, so, err, errlen);
     if (!s) return -1;
     storage_entry e = {0};
     bool exists = false;
@@ -423,8 +423,8 @@ int lake_root_check(const char *root, char *err, size_t errlen) {
     return rc;
 }
 
-int lake_resolve(const char *path, const char *date, storage **s, char ***files, size_t *n, bool *is_dir,
-                 char *err, size_t errlen) {
+int lake_resolve(const char *path, const storage_opts *so, const char *date, storage **s, char ***files,
+                 size_t *n, bool *is_dir, char *err, size_t errlen) {
     *s = NULL;
     *files = NULL;
     *n = 0;
@@ -453,9 +453,9 @@ int lake_resolve(const char *path, const char *date, storage **s, char ***files,
         }
     }
     int rc = -1;
-    *s = storage_open(dir, err, errlen);
+    *s = storage_open_opts(dir, so, err, errlen);
     if (!*s) goto done;
-    if (strstr(dir, "://") && uri_resolve(path, s, &dir, &base, is_dir, err, errlen)) goto done;
+    if (strstr(dir, "://") && uri_resolve(path, so, s, &dir, &base, is_dir, err, errlen)) goto done;
     if (*is_dir) {
         rc = lake_list_files(*s, "", date, files, n, err, errlen);
     } else if (base) {

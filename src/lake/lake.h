@@ -76,16 +76,16 @@ int lake_list_files(storage *s, const char *dir, const char *date, char ***paths
 void lake_paths_free(char **paths, size_t n);
 
 /* Resolves what a user typed: a Parquet file, or a directory of them (a table, a partition),
- * on local disk or at a storage URI. Opens *s (caller closes) rooted at the directory (or the
+ * on local disk or at a storage URI (opened with options so; NULL: defaults). Opens *s (caller closes) rooted at the directory (or the
  * file's parent) and lists the files relative to it, pruned to date as lake_list_files does.
  * *is_dir tells which it was. Errors: no such path, storage failures. */
-int lake_resolve(const char *path, const char *date, storage **s, char ***files, size_t *n, bool *is_dir,
-                 char *err, size_t errlen);
+int lake_resolve(const char *path, const storage_opts *so, const char *date, storage **s, char ***files,
+                 size_t *n, bool *is_dir, char *err, size_t errlen);
 
 /* 0 if root (a local path or a storage URI) is an existing directory; else -1 with an error
  * naming it ("no such directory", "is not a directory", or the storage's failure). For readers
  * that must not take a mistyped path for an empty lake (`ecom dash`). */
-int lake_root_check(const char *root, char *err, size_t errlen);
+int lake_root_check(const char *root, const storage_opts *so, char *err, size_t errlen);
 
 /* A Parquet reader over a storage file. */
 typedef struct lake_file lake_file;

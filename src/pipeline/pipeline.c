@@ -376,7 +376,7 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->cfg = c;
     j->started_us = time_mono_us();
     j->now_us = time_now_us();
-    if (!(j->base = storage_open(c->out_root, j->err, sizeof j->err))) return -1;
+    if (!(j->base = storage_open_opts(c->out_root, c->storage, j->err, sizeof j->err))) return -1;
     /* Test-only (faults.c): the recovery tests fail chosen storage calls of a real run. */
     const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
     if (faults && *faults && !(j->base = faults_wrap(j->base, faults, j->err, sizeof j->err))) return -1;

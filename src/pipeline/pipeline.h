@@ -86,6 +86,7 @@
 #include <stdint.h>
 
 #include "kafka/kafka.h"
+#include "storage/storage.h"
 #include "stream/stream.h"
 
 typedef struct {
@@ -99,6 +100,7 @@ typedef struct {
 
     /* output */
     const char *out_root;          /* local path or hdfs://... */
+    const storage_opts *storage;   /* options of out_root's storage (borrowed); NULL: defaults */
     int64_t commit_interval_us;    /* default 5 s */
     int64_t retry_limit_us;        /* storage retries before giving up; default 10 min */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */

@@ -107,6 +107,7 @@ static void *run_stream_main(void *arg) {
     pc.brokers = p->brokers;
     pc.kafka_settings = p->cfg->kafka_settings;
     pc.out_root = p->cfg->out_root;
+    pc.storage = p->cfg->storage;
     pc.listen = p->stream_listen;
     pc.quiet = p->cfg->quiet;
     pc.commit_interval_us = p->cfg->commit_interval_us;
@@ -165,7 +166,7 @@ static int run_pick_port(const char *listen, char *out, size_t n, char *err, siz
 static dash_server *run_dash_start(const run_config *c, const char *stream_url, dash_engine **ep, char *err,
                                    size_t errlen) {
     dash_source src;
-    if (dash_source_lake(c->out_root, &src, err, errlen)) return NULL;
+    if (dash_source_lake(c->out_root, c->storage, &src, err, errlen)) return NULL;
     dash_engine_opts eo = {.stream_url = stream_url};
     dash_engine *e = dash_engine_new(src, &eo, err, errlen);
     if (!e) return NULL;

@@ -27,10 +27,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "storage/storage.h"
+
 typedef struct {
     const char *brokers;        /* NULL = start the embedded broker */
     int partitions;             /* embedded broker: partitions per topic (default 3) */
     const char *out_root;       /* lake root: local path or hdfs://... */
+    const storage_opts *storage; /* options of out_root's storage (borrowed); NULL: defaults */
     const char *listen;         /* dashboard HOST:PORT */
     const char *stream_listen;  /* stream status HOST:PORT (IPv4; port 0 = pick a free one) */
     const char *auth_token;     /* dashboard token or NULL */

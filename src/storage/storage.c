@@ -35,24 +35,60 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
-static void *local_open(const char *root, char *err, size_t errlen) {
+static void *local_open(const char *root, const storage_opts *o, char *err, size_t errlen) {
+    (void)o;
     return storage_local_open(!strncmp(root, "file://", 7) ? root + 7 : root, err, errlen);
 }
 
-static void *hdfs_open(const char *root, char *err, size_t errlen) {
-    return webhdfs_storage_open(root, NULL, err, errlen);
+void storage_opts_init(storage_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->retries = -1;
+}
+
+storage_opts *storage_opts_copy(const storage_opts *o) {
+    if (!o) return NULL;
+    storage_opts *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    *c = *o;
+    const char **f[] = {&c->user, &c->auth, &c->keytab, &c->principal, &c->ca_file, &c->namenodes};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (*f[i] && !(*f[i] = strdup(*f[i]))) ok = false;   /* the failed one is NULL: free skips it */
+    if (!ok) {
+        storage_opts_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void storage_opts_free(storage_opts *o) {
+    if (!o) return;
+    free((char *)o->user);
+    free((char *)o->auth);
+    free((char *)o->keytab);
+    free((char *)o->principal);
+    free((char *)o->ca_file);
+    free((char *)o->namenodes);
+    free(o);
 }
 
 storage *storage_open(const char *root, char *err, size_t errlen) {
+    return storage_open_opts(root, NULL, err, errlen);
+}
+
+storage *storage_open_opts(const char *root, const storage_opts *o, char *err, size_t errlen) {
+    storage_opts dflt;
+    storage_opts_init(&dflt);
+    if (!o) o = &dflt;
     if (!root || !*root) {
         seterr(err, errlen, "empty storage root");
         return NULL;
     }
     const storage_ops *ops = &storage_local_ops;
-    void *(*open)(const char *, char *, size_t) = local_open;
+    void *(*open)(const char *, const storage_opts *, char *, size_t) = local_open;
     if (webhdfs_is_uri(root)) {
         ops = webhdfs_storage_ops();
-        open = hdfs_open;
+        open = webhdfs_storage_open;
     } else if (strstr(root, "://") && strncmp(root, "file://", 7)) {
         seterr(err, errlen, "no storage backend for %s", root);
         return NULL;
@@ -64,7 +100,7 @@ storage *storage_open(const char *root, char *err, size_t errlen) {
         return NULL;
     }
     s->ops = ops;
-    s->ctx = open(root, err, errlen);
+    s->ctx = open(root, o, err, errlen);
     if (!s->ctx) {
         free(s->root);
         free(s);

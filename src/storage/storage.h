@@ -3,7 +3,8 @@
  *
  * Contract
  *   - A storage is opened from a root URI: a local path ("./data", "/lake"), "file:///lake",
- *     or (a later backend) "hdfs://HOST:PORT/path" / "webhdfs://HOST:PORT/path".
+ *     or an HDFS one: "hdfs://HOST:PORT/path", "webhdfs://...", "swebhdfs://..." (HTTPS),
+ *     "httpfs://..." (see webhdfs.h), with options (storage_opts) that only HDFS reads.
  *   - Paths given to the functions below are relative to the root, '/'-separated, never
  *     absolute and never containing "..": storage_* rejects them (-1, "bad path").
  *   - Atomic commit protocol used by every writer: create "dir/.name.tmp" (a name readers
@@ -56,7 +57,32 @@ typedef struct {
     void (*destroy)(void *ctx);
 } storage_ops;
 
-/* Opens root (creating a local root directory if missing). NULL with err on failure. */
+/* Options of storage_open_opts(). The local backend ignores them; the HDFS one reads all.
+ * Strings are borrowed for the call only (the backend copies what it keeps); NULL = default.
+ * Zero-initialise, then set retries = -1 for the default (storage_opts_init() does both). */
+typedef struct {
+    const char *user;        /* HDFS user.name (simple auth); NULL: $HADOOP_USER_NAME */
+    const char *auth;        /* "simple" (default) or "kerberos" (SPNEGO) */
+    const char *keytab;      /* kerberos: log in from this keytab into a private cache... */
+    const char *principal;   /* ...as this principal (required with keytab) */
+    const char *ca_file;     /* swebhdfs: PEM file of the CA(s) to trust instead of the system's */
+    const char *namenodes;   /* HA: "host:port,host:port" (HTTP addresses); the URI's host is then
+                              * the nameservice's name */
+    int retries;             /* extra attempts after a retryable failure; <0: the backend's default */
+    long connect_timeout_ms; /* <=0: default */
+    long io_timeout_ms;      /* a request moving no byte this long fails; <=0: default */
+} storage_opts;
+
+void storage_opts_init(storage_opts *o);
+/* A deep copy, for a caller that opens its storage later (the dashboard's lake source): NULL o
+ * gives NULL with no error; NULL on out of memory otherwise. Freed by storage_opts_free(). */
+storage_opts *storage_opts_copy(const storage_opts *o);
+void storage_opts_free(storage_opts *o);
+
+/* Opens root (creating a local root directory if missing) with options o (NULL: defaults).
+ * NULL with err on failure (a bad option is an error here, before any I/O of the caller). */
+storage *storage_open_opts(const char *root, const storage_opts *o, char *err, size_t errlen);
+/* storage_open_opts(root, NULL, ...). */
 storage *storage_open(const char *root, char *err, size_t errlen);
 void storage_close(storage *s);
 /* Makes a storage over a caller's backend: ops (borrowed, must outlive the storage) and ctx

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "storage/webhdfs.h"
+#include "storage/webhdfs_krb5.h"
 #include "util/util.h"
 
 #define WH_DEFAULT_RETRIES 4
@@ -31,7 +32,13 @@
 
 struct webhdfs {
     CURL *curl;
-    char *origin;        /* "http://host:port" */
+    char **origins;      /* the NameNodes' "http(s)://host:port": one, or the HA list */
+    size_t n_origins, cur;
+    const char *origin;  /* origins[cur]: where requests go now */
+    unsigned hop_streak; /* failovers since the last answer that was not a failover */
+    bool hop_free;       /* the next backoff is skipped (a first move to another NameNode) */
+    char *ca_file;       /* CURLOPT_CAINFO; NULL: the system's CAs */
+    wh_krb *krb;         /* negotiate: the ticket SPNEGO presents */
     char *root;          /* absolute HDFS path of the lake root without trailing '/'; "" = "/" */
     char *base;          /* origin + "/webhdfs/v1" + root, for messages */
     char *user;          /* NULL: send no user.name */
@@ -181,6 +188,15 @@ static size_t wh_on_read(char *out, size_t size, size_t nitems, void *ud) {
     return n;
 }
 
+/* curl rewinds the body when it must send it again (an authentication round, a redirect). */
+static int wh_on_seek(void *ud, curl_off_t off, int origin) {
+    wh_req *r = ud;
+    if (origin != SEEK_SET || off < 0 || (uint64_t)off > r->body_len) return CURL_SEEKFUNC_CANTSEEK;
+    if (r->body_file && fseeko(r->body_file, (off_t)off, SEEK_SET)) return CURL_SEEKFUNC_FAIL;
+    r->body_pos = (uint64_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
 static size_t wh_on_write(char *p, size_t size, size_t nmemb, void *ud) {
     wh_req *r = ud;
     size_t n = size * nmemb;
@@ -197,14 +213,38 @@ static size_t wh_on_write(char *p, size_t size, size_t nmemb, void *ud) {
     return buf_append(&r->answer, p, n) ? 0 : n;
 }
 
+/* url for a message or the trace, into out: without user.name, and with the value of a
+ * delegation token (a secret: whoever holds it acts as the user; the NameNode puts it in the
+ * DataNode redirects of a Kerberized cluster) shown as "***". */
+static void wh_url_shown(const char *url, char *out, size_t outlen) {
+    size_t o = 0;
+    for (const char *p = url; *p && o + 1 < outlen;) {
+        bool at_param = p > url && (p[-1] == '&' || p[-1] == '?');
+        if (at_param && !strncmp(p, "user.name=", 10)) {
+            p += strcspn(p, "&");
+            if (*p == '&') p++;
+            if (o && (out[o - 1] == '&')) o--;
+            continue;
+        }
+        if (at_param && !strncmp(p, "delegation=", 11)) {
+            o += (size_t)snprintf(out + o, outlen - o, "delegation=***");
+            p += strcspn(p, "&");
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    if (o >= outlen) o = outlen - 1;
+    out[o] = 0;
+}
+
 /* The request trace ($ECOM_WEBHDFS_TRACE, for counting round trips in bench/ and debugging):
- * "webhdfs: METHOD URL -> STATUS in MS ms" on stderr, the URL without its user.name. */
+ * "webhdfs: METHOD URL -> STATUS in MS ms" on stderr, the URL shown by wh_url_shown(). */
 static void wh_trace(webhdfs *w, const wh_req *r, int64_t t0) {
     long code = 0;
+    char u[2048];
     curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &code);
-    const char *u = r->url, *q = strstr(u, "&user.name=");
-    int n = q ? (int)(q - u) : (int)strlen(u);
-    fprintf(stderr, "webhdfs: %s %.*s -> %ld%s in %.1f ms\n", r->method, n, u, code,
+    wh_url_shown(r->url, u, sizeof u);
+    fprintf(stderr, "webhdfs: %s %s -> %ld%s in %.1f ms\n", r->method, u, code,
             r->cc == CURLE_OK ? "" : " (transport error)", (double)(time_mono_us() - t0) / 1e3);
 }
 
@@ -248,7 +288,15 @@ static int wh_perform(wh_req *r) {
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, r->follow ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+    if (w->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, w->ca_file);
     if (w->negotiate) {
+        /* The ticket first (a keytab login when due), then libcurl's SPNEGO presents it. */
+        if (w->krb && (wh_krb_ready(w->krb, w->curl_err, sizeof w->curl_err) ||
+                       wh_krb_select(w->krb, w->curl_err, sizeof w->curl_err))) {
+            curl_slist_free_all(hdr);
+            r->cc = CURLE_LOGIN_DENIED;
+            return -1;
+        }
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_NEGOTIATE);
         curl_easy_setopt(c, CURLOPT_USERPWD, ":");
     }
@@ -256,6 +304,8 @@ static int wh_perform(wh_req *r) {
         curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(c, CURLOPT_READFUNCTION, wh_on_read);
         curl_easy_setopt(c, CURLOPT_READDATA, r);
+        curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, wh_on_seek);
+        curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
     } else if (strcmp(r->method, "GET")) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
@@ -348,37 +398,102 @@ static bool wh_cc_transient(CURLcode cc) {
     }
 }
 
+/* HA: moves to the next NameNode when the failed request went to the current one (not to a
+ * DataNode it redirected to). The first move after an answer costs no backoff: the other
+ * NameNode is likely the active one; a full round of moves backs off as usual. */
+static bool wh_failover(webhdfs *w, const wh_req *r) {
+    size_t ol = strlen(w->origin);
+    char *eff = NULL;   /* the URL of the last hop when curl followed a redirect itself */
+    const char *u = curl_easy_getinfo(w->curl, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff ? eff : r->url;
+    if (w->n_origins < 2 || strncmp(u, w->origin, ol) || u[ol] != '/') return false;
+    w->cur = (w->cur + 1) % w->n_origins;
+    w->origin = w->origins[w->cur];
+    w->st.failovers++;
+    w->hop_free = ++w->hop_streak % w->n_origins != 0;
+    return true;
+}
+
+/* A NameNode that is down, or not reachable: another one may answer (HA). */
+static bool wh_cc_node_down(CURLcode cc) {
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_OPERATION_TIMEDOUT ||
+           cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR;
+}
+
+/* The message of a transport failure; TLS trust problems name the flag that fixes them. */
+static void wh_transport_err(const wh_req *r, const char *op, const char *abs, char *err, size_t errlen) {
+    const webhdfs *w = r->w;
+    if (r->cc == CURLE_PEER_FAILED_VERIFICATION)
+        wh_err(err, errlen, "webhdfs %s %s: the TLS certificate of %s is not trusted (%s): give the CA that signed "
+               "it with --hdfs-ca FILE%s", op, abs, w->origin, w->curl_err,
+               w->ca_file ? ", or check that this is the right CA file" : "");
+    else if (r->cc == CURLE_SSL_CACERT_BADFILE)
+        wh_err(err, errlen, "webhdfs %s %s: cannot use --hdfs-ca %s: %s", op, abs, w->ca_file ? w->ca_file : "(none)",
+               w->curl_err);
+    else if (r->cc == CURLE_LOGIN_DENIED)
+        wh_err(err, errlen, "webhdfs %s %s: %s", op, abs, w->curl_err);
+    else {
+        char u[1024];
+        wh_url_shown(r->url, u, sizeof u);
+        wh_err(err, errlen, "webhdfs %s %s: %s (%s)", op, abs, w->curl_err, u);
+    }
+}
+
+/* The message of an HTTP error without a RemoteException. */
+static void wh_http_err(const wh_req *r, const char *op, const char *abs, char *err, size_t errlen) {
+    const webhdfs *w = r->w;
+    const char *body = r->answer.len ? r->answer.data : "(empty answer)";
+    if (r->status == 401 && w->negotiate)
+        wh_err(err, errlen, "webhdfs %s %s: HTTP 401: the NameNode refused our Kerberos ticket (SPNEGO); check "
+               "that its HTTP principal's realm is reachable (klist; KRB5_CONFIG)", op, abs);
+    else if (r->status == 401 || (r->status == 403 && strstr(body, "not authenticated")))
+        wh_err(err, errlen, "webhdfs %s %s: HTTP %ld unauthenticated: %s (a Kerberos cluster needs "
+               "--hdfs-auth kerberos with a ticket from kinit or --hdfs-keytab FILE --hdfs-principal P; else give "
+               "a user: --hdfs-user or HADOOP_USER_NAME)", op, abs, r->status,
+               r->w->user ? "user.name was refused" : "no user given");
+    else
+        wh_err(err, errlen, "webhdfs %s %s: HTTP %ld %.200s", op, abs, r->status, body);
+}
+
 /* Judges a finished attempt (rc from wh_perform; want = the expected status, 0 for any 2xx).
- * Fills err with "webhdfs OP PATH: ..." and exc with the RemoteException class. */
+ * Fills err with "webhdfs OP PATH: ..." and exc with the RemoteException class. The one place
+ * that decides retry or fail, and, with HA NameNodes, failover (then always a retry). */
 static int wh_judge(wh_req *r, int rc, long want, const char *op, const char *abs, char *exc, size_t exclen,
                     char *err, size_t errlen) {
+    webhdfs *w = r->w;
     exc[0] = 0;
     if (rc) {
-        wh_err(err, errlen, "webhdfs %s %s: %s (%s)", op, abs, r->w->curl_err, r->url);
+        wh_transport_err(r, op, abs, err, errlen);
+        if (wh_cc_node_down(r->cc) && wh_failover(w, r)) return WH_RETRY;
         return wh_cc_transient(r->cc) ? WH_RETRY : WH_FAIL;
     }
-    if (want ? r->status == want : (r->status >= 200 && r->status < 300)) return WH_OK;
+    if (want ? r->status == want : (r->status >= 200 && r->status < 300)) {
+        w->hop_streak = 0;
+        return WH_OK;
+    }
     char msg[400];
     wh_remote(&r->answer, exc, exclen, msg, sizeof msg);
     if (exc[0])
         wh_err(err, errlen, "webhdfs %s %s: %s: %s (HTTP %ld)", op, abs, exc, msg, r->status);
-    else if (r->status == 401)
-        wh_err(err, errlen, "webhdfs %s %s: HTTP 401 unauthorized (give a user: --hdfs-user or "
-               "HADOOP_USER_NAME; a Kerberos cluster needs SPNEGO)", op, abs);
     else
-        wh_err(err, errlen, "webhdfs %s %s: HTTP %ld %.200s", op, abs, r->status,
-               r->answer.len ? r->answer.data : "(empty answer)");
+        wh_http_err(r, op, abs, err, errlen);
+    if (!strcmp(exc, "StandbyException") && wh_failover(w, r)) return WH_RETRY;
+    w->hop_streak = 0;
     if (exc[0] && wh_exc_transient(exc)) return WH_RETRY;
     if (r->status >= 500 && !(exc[0] && wh_exc_permanent(exc))) return WH_RETRY;
     return WH_FAIL;
 }
 
-/* Sleeps before attempt number a (1-based retry count): backoff_ms * 2^(a-1), capped. */
+/* Sleeps before attempt number a (1-based retry count): backoff_ms * 2^(a-1), capped; not at
+ * all right after a first move to another NameNode (wh_failover). */
 static void wh_backoff(webhdfs *w, int a) {
     long ms = w->backoff_ms;
     for (int i = 1; i < a && ms < WH_MAX_BACKOFF_MS; i++) ms *= 2;
     if (ms > WH_MAX_BACKOFF_MS) ms = WH_MAX_BACKOFF_MS;
     w->st.retries++;
+    if (w->hop_free) {
+        w->hop_free = false;
+        return;
+    }
     wh_sleep_ms(ms);
 }
 
@@ -398,19 +513,22 @@ static int wh_call(webhdfs *w, wh_req *r, const char *method, const char *op, co
                    char *exc, size_t exclen, int *attempts, char *err, size_t errlen) {
     buf_t url = {0};
     memset(r, 0, sizeof *r);
+    exc[0] = 0;
     r->w = w;
     r->method = method;
-    if (wh_url(w, &url, abs, op, extra)) {
-        buf_free(&url);
-        return wh_err(err, errlen, "webhdfs %s %s: out of memory", op, abs);
-    }
-    r->url = url.data;
     /* A PUT without a body still goes as an upload of 0 bytes (Content-Length: 0). */
     r->upload = !strcmp(method, "PUT");
     int64_t t0 = time_mono_us();
     int v = WH_FAIL, a;
     for (a = 1; a <= 1 + w->retries; a++) {
         if (a > 1) wh_backoff(w, a - 1);
+        /* Built per attempt: a failover changes the NameNode. */
+        if (wh_url(w, &url, abs, op, extra)) {
+            v = WH_FAIL;
+            wh_err(err, errlen, "webhdfs %s %s: out of memory", op, abs);
+            break;
+        }
+        r->url = url.data;
         v = wh_judge(r, wh_perform(r), 0, op, abs, exc, exclen, err, errlen);
         if (v != WH_RETRY) break;
     }
@@ -472,12 +590,70 @@ static int wh_parse_uri(webhdfs *w, const char *uri, char *err, size_t errlen) {
         buf_free(&r);
         return wh_err(err, errlen, "webhdfs: bad root URI %s", uri);
     }
-    w->origin = o.data;
+    if (!(w->origins = calloc(1, sizeof *w->origins))) {
+        buf_free(&o);
+        buf_free(&r);
+        return wh_err(err, errlen, "webhdfs: out of memory");
+    }
+    w->origins[0] = o.data;
+    w->n_origins = 1;
+    w->origin = w->origins[0];
     w->root = r.data;
     buf_t b = {0};
     if (buf_printf(&b, "%s/webhdfs/v1%s", w->origin, *w->root ? w->root : "/"))
         return wh_err(err, errlen, "webhdfs: out of memory");
     w->base = b.data;
+    return 0;
+}
+
+/* HA: replaces the URI's origin by the NameNodes of list ("host:port,host:port"; the port is
+ * required, the scheme is the URI's). The URI's host then only names the nameservice. */
+static int wh_set_namenodes(webhdfs *w, const char *list, char *err, size_t errlen) {
+    const char *scheme = !strncmp(w->origin, "https:", 6) ? "https" : "http";
+    size_t n = 1;
+    for (const char *c = list; *c; c++) n += *c == ',';
+    char **v = calloc(n, sizeof *v);
+    if (!v) return wh_err(err, errlen, "webhdfs: out of memory");
+    size_t k = 0;
+    for (const char *c = list; k < n; k++) {
+        size_t l = strcspn(c, ",");
+        const char *colon = memchr(c, ':', l);
+        buf_t b = {0};
+        if (!l || !colon || colon == c || colon + 1 == c + l || memchr(c, '/', l) || memchr(c, '@', l) ||
+            buf_printf(&b, "%s://%.*s", scheme, (int)l, c)) {
+            buf_free(&b);
+            for (size_t i = 0; i < k; i++) free(v[i]);
+            free(v);
+            return wh_err(err, errlen, "webhdfs: bad --hdfs-namenodes '%s' (want HOST:PORT,HOST:PORT: the "
+                          "NameNodes' HTTP addresses)", list);
+        }
+        v[k] = b.data;
+        c += l + (c[l] == ',');
+    }
+    for (size_t i = 0; i < w->n_origins; i++) free(w->origins[i]);
+    free(w->origins);
+    w->origins = v;
+    w->n_origins = n;
+    w->cur = 0;
+    w->origin = v[0];
+    return 0;
+}
+
+/* The options that need more than a copy: HA list, CA file, Kerberos ticket. */
+static int wh_apply_opts(webhdfs *w, const webhdfs_opts *opts, char *err, size_t errlen) {
+    if (opts->namenodes && *opts->namenodes && wh_set_namenodes(w, opts->namenodes, err, errlen)) return -1;
+    if (opts->ca_file && *opts->ca_file && !(w->ca_file = strdup(opts->ca_file)))
+        return wh_err(err, errlen, "webhdfs: out of memory");
+    if (!opts->negotiate && (opts->keytab || opts->principal))
+        return wh_err(err, errlen, "webhdfs: --hdfs-keytab/--hdfs-principal need --hdfs-auth kerberos");
+    if (opts->principal && !opts->keytab)
+        return wh_err(err, errlen, "webhdfs: --hdfs-principal needs --hdfs-keytab (with a ticket cache, kinit "
+                      "chooses the principal)");
+    if (opts->negotiate) {
+        char kerr[512];
+        if (!(w->krb = wh_krb_open(opts->keytab, opts->principal, kerr, sizeof kerr)))
+            return wh_err(err, errlen, "webhdfs %s: %s", w->base, kerr);
+    }
     return 0;
 }
 
@@ -497,6 +673,7 @@ webhdfs *webhdfs_open(const char *uri, const webhdfs_opts *opts, char *err, size
     w->connect_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : WH_DEFAULT_CONNECT_MS;
     w->io_ms = opts->io_timeout_ms > 0 ? opts->io_timeout_ms : WH_DEFAULT_IO_MS;
     w->spill_bytes = opts->spill_bytes ? opts->spill_bytes : WH_DEFAULT_SPILL;
+    if (wh_apply_opts(w, opts, err, errlen)) goto fail;
     if (!(w->curl = curl_easy_init())) { wh_err(err, errlen, "webhdfs: curl_easy_init failed"); goto fail; }
     return w;
 fail:
@@ -507,7 +684,10 @@ fail:
 void webhdfs_close(webhdfs *w) {
     if (!w) return;
     if (w->curl) curl_easy_cleanup(w->curl);
-    free(w->origin);
+    for (size_t i = 0; i < w->n_origins; i++) free(w->origins[i]);
+    free(w->origins);
+    free(w->ca_file);
+    wh_krb_close(w->krb);
     free(w->root);
     free(w->base);
     free(w->user);
@@ -517,6 +697,7 @@ void webhdfs_close(webhdfs *w) {
 }
 
 const char *webhdfs_base(const webhdfs *w) { return w->base; }
+const char *webhdfs_origin(const webhdfs *w) { return w->origin; }
 
 void webhdfs_get_stats(const webhdfs *w, webhdfs_stats *out) { *out = w->st; }
 
@@ -755,13 +936,13 @@ static int wh_open_range(webhdfs *w, const char *path, uint64_t off, void *dst, 
     r.dst_cap = n;
     int rc = -1, v = WH_FAIL, a;
     int64_t t0 = time_mono_us();
-    if (wh_url(w, &url, abs, "OPEN", extra)) {
-        wh_err(err, errlen, "webhdfs: out of memory");
-        goto done;
-    }
-    r.url = url.data;
     for (a = 1; a <= 1 + w->retries; a++) {
         if (a > 1) wh_backoff(w, a - 1);
+        if (wh_url(w, &url, abs, "OPEN", extra)) {   /* per attempt: a failover changes the NameNode */
+            wh_err(err, errlen, "webhdfs: out of memory");
+            goto done;
+        }
+        r.url = url.data;
         v = wh_judge(&r, wh_perform(&r), 200, "OPEN", abs, exc, sizeof exc, err, errlen);
         if (v != WH_RETRY) break;
     }
@@ -1017,9 +1198,24 @@ const storage_ops *webhdfs_storage_ops(void) {
     return &ops;
 }
 
-void *webhdfs_storage_open(const char *root, const char *user, char *err, size_t errlen) {
+void *webhdfs_storage_open(const char *root, const storage_opts *so, char *err, size_t errlen) {
     webhdfs_opts o = {0};
-    o.user = user;
     o.retries = -1;
+    if (so) {
+        const char *auth = so->auth && *so->auth ? so->auth : "simple";
+        if (strcmp(auth, "simple") && strcmp(auth, "kerberos")) {
+            wh_err(err, errlen, "webhdfs: unknown --hdfs-auth '%s' (simple or kerberos)", auth);
+            return NULL;
+        }
+        o.user = so->user;
+        o.negotiate = !strcmp(auth, "kerberos");
+        o.keytab = so->keytab && *so->keytab ? so->keytab : NULL;
+        o.principal = so->principal && *so->principal ? so->principal : NULL;
+        o.ca_file = so->ca_file;
+        o.namenodes = so->namenodes;
+        o.retries = so->retries;
+        o.connect_timeout_ms = so->connect_timeout_ms;
+        o.io_timeout_ms = so->io_timeout_ms;
+    }
     return webhdfs_open(root, &o, err, errlen);
 }

@@ -11,8 +11,15 @@
  *     The path part is the lake's root inside HDFS ("/" if absent).
  *   - Paths given to the functions are relative to the root, '/'-separated, not absolute, no ".."
  *     or empty components ("" alone means the root for list/stat). Bad ones: -1, "bad path".
- *   - User: opts->user, else $HADOOP_USER_NAME, else none (the server then decides; a secure
- *     cluster wants opts->negotiate = SPNEGO/Kerberos instead, from the caller's ticket cache).
+ *   - User: opts->user, else $HADOOP_USER_NAME, else none (the server then decides). A secure
+ *     cluster: opts->negotiate = SPNEGO/Kerberos instead (libcurl's GSS-API), with a ticket from
+ *     the user's cache or a keytab login into a private cache, renewed before expiry
+ *     (webhdfs_krb5.h). No or an expired ticket fails at open with a message saying what to do.
+ *   - TLS (swebhdfs://): the server's certificate is verified against opts->ca_file, else the
+ *     system's CAs; an untrusted one fails at once, naming --hdfs-ca.
+ *   - HA: with opts->namenodes the requests go to one NameNode of the list; a StandbyException,
+ *     a refused or timed-out connection to it moves to the next one (round robin), counted as a
+ *     retry of the same operation (the first move happens without backoff).
  *   - Writes: webhdfs_create() makes a handle; webhdfs_file_write() buffers in memory and past
  *     opts->spill_bytes spills to an unlinked temporary file; webhdfs_file_close() uploads the
  *     whole file in ONE CREATE (overwrite=true) streamed from that buffer/spool, so a retry
@@ -27,7 +34,8 @@
  *     footer + small column chunks in one OPEN), within 1 s and until any other operation of
  *     this client (stat, list, create, rename, delete, mkdirs, a read of another path).
  *   - Trace: with $ECOM_WEBHDFS_TRACE set (non-empty), every HTTP request prints one line on
- *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name).
+ *     stderr: "webhdfs: METHOD URL -> STATUS in MS ms" (URL without user.name, a delegation
+ *     token shown as ***; error messages show URLs the same way).
  *   - Faults: connection errors, timeouts, HTTP 5xx, StandbyException, RetriableException and
  *     SafeModeException are retried opts->retries times with exponential backoff; everything
  *     else (404, 403, FileNotFoundException, ...) fails at once. Each request is bounded:
@@ -52,7 +60,11 @@ typedef struct webhdfs_file webhdfs_file;
 
 typedef struct {
     const char *user;           /* user.name; NULL: $HADOOP_USER_NAME; empty: none */
-    bool negotiate;             /* SPNEGO (Kerberos) instead of user.name; untested here */
+    bool negotiate;             /* SPNEGO (Kerberos) instead of user.name */
+    const char *keytab;         /* negotiate: log in from this keytab (webhdfs_krb5.h)... */
+    const char *principal;      /* ...as this principal; both NULL: the user's ticket cache */
+    const char *ca_file;        /* HTTPS: trust the CA(s) in this PEM file (not the system's) */
+    const char *namenodes;      /* HA: "host:port,host:port"; the URI's host is a nameservice name */
     int retries;                /* extra attempts after a retryable failure; <0: 4 */
     long backoff_ms;            /* first backoff, doubled per retry, capped at 2 s; <=0: 200 */
     long connect_timeout_ms;    /* <=0: 5000 */
@@ -64,11 +76,13 @@ typedef struct {
 typedef struct {
     uint64_t requests;          /* HTTP requests sent (each attempt, each redirect step) */
     uint64_t retries;           /* attempts repeated after a retryable failure */
+    uint64_t failovers;         /* HA: moves to another NameNode */
     uint64_t errors;            /* operations that failed (returned -1) */
     uint64_t bytes_up, bytes_down;
 } webhdfs_stats;
 
-/* Opens a client for uri (see above); opts may be NULL for defaults. Does no I/O. */
+/* Opens a client for uri (see above); opts may be NULL for defaults. Does no HTTP request (a
+ * keytab login talks to the KDC; the ticket cache is read). */
 webhdfs *webhdfs_open(const char *uri, const webhdfs_opts *opts, char *err, size_t errlen);
 void webhdfs_close(webhdfs *w);
 /* "http://HOST:PORT/webhdfs/v1" + root path, for messages. */
@@ -95,8 +109,11 @@ int webhdfs_read(webhdfs *w, const char *path, uint64_t off, void *dst, size_t n
 
 /* The storage_ops table of this backend: ctx is a webhdfs*, a storage_file* is a webhdfs_file*. */
 const storage_ops *webhdfs_storage_ops(void);
-/* Opens ctx for a storage root: the user comes from $HADOOP_USER_NAME unless user is given. */
-void *webhdfs_storage_open(const char *root, const char *user, char *err, size_t errlen);
+/* Opens ctx for a storage root with the options of storage.h (o may be NULL). A bad option
+ * (unknown auth, keytab without principal, a bad namenodes list) fails here. */
+void *webhdfs_storage_open(const char *root, const storage_opts *o, char *err, size_t errlen);
+/* The NameNode origin ("http://host:port") requests go to now (HA: changes on failover). */
+const char *webhdfs_origin(const webhdfs *w);
 /* True for the URI schemes this backend serves (hdfs, webhdfs, swebhdfs, httpfs). */
 bool webhdfs_is_uri(const char *root);
 

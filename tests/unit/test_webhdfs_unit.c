@@ -208,6 +208,64 @@ static void test_unreachable_namenode_fails_fast_and_clearly(check_state *st) {
     webhdfs_close(w);
 }
 
+/* Options that make no sense fail at open, naming the flag; a good HA list is taken. */
+static void test_bad_options_refused(check_state *st) {
+    CHECK_STATE(st);
+    static const struct { storage_opts o; const char *want; } bad[] = {
+        {{.auth = "ntlm", .retries = -1}, "--hdfs-auth"},
+        {{.keytab = "/k", .principal = "p", .retries = -1}, "--hdfs-auth kerberos"},
+        {{.auth = "kerberos", .principal = "p", .retries = -1}, "--hdfs-principal needs --hdfs-keytab"},
+        {{.namenodes = "a:1,,b:2", .retries = -1}, "--hdfs-namenodes"},
+        {{.namenodes = "a:1,b", .retries = -1}, "--hdfs-namenodes"},
+        {{.namenodes = "a:1,http://b:2", .retries = -1}, "--hdfs-namenodes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        void *w = webhdfs_storage_open("hdfs://ns/lake", &bad[i].o, err, sizeof err);
+        CHECK(w == NULL);
+        if (!strstr(err, bad[i].want)) printf("  case %zu: %s\n", i, err);
+        CHECK(strstr(err, bad[i].want) != NULL);
+        webhdfs_close(w);
+    }
+    storage_opts o;
+    storage_opts_init(&o);
+    o.namenodes = "nn1.example:9870,[::1]:9871";
+    char err[256] = "";
+    webhdfs *w = webhdfs_storage_open("swebhdfs://ns/lake", &o, err, sizeof err);
+    CHECK(w != NULL);
+    if (w) CHECK_STREQ(webhdfs_origin(w), "https://nn1.example:9870");
+    webhdfs_close(w);
+    storage_opts *c = storage_opts_copy(&o);
+    CHECK(c && c->namenodes != o.namenodes && !strcmp(c->namenodes, o.namenodes) && c->retries == -1);
+    storage_opts_free(c);
+}
+
+/* Two dead NameNodes: every attempt moves to the other one (a failover each), the first move
+ * without backoff, and the operation still gives up after 1 + retries attempts. */
+static void test_failover_between_dead_namenodes_is_bounded(check_state *st) {
+    CHECK_STATE(st);
+    char list[64], err[512] = "";
+    int p1 = closed_port(), p2 = closed_port();
+    snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", p1, p2);
+    webhdfs_opts o = {.retries = 3, .backoff_ms = 50, .connect_timeout_ms = 1000, .namenodes = list};
+    webhdfs *w = webhdfs_open("hdfs://ns/lake", &o, err, sizeof err);
+    CHECK(w != NULL);
+    if (!w) return;
+    char first[64];
+    snprintf(first, sizeof first, "http://127.0.0.1:%d", p1);
+    CHECK_STREQ(webhdfs_origin(w), first);
+    storage_list_t l;
+    CHECK_INTEQ(webhdfs_list(w, "views", &l, err, sizeof err), -1);
+    printf("  %s\n", err);
+    CHECK(strstr(err, "after 4 attempts") != NULL);
+    webhdfs_stats s;
+    webhdfs_get_stats(w, &s);
+    CHECK_INTEQ(s.requests, 4);
+    CHECK_INTEQ(s.failovers, 4);
+    CHECK_STREQ(webhdfs_origin(w), first);   /* four moves over two NameNodes: back at the first */
+    webhdfs_close(w);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_json_matches_jansson);
@@ -215,5 +273,7 @@ int main(void) {
     RUN(&st, test_uri_parsing);
     RUN(&st, test_bad_paths_refused);
     RUN(&st, test_unreachable_namenode_fails_fast_and_clearly);
+    RUN(&st, test_bad_options_refused);
+    RUN(&st, test_failover_between_dead_namenodes_is_bounded);
     return CHECK_EXIT(&st);
 }
