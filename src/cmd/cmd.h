@@ -37,6 +37,7 @@ typedef struct {
 #define CMD_HDFS_FLAGS(h)                                                                                  \
     {"hdfs-user", FLAG_STR, &(h).user, "HDFS user (simple auth; sent as user.name; default $HADOOP_USER_NAME)", \
      0, 0, NULL},                                                                                          \
+    {"hdfs-user", FLAG_ENV, "HADOOP_USER_NAME", NULL, 0, 0, NULL},                                         \
     {"hdfs-auth", FLAG_STR, &(h).auth, "HDFS authentication: simple (default) or kerberos (SPNEGO)", 0, 0, NULL}, \
     {"hdfs-keytab", FLAG_STR, &(h).keytab, "kerberos: log in from this keytab FILE (with --hdfs-principal; "  \
      "default: the ticket cache of kinit)", 0, 0, NULL},                                                    \

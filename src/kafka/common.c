@@ -22,7 +22,10 @@ const char *kafka_library_version(void) {
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *err, size_t errlen) {
     char errstr[256];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-        /* librdkafka's own message names the property, never its value */
+        /* librdkafka 2.8 quotes the refused value in its message ("Invalid value \"...\""): the
+         * value is shown once, by us, through config_redact(), so it is cut out of librdkafka's. */
+        char *at = *value ? strstr(errstr, value) : NULL;
+        if (at) snprintf(at, sizeof errstr - (size_t)(at - errstr), "...");
         snprintf(err, errlen, "Kafka setting %s=%s: %s", name, config_redact(name, value), errstr);
         return -1;
     }

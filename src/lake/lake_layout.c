@@ -100,5 +100,14 @@ int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen) {
     }
     char txt[160];
     int n = snprintf(txt, sizeof txt, "ecom-lake %d\ntime-zone %s\n", LAKE_LAYOUT_VERSION, want);
-    return storage_put_atomic(s, VERSION_PATH, txt, (size_t)n, err, errlen);
+    if (storage_put_atomic(s, VERSION_PATH, txt, (size_t)n, err, errlen) == 0) return 0;
+    /* Scale-out instances starting together on an empty ROOT write this file at once, through the
+     * same temporary name: the loser's rename finds nothing. What counts is what is there now. */
+    char e2[256];
+    if (lake_layout_read(s, &v, zone, sizeof zone, e2, sizeof e2) == 0 && v == LAKE_LAYOUT_VERSION) {
+        if (!strcmp(zone, want)) return 0;
+        snprintf(err, errlen, "ROOT's date= partitions are dates in %s; --time-zone %s would mix two calendars "
+                 "in its tables: give --time-zone %s, or a new --out", zone, want, zone);
+    }
+    return -1;
 }

@@ -81,7 +81,11 @@ secrets_redacted() {
   { "$ECOM" gen --config "$c" --help; "$ECOM" dash --config "$c" --help; } >>"$all" 2>&1
   # librdkafka refuses these (no such property / bad value): the message must not echo them
   "$ECOM" gen "${GEN[@]}" --config "$c" -X "sasl.jaas.config=@$pw" >>"$all" 2>&1
-  "$ECOM" gen "${GEN[@]}" -X "sasl.oauthbearer.client.secret=$secret" -X "sasl.oauthbearer.method=$secret" >>"$all" 2>&1
+  # (a refused value of a setting whose name says nothing secret, e.g. sasl.oauthbearer.method, is
+  # shown: it names the mistake; secret-named ones are *** and cut out of librdkafka's message)
+  "$ECOM" gen "${GEN[@]}" -X "sasl.oauthbearer.client.secret=$secret" -X "sasl.oauthbearer.method=oidc2" \
+    -X "no.such.secret=$secret" >>"$all" 2>&1
+  "$ECOM" gen "${GEN[@]}" -X "no.such.secret=$secret" >>"$all" 2>&1
   "$ECOM" gen "${GEN[@]}" --config "$c" >>"$all" 2>&1 || fail "gen with sasl.password from @file: $(tail -3 "$all")"
   # librdkafka's own log (every context) with SASL in use: its config dump says [redacted]
   local n0; n0=$(wc -l <"$all")

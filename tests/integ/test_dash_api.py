@@ -54,7 +54,7 @@ class Oracle:
         return dt.datetime.fromtimestamp(m / 1e6, dt.timezone.utc)
 
     def money(self, v):
-        return None if v is None else round(v / self.div, 2)
+        return None if v is None else round(float(v) / self.div, 2)   # DECIMAL(18,2) reads as Decimal
 
 
 def compare(t, d, o, query, frm, to):
