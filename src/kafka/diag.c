@@ -133,10 +133,23 @@ static int diag_check_files(const rd_kafka_conf_t *conf, char *err, size_t errle
     return 0;
 }
 
+/* SASL with a username but no sasl.mechanism gets librdkafka's default, GSSAPI, which then
+ * fails in rd_kafka_new() with "Invalid sasl.kerberos.kinit.cmd value": name the real mistake. */
+static int diag_check_mechanism(const rd_kafka_conf_t *conf, char *err, size_t errlen) {
+    char proto[32], mech[64], user[128];
+    diag_conf(conf, "security.protocol", proto, sizeof proto);
+    diag_conf(conf, "sasl.mechanisms", mech, sizeof mech);
+    diag_conf(conf, "sasl.username", user, sizeof user);
+    if (strncasecmp(proto, "sasl_", 5) || strcasecmp(mech, "GSSAPI") || !user[0]) return 0;
+    snprintf(err, errlen, "sasl.mechanism is GSSAPI (Kerberos, librdkafka's default) but sasl.username is set: set "
+             "sasl.mechanism=PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+    return -1;
+}
+
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *err,
                              size_t errlen) {
     char errstr[512];
-    if (diag_check_files(conf, err, errlen)) {
+    if (diag_check_files(conf, err, errlen) || diag_check_mechanism(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
