@@ -13,7 +13,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "kafka/kafka.h"
 #include "kafka/kafka_int.h"
 #include "util/util.h"
 
@@ -37,6 +36,15 @@ static int diag_auth(const rd_kafka_conf_t *conf, const char *reason, char *out,
         (diag_has(reason, "mechanism") && diag_has(reason, "not enabled")))
         snprintf(out, n, "the broker's listener does not enable sasl.mechanism=%s: set sasl.mechanism to one it "
                  "offers [librdkafka: %s]", mech, reason);
+    else if (!strcasecmp(mech, "GSSAPI") && user[0])  /* GSSAPI is librdkafka's default */
+        snprintf(out, n, "sasl.mechanism is GSSAPI (Kerberos, the default) but sasl.username is set: set "
+                 "sasl.mechanism=PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [librdkafka: %s]", reason);
+    else if (!strcasecmp(mech, "GSSAPI"))
+        snprintf(out, n, "Kerberos authentication failed: check sasl.kerberos.principal and sasl.kerberos.keytab "
+                 "(or the ticket cache) and sasl.kerberos.service.name [librdkafka: %s]", reason);
+    else if (!strcasecmp(mech, "OAUTHBEARER"))
+        snprintf(out, n, "OAUTHBEARER authentication failed: check sasl.oauthbearer.* (token endpoint, client id "
+                 "and secret) [librdkafka: %s]", reason);
     else
         snprintf(out, n, "authentication failed: check sasl.username (%s) and sasl.password for "
                  "sasl.mechanism=%s [librdkafka: %s]", user[0] ? user : "unset", mech, reason);
@@ -125,10 +133,23 @@ static int diag_check_files(const rd_kafka_conf_t *conf, char *err, size_t errle
     return 0;
 }
 
+/* SASL with a username but no sasl.mechanism gets librdkafka's default, GSSAPI, which then
+ * fails in rd_kafka_new() with "Invalid sasl.kerberos.kinit.cmd value": name the real mistake. */
+static int diag_check_mechanism(const rd_kafka_conf_t *conf, char *err, size_t errlen) {
+    char proto[32], mech[64], user[128];
+    diag_conf(conf, "security.protocol", proto, sizeof proto);
+    diag_conf(conf, "sasl.mechanisms", mech, sizeof mech);
+    diag_conf(conf, "sasl.username", user, sizeof user);
+    if (strncasecmp(proto, "sasl_", 5) || strcasecmp(mech, "GSSAPI") || !user[0]) return 0;
+    snprintf(err, errlen, "sasl.mechanism is GSSAPI (Kerberos, librdkafka's default) but sasl.username is set: set "
+             "sasl.mechanism=PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+    return -1;
+}
+
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *err,
                              size_t errlen) {
     char errstr[512];
-    if (diag_check_files(conf, err, errlen)) {
+    if (diag_check_files(conf, err, errlen) || diag_check_mechanism(conf, err, errlen)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

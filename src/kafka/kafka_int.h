@@ -37,7 +37,8 @@ void kafka_client_error_record(kafka_client_error *ce, rd_kafka_t *rk, int code,
 int kafka_diagnose(const rd_kafka_conf_t *conf, int code, const char *reason, char *out, size_t n);
 
 /* rd_kafka_new() after checking that every file a setting names (ssl.ca.location, ...) can be
- * read, so that a bad path is reported with its setting and path. Takes conf in all cases (on
+ * read, so that a bad path is reported with its setting and path, and that a SASL username does
+ * not come with librdkafka's default mechanism (GSSAPI). Takes conf in all cases (on
  * failure it is destroyed). what ("producer", ...) goes into the message. NULL with err. */
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *err,
                              size_t errlen);

@@ -158,6 +158,10 @@ def wrong_mechanism_names_sasl_mechanism():
     expect_clear_error(PLAIN["addr"], with_conf(PLAIN, sasl_mechanism="SCRAM-SHA-512"), ["sasl.mechanism"])
 
 
+def username_without_mechanism_names_sasl_mechanism():
+    expect_clear_error(SCRAM["addr"], with_conf(SCRAM, sasl_mechanism=None), ["set sasl.mechanism=", "SCRAM-SHA-512"])
+
+
 def untrusted_ca_names_ssl_ca_location():
     for cmd in ("gen", "stream"):
         expect_clear_error(SCRAM["addr"], with_conf(SCRAM, ssl_ca_location=OTHER_CA), ["ssl.ca.location", OTHER_CA], cmd)
@@ -204,6 +208,7 @@ case(sasl_ssl_plain_equals_plaintext)
 case(mtls_equals_plaintext)
 case(wrong_password_names_sasl_password)
 case(wrong_mechanism_names_sasl_mechanism)
+case(username_without_mechanism_names_sasl_mechanism)
 case(untrusted_ca_names_ssl_ca_location)
 case(missing_client_certificate_names_ssl_certificate_location)
 case(client_certificate_of_another_ca_is_named)

@@ -294,6 +294,7 @@ static void test_diagnose_messages(check_state *st) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[256], out[640] = "";
     CHECK(kafka_conf_set(conf, "sasl.password", "hunter2-secret", err, sizeof err) == 0);
+    CHECK(kafka_conf_set(conf, "sasl.mechanism", "SCRAM-SHA-512", err, sizeof err) == 0);
     const char *size = "127.0.0.1:9093/bootstrap: Receive failed: Invalid response size 352518912 (0..100000000): "
                        "increase receive.message.max.bytes";
     CHECK(kafka_diagnose(conf, RD_KAFKA_RESP_ERR__BAD_MSG, size, out, sizeof out) == 1);
@@ -307,6 +308,11 @@ static void test_diagnose_messages(check_state *st) {
                          out, sizeof out) == 1);
     CHECK(strstr(out, "sasl.password") != NULL);
     CHECK(strstr(out, "hunter2") == NULL);
+    /* A username with librdkafka's default mechanism (GSSAPI): the mechanism is what to fix. */
+    CHECK(kafka_conf_set(conf, "sasl.mechanism", "GSSAPI", err, sizeof err) == 0);
+    CHECK(kafka_conf_set(conf, "sasl.username", "alice", err, sizeof err) == 0);
+    CHECK(kafka_diagnose(conf, RD_KAFKA_RESP_ERR__AUTHENTICATION, "SASL handshake failed", out, sizeof out) == 1);
+    CHECK(strstr(out, "set sasl.mechanism=PLAIN") != NULL);
     rd_kafka_conf_destroy(conf);
 }
 
