@@ -5,19 +5,15 @@ ECOM_TEST_STORAGE_FAULTS): the tests run as root, for whom a chmod'ed directory 
 Issue 11 finding 1: a storage error before the first commit used to lose input, because the
 file was re-positioned after recovery only when the committed offset was > 0.
 """
-import glob
 import os
 import re
 import subprocess
 import sys
 
-import duckdb
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from lakecmp import assert_same_tables  # noqa: E402
 
-TABLES = ["sales_per_minute", "category_activity", "top_products", "sales_by_city", "funnel",
-          "views", "cart", "orders", "rejected"]
 suite = Suite()
 case = suite.case
 
@@ -33,39 +29,6 @@ def stream(ndjson, root, *extra, faults=None):
     if faults:
         env["ECOM_TEST_STORAGE_FAULTS"] = faults
     return run([ECOM, "stream", "--input", ndjson, "--out", root, *extra], env=env, timeout=300)
-
-
-# Columns holding the processing clock (when a row was ingested, and a rejected row's date
-# partition, which is the processing day) differ between any two runs; a rejected row's source
-# names the input path, which differs for the FIFO run.
-WALL_CLOCK = {"ingest_ts", "ingested_at"}
-
-
-def table_rows(root):
-    """Every table's rows (wall-clock columns left out), sorted, as reprs."""
-    con = duckdb.connect()
-    res = {}
-    for table in TABLES:
-        p = os.path.join(root, table)
-        if not glob.glob(f"{p}/**/*.parquet", recursive=True):
-            res[table] = []
-            continue
-        rel = f"read_parquet('{p}/**/*.parquet', hive_partitioning=1)"
-        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
-        drop = WALL_CLOCK | ({"date", "source"} if table == "rejected" else set())
-        cols = ", ".join(f'"{n}"' for n in names if n not in drop)
-        res[table] = sorted(map(repr, con.execute(f"SELECT {cols} FROM {rel}").fetchall()))
-    return res
-
-
-def assert_same_tables(got_root, want_root, min_views=1000):
-    got, want = table_rows(got_root), table_rows(want_root)
-    for table in TABLES:
-        g, w = got[table], want[table]
-        assert len(g) == len(w), f"{table}: {len(g)} rows, uninterrupted run {len(w)}"
-        assert g == w, f"{table}: same count ({len(g)}) but other contents; first differing row: " + \
-            next(f"{a} vs {b}" for a, b in zip(g, w) if a != b)
-    assert len(want["views"]) > min_views, "too few rows for a meaningful comparison"
 
 
 SHORT = os.path.join(TMP, "short.ndjson")
