@@ -51,7 +51,7 @@ def gen(name, count, seed, rate="100"):
 
 
 def cat(root, table, hopts=()):
-    cols = ["--columns", "source,line,reason,raw"] if table == "rejected" else []
+    cols = ["--columns", "source,position,reason,raw"] if table == "rejected" else []
     out = sh(ECOM_OPT, "cat", root + "/" + table, "--format", "csv", *cols, *hopts).stdout.splitlines()
     return out[:1] + sorted(out[1:])
 

@@ -57,7 +57,7 @@ def gen(name, count, seed):
 
 
 def cat(root, table, opts=(), env=None):
-    cols = ["--columns", "source,line,reason,raw"] if table == "rejected" else []
+    cols = ["--columns", "source,position,reason,raw"] if table == "rejected" else []
     out = sh(ECOM_OPT, "cat", root + "/" + table, "--format", "csv", *cols, *opts, env=env).stdout.splitlines()
     return out[:1] + sorted(out[1:])
 
