@@ -7,10 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A fresh directory under $TEST_TMP (tests/run.sh), else /tmp. */
 static char *mkroot(void) {
-    static char tmpl[64];
-    snprintf(tmpl, sizeof tmpl, "/tmp/ecom-pipe-XXXXXX");
+    static char tmpl[512];
+    const char *dir = getenv("TEST_TMP");
+    snprintf(tmpl, sizeof tmpl, "%s/ecom-pipe-XXXXXX", dir && *dir ? dir : "/tmp");
     return mkdtemp(tmpl);
+}
+
+/* Deletes a root made by mkroot(); 0 on success. */
+static int rm_root(const char *root) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    return system(cmd);
 }
 
 static commit_record sample_record(void) {
@@ -125,9 +134,7 @@ static void test_recover_and_sweep(check_state *st) {
     CHECK(commit_log_recover_files(s, &r, err, sizeof err) == -1);
     CHECK(strstr(err, "missing") != NULL);
     storage_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 static void test_latest_and_compact(check_state *st) {
@@ -166,9 +173,7 @@ static void test_latest_and_compact(check_state *st) {
     CHECK(commit_log_read_latest(s, &d, err, sizeof err) == COMMIT_REFUSED); /* corrupt: retrying cannot help */
     CHECK(strstr(err, "corrupt") != NULL);
     storage_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 /* A scale-out record: one partition's offsets, checkpoint, counters and renames. */
@@ -299,9 +304,7 @@ static void test_staging_take(check_state *st) {
     CHECK(staging_take(sg, pre, &v, &n) == 0 && n == 0 && v == NULL);
     staging_free(sg);
     storage_close(base);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 /* A new owner of partition 1 redoes 1's renames and deletes 1's debris, never touching the
@@ -351,7 +354,7 @@ static void test_part_recover_and_sweep(check_state *st) {
     CHECK(storage_list(s, dir, &l, err, sizeof err) == 0);
     CHECK_INTEQ(l.n, 2);
     storage_list_free(&l);
-    char other[64], cmd[256];
+    char other[64], cmd[2048];
     part_dir(3, other, sizeof other);
     snprintf(cmd, sizeof cmd, "mkdir -p %s/%s && cp %s/%s/%020d.commit %s/%s/", root, other, root, dir, 9, root,
              other);
@@ -359,8 +362,7 @@ static void test_part_recover_and_sweep(check_state *st) {
     CHECK(part_log_read_latest(s, 3, &d, err, sizeof err) == -1);
     CHECK(strstr(err, "another partition") != NULL);
     storage_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 /* The two layouts refuse to share a ROOT; the partition count is pinned at first start. */
@@ -384,9 +386,7 @@ static void test_layout(check_state *st) {
     CHECK(layout_check(s, true, 4, err, sizeof err) == COMMIT_REFUSED);
     CHECK(strstr(err, "corrupt") != NULL);
     storage_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
     /* a ROOT with a single-instance commit log refuses scale-out */
     root = mkroot();
     s = storage_open(root, err, sizeof err);
@@ -401,8 +401,7 @@ static void test_layout(check_state *st) {
     CHECK(strstr(err, "single-instance") != NULL);
     CHECK(!exists(s, LAYOUT_PATH));
     storage_close(s);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 /* A storage on which another instance wins the race to write the layout: the rename onto
@@ -461,9 +460,7 @@ static void test_layout_race(check_state *st) {
     CHECK(strstr(err, "partitions") != NULL);
     storage_close(s);
     storage_close(rc.base);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 /* The test-only fault wrapper fails exactly the chosen calls, counting only matching paths. */
@@ -489,9 +486,7 @@ static void test_faults_wrap(check_state *st) {
     CHECK(exists(s, "_ecom/commits/1"));                                           /* reads: not counted */
     CHECK(exists(s, "views/a"));
     storage_close(s); /* closes base too */
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 static void test_storage_get_all(check_state *st) {
@@ -513,9 +508,7 @@ static void test_storage_get_all(check_state *st) {
     CHECK(storage_get_all(s, "_ecom/layout", 13, &p, &n, &ex, err, sizeof err) == -1);
     CHECK(p == NULL);
     storage_close(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    CHECK(system(cmd) == 0);
+    CHECK(rm_root(root) == 0);
 }
 
 int main(void) {
