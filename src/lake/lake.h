@@ -121,13 +121,16 @@ int64_t lake_day_of(lake_tz *z, int64_t us);
  * field names, DECIMAL(18,2) money, rejected.raw BINARY + raw_preview, dates in a stated zone.
  * Writers (ecom load, ecom stream) call lake_layout_open before writing; readers read both. */
 #define LAKE_LAYOUT_VERSION 2
+/* Returned (instead of -1) when ROOT refuses a writer: retrying cannot help (the -1 of a storage
+ * failure may). */
+#define LAKE_REFUSED (-2)
 /* The layout of ROOT: *version = 0 (nothing written yet), 1 (tables or stream state but no
  * version file), or the file's version; zone gets the partitions' zone ("UTC" for layout 1,
- * "" for an empty ROOT). -1 with err on a storage failure or a corrupt version file. */
+ * "" for an empty ROOT). -1 with err on a storage failure, LAKE_REFUSED on a corrupt version file. */
 int lake_layout_read(storage *s, int *version, char *zone, size_t zlen, char *err, size_t errlen);
 /* A writer's check: an empty ROOT gets the version file (layout 2, z's zone; z NULL = UTC); a
  * layout-2 ROOT with the same zone is accepted; any other ROOT is refused with a message
- * naming both layout versions (or both zones). */
+ * naming both layout versions (or both zones): LAKE_REFUSED. -1 on a storage failure. */
 int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen);
 
 /* ---- raw event tables ---- */

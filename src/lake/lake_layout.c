@@ -59,13 +59,13 @@ int lake_layout_read(storage *s, int *version, char *zone, size_t zlen, char *er
     size_t got = 0;
     if (e.size >= sizeof txt) {
         snprintf(err, errlen, "ROOT/%s is not a lake version file", VERSION_PATH);
-        return -1;
+        return LAKE_REFUSED;
     }
     if (storage_read(s, VERSION_PATH, 0, txt, e.size, &got, err, errlen)) return -1;
     int v = 0, used = 0;
     if (sscanf(txt, "ecom-lake %d\ntime-zone %79s\n%n", &v, z, &used) != 2 || (size_t)used != got || v < 2) {
         snprintf(err, errlen, "ROOT/%s is corrupt (refusing to guess the layout)", VERSION_PATH);
-        return -1;
+        return LAKE_REFUSED;
     }
     *version = v;
     if (zlen) snprintf(zone, zlen, "%s", z);
@@ -76,25 +76,26 @@ int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen) {
     int v;
     char zone[80];
     const char *want = z ? z->name : "UTC";
-    if (lake_layout_read(s, &v, zone, sizeof zone, err, errlen)) return -1;
+    int rc = lake_layout_read(s, &v, zone, sizeof zone, err, errlen);
+    if (rc) return rc;
     if (v == 1) {
         snprintf(err, errlen,
                  "ROOT was written by lake layout 1 (raw columns ts/price_cents, DOUBLE money); this ecom writes "
                  "lake layout %d: use a new --out, or migrate the tables as docs/parquet.md (Migration) shows "
                  "(readers: ecom cat, ecom dash, DuckDB, pyarrow still read layout 1)",
                  LAKE_LAYOUT_VERSION);
-        return -1;
+        return LAKE_REFUSED;
     }
     if (v > LAKE_LAYOUT_VERSION) {
         snprintf(err, errlen, "ROOT was written by lake layout %d; this ecom writes lake layout %d: use a newer ecom "
                  "or a new --out", v, LAKE_LAYOUT_VERSION);
-        return -1;
+        return LAKE_REFUSED;
     }
     if (v == LAKE_LAYOUT_VERSION) {
         if (strcmp(zone, want)) {
             snprintf(err, errlen, "ROOT's date= partitions are dates in %s; --time-zone %s would mix two calendars "
                      "in its tables: give --time-zone %s, or a new --out", zone, want, zone);
-            return -1;
+            return LAKE_REFUSED;
         }
         return 0;
     }
@@ -108,6 +109,7 @@ int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen) {
         if (!strcmp(zone, want)) return 0;
         snprintf(err, errlen, "ROOT's date= partitions are dates in %s; --time-zone %s would mix two calendars "
                  "in its tables: give --time-zone %s, or a new --out", zone, want, zone);
+        return LAKE_REFUSED;
     }
     return -1;
 }

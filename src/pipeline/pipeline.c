@@ -340,6 +340,10 @@ int job_make_engine(pipeline_job *j) {
  * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment).
  * 0, -1 (a storage error: worth retrying) or COMMIT_REFUSED (ROOT refuses this job). */
 static int job_recover(pipeline_job *j) {
+    /* Here, not at open: reading (or writing) the lake's version file may meet a storage error,
+     * which is retried like any failed epoch; a refusal (another layout or zone) is final. */
+    int lr = lake_layout_open(j->base, &j->tz, j->err, sizeof j->err);
+    if (lr) return lr == LAKE_REFUSED ? COMMIT_REFUSED : -1;
     if (j->cfg->scale_out) return scaleout_reset(j);
     int rc = layout_check(j->base, false, j->nparts, j->err, sizeof j->err);
     if (rc) return rc;
@@ -382,7 +386,6 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     if (faults && *faults && !(j->base = faults_wrap(j->base, faults, j->err, sizeof j->err))) return -1;
     if (!(j->st = staging_new(j->base, &j->stage, j->err, sizeof j->err))) return -1;
     if (lake_tz_open(&j->tz, c->time_zone, j->err, sizeof j->err)) return -1;
-    if (lake_layout_open(j->base, &j->tz, j->err, sizeof j->err)) return -1;
     if (!(j->ingest = lake_ingest_new(&j->tz))) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
