@@ -262,7 +262,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return ok ? MHD_YES : MHD_NO;
 }
 
-/* The pending slot on_accept listed for this address, or NULL (operator addresses). */
+/* The pending slot on_accept listed for this address, or NULL. */
 static conn_slot *slot_pending(flood_guard *g, const struct sockaddr *addr) {
     for (conn_slot *c = g->head; c; c = c->next)
         if (c->fd == -1 && addr_same_host((const struct sockaddr *)&c->addr, addr)) return c;
@@ -294,7 +294,7 @@ static void guard_open(flood_guard *g, struct MHD_Connection *c, void **ctx) {
     const struct sockaddr *addr = ad->client_addr;
     conn_slot *fresh = calloc(1, sizeof *fresh);
     pthread_mutex_lock(&g->mu);
-    conn_slot *sl = slot_pending(g, addr);
+    conn_slot *sl = addr_is_operator(addr) ? NULL : slot_pending(g, addr);
     if (!sl && fresh) {
         sl = fresh;
         fresh = NULL;

@@ -57,6 +57,7 @@ def attacker(host, port, n, seconds):
     server closes. Prints 'ready' once all are open, then one JSON line of figures, and closes
     everything on exit ('closed' line right after the close)."""
     raise_fd_limit()
+    os.nice(10)   # a real attacker's CPU is not ours: let it not take the server's or the prober's
     sel = selectors.DefaultSelector()
     opened = {}
     fails = 0
