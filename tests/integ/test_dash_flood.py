@@ -7,6 +7,7 @@ attacker is a separate process (its work must not slow the prober's clock). Mean
 operator probes GET /api/health from 127.0.0.1 every 50 ms on fresh connections: every probe must
 be answered, p99 within 100 ms; after the attacker closes, the first answer must come at once.
 one_address: 300 partial connections from 127.0.0.1 itself do not lock the operator out.
+reserve: with every ordinary slot taken, other addresses are refused and the operator answered.
 utf8 / nul: error bodies are valid UTF-8 JSON; a raw or encoded NUL / control character in the
 path is a 400 (never served as the truncated path), a request line without a URI is refused.
 
@@ -206,6 +207,39 @@ def one_address(t):
     t.eq(rc, 0, "clean exit")
 
 
+def reserve(t):
+    """With all ordinary slots taken (--max-connections 64: 56 ordinary, 8 kept for the operator),
+    another address is refused and the operator is still answered."""
+    d = Dash(os.path.join(TMP, "empty"), "--max-connections", "64", "--header-timeout", "60")
+    socks = []
+    try:
+        for i in range(100):
+            socks.append(partial_conn(d.host, d.port, SOURCES[i % len(SOURCES)]))
+        # refused ones are closed by the server at once: watch for closes during a 1.5 s window
+        # (the header deadline, 60 s here, closes none of the accepted ones meanwhile)
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        dead = 0
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            for key, _ in sel.select(timeout=0.1):
+                sel.unregister(key.fileobj)
+                try:
+                    gone = key.fileobj.recv(100) == b""
+                except OSError:
+                    gone = True
+                dead += gone
+        t.eq(dead, 100 - 56, "ordinary connections refused past the operator's reserve")
+        res = [probe(d.host, d.port)[1] for _ in range(8)]
+        t.eq(res, [200] * 8, "operator probes with every ordinary slot taken")
+    finally:
+        for s in socks:
+            s.close()
+        rc, err = d.stop()
+    t.eq(rc, 0, "clean exit")
+
+
 def raw(d, data):
     """Sends raw bytes, returns (status line, body bytes) of the answer (b"" if none)."""
     s = socket.create_connection((d.host, d.port), timeout=5)
@@ -287,8 +321,8 @@ def main():
         print("FAIL flood (the test process may open only %d files)" % fds)
         sys.exit(1)
     t = Cases()
-    names = sys.argv[1:] or ["nul", "utf8", "one_address", "flood"]
-    for fn in [nul, utf8, one_address, flood]:
+    names = sys.argv[1:] or ["nul", "utf8", "one_address", "reserve", "flood"]
+    for fn in [nul, utf8, one_address, reserve, flood]:
         if fn.__name__ in names:
             t.run(fn)
     sys.exit(1 if t.failed else 0)
