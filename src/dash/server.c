@@ -37,7 +37,7 @@ typedef struct conn_slot {
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    conn_slot *head;
+    conn_slot *head, *tail;       /* oldest first */
     unsigned open;                /* connections in the list */
     unsigned max_open;            /* all connections (libmicrohttpd's limit too) */
     unsigned reserve;             /* of those, kept for operator addresses */
@@ -217,9 +217,11 @@ static bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b) {
 }
 
 static void slot_link(flood_guard *g, conn_slot *sl) {
-    sl->next = g->head;
-    if (g->head) g->head->prev = sl;
-    g->head = sl;
+    sl->prev = g->tail;
+    sl->next = NULL;
+    if (g->tail) g->tail->next = sl;
+    else g->head = sl;
+    g->tail = sl;
     g->open++;
 }
 
@@ -227,6 +229,7 @@ static void slot_unlink(flood_guard *g, conn_slot *sl) {
     if (sl->prev) sl->prev->next = sl->next;
     else g->head = sl->next;
     if (sl->next) sl->next->prev = sl->prev;
+    else g->tail = sl->prev;
     g->open--;
 }
 
@@ -328,13 +331,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     else guard_close(&s->g, socket_context);
 }
 
-#define REAP_EVERY_US (200 * 1000)
+#define REAP_EVERY_US (100 * 1000)
+#define REAP_MAX 200
 
-/* Every REAP_EVERY_US, shuts down the sockets whose request is past its deadline (and drops
- * pending slots that were never started). shutdown()
- * (not close) leaves the fd to libmicrohttpd: its thread sees the end of the stream and closes
- * the connection the usual way. The list lock is held meanwhile, so guard_close (which runs
- * before the fd is closed) cannot race it. */
+/* Every REAP_EVERY_US, shuts down the sockets whose request is past its deadline (at most
+ * REAP_MAX, oldest first: a flood's thousands of expiries are spread over a few ticks, so that
+ * the worker threads closing them still get to a fresh request quickly) and drops the pending
+ * slots that were never started. shutdown() (not close) leaves the fd to libmicrohttpd: its
+ * thread sees the end of the stream and closes the connection the usual way. The list lock is
+ * held meanwhile, so guard_close (which runs before the fd is closed) cannot race it. */
 static void *guard_reaper(void *arg) {
     flood_guard *g = arg;
     pthread_mutex_lock(&g->mu);
@@ -346,12 +351,14 @@ static void *guard_reaper(void *arg) {
         ts.tv_nsec = ns % 1000000000L;
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
         int64_t now = time_mono_us();
-        for (conn_slot *c = g->head, *next; c; c = next) {
+        unsigned shut = 0;
+        for (conn_slot *c = g->head, *next; c && shut < REAP_MAX; c = next) {
             next = c->next;
             if (!c->deadline_us || now < c->deadline_us) continue;
             c->deadline_us = 0;
             if (c->fd >= 0) {
                 shutdown(c->fd, SHUT_RDWR);
+                shut++;
             } else {   /* accepted but never started: libmicrohttpd dropped it */
                 slot_unlink(g, c);
                 free(c);
