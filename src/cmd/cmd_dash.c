@@ -24,7 +24,7 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     storage_opts hso;
     const char *data = NULL, *listen = "127.0.0.1:8501", *stream = NULL, *token = NULL;
     const char *tls_cert = NULL, *tls_key = NULL;
-    int64_t max_conn = 512, per_ip = 256, threads = 2, timeout_s = 15;
+    int64_t max_conn = 4096, per_ip = 256, threads = 2, timeout_s = 15, header_timeout_s = 5;
     int64_t poll_us = 500 * TIME_US_PER_MS;
     const flag_spec specs[] = {
         {"data", FLAG_STR, &data, "lake root to read (required)", 0, 0, NULL},
@@ -35,10 +35,14 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
         {"auth-token", FLAG_ENV, "ECOM_DASH_TOKEN", NULL, 0, 0, NULL},
         {"tls-cert", FLAG_STR, &tls_cert, "serve HTTPS: certificate chain (PEM file; with --tls-key)", 0, 0, NULL},
         {"tls-key", FLAG_STR, &tls_key, "serve HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
-        {"max-connections", FLAG_INT, &max_conn, "open connections at most (default 512)", 1, 100000, NULL},
-        {"per-ip-connections", FLAG_INT, &per_ip, "open connections per client address (default 256)", 1, 100000, NULL},
+        {"max-connections", FLAG_INT, &max_conn, "open connections at most, 1/8 kept for 127.0.0.1/::1 (default 4096)",
+         8, 100000, NULL},
+        {"per-ip-connections", FLAG_INT, &per_ip, "open connections per client address, 127.0.0.1/::1 exempt (default 256)",
+         1, 100000, NULL},
         {"threads", FLAG_INT, &threads, "worker threads (default 2)", 1, 64, NULL},
         {"timeout", FLAG_INT, &timeout_s, "idle connection timeout in seconds (default 15)", 1, 3600, NULL},
+        {"header-timeout", FLAG_INT, &header_timeout_s,
+         "seconds a new connection has to send a complete request (default 5)", 1, 3600, NULL},
         {"poll", FLAG_DURATION, &poll_us, "re-list the lake at most this often (default 500ms)", 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
@@ -101,7 +105,8 @@ static int dash_main(int argc, char **argv, flags_store *fst) {
     }
     dash_server_opts so = {.listen = listen, .auth_token = token, .max_connections = (unsigned)max_conn,
                            .per_ip_connections = (unsigned)per_ip, .threads = (unsigned)threads,
-                           .timeout_s = (unsigned)timeout_s, .tls_cert = tls_cert, .tls_key = tls_key};
+                           .timeout_s = (unsigned)timeout_s, .header_timeout_s = (unsigned)header_timeout_s,
+                           .tls_cert = tls_cert, .tls_key = tls_key};
     dash_server *s = dash_server_start(e, &so, err, sizeof err);
     if (!s) {
         fprintf(stderr, "ecom dash: %s\n", err);

@@ -18,7 +18,8 @@
  *               windows into the answers, each marked final or provisional with its final_at.
  *   - server  : dash_server binds (loopback by default), routes GET/HEAD requests to the embedded
  *               assets and the engine, checks the optional bearer token / cookie, and adds the
- *               security headers.
+ *               security headers. Its flood guard gives every request a deadline, limits
+ *               connections per address and keeps a share of them for 127.0.0.1 / ::1.
  *
  * Contract
  *   - Errors: 0 / -1 (or NULL) with a NUL-terminated message in a caller buffer (err, errlen).
@@ -172,9 +173,15 @@ typedef struct {
     const char *listen;          /* "HOST:PORT" ("127.0.0.1:8501", "[::1]:0", "localhost:8501");
                                     port 0 picks a free port; NULL = 127.0.0.1:8501 */
     const char *auth_token;      /* NULL or "" = no auth */
-    unsigned max_connections;    /* 0 = 512 */
-    unsigned per_ip_connections; /* 0 = 256 */
+    unsigned max_connections;    /* 0 = 4096; capped to what RLIMIT_NOFILE allows (the server raises
+                                    the soft limit to the hard one); 1/8 of them are kept for
+                                    requests from 127.0.0.1 / ::1 (the operator) */
+    unsigned per_ip_connections; /* per client address, the operator's exempt; 0 = 256 */
     unsigned timeout_s;          /* idle connection timeout; 0 = 15 */
+    unsigned header_timeout_s;   /* the first request (headers and body) must be complete within
+                                    this after the connection opens, else it is closed (a next
+                                    one on a kept-alive connection: within timeout_s of the
+                                    previous answer); 0 = 5 */
     unsigned threads;            /* worker threads; 0 = 2 */
     size_t memory_limit;         /* per connection (bounds headers and URL); 0 = 64 KiB */
     const char *tls_cert;        /* HTTPS (GnuTLS via libmicrohttpd): PEM certificate chain file and */

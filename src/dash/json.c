@@ -4,14 +4,26 @@
 #include <string.h>
 
 #include "dash/dash.h"
+#include "parquet/parquet.h"
 
+/* Invalid UTF-8 (a client's bytes echoed in an error, a key read from a file) becomes U+FFFD,
+ * so every JSON text the dashboard writes is valid UTF-8. */
 int dash_json_str(buf_t *b, const char *s) {
     static const char hex[] = "0123456789abcdef";
     if (buf_append_char(b, '"')) return -1;
+    size_t n = strlen(s);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char c = *p;
         int rc;
-        if (c == '"' || c == '\\') {
+        if (c >= 0x80) {
+            int l = pq_utf8_len(p, n - (size_t)(p - (const unsigned char *)s));
+            if (l == 0) {
+                rc = buf_append_str(b, "\\ufffd");
+            } else {
+                rc = buf_append(b, (const char *)p, (size_t)l);
+                p += l - 1;
+            }
+        } else if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             rc = buf_append(b, e, 2);
         } else if (c < 0x20 || c == 0x7f) {

@@ -1,22 +1,65 @@
 /* server.c — the HTTP side of the dashboard (libmicrohttpd): binding, routing, the optional
- * token, parameter validation and the security headers. Everything it serves is either an
- * embedded asset (fixed list) or an engine answer. */
+ * token, parameter validation, the security headers and the flood guard (request deadline,
+ * per-address limit, a share of connections kept for the operator). Everything it serves is
+ * either an embedded asset (fixed list) or an engine answer. */
 #include <errno.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "dash/dash.h"
 
 #define COOKIE_NAME "ecom_token"
 
+/* One open connection as the flood guard sees it (libmicrohttpd's socket context). */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next;
+    int fd;                       /* -1: accepted, libmicrohttpd has not started it yet */
+    int64_t deadline_us;          /* the current request must be complete by then; 0 = none */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} conn_slot;
+
+/* Why a guard of our own: libmicrohttpd's timeout is an idle timeout (a client sending a partial
+ * request, or one byte now and then, keeps its connection), and its per-IP limit cannot spare
+ * the operator. The guard lists every connection, gives each request a deadline (a reaper
+ * thread shuts down the sockets past it) and decides at accept time who gets a slot. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    conn_slot *head, *tail;       /* oldest first */
+    unsigned open;                /* connections in the list */
+    unsigned max_open;            /* all connections (libmicrohttpd's limit too) */
+    unsigned reserve;             /* of those, kept for operator addresses */
+    unsigned per_ip;              /* per client address (operator addresses exempt) */
+    int64_t header_us;            /* a new request must be complete within this */
+    int64_t idle_us;              /* a kept-alive connection must start its next one within this */
+    bool stop;
+    bool reaper_started;
+    pthread_t reaper;
+} flood_guard;
+
+/* libmicrohttpd's messages: how many this window (see mhd_log). */
+typedef struct {
+    pthread_mutex_t mu;
+    int64_t window_start;
+    unsigned used, dropped;
+} log_budget;
+
 struct dash_server {
     struct MHD_Daemon *d;
+    flood_guard g;
+    log_budget log;
     dash_engine *engine;
     char *token;          /* NULL = no auth */
     uint16_t port;
@@ -147,46 +190,298 @@ static enum MHD_Result serve_login(dash_server *s, struct MHD_Connection *c, con
     return send_response(c, MHD_HTTP_SEE_OTHER, r, "text/plain; charset=utf-8", false);
 }
 
+/* ---- flood guard ---- */
+
+/* The operator's addresses: 127.0.0.1 and ::1 (also as ::ffff:127.0.0.1). Only these, not all
+ * of 127/8, so a local attacker bound to another loopback address does not pass for one. */
+static bool addr_is_operator(const struct sockaddr *sa) {
+    static const unsigned char v6_loop[16] = {[15] = 1};
+    static const unsigned char v4_mapped[16] = {[10] = 0xff, [11] = 0xff, [12] = 127, [15] = 1};
+    if (sa->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+    if (sa->sa_family != AF_INET6) return false;
+    const unsigned char *a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    return !memcmp(a, v6_loop, 16) || !memcmp(a, v4_mapped, 16);
+}
+
+/* Same client address (the port does not matter). */
+static bool addr_same_host(const struct sockaddr *a, const struct sockaddr *b) {
+    if (a->sa_family != b->sa_family) return false;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
+    if (a->sa_family == AF_INET6)
+        return !memcmp(((const struct sockaddr_in6 *)(const void *)a)->sin6_addr.s6_addr,
+                       ((const struct sockaddr_in6 *)(const void *)b)->sin6_addr.s6_addr, 16);
+    return false;
+}
+
+static void slot_link(flood_guard *g, conn_slot *sl) {
+    sl->prev = g->tail;
+    sl->next = NULL;
+    if (g->tail) g->tail->next = sl;
+    else g->head = sl;
+    g->tail = sl;
+    g->open++;
+}
+
+static void slot_unlink(flood_guard *g, conn_slot *sl) {
+    if (sl->prev) sl->prev->next = sl->next;
+    else g->head = sl->next;
+    if (sl->next) sl->next->prev = sl->prev;
+    else g->tail = sl->prev;
+    g->open--;
+}
+
+#define PENDING_US (1000 * 1000)
+
+/* Accept policy: an operator address only needs a free slot; any other address must leave the
+ * operator's reserve free and stay under its own limit. The count is a linear walk of the open
+ * connections: a few thousand comparisons per accept, far less than the accept itself. An
+ * accepted one is listed at once as pending (fd -1), so that two worker threads accepting at
+ * the same moment both see it; guard_open claims it, the reaper drops it if that never comes. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
+    flood_guard *g = cls;
+    if (addr_is_operator(addr)) return MHD_YES;
+    conn_slot *sl = calloc(1, sizeof *sl);
+    if (!sl || addrlen > sizeof sl->addr) {
+        free(sl);
+        return MHD_NO;
+    }
+    pthread_mutex_lock(&g->mu);
+    bool ok = g->open < g->max_open - g->reserve;
+    unsigned same = 0;
+    for (const conn_slot *c = g->head; ok && c; c = c->next)
+        if (addr_same_host((const struct sockaddr *)&c->addr, addr) && ++same >= g->per_ip) ok = false;
+    if (ok) {
+        sl->fd = -1;
+        memcpy(&sl->addr, addr, addrlen);
+        sl->addrlen = addrlen;
+        sl->deadline_us = time_mono_us() + PENDING_US;
+        slot_link(g, sl);
+    }
+    pthread_mutex_unlock(&g->mu);
+    if (!ok) free(sl);
+    return ok ? MHD_YES : MHD_NO;
+}
+
+/* The pending slot on_accept listed for this address, or NULL. */
+static conn_slot *slot_pending(flood_guard *g, const struct sockaddr *addr) {
+    for (conn_slot *c = g->head; c; c = c->next)
+        if (c->fd == -1 && addr_same_host((const struct sockaddr *)&c->addr, addr)) return c;
+    return NULL;
+}
+
+static conn_slot *slot_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* Sets the deadline of c's current request (0 = none). */
+static void guard_deadline(flood_guard *g, struct MHD_Connection *c, int64_t deadline_us) {
+    conn_slot *sl = slot_of(c);
+    if (!sl) return;
+    pthread_mutex_lock(&g->mu);
+    sl->deadline_us = deadline_us;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* A connection opens: list it (or claim its pending slot) with the header deadline.
+ * libmicrohttpd calls the CLOSED side before it closes the socket, so a listed fd is always
+ * still this connection's. When no slot can be had the connection is simply not guarded (its
+ * idle timeout still holds). */
+static void guard_open(flood_guard *g, struct MHD_Connection *c, void **ctx) {
+    const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ad = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!fd || !ad || !ad->client_addr) return;
+    const struct sockaddr *addr = ad->client_addr;
+    conn_slot *fresh = calloc(1, sizeof *fresh);
+    pthread_mutex_lock(&g->mu);
+    conn_slot *sl = addr_is_operator(addr) ? NULL : slot_pending(g, addr);
+    if (!sl && fresh) {
+        sl = fresh;
+        fresh = NULL;
+        sl->addrlen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        memcpy(&sl->addr, addr, sl->addrlen);
+        slot_link(g, sl);
+    }
+    if (sl) {
+        sl->fd = fd->connect_fd;
+        sl->deadline_us = time_mono_us() + g->header_us;
+    }
+    pthread_mutex_unlock(&g->mu);
+    free(fresh);
+    *ctx = sl;
+}
+
+static void guard_close(flood_guard *g, void **ctx) {
+    conn_slot *sl = *ctx;
+    if (!sl) return;
+    pthread_mutex_lock(&g->mu);
+    slot_unlink(g, sl);
+    pthread_mutex_unlock(&g->mu);
+    free(sl);
+    *ctx = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+    dash_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) guard_open(&s->g, c, socket_context);
+    else guard_close(&s->g, socket_context);
+}
+
+#define REAP_EVERY_US (100 * 1000)
+#define REAP_MAX 200
+
+/* Every REAP_EVERY_US, shuts down the sockets whose request is past its deadline (at most
+ * REAP_MAX, oldest first: a flood's thousands of expiries are spread over a few ticks, so that
+ * the worker threads closing them still get to a fresh request quickly) and drops the pending
+ * slots that were never started. shutdown() (not close) leaves the fd to libmicrohttpd: its
+ * thread sees the end of the stream and closes the connection the usual way. The list lock is
+ * held meanwhile, so guard_close (which runs before the fd is closed) cannot race it. */
+static void *guard_reaper(void *arg) {
+    flood_guard *g = arg;
+    pthread_mutex_lock(&g->mu);
+    while (!g->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        long ns = ts.tv_nsec + REAP_EVERY_US * 1000L;
+        ts.tv_sec += ns / 1000000000L;
+        ts.tv_nsec = ns % 1000000000L;
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+        int64_t now = time_mono_us();
+        unsigned shut = 0;
+        for (conn_slot *c = g->head, *next; c && shut < REAP_MAX; c = next) {
+            next = c->next;
+            if (!c->deadline_us || now < c->deadline_us) continue;
+            c->deadline_us = 0;
+            if (c->fd >= 0) {
+                shutdown(c->fd, SHUT_RDWR);
+                shut++;
+            } else {   /* accepted but never started: libmicrohttpd dropped it */
+                slot_unlink(g, c);
+                free(c);
+            }
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Why raise the soft limit: each connection is an fd, and the default soft limit (often 1024)
+ * is below the connection headroom a flood needs. Returns the connections the fd limit allows
+ * (the limit minus FD_SPARE for the lake's files, libcurl and the epoll sets). */
+#define FD_SPARE 64
+static unsigned fd_limit_connections(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return 1024 - FD_SPARE;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (!setrlimit(RLIMIT_NOFILE, &up)) rl.rlim_cur = rl.rlim_max;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1000000) return 1000000;
+    return rl.rlim_cur > 2 * FD_SPARE ? (unsigned)rl.rlim_cur - FD_SPARE : FD_SPARE;
+}
+
+/* Fills g from the options (after defaults) and starts the reaper. 0 or -1. */
+static int guard_start(flood_guard *g, const dash_server_opts *o, char *err, size_t errlen) {
+    g->max_open = o->max_connections;
+    unsigned fit = fd_limit_connections();
+    if (g->max_open > fit) {
+        fprintf(stderr, "ecom dash: --max-connections %u is above what the file limit allows: using %u\n",
+                g->max_open, fit);
+        g->max_open = fit;
+    }
+    g->reserve = g->max_open / 8 ? g->max_open / 8 : 1;
+    if (g->reserve >= g->max_open) g->reserve = 0;
+    g->per_ip = o->per_ip_connections;
+    g->header_us = (int64_t)o->header_timeout_s * 1000000;
+    g->idle_us = (int64_t)o->timeout_s * 1000000;
+    if (pthread_mutex_init(&g->mu, NULL) || pthread_cond_init(&g->cv, NULL) ||
+        pthread_create(&g->reaper, NULL, guard_reaper, g)) {
+        snprintf(err, errlen, "cannot start the connection reaper");
+        return -1;
+    }
+    g->reaper_started = true;
+    return 0;
+}
+
+static void guard_stop(flood_guard *g) {
+    if (!g->reaper_started) return;
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_signal(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->reaper, NULL);
+    g->reaper_started = false;
+    while (g->head) {   /* after the daemon stopped only pending slots can be left */
+        conn_slot *c = g->head;
+        slot_unlink(g, c);
+        free(c);
+    }
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
 #define MAX_DROPPED_BODY (64 * 1024)
 
 /* Per request: allocated by the URI callback (which sees the raw, undecoded URI), freed when the
  * request completes. */
 typedef struct {
     bool started;        /* the access handler has been called once */
-    bool bad_uri;        /* the raw URI holds an encoded NUL or a control character */
+    bool bad_uri;        /* the raw URI holds a NUL, an encoded NUL or a control character */
+    uintptr_t raw_end;   /* where the raw URI's string ends in libmicrohttpd's buffer */
     size_t body_bytes;   /* request body read and dropped */
 } req_state;
 
 /* Why look at the raw URI: libmicrohttpd decodes %00 into a NUL that silently cuts the path or a
- * parameter short ("last=15m%00junk" would read as "last=15m"); such requests are refused. */
+ * parameter short ("last=15m%00junk" would read as "last=15m"); such requests are refused. A
+ * request line without a URI comes as NULL. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
     (void)cls;
     (void)c;
     req_state *rq = calloc(1, sizeof *rq);
     if (!rq) return NULL;
-    for (const char *p = uri; *p; p++) {
+    if (!uri) {
+        rq->bad_uri = true;
+        return rq;
+    }
+    const char *p = uri;
+    for (; *p; p++) {
         unsigned char ch = (unsigned char)*p;
         if (ch < 0x20 || ch == 0x7f) rq->bad_uri = true;
         if (ch == '%' && p[1] && p[2] && (p[1] == '0' || p[1] == '1') && strchr("0123456789abcdefABCDEF", p[2]))
             rq->bad_uri = true;   /* %00..%1f: control characters */
         if (ch == '%' && p[1] == '7' && (p[2] == 'f' || p[2] == 'F')) rq->bad_uri = true;
     }
+    rq->raw_end = (uintptr_t)p;
     return rq;
 }
 
+/* Why compare addresses: a raw NUL byte in the request line ends the URI string the callbacks
+ * see ("GET /api/health\0junk HTTP/1.1" reads as /api/health). libmicrohttpd keeps the line in
+ * one buffer and ends the URI by writing a NUL over the space before the version, so the URI's
+ * end is right before the version string exactly when the URI held no NUL of its own. A
+ * request without a version (HTTP/0.9) has nothing to check against and is refused too: if a
+ * later libmicrohttpd lays the line out otherwise, requests are refused, never let through. */
+static bool uri_has_raw_nul(const req_state *rq, const char *version) {
+    return !version || !*version || (uintptr_t)version != rq->raw_end + 1;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe) {
-    (void)cls;
-    (void)c;
+    dash_server *s = cls;
     (void)toe;
     free(*req_cls);
     *req_cls = NULL;
+    /* a kept-alive connection must bring its next request within the idle timeout */
+    guard_deadline(&s->g, c, time_mono_us() + s->g.idle_us);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
     dash_server *s = cls;
-    (void)version;
     (void)upload_data;
     req_state *rq = *req_cls;
     if (!rq) return MHD_NO;   /* the URI callback could not allocate: drop the connection */
@@ -198,6 +493,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * So bodies are read and dropped, up to a small bound, and the answer comes after. */
     if (!rq->started) {
         rq->started = true;
+        if (uri_has_raw_nul(rq, version)) rq->bad_uri = true;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -205,6 +501,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         if (rq->body_bytes <= MAX_DROPPED_BODY) return MHD_YES;
     }
+    guard_deadline(&s->g, c, 0);   /* the request is complete: answering it has no deadline */
     if (!get) {
         struct MHD_Response *r;
         if (is_api) {
@@ -237,8 +534,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_response(c, MHD_HTTP_OK, r, a.content_type, true);
 }
 
+#define LOG_BURST 10
+#define LOG_WINDOW_US (10 * 1000 * 1000)
+
+/* Why a budget: under a flood libmicrohttpd reports every dropped connection, thousands a
+ * second, and a blocked or slow stderr would stall its threads. At most LOG_BURST messages per
+ * LOG_WINDOW_US; how many were left out is said when the next window opens. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
+    log_budget *lb = cls;
+    pthread_mutex_lock(&lb->mu);
+    int64_t now = time_mono_us();
+    if (now - lb->window_start >= LOG_WINDOW_US) {
+        if (lb->dropped) fprintf(stderr, "ecom dash: (%u more libmicrohttpd messages left out)\n", lb->dropped);
+        lb->window_start = now;
+        lb->used = lb->dropped = 0;
+    }
+    bool say = lb->used < LOG_BURST;
+    if (say) lb->used++;
+    else lb->dropped++;
+    pthread_mutex_unlock(&lb->mu);
+    if (!say) return;
     fputs("ecom dash: ", stderr);
     vfprintf(stderr, fmt, ap);
 }
@@ -310,6 +625,8 @@ static int tls_load(dash_server *s, const dash_server_opts *o, char *err, size_t
 }
 
 static void server_free(dash_server *s) {
+    guard_stop(&s->g);
+    pthread_mutex_destroy(&s->log.mu);
     buf_free(&s->tls_cert);
     buf_free(&s->tls_key);
     free(s->token);
@@ -319,9 +636,10 @@ static void server_free(dash_server *s) {
 dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen) {
     dash_server_opts o = opts ? *opts : (dash_server_opts){0};
     if (!o.listen) o.listen = "127.0.0.1:8501";
-    if (!o.max_connections) o.max_connections = 512;
+    if (!o.max_connections) o.max_connections = 4096;
     if (!o.per_ip_connections) o.per_ip_connections = 256;
     if (!o.timeout_s) o.timeout_s = 15;
+    if (!o.header_timeout_s) o.header_timeout_s = 5;
     if (!o.threads) o.threads = 2;
     if (!o.memory_limit) o.memory_limit = 64 * 1024;
     struct sockaddr_storage sa;
@@ -337,6 +655,7 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
         return NULL;
     }
     s->engine = e;
+    s->log.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
     errno = 0;
     if (tls_load(s, &o, err, errlen)) {
         server_free(s);
@@ -347,18 +666,22 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    if (guard_start(&s->g, &o, err, errlen)) {
+        server_free(s);
+        return NULL;
+    }
     bool tls = s->tls_cert.len > 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (tls) flags |= MHD_USE_TLS;
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+    s->d = MHD_start_daemon(flags, 0, on_accept, &s->g, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s->log,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.per_ip_connections,
+                            MHD_OPTION_CONNECTION_LIMIT, s->g.max_open,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout_s,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o.memory_limit,
                             /* with TLS off these two are skipped: MHD_OPTION_END ends the list */

@@ -219,14 +219,15 @@ def hostile(t):
 
 
 def limits(t):
-    """The connection limit holds: past it new connections are refused or closed, and once the
-    idle ones go away the server serves again."""
+    """The per-address limit holds: past it new connections are refused or closed, and once the
+    idle ones go away the server serves again. From 127.0.0.2: the operator's address 127.0.0.1
+    is exempt from the per-address limit (test_dash_flood.py)."""
     d = Dash(os.path.join(TMP, "empty"), "--max-connections", "20", "--per-ip-connections", "10", "--timeout", "2")
     socks = []
     try:
         for _ in range(30):
             try:
-                socks.append(socket.create_connection((d.host, d.port), timeout=2))
+                socks.append(socket.create_connection((d.host, d.port), timeout=2, source_address=("127.0.0.2", 0)))
             except OSError:
                 break
         # The 11th+ connection from this address must be dropped without an answer.

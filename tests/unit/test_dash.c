@@ -73,6 +73,11 @@ static void test_json(check_state *st) {
     dash_json_str(&b, "a\"b\\c\n\x01é");
     CHECK_STREQ(b.data, "0.00 -0.05 1234.56 \"a\\\"b\\\\c\\u000a\\u0001é\"");
     buf_free(&b);
+    /* invalid UTF-8 (a stray byte, a truncated sequence, an overlong, a surrogate) becomes U+FFFD */
+    b = (buf_t){0};
+    dash_json_str(&b, "x\xff\xc3(\xe2\x82\xc0\xaf\xed\xa0\x80€\xf0\x9f\x98\x80");
+    CHECK_STREQ(b.data, "\"x\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd€\xf0\x9f\x98\x80\"");
+    buf_free(&b);
 }
 
 /* ---- a source over rows in memory (catalog rows: strings then values, by column index) ---- */
