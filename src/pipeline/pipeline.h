@@ -50,7 +50,7 @@
  *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "window_s", "lateness_s",
  *    "funnel_horizon_s",
  *    "counters": {"records", "page_view", "add_to_cart", "remove_from_cart", "purchase",
- *                 "duplicates", "late", "corrections", "rejected", "blank", "epochs",
+ *                 "duplicates", "late", "corrections", "rejected", "future", "conflicts", "blank", "epochs",
  *                 "files_committed", "storage_errors", "kafka_errors"},
  *    "state_entries", "partitions": [{"partition", "assigned", "idle", "watermark",
  *    "topics": [{"topic", "offset", "lag"}]}], "lag",
@@ -109,6 +109,11 @@ typedef struct {
 
     /* engine */
     stream_config engine;
+    int64_t max_future_us;         /* an event more than this ahead of the reference time
+                                      (live input: the processing clock; a backfill, i.e. a
+                                      regular file or --drain: the later of the clock and the
+                                      watermark) is rejected and cannot move the watermark;
+                                      default 5 min; 0 = no limit (docs/stream.md) */
 
     /* status server: "127.0.0.1:PORT" or NULL */
     const char *listen;
@@ -133,7 +138,9 @@ typedef struct {
     uint64_t records;              /* input records read */
     uint64_t ok[EV_TYPE_COUNT];
     uint64_t duplicates, late, rejected;
-    uint64_t blank;                /* blank input records (lake.h), since this process started */
+    uint64_t blank;                /* blank input records (lake.h) */
+    uint64_t future, conflicts;    /* of `rejected`: timestamps beyond max_future, ids repeated
+                                      with other content; since this process started */
     uint64_t corrections;          /* correction rows written by this process (late events
                                       added to windows already written; see stream.h) */
     uint64_t epochs, files_committed, rows_committed;

@@ -158,6 +158,8 @@ struct pipeline_job {
     bool closing;                  /* leaving the group at exit: nothing more to commit */
     int64_t started_us;
     int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
+    bool live;                     /* max_future is measured from the clock only (Kafka without
+                                      --drain, stdin, a FIFO), not also from the watermark */
     char err[512];
     struct status_server *status;
 };
