@@ -173,7 +173,8 @@ static int job_check_future(pipeline_job *j, lake_line *l) {
 /* Parses and processes one record read at (part, offset) of input `source` through the lake's
  * ingest path (lake.h): blank records are counted; invalid ones go to `rejected`; events go
  * to the engine between the parse and the raw write: duplicates are counted and not written
- * again; an event the engine refuses (its time) is rejected; late events are counted, written
+ * again; an event dated too far ahead (job_check_future), one the engine refuses (its time)
+ * and a conflicting duplicate (its id seen with other content) are rejected; late events are counted, written
  * to the raw tables and excluded from windows (by the engine). */
 static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
                        size_t n, int64_t ts_hint_us) {
@@ -187,6 +188,12 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
         int oc = stream_engine_process_from(j->engine, part, src, offset, &l.ev);
         if (oc < 0) {
             lake_line_reject(&l, "timestamp out of range");
+        } else if (oc == STREAM_CONFLICT) {
+            char why[128];
+            snprintf(why, sizeof why, "conflicting duplicate of event_id %.*s (other content than the first)",
+                     (int)(l.ev.event_id.n > 64 ? 64 : l.ev.event_id.n), l.ev.event_id.p);
+            lake_line_reject(&l, why);
+            j->stats.conflicts++;
         } else if (oc == STREAM_DUPLICATE) {
             j->stats.duplicates++;
             pc->c.duplicates++;

@@ -2,23 +2,25 @@
  * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
  *
  * Layout (all integers little-endian):
- *   "ECSTRMCK" | u32 version (3) | u32 partition | u64 payload length | u64 hash64(payload) |
+ *   "ECSTRMCK" | u32 version (4) | u32 partition | u64 payload length | u64 hash64(payload) |
  *   payload
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
- *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4]
- *           | u32 n_sources, each: i64 newest event time of that source
- *   u32 n_slots,  each: i64 j | u8 has_agg [agg] | u32 n_ids, each u64 a, u64 b
+ *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4],
+ *           conflict[4] | u32 n_sources, each: i64 newest event time of that source
+ *   u32 n_slots,  each: i64 j | u8 has_agg [agg]
  *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
  *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
  *   u32 n_corr,   each: i64 j | agg      (pending correction deltas of closed window j)
+ *   u32 n_ids,    each: u64 a, b, content hash | i64 k    (the live dedup ids, any order)
  *   agg: i64 orders, items, revenue
  *        | u32 n, each: str category | i64 views, adds, removes, units, revenue
  *        | u32 n, each: str product_id, name, category | i64 views, adds, units, revenue
  *        | u32 n, each: str province, city, store_type | i64 orders, revenue
  *        | u32 n, each: str store_type, device | i64 orders, revenue
  * Version 3 (generic rows): products carry adds, units and revenue; channels and corrections
- * are new. Older checkpoints are refused ("unsupported version").
+ * are new. Version 4: the dedup ids leave the slots for one table per shard with content
+ * hashes, and conflict counters. Older checkpoints are refused ("unsupported version").
  *   str: u32 length | bytes
  * The funnel's per-slot lists (anchors to evaluate, pairs to expire) are not stored: they are
  * rebuilt from each pair's elements and expiry on restore.
@@ -33,7 +35,7 @@
 #include <string.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 3u
+#define CK_VERSION 4u
 #define CK_HEADER 32
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) {
@@ -94,6 +96,23 @@ static int put_agg(buf_t *b, const st_agg *a) {
     return r ? -1 : 0;
 }
 
+/* Ids of windows after live_after; expired ones still in the table are left out. */
+static int64_t ck_live_after(const stream_engine *e, const st_shard *s) {
+    return s->closed_through == INT64_MIN ? INT64_MIN : s->closed_through - e->dd_keep;
+}
+
+static int put_ids(buf_t *b, const stream_engine *e, const st_shard *s) {
+    int64_t la = ck_live_after(e, s);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->dd.ix.n; i++) n += s->dd.v[i].k > la;
+    int r = put_u32(b, n);
+    for (uint32_t i = 0; i < s->dd.ix.n && !r; i++) {
+        const st_dd *d = &s->dd.v[i];
+        if (d->k > la) r |= put_u64(b, d->id.a) | put_u64(b, d->id.b) | put_u64(b, d->ch) | put_i64(b, d->k);
+    }
+    return r ? -1 : 0;
+}
+
 static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     int r = put_i64(b, e->cfg.window_us) | put_i64(b, e->cfg.lateness_us) |
             put_i64(b, e->cfg.view_to_cart_us) | put_i64(b, e->cfg.cart_to_purchase_us) |
@@ -101,7 +120,7 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     r |= put_i64(b, s->next_offset) | put_i64(b, s->max_ts) | put_i64(b, s->forced) |
          put_i64(b, s->closed_through);
     for (int t = 0; t < EV_TYPE_COUNT; t++)
-        r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]);
+        r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]) | put_u64(b, s->conflict[t]);
     r |= put_u32(b, (uint32_t)e->cfg.n_sources);
     for (int i = 0; i < e->cfg.n_sources; i++) r |= put_i64(b, s->src_max[i]);
     r |= put_u32(b, s->n_slots);
@@ -109,9 +128,6 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
         const st_slot *sl = s->slots[i];
         r |= put_i64(b, sl->j) | put_u8(b, sl->ag != NULL);
         if (sl->ag) r |= put_agg(b, sl->ag);
-        r |= put_u32(b, sl->dd.n);
-        for (uint32_t x = 0; x < sl->dd.n; x++)
-            r |= put_u64(b, sl->dd.ids[x].a) | put_u64(b, sl->dd.ids[x].b);
     }
     r |= put_u32(b, s->n_closed - s->closed_head);
     for (uint32_t i = s->closed_head; i < s->n_closed && !r; i++) {
@@ -137,7 +153,7 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
         static const st_agg none;
         r |= put_i64(b, s->corr[i].j) | put_agg(b, s->corr[i].ag ? s->corr[i].ag : &none);
     }
-    return r ? -1 : 0;
+    return r ? -1 : put_ids(b, e, s);
 }
 
 int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char *err,
@@ -300,14 +316,23 @@ static int get_slots(rd *r, st_shard *s, bool *oom) {
         unsigned has = get_u8(r);
         if (has > 1) return r->bad = true, -1;
         if (has && !(sl->ag = get_agg(r, oom))) return -1;
-        uint32_t nid = get_count(r, 16);
-        for (uint32_t x = 0; x < nid && !r->bad; x++) {
-            st_id id = {get_u64(r), get_u64(r)};
-            if (r->bad) break;
-            int ins = st_idset_insert(&sl->dd, id);
-            if (ins < 0) return *oom = true, -1;
-            if (ins == 0) r->bad = true;
-        }
+    }
+    return r->bad ? -1 : 0;
+}
+
+/* The dedup ids: each live (k after the horizon), sane, and present once. */
+static int get_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
+    uint32_t n = get_count(r, 32);
+    int64_t la = ck_live_after(e, s);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        st_id id = {get_u64(r), get_u64(r)};
+        uint64_t ch = get_u64(r);
+        int64_t k = get_i64(r);
+        if (r->bad || !sane_time(k) || k <= la) return r->bad = true, -1;
+        uint32_t before = s->dd.ix.n;
+        int d = st_dedup_check(&s->dd, id, ch, k, la);
+        if (d < 0) return *oom = true, -1;
+        if (s->dd.ix.n == before) return r->bad = true, -1;
     }
     return r->bad ? -1 : 0;
 }
@@ -403,6 +428,7 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
         s->ok[t] = get_u64(r);
         s->dup[t] = get_u64(r);
         s->late[t] = get_u64(r);
+        s->conflict[t] = get_u64(r);
     }
     if (get_u32(r) != (uint32_t)e->cfg.n_sources) return *why = "written with another number of sources", -1;
     for (int i = 0; i < e->cfg.n_sources; i++) {
@@ -421,7 +447,7 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
     bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
     if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
     if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
-        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom))
+        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom) || get_ids(r, e, s, oom))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;
     return 0;
