@@ -119,6 +119,7 @@ static commit_counts stats_counts(const pipeline_stats *s) {
     c.duplicates = s->duplicates;
     c.late = s->late;
     c.rejected = s->rejected;
+    c.blank = s->blank;
     return c;
 }
 
@@ -129,6 +130,7 @@ void job_stats_add(pipeline_job *j, const part_counts *pc, int sign) {
     s->duplicates += (uint64_t)sign * pc->c.duplicates;
     s->late += (uint64_t)sign * pc->c.late;
     s->rejected += (uint64_t)sign * pc->c.rejected;
+    s->blank += (uint64_t)sign * pc->c.blank;
 }
 
 /* "5m0s", "1h0m0s", "30s": a duration in the words of the rejection reasons. */
@@ -208,6 +210,7 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     }
     if (l.kind == LAKE_LINE_BLANK) {
         j->stats.blank++;
+        pc->c.blank++;
         return lake_ingest_write(j->ingest, &l, NULL, j->now_us, j->err, sizeof j->err);
     }
     if (l.kind == LAKE_LINE_REJECTED) {
@@ -411,7 +414,7 @@ static int job_recover(pipeline_job *j) {
         if (r.epoch >= 0) pc = (part_counts){r.records, r.counts};
         j->stats.records = 0;
         memset(j->stats.ok, 0, sizeof j->stats.ok);
-        j->stats.duplicates = j->stats.late = j->stats.rejected = 0;
+        j->stats.duplicates = j->stats.late = j->stats.rejected = j->stats.blank = 0;
         job_stats_add(j, &pc, 1);
         j->epoch = r.epoch + 1;
     }

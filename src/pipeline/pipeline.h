@@ -20,7 +20,8 @@
  *     uncommitted file (they ignore hidden names).
  *   - The log is compact: only the newest record and its checkpoints are kept.
  *   - Every record also holds the cumulative counters (records, ok by type, duplicates, late,
- *     rejected) up to its offsets; recovery continues them, so counters survive restarts.
+ *     rejected, blank: each input record in exactly one) up to its offsets; recovery continues
+ *     them, so counters survive restarts.
  *
  * Scale-out layout (cfg->scale_out, Kafka only; several instances in one group, same ROOT):
  *   - One commit lineage per input partition p: _ecom/parts/p<NNNN>/<seq>.commit names p's
