@@ -132,6 +132,7 @@ def file_input_adds_up_across_a_restart():
     c = commit_counts(root)
     check_adds_up(c, "after the restart")
     check_exact(c, "after the restart")
+    print(f"  file, after a restart at record {cut}: {c}")
     reasons = rejected_reasons(root)
     assert sum(r.startswith("conflicting duplicate of event_id ") for r in reasons) == N_CONFLICT, reasons
     assert sum("more than 5m0s ahead of" in r for r in reasons) == N_FUTURE, reasons
