@@ -72,8 +72,11 @@
  *     the committed position), and fails with -1 only after retry_limit_us. A storage failure
  *     while recovering at start is retried the same way; what ROOT refuses (another layout or
  *     input, a corrupt commit record) fails at once.
- *   - Bad input never stops the job: invalid lines go to the `rejected` table with their topic,
- *     partition, offset, reason and raw text; late and duplicate events are counted.
+ *   - Bad input never stops the job: invalid lines, events dated more than max_future ahead
+ *     and conflicting duplicates (an id seen with other content) go to the `rejected` table
+ *     with their topic, partition, offset, reason and raw text; late and duplicate events are
+ *     counted; every record is in exactly one counter (ok by type, duplicates, late, rejected,
+ *     blank).
  *   - Ownership: the config's strings are borrowed for the duration of pipeline_run().
  *   - No global state; one thread runs the job (plus the status server's thread, which only
  *     reads a snapshot under a mutex).
