@@ -300,13 +300,10 @@ static inline uint64_t fold(uint64_t h, strview s) {
     for (; n >= 8; p += 8, n -= 8) {
         memcpy(&x, p, 8);
         h = (h ^ x) * m;
-        h ^= h >> 29;
+        h = h << 23 | h >> 41; /* a rotate: the multiply only carries upwards */
     }
-    if (n) {
-        h = (h ^ st_load_short(p, n)) * m;
-        h ^= h >> 29;
-    }
-    return h;
+    if (n) h = (h ^ st_load_short(p, n)) * m;
+    return h << 23 | h >> 41;
 }
 
 /* What makes two events with one id the same event: every field but the id and the time (a
