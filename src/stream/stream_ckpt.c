@@ -20,7 +20,8 @@
  *        | u32 n, each: str store_type, device | i64 orders, revenue
  * Version 3 (generic rows): products carry adds, units and revenue; channels and corrections
  * are new. Version 4: the dedup ids leave the slots for one table per shard with content
- * hashes, and conflict counters. Older checkpoints are refused ("unsupported version").
+ * hashes, and conflict counters. Version 3 is still read (its ids join the table with content
+ * "unknown": duplicates, never conflicts); older ones are refused ("unsupported version").
  *   str: u32 length | bytes
  * The funnel's per-slot lists (anchors to evaluate, pairs to expire) are not stored: they are
  * rebuilt from each pair's elements and expiry on restore.
@@ -188,6 +189,7 @@ typedef struct {
     const unsigned char *p;
     size_t n, off;
     bool bad;
+    uint32_t ver; /* 3 or 4 */
 } rd;
 
 static bool need(rd *r, size_t k) {
@@ -309,8 +311,24 @@ int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p) {
     return sl ? st_pairvec_push(&sl->expire, p) : -1;
 }
 
+static int64_t ck_live_after(const stream_engine *e, const st_shard *s);
+
+/* Version 3 kept window j's ids in its slot, without content: they join the dedup table with
+ * content hash 0 ("unknown": any copy of them is a duplicate, never a conflict). */
+static int get_v3_ids(rd *r, const stream_engine *e, st_shard *s, int64_t j, bool *oom) {
+    uint32_t nid = get_count(r, 16);
+    for (uint32_t x = 0; x < nid && !r->bad; x++) {
+        st_id id = {get_u64(r), get_u64(r)};
+        if (r->bad) break;
+        uint32_t before = s->dd.ix.n;
+        if (st_dedup_check(&s->dd, id, 0, j, ck_live_after(e, s)) < 0) return *oom = true, -1;
+        if (s->dd.ix.n == before) r->bad = true;
+    }
+    return r->bad ? -1 : 0;
+}
+
 /* Reads the slots section into s. 0, or -1 with r->bad / *oom. */
-static int get_slots(rd *r, st_shard *s, bool *oom) {
+static int get_slots(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
     uint32_t n = get_count(r, 13);
     int64_t prev = INT64_MIN;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
@@ -323,6 +341,7 @@ static int get_slots(rd *r, st_shard *s, bool *oom) {
         unsigned has = get_u8(r);
         if (has > 1) return r->bad = true, -1;
         if (has && !(sl->ag = get_agg(r, oom))) return -1;
+        if (r->ver == 3 && get_v3_ids(r, e, s, j, oom)) return -1;
     }
     return r->bad ? -1 : 0;
 }
@@ -435,7 +454,7 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
         s->ok[t] = get_u64(r);
         s->dup[t] = get_u64(r);
         s->late[t] = get_u64(r);
-        s->conflict[t] = get_u64(r);
+        if (r->ver >= 4) s->conflict[t] = get_u64(r);
     }
     if (get_u32(r) != (uint32_t)e->cfg.n_sources) return *why = "written with another number of sources", -1;
     for (int i = 0; i < e->cfg.n_sources; i++) {
@@ -453,8 +472,8 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
     int64_t cl = wm == INT64_MIN ? INT64_MIN : st_floordiv(wm, w) - 1;
     bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
     if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
-    if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
-        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom) || get_ids(r, e, s, oom))
+    if (get_slots(r, e, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
+        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom) || (r->ver >= 4 && get_ids(r, e, s, oom)))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;
     return 0;
@@ -468,7 +487,7 @@ int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n
     st_shard_reset(s);
     s->assigned = true;
     s->last_active_us = now_us;
-    rd r = {data, n, 0, false};
+    rd r = {data, n, 0, false, 0};
     const char *why = NULL;
     if (n < CK_HEADER || memcmp(data, CK_MAGIC, 8) != 0)
         why = "bad magic";
@@ -476,7 +495,8 @@ int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n
         r.off = 8;
         uint32_t ver = get_u32(&r), p = get_u32(&r);
         uint64_t plen = get_u64(&r), h = get_u64(&r);
-        if (ver != CK_VERSION)
+        r.ver = ver;
+        if (ver != CK_VERSION && ver != 3)
             why = "unsupported version";
         else if (p != (uint32_t)part)
             why = "checkpoint of another partition";

@@ -194,7 +194,7 @@ typedef struct {
 } st_dedup;
 enum { ST_DD_NEW = 0, ST_DD_DUP = 1, ST_DD_CONFLICT = 2 };
 /* Looks id up among the live entries (k > live_after): ST_DD_DUP if present with content hash
- * ch, ST_DD_CONFLICT if present with another; else ST_DD_NEW, and it is remembered (window k)
+ * ch (or with 0, content unknown), ST_DD_CONFLICT if present with another; else ST_DD_NEW, and it is remembered (window k)
  * unless k <= live_after. -1 on OOM. */
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after);
 /* Forgets the entries with k <= live_after (amortised: see stream_tab.c). 0 or -1 (OOM). */
@@ -204,7 +204,7 @@ uint32_t st_dedup_live(const st_dedup *d, int64_t live_after); /* entries with k
 void st_dedup_free(st_dedup *d); /* also leaves it empty and usable */
 /* The id of an event: its canonical UUID packed exactly, else a 128-bit hash of the text. */
 st_id st_id_of(strview event_id);
-/* Hash of an event's content: every field but event_id and the timestamp. */
+/* Hash of an event's content: every field but event_id and the timestamp; never 0. */
 uint64_t st_event_hash(const event *ev);
 
 /* ---- funnel pairs (user_id, product_id) ---- */

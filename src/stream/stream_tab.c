@@ -330,7 +330,7 @@ uint64_t st_event_hash(const event *ev) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    return h;
+    return h ? h : 1; /* 0 marks an unknown content (ids from a version-3 checkpoint) */
 }
 
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after) {
@@ -339,7 +339,8 @@ int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_a
     if (st_itab_reserve(&d->ix)) return -1;
     int64_t i;
     ITAB_FIND(&d->ix, h, d->v[ix_].id.a == id.a && d->v[ix_].id.b == id.b, i, pos);
-    if (i >= 0 && d->v[i].k > live_after) return d->v[i].ch == ch ? ST_DD_DUP : ST_DD_CONFLICT;
+    if (i >= 0 && d->v[i].k > live_after)
+        return d->v[i].ch == ch || d->v[i].ch == 0 ? ST_DD_DUP : ST_DD_CONFLICT; /* 0: unknown */
     if (k <= live_after) return ST_DD_NEW; /* beyond the horizon: not remembered */
     if (i >= 0) { /* an expired entry not yet compacted: reused */
         d->v[i].ch = ch;
