@@ -54,6 +54,10 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
          "funnel: add -> purchase window (default 60m)", 0, 0, NULL},
         {"idle-timeout", FLAG_DURATION, &c.engine.idle_timeout_us,
          "a partition without events this long stops holding the watermark (default 10s; 0 = never)", 0, 0, NULL},
+        {"max-future", FLAG_DURATION, &c.max_future_us,
+         "reject events dated more than this ahead of the clock (live) or of the clock and the watermark "
+         "(a file, --drain), so one bad producer clock cannot make later events late (default 5m; 0 = no limit)",
+         0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "epoch length (default 5s)", 0, 0, NULL},
         {"listen", FLAG_STR, &listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},

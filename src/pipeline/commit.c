@@ -9,6 +9,7 @@
  *   input kafka 3                      (or: input file; or: input kafka-partition 2 of 4)
  *   records 123456
  *   counters <ok page_view> <ok add> <ok remove> <ok purchase> <duplicates> <late> <rejected>
+ *   blank <blank records>
  *   offset <topic 0..2> <partition> <next offset>      (kafka, one line each)
  *   file_offset <bytes>                                (file)
  *   ckpt <partition> <path>
@@ -18,7 +19,10 @@
  * `input kafka-partition P of N` is one partition's record in the scale-out layout
  * (_ecom/parts/p<NNNN>/<seq>.commit): its offset lines are partition P's only, its ckpt line
  * P's checkpoint, its renames the files holding only P's rows, its counters P's. A record
- * without a counters line (written before they existed) decodes with zero counters.
+ * without a counters line (written before they existed) decodes with zero counters; one
+ * without a blank line (written before it existed, when blank records were counted in records
+ * and nowhere else) decodes with blank = records minus the other counters (0 if negative).
+ * A second counters or blank line is corrupt.
  *
  * Text rather than binary so that an operator can read what a commit did; paths never contain
  * spaces (table, date and part names are [A-Za-z0-9._=-]).
@@ -204,6 +208,7 @@ int commit_record_encode(const commit_record *r, buf_t *out) {
     const commit_counts *c = &r->counts;
     rc |= buf_printf(out, "counters %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
                      c->ok[0], c->ok[1], c->ok[2], c->ok[3], c->duplicates, c->late, c->rejected);
+    rc |= buf_printf(out, "blank %" PRIu64 "\n", c->blank);
     if (r->kind != COMMIT_FILE) {
         for (int p = 0; p < r->nparts; p++)
             for (int t = 0; t < KAFKA_NTOPICS; t++)
@@ -270,13 +275,25 @@ static int decode_counters(commit_record *r, const char *s) {
     return 0;
 }
 
+/* A record from before the blank line: its blank records were counted in records only. */
+static void derive_blank(commit_record *r) {
+    const commit_counts *c = &r->counts;
+    uint64_t other = c->ok[0] + c->ok[1] + c->ok[2] + c->ok[3] + c->duplicates + c->late + c->rejected;
+    r->counts.blank = r->records > other ? r->records - other : 0;
+}
+
 /* True when partition p may appear in r's offset and ckpt lines. */
 static bool part_ok(const commit_record *r, int64_t p) {
     return p >= 0 && p < r->nparts && (r->kind != COMMIT_PARTITION || p == r->part);
 }
 
 /* Parses one line after the header into r. 0 or -1. */
-static int decode_line(commit_record *r, const char *s, size_t *cap) {
+/* Lines that may appear at most once (the others are checked by their contents). */
+typedef struct {
+    int counters, blank;
+} seen_lines;
+
+static int decode_line(commit_record *r, const char *s, size_t *cap, seen_lines *seen) {
     char a[1024], b[1024];
     int64_t x, y, z;
     int n = 0;
@@ -289,7 +306,11 @@ static int decode_line(commit_record *r, const char *s, size_t *cap) {
         r->part = (int)x;
         return alloc_kafka(r, COMMIT_PARTITION, y);
     } else if (!strncmp(s, "counters ", 9)) {
+        if (seen->counters++) return -1;
         return decode_counters(r, s);
+    } else if (sscanf(s, "blank %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0 && !strchr(s, '-')) {
+        if (seen->blank++) return -1;
+        r->counts.blank = (uint64_t)x;
     } else if (!strcmp(s, "input file")) {
         if (r->ckpt) return -1;
         r->kind = COMMIT_FILE;
@@ -328,6 +349,7 @@ int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, s
     const char *cur = p, *end = p + n, *line;
     long len;
     size_t cap = 0;
+    seen_lines seen = {0, 0};
     char tmp[2100];
     if ((len = next_line(&cur, end, &line)) < 0 || len != 13 || memcmp(line, "ecom-commit 1", 13))
         goto bad;
@@ -341,9 +363,10 @@ int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, s
             if (len != 20 || hash64(p, (size_t)(before - p)) != want || cur != end) goto bad;
             break;
         }
-        if (decode_line(r, tmp, &cap)) goto bad;
+        if (decode_line(r, tmp, &cap, &seen)) goto bad;
     }
     if (r->epoch < 0 || !r->ckpt) goto bad;
+    if (seen.counters && !seen.blank) derive_blank(r);
     return 0;
 bad:
     commit_record_free(r);

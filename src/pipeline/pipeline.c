@@ -21,6 +21,7 @@ void pipeline_config_default(pipeline_config *c) {
     c->commit_interval_us = 5 * TIME_US_PER_SEC;
     c->retry_limit_us = 600 * TIME_US_PER_SEC;
     c->max_rows_per_file = 1000000;
+    c->max_future_us = 5 * 60 * TIME_US_PER_SEC;
     stream_config_default(&c->engine);
 }
 
@@ -118,6 +119,7 @@ static commit_counts stats_counts(const pipeline_stats *s) {
     c.duplicates = s->duplicates;
     c.late = s->late;
     c.rejected = s->rejected;
+    c.blank = s->blank;
     return c;
 }
 
@@ -128,12 +130,53 @@ void job_stats_add(pipeline_job *j, const part_counts *pc, int sign) {
     s->duplicates += (uint64_t)sign * pc->c.duplicates;
     s->late += (uint64_t)sign * pc->c.late;
     s->rejected += (uint64_t)sign * pc->c.rejected;
+    s->blank += (uint64_t)sign * pc->c.blank;
+}
+
+/* "5m0s", "1h0m0s", "30s": a duration in the words of the rejection reasons. */
+static void fmt_duration(int64_t us, char *out, size_t n) {
+    int64_t s = us / TIME_US_PER_SEC, h = s / 3600, m = s / 60 % 60;
+    if (h)
+        snprintf(out, n, "%" PRId64 "h%" PRId64 "m%" PRId64 "s", h, m, s % 60);
+    else if (m)
+        snprintf(out, n, "%" PRId64 "m%" PRId64 "s", m, s % 60);
+    else
+        snprintf(out, n, "%" PRId64 "s", s);
+}
+
+/* An event dated too far ahead would drag the watermark with it and make every later on-time
+ * event late (one producer with a bad clock poisons every metric). So it may not advance the
+ * watermark: it is rejected when it is more than max_future ahead of the reference time, which
+ * is the processing clock for live input, and for a backfill the later of the clock and the
+ * watermark (a backfill of old data is then never refused for gaps in its own time, and one
+ * dated ahead of the clock is refused only when it also jumps past the watermark). The engine
+ * has no clock: the job passes it here. 0, or 1 with the reason in *l (rejected). */
+static int job_check_future(pipeline_job *j, lake_line *l) {
+    int64_t mf = j->cfg->max_future_us;
+    if (mf <= 0) return 0;
+    int64_t ref = j->now_us;
+    const char *what = "the processing clock";
+    int64_t wm = stream_engine_watermark(j->engine);
+    if (!j->live && wm != INT64_MIN && wm != INT64_MAX && wm > ref) {
+        ref = wm;
+        what = "the watermark";
+    }
+    if (l->ev.ts_us <= ref || l->ev.ts_us - ref <= mf) return 0;
+    char ts[25], rs[25], d[32], reason[160];
+    time_format_ms(l->ev.ts_us, ts);
+    time_format_ms(ref, rs);
+    fmt_duration(mf, d, sizeof d);
+    snprintf(reason, sizeof reason, "timestamp %s more than %s ahead of %s %s", ts, d, what, rs);
+    lake_line_reject(l, reason);
+    j->stats.future++;
+    return 1;
 }
 
 /* Parses and processes one record read at (part, offset) of input `source` through the lake's
  * ingest path (lake.h): blank records are counted; invalid ones go to `rejected`; events go
  * to the engine between the parse and the raw write: duplicates are counted and not written
- * again; an event the engine refuses (its time) is rejected; late events are counted, written
+ * again; an event dated too far ahead (job_check_future), one the engine refuses (its time)
+ * and a conflicting duplicate (its id seen with other content) are rejected; late events are counted, written
  * to the raw tables and excluded from windows (by the engine). */
 static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
                        size_t n, int64_t ts_hint_us) {
@@ -143,10 +186,16 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     lake_input in = {.p = p, .n = n, .source = source, .position = offset, .ts_hint_us = ts_hint_us};
     lake_line l;
     lake_ingest_parse(j->ingest, &in, &l);
-    if (l.kind == LAKE_LINE_EVENT) {
+    if (l.kind == LAKE_LINE_EVENT && !job_check_future(j, &l)) {
         int oc = stream_engine_process_from(j->engine, part, src, offset, &l.ev);
         if (oc < 0) {
             lake_line_reject(&l, "timestamp out of range");
+        } else if (oc == STREAM_CONFLICT) {
+            char why[128];
+            snprintf(why, sizeof why, "conflicting duplicate of event_id %.*s (other content than the first)",
+                     (int)(l.ev.event_id.n > 64 ? 64 : l.ev.event_id.n), l.ev.event_id.p);
+            lake_line_reject(&l, why);
+            j->stats.conflicts++;
         } else if (oc == STREAM_DUPLICATE) {
             j->stats.duplicates++;
             pc->c.duplicates++;
@@ -161,6 +210,7 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     }
     if (l.kind == LAKE_LINE_BLANK) {
         j->stats.blank++;
+        pc->c.blank++;
         return lake_ingest_write(j->ingest, &l, NULL, j->now_us, j->err, sizeof j->err);
     }
     if (l.kind == LAKE_LINE_REJECTED) {
@@ -368,7 +418,7 @@ static int job_recover(pipeline_job *j) {
         if (r.epoch >= 0) pc = (part_counts){r.records, r.counts};
         j->stats.records = 0;
         memset(j->stats.ok, 0, sizeof j->stats.ok);
-        j->stats.duplicates = j->stats.late = j->stats.rejected = 0;
+        j->stats.duplicates = j->stats.late = j->stats.rejected = j->stats.blank = 0;
         job_stats_add(j, &pc, 1);
         j->epoch = r.epoch + 1;
     }
@@ -586,10 +636,19 @@ static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state
     return 0;
 }
 
+/* Live input is read as it is produced (Kafka without --drain, stdin, a FIFO); a regular file
+ * or a drained topic is a backfill (see job_check_future). */
+static bool job_input_live(const pipeline_job *j) {
+    if (!job_file_input(j)) return !j->cfg->drain;
+    struct stat st;
+    return !strcmp(j->cfg->input_path, "-") || stat(j->cfg->input_path, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
 /* Opens the input, recovers the newest commit, and runs epochs until the input ends or a stop.
  * A storage error while recovering at start is retried like one during an epoch. */
 static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
     if (source_open(&j->src, j, j->err, sizeof j->err) || job_alloc_offsets(j)) return -1;
+    j->live = job_input_live(j);
     int64_t now = time_mono_us();
     loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US};
     int rc = job_recover(j);

@@ -20,7 +20,8 @@
  *     uncommitted file (they ignore hidden names).
  *   - The log is compact: only the newest record and its checkpoints are kept.
  *   - Every record also holds the cumulative counters (records, ok by type, duplicates, late,
- *     rejected) up to its offsets; recovery continues them, so counters survive restarts.
+ *     rejected, blank: each input record in exactly one) up to its offsets; recovery continues
+ *     them, so counters survive restarts.
  *
  * Scale-out layout (cfg->scale_out, Kafka only; several instances in one group, same ROOT):
  *   - One commit lineage per input partition p: _ecom/parts/p<NNNN>/<seq>.commit names p's
@@ -50,7 +51,7 @@
  *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "window_s", "lateness_s",
  *    "funnel_horizon_s",
  *    "counters": {"records", "page_view", "add_to_cart", "remove_from_cart", "purchase",
- *                 "duplicates", "late", "corrections", "rejected", "blank", "epochs",
+ *                 "duplicates", "late", "corrections", "rejected", "future", "conflicts", "blank", "epochs",
  *                 "files_committed", "storage_errors", "kafka_errors"},
  *    "state_entries", "partitions": [{"partition", "assigned", "idle", "watermark",
  *    "topics": [{"topic", "offset", "lag"}]}], "lag",
@@ -71,8 +72,11 @@
  *     the committed position), and fails with -1 only after retry_limit_us. A storage failure
  *     while recovering at start is retried the same way; what ROOT refuses (another layout or
  *     input, a corrupt commit record) fails at once.
- *   - Bad input never stops the job: invalid lines go to the `rejected` table with their topic,
- *     partition, offset, reason and raw text; late and duplicate events are counted.
+ *   - Bad input never stops the job: invalid lines, events dated more than max_future ahead
+ *     and conflicting duplicates (an id seen with other content) go to the `rejected` table
+ *     with their topic, partition, offset, reason and raw text; late and duplicate events are
+ *     counted; every record is in exactly one counter (ok by type, duplicates, late, rejected,
+ *     blank).
  *   - Ownership: the config's strings are borrowed for the duration of pipeline_run().
  *   - No global state; one thread runs the job (plus the status server's thread, which only
  *     reads a snapshot under a mutex).
@@ -109,6 +113,11 @@ typedef struct {
 
     /* engine */
     stream_config engine;
+    int64_t max_future_us;         /* an event more than this ahead of the reference time
+                                      (live input: the processing clock; a backfill, i.e. a
+                                      regular file or --drain: the later of the clock and the
+                                      watermark) is rejected and cannot move the watermark;
+                                      default 5 min; 0 = no limit (docs/stream.md) */
 
     /* status server: "127.0.0.1:PORT" or NULL */
     const char *listen;
@@ -133,7 +142,9 @@ typedef struct {
     uint64_t records;              /* input records read */
     uint64_t ok[EV_TYPE_COUNT];
     uint64_t duplicates, late, rejected;
-    uint64_t blank;                /* blank input records (lake.h), since this process started */
+    uint64_t blank;                /* blank input records (lake.h) */
+    uint64_t future, conflicts;    /* of `rejected`: timestamps beyond max_future, ids repeated
+                                      with other content; since this process started */
     uint64_t corrections;          /* correction rows written by this process (late events
                                       added to windows already written; see stream.h) */
     uint64_t epochs, files_committed, rows_committed;

@@ -63,9 +63,11 @@ storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
 enum { COMMIT_KAFKA = 0, COMMIT_FILE = 1, COMMIT_PARTITION = 2 };
 
 /* Cumulative outcome counters up to a record's offsets (so that a restart or a new owner of a
- * partition continues the counts instead of starting from 0). records is kept separately. */
+ * partition continues the counts instead of starting from 0). records is kept separately;
+ * every record is in exactly one of ok (by type), duplicates, late, rejected, blank. */
 typedef struct {
     uint64_t ok[EV_TYPE_COUNT], duplicates, late, rejected;
+    uint64_t blank;
 } commit_counts;
 
 typedef struct {
@@ -158,6 +160,8 @@ struct pipeline_job {
     bool closing;                  /* leaving the group at exit: nothing more to commit */
     int64_t started_us;
     int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
+    bool live;                     /* max_future is measured from the clock only (Kafka without
+                                      --drain, stdin, a FIFO), not also from the watermark */
     char err[512];
     struct status_server *status;
 };

@@ -65,7 +65,7 @@ int scaleout_reset(pipeline_job *j) {
         for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[p][t] = -1;
     }
     staging_clear(j->st);
-    j->stats.records = j->stats.duplicates = j->stats.late = j->stats.rejected = 0;
+    j->stats.records = j->stats.duplicates = j->stats.late = j->stats.rejected = j->stats.blank = 0;
     memset(j->stats.ok, 0, sizeof j->stats.ok);
     j->take_failed = false;
     if (job_make_engine(j)) return -1;

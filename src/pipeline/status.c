@@ -216,10 +216,10 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     for (int t = 0; t < EV_TYPE_COUNT; t++) buf_printf(b, ",\"%s\":%" PRIu64, tn[t], s->ok[t]);
     buf_printf(b,
                ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrections\":%" PRIu64 ",\"rejected\":%" PRIu64
-               ",\"blank\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"files_committed\":%" PRIu64
+               ",\"future\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"blank\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"files_committed\":%" PRIu64
                ",\"storage_errors\":%" PRIu64 ",\"kafka_errors\":%" PRIu64 "},\"state_entries\":%" PRIu64
                ",\"partitions\":[",
-               s->duplicates, s->late, s->corrections, s->rejected, s->blank, s->epochs, s->files_committed,
+               s->duplicates, s->late, s->corrections, s->rejected, s->future, s->conflicts, s->blank, s->epochs, s->files_committed,
                s->storage_errors, s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
     int64_t total_lag = 0;
     for (int p = 0; p < j->nparts; p++) {
@@ -252,6 +252,12 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"duplicate\"} %" PRIu64 "\n", s->duplicates);
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"late\"} %" PRIu64 "\n", s->late);
     buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"rejected\"} %" PRIu64 "\n", s->rejected);
+    buf_printf(m, "ecom_stream_events_total{type=\"any\",outcome=\"blank\"} %" PRIu64 "\n", s->blank);
+    buf_printf(m, "# HELP ecom_stream_rejected_reason_total Rejected events by engine reason (a part of rejected; since "
+                  "the process started).\n# TYPE ecom_stream_rejected_reason_total counter\n"
+                  "ecom_stream_rejected_reason_total{reason=\"future\"} %" PRIu64 "\n"
+                  "ecom_stream_rejected_reason_total{reason=\"conflicting_duplicate\"} %" PRIu64 "\n",
+               s->future, s->conflicts);
     buf_printf(m, "# HELP ecom_stream_corrections_total Correction rows written (late events added to their windows).\n"
                   "# TYPE ecom_stream_corrections_total counter\necom_stream_corrections_total %" PRIu64 "\n",
                s->corrections);

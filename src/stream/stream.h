@@ -28,11 +28,15 @@
  *     on-time one as long as its own window's funnel slot (window + horizon) is still open, so
  *     it counts for every funnel window not yet final; funnel windows already final when it
  *     arrives are not corrected (no funnel correction rows: that needs the pairs kept past
- *     their horizon). Late events are not deduplicated (their window's dedup set is gone): a
- *     copy arriving after its window closed counts again, as it does in the raw tables.
- *   - Duplicates (same event_id within the same window, which is where a re-sent event lands)
- *     are counted once; the dedup set of a window lives until the window closes, after which a
- *     copy is late anyway.
+ *     their horizon).
+ *   - Duplicates: an event id is remembered per shard, with a hash of the event's content
+ *     (every field but the id and the timestamp) and its window k, until the shard's watermark
+ *     has passed the end of window k by lateness + one window (ceil(lateness / window) + 1
+ *     windows). Within that horizon a copy (same id, same content, any timestamp, on time or
+ *     late) is STREAM_DUPLICATE: counted once; the same id with other content is
+ *     STREAM_CONFLICT (the caller rejects it). A copy arriving later is late anyway (its window
+ *     closed) and counts again, as in the raw tables. Memory: the ids of about lateness +
+ *     2 windows of input beyond the open windows, at most twice that before a compaction.
  *   - Output goes through a stream_sink (generic rows of the metric catalog), only from
  *     stream_engine_advance(), stream_engine_flush() and stream_engine_snapshot() (never from
  *     process). Rows are final (except snapshot rows, marked provisional, and correction rows),
@@ -96,7 +100,9 @@ void stream_config_default(stream_config *c);
 /* 0 if usable, else -1 and a reason (window <= 0, negative durations, partitions out of range). */
 int stream_config_check(const stream_config *c, char *err, size_t errlen);
 
-typedef enum { STREAM_OK = 0, STREAM_DUPLICATE = 1, STREAM_LATE = 2 } stream_outcome;
+/* STREAM_CONFLICT: the id was seen within the dedup horizon with other content (see the
+ * contract above); the event is not counted anywhere else and the state is not changed. */
+typedef enum { STREAM_OK = 0, STREAM_DUPLICATE = 1, STREAM_LATE = 2, STREAM_CONFLICT = 3 } stream_outcome;
 
 /* Common leading columns of every row. partition is -1 in MERGED rows. provisional is true only
  * for rows from stream_engine_snapshot(). correction is true for a row that adds late events
@@ -131,7 +137,7 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
 void stream_engine_free(stream_engine *e);
 
 /* Feeds one valid event read at (part, offset). Returns its outcome (STREAM_OK,
- * STREAM_DUPLICATE, STREAM_LATE) or -1: partition not assigned or out of range, or a timestamp
+ * STREAM_DUPLICATE, STREAM_LATE, STREAM_CONFLICT) or -1: partition not assigned or out of range, or a timestamp
  * beyond STREAM_MAX_ABS_TIME_US (these two leave the state untouched; the parser rejects
  * absurd timestamps long before), or out of memory (the engine is then unusable).
  * Emits nothing. Hot path: no allocation in the steady state except for new keys. */
@@ -182,7 +188,9 @@ typedef struct {
     int64_t next_offset;          /* offset after the last event processed; -1 if none */
     int64_t max_event_us;         /* INT64_MIN if none */
     int64_t watermark_us;         /* the shard's watermark; INT64_MIN if none */
-    uint64_t ok[EV_TYPE_COUNT], duplicates[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
+    uint64_t ok[EV_TYPE_COUNT], duplicates[EV_TYPE_COUNT], late[EV_TYPE_COUNT], conflicts[EV_TYPE_COUNT];
+    uint64_t dedup_ids, dedup_bytes; /* ids remembered; heap bytes of the table (with expired
+                                      entries not yet compacted) */
     uint64_t state_entries;       /* dedup ids + window/product/category/city/channel entries +
                                      funnel pairs and their times + open slots + pending windows
                                      + pending corrections */

@@ -2,23 +2,26 @@
  * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
  *
  * Layout (all integers little-endian):
- *   "ECSTRMCK" | u32 version (3) | u32 partition | u64 payload length | u64 hash64(payload) |
+ *   "ECSTRMCK" | u32 version (4) | u32 partition | u64 payload length | u64 hash64(payload) |
  *   payload
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
- *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4]
- *           | u32 n_sources, each: i64 newest event time of that source
- *   u32 n_slots,  each: i64 j | u8 has_agg [agg] | u32 n_ids, each u64 a, u64 b
+ *   shard:  i64 next_offset, max_ts, forced, closed_through | u64 ok[4], dup[4], late[4],
+ *           conflict[4] | u32 n_sources, each: i64 newest event time of that source
+ *   u32 n_slots,  each: i64 j | u8 has_agg [agg]
  *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
  *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
  *   u32 n_corr,   each: i64 j | agg      (pending correction deltas of closed window j)
+ *   u32 n_ids,    each: u64 a, b, content hash | i64 k    (the live dedup ids, any order)
  *   agg: i64 orders, items, revenue
  *        | u32 n, each: str category | i64 views, adds, removes, units, revenue
  *        | u32 n, each: str product_id, name, category | i64 views, adds, units, revenue
  *        | u32 n, each: str province, city, store_type | i64 orders, revenue
  *        | u32 n, each: str store_type, device | i64 orders, revenue
  * Version 3 (generic rows): products carry adds, units and revenue; channels and corrections
- * are new. Older checkpoints are refused ("unsupported version").
+ * are new. Version 4: the dedup ids leave the slots for one table per shard with content
+ * hashes, and conflict counters. Version 3 is still read (its ids join the table with content
+ * "unknown": duplicates, never conflicts); older ones are refused ("unsupported version").
  *   str: u32 length | bytes
  * The funnel's per-slot lists (anchors to evaluate, pairs to expire) are not stored: they are
  * rebuilt from each pair's elements and expiry on restore.
@@ -33,7 +36,7 @@
 #include <string.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 3u
+#define CK_VERSION 4u
 #define CK_HEADER 32
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...) {
@@ -94,6 +97,30 @@ static int put_agg(buf_t *b, const st_agg *a) {
     return r ? -1 : 0;
 }
 
+/* Ids of windows after live_after; expired ones still in the table are left out. */
+static int64_t ck_live_after(const stream_engine *e, const st_shard *s) {
+    return s->closed_through == INT64_MIN ? INT64_MIN : s->closed_through - e->dd_keep;
+}
+
+static int put_ids(buf_t *b, const stream_engine *e, const st_shard *s) {
+    int64_t la = ck_live_after(e, s);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->dd.ix.n; i++) n += s->dd.v[i].k > la;
+    /* tens of thousands of ids per epoch: encoded in place, not four appends each */
+    if (put_u32(b, n) || buf_reserve(b, (size_t)n * 32)) return -1;
+    unsigned char *o = (unsigned char *)b->data + b->len;
+    for (uint32_t i = 0; i < s->dd.ix.n; i++) {
+        const st_dd *d = &s->dd.v[i];
+        if (d->k <= la) continue;
+        const uint64_t v[4] = {d->id.a, d->id.b, d->ch, (uint64_t)d->k};
+        for (int w = 0; w < 4; w++, o += 8)
+            for (int x = 0; x < 8; x++) o[x] = (unsigned char)(v[w] >> (8 * x));
+    }
+    b->len += (size_t)n * 32;
+    b->data[b->len] = '\0'; /* buf_t's invariant (buf_reserve kept room for it) */
+    return 0;
+}
+
 static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     int r = put_i64(b, e->cfg.window_us) | put_i64(b, e->cfg.lateness_us) |
             put_i64(b, e->cfg.view_to_cart_us) | put_i64(b, e->cfg.cart_to_purchase_us) |
@@ -101,7 +128,7 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     r |= put_i64(b, s->next_offset) | put_i64(b, s->max_ts) | put_i64(b, s->forced) |
          put_i64(b, s->closed_through);
     for (int t = 0; t < EV_TYPE_COUNT; t++)
-        r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]);
+        r |= put_u64(b, s->ok[t]) | put_u64(b, s->dup[t]) | put_u64(b, s->late[t]) | put_u64(b, s->conflict[t]);
     r |= put_u32(b, (uint32_t)e->cfg.n_sources);
     for (int i = 0; i < e->cfg.n_sources; i++) r |= put_i64(b, s->src_max[i]);
     r |= put_u32(b, s->n_slots);
@@ -109,9 +136,6 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
         const st_slot *sl = s->slots[i];
         r |= put_i64(b, sl->j) | put_u8(b, sl->ag != NULL);
         if (sl->ag) r |= put_agg(b, sl->ag);
-        r |= put_u32(b, sl->dd.n);
-        for (uint32_t x = 0; x < sl->dd.n; x++)
-            r |= put_u64(b, sl->dd.ids[x].a) | put_u64(b, sl->dd.ids[x].b);
     }
     r |= put_u32(b, s->n_closed - s->closed_head);
     for (uint32_t i = s->closed_head; i < s->n_closed && !r; i++) {
@@ -137,7 +161,7 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
         static const st_agg none;
         r |= put_i64(b, s->corr[i].j) | put_agg(b, s->corr[i].ag ? s->corr[i].ag : &none);
     }
-    return r ? -1 : 0;
+    return r ? -1 : put_ids(b, e, s);
 }
 
 int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char *err,
@@ -165,6 +189,7 @@ typedef struct {
     const unsigned char *p;
     size_t n, off;
     bool bad;
+    uint32_t ver; /* 3 or 4 */
 } rd;
 
 static bool need(rd *r, size_t k) {
@@ -286,8 +311,24 @@ int st_slot_add_pair_refs(stream_engine *e, st_shard *s, st_pair *p) {
     return sl ? st_pairvec_push(&sl->expire, p) : -1;
 }
 
+static int64_t ck_live_after(const stream_engine *e, const st_shard *s);
+
+/* Version 3 kept window j's ids in its slot, without content: they join the dedup table with
+ * content hash 0 ("unknown": any copy of them is a duplicate, never a conflict). */
+static int get_v3_ids(rd *r, const stream_engine *e, st_shard *s, int64_t j, bool *oom) {
+    uint32_t nid = get_count(r, 16);
+    for (uint32_t x = 0; x < nid && !r->bad; x++) {
+        st_id id = {get_u64(r), get_u64(r)};
+        if (r->bad) break;
+        uint32_t before = s->dd.ix.n;
+        if (st_dedup_check(&s->dd, id, 0, j, ck_live_after(e, s)) < 0) return *oom = true, -1;
+        if (s->dd.ix.n == before) r->bad = true;
+    }
+    return r->bad ? -1 : 0;
+}
+
 /* Reads the slots section into s. 0, or -1 with r->bad / *oom. */
-static int get_slots(rd *r, st_shard *s, bool *oom) {
+static int get_slots(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
     uint32_t n = get_count(r, 13);
     int64_t prev = INT64_MIN;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
@@ -300,14 +341,24 @@ static int get_slots(rd *r, st_shard *s, bool *oom) {
         unsigned has = get_u8(r);
         if (has > 1) return r->bad = true, -1;
         if (has && !(sl->ag = get_agg(r, oom))) return -1;
-        uint32_t nid = get_count(r, 16);
-        for (uint32_t x = 0; x < nid && !r->bad; x++) {
-            st_id id = {get_u64(r), get_u64(r)};
-            if (r->bad) break;
-            int ins = st_idset_insert(&sl->dd, id);
-            if (ins < 0) return *oom = true, -1;
-            if (ins == 0) r->bad = true;
-        }
+        if (r->ver == 3 && get_v3_ids(r, e, s, j, oom)) return -1;
+    }
+    return r->bad ? -1 : 0;
+}
+
+/* The dedup ids: each live (k after the horizon), sane, and present once. */
+static int get_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
+    uint32_t n = get_count(r, 32);
+    int64_t la = ck_live_after(e, s);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        st_id id = {get_u64(r), get_u64(r)};
+        uint64_t ch = get_u64(r);
+        int64_t k = get_i64(r);
+        if (r->bad || !sane_time(k) || k <= la) return r->bad = true, -1;
+        uint32_t before = s->dd.ix.n;
+        int d = st_dedup_check(&s->dd, id, ch, k, la);
+        if (d < 0) return *oom = true, -1;
+        if (s->dd.ix.n == before) return r->bad = true, -1;
     }
     return r->bad ? -1 : 0;
 }
@@ -403,6 +454,7 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
         s->ok[t] = get_u64(r);
         s->dup[t] = get_u64(r);
         s->late[t] = get_u64(r);
+        if (r->ver >= 4) s->conflict[t] = get_u64(r);
     }
     if (get_u32(r) != (uint32_t)e->cfg.n_sources) return *why = "written with another number of sources", -1;
     for (int i = 0; i < e->cfg.n_sources; i++) {
@@ -420,8 +472,8 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
     int64_t cl = wm == INT64_MIN ? INT64_MIN : st_floordiv(wm, w) - 1;
     bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
     if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
-    if (get_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
-        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom))
+    if (get_slots(r, e, s, oom) || get_closed(r, s, oom) || get_pairs(r, e, s, oom) ||
+        get_corr(r, s, flushed ? INT64_MAX - 1 : cl, oom) || (r->ver >= 4 && get_ids(r, e, s, oom)))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;
     return 0;
@@ -435,7 +487,7 @@ int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n
     st_shard_reset(s);
     s->assigned = true;
     s->last_active_us = now_us;
-    rd r = {data, n, 0, false};
+    rd r = {data, n, 0, false, 0};
     const char *why = NULL;
     if (n < CK_HEADER || memcmp(data, CK_MAGIC, 8) != 0)
         why = "bad magic";
@@ -443,7 +495,8 @@ int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n
         r.off = 8;
         uint32_t ver = get_u32(&r), p = get_u32(&r);
         uint64_t plen = get_u64(&r), h = get_u64(&r);
-        if (ver != CK_VERSION)
+        r.ver = ver;
+        if (ver != CK_VERSION && ver != 3)
             why = "unsupported version";
         else if (p != (uint32_t)part)
             why = "checkpoint of another partition";

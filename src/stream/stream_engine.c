@@ -85,7 +85,6 @@ static int64_t shard_wm(const stream_engine *e, const st_shard *s) {
 
 static void slot_free(st_slot *sl) {
     st_agg_free(sl->ag);
-    st_idset_free(&sl->dd);
     free(sl->eval.v);
     free(sl->expire.v);
     free(sl);
@@ -141,7 +140,9 @@ void st_shard_reset(st_shard *s) {
     for (uint32_t i = 0; i < s->n_corr; i++) st_agg_free(s->corr[i].ag);
     free(s->corr);
     st_pairtab_free(&s->pairs);
+    st_dedup_free(&s->dd);
     memset(s, 0, sizeof *s);
+    s->dd.min_k = INT64_MAX;
     s->last_active_us = INT64_MIN;
     s->next_offset = -1;
     s->max_ts = s->forced = s->closed_through = INT64_MIN;
@@ -159,6 +160,7 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
     if (sink) e->sink = *sink;
     int64_t f = cfg->view_to_cart_us + cfg->cart_to_purchase_us;
     e->fw = (f + cfg->window_us - 1) / cfg->window_us;
+    e->dd_keep = (cfg->lateness_us + cfg->window_us - 1) / cfg->window_us + 1;
     e->global_wm = INT64_MIN;
     e->shards = calloc((size_t)cfg->n_partitions, sizeof *e->shards);
     if (!e->shards) {
@@ -344,6 +346,11 @@ static int late_apply(stream_engine *e, st_shard *s, const event *ev, int64_t k)
     return apply_funnel(e, s, ev, k, ph);
 }
 
+/* Ids of windows <= this are forgotten: kept dd_keep windows after their window closed. */
+static int64_t dd_live_after(const stream_engine *e, const st_shard *s) {
+    return s->closed_through == INT64_MIN ? INT64_MIN : s->closed_through - e->dd_keep;
+}
+
 int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev) {
     return stream_engine_process_from(e, part, 0, offset, ev);
 }
@@ -359,12 +366,22 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     s->touched = true;
     s->src_touched[src] = true;
     int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
+    int d = st_dedup_check(&s->dd, st_id_of(ev->event_id), st_event_hash(ev), k, dd_live_after(e, s));
+    if (d < 0) return -1;
+    if (d == ST_DD_DUP) {
+        s->dup[ev->type]++;
+        return STREAM_DUPLICATE;
+    }
+    if (d == ST_DD_CONFLICT) {
+        s->conflict[ev->type]++;
+        return STREAM_CONFLICT;
+    }
     if (k <= closable(e, shard_wm(e, s))) {
         s->late[ev->type]++;
         return late_apply(e, s, ev, k) ? -1 : STREAM_LATE;
     }
     /* The funnel's pair lookup is a cache miss in a large table: start it now, so that it
-     * overlaps with the dedup and aggregate work below. */
+     * overlaps with the aggregate work below. */
     uint64_t ph = 0;
     if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {
         ph = st_pair_hash(ev->user_id, ev->product_id);
@@ -372,12 +389,6 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     }
     st_slot *sl = st_shard_slot(s, k, true);
     if (!sl) return -1;
-    int r = st_idset_insert(&sl->dd, st_id_of(ev->event_id));
-    if (r < 0) return -1;
-    if (r == 0) {
-        s->dup[ev->type]++;
-        return STREAM_DUPLICATE;
-    }
     if (ev->ts_us > s->max_ts) s->max_ts = ev->ts_us;
     if (ev->ts_us > s->src_max[src]) s->src_max[src] = ev->ts_us;
     if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k, ph)) return -1;
@@ -495,7 +506,7 @@ static int shard_close_through(stream_engine *e, int part, int64_t jmax) {
     while (s->n_slots && s->slots[0]->j <= jmax)
         if (close_first_slot(e, part)) return -1;
     if (jmax > s->closed_through) s->closed_through = jmax;
-    return 0;
+    return st_dedup_expire(&s->dd, dd_live_after(e, s));
 }
 
 /* MERGED mode: emits, in index order, every parked closed slot with j <= jmax, merging the
@@ -774,11 +785,11 @@ int stream_engine_revoke(stream_engine *e, int part) {
     return 0;
 }
 
-static uint64_t shard_entries(const st_shard *s) {
-    uint64_t n = s->n_slots + s->pairs.n + s->pairs.n_el;
+static uint64_t shard_entries(const stream_engine *e, const st_shard *s) {
+    uint64_t n = s->n_slots + s->pairs.n + s->pairs.n_el + st_dedup_live(&s->dd, dd_live_after(e, s));
     for (uint32_t i = 0; i < s->n_slots; i++) {
         const st_slot *sl = s->slots[i];
-        n += sl->dd.n + (sl->ag ? st_agg_entries(sl->ag) : 0);
+        n += sl->ag ? st_agg_entries(sl->ag) : 0;
     }
     for (uint32_t i = s->closed_head; i < s->n_closed; i++)
         n += 1 + (s->closed[i].ag ? st_agg_entries(s->closed[i].ag) : 0);
@@ -798,7 +809,10 @@ int stream_engine_partition_stats(const stream_engine *e, int part, stream_parti
     memcpy(out->ok, s->ok, sizeof out->ok);
     memcpy(out->duplicates, s->dup, sizeof out->duplicates);
     memcpy(out->late, s->late, sizeof out->late);
-    out->state_entries = shard_entries(s);
+    memcpy(out->conflicts, s->conflict, sizeof out->conflicts);
+    out->dedup_ids = st_dedup_live(&s->dd, dd_live_after(e, s));
+    out->dedup_bytes = st_dedup_bytes(&s->dd);
+    out->state_entries = shard_entries(e, s);
     out->funnel_pairs = s->pairs.n;
     return 0;
 }
@@ -809,6 +823,6 @@ int64_t stream_engine_watermark(const stream_engine *e) {
 
 uint64_t stream_engine_state_entries(const stream_engine *e) {
     uint64_t n = 0;
-    for (int i = 0; i < e->cfg.n_partitions; i++) n += shard_entries(&e->shards[i]);
+    for (int i = 0; i < e->cfg.n_partitions; i++) n += shard_entries(e, &e->shards[i]);
     return n;
 }

@@ -5,10 +5,10 @@
  *
  * Time is split into window indexes k (window k = [k*w, (k+1)*w)). Everything a shard keeps is
  * hung on a "slot" keyed by the index j at which it is processed: slot j holds window j's
- * aggregates and dedup ids (closed when the watermark passes (j+1)*w), the funnel anchors of
+ * aggregates (closed when the watermark passes (j+1)*w), the funnel anchors of
  * window j - fw (fw = ceil((view_to_cart + cart_to_purchase) / w)), whose join result is final
  * then, and the funnel pairs that expire then. Closing slots in index order is the whole
- * eviction story.
+ * eviction story, but for the dedup ids (one table per shard, kept longer: st_dedup).
  */
 #ifndef ECOM_STREAM_INTERNAL_H
 #define ECOM_STREAM_INTERNAL_H
@@ -174,20 +174,38 @@ st_city *st_agg_city(st_agg *a, strview prov, strview city, strview stype);
 st_chan *st_agg_chan(st_agg *a, strview stype, strview device); /* device n == 0: "none" */
 uint64_t st_agg_entries(const st_agg *a);
 
-/* ---- dedup set of 128-bit event ids (one per window) ---- */
+/* ---- dedup table of 128-bit event ids (one per shard) ----
+ * Each id is kept with a hash of its event's content and its window k, until the shard has
+ * closed window k + dd_keep (stream_engine.c: lateness + one window past the window's close),
+ * so a copy is recognised over the whole lateness horizon, not only inside its own window. */
 typedef struct {
     uint64_t a, b;
 } st_id;
 typedef struct {
-    st_id *ids;
-    uint32_t n, cap;
+    st_id id;
+    uint64_t ch;   /* st_event_hash of the first event with this id */
+    int64_t k;     /* its window */
+} st_dd;
+typedef struct {
+    st_dd *v;      /* entries 0..ix.n-1 */
+    uint32_t cap;
+    int64_t min_k; /* smallest k present (INT64_MAX when empty) */
     st_itab ix;
-} st_idset;
-/* Inserts id: 1 if new, 0 if already present, -1 on OOM. */
-int st_idset_insert(st_idset *s, st_id id);
-void st_idset_free(st_idset *s);
+} st_dedup;
+enum { ST_DD_NEW = 0, ST_DD_DUP = 1, ST_DD_CONFLICT = 2 };
+/* Looks id up among the live entries (k > live_after): ST_DD_DUP if present with content hash
+ * ch (or with 0, content unknown), ST_DD_CONFLICT if present with another; else ST_DD_NEW, and it is remembered (window k)
+ * unless k <= live_after. -1 on OOM. */
+int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after);
+/* Forgets the entries with k <= live_after (amortised: see stream_tab.c). 0 or -1 (OOM). */
+int st_dedup_expire(st_dedup *d, int64_t live_after);
+uint64_t st_dedup_bytes(const st_dedup *d);
+uint32_t st_dedup_live(const st_dedup *d, int64_t live_after); /* entries with k > live_after */
+void st_dedup_free(st_dedup *d); /* also leaves it empty and usable */
 /* The id of an event: its canonical UUID packed exactly, else a 128-bit hash of the text. */
 st_id st_id_of(strview event_id);
+/* Hash of an event's content: every field but event_id and the timestamp; never 0. */
+uint64_t st_event_hash(const event *ev);
 
 /* ---- funnel pairs (user_id, product_id) ---- */
 enum { EL_VIEW = 0, EL_ADD = 1, EL_BUY = 2 };
@@ -259,7 +277,6 @@ int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind);
 typedef struct {
     int64_t j;
     st_agg *ag;          /* window j's aggregates; NULL while no event */
-    st_idset dd;         /* window j's event ids */
     st_pairvec eval;     /* pairs anchored in window j - fw */
     st_pairvec expire;   /* pairs whose exp was set to j */
 } st_slot;
@@ -286,7 +303,8 @@ typedef struct {
     /* per source: newest event time, processing time of its last event, idleness */
     int64_t src_max[STREAM_MAX_SOURCES], src_active_us[STREAM_MAX_SOURCES];
     bool src_touched[STREAM_MAX_SOURCES], src_idle[STREAM_MAX_SOURCES];
-    uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT];
+    uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT], conflict[EV_TYPE_COUNT];
+    st_dedup dd;             /* ids over the lateness horizon */
     st_slot **slots;         /* sorted by j */
     uint32_t n_slots, cap_slots;
     st_slot *hot[2];         /* the two slots hit last (see st_shard_slot) */
@@ -301,6 +319,7 @@ struct stream_engine {
     stream_config cfg;
     stream_sink sink;
     int64_t fw;        /* funnel delay in windows */
+    int64_t dd_keep;   /* windows an id is kept after its window closed: ceil(lateness / w) + 1 */
     int64_t global_wm; /* INT64_MIN until defined */
     st_shard *shards;  /* cfg.n_partitions */
 };

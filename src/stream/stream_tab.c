@@ -1,6 +1,6 @@
 /*
  * stream_tab.c — the engine's containers: a string arena, an open-addressing index table, the
- * per-window aggregate maps, the per-window dedup set and the funnel pair table.
+ * per-window aggregate maps, the shard's dedup table and the funnel pair table.
  *
  * These are hand-written on purpose: they are the hot path of `ecom stream` (several lookups
  * per event at millions of events per second), and a generic library map would cost an
@@ -281,26 +281,133 @@ st_id st_id_of(strview s) {
     return id;
 }
 
-int st_idset_insert(st_idset *s, st_id id) {
+static inline uint64_t id_hash(st_id id) {
     uint64_t h = (id.a ^ (id.b * 0x9E3779B97F4A7C15ULL));
     h ^= h >> 31;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    uint32_t pos;
-    if (st_itab_reserve(&s->ix)) return -1;
-    int64_t i;
-    ITAB_FIND(&s->ix, h, s->ids[ix_].a == id.a && s->ids[ix_].b == id.b, i, pos);
-    if (i >= 0) return 0;
-    if (grow((void **)&s->ids, &s->cap, s->n, sizeof *s->ids)) return -1;
-    s->ids[s->n++] = id;
-    st_itab_put(&s->ix, pos, h);
-    return 1;
+    return h;
 }
 
-void st_idset_free(st_idset *s) {
-    free(s->ids);
-    st_itab_free(&s->ix);
-    memset(s, 0, sizeof *s);
+/* Folds the bytes of s (and its length) into h: one multiply per 8-byte word, no final mix
+ * (st_event_hash mixes once at the end; a full st_hash per field was a visible per-event cost). */
+static inline uint64_t fold(uint64_t h, strview s) {
+    const uint64_t m = 0x9E3779B97F4A7C15ULL;
+    const char *p = s.p;
+    size_t n = s.n;
+    uint64_t x;
+    h = (h ^ n) * m;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&x, p, 8);
+        h = (h ^ x) * m;
+        h = h << 23 | h >> 41; /* a rotate: the multiply only carries upwards */
+    }
+    if (n) h = (h ^ st_load_short(p, n)) * m;
+    return h << 23 | h >> 41;
+}
+
+/* What makes two events with one id the same event: every field but the id and the time (a
+ * producer that re-sends an event may stamp it again). Doubles are folded by their bits. Not
+ * collision-resistant against a crafted input: a collision makes a conflicting copy count as a
+ * duplicate (dropped), which is what every copy was before. */
+uint64_t st_event_hash(const event *ev) {
+    uint64_t h = 0x51ed270b27a4e3c5ULL ^ (uint64_t)ev->type;
+    const strview f[] = {ev->user_id, ev->session_id, ev->store_id, ev->store_type, ev->city,
+                         ev->province, ev->device, ev->product_id, ev->product_name, ev->category,
+                         ev->order_id, ev->currency, ev->payment_method};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) h = fold(h, f[i]);
+    uint64_t nums[6] = {0, 0, (uint64_t)ev->price_cents, (uint64_t)(uint32_t)ev->quantity,
+                        (uint64_t)ev->total_cents, (uint64_t)ev->n_items};
+    memcpy(&nums[0], &ev->lat, 8);
+    memcpy(&nums[1], &ev->lon, 8);
+    h = fold(h, (strview){(const char *)nums, sizeof nums});
+    for (size_t i = 0; i < ev->n_items; i++) {
+        const event_item *it = &ev->items[i];
+        uint64_t q[2] = {(uint64_t)(uint32_t)it->quantity, (uint64_t)it->unit_price_cents};
+        h = fold(h, it->product_id), h = fold(h, it->product_name), h = fold(h, it->category);
+        h = fold(h, (strview){(const char *)q, sizeof q});
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h ? h : 1; /* 0 marks an unknown content (ids from a version-3 checkpoint) */
+}
+
+int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after) {
+    uint64_t h = id_hash(id);
+    uint32_t pos;
+    if (st_itab_reserve(&d->ix)) return -1;
+    int64_t i;
+    ITAB_FIND(&d->ix, h, d->v[ix_].id.a == id.a && d->v[ix_].id.b == id.b, i, pos);
+    if (i >= 0 && d->v[i].k > live_after)
+        return d->v[i].ch == ch || d->v[i].ch == 0 ? ST_DD_DUP : ST_DD_CONFLICT; /* 0: unknown */
+    if (k <= live_after) return ST_DD_NEW; /* beyond the horizon: not remembered */
+    if (i >= 0) { /* an expired entry not yet compacted: reused */
+        d->v[i].ch = ch;
+        d->v[i].k = k;
+        return ST_DD_NEW;
+    }
+    if (grow((void **)&d->v, &d->cap, d->ix.n, sizeof *d->v)) return -1;
+    d->v[d->ix.n] = (st_dd){id, ch, k};
+    st_itab_put(&d->ix, pos, h);
+    if (k < d->min_k) d->min_k = k;
+    return ST_DD_NEW;
+}
+
+/* Rebuilds the index over the first n entries (after a compaction): a table sized for them. */
+static int dedup_reindex(st_dedup *d, uint32_t n) {
+    uint32_t cap = 16;
+    while ((uint64_t)(n + 1) * 4 > (uint64_t)cap * 3) cap *= 2;
+    uint64_t *sl = calloc(cap, sizeof *sl);
+    if (!sl) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h = id_hash(d->v[i].id);
+        uint32_t pos = (uint32_t)h & (cap - 1);
+        while (sl[pos]) pos = (pos + 1) & (cap - 1);
+        sl[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
+        d->ix.hashes[i] = h;
+    }
+    free(d->ix.slots);
+    d->ix.slots = sl;
+    d->ix.mask = cap - 1;
+    d->ix.n = n;
+    return 0;
+}
+
+/* Forgetting an id is a compaction, not a deletion (the index has none): done when at least
+ * half of the entries are expired, so each entry is copied O(1) times over its life, and the
+ * table holds at most twice the live ids. */
+int st_dedup_expire(st_dedup *d, int64_t live_after) {
+    uint32_t n = d->ix.n, dead = 0;
+    if (!n || live_after < d->min_k) return 0;
+    for (uint32_t i = 0; i < n; i++) dead += d->v[i].k <= live_after;
+    if (dead * 2 < n) return 0;
+    uint32_t o = 0;
+    int64_t mk = INT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        if (d->v[i].k <= live_after) continue;
+        if (d->v[i].k < mk) mk = d->v[i].k;
+        d->v[o++] = d->v[i];
+    }
+    d->min_k = mk;
+    return dedup_reindex(d, o);
+}
+
+uint32_t st_dedup_live(const st_dedup *d, int64_t live_after) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < d->ix.n; i++) n += d->v[i].k > live_after;
+    return n;
+}
+
+uint64_t st_dedup_bytes(const st_dedup *d) {
+    return (uint64_t)d->cap * sizeof *d->v + (uint64_t)d->ix.hcap * 8 + (d->ix.mask ? (uint64_t)(d->ix.mask + 1) * 8 : 0);
+}
+
+void st_dedup_free(st_dedup *d) {
+    free(d->v);
+    st_itab_free(&d->ix);
+    memset(d, 0, sizeof *d);
+    d->min_k = INT64_MAX;
 }
 
 /* ---- funnel pairs ---- */

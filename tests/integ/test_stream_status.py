@@ -24,7 +24,7 @@ case = suite.case
 TOP = ["schema", "input", "layout", "epoch", "uptime_s", "events_per_s", "watermark", "window_s", "lateness_s",
        "funnel_horizon_s", "counters", "state_entries", "partitions", "lag", "open_windows"]
 COUNTERS = ["records", "page_view", "add_to_cart", "remove_from_cart", "purchase", "duplicates", "late",
-            "corrections", "rejected", "blank", "epochs", "files_committed", "storage_errors", "kafka_errors"]
+            "corrections", "rejected", "future", "conflicts", "blank", "epochs", "files_committed", "storage_errors", "kafka_errors"]
 
 
 def catalog():
