@@ -7,6 +7,7 @@
  *   ecom-commit 1
  *   epoch 42
  *   input kafka 3                      (or: input file; or: input kafka-partition 2 of 4)
+ *   generation 3                       (the writer's lease generation; absent before leases)
  *   records 123456
  *   counters <ok page_view> <ok add> <ok remove> <ok purchase> <duplicates> <late> <rejected>
  *   offset <topic 0..2> <partition> <next offset>      (kafka, one line each)
@@ -200,6 +201,7 @@ int commit_record_encode(const commit_record *r, buf_t *out) {
         rc |= buf_printf(out, "input kafka-partition %d of %d\n", r->part, r->nparts);
     else
         rc |= buf_printf(out, "input file\n");
+    if (r->generation > 0) rc |= buf_printf(out, "generation %" PRId64 "\n", r->generation);
     rc |= buf_printf(out, "records %" PRIu64 "\n", r->records);
     const commit_counts *c = &r->counts;
     rc |= buf_printf(out, "counters %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
@@ -296,6 +298,8 @@ static int decode_line(commit_record *r, const char *s, size_t *cap) {
         r->nparts = 1;
         r->ckpt = calloc(1, sizeof *r->ckpt);
         if (!r->ckpt) return -1;
+    } else if (sscanf(s, "generation %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x > 0 && !r->generation) {
+        r->generation = x;
     } else if (sscanf(s, "records %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->records = (uint64_t)x;
     } else if (sscanf(s, "offset %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &x, &y, &z, &n) == 3 && !s[n]) {

@@ -103,6 +103,9 @@ typedef struct {
     const storage_opts *storage;   /* options of out_root's storage (borrowed); NULL: defaults */
     int64_t commit_interval_us;    /* default 5 s */
     int64_t retry_limit_us;        /* storage retries before giving up; default 10 min */
+    int64_t lease_timeout_us;      /* the single layout's writer lease expires this long after its
+                                      holder's last heartbeat (every commit and every third of it);
+                                      a crashed writer's successor waits that long. Default 30 s */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
     const char *time_zone;         /* IANA zone of every table's date= partition; NULL = UTC.
                                       Opened with lake_tz_open: the command sets it first */
