@@ -379,6 +379,7 @@ static bool wh_exc_transient(const char *exc) {
 static bool wh_exc_permanent(const char *exc) {
     static const char *const names[] = {
         "FileNotFoundException", "AccessControlException", "FileAlreadyExistsException",
+        "AlreadyBeingCreatedException", /* another client is creating the file right now */
         "ParentNotDirectoryException", "PathIsNotEmptyDirectoryException", "IllegalArgumentException",
         "UnsupportedOperationException", "InvalidPathException", "SecurityException",
         "NSQuotaExceededException", "DSQuotaExceededException", "UnresolvedPathException",
@@ -1139,7 +1140,8 @@ int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen) {
     }
     if (v == WH_OK) {
         rc = 0;
-    } else if (f->exclusive && !strcmp(exc, "FileAlreadyExistsException")) {
+    } else if (f->exclusive && (!strcmp(exc, "FileAlreadyExistsException") ||
+                                !strcmp(exc, "AlreadyBeingCreatedException"))) {
         rc = 1; /* someone else's file (or ours, if an earlier attempt's answer was lost) */
     } else if (f->exclusive) {
         /* Not deleted: the file may be another writer's. A short file of ours is judged by its
@@ -1166,7 +1168,8 @@ done:
 }
 
 /* Create-exclusive: one CREATE with overwrite=false; the NameNode refuses an existing path with
- * FileAlreadyExistsException (a permanent error for wh_judge, so never retried). */
+ * FileAlreadyExistsException, and one another client is still creating with
+ * AlreadyBeingCreatedException (both permanent for wh_judge, so never retried): both mean 1. */
 int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char *err, size_t errlen) {
     webhdfs_file *f;
     if (webhdfs_create(w, path, &f, err, errlen)) return -1;
