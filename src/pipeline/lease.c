@@ -26,7 +26,12 @@
  * Expiry is judged by the reader's wall clock against the holder's `renewed`: hosts sharing a
  * ROOT need clocks within a small fraction of the timeout. A file too short to parse (its
  * creator crashed while writing it, or is writing it right now) counts as renewed at its mtime.
+ * A holder on this host whose pid no longer exists is expired at once (a restart after a crash
+ * need not wait); if that guess is wrong (another PID namespace under the same host name),
+ * the holder is fenced at its next commit, so only availability, never the data, is at stake.
  */
+#include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +124,12 @@ static bool lease_mine(const writer_lease *l, const lease_info *li) {
     return li->parsed && li->pid == l->pid && li->since_us == l->since_us && !strcmp(li->host, l->host);
 }
 
+/* Whether li's holder is a process of this host that is gone (so its lease is void). */
+static bool lease_holder_dead(const writer_lease *l, const lease_info *li) {
+    if (!li->parsed || li->pid <= 0 || strcmp(li->host, l->host) || li->pid == l->pid) return false;
+    return kill((pid_t)li->pid, 0) != 0 && errno == ESRCH;
+}
+
 /* "host H pid P since T (lease generation G, expires in X s)" */
 static void lease_describe(const lease_info *li, int64_t now_us, char *out, size_t n) {
     char since[32] = "?";
@@ -152,7 +163,7 @@ static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t 
         l->gen = gen; /* an earlier try created it, its answer was lost */
         return 0;
     }
-    if (gen > 0 && !force && now < li.renewed_us + li.timeout_us) {
+    if (gen > 0 && !force && now < li.renewed_us + li.timeout_us && !lease_holder_dead(l, &li)) {
         char who[400];
         lease_describe(&li, now, who, sizeof who);
         snprintf(err, errlen, "another writer holds ROOT: %s; stop it, or wait for its lease to expire", who);

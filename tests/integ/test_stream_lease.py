@@ -4,8 +4,9 @@ A first `ecom stream` is fed through a FIFO at a steady pace, so that it is busy
 when a second `ecom stream` on the same --out starts: the second must exit 1 naming the first
 (host, pid, since, expiry) and leave ROOT untouched (before the lease, the two corrupted each
 other: "rename ... No such file or directory", "committed file ... is missing"). Then the first
-is killed with SIGKILL: a new start is refused while the dead holder's lease is unexpired, and
-takes over after its expiry with the next generation; its tables equal an uninterrupted run.
+is killed with SIGKILL: on the same host its pid is gone, so a restart takes over at once, with
+the next generation; its tables equal an uninterrupted run. A holder on another host (its pid
+cannot be probed) is waited for until its lease expires.
 """
 import glob
 import os
@@ -110,23 +111,41 @@ def second_writer_refused_then_takeover_after_kill():
             pass
         t.join(10)
     held = lease_file(root)
-    expires = (int(held["renewed"]) + int(held["timeout"])) / 1e6
-    again = subprocess.run([ECOM, "stream", "--input", INPUT, "--out", root, "--quiet"],
-                           capture_output=True, text=True, timeout=120)
-    if time.time() < expires - 0.2:  # started well before the dead holder's lease expired
-        assert again.returncode == 1 and f"pid {first.pid} since" in again.stderr, \
-            f"a start before expiry exited {again.returncode}: {again.stderr[-800:]}"
-    wait = expires - time.time()
-    if wait > 0:
-        time.sleep(wait + 0.05)  # a deadline, not a readiness check: the lease's expiry time
+    assert time.time() < (int(held["renewed"]) + int(held["timeout"])) / 1e6, "the lease expired already"
     taken = run([ECOM, "stream", "--input", INPUT, "--out", root, "--quiet"], timeout=300)
-    print(f"  taken over {time.time() - killed_at:.1f} s after SIGKILL (lease timeout {LEASE_TIMEOUT_S} s)")
+    print(f"  taken over {time.time() - killed_at:.1f} s after SIGKILL (dead pid on this host; "
+          f"lease timeout {LEASE_TIMEOUT_S} s)")
     assert lease_file(root)["generation"] == "2", lease_file(root)
     with open(records(root)[-1]) as f:
         rec = f.read()
     assert re.search(r"^generation 2$", rec, re.M), rec[:400]
     assert "fenced" not in taken.stderr
     assert_same_tables(root, CLEAN)
+
+
+def holder_on_another_host_is_waited_for():
+    """A crashed writer on another host: refused until its lease expires, then taken over."""
+    root = os.path.join(TMP, "lease_remote")
+    small = os.path.join(TMP, "lease_small.ndjson")
+    gen(small, 3000)
+    want = os.path.join(TMP, "lease_small_clean")
+    run([ECOM, "stream", "--input", small, "--out", want, "--quiet"], timeout=120)
+    d = os.path.join(root, "_ecom", "lease")
+    os.makedirs(d)
+    now = int(time.time() * 1e6)
+    with open(os.path.join(d, "%020d.lease" % 1), "w") as f:
+        f.write(f"ecom-lease 1\ngeneration 1\nhost elsewhere.example\npid 4242\nsince {now}\n"
+                f"renewed {now}\ntimeout {LEASE_TIMEOUT_S * 1000000}\n")
+    r = subprocess.run([ECOM, "stream", "--input", small, "--out", root, "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "host elsewhere.example pid 4242 since" in r.stderr, \
+        f"exited {r.returncode}: {r.stderr[-800:]}"
+    wait = now / 1e6 + LEASE_TIMEOUT_S - time.time()
+    if wait > 0:
+        time.sleep(wait + 0.05)  # a deadline, not a readiness check: the lease's expiry time
+    run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
+    assert lease_file(root)["generation"] == "2", lease_file(root)
+    assert_same_tables(root, want, min_views=100)
 
 
 def clean_exit_releases_the_lease():
@@ -141,5 +160,6 @@ def clean_exit_releases_the_lease():
 
 
 case(second_writer_refused_then_takeover_after_kill)
+case(holder_on_another_host_is_waited_for)
 case(clean_exit_releases_the_lease)
 suite.exit()

@@ -3,8 +3,8 @@
  * second writer is refused with the holder named; a holder that stops renewing is taken over
  * after expiry with the next generation, and the old holder is then fenced; a released lease
  * is taken at once; a forced take-over (scale-out assignment) always advances the generation;
- * a lease file cut short counts as held until its mtime expires; commit records keep the
- * generation. */
+ * a lease file cut short counts as held until its mtime expires; a dead holder on this host
+ * is void at once; commit records keep the generation. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -57,10 +57,33 @@ static void test_put_if_absent_race(check_state *st) {
     storage_close(s);
 }
 
-/* Another process's identity for the same lease directory. */
+/* Another host's process for the same lease directory (its pid cannot be probed from here). */
 static void other_writer(writer_lease *l, const char *dir, int64_t timeout_us, long pid) {
     lease_init(l, dir, timeout_us);
     l->pid = pid;
+    snprintf(l->host, sizeof l->host, "other-host.example");
+}
+
+/* A holder on this host whose process is gone: its lease is void at once. */
+static void test_dead_local_holder(check_state *st) {
+    CHECK_STATE(st);
+    storage *s = open_root("dead");
+    CHECK(s != NULL);
+    if (!s) return;
+    char err[512];
+    pid_t kid = fork();
+    if (kid == 0) {
+        writer_lease k;
+        lease_init(&k, LEASE_DIR, 30 * TIME_US_PER_SEC);
+        _exit(lease_acquire(s, &k, false, err, sizeof err) == 0 && k.gen == 1 ? 0 : 1);
+    }
+    int wst = 0;
+    CHECK(kid > 0 && waitpid(kid, &wst, 0) == kid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    writer_lease a;
+    lease_init(&a, LEASE_DIR, 30 * TIME_US_PER_SEC);
+    CHECK_INTEQ(lease_acquire(s, &a, false, err, sizeof err), 0); /* the child is gone: no wait */
+    CHECK_INTEQ(a.gen, 2);
+    storage_close(s);
 }
 
 static void test_second_writer_refused_then_takeover(check_state *st) {
@@ -168,6 +191,7 @@ int main(void) {
     RUN(&st, test_put_if_absent_race);
     RUN(&st, test_second_writer_refused_then_takeover);
     RUN(&st, test_forced_and_short_file);
+    RUN(&st, test_dead_local_holder);
     RUN(&st, test_record_generation);
     return CHECK_EXIT(&st);
 }
