@@ -471,16 +471,19 @@ int commit_log_recover_files(storage *s, const commit_record *r, char *err, size
     return sweep_dir(s, &f, "", 0, err, errlen);
 }
 
-/* Deletes entries of dir whose epoch number (parsed by scan_epoch) is below keep. */
+/* Deletes entries of dir whose epoch number is below keep: records, checkpoints, and the
+ * temporary files ('.' + name + ".tmp") of writers killed while writing one (their names carry
+ * the writer's lease generation, so no later write of the same epoch replaces them). */
 static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, size_t errlen) {
     storage_list_t l = {0};
     if (storage_list(s, dir, &l, err, errlen)) return -1;
     int rc = 0;
     for (size_t i = 0; i < l.n && !rc; i++) {
-        const char *nm = l.entries[i].name;
+        const char *nm = l.entries[i].name, *num = nm + (nm[0] == '.');
         char *end;
-        int64_t ep = strtoll(nm + (nm[0] == 'e'), &end, 10);
-        if (end == nm || ep >= keep || l.entries[i].is_dir) continue;
+        num += num[0] == 'e';
+        int64_t ep = strtoll(num, &end, 10);
+        if (end == num || ep >= keep || l.entries[i].is_dir) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, nm);
         rc = storage_remove(s, path, err, errlen);

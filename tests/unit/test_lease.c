@@ -184,6 +184,31 @@ static void test_record_generation(check_state *st) {
     buf_free(&b);
 }
 
+/* A writer killed while writing a checkpoint leaves its generation-stamped temporary file,
+ * which no later write replaces: compaction deletes it with the older records. */
+static void test_compaction_deletes_stale_tmp(check_state *st) {
+    CHECK_STATE(st);
+    storage *s = open_root("compact");
+    CHECK(s != NULL);
+    if (!s) return;
+    char err[256];
+    const char *old[] = {"_ecom/parts/p0001/.00000000000000000003-g2.ckpt.tmp", "_ecom/state/.e000000000003-g1-p0.ckpt.tmp"};
+    const char *kept[] = {"_ecom/parts/p0001/.00000000000000000007-g3.ckpt.tmp", "_ecom/state/e000000000007-g1-p0.ckpt"};
+    for (int i = 0; i < 2; i++) {
+        CHECK(storage_put_if_absent(s, old[i], "x", 1, err, sizeof err) == 0);
+        CHECK(storage_put_if_absent(s, kept[i], "x", 1, err, sizeof err) == 0);
+    }
+    CHECK(part_log_compact(s, 1, 5, err, sizeof err) == 0);
+    CHECK(commit_log_compact(s, 5, err, sizeof err) == 0);
+    for (int i = 0; i < 2; i++) {
+        storage_entry e;
+        bool ex = true;
+        CHECK(storage_stat(s, old[i], &e, &ex, err, sizeof err) == 0 && !ex);
+        CHECK(storage_stat(s, kept[i], &e, &ex, err, sizeof err) == 0 && ex);
+    }
+    storage_close(s);
+}
+
 int main(void) {
     check_state st = {0};
     const char *tmp = getenv("TEST_TMP");
@@ -193,5 +218,6 @@ int main(void) {
     RUN(&st, test_forced_and_short_file);
     RUN(&st, test_dead_local_holder);
     RUN(&st, test_record_generation);
+    RUN(&st, test_compaction_deletes_stale_tmp);
     return CHECK_EXIT(&st);
 }
