@@ -19,7 +19,8 @@
  * `input kafka-partition P of N` is one partition's record in the scale-out layout
  * (_ecom/parts/p<NNNN>/<seq>.commit): its offset lines are partition P's only, its ckpt line
  * P's checkpoint, its renames the files holding only P's rows, its counters P's. A record
- * without a counters line (written before they existed) decodes with zero counters.
+ * without a counters line (written before they existed) decodes with zero counters, one
+ * without a generation line (before the writer lease, lease.c) with generation 0.
  *
  * Text rather than binary so that an operator can read what a commit did; paths never contain
  * spaces (table, date and part names are [A-Za-z0-9._=-]).
