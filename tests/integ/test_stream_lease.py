@@ -159,7 +159,34 @@ def clean_exit_releases_the_lease():
     assert lease_file(root)["generation"] == "2", lease_file(root)
 
 
+def second_ecom_run_refused():
+    """The issue's reproduction: a second `ecom run` on the --out of a running one."""
+    root = os.path.join(TMP, "lease_run")
+    first = subprocess.Popen([ECOM, "run", "--out", root, "--listen", "127.0.0.1:0", "--quiet", "--seed", "3"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(records(root)) > 0 or first.poll() is not None, "the first run's first commit", 90)
+        assert first.poll() is None, f"the first run ended: {first.stderr.read()[-800:]}"
+        second = subprocess.run([ECOM, "run", "--out", root, "--listen", "127.0.0.1:0", "--quiet"],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1 and f"another writer holds ROOT: host {os.uname().nodename} pid " \
+            f"{first.pid} since" in second.stderr, f"second run exited {second.returncode}: {second.stderr[-800:]}"
+        before = records(root)
+        wait_for(lambda: records(root) != before, "a commit of the first run after the refusal", 30)
+    finally:
+        first.send_signal(signal.SIGINT)
+        try:
+            first.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
+    err = first.stderr.read()
+    assert first.returncode == 0, f"the first run exited {first.returncode}: {err[-800:]}"
+    assert "No such file" not in err and "missing" not in err, err[-800:]
+
+
 case(second_writer_refused_then_takeover_after_kill)
+case(second_ecom_run_refused)
 case(holder_on_another_host_is_waited_for)
 case(clean_exit_releases_the_lease)
 suite.exit()
