@@ -62,6 +62,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"listen", FLAG_STR, &listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
+        {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},
         {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
         {"drain", FLAG_BOOL, &c.drain,
@@ -117,6 +118,10 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     }
     if (c.commit_interval_us <= 0) {
         fprintf(stderr, "ecom stream: --commit-interval must be positive\n");
+        return 2;
+    }
+    if (c.lease_timeout_us < TIME_US_PER_SEC) {
+        fprintf(stderr, "ecom stream: --lease-timeout must be at least 1s\n");
         return 2;
     }
     lake_tz tz; /* sets the process's TZ here, before the pipeline starts any thread */

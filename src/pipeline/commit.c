@@ -7,6 +7,7 @@
  *   ecom-commit 1
  *   epoch 42
  *   input kafka 3                      (or: input file; or: input kafka-partition 2 of 4)
+ *   generation 3                       (the writer's lease generation; absent before leases)
  *   records 123456
  *   counters <ok page_view> <ok add> <ok remove> <ok purchase> <duplicates> <late> <rejected>
  *   blank <blank records>
@@ -23,6 +24,7 @@
  * without a blank line (written before it existed, when blank records were counted in records
  * and nowhere else) decodes with blank = records minus the other counters (0 if negative).
  * A second counters or blank line is corrupt.
+ * A record without a generation line (before the writer lease, lease.c) decodes with generation 0.
  *
  * Text rather than binary so that an operator can read what a commit did; paths never contain
  * spaces (table, date and part names are [A-Za-z0-9._=-]).
@@ -204,6 +206,7 @@ int commit_record_encode(const commit_record *r, buf_t *out) {
         rc |= buf_printf(out, "input kafka-partition %d of %d\n", r->part, r->nparts);
     else
         rc |= buf_printf(out, "input file\n");
+    if (r->generation > 0) rc |= buf_printf(out, "generation %" PRId64 "\n", r->generation);
     rc |= buf_printf(out, "records %" PRIu64 "\n", r->records);
     const commit_counts *c = &r->counts;
     rc |= buf_printf(out, "counters %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
@@ -317,6 +320,8 @@ static int decode_line(commit_record *r, const char *s, size_t *cap, seen_lines 
         r->nparts = 1;
         r->ckpt = calloc(1, sizeof *r->ckpt);
         if (!r->ckpt) return -1;
+    } else if (sscanf(s, "generation %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x > 0 && !r->generation) {
+        r->generation = x;
     } else if (sscanf(s, "records %" SCNd64 "%n", &x, &n) == 1 && !s[n] && x >= 0) {
         r->records = (uint64_t)x;
     } else if (sscanf(s, "offset %" SCNd64 " %" SCNd64 " %" SCNd64 "%n", &x, &y, &z, &n) == 3 && !s[n]) {
@@ -490,16 +495,19 @@ int commit_log_recover_files(storage *s, const commit_record *r, char *err, size
     return sweep_dir(s, &f, "", 0, err, errlen);
 }
 
-/* Deletes entries of dir whose epoch number (parsed by scan_epoch) is below keep. */
+/* Deletes entries of dir whose epoch number is below keep: records, checkpoints, and the
+ * temporary files ('.' + name + ".tmp") of writers killed while writing one (their names carry
+ * the writer's lease generation, so no later write of the same epoch replaces them). */
 static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, size_t errlen) {
     storage_list_t l = {0};
     if (storage_list(s, dir, &l, err, errlen)) return -1;
     int rc = 0;
     for (size_t i = 0; i < l.n && !rc; i++) {
-        const char *nm = l.entries[i].name;
+        const char *nm = l.entries[i].name, *num = nm + (nm[0] == '.');
         char *end;
-        int64_t ep = strtoll(nm + (nm[0] == 'e'), &end, 10);
-        if (end == nm || ep >= keep || l.entries[i].is_dir) continue;
+        num += num[0] == 'e';
+        int64_t ep = strtoll(num, &end, 10);
+        if (end == num || ep >= keep || l.entries[i].is_dir) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, nm);
         rc = storage_remove(s, path, err, errlen);

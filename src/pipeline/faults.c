@@ -12,8 +12,8 @@
  *
  * Calls are numbered from 1 in the order they are made; calls from..from+K-1 fail with
  * "injected storage fault (call N)". Only calls whose path (either path of a rename) starts
- * with PATH count (default: every path). Only mutating calls (create, rename, remove, mkdirs)
- * count unless `reads` is given (then also list, stat, read). Writes and closes of an open
+ * with PATH count (default: every path). Only mutating calls (create, put_new, rename, remove,
+ * mkdirs) count unless `reads` is given (then also list, stat, read). Writes and closes of an open
  * file are passed through (their file was created by a counted call). Defaults: from=1, count=1.
  * `report` prints "storage faults: C calls counted, F failed" on stderr when the storage closes
  * (so that a test can sweep N over every call of a run).
@@ -87,6 +87,11 @@ static int fs_read(void *ctx, const char *path, uint64_t off, void *dst, size_t 
     if (fault_hit(f, false, path, NULL, err, errlen)) return -1;
     return storage_read(f->base, path, off, dst, n, got, err, errlen);
 }
+static int fs_put_new(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    faults *f = ctx;
+    if (fault_hit(f, true, path, NULL, err, errlen)) return -1;
+    return storage_put_if_absent(f->base, path, p, n, err, errlen);
+}
 static void fs_destroy(void *ctx) {
     faults *f = ctx;
     if (f->report)
@@ -109,6 +114,7 @@ static const storage_ops fault_ops = {
     .stat = fs_stat,
     .read = fs_read,
     .destroy = fs_destroy,
+    .put_new = fs_put_new,
 };
 
 /* Parses the spec (see above) into f; -1 with err on an unknown or malformed item. */

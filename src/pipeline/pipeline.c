@@ -20,6 +20,7 @@ void pipeline_config_default(pipeline_config *c) {
     c->kafka_timeout_us = 10 * TIME_US_PER_SEC;
     c->commit_interval_us = 5 * TIME_US_PER_SEC;
     c->retry_limit_us = 600 * TIME_US_PER_SEC;
+    c->lease_timeout_us = 30 * TIME_US_PER_SEC;
     c->max_rows_per_file = 1000000;
     c->max_future_us = 5 * 60 * TIME_US_PER_SEC;
     stream_config_default(&c->engine);
@@ -43,12 +44,13 @@ static lake_opts job_lake_opts(const pipeline_job *j) {
 
 /* File stems: the epoch (single instance), or the partition and its record's seq (scale-out:
  * a file holds one partition's rows, so its partition's record alone commits it, and a new
- * owner recognises the partition's debris by the name). */
+ * owner recognises the partition's debris by the name); then the lease generation, so that a
+ * fenced writer still writing the same epoch never touches its successor's files. */
 static void epoch_stem(const pipeline_job *j, int part, char *out, size_t n) {
     if (j->cfg->scale_out)
-        snprintf(out, n, "p%04d-s%012" PRId64, part, j->seq[part]);
+        snprintf(out, n, "p%04d-s%012" PRId64 "-g%" PRId64, part, j->seq[part], j->part_lease[part].gen);
     else
-        snprintf(out, n, "e%012" PRId64, j->epoch);
+        snprintf(out, n, "e%012" PRId64 "-g%" PRId64, j->epoch, j->lease.gen);
 }
 
 static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *name, const pq_schema *schema,
@@ -58,7 +60,7 @@ static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *nam
         snprintf(j->err, sizeof j->err, "row of partition %d, which this instance does not own", part);
         return NULL;
     }
-    char stem[48];
+    char stem[80];
     epoch_stem(j, part, stem, sizeof stem);
     lake_opts o = job_lake_opts(j);
     *slot = lake_table_open(j->stage, name, schema, stem, &o, j->err, sizeof j->err);
@@ -224,15 +226,17 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
 
 /* ---- commit (the steps in pipeline.h, written once for both layouts) ---- */
 
-/* Where lineage part (< 0: the single layout) keeps partition p's checkpoint of record seq. */
-static void ckpt_path(int part, int p, int64_t seq, char *out, size_t n) {
+/* Where lineage part (< 0: the single layout) keeps partition p's checkpoint of record seq
+ * written under lease generation gen (in the name: a fenced writer of the same seq cannot
+ * overwrite the checkpoint its successor's record names). */
+static void ckpt_path(int part, int p, int64_t seq, int64_t gen, char *out, size_t n) {
     char dir[64];
     if (part < 0) {
-        snprintf(out, n, "%s/e%012" PRId64 "-p%d.ckpt", STATE_DIR, seq, p);
+        snprintf(out, n, "%s/e%012" PRId64 "-g%" PRId64 "-p%d.ckpt", STATE_DIR, seq, gen, p);
         return;
     }
     part_dir(part, dir, sizeof dir);
-    snprintf(out, n, "%s/%020" PRId64 ".ckpt", dir, seq);
+    snprintf(out, n, "%s/%020" PRId64 "-g%" PRId64 ".ckpt", dir, seq, gen);
 }
 
 static void record_path(int part, int64_t seq, char *out, size_t n) {
@@ -253,7 +257,7 @@ static int put_checkpoints(pipeline_job *j, commit_record *r) {
         stream_partition_stats ps;
         if (r->part >= 0 ? p != r->part : stream_engine_partition_stats(j->engine, p, &ps) || !ps.assigned) continue;
         char path[128];
-        ckpt_path(r->part, p, r->epoch, path, sizeof path);
+        ckpt_path(r->part, p, r->epoch, r->generation, path, sizeof path);
         buf_reset(&b);
         rc = stream_engine_checkpoint(j->engine, p, &b, j->err, sizeof j->err);
         if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
@@ -296,17 +300,28 @@ static commit_record lineage_record(pipeline_job *j, int part, rename_pair *rn, 
     commit_record r = {.nparts = j->nparts, .part = part, .offsets = j->offsets, .renames = rn, .n_renames = nrn};
     if (part < 0) {
         r.epoch = j->epoch;
+        r.generation = j->lease.gen;
         r.kind = j->src.ops->kind;
         r.file_offset = j->in_offset;
         r.records = j->stats.records;
         r.counts = stats_counts(&j->stats);
     } else {
         r.epoch = j->seq[part];
+        r.generation = j->part_lease[part].gen;
         r.kind = COMMIT_PARTITION;
         r.records = j->pc[part].records;
         r.counts = j->pc[part].c;
     }
     return r;
+}
+
+/* Whether lineage part still holds its lease (the single layout also renews it: a commit is a
+ * heartbeat). A lease taken over marks the job fenced: it stops writing. 0 or -1 with j->err. */
+static int lineage_fence(pipeline_job *j, int part, bool renew) {
+    writer_lease *l = part < 0 ? &j->lease : &j->part_lease[part];
+    int rc = renew ? lease_renew(j->base, l, j->err, sizeof j->err) : lease_check(j->base, l, j->err, sizeof j->err);
+    if (rc == LEASE_FENCED) j->fenced = true;
+    return rc ? -1 : 0;
 }
 
 int job_commit_lineage(pipeline_job *j, int part) {
@@ -315,11 +330,15 @@ int job_commit_lineage(pipeline_job *j, int part) {
     if (lineage_close(j, part, &rn, &nrn)) return -1;
     commit_record r = lineage_record(j, part, rn, nrn);
     buf_t b = {0};
-    int rc = (r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt)) ? put_checkpoints(j, &r) : -1;
+    int rc = (r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt)) ? lineage_fence(j, part, part < 0) : -1;
     if (!r.ckpt) snprintf(j->err, sizeof j->err, "out of memory");
+    if (rc == 0) rc = put_checkpoints(j, &r);
     if (rc == 0) rc = commit_record_encode(&r, &b);
     char path[128];
     record_path(part, r.epoch, path, sizeof path);
+    /* The fence right before the commit point: a writer whose lease was taken over since the
+     * check above (it was paused, say) must not write its record. */
+    if (rc == 0) rc = lineage_fence(j, part, false);
     if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
     /* From here the lineage is committed: a failure below is finished by recovery (or by the
      * partition's next owner). */
@@ -386,6 +405,15 @@ int job_make_engine(pipeline_job *j) {
     return j->engine ? 0 : -1;
 }
 
+/* Takes ROOT's lease at start, or (a retry after a storage error) checks that it still holds
+ * it. 0, COMMIT_REFUSED (another writer holds it, or took it over: fenced) or -1. */
+static int job_take_lease(pipeline_job *j) {
+    int rc = j->lease.gen ? lease_check(j->base, &j->lease, j->err, sizeof j->err)
+                          : lease_acquire(j->base, &j->lease, false, j->err, sizeof j->err);
+    if (rc == LEASE_FENCED) j->fenced = true;
+    return rc == LEASE_FENCED ? COMMIT_REFUSED : rc;
+}
+
 /* Brings the job to the state of the newest commit: files, engine state, input offsets,
  * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment).
  * 0, -1 (a storage error: worth retrying) or COMMIT_REFUSED (ROOT refuses this job). */
@@ -396,6 +424,7 @@ static int job_recover(pipeline_job *j) {
     if (lr) return lr == LAKE_REFUSED ? COMMIT_REFUSED : -1;
     if (j->cfg->scale_out) return scaleout_reset(j);
     int rc = layout_check(j->base, false, j->nparts, j->err, sizeof j->err);
+    if (rc == 0) rc = job_take_lease(j);
     if (rc) return rc;
     commit_record r;
     if ((rc = commit_log_read_latest(j->base, &r, j->err, sizeof j->err))) return rc;
@@ -430,6 +459,7 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->cfg = c;
     j->started_us = time_mono_us();
     j->now_us = time_now_us();
+    lease_init(&j->lease, LEASE_DIR, c->lease_timeout_us);
     if (!(j->base = storage_open_opts(c->out_root, c->storage, j->err, sizeof j->err))) return -1;
     /* Test-only (faults.c): the recovery tests fail chosen storage calls of a real run. */
     const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
@@ -598,6 +628,25 @@ static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64
     return end || stopping ? TURN_DONE : TURN_GO_ON;
 }
 
+/* Renews ROOT's lease when a third of its timeout passed since the last renewal (commits renew
+ * it too). A failed renewal is retried next turn (the commit's check decides); only a lease
+ * taken over stops the job: -1 with j->err. */
+static int loop_heartbeat(pipeline_job *j, int64_t now) {
+    if (!j->lease.gen || now - j->lease.renewed_mono_us < j->lease.timeout_us / 3) return 0;
+    char e[512];
+    int rc = lease_renew(j->base, &j->lease, e, sizeof e);
+    if (rc == LEASE_FENCED) {
+        snprintf(j->err, sizeof j->err, "%s", e);
+        j->fenced = true;
+        return -1;
+    }
+    if (rc) {
+        j->stats.storage_errors++;
+        if (!j->cfg->quiet) fprintf(stderr, "stream: lease heartbeat failed: %s; retrying\n", e);
+    }
+    return 0;
+}
+
 /* One turn of the loop: read a batch; at the end of the input flush every window; pace the
  * engine's clock; commit when due; refresh the status. */
 static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
@@ -614,8 +663,10 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
     int64_t now = time_mono_us();
     if (!end && o->advance_us && (idle || now - ls->last_adv >= o->advance_us) && loop_advance(j, ls, now))
         return TURN_RETRY;
+    if (j->fenced) return TURN_FATAL;
     if (j->take_failed) return TURN_RETRY;
     if ((t = loop_maybe_commit(j, ls, now, end, stopping)) != TURN_GO_ON) return t;
+    if (loop_heartbeat(j, now)) return TURN_FATAL;
     if (now - ls->last_lag >= TIME_US_PER_SEC) {
         ls->last_lag = now;
         if (o->refresh_lag) o->refresh_lag(&j->src);
@@ -627,6 +678,7 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
 
 /* After a failed epoch: roll back to the last commit, then read again from its position. */
 static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
+    if (j->fenced) return -1; /* retrying cannot help: another writer holds the lineage */
     j->stats.storage_errors++;
     if (!ls->fail_since) ls->fail_since = time_mono_us();
     if (job_rollback(j, stop, &ls->backoff, ls->fail_since)) return -1;
@@ -674,6 +726,7 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
     if (rc == 0 && c->listen && !(j.status = status_server_start(c->listen, j.err, sizeof j.err))) rc = -1;
     if (rc == 0) rc = job_run(&j, stop);
     if (rc == 0) job_publish_status(&j);
+    if (!j.fenced) lease_release(j.base, &j.lease); /* the next writer need not wait for expiry */
     j.stats.watermark_us = j.engine ? stream_engine_watermark(j.engine) : INT64_MIN;
     if (stats) *stats = j.stats;
     if (rc) snprintf(err, errlen, "%s", j.err);

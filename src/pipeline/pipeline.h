@@ -37,8 +37,17 @@
  *   - _ecom/layout pins the layout and partition count at first start: a ROOT never mixes the
  *     two layouts (-1 with a clear error).
  *   - Counters (stats) are the sums over the partitions the instance owns, each cumulative.
- *   - Not fenced against zombies (an instance that lost its partitions without noticing):
- *     see docs/stream.md.
+ *   - Fencing: taking a partition over creates its next lease generation
+ *     (_ecom/parts/p<NNNN>/lease, lease.c); a commit of p from an older generation (a zombie
+ *     that lost p without noticing) is refused and the instance stops writing (-1).
+ *
+ * Single writer (both layouts' commit path; lease.c, docs/reliability.md): the single layout
+ * takes ROOT's lease (_ecom/lease/<generation>.lease, created exclusively) at start; a second
+ * writer is refused (-1, naming the holder); the holder renews it at every commit and every
+ * third of lease_timeout_us; a crashed holder's lease is taken over after it expires (at once
+ * if its pid is gone on this host); every record carries the generation, checked before the
+ * checkpoints and again before the record (the commit point): a writer whose lease was taken
+ * over stops writing (-1, "fenced").
  *
  * Metric tables (src/pipeline/tables.c): one per catalog metric (src/metrics/metrics.h) with
  * window_start, window_end, the catalog's columns (money DECIMAL(18,2)), `correction` BOOLEAN
@@ -107,6 +116,9 @@ typedef struct {
     const storage_opts *storage;   /* options of out_root's storage (borrowed); NULL: defaults */
     int64_t commit_interval_us;    /* default 5 s */
     int64_t retry_limit_us;        /* storage retries before giving up; default 10 min */
+    int64_t lease_timeout_us;      /* the single layout's writer lease expires this long after its
+                                      holder's last heartbeat (every commit and every third of it);
+                                      a crashed writer's successor waits that long. Default 30 s */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
     const char *time_zone;         /* IANA zone of every table's date= partition; NULL = UTC.
                                       Opened with lake_tz_open: the command sets it first */

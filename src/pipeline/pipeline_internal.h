@@ -79,6 +79,7 @@ typedef struct {
     int64_t (*offsets)[KAFKA_NTOPICS]; /* kafka: next offset per partition per topic; -1 unknown
                                       (COMMIT_PARTITION: only row `part` is used) */
     int64_t file_offset;           /* file: byte offset of the next unread line */
+    int64_t generation;            /* the writer's lease generation (0: a record from before leases) */
     uint64_t records;              /* input records consumed up to the offsets */
     commit_counts counts;          /* outcome counters up to the offsets */
     char **ckpt;                   /* per partition: checkpoint path (or NULL) */
@@ -119,6 +120,33 @@ int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t e
  * partition count, or a corrupt layout file); -1 on a storage error. */
 int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen);
 
+/* ---- the writer lease (lease.c): one writer per lineage, fencing by generation ----
+ * Contract: a lease lives in dir (LEASE_DIR for the single layout; a partition's
+ * "_ecom/parts/p<NNNN>/lease" in the scale-out one). lease_acquire() takes it: 0 (l->gen is the
+ * new generation, or ours already), COMMIT_REFUSED when another writer's unexpired lease holds
+ * it (err names host, pid, since, expiry), -1 on a storage error (worth retrying). force: take
+ * it whoever holds it (scale-out: the consumer group's assignment decides the owner; the lease
+ * only lets storage refuse the previous owner). lease_check() is called before every commit
+ * point: 0 while the newest generation is l->gen, LEASE_FENCED (err says who holds it now) or
+ * -1. lease_renew() = check + rewrite of the holder's file with a new `renewed` (the
+ * heartbeat). lease_release() marks it expired at once (clean exit). No allocation. */
+#define LEASE_DIR "_ecom/lease"
+#define LEASE_FENCED (-3)
+typedef struct {
+    char dir[96];
+    int64_t gen;                   /* held generation; 0 = none */
+    int64_t since_us;              /* wall clock when taken (with host and pid: who we are) */
+    int64_t timeout_us;            /* the lease expires this long after its last renewal */
+    int64_t renewed_mono_us;       /* monotonic time of our last renewal */
+    char host[128];
+    long pid;
+} writer_lease;
+void lease_init(writer_lease *l, const char *dir, int64_t timeout_us);
+int lease_acquire(storage *s, writer_lease *l, bool force, char *err, size_t errlen);
+int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
+int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
+void lease_release(storage *s, writer_lease *l);
+
 /* ---- the job ---- */
 typedef struct pipeline_job pipeline_job;
 
@@ -158,6 +186,9 @@ struct pipeline_job {
     lake_table *(*praw)[LAKE_RAW_COUNT], *(*pmetric)[METRIC_TABLE_MAX];
     bool take_failed;              /* a partition could not be taken over: roll back and rejoin */
     bool closing;                  /* leaving the group at exit: nothing more to commit */
+    bool fenced;                   /* a lease was taken over: stop writing, exit 1 (j->err) */
+    writer_lease lease;            /* single layout: ROOT's lease */
+    writer_lease *part_lease;      /* scale-out [nparts]: each owned partition's lease */
     int64_t started_us;
     int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
     bool live;                     /* max_future is measured from the clock only (Kafka without

@@ -12,8 +12,15 @@
  *
  *   _ecom/layout                          "ecom-layout 1 / scale-out <N>", written at first start
  *   _ecom/parts/p<NNNN>/<seq>.commit      p's newest record (commit.c format, "kafka-partition")
- *   _ecom/parts/p<NNNN>/<seq>.ckpt        the engine checkpoint that record names
- *   <table>/date=D/part-p<NNNN>-s<seq>-<k>.parquet   files with p's rows only
+ *   _ecom/parts/p<NNNN>/<seq>-g<gen>.ckpt the engine checkpoint that record names
+ *   _ecom/parts/p<NNNN>/lease/<gen>.lease p's writer lease (lease.c), one file per generation
+ *   <table>/date=D/part-p<NNNN>-s<seq>-g<gen>-<k>.parquet   files with p's rows only
+ *
+ * Fencing: the consumer group decides who owns p; taking p over creates p's next lease
+ * generation (forced: whoever held it). Every commit of p checks, before its checkpoint and
+ * again right before its record, that p's newest generation is still the one this instance
+ * created: an instance paused past its session timeout (a zombie) finds a newer one, its
+ * commit is refused and it stops writing (exit 1).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -27,9 +34,16 @@ int scaleout_alloc(pipeline_job *j) {
     j->seq = calloc(n, sizeof *j->seq);
     j->praw = calloc(n, sizeof *j->praw);
     j->pmetric = calloc(n, sizeof *j->pmetric);
-    if (!j->owned || !j->seq || !j->praw || !j->pmetric) {
+    j->part_lease = calloc(n, sizeof *j->part_lease);
+    if (!j->owned || !j->seq || !j->praw || !j->pmetric || !j->part_lease) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
+    }
+    for (int p = 0; p < j->nparts; p++) {
+        char dir[80];
+        part_dir(p, dir, sizeof dir);
+        strcat(dir, "/lease");
+        lease_init(&j->part_lease[p], dir, j->cfg->lease_timeout_us);
     }
     return 0;
 }
@@ -39,6 +53,8 @@ void scaleout_free(pipeline_job *j) {
     free(j->seq);
     free(j->praw);
     free(j->pmetric);
+    free(j->part_lease);
+    j->part_lease = NULL;
     j->owned = NULL;
     j->seq = NULL;
     j->praw = NULL;
@@ -78,6 +94,8 @@ int scaleout_reset(pipeline_job *j) {
  * and seq. No record: the partition starts empty, from the beginning of its topics. */
 static int part_take(pipeline_job *j, int part, int64_t now_us) {
     commit_record r;
+    j->part_lease[part].gen = 0; /* a new generation on every take-over: the group's word counts */
+    if (lease_acquire(j->base, &j->part_lease[part], true, j->err, sizeof j->err)) return -1;
     if (part_log_read_latest(j->base, part, &r, j->err, sizeof j->err)) return -1;
     int rc = part_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0 && r.epoch >= 0 && r.ckpt[part]) {
@@ -129,8 +147,12 @@ static void on_revoke(pipeline_job *j, const bool *set) {
     bool *ok = calloc((size_t)j->nparts, sizeof *ok);
     for (int p = 0; p < j->nparts; p++) {
         if (!set[p] || !j->owned[p]) continue;
-        if (job_commit_lineage(j, p) == 0) {
+        if (!j->fenced && job_commit_lineage(j, p) == 0) {
             if (ok) ok[p] = true;
+            continue;
+        }
+        if (j->fenced) {
+            if (!j->cfg->quiet) fprintf(stderr, "stream: partition %d: commit on revoke refused: %s\n", p, j->err);
             continue;
         }
         j->stats.storage_errors++;
@@ -182,7 +204,7 @@ static void on_assign(pipeline_job *j, const bool *set, kafka_topic_partition *p
 }
 
 void scaleout_on_rebalance(pipeline_job *j, int assigned, kafka_topic_partition *parts, size_t n) {
-    if (j->closing) return;
+    if (j->closing || (assigned && j->fenced)) return; /* a fenced instance takes nothing: it exits */
     bool *set = calloc((size_t)j->nparts, sizeof *set);
     if (!set) {
         j->take_failed = true;

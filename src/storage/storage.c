@@ -263,6 +263,15 @@ int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, ch
     return rc;
 }
 
+int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    if (check_path(path, false, err, errlen)) return -1;
+    if (!s->ops->put_new) {
+        seterr(err, errlen, "the %s storage cannot create a file exclusively", s->ops->name);
+        return -1;
+    }
+    return s->ops->put_new(s->ctx, path, p, n, err, errlen);
+}
+
 int storage_get_all(storage *s, const char *path, size_t max, char **out, size_t *n, bool *exists, char *err,
                     size_t errlen) {
     *out = NULL;

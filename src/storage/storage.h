@@ -55,6 +55,9 @@ typedef struct {
     int (*read)(void *ctx, const char *path, uint64_t off, void *dst, size_t n, size_t *got, char *err,
                 size_t errlen);
     void (*destroy)(void *ctx);
+    /* Create-exclusive (may be NULL: storage_put_if_absent() then fails): writes a whole small
+     * file at path only if nothing is there; 0 created, 1 already present, -1 error. */
+    int (*put_new)(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen);
 } storage_ops;
 
 /* Options of storage_open_opts(). The local backend ignores them; the HDFS one reads all.
@@ -114,6 +117,15 @@ int storage_read(storage *s, const char *path, uint64_t off, void *dst, size_t n
 
 /* Writes a whole small file atomically (tmp + fsync + rename). For commit logs, checkpoints. */
 int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
+
+/* Writes a whole small file only if path does not exist (create-exclusive: local
+ * O_CREAT|O_EXCL, WebHDFS CREATE overwrite=false): 0 when this call created it, 1 when a file
+ * was already there (nothing written), -1 on an error. For the writer lease (pipeline/lease.c):
+ * of two concurrent callers exactly one gets 0. Not atomic in content: a crash while writing
+ * can leave a short file, which readers must tolerate (the lease does, by its mtime). A retry
+ * inside the backend after a lost answer can report 1 for a file this call wrote: the caller
+ * recognises its own content. */
+int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
 
 /* Reads a whole small file (commit records, checkpoints, layout files): *out is malloc'ed,
  * NUL-terminated (not counted in *n) and freed by the caller. A missing file gives 0 with

@@ -348,6 +348,35 @@ static int local_read(void *ctx, const char *path, uint64_t off, void *dst, size
     return rc;
 }
 
+/* O_CREAT|O_EXCL is the atomic test-and-create; the content is written in place (no rename
+ * could keep the exclusivity), then fsynced with its directory. */
+static int local_put_new(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    char *a = absolute(ctx, path);
+    if (!a) {
+        seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = mkdirs_parent(a, err, errlen);
+    int fd = rc ? -1 : open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (rc == 0 && fd < 0) {
+        rc = errno == EEXIST ? 1 : -1;
+        if (rc < 0) seterr(err, errlen, "create %s: %s", a, strerror(errno));
+    } else if (rc == 0) {
+        if (write_all(fd, p, n) || fsync(fd)) {
+            seterr(err, errlen, "write %s: %s", a, strerror(errno));
+            rc = -1;
+        }
+        if (close(fd) && rc == 0) {
+            seterr(err, errlen, "close %s: %s", a, strerror(errno));
+            rc = -1;
+        }
+        if (rc) unlink(a);
+        else fsync_dir_of(a);
+    }
+    free(a);
+    return rc;
+}
+
 const storage_ops storage_local_ops = {
     .name = "local",
     .create = local_create,
@@ -361,4 +390,5 @@ const storage_ops storage_local_ops = {
     .stat = local_stat,
     .read = local_read,
     .destroy = local_destroy,
+    .put_new = local_put_new,
 };

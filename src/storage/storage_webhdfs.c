@@ -66,6 +66,7 @@ struct webhdfs_file {
     FILE *spool;         /* the file once it outgrew spill_bytes (unlinked temp file) */
     uint64_t size;
     bool failed;
+    bool exclusive;      /* webhdfs_put_new(): CREATE with overwrite=false */
     char err[512];       /* the first write error, reported again by close */
 };
 
@@ -378,6 +379,7 @@ static bool wh_exc_transient(const char *exc) {
 static bool wh_exc_permanent(const char *exc) {
     static const char *const names[] = {
         "FileNotFoundException", "AccessControlException", "FileAlreadyExistsException",
+        "AlreadyBeingCreatedException", /* another client is creating the file right now */
         "ParentNotDirectoryException", "PathIsNotEmptyDirectoryException", "IllegalArgumentException",
         "UnsupportedOperationException", "InvalidPathException", "SecurityException",
         "NSQuotaExceededException", "DSQuotaExceededException", "UnresolvedPathException",
@@ -960,7 +962,7 @@ static int wh_open_range(webhdfs *w, const char *path, uint64_t off, void *dst, 
             rc = 0;
     }
 done:
-    if (rc) w->st.errors++;
+    if (rc < 0) w->st.errors++;
     r.url = NULL;
     wh_req_free(&r);
     buf_free(&url);
@@ -1075,9 +1077,10 @@ void webhdfs_file_abort(webhdfs_file *f) {
 /* One attempt of the upload. WebHDFS: PUT op=CREATE to the NameNode without a body, which
  * answers 307 with a DataNode URL; then PUT the bytes there (201). HttpFS: one PUT with
  * data=true and the bytes. *sent is set once bytes went to a DataNode (a partial file may exist). */
-static int wh_upload_once(webhdfs *w, wh_req *r, const char *abs, buf_t *url, bool *sent, char *exc, size_t exclen,
-                          char *err, size_t errlen) {
-    const char *extra = w->httpfs ? "overwrite=true&data=true" : "overwrite=true";
+static int wh_upload_once(webhdfs *w, wh_req *r, const char *abs, bool excl, buf_t *url, bool *sent, char *exc,
+                          size_t exclen, char *err, size_t errlen) {
+    const char *extra = w->httpfs ? (excl ? "overwrite=false&data=true" : "overwrite=true&data=true")
+                                  : (excl ? "overwrite=false" : "overwrite=true");
     if (wh_url(w, url, abs, "CREATE", extra)) return wh_err(err, errlen, "webhdfs: out of memory"), WH_FAIL;
     r->url = url->data;
     if (!w->httpfs) {
@@ -1132,11 +1135,18 @@ int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen) {
     if (!r.body) r.body = "";
     for (a = 1; a <= 1 + w->retries; a++) {
         if (a > 1) wh_backoff(w, a - 1);
-        v = wh_upload_once(w, &r, abs, &url, &sent, exc, sizeof exc, err, errlen);
+        v = wh_upload_once(w, &r, abs, f->exclusive, &url, &sent, exc, sizeof exc, err, errlen);
         if (v != WH_RETRY) break;
     }
     if (v == WH_OK) {
         rc = 0;
+    } else if (f->exclusive && (!strcmp(exc, "FileAlreadyExistsException") ||
+                                !strcmp(exc, "AlreadyBeingCreatedException"))) {
+        rc = 1; /* someone else's file (or ours, if an earlier attempt's answer was lost) */
+    } else if (f->exclusive) {
+        /* Not deleted: the file may be another writer's. A short file of ours is judged by its
+         * reader (storage.h). */
+        wh_note_attempts(err, errlen, a > 1 + w->retries ? a - 1 : a, t0);
     } else {
         wh_note_attempts(err, errlen, a > 1 + w->retries ? a - 1 : a, t0);
         if (sent) {
@@ -1148,13 +1158,27 @@ int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen) {
         }
     }
 done:
-    if (rc) w->st.errors++;
+    if (rc < 0) w->st.errors++;
     r.url = NULL;
     wh_req_free(&r);
     buf_free(&url);
     free(abs);
     wh_file_free(f);
     return rc;
+}
+
+/* Create-exclusive: one CREATE with overwrite=false; the NameNode refuses an existing path with
+ * FileAlreadyExistsException, and one another client is still creating with
+ * AlreadyBeingCreatedException (both permanent for wh_judge, so never retried): both mean 1. */
+int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    webhdfs_file *f;
+    if (webhdfs_create(w, path, &f, err, errlen)) return -1;
+    f->exclusive = true;
+    if (webhdfs_file_write(f, p, n, err, errlen)) {
+        webhdfs_file_abort(f);
+        return -1;
+    }
+    return webhdfs_file_close(f, err, errlen);
 }
 
 /* ---------------------------------------------------------------- storage_ops ---- */
@@ -1189,11 +1213,14 @@ static int wh_op_read(void *ctx, const char *path, uint64_t off, void *dst, size
     return webhdfs_read(ctx, path, off, dst, n, got, err, errlen);
 }
 static void wh_op_destroy(void *ctx) { webhdfs_close(ctx); }
+static int wh_op_put_new(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    return webhdfs_put_new(ctx, path, p, n, err, errlen);
+}
 
 const storage_ops *webhdfs_storage_ops(void) {
     static const storage_ops ops = {
         "webhdfs", wh_op_create, wh_op_write, wh_op_close, wh_op_abort, wh_op_rename, wh_op_remove,
-        wh_op_mkdirs, wh_op_list, wh_op_stat, wh_op_read, wh_op_destroy,
+        wh_op_mkdirs, wh_op_list, wh_op_stat, wh_op_read, wh_op_destroy, wh_op_put_new,
     };
     return &ops;
 }

@@ -240,7 +240,9 @@ def raw_events_exactly_once(SROOT=SROOT):
     assert not hidden, f"uncommitted files left: {hidden[:3]}"
     for p in range(NPART):
         names = sorted(os.listdir(os.path.join(SROOT, "_ecom", "parts", "p%04d" % p)))
-        assert len(names) == 2, f"partition {p}: {names}"
+        assert len(names) == 3 and names[2] == "lease", f"partition {p}: {names}"
+        leases = os.listdir(os.path.join(SROOT, "_ecom", "parts", "p%04d" % p, "lease"))
+        assert len(leases) == 1 and leases[0].endswith(".lease"), f"partition {p}'s leases: {leases}"
 
 
 def merge_queries():

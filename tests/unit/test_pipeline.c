@@ -461,7 +461,7 @@ static int rc_read(void *c, const char *p, uint64_t off, void *d, size_t k, size
 }
 static void rc_destroy(void *c) { (void)c; }
 static const storage_ops race_ops = {"race", rc_create, rc_write, rc_close, rc_abort, rc_rename, rc_remove,
-                                     rc_mkdirs, rc_list, rc_stat, rc_read, rc_destroy};
+                                     rc_mkdirs, rc_list, rc_stat, rc_read, rc_destroy, NULL};
 
 /* Two scale-out instances starting together both write the layout: the loser must accept the
  * winner's identical layout (it failed "rename ... No such file or directory" before), and

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include "check.h"
+#include "pipeline/pipeline_internal.h"
 #include "storage/webhdfs.h"
 #include "util/util.h"
 
@@ -421,6 +424,65 @@ static void test_storage_ops_table(check_state *st) {
     ops->destroy(ctx);
 }
 
+/* Create-exclusive (the writer lease's primitive): CREATE overwrite=false makes the NameNode
+ * answer FileAlreadyExistsException, reported as 1 without touching the file; of four
+ * processes racing for one name exactly one creates it; the lease then works on HDFS: a second
+ * writer is refused naming the holder, a forced take-over fences the first. */
+static void test_put_new_exclusive(check_state *st) {
+    CHECK_STATE(st);
+    webhdfs *w = open_w(NULL);
+    CHECK(w != NULL);
+    if (!w) return;
+    char err[512] = "", abs[256];
+    CHECK_INTEQ(webhdfs_put_new(w, "excl/a", "first", 5, err, sizeof err), 0);
+    CHECK_INTEQ(webhdfs_put_new(w, "excl/a", "second", 6, err, sizeof err), 1);
+    buf_t cat = {0};
+    snprintf(abs, sizeof abs, "%s/excl/a", g_root);
+    CHECK_INTEQ(fs_cat(abs, &cat), 0);
+    CHECK(cat.len == 5 && !memcmp(cat.data, "first", 5));
+    buf_free(&cat);
+    webhdfs_close(w);
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        if ((kids[i] = fork()) == 0) {
+            char e2[512];
+            storage *s = storage_open(g_uri, e2, sizeof e2);
+            int rc = s ? storage_put_if_absent(s, "excl/race", "x", 1, e2, sizeof e2) : -1;
+            if (rc < 0) printf("  child %d: %s\n", i, e2);
+            storage_close(s);
+            _exit(rc + 10);
+        }
+    }
+    int created = 0, present = 0;
+    for (int i = 0; i < 4; i++) {
+        int wst = 0;
+        if (kids[i] > 0 && waitpid(kids[i], &wst, 0) == kids[i] && WIFEXITED(wst)) {
+            created += WEXITSTATUS(wst) == 10;
+            present += WEXITSTATUS(wst) == 11;
+        }
+    }
+    CHECK_INTEQ(created, 1);
+    CHECK_INTEQ(present, 3);
+    storage *s = storage_open(g_uri, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    writer_lease a, b;
+    lease_init(&a, LEASE_DIR, 30 * TIME_US_PER_SEC);
+    lease_init(&b, LEASE_DIR, 30 * TIME_US_PER_SEC);
+    b.pid = a.pid + 1;
+    CHECK_INTEQ(lease_acquire(s, &a, false, err, sizeof err), 0);
+    CHECK_INTEQ(lease_renew(s, &a, err, sizeof err), 0);
+    CHECK_INTEQ(lease_acquire(s, &b, false, err, sizeof err), COMMIT_REFUSED);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld since", a.pid);
+    CHECK(strstr(err, want) != NULL);
+    CHECK_INTEQ(lease_acquire(s, &b, true, err, sizeof err), 0);
+    CHECK_INTEQ(b.gen, 2);
+    CHECK_INTEQ(lease_check(s, &a, err, sizeof err), LEASE_FENCED);
+    CHECK_INTEQ(lease_check(s, &b, err, sizeof err), 0);
+    storage_close(s);
+}
+
 /* The httpfs:// mode against a real HttpFS gateway: one-step uploads (data=true), the rest
  * identical; FsShell sees the same bytes. */
 static void test_httpfs_gateway(check_state *st) {
@@ -595,6 +657,7 @@ int main(void) {
     RUN(&st, test_remote_exceptions_are_clear);
     RUN(&st, test_user_name);
     RUN(&st, test_storage_ops_table);
+    RUN(&st, test_put_new_exclusive);
     RUN(&st, test_datanode_down_then_back);
     RUN(&st, test_httpfs_gateway);
     RUN(&st, test_fsshell_sees_the_layout);

@@ -1,0 +1,192 @@
+"""Single writer per lake root (issue 11 finding 2): the writer lease in ROOT/_ecom/lease.
+
+A first `ecom stream` is fed through a FIFO at a steady pace, so that it is busy committing
+when a second `ecom stream` on the same --out starts: the second must exit 1 naming the first
+(host, pid, since, expiry) and leave ROOT untouched (before the lease, the two corrupted each
+other: "rename ... No such file or directory", "committed file ... is missing"). Then the first
+is killed with SIGKILL: on the same host its pid is gone, so a restart takes over at once, with
+the next generation; its tables equal an uninterrupted run. A holder on another host (its pid
+cannot be probed) is waited for until its lease expires.
+"""
+import glob
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from lakecmp import assert_same_tables  # noqa: E402
+
+suite = Suite()
+case = suite.case
+
+LEASE_TIMEOUT_S = 3
+
+
+def gen(path, count):
+    run([ECOM_OPT, "gen", "--seed", "29", "--users", "300", "--start", "2026-11-25T09:00:00Z", "--rate", "25",
+         "--count", str(count), "--dup-frac", "0.01", "--bad-frac", "0.01", "--quiet", "--out", path])
+
+
+INPUT = os.path.join(TMP, "lease_in.ndjson")
+gen(INPUT, 100000)
+CLEAN = os.path.join(TMP, "lease_clean")
+run([ECOM, "stream", "--input", INPUT, "--out", CLEAN, "--quiet"], timeout=300)
+
+
+def records(root):
+    return sorted(glob.glob(os.path.join(root, "_ecom", "commits", "*.commit")))
+
+
+def wait_for(cond, what, limit_s=60):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
+
+
+def lease_file(root):
+    files = sorted(glob.glob(os.path.join(root, "_ecom", "lease", "*.lease")))
+    assert files, f"no lease file under {root}/_ecom/lease"
+    with open(files[-1]) as f:
+        return dict(line.split(" ", 1) for line in f.read().splitlines()[1:])
+
+
+def feeder(fifo, stop):
+    """Writes INPUT into the FIFO 2000 lines at a time, paced, until the input ends or stop."""
+    with open(INPUT, "rb") as src, open(fifo, "wb") as out:
+        while not stop.is_set():
+            chunk = b"".join(src.readline() for _ in range(2000))
+            if not chunk:
+                break
+            try:
+                out.write(chunk)
+                out.flush()
+            except BrokenPipeError:
+                break
+            time.sleep(0.05)
+
+
+def second_writer_refused_then_takeover_after_kill():
+    root = os.path.join(TMP, "lease_root")
+    fifo = os.path.join(TMP, "lease.fifo")
+    os.mkfifo(fifo)
+    first = subprocess.Popen([ECOM, "stream", "--input", fifo, "--out", root, "--commit-interval", "200ms",
+                              "--lease-timeout", f"{LEASE_TIMEOUT_S}s", "--quiet"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    t = threading.Thread(target=feeder, args=(fifo, stop), daemon=True)
+    t.start()
+    try:
+        wait_for(lambda: len(records(root)) > 0 or first.poll() is not None, "the first writer's first commit")
+        assert first.poll() is None, f"the first writer ended early: {first.stderr.read()[-800:]}"
+        before = records(root)
+        second = subprocess.run([ECOM, "stream", "--input", INPUT, "--out", root, "--quiet"],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1, f"second writer exited {second.returncode}: {second.stderr[-800:]}"
+        assert first.poll() is None, "the first writer ended while the second ran: the test proves nothing"
+        err = second.stderr
+        assert "another writer holds ROOT" in err and f"pid {first.pid} since" in err, err
+        assert f"host {os.uname().nodename}" in err and "lease generation 1, expires in" in err, err
+        print(f"  refused: {err.strip()[:300]}")
+        # The first goes on committing after the refusal.
+        wait_for(lambda: records(root) != before, "a commit of the first writer after the refusal", 30)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = time.time()
+    finally:
+        stop.set()
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        try:  # unblock the feeder's open() if the stream never opened the FIFO
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        t.join(10)
+    held = lease_file(root)
+    assert time.time() < (int(held["renewed"]) + int(held["timeout"])) / 1e6, "the lease expired already"
+    taken = run([ECOM, "stream", "--input", INPUT, "--out", root, "--quiet"], timeout=300)
+    print(f"  taken over {time.time() - killed_at:.1f} s after SIGKILL (dead pid on this host; "
+          f"lease timeout {LEASE_TIMEOUT_S} s)")
+    assert lease_file(root)["generation"] == "2", lease_file(root)
+    with open(records(root)[-1]) as f:
+        rec = f.read()
+    assert re.search(r"^generation 2$", rec, re.M), rec[:400]
+    assert "fenced" not in taken.stderr
+    assert_same_tables(root, CLEAN)
+
+
+def holder_on_another_host_is_waited_for():
+    """A crashed writer on another host: refused until its lease expires, then taken over."""
+    root = os.path.join(TMP, "lease_remote")
+    small = os.path.join(TMP, "lease_small.ndjson")
+    gen(small, 3000)
+    want = os.path.join(TMP, "lease_small_clean")
+    run([ECOM, "stream", "--input", small, "--out", want, "--quiet"], timeout=120)
+    d = os.path.join(root, "_ecom", "lease")
+    os.makedirs(d)
+    now = int(time.time() * 1e6)
+    with open(os.path.join(d, "%020d.lease" % 1), "w") as f:
+        f.write(f"ecom-lease 1\ngeneration 1\nhost elsewhere.example\npid 4242\nsince {now}\n"
+                f"renewed {now}\ntimeout {LEASE_TIMEOUT_S * 1000000}\n")
+    r = subprocess.run([ECOM, "stream", "--input", small, "--out", root, "--quiet"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "host elsewhere.example pid 4242 since" in r.stderr, \
+        f"exited {r.returncode}: {r.stderr[-800:]}"
+    wait = now / 1e6 + LEASE_TIMEOUT_S - time.time()
+    if wait > 0:
+        time.sleep(wait + 0.05)  # a deadline, not a readiness check: the lease's expiry time
+    run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
+    assert lease_file(root)["generation"] == "2", lease_file(root)
+    assert_same_tables(root, want, min_views=100)
+
+
+def clean_exit_releases_the_lease():
+    """A writer that ends normally marks its lease expired: the next one starts at once."""
+    root = os.path.join(TMP, "lease_release")
+    small = os.path.join(TMP, "lease_small.ndjson")
+    gen(small, 3000)
+    run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
+    assert lease_file(root)["timeout"] == "0", lease_file(root)
+    run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
+    assert lease_file(root)["generation"] == "2", lease_file(root)
+
+
+def second_ecom_run_refused():
+    """The issue's reproduction: a second `ecom run` on the --out of a running one."""
+    root = os.path.join(TMP, "lease_run")
+    first = subprocess.Popen([ECOM, "run", "--out", root, "--listen", "127.0.0.1:0", "--quiet", "--seed", "3"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(records(root)) > 0 or first.poll() is not None, "the first run's first commit", 90)
+        assert first.poll() is None, f"the first run ended: {first.stderr.read()[-800:]}"
+        second = subprocess.run([ECOM, "run", "--out", root, "--listen", "127.0.0.1:0", "--quiet"],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1 and f"another writer holds ROOT: host {os.uname().nodename} pid " \
+            f"{first.pid} since" in second.stderr, f"second run exited {second.returncode}: {second.stderr[-800:]}"
+        before = records(root)
+        wait_for(lambda: records(root) != before, "a commit of the first run after the refusal", 30)
+    finally:
+        first.send_signal(signal.SIGINT)
+        try:
+            first.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait()
+    err = first.stderr.read()
+    assert first.returncode == 0, f"the first run exited {first.returncode}: {err[-800:]}"
+    assert "No such file" not in err and "missing" not in err, err[-800:]
+
+
+case(second_writer_refused_then_takeover_after_kill)
+case(second_ecom_run_refused)
+case(holder_on_another_host_is_waited_for)
+case(clean_exit_releases_the_lease)
+suite.exit()
