@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,7 +50,24 @@ typedef struct {
 } gen_opts;
 
 typedef struct {
+    size_t len;             /* the line's bytes in the arena, '\n' included */
+    unsigned char state;    /* PEND_* */
+} gen_pend_entry;
+
+typedef struct {
+    buf_t arena;            /* lines in flight, in send order, from arena_head on */
+    size_t arena_head;
+    gen_pend_entry *e;      /* ring of cap (a power of 2) entries, n used from head */
+    size_t cap, head, n;
+    uint64_t head_seq, next_seq; /* tag of e[head]; tag of the next line */
+} gen_pending;
+
+typedef struct {
     int fd;                 /* NDJSON output, -1 if none */
+    int ufd;                /* FILE.undelivered, -1 until a delivery fails */
+    char upath[4096];
+    gen_pending pend;
+    uint64_t undelivered;
     bool close_fd;
     buf_t obuf;
     kafka_producer *kp;
@@ -93,27 +111,98 @@ static int sink_ndjson(gen_sink *k, const void *data, size_t len) {
     return 0;
 }
 
-/* Delivery report: with Kafka, the NDJSON copy is written here, so it holds exactly the events
- * Kafka acknowledged, in the order it acknowledged them (per partition: generation order). */
-static void sink_on_delivery(void *ctx, int ok, const char *topic, int32_t partition, int64_t offset,
+/* ---- the NDJSON copy with Kafka: exactly what Kafka acknowledged, in generation order ----
+ * Each line sent is kept (in `arena`, in send order, with its length and state in a ring of
+ * entries tagged by a sequence number) until its delivery report comes; then the acknowledged
+ * prefix of the ring goes to the NDJSON file, and a failed line to FILE.undelivered instead.
+ * Memory is bounded by the backpressure bound (lines in flight). */
+enum { PEND_WAIT = 0, PEND_ACK, PEND_FAIL };
+
+static int pend_grow(gen_pending *q) {
+    size_t cap = q->cap ? q->cap * 2 : 1024;
+    gen_pend_entry *e = malloc(cap * sizeof *e);
+    if (!e) return -1;
+    for (size_t i = 0; i < q->n; i++) e[i] = q->e[(q->head + i) & (q->cap - 1)];
+    free(q->e);
+    q->e = e, q->cap = cap, q->head = 0;
+    return 0;
+}
+
+/* Keeps one line (before it is sent); its tag is the returned sequence number. */
+static int pend_push(gen_pending *q, const buf_t *line, uint64_t *tag) {
+    if (q->n == q->cap && pend_grow(q)) return -1;
+    if (q->arena_head > (1u << 20) && q->arena_head > q->arena.len / 2) { /* compact */
+        memmove(q->arena.data, q->arena.data + q->arena_head, q->arena.len - q->arena_head);
+        q->arena.len -= q->arena_head;
+        q->arena_head = 0;
+    }
+    if (buf_append(&q->arena, line->data, line->len) || buf_append_char(&q->arena, '\n')) return -1;
+    q->e[(q->head + q->n++) & (q->cap - 1)] = (gen_pend_entry){.len = line->len + 1, .state = PEND_WAIT};
+    *tag = q->next_seq++;
+    return 0;
+}
+
+/* Undoes the last push (its send failed: it was never in flight). */
+static void pend_pop_last(gen_pending *q) {
+    q->n--;
+    q->next_seq--;
+    q->arena.len -= q->e[(q->head + q->n) & (q->cap - 1)].len;
+}
+
+/* Writes out the settled prefix: acknowledged lines to the NDJSON buffer, failed ones to
+ * FILE.undelivered (opened on first use). */
+static void pend_settle(gen_sink *k) {
+    gen_pending *q = &k->pend;
+    while (q->n && q->e[q->head].state != PEND_WAIT) {
+        gen_pend_entry *e = &q->e[q->head];
+        const char *line = q->arena.data + q->arena_head;
+        if (e->state == PEND_ACK) {
+            sink_ndjson(k, line, e->len - 1);
+        } else {
+            if (k->ufd < 0 && k->upath[0]) k->ufd = open(k->upath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+            if (k->upath[0] && (k->ufd < 0 || write_all(k->ufd, line, e->len))) k->write_failed = true;
+            k->undelivered++;
+        }
+        q->arena_head += e->len;
+        q->head = (q->head + 1) & (q->cap - 1);
+        q->n--;
+        q->head_seq++;
+    }
+}
+
+/* Delivery report: counts per topic, and settles the line's NDJSON fate. */
+static void sink_on_delivery(void *ctx, uint64_t tag, int ok, const char *topic, int32_t partition, int64_t offset,
                              const void *val, size_t vlen, const char *why) {
-    (void)partition, (void)offset, (void)why;
+    (void)partition, (void)offset, (void)why, (void)val, (void)vlen;
     gen_sink *k = ctx;
-    if (!ok) return;
-    for (int i = 0; i < TOPIC_COUNT; i++)
+    for (int i = 0; ok && i < TOPIC_COUNT; i++)
         if (!strcmp(topic, k->o->topics[i])) {
             k->acked[i]++;
             break;
         }
-    sink_ndjson(k, val, vlen);
+    if (k->fd < 0) return;
+    gen_pending *q = &k->pend;
+    if (tag < q->head_seq || tag - q->head_seq >= q->n) return; /* not ours: cannot happen */
+    q->e[(q->head + (tag - q->head_seq)) & (q->cap - 1)].state = ok ? PEND_ACK : PEND_FAIL;
+    pend_settle(k);
 }
 
 static int sink_put(gen_sink *k, const gen_opts *o, const buf_t *line, const gen_meta *m) {
-    if (!k->kp && sink_ndjson(k, line->data, line->len)) return -1;
-    if (k->write_failed) return -1;
-    if (k->kp && kafka_producer_send(k->kp, o->topics[m->topic], m->key, m->key_len, line->data, line->len,
-                                     k->err, sizeof k->err))
-        return -1;
+    if (!k->kp) {
+        if (sink_ndjson(k, line->data, line->len)) return -1;
+    } else {
+        uint64_t tag = 0;
+        if (k->write_failed) return -1;
+        if (k->fd >= 0 && pend_push(&k->pend, line, &tag)) {
+            snprintf(k->err, sizeof k->err, "out of memory");
+            return -1;
+        }
+        if (kafka_producer_send_tagged(k->kp, o->topics[m->topic], m->key, m->key_len, line->data, line->len, tag,
+                                       k->err, sizeof k->err)) {
+            if (k->fd >= 0) pend_pop_last(&k->pend);
+            return -1;
+        }
+    }
     k->per_topic[m->topic]++;
     k->lines++;
     return 0;
@@ -203,6 +292,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
 /* Opens the outputs. 0, or an exit code (2 bad usage, 1 runtime) with a message printed. */
 static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
     k->fd = -1;
+    k->ufd = -1;
     k->o = o;
     if (!o->out && !o->brokers) {
         char err[512];
@@ -222,6 +312,8 @@ static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
                 return 1;
             }
             k->close_fd = true;
+            snprintf(k->upath, sizeof k->upath, "%s.undelivered", o->out);
+            unlink(k->upath); /* a stale one from an earlier run would lie */
         }
     }
     if (o->brokers) {
@@ -345,13 +437,20 @@ static int gen_deliver_rest(gen_sink *k, const gen_opts *o) {
             last = now;
         }
     }
+    /* given up (second signal): lines still in flight are not acknowledged, so not in the copy */
+    for (size_t i = 0; i < k->pend.n; i++) k->pend.e[(k->pend.head + i) & (k->pend.cap - 1)].state = PEND_FAIL;
+    pend_settle(k);
     if (sink_flush(k) && !k->broken_pipe) k->write_failed = true;
     kafka_producer_stats ks;
     kafka_producer_stats_get(k->kp, &ks);
     if (k->write_failed) fprintf(stderr, "ecom gen: %s\n", k->err[0] ? k->err : "NDJSON copy incomplete");
     if (left > 0 || ks.failed > 0) {
-        fprintf(stderr, "ecom gen: %llu messages failed, %lld undelivered (not in Kafka, not in the NDJSON copy)%s%s\n",
-                (unsigned long long)ks.failed, (long long)left, ks.last_error[0] ? ": " : "", ks.last_error);
+        fprintf(stderr, "ecom gen: %llu messages failed, %lld unacknowledged at exit%s%s\n", (unsigned long long)ks.failed,
+                (long long)left, ks.last_error[0] ? ": " : "", ks.last_error);
+        if (k->undelivered && k->upath[0])
+            fprintf(stderr, "ecom gen: the NDJSON copy holds only what Kafka acknowledged; the other %llu lines are "
+                    "in %s (an unacknowledged one may still have reached Kafka)\n",
+                    (unsigned long long)k->undelivered, k->upath);
         return -1;
     }
     return k->write_failed ? -1 : 0;
@@ -403,6 +502,9 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
         rc = 1;
     }
     buf_free(&k.obuf);
+    buf_free(&k.pend.arena);
+    free(k.pend.e);
+    if (k.ufd >= 0) close(k.ufd);
     gen_free(g);
     return rc;
 }

@@ -55,10 +55,11 @@ kafka_producer *kafka_producer_new_with(const char *brokers, int64_t timeout_us,
 
 /* Called from the delivery report of each message (inside send/poll/flush/wait, in the caller's
  * thread), in the order the broker acknowledged them (per partition: the order they were sent).
- * ok = 1 with the partition and offset Kafka stored it at, or 0 with why it failed (offset -1).
+ * tag is the one given to kafka_producer_send_tagged() (0 for kafka_producer_send()). ok = 1
+ * with the partition and offset Kafka stored it at, or 0 with why it failed (offset -1).
  * val/vlen is the message's value, valid during the call only. */
-typedef void (*kafka_delivery_fn)(void *ctx, int ok, const char *topic, int32_t partition, int64_t offset,
-                                  const void *val, size_t vlen, const char *why);
+typedef void (*kafka_delivery_fn)(void *ctx, uint64_t tag, int ok, const char *topic, int32_t partition,
+                                  int64_t offset, const void *val, size_t vlen, const char *why);
 
 typedef struct {
     const char *brokers;
@@ -99,6 +100,10 @@ extern const char *const kafka_producer_settings[];
  * time-out or stop. */
 int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, size_t klen,
                         const void *val, size_t vlen, char *err, size_t errlen);
+
+/* The same, with a tag handed back to the config's on_delivery callback. */
+int kafka_producer_send_tagged(kafka_producer *p, const char *topic, const void *key, size_t klen, const void *val,
+                               size_t vlen, uint64_t tag, char *err, size_t errlen);
 
 /* Serves delivery reports without blocking. */
 void kafka_producer_poll(kafka_producer *p);

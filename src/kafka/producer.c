@@ -63,7 +63,7 @@ static void producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, vo
         p->st.delivered++;
     }
     if (p->on_delivery)
-        p->on_delivery(p->ctx, !m->err, topic, m->partition, m->err ? -1 : m->offset, m->payload, m->len,
+        p->on_delivery(p->ctx, (uint64_t)(uintptr_t)m->_private, !m->err, topic, m->partition, m->err ? -1 : m->offset, m->payload, m->len,
                        m->err ? rd_kafka_err2str(m->err) : NULL);
 }
 
@@ -230,13 +230,19 @@ static void producer_send_error(kafka_producer *p, const char *topic, rd_kafka_r
  * delivery reports (which frees room) and retries, up to the producer's time limit. */
 int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, size_t klen,
                         const void *val, size_t vlen, char *err, size_t errlen) {
+    return kafka_producer_send_tagged(p, topic, key, klen, val, vlen, 0, err, errlen);
+}
+
+int kafka_producer_send_tagged(kafka_producer *p, const char *topic, const void *key, size_t klen, const void *val,
+                               size_t vlen, uint64_t tag, char *err, size_t errlen) {
     rd_kafka_topic_t *t = producer_topic(p, topic, false, err, errlen);
     if (!t) return -1;
     int64_t deadline = 0;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+            RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             producer_send_error(p, topic, e, err, errlen);

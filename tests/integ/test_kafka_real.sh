@@ -201,10 +201,41 @@ gen_checks_every_topic_first() {
   expect_eq "$(end_offsets "$KADDR" "$tc")" 0 "messages sent to $tc before the check failed"
 }
 
+# The same outage with --timeout 3s: gen gives up on what it cannot deliver in time and exits 1,
+# and says exactly what: the NDJSON copy is what Kafka holds (line for line), the other lines are
+# in FILE.undelivered, and the two add up to --count.
+gen_timeout_says_what_was_lost() {
+  kafka_up || return
+  local tv=tv_$$ tc=tc_$$ to=to_$$ n=2000 i f=$TEST_TMP/timeout.ndjson
+  expect_rc 0 "$ECOM" broker --create-topics --brokers "$KADDR" --partitions 3 --topics "$tv,$tc,$to"
+  "$ECOM" gen --rate 200 --count $n --users 300 --timeout 3s --brokers "$KADDR" --topic-views "$tv" \
+    --topic-cart "$tc" --topic-orders "$to" --out "$f" >/dev/null 2>"$TEST_TMP/timeout.err" &
+  local gpid=$!
+  for i in $(seq 100); do [ -f "$f" ] && [ "$(wc -l <"$f")" -ge 200 ] && break; sleep 0.1; done
+  bash "$REPO/tests/services/kafka.sh" stop-broker || fail "stop-broker"
+  local rc=0
+  for i in $(seq 600); do kill -0 $gpid 2>/dev/null || break; sleep 0.1; done
+  kill -0 $gpid 2>/dev/null && { kill -INT $gpid; kill -INT $gpid; fail "gen did not end within 60 s"; }
+  wait $gpid || rc=$?
+  bash "$REPO/tests/services/kafka.sh" start-broker >/dev/null || fail "start-broker"
+  expect_eq $rc 1 "gen exit code with --timeout and a broker gone"
+  expect_contains "$(cat "$TEST_TMP/timeout.err")" "$f.undelivered"
+  local got lost held
+  got=$(wc -l <"$f"); lost=$(wc -l <"$f.undelivered" 2>/dev/null || echo 0)
+  held=$(( $(end_offsets "$KADDR" "$tv") + $(end_offsets "$KADDR" "$tc") + $(end_offsets "$KADDR" "$to") ))
+  echo "  NDJSON $got lines, undelivered $lost, Kafka holds $held; $(grep -m1 failed "$TEST_TMP/timeout.err")"
+  expect_eq $((got + lost)) $n "NDJSON + undelivered lines"
+  expect_eq "$held" "$got" "messages in Kafka vs NDJSON lines"
+  [ "$lost" -gt 0 ] || fail "nothing was undelivered: the outage did not happen"
+  consume "$KADDR" "$tv" "$tc" "$to" | cut -f4 | sort >"$TEST_TMP/timeout.kafka"
+  sort "$f" | cmp -s - "$TEST_TMP/timeout.kafka" || fail "Kafka's messages differ from the NDJSON copy"
+}
+
 case_run gen_into_real_kafka
 case_run gen_unreachable_broker
 case_run gen_missing_topic
 case_run gen_finds_embedded_broker
 case_run gen_checks_every_topic_first
 case_run gen_survives_broker_outage
+case_run gen_timeout_says_what_was_lost
 suite_end
