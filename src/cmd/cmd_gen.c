@@ -44,7 +44,7 @@ static const char gen_usage[] =
 typedef struct {
     int64_t users, count, seed, duration, start, late_max, timeout, connect_timeout;
     double rate, speedup, late_frac, dup_frac, bad_frac;
-    const char *out, *brokers, *topics[TOPIC_COUNT];
+    const char *out, *brokers, *ack_log, *topics[TOPIC_COUNT];
     const char *const *kafka_settings; /* -X / kafka.* / $ECOM_KAFKA_CONF, owned by the flags_store */
     bool quiet, seen_start, seen_speedup, seen_seed, seen_rate, seen_connect;
 } gen_opts;
@@ -65,6 +65,7 @@ typedef struct {
 typedef struct {
     int fd;                 /* NDJSON output, -1 if none */
     int ufd;                /* FILE.undelivered, -1 until a delivery fails */
+    FILE *acks;             /* --ack-log, NULL if none */
     char upath[4096];
     gen_pending pend;
     uint64_t undelivered;
@@ -170,11 +171,29 @@ static void pend_settle(gen_sink *k) {
     }
 }
 
+/* One line of --ack-log: where Kafka says it stored the event (the evidence that tells a
+ * message the broker lost from one gen never had acknowledged). */
+static void sink_ack_log(gen_sink *k, const char *topic, int32_t partition, int64_t offset, const void *val,
+                         size_t vlen) {
+    static const char key[] = "\"event_id\":\"";
+    const char *v = val, *id = memmem(v, vlen, key, sizeof key - 1);
+    size_t idlen = 0;
+    if (id) {
+        id += sizeof key - 1;
+        const char *q = memchr(id, '"', vlen - (size_t)(id - v));
+        idlen = q ? (size_t)(q - id) : 0;
+    }
+    if (fprintf(k->acks, "%s\t%d\t%lld\t%.*s\n", topic, (int)partition, (long long)offset, (int)idlen,
+                id ? id : "") < 0)
+        k->write_failed = true;
+}
+
 /* Delivery report: counts per topic, and settles the line's NDJSON fate. */
 static void sink_on_delivery(void *ctx, uint64_t tag, int ok, const char *topic, int32_t partition, int64_t offset,
                              const void *val, size_t vlen, const char *why) {
-    (void)partition, (void)offset, (void)why, (void)val, (void)vlen;
+    (void)why;
     gen_sink *k = ctx;
+    if (ok && k->acks) sink_ack_log(k, topic, partition, offset, val, vlen);
     for (int i = 0; ok && i < TOPIC_COUNT; i++)
         if (!strcmp(topic, k->o->topics[i])) {
             k->acked[i]++;
@@ -244,6 +263,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
         {"dup-frac", FLAG_DOUBLE, &o->dup_frac, "fraction of events re-sent with the same event_id (default 0)", 0, 1, NULL},
         {"bad-frac", FLAG_DOUBLE, &o->bad_frac, "fraction of lines made invalid (default 0)", 0, 1, NULL},
         {"out", FLAG_STR, &o->out, "write NDJSON to FILE, or - for stdout", 0, 0, NULL},
+        {"ack-log", FLAG_STR, &o->ack_log, "write topic, partition, offset, event_id of each acknowledged event to FILE (evidence)", 0, 0, NULL},
         {"brokers", FLAG_STR, &o->brokers, "Kafka bootstrap servers host:port[,...]", 0, 0, NULL},
         {"topic-views", FLAG_STR, &o->topics[0], "topic for page_view (default page_views)", 0, 0, NULL},
         {"topic-cart", FLAG_STR, &o->topics[1], "topic for cart events (default cart_events)", 0, 0, NULL},
@@ -315,6 +335,10 @@ static int gen_open(gen_opts *o, gen_sink *k, char *addr, size_t addrlen) {
             snprintf(k->upath, sizeof k->upath, "%s.undelivered", o->out);
             unlink(k->upath); /* a stale one from an earlier run would lie */
         }
+    }
+    if (o->ack_log && !(k->acks = fopen(o->ack_log, "we"))) {
+        fprintf(stderr, "ecom gen: %s: %s\n", o->ack_log, strerror(errno));
+        return 1;
     }
     if (o->brokers) {
         char err[512];
@@ -467,6 +491,7 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
     int rc = gen_open(&o, &k, addr, sizeof addr);
     if (rc) {
         if (k.close_fd) close(k.fd);
+        if (k.acks) fclose(k.acks);
         return rc;
     }
     char err[256];
@@ -478,6 +503,7 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom gen: %s\n", err);
         kafka_producer_free(k.kp);
         if (k.close_fd) close(k.fd);
+        if (k.acks) fclose(k.acks);
         return 1;
     }
     struct sigaction sa;
@@ -505,6 +531,10 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
     buf_free(&k.pend.arena);
     free(k.pend.e);
     if (k.ufd >= 0) close(k.ufd);
+    if (k.acks && fclose(k.acks) != 0 && rc == 0) {
+        fprintf(stderr, "ecom gen: %s: %s\n", o.ack_log, strerror(errno));
+        rc = 1;
+    }
     gen_free(g);
     return rc;
 }
