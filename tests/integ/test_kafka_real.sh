@@ -266,6 +266,26 @@ gen_timeout_says_what_was_lost() {
   sort "$f" | cmp -s - "$TEST_TMP/timeout.kafka" || fail "Kafka's messages differ from the NDJSON copy"
 }
 
+# A broker that creates topics on demand (auto.create.topics.enable=true, a broker of its own in
+# its own services directory) and three topics that do not exist yet: gen has every topic
+# created and led before its first message, so all events are delivered once (issue 11, finding
+# 6: gen checked topics one at a time, failed on the second, after delivering part of the events).
+gen_with_auto_created_topics() {
+  local svc=$TEST_TMP/auto-services addr n=3000 tv=av_$$ tc=ac_$$ to=ao_$$
+  mkdir -p "$svc"
+  addr=$(ECOM_SERVICES_DIR=$svc ECOM_KAFKA_AUTO_CREATE=1 ECOM_KAFKA_HEAP=256m \
+    bash "$REPO/tests/services/kafka.sh" ensure) || { fail "auto-create broker did not start"; return; }
+  local args=(--seed 5 --start "$START" --count $n --users 200 --quiet)
+  expect_rc 0 "$ECOM" gen "${args[@]}" --brokers "$addr" --topic-views "$tv" --topic-cart "$tc" --topic-orders "$to"
+  "$ECOM_OPT" gen "${args[@]}" --out "$TEST_TMP/auto.ndjson" || fail "gen --out"
+  local held=0 t
+  for t in "$tv" "$tc" "$to"; do held=$((held + $(end_offsets "$addr" "$t" || echo 0))); done
+  expect_eq "$held" $n "messages in the auto-created topics"
+  consume "$addr" "$tv" "$tc" "$to" >"$TEST_TMP/auto.tsv"
+  verify "$TEST_TMP/auto.tsv" "$TEST_TMP/auto.ndjson" "$tv" "$tc" "$to" 3 0 || fail "verification"
+  ECOM_SERVICES_DIR=$svc bash "$REPO/tests/services/kafka.sh" stop
+}
+
 case_run gen_into_real_kafka
 case_run gen_unreachable_broker
 case_run gen_missing_topic
@@ -273,4 +293,5 @@ case_run gen_finds_embedded_broker
 case_run gen_checks_every_topic_first
 case_run gen_survives_broker_outage
 case_run gen_timeout_says_what_was_lost
+case_run gen_with_auto_created_topics
 suite_end

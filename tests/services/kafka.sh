@@ -31,7 +31,7 @@
 # it defaults to /tmp/ecom-services-$UID). Readiness is a real metadata round trip (kcat -L
 # lists the broker), polled within a bound (ECOM_KAFKA_TIMEOUT, default 90 s), never a sleep.
 # Topics are not created here: tests create what they need (`ecom broker --create-topics`).
-# Heap: ECOM_KAFKA_HEAP (default 512m).
+# Heap: ECOM_KAFKA_HEAP (default 512m). ECOM_KAFKA_AUTO_CREATE=1: auto.create.topics.enable=true.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ECOM_CACHE=${ECOM_CACHE:-$HOME/.cache/ecom}
@@ -41,6 +41,9 @@ TIMEOUT=${ECOM_KAFKA_TIMEOUT:-90}
 VER=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$REPO/scripts/kafka/pom.xml")
 LIBS=$ECOM_CACHE/kafka/$VER/libs
 HEAP=${ECOM_KAFKA_HEAP:-512m}
+# ECOM_KAFKA_AUTO_CREATE=1: the broker creates a topic a client asks for (for the tests of that
+# case, in a services directory of their own); off by default, as in production.
+AUTO_CREATE=$([ "${ECOM_KAFKA_AUTO_CREATE:-0}" = 1 ] && echo true || echo false)
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -120,7 +123,7 @@ listener.name.plain.plain.sasl.jaas.config=org.apache.kafka.common.security.plai
 listener.name.mtls.ssl.client.auth=required
 log.dirs=$DIR/data
 num.partitions=3
-auto.create.topics.enable=false
+auto.create.topics.enable=$AUTO_CREATE
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1
