@@ -469,8 +469,8 @@ static int gen_deliver_rest(gen_sink *k, const gen_opts *o) {
     kafka_producer_stats_get(k->kp, &ks);
     if (k->write_failed) fprintf(stderr, "ecom gen: %s\n", k->err[0] ? k->err : "NDJSON copy incomplete");
     if (left > 0 || ks.failed > 0) {
-        fprintf(stderr, "ecom gen: %llu messages failed, %lld unacknowledged at exit%s%s\n", (unsigned long long)ks.failed,
-                (long long)left, ks.last_error[0] ? ": " : "", ks.last_error);
+        fprintf(stderr, "ecom gen: %llu messages failed, %lld unacknowledged at exit%s%s\n",
+                (unsigned long long)ks.failed, (long long)left, ks.last_error[0] ? ": " : "", ks.last_error);
         if (k->undelivered && k->upath[0])
             fprintf(stderr, "ecom gen: the NDJSON copy holds only what Kafka acknowledged; the other %llu lines are "
                     "in %s (an unacknowledged one may still have reached Kafka)\n",

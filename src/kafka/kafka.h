@@ -9,6 +9,9 @@
  *     send() copies key and value, so the caller may reuse its buffers at once.
  *   - The producer is idempotent with acks=all. Every delivery report is checked: stats count
  *     delivered and failed messages, and kafka_producer_flush() says how many are left undelivered.
+ *     kafka_producer_open() is the producer of long-running writers (gen, run): every topic
+ *     checked before the first message, retried until delivered unless a delivery limit is
+ *     given, a backlog bound for backpressure, and a per-message delivery callback.
  *   - Brokers: a comma-separated bootstrap list. When a command is given none, it reads the
  *     address the embedded broker wrote (kafka_default_brokers()).
  *   - Partitioning: the producer uses Kafka's Java-compatible murmur2 partitioner on the key, so a

@@ -63,8 +63,8 @@ static void producer_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, vo
         p->st.delivered++;
     }
     if (p->on_delivery)
-        p->on_delivery(p->ctx, (uint64_t)(uintptr_t)m->_private, !m->err, topic, m->partition, m->err ? -1 : m->offset, m->payload, m->len,
-                       m->err ? rd_kafka_err2str(m->err) : NULL);
+        p->on_delivery(p->ctx, (uint64_t)(uintptr_t)m->_private, !m->err, topic, m->partition,
+                       m->err ? -1 : m->offset, m->payload, m->len, m->err ? rd_kafka_err2str(m->err) : NULL);
 }
 
 /* Client-level errors (connection refused, all brokers down, fatal idempotence errors) are kept
