@@ -9,6 +9,9 @@
  *     send() copies key and value, so the caller may reuse its buffers at once.
  *   - The producer is idempotent with acks=all. Every delivery report is checked: stats count
  *     delivered and failed messages, and kafka_producer_flush() says how many are left undelivered.
+ *     kafka_producer_open() is the producer of long-running writers (gen, run): every topic
+ *     checked before the first message, retried until delivered unless a delivery limit is
+ *     given, a backlog bound for backpressure, and a per-message delivery callback.
  *   - Brokers: a comma-separated bootstrap list. When a command is given none, it reads the
  *     address the embedded broker wrote (kafka_default_brokers()).
  *   - Partitioning: the producer uses Kafka's Java-compatible murmur2 partitioner on the key, so a
@@ -22,6 +25,7 @@
 #ifndef ECOM_KAFKA_H
 #define ECOM_KAFKA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,15 +56,57 @@ kafka_producer *kafka_producer_new(const char *brokers, int64_t timeout_us, char
 kafka_producer *kafka_producer_new_with(const char *brokers, int64_t timeout_us, const char *const *settings,
                                         char *err, size_t errlen);
 
+/* Called from the delivery report of each message (inside send/poll/flush/wait, in the caller's
+ * thread), in the order the broker acknowledged them (per partition: the order they were sent).
+ * tag is the one given to kafka_producer_send_tagged() (0 for kafka_producer_send()). ok = 1
+ * with the partition and offset Kafka stored it at, or 0 with why it failed (offset -1).
+ * val/vlen is the message's value, valid during the call only. */
+typedef void (*kafka_delivery_fn)(void *ctx, uint64_t tag, int ok, const char *topic, int32_t partition,
+                                  int64_t offset, const void *val, size_t vlen, const char *why);
+
+typedef struct {
+    const char *brokers;
+    int64_t connect_timeout_us;     /* bounded wait for a first broker answer and for topics; 0 = 10 s */
+    int64_t delivery_timeout_us;    /* per-message delivery limit; 0 = retry until delivered (infinite) */
+    const char *const *settings;    /* extra librdkafka settings; NULL = $ECOM_KAFKA_CONF */
+    const char *const *topics;      /* checked (waited for) before the constructor returns; may be NULL */
+    size_t ntopics;
+    kafka_delivery_fn on_delivery;  /* may be NULL */
+    void *ctx;
+    volatile sig_atomic_t *stop;    /* when set, blocking waits (full queue, backlog) give up; may be NULL */
+} kafka_producer_config;
+
+/* The producer for a long-running writer (gen, run): connects within connect_timeout_us, then
+ * checks every topic in cfg->topics (a topic the broker auto-creates is waited for until every
+ * partition has a leader, within connect_timeout_us) so that no message is sent unless every
+ * topic can take it. With delivery_timeout_us = 0 a message is retried until the broker
+ * acknowledges it, and send() blocks on a full queue for as long as it takes (or until *stop).
+ * NULL with err. */
+kafka_producer *kafka_producer_open(const kafka_producer_config *cfg, char *err, size_t errlen);
+
+/* Messages sent and not yet acknowledged or failed. */
+uint64_t kafka_producer_unacked(kafka_producer *p);
+
+/* Backpressure: serves delivery reports until fewer than max_unacked messages are in flight.
+ * Returns 0 then, 1 if *stop (the config's) was set first, or after waiting wait_us without
+ * getting under the bound (wait_us 0 = no limit), so the caller can report progress and call
+ * again. */
+int kafka_producer_wait_unacked(kafka_producer *p, uint64_t max_unacked, int64_t wait_us);
+
 /* The librdkafka producer settings applied (name=value pairs, NULL-terminated), for docs/tests. */
 extern const char *const kafka_producer_settings[];
 
-/* Queues one message. The first message to a topic checks that the topic exists (one metadata
- * request; -1 with "topic X: Broker: Unknown topic or partition" if not). Blocks (serving
- * delivery reports) while the local queue is full, up to the producer's timeout; returns -1 on
- * a fatal error or time-out. */
+/* Queues one message. The first message to a topic not checked by kafka_producer_open checks
+ * that the topic exists (one metadata request; -1 with "topic X: Broker: Unknown topic or
+ * partition" if not). Blocks (serving delivery reports) while the local queue is full, up to the
+ * delivery time limit (forever when it is 0, unless *stop); returns -1 on a fatal error,
+ * time-out or stop. */
 int kafka_producer_send(kafka_producer *p, const char *topic, const void *key, size_t klen,
                         const void *val, size_t vlen, char *err, size_t errlen);
+
+/* The same, with a tag handed back to the config's on_delivery callback. */
+int kafka_producer_send_tagged(kafka_producer *p, const char *topic, const void *key, size_t klen, const void *val,
+                               size_t vlen, uint64_t tag, char *err, size_t errlen);
 
 /* Serves delivery reports without blocking. */
 void kafka_producer_poll(kafka_producer *p);

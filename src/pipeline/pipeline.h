@@ -64,6 +64,7 @@
  *                 "files_committed", "storage_errors", "kafka_errors"},
  *    "state_entries", "partitions": [{"partition", "assigned", "idle", "watermark",
  *    "topics": [{"topic", "offset", "lag"}]}], "lag",
+ *    "kafka_connected": true|false|null, "last_progress_at": RFC 3339 ms UTC | null,
  *    "open_windows": {"<catalog metric>": [{"window_start", "window_end", "final_at",
  *                     "partition" (scale-out only), <every catalog column by name>}], ...}}
  *   open_windows has one member per catalog metric ([] when none), from the engine's snapshot:
@@ -71,6 +72,11 @@
  *   included). final_at = the watermark at which the window is final (window_end; funnel:
  *   window_end + funnel_horizon_s). Counts are integers, money numbers with 2 decimals, rates
  *   numbers. `corrections` = correction rows written by this process.
+ *   Health: "lag" (and each topic's) is null while the broker cannot be asked (kafka_connected
+ *   false: the once-a-second probe, an exact watermark query, failed); kafka_connected is null
+ *   for file input and before the first probe. last_progress_at = when the job last read a
+ *   record or was caught up with a broker that answered (null: never). /metrics: ecom_stream_lag
+ *   NaN when unknown, ecom_stream_kafka_connected 0|1, ecom_stream_last_progress_seconds.
  *
  * Contract
  *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),

@@ -148,6 +148,9 @@ int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
 void lease_release(storage *s, writer_lease *l);
 
 /* ---- the job ---- */
+/* Whether the Kafka broker can be asked (file input: never asked). */
+typedef enum { JOB_BROKER_UNKNOWN = 0, JOB_BROKER_UP, JOB_BROKER_DOWN } job_broker_state;
+
 typedef struct pipeline_job pipeline_job;
 
 struct status_server;
@@ -178,6 +181,12 @@ struct pipeline_job {
     int64_t (*high)[KAFKA_NTOPICS];  /* broker high watermarks, for lag */
     int64_t in_offset;             /* file: byte offset of the next unread line */
     bool assigned_ready;           /* Kafka: the group has assigned the partitions */
+    /* health (/status): whether the broker answered the last probe (source_kafka.c refresh_lag),
+     * and when the job last made progress (read a record, or was caught up with a reachable
+     * broker): so that "lag 0" never hides an outage */
+    job_broker_state broker;
+    int64_t last_progress_us;      /* wall clock; 0 = never */
+    uint64_t progress_records;     /* stats.records when last_progress_us was last moved */
     pipeline_stats stats;          /* scale-out: counters = sums over the owned partitions */
     /* scale-out layout (cfg->scale_out), all [nparts] */
     bool *owned;                   /* partitions this instance owns now */

@@ -123,7 +123,34 @@ static void refresh_high(input_source *s, bool exact) {
         }
 }
 
-static void kafka_refresh_lag(input_source *s) { refresh_high(s, false); }
+/* How long the status probe may wait for the broker: the loop pauses that long once a second
+ * while the broker is away (it processes nothing then anyway). */
+#define KAFKA_PROBE_MS 500
+
+/* Lag for /status, once a second. The cached watermarks alone would keep showing the last lag
+ * (often 0) through an outage, so one exact watermark query probes the broker first: when it
+ * fails, lag is unknown (the broker state says so) and the cache is not trusted. Progress: a
+ * record read, or caught up with a broker that answered. */
+static void kafka_refresh_lag(input_source *s) {
+    kafka_src *k = s->ctx;
+    pipeline_job *j = s->job;
+    int64_t lo = -1, hi = -1;
+    char e2[160];
+    if (!k->consumer || j->nparts <= 0) return;
+    if (kafka_consumer_watermarks(k->consumer, j->cfg->topics[0], 0, &lo, &hi, KAFKA_PROBE_MS, e2, sizeof e2)) {
+        j->broker = JOB_BROKER_DOWN;
+        return;
+    }
+    j->broker = JOB_BROKER_UP;
+    refresh_high(s, false);
+    if (hi >= 0) j->high[0][0] = hi;
+    bool caught_up = j->assigned_ready;
+    for (int p = 0; caught_up && p < j->nparts; p++)
+        for (int t = 0; t < KAFKA_NTOPICS; t++)
+            if ((!j->owned || j->owned[p]) && j->high[p][t] > (j->offsets[p][t] < 0 ? 0 : j->offsets[p][t]))
+                caught_up = false;
+    if (caught_up) j->last_progress_us = time_now_us();
+}
 
 /* A topic-partition with unread data (or not known yet) must not turn idle: the idle rule is
  * for partitions with nothing to send, not for ones we have not caught up with. */

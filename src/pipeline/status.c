@@ -196,7 +196,31 @@ static void render_time(buf_t *b, const char *name, int64_t us) {
     ts_field(b, name, us);
 }
 
-/* Renders /status schema 2 (documented in pipeline.h; every field always present). */
+/* Health fields: kafka_connected (null for file input or before the first probe) and
+ * last_progress_at. Also moves last_progress_us when records were read since the last render
+ * (render runs in the loop thread, once a second). */
+static void render_health(pipeline_job *j, buf_t *b, buf_t *m) {
+    if (j->stats.records != j->progress_records) {
+        j->progress_records = j->stats.records;
+        j->last_progress_us = time_now_us();
+    }
+    const char *kc = j->broker == JOB_BROKER_UP ? "true" : j->broker == JOB_BROKER_DOWN ? "false" : "null";
+    buf_printf(b, "\"kafka_connected\":%s,", kc);
+    render_time(b, "last_progress_at", j->last_progress_us > 0 ? j->last_progress_us : INT64_MIN);
+    buf_append_char(b, ',');
+    if (j->broker != JOB_BROKER_UNKNOWN)
+        buf_printf(m, "# HELP ecom_stream_kafka_connected 1 if the broker answered the last probe.\n"
+                      "# TYPE ecom_stream_kafka_connected gauge\necom_stream_kafka_connected %d\n",
+                   j->broker == JOB_BROKER_UP);
+    if (j->last_progress_us > 0)
+        buf_printf(m, "# HELP ecom_stream_last_progress_seconds When the stream last read a record or was caught up.\n"
+                      "# TYPE ecom_stream_last_progress_seconds gauge\necom_stream_last_progress_seconds %.3f\n",
+                   (double)j->last_progress_us / 1e6);
+}
+
+/* Renders /status schema 2 (documented in pipeline.h; every field always present). Lag is null
+ * (and ecom_stream_lag NaN) while the broker cannot be asked: the last known value would claim
+ * a health the job cannot know. */
 int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     static const char *tn[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart", "purchase"};
     const pipeline_stats *s = &j->stats;
@@ -222,6 +246,7 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
                s->duplicates, s->late, s->corrections, s->rejected, s->future, s->conflicts, s->blank, s->epochs, s->files_committed,
                s->storage_errors, s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
     int64_t total_lag = 0;
+    bool lag_known = j->broker != JOB_BROKER_DOWN;
     for (int p = 0; p < j->nparts; p++) {
         stream_partition_stats ps = {0};
         if (j->engine) stream_engine_partition_stats(j->engine, p, &ps);
@@ -234,12 +259,16 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
             int64_t lag = (hi > 0 && off >= 0) ? hi - off : (hi > 0 ? hi : 0);
             if (lag < 0) lag = 0;
             total_lag += lag;
-            buf_printf(b, "%s{\"topic\":\"%s\",\"offset\":%" PRId64 ",\"lag\":%" PRId64 "}", t ? "," : "",
-                       job_file_input(j) ? "file" : j->cfg->topics[t], off, lag);
+            buf_printf(b, "%s{\"topic\":\"%s\",\"offset\":%" PRId64 ",\"lag\":", t ? "," : "",
+                       job_file_input(j) ? "file" : j->cfg->topics[t], off);
+            if (lag_known) buf_printf(b, "%" PRId64 "}", lag);
+            else buf_append_str(b, "null}");
         }
         buf_append_str(b, "]}");
     }
-    buf_printf(b, "],\"lag\":%" PRId64 ",", total_lag);
+    if (lag_known) buf_printf(b, "],\"lag\":%" PRId64 ",", total_lag);
+    else buf_append_str(b, "],\"lag\":null,");
+    render_health(j, b, m);
     render_open_windows(j, b);
     buf_append_str(b, "}\n");
 
@@ -270,7 +299,8 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
                s->kafka_errors);
     buf_printf(m, "# TYPE ecom_stream_state_entries gauge\necom_stream_state_entries %" PRIu64 "\n",
                j->engine ? stream_engine_state_entries(j->engine) : 0);
-    buf_printf(m, "# TYPE ecom_stream_lag gauge\necom_stream_lag %" PRId64 "\n", total_lag);
+    if (lag_known) buf_printf(m, "# TYPE ecom_stream_lag gauge\necom_stream_lag %" PRId64 "\n", total_lag);
+    else buf_append_str(m, "# TYPE ecom_stream_lag gauge\necom_stream_lag NaN\n");
     if (wm != INT64_MIN)
         buf_printf(m, "# TYPE ecom_stream_watermark_seconds gauge\necom_stream_watermark_seconds %.3f\n",
                    (double)wm / 1e6);

@@ -45,11 +45,17 @@ static void run_sleep_us(int64_t us) {
 }
 
 /* The generator: gen_next() on the wall clock, paced at cfg->rate, each line sent to its
- * topic keyed by user_id (the same routing as `ecom gen --brokers`). Ends on stop, flushing
- * what is in flight so the stream sees every event that was generated. */
+ * topic keyed by user_id (the same routing and delivery rules as `ecom gen --brokers`: every
+ * topic checked first, retried until delivered, generation held back while more than
+ * RUN_GEN_UNACKED events are unacknowledged). Ends on stop, flushing what is in flight
+ * (bounded: 10 s) so the stream sees every event that was generated. */
+#define RUN_GEN_UNACKED 1000
 static int run_gen_loop(run_part *p, char *err, size_t errlen) {
     const run_config *c = p->cfg;
-    kafka_producer *kp = kafka_producer_new_with(p->brokers, 10 * TIME_US_PER_SEC, p->cfg->kafka_settings, err, errlen);
+    kafka_producer_config pc = {.brokers = p->brokers, .connect_timeout_us = 10 * TIME_US_PER_SEC,
+                                .settings = c->kafka_settings, .topics = kafka_event_topics,
+                                .ntopics = KAFKA_NTOPICS, .stop = &p->stop};
+    kafka_producer *kp = kafka_producer_open(&pc, err, errlen);
     if (!kp) return -1;
     gen_config gc = {.seed = c->seed, .users = c->users, .rate = c->rate, .start_us = time_now_us()};
     gen *g = gen_new(&gc, err, errlen);
@@ -62,6 +68,9 @@ static int run_gen_loop(run_part *p, char *err, size_t errlen) {
     int rc = 0;
     int64_t t0 = time_mono_us();
     while (!p->stop) {
+        int64_t w0 = time_mono_us();
+        if (kafka_producer_wait_unacked(kp, RUN_GEN_UNACKED, 0)) break; /* stopped while waiting */
+        t0 += time_mono_us() - w0;                                   /* resume at the rate, no burst */
         int64_t ahead = t0 + (int64_t)((double)p->sent * 1e6 / c->rate) - time_mono_us();
         if (ahead > 0) {
             kafka_producer_poll(kp);
@@ -82,7 +91,12 @@ static int run_gen_loop(run_part *p, char *err, size_t errlen) {
         p->sent++;
     }
     int64_t left = kafka_producer_flush(kp, 10 * TIME_US_PER_SEC);
-    if (rc == 0 && left > 0) {
+    kafka_producer_stats ks;
+    kafka_producer_stats_get(kp, &ks);
+    if (rc == 0 && ks.failed > 0) {
+        snprintf(err, errlen, "generator: %llu events failed: %s", (unsigned long long)ks.failed, ks.last_error);
+        rc = -1;
+    } else if (rc == 0 && left > 0) {
         snprintf(err, errlen, "generator: %lld events undelivered at stop", (long long)left);
         rc = -1;
     }

@@ -1,6 +1,6 @@
 """dash_fake_status — a stand-in for `ecom stream --listen`'s GET /status (schema 2) for the page
 tests: open windows of sales_per_minute, funnel and product_activity for the current minute,
-funnel final 90 minutes later. Prints "listening http://127.0.0.1:PORT" once it listens; runs
+funnel final 90 minutes later; and a broker outage (lag null, kafka_connected false). Prints "listening http://127.0.0.1:PORT" once it listens; runs
 until killed."""
 import datetime as dt
 import http.server
@@ -16,7 +16,8 @@ def body():
             "counters": {"records": 900, "page_view": 800, "add_to_cart": 60, "remove_from_cart": 10, "purchase": 30,
                          "duplicates": 0, "late": 1, "corrections": 0, "rejected": 2, "blank": 0, "epochs": 3,
                          "files_committed": 0, "storage_errors": 0, "kafka_errors": 0},
-            "state_entries": 10, "partitions": [], "lag": 0,
+            "state_entries": 10, "partitions": [], "lag": None,
+            "kafka_connected": False, "last_progress_at": f(now),  # a broker outage: lag unknown
             "open_windows": {
                 "sales_per_minute": [dict(w, final_at=w["window_end"], orders=30, items=41, revenue=5123.45,
                                           avg_ticket=170.78)],

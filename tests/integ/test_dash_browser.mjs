@@ -79,6 +79,29 @@ if (MODE === "run") {
     await page.screenshot({ path: process.env.SHOT, fullPage: true });
     check(consoleErrors.length === 0, "console: " + consoleErrors.join(" | "));
   });
+  // Honest health (issue 11, finding 7): with lag null (the fake stream reports an outage) the
+  // card says "unknown" and Kafka "unreachable", marked; with a live stream, a number and "connected".
+  await runCase("health_card_is_honest", async () => {
+    const s = (await api("health")).stream;
+    await waitFor(page, () => document.querySelectorAll("#health dt").length > 3);
+    const card = await page.evaluate(() => {
+      const out = {};
+      for (const dt of document.querySelectorAll("#health dt"))
+        out[dt.textContent] = { text: dt.nextElementSibling.textContent, bad: dt.nextElementSibling.className };
+      return out;
+    });
+    const lag = card["Consumer lag"], kafka = card["Kafka"], prog = card["Last progress"];
+    check(lag && kafka && prog, "health card entries: " + JSON.stringify(card));
+    if (s.lag === null) {
+      check(lag.text === "unknown (broker unreachable)" && lag.bad === "health-bad", "lag entry: " + JSON.stringify(lag));
+      check(kafka.text === "unreachable" && kafka.bad === "health-bad", "kafka entry: " + JSON.stringify(kafka));
+    } else {
+      check(/^[0-9,]+$/.test(lag.text), "lag entry: " + JSON.stringify(lag));
+      check(kafka.text === (s.kafka_connected ? "connected" : "unreachable"), "kafka entry: " + JSON.stringify(kafka));
+    }
+    check(s.last_progress_at ? prog.text !== "—" : prog.text === "—", "last progress: " + JSON.stringify(prog));
+    console.log("  health card: lag " + lag.text + ", Kafka " + kafka.text);
+  });
   await browser.close();
   process.exit(failed ? 1 : 0);
 }

@@ -6,8 +6,11 @@ produces from the file (and those are checked against the DuckDB oracle in
 test_stream_oracle.py); a run killed with SIGKILL at random moments and restarted must end with
 the same tables; the group's committed offsets must reach the end of every partition.
 """
+import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,12 +57,52 @@ def rows(root):
     return out
 
 
+def kafka_evidence(acks_path):
+    """What explains a lost message (issue 11, finding 9: twice the first 3 messages of a
+    just-created topic were missing although gen had every delivery acknowledged): gen's
+    acknowledged count per topic, the broker's end offset per partition, and for every event gen
+    saw acknowledged but the broker does not hold, its event id with the topic, partition and
+    offset Kafka acknowledged it at, and what the broker holds at that offset."""
+    acked = {}
+    with open(acks_path, encoding="utf-8") as f:
+        for line in f:
+            t, p, o, eid = line.rstrip("\n").split("\t")
+            acked[(t, int(p), int(o))] = eid
+    c = KafkaConsumer(bootstrap_servers=ADDR)
+    tps = [TopicPartition(t, p) for t in TOPICS for p in range(3)]
+    ends = c.end_offsets(tps)
+    c.close()
+    held = {}
+    for t in TOPICS:  # kcat (lz4, which the venv's kafka-python cannot decode), exactly end-offset messages
+        n = sum(ends[tp] for tp in tps if tp.topic == t)
+        if n == 0:
+            continue
+        out = subprocess.run(["kcat", "-C", "-b", ADDR, "-t", t, "-o", "beginning", "-c", str(n), "-q",
+                              "-f", "%p\\t%o\\t%s\\n"], capture_output=True, timeout=120).stdout
+        for line in out.decode("utf-8", "replace").splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) < 3 or not parts[0].isdigit() or not parts[1].isdigit():
+                continue  # the rest of a (--bad-frac) value that held a newline
+            p, o, v = parts
+            m = re.search(r'"event_id":"([^"]*)"', v)
+            held[(t, int(p), int(o))] = m.group(1) if m else ""
+    lines = ["  gen acknowledged per topic: " + ", ".join(
+        f"{t}={sum(1 for k in acked if k[0] == t)}" for t in TOPICS)]
+    lines.append("  broker end offsets: " + ", ".join(f"{tp.topic}[{tp.partition}]={ends[tp]}" for tp in tps))
+    missing = [(k, eid) for k, eid in sorted(acked.items()) if held.get(k, "<none>") != eid]
+    lines.append(f"  acknowledged but not held as acknowledged: {len(missing)}")
+    for (t, p, o), eid in missing[:20]:
+        lines.append(f"    {eid} acknowledged at {t}[{p}]@{o}; the broker holds {held.get((t, p, o), 'nothing')} there")
+    return lines
+
+
 def setup_topics_and_events():
     # ecom's own topic creation: it returns once the broker shows every partition with a leader
     run([ECOM_OPT, "broker", "--create-topics", "--brokers", ADDR, "--partitions", "3", "--topics", ",".join(TOPICS)])
-    run([ECOM_OPT, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--out", NDJSON, "--seed", "23", "--users", "300",
-         "--start", "2026-11-25T12:00:00Z", "--rate", "20", "--count", "30000", "--quiet",
-         "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05", "--late-max", "60s"])
+    acks = os.path.join(TMP, "acks.tsv")
+    g = run([ECOM_OPT, "gen", "--brokers", ADDR, *TOPIC_FLAGS, "--out", NDJSON, "--seed", "23", "--users", "300",
+             "--start", "2026-11-25T12:00:00Z", "--rate", "20", "--count", "30000", "--ack-log", acks,
+             "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05", "--late-max", "60s"])
     # The topics must hold every line gen wrote to the file (gen exited 0: every delivery was
     # acknowledged): counted by the broker's log end offsets, independently of ecom.
     c = KafkaConsumer(bootstrap_servers=ADDR)
@@ -67,6 +110,16 @@ def setup_topics_and_events():
     c.close()
     with open(NDJSON, "rb") as f:
         lines = sum(1 for _ in f)
+    # keep what explains a mismatch (finding 9), in the log and in tests/artifacts;
+    # ECOM_KAFKA_EVIDENCE=1 prints it always (to check the evidence itself)
+    if held != lines or os.environ.get("ECOM_KAFKA_EVIDENCE") == "1":
+        ev = [f"  gen: {[x for x in g.stderr.splitlines() if 'done:' in x][-1:]}"] + kafka_evidence(acks)
+        print("\n".join(ev))
+        art = os.path.join(REPO, "tests", "artifacts")
+        os.makedirs(art, exist_ok=True)
+        with open(os.path.join(art, "stream_kafka_missing.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(ev) + "\n")
+        shutil.copy(acks, os.path.join(art, "stream_kafka_acks.tsv"))
     assert held == lines, f"the topics hold {held} messages, gen wrote {lines} lines to the file"
 
 

@@ -8,6 +8,11 @@
 #   kafka.sh addr       prints the address (exit 1 if not running)
 #   kafka.sh env        prints the secured listeners' settings as shell assignments (below)
 #   kafka.sh stop       stops it and removes its directory (data, logs, config)
+#   kafka.sh stop-broker   stops the broker process only (SIGTERM, SIGKILL after 15 s; with
+#                          ECOM_KAFKA_KILL=1 at once by SIGKILL), keeping its data, config and
+#                          ports: an outage for fault tests
+#   kafka.sh start-broker  starts that broker again on the same ports and data; returns once a
+#                          metadata request is answered (prints the address)
 #
 # Besides PLAINTEXT, the broker has three secured listeners, each on its own port, with a CA, a
 # broker certificate (127.0.0.1 / localhost) and a client certificate made at start (openssl),
@@ -26,7 +31,7 @@
 # it defaults to /tmp/ecom-services-$UID). Readiness is a real metadata round trip (kcat -L
 # lists the broker), polled within a bound (ECOM_KAFKA_TIMEOUT, default 90 s), never a sleep.
 # Topics are not created here: tests create what they need (`ecom broker --create-topics`).
-# Heap: ECOM_KAFKA_HEAP (default 512m).
+# Heap: ECOM_KAFKA_HEAP (default 512m). ECOM_KAFKA_AUTO_CREATE=1: auto.create.topics.enable=true.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 ECOM_CACHE=${ECOM_CACHE:-$HOME/.cache/ecom}
@@ -36,6 +41,9 @@ TIMEOUT=${ECOM_KAFKA_TIMEOUT:-90}
 VER=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$REPO/scripts/kafka/pom.xml")
 LIBS=$ECOM_CACHE/kafka/$VER/libs
 HEAP=${ECOM_KAFKA_HEAP:-512m}
+# ECOM_KAFKA_AUTO_CREATE=1: the broker creates a topic a client asks for (for the tests of that
+# case, in a services directory of their own); off by default, as in production.
+AUTO_CREATE=$([ "${ECOM_KAFKA_AUTO_CREATE:-0}" = 1 ] && echo true || echo false)
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -115,7 +123,7 @@ listener.name.plain.plain.sasl.jaas.config=org.apache.kafka.common.security.plai
 listener.name.mtls.ssl.client.auth=required
 log.dirs=$DIR/data
 num.partitions=3
-auto.create.topics.enable=false
+auto.create.topics.enable=$AUTO_CREATE
 offsets.topic.replication.factor=1
 offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1
@@ -166,6 +174,44 @@ addr() { echo "127.0.0.1:$(cat "$DIR/port")"; }
 # Ready = a metadata request answered with this broker in it.
 metadata_ok() { timeout 10 kcat -L -b "$(addr)" -m 3 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$(cat "$DIR/port")"; }
 
+# Starts the JVM on the formatted data dir and waits for a metadata answer (bounded).
+launch() {
+  # setsid: the broker leaves the caller's process group, so a test's timeout does not kill it
+  # half-way; stop kills it by its pid.
+  setsid java "${JOPTS[@]}" -Dlog4j2.configurationFile="$DIR/log4j2.properties" -cp "$LIBS/*" \
+    kafka.Kafka "$DIR/server.properties" >>"$DIR/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$DIR/pid"
+  local deadline=$((SECONDS + TIMEOUT))
+  until metadata_ok; do
+    alive || { tail -30 "$DIR/logs/server.log" "$DIR/logs/stdout.log" >&2 2>/dev/null; die "broker exited while starting"; }
+    [ $SECONDS -lt $deadline ] || { tail -20 "$DIR/logs/server.log" >&2; die "no metadata answer within ${TIMEOUT}s"; }
+    sleep 0.25
+  done
+}
+
+# Ends the broker process (bounded), leaving its directory.
+kill_broker() {
+  alive || return 0
+  local pid i
+  pid=$(cat "$DIR/pid")
+  [ "${ECOM_KAFKA_KILL:-0}" = 1 ] || kill "$pid" 2>/dev/null || true
+  for i in $(seq 150); do [ "${ECOM_KAFKA_KILL:-0}" = 1 ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+
+cmd_stop_broker() {
+  [ -f "$DIR/server.properties" ] || die "not running (run: $0 ensure)"
+  kill_broker
+}
+
+cmd_start_broker() {
+  [ -f "$DIR/server.properties" ] || die "no broker to restart (run: $0 ensure)"
+  alive && metadata_ok && { addr; return 0; }
+  launch
+  addr
+}
+
 cmd_ensure() {
   if alive && [ -f "$SVC/kafka.addr" ] && metadata_ok; then
     cat "$SVC/kafka.addr"; return 0
@@ -183,17 +229,7 @@ cmd_ensure() {
     kafka.tools.StorageTool format -t "$(cluster_id)" -c "$DIR/server.properties" \
     --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
     >"$DIR/logs/format.log" 2>&1 || { tail -20 "$DIR/logs/format.log" >&2; die "storage format failed"; }
-  # setsid: the broker leaves the caller's process group, so a test's timeout does not kill it
-  # half-way; stop kills it by its pid.
-  setsid java "${JOPTS[@]}" -Dlog4j2.configurationFile="$DIR/log4j2.properties" -cp "$LIBS/*" \
-    kafka.Kafka "$DIR/server.properties" >"$DIR/logs/stdout.log" 2>&1 </dev/null &
-  echo $! >"$DIR/pid"
-  local deadline=$((SECONDS + TIMEOUT))
-  until metadata_ok; do
-    alive || { tail -30 "$DIR/logs/server.log" "$DIR/logs/stdout.log" >&2 2>/dev/null; die "broker exited while starting"; }
-    [ $SECONDS -lt $deadline ] || { tail -20 "$DIR/logs/server.log" >&2; die "no metadata answer within ${TIMEOUT}s"; }
-    sleep 0.25
-  done
+  launch
   cp "$DIR/env" "$SVC/kafka.env"
   addr >"$SVC/kafka.addr"
   echo "kafka.sh: Kafka $VER up at $(addr) in $((SECONDS - t0))s" >&2
@@ -201,14 +237,7 @@ cmd_ensure() {
 }
 
 cmd_stop() {
-  if alive; then
-    local pid i
-    pid=$(cat "$DIR/pid")
-    kill "$pid" 2>/dev/null || true
-    for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  kill_broker
   rm -rf "$DIR" "$SVC/kafka.addr" "$SVC/kafka.env"
 }
 
@@ -225,7 +254,9 @@ cmd_addr() {
 case ${1:-} in
   ensure) cmd_ensure ;;
   stop) cmd_stop ;;
+  stop-broker) cmd_stop_broker ;;
+  start-broker) cmd_start_broker ;;
   addr) cmd_addr ;;
   env) cmd_env ;;
-  *) echo "usage: $0 ensure|stop|addr|env" >&2; exit 2 ;;
+  *) echo "usage: $0 ensure|stop|stop-broker|start-broker|addr|env" >&2; exit 2 ;;
 esac

@@ -382,7 +382,11 @@
     const items = [[t("source"), s ? t("source_stream") : t("source_tables")]];
     if (s) {
       items.push([t("events_per_s"), fmtNum(s.events_per_s, 1)]);
-      items.push([t("lag"), fmtInt(s.lag)]);
+      // lag is null while the stream cannot ask the broker: say "unknown", never a reassuring 0
+      items.push([t("lag"), s.lag === null || s.lag === undefined ? t("lag_unknown") : fmtInt(s.lag), s.lag === null]);
+      if (s.kafka_connected !== null && s.kafka_connected !== undefined)
+        items.push([t("kafka"), s.kafka_connected ? t("kafka_connected") : t("kafka_disconnected"), !s.kafka_connected]);
+      items.push([t("last_progress"), s.last_progress_at ? fmtTime(s.last_progress_at) : "—"]);
       items.push([t("watermark"), s.watermark ? fmtTime(s.watermark) : "—"]);
       items.push([t("rejected"), fmtInt(s.counters.rejected)]);
       items.push([t("late"), fmtInt(s.counters.late)]);
@@ -398,9 +402,9 @@
       for (const k of Object.keys(h.tables)) files += h.tables[k].files || 0;
       items.push([t("files"), fmtInt(files)]);
     }
-    for (const [k, v] of items) {
+    for (const [k, v, bad] of items) {
       dl.appendChild(el("dt", null, k));
-      dl.appendChild(el("dd", null, v));
+      dl.appendChild(el("dd", bad ? { class: "health-bad" } : null, v));
     }
   }
 
