@@ -33,15 +33,6 @@ struct lake_table {
     uint64_t files, rows;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool safe_name(const char *s) {
     if (!s || !*s) return false;
     for (; *s; s++)
@@ -54,7 +45,7 @@ static bool safe_name(const char *s) {
 lake_table *lake_table_open(storage *s, const char *name, const pq_schema *schema, const char *stem,
                             const lake_opts *opts, char *err, size_t errlen) {
     if (!safe_name(stem) || !name || !*name || name[0] == '.' || name[0] == '_') {
-        seterr(err, errlen, "bad table name or file stem");
+        err_set(err, errlen, "bad table name or file stem");
         return NULL;
     }
     lake_table *t = calloc(1, sizeof *t);
@@ -77,7 +68,7 @@ lake_table *lake_table_open(storage *s, const char *name, const pq_schema *schem
     }
     return t;
 oom:
-    seterr(err, errlen, "out of memory");
+    err_set(err, errlen, "out of memory");
     lake_table_abort(t);
     return NULL;
 }
@@ -120,7 +111,7 @@ static int open_part(lake_table *t, part *p, char *err, size_t errlen) {
     int y, m, d;
     time_civil_from_days(p->day, &y, &m, &d);
     if (y < 0 || y > 9999) {
-        seterr(err, errlen, "date out of range");
+        err_set(err, errlen, "date out of range");
         return -1;
     }
     size_t n = strlen(t->name) + strlen(t->stem) + 64;
@@ -136,7 +127,7 @@ static int open_part(lake_table *t, part *p, char *err, size_t errlen) {
     p->open = true;
     return 0;
 oom:
-    seterr(err, errlen, "out of memory");
+    err_set(err, errlen, "out of memory");
 fail:
     drop_part(p);
     return -1;
@@ -170,7 +161,7 @@ fail:
 pq_writer *lake_table_writer(lake_table *t, int64_t day, char *err, size_t errlen) {
     part *p = find_part(t, day, true);
     if (!p) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     if (!p->open && open_part(t, p, err, errlen)) return NULL;
@@ -180,7 +171,7 @@ pq_writer *lake_table_writer(lake_table *t, int64_t day, char *err, size_t errle
 int lake_table_rows_done(lake_table *t, int64_t day, size_t n, int64_t now_us, char *err, size_t errlen) {
     part *p = find_part(t, day, false);
     if (!p || !p->open) {
-        seterr(err, errlen, "no open part for that day");
+        err_set(err, errlen, "no open part for that day");
         return -1;
     }
     if (pq_writer_end_rows(p->w, n, err, errlen)) {
@@ -270,7 +261,7 @@ static int list_rec(storage *s, const char *dir, const char *date, int depth, st
         size_t n = strlen(dir) + strlen(e->name) + 2;
         char *p = malloc(n);
         if (!p) {
-            seterr(err, errlen, "out of memory");
+            err_set(err, errlen, "out of memory");
             rc = -1;
             break;
         }
@@ -284,7 +275,7 @@ static int list_rec(storage *s, const char *dir, const char *date, int depth, st
             if (nl > 8 && !strcmp(e->name + nl - 8, ".parquet")) {
                 if (strvec_push(out, p)) {
                     free(p);
-                    seterr(err, errlen, "out of memory");
+                    err_set(err, errlen, "out of memory");
                     rc = -1;
                 }
             } else {
@@ -326,7 +317,7 @@ static int read_cb(void *ctx, uint64_t off, void *dst, size_t n, char *err, size
     size_t got;
     if (storage_read(f->s, f->path, off, dst, n, &got, err, errlen)) return -1;
     if (got != n) {
-        seterr(err, errlen, "%s: short read (file changed?)", f->path);
+        err_set(err, errlen, "%s: short read (file changed?)", f->path);
         return -1;
     }
     return 0;
@@ -337,20 +328,20 @@ lake_file *lake_file_open(storage *s, const char *path, char *err, size_t errlen
     bool exists;
     if (storage_stat(s, path, &st, &exists, err, errlen)) return NULL;
     if (!exists || st.is_dir) {
-        seterr(err, errlen, "%s: no such file", path);
+        err_set(err, errlen, "%s: no such file", path);
         return NULL;
     }
     lake_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     f->s = s;
     char e2[200];
     f->r = pq_reader_open(read_cb, f, st.size, NULL, e2, sizeof e2);
     if (!f->r) {
-        seterr(err, errlen, "%s: %s", path, e2);
+        err_set(err, errlen, "%s: %s", path, e2);
         lake_file_close(f);
         return NULL;
     }
@@ -376,18 +367,18 @@ static int uri_resolve(const char *path, const storage_opts *so, storage **s, ch
     bool exists = false;
     if (storage_stat(*s, "", &e, &exists, err, errlen)) return -1;
     if (!exists) {
-        seterr(err, errlen, "%s: no such file or directory", path);
+        err_set(err, errlen, "%s: no such file or directory", path);
         return -1;
     }
     if (e.is_dir) return 0;
     char *slash = strrchr(*dir, '/');
     const char *authority = strstr(*dir, "://") + 3;
     if (!slash || slash < authority) {
-        seterr(err, errlen, "%s: not a path inside the storage", path);
+        err_set(err, errlen, "%s: not a path inside the storage", path);
         return -1;
     }
     if (!(*base = strdup(slash + 1))) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     slash[slash == strchr(authority, '/') ? 1 : 0] = 0;   /* the parent; "/" stays the root */
@@ -401,11 +392,11 @@ int lake_root_check(const char *root, const storage_opts *so, char *err, size_t 
     if (!strstr(root, "://")) {
         struct stat st;
         if (stat(root, &st)) {
-            seterr(err, errlen, "%s: no such directory", root);
+            err_set(err, errlen, "%s: no such directory", root);
             return -1;
         }
         if (!S_ISDIR(st.st_mode)) {
-            seterr(err, errlen, "%s: not a directory", root);
+            err_set(err, errlen, "%s: not a directory", root);
             return -1;
         }
         return 0;
@@ -416,7 +407,7 @@ int lake_root_check(const char *root, const storage_opts *so, char *err, size_t 
     bool exists = false;
     int rc = storage_stat(s, "", &e, &exists, err, errlen);
     if (rc == 0 && (!exists || !e.is_dir)) {
-        seterr(err, errlen, "%s: %s", root, exists ? "not a directory" : "no such directory");
+        err_set(err, errlen, "%s: %s", root, exists ? "not a directory" : "no such directory");
         rc = -1;
     }
     storage_close(s);
@@ -431,7 +422,7 @@ int lake_resolve(const char *path, const storage_opts *so, const char *date, sto
     *is_dir = true;
     char *dir = strdup(path), *base = NULL;
     if (!dir) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     size_t len = strlen(dir);
@@ -439,7 +430,7 @@ int lake_resolve(const char *path, const storage_opts *so, const char *date, sto
     if (!strstr(dir, "://")) {
         struct stat st;
         if (stat(dir, &st)) {
-            seterr(err, errlen, "%s: no such file or directory", path);
+            err_set(err, errlen, "%s: no such file or directory", path);
             free(dir);
             return -1;
         }
@@ -466,7 +457,7 @@ int lake_resolve(const char *path, const storage_opts *so, const char *date, sto
             rc = 0;
         } else {
             free(v);
-            seterr(err, errlen, "out of memory");
+            err_set(err, errlen, "out of memory");
         }
     }
 done:

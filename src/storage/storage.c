@@ -11,6 +11,7 @@
 
 #include "storage/storage_internal.h"
 #include "storage/webhdfs.h"
+#include "util/util.h"
 
 struct storage {
     const storage_ops *ops;
@@ -25,15 +26,6 @@ struct storage_file {
     bool failed;
     char err[256];
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void *local_open(const char *root, const storage_opts *o, char *err, size_t errlen) {
     (void)o;
@@ -81,7 +73,7 @@ storage *storage_open_opts(const char *root, const storage_opts *o, char *err, s
     storage_opts_init(&dflt);
     if (!o) o = &dflt;
     if (!root || !*root) {
-        seterr(err, errlen, "empty storage root");
+        err_set(err, errlen, "empty storage root");
         return NULL;
     }
     const storage_ops *ops = &storage_local_ops;
@@ -90,13 +82,13 @@ storage *storage_open_opts(const char *root, const storage_opts *o, char *err, s
         ops = webhdfs_storage_ops();
         open = webhdfs_storage_open;
     } else if (strstr(root, "://") && strncmp(root, "file://", 7)) {
-        seterr(err, errlen, "no storage backend for %s", root);
+        err_set(err, errlen, "no storage backend for %s", root);
         return NULL;
     }
     storage *s = calloc(1, sizeof *s);
     if (!s || !(s->root = strdup(root))) {
         free(s);
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     s->ops = ops;
@@ -113,7 +105,7 @@ storage *storage_open_ops(const storage_ops *ops, void *ctx, const char *root, c
     storage *s = calloc(1, sizeof *s);
     if (!s || !(s->root = strdup(root ? root : ""))) {
         free(s);
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     s->ops = ops;
@@ -144,7 +136,7 @@ static int check_path(const char *p, bool allow_root, char *err, size_t errlen) 
     }
     return 0;
 bad:
-    seterr(err, errlen, "bad path '%s'", p ? p : "(null)");
+    err_set(err, errlen, "bad path '%s'", p ? p : "(null)");
     return -1;
 }
 
@@ -153,7 +145,7 @@ int storage_create(storage *s, const char *path, storage_file **out, char *err, 
     if (check_path(path, false, err, errlen)) return -1;
     storage_file *f = calloc(1, sizeof *f);
     if (!f) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     f->ops = s->ops;
@@ -167,12 +159,12 @@ int storage_create(storage *s, const char *path, storage_file **out, char *err, 
 
 int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size_t errlen) {
     if (f->failed) {
-        seterr(err, errlen, "%s", f->err);
+        err_set(err, errlen, "%s", f->err);
         return -1;
     }
     if (f->ops->write(f->h, p, n, f->err, sizeof f->err)) {
         f->failed = true;
-        seterr(err, errlen, "%s", f->err);
+        err_set(err, errlen, "%s", f->err);
         return -1;
     }
     return 0;
@@ -181,7 +173,7 @@ int storage_file_write(storage_file *f, const void *p, size_t n, char *err, size
 int storage_file_close(storage_file *f, char *err, size_t errlen) {
     int rc;
     if (f->failed) {
-        seterr(err, errlen, "%s", f->err);
+        err_set(err, errlen, "%s", f->err);
         f->ops->abort_file(f->h);
         rc = -1;
     } else {
@@ -245,7 +237,7 @@ int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, ch
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
     char *tmp = malloc(strlen(path) + 8);
     if (!tmp) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     sprintf(tmp, "%.*s.%s.tmp", (int)dirlen, path, path + dirlen);
@@ -266,7 +258,7 @@ int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, ch
 int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen) {
     if (check_path(path, false, err, errlen)) return -1;
     if (!s->ops->put_new) {
-        seterr(err, errlen, "the %s storage cannot create a file exclusively", s->ops->name);
+        err_set(err, errlen, "the %s storage cannot create a file exclusively", s->ops->name);
         return -1;
     }
     return s->ops->put_new(s->ctx, path, p, n, err, errlen);
@@ -280,12 +272,12 @@ int storage_get_all(storage *s, const char *path, size_t max, char **out, size_t
     if (storage_stat(s, path, &e, exists, err, errlen)) return -1;
     if (!*exists) return 0;
     if (e.size > max) {
-        seterr(err, errlen, "%s: %llu bytes, more than the %zu expected", path, (unsigned long long)e.size, max);
+        err_set(err, errlen, "%s: %llu bytes, more than the %zu expected", path, (unsigned long long)e.size, max);
         return -1;
     }
     char *p = malloc((size_t)e.size + 1);
     if (!p) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     size_t got = 0;

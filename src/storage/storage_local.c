@@ -29,15 +29,6 @@ typedef struct {
     size_t len;
 } local_file;
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* root + "/" + rel, malloc'd. */
 static char *absolute(const local_ctx *c, const char *rel) {
     size_t n = strlen(c->root) + strlen(rel) + 2;
@@ -50,7 +41,7 @@ static char *absolute(const local_ctx *c, const char *rel) {
 static int mkdirs_abs(const char *path, char *err, size_t errlen) {
     char tmp[PATH_MAX];
     if (strlen(path) >= sizeof tmp) {
-        seterr(err, errlen, "path too long");
+        err_set(err, errlen, "path too long");
         return -1;
     }
     strcpy(tmp, path);
@@ -59,7 +50,7 @@ static int mkdirs_abs(const char *path, char *err, size_t errlen) {
             char c = *p;
             *p = 0;
             if (mkdir(tmp, 0755) && errno != EEXIST) {
-                seterr(err, errlen, "mkdir %s: %s", tmp, strerror(errno));
+                err_set(err, errlen, "mkdir %s: %s", tmp, strerror(errno));
                 return -1;
             }
             *p = c;
@@ -82,7 +73,7 @@ void *storage_local_open(const char *root, char *err, size_t errlen) {
     local_ctx *c = calloc(1, sizeof *c);
     if (!c || !(c->root = strdup(root))) {
         free(c);
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return NULL;
     }
     size_t n = strlen(c->root);
@@ -105,13 +96,13 @@ static int local_create(void *ctx, const char *path, storage_file **out, char *e
     local_ctx *c = ctx;
     local_file *lf = calloc(1, sizeof *lf);
     if (!lf || !(lf->abs = absolute(c, path))) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         goto fail;
     }
     if (mkdirs_parent(lf->abs, err, errlen)) goto fail;
     lf->fd = open(lf->abs, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (lf->fd < 0) {
-        seterr(err, errlen, "create %s: %s", lf->abs, strerror(errno));
+        err_set(err, errlen, "create %s: %s", lf->abs, strerror(errno));
         goto fail;
     }
     *out = (storage_file *)lf;
@@ -125,7 +116,7 @@ fail:
 static int flush_buf(storage_file *f, char *err, size_t errlen) {
     local_file *lf = (local_file *)f;
     if (lf->len && write_all(lf->fd, lf->buf, lf->len)) {
-        seterr(err, errlen, "write %s: %s", lf->abs, strerror(errno));
+        err_set(err, errlen, "write %s: %s", lf->abs, strerror(errno));
         return -1;
     }
     lf->len = 0;
@@ -142,7 +133,7 @@ static int local_write(storage_file *f, const void *p, size_t n, char *err, size
     if (flush_buf(f, err, errlen)) return -1;
     if (n >= sizeof lf->buf) {
         if (write_all(lf->fd, p, n)) {
-            seterr(err, errlen, "write %s: %s", lf->abs, strerror(errno));
+            err_set(err, errlen, "write %s: %s", lf->abs, strerror(errno));
             return -1;
         }
         return 0;
@@ -162,11 +153,11 @@ static int local_close(storage_file *f, char *err, size_t errlen) {
     local_file *lf = (local_file *)f;
     int rc = flush_buf(f, err, errlen);
     if (rc == 0 && fsync(lf->fd)) {
-        seterr(err, errlen, "fsync %s: %s", lf->abs, strerror(errno));
+        err_set(err, errlen, "fsync %s: %s", lf->abs, strerror(errno));
         rc = -1;
     }
     if (close(lf->fd) && rc == 0) {
-        seterr(err, errlen, "close %s: %s", lf->abs, strerror(errno));
+        err_set(err, errlen, "close %s: %s", lf->abs, strerror(errno));
         rc = -1;
     }
     if (rc) unlink(lf->abs);
@@ -198,10 +189,10 @@ static int local_rename(void *ctx, const char *from, const char *to, char *err, 
     char *a = absolute(ctx, from), *b = absolute(ctx, to);
     int rc = -1;
     if (!a || !b) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
     } else if (mkdirs_parent(b, err, errlen) == 0) {
         if (rename(a, b)) {
-            seterr(err, errlen, "rename %s -> %s: %s", a, b, strerror(errno));
+            err_set(err, errlen, "rename %s -> %s: %s", a, b, strerror(errno));
         } else {
             fsync_dir_of(b);
             rc = 0;
@@ -215,7 +206,7 @@ static int local_rename(void *ctx, const char *from, const char *to, char *err, 
 static int local_remove(void *ctx, const char *path, char *err, size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     int rc = 0;
@@ -223,7 +214,7 @@ static int local_remove(void *ctx, const char *path, char *err, size_t errlen) {
         if ((errno == EISDIR || errno == EPERM) && rmdir(a) == 0) {
             rc = 0;
         } else {
-            seterr(err, errlen, "remove %s: %s", a, strerror(errno));
+            err_set(err, errlen, "remove %s: %s", a, strerror(errno));
             rc = -1;
         }
     }
@@ -234,7 +225,7 @@ static int local_remove(void *ctx, const char *path, char *err, size_t errlen) {
 static int local_mkdirs(void *ctx, const char *path, char *err, size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     int rc = mkdirs_abs(a, err, errlen);
@@ -245,7 +236,7 @@ static int local_mkdirs(void *ctx, const char *path, char *err, size_t errlen) {
 static int local_list(void *ctx, const char *dir, storage_list_t *out, char *err, size_t errlen) {
     char *a = absolute(ctx, dir);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     DIR *d = opendir(a);
@@ -253,7 +244,7 @@ static int local_list(void *ctx, const char *dir, storage_list_t *out, char *err
         int e = errno;
         free(a);
         if (e == ENOENT) return 0;
-        seterr(err, errlen, "list %s: %s", dir, strerror(e));
+        err_set(err, errlen, "list %s: %s", dir, strerror(e));
         return -1;
     }
     size_t cap = 0;
@@ -287,7 +278,7 @@ static int local_list(void *ctx, const char *dir, storage_list_t *out, char *err
     free(a);
     if (rc) {
         storage_list_free(out);
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
     }
     return rc;
 }
@@ -295,14 +286,14 @@ static int local_list(void *ctx, const char *dir, storage_list_t *out, char *err
 static int local_stat(void *ctx, const char *path, storage_entry *out, bool *exists, char *err, size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     struct stat st;
     int rc = 0;
     if (stat(a, &st)) {
         if (errno != ENOENT && errno != ENOTDIR) {
-            seterr(err, errlen, "stat %s: %s", path, strerror(errno));
+            err_set(err, errlen, "stat %s: %s", path, strerror(errno));
             rc = -1;
         }
     } else {
@@ -320,12 +311,12 @@ static int local_read(void *ctx, const char *path, uint64_t off, void *dst, size
                       size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     int fd = open(a, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        seterr(err, errlen, "open %s: %s", path, strerror(errno));
+        err_set(err, errlen, "open %s: %s", path, strerror(errno));
         free(a);
         return -1;
     }
@@ -335,7 +326,7 @@ static int local_read(void *ctx, const char *path, uint64_t off, void *dst, size
         ssize_t r = pread(fd, (char *)dst + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
-            seterr(err, errlen, "read %s: %s", path, strerror(errno));
+            err_set(err, errlen, "read %s: %s", path, strerror(errno));
             rc = -1;
             break;
         }
@@ -353,21 +344,21 @@ static int local_read(void *ctx, const char *path, uint64_t off, void *dst, size
 static int local_put_new(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
-        seterr(err, errlen, "out of memory");
+        err_set(err, errlen, "out of memory");
         return -1;
     }
     int rc = mkdirs_parent(a, err, errlen);
     int fd = rc ? -1 : open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (rc == 0 && fd < 0) {
         rc = errno == EEXIST ? 1 : -1;
-        if (rc < 0) seterr(err, errlen, "create %s: %s", a, strerror(errno));
+        if (rc < 0) err_set(err, errlen, "create %s: %s", a, strerror(errno));
     } else if (rc == 0) {
         if (write_all(fd, p, n) || fsync(fd)) {
-            seterr(err, errlen, "write %s: %s", a, strerror(errno));
+            err_set(err, errlen, "write %s: %s", a, strerror(errno));
             rc = -1;
         }
         if (close(fd) && rc == 0) {
-            seterr(err, errlen, "close %s: %s", a, strerror(errno));
+            err_set(err, errlen, "close %s: %s", a, strerror(errno));
             rc = -1;
         }
         if (rc) unlink(a);

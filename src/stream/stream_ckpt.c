@@ -34,18 +34,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util/util.h"
 
 #define CK_MAGIC "ECSTRMCK"
 #define CK_VERSION 4u
 #define CK_HEADER 32
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- writer ---- */
 
@@ -167,12 +160,12 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
 int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char *err,
                              size_t errlen) {
     if (part < 0 || part >= e->cfg.n_partitions || !e->shards[part].assigned)
-        return seterr(err, errlen, "partition %d is not assigned", part), -1;
+        return err_set(err, errlen, "partition %d is not assigned", part), -1;
     size_t start = out->len;
     if (buf_append(out, CK_MAGIC, 8) || put_u32(out, CK_VERSION) || put_u32(out, (uint32_t)part) ||
         put_u64(out, 0) || put_u64(out, 0) || put_shard(out, e, &e->shards[part])) {
         out->len = start;
-        return seterr(err, errlen, "out of memory"), -1;
+        return err_set(err, errlen, "out of memory"), -1;
     }
     size_t plen = out->len - start - CK_HEADER;
     uint64_t h = hash64(out->data + start + CK_HEADER, plen);
@@ -482,7 +475,7 @@ static int get_shard(rd *r, stream_engine *e, st_shard *s, bool *oom, const char
 int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n, int64_t now_us,
                           char *err, size_t errlen) {
     if (part < 0 || part >= e->cfg.n_partitions)
-        return seterr(err, errlen, "partition %d out of range", part), -1;
+        return err_set(err, errlen, "partition %d out of range", part), -1;
     st_shard *s = &e->shards[part];
     st_shard_reset(s);
     s->assigned = true;
@@ -511,8 +504,8 @@ int stream_engine_restore(stream_engine *e, int part, const void *data, size_t n
         st_shard_reset(s);
         s->assigned = true;
         s->last_active_us = now_us;
-        if (oom) return seterr(err, errlen, "out of memory"), -1;
-        return seterr(err, errlen, "corrupt checkpoint: %s", why), -1;
+        if (oom) return err_set(err, errlen, "out of memory"), -1;
+        return err_set(err, errlen, "corrupt checkpoint: %s", why), -1;
     }
     if (e->global_wm != INT64_MIN && e->global_wm != INT64_MAX && e->global_wm > s->forced)
         s->forced = e->global_wm;

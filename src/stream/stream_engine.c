@@ -8,14 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "util/util.h"
 
 void stream_config_default(stream_config *c) {
     memset(c, 0, sizeof *c);
@@ -32,18 +25,18 @@ void stream_config_default(stream_config *c) {
 int stream_config_check(const stream_config *c, char *err, size_t errlen) {
     const int64_t year = 366LL * 86400 * TIME_US_PER_SEC;
     if (c->window_us <= 0 || c->window_us > year)
-        return seterr(err, errlen, "window must be > 0 and at most a year"), -1;
+        return err_set(err, errlen, "window must be > 0 and at most a year"), -1;
     if (c->lateness_us < 0 || c->view_to_cart_us < 0 || c->cart_to_purchase_us < 0 ||
         c->idle_timeout_us < 0)
-        return seterr(err, errlen, "durations must not be negative"), -1;
+        return err_set(err, errlen, "durations must not be negative"), -1;
     if (c->lateness_us > year || c->view_to_cart_us > year || c->cart_to_purchase_us > year)
-        return seterr(err, errlen, "durations must be at most a year"), -1;
+        return err_set(err, errlen, "durations must be at most a year"), -1;
     if (c->n_partitions < 1 || c->n_partitions > STREAM_MAX_PARTITIONS)
-        return seterr(err, errlen, "partitions must be 1..%d", STREAM_MAX_PARTITIONS), -1;
+        return err_set(err, errlen, "partitions must be 1..%d", STREAM_MAX_PARTITIONS), -1;
     if (c->n_sources < 1 || c->n_sources > STREAM_MAX_SOURCES)
-        return seterr(err, errlen, "sources must be 1..%d", STREAM_MAX_SOURCES), -1;
+        return err_set(err, errlen, "sources must be 1..%d", STREAM_MAX_SOURCES), -1;
     if (c->mode != STREAM_EMIT_MERGED && c->mode != STREAM_EMIT_PARTIAL)
-        return seterr(err, errlen, "unknown emit mode"), -1;
+        return err_set(err, errlen, "unknown emit mode"), -1;
     return 0;
 }
 
@@ -155,7 +148,7 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
                                  size_t errlen) {
     if (stream_config_check(cfg, err, errlen) || st_emit_check_catalog(err, errlen)) return NULL;
     stream_engine *e = calloc(1, sizeof *e);
-    if (!e) return seterr(err, errlen, "out of memory"), NULL;
+    if (!e) return err_set(err, errlen, "out of memory"), NULL;
     e->cfg = *cfg;
     if (sink) e->sink = *sink;
     int64_t f = cfg->view_to_cart_us + cfg->cart_to_purchase_us;
@@ -165,7 +158,7 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
     e->shards = calloc((size_t)cfg->n_partitions, sizeof *e->shards);
     if (!e->shards) {
         free(e);
-        return seterr(err, errlen, "out of memory"), NULL;
+        return err_set(err, errlen, "out of memory"), NULL;
     }
     for (int i = 0; i < cfg->n_partitions; i++) {
         st_shard_reset(&e->shards[i]);
@@ -653,12 +646,12 @@ int stream_engine_advance(stream_engine *e, int64_t now_us, char *err, size_t er
         if (e->global_wm > s->forced) s->forced = e->global_wm;
         int64_t jmax = closable(e, shard_wm(e, s));
         if (jmax > s->closed_through && shard_close_through(e, i, jmax))
-            return seterr(err, errlen, "out of memory or sink failed"), -1;
+            return err_set(err, errlen, "out of memory or sink failed"), -1;
     }
     if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, closable(e, e->global_wm)))
-        return seterr(err, errlen, "out of memory or sink failed"), -1;
+        return err_set(err, errlen, "out of memory or sink failed"), -1;
     if (emit_corrections(e, closable(e, e->global_wm)))
-        return seterr(err, errlen, "out of memory or sink failed"), -1;
+        return err_set(err, errlen, "out of memory or sink failed"), -1;
     return 0;
 }
 
@@ -669,11 +662,11 @@ int stream_engine_flush(stream_engine *e, char *err, size_t errlen) {
         if (!s->assigned) continue;
         s->forced = INT64_MAX;
         if (shard_close_through(e, i, INT64_MAX - 1))
-            return seterr(err, errlen, "out of memory or sink failed"), -1;
+            return err_set(err, errlen, "out of memory or sink failed"), -1;
     }
     if (e->cfg.mode == STREAM_EMIT_MERGED && emit_merged(e, INT64_MAX - 1))
-        return seterr(err, errlen, "out of memory or sink failed"), -1;
-    if (emit_corrections(e, INT64_MAX - 1)) return seterr(err, errlen, "out of memory or sink failed"), -1;
+        return err_set(err, errlen, "out of memory or sink failed"), -1;
+    if (emit_corrections(e, INT64_MAX - 1)) return err_set(err, errlen, "out of memory or sink failed"), -1;
     return 0;
 }
 
@@ -761,7 +754,7 @@ int stream_engine_snapshot(stream_engine *e, const stream_sink *sink, char *err,
         i = j;
     }
     free(v);
-    if (rc) seterr(err, errlen, "out of memory or sink failed");
+    if (rc) err_set(err, errlen, "out of memory or sink failed");
     return rc;
 }
 

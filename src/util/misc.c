@@ -1,9 +1,19 @@
-/* util/misc.c — I/O helpers and hashing. See util.h. */
+/* util/misc.c — the error setter, I/O helpers and hashing. See util.h. */
 #include "util/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <unistd.h>
+
+void err_set(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
 
 int write_all(int fd, const void *p, size_t n) {
     const char *c = p;

@@ -131,6 +131,10 @@ int parse_int64(const char *s, int64_t *out);
 int parse_double(const char *s, double *out);
 
 /* ---- misc ---- */
+/* The one error setter of the 0/-1 + caller-buffer convention: formats into err (NUL-terminated,
+ * truncated to errlen); does nothing when err is NULL or errlen is 0. */
+void err_set(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Writes all of p to fd, retrying short writes and EINTR. 0 or -1 (errno set). */
 int write_all(int fd, const void *p, size_t n);
 
