@@ -43,17 +43,8 @@ die() { echo "hdfs.sh: $*" >&2; exit 1; }
 classpath() { echo "$DIR/conf:$HOME_H/webroot:$HOME_H/libs/*"; }
 
 # Free TCP ports on 127.0.0.1, chosen by the kernel (bind to port 0), n at once so they differ.
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-
-prop() { printf '  <property><name>%s</name><value>%s</value></property>\n' "$1" "$2"; }
+# free_ports, prop
+. "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
 
 write_conf() {
   local rpc=$1 http=$2 dnx=$3 dnh=$4 dni=$5

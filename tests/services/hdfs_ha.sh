@@ -33,17 +33,8 @@ TOOL_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dhadoop.root.logge
 
 die() { echo "hdfs_ha.sh: $*" >&2; exit 1; }
 
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-
-prop() { printf '  <property><name>%s</name><value>%s</value></property>\n' "$1" "$2"; }
+# free_ports, prop
+. "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
 
 # One conf dir per daemon role: both NameNodes run on 127.0.0.1, so each must be told which of
 # the nameservice's NameNodes it is (dfs.ha.namenode.id); the others use "client".

@@ -38,17 +38,8 @@ export KRB5_CONFIG=$DIR/krb5.conf KRB5_KDC_PROFILE=$DIR/kdc.conf
 
 die() { echo "hdfs_secure.sh: $*" >&2; exit 1; }
 
-free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-
-prop() { printf '  <property><name>%s</name><value>%s</value></property>\n' "$1" "$2"; }
+# free_ports, prop
+. "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
 alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
 stop_pid() {
