@@ -27,6 +27,9 @@
 DASH_INCBIN(index_html, "src/dash/web/index.html");
 DASH_INCBIN(app_js, "src/dash/web/app.js");
 DASH_INCBIN(i18n_js, "src/dash/web/i18n.js");
+DASH_INCBIN(fmt_js, "src/dash/web/fmt.js");
+DASH_INCBIN(charts_js, "src/dash/web/charts.js");
+DASH_INCBIN(tables_js, "src/dash/web/tables.js");
 DASH_INCBIN(style_css, "src/dash/web/style.css");
 #if __has_include("web/node_modules/uplot/dist/uPlot.iife.min.js")
 DASH_INCBIN(uplot_js, "src/dash/web/node_modules/uplot/dist/uPlot.iife.min.js");
@@ -45,6 +48,9 @@ static const struct {
     {"/", "text/html; charset=utf-8", ecom_dash_index_html_start, ecom_dash_index_html_end},
     {"/app.js", "text/javascript; charset=utf-8", ecom_dash_app_js_start, ecom_dash_app_js_end},
     {"/i18n.js", "text/javascript; charset=utf-8", ecom_dash_i18n_js_start, ecom_dash_i18n_js_end},
+    {"/fmt.js", "text/javascript; charset=utf-8", ecom_dash_fmt_js_start, ecom_dash_fmt_js_end},
+    {"/charts.js", "text/javascript; charset=utf-8", ecom_dash_charts_js_start, ecom_dash_charts_js_end},
+    {"/tables.js", "text/javascript; charset=utf-8", ecom_dash_tables_js_start, ecom_dash_tables_js_end},
     {"/style.css", "text/css; charset=utf-8", ecom_dash_style_css_start, ecom_dash_style_css_end},
     {"/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", ecom_dash_uplot_js_start,
      ecom_dash_uplot_js_end},

@@ -1,14 +1,22 @@
 """dash_fake_status — a stand-in for `ecom stream --listen`'s GET /status (schema 2) for the page
 tests: open windows of sales_per_minute, funnel and product_activity for the current minute,
 funnel final 90 minutes later; and a broker outage (lag null, kafka_connected false). Prints "listening http://127.0.0.1:PORT" once it listens; runs
-until killed."""
+until killed.
+
+  dash_fake_status.py [--at 2026-11-24T11:30:00Z]   # the open windows' minute (default: now), and
+      # then one open category_activity row (home_appliances) too, for the page's time tests
+"""
+import argparse
 import datetime as dt
 import http.server
 import json
 
 
+AT = None   # --at: a fixed minute instead of now
+
+
 def body():
-    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    now = AT or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     f = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     w = {"window_start": f(now), "window_end": f(now + dt.timedelta(minutes=1))}
     return {"schema": 2, "input": "kafka", "layout": "single", "epoch": 3, "uptime_s": 20.0, "events_per_s": 50.0,
@@ -26,7 +34,9 @@ def body():
                                 view_to_purchase_rate=12 / 700)],
                 "product_activity": [dict(w, final_at=w["window_end"], product_id="P0001", product_name="Fresh item",
                                           category="fashion", views=80, adds=3, units_sold=2, revenue=99.98)],
-                "category_activity": [], "sales_by_city": [], "sales_by_channel": []}}
+                "category_activity": [dict(w, final_at=w["window_end"], category="home_appliances", views=40, adds=5,
+                                           removes=1, units_sold=2, revenue=300.00)] if AT else [],
+                "sales_by_city": [], "sales_by_channel": []}}
 
 
 class H(http.server.BaseHTTPRequestHandler):
@@ -43,6 +53,11 @@ class H(http.server.BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--at")
+    at = ap.parse_args().at
+    if at:
+        AT = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
     print("listening http://127.0.0.1:%d" % srv.server_address[1], flush=True)
     srv.serve_forever()

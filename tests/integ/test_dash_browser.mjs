@@ -119,13 +119,15 @@ await runCase("kpis_match_api", async () => {
   const s = await api("summary", "last=1h");
   const vals = await page.evaluate(() => ["kpi-revenue", "kpi-orders", "kpi-ticket", "kpi-conversion"].map(
     (id) => document.getElementById(id).dataset.value));
-  const want = [s.revenue, s.orders, s.avg_ticket, s.conversion].map((v) => (v == null ? "" : String(v)));
+  // an empty range says so ("No data", no data-value) instead of a reassuring $0.00
+  const empty = MODE === "empty";
+  const want = [s.revenue, s.orders, s.avg_ticket, s.conversion].map((v) => (v == null || empty ? "" : String(v)));
   check(JSON.stringify(vals) === JSON.stringify(want), "KPI data " + JSON.stringify(vals) + " != API " + JSON.stringify(want));
   const revText = await page.locator("#kpi-revenue").textContent();
-  const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(s.revenue);
+  const fmt = empty ? "No data" : new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(s.revenue);
   check(revText === fmt, "revenue tile shows " + revText + ", want " + fmt);
   const ordersText = await page.locator("#kpi-orders").textContent();
-  check(ordersText === new Intl.NumberFormat("en-US").format(s.orders), "orders tile " + ordersText);
+  check(ordersText === (empty ? "No data" : new Intl.NumberFormat("en-US").format(s.orders)), "orders tile " + ordersText);
 });
 
 if (MODE === "data") {
@@ -186,7 +188,7 @@ await runCase("language_switch", async () => {
   check(label === "Ingresos", "Spanish KPI label: " + label);
   const s = await api("summary", "last=1h");
   const rev = await page.locator("#kpi-revenue").textContent();
-  const fmt = new Intl.NumberFormat("es-EC", { style: "currency", currency: "USD" }).format(s.revenue);
+  const fmt = MODE === "empty" ? "Sin datos" : new Intl.NumberFormat("es-EC", { style: "currency", currency: "USD" }).format(s.revenue);
   check(rev === fmt, "Spanish money " + rev + " want " + fmt);
   check(await page.evaluate(() => document.documentElement.lang) === "es", "html lang");
   await page.selectOption("#lang", "en");

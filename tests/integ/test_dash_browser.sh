@@ -83,6 +83,29 @@ else
 fi
 kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
 
+# The page's charts and controls (tests/integ/test_dash_page.mjs): a lake with two blocks of minutes
+# and a gap between them, plus a fake stream whose open minute follows the second block.
+TLAKE="$TEST_TMP/time-lake"
+TFAKE_OUT="$TEST_TMP/time-fake.out"
+"$PY" "$REPO/tests/integ/dash_fake_status.py" --at 2026-11-24T11:30:00Z >"$TFAKE_OUT" 2>&1 &
+TFAKE_PID=$!
+TFAKE_URL=
+for _ in $(seq 1 100); do   # bounded wait for the "listening" line
+  TFAKE_URL=$(sed -n 's/^listening \(http.*\)/\1/p' "$TFAKE_OUT")
+  [ -n "$TFAKE_URL" ] && break
+  sleep 0.1
+done
+if [ -n "$TFAKE_URL" ] &&
+   "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:00:00Z --minutes 20 &&
+   "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T11:10:00Z --minutes 20 --seed 2 &&
+   start_dash_stream "$TLAKE" "$TFAKE_URL"; then
+  DASH_URL=$DASH_URL ART="$ART" node "$REPO/tests/integ/test_dash_page.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_time_page"; rc=1
+fi
+kill $TFAKE_PID 2>/dev/null; wait $TFAKE_PID 2>/dev/null
+
 # `ecom run` (broker, generator, stream, dashboard): the funnel is provisional from the first minute.
 RUN_OUT="$TEST_TMP/run.out"
 RUN_T0=$(date +%s%3N)

@@ -1,34 +1,49 @@
-/* app.js — the dashboard page: fetches the JSON API for the chosen range every few seconds and
- * draws KPI tiles, charts (uPlot) and tables. No inline scripts (the server's CSP forbids them),
- * no outside URLs: everything comes from the ecom server that served the page.
+/* app.js — the dashboard page's state and controls: the range, the zoom, the time zone, the
+ * language, the theme and the refresh control; the fetch loop; and the card registry every card
+ * is drawn through. No inline scripts (the server's CSP forbids them), no outside URLs.
  *
- * The table cards (ranks and keyed metrics) are built from the metric catalog (/api/catalog):
- * their columns, order and number formats come from the catalog's column types, their labels
- * from i18n.js by column name. Numbers that include open (provisional) windows of the stream are
- * marked as such, with when they become final (the API's provisional_windows / final_at).
+ * Files (loaded in this order by index.html): i18n.js (labels), fmt.js (ECOM.fmt: numbers, dates
+ * and zones), charts.js (ECOM.charts: the uPlot charts), tables.js (ECOM.tables: the catalog's
+ * table cards), this file, then any extra card file (e.g. map.js).
  *
- * For tests and curious readers, every drawn element carries its raw numbers in data-*
- * attributes (data-value on KPI tiles, data-points / data-last on charts, data-provisional on
- * tiles, the funnel and table rows). */
+ * The card registry. A card is {name, apis: ["sales_by_city", ...], render(data, view)}: each
+ * refresh fetches the union of every card's apis for the selected range (once each) and calls
+ * render with data[api] = the answer and view = {from, to} (epoch seconds). Register with
+ * ECOM.registerCard(card) from a script that runs before DOMContentLoaded (a deferred script
+ * after this one): the map card does so.
+ *
+ * Live updates. ECOM.live.accept(api, answer) puts one answer in place and redraws (a
+ * Server-Sent-Events listener feeds it); ECOM.live.refresh() fetches everything now.
+ *
+ * State in the URL: ?last=1h or ?from=..&to=.. (RFC 3339), zoom=MIN-MAX (epoch seconds, inside
+ * the range), tz=IANA zone, refresh=off|5s|30s|1m: a link reopens the same view. The language
+ * and the theme are the viewer's, kept in localStorage.
+ *
+ * For tests, every drawn element carries its raw numbers in data-* attributes (data-value on KPI
+ * tiles, data-provisional on tiles, the funnel and table rows, the charts' in charts.js), and
+ * body carries data-refreshes (fetches done) and data-refresh-state (off | paused | waiting). */
 "use strict";
 (function () {
-  const I18N = window.ECOM_I18N;
-  const REFRESH_MS = 5000;
+  const ECOM = window.ECOM;
+  const F = ECOM.fmt;
+  const t = F.t;
+  const REFRESH_MS = { off: 0, "5s": 5000, "30s": 30000, "1m": 60000 };
+  const LASTS = ["15m", "1h", "6h", "24h", "7d"];
+  const ZONES = ["browser", "UTC", "America/Guayaquil", "Pacific/Galapagos", "America/Bogota", "America/Lima",
+    "America/New_York", "Europe/Madrid"];
   const state = {
-    lang: pickLang(),
     range: { last: "1h" },
-    data: null,          // the last answers, re-rendered on a language switch
-    charts: {},          // uPlot instances by name
-    catalog: null,       // /api/catalog: metrics, their columns and ranks
+    zoom: null,          // [min, max] epoch seconds of the sales chart's x, or null
+    refresh: "5s",
+    theme: "auto",       // auto (prefers-color-scheme) | light | dark
+    data: null,          // the last answers by API name, re-rendered on a language/zone switch
+    catalog: null,       // /api/catalog
     refreshes: 0,
     timer: null,
+    hover: false,        // the pointer is over a card: refresh paused
+    seq: 0,              // fetch generation: a late answer for an older range is dropped
   };
-
-  function pickLang() {
-    const saved = safeStorage("get", "ecom.lang");
-    if (saved === "en" || saved === "es") return saved;
-    return (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
-  }
+  const cards = [];
 
   function safeStorage(op, key, value) {
     try {
@@ -36,40 +51,6 @@
       window.localStorage.setItem(key, value);
     } catch (e) { /* storage may be disabled: the choice then lasts for this page only */ }
     return null;
-  }
-
-  function t(key) { return (I18N[state.lang] && I18N[state.lang][key]) || I18N.en[key] || key; }
-  function locale() { return t("locale"); }
-
-  // ---- formatting: USD money, counts, rates, instants in the viewer's zone ----
-  function fmtMoney(v) {
-    if (v == null) return "—";
-    return new Intl.NumberFormat(locale(), { style: "currency", currency: "USD" }).format(v);
-  }
-  function fmtMoneyShort(v) {
-    return new Intl.NumberFormat(locale(), { style: "currency", currency: "USD", notation: "compact",
-      maximumFractionDigits: 1 }).format(v);
-  }
-  function fmtInt(v) { return v == null ? "—" : new Intl.NumberFormat(locale()).format(v); }
-  function fmtPct(r) {
-    return r == null ? "—" : new Intl.NumberFormat(locale(), { style: "percent", maximumFractionDigits: 1 }).format(r);
-  }
-  function fmtTime(iso) {
-    if (!iso) return "—";
-    return new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "medium" });
-  }
-  function fmtNum(v, digits) {
-    return v == null ? "—" : new Intl.NumberFormat(locale(), { maximumFractionDigits: digits || 0 }).format(v);
-  }
-
-  // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
-  function fmtAge(sec) {
-    if (sec == null) return "—";
-    const s = Math.max(0, Math.round(sec));
-    if (s < 60) return s + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
-    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
-    return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
   }
 
   function el(tag, attrs, text) {
@@ -85,7 +66,35 @@
     b.hidden = !msg;
   }
 
-  // ---- data ----
+  function validZone(z) {
+    if (z === "browser") return true;
+    try { new Intl.DateTimeFormat("en", { timeZone: z }); return true; } catch (e) { return false; }
+  }
+
+  // ---- the URL: read once at start, rewritten (replaceState) on every change ----
+  function readUrl() {
+    const q = new URLSearchParams(location.search);
+    const last = q.get("last"), from = q.get("from"), to = q.get("to");
+    if (from && to && !isNaN(Date.parse(from)) && !isNaN(Date.parse(to)) && Date.parse(from) < Date.parse(to))
+      state.range = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    else if (last && /^[0-9]+[smhd]$/.test(last)) state.range = { last };
+    const z = /^([0-9.]+)-([0-9.]+)$/.exec(q.get("zoom") || "");
+    if (z && +z[1] < +z[2]) state.zoom = [+z[1], +z[2]];
+    if (q.get("refresh") in REFRESH_MS) state.refresh = q.get("refresh");
+    const tz = q.get("tz") || safeStorage("get", "ecom.tz");
+    if (tz && validZone(tz)) F.prefs.tz = tz;
+  }
+
+  function writeUrl() {
+    const q = new URLSearchParams();
+    if (state.range.last) q.set("last", state.range.last);
+    else { q.set("from", state.range.from); q.set("to", state.range.to); }
+    if (state.zoom) q.set("zoom", state.zoom[0] + "-" + state.zoom[1]);
+    if (F.prefs.tz !== "browser") q.set("tz", F.prefs.tz);
+    if (state.refresh !== "5s") q.set("refresh", state.refresh);
+    history.replaceState(null, "", location.pathname + "?" + q.toString());
+  }
+
   function rangeQuery() {
     const r = state.range;
     if (r.last) return "last=" + encodeURIComponent(r.last);
@@ -100,257 +109,148 @@
     return body;
   }
 
-  // The table cards: an API name (a rank or a keyed metric of the catalog) and the element id.
-  const TABLE_CARDS = [
-    { api: "top_products", id: "top" },
-    { api: "top_products_by_revenue", id: "top-revenue" },
-    { api: "sales_by_channel", id: "channel" },
-    { api: "sales_by_city", id: "city", scroll: true },
-  ];
-
+  // ---- the fetch loop ----
   async function refresh() {
     clearTimeout(state.timer);
+    state.timer = null;
+    const seq = ++state.seq;
     const q = rangeQuery();
-    const names = ["summary", "sales_per_minute", "category_activity", "funnel", "health"]
-      .concat(TABLE_CARDS.map((c) => c.api));
+    const names = [...new Set(cards.flatMap((c) => c.apis))];
     try {
       if (!state.catalog) state.catalog = await getJSON("/api/catalog");
       const answers = await Promise.all(names.map((n) => getJSON("/api/" + n + (n === "health" ? "" : "?" + q))));
-      const data = {};
-      names.forEach((n, i) => { data[n] = answers[i]; });
-      if (q === rangeQuery()) {   // the range did not change while we were fetching
+      if (seq === state.seq) {   // no newer fetch (another range) started meanwhile
+        const data = {};
+        names.forEach((n, i) => { data[n] = answers[i]; });
         state.data = data;
         render();
         banner(null);
       }
     } catch (e) {
-      banner(t("error") + ": " + e.message);
+      if (seq === state.seq) banner(t("error") + ": " + e.message);
     }
+    if (seq !== state.seq) return;
     state.refreshes++;
     document.body.dataset.refreshes = String(state.refreshes);
-    state.timer = setTimeout(refresh, REFRESH_MS);
+    schedule();
+  }
+
+  // The next refresh, unless refresh is off or the pointer rests on a card (a reader there
+  // should not have the numbers move under the cursor).
+  function schedule() {
+    clearTimeout(state.timer);
+    state.timer = null;
+    const ms = REFRESH_MS[state.refresh];
+    let st = "waiting";
+    if (!ms) st = "off";
+    else if (state.hover) st = "paused";
+    else state.timer = setTimeout(refresh, ms);
+    document.body.dataset.refreshState = st;
+    const p = document.getElementById("refresh-state");
+    p.textContent = st === "paused" ? t("paused") : "";
   }
 
   // ---- rendering ----
+  // The answer's range in epoch seconds (what every axis spans).
+  function view() {
+    const s = state.data.summary;
+    return { from: Date.parse(s.from) / 1000, to: Date.parse(s.to) / 1000 };
+  }
+
   function render() {
     const d = state.data;
     if (!d) return;
-    document.getElementById("shown").textContent =
-      t("range_shown") + " " + fmtTime(d.summary.from) + " – " + fmtTime(d.summary.to);
-    document.getElementById("updated").textContent = new Date().toLocaleTimeString(locale());
-    renderKpis(d.summary);
-    renderSales(d.sales_per_minute);
-    renderCategories(d.category_activity);
-    for (const c of TABLE_CARDS) renderTableCard(c, d[c.api]);
-    renderFunnel(d.funnel);
-    renderHealth(d.health);
+    const v = view();
+    document.getElementById("shown").textContent = t("range_shown") + " " + F.time(d.summary.from) + " – " +
+      F.time(d.summary.to);
+    document.getElementById("updated").textContent = F.clock(Date.now());
+    for (const c of cards) {
+      try { c.render(d, v); } catch (e) { banner(t("error") + " (" + c.name + "): " + e.message); }
+    }
   }
 
-  // "provisional (3 open windows) · final at 10:32:00" or "" when every number is final.
-  function provText(n, finalAt) {
-    if (!n) return "";
-    let s = t("provisional") + " (" + n + " " + t(n === 1 ? "open_window" : "open_windows") + ")";
-    if (finalAt) s += " · " + t("final_at") + " " + new Date(finalAt).toLocaleTimeString(locale());
-    return s;
-  }
+  ECOM.registerCard = function (card) { cards.push(card); };
+  ECOM.live = {
+    accept(api, answer) {
+      if (!state.data || !(api in state.data)) return;
+      state.data[api] = answer;
+      render();
+    },
+    refresh: () => refresh(),
+    query: () => rangeQuery(),
+  };
 
   function markProv(e, n, finalAt) {
     e.dataset.provisional = n ? "true" : "false";
     e.classList.toggle("provisional", !!n);
-    e.title = provText(n, finalAt);
+    e.title = F.prov(n, finalAt);
     const label = e.querySelector(".kpi-label");
     if (label) label.dataset.provLabel = t("provisional");
   }
 
-  function setKpi(id, value, text, nprov, finalAt) {
+  // A tile: its number, or "no data" when the range holds no window at all (never a reassuring $0).
+  function setKpi(id, value, text, empty, nprov, finalAt) {
     const e = document.getElementById(id);
-    e.textContent = text;
-    e.dataset.value = value == null ? "" : String(value);
+    e.textContent = empty ? t("no_data_short") : text;
+    e.classList.toggle("empty", empty);
+    e.dataset.value = value == null || empty ? "" : String(value);
     markProv(e.parentNode, nprov, finalAt);
   }
 
-  function renderKpis(s) {
-    setKpi("kpi-revenue", s.revenue, fmtMoney(s.revenue), s.provisional_windows, s.final_at);
-    setKpi("kpi-orders", s.orders, fmtInt(s.orders), s.provisional_windows, s.final_at);
-    setKpi("kpi-ticket", s.avg_ticket, fmtMoney(s.avg_ticket), s.provisional_windows, s.final_at);
-    setKpi("kpi-conversion", s.conversion, fmtPct(s.conversion), s.funnel_provisional_windows, s.funnel_final_at);
+  function renderKpis(d) {
+    const s = d.summary;
+    const noSales = !d.sales_per_minute.rows.length, noFunnel = !d.funnel.rows.length;
+    setKpi("kpi-revenue", s.revenue, F.money(s.revenue), noSales, s.provisional_windows, s.final_at);
+    setKpi("kpi-orders", s.orders, F.int(s.orders), noSales, s.provisional_windows, s.final_at);
+    setKpi("kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), noSales, s.provisional_windows, s.final_at);
+    setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel, s.funnel_provisional_windows,
+      s.funnel_final_at);
+    document.getElementById("kpis").dataset.empty = String(noSales && noFunnel);
+    document.getElementById("kpi-note").textContent = noSales && noFunnel ? t("no_data") : "";
   }
 
-  function chartWidth(box) { return Math.max(240, box.clientWidth); }
+  function chartKey() { return F.prefs.lang + "|" + F.zone() + "|" + document.documentElement.dataset.theme; }
 
-  // Creates or updates a uPlot chart in box; opts() builds fresh options (labels follow the language).
-  function drawChart(name, box, opts, data, points, last) {
-    box.dataset.points = String(points);
-    box.dataset.last = last || "";
-    if (!window.uPlot) {
-      if (!box.textContent) box.textContent = t("chart_missing");
-      return;
-    }
-    const c = state.charts[name];
-    if (c && c.series.length === data.length && c.ecomLang === state.lang) {
-      c.setData(data);
-      return;
-    }
-    if (c) c.destroy();
-    box.textContent = "";
-    const u = new window.uPlot(Object.assign({ width: chartWidth(box), height: 260 }, opts()), data, box);
-    u.ecomLang = state.lang;
-    state.charts[name] = u;
-  }
-
-  function renderSales(a) {
-    const box = document.getElementById("chart-sales");
-    const xs = [], rev = [], ticket = [];
-    for (const r of a.rows) {
-      xs.push(Date.parse(r.window_start) / 1000);
-      rev.push(r.revenue);
-      ticket.push(r.avg_ticket);
-    }
+  function renderSales(d, v) {
+    const a = d.sales_per_minute;
     const note = document.getElementById("sales-note");
-    note.textContent = a.rows.length ? "" : t("no_data");
-    if (a.provisional_windows) note.textContent = provText(a.provisional_windows, a.final_at);
-    drawChart("sales", box, () => ({
-      // x spans the whole range (a fresh stream has one window: it sits at the range's end)
-      scales: { x: { time: true, range: () => { const r = state.data.sales_per_minute;
-        return [Date.parse(r.from) / 1000, Date.parse(r.to) / 1000]; } }, usd: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] },
-        tk: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.2)] } },
-      series: [
-        { label: t("time"), value: (u, v) => (v == null ? "—" : new Date(v * 1000).toLocaleTimeString(locale())) },
-        { label: t("revenue"), scale: "usd", stroke: "#2563eb", width: 2, fill: "rgba(37,99,235,0.10)",
-          value: (u, v) => fmtMoney(v) },
-        { label: t("avg_ticket"), scale: "tk", stroke: "#d97706", width: 2, dash: [6, 4],
-          value: (u, v) => fmtMoney(v) },
-      ],
-      axes: [
-        { space: 80 },
-        { scale: "usd", values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
-        { scale: "tk", side: 1, grid: { show: false }, values: (u, vals) => vals.map(fmtMoneyShort), size: 64 },
-      ],
-    }), [xs, rev, ticket], xs.length, a.rows.length ? a.rows[a.rows.length - 1].window_start : "");
+    note.textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at) : t("no_data");
+    ECOM.charts.drawSales(document.getElementById("chart-sales"), a, {
+      from: v.from, to: v.to, zoom: clipZoom(v),
+      onZoom: (mn, mx) => { state.zoom = mn == null ? null : [Math.round(mn), Math.round(mx)]; writeUrl(); zoomNote(); },
+    }, chartKey());
+    zoomNote();
   }
 
-  // Cuts a label to the room its group has on the axis (a phone has little), marking the cut.
-  function shortLabel(u, name, groups) {
-    const room = u.bbox.width / (window.devicePixelRatio || 1) / Math.max(1, groups);
-    const max = Math.max(3, Math.floor(room / 7.5));
-    return name.length > max ? name.slice(0, max - 1) + "…" : name;
+  // The zoom, if any part of it is inside the range; else the zoom is dropped.
+  function clipZoom(v) {
+    if (!state.zoom) return null;
+    const mn = Math.max(v.from, state.zoom[0]), mx = Math.min(v.to, state.zoom[1]);
+    if (mn >= mx) { state.zoom = null; writeUrl(); return null; }
+    return [mn, mx];
   }
 
-  function renderCategories(a) {
-    const box = document.getElementById("chart-category");
-    const cats = a.rows.slice(0, 12);
-    document.getElementById("category-note").textContent = provText(a.provisional_windows, a.final_at);
-    // Grouped bars on one numeric x axis: category i owns slots 4i..4i+3 (views, adds, units, gap).
-    const xs = [], v = [], ad = [], p = [];
-    cats.forEach((c, i) => {
-      for (let k = 0; k < 4; k++) {
-        xs.push(i * 4 + k);
-        v.push(k === 0 ? c.views : null);
-        ad.push(k === 1 ? c.adds : null);
-        p.push(k === 2 ? c.units_sold : null);
-      }
-    });
-    const bars = () => (window.uPlot.paths.bars ? window.uPlot.paths.bars({ size: [0.9, 40], align: 0 }) : null);
-    drawChart("category", box, () => ({
-      scales: { x: { time: false, range: () => [-1, Math.max(3, cats.length * 4 - 1)] },
-        y: { range: (u, mn, mx) => [0, Math.max(1, mx * 1.1)] } },
-      series: [
-        { label: t("category"), value: (u, x) => (x == null || !cats[Math.floor(x / 4)] ? "—" : cats[Math.floor(x / 4)].category) },
-        { label: t("views"), stroke: "#2563eb", fill: "rgba(37,99,235,0.75)", paths: bars(), points: { show: false },
-          value: (u, x) => fmtInt(x) },
-        { label: t("adds"), stroke: "#d97706", fill: "rgba(217,119,6,0.75)", paths: bars(), points: { show: false },
-          value: (u, x) => fmtInt(x) },
-        { label: t("purchases"), stroke: "#059669", fill: "rgba(5,150,105,0.8)", paths: bars(), points: { show: false },
-          value: (u, x) => fmtInt(x) },
-      ],
-      axes: [
-        { splits: () => cats.map((c, i) => i * 4 + 1), values: (u, sp) => sp.map((s) => shortLabel(u, (cats[(s - 1) / 4] || {}).category || "", cats.length)),
-          gap: 4, size: 40 },
-        { values: (u, vals) => vals.map((x) => fmtInt(x)), size: 56 },
-      ],
-    }), [xs, v, ad, p], cats.length, "");
+  function zoomNote() {
+    const b = document.getElementById("unzoom");
+    b.hidden = !state.zoom;
   }
 
-  // ---- table cards from the catalog ----
-  function catalogMetric(api) {
-    for (const m of (state.catalog ? state.catalog.metrics : [])) {
-      if (m.name === api) return { metric: m, rank: null };
-      for (const r of m.ranks) if (r.name === api) return { metric: m, rank: r };
-    }
-    return null;
+  function renderCategories(d) {
+    const a = d.category_activity;
+    document.getElementById("category-note").textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at)
+      : t("no_data");
+    ECOM.charts.drawCategories(document.getElementById("chart-category"), a, chartKey());
   }
 
-  // The columns a card shows: a key is replaced by the metric's attributes when it has some
-  // (product_name and category instead of product_id), then the values: of a ranked metric the
-  // columns its ranks are by (views, revenue), else every value column.
-  function cardColumns(m, ranked) {
-    const attrs = m.columns.filter((c) => c.merge === "attr");
-    const keys = attrs.length ? attrs : m.columns.filter((c) => c.merge === "key");
-    const by = new Set(m.ranks.map((r) => r.by));
-    return keys.concat(m.columns.filter((c) => (c.merge === "sum" || c.merge === "ratio") && (!ranked || by.has(c.name))));
-  }
-
-  function fmtCell(col, v) {
-    if (col.type === "money") return [fmtMoney(v), "num"];
-    if (col.type === "int") return [fmtInt(v), "num"];
-    if (col.type === "rate") return [fmtPct(v), "num"];
-    return [v == null || v === "" ? "—" : t("v_" + v) === "v_" + v ? String(v) : t("v_" + v), null];
-  }
-
-  // Creates the card's section once (title, table head), in catalog order after the funnel.
-  function ensureCard(card, cm) {
-    let table = document.getElementById(card.id);
-    if (table && table.dataset.lang === state.lang) return table;
-    const cols = cardColumns(cm.metric, !!cm.rank);
-    if (!table) {
-      const sec = el("section", { class: "card", "data-card": card.api });
-      sec.appendChild(el("h2", { "data-i18n": card.api }, t(card.api)));
-      const wrap = el("div", { class: card.scroll ? "scroll" : "hscroll" });
-      table = el("table", { id: card.id });
-      table.appendChild(el("thead"));
-      table.appendChild(el("tbody"));
-      wrap.appendChild(table);
-      sec.appendChild(wrap);
-      sec.appendChild(el("p", { class: "note", id: card.id + "-note" }));
-      document.getElementById("health").closest("section").before(sec);
-    }
-    const head = el("tr");
-    if (cm.rank) head.appendChild(el("th", null, t("rank")));
-    for (const c of cols) head.appendChild(el("th", c.type === "str" ? null : { class: "num" }, t(c.name)));
-    const thead = table.querySelector("thead");
-    thead.textContent = "";
-    thead.appendChild(head);
-    table.dataset.lang = state.lang;
-    return table;
-  }
-
-  function renderTableCard(card, a) {
-    const cm = catalogMetric(card.api);
-    if (!cm || !a) return;
-    const table = ensureCard(card, cm);
-    const cols = cardColumns(cm.metric, !!cm.rank);
-    const tb = table.querySelector("tbody");
-    tb.textContent = "";
-    if (!a.rows.length) {
-      const tr = el("tr");
-      tr.appendChild(el("td", { colspan: String(cols.length + 1), class: "empty" }, t("no_data")));
-      tb.appendChild(tr);
-    }
-    for (const r of a.rows) {
-      const tr = el("tr", { class: r.provisional ? "row prov" : "row", "data-provisional": String(!!r.provisional) });
-      if (cm.rank) tr.appendChild(el("td", null, String(r.rank)));
-      for (const c of cols) {
-        const [text, cls] = fmtCell(c, r[c.name]);
-        tr.appendChild(el("td", cls ? { class: cls } : null, text));
-      }
-      tb.appendChild(tr);
-    }
-    document.getElementById(card.id + "-note").textContent = provText(a.provisional_windows, a.final_at);
-  }
-
-  function renderFunnel(f) {
+  function renderFunnel(d) {
+    const f = d.funnel;
     const box = document.getElementById("funnel");
     box.textContent = "";
+    if (!f.rows.length) {
+      box.appendChild(el("p", { class: "note empty" }, t("no_data")));
+      markProv(box, 0, null);
+      return;
+    }
     const steps = [["viewed", f.viewed, null], ["carted", f.carted, f.view_to_cart_rate],
       ["purchased", f.purchased, f.cart_to_purchase_rate]];
     const top = Math.max(1, f.viewed);
@@ -362,45 +262,46 @@
       bar.style.width = (value > 0 ? Math.max(0.5, (100 * value) / top) : 0).toFixed(2) + "%";
       track.appendChild(bar);
       row.appendChild(track);
-      const num = el("div", { class: "step-num" }, fmtInt(value));
-      if (rate != null) num.appendChild(el("small", null, " " + fmtPct(rate) + " " + t("rate_of_previous")));
+      const num = el("div", { class: "step-num" }, F.int(value));
+      if (rate != null) num.appendChild(el("small", null, " " + F.pct(rate) + " " + t("rate_of_previous")));
       row.appendChild(num);
       box.appendChild(row);
     }
-    box.appendChild(el("p", { class: "note" }, t("conversion") + ": " + fmtPct(f.view_to_purchase_rate)));
+    box.appendChild(el("p", { class: "note" }, t("conversion") + ": " + F.pct(f.view_to_purchase_rate)));
     markProv(box, f.provisional_windows, f.final_at);
     // Why say it: a funnel window is final only after the view->cart and cart->purchase horizons
     // (90 min by default), so at first every funnel number comes from open windows.
-    if (f.provisional_windows) box.appendChild(el("p", { class: "note prov-note" }, provText(f.provisional_windows, f.final_at)));
+    if (f.provisional_windows) box.appendChild(el("p", { class: "note prov-note" }, F.prov(f.provisional_windows, f.final_at)));
   }
 
   // The stream's /status (schema 2, docs/stream.md), read by its documented names.
-  function renderHealth(h) {
+  function renderHealth(d) {
+    const h = d.health;
     const dl = document.getElementById("health");
     dl.textContent = "";
     const s = h.stream && h.stream.schema === 2 ? h.stream : null;
     const items = [[t("source"), s ? t("source_stream") : t("source_tables")]];
     if (s) {
-      items.push([t("events_per_s"), fmtNum(s.events_per_s, 1)]);
+      items.push([t("events_per_s"), F.num(s.events_per_s, 1)]);
       // lag is null while the stream cannot ask the broker: say "unknown", never a reassuring 0
-      items.push([t("lag"), s.lag === null || s.lag === undefined ? t("lag_unknown") : fmtInt(s.lag), s.lag === null]);
+      items.push([t("lag"), s.lag === null || s.lag === undefined ? t("lag_unknown") : F.int(s.lag), s.lag === null]);
       if (s.kafka_connected !== null && s.kafka_connected !== undefined)
         items.push([t("kafka"), s.kafka_connected ? t("kafka_connected") : t("kafka_disconnected"), !s.kafka_connected]);
-      items.push([t("last_progress"), s.last_progress_at ? fmtTime(s.last_progress_at) : "—"]);
-      items.push([t("watermark"), s.watermark ? fmtTime(s.watermark) : "—"]);
-      items.push([t("rejected"), fmtInt(s.counters.rejected)]);
-      items.push([t("late"), fmtInt(s.counters.late)]);
-      items.push([t("corrections"), fmtInt(s.counters.corrections)]);
+      items.push([t("last_progress"), s.last_progress_at ? F.time(s.last_progress_at) : "—"]);
+      items.push([t("watermark"), s.watermark ? F.time(s.watermark) : "—"]);
+      items.push([t("rejected"), F.int(s.counters.rejected)]);
+      items.push([t("late"), F.int(s.counters.late)]);
+      items.push([t("corrections"), F.int(s.counters.corrections)]);
     } else if (h.stream_error) {
       items.push([t("stream"), h.stream_error]);
     }
-    items.push([t("latest_window"), fmtTime(h.latest_window_end)]);
-    items.push([t("data_age"), fmtAge(h.data_age_s)]);
-    if (!s && h.tables && h.tables.rejected) items.push([t("rejected"), fmtInt(h.tables.rejected.rows)]);
+    items.push([t("latest_window"), F.time(h.latest_window_end)]);
+    items.push([t("data_age"), F.age(h.data_age_s)]);
+    if (!s && h.tables && h.tables.rejected) items.push([t("rejected"), F.int(h.tables.rejected.rows)]);
     if (h.tables) {
       let files = 0;
       for (const k of Object.keys(h.tables)) files += h.tables[k].files || 0;
-      items.push([t("files"), fmtInt(files)]);
+      items.push([t("files"), F.int(files)]);
     }
     for (const [k, v, bad] of items) {
       dl.appendChild(el("dt", null, k));
@@ -408,65 +309,171 @@
     }
   }
 
+  // The built-in cards, in page order (the table cards are built from the catalog by tables.js).
+  const TABLE_CARDS = [
+    { api: "top_products", id: "top" },
+    { api: "top_products_by_revenue", id: "top-revenue" },
+    { api: "sales_by_channel", id: "channel" },
+    { api: "sales_by_city", id: "city", scroll: true },
+  ];
+  ECOM.registerCard({ name: "kpis", apis: ["summary", "sales_per_minute", "funnel"], render: renderKpis });
+  ECOM.registerCard({ name: "sales", apis: ["sales_per_minute"], render: renderSales });
+  ECOM.registerCard({ name: "category", apis: ["category_activity"], render: renderCategories });
+  ECOM.registerCard({ name: "funnel", apis: ["funnel"], render: renderFunnel });
+  for (const c of TABLE_CARDS)
+    ECOM.registerCard({ name: c.api, apis: [c.api], render: (d) => ECOM.tables.renderTable(c, d[c.api], state.catalog) });
+  ECOM.registerCard({ name: "health", apis: ["health"], render: renderHealth });
+
   // ---- controls ----
-  function applyLang() {
-    document.documentElement.lang = state.lang;
-    document.title = t("title");
-    for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
-    document.getElementById("lang").value = state.lang;
+  function applyTheme() {
+    const dark = state.theme === "dark" ||
+      (state.theme === "auto" && window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+    document.documentElement.dataset.theme = dark ? "dark" : "light";
+    document.getElementById("theme").value = state.theme;
     render();
   }
 
-  function toLocalInput(d) {
-    const p = (n) => String(n).padStart(2, "0");
-    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T" + p(d.getHours()) + ":" + p(d.getMinutes());
+  function applyLang() {
+    document.documentElement.lang = F.prefs.lang;
+    document.title = t("title");
+    for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
+    document.getElementById("lang").value = F.prefs.lang;
+    fillZones();
+    render();
   }
 
-  function setup() {
+  // The zone selector's options, "browser" naming the viewer's own zone, each with its offset.
+  function fillZones() {
+    const sel = document.getElementById("tz");
+    sel.textContent = "";
+    const cur = F.prefs.tz;
+    const list = ZONES.includes(cur) ? ZONES : ZONES.concat([cur]);
+    for (const z of list) {
+      const name = z === "browser" ? t("tz_browser") + " (" + F.browserZone() + ")" : z;
+      sel.appendChild(el("option", { value: z }, name));
+    }
+    sel.value = cur;
+    document.getElementById("tz-offset").textContent = F.offsetName(Date.now());
+  }
+
+  function syncRangeControl() {
     const range = document.getElementById("range");
     const custom = document.getElementById("custom");
+    if (state.range.last && LASTS.includes(state.range.last)) {
+      range.value = state.range.last;
+      custom.hidden = true;
+    } else {
+      range.value = "custom";
+      custom.hidden = false;
+      if (state.range.from) {
+        document.getElementById("from").value = F.toWall(Date.parse(state.range.from));
+        document.getElementById("to").value = F.toWall(Date.parse(state.range.to));
+      }
+    }
+  }
+
+  function setRange(r) {
+    state.range = r;
+    state.zoom = null;
+    writeUrl();
+    refresh();
+  }
+
+  function setupRange() {
+    const range = document.getElementById("range");
     range.addEventListener("change", () => {
       if (range.value === "custom") {
-        custom.hidden = false;
-        const to = state.data ? new Date(state.data.summary.to) : new Date();
-        document.getElementById("to").value = toLocalInput(to);
-        document.getElementById("from").value = toLocalInput(new Date(to.getTime() - 3600e3));
+        document.getElementById("custom").hidden = false;
+        const to = state.data ? Date.parse(state.data.summary.to) : Date.now();
+        document.getElementById("to").value = F.toWall(to);
+        document.getElementById("from").value = F.toWall(to - 3600e3);
         return;
       }
-      custom.hidden = true;
-      state.range = { last: range.value };
-      refresh();
+      document.getElementById("custom").hidden = true;
+      setRange({ last: range.value });
     });
     document.getElementById("apply").addEventListener("click", () => {
-      const f = new Date(document.getElementById("from").value);   // local time, the viewer's zone
-      const to = new Date(document.getElementById("to").value);
+      const f = F.parseWall(document.getElementById("from").value);   // wall time in the chosen zone
+      const to = F.parseWall(document.getElementById("to").value);
       if (isNaN(f) || isNaN(to) || f >= to) {
         banner(t("error") + ": " + t("from") + " < " + t("to"));
         return;
       }
-      state.range = { from: f.toISOString(), to: to.toISOString() };
-      refresh();
+      setRange({ from: new Date(f).toISOString(), to: new Date(to).toISOString() });
     });
+    document.getElementById("unzoom").addEventListener("click", () => ECOM.charts.unzoomSales());
+  }
+
+  function setupRefresh() {
+    const sel = document.getElementById("refresh");
+    sel.value = state.refresh;
+    sel.addEventListener("change", () => {
+      state.refresh = sel.value in REFRESH_MS ? sel.value : "5s";
+      writeUrl();
+      schedule();
+    });
+    document.getElementById("refresh-now").addEventListener("click", () => refresh());
+    // Pause while the pointer rests on a card; resume (with a fresh fetch if one was due) on leaving.
+    const main = document.querySelector("main");
+    main.addEventListener("pointerover", (e) => {
+      if (state.hover || !e.target.closest(".card, .kpis")) return;
+      state.hover = true;
+      if (state.timer) schedule();
+    });
+    main.addEventListener("pointerleave", () => {
+      if (!state.hover) return;
+      state.hover = false;
+      if (document.body.dataset.refreshState === "paused") refresh();
+    });
+  }
+
+  function setupPrefs() {
     const lang = document.getElementById("lang");
     lang.addEventListener("change", () => {
-      state.lang = lang.value === "es" ? "es" : "en";
-      safeStorage("set", "ecom.lang", state.lang);
+      F.prefs.lang = lang.value === "es" ? "es" : "en";
+      safeStorage("set", "ecom.lang", F.prefs.lang);
       applyLang();
     });
+    const tz = document.getElementById("tz");
+    tz.addEventListener("change", () => {
+      F.prefs.tz = validZone(tz.value) ? tz.value : "browser";
+      safeStorage("set", "ecom.tz", F.prefs.tz);
+      writeUrl();
+      fillZones();
+      syncRangeControl();
+      render();
+    });
+    const theme = document.getElementById("theme");
+    theme.addEventListener("change", () => {
+      state.theme = ["light", "dark"].includes(theme.value) ? theme.value : "auto";
+      safeStorage("set", "ecom.theme", state.theme);
+      applyTheme();
+    });
+    if (window.matchMedia) window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
+  }
+
+  function setup() {
+    const saved = safeStorage("get", "ecom.lang");
+    F.prefs.lang = saved === "en" || saved === "es" ? saved
+      : (navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
+    const th = safeStorage("get", "ecom.theme");
+    if (th === "light" || th === "dark") state.theme = th;
+    readUrl();
+    writeUrl();
+    setupRange();
+    setupRefresh();
+    setupPrefs();
+    syncRangeControl();
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => {
-        for (const name of Object.keys(state.charts)) {
-          const u = state.charts[name];
-          u.setSize({ width: chartWidth(u.root.parentNode), height: 260 });
-        }
-      }, 100);
+      resizeTimer = setTimeout(() => { ECOM.charts.resize(); }, 100);
     });
     if (!window.uPlot) banner(t("chart_missing"));
+    applyTheme();
     applyLang();
     refresh();
   }
 
-  setup();
+  document.addEventListener("DOMContentLoaded", setup);
 })();

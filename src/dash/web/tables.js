@@ -1,0 +1,160 @@
+/* tables.js — the table cards built from the metric catalog (/api/catalog): their columns, order
+ * and number formats come from the catalog's column types, their labels from i18n.js by column
+ * name. A click on a column head sorts by it (again: the other way); "CSV" downloads the rows
+ * the card shows, with the catalog's column names and the API's raw values (money in dollars
+ * with 2 decimals, instants in UTC), so a spreadsheet gets the numbers, not their formatting. */
+"use strict";
+(function () {
+  const ECOM = (window.ECOM = window.ECOM || {});
+  const F = ECOM.fmt;
+  const sorts = {};   // card id -> {col, dir: 1 | -1}: the user's order, kept across refreshes
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function catalogMetric(catalog, api) {
+    for (const m of (catalog ? catalog.metrics : [])) {
+      if (m.name === api) return { metric: m, rank: null };
+      for (const r of m.ranks) if (r.name === api) return { metric: m, rank: r };
+    }
+    return null;
+  }
+
+  // The columns a card shows: a key is replaced by the metric's attributes when it has some
+  // (product_name and category instead of product_id), then the values: of a ranked metric the
+  // columns its ranks are by (views, revenue), else every value column.
+  function cardColumns(m, ranked) {
+    const attrs = m.columns.filter((c) => c.merge === "attr");
+    const keys = attrs.length ? attrs : m.columns.filter((c) => c.merge === "key");
+    const by = new Set(m.ranks.map((r) => r.by));
+    return keys.concat(m.columns.filter((c) => (c.merge === "sum" || c.merge === "ratio") && (!ranked || by.has(c.name))));
+  }
+
+  function fmtCell(col, v) {
+    if (col.type === "money") return [F.money(v), "num"];
+    if (col.type === "int") return [F.int(v), "num"];
+    if (col.type === "rate") return [F.pct(v), "num"];
+    return [F.tv(v), null];
+  }
+
+  // Rows in the user's order (numbers by value, text by its shown form in the page's locale).
+  function sortedRows(card, cols, rows) {
+    const s = sorts[card.id];
+    if (!s) return rows;
+    const col = s.col === "rank" ? { name: "rank", type: "int" } : cols.find((c) => c.name === s.col);
+    if (!col) return rows;
+    const text = col.type === "str";
+    const coll = new Intl.Collator(F.locale());
+    return rows.slice().sort((a, b) => {
+      const x = a[col.name], y = b[col.name];
+      const d = text ? coll.compare(F.tv(x), F.tv(y)) : (x == null ? -Infinity : x) - (y == null ? -Infinity : y);
+      return d * s.dir;
+    });
+  }
+
+  function csvField(v) {
+    const s = v == null ? "" : String(v);
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+
+  // CSV of the rows as shown (the user's order), the catalog's column names as the header.
+  function toCsv(cm, cols, rows) {
+    const names = (cm.rank ? ["rank"] : []).concat(cols.map((c) => c.name));
+    const lines = [names.join(",")];
+    for (const r of rows) lines.push(names.map((n) => csvField(r[n])).join(","));
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  function download(name, text) {
+    const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+    const a = el("a", { href: url, download: name });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  // Creates the card's section once (title, CSV button, table), before the health card.
+  function ensureSection(card) {
+    let table = document.getElementById(card.id);
+    if (table) return table;
+    const sec = el("section", { class: "card", "data-card": card.api });
+    const head = el("div", { class: "card-head" });
+    head.appendChild(el("h2", { "data-i18n": card.api }, F.t(card.api)));
+    const btn = el("button", { type: "button", class: "csv", id: card.id + "-csv", "data-i18n": "csv" }, F.t("csv"));
+    head.appendChild(btn);
+    sec.appendChild(head);
+    const wrap = el("div", { class: card.scroll ? "scroll" : "hscroll" });
+    table = el("table", { id: card.id });
+    table.appendChild(el("thead"));
+    table.appendChild(el("tbody"));
+    wrap.appendChild(table);
+    sec.appendChild(wrap);
+    sec.appendChild(el("p", { class: "note", id: card.id + "-note" }));
+    document.getElementById("health").closest("section").before(sec);
+    btn.addEventListener("click", () => {
+      const st = table.ecomShown;
+      if (st) download(card.api + ".csv", toCsv(st.cm, st.cols, st.rows));
+    });
+    return table;
+  }
+
+  function renderHead(card, table, cm, cols) {
+    const head = el("tr");
+    const s = sorts[card.id];
+    const all = (cm.rank ? [{ name: "rank", type: "int" }] : []).concat(cols);
+    for (const c of all) {
+      const th = el("th", { "data-col": c.name, class: c.type === "str" ? "sortable" : "num sortable", tabindex: "0" },
+        F.t(c.name));
+      if (s && s.col === c.name) th.setAttribute("aria-sort", s.dir > 0 ? "ascending" : "descending");
+      const flip = () => {
+        const cur = sorts[card.id];
+        // numbers sort largest first on the first click, text A..Z
+        const first = c.type === "str" ? 1 : -1;
+        sorts[card.id] = { col: c.name, dir: cur && cur.col === c.name ? -cur.dir : first };
+        renderTable(card, table.ecomShown.a, table.ecomShown.catalog);
+      };
+      th.addEventListener("click", flip);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); flip(); } });
+      head.appendChild(th);
+    }
+    const thead = table.querySelector("thead");
+    thead.textContent = "";
+    thead.appendChild(head);
+  }
+
+  // Draws card (from app.js's TABLE_CARDS) with answer a.
+  function renderTable(card, a, catalog) {
+    const cm = catalogMetric(catalog, card.api);
+    if (!cm || !a) return;
+    const table = ensureSection(card);
+    const cols = cardColumns(cm.metric, !!cm.rank);
+    const rows = sortedRows(card, cols, a.rows);
+    table.ecomShown = { cm, cols, rows, a, catalog };
+    renderHead(card, table, cm, cols);
+    const tb = table.querySelector("tbody");
+    tb.textContent = "";
+    if (!rows.length) {
+      const tr = el("tr");
+      tr.appendChild(el("td", { colspan: String(cols.length + (cm.rank ? 1 : 0)), class: "empty" }, F.t("no_data")));
+      tb.appendChild(tr);
+    }
+    for (const r of rows) {
+      const tr = el("tr", { class: r.provisional ? "row prov" : "row", "data-provisional": String(!!r.provisional) });
+      if (cm.rank) tr.appendChild(el("td", { class: "num" }, String(r.rank)));
+      for (const c of cols) {
+        const [text, cls] = fmtCell(c, r[c.name]);
+        tr.appendChild(el("td", cls ? { class: cls } : null, text));
+      }
+      tb.appendChild(tr);
+    }
+    document.getElementById(card.id + "-csv").disabled = !rows.length;
+    document.getElementById(card.id + "-note").textContent = F.prov(a.provisional_windows, a.final_at);
+  }
+
+  ECOM.tables = { renderTable, toCsv };
+})();
