@@ -162,6 +162,16 @@ await runCase("time_zone_switch_changes_every_label", async () => {
   await page.mouse.move(over.x + over.width * 0.99, over.y + over.height / 2);
   const tip = await page.locator("#tip-sales").textContent();
   check(/11:30/.test(tip), "tooltip in UTC: " + tip);
+  // a custom range is typed in the chosen zone: 09:00 UTC, then 09:00 in Guayaquil = 14:00 UTC
+  for (const [tz, want] of [["UTC", "2026-11-24T09:00:00.000Z"], ["America/Guayaquil", "2026-11-24T14:00:00.000Z"]]) {
+    await page.selectOption("#tz", tz);
+    await page.selectOption("#range", "custom");
+    await page.fill("#from", "2026-11-24T09:00");
+    await page.fill("#to", "2026-11-24T12:00");
+    await page.click("#apply");
+    const from = new URLSearchParams(new URL(page.url()).search).get("from");
+    check(from === want, tz + ": custom from " + from + " want " + want);
+  }
   await page.context().close();
 });
 
