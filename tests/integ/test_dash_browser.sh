@@ -96,6 +96,7 @@ for _ in $(seq 1 100); do   # bounded wait for the "listening" line
   sleep 0.1
 done
 if [ -n "$TFAKE_URL" ] &&
+   "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T09:00:00Z --minutes 1 --seed 3 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:00:00Z --minutes 20 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T11:10:00Z --minutes 20 --seed 2 &&
    start_dash_stream "$TLAKE" "$TFAKE_URL"; then

@@ -2,9 +2,9 @@
 // playwright-core): the time axis (range, gaps, open minute, zoom, URL), the refresh control,
 // the time zone and Spanish dates, tooltips, axes, translated categories, "no data", sortable
 // tables and CSV, the dark theme and the phone layout; screenshots EN/ES x light/dark x
-// desktop/phone. Run by test_dash_browser.sh against `ecom dash` over a lake with two blocks of
-// minutes (10:00-10:19 and 11:10-11:29 UTC, 2026-11-24) and a fake stream whose open minute is
-// 11:30 (dash_fake_status.py --at). Env: DASH_URL, ART (the artifacts folder). PASS/FAIL per case.
+// desktop/phone. Run by test_dash_browser.sh against `ecom dash` over a lake with a lone minute
+// (09:00) and two blocks of minutes (10:00-10:19 and 11:10-11:29 UTC, 2026-11-24) and a fake stream
+// whose open minute is 11:30 (dash_fake_status.py --at). Env: DASH_URL, ART (the artifacts folder). PASS/FAIL per case.
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
@@ -80,7 +80,7 @@ await runCase("gaps_and_open_minute_apart", async () => {
   const opened = a.rows.filter((r) => r.final === false);
   check(opened.length === 1, "fixture: one open minute, got " + opened.length);
   const d = await boxData(page, "chart-sales");
-  check(d.gaps === "1" && d.open === "1", "gaps " + d.gaps + ", open " + d.open);
+  check(d.gaps === "2" && d.open === "1", "gaps " + d.gaps + ", open " + d.open);
   const u = await page.evaluate(() => { const c = window.ECOM.charts.get("sales"); return c.data.map((s) => Array.from(s)); });
   // a null point between 10:20 (end of the first block) and 11:10 in the final revenue series
   const gapAt = u[0].indexOf(sec("2026-11-24T10:20:00Z"));
@@ -89,6 +89,12 @@ await runCase("gaps_and_open_minute_apart", async () => {
   check(oi >= 0 && u[1][oi] === null && u[3][oi] === opened[0].revenue,
     "open minute in its own series: final " + u[1][oi] + ", open " + u[3][oi] + " want " + opened[0].revenue);
   check(u[3].filter((v) => v != null).length === 1, "only the open minute in the open series");
+  // the lone 09:00 minute (gaps on both sides) gets a dot: a line of one point draws nothing
+  const dots = await page.evaluate(() => { const c = window.ECOM.charts.get("sales");
+    return c.series[1].points.filter(c, 1, false, null); });
+  const lone = u[0].indexOf(sec("2026-11-24T09:00:00Z"));
+  check(lone >= 0 && Array.isArray(dots) && dots.includes(lone) && dots.length === 1, "dot at the lone minute: " +
+    JSON.stringify(dots) + " (index " + lone + ")");
   await page.context().close();
 });
 

@@ -127,6 +127,16 @@
     return { data: [xs, rev, tk, orev, otk], gaps, open };
   }
 
+  // Indices of points with no neighbour (a minute between two gaps, or the only one): a line
+  // needs two points, so uPlot would draw nothing there; these get a dot. null when none.
+  function isolated(u, sidx, show) {
+    if (show) return null;   // uPlot already draws every point (few of them)
+    const d = u.data[sidx], out = [];
+    for (let i = 0; i < d.length; i++)
+      if (d[i] != null && (i === 0 || d[i - 1] == null) && (i + 1 === d.length || d[i + 1] == null)) out.push(i);
+    return out.length ? out : null;
+  }
+
   // The sales chart. view: {from, to, zoom, onZoom(min|null, max|null)} in epoch seconds.
   function drawSales(box, a, view, key) {
     const s = salesSeries(a);
@@ -151,8 +161,10 @@
       cursor: { drag: { x: true, y: false }, points: { size: 7 }, bind: { dblclick: () => () => null } },
       series: [
         {},
-        { label: F.t("revenue"), scale: "usd", stroke: blue, width: 2, fill: css("--blue-fill"), spanGaps: false },
-        { label: F.t("avg_ticket"), scale: "tk", stroke: amber, width: 2, dash: [6, 4], spanGaps: false },
+        { label: F.t("revenue"), scale: "usd", stroke: blue, width: 2, fill: css("--blue-fill"), spanGaps: false,
+          points: { filter: isolated } },
+        { label: F.t("avg_ticket"), scale: "tk", stroke: amber, width: 2, dash: [6, 4], spanGaps: false,
+          points: { filter: isolated } },
         { label: F.t("revenue") + " (" + F.t("open_minute") + ")", scale: "usd", stroke: blue, width: 2,
           dash: [2, 3], points: { show: true, size: 8, fill: css("--card"), stroke: blue, width: 2 } },
         { label: F.t("avg_ticket") + " (" + F.t("open_minute") + ")", scale: "tk", stroke: amber, width: 2,
