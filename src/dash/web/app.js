@@ -10,7 +10,8 @@
  * refresh fetches the union of every card's apis for the selected range (once each) and calls
  * render with data[api] = the answer and view = {from, to} (epoch seconds). Register with
  * ECOM.registerCard(card) from a script that runs before DOMContentLoaded (a deferred script
- * after this one): the map card does so.
+ * after this one): the map card does so. ECOM.addSection(name, titleKey, wide) makes a card's
+ * section in the page's grid (the table cards use it too).
  *
  * Live updates. ECOM.live.accept(api, answer) puts one answer in place and redraws (a
  * Server-Sent-Events listener feeds it); ECOM.live.refresh() fetches everything now.
@@ -170,6 +171,19 @@
   }
 
   ECOM.registerCard = function (card) { cards.push(card); };
+  // A new card's section (title from i18n.js's titleKey, a head row for buttons), placed before
+  // the health card, in the order the sections are made; wide spans the whole row. Returns
+  // {section, head, body}: the card fills body.
+  ECOM.addSection = function (name, titleKey, wide) {
+    const sec = el("section", { class: wide ? "card wide" : "card", "data-card": name });
+    const head = el("div", { class: "card-head" });
+    head.appendChild(el("h2", { "data-i18n": titleKey }, t(titleKey)));
+    sec.appendChild(head);
+    const body = el("div", { class: "card-body" });
+    sec.appendChild(body);
+    document.getElementById("health").closest("section").before(sec);
+    return { section: sec, head, body };
+  };
   ECOM.live = {
     accept(api, answer) {
       if (!state.data || !(api in state.data)) return;
@@ -415,8 +429,9 @@
     document.getElementById("refresh-now").addEventListener("click", () => refresh());
     // Pause while the pointer rests on a card; resume (with a fresh fetch if one was due) on leaving.
     const main = document.querySelector("main");
+    // A mouse only: a finger's tap is not a pause (it would never "leave").
     main.addEventListener("pointerover", (e) => {
-      if (state.hover || !e.target.closest(".card, .kpis")) return;
+      if (e.pointerType !== "mouse" || state.hover || !e.target.closest(".card, .kpis")) return;
       state.hover = true;
       if (state.timer) schedule();
     });

@@ -82,20 +82,16 @@
   function ensureSection(card) {
     let table = document.getElementById(card.id);
     if (table) return table;
-    const sec = el("section", { class: "card", "data-card": card.api });
-    const head = el("div", { class: "card-head" });
-    head.appendChild(el("h2", { "data-i18n": card.api }, F.t(card.api)));
+    const sec = ECOM.addSection(card.api, card.api, false);
     const btn = el("button", { type: "button", class: "csv", id: card.id + "-csv", "data-i18n": "csv" }, F.t("csv"));
-    head.appendChild(btn);
-    sec.appendChild(head);
+    sec.head.appendChild(btn);
     const wrap = el("div", { class: card.scroll ? "scroll" : "hscroll" });
     table = el("table", { id: card.id });
     table.appendChild(el("thead"));
     table.appendChild(el("tbody"));
     wrap.appendChild(table);
-    sec.appendChild(wrap);
-    sec.appendChild(el("p", { class: "note", id: card.id + "-note" }));
-    document.getElementById("health").closest("section").before(sec);
+    sec.body.appendChild(wrap);
+    sec.body.appendChild(el("p", { class: "note", id: card.id + "-note" }));
     btn.addEventListener("click", () => {
       const st = table.ecomShown;
       if (st) download(card.api + ".csv", toCsv(st.cm, st.cols, st.rows));
