@@ -27,6 +27,7 @@
 (function () {
   const ECOM = window.ECOM;
   const F = ECOM.fmt;
+  const el = ECOM.el;
   const t = F.t;
   const REFRESH_MS = { off: 0, "5s": 5000, "30s": 30000, "1m": 60000 };
   const LASTS = ["15m", "1h", "6h", "24h", "7d"];
@@ -52,13 +53,6 @@
       window.localStorage.setItem(key, value);
     } catch (e) { /* storage may be disabled: the choice then lasts for this page only */ }
     return null;
-  }
-
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
-    if (text != null) e.textContent = text;
-    return e;
   }
 
   function banner(msg) {

@@ -33,9 +33,7 @@
     return {
       hooks: {
         init: (u) => {
-          tip = document.createElement("div");
-          tip.className = "tooltip";
-          tip.id = "tip-" + name;
+          tip = ECOM.el("div", { class: "tooltip", id: "tip-" + name });
           tip.hidden = true;
           u.over.appendChild(tip);
           u.over.addEventListener("mouseleave", () => { tip.hidden = true; });
@@ -46,20 +44,14 @@
           if (!list || !list.length) { tip.hidden = true; return; }
           tip.textContent = "";
           for (const [label, text, colour] of list) {
-            const line = document.createElement("div");
-            line.className = "tip-row";
+            const line = ECOM.el("div", { class: "tip-row" });
             if (colour) {
-              const sw = document.createElement("span");
-              sw.className = "tip-swatch";
+              const sw = ECOM.el("span", { class: "tip-swatch" });
               sw.style.background = colour;
               line.appendChild(sw);
             }
             line.appendChild(document.createTextNode(label + (text == null ? "" : ": ")));
-            if (text != null) {
-              const b = document.createElement("b");
-              b.textContent = text;
-              line.appendChild(b);
-            }
+            if (text != null) line.appendChild(ECOM.el("b", null, text));
             tip.appendChild(line);
           }
           tip.hidden = false;

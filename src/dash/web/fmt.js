@@ -3,7 +3,8 @@
  * the page's layout; app.js, charts.js and tables.js format through ECOM.fmt only, so a time
  * zone or language switch changes every axis, tooltip and date at once.
  *
- * ECOM.fmt.prefs is the one place the language and the zone live ({lang, tz}); app.js sets it. */
+ * ECOM.fmt.prefs is the one place the language and the zone live ({lang, tz}); app.js sets it.
+ * Also ECOM.el, the DOM helper every file uses. */
 "use strict";
 (function () {
   const ECOM = (window.ECOM = window.ECOM || {});
@@ -130,6 +131,14 @@
     if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
     return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
   }
+
+  // The page's one DOM helper: <tag attrs>text</tag> (text as text, never as HTML).
+  ECOM.el = function (tag, attrs, text) {
+    const e = document.createElement(tag);
+    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
+    if (text != null) e.textContent = text;
+    return e;
+  };
 
   ECOM.fmt = { prefs, zone, browserZone, t, tv, locale, money, moneyShort, int, intShort, pct, num, time, clock,
     hm, day, offsetName, axisTimes, parseWall, toWall, age, prov };

@@ -7,14 +7,8 @@
 (function () {
   const ECOM = (window.ECOM = window.ECOM || {});
   const F = ECOM.fmt;
+  const el = ECOM.el;
   const sorts = {};   // card id -> {col, dir: 1 | -1}: the user's order, kept across refreshes
-
-  function el(tag, attrs, text) {
-    const e = document.createElement(tag);
-    if (attrs) for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
-    if (text != null) e.textContent = text;
-    return e;
-  }
 
   function catalogMetric(catalog, api) {
     for (const m of (catalog ? catalog.metrics : [])) {
