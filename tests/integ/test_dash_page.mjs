@@ -314,6 +314,29 @@ await runCase("phone_layout_no_clipped_cells", async () => {
   await page.context().close();
 });
 
+// The hooks other files build on: a registered card is fetched for and drawn on each refresh
+// (map.js), ECOM.addSection places its section, ECOM.live.accept redraws from a pushed answer (SSE).
+await runCase("card_registry_and_live_hook", async () => {
+  const page = await open("last=1h&refresh=off");
+  const n = Number(await page.evaluate(() => document.body.dataset.refreshes));
+  await page.evaluate(() => {
+    const sec = window.ECOM.addSection("probe", "sales_by_city", false);
+    window.ECOM.registerCard({ name: "probe", apis: ["sales_by_city", "summary"],
+      render: (d) => { sec.body.textContent = String(d.sales_by_city.rows.length); } });
+  });
+  await page.click("#refresh-now");
+  await ready(page, n + 1);
+  const rows = (await api("sales_by_city", "last=1h")).rows.length;
+  const probe = await page.evaluate(() => { const s = document.querySelector("section[data-card=probe]");
+    return { text: s.textContent, beforeHealth: s.nextElementSibling.querySelector("#health") !== null }; });
+  check(probe.text.endsWith(String(rows)) && probe.beforeHealth, "registered card: " + JSON.stringify(probe) + " want " + rows);
+  const s = await api("summary", "last=1h");
+  await page.evaluate((a) => window.ECOM.live.accept("summary", Object.assign({}, a, { revenue: 1234.5 })), s);
+  check(await page.locator("#kpi-revenue").textContent() === "$1,234.50", "live answer drawn: " +
+    await page.locator("#kpi-revenue").textContent());
+  await page.context().close();
+});
+
 await runCase("screenshots_en_es_light_dark_desktop_phone", async () => {
   let n = 0;
   for (const lang of ["en", "es"]) for (const scheme of ["light", "dark"]) for (const dev of ["desktop", "phone"]) {
