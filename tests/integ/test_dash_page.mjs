@@ -312,6 +312,12 @@ await runCase("phone_layout_no_clipped_cells", async () => {
     "category labels whole and turned: " + JSON.stringify(r.catLabels) + " rotate " + r.rotate);
   check(r.salesLabels.length >= 3, "x axis labels on a phone: " + JSON.stringify(r.salesLabels));
   await page.context().close();
+  // a desktop window narrowed to a phone's width gets the phone's chart too
+  const wide = await open("last=1h&refresh=off");
+  await wide.setViewportSize({ width: 390, height: 844 });
+  await waitFor(wide, () => window.ECOM.charts.get("category").axes[0]._rotate !== 0, null, 5000);
+  check((await layoutProblems(wide)).length === 0, "narrowed: " + (await layoutProblems(wide)).join(" | "));
+  await wide.context().close();
 });
 
 // The hooks other files build on: a registered card is fetched for and drawn on each refresh

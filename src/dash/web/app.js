@@ -476,7 +476,8 @@
     let resizeTimer = null;
     window.addEventListener("resize", () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => { ECOM.charts.resize(); }, 100);
+      // render too: a chart built for a phone (turned labels, denser ticks) is rebuilt for a desktop
+      resizeTimer = setTimeout(() => { ECOM.charts.resize(); render(); }, 100);
     });
     if (!window.uPlot) banner(t("chart_missing"));
     applyTheme();

@@ -139,7 +139,7 @@
     const blue = css("--blue"), amber = css("--amber");
     salesView = view;
     salesApplying = true;
-    const u = draw("sales", box, key, () => ({
+    const u = draw("sales", box, key + "|" + (box.clientWidth < 560), () => ({
       tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1e3), F.zone()),
       scales: {
         // uPlot asks this on every rescale: a refresh of ours spans the range, a drag keeps
