@@ -48,8 +48,8 @@
 /* Why 128: a batch must be large enough that handing it over (a mutex and a wake-up each
  * way) is noise next to parsing and encoding it, and small enough that the ring keeps every
  * worker fed; the parsers (one per record of a slot) cost ~10 KiB each. */
-#define SLOT_RECORDS 128
-#define SLOTS_PER_WORKER 3
+#define SLOT_RECORDS 512
+#define SLOTS_PER_WORKER 2
 #define POLL_MAX 64
 
 typedef enum { SLOT_FREE = 0, SLOT_PARSE, SLOT_PARSED, SLOT_WRITE } slot_state;
