@@ -295,7 +295,9 @@ static int slot_add(work_slot *sl, const source_record *r) {
     sl->rec[i] = *r;
     sl->val_off[i] = sl->buf.len;
     if (buf_append(&sl->buf, r->val, r->len)) return -1;
-    if (i > 0 && sl->rec[i - 1].name == r->name) { /* the same source name: stored once */
+    /* a run of records of one source name stores it once (by content: the Kafka source
+     * rewrites one buffer for every message) */
+    if (i > 0 && !strcmp(sl->buf.data + sl->name_off[i - 1], r->name)) {
         sl->name_off[i] = sl->name_off[i - 1];
     } else {
         sl->name_off[i] = sl->buf.len;
@@ -306,13 +308,14 @@ static int slot_add(work_slot *sl, const source_record *r) {
 }
 
 /* Fills a FREE slot from the source: up to SLOT_RECORDS records, fewer when the source has
- * nothing more right now (or is live: a pipe blocks in its next read, so one poll only), the
- * input ends, or --max-events is reached. 0, or -1 (fatal, j->err). */
+ * nothing more right now (a poll returned none, or would block: a pipe's next read waits for
+ * its writer, so the records read so far go on), the input ends, or --max-events is reached.
+ * 0, or -1 (fatal, j->err). */
 static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
     sl->n = 0;
     buf_reset(&sl->buf);
-    bool once = j->live && job_file_input(j);
-    while (sl->n < SLOT_RECORDS && !ws->src_end) {
+    const source_ops *o = j->src.ops;
+    while (sl->n < SLOT_RECORDS && !ws->src_end && (sl->n == 0 || !o->ready || o->ready(&j->src))) {
         size_t max = SLOT_RECORDS - sl->n, got = 0;
         if (max > POLL_MAX) max = POLL_MAX;
         uint64_t read = j->stats.records + ws->in_flight + sl->n;
@@ -326,7 +329,7 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
         for (size_t i = 0; i < got; i++)
             if (slot_add(sl, &rec[i])) return err_set(j->err, sizeof j->err, "out of memory"), -1;
         if (pr == 1) ws->src_end = true;
-        if (got == 0 || once) break;
+        if (got == 0) break;
     }
     for (size_t i = 0; i < sl->n; i++) {
         sl->rec[i].val = sl->buf.data + sl->val_off[i];

@@ -163,6 +163,12 @@ def kafka_threads_match_file():
     a, b = rows(os.path.join(TMP, "kafka_root")), rows(root)
     for t in a:
         assert a[t] == b[t], f"{t}: --threads 2 differs from one thread ({len(b[t])} vs {len(a[t])} rows)"
+    # rejected rows name their topic:partition and offset (a batch mixes partitions)
+    q = "SELECT source, position, reason FROM read_parquet('%s/rejected/**/*.parquet') ORDER BY ALL"
+    con = duckdb.connect()
+    want, got = con.execute(q % os.path.join(TMP, "kafka_root")).fetchall(), con.execute(q % root).fetchall()
+    assert len({s for s, _, _ in want}) > 1, f"rejected rows of one source only: {want[:3]}"
+    assert got == want, f"rejected sources differ: {sorted(set(got) ^ set(want))[:3]}"
 
 
 def committed_offsets_reach_the_end():
