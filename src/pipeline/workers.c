@@ -48,7 +48,7 @@
 /* Why 128: a batch must be large enough that handing it over (a mutex and a wake-up each
  * way) is noise next to parsing and encoding it, and small enough that the ring keeps every
  * worker fed; the parsers (one per record of a slot) cost ~10 KiB each. */
-#define SLOT_RECORDS 512
+#define SLOT_RECORDS 256
 #define SLOTS_PER_WORKER 2
 #define POLL_MAX 64
 
