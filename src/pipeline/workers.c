@@ -370,11 +370,15 @@ static int decide_ready(pipeline_job *j, job_workers *ws, loop_state *ls, size_t
     return 0;
 }
 
-/* Fills the next slot if it is FREE; mutex held (released while reading). *got: records read. */
+/* Fills the next slot if it is FREE; mutex held (released while reading). *got: records read.
+ * A read that would block (a pipe whose writer pauses) waits until every record read before
+ * it is decided: those must not wait for the writer's next line. */
 static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
     work_slot *sl = slot_of(ws, ws->fill_seq);
+    const source_ops *o = j->src.ops;
     *got = 0;
     if (sl->state != SLOT_FREE || ws->src_end) return 0;
+    if (o->ready && ws->decide_seq < ws->fill_seq && !o->ready(&j->src)) return 0;
     pthread_mutex_unlock(&ws->mu);
     int rc = slot_fill(j, ws, sl);
     pthread_mutex_lock(&ws->mu);

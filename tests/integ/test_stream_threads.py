@@ -144,7 +144,7 @@ def kill9_restart_is_exactly_once():
     for _ in range(60):
         p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
         try:
-            p.wait(timeout=rng.uniform(0.1, 0.4) * full)
+            p.wait(timeout=rng.uniform(0.05, 0.25) * full)
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait()
