@@ -15,9 +15,11 @@
  * partition, so N engines each fed one user_id shard would each see a watermark and a dedup
  * table of their own users only: some events late in one thread would be on time in N, and
  * the output would differ. Making the watermark move only at barriers would change the
- * one-thread output itself. So the sequential part is kept whole and small (read the bytes,
- * decide each event: the engine, ~22% of the work), and what depends on no other record is
- * spread: parsing (~25%) and the raw tables' Parquet encoding (~41%).
+ * one-thread output itself. So the sequential part is kept whole (read the bytes, decide each
+ * event: the engine, about a fifth of one thread's CPU in issue 14's profile), and what
+ * depends on no other record is spread: parsing (a quarter) and the raw tables' Parquet
+ * encoding (two fifths). Measured, the job's thread is about half of a --threads 2 run
+ * (docs/benchmarks.md): this design uses two cores, not many more.
  *
  * The work goes through a ring of slots, each a batch of up to SLOT_RECORDS records:
  *   FREE -> (job thread) filled from the source, given to worker seq % N
@@ -45,12 +47,16 @@
 
 #include "pipeline/pipeline_internal.h"
 
-/* Why 128: a batch must be large enough that handing it over (a mutex and a wake-up each
+/* Why 256: a batch must be large enough that handing it over (a mutex and a wake-up each
  * way) is noise next to parsing and encoding it, and small enough that the ring keeps every
- * worker fed; the parsers (one per record of a slot) cost ~10 KiB each. */
+ * worker fed; each record of a slot has its own parser (16 KiB, mostly untouched: 512 per
+ * slot cost 5k more page faults in a 300k-event run). */
 #define SLOT_RECORDS 256
 #define SLOTS_PER_WORKER 2
 #define POLL_MAX 64
+/* Live input (Kafka without --drain, a pipe) stops filling a slot this long after its first
+ * poll, so that a trickle of records is not held back until a slot is full. */
+#define FILL_MAX_US 10000
 
 typedef enum { SLOT_FREE = 0, SLOT_PARSE, SLOT_PARSED, SLOT_WRITE } slot_state;
 
@@ -309,13 +315,16 @@ static int slot_add(work_slot *sl, const source_record *r) {
 
 /* Fills a FREE slot from the source: up to SLOT_RECORDS records, fewer when the source has
  * nothing more right now (a poll returned none, or would block: a pipe's next read waits for
- * its writer, so the records read so far go on), the input ends, or --max-events is reached.
+ * its writer, so the records read so far go on), live input filled for FILL_MAX_US, the input
+ * ends, or --max-events is reached.
  * 0, or -1 (fatal, j->err). */
 static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
     sl->n = 0;
     buf_reset(&sl->buf);
     const source_ops *o = j->src.ops;
-    while (sl->n < SLOT_RECORDS && !ws->src_end && (sl->n == 0 || !o->ready || o->ready(&j->src))) {
+    int64_t until = time_mono_us() + FILL_MAX_US;
+    while (sl->n < SLOT_RECORDS && !ws->src_end && (sl->n == 0 || !o->ready || o->ready(&j->src)) &&
+           (sl->n == 0 || !j->live || time_mono_us() < until)) {
         size_t max = SLOT_RECORDS - sl->n, got = 0;
         if (max > POLL_MAX) max = POLL_MAX;
         uint64_t read = j->stats.records + ws->in_flight + sl->n;
