@@ -37,7 +37,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     const char *brokers = NULL, *input = NULL, *out = NULL, *listen = NULL;
     int64_t partitions_hint = 0;
     bool quiet = false;
-    int64_t max_events = 0;
+    int64_t max_events = 0, threads = 1;
     flag_spec specs[] = {
         {"brokers", FLAG_STR, &brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
         {"input", FLAG_STR, &input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
@@ -63,6 +63,10 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
         {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
+        {"threads", FLAG_INT, &threads,
+         "worker threads that parse the input and encode the raw tables while one thread reads and runs "
+         "the engine in input order; output equals one thread's (default 1; not with --scale-out)",
+         1, PIPELINE_MAX_THREADS, NULL},
         {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},
         {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
         {"drain", FLAG_BOOL, &c.drain,
@@ -98,6 +102,10 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     if (hu) return hu;
     if (brokers && input) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
+        return 2;
+    }
+    if (c.scale_out && threads > 1) {
+        fprintf(stderr, "ecom stream: --threads needs the single layout (not --scale-out)\n");
         return 2;
     }
     if (c.scale_out && input) {
@@ -137,6 +145,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     c.listen = listen;
     c.quiet = quiet;
     c.max_events = max_events;
+    c.threads = (int)threads;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -180,6 +180,21 @@ int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n) 
 }
 const rename_pair *staging_renames(const staging *st) { return st->v; }
 
+int staging_move(staging *dst, staging *src) {
+    for (size_t i = 0; i < src->n; i++) {
+        if (dst->n == dst->cap) {
+            size_t cap = dst->cap ? dst->cap * 2 : 32;
+            rename_pair *v = realloc(dst->v, cap * sizeof *v);
+            if (!v) return -1;
+            dst->v = v;
+            dst->cap = cap;
+        }
+        dst->v[dst->n++] = src->v[i];
+    }
+    src->n = 0;
+    return 0;
+}
+
 /* ---- commit records ---- */
 
 void commit_record_free(commit_record *r) {

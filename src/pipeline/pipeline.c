@@ -23,6 +23,7 @@ void pipeline_config_default(pipeline_config *c) {
     c->lease_timeout_us = 30 * TIME_US_PER_SEC;
     c->max_rows_per_file = 1000000;
     c->max_future_us = 5 * 60 * TIME_US_PER_SEC;
+    c->threads = 1;
     stream_config_default(&c->engine);
 }
 
@@ -46,7 +47,7 @@ static lake_opts job_lake_opts(const pipeline_job *j) {
  * a file holds one partition's rows, so its partition's record alone commits it, and a new
  * owner recognises the partition's debris by the name); then the lease generation, so that a
  * fenced writer still writing the same epoch never touches its successor's files. */
-static void epoch_stem(const pipeline_job *j, int part, char *out, size_t n) {
+void job_epoch_stem(const pipeline_job *j, int part, char *out, size_t n) {
     if (j->cfg->scale_out)
         snprintf(out, n, "p%04d-s%012" PRId64 "-g%" PRId64, part, j->seq[part], j->part_lease[part].gen);
     else
@@ -61,7 +62,7 @@ static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *nam
         return NULL;
     }
     char stem[80];
-    epoch_stem(j, part, stem, sizeof stem);
+    job_epoch_stem(j, part, stem, sizeof stem);
     lake_opts o = job_lake_opts(j);
     *slot = lake_table_open(j->stage, name, schema, stem, &o, j->err, sizeof j->err);
     return *slot;
@@ -102,6 +103,7 @@ void job_abort_part_tables(pipeline_job *j, int part) {
 }
 
 static void epoch_abort_tables(pipeline_job *j) {
+    workers_abort(j);
     close_tables(j, j->raw, LAKE_RAW_COUNT, -1);
     close_tables(j, j->metric, METRIC_TABLE_MAX, -1);
     for (int p = 0; j->praw && p < j->nparts; p++) job_abort_part_tables(j, p);
@@ -174,29 +176,27 @@ static int job_check_future(pipeline_job *j, lake_line *l) {
     return 1;
 }
 
-/* Parses and processes one record read at (part, offset) of input `source` through the lake's
- * ingest path (lake.h): blank records are counted; invalid ones go to `rejected`; events go
- * to the engine between the parse and the raw write: duplicates are counted and not written
- * again; an event dated too far ahead (job_check_future), one the engine refuses (its time)
- * and a conflicting duplicate (its id seen with other content) are rejected; late events are counted, written
- * to the raw tables and excluded from windows (by the engine). */
-static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
-                       size_t n, int64_t ts_hint_us) {
+/* Decides what becomes of one parsed record read at (part, offset) of input stream src: counts
+ * it; events go to the engine: duplicates are counted and not written again; an event dated too
+ * far ahead (job_check_future), one the engine refuses (its time) and a conflicting duplicate
+ * (its id seen with other content) are rejected (l is turned into a rejected line); late events
+ * are counted, written to the raw tables and excluded from windows (by the engine). Returns 1
+ * when l is to be written (lake_ingest_write; blank lines only count there), 0 when not (a
+ * duplicate). The engine's order is the input's: the worker threads (workers.c) parse and write
+ * in parallel, but this runs in the job's thread, record after record. */
+int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l) {
     j->stats.records++;
     part_counts *pc = job_counts_of(j, part);
     pc->records++;
-    lake_input in = {.p = p, .n = n, .source = source, .position = offset, .ts_hint_us = ts_hint_us};
-    lake_line l;
-    lake_ingest_parse(j->ingest, &in, &l);
-    if (l.kind == LAKE_LINE_EVENT && !job_check_future(j, &l)) {
-        int oc = stream_engine_process_from(j->engine, part, src, offset, &l.ev);
+    if (l->kind == LAKE_LINE_EVENT && !job_check_future(j, l)) {
+        int oc = stream_engine_process_from(j->engine, part, src, offset, &l->ev);
         if (oc < 0) {
-            lake_line_reject(&l, "timestamp out of range");
+            lake_line_reject(l, "timestamp out of range");
         } else if (oc == STREAM_CONFLICT) {
             char why[128];
             snprintf(why, sizeof why, "conflicting duplicate of event_id %.*s (other content than the first)",
-                     (int)(l.ev.event_id.n > 64 ? 64 : l.ev.event_id.n), l.ev.event_id.p);
-            lake_line_reject(&l, why);
+                     (int)(l->ev.event_id.n > 64 ? 64 : l->ev.event_id.n), l->ev.event_id.p);
+            lake_line_reject(l, why);
             j->stats.conflicts++;
         } else if (oc == STREAM_DUPLICATE) {
             j->stats.duplicates++;
@@ -206,21 +206,31 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
             j->stats.late++;
             pc->c.late++;
         } else {
-            j->stats.ok[l.ev.type]++;
-            pc->c.ok[l.ev.type]++;
+            j->stats.ok[l->ev.type]++;
+            pc->c.ok[l->ev.type]++;
         }
     }
-    if (l.kind == LAKE_LINE_BLANK) {
+    if (l->kind == LAKE_LINE_BLANK) {
         j->stats.blank++;
         pc->c.blank++;
-        return lake_ingest_write(j->ingest, &l, NULL, j->now_us, j->err, sizeof j->err);
     }
-    if (l.kind == LAKE_LINE_REJECTED) {
+    if (l->kind == LAKE_LINE_REJECTED) {
         j->stats.rejected++;
         pc->c.rejected++;
     }
-    lake_table *t = job_raw_table(j, lake_line_table(&l), part);
-    if (!t) return -1;
+    return 1;
+}
+
+/* Parses, decides (job_decide) and writes one record through the lake's ingest path (lake.h):
+ * the one-thread loop. */
+static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
+                       size_t n, int64_t ts_hint_us) {
+    lake_input in = {.p = p, .n = n, .source = source, .position = offset, .ts_hint_us = ts_hint_us};
+    lake_line l;
+    lake_ingest_parse(j->ingest, &in, &l);
+    if (!job_decide(j, part, src, offset, &l)) return 0;
+    lake_table *t = l.kind == LAKE_LINE_BLANK ? NULL : job_raw_table(j, lake_line_table(&l), part);
+    if (l.kind != LAKE_LINE_BLANK && !t) return -1;
     return lake_ingest_write(j->ingest, &l, t, j->now_us, j->err, sizeof j->err);
 }
 
@@ -274,7 +284,8 @@ static int put_checkpoints(pipeline_job *j, commit_record *r) {
  * borrowed from the staging list; a partition: its own, taken out of the list). */
 static int lineage_close(pipeline_job *j, int part, rename_pair **rn, size_t *nrn) {
     if (part < 0) {
-        int rc = close_tables(j, j->raw, LAKE_RAW_COUNT, 0);
+        int rc = j->workers ? workers_close_tables(j) : 0;
+        rc = close_tables(j, j->raw, LAKE_RAW_COUNT, rc);
         rc = close_tables(j, j->metric, METRIC_TABLE_MAX, rc);
         *rn = (rename_pair *)staging_renames(j->st);
         *nrn = staging_count(j->st);
@@ -493,6 +504,7 @@ static int job_alloc_offsets(pipeline_job *j) {
 
 static void job_close(pipeline_job *j) {
     j->closing = true; /* the loop committed what it could: leaving the group commits nothing */
+    workers_stop(j);
     source_close(&j->src);
     epoch_abort_tables(j);
     stream_engine_free(j->engine);
@@ -561,16 +573,6 @@ static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *b
 #define BATCH_MAX 64            /* records per poll (a source may return fewer) */
 #define BACKOFF_FIRST_US 200000 /* first retry delay after a failed epoch */
 
-/* The loop's clocks and retry state between turns. */
-typedef struct {
-    int64_t epoch_start, last_adv, last_status, last_lag, stop_seen;
-    int64_t backoff, fail_since;
-    uint64_t last_records, since_adv;
-    bool caught_up;
-} loop_state;
-
-typedef enum { TURN_GO_ON, TURN_DONE, TURN_RETRY, TURN_FATAL } loop_turn_result;
-
 static bool job_stop_requested(const pipeline_job *j, volatile sig_atomic_t *stop) {
     return *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
 }
@@ -595,8 +597,16 @@ static int loop_advance(pipeline_job *j, loop_state *ls, int64_t now) {
     return stream_engine_advance(j->engine, now, j->err, sizeof j->err);
 }
 
-/* Polls one batch and processes it. *idle: no record came; *end: the input ended. */
+int job_record_done(pipeline_job *j, loop_state *ls, const source_record *r) {
+    source_consumed(&j->src, r);
+    uint64_t every = j->src.ops->advance_records;
+    return every && ++ls->since_adv >= every ? loop_advance(j, ls, time_mono_us()) : 0;
+}
+
+/* Polls one batch and processes it (with worker threads: workers_pump). *idle: no record came;
+ * *end: the input ended. */
 static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, bool *end) {
+    if (j->workers) return workers_pump(j, ls, idle, end);
     source_record rec[BATCH_MAX];
     size_t n = 0, max = BATCH_MAX;
     if (j->cfg->max_events && (uint64_t)j->cfg->max_events - j->stats.records < max)
@@ -606,12 +616,11 @@ static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, b
     j->now_us = time_now_us();
     *end = pr == 1;
     *idle = n == 0;
-    uint64_t every = j->src.ops->advance_records;
     for (size_t i = 0; i < n; i++) {
         const source_record *r = &rec[i];
-        if (job_process(j, r->name, r->part, r->stream, r->offset, r->val, r->len, r->ts_us)) return TURN_RETRY;
-        source_consumed(&j->src, r);
-        if (every && ++ls->since_adv >= every && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
+        if (job_process(j, r->name, r->part, r->stream, r->offset, r->val, r->len, r->ts_us) ||
+            job_record_done(j, ls, r))
+            return TURN_RETRY;
     }
     return TURN_GO_ON;
 }
@@ -619,6 +628,7 @@ static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, b
 /* Commits the epoch when it is due (interval, end of input, stop). */
 static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64_t now, bool end, bool stopping) {
     if (!end && !stopping && now - ls->epoch_start < j->cfg->commit_interval_us) return TURN_GO_ON;
+    if (j->workers && workers_drain(j, ls)) return TURN_RETRY; /* the barrier: all read is decided and written */
     if (!end && !stopping && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
     if (job_commit(j)) return TURN_RETRY;
     ls->fail_since = 0;
@@ -679,6 +689,7 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
 /* After a failed epoch: roll back to the last commit, then read again from its position. */
 static int loop_recover(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
     if (j->fenced) return -1; /* retrying cannot help: another writer holds the lineage */
+    workers_abort(j);         /* the slots read ahead are dropped: the seek reads them again */
     j->stats.storage_errors++;
     if (!ls->fail_since) ls->fail_since = time_mono_us();
     if (job_rollback(j, stop, &ls->backoff, ls->fail_since)) return -1;
@@ -722,7 +733,12 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
         snprintf(err, errlen, "scale-out needs Kafka input (a consumer group shares the partitions)");
         return -1;
     }
+    if (c->threads < 1 || c->threads > PIPELINE_MAX_THREADS || (c->scale_out && c->threads > 1)) {
+        snprintf(err, errlen, "threads must be 1..%d (1 with scale-out)", PIPELINE_MAX_THREADS);
+        return -1;
+    }
     int rc = job_open(&j, c);
+    if (rc == 0 && c->threads > 1) rc = workers_start(&j, c->threads);
     if (rc == 0 && c->listen && !(j.status = status_server_start(c->listen, j.err, sizeof j.err))) rc = -1;
     if (rc == 0) rc = job_run(&j, stop);
     if (rc == 0) job_publish_status(&j);

@@ -94,7 +94,7 @@
  *     blank).
  *   - Ownership: the config's strings are borrowed for the duration of pipeline_run().
  *   - No global state; one thread runs the job (plus the status server's thread, which only
- *     reads a snapshot under a mutex).
+ *     reads a snapshot under a mutex, and with threads > 1 the workers of workers.c).
  */
 #ifndef ECOM_PIPELINE_H
 #define ECOM_PIPELINE_H
@@ -153,6 +153,10 @@ typedef struct {
                                       metric tables, one commit lineage per partition (below) */
     bool quiet;                    /* no status line on stderr */
     int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
+    int threads;                   /* worker threads that parse and encode the raw tables while
+                                      the job's thread reads and runs the engine (workers.c);
+                                      output equals one thread's. 1 (default): no workers.
+                                      Single layout only */
 } pipeline_config;
 
 /* Counters, by outcome. */
@@ -169,6 +173,8 @@ typedef struct {
     uint64_t storage_errors, kafka_errors;
     int64_t watermark_us;
 } pipeline_stats;
+
+#define PIPELINE_MAX_THREADS 64
 
 void pipeline_config_default(pipeline_config *c);
 

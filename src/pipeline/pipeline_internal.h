@@ -48,6 +48,9 @@ void staging_clear(staging *st);
  * into a new array (*out, *n; the caller frees it with rename_pairs_free). 0 or -1 (OOM). */
 int staging_take(staging *st, const char *prefix, rename_pair **out, size_t *n);
 void rename_pairs_free(rename_pair *v, size_t n);
+/* Moves every rename recorded in src to the end of dst (src is left empty). 0 or -1 (OOM: the
+ * renames not moved stay in src). */
+int staging_move(staging *dst, staging *src);
 
 /* ---- test-only storage fault injection (faults.c) ---- */
 /* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
@@ -204,6 +207,7 @@ struct pipeline_job {
                                       --drain, stdin, a FIFO), not also from the watermark */
     char err[512];
     struct status_server *status;
+    struct job_workers *workers;   /* --threads N > 1 (workers.c); NULL: the one-thread loop */
 };
 
 /* Index 0..KAFKA_NTOPICS-1 of a topic name in cfg->topics (views, cart, orders), or -1. */
@@ -228,6 +232,42 @@ void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
 /* Closes partition part's tables into the staging list (scale-out); aborts them on failure. */
 int job_close_part_tables(pipeline_job *j, int part);
 void job_abort_part_tables(pipeline_job *j, int part);
+
+/* The loop's clocks and retry state between turns (pipeline.c). */
+typedef struct loop_state {
+    int64_t epoch_start, last_adv, last_status, last_lag, stop_seen;
+    int64_t backoff, fail_since;
+    uint64_t last_records, since_adv;
+    bool caught_up;
+} loop_state;
+
+typedef enum { TURN_GO_ON, TURN_DONE, TURN_RETRY, TURN_FATAL } loop_turn_result;
+
+/* The file stem of lineage part's tables in the current epoch (pipeline.c). */
+void job_epoch_stem(const pipeline_job *j, int part, char *out, size_t n);
+/* Counts a parsed record read at (part, offset) of stream src and runs it through the engine
+ * (pipeline.c, in input order): 1 when l is to be written to its raw table (it may have been
+ * turned into a rejected line), 0 when not (a duplicate). */
+int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l);
+/* After a record was decided: moves the job's position past it and advances the engine every
+ * source advance_records records. 0 or -1 (j->err). */
+int job_record_done(pipeline_job *j, loop_state *ls, const source_record *r);
+
+/* ---- worker threads (workers.c: --threads N > 1; the contract is in its header) ---- */
+typedef struct job_workers job_workers;
+/* Starts n workers into j->workers; -1 with j->err (then call workers_stop). */
+int workers_start(pipeline_job *j, int n);
+/* Stops and frees them (their uncommitted tables are aborted). NULL-safe. */
+void workers_stop(pipeline_job *j);
+/* The threaded loop_read: decides what the workers parsed, reads the next slot. *idle: no
+ * record came; *end: the input ended and every record read is decided. */
+loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool *end);
+/* The commit barrier: reads nothing more; decides and writes every record read. 0 or -1. */
+int workers_drain(pipeline_job *j, loop_state *ls);
+/* After workers_drain: each worker closes its raw tables; their renames join j->st. 0 or -1. */
+int workers_close_tables(pipeline_job *j);
+/* Stops the workers' current steps, drops every slot, aborts their uncommitted tables. */
+void workers_abort(pipeline_job *j);
 
 /* ---- scale-out (scaleout.c) ---- */
 int scaleout_alloc(pipeline_job *j);

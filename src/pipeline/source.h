@@ -62,6 +62,9 @@ typedef struct {
     /* Every partition read to its end (exact; may ask the brokers). NULL: never (a file ends by
      * poll returning 1). */
     bool (*drained)(input_source *s);
+    /* True when a poll would return at once (data is buffered or waiting): the worker threads
+     * batch records while it holds (workers.c). NULL: always (a poll never blocks for long). */
+    bool (*ready)(input_source *s);
     /* Refreshes the job's view of the input's lag (j->high); NULL if none. */
     void (*refresh_lag)(input_source *s);
     /* Tells the input what is committed (Kafka offsets of the partitions in want[], or all

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -199,6 +200,15 @@ static void file_committed(input_source *s, const bool *want) {
     if (!f->regular && f->read_pos == f->pipe_pos) replay_reset(&f->rb, f->pipe_pos);
 }
 
+/* A regular file, or a pipe replaying or with bytes waiting (its stdio buffer is not looked
+ * at: a batch may end early, never block). */
+static bool file_ready(input_source *s) {
+    file_src *f = s->ctx;
+    if (f->regular || f->read_pos < f->pipe_pos) return true;
+    struct pollfd pf = {.fd = fileno(f->in), .events = POLLIN};
+    return poll(&pf, 1, 0) > 0;
+}
+
 static bool file_backlogged(input_source *s, int part, int stream) {
     (void)s;
     (void)part;
@@ -227,6 +237,7 @@ const source_ops source_file_ops = {
     .poll = file_poll,
     .seek = file_seek,
     .backlogged = file_backlogged,
+    .ready = file_ready,
     .committed = file_committed,
     .close = file_close,
 };

@@ -4,7 +4,8 @@
 file. `ecom stream --drain` over Kafka must produce exactly the tables `ecom stream --input`
 produces from the file (and those are checked against the DuckDB oracle in
 test_stream_oracle.py); a run killed with SIGKILL at random moments and restarted must end with
-the same tables; the group's committed offsets must reach the end of every partition.
+the same tables (restarts alternate one thread and --threads 2), and so must a --threads 2
+run; the group's committed offsets must reach the end of every partition.
 """
 import json
 import os
@@ -153,6 +154,23 @@ def kafka_matches_file():
     assert len(a["sales_per_minute"]) >= 20, "too few windows to compare"
 
 
+def kafka_threads_match_file():
+    """--threads 2 (workers parse and encode, one thread runs the engine in arrival order) over
+    the same topics: the tables equal the one-thread Kafka run's, row for row."""
+    root = os.path.join(TMP, "kafka_threads_root")
+    run([ECOM, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", f"g3_{SUFFIX}", "--drain", "--threads", "2",
+         "--out", root, "--idle-timeout", "0"])
+    a, b = rows(os.path.join(TMP, "kafka_root")), rows(root)
+    for t in a:
+        assert a[t] == b[t], f"{t}: --threads 2 differs from one thread ({len(b[t])} vs {len(a[t])} rows)"
+    # rejected rows name their topic:partition and offset (a batch mixes partitions)
+    q = "SELECT source, position, reason FROM read_parquet('%s/rejected/**/*.parquet') ORDER BY ALL"
+    con = duckdb.connect()
+    want, got = con.execute(q % os.path.join(TMP, "kafka_root")).fetchall(), con.execute(q % root).fetchall()
+    assert len({s for s, _, _ in want}) > 1, f"rejected rows of one source only: {want[:3]}"
+    assert got == want, f"rejected sources differ: {sorted(set(got) ^ set(want))[:3]}"
+
+
 def committed_offsets_reach_the_end():
     c = KafkaConsumer(bootstrap_servers=ADDR, group_id=f"g1_{SUFFIX}", enable_auto_commit=False)
     tps = [TopicPartition(t, p) for t in TOPICS for p in range(3)]
@@ -168,10 +186,12 @@ def kafka_kill9_restart_is_exactly_once():
     group = f"g2_{SUFFIX}"
     rng = random.Random(3)
     kills = 0
-    for _ in range(30):
+    for attempt in range(30):
+        # every other run with worker threads: a lake written by both restarts from either
+        threads = ["--threads", "2"] if attempt % 2 else []
         p = subprocess.Popen([ECOM_OPT, "stream", "--brokers", ADDR, *TOPIC_FLAGS, "--group", group, "--drain",
-                              "--out", root, "--quiet", "--commit-interval", "100ms", "--idle-timeout", "0"],
-                             stderr=subprocess.PIPE, text=True)
+                              "--out", root, "--quiet", "--commit-interval", "100ms", "--idle-timeout", "0",
+                              *threads], stderr=subprocess.PIPE, text=True)
         try:
             p.wait(timeout=rng.uniform(1.0, 4.0))
         except subprocess.TimeoutExpired:
@@ -193,5 +213,6 @@ def kafka_kill9_restart_is_exactly_once():
 
 case(kafka_matches_file)
 case(committed_offsets_reach_the_end)
+case(kafka_threads_match_file)
 case(kafka_kill9_restart_is_exactly_once)
 suite.exit()

@@ -1,0 +1,180 @@
+"""`ecom stream --threads N`: worker threads parse and encode the raw tables while one thread runs
+the engine in input order (src/pipeline/workers.c). Every table of a run with N threads must
+hold exactly the rows of the one-thread run on the same input: DuckDB EXCEPT ALL both ways over
+every table of the lake (only `ingest_ts`, the wall clock of a rejected row, is left out), for
+N = 2 and 3, with one epoch and with many commits (barriers), from a file and from a pipe,
+after a storage error in a worker (rollback and retry), and after SIGKILLs and restarts."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+
+suite = Suite()
+case = suite.case
+
+# Late events beyond the 2m lateness (correction rows, late counts), duplicates, bad lines.
+LATE = os.path.join(TMP, "late.ndjson")
+# Late only within the lateness: the output does not depend on where the commits fall, so
+# runs with commits every few ms are comparable.
+SOFT = os.path.join(TMP, "soft.ndjson")
+
+
+def gen(path, late_max):
+    run([ECOM_OPT, "gen", "--seed", "17", "--users", "300", "--start", "2026-11-25T09:00:00Z", "--rate", "30",
+         "--count", "30000", "--quiet", "--dup-frac", "0.02", "--bad-frac", "0.01", "--late-frac", "0.05",
+         "--late-max", late_max, "--out", path])
+
+
+def stream(src, root, *extra, binary=ECOM, stdin=None, env=None):
+    return run([binary, "stream", "--input", src, "--out", root, "--quiet", *extra], stdin=stdin, env=env)
+
+
+def tables(root):
+    return sorted(d for d in os.listdir(root)
+                  if not d.startswith(("_", ".")) and os.path.isdir(os.path.join(root, d)))
+
+
+def hidden_files(root):
+    return [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs
+            if f.startswith(".") and "_ecom" not in d]
+
+
+def assert_same_lake(got, want):
+    """Every table of both lakes: the same rows as multisets (EXCEPT ALL both ways)."""
+    assert tables(got) == tables(want), f"tables {tables(got)} vs {tables(want)}"
+    con = duckdb.connect()
+    total = 0
+    for t in tables(want):
+        g = f"read_parquet('{got}/{t}/**/*.parquet', hive_partitioning=1)"
+        w = f"read_parquet('{want}/{t}/**/*.parquet', hive_partitioning=1)"
+        cols = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE SELECT * FROM {w}").fetchall()
+                         if r[0] != "ingest_ts")
+        n = con.execute(f"SELECT count(*) FROM {w}").fetchone()[0]
+        extra = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM {g} EXCEPT ALL SELECT {cols} FROM {w})").fetchone()[0]
+        lost = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM {w} EXCEPT ALL SELECT {cols} FROM {g})").fetchone()[0]
+        assert extra == 0 and lost == 0, f"{t}: {extra} rows not in the one-thread run, {lost} missing (of {n})"
+        total += n
+    assert total > 20000, f"only {total} rows: not a meaningful comparison"
+    assert not hidden_files(got), f"hidden files left: {hidden_files(got)[:3]}"
+
+
+def one_thread(src, name, *extra):
+    root = os.path.join(TMP, name)
+    if not os.path.isdir(root):
+        stream(src, root, *extra)
+    return root
+
+
+def n_threads_equal_one_thread():
+    """One epoch (advances only every 4096 records, as one thread): late events beyond the
+    lateness make correction rows, so the metric tables depend on the engine's exact order."""
+    gen(LATE, "5m")
+    want = one_thread(LATE, "late_1", "--commit-interval", "1h")
+    con = duckdb.connect()
+    corr = con.execute(f"SELECT count(*) FROM read_parquet('{want}/category_activity/**/*.parquet') "
+                       "WHERE correction").fetchone()[0]
+    assert corr > 0, "no correction rows: the input has no late events to test"
+    for n in (2, 3):
+        got = os.path.join(TMP, f"late_{n}")
+        stream(LATE, got, "--commit-interval", "1h", "--threads", str(n))
+        names = os.listdir(os.path.join(got, "views", "date=2026-11-25"))
+        assert {f.split("-w")[1][0] for f in names} == {str(w) for w in range(n)}, f"files: {names}"
+        assert_same_lake(got, want)
+
+
+def many_commits_equal_one_thread():
+    """A commit every 30 ms is a barrier across the workers each time."""
+    gen(SOFT, "60s")
+    want = one_thread(SOFT, "soft_1")
+    got = os.path.join(TMP, "soft_2")
+    stream(SOFT, got, "--commit-interval", "30ms", "--threads", "2")
+    assert len(os.listdir(os.path.join(got, "views", "date=2026-11-25"))) > 2, "too few commits to test"
+    assert_same_lake(got, want)
+
+
+def pipe_equal_one_thread():
+    want = one_thread(SOFT, "soft_1")
+    got = os.path.join(TMP, "pipe_2")
+    with open(SOFT, "rb") as f:
+        stream("-", got, "--threads", "2", stdin=f)
+    con = duckdb.connect()
+    # a rejected row names its input: "-" here, the path in the file run
+    src = con.execute(f"SELECT DISTINCT source FROM read_parquet('{got}/rejected/**/*.parquet')").fetchall()
+    assert src == [("-",)], src
+    os.rename(os.path.join(got, "rejected"), os.path.join(TMP, "pipe_rejected"))
+    os.rename(os.path.join(want, "rejected"), os.path.join(TMP, "soft_rejected"))
+    try:
+        assert_same_lake(got, want)
+    finally:
+        os.rename(os.path.join(TMP, "soft_rejected"), os.path.join(want, "rejected"))
+
+
+def worker_storage_error_is_retried():
+    """The first two part files each worker creates under views/ fail: the epoch rolls back, is
+    read again, and the tables equal the clean run's."""
+    want = one_thread(SOFT, "soft_1")
+    got = os.path.join(TMP, "fault_2")
+    env = dict(os.environ, ECOM_TEST_STORAGE_FAULTS="prefix=views,count=2")
+    r = subprocess.run([ECOM, "stream", "--input", SOFT, "--out", got, "--threads", "2",
+                        "--commit-interval", "50ms"], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert "injected storage fault" in r.stderr, "no fault was injected: the test tests nothing"
+    assert_same_lake(got, want)
+
+
+def kill9_restart_is_exactly_once():
+    """SIGKILL at random moments of a 2-thread run, restarted each time: the final tables equal
+    the uninterrupted one-thread run's."""
+    want = one_thread(SOFT, "soft_1")
+    root = os.path.join(TMP, "kill_2")
+    args = [ECOM_OPT, "stream", "--input", SOFT, "--quiet", "--commit-interval", "20ms", "--threads", "2",
+            "--out"]
+    t0 = time.monotonic()
+    run(args + [os.path.join(TMP, "kill_timing")])
+    full = time.monotonic() - t0
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(60):
+        p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
+        try:
+            p.wait(timeout=rng.uniform(0.05, 0.25) * full)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            kills += 1
+            continue
+        assert p.returncode == 0, f"stream exited {p.returncode}: {p.stderr.read()[-1500:]}"
+        break
+    else:
+        run(args + [root])
+    assert kills >= 3, f"only {kills} kills happened; the run was too quick to test restarts"
+    assert_same_lake(root, want)
+    commits = os.listdir(os.path.join(root, "_ecom", "commits"))
+    assert len(commits) == 1, f"commit log not compact: {commits}"
+    print(f"  {kills} kills, final tables identical")
+
+
+def bad_thread_counts_refused():
+    for args in (["--threads", "0"], ["--threads", "65"]):
+        r = subprocess.run([ECOM, "stream", "--input", SOFT, "--out", os.path.join(TMP, "bad"), *args],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+    r = subprocess.run([ECOM, "stream", "--brokers", "127.0.0.1:1", "--scale-out", "--threads", "2", "--out",
+                        os.path.join(TMP, "bad")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--threads" in r.stderr, (r.returncode, r.stderr)
+
+
+case(n_threads_equal_one_thread)
+case(many_commits_equal_one_thread)
+case(pipe_equal_one_thread)
+case(worker_storage_error_is_retried)
+case(kill9_restart_is_exactly_once)
+case(bad_thread_counts_refused)
+suite.exit()
