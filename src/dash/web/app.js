@@ -142,6 +142,8 @@
     renderSales(d.sales_per_minute);
     renderCategories(d.category_activity);
     for (const c of TABLE_CARDS) renderTableCard(c, d[c.api]);
+    if (window.ECOM_MAP) window.ECOM_MAP.render(document.querySelector("[data-card=sales_by_city]"), d.sales_by_city,
+      { lang: state.lang, t, fmtMoney, fmtInt });   // the map view of the city card (map.js)
     renderFunnel(d.funnel);
     renderHealth(d.health);
   }

@@ -1,0 +1,143 @@
+// test_dash_map.mjs — the city card's map in headless Chromium (Debian's, via playwright-core).
+// Run by test_dash_map.sh with DASH_URL (an `ecom dash` over a lake of generated events) and SHOT.
+// Prints PASS/FAIL per case.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(path.join(process.env.REPO, "src/dash/web/package.json"));
+const { chromium } = require("playwright-core");
+const URL = process.env.DASH_URL;
+const RANGE = "last=24h";
+let failed = 0;
+const errors = [];
+function check(cond, msg) { if (!cond) errors.push(msg); return cond; }
+async function runCase(name, fn) {
+  errors.length = 0;
+  try { await fn(); } catch (e) { errors.push("exception: " + (e && e.stack || e)); }
+  if (errors.length) { failed++; for (const e of errors) console.log("  check failed: " + e); console.log("FAIL " + name); }
+  else console.log("PASS " + name);
+}
+async function api(p) { return (await fetch(URL + p)).json(); }
+const usd = (lang, v) => new Intl.NumberFormat(lang, { style: "currency", currency: "USD" }).format(v);
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
+const consoleErrors = [], outside = [];
+function watch(page) {
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
+  page.on("request", (r) => { if (!r.url().startsWith(URL) && !r.url().startsWith("data:")) outside.push(r.url()); });
+}
+const ctx = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 1000 } });
+const page = await ctx.newPage();
+watch(page);
+const card = "[data-card=sales_by_city]";
+// The answers the page draws (its default range is the last hour; select 24 h, the whole lake).
+const cities = await api("api/sales_by_city?" + RANGE + "&limit=100");
+const places = await api("api/places");
+
+// Sums API rows per key in cents (exact), back to dollars as the API writes them.
+function sumBy(rows, key) {
+  const m = new Map();
+  for (const r of rows) m.set(key(r), (m.get(key(r)) || 0) + Math.round(r.revenue * 100));
+  return new Map([...m].map(([k, c]) => [k, c / 100]));
+}
+
+await runCase("map_one_shape_per_province", async () => {
+  await page.goto(URL, { waitUntil: "load" });
+  await page.selectOption("#range", "24h");
+  await page.waitForFunction(() => document.querySelectorAll(".citymap .city-dot").length > 20, null, { timeout: 15000 });
+  const shapes = await page.evaluate(() => [...document.querySelectorAll(".prov-shape")].map((e) => e.dataset.province));
+  check(shapes.length === 24 && new Set(shapes).size === 24, "24 distinct province shapes, got " + shapes.length);
+  const provinces = new Set(places.cities.map((c) => c.province));
+  for (const p of provinces) check(shapes.includes(p), "no shape for province " + p);
+  check(shapes.includes("Galápagos"), "the Galápagos are drawn");
+  // every shape has a real outline (a bounding box of some size), the Galápagos inside the inset
+  const boxes = await page.evaluate(() => [...document.querySelectorAll(".prov-shape")].map((e) => {
+    const b = e.getBBox(); return [e.dataset.province, b.width, b.height]; }));
+  for (const [p, w, h] of boxes) check(w > 3 && h > 3, p + " shape is " + w + "x" + h);
+  const inset = await page.evaluate(() => {
+    const i = document.querySelector(".map-inset").getBBox(), g = document.querySelector('.prov-shape[data-province="Galápagos"]').getBBox();
+    return g.x >= i.x && g.y >= i.y && g.x + g.width <= i.x + i.width && g.y + g.height <= i.y + i.height;
+  });
+  check(inset, "the Galápagos lie inside the inset box");
+  check(await page.locator(card + " table").isHidden(), "the table is hidden in map view");
+});
+
+await runCase("map_circles_match_api", async () => {
+  const want = sumBy(cities.rows, (r) => r.province + "|" + r.city);
+  const got = await page.evaluate(() => [...document.querySelectorAll(".city-dot")].map((e) =>
+    [e.dataset.province + "|" + e.dataset.city, Number(e.dataset.revenue), Number(e.getAttribute("r"))]));
+  check(got.length === want.size, "circles " + got.length + " vs cities in the API " + want.size);
+  for (const [k, rev] of got) check(want.get(k) === rev, k + ": circle " + rev + " vs API " + want.get(k));
+  // area follows revenue: the largest circle is the city with the most revenue
+  const top = [...want].sort((a, b) => b[1] - a[1])[0][0];
+  const big = got.slice().sort((a, b) => b[2] - a[2])[0][0];
+  check(top === big, "largest circle " + big + ", most revenue " + top);
+  check(got.some(([k]) => k.startsWith("Galápagos|")), "a circle in the Galápagos");
+});
+
+await runCase("map_tooltip_revenue_equals_api", async () => {
+  const byCity = sumBy(cities.rows, (r) => r.province + "|" + r.city);
+  const byProv = sumBy(cities.rows, (r) => r.province);
+  const top = [...byCity].sort((a, b) => b[1] - a[1])[0][0];
+  const [prov, city] = top.split("|");
+  await page.hover(`.city-dot[data-city="${city}"]`);
+  const tip = page.locator(".map-tip");
+  await tip.waitFor({ state: "visible", timeout: 5000 });
+  const t = await tip.textContent();
+  check(t.includes(city) && t.includes(usd("en-US", byCity.get(top))), "city tooltip '" + t + "' lacks " + usd("en-US", byCity.get(top)));
+  check(Number(await tip.getAttribute("data-revenue")) === byCity.get(top), "tooltip data-revenue");
+  // a province without a city circle over its centre: hover a corner of its shape's box that is inside it
+  const p = "Pastaza";
+  const pt = await page.evaluate((name) => {
+    const e = document.querySelector(`.prov-shape[data-province="${name}"]`), s = e.ownerSVGElement;
+    const b = e.getBBox(), m = e.getScreenCTM();
+    for (let fy = 0.3; fy <= 0.7; fy += 0.1) for (let fx = 0.6; fx <= 0.9; fx += 0.1) {
+      const q = s.createSVGPoint(); q.x = b.x + b.width * fx; q.y = b.y + b.height * fy;
+      if (!e.isPointInFill(q)) continue;
+      const sp = q.matrixTransform(m);
+      const hit = document.elementFromPoint(sp.x, sp.y);
+      if (hit === e) return [sp.x, sp.y];
+    }
+    return null;
+  }, p);
+  if (check(pt, "found a point inside " + p)) {
+    await page.mouse.move(pt[0], pt[1]);
+    await page.waitForFunction((n) => document.querySelector(".map-tip").textContent.startsWith(n), p, { timeout: 5000 });
+    const pt2 = await tip.textContent();
+    check(pt2.includes(usd("en-US", byProv.get(p) || 0)), "province tooltip '" + pt2 + "' vs API " + byProv.get(p));
+  }
+  await page.screenshot({ path: process.env.SHOT, fullPage: false, clip: await page.locator(card).boundingBox() });
+});
+
+await runCase("map_table_toggle_and_spanish", async () => {
+  await page.click(card + " .view-switch button[data-view=table]");
+  check(await page.locator(card + " table").isVisible(), "table shown");
+  check(await page.locator(".citymap").isHidden(), "map hidden");
+  await page.reload();
+  await page.waitForFunction(() => Number(document.body.dataset.refreshes || 0) >= 1);
+  check(await page.locator(".citymap").isHidden(), "the choice survives a reload");
+  await page.click(card + " .view-switch button[data-view=map]");
+  await page.selectOption("#lang", "es");
+  await page.selectOption("#range", "24h");
+  await page.waitForFunction(() => document.querySelector(".view-switch button[data-view=map]").textContent === "Mapa"
+    && document.querySelectorAll(".city-dot").length > 20, null, { timeout: 15000 });
+  const byCity = sumBy(cities.rows, (r) => r.province + "|" + r.city);
+  await page.hover('.city-dot[data-city="Quito"]');
+  const t = await page.locator(".map-tip").textContent();
+  check(t.includes("Ingresos") && t.includes(usd("es-EC", byCity.get("Pichincha|Quito"))), "Spanish tooltip: " + t);
+  const phone = await browser.newContext({ locale: "es-EC", viewport: { width: 390, height: 844 }, isMobile: true });
+  const p = await phone.newPage();
+  watch(p);
+  await p.goto(URL);
+  await p.waitForSelector(".citymap svg", { timeout: 15000 });
+  const over = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(over <= 0, "no horizontal scroll on a phone: " + over + "px");
+  await p.locator(card).screenshot({ path: process.env.SHOT.replace(/\.png$/, "-phone.png") });
+  await phone.close();
+  check(consoleErrors.length === 0, "console: " + consoleErrors.join(" | "));
+  check(outside.length === 0, "requests outside the server: " + outside.join(", "));
+});
+await browser.close();
+process.exit(failed ? 1 : 0);
