@@ -30,7 +30,8 @@ DASH_INCBIN(app_js, "src/dash/web/app.js");
 DASH_INCBIN(i18n_js, "src/dash/web/i18n.js");
 DASH_INCBIN(style_css, "src/dash/web/style.css");
 DASH_INCBIN(map_js, "src/dash/web/map.js");
-DASH_INCBIN(map_css, "src/dash/web/map.css");
+DASH_INCBIN(shop_js, "src/dash/web/shop.js");
+DASH_INCBIN(cards_css, "src/dash/web/cards.css");
 DASH_INCBIN(uplot_js, "src/dash/web/node_modules/uplot/dist/uPlot.iife.min.js");
 DASH_INCBIN(uplot_css, "src/dash/web/node_modules/uplot/dist/uPlot.min.css");
 DASH_INCBIN(map_json, "build/gen/ec_provinces.json");
@@ -44,7 +45,8 @@ static const struct {
     {"/app.js", "text/javascript; charset=utf-8", ecom_dash_app_js_start, ecom_dash_app_js_end},
     {"/i18n.js", "text/javascript; charset=utf-8", ecom_dash_i18n_js_start, ecom_dash_i18n_js_end},
     {"/map.js", "text/javascript; charset=utf-8", ecom_dash_map_js_start, ecom_dash_map_js_end},
-    {"/map.css", "text/css; charset=utf-8", ecom_dash_map_css_start, ecom_dash_map_css_end},
+    {"/shop.js", "text/javascript; charset=utf-8", ecom_dash_shop_js_start, ecom_dash_shop_js_end},
+    {"/cards.css", "text/css; charset=utf-8", ecom_dash_cards_css_start, ecom_dash_cards_css_end},
     {"/map/ec_provinces.json", "application/json", ecom_dash_map_json_start, ecom_dash_map_json_end},
     {"/style.css", "text/css; charset=utf-8", ecom_dash_style_css_start, ecom_dash_style_css_end},
     {"/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", ecom_dash_uplot_js_start,

@@ -18,6 +18,19 @@ async function runCase(name, fn) {
   else console.log("PASS " + name);
 }
 async function api(p) { return (await fetch(URL + p)).json(); }
+// A point (page coordinates) inside the shape sel where the shape itself is on top (a smaller
+// circle drawn over a big one, or a circle over a province, hides parts of it), or null.
+async function visiblePoint(page, sel) {
+  return page.evaluate((s) => {
+    const e = document.querySelector(s), svg = e.ownerSVGElement, b = e.getBBox(), m = e.getScreenCTM();
+    for (let fy = 0.1; fy < 0.95; fy += 0.1) for (let fx = 0.1; fx < 0.95; fx += 0.1) {
+      const q = svg.createSVGPoint(); q.x = b.x + b.width * fx; q.y = b.y + b.height * fy;
+      const sp = q.matrixTransform(m);
+      if (document.elementFromPoint(sp.x, sp.y) === e) return [sp.x, sp.y];
+    }
+    return null;
+  }, sel);
+}
 const usd = (lang, v) => new Intl.NumberFormat(lang, { style: "currency", currency: "USD" }).format(v);
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium",
@@ -81,27 +94,19 @@ await runCase("map_tooltip_revenue_equals_api", async () => {
   const byCity = sumBy(cities.rows, (r) => r.province + "|" + r.city);
   const byProv = sumBy(cities.rows, (r) => r.province);
   const top = [...byCity].sort((a, b) => b[1] - a[1])[0][0];
-  const [prov, city] = top.split("|");
-  await page.hover(`.city-dot[data-city="${city}"]`);
+  const city = top.split("|")[1];
+  await page.locator(card).scrollIntoViewIfNeeded();
+  const cpt = await visiblePoint(page, `.city-dot[data-city="${city}"]`);
+  check(cpt, "a visible point of the " + city + " circle");
+  await page.mouse.move(cpt[0], cpt[1]);
   const tip = page.locator(".map-tip");
   await tip.waitFor({ state: "visible", timeout: 5000 });
   const t = await tip.textContent();
   check(t.includes(city) && t.includes(usd("en-US", byCity.get(top))), "city tooltip '" + t + "' lacks " + usd("en-US", byCity.get(top)));
   check(Number(await tip.getAttribute("data-revenue")) === byCity.get(top), "tooltip data-revenue");
-  // a province without a city circle over its centre: hover a corner of its shape's box that is inside it
+  // a province: hover a point of its shape that no circle covers
   const p = "Pastaza";
-  const pt = await page.evaluate((name) => {
-    const e = document.querySelector(`.prov-shape[data-province="${name}"]`), s = e.ownerSVGElement;
-    const b = e.getBBox(), m = e.getScreenCTM();
-    for (let fy = 0.3; fy <= 0.7; fy += 0.1) for (let fx = 0.6; fx <= 0.9; fx += 0.1) {
-      const q = s.createSVGPoint(); q.x = b.x + b.width * fx; q.y = b.y + b.height * fy;
-      if (!e.isPointInFill(q)) continue;
-      const sp = q.matrixTransform(m);
-      const hit = document.elementFromPoint(sp.x, sp.y);
-      if (hit === e) return [sp.x, sp.y];
-    }
-    return null;
-  }, p);
+  const pt = await visiblePoint(page, `.prov-shape[data-province="${p}"]`);
   if (check(pt, "found a point inside " + p)) {
     await page.mouse.move(pt[0], pt[1]);
     await page.waitForFunction((n) => document.querySelector(".map-tip").textContent.startsWith(n), p, { timeout: 5000 });
@@ -124,7 +129,10 @@ await runCase("map_table_toggle_and_spanish", async () => {
   await page.waitForFunction(() => document.querySelector(".view-switch button[data-view=map]").textContent === "Mapa"
     && document.querySelectorAll(".city-dot").length > 20, null, { timeout: 15000 });
   const byCity = sumBy(cities.rows, (r) => r.province + "|" + r.city);
-  await page.hover('.city-dot[data-city="Quito"]');
+  await page.locator(card).scrollIntoViewIfNeeded();
+  const q = await visiblePoint(page, '.city-dot[data-city="Quito"]');
+  await page.mouse.move(q[0], q[1]);
+  await page.waitForFunction(() => document.querySelector(".map-tip").textContent.startsWith("Quito"), null, { timeout: 5000 });
   const t = await page.locator(".map-tip").textContent();
   check(t.includes("Ingresos") && t.includes(usd("es-EC", byCity.get("Pichincha|Quito"))), "Spanish tooltip: " + t);
   const phone = await browser.newContext({ locale: "es-EC", viewport: { width: 390, height: 844 }, isMobile: true });

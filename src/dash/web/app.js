@@ -142,8 +142,8 @@
     renderSales(d.sales_per_minute);
     renderCategories(d.category_activity);
     for (const c of TABLE_CARDS) renderTableCard(c, d[c.api]);
-    if (window.ECOM_MAP) window.ECOM_MAP.render(document.querySelector("[data-card=sales_by_city]"), d.sales_by_city,
-      { lang: state.lang, t, fmtMoney, fmtInt });   // the map view of the city card (map.js)
+    // cards of their own files (map.js, shop.js): each gets every answer and the formatters
+    for (const c of window.ECOM_CARDS || []) c(d, { lang: state.lang, t, fmtMoney, fmtInt, fmtPct });
     renderFunnel(d.funnel);
     renderHealth(d.health);
   }

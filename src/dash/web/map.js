@@ -2,9 +2,9 @@
  * one circle per city (area proportional to its revenue), the Galápagos in an inset, a tooltip
  * per shape; a Map / Table switch in the card's title (the choice is remembered).
  *
- * Hook: app.js calls window.ECOM_MAP.render(card, answer, ctx) after drawing the city table,
- * with card the table card's <section>, answer the /api/sales_by_city answer it drew, and ctx
- * { lang, t, fmtMoney, fmtInt }. Nothing else of app.js is used.
+ * Hook: app.js calls every function of window.ECOM_CARDS after drawing its own cards, with all
+ * the answers it fetched (by API name) and ctx { lang, t, fmtMoney, fmtInt, fmtPct }; this one
+ * draws /api/sales_by_city's answer into the card app.js made for it ([data-card=sales_by_city]).
  *
  * Data, all from the ecom server (no tile server, works offline):
  *   /map/ec_provinces.json   SVG paths of the provinces and the projection they were drawn with,
@@ -236,5 +236,6 @@
     if (state.last.answer === answer) draw(card, answer, ctx);
   }
 
-  window.ECOM_MAP = { render };
+  (window.ECOM_CARDS = window.ECOM_CARDS || []).push((d, ctx) =>
+    render(document.querySelector("[data-card=sales_by_city]"), d.sales_by_city, ctx));
 })();
