@@ -147,5 +147,30 @@ await runCase("map_table_toggle_and_spanish", async () => {
   check(consoleErrors.length === 0, "console: " + consoleErrors.join(" | "));
   check(outside.length === 0, "requests outside the server: " + outside.join(", "));
 });
+// shop.js's cards over the same answers: cart abandonment and revenue by channel / device.
+await runCase("shop_cards_match_api", async () => {
+  await page.selectOption("#lang", "en");
+  await page.selectOption("#range", "24h");
+  const f = await api("api/funnel?" + RANGE), cats = await api("api/category_activity?" + RANGE);
+  const ch = await api("api/sales_by_channel?" + RANGE);
+  await page.waitForFunction((c) => {
+    const e = document.querySelector('[data-card=cart_abandonment] [data-fig=carted] .shop-fig-value');
+    return e && e.dataset.value === String(c);
+  }, f.carted, { timeout: 15000 });
+  const figs = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("[data-card=cart_abandonment] .shop-fig")]
+    .map((e) => [e.dataset.fig, e.querySelector(".shop-fig-value").dataset.value])));
+  const sum = (k) => cats.rows.reduce((s, r) => s + r[k], 0);
+  const want = { adds: String(sum("adds")), removes: String(sum("removes")), carted: String(f.carted),
+    abandoned: String(f.abandoned), abandonment_rate: String(f.abandonment_rate) };
+  check(JSON.stringify(figs) === JSON.stringify(want), "cart card " + JSON.stringify(figs) + " vs API " + JSON.stringify(want));
+  check(f.abandoned === f.carted - f.purchased && f.abandoned > 0, "abandoned = carted - purchased: " + JSON.stringify(f));
+  for (const key of ["store_type", "device"]) {
+    const w = sumBy(ch.rows, (r) => r[key]);
+    const got = await page.evaluate((k) => [...document.querySelectorAll(`.shop-bar[data-key=${k}]`)].map((e) =>
+      [e.dataset.name, Number(e.dataset.revenue)]), key);
+    check(got.length === w.size && got.every(([n, v]) => w.get(n) === v), key + " bars " + JSON.stringify(got) + " vs API " + JSON.stringify([...w]));
+  }
+  await page.locator("[data-card=cart_abandonment]").screenshot({ path: process.env.SHOT.replace(/\.png$/, "-cart.png") });
+});
 await browser.close();
 process.exit(failed ? 1 : 0);
