@@ -172,5 +172,20 @@ await runCase("shop_cards_match_api", async () => {
   }
   await page.locator("[data-card=cart_abandonment]").screenshot({ path: process.env.SHOT.replace(/\.png$/, "-cart.png") });
 });
+// --data names a folder that is not a lake: the page says so in its banner (from /api/health).
+await runCase("banner_when_not_a_lake", async () => {
+  const h = await (await fetch(process.env.NOTLAKE_URL + "api/health")).json();
+  check(/is not a lake: it holds 3 entries/.test(h.tables.not_a_lake || ""), "API not_a_lake: " + h.tables.not_a_lake);
+  const p = await ctx.newPage();
+  await p.goto(process.env.NOTLAKE_URL);
+  await p.waitForFunction(() => !document.getElementById("banner").hidden, null, { timeout: 15000 });
+  const b = await p.locator("#banner").textContent();
+  check(b === h.tables.not_a_lake, "banner '" + b + "'");
+  await p.close();
+  // and a real lake has no banner
+  check(await page.locator("#banner").isHidden(), "no banner over a lake: " + await page.locator("#banner").textContent());
+  const hl = await api("api/health");
+  check(!("not_a_lake" in hl.tables), "no not_a_lake over a lake");
+});
 await browser.close();
 process.exit(failed ? 1 : 0);

@@ -121,7 +121,7 @@
       if (q === rangeQuery()) {   // the range did not change while we were fetching
         state.data = data;
         render();
-        banner(null);
+        banner((data.health.tables && data.health.tables.not_a_lake) || null);   // --data is not a lake
       }
     } catch (e) {
       banner(t("error") + ": " + e.message);
