@@ -10,7 +10,7 @@
  *   /map/ec_provinces.json   SVG paths of the provinces and the projection they were drawn with,
  *                            made at build time by scripts/dash_map.py from Natural Earth (public domain)
  *   /api/places              where the cities are (lat, lon), matched to the rows by (province, city)
- * Both are fetched once, when the map is first shown.
+ * Both are fetched once: at page load when the map is the chosen view, else when it is first shown.
  *
  * For tests, shapes carry their numbers: data-province / data-city, data-revenue (dollars, as
  * in the API), data-orders; the tooltip's data-revenue is the hovered shape's. */
@@ -236,6 +236,8 @@
     if (state.last.answer === answer) draw(card, answer, ctx);
   }
 
+  // The map is the card's default view: fetch its data now, alongside the page's first answers.
+  if (storedView() === "map") load().catch(() => { /* render() shows the error */ });
   (window.ECOM_CARDS = window.ECOM_CARDS || []).push((d, ctx) =>
     render(document.querySelector("[data-card=sales_by_city]"), d.sales_by_city, ctx));
 })();
