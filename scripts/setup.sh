@@ -17,10 +17,11 @@ mkdir -p "$ECOM_CACHE"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages ----
+# nodejs, npm and python3 build the dashboard's embedded files (scripts/setup.d/web.sh, scripts/dash_map.py).
 DEB_BUILD=(build-essential pkg-config librdkafka-dev libzstd-dev libsnappy-dev libmicrohttpd-dev
-           libcurl4-openssl-dev tzdata libkrb5-dev)
+           libcurl4-openssl-dev tzdata libkrb5-dev nodejs npm python3)
 DEB_TEST=(kcat libjansson-dev clang libclang-rt-14-dev python3-venv maven default-jre-headless
-          chromium wrk nodejs npm openssl curl krb5-kdc krb5-admin-server krb5-user)
+          chromium wrk openssl curl krb5-kdc krb5-admin-server krb5-user)
 want=("${DEB_BUILD[@]}")
 [ "${ECOM_SETUP_MINIMAL:-0}" = 1 ] || want+=("${DEB_TEST[@]}")
 missing=()
@@ -44,6 +45,8 @@ fi
 # librdkafka >= 2.6.1 is a build need (the Makefile refuses an older one): on bookworm it is built
 # from Debian trixie's source package into $ECOM_CACHE, once (scripts/setup.d/librdkafka.sh).
 bash scripts/setup.d/librdkafka.sh
+# The dashboard's chart library and map data are build needs too (the Makefile refuses to embed none).
+bash scripts/setup.d/web.sh
 [ "${ECOM_SETUP_MINIMAL:-0}" = 1 ] && exit 0
 
 # ---- Python venv for test oracles and benchmark peers (pinned in scripts/requirements.txt) ----
@@ -60,6 +63,6 @@ fi
 # ---- further pieces: each script installs its own and is idempotent ----
 for s in scripts/setup.d/*.sh; do
   [ -e "$s" ] || continue
-  [ "$s" = scripts/setup.d/librdkafka.sh ] && continue   # done above
+  case $s in scripts/setup.d/librdkafka.sh|scripts/setup.d/web.sh) continue ;; esac   # done above
   bash "$s"
 done

@@ -3,10 +3,11 @@
  * offline. Paths in .incbin are relative to the repo root, where make runs the compiler; the
  * Makefile lists the files as prerequisites of this object so editing one rebuilds it.
  *
- * The chart library (uPlot) comes from npm (scripts/setup.d/web.sh installs it from the lock
- * file into src/dash/web/node_modules). A build without it still succeeds (so a plain `make` in
- * a fresh clone works): the library is then an empty file and the page says that setup is
- * missing instead of drawing charts. */
+ * From npm (scripts/setup.d/web.sh installs them from the lock file into src/dash/web/node_modules):
+ * the chart library (uPlot), and the boundary data that make converts into build/gen/
+ * (scripts/dash_map.py: Natural Earth's provinces of Ecuador as SVG paths, for map.js). Without
+ * them the build stops with the command to run (Makefile): no binary embeds an empty library.
+ */
 #include <string.h>
 
 #include "dash/dash.h"
@@ -31,14 +32,12 @@ DASH_INCBIN(fmt_js, "src/dash/web/fmt.js");
 DASH_INCBIN(charts_js, "src/dash/web/charts.js");
 DASH_INCBIN(tables_js, "src/dash/web/tables.js");
 DASH_INCBIN(style_css, "src/dash/web/style.css");
-#if __has_include("web/node_modules/uplot/dist/uPlot.iife.min.js")
+DASH_INCBIN(map_js, "src/dash/web/map.js");
+DASH_INCBIN(shop_js, "src/dash/web/shop.js");
+DASH_INCBIN(cards_css, "src/dash/web/cards.css");
 DASH_INCBIN(uplot_js, "src/dash/web/node_modules/uplot/dist/uPlot.iife.min.js");
 DASH_INCBIN(uplot_css, "src/dash/web/node_modules/uplot/dist/uPlot.min.css");
-#else
-static const unsigned char ecom_dash_uplot_js_start[1], ecom_dash_uplot_css_start[1];
-#define ecom_dash_uplot_js_end ecom_dash_uplot_js_start
-#define ecom_dash_uplot_css_end ecom_dash_uplot_css_start
-#endif
+DASH_INCBIN(map_json, "build/gen/ec_provinces.json");
 
 /* The fixed list of what the server serves besides the API: nothing else exists. */
 static const struct {
@@ -51,6 +50,10 @@ static const struct {
     {"/fmt.js", "text/javascript; charset=utf-8", ecom_dash_fmt_js_start, ecom_dash_fmt_js_end},
     {"/charts.js", "text/javascript; charset=utf-8", ecom_dash_charts_js_start, ecom_dash_charts_js_end},
     {"/tables.js", "text/javascript; charset=utf-8", ecom_dash_tables_js_start, ecom_dash_tables_js_end},
+    {"/map.js", "text/javascript; charset=utf-8", ecom_dash_map_js_start, ecom_dash_map_js_end},
+    {"/shop.js", "text/javascript; charset=utf-8", ecom_dash_shop_js_start, ecom_dash_shop_js_end},
+    {"/cards.css", "text/css; charset=utf-8", ecom_dash_cards_css_start, ecom_dash_cards_css_end},
+    {"/map/ec_provinces.json", "application/json", ecom_dash_map_json_start, ecom_dash_map_json_end},
     {"/style.css", "text/css; charset=utf-8", ecom_dash_style_css_start, ecom_dash_style_css_end},
     {"/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", ecom_dash_uplot_js_start,
      ecom_dash_uplot_js_end},

@@ -164,8 +164,7 @@ typedef struct {
 } dash_asset;
 
 /* Fills *out with the asset served at path and returns out, or NULL (exact match against a
- * fixed list: no file system is involved). An asset of length 0 was not installed at build
- * time (the chart library without setup). */
+ * fixed list: no file system is involved). */
 const dash_asset *dash_asset_find(const char *path, dash_asset *out);
 
 /* ---- server ---- */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dash/dash_internal.h"
+#include "gen/gen.h"
 
 struct dash_blob {
     atomic_int refs;
@@ -112,7 +113,7 @@ void dash_engine_free(dash_engine *e) {
 bool dash_engine_is_api(const char *path) { return !strncmp(path, "/api/", 5); }
 
 /* ---- endpoints: derived from the catalog ---- */
-typedef enum { EP_METRIC, EP_RANK, EP_SUMMARY, EP_HEALTH, EP_CATALOG } ep_kind;
+typedef enum { EP_METRIC, EP_RANK, EP_SUMMARY, EP_HEALTH, EP_CATALOG, EP_PLACES } ep_kind;
 
 typedef struct {
     ep_kind kind;
@@ -120,7 +121,7 @@ typedef struct {
     const metric_rank *rank;     /* EP_RANK */
 } endpoint;
 
-/* /api/<metric name>, /api/<rank name>, /api/summary, /api/health, /api/catalog. */
+/* /api/<metric name>, /api/<rank name>, /api/summary, /api/health, /api/catalog, /api/places. */
 static bool ep_find(const char *path, endpoint *ep) {
     if (!dash_engine_is_api(path)) return false;
     const char *name = path + 5;
@@ -128,6 +129,7 @@ static bool ep_find(const char *path, endpoint *ep) {
     if (!strcmp(name, "summary")) ep->kind = EP_SUMMARY;
     else if (!strcmp(name, "health")) ep->kind = EP_HEALTH;
     else if (!strcmp(name, "catalog")) ep->kind = EP_CATALOG;
+    else if (!strcmp(name, "places")) ep->kind = EP_PLACES;
     else if ((ep->m = metric_find(name))) ep->kind = EP_METRIC;
     else if ((ep->m = metric_find_rank(name, &ep->rank))) ep->kind = EP_RANK;
     else return false;
@@ -149,13 +151,13 @@ static int engine_refresh(dash_engine *e) {
     e->polled = true;
     e->last_poll_mono = now;
     e->poll_err[0] = 0;
-    uint64_t gen = 0;
+    uint64_t g = 0;
     int64_t ends[METRIC_ID_COUNT];
-    if (e->src.poll(e->src.ctx, &gen, ends, e->poll_err, sizeof e->poll_err)) {
+    if (e->src.poll(e->src.ctx, &g, ends, e->poll_err, sizeof e->poll_err)) {
         if (!e->poll_err[0]) snprintf(e->poll_err, sizeof e->poll_err, "cannot list the lake");
         return -1;
     }
-    e->generation = gen;
+    e->generation = g;
     e->latest_end = INT64_MIN;
     for (int m = 0; m < METRIC_ID_COUNT; m++) {
         e->metric_end[m] = ends[m];
@@ -375,6 +377,22 @@ static void render_catalog(buf_t *b) {
     buf_append_char(b, ']');
 }
 
+/* Where the shop's cities are (the generator's geography, src/gen/geo.c): what the page's map
+ * places its circles by, matched on (province, city). A city of the data that is not here is
+ * drawn in no circle (the map says how many); its province is still shaded. */
+static void render_places(buf_t *b) {
+    buf_append_str(b, ",\"cities\":[");
+    for (size_t i = 0; i < gen_city_count(); i++) {
+        const gen_city *c = gen_city_get(i);
+        buf_append_str(b, i ? ",{\"city\":" : "{\"city\":");
+        dash_json_str(b, c->name);
+        buf_append_str(b, ",\"province\":");
+        dash_json_str(b, c->province);
+        buf_printf(b, ",\"lat\":%.4f,\"lon\":%.4f}", c->lat, c->lon);
+    }
+    buf_append_char(b, ']');
+}
+
 /* ---- the stream's /status ---- */
 
 /* Refreshes the stream status at most once a second (a stream that is down costs each caller
@@ -442,6 +460,7 @@ static int render_body(dash_engine *e, const endpoint *ep, int64_t from, int64_t
     case EP_RANK: return render_metric(e, ep, from, to, limit, b, err, errlen);
     case EP_SUMMARY: return render_summary(e, from, to, b, err, errlen);
     case EP_CATALOG: render_catalog(b); return 0;
+    case EP_PLACES: render_places(b); return 0;
     default: return render_health(e, b, err, errlen);
     }
 }

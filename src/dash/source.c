@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "dash/dash.h"
+#include "lake/lake.h"
 #include "parquet/parquet.h"
 #include "storage/storage.h"
 
@@ -62,6 +63,7 @@ typedef struct {
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
+    char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
 } lake_src;
 
 static void rg_rows_free(rg_rows *r) {
@@ -522,6 +524,50 @@ static int relist(lake_src *s, const char *name, lfiles *cur, uint64_t salt, uin
     return 0;
 }
 
+/* True if name is something a lake root holds: a catalog table or rank, a raw table, _ecom. */
+static bool lake_entry_name(const char *name) {
+    if (!strcmp(name, "_ecom") || metric_find(name) || metric_find_rank(name, NULL)) return true;
+    for (int r = 0; r < LAKE_RAW_COUNT; r++)
+        if (!strcmp(name, lake_raw_name((lake_raw)r))) return true;
+    return false;
+}
+
+/* Why: a --data that names the wrong folder (the lake's parent, one table's folder, a home
+ * directory) serves an empty page that looks like a quiet shop. When no table has a file, the
+ * root's own entries say whether it is a lake not yet written (empty, or holding lake names)
+ * or something else; then s->not_lake says so, for /api/health and the page's banner. */
+static int lake_shape_check(lake_src *s, char *err, size_t errlen) {
+    s->not_lake[0] = 0;
+    for (int t = 0; t < METRIC_ID_COUNT; t++)
+        if (s->tables[t].n) return 0;
+    if (s->rejected.n) return 0;
+    storage_list_t l = {0};
+    if (storage_list(s->st, "", &l, err, errlen)) return -1;
+    size_t seen = 0, dates = 0;
+    bool lakeish = false;
+    char names[160] = "";
+    for (size_t i = 0; i < l.n; i++) {
+        const char *n = l.entries[i].name;
+        if (n[0] == '.') continue;
+        lakeish |= lake_entry_name(n);
+        dates += !strncmp(n, "date=", 5);
+        if (seen++ < 4) {
+            size_t k = strlen(names);
+            snprintf(names + k, sizeof names - k, "%s%s", k ? ", " : "", n);
+        }
+    }
+    storage_list_free(&l);
+    if (lakeish || !seen) return 0;
+    if (dates)
+        snprintf(s->not_lake, sizeof s->not_lake, "%s looks like one table's folder (it holds date= partitions): "
+                 "--data wants the lake's root, its parent", s->root);
+    else
+        snprintf(s->not_lake, sizeof s->not_lake, "%s is not a lake: it holds %zu entries (%s%s) but no table "
+                 "(sales_per_minute, ..., _ecom); is --data the folder `ecom stream --out` wrote?", s->root, seen,
+                 names, seen > 4 ? ", ..." : "");
+    return 0;
+}
+
 static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err,
                      size_t errlen) {
     lake_src *s = ctx;
@@ -537,6 +583,8 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
     for (int t = 0; t < METRIC_ID_COUNT; t++)
         if (relist(s, metric_get((metric_id)t)->name, &s->tables[t], (uint64_t)t, &h, err, errlen)) return -1;
     if (relist(s, "rejected", &s->rejected, METRIC_ID_COUNT, &h, err, errlen)) return -1;
+    if (lake_shape_check(s, err, errlen)) return -1;
+    if (s->not_lake[0]) h = hash64(s->not_lake, strlen(s->not_lake)) ^ h;   /* a new warning is a change */
     /* Too much decoded data cached: start over (rare; a day of minute windows is ~0.5M rows). */
     if (s->cached_rows > CACHE_MAX_ROWS)
         for (int t = 0; t < METRIC_ID_COUNT; t++)
@@ -616,6 +664,10 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
     buf_printf(out, ",\"reads\":{\"files_opened\":%llu,\"row_groups_decoded\":%llu,\"row_groups_skipped\":%llu,"
                "\"cached_rows\":%zu}", (unsigned long long)s->files_opened, (unsigned long long)s->rg_decoded,
                (unsigned long long)s->rg_skipped, s->cached_rows);
+    if (s->not_lake[0]) {
+        buf_append_str(out, ",\"not_a_lake\":");
+        dash_json_str(out, s->not_lake);
+    }
     return buf_append_char(out, '}');
 }
 

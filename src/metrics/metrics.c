@@ -66,13 +66,15 @@ static const metric_def catalog[METRIC_ID_COUNT] = {
         }, 0, {{0}}},
     [METRIC_ID_FUNNEL] = {
         METRIC_ID_FUNNEL, "funnel", "view -> cart -> purchase funnel of the views of each window",
-        METRIC_FINAL_FUNNEL, 6, {
+        METRIC_FINAL_FUNNEL, 8, {
             COUNT("viewed", "distinct (user, product) viewed in the window"),
             COUNT("carted", "of those, added to a cart within view_to_cart"),
             COUNT("purchased", "of those, bought within cart_to_purchase of the add"),
             RATE("view_to_cart_rate", 1, 0, "carted / viewed"),
             RATE("cart_to_purchase_rate", 2, 1, "purchased / carted"),
             RATE("view_to_purchase_rate", 2, 0, "purchased / viewed"),
+            COUNT("abandoned", "cart abandonment: carted, never bought within cart_to_purchase of the add"),
+            RATE("abandonment_rate", 6, 1, "abandoned / carted"),
         }, 0, {{0}}},
 };
 

@@ -20,7 +20,7 @@ static const char *const engine_cols[METRIC_ID_COUNT][METRIC_MAX_COLS + 1] = {
     [METRIC_ID_CITY] = {"province", "city", "store_type", "orders", "revenue", NULL},
     [METRIC_ID_CHANNEL] = {"store_type", "device", "orders", "revenue", "avg_ticket", NULL},
     [METRIC_ID_FUNNEL] = {"viewed", "carted", "purchased", "view_to_cart_rate", "cart_to_purchase_rate",
-                          "view_to_purchase_rate", NULL},
+                          "view_to_purchase_rate", "abandoned", "abandonment_rate", NULL},
 };
 
 int st_emit_check_catalog(char *err, size_t errlen) {
@@ -150,7 +150,8 @@ int st_emit_funnel(const stream_engine *e, const stream_sink *sk, stream_window 
                    int64_t b) {
     (void)e;
     if (v == 0) return 0;
-    metric_val x[METRIC_MAX_COLS] = {vi(v), vi(c), vi(b)};
+    /* abandoned: the carted pairs whose purchase did not follow within the horizon */
+    metric_val x[METRIC_MAX_COLS] = {vi(v), vi(c), vi(b), {0}, {0}, {0}, vi(c - b)};
     if (row(sk, METRIC_ID_FUNNEL, &w, x)) return -1;
     return sk->window_done ? sk->window_done(sk->ctx, &w) : 0;
 }

@@ -31,7 +31,7 @@ def body():
                                           avg_ticket=170.78)],
                 "funnel": [dict(w, final_at=f(now + dt.timedelta(minutes=91)), viewed=700, carted=50, purchased=12,
                                 view_to_cart_rate=50 / 700, cart_to_purchase_rate=12 / 50,
-                                view_to_purchase_rate=12 / 700)],
+                                view_to_purchase_rate=12 / 700, abandoned=38, abandonment_rate=38 / 50)],
                 "product_activity": [dict(w, final_at=w["window_end"], product_id="P0001", product_name="Fresh item",
                                           category="fashion", views=80, adds=3, units_sold=2, revenue=99.98)],
                 "category_activity": [dict(w, final_at=w["window_end"], category="home_appliances", views=40, adds=5,

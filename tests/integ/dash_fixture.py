@@ -88,7 +88,8 @@ def window_rows(ws, rng, money):
     purchased = rng.randint(0, carted)
     out["funnel"].append(dict(window_start=ws, window_end=we, viewed=viewed, carted=carted, purchased=purchased,
                               view_to_cart_rate=carted / viewed, cart_to_purchase_rate=purchased / carted if carted else 0.0,
-                              view_to_purchase_rate=purchased / viewed))
+                              view_to_purchase_rate=purchased / viewed, abandoned=carted - purchased,
+                              abandonment_rate=(carted - purchased) / carted if carted else 0.0))
     return out
 
 
@@ -109,7 +110,8 @@ def schema(table, money):
                           ("orders", pa.int64()), ("revenue", m)],
         "funnel": [("viewed", pa.int64()), ("carted", pa.int64()), ("purchased", pa.int64()),
                    ("view_to_cart_rate", pa.float64()), ("cart_to_purchase_rate", pa.float64()),
-                   ("view_to_purchase_rate", pa.float64())],
+                   ("view_to_purchase_rate", pa.float64()), ("abandoned", pa.int64()),
+                   ("abandonment_rate", pa.float64())],
     }[table]
     return pa.schema(base + cols)
 
@@ -221,7 +223,10 @@ FROM_RAW_SQL = {
                sum(carted::INT)::BIGINT AS carted, sum(purchased::INT)::BIGINT AS purchased,
                sum(carted::INT) / count(*) AS view_to_cart_rate,
                CASE WHEN sum(carted::INT) > 0 THEN sum(purchased::INT) / sum(carted::INT) ELSE 0 END AS cart_to_purchase_rate,
-               sum(purchased::INT) / count(*) AS view_to_purchase_rate
+               sum(purchased::INT) / count(*) AS view_to_purchase_rate,
+               sum((carted AND NOT purchased)::INT)::BIGINT AS abandoned,
+               CASE WHEN sum(carted::INT) > 0 THEN sum((carted AND NOT purchased)::INT) / sum(carted::INT) ELSE 0 END
+                 AS abandonment_rate
         FROM f WHERE {slice} GROUP BY 1, 2""",
 }
 

@@ -66,7 +66,8 @@ ORACLE = {
                                            AND li.t BETWEEN a.t AND a.t + INTERVAL 60 minute
                                            WHERE a.user_id = vv.user_id AND a.product_id = vv.product_id
                                            AND a.t BETWEEN vv.t0 AND vv.t0 + INTERVAL 30 minute) AS purchased FROM vv)
-                 SELECT count(*), coalesce(sum(carted::INT), 0)::BIGINT, coalesce(sum(purchased::INT), 0)::BIGINT FROM p""",
+                 SELECT count(*), coalesce(sum(carted::INT), 0)::BIGINT, coalesce(sum(purchased::INT), 0)::BIGINT,
+                        coalesce(sum((carted AND NOT purchased)::INT), 0)::BIGINT FROM p""",
 }
 
 
@@ -112,7 +113,7 @@ def compare_range(t, d, o, q, frm, to):
     # summary (KPIs) and sales per minute
     (orders, items, rev), = o.q("sales", frm, to)
     STATE["nonempty"] = STATE.get("nonempty", 0) + (orders > 0)
-    (viewed, carted, purchased), = o.q("funnel", frm, to)
+    (viewed, carted, purchased, abandoned), = o.q("funnel", frm, to)
     st, s = d.get_json("/api/summary?" + q)
     t.eq(st, 200, label + " summary status")
     t.eq((s["from"], s["to"]), (iso(frm), iso(to)), label + " range echoed")
@@ -126,7 +127,10 @@ def compare_range(t, d, o, q, frm, to):
     t.eq(got, [tuple(r) for r in o.q("sales_rows", frm, to)], label + " sales rows")
     # funnel
     st, f = d.get_json("/api/funnel?" + q)
-    t.eq((f["viewed"], f["carted"], f["purchased"]), (viewed, carted, purchased), label + " funnel")
+    t.eq((f["viewed"], f["carted"], f["purchased"], f["abandoned"]), (viewed, carted, purchased, abandoned),
+         label + " funnel")
+    t.check(f["abandonment_rate"] is None if not carted else abs(f["abandonment_rate"] - abandoned / carted) < 1e-5,
+            label + " abandonment rate")
     # top products by views and by revenue: ranked from the range's sums, ties by product_id
     prods = o.q("products", frm, to)
     for path, by in (("top_products", 3), ("top_products_by_revenue", 6)):

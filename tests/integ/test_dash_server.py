@@ -304,7 +304,7 @@ def stream_status(t):
               "open_windows": {"sales_per_minute": [dict(w, orders=4, items=5, revenue=12.5, avg_ticket=3.13)],
                                "funnel": [dict(w, final_at="2026-11-25T10:32:00.000Z", viewed=40, carted=4, purchased=1,
                                                view_to_cart_rate=0.1, cart_to_purchase_rate=0.25,
-                                               view_to_purchase_rate=0.025)],
+                                               view_to_purchase_rate=0.025, abandoned=3, abandonment_rate=0.75)],
                                "category_activity": []}}
     fake.body = json.dumps(status).encode()
     d = Dash(os.path.join(TMP, "empty"), "--stream", fake.url + "/")

@@ -189,7 +189,8 @@ ORACLE_SQL = {
                              WHERE a.user_id = v.user_id AND a.product_id = v.product_id
                              AND a.ts BETWEEN v.t0 AND v.t0 + INTERVAL 30 minute) AS purchased
                    FROM v)
-        SELECT wi, count(*), sum(carted::INT), sum(purchased::INT) FROM c GROUP BY ALL""",
+        SELECT wi, count(*), sum(carted::INT), sum(purchased::INT), sum((carted AND NOT purchased)::INT)
+        FROM c GROUP BY ALL""",
 }
 
 # Metric tables are sums on read: every row of a (window, key), corrections included, is summed
@@ -208,7 +209,8 @@ ECOM_SQL = {
     # avg_ticket of a final row (no corrections in these runs: disorder stays within the lateness)
     "sales_by_channel": """SELECT epoch_us(window_start), store_type, device, sum(orders), sum(cents(revenue)),
                            max(cents(avg_ticket)) FROM t GROUP BY ALL""",
-    "funnel": "SELECT epoch_us(window_start), sum(viewed), sum(carted), sum(purchased) FROM t GROUP BY ALL",
+    "funnel": """SELECT epoch_us(window_start), sum(viewed), sum(carted), sum(purchased), sum(abandoned)
+                 FROM t GROUP BY ALL""",
 }
 
 

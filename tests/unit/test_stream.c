@@ -72,10 +72,11 @@ static void orow(tl_rec *rec, metric_id m, const stream_window *w, metric_val *v
 #define OS(str) ((metric_val){.s = (str), .n = strlen(str)})
 #define OI(x) ((metric_val){.i = (x)})
 
-/* Funnel of window [ws, we) over the events with ok[i]: pairs anchored at their first view. */
+/* Funnel of window [ws, we) over the events with ok[i]: pairs anchored at their first view.
+ * out: viewed, carted, purchased, abandoned (carted and not purchased). */
 static void oracle_funnel(const tev *v, size_t n, const bool *ok, const stream_config *c, int64_t ws,
-                          int64_t we, int64_t out[3]) {
-    out[0] = out[1] = out[2] = 0;
+                          int64_t we, int64_t out[4]) {
+    out[0] = out[1] = out[2] = out[3] = 0;
     for (size_t i = 0; i < n; i++) {
         const event *e = &v[i].ev;
         if (!ok[i] || e->type != EV_PAGE_VIEW || e->ts_us < ws || e->ts_us >= we) continue;
@@ -108,6 +109,7 @@ static void oracle_funnel(const tev *v, size_t n, const bool *ok, const stream_c
         }
         out[1] += c_;
         out[2] += c_ && b_;
+        out[3] += c_ && !b_;
     }
 }
 
@@ -199,11 +201,11 @@ static void oracle_ok(const tev *v, size_t n, const stream_config *c, int np, bo
         int64_t ws = wins[wi] * c->window_us, we = ws + c->window_us;
         stream_window w = {ws, we, -1, false, false};
         oracle_window(v, n, ok, np, &w, rec);
-        int64_t f[3];
+        int64_t f[4];
         if (!funnel) continue;
         oracle_funnel(v, n, ok, c, ws, we, f);
         if (f[0]) {
-            metric_val x[METRIC_MAX_COLS] = {OI(f[0]), OI(f[1]), OI(f[2])};
+            metric_val x[METRIC_MAX_COLS] = {OI(f[0]), OI(f[1]), OI(f[2]), {0}, {0}, {0}, OI(f[3])};
             orow(rec, METRIC_ID_FUNNEL, &w, x);
         }
     }

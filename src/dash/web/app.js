@@ -119,7 +119,7 @@
         names.forEach((n, i) => { data[n] = answers[i]; });
         state.data = data;
         render();
-        banner(null);
+        banner((data.health.tables && data.health.tables.not_a_lake) || null);   // --data is not a lake
       }
     } catch (e) {
       if (seq === state.seq) banner(t("error") + ": " + e.message);
@@ -165,6 +165,8 @@
   }
 
   ECOM.registerCard = function (card) { cards.push(card); };
+  // What map.js and shop.js format with: the language and fmt.js's formatters.
+  ECOM.cardContext = () => ({ lang: F.prefs.lang, t, fmtMoney: F.money, fmtInt: F.int, fmtPct: F.pct });
   // A new card's section (title from i18n.js's titleKey, a head row for buttons), placed before
   // the health card, in the order the sections are made; wide spans the whole row. Returns
   // {section, head, body}: the card fills body.
