@@ -98,6 +98,11 @@ static int put_sv(pq_writer *w, int *leaf, strview v, char *err, size_t errlen) 
     return pq_write_str(w, (*leaf)++, v.p, v.n, err, errlen);
 }
 
+/* A string that usually follows from the value of leaf key of the same row (pq_write_str_after). */
+static int put_after(pq_writer *w, int *leaf, int key, strview v, char *err, size_t errlen) {
+    return pq_write_str_after(w, (*leaf)++, key, v.p, v.n, err, errlen);
+}
+
 static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen) {
     return pq_write_i64(w, (*leaf)++, v, err, errlen);
 }
@@ -145,19 +150,21 @@ int lake_append_event(lake_table *t, const event *e, int64_t day, int64_t now_us
     rc |= put_sv(w, &l, e->session_id, err, errlen);
     rc |= put_sv(w, &l, e->store_id, err, errlen);
     rc |= put_sv(w, &l, e->store_type, err, errlen);
+    int city = l;
     rc |= put_sv(w, &l, e->city, err, errlen);
-    rc |= put_sv(w, &l, e->province, err, errlen);
-    rc |= pq_write_f64(w, l++, e->lat, err, errlen);
-    rc |= pq_write_f64(w, l++, e->lon, err, errlen);
+    rc |= put_after(w, &l, city, e->province, err, errlen); /* a city's province and place */
+    rc |= pq_write_f64_after(w, l++, city, e->lat, err, errlen);
+    rc |= pq_write_f64_after(w, l++, city, e->lon, err, errlen);
     if (e->device.n > 0)
         rc |= pq_write_str(w, l++, e->device.p, e->device.n, err, errlen);
     else
         rc |= pq_write_null(w, l++, err, errlen);
     if (e->type != EV_PURCHASE) {
+        int pid = l;
         rc |= put_sv(w, &l, e->product_id, err, errlen);
-        rc |= put_sv(w, &l, e->product_name, err, errlen);
-        rc |= put_sv(w, &l, e->category, err, errlen);
-        rc |= put_i64(w, &l, e->price_cents, err, errlen);
+        rc |= put_after(w, &l, pid, e->product_name, err, errlen); /* a product's name and category */
+        rc |= put_after(w, &l, pid, e->category, err, errlen);
+        rc |= pq_write_i64_after(w, l++, pid, e->price_cents, err, errlen);
         if (e->type != EV_PAGE_VIEW) rc |= pq_write_i32(w, l++, e->quantity, err, errlen);
     } else {
         rc |= put_sv(w, &l, e->order_id, err, errlen);

@@ -9,7 +9,10 @@
  * abandoned for the rest of the row group when it would pass dict_max_bytes, or when the first
  * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
  * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
- * column continues PLAIN. At flush each column chunk is encoded at once: pages are cut at row
+ * column continues PLAIN. A string appended with pq_write_str_after names a key column of the
+ * same row whose value usually determines it (a product's name by its id): the entry that came
+ * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
+ * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
  * boundaries near page_bytes, each page compressed, and the chunk goes out through the
  * caller's write callback in one call. The footer is Thrift compact, written by hand
  * (pq_thrift.c).
@@ -52,6 +55,8 @@ typedef struct {
     uint32_t *doff;        /* entry -> offset of its value in dict */
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
+    uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
+    size_t cap_fol;
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
@@ -156,6 +161,7 @@ static void col_free(wcol *c) {
     free(c->tab);
     free(c->doff);
     free(c->hs);
+    free(c->fol);
 }
 
 void pq_writer_free(pq_writer *w) {
@@ -417,17 +423,52 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     return (int64_t)nd;
 }
 
+/* Whether dictionary entry e of c holds the value (vp, vl as for plain_put). */
+static inline bool entry_is(const wcol *c, size_t e, const char *vp, uint32_t vl) {
+    const char *dp = c->dict.data + c->doff[e];
+    if (c->phys != PQ_PHYS_BYTE_ARRAY) return val_size(c->phys) == 8 ? load8(dp) == load8(vp) : !memcmp(dp, vp, val_size(c->phys));
+    uint32_t dl;
+    memcpy(&dl, dp, 4);
+    return dl == vl && bytes_eq(dp + 4, vp, vl);
+}
+
+/* The guess for a value of c that follows key column k (pq_write_str_after): the entry that
+ * came with k's entry of this row last time, if its bytes are the value's. *ke gets k's entry,
+ * or -1 when k has none in this row (not live, not written yet). Returns the entry or -1. */
+static inline int64_t dict_guess(const wcol *c, const wcol *k, const char *vp, uint32_t vl, int64_t *ke) {
+    *ke = -1;
+    if (k->dstate != DICT_LIVE || k->rows != c->rows || !k->nv) return -1;
+    uint32_t e = k->idx[k->nv - 1];
+    *ke = e;
+    uint32_t g = e < c->cap_fol ? c->fol[e] : 0;
+    return g && g <= c->nd && entry_is(c, g - 1, vp, vl) ? (int64_t)g - 1 : -1;
+}
+
+/* Remembers that entry e of c came with key entry ke (see dict_guess). */
+static int guess_learn(wcol *c, int64_t ke, int64_t e) {
+    size_t at = (size_t)ke, old = c->cap_fol;
+    if (at >= old) {
+        if (grow((void **)&c->fol, &c->cap_fol, at + 1, sizeof *c->fol)) return -1;
+        memset(c->fol + old, 0, (c->cap_fol - old) * sizeof *c->fol);
+    }
+    c->fol[at] = (uint32_t)e + 1;
+    return 0;
+}
+
 /* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
  * column stores the value's dictionary index; when the dictionary fills up (DICT_FULL) the
  * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
  * so far become PLAIN values. Inlined into each append (the per-value path of a streaming
  * writer: calls were a third of its instructions). */
 static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                         uint32_t vl) {
+                                                         uint32_t vl, const wcol *key) {
     if (c->dstate == DICT_LIVE) {
         if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
-        int64_t e = dict_entry(w, c, vp, vl, c->nv);
-        if (e == -1) return -1;
+        int64_t ke = -1, e = key ? dict_guess(c, key, vp, vl, &ke) : -1;
+        if (e < 0) {
+            e = dict_entry(w, c, vp, vl, c->nv);
+            if (e == -1 || (e >= 0 && ke >= 0 && guess_learn(c, ke, e))) return -1;
+        }
         if (e >= 0) c->idx[c->nv] = (uint32_t)e;
         if (e < 0 || c->nd > DICT_LIVE_MAX) {
             if (dict_to_plain(c, e >= 0 ? c->nv + 1 : c->nv)) return -1;
@@ -492,7 +533,8 @@ static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* One row of a flat column: level entry (if any) and value (unless null). */
 static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                          uint32_t vl, bool ok, char *err, size_t errlen) {
+                                                          uint32_t vl, bool ok, const wcol *key, char *err,
+                                                          size_t errlen) {
     if (!ok && c->max_def == 0) {
         pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
         return -1;
@@ -505,7 +547,7 @@ static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c,
     }
     c->n++;
     c->rows++;
-    if (ok && col_put(w, c, phys, vp, vl)) goto oom;
+    if (ok && col_put(w, c, phys, vp, vl, key)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
@@ -523,7 +565,7 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
     for (size_t i = 0; i < n; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], err, errlen)) return -1;
+        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, err, errlen)) return -1;
     }
     return 0;
 }
@@ -535,35 +577,57 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
         pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, err, errlen);
 }
 
-/* The fixed-width single-value appends share this check of the column's physical type. */
-static inline int flat_fixed(pq_writer *w, int leaf, int phys, const void *v, char *err, size_t errlen) {
+int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
     if (!c) return -1;
-    if (c->phys != phys) {
-        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type", leaf);
+    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX || key_leaf < 0 || key_leaf >= w->ncols) {
+        pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or no key leaf %d", leaf, key_leaf);
         return -1;
     }
-    return flat_put(w, c, phys, v, 0, true, err, errlen);
+    const wcol *k = &w->cols[key_leaf];
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, err, errlen);
+}
+
+/* The fixed-width single-value appends share this check of the column's physical type (key_leaf:
+ * as for pq_write_str_after, -1 for none). */
+static inline int flat_fixed(pq_writer *w, int leaf, int key_leaf, int phys, const void *v, char *err,
+                             size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (c->phys != phys || key_leaf >= w->ncols) {
+        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type, or no key leaf %d", leaf, key_leaf);
+        return -1;
+    }
+    const wcol *k = key_leaf >= 0 && !w->cols[key_leaf].max_rep ? &w->cols[key_leaf] : NULL;
+    return flat_put(w, c, phys, v, 0, true, k, err, errlen);
 }
 
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, PQ_PHYS_INT32, &v, err, errlen);
+    return flat_fixed(w, leaf, -1, PQ_PHYS_INT32, &v, err, errlen);
 }
 
 int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, PQ_PHYS_INT64, &v, err, errlen);
+    return flat_fixed(w, leaf, -1, PQ_PHYS_INT64, &v, err, errlen);
 }
 
 int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
+    return flat_fixed(w, leaf, -1, PQ_PHYS_DOUBLE, &v, err, errlen);
+}
+
+int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen) {
+    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_INT64, &v, err, errlen);
+}
+
+int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen) {
+    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
 }
 
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
-    return c ? flat_put(w, c, c->phys, NULL, 0, false, err, errlen) : -1;
+    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, err, errlen) : -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
@@ -596,7 +660,7 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
     for (size_t i = 0; i < nvals; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (col_put(w, c, c->phys, vp, vl)) goto oom;
+        if (col_put(w, c, c->phys, vp, vl, NULL)) goto oom;
     }
     uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
     c->bytes += lb;

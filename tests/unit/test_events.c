@@ -188,6 +188,64 @@ static void test_roundtrip(check_state *st) {
     event_parser_free(p);
 }
 
+/* The parser guesses each key from the one that followed the previous key in earlier lines
+ * (events_parse.c, guess_key). A guess must never change a result: keys spelled with escapes,
+ * keys that only start like the guessed one, duplicates and a changed key order all parse (or
+ * are rejected) exactly as on a fresh parser, interleaved with lines in the learned order. */
+static void test_key_guess(check_state *st) {
+    CHECK_STATE(st);
+    event_parser *p = event_parser_new(), *fresh = event_parser_new();
+    event e = sample_event(EV_PAGE_VIEW), d, d2;
+    buf_t b = {0}, m = {0};
+    CHECK(event_json_encode(&e, &b) == 0);
+    const char *at = strstr(b.data, "\"user_id\"");
+    CHECK(at != NULL);
+    /* the same fields, the key order changed: the second half of the keys first */
+    buf_append_str(&m, "{");
+    buf_append_str(&m, at);
+    m.len--; /* drop the closing brace */
+    buf_append_str(&m, ",");
+    buf_append(&m, b.data + 1, (size_t)(at - b.data - 2));
+    buf_append_str(&m, "}");
+    const char *variants[][2] = {
+        {NULL, NULL},                                               /* the learned order itself */
+        {"\"event_id\"", "\"event\\u005fid\""},                    /* an escaped spelling: same key */
+        {"\"event_id\"", "\"event_idx\""},                          /* only starts like it: unknown */
+        {"\"timestamp\"", "\"event_id\":\"x\",\"timestamp\""},     /* a duplicate after a guess */
+        {"\"price\"", "\"pric\""},                                  /* a short key at the line's end */
+    };
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+            buf_t v = {0};
+            const char *from = variants[i][0], *hit = from ? strstr(b.data, from) : NULL;
+            if (hit) {
+                buf_append(&v, b.data, (size_t)(hit - b.data));
+                buf_append_str(&v, variants[i][1]);
+                buf_append_str(&v, hit + strlen(from));
+            } else {
+                buf_append(&v, b.data, b.len);
+            }
+            char r1[160] = "", r2[160] = "";
+            int a = event_parse(p, v.data, v.len, &d, r1, sizeof r1);
+            int c = event_parse(fresh, v.data, v.len, &d2, r2, sizeof r2);
+            event_parser_free(fresh);
+            fresh = event_parser_new();
+            CHECK_INTEQ(a, c);
+            CHECK_STREQ(r1, r2);
+            if (a == 0) CHECK(events_equal(&d, &d2));
+            if (i < 2) CHECK(a == 0 && events_equal(&e, &d));
+            buf_free(&v);
+            /* the other key order in between, so the guesses keep changing */
+            CHECK(event_parse(p, m.data, m.len, &d, r1, sizeof r1) == 0);
+            CHECK(events_equal(&e, &d));
+        }
+    }
+    buf_free(&b);
+    buf_free(&m);
+    event_parser_free(p);
+    event_parser_free(fresh);
+}
+
 /* Builds a line from a sample event with one textual replacement applied. */
 static void expect_reject(check_state *st, event_parser *p, event_type t, const char *from, const char *to,
                           const char *want) {
@@ -621,6 +679,7 @@ int main(void) {
     RUN(&st, test_encode_exact);
     RUN(&st, test_roundtrip);
     RUN(&st, test_rejections);
+    RUN(&st, test_key_guess);
     RUN(&st, test_differential);
     return CHECK_EXIT(&st);
 }

@@ -443,6 +443,78 @@ static void test_dictionary_states(check_state *st) {
     pq_text_free(&mb.t);
 }
 
+/* One file of the test below: rows whose dependent columns follow a key most of the time, written
+ * with the plain appends or with the _after ones (guesses from the key column). */
+static int write_keyed(bool after, membuf *mb, char *err, size_t errlen) {
+    pq_schema *s = pq_schema_new();
+    pq_schema_add(s, -1, "key", PQ_STRING, true, err, errlen);
+    pq_schema_add(s, -1, "name", PQ_STRING, false, err, errlen);
+    pq_schema_add(s, -1, "price", PQ_INT64, false, err, errlen);
+    pq_schema_add(s, -1, "lat", PQ_DOUBLE, false, err, errlen);
+    pq_schema_add(s, -1, "uniq", PQ_STRING, false, err, errlen);
+    pq_schema_add(s, -1, "tail", PQ_STRING, false, err, errlen);
+    pq_write_opts o = {.codec = PQ_ZSTD, .dict_max_bytes = 60000, .row_group_bytes = 400000};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
+    pq_schema_free(s);
+    if (!w) return -1;
+    char b[64], u[64];
+    int rc = 0;
+    for (int i = 0; i < 60000; i++) {
+        int k = (i * 7) % 300, drift = i % 11 == 0; /* one row in 11 breaks the pattern */
+        int n = snprintf(b, sizeof b, "K%d", k);
+        rc |= i % 17 == 0 ? pq_write_null(w, 0, err, errlen) : pq_write_str(w, 0, b, (size_t)n, err, errlen);
+        n = snprintf(b, sizeof b, "name of %d", drift ? k + 1 : k);
+        int64_t price = drift ? k * 3 : k * 100;
+        double lat = drift ? -1.5 : k / 8.0;
+        int nu = snprintf(u, sizeof u, "id-%d", i); /* goes PLAIN: the key of "tail" is not live */
+        if (after) {
+            rc |= pq_write_str_after(w, 1, 0, b, (size_t)n, err, errlen);
+            rc |= pq_write_i64_after(w, 2, 0, price, err, errlen);
+            rc |= pq_write_f64_after(w, 3, 1, lat, err, errlen);
+            rc |= pq_write_str(w, 4, u, (size_t)nu, err, errlen);
+            rc |= pq_write_str_after(w, 5, 4, b, (size_t)n, err, errlen);
+        } else {
+            rc |= pq_write_str(w, 1, b, (size_t)n, err, errlen);
+            rc |= pq_write_i64(w, 2, price, err, errlen);
+            rc |= pq_write_f64(w, 3, lat, err, errlen);
+            rc |= pq_write_str(w, 4, u, (size_t)nu, err, errlen);
+            rc |= pq_write_str(w, 5, b, (size_t)n, err, errlen);
+        }
+        rc |= pq_writer_end_rows(w, 1, err, errlen);
+    }
+    if (after) { /* a key leaf that does not exist, and a value of the wrong type, are refused */
+        rc |= pq_write_str_after(w, 1, 9, "x", 1, err, errlen) != -1;
+        rc |= pq_write_i64_after(w, 3, 0, 1, err, errlen) != -1;
+        rc |= pq_write_f64_after(w, 3, -1, 1, err, errlen) != -1;
+    }
+    rc |= pq_writer_close(w, err, errlen);
+    pq_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* The _after appends (dictionary guesses from a key column) write the very same bytes as the
+ * plain ones, whatever the guesses meet: values that break the pattern, a null key, a key column
+ * that is not dictionary encoded, several row groups and a dictionary falling back to PLAIN. */
+static void test_write_after(check_state *st) {
+    CHECK_STATE(st);
+    char err[256] = "";
+    membuf a = {{0}}, b = {{0}};
+    CHECK(write_keyed(false, &a, err, sizeof err) == 0);
+    CHECK(write_keyed(true, &b, err, sizeof err) == 0);
+    if (err[0]) printf("  %s\n", err);
+    CHECK(a.t.len > 0 && a.t.len == b.t.len && !memcmp(a.t.data, b.t.data, a.t.len));
+    pq_reader *r = pq_reader_open_mem(b.t.data, b.t.len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK(pq_reader_num_row_groups(r) > 1);
+        CHECK(chunk_has_dict(r, 0, 1));
+        CHECK(!chunk_has_dict(r, 0, 4));
+        pq_reader_close(r);
+    }
+    pq_text_free(&a.t);
+    pq_text_free(&b.t);
+}
+
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
  * PQ_DECIMAL with precision/scale, PQ_BINARY), values come back exact (unscaled int64, every
  * byte), JSON prints the decimal exactly, describe names DECIMAL(18,2); bad precisions and a
@@ -538,6 +610,7 @@ int main(void) {
     RUN(&st, test_rowgroups_and_fallback);
     RUN(&st, test_dictionary_states);
     RUN(&st, test_decimal_binary);
+    RUN(&st, test_write_after);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
     return CHECK_EXIT(&st);
