@@ -26,7 +26,7 @@ static int push_int(int **arr, int *n, int v) {
     return 0;
 }
 
-static bool is_group(pq_kind k) { return k == PQ_STRUCT || k == PQ_LIST; }
+static bool is_group(pq_kind k) { return k == PQ_STRUCT || k == PQ_LIST || k == PQ_MAP; }
 
 static int phys_of(pq_kind k) {
     switch (k) {
@@ -189,6 +189,8 @@ pq_schema *pq_schema_copy(const pq_schema *src, char *err, size_t errlen) {
         nd->ts_utc = o->ts_utc;
         nd->precision = o->precision;
         nd->scale = o->scale;
+        nd->is_unsigned = o->is_unsigned;
+        nd->int_bits = o->int_bits;
         nd->list_elem = o->list_elem;
     }
     if (pq_schema_finalize(s, err, errlen)) {
