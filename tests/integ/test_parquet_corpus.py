@@ -327,9 +327,67 @@ def corpus():
     assert not bad, "%d files with a wrong outcome: %s" % (len(bad), bad[:20])
 
 
+def logical_types_written_by_pyarrow():
+    """Types the corpus lacks or has few of, written by pyarrow, through the same comparison."""
+    u = [uuid.UUID(int=i * 0x1234567890abcdef1234567890abcdef % 2**128).bytes for i in range(5)]
+    t = pa.table({
+        "uuid": pa.array(u[:4] + [None], pa.uuid()),
+        "t_ms": pa.array([0, 1, 86399999, 45296789, None], pa.time32("ms")),
+        "t_us": pa.array([0, 1, 86399999999, 45296789012, None], pa.time64("us")),
+        "t_ns": pa.array([0, 1, 86399999999999, 45296789012345, None], pa.time64("ns")),
+        "ts_ns_utc": pa.array([0, -1, 1764000000123456789, -2**63 + 1, None], pa.timestamp("ns", "UTC")),
+        "ts_ns": pa.array([0, 1, 1764000000123456789, 2**63 - 1, None], pa.timestamp("ns")),
+        "ts_ms": pa.array([0, -1, 1764000000123, 253402300799999, None], pa.timestamp("ms")),
+        "u32": pa.array([0, 1, 2**32 - 1, 2**31, None], pa.uint32()),
+        "u64": pa.array([0, 1, 2**64 - 1, 2**63, None], pa.uint64()),
+        "i8": pa.array([0, -128, 127, -1, None], pa.int8()),
+        "f32": pa.array([0.1, -0.0, float("nan"), float("-inf"), None], pa.float32()),
+        "f16": pa.array([0.1, -0.0, float("nan"), 65504.0, None], pa.float16()),
+        "bin": pa.array([b"", b"\xff\xfe\x00", b"abc", bytes(range(256)), None], pa.binary()),
+        "dec": pa.array([decimal.Decimal("-1.00"), decimal.Decimal("0.01"), decimal.Decimal("99999999999999999999999999999999999.99"),
+                         decimal.Decimal("0.00"), None], pa.decimal128(37, 2)),
+        "ll": pa.array([[[1, None], [], None], None, [], [[2**62]], [None]], pa.list_(pa.list_(pa.int64()))),
+        "ml": pa.array([[("a", [1, 2]), ("b", None)], None, [], [("c", [])], [("d", [None])]],
+                       pa.map_(pa.string(), pa.list_(pa.int32()))),
+        "ms": pa.array([[(1, {"x": 1.5, "y": ["p"]})], [(2, None)], None, [], [(3, {"x": None, "y": None})]],
+                       pa.map_(pa.int32(), pa.struct([("x", pa.float64()), ("y", pa.list_(pa.string()))]))),
+    })
+    for version, dpv in (("2.6", "1.0"), ("2.6", "2.0")):
+        path = os.path.join(TMP, "types_%s.parquet" % dpv)
+        pq.write_table(t, path, version=version, data_page_version=dpv, row_group_size=3)
+        outcome, detail, ok = classify("written/" + os.path.basename(path), path)
+        assert outcome == "equal", (dpv, outcome, detail)
+    r = subprocess.run([ECOM, "cat", path, "--columns", "bin", "--binary", "hex"], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(x)["bin"] for x in r.stdout.decode().split("\n")[:-1]]
+    assert got == ["", "fffe00", "616263", bytes(range(256)).hex(), None], got
+    s = subprocess.run([ECOM, "schema", path], capture_output=True, timeout=60).stdout.decode()
+    for ann in ("(UUID)", "(TIME(MILLIS,false))", "(TIMESTAMP(NANOS,true))", "(TIMESTAMP(NANOS,false))",
+                "(INTEGER(32,false))", "(FLOAT16)", "(DECIMAL(37,2))", "(MAP)", "(LIST)", "RLE_DICTIONARY", "SNAPPY"):
+        assert ann in s, (ann, s[:3000])
+
+
+def lake_root_lists_tables():
+    """A lake root is refused (exit 2) naming its tables, for cat and schema; a table reads."""
+    root = os.path.join(TMP, "lake")
+    for tbl, src in (("views", "binary.parquet"), ("orders", "list_columns.parquet")):
+        d = os.path.join(root, tbl, "date=2026-11-25")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(ROOT, "data", src), "rb") as f, open(os.path.join(d, "part-0.parquet"), "wb") as o:
+            o.write(f.read())
+    for cmd in ("cat", "schema"):
+        r = subprocess.run([ECOM, cmd, root], capture_output=True, timeout=60)
+        assert r.returncode == 2 and r.stdout == b"", (cmd, r.returncode, r.stdout[:200])
+        assert b"several tables (orders, views)" in r.stderr, r.stderr
+    r = subprocess.run([ECOM, "cat", os.path.join(root, "views"), "--limit", "1"], capture_output=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == b'{"foo":"AA==","date":"2026-11-25"}\n', (r.returncode, r.stdout, r.stderr)
+
+
 if ROOT is None:
     print("SKIP parquet_corpus: apache/parquet-testing not found (../shared/parquet-testing above %s, "
           "or $ECOM_PARQUET_TESTING)" % REPO)
     sys.exit(0)
 suite.case(corpus)
+suite.case(logical_types_written_by_pyarrow)
+suite.case(lake_root_lists_tables)
 suite.exit()
