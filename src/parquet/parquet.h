@@ -265,20 +265,10 @@ void pq_column_free(pq_column *c);
 
 /* ---- rows: record assembly of decoded chunks into JSON text ----
  * Any tree: structs, lists (3-level LIST, the legacy 2-level forms, repeated fields without
- * annotation) and maps at any repetition depth. One JSON value per top-level field, by type
- * (docs/parquet.md, "What `ecom cat` prints", is the table):
- *   BOOLEAN true/false; INT32/INT64 numbers (unsigned when annotated so); DOUBLE the shortest
- *   round-trip number, FLOAT the shortest that reads back as the same float32, FLOAT16 the
- *   same for a half; NaN, Infinity, -Infinity as those JSON strings (never null);
- *   DECIMAL an exact JSON number with `scale` digits after the point ("12.34", "-0.05");
- *   STRING/ENUM/JSON a JSON string (invalid UTF-8 bytes become U+FFFD); BINARY (BYTE_ARRAY or
- *   FIXED_LEN_BYTE_ARRAY without a text annotation) base64, or hex (pq_rows_set_binary);
- *   UUID "8-4-4-4-12" lowercase; DATE "YYYY-MM-DD"; TIMESTAMP RFC 3339
- *   "YYYY-MM-DDTHH:MM:SS.ffffff" (9 digits for NANOS), "Z" when isAdjustedToUTC; INT96 (Spark
- *   and Impala's legacy timestamp) the same with 6 digits and no "Z"; TIME "HH:MM:SS.ffffff"
- *   (9 digits for NANOS); years outside 0000..9999 with a sign ("+52951-07-27");
- *   a struct an object in schema order; a list an array (null and [] distinct); a MAP an
- *   array of {"key": k, "value": v} in file order. */
+ * annotation) and maps at any repetition depth. One JSON value per top-level field; how each
+ * type prints (exact decimals, base64 binaries, "NaN", RFC 3339 timestamps, ...) is the table
+ * "What `ecom cat` prints" in docs/parquet.md, which tests/integ/test_parquet_corpus.py checks
+ * against pyarrow. */
 typedef enum { PQ_BIN_BASE64 = 0, PQ_BIN_HEX = 1 } pq_binary_form;
 typedef struct pq_rows pq_rows;
 typedef struct {
