@@ -82,11 +82,12 @@ static void fmt_ts(int64_t v, int64_t per, bool utc, char *out) {
         sod += 86400;
         days--;
     }
-    int n = fmt_ymd(out, 24, days);
-    int digits = per == 1000000000 ? 9 : 6;
-    int64_t frac = per == 1000 ? r * 1000 : r;
-    snprintf(out + n, 48 - (size_t)n, "T%02d:%02d:%02d.%0*lld%s", (int)(sod / 3600), (int)(sod / 60 % 60),
-             (int)(sod % 60), digits, (long long)frac, utc ? "Z" : "");
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, 48, y >= 0 && y <= 9999 ? "%04lld-%02d-%02dT%02d:%02d:%02d.%0*lld%s" : "%+05lld-%02d-%02dT%02d:%02d:%02d.%0*lld%s",
+             (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), per == 1000000000 ? 9 : 6,
+             (long long)(per == 1000 ? r * 1000 : r), utc ? "Z" : "");
 }
 
 void pq_format_ts_us(int64_t us, char *out) {
