@@ -106,6 +106,7 @@ typedef struct pq_node {
     bool ts_utc;           /* isAdjustedToUTC (converted TIMESTAMP_* and TIME_*: true) */
     bool is_unsigned;      /* INT32/INT64 with INTEGER(bits, false) or UINT_8..UINT_64 (reader) */
     int int_bits;          /* INTEGER bit width (8, 16, 32, 64), 0 when not annotated (reader) */
+    int logical, converted; /* the file's LogicalType union id (0 none) and ConvertedType (-1 none) (reader) */
     int precision, scale;  /* DECIMAL: digits in all, digits after the point; else 0 */
     int parent;            /* index of the parent node, -1 for top-level fields */
     int *children;         /* child node indexes */

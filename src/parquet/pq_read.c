@@ -155,6 +155,8 @@ static int build_schema(pq_reader *r, int *pos, int parent, int nchild, int dept
         if (idx < 0) return -1;
         pq_node *nd = &r->s->nodes[idx];
         nd->type_length = e->type_length;
+        nd->logical = e->logical;
+        nd->converted = e->converted;
         if (!group) {
             nd->ts_unit = tmp.ts_unit ? tmp.ts_unit : 2;
             nd->ts_utc = tmp.ts_unit ? tmp.ts_utc : true;

@@ -676,8 +676,34 @@ static const char *unit_name(int u) { return u == 1 ? "MILLIS" : u == 3 ? "NANOS
 
 /* The annotation of a node as parquet-java's schema printer writes it ("DECIMAL(18,2)",
  * "TIMESTAMP(MICROS,true)", "INTEGER(16,false)"), "" for none. */
+/* Annotations the reader keeps only as the file's ids (the value prints as its kind). */
+static const char *other_annotation(const pq_node *nd) {
+    switch (nd->logical) {
+    case 4: return "ENUM";
+    case 11: return "UNKNOWN";
+    case 12: return "JSON";
+    case 13: return "BSON";
+    case 16: return "VARIANT";
+    case 17: return "GEOMETRY";
+    case 18: return "GEOGRAPHY";
+    default: break;
+    }
+    switch (nd->converted) {
+    case 4: return "ENUM";
+    case 19: return "JSON";
+    case 20: return "BSON";
+    case 21: return "INTERVAL";
+    default: return nd->logical > 0 && nd->kind == PQ_BINARY ? "UNKNOWN" : NULL;
+    }
+}
+
 static void node_annotation(const pq_node *nd, char *tmp, size_t n) {
     tmp[0] = 0;
+    const char *other = other_annotation(nd);
+    if (other) {
+        snprintf(tmp, n, " (%s)", other);
+        return;
+    }
     switch (nd->kind) {
     case PQ_STRING: snprintf(tmp, n, " (STRING)"); break;
     case PQ_DATE: snprintf(tmp, n, " (DATE)"); break;
