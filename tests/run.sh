@@ -4,7 +4,8 @@
 #   tests/run.sh [FILTER]     only tests whose file name contains FILTER
 #
 # A test is an executable that prints "PASS name" / "FAIL name" lines (one per case); one that
-# prints none counts as one case, passed if it exits 0. Kinds:
+# prints none counts as one case, passed if it exits 0. "SKIP name: reason" lines (a missing
+# optional input) are listed and counted apart, never as a pass. Kinds:
 #   build/san/tests/test_*     C unit tests (ASan + UBSan)
 #   tests/integ/test_*.sh      shell tests (run with bash)
 #   tests/integ/test_*.py      Python tests (run with the setup's venv: pyarrow, duckdb, ...)
@@ -38,8 +39,8 @@ stop_services() {
 }
 trap stop_services EXIT
 
-passed=0 failed=0
-failed_names=()
+passed=0 failed=0 skipped=0
+failed_names=() skipped_names=()
 
 run_one() {
   local name=$1; shift
@@ -52,7 +53,15 @@ run_one() {
   local p f
   p=$(grep -c '^PASS ' "$out")
   f=$(grep -c '^FAIL ' "$out")
-  if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+  local sk
+  sk=$(grep -c '^SKIP ' "$out")
+  if [ "$sk" != 0 ]; then
+    skipped=$((skipped + sk)); skipped_names+=("$name")
+    grep '^SKIP ' "$out" | sed 's/^/    /'
+  fi
+  if [ "$p" = 0 ] && [ "$f" = 0 ] && [ "$sk" != 0 ] && [ $rc = 0 ]; then
+    :   # skipped with a reason: neither passed nor failed
+  elif [ "$p" = 0 ] && [ "$f" = 0 ]; then
     if [ $rc = 0 ]; then p=1; else f=1; fi
   elif [ $rc != 0 ] && [ "$f" = 0 ]; then
     f=1   # it crashed or exited non-zero after its passes: that is a failure too
@@ -85,5 +94,6 @@ for t in tests/integ/test_*.sh tests/integ/test_*.py; do
 done
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
+[ ${#skipped_names[@]} -gt 0 ] && echo "skipped ($skipped): ${skipped_names[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -10,13 +10,15 @@
 
 static const char cat_usage[] =
     "usage: ecom cat PATH|ROOT/TABLE [--columns a,b] [--where-date YYYY-MM-DD] [--limit N] [--format ndjson|csv]\n"
+    "       [--binary base64|hex]\n"
     "Prints rows of a Parquet file, or of every committed file of a table directory (partitions\n"
     "date=... are pruned by --where-date; a file outside date= partitions is filtered by its rows'\n"
     "`timestamp` (`ts` in lake layout 1) UTC date).\n"
-    "A table's partition date is printed as the field `date`.";
+    "A table's partition date is printed as the field `date`. A lake root (several tables) is\n"
+    "refused (exit 2) with the list of its tables. Values by type: docs/parquet.md.";
 
 typedef struct {
-    const char *columns, *where_date, *format;
+    const char *columns, *where_date, *format, *binary;
     int64_t limit;
     bool csv;
     int64_t lo, hi;          /* --where-date range in microseconds */
@@ -178,6 +180,7 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
         }
         if (nrf == 0 && pq_reader_rg_num_rows(r, g) == 0) continue;
         pq_rows *rows = nrf ? pq_rows_open(r, g, rf, nrf, err, sizeof err) : NULL;
+        if (rows && st->binary && !strcmp(st->binary, "hex")) pq_rows_set_binary(rows, PQ_BIN_HEX);
         if (nrf && !rows) {
             fprintf(stderr, "ecom cat: %s: %s\n", path, err);
             rc = 1;
@@ -233,6 +236,7 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         {"where-date", FLAG_STR, &st.where_date, "only partition date=D (a file outside partitions: rows whose timestamp falls on D, UTC)", 0, 0, NULL},
         {"limit", FLAG_INT, &st.limit, "print at most N rows", 0, 9e18, NULL},
         {"format", FLAG_STR, &st.format, "ndjson (default) or csv", 0, 0, NULL},
+        {"binary", FLAG_STR, &st.binary, "binary values as base64 (default) or hex", 0, 0, NULL},
         CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
@@ -255,6 +259,10 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         return 2;
     }
     st.csv = st.format && !strcmp(st.format, "csv");
+    if (st.binary && strcmp(st.binary, "base64") && strcmp(st.binary, "hex")) {
+        fprintf(stderr, "ecom cat: --binary must be base64 or hex\n");
+        return 2;
+    }
     if (st.where_date) {
         int64_t us;
         if (strlen(st.where_date) != 10 || time_parse_rfc3339(st.where_date, 10, &us)) {
@@ -273,6 +281,12 @@ static int cat_main(int argc, char **argv, flags_store *fst) {
         return 1;
     }
     int rc = 0;
+    char tables[1024];
+    if (is_dir && lake_files_tables(files, n, tables, sizeof tables) > 1) {
+        fprintf(stderr, "ecom cat: %s holds several tables (%s): give one, e.g. %s/%.*s\n", pos[0], tables, pos[0],
+                (int)strcspn(tables, ","), tables);
+        rc = 2;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) rc = cat_file(&st, s, files[i], is_dir);
     if (fflush(st.out)) rc = 1;
     pq_text_free(&st.line);

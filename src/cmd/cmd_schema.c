@@ -1,6 +1,7 @@
 /* cmd_schema.c — `ecom schema`: prints a Parquet file's schema and metadata (row groups,
  * column chunks with codec, sizes, null counts, encodings), like parquet-tools schema/meta. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cmd/cmd.h"
 #include "lake/lake.h"
@@ -8,7 +9,8 @@
 
 static const char schema_usage[] =
     "usage: ecom schema PATH\n"
-    "Prints the schema and metadata of a Parquet file (of the first file, for a directory).";
+    "Prints the schema and metadata of a Parquet file (of the first file, for a table directory;\n"
+    "a lake root of several tables is refused, exit 2, with the list of its tables).";
 
 static int schema_main(int argc, char **argv, flags_store *fst) {
     const flag_spec specs[] = {{NULL, 0, NULL, NULL, 0, 0, NULL}};
@@ -33,7 +35,12 @@ static int schema_main(int argc, char **argv, flags_store *fst) {
         return 1;
     }
     int rc = 1;
-    if (n == 0) {
+    char tables[1024];
+    if (is_dir && lake_files_tables(files, n, tables, sizeof tables) > 1) {
+        fprintf(stderr, "ecom schema: %s holds several tables (%s): give one, e.g. %s/%.*s\n", pos[0], tables,
+                pos[0], (int)strcspn(tables, ","), tables);
+        rc = 2;
+    } else if (n == 0) {
         fprintf(stderr, "ecom schema: %s: no Parquet files\n", pos[0]);
     } else {
         lake_file *f = lake_file_open(s, files[0], err, sizeof err);

@@ -301,6 +301,32 @@ int lake_list_files(storage *s, const char *dir, const char *date, char ***paths
     return 0;
 }
 
+/* Length of the table part of a listed path: up to "/date=" or "date=" at its start, else
+ * up to its last '/' (0: the listed directory). */
+static size_t table_len(const char *p) {
+    if (!strncmp(p, "date=", 5)) return 0;
+    const char *d = strstr(p, "/date=");
+    if (d) return (size_t)(d - p);
+    const char *slash = strrchr(p, '/');
+    return slash ? (size_t)(slash - p) : 0;
+}
+
+size_t lake_files_tables(char *const *paths, size_t n, char *out, size_t outlen) {
+    size_t count = 0, used = 0;
+    if (outlen) out[0] = 0;
+    for (size_t i = 0; i < n; i++) { /* paths are sorted: a table's files are adjacent */
+        size_t l = table_len(paths[i]);
+        if (i && l == table_len(paths[i - 1]) && !strncmp(paths[i], paths[i - 1], l)) continue;
+        count++;
+        if (outlen && used < outlen - 1) {
+            int w = snprintf(out + used, outlen - used, "%s%.*s", count > 1 ? ", " : "", (int)l, paths[i]);
+            used += w > 0 ? (size_t)w : 0;
+            if (used >= outlen) used = outlen - 1;
+        }
+    }
+    return count;
+}
+
 void lake_paths_free(char **paths, size_t n) {
     for (size_t i = 0; i < n; i++) free(paths[i]);
     free(paths);

@@ -74,6 +74,12 @@ uint64_t lake_table_rows_committed(const lake_table *t);
 int lake_list_files(storage *s, const char *dir, const char *date, char ***paths, size_t *n, char *err,
                     size_t errlen);
 void lake_paths_free(char **paths, size_t n);
+/* The tables the listed files (lake_list_files' paths) belong to: a file's table is its path
+ * up to its date=... directory (or its directory when it has none); "" is the listed
+ * directory itself. Returns how many distinct tables there are and writes them, sorted and
+ * comma-separated, into out (truncated to outlen). A reader given a lake root (several
+ * tables) lists them instead of mixing their rows. */
+size_t lake_files_tables(char *const *paths, size_t n, char *out, size_t outlen);
 
 /* Resolves what a user typed: a Parquet file, or a directory of them (a table, a partition),
  * on local disk or at a storage URI (opened with options so; NULL: defaults). Opens *s (caller closes) rooted at the directory (or the

@@ -70,7 +70,11 @@ typedef enum {
     PQ_BOOL, PQ_INT32, PQ_INT64, PQ_DOUBLE, PQ_STRING, PQ_DATE, PQ_TIMESTAMP,
     PQ_STRUCT, PQ_LIST, PQ_DECIMAL, PQ_BINARY,
     /* reader only */
-    PQ_FLOAT, PQ_INT96, PQ_OTHER
+    PQ_FLOAT, PQ_INT96, PQ_OTHER,
+    PQ_FLOAT16,  /* FIXED_LEN_BYTE_ARRAY(2) + Float16: IEEE 754 half, little-endian */
+    PQ_UUID,     /* FIXED_LEN_BYTE_ARRAY(16) + UUID */
+    PQ_TIME,     /* INT32 (MILLIS) or INT64 (MICROS, NANOS) time of day; unit in ts_unit */
+    PQ_MAP       /* a group annotated MAP (or MAP_KEY_VALUE): repeated key_value { key, value } */
 } pq_kind;
 
 /* Widest FIXED/BYTE_ARRAY decimal the reader accepts (16 bytes: precision 38). */
@@ -79,6 +83,11 @@ typedef enum {
 typedef enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 } pq_rep;
 
 typedef enum { PQ_UNCOMPRESSED = 0, PQ_SNAPPY = 1, PQ_ZSTD = 6 } pq_codec;
+
+/* Names as the spec spells them ("GZIP", "DELTA_BYTE_ARRAY"), static strings; NULL for a
+ * number the spec does not define. */
+const char *pq_codec_name(int codec);
+const char *pq_encoding_name(int encoding);
 
 /* A byte-string view (strings are not NUL-terminated). */
 typedef struct {
@@ -93,8 +102,11 @@ typedef struct pq_node {
     pq_rep rep;
     int phys;              /* pq_phys for leaves, -1 for groups */
     int type_length;       /* FIXED_LEN_BYTE_ARRAY width */
-    int ts_unit;           /* TIMESTAMP: 1 ms, 2 us, 3 ns (reader); writer always 2 */
-    bool ts_utc;
+    int ts_unit;           /* TIMESTAMP, TIME: 1 ms, 2 us, 3 ns (reader); writer always 2 */
+    bool ts_utc;           /* isAdjustedToUTC (converted TIMESTAMP_* and TIME_*: true) */
+    bool is_unsigned;      /* INT32/INT64 with INTEGER(bits, false) or UINT_8..UINT_64 (reader) */
+    int int_bits;          /* INTEGER bit width (8, 16, 32, 64), 0 when not annotated (reader) */
+    int logical, converted; /* the file's LogicalType union id (0 none) and ConvertedType (-1 none) (reader) */
     int precision, scale;  /* DECIMAL: digits in all, digits after the point; else 0 */
     int parent;            /* index of the parent node, -1 for top-level fields */
     int *children;         /* child node indexes */
@@ -260,11 +272,12 @@ int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *
 void pq_column_free(pq_column *c);
 
 /* ---- rows: record assembly of decoded chunks into JSON text ----
- * Supports any tree whose repeated nesting depth is at most 1 (flat, structs, a list of
- * primitives or of structs, at any struct depth). Timestamps print as RFC 3339 UTC
- * ("2026-11-25T09:30:00.123456Z"), dates as YYYY-MM-DD, strings and binaries JSON-escaped
- * (invalid UTF-8 bytes become U+FFFD), doubles shortest round-trip, NaN/Inf as null, decimals
- * as exact JSON numbers ("12.34", "-0.05": the unscaled value with the point placed). */
+ * Any tree: structs, lists (3-level LIST, the legacy 2-level forms, repeated fields without
+ * annotation) and maps at any repetition depth. One JSON value per top-level field; how each
+ * type prints (exact decimals, base64 binaries, "NaN", RFC 3339 timestamps, ...) is the table
+ * "What `ecom cat` prints" in docs/parquet.md, which tests/integ/test_parquet_corpus.py checks
+ * against pyarrow. */
+typedef enum { PQ_BIN_BASE64 = 0, PQ_BIN_HEX = 1 } pq_binary_form;
 typedef struct pq_rows pq_rows;
 typedef struct {
     char *data;
@@ -277,6 +290,8 @@ void pq_text_free(pq_text *t);
  * indexes; nf == 0 means all). Decodes the needed chunks. */
 pq_rows *pq_rows_open(pq_reader *r, int rg, const int *fields, int nf, char *err, size_t errlen);
 int64_t pq_rows_count(const pq_rows *rows);
+/* How BINARY values print (default PQ_BIN_BASE64). */
+void pq_rows_set_binary(pq_rows *rows, pq_binary_form form);
 /* Appends the value of field i (0..nf-1) of the next row as JSON to out; call for each field
  * in order, then pq_rows_next. */
 int pq_rows_field_json(pq_rows *rows, int i, pq_text *out, char *err, size_t errlen);

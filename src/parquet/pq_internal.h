@@ -81,6 +81,8 @@ typedef struct {
     bool ts_utc;
     int ts_unit;          /* 1 ms 2 us 3 ns */
     int precision, scale; /* DECIMAL: from the element (7, 8) or the DecimalType */
+    int int_bits;         /* IntType: bit width (0 absent) */
+    bool int_signed;
 } pq_selem;
 
 typedef struct {

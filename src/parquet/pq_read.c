@@ -42,35 +42,63 @@ static int mem_read(void *ctx, uint64_t off, void *dst, size_t n, char *err, siz
     return 0;
 }
 
+/* Converted types (parquet.thrift ConvertedType) and LogicalType union ids the reader maps. */
+enum { CT_UTF8 = 0, CT_MAP = 1, CT_LIST = 3, CT_ENUM = 4, CT_DECIMAL = 5, CT_DATE = 6,
+       CT_TIME_MILLIS = 7, CT_TIME_MICROS = 8, CT_TS_MILLIS = 9, CT_TS_MICROS = 10, CT_UINT_8 = 11,
+       CT_UINT_64 = 14, CT_INT_8 = 15, CT_INT_64 = 18, CT_JSON = 19 };
+enum { LT_STRING = 1, LT_MAP = 2, LT_LIST = 3, LT_ENUM = 4, LT_DECIMAL = 5, LT_DATE = 6, LT_TIME = 7,
+       LT_TIMESTAMP = 8, LT_INTEGER = 10, LT_JSON = 12, LT_UUID = 14, LT_FLOAT16 = 15 };
+
+/* INT32/INT64 leaves: plain, DATE, TIME, TIMESTAMP, or an INTEGER(bits, signed) annotation. */
+static pq_kind int_kind(const pq_selem *e, pq_node *nd) {
+    bool i32 = e->type == PQ_PHYS_INT32;
+    if (e->logical == LT_TIME || e->converted == CT_TIME_MILLIS || e->converted == CT_TIME_MICROS) {
+        nd->ts_unit = e->logical == LT_TIME ? (e->ts_unit ? e->ts_unit : 2) : e->converted == CT_TIME_MILLIS ? 1 : 2;
+        nd->ts_utc = e->logical == LT_TIME ? e->ts_utc : true;
+        return PQ_TIME;
+    }
+    if (i32 && (e->logical == LT_DATE || e->converted == CT_DATE)) return PQ_DATE;
+    if (!i32 && e->logical == LT_TIMESTAMP) {
+        nd->ts_unit = e->ts_unit ? e->ts_unit : 2;
+        nd->ts_utc = e->ts_utc;
+        return PQ_TIMESTAMP;
+    }
+    if (!i32 && (e->converted == CT_TS_MILLIS || e->converted == CT_TS_MICROS)) {
+        nd->ts_unit = e->converted == CT_TS_MILLIS ? 1 : 2;
+        nd->ts_utc = true; /* the spec: converted timestamps are UTC-adjusted */
+        return PQ_TIMESTAMP;
+    }
+    if (e->logical == LT_INTEGER) {
+        nd->int_bits = e->int_bits;
+        nd->is_unsigned = !e->int_signed;
+    } else if (e->converted >= CT_UINT_8 && e->converted <= CT_INT_64) {
+        nd->int_bits = 8 << ((e->converted - CT_UINT_8) % 4);
+        nd->is_unsigned = e->converted <= CT_UINT_64;
+    }
+    return i32 ? PQ_INT32 : PQ_INT64;
+}
+
 static pq_kind leaf_kind(const pq_selem *e, pq_node *nd) {
-    if (e->logical == 5 || e->converted == 5) {
+    if (e->logical == LT_DECIMAL || e->converted == CT_DECIMAL) {
         nd->precision = e->precision;
         nd->scale = e->scale;
         return PQ_DECIMAL;
     }
     switch (e->type) {
     case PQ_PHYS_BOOLEAN: return PQ_BOOL;
-    case PQ_PHYS_INT32: return e->logical == 6 || e->converted == 6 ? PQ_DATE : PQ_INT32;
-    case PQ_PHYS_INT64:
-        if (e->logical == 8) {
-            nd->ts_unit = e->ts_unit ? e->ts_unit : 2;
-            nd->ts_utc = e->ts_utc;
-            return PQ_TIMESTAMP;
-        }
-        if (e->converted == 9 || e->converted == 10) {
-            nd->ts_unit = e->converted == 9 ? 1 : 2;
-            return PQ_TIMESTAMP;
-        }
-        return PQ_INT64;
-    case PQ_PHYS_INT96: nd->ts_unit = 2; return PQ_TIMESTAMP;
+    case PQ_PHYS_INT32: case PQ_PHYS_INT64: return int_kind(e, nd);
+    case PQ_PHYS_INT96: nd->ts_unit = 2; nd->ts_utc = false; return PQ_TIMESTAMP;
     case PQ_PHYS_FLOAT: return PQ_FLOAT;
     case PQ_PHYS_DOUBLE: return PQ_DOUBLE;
     case PQ_PHYS_BYTE_ARRAY:
-        if (e->logical == 1 || e->logical == 4 || e->logical == 12 || e->converted == 0 || e->converted == 4 ||
-            e->converted == 19)
+        if (e->logical == LT_STRING || e->logical == LT_ENUM || e->logical == LT_JSON || e->converted == CT_UTF8 ||
+            e->converted == CT_ENUM || e->converted == CT_JSON)
             return PQ_STRING;
         return PQ_BINARY;
-    case PQ_PHYS_FIXED: return PQ_BINARY;
+    case PQ_PHYS_FIXED:
+        if (e->logical == LT_FLOAT16 && e->type_length == 2) return PQ_FLOAT16;
+        if (e->logical == LT_UUID && e->type_length == 16) return PQ_UUID;
+        return PQ_BINARY;
     default: return PQ_OTHER;
     }
 }
@@ -109,7 +137,10 @@ static int build_schema(pq_reader *r, int *pos, int parent, int nchild, int dept
             return -1;
         }
         pq_node tmp = {0};
-        pq_kind kind = group ? (e->converted == 3 || e->logical == 3 ? PQ_LIST : PQ_STRUCT) : leaf_kind(e, &tmp);
+        pq_kind kind = !group ? leaf_kind(e, &tmp)
+                       : e->converted == CT_LIST || e->logical == LT_LIST ? PQ_LIST
+                       : e->converted == CT_MAP || e->logical == LT_MAP ? PQ_MAP
+                       : PQ_STRUCT;
         if (!group && kind == PQ_OTHER) {
             pq_seterr(err, errlen, "unknown physical type %d", e->type);
             return -1;
@@ -124,9 +155,13 @@ static int build_schema(pq_reader *r, int *pos, int parent, int nchild, int dept
         if (idx < 0) return -1;
         pq_node *nd = &r->s->nodes[idx];
         nd->type_length = e->type_length;
+        nd->logical = e->logical;
+        nd->converted = e->converted;
         if (!group) {
             nd->ts_unit = tmp.ts_unit ? tmp.ts_unit : 2;
             nd->ts_utc = tmp.ts_unit ? tmp.ts_utc : true;
+            nd->is_unsigned = tmp.is_unsigned;
+            nd->int_bits = tmp.int_bits;
             nd->precision = tmp.precision;
             nd->scale = tmp.scale;
             if (e->type == PQ_PHYS_FIXED && (e->type_length <= 0 || (uint64_t)e->type_length > r->size)) {
@@ -393,7 +428,9 @@ static int plain_decode(dctx *d, const uint8_t *p, size_t len, size_t n, void *d
             int32_t jd;
             memcpy(&nanos, p + 12 * i, 8);
             memcpy(&jd, p + 12 * i + 8, 4);
-            ((int64_t *)dst)[i] = ((int64_t)jd - 2440588) * 86400000000LL + nanos / 1000;
+            if (nanos % 1000) return bad(d, "INT96 timestamps with nanoseconds are not supported");
+            /* Spark's arithmetic: wraps (defined, unsigned) for its dates past the int64 range */
+            ((int64_t *)dst)[i] = (int64_t)((uint64_t)((int64_t)jd - 2440588) * 86400000000u + (uint64_t)(nanos / 1000));
         }
         *used = n * 12;
         return 0;
@@ -529,7 +566,8 @@ static int decode_values(dctx *d, int enc, const uint8_t *p, size_t len, size_t 
     }
     if (enc == ENC_DELTA_BINARY && (d->nd->phys == PQ_PHYS_INT32 || d->nd->phys == PQ_PHYS_INT64))
         return delta_decode(d, p, len, n, dst);
-    pq_seterr(d->err, d->errlen, "column %s: unsupported encoding %d", d->nd->name, enc);
+    const char *en = pq_encoding_name(enc);
+    pq_seterr(d->err, d->errlen, "column %s: unsupported encoding %s%.0d", d->nd->name, en ? en : "", en ? 0 : enc);
     return -1;
 }
 
@@ -605,6 +643,17 @@ static int zstd_ctx(pq_reader *r) {
     return r->zd ? 0 : -1;
 }
 
+/* parquet-mr before 1.2.9 wrote column chunk sizes without the dictionary page header; like
+ * parquet-cpp, the reader then reads up to 100 bytes more (within the file): the page loop
+ * stops at the chunk's declared value count, so the extra bytes are never decoded. */
+static bool old_parquet_mr(const pq_reader *r) {
+    const char *cb = pq_reader_created_by(r);
+    int a = 0, b = 0, c = 0;
+    if (strncmp(cb, "parquet-mr", 10)) return false;
+    if (sscanf(cb, "parquet-mr version %d.%d.%d", &a, &b, &c) != 3) return true;
+    return a < 1 || (a == 1 && (b < 2 || (b == 2 && c < 9)));
+}
+
 int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (rg < 0 || rg >= r->fm.n_rgs || leaf < 0 || leaf >= r->s->n_leaves) {
@@ -633,7 +682,8 @@ int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *
         goto fail;
     }
     if (cm->codec != PQ_UNCOMPRESSED && cm->codec != PQ_SNAPPY && cm->codec != PQ_ZSTD) {
-        pq_seterr(err, errlen, "column %s: unsupported codec %d", nd->name, cm->codec);
+        const char *cn = pq_codec_name(cm->codec);
+        pq_seterr(err, errlen, "column %s: unsupported codec %s%.0d", nd->name, cn ? cn : "", cn ? 0 : cm->codec);
         goto fail;
     }
     d.cap = (size_t)cm->num_values;
@@ -644,6 +694,8 @@ int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *
         goto fail;
     }
     size_t clen = (size_t)cm->tcs;
+    if (old_parquet_mr(r)) /* its chunk sizes leave out the dictionary page header (PARQUET-816) */
+        clen = (size_t)(r->size - (uint64_t)start < clen + 100 ? r->size - (uint64_t)start : clen + 100);
     chunk = malloc(clen ? clen : 1);
     if (!chunk || own(ol, chunk)) {
         free(chunk);

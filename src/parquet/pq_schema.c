@@ -26,7 +26,7 @@ static int push_int(int **arr, int *n, int v) {
     return 0;
 }
 
-static bool is_group(pq_kind k) { return k == PQ_STRUCT || k == PQ_LIST; }
+static bool is_group(pq_kind k) { return k == PQ_STRUCT || k == PQ_LIST || k == PQ_MAP; }
 
 static int phys_of(pq_kind k) {
     switch (k) {
@@ -72,6 +72,7 @@ int pq_schema_add_raw(pq_schema *s, int parent, const char *name, size_t name_le
     nd->list_elem = -1;
     nd->ts_unit = 2;
     nd->ts_utc = true;
+    nd->converted = -1;
     int idx = s->n;
     if (parent >= 0 ? push_int(&s->nodes[parent].children, &s->nodes[parent].n_children, idx)
                     : push_int(&s->top, &s->n_top, idx)) {
@@ -189,6 +190,10 @@ pq_schema *pq_schema_copy(const pq_schema *src, char *err, size_t errlen) {
         nd->ts_utc = o->ts_utc;
         nd->precision = o->precision;
         nd->scale = o->scale;
+        nd->is_unsigned = o->is_unsigned;
+        nd->int_bits = o->int_bits;
+        nd->logical = o->logical;
+        nd->converted = o->converted;
         nd->list_elem = o->list_elem;
     }
     if (pq_schema_finalize(s, err, errlen)) {

@@ -434,7 +434,7 @@ static int tr_rowgroup(pq_tr *r, pq_rowgroup *g) {
     return 0;
 }
 
-/* TimeUnit union inside TimestampType. */
+/* TimeUnit union inside TimestampType (and TimeType, the same fields). */
 static int tr_timestamp(pq_tr *r, pq_selem *e) {
     TR_STRUCT_LOOP(r, {
         if (id == 1 && (t == TT_TRUE || t == TT_FALSE)) {
@@ -470,11 +470,27 @@ static int tr_decimal(pq_tr *r, pq_selem *e) {
     return 0;
 }
 
+/* IntType { 1: bitWidth (i8), 2: isSigned }. */
+static int tr_int(pq_tr *r, pq_selem *e) {
+    TR_STRUCT_LOOP(r, {
+        if (id == 1) {
+            if (tr_i32_field(r, t, &e->int_bits)) return -1;
+        } else if (id == 2 && (t == TT_TRUE || t == TT_FALSE)) {
+            e->int_signed = (t == TT_TRUE);
+        } else if (tr_skip(r, t)) {
+            return -1;
+        }
+    });
+    return 0;
+}
+
 static int tr_logical(pq_tr *r, pq_selem *e) {
     TR_STRUCT_LOOP(r, {
         if (t != TT_STRUCT) return tr_fail(r, "bad logical type");
         e->logical = id;
-        if (id == 8) {
+        if (id == 10) {
+            if (tr_int(r, e)) return -1;
+        } else if (id == 8 || id == 7) { /* TimestampType and TimeType share { isAdjustedToUTC, unit } */
             if (tr_timestamp(r, e)) return -1;
         } else if (id == 5) {
             if (tr_decimal(r, e)) return -1;

@@ -135,6 +135,13 @@ missing_hdfs_path_clear_error() {
   a=$("$ECOM_OPT" cat "$L/t/date=2026-11-25/part-0.parquet" 2>&1) || fail "local cat of one file"
   b=$("$ECOM" cat "$U/t/date=2026-11-25/part-0.parquet" 2>&1) || fail "hdfs cat of one file: $(head -c 300 <<<"$b")"
   [ -n "$a" ] && [ "$a" == "$b" ] || fail "one file read over HDFS differs from local"
+  a=$("$ECOM_OPT" schema "$L/n/date=2026-11-26/part-0.parquet" 2>&1) || fail "local schema of one file"
+  b=$("$ECOM" schema "$U/n/date=2026-11-26/part-0.parquet" 2>&1) || fail "hdfs schema of one file: $(head -c 300 <<<"$b")"
+  [ -n "$a" ] && [ "$a" == "$b" ] || fail "schema of one file over HDFS differs from local"
+  # a lake root on HDFS: its tables listed, exit 2, no rows of several tables mixed
+  expect_rc 2 "$ECOM" cat "$U"
+  expect_contains "$LAST_ERR" "holds several tables (big, n, t)" "cat of an HDFS lake root lists its tables"
+  expect_rc 2 "$ECOM" schema "$U"
 }
 
 case_run cat_over_hdfs_matches_local

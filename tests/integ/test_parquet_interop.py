@@ -226,8 +226,8 @@ def to_cat_value(row):
         if t.year < 1000:
             r["ts"] = "%04d" % t.year + r["ts"][r["ts"].index("-"):]
     v = r["f64"]
-    if v is not None and (math.isnan(v) or math.isinf(v)):
-        r["f64"] = None
+    if v is not None and (math.isnan(v) or math.isinf(v)):   # docs/parquet.md: strings, not null
+        r["f64"] = "NaN" if math.isnan(v) else "Infinity" if v > 0 else "-Infinity"
     return r
 
 

@@ -203,11 +203,9 @@ static int verify_file(check_state *st, const pq_text *f, int *nrg) {
             pq_format_ts_us(ts, tsb);
             pq_format_date(d, db);
             char fb[40];
-            snprintf(fb, sizeof fb, "%.17g", fv);
-            if (strtod(fb, NULL) == fv) {
-                char s15[40];
-                snprintf(s15, sizeof s15, "%.15g", fv);
-                if (strtod(s15, NULL) == fv) strcpy(fb, s15);
+            for (int p = 15; p <= 17; p++) { /* the shortest round trip of 15..17 digits */
+                snprintf(fb, sizeof fb, "%.*g", p, fv);
+                if (strtod(fb, NULL) == fv) break;
             }
             pq_text_printf(&want, "%s,%d,", v ? (b ? "true" : "false") : "null", i32);
             if (v) pq_text_printf(&want, "%lld,%s,", (long long)i64, fb);
