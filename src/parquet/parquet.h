@@ -78,7 +78,18 @@ typedef enum {
 
 typedef enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 } pq_rep;
 
-typedef enum { PQ_UNCOMPRESSED = 0, PQ_SNAPPY = 1, PQ_ZSTD = 6 } pq_codec;
+/* Codecs (the parquet.thrift CompressionCodec enum). The writer makes UNCOMPRESSED, SNAPPY and
+ * ZSTD; the reader reads all but LZO. */
+typedef enum {
+    PQ_UNCOMPRESSED = 0, PQ_SNAPPY = 1, PQ_GZIP = 2, PQ_LZO = 3, PQ_BROTLI = 4, PQ_LZ4 = 5, PQ_ZSTD = 6,
+    PQ_LZ4_RAW = 7
+} pq_codec;
+
+/* Names as the spec spells them ("GZIP", "DELTA_BYTE_ARRAY"), static strings; NULL for a
+ * number the spec does not define. pq_codec_supported: whether the reader decompresses it. */
+const char *pq_codec_name(int codec);
+const char *pq_encoding_name(int encoding);
+bool pq_codec_supported(int codec);
 
 /* A byte-string view (strings are not NUL-terminated). */
 typedef struct {
