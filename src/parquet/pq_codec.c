@@ -49,6 +49,14 @@ bool pq_codec_supported(int codec) {
            codec == PQ_LZ4 || codec == PQ_ZSTD || codec == PQ_LZ4_RAW;
 }
 
+int pq_codec_check(int codec, char *err, size_t errlen) {
+    if (pq_codec_supported(codec)) return 0;
+    const char *name = pq_codec_name(codec);
+    if (name) pq_seterr(err, errlen, "unsupported codec %s", name);
+    else pq_seterr(err, errlen, "unknown codec %d", codec);
+    return -1;
+}
+
 static int corrupt(char *err, size_t errlen, int codec, const char *why) {
     pq_seterr(err, errlen, "corrupt %s page%s%s", pq_codec_name(codec), why ? ": " : "", why ? why : "");
     return -1;
@@ -168,8 +176,5 @@ int pq_decompress(pq_decomp *dc, int codec, const uint8_t *src, size_t n, uint8_
     case PQ_LZ4_RAW: return lz4_block(src, n, dst, dn) ? corrupt(err, errlen, codec, NULL) : 0;
     case PQ_LZ4: return lz4_legacy(dc, src, n, dst, dn) ? corrupt(err, errlen, codec, NULL) : 0;
     }
-    const char *name = pq_codec_name(codec);
-    if (name) pq_seterr(err, errlen, "unsupported codec %s", name);
-    else pq_seterr(err, errlen, "unknown codec %d", codec);
-    return -1;
+    return pq_codec_check(codec, err, errlen);
 }

@@ -173,6 +173,8 @@ int pq_compress(int codec, int level, void *zctx, const void *src, size_t n, pq_
  * on first use; one per reader. pq_decompress fills dst with exactly dn bytes (a size
  * mismatch is an error); an unsupported codec is named in the message. */
 typedef struct pq_decomp pq_decomp;
+/* 0 if the reader decompresses codec, else -1 with "unsupported codec LZO" / "unknown codec 9". */
+int pq_codec_check(int codec, char *err, size_t errlen);
 pq_decomp *pq_decomp_new(void);
 void pq_decomp_free(pq_decomp *dc);
 int pq_decompress(pq_decomp *dc, int codec, const uint8_t *src, size_t n, uint8_t *dst, size_t dn, char *err,

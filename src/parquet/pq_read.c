@@ -460,8 +460,8 @@ static int decode_other(dctx *d, int enc, const uint8_t *p, size_t len, size_t n
     if (enc == ENC_BSS && phys != PQ_PHYS_BOOLEAN && phys != PQ_PHYS_BYTE_ARRAY && phys != PQ_PHYS_INT96) {
         if (phys != PQ_PHYS_FIXED) return pq_bss_decode(p, len, n, d->vs, (uint8_t *)dst, &why) ? bad(d, why) : 0;
         size_t tl = (size_t)d->nd->type_length;
-        uint8_t *buf = n <= len / tl ? malloc(n * tl + 1) : NULL;
         if (n > len / tl) return bad(d, "byte stream split values past end of page");
+        uint8_t *buf = malloc(n * tl + 1);
         if (!buf || own(d->own, buf)) {
             free(buf);
             return bad(d, "out of memory");
@@ -538,7 +538,12 @@ static int read_levels_v1(dctx *d, const uint8_t **p, const uint8_t *end, int en
 
 static int decode_dict_page(dctx *d, const pq_pagehdr *h, const uint8_t *p, size_t len) {
     if (d->ndict) return bad(d, "second dictionary page");
-    if (h->encoding != ENC_PLAIN && h->encoding != ENC_PLAIN_DICT) return bad(d, "dictionary not PLAIN");
+    if (h->encoding != ENC_PLAIN && h->encoding != ENC_PLAIN_DICT) {
+        const char *name = pq_encoding_name(h->encoding);
+        if (name) pq_seterr(d->err, d->errlen, "column %s: unsupported dictionary page encoding %s", d->nd->name, name);
+        else pq_seterr(d->err, d->errlen, "column %s: unknown dictionary page encoding %d", d->nd->name, h->encoding);
+        return -1;
+    }
     size_t n = (size_t)h->num_values;
     if (n > len * 8 + 1 || n > d->r->o.max_chunk_values) return bad(d, "dictionary too large for its page");
     if (n == 0) return 0;
@@ -650,12 +655,8 @@ static int check_chunk(dctx *d, const pq_colmeta *cm, int64_t *start) {
         return bad(d, "chunk outside the file");
     if (cm->num_values < 0 || (uint64_t)cm->num_values > d->r->o.max_chunk_values)
         return bad(d, "chunk value count out of bounds");
-    if (!pq_codec_supported(cm->codec)) {
-        const char *name = pq_codec_name(cm->codec);
-        if (name) pq_seterr(d->err, d->errlen, "column %s: unsupported codec %s", d->nd->name, name);
-        else pq_seterr(d->err, d->errlen, "column %s: unknown codec %d", d->nd->name, cm->codec);
-        return -1;
-    }
+    char why[64];
+    if (pq_codec_check(cm->codec, why, sizeof why)) return bad(d, why);
     return 0;
 }
 
