@@ -1,7 +1,8 @@
 /*
  * parquet — a standalone Apache Parquet writer and reader (no dependency on the rest of ecom;
- * only libc, libzstd and libsnappy). Spec: apache/parquet-format (parquet.thrift, Encodings.md,
- * LogicalTypes.md). See docs/parquet.md for what is supported.
+ * only libc and the codecs' Debian libraries: libzstd, libsnappy, zlib, liblz4, libbrotlidec).
+ * Spec: apache/parquet-format (parquet.thrift, Encodings.md, LogicalTypes.md). See
+ * docs/parquet.md for what is supported.
  *
  * Contract
  *   - Naming: every public symbol starts with pq_. No global mutable state; objects are used
@@ -38,8 +39,10 @@
  *
  * Reader
  *   Reads its input through a read-at callback (or a memory buffer). Understands PLAIN,
- *   PLAIN_DICTIONARY, RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED (ints), data pages
- *   v1 and v2, codecs UNCOMPRESSED, SNAPPY, ZSTD. Unsupported features give an error.
+ *   PLAIN_DICTIONARY, RLE_DICTIONARY, RLE (booleans), DELTA_BINARY_PACKED (ints),
+ *   DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY (byte arrays, fixed-length), BYTE_STREAM_SPLIT
+ *   (FLOAT, DOUBLE, INT32, INT64, FIXED_LEN_BYTE_ARRAY), data pages v1 and v2, every codec but
+ *   LZO (pq_codec). Unsupported features give an error naming them ("unsupported codec LZO").
  *   Hostile input: every length is checked against what is left of the file/page, thrift
  *   nesting is bounded, and allocations are capped by pq_read_opts (max_page_bytes,
  *   max_chunk_values); a corrupt file gives -1 with a message, never a crash.
@@ -82,12 +85,18 @@ typedef enum {
 
 typedef enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1, PQ_REPEATED = 2 } pq_rep;
 
-typedef enum { PQ_UNCOMPRESSED = 0, PQ_SNAPPY = 1, PQ_ZSTD = 6 } pq_codec;
+/* Codecs (the parquet.thrift CompressionCodec enum). The writer makes UNCOMPRESSED, SNAPPY and
+ * ZSTD; the reader reads all but LZO. */
+typedef enum {
+    PQ_UNCOMPRESSED = 0, PQ_SNAPPY = 1, PQ_GZIP = 2, PQ_LZO = 3, PQ_BROTLI = 4, PQ_LZ4 = 5, PQ_ZSTD = 6,
+    PQ_LZ4_RAW = 7
+} pq_codec;
 
 /* Names as the spec spells them ("GZIP", "DELTA_BYTE_ARRAY"), static strings; NULL for a
- * number the spec does not define. */
+ * number the spec does not define. pq_codec_supported: whether the reader decompresses it. */
 const char *pq_codec_name(int codec);
 const char *pq_encoding_name(int encoding);
+bool pq_codec_supported(int codec);
 
 /* A byte-string view (strings are not NUL-terminated). */
 typedef struct {
@@ -248,7 +257,10 @@ int pq_reader_chunk_info(const pq_reader *r, int rg, int leaf, pq_chunk_info *ou
  * TIMESTAMP) lies in [lo, hi]. Missing statistics give true. */
 bool pq_reader_rg_may_match(const pq_reader *r, int rg, int leaf, int64_t lo, int64_t hi);
 
-/* A decoded column chunk. Arrays are owned by the column (pq_column_free). */
+/* A decoded column chunk. Arrays are owned by the column (pq_column_free). Levels are those
+ * of the file at any depth of nesting: def[i] in 0..max_def and rep[i] in 0..max_rep of the
+ * leaf (rep[0] == 0, checked), one entry per value or per null/empty at some level; a row
+ * starts at each rep == 0. Values are packed: only entries with def == max_def have one. */
 typedef struct {
     size_t n;             /* level entries */
     int16_t *def;         /* NULL when max_def == 0 (all present) */

@@ -1,6 +1,7 @@
 /*
- * pq_enc.c — the RLE / bit-packed hybrid (levels, dictionary indices, booleans) and the page
- * codecs (snappy, zstd through their Debian libraries).
+ * pq_enc.c — the RLE / bit-packed hybrid (levels, dictionary indices, booleans) and the
+ * writer's page compression (snappy, zstd through their Debian libraries; the reader's
+ * decompression is pq_codec.c).
  *
  * Hand-written because it is the hot path of both writer and reader: the encoder emits RLE
  * runs for >= 8 equal values and bit-packed groups of 8 otherwise; the decoder checks every
@@ -188,41 +189,5 @@ int pq_compress(int codec, int level, void *zctx, const void *src, size_t n, pq_
     return -1;
 oom:
     pq_seterr(err, errlen, "out of memory");
-    return -1;
-}
-
-int pq_decompress(int codec, void *zctx, const uint8_t *src, size_t n, uint8_t *dst, size_t dn, char *err,
-                  size_t errlen) {
-    if (codec == PQ_UNCOMPRESSED) {
-        if (n != dn) {
-            pq_seterr(err, errlen, "page size mismatch (%zu vs %zu)", n, dn);
-            return -1;
-        }
-        if (n) memcpy(dst, src, n);
-        return 0;
-    }
-    if (codec == PQ_SNAPPY) {
-        size_t ulen;
-        if (snappy_uncompressed_length((const char *)src, n, &ulen) != SNAPPY_OK || ulen != dn) {
-            pq_seterr(err, errlen, "corrupt snappy page");
-            return -1;
-        }
-        size_t got = dn;
-        if (snappy_uncompress((const char *)src, n, (char *)dst, &got) != SNAPPY_OK || got != dn) {
-            pq_seterr(err, errlen, "corrupt snappy page");
-            return -1;
-        }
-        return 0;
-    }
-    if (codec == PQ_ZSTD) {
-        size_t got = zctx ? ZSTD_decompressDCtx(zctx, dst, dn, src, n) : ZSTD_decompress(dst, dn, src, n);
-        if (ZSTD_isError(got) || got != dn) {
-            pq_seterr(err, errlen, "corrupt zstd page%s%s", ZSTD_isError(got) ? ": " : "",
-                      ZSTD_isError(got) ? ZSTD_getErrorName(got) : "");
-            return -1;
-        }
-        return 0;
-    }
-    pq_seterr(err, errlen, "unsupported compression codec %d", codec);
     return -1;
 }

@@ -153,12 +153,33 @@ static inline int pq_bit_width(uint64_t max) {
     return b;
 }
 
+/* ---- value encodings (pq_encodings.c) ----
+ * Each decodes exactly n values from p[0..len) or returns -1 with a short reason in *why.
+ * pq_delta_decode: DELTA_BINARY_PACKED into int32_t (i32) or int64_t dst; *used = the bytes
+ *   it spans. pq_delta_length_decode: DELTA_LENGTH_BYTE_ARRAY, views into p.
+ * pq_delta_bytes_decode: DELTA_BYTE_ARRAY; prefixes are taken from *prev (the chunk's last
+ *   value so far, updated), values land in *store (malloc'd, the caller's to free) and count
+ *   against *budget bytes (decremented). pq_bss_decode: BYTE_STREAM_SPLIT of width-byte
+ *   values into dst (n * width bytes). */
+int pq_delta_decode(const uint8_t *p, size_t len, size_t n, bool i32, void *dst, size_t *used, const char **why);
+int pq_delta_length_decode(const uint8_t *p, size_t len, size_t n, pq_bytes *out, const char **why);
+int pq_delta_bytes_decode(const uint8_t *p, size_t len, size_t n, pq_bytes *prev, uint64_t *budget, pq_bytes *out,
+                          uint8_t **store, const char **why);
+int pq_bss_decode(const uint8_t *p, size_t len, size_t n, size_t width, uint8_t *dst, const char **why);
+
 /* ---- compression ---- */
 /* Appends the compressed form of src to out. zctx: a ZSTD_CCtx (may be NULL). */
 int pq_compress(int codec, int level, void *zctx, const void *src, size_t n, pq_text *out, char *err,
                 size_t errlen);
-/* Decompresses exactly dn bytes into dst (a size mismatch is an error). zctx: ZSTD_DCtx or NULL. */
-int pq_decompress(int codec, void *zctx, const uint8_t *src, size_t n, uint8_t *dst, size_t dn, char *err,
+/* Reader-side decompression (pq_codec.c): a pq_decomp holds the codecs' contexts, created
+ * on first use; one per reader. pq_decompress fills dst with exactly dn bytes (a size
+ * mismatch is an error); an unsupported codec is named in the message. */
+typedef struct pq_decomp pq_decomp;
+/* 0 if the reader decompresses codec, else -1 with "unsupported codec LZO" / "unknown codec 9". */
+int pq_codec_check(int codec, char *err, size_t errlen);
+pq_decomp *pq_decomp_new(void);
+void pq_decomp_free(pq_decomp *dc);
+int pq_decompress(pq_decomp *dc, int codec, const uint8_t *src, size_t n, uint8_t *dst, size_t dn, char *err,
                   size_t errlen);
 
 #endif

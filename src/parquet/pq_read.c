@@ -6,12 +6,10 @@
  * values of a page against the chunk's declared num_values (itself capped by
  * max_chunk_values), and every encoded run against the bytes of its page.
  */
-#include <zstd.h>
-
 #include "parquet/pq_internal.h"
 
 enum { ENC_PLAIN = 0, ENC_PLAIN_DICT = 2, ENC_RLE = 3, ENC_BIT_PACKED = 4, ENC_DELTA_BINARY = 5,
-       ENC_RLE_DICT = 8 };
+       ENC_DELTA_LENGTH = 6, ENC_DELTA_BYTES = 7, ENC_RLE_DICT = 8, ENC_BSS = 9 };
 
 struct pq_reader {
     pq_read_fn fn;
@@ -21,7 +19,7 @@ struct pq_reader {
     uint8_t *footer;
     pq_filemeta fm;
     pq_schema *s;
-    void *zd;
+    pq_decomp *dc;      /* codec contexts, created on first use */
     char **kv;          /* NUL-terminated key, value copies */
     char *created_by;
     const uint8_t *mem;
@@ -305,7 +303,7 @@ void pq_reader_close(pq_reader *r) {
     pq_filemeta_free(&r->fm);
     pq_schema_free(r->s);
     free(r->footer);
-    if (r->zd) ZSTD_freeDCtx(r->zd);
+    pq_decomp_free(r->dc);
     free(r);
 }
 
@@ -365,6 +363,7 @@ bool pq_reader_rg_may_match(const pq_reader *r, int rg, int leaf, int64_t lo, in
 typedef struct {
     pq_reader *r;
     const pq_node *nd;
+    int rg, leaf;
     pq_column *out;
     owned_list *own;
     size_t cap;              /* entries allocated (= declared num_values) */
@@ -374,6 +373,8 @@ typedef struct {
     size_t vs;               /* size of one decoded value */
     uint32_t *idx;
     void *scratch;           /* page buffer freed after decoding (fixed-width values) */
+    pq_bytes prev;           /* DELTA_BYTE_ARRAY: the last value so far (prefixes span pages) */
+    uint64_t budget;         /* DELTA_BYTE_ARRAY: bytes its values may still expand to */
     char *err;
     size_t errlen;
 } dctx;
@@ -402,6 +403,12 @@ static size_t elem_size(int phys) {
     case PQ_PHYS_INT64: case PQ_PHYS_DOUBLE: case PQ_PHYS_INT96: return 8;
     default: return sizeof(pq_bytes);
     }
+}
+
+static const char *phys_name(int phys) {
+    static const char *const names[] = {"BOOLEAN", "INT32", "INT64", "INT96", "FLOAT", "DOUBLE", "BYTE_ARRAY",
+                                        "FIXED_LEN_BYTE_ARRAY"};
+    return phys >= 0 && phys <= PQ_PHYS_FIXED ? names[phys] : "?";
 }
 
 /* PLAIN-decodes n values from p[0..len) into dst (typed per phys); *used = bytes consumed. */
@@ -466,60 +473,45 @@ static int plain_decode(dctx *d, const uint8_t *p, size_t len, size_t n, void *d
     return bad(d, "unsupported type");
 }
 
-/* DELTA_BINARY_PACKED for INT32/INT64 (DuckDB and parquet v2 writers). */
-static int uvarint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-    uint64_t x = 0;
-    for (int s = 0; s < 64; s += 7) {
-        if (*p >= end) return -1;
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
+/* The encodings of pq_encodings.c, for the physical types the spec allows them on. */
+static int decode_other(dctx *d, int enc, const uint8_t *p, size_t len, size_t n, char *dst) {
+    int phys = d->nd->phys;
+    const char *why = NULL;
+    size_t used;
+    if (enc == ENC_DELTA_BINARY && (phys == PQ_PHYS_INT32 || phys == PQ_PHYS_INT64))
+        return pq_delta_decode(p, len, n, phys == PQ_PHYS_INT32, dst, &used, &why) ? bad(d, why) : 0;
+    if (enc == ENC_DELTA_LENGTH && phys == PQ_PHYS_BYTE_ARRAY)
+        return pq_delta_length_decode(p, len, n, (pq_bytes *)dst, &why) ? bad(d, why) : 0;
+    if (enc == ENC_DELTA_BYTES && (phys == PQ_PHYS_BYTE_ARRAY || phys == PQ_PHYS_FIXED)) {
+        uint8_t *store;
+        pq_bytes *ob = (pq_bytes *)dst;
+        if (pq_delta_bytes_decode(p, len, n, &d->prev, &d->budget, ob, &store, &why)) return bad(d, why);
+        if (own(d->own, store)) {
+            free(store);
+            return bad(d, "out of memory");
         }
+        for (size_t i = 0; phys == PQ_PHYS_FIXED && i < n; i++)
+            if (ob[i].n != (uint32_t)d->nd->type_length) return bad(d, "fixed-length value of another length");
+        return 0;
     }
+    if (enc == ENC_BSS && phys != PQ_PHYS_BOOLEAN && phys != PQ_PHYS_BYTE_ARRAY && phys != PQ_PHYS_INT96) {
+        if (phys != PQ_PHYS_FIXED) return pq_bss_decode(p, len, n, d->vs, (uint8_t *)dst, &why) ? bad(d, why) : 0;
+        size_t tl = (size_t)d->nd->type_length;
+        if (n > len / tl) return bad(d, "byte stream split values past end of page");
+        uint8_t *buf = malloc(n * tl + 1);
+        if (!buf || own(d->own, buf)) {
+            free(buf);
+            return bad(d, "out of memory");
+        }
+        if (pq_bss_decode(p, len, n, tl, buf, &why)) return bad(d, why);
+        for (size_t i = 0; i < n; i++) ((pq_bytes *)dst)[i] = (pq_bytes){(const char *)buf + i * tl, (uint32_t)tl};
+        return 0;
+    }
+    const char *name = pq_encoding_name(enc);
+    if (name) pq_seterr(d->err, d->errlen, "column %s: unsupported encoding %s for %s", d->nd->name, name,
+                        phys_name(phys));
+    else pq_seterr(d->err, d->errlen, "column %s: unknown encoding %d", d->nd->name, enc);
     return -1;
-}
-
-static int delta_decode(dctx *d, const uint8_t *p, size_t len, size_t n, void *dst) {
-    const uint8_t *end = p + len;
-    uint64_t bsize, nmini, total, zz;
-    if (uvarint(&p, end, &bsize) || uvarint(&p, end, &nmini) || uvarint(&p, end, &total) ||
-        uvarint(&p, end, &zz))
-        return bad(d, "bad delta header");
-    if (bsize == 0 || bsize % 128 || nmini == 0 || bsize % nmini || (bsize / nmini) % 32 || bsize > 1u << 20 ||
-        total < n)
-        return bad(d, "bad delta header");
-    int64_t last = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
-    bool i32 = d->nd->phys == PQ_PHYS_INT32;
-    size_t got = 0, per = (size_t)(bsize / nmini);
-    if (n == 0) return 0;
-    if (i32) ((int32_t *)dst)[got++] = (int32_t)last;
-    else ((int64_t *)dst)[got++] = last;
-    while (got < n) {
-        uint64_t mzz;
-        if (uvarint(&p, end, &mzz)) return bad(d, "bad delta block");
-        int64_t mind = (int64_t)(mzz >> 1) ^ -(int64_t)(mzz & 1);
-        if ((uint64_t)(end - p) < nmini) return bad(d, "bad delta block");
-        const uint8_t *bws = p;
-        p += nmini;
-        for (uint64_t m = 0; m < nmini && got < n; m++) {
-            int bw = bws[m];
-            if (bw > 64) return bad(d, "bad delta bit width");
-            size_t bytes = per * (size_t)bw / 8;
-            if (bytes > (size_t)(end - p)) return bad(d, "delta block past end");
-            size_t bit = 0;
-            for (size_t k = 0; k < per && got < n; k++) {
-                uint64_t x = 0;
-                for (int b = 0; b < bw; b++, bit++) x |= (uint64_t)((p[bit / 8] >> (bit % 8)) & 1) << b;
-                last = (int64_t)((uint64_t)last + (uint64_t)mind + x);
-                if (i32) ((int32_t *)dst)[got++] = (int32_t)last;
-                else ((int64_t *)dst)[got++] = last;
-            }
-            p += bytes;
-        }
-    }
-    return 0;
 }
 
 /* Decodes n present values of one page (encoding enc) appended at out->nvals. */
@@ -564,11 +556,7 @@ static int decode_values(dctx *d, int enc, const uint8_t *p, size_t len, size_t 
         for (size_t i = 0; i < n; i++) ((uint8_t *)dst)[i] = (uint8_t)d->idx[i];
         return 0;
     }
-    if (enc == ENC_DELTA_BINARY && (d->nd->phys == PQ_PHYS_INT32 || d->nd->phys == PQ_PHYS_INT64))
-        return delta_decode(d, p, len, n, dst);
-    const char *en = pq_encoding_name(enc);
-    pq_seterr(d->err, d->errlen, "column %s: unsupported encoding %s%.0d", d->nd->name, en ? en : "", en ? 0 : enc);
-    return -1;
+    return decode_other(d, enc, p, len, n, dst);
 }
 
 /* Reads levels (v1: 4-byte length prefix + hybrid) into dst[0..n). */
@@ -587,7 +575,12 @@ static int read_levels_v1(dctx *d, const uint8_t **p, const uint8_t *end, int en
 
 static int decode_dict_page(dctx *d, const pq_pagehdr *h, const uint8_t *p, size_t len) {
     if (d->ndict) return bad(d, "second dictionary page");
-    if (h->encoding != ENC_PLAIN && h->encoding != ENC_PLAIN_DICT) return bad(d, "dictionary not PLAIN");
+    if (h->encoding != ENC_PLAIN && h->encoding != ENC_PLAIN_DICT) {
+        const char *name = pq_encoding_name(h->encoding);
+        if (name) pq_seterr(d->err, d->errlen, "column %s: unsupported dictionary page encoding %s", d->nd->name, name);
+        else pq_seterr(d->err, d->errlen, "column %s: unknown dictionary page encoding %d", d->nd->name, h->encoding);
+        return -1;
+    }
     size_t n = (size_t)h->num_values;
     if (n > len * 8 + 1 || n > d->r->o.max_chunk_values) return bad(d, "dictionary too large for its page");
     if (n == 0) return 0;
@@ -638,20 +631,120 @@ static int decode_data_page(dctx *d, const pq_pagehdr *h, const uint8_t *buf, si
     return 0;
 }
 
-static int zstd_ctx(pq_reader *r) {
-    if (!r->zd) r->zd = ZSTD_createDCtx();
-    return r->zd ? 0 : -1;
+/* Makes *ub point at the uncompressed body of a data or dictionary page: the body itself when
+ * the chunk is uncompressed (or a v2 page says its values are not), else a buffer of
+ * h->usize bytes holding the first lv bytes as they are (v2 levels are never compressed) and
+ * the rest decompressed. The buffer is owned by the column when values are views into it
+ * (byte arrays, dictionaries), else it is d->scratch, freed after the page is decoded. */
+static int page_body(dctx *d, const pq_pagehdr *h, const uint8_t *body, size_t lv, bool compressed,
+                     uint64_t *inflated, const uint8_t **ub) {
+    pq_reader *r = d->r;
+    int codec = r->fm.rgs[d->rg].cols[d->leaf].codec;
+    *ub = body;
+    if (codec == PQ_UNCOMPRESSED || !compressed) {
+        if (h->usize != h->csize) return bad(d, "uncompressed page with two sizes");
+        return 0;
+    }
+    *inflated += (uint64_t)h->usize;
+    if (*inflated > r->o.max_chunk_bytes) return bad(d, "chunk decompresses past the limit");
+    if (!r->dc && !(r->dc = pq_decomp_new())) return bad(d, "out of memory");
+    bool keep = d->nd->phys == PQ_PHYS_BYTE_ARRAY || d->nd->phys == PQ_PHYS_FIXED || h->type == 2;
+    uint8_t *page = malloc(h->usize ? (size_t)h->usize : 1);
+    if (!page || (keep && own(d->own, page))) {
+        free(page);
+        return bad(d, "out of memory");
+    }
+    if (!keep) d->scratch = page;
+    memcpy(page, body, lv);
+    if (pq_decompress(r->dc, codec, body + lv, (size_t)h->csize - lv, page + lv, (size_t)h->usize - lv, d->err,
+                      d->errlen))
+        return -1;
+    *ub = page;
+    return 0;
 }
 
-/* parquet-mr before 1.2.9 wrote column chunk sizes without the dictionary page header; like
- * parquet-cpp, the reader then reads up to 100 bytes more (within the file): the page loop
- * stops at the chunk's declared value count, so the extra bytes are never decoded. */
-static bool old_parquet_mr(const pq_reader *r) {
+/* Decodes one page of the chunk (data v1, v2 or dictionary; other page types are skipped). */
+static int read_page(dctx *d, const pq_pagehdr *h, const uint8_t *body, uint64_t *inflated) {
+    const uint8_t *ub;
+    if (h->type == 0 || h->type == 2) {
+        if ((h->type == 0 && !h->has_data) || (h->type == 2 && !h->has_dict))
+            return bad(d, "page header without its sub-header");
+        if (page_body(d, h, body, 0, true, inflated, &ub)) return -1;
+        return h->type == 2 ? decode_dict_page(d, h, ub, (size_t)h->usize)
+                            : decode_data_page(d, h, ub, (size_t)h->usize, false);
+    }
+    if (h->type == 3) {
+        if (!h->has_v2) return bad(d, "page header without its sub-header");
+        size_t lv = (size_t)h->rlen + (size_t)h->dlen;
+        if (lv > (size_t)h->csize || lv > (size_t)h->usize) return bad(d, "levels larger than the page");
+        if (page_body(d, h, body, lv, h->is_compressed, inflated, &ub)) return -1;
+        return decode_data_page(d, h, ub, (size_t)h->usize, true);
+    }
+    return 0; /* index pages and unknown page types */
+}
+
+/* Checks the chunk's metadata against the file and the caps before anything is allocated. */
+static int check_chunk(dctx *d, const pq_colmeta *cm, int64_t *start) {
+    *start = cm->data_off;
+    if (cm->dict_off > 0 && cm->dict_off < *start) *start = cm->dict_off;
+    if (*start < 4 || cm->tcs < 0 || (uint64_t)*start > d->r->size ||
+        (uint64_t)cm->tcs > d->r->size - (uint64_t)*start)
+        return bad(d, "chunk outside the file");
+    if (cm->num_values < 0 || (uint64_t)cm->num_values > d->r->o.max_chunk_values)
+        return bad(d, "chunk value count out of bounds");
+    char why[64];
+    if (pq_codec_check(cm->codec, why, sizeof why)) return bad(d, why);
+    return 0;
+}
+
+/* parquet-mr up to 1.2.8 left the dictionary page header out of total_compressed_size
+ * (PARQUET-816, IMPALA-694): its chunks run up to 100 bytes past their declared end. Like
+ * parquet-cpp, a file from such a writer (or from a parquet-mr that gives no "version X.Y.Z")
+ * has up to 100 more bytes of each chunk read, within the file; the pages stop at the
+ * declared value count, so the extra bytes are never decoded as a page of their own. */
+static uint64_t old_mr_padding(const pq_reader *r, uint64_t end) {
     const char *cb = pq_reader_created_by(r);
+    if (strncmp(cb, "parquet-mr", 10)) return 0;
+    const char *v = strstr(cb, "version ");
     int a = 0, b = 0, c = 0;
-    if (strncmp(cb, "parquet-mr", 10)) return false;
-    if (sscanf(cb, "parquet-mr version %d.%d.%d", &a, &b, &c) != 3) return true;
-    return a < 1 || (a == 1 && (b < 2 || (b == 2 && c < 9)));
+    if (v && sscanf(v + 8, "%d.%d.%d", &a, &b, &c) >= 2 && (a > 1 || (a == 1 && (b > 2 || (b == 2 && c >= 9)))))
+        return 0;
+    return r->size - end < 100 ? r->size - end : 100;
+}
+
+/* Reads the chunk's bytes and decodes its pages until the declared value count is reached. */
+static int read_chunk(dctx *d, const pq_colmeta *cm, int64_t start) {
+    pq_reader *r = d->r;
+    size_t clen = (size_t)cm->tcs;
+    clen += (size_t)old_mr_padding(r, (uint64_t)start + clen);
+    uint8_t *chunk = malloc(clen ? clen : 1);
+    if (!chunk || own(d->own, chunk)) {
+        free(chunk);
+        return bad(d, "out of memory");
+    }
+    if (clen && r->fn(r->ctx, (uint64_t)start, chunk, clen, d->err, d->errlen)) return -1;
+    size_t pos = 0;
+    uint64_t inflated = 0;
+    while (pos < clen && d->out->n < d->cap) {
+        pq_pagehdr h;
+        size_t used;
+        if (pq_parse_pagehdr(chunk + pos, clen - pos, &h, &used, d->err, d->errlen)) return -1;
+        pos += used;
+        if ((size_t)h.csize > clen - pos) return bad(d, "page past end of chunk");
+        if ((size_t)h.usize > r->o.max_page_bytes) {
+            pq_seterr(d->err, d->errlen, "column %s: a page of %d bytes passes the reader's limit of %zu bytes",
+                      d->nd->name, h.usize, r->o.max_page_bytes);
+            return -1;
+        }
+        const uint8_t *body = chunk + pos;
+        pos += (size_t)h.csize;
+        int rc = read_page(d, &h, body, &inflated);
+        free(d->scratch);
+        d->scratch = NULL;
+        if (rc) return -1;
+    }
+    if (d->out->n != d->cap) return bad(d, "chunk has fewer values than it declares");
+    return 0;
 }
 
 int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *err, size_t errlen) {
@@ -669,142 +762,20 @@ int pq_reader_read_column(pq_reader *r, int rg, int leaf, pq_column *out, char *
     }
     out->owned_ = ol;
     out->phys = nd->phys;
-    dctx d = {.r = r, .nd = nd, .out = out, .own = ol, .vs = elem_size(nd->phys), .err = err, .errlen = errlen};
-    uint8_t *chunk = NULL, *page = NULL;
-    int64_t start = cm->data_off;
-    if (cm->dict_off > 0 && cm->dict_off < start) start = cm->dict_off;
-    if (start < 4 || cm->tcs < 0 || (uint64_t)start > r->size || (uint64_t)cm->tcs > r->size - (uint64_t)start) {
-        bad(&d, "chunk outside the file");
-        goto fail;
-    }
-    if (cm->num_values < 0 || (uint64_t)cm->num_values > r->o.max_chunk_values) {
-        bad(&d, "chunk value count out of bounds");
-        goto fail;
-    }
-    if (cm->codec != PQ_UNCOMPRESSED && cm->codec != PQ_SNAPPY && cm->codec != PQ_ZSTD) {
-        const char *cn = pq_codec_name(cm->codec);
-        pq_seterr(err, errlen, "column %s: unsupported codec %s%.0d", nd->name, cn ? cn : "", cn ? 0 : cm->codec);
-        goto fail;
-    }
-    d.cap = (size_t)cm->num_values;
-    size_t cap1 = d.cap ? d.cap : 1;
+    dctx d = {.r = r, .nd = nd, .rg = rg, .leaf = leaf, .out = out, .own = ol, .vs = elem_size(nd->phys),
+              .budget = r->o.max_chunk_bytes, .err = err, .errlen = errlen};
+    size_t cap1 = cm->num_values > 0 ? (size_t)cm->num_values : 1;
+    int64_t start = 0;
+    /* A chunk of no values has nothing to read: writers leave its offsets at 0
+     * (column_chunk_key_value_metadata.parquet), so they are not checked either. */
+    if (cm->num_values != 0 && check_chunk(&d, cm, &start)) goto fail;
+    d.cap = cm->num_values > 0 ? (size_t)cm->num_values : 0;
     if ((nd->max_def > 0 && !(out->def = malloc(cap1 * sizeof(int16_t)))) ||
         (nd->max_rep > 0 && !(out->rep = malloc(cap1 * sizeof(int16_t)))) || !(out->v.any = malloc(cap1 * d.vs))) {
         bad(&d, "out of memory");
         goto fail;
     }
-    size_t clen = (size_t)cm->tcs;
-    if (old_parquet_mr(r)) /* its chunk sizes leave out the dictionary page header (PARQUET-816) */
-        clen = (size_t)(r->size - (uint64_t)start < clen + 100 ? r->size - (uint64_t)start : clen + 100);
-    chunk = malloc(clen ? clen : 1);
-    if (!chunk || own(ol, chunk)) {
-        free(chunk);
-        bad(&d, "out of memory");
-        goto fail;
-    }
-    if (clen && r->fn(r->ctx, (uint64_t)start, chunk, clen, err, errlen)) goto fail;
-    size_t pos = 0;
-    uint64_t inflated = 0;
-    bool views = nd->phys == PQ_PHYS_BYTE_ARRAY || nd->phys == PQ_PHYS_FIXED;
-    while (pos < clen && out->n < d.cap) {
-        pq_pagehdr h;
-        size_t used;
-        if (pq_parse_pagehdr(chunk + pos, clen - pos, &h, &used, err, errlen)) goto fail;
-        pos += used;
-        if ((size_t)h.csize > clen - pos) {
-            bad(&d, "page past end of chunk");
-            goto fail;
-        }
-        if ((size_t)h.usize > r->o.max_page_bytes) {
-            bad(&d, "page larger than the limit");
-            goto fail;
-        }
-        const uint8_t *body = chunk + pos;
-        pos += (size_t)h.csize;
-        if (h.type == 0 || h.type == 2) {
-            if ((h.type == 0 && !h.has_data) || (h.type == 2 && !h.has_dict)) {
-                bad(&d, "page header without its sub-header");
-                goto fail;
-            }
-            const uint8_t *ub = body;
-            if (cm->codec != PQ_UNCOMPRESSED) {
-                inflated += (uint64_t)h.usize;
-                if (inflated > r->o.max_chunk_bytes) {
-                    bad(&d, "chunk decompresses past the limit");
-                    goto fail;
-                }
-                page = malloc(h.usize ? (size_t)h.usize : 1);
-                if (!page || ((views || h.type == 2) && own(ol, page))) {
-                    free(page);
-                    page = NULL;
-                    bad(&d, "out of memory");
-                    goto fail;
-                }
-                if (!views && h.type != 2) d.scratch = page;
-                if (cm->codec == PQ_ZSTD && zstd_ctx(r)) {
-                    bad(&d, "out of memory");
-                    goto fail;
-                }
-                if (pq_decompress(cm->codec, r->zd, body, (size_t)h.csize, page, (size_t)h.usize, err, errlen))
-                    goto fail;
-                ub = page;
-            } else if (h.usize != h.csize) {
-                bad(&d, "uncompressed page with two sizes");
-                goto fail;
-            }
-            if (h.type == 2 ? decode_dict_page(&d, &h, ub, (size_t)h.usize)
-                            : decode_data_page(&d, &h, ub, (size_t)h.usize, false))
-                goto fail;
-            free(d.scratch);
-            d.scratch = NULL;
-        } else if (h.type == 3) {
-            if (!h.has_v2) {
-                bad(&d, "page header without its sub-header");
-                goto fail;
-            }
-            size_t lv = (size_t)h.rlen + (size_t)h.dlen;
-            if (lv > (size_t)h.csize || lv > (size_t)h.usize) {
-                bad(&d, "levels larger than the page");
-                goto fail;
-            }
-            const uint8_t *ub = body;
-            if (cm->codec != PQ_UNCOMPRESSED && h.is_compressed) {
-                inflated += (uint64_t)h.usize;
-                if (inflated > r->o.max_chunk_bytes) {
-                    bad(&d, "chunk decompresses past the limit");
-                    goto fail;
-                }
-                page = malloc(h.usize ? (size_t)h.usize : 1);
-                if (!page || ((views || h.type == 2) && own(ol, page))) {
-                    free(page);
-                    page = NULL;
-                    bad(&d, "out of memory");
-                    goto fail;
-                }
-                if (!views && h.type != 2) d.scratch = page;
-                memcpy(page, body, lv);
-                if (cm->codec == PQ_ZSTD && zstd_ctx(r)) {
-                    bad(&d, "out of memory");
-                    goto fail;
-                }
-                if (pq_decompress(cm->codec, r->zd, body + lv, (size_t)h.csize - lv, page + lv,
-                                  (size_t)h.usize - lv, err, errlen))
-                    goto fail;
-                ub = page;
-            } else if (h.usize != h.csize) {
-                bad(&d, "uncompressed page with two sizes");
-                goto fail;
-            }
-            if (decode_data_page(&d, &h, ub, (size_t)h.usize, true)) goto fail;
-            free(d.scratch);
-            d.scratch = NULL;
-        }
-        /* index pages and unknown page types are skipped */
-    }
-    if (out->n != d.cap) {
-        bad(&d, "chunk has fewer values than it declares");
-        goto fail;
-    }
+    if (d.cap && read_chunk(&d, cm, start)) goto fail;
     free(d.idx);
     return 0;
 fail:

@@ -6,7 +6,6 @@ Outcome per file (the table printed at the end, then the counts):
   equal     exit 0, every row and value equal to pyarrow's
   refused   exit 1, the message names the unsupported feature (FEATURES below)
   error     exit 1, clean: only for bad_data/ files and for files pyarrow cannot read either
-  known     exit 1 with the defect KNOWN lists (owned by another lane; equal once fixed)
 Anything else fails: a wrong value or row count with exit 0 (diff), a refusal that names no feature
 (unnamed), output when pyarrow refuses the file (unverified), a sanitizer report, another exit code
 (crash), or no answer within PER_FILE_S (hang).
@@ -38,19 +37,14 @@ REPO = os.environ.get("REPO", os.getcwd())
 PER_FILE_S = 120
 # A refusal names what is not supported: a codec or an encoding by name, encryption, a type.
 FEATURES = [
-    r"unsupported codec (GZIP|LZO|BROTLI|LZ4|LZ4_RAW)\b",
-    r"unsupported encoding (DELTA_BYTE_ARRAY|DELTA_LENGTH_BYTE_ARRAY|BYTE_STREAM_SPLIT)\b",
+    r"unsupported codec LZO\b",
+    r"unsupported (dictionary page )?encoding \w+( for \w+)?\b",
+    r"deprecated BIT_PACKED levels are not supported",
     r"encrypted (parquet )?files are not supported",
     r"INT96 timestamps with nanoseconds are not supported",
     r"DECIMAL\(\d+,\d+\) on physical type \w+ .*is not supported",
+    r"a page of \d+ bytes passes the reader's limit",
 ]
-# Valid files refused by a page-layer defect that the pqdecode lane of issue 15 fixes (wt-pqdecode):
-# until that merge their clean refusal is "known"; once fixed they must read equal. Remove the
-# entries after the merge.
-KNOWN = {
-    "data/datapage_v2_empty_datapage.snappy.parquet": "corrupt snappy page",
-    "data/column_chunk_key_value_metadata.parquet": "chunk outside the file",
-}
 SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer")
 
 
@@ -292,8 +286,6 @@ def classify(rel, path):
         return "crash", "exit %d: %s" % (r.returncode, first), False
     if any(re.search(f, err) for f in FEATURES):
         return "refused", first, True
-    if rel in KNOWN and KNOWN[rel] in err:
-        return "known", first + " (pqdecode lane)", True
     if bad or schema is None:
         return "error", first + ("" if bad else " | pyarrow: " + want), True
     return "unnamed", first, False

@@ -10,6 +10,11 @@
  *       Each NDJSON line is one row object; writes it with ecom's writer (Dremel shredding here).
  *   pqtool bench SCHEMA(views|orders) ROWS OUT.parquet CODEC   synthetic rows, times write + read
  *   pqtool read FILE                                             times a full decode of every column
+ *   pqtool columns FILE       every decoded column chunk as it leaves pq_reader_read_column, one JSON
+ *       line each: {"rg","leaf","node","max_def","max_rep","def":[..],"rep":[..],"values":[..]} (ints
+ *       and floats as numbers, non-finite floats as "nan"/"inf"/"-inf", bytes as hex), after a
+ *       first line {"nodes":[{"name","rep","parent","leaf","list","phys"}]} with the schema tree; a chunk that
+ *       fails to decode gives {"rg","leaf","error"} and exit 1.
  *
  * Uses jansson (a test oracle only).
  */
@@ -516,11 +521,111 @@ static int cmd_bench(int argc, char **argv) {
     return 0;
 }
 
+/* The whole file at path in a malloc'd buffer (*n bytes), or NULL. */
+static uint8_t *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *buf = NULL;
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)sz + 1)) &&
+        fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *n = (size_t)sz;
+    return buf;
+}
+
+static json_t *value_json(const pq_column *c, size_t i) {
+    double f;
+    switch (c->phys) {
+    case PQ_PHYS_BOOLEAN: return json_integer(c->v.b[i]);
+    case PQ_PHYS_INT32: return json_integer(c->v.i32[i]);
+    case PQ_PHYS_INT64: case PQ_PHYS_INT96: return json_integer(c->v.i64[i]);
+    case PQ_PHYS_FLOAT: f = c->v.f32[i]; break;
+    case PQ_PHYS_DOUBLE: f = c->v.f64[i]; break;
+    default: {
+        char *hex = malloc((size_t)c->v.bytes[i].n * 2 + 1);
+        if (!hex) return NULL;
+        for (uint32_t k = 0; k < c->v.bytes[i].n; k++) sprintf(hex + 2 * k, "%02x", (uint8_t)c->v.bytes[i].p[k]);
+        hex[(size_t)c->v.bytes[i].n * 2] = 0;
+        json_t *j = json_string(hex);
+        free(hex);
+        return j;
+    }
+    }
+    if (isnan(f)) return json_string("nan");
+    if (isinf(f)) return json_string(f > 0 ? "inf" : "-inf");
+    return json_real(f);
+}
+
+static json_t *levels_json(const int16_t *lv, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; lv && i < n; i++) json_array_append_new(a, json_integer(lv[i]));
+    return a;
+}
+
+/* The oracle side of tests/integ/test_parquet_decode.py: what the column layer delivers. */
+static int cmd_columns(int argc, char **argv) {
+    if (argc < 3) return 2;
+    char err[256];
+    size_t n;
+    uint8_t *buf = slurp(argv[2], &n);
+    pq_reader *r = buf ? pq_reader_open_mem(buf, n, NULL, err, sizeof err) : NULL;
+    if (!r) {
+        fprintf(stderr, "pqtool: %s: %s\n", argv[2], buf ? err : "cannot read");
+        free(buf);
+        return 1;
+    }
+    const pq_schema *s = pq_reader_schema(r);
+    json_t *nodes = json_array();
+    for (int i = 0; i < pq_schema_num_nodes(s); i++) {
+        const pq_node *nd = pq_schema_node(s, i);
+        json_array_append_new(nodes, json_pack("{s:s,s:i,s:i,s:i,s:b,s:i}", "name", nd->name, "rep", (int)nd->rep,
+                                               "parent", nd->parent, "leaf", nd->leaf, "list", nd->kind == PQ_LIST,
+                                               "phys", nd->phys));
+    }
+    json_t *top = json_pack("{s:o}", "nodes", nodes);
+    json_dumpf(top, stdout, JSON_COMPACT);
+    putchar('\n');
+    json_decref(top);
+    int rc = 0;
+    for (int g = 0; g < pq_reader_num_row_groups(r) && !rc; g++)
+        for (int l = 0; l < pq_schema_num_leaves(s) && !rc; l++) {
+            pq_column c;
+            const pq_node *nd = pq_schema_node(s, pq_schema_leaf_node(s, l));
+            json_t *o = json_pack("{s:i,s:i,s:i,s:i,s:i}", "rg", g, "leaf", l, "node", pq_schema_leaf_node(s, l),
+                                  "max_def", nd->max_def, "max_rep", nd->max_rep);
+            if (pq_reader_read_column(r, g, l, &c, err, sizeof err)) {
+                json_object_set_new(o, "error", json_string(err));
+                rc = 1;
+            } else {
+                json_t *vals = json_array();
+                for (size_t i = 0; i < c.nvals; i++) json_array_append_new(vals, value_json(&c, i));
+                json_object_set_new(o, "def", levels_json(c.def, c.n));
+                json_object_set_new(o, "rep", levels_json(c.rep, c.n));
+                json_object_set_new(o, "n", json_integer((json_int_t)c.n));
+                json_object_set_new(o, "values", vals);
+                pq_column_free(&c);
+            }
+            json_dumpf(o, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(o);
+        }
+    pq_reader_close(r);
+    free(buf);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int rc = 2;
     if (argc >= 2 && !strcmp(argv[1], "write")) rc = cmd_write(argc, argv);
     else if (argc >= 2 && !strcmp(argv[1], "bench")) rc = cmd_bench(argc, argv);
     else if (argc >= 2 && !strcmp(argv[1], "read")) rc = cmd_read(argc, argv);
-    if (rc == 2) fprintf(stderr, "usage: pqtool write SCHEMA IN OUT [opts] | bench views|orders ROWS OUT CODEC | read FILE\n");
+    else if (argc >= 2 && !strcmp(argv[1], "columns")) rc = cmd_columns(argc, argv);
+    if (rc == 2)
+        fprintf(stderr, "usage: pqtool write SCHEMA IN OUT [opts] | bench views|orders ROWS OUT CODEC | read FILE"
+                        " | columns FILE\n");
     return rc;
 }
