@@ -18,7 +18,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # ---- Debian packages ----
 DEB_BUILD=(build-essential pkg-config librdkafka-dev libzstd-dev libsnappy-dev libmicrohttpd-dev
-           libcurl4-openssl-dev tzdata libkrb5-dev)
+           libcurl4-openssl-dev tzdata libkrb5-dev libxxhash-dev)
 DEB_TEST=(kcat libjansson-dev clang libclang-rt-14-dev python3-venv maven default-jre-headless
           chromium wrk nodejs npm openssl curl krb5-kdc krb5-admin-server krb5-user)
 want=("${DEB_BUILD[@]}")

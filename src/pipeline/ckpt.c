@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pipeline/pipeline_internal.h"
 
@@ -115,16 +116,33 @@ static int write_delta(pipeline_job *j, commit_record *r, ckpt_chain *next) {
 
 /* A full when a covered partition has none in the chain yet, or by the policy (file header). */
 static bool want_full(pipeline_job *j, const commit_record *r, const ckpt_chain *cur) {
-    if (cur->n_deltas >= CKPT_MAX_DELTAS || cur->delta_bytes >= cur->full_bytes) return true;
+    if (cur->n_deltas >= (uint64_t)j->cfg->ckpt_max_deltas || cur->delta_bytes >= cur->full_bytes) return true;
     for (int p = 0, ix; p < j->nparts; p++)
         if (covers(j, r, p, &ix) && (!cur->full || ix >= cur->nfull || !cur->full[ix])) return true;
     return false;
 }
 
+/* CPU time of the calling thread (the one serialising the engine), in µs. */
+static int64_t thread_cpu_us(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)) return 0;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int ckpt_write(pipeline_job *j, commit_record *r, const ckpt_chain *cur, ckpt_chain *next) {
     int nfull = r->part >= 0 ? 1 : j->nparts;
+    int64_t t0 = thread_cpu_us();
     int rc = chain_copy(cur, nfull, next);
-    if (rc == 0) rc = want_full(j, r, cur) ? write_fulls(j, r, next) : write_delta(j, r, next);
+    bool full = rc == 0 && want_full(j, r, cur);
+    if (rc == 0) rc = full ? write_fulls(j, r, next) : write_delta(j, r, next);
+    if (rc == 0 && full) {
+        j->stats.ckpt_full++;
+        j->stats.ckpt_full_bytes += next->full_bytes;
+    } else if (rc == 0) {
+        j->stats.ckpt_deltas++;
+        j->stats.ckpt_delta_bytes += next->delta_bytes - cur->delta_bytes;
+    }
+    j->stats.ckpt_cpu_us += (uint64_t)(thread_cpu_us() - t0);
     bool oom = rc == 0 && next->n_deltas && !(r->deltas = calloc(next->n_deltas, sizeof *r->deltas));
     for (int p = 0, ix; rc == 0 && !oom && p < j->nparts; p++)
         if (covers(j, r, p, &ix)) r->ckpt[p] = dup_or_null(next->full[ix], &oom);

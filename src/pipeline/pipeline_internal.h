@@ -159,7 +159,8 @@ void lease_release(storage *s, writer_lease *l);
  * epoch holds every partition's delta piece) or a scale-out partition's. A chain is what the
  * lineage's last committed record names; the next record names it plus one delta file, or a
  * new full checkpoint when the deltas since the full have grown as large as it (so recovery
- * reads at most about twice the state) or CKPT_MAX_DELTAS of them. */
+ * reads at most about twice the state) or cfg->ckpt_max_deltas of them (default
+ * CKPT_MAX_DELTAS). */
 #define CKPT_MAX_DELTAS 64
 typedef struct {
     int nfull;                     /* partitions covered: nparts, or 1 (scale-out: its own) */
