@@ -685,11 +685,36 @@ static int get_delta_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) 
     return r->bad ? -1 : 0;
 }
 
+/* What closing the slots (from, to] did to every pair: each window's anchor consumed, in
+ * window order, by swapping the last element into its place (stream_engine.c funnel_count).
+ * A delta lists only the pairs an event changed, so the others are replayed here, in the same
+ * order, which keeps their element order (the engine's same-order purchase check reads the
+ * last element) identical to the live shard's. */
+static void ck_consume(const stream_engine *e, st_shard *s, int64_t from, int64_t to) {
+    if (to <= from) return;
+    for (uint32_t i = 0; i < s->pairs.cap; i++) {
+        st_pair *p = s->pairs.slots[i].p;
+        for (; p;) {
+            int64_t best = INT64_MAX;
+            uint32_t at = 0;
+            for (uint32_t x = 0; x < p->n_el; x++) {
+                if (p->el[x].kind != EL_VIEW) continue;
+                int64_t j = st_floordiv(p->el[x].t, e->cfg.window_us) + e->fw;
+                if (j > from && j <= to && j < best) best = j, at = x;
+            }
+            if (best == INT64_MAX) break;
+            p->el[at] = p->el[--p->n_el];
+            s->pairs.n_el--;
+        }
+    }
+}
+
 /* Applies delta payload number `num` of the chain to s (which holds the chain up to it). */
 static int get_delta(rd *r, stream_engine *e, st_shard *s, uint32_t num, bool *oom, const char **why) {
     int64_t before = s->closed_through, cl;
     if (get_head(r, e, s, &cl, why)) return -1;
     if (s->closed_through < before) return *why = "delta closes fewer windows than its base", -1;
+    ck_consume(e, s, before, s->closed_through);
     drop_closed_corr(s);
     if (get_delta_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, s, true, num + 1, oom) ||
         get_corr(r, s, cl, oom) || get_delta_ids(r, e, s, oom))

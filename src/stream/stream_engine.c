@@ -412,10 +412,11 @@ static void pair_eval(const stream_engine *e, const st_pair *p, int64_t t0, bool
 }
 
 /* Counts the funnel of window j - fw over the pairs anchored there (slot j's eval list). With
- * consume, the anchors are removed (the window is final; the pairs changed, for the next
- * checkpoint delta). -1 only on out of memory (consume). */
-static int funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consume,
-                        int64_t *viewed, int64_t *carted, int64_t *bought) {
+ * consume, the anchors are removed (the window is final). A checkpoint delta does not list
+ * the pairs changed only by this: the restore replays it (stream_ckpt.c ck_consume), so keep
+ * the two in step. */
+static void funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consume,
+                         int64_t *viewed, int64_t *carted, int64_t *bought) {
     int64_t k = sl->j - e->fw;
     for (uint32_t i = 0; i < sl->eval.n; i++) {
         /* the pairs are scattered over the heap: fetch a few ahead (a closing window walks
@@ -433,12 +434,10 @@ static int funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consume
             if (consume) {
                 p->el[x] = p->el[--p->n_el];
                 consume->n_el--;
-                if (st_pair_mark(consume, p)) return -1;
             }
             break;
         }
     }
-    return 0;
 }
 
 static int closed_push(st_shard *s, st_closed c) {
@@ -474,10 +473,9 @@ static int close_first_slot(stream_engine *e, int part) {
     s->closed_through = sl->j;
     st_closed c = {sl->j, sl->ag, sl->eval.n > 0, 0, 0, 0};
     sl->ag = NULL;
-    int rc = funnel_count(e, sl, &s->pairs, &c.viewed, &c.carted, &c.purchased);
-    if (rc) {
-        st_agg_free(c.ag);
-    } else if (e->cfg.mode == STREAM_EMIT_PARTIAL) {
+    funnel_count(e, sl, &s->pairs, &c.viewed, &c.carted, &c.purchased);
+    int rc = 0;
+    if (e->cfg.mode == STREAM_EMIT_PARTIAL) {
         if (c.ag) rc = st_emit_agg(e, &e->sink, st_window(e, c.j, part, false, false), c.ag, true);
         if (!rc && c.has_funnel)
             rc = st_emit_funnel(e, &e->sink, st_window(e, c.j - e->fw, part, false, false), c.viewed,
@@ -724,7 +722,7 @@ static int snap_collect(stream_engine *e, snap_item **v, size_t *n, size_t *cap)
                 return -1;
             if (sl->eval.n) {
                 snap_item it = {sl->j - e->fw, i, true, NULL, 0, 0, 0};
-                (void)funnel_count(e, sl, NULL, &it.v, &it.c, &it.b); /* cannot fail: no consume */
+                funnel_count(e, sl, NULL, &it.v, &it.c, &it.b);
                 if (snap_push(v, n, cap, it)) return -1;
             }
         }

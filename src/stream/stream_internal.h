@@ -268,9 +268,10 @@ typedef struct {
     uint64_t n_el; /* elements over all pairs, for the state count */
     st_pool_free *free[ST_POOL_MAX / 16];
     st_pool_block *blocks;
-    /* Incremental checkpoints: while track is set, every pair changed (created, an element
-     * added or consumed, its expiry moved) is listed once in dirty until the next checkpoint
-     * piece; a removed pair leaves NULL behind (its removal follows from the shard's close). */
+    /* Incremental checkpoints: while track is set, every pair an event changed (created, an
+     * element added, its expiry moved) is listed once in dirty until the next checkpoint piece;
+     * a removed pair leaves NULL behind (its removal follows from the shard's close, and so do
+     * the anchors a closing window consumes: the restore replays both). */
     bool track;
     st_pairvec dirty;
 } st_pairtab;
