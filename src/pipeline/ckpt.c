@@ -91,7 +91,8 @@ static int write_fulls(pipeline_job *j, commit_record *r, ckpt_chain *next) {
         rc = stream_engine_checkpoint_full(j->engine, p, &b, j->err, sizeof j->err);
         if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
         free(next->full[ix]);
-        if (rc == 0 && !(next->full[ix] = strdup(path))) rc = -1;
+        next->full[ix] = rc == 0 ? strdup(path) : NULL; /* a failed write names nothing */
+        if (rc == 0 && !next->full[ix]) rc = -1;
         next->full_bytes += b.len;
     }
     buf_free(&b);
