@@ -12,7 +12,7 @@
 
 CC      ?= cc
 Q       := $(if $(V),,@)
-PKGS    := rdkafka libzstd snappy zlib liblz4 libbrotlidec libmicrohttpd libcurl jansson krb5-gssapi krb5
+PKGS    := rdkafka libzstd snappy zlib liblz4 libbrotlidec libmicrohttpd libcurl jansson krb5-gssapi krb5 libxxhash
 
 # librdkafka: at least 2.6.1 (older ones cannot SCRAM-authenticate against Kafka 4.x). Where the
 # system's is older (Debian bookworm: 2.0.2), scripts/setup.d/librdkafka.sh builds 2.8.0 into the

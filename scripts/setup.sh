@@ -19,7 +19,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 # ---- Debian packages ----
 # nodejs, npm and python3 build the dashboard's embedded files (scripts/setup.d/web.sh, scripts/dash_map.py).
 DEB_BUILD=(build-essential pkg-config librdkafka-dev libzstd-dev libsnappy-dev zlib1g-dev liblz4-dev libbrotli-dev
-           libmicrohttpd-dev libcurl4-openssl-dev tzdata libkrb5-dev nodejs npm python3)
+           libmicrohttpd-dev libcurl4-openssl-dev tzdata libkrb5-dev libxxhash-dev nodejs npm python3)
 DEB_TEST=(kcat libjansson-dev clang libclang-rt-14-dev python3-venv maven default-jre-headless
           chromium wrk openssl curl krb5-kdc krb5-admin-server krb5-user)
 want=("${DEB_BUILD[@]}")

@@ -59,6 +59,9 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
          "(a file, --drain), so one bad producer clock cannot make later events late (default 5m; 0 = no limit)",
          0, 0, NULL},
         {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "epoch length (default 5s)", 0, 0, NULL},
+        {"checkpoint-deltas", FLAG_INT, &c.ckpt_max_deltas,
+         "at most N incremental engine checkpoints between two full ones (default 64; 0 = full at every commit)",
+         0, 1e6, NULL},
         {"listen", FLAG_STR, &listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
@@ -162,10 +165,12 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     if (!quiet)
         fprintf(stderr,
                 "stream: done: %llu records, %llu rejected, %llu late, %llu duplicates, %llu epochs, %llu files, "
-                "%llu blank\n",
+                "%llu blank; checkpoints: %llu full (%.1f MiB), %llu delta (%.1f MiB), %.3f s CPU\n",
                 (unsigned long long)st.records, (unsigned long long)st.rejected, (unsigned long long)st.late,
                 (unsigned long long)st.duplicates, (unsigned long long)st.epochs,
-                (unsigned long long)st.files_committed, (unsigned long long)st.blank);
+                (unsigned long long)st.files_committed, (unsigned long long)st.blank,
+                (unsigned long long)st.ckpt_full, st.ckpt_full_bytes / 1048576.0, (unsigned long long)st.ckpt_deltas,
+                st.ckpt_delta_bytes / 1048576.0, st.ckpt_cpu_us / 1e6);
     return 0;
 }
 

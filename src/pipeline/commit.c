@@ -13,7 +13,8 @@
  *   blank <blank records>
  *   offset <topic 0..2> <partition> <next offset>      (kafka, one line each)
  *   file_offset <bytes>                                (file)
- *   ckpt <partition> <path>
+ *   ckpt <partition> <path>                            (the full checkpoint of its chain)
+ *   ckpt_delta <path>                                  (the chain's delta files, in order)
  *   rename <hidden tmp path> <final path>
  *   sum <16 hex digits: hash64 of every byte before this line>
  *
@@ -201,6 +202,8 @@ void commit_record_free(commit_record *r) {
     if (r->ckpt)
         for (int i = 0; i < r->nparts; i++) free(r->ckpt[i]);
     free(r->ckpt);
+    for (size_t i = 0; i < r->n_deltas; i++) free(r->deltas[i]);
+    free(r->deltas);
     free(r->offsets);
     for (size_t i = 0; i < r->n_renames; i++) {
         free(r->renames[i].from);
@@ -238,6 +241,7 @@ int commit_record_encode(const commit_record *r, buf_t *out) {
     for (int p = 0; p < r->nparts; p++)
         if (r->ckpt && r->ckpt[p] && (r->kind != COMMIT_PARTITION || p == r->part))
             rc |= buf_printf(out, "ckpt %d %s\n", p, r->ckpt[p]);
+    for (size_t i = 0; i < r->n_deltas; i++) rc |= buf_printf(out, "ckpt_delta %s\n", r->deltas[i]);
     for (size_t i = 0; i < r->n_renames; i++)
         rc |= buf_printf(out, "rename %s %s\n", r->renames[i].from, r->renames[i].to);
     if (rc) return -1;
@@ -347,6 +351,12 @@ static int decode_line(commit_record *r, const char *s, size_t *cap, seen_lines 
     } else if (sscanf(s, "ckpt %" SCNd64 " %1023s%n", &x, a, &n) == 2 && !s[n]) {
         if (!r->ckpt || !part_ok(r, x) || r->ckpt[x]) return -1;
         if (!(r->ckpt[x] = strdup(a))) return -1;
+    } else if (sscanf(s, "ckpt_delta %1023s%n", a, &n) == 1 && !s[n]) {
+        char **v = realloc(r->deltas, (r->n_deltas + 1) * sizeof *v);
+        if (!v) return -1;
+        r->deltas = v;
+        if (!(r->deltas[r->n_deltas] = strdup(a))) return -1;
+        r->n_deltas++;
     } else if (sscanf(s, "rename %1023s %1023s%n", a, b, &n) == 2 && !s[n]) {
         if (grow_renames(r, cap)) return -1;
         char *f = strdup(a), *t = strdup(b);
@@ -513,7 +523,17 @@ int commit_log_recover_files(storage *s, const commit_record *r, char *err, size
 /* Deletes entries of dir whose epoch number is below keep: records, checkpoints, and the
  * temporary files ('.' + name + ".tmp") of writers killed while writing one (their names carry
  * the writer's lease generation, so no later write of the same epoch replaces them). */
-static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, size_t errlen) {
+static bool names_ckpt(const commit_record *r, const char *path) {
+    for (int p = 0; r && r->ckpt && p < r->nparts; p++)
+        if (r->ckpt[p] && !strcmp(r->ckpt[p], path)) return true;
+    for (size_t i = 0; r && i < r->n_deltas; i++)
+        if (!strcmp(r->deltas[i], path)) return true;
+    return false;
+}
+
+/* Below keep, the files r names (its checkpoint chain) are kept. */
+static int compact_dir(storage *s, const char *dir, int64_t keep, const commit_record *r, char *err,
+                       size_t errlen) {
     storage_list_t l = {0};
     if (storage_list(s, dir, &l, err, errlen)) return -1;
     int rc = 0;
@@ -525,15 +545,25 @@ static int compact_dir(storage *s, const char *dir, int64_t keep, char *err, siz
         if (end == num || ep >= keep || l.entries[i].is_dir) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, nm);
-        rc = storage_remove(s, path, err, errlen);
+        if (!names_ckpt(r, path)) rc = storage_remove(s, path, err, errlen);
     }
     storage_list_free(&l);
     return rc;
 }
 
 int commit_log_compact(storage *s, int64_t keep_epoch, char *err, size_t errlen) {
-    if (compact_dir(s, COMMIT_DIR, keep_epoch, err, errlen)) return -1;
-    return compact_dir(s, STATE_DIR, keep_epoch, err, errlen);
+    if (compact_dir(s, COMMIT_DIR, keep_epoch, NULL, err, errlen)) return -1;
+    return compact_dir(s, STATE_DIR, keep_epoch, NULL, err, errlen);
+}
+
+int commit_log_compact_keep(storage *s, int part, const commit_record *r, char *err, size_t errlen) {
+    if (part >= 0) {
+        char dir[64];
+        part_dir(part, dir, sizeof dir);
+        return compact_dir(s, dir, r->epoch, r, err, errlen);
+    }
+    if (compact_dir(s, COMMIT_DIR, r->epoch, NULL, err, errlen)) return -1;
+    return compact_dir(s, STATE_DIR, r->epoch, r, err, errlen);
 }
 
 /* ---- scale-out: one lineage per partition ---- */
@@ -567,7 +597,7 @@ int part_log_sweep(storage *s, const int *parts, int n, char *err, size_t errlen
 int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t errlen) {
     char dir[64];
     part_dir(part, dir, sizeof dir);
-    return compact_dir(s, dir, keep_seq, err, errlen);
+    return compact_dir(s, dir, keep_seq, NULL, err, errlen);
 }
 
 /* The layout file is written once, by the first scale-out start; the single-instance log

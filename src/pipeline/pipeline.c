@@ -22,6 +22,7 @@ void pipeline_config_default(pipeline_config *c) {
     c->retry_limit_us = 600 * TIME_US_PER_SEC;
     c->lease_timeout_us = 30 * TIME_US_PER_SEC;
     c->max_rows_per_file = 1000000;
+    c->ckpt_max_deltas = CKPT_MAX_DELTAS;
     c->max_future_us = 5 * 60 * TIME_US_PER_SEC;
     c->threads = 1;
     stream_config_default(&c->engine);
@@ -236,19 +237,6 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
 
 /* ---- commit (the steps in pipeline.h, written once for both layouts) ---- */
 
-/* Where lineage part (< 0: the single layout) keeps partition p's checkpoint of record seq
- * written under lease generation gen (in the name: a fenced writer of the same seq cannot
- * overwrite the checkpoint its successor's record names). */
-static void ckpt_path(int part, int p, int64_t seq, int64_t gen, char *out, size_t n) {
-    char dir[64];
-    if (part < 0) {
-        snprintf(out, n, "%s/e%012" PRId64 "-g%" PRId64 "-p%d.ckpt", STATE_DIR, seq, gen, p);
-        return;
-    }
-    part_dir(part, dir, sizeof dir);
-    snprintf(out, n, "%s/%020" PRId64 "-g%" PRId64 ".ckpt", dir, seq, gen);
-}
-
 static void record_path(int part, int64_t seq, char *out, size_t n) {
     char dir[64];
     if (part < 0)
@@ -256,28 +244,6 @@ static void record_path(int part, int64_t seq, char *out, size_t n) {
     else
         part_dir(part, dir, sizeof dir);
     snprintf(out, n, "%s/%020" PRId64 ".commit", dir, seq);
-}
-
-/* Writes the checkpoints a record names: every assigned partition's (single layout) or its
- * partition's (r->part >= 0). */
-static int put_checkpoints(pipeline_job *j, commit_record *r) {
-    buf_t b = {0};
-    int rc = 0;
-    for (int p = 0; p < j->nparts && rc == 0; p++) {
-        stream_partition_stats ps;
-        if (r->part >= 0 ? p != r->part : stream_engine_partition_stats(j->engine, p, &ps) || !ps.assigned) continue;
-        char path[128];
-        ckpt_path(r->part, p, r->epoch, r->generation, path, sizeof path);
-        buf_reset(&b);
-        rc = stream_engine_checkpoint(j->engine, p, &b, j->err, sizeof j->err);
-        if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
-        if (rc == 0 && !(r->ckpt[p] = strdup(path))) {
-            snprintf(j->err, sizeof j->err, "out of memory");
-            rc = -1;
-        }
-    }
-    buf_free(&b);
-    return rc;
 }
 
 /* Close the lineage's tables and collect their renames (single layout: every staged rename,
@@ -343,7 +309,8 @@ int job_commit_lineage(pipeline_job *j, int part) {
     buf_t b = {0};
     int rc = (r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt)) ? lineage_fence(j, part, part < 0) : -1;
     if (!r.ckpt) snprintf(j->err, sizeof j->err, "out of memory");
-    if (rc == 0) rc = put_checkpoints(j, &r);
+    ckpt_chain *chain = &j->chains[part < 0 ? 0 : part], next = {0};
+    if (rc == 0) rc = ckpt_write(j, &r, chain, &next);
     if (rc == 0) rc = commit_record_encode(&r, &b);
     char path[128];
     record_path(part, r.epoch, path, sizeof path);
@@ -352,16 +319,23 @@ int job_commit_lineage(pipeline_job *j, int part) {
     if (rc == 0) rc = lineage_fence(j, part, false);
     if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
     /* From here the lineage is committed: a failure below is finished by recovery (or by the
-     * partition's next owner). */
+     * partition's next owner). Its checkpoint chain is the one the record names. */
+    if (rc == 0) {
+        ckpt_chain_free(chain);
+        *chain = next;
+    } else {
+        ckpt_chain_free(&next);
+    }
     for (size_t i = 0; rc == 0 && i < nrn; i++)
         rc = storage_rename(j->base, rn[i].from, rn[i].to, j->err, sizeof j->err);
     if (rc == 0) {
         j->stats.files_committed += nrn;
-        rc = part < 0 ? commit_log_compact(j->base, r.epoch, j->err, sizeof j->err)
-                      : part_log_compact(j->base, part, r.epoch, j->err, sizeof j->err);
+        rc = commit_log_compact_keep(j->base, part, &r, j->err, sizeof j->err);
     }
     for (int p = 0; r.ckpt && p < j->nparts; p++) free(r.ckpt[p]);
     free(r.ckpt);
+    for (size_t i = 0; i < r.n_deltas; i++) free(r.deltas[i]);
+    free(r.deltas);
     buf_free(&b);
     if (part >= 0) {
         rename_pairs_free(rn, nrn);
@@ -387,23 +361,6 @@ static int job_commit(pipeline_job *j) {
 }
 
 /* ---- setup and recovery ---- */
-
-/* Why a bound at all: a checkpoint is read whole into memory; a size beyond this is corruption. */
-#define CKPT_MAX ((size_t)4 << 30)
-
-int job_restore_checkpoint(pipeline_job *j, int part, const char *path, int64_t now_us) {
-    char *data = NULL;
-    size_t n = 0;
-    bool exists = false;
-    if (storage_get_all(j->base, path, CKPT_MAX, &data, &n, &exists, j->err, sizeof j->err)) return -1;
-    if (!exists) {
-        snprintf(j->err, sizeof j->err, "checkpoint %s named by the commit log is missing", path);
-        return -1;
-    }
-    int rc = stream_engine_restore(j->engine, part, data, n, now_us, j->err, sizeof j->err);
-    free(data);
-    return rc;
-}
 
 int job_make_engine(pipeline_job *j) {
     stream_config ec = j->cfg->engine;
@@ -447,8 +404,10 @@ static int job_recover(pipeline_job *j) {
     }
     if (rc == 0) rc = commit_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0) rc = job_make_engine(j);
-    for (int p = 0; rc == 0 && r.epoch >= 0 && p < j->nparts; p++)
-        if (r.ckpt[p]) rc = job_restore_checkpoint(j, p, r.ckpt[p], time_mono_us());
+    if (rc == 0 && r.epoch >= 0)
+        rc = ckpt_restore(j, &r, -1, time_mono_us(), &j->chains[0]);
+    else
+        ckpt_chain_free(&j->chains[0]);
     if (rc == 0) {
         bool keep = r.epoch >= 0 && r.offsets && !j->cfg->fresh_input;
         for (int p = 0; p < j->nparts; p++)
@@ -493,7 +452,8 @@ static int job_alloc_offsets(pipeline_job *j) {
     j->offsets = malloc(sizeof *j->offsets * (size_t)j->nparts);
     j->high = calloc((size_t)j->nparts, sizeof *j->high);
     j->pc = calloc((size_t)j->nparts, sizeof *j->pc);
-    if (!j->offsets || !j->high || !j->pc || (j->cfg->scale_out && scaleout_alloc(j))) {
+    j->chains = calloc(j->cfg->scale_out ? (size_t)j->nparts : 1, sizeof *j->chains);
+    if (!j->offsets || !j->high || !j->pc || !j->chains || (j->cfg->scale_out && scaleout_alloc(j))) {
         snprintf(j->err, sizeof j->err, "out of memory");
         return -1;
     }
@@ -517,6 +477,8 @@ static void job_close(pipeline_job *j) {
     free(j->offsets);
     free(j->high);
     free(j->pc);
+    for (int p = 0; j->chains && p < (j->cfg->scale_out ? j->nparts : 1); p++) ckpt_chain_free(&j->chains[p]);
+    free(j->chains);
     scaleout_free(j);
     status_server_stop(j->status);
 }

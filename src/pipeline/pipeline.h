@@ -126,6 +126,9 @@ typedef struct {
                                       holder's last heartbeat (every commit and every third of it);
                                       a crashed writer's successor waits that long. Default 30 s */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
+    int64_t ckpt_max_deltas;       /* engine checkpoints: at most this many deltas between two
+                                      full ones (docs/stream.md "Checkpoints"); default 64;
+                                      0 = a full checkpoint at every commit */
     const char *time_zone;         /* IANA zone of every table's date= partition; NULL = UTC.
                                       Opened with lake_tz_open: the command sets it first */
 
@@ -171,6 +174,9 @@ typedef struct {
                                       added to windows already written; see stream.h) */
     uint64_t epochs, files_committed, rows_committed;
     uint64_t storage_errors, kafka_errors;
+    uint64_t ckpt_full, ckpt_deltas;         /* engine checkpoint files written (full, delta) */
+    uint64_t ckpt_full_bytes, ckpt_delta_bytes;
+    uint64_t ckpt_cpu_us;                    /* CPU time of the thread that wrote them, in it */
     int64_t watermark_us;
 } pipeline_stats;
 

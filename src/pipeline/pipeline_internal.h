@@ -85,7 +85,11 @@ typedef struct {
     int64_t generation;            /* the writer's lease generation (0: a record from before leases) */
     uint64_t records;              /* input records consumed up to the offsets */
     commit_counts counts;          /* outcome counters up to the offsets */
-    char **ckpt;                   /* per partition: checkpoint path (or NULL) */
+    char **ckpt;                   /* per partition: checkpoint path (or NULL): the full
+                                      checkpoint of its chain (ckpt.c) */
+    char **deltas;                 /* the chain's delta files after those, oldest first; each
+                                      holds one delta piece per partition with a ckpt */
+    size_t n_deltas;
     rename_pair *renames;
     size_t n_renames;
 } commit_record;
@@ -104,6 +108,9 @@ int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errle
 int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen);
 /* Deletes records and checkpoints of epochs before keep_epoch. */
 int commit_log_compact(storage *s, int64_t keep_epoch, char *err, size_t errlen);
+/* The same, but keeps the checkpoint files r names (its chain's full and deltas may be older
+ * than r's epoch). part < 0: the single layout's log; else partition part's lineage. */
+int commit_log_compact_keep(storage *s, int part, const commit_record *r, char *err, size_t errlen);
 
 /* ---- scale-out layout: one commit lineage per partition ---- */
 /* "_ecom/parts/p0003" */
@@ -150,6 +157,21 @@ int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
 int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
 void lease_release(storage *s, writer_lease *l);
 
+/* ---- checkpoint chains (ckpt.c): a full checkpoint per partition, then delta files ----
+ * One chain per commit lineage: the single layout's (every partition; one delta file per
+ * epoch holds every partition's delta piece) or a scale-out partition's. A chain is what the
+ * lineage's last committed record names; the next record names it plus one delta file, or a
+ * new full checkpoint when the deltas since the full have grown as large as it (so recovery
+ * reads at most about twice the state) or cfg->ckpt_max_deltas of them (default
+ * CKPT_MAX_DELTAS). */
+#define CKPT_MAX_DELTAS 64
+typedef struct {
+    int nfull;                     /* partitions covered: nparts, or 1 (scale-out: its own) */
+    char **full;                   /* [nfull] full checkpoint path of each (NULL: none yet) */
+    char **deltas;
+    size_t n_deltas;
+    uint64_t full_bytes, delta_bytes;
+} ckpt_chain;
 /* ---- the job ---- */
 /* Whether the Kafka broker can be asked (file input: never asked). */
 typedef enum { JOB_BROKER_UNKNOWN = 0, JOB_BROKER_UP, JOB_BROKER_DOWN } job_broker_state;
@@ -208,7 +230,21 @@ struct pipeline_job {
     char err[512];
     struct status_server *status;
     struct job_workers *workers;   /* --threads N > 1 (workers.c); NULL: the one-thread loop */
+    ckpt_chain *chains;            /* [1] single layout, [nparts] scale-out: each lineage's
+                                      committed checkpoint chain (ckpt.c) */
 };
+
+/* ---- checkpoint chains (ckpt.c), continued ---- */
+void ckpt_chain_free(ckpt_chain *c);
+/* Writes lineage part's checkpoints for record r (r->part >= 0: that partition's; else every
+ * assigned one's) as the next piece of chain cur: fills r->ckpt and r->deltas (r owns them)
+ * and *next, the chain r names (the caller keeps it once r is committed). 0 or -1 with j->err. */
+int ckpt_write(pipeline_job *j, commit_record *r, const ckpt_chain *cur, ckpt_chain *next);
+/* Restores the engine's partitions named by r (part >= 0: only that one) from r's chain and
+ * fills *out with it. 0, -1 with j->err (storage: worth retrying), or COMMIT_REFUSED when a
+ * piece is corrupt, out of place or absent from its delta file ("corrupt checkpoint ..." naming
+ * the partition and the file): retrying cannot help. */
+int ckpt_restore(pipeline_job *j, const commit_record *r, int part, int64_t now_us, ckpt_chain *out);
 
 /* Index 0..KAFKA_NTOPICS-1 of a topic name in cfg->topics (views, cart, orders), or -1. */
 int job_topic_index(const pipeline_job *j, const char *topic);
@@ -225,8 +261,6 @@ int job_commit_lineage(pipeline_job *j, int part);
  * on first use; NULL with j->err. */
 lake_table *job_metric_table(pipeline_job *j, int t, int part);
 int job_make_engine(pipeline_job *j);
-/* Restores partition part of the engine from the checkpoint at path (named by a record). */
-int job_restore_checkpoint(pipeline_job *j, int part, const char *path, int64_t now_us);
 /* Adds (sign 1) or removes (sign -1) a partition's counters to/from the job's. */
 void job_stats_add(pipeline_job *j, const part_counts *pc, int sign);
 /* Closes partition part's tables into the staging list (scale-out); aborts them on failure. */

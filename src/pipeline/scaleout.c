@@ -81,6 +81,7 @@ int scaleout_reset(pipeline_job *j) {
         for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[p][t] = -1;
     }
     staging_clear(j->st);
+    for (int p = 0; p < j->nparts; p++) ckpt_chain_free(&j->chains[p]);
     j->stats.records = j->stats.duplicates = j->stats.late = j->stats.rejected = j->stats.blank = 0;
     memset(j->stats.ok, 0, sizeof j->stats.ok);
     j->take_failed = false;
@@ -99,8 +100,9 @@ static int part_take(pipeline_job *j, int part, int64_t now_us) {
     if (part_log_read_latest(j->base, part, &r, j->err, sizeof j->err)) return -1;
     int rc = part_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0 && r.epoch >= 0 && r.ckpt[part]) {
-        rc = job_restore_checkpoint(j, part, r.ckpt[part], now_us);
+        rc = ckpt_restore(j, &r, part, now_us, &j->chains[part]);
     } else if (rc == 0) {
+        ckpt_chain_free(&j->chains[part]);
         rc = stream_engine_assign(j->engine, part, now_us);
         if (rc) snprintf(j->err, sizeof j->err, "cannot assign partition %d", part);
     }
@@ -123,6 +125,7 @@ static void part_release(pipeline_job *j, int part) {
     job_abort_part_tables(j, part);
     drop_part_renames(j, part);
     stream_engine_revoke(j->engine, part);
+    ckpt_chain_free(&j->chains[part]);
     job_stats_add(j, &j->pc[part], -1);
     memset(&j->pc[part], 0, sizeof j->pc[part]);
     for (int t = 0; t < KAFKA_NTOPICS; t++) j->offsets[part][t] = -1;

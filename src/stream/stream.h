@@ -183,6 +183,46 @@ int stream_engine_checkpoint(const stream_engine *e, int part, buf_t *out, char 
 int stream_engine_restore(stream_engine *e, int part, const void *p, size_t n, int64_t now_us,
                           char *err, size_t errlen);
 
+/* Incremental checkpoints. A partition's checkpoints form a chain: a full one
+ * (stream_engine_checkpoint_full), then deltas (stream_engine_checkpoint_delta), each holding
+ * only what changed since the previous piece of the chain: the shard's counters and watermark,
+ * the list of open windows, the aggregates of the windows that received events, the closed
+ * windows and pending corrections (small: written whole), the funnel pairs changed, and the
+ * dedup ids added. What was evicted follows from the watermark, so deletions cost nothing.
+ * Each delta names the checksum of the piece it follows and its number in the chain (1, 2, ...),
+ * so restoring refuses a chain with a piece missing, repeated, out of order or from another
+ * chain, by name. The write cost of a delta is that of the epoch's changes, not of the state.
+ *
+ * Both writers append a piece (header + checksummed payload, like stream_engine_checkpoint)
+ * to out and make the current state the base of the next delta: a piece the caller then loses
+ * breaks the chain (the next delta names it), so after a failed write take a full one next
+ * (or restore). stream_engine_checkpoint_full writes the bytes stream_engine_checkpoint
+ * would. stream_engine_checkpoint_delta is -1 ("no checkpoint to build a delta on") when no
+ * full piece was written or restored since the partition was created or assigned. */
+int stream_engine_checkpoint_full(stream_engine *e, int part, buf_t *out, char *err, size_t errlen);
+int stream_engine_checkpoint_delta(stream_engine *e, int part, buf_t *out, char *err, size_t errlen);
+
+typedef struct {
+    const void *p;
+    size_t n;
+} stream_ckpt_piece;
+/* Replaces partition part's state with chain v[0..n): v[0] a full checkpoint (or any
+ * stream_engine_checkpoint), then its deltas in order. As stream_engine_restore, which is this
+ * with n == 1; afterwards a delta can follow. -1 with "corrupt checkpoint: ..." naming the bad
+ * piece ("delta 3: checksum mismatch", "delta 2 of the chain (numbered 3) does not follow piece
+ * 1: ...") and the state left empty. */
+int stream_engine_restore_chain(stream_engine *e, int part, const stream_ckpt_piece *v, size_t n, int64_t now_us,
+                                char *err, size_t errlen);
+
+/* What the header of the piece at p says (no checksum check): a caller storing several pieces
+ * in one file walks them with it. -1 when p holds no piece header. */
+typedef struct {
+    bool delta;
+    int partition;
+    size_t len; /* header + payload bytes */
+} stream_ckpt_info;
+int stream_checkpoint_peek(const void *p, size_t n, stream_ckpt_info *out);
+
 typedef struct {
     bool assigned, idle;
     int64_t next_offset;          /* offset after the last event processed; -1 if none */

@@ -76,7 +76,7 @@ static int64_t shard_wm(const stream_engine *e, const st_shard *s) {
 
 /* ---- slots ---- */
 
-static void slot_free(st_slot *sl) {
+void st_slot_free(st_slot *sl) {
     st_agg_free(sl->ag);
     free(sl->eval.v);
     free(sl->expire.v);
@@ -126,7 +126,7 @@ static st_slot *slot_find(st_shard *s, int64_t j, bool create) {
 }
 
 void st_shard_reset(st_shard *s) {
-    for (uint32_t i = 0; i < s->n_slots; i++) slot_free(s->slots[i]);
+    for (uint32_t i = 0; i < s->n_slots; i++) st_slot_free(s->slots[i]);
     free(s->slots);
     for (uint32_t i = s->closed_head; i < s->n_closed; i++) st_agg_free(s->closed[i].ag);
     free(s->closed);
@@ -202,7 +202,7 @@ static int pair_touch(stream_engine *e, st_shard *s, st_pair *p, int64_t k) {
 
 static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k, uint64_t h) {
     st_pair *p = st_pairtab_get(&s->pairs, h, ev->user_id, ev->product_id, true, NULL);
-    if (!p) return -1;
+    if (!p || st_pair_mark(&s->pairs, p)) return -1;
     for (uint32_t i = 0; i < p->n_el; i++) {
         st_el *el = &p->el[i];
         if (el->kind == EL_VIEW && st_floordiv(el->t, e->cfg.window_us) == k) {
@@ -220,7 +220,7 @@ static int funnel_view(stream_engine *e, st_shard *s, const event *ev, int64_t k
 static int funnel_time(stream_engine *e, st_shard *s, uint64_t h, strview user, strview product,
                        int64_t ts, int32_t kind, int64_t k) {
     st_pair *p = st_pairtab_get(&s->pairs, h, user, product, true, NULL);
-    if (!p) return -1;
+    if (!p || st_pair_mark(&s->pairs, p)) return -1;
     if (kind == EL_BUY && p->n_el && p->el[p->n_el - 1].kind == EL_BUY &&
         p->el[p->n_el - 1].t == ts)
         return 0; /* same product twice in one order */
@@ -280,6 +280,7 @@ static int agg_event(st_agg *a, const event *ev) {
 
 static int apply_agg(st_slot *sl, const event *ev) {
     if (!sl->ag && !(sl->ag = st_agg_new())) return -1;
+    sl->dirty = true;
     return agg_event(sl->ag, ev);
 }
 
@@ -411,7 +412,9 @@ static void pair_eval(const stream_engine *e, const st_pair *p, int64_t t0, bool
 }
 
 /* Counts the funnel of window j - fw over the pairs anchored there (slot j's eval list). With
- * consume, the anchors are removed (the window is final). */
+ * consume, the anchors are removed (the window is final). A checkpoint delta does not list
+ * the pairs changed only by this: the restore replays it (stream_ckpt.c ck_consume), so keep
+ * the two in step. */
 static void funnel_count(const stream_engine *e, st_slot *sl, st_pairtab *consume,
                          int64_t *viewed, int64_t *carted, int64_t *bought) {
     int64_t k = sl->j - e->fw;
@@ -490,7 +493,7 @@ static int close_first_slot(stream_engine *e, int part) {
         if (i + 4 < sl->expire.n) st_pairtab_prefetch(&s->pairs, sl->expire.v[i + 4]->h);
         if (sl->expire.v[i]->exp == sl->j) st_pairtab_remove(&s->pairs, sl->expire.v[i]);
     }
-    slot_free(sl);
+    st_slot_free(sl);
     return rc;
 }
 

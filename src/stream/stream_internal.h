@@ -191,12 +191,20 @@ typedef struct {
     uint32_t cap;
     int64_t min_k; /* smallest k present (INT64_MAX when empty) */
     st_itab ix;
+    /* For incremental checkpoints: entries from index mark on were added since the last
+     * checkpoint piece; reused holds copies of older (expired) entries given a new life since
+     * then (an id seen again past its horizon, before a compaction dropped it). */
+    uint32_t mark;
+    st_dd *reused;
+    uint32_t n_reused, cap_reused;
 } st_dedup;
 enum { ST_DD_NEW = 0, ST_DD_DUP = 1, ST_DD_CONFLICT = 2 };
 /* Looks id up among the live entries (k > live_after): ST_DD_DUP if present with content hash
  * ch (or with 0, content unknown), ST_DD_CONFLICT if present with another; else ST_DD_NEW, and it is remembered (window k)
  * unless k <= live_after. -1 on OOM. */
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after);
+/* The current entries become the base of the next checkpoint piece (mark, reused cleared). */
+void st_dedup_mark(st_dedup *d);
 /* Forgets the entries with k <= live_after (amortised: see stream_tab.c). 0 or -1 (OOM). */
 int st_dedup_expire(st_dedup *d, int64_t live_after);
 uint64_t st_dedup_bytes(const st_dedup *d);
@@ -221,6 +229,8 @@ typedef struct st_pair {
     uint32_t n_el, cap_el;
     st_el inl[2];
     uint16_t ulen, plen;
+    uint32_t dirty;       /* 1 + index in the table's dirty list; 0 = unchanged since the last
+                             checkpoint piece (fits in what was padding: same size class) */
     char key[];           /* user_id then product_id */
 } st_pair;
 
@@ -258,6 +268,12 @@ typedef struct {
     uint64_t n_el; /* elements over all pairs, for the state count */
     st_pool_free *free[ST_POOL_MAX / 16];
     st_pool_block *blocks;
+    /* Incremental checkpoints: while track is set, every pair an event changed (created, an
+     * element added, its expiry moved) is listed once in dirty until the next checkpoint piece;
+     * a removed pair leaves NULL behind (its removal follows from the shard's close, and so do
+     * the anchors a closing window consumes: the restore replays both). */
+    bool track;
+    st_pairvec dirty;
 } st_pairtab;
 /* The hash of a (user, product) pair, computed once per event (see st_pairtab_prefetch). */
 uint64_t st_pair_hash(strview user, strview product);
@@ -272,10 +288,20 @@ st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product
 void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p */
 void st_pairtab_free(st_pairtab *t);
 int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind);
+/* Lists p as changed since the last checkpoint piece (once; nothing unless t->track). 0 or -1. */
+static inline int st_pair_mark(st_pairtab *t, st_pair *p) {
+    if (!t->track || p->dirty) return 0;
+    if (st_pairvec_push(&t->dirty, p)) return -1;
+    p->dirty = t->dirty.n;
+    return 0;
+}
+/* Empties the dirty list (every pair unchanged from here on). */
+void st_pairtab_clean(st_pairtab *t);
 
 /* ---- slots and shards ---- */
 typedef struct {
     int64_t j;
+    bool dirty;          /* ag changed since the last checkpoint piece */
     st_agg *ag;          /* window j's aggregates; NULL while no event */
     st_pairvec eval;     /* pairs anchored in window j - fw */
     st_pairvec expire;   /* pairs whose exp was set to j */
@@ -313,6 +339,10 @@ typedef struct {
     st_corr *corr;           /* pending corrections, increasing j */
     uint32_t n_corr, cap_corr;
     st_pairtab pairs;
+    /* The checkpoint chain (stream_ckpt.c): checksum of the last piece written or restored
+     * (0: none, so no delta can follow) and the number of deltas since its full checkpoint. */
+    uint64_t ck_prev;
+    uint32_t ck_n;
 } st_shard;
 
 struct stream_engine {
@@ -325,6 +355,7 @@ struct stream_engine {
 };
 
 void st_shard_reset(st_shard *s);                    /* frees all state, keeps counters zeroed */
+void st_slot_free(st_slot *sl);
 st_slot *st_shard_slot(st_shard *s, int64_t j, bool create);
 int64_t st_floordiv(int64_t a, int64_t b);
 

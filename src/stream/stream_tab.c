@@ -345,6 +345,11 @@ int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_a
     if (i >= 0) { /* an expired entry not yet compacted: reused */
         d->v[i].ch = ch;
         d->v[i].k = k;
+        /* older than the last checkpoint piece: the next delta must carry it (rare) */
+        if ((uint32_t)i < d->mark) {
+            if (grow((void **)&d->reused, &d->cap_reused, d->n_reused, sizeof *d->reused)) return -1;
+            d->reused[d->n_reused++] = d->v[i];
+        }
         return ST_DD_NEW;
     }
     if (grow((void **)&d->v, &d->cap, d->ix.n, sizeof *d->v)) return -1;
@@ -382,14 +387,16 @@ int st_dedup_expire(st_dedup *d, int64_t live_after) {
     if (!n || live_after < d->min_k) return 0;
     for (uint32_t i = 0; i < n; i++) dead += d->v[i].k <= live_after;
     if (dead * 2 < n) return 0;
-    uint32_t o = 0;
+    uint32_t o = 0, mark = 0;
     int64_t mk = INT64_MAX;
     for (uint32_t i = 0; i < n; i++) {
         if (d->v[i].k <= live_after) continue;
         if (d->v[i].k < mk) mk = d->v[i].k;
+        mark += i < d->mark; /* the order is kept: entries before the mark stay before it */
         d->v[o++] = d->v[i];
     }
     d->min_k = mk;
+    d->mark = mark;
     return dedup_reindex(d, o);
 }
 
@@ -403,8 +410,14 @@ uint64_t st_dedup_bytes(const st_dedup *d) {
     return (uint64_t)d->cap * sizeof *d->v + (uint64_t)d->ix.hcap * 8 + (d->ix.mask ? (uint64_t)(d->ix.mask + 1) * 8 : 0);
 }
 
+void st_dedup_mark(st_dedup *d) {
+    d->mark = d->ix.n;
+    d->n_reused = 0;
+}
+
 void st_dedup_free(st_dedup *d) {
     free(d->v);
+    free(d->reused);
     st_itab_free(&d->ix);
     memset(d, 0, sizeof *d);
     d->min_k = INT64_MAX;
@@ -545,6 +558,7 @@ st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product
     p->cap_el = 2;
     p->ulen = (uint16_t)user.n;
     p->plen = (uint16_t)product.n;
+    p->dirty = 0;
     if (user.n) memcpy(p->key, user.p, user.n);
     if (product.n) memcpy(p->key + user.n, product.p, product.n);
     t->slots[k] = (st_pslot){h, p};
@@ -575,6 +589,7 @@ void st_pairtab_remove(st_pairtab *t, st_pair *p) {
     uint32_t k = (uint32_t)p->h & (t->cap - 1);
     while (t->slots[k].p && t->slots[k].p != p) k = (k + 1) & (t->cap - 1);
     if (t->slots[k].p) pairtab_delete_slot(t, k);
+    if (p->dirty) t->dirty.v[p->dirty - 1] = NULL;
     t->n--;
     t->n_el -= p->n_el;
     pair_release(t, p);
@@ -590,7 +605,14 @@ void st_pairtab_free(st_pairtab *t) {
         free(b);
     }
     free(t->slots);
+    free(t->dirty.v);
     memset(t, 0, sizeof *t);
+}
+
+void st_pairtab_clean(st_pairtab *t) {
+    for (uint32_t i = 0; i < t->dirty.n; i++)
+        if (t->dirty.v[i]) t->dirty.v[i]->dirty = 0;
+    t->dirty.n = 0;
 }
 
 int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind) {

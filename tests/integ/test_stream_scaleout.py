@@ -235,12 +235,20 @@ def raw_events_exactly_once(SROOT=SROOT):
     rej = [con.execute(f"SELECT count(*) FROM read_parquet('{r}/rejected/**/*.parquet')").fetchone()[0]
            for r in (MROOT, SROOT)]
     assert rej[0] == rej[1] and rej[0] > 0, f"rejected: single {rej[0]}, scale-out {rej[1]}"
-    # no debris, and the logs are compact: one record and one checkpoint per partition
+    # no debris, and the logs are compact: one record per partition and the checkpoint chain it
+    # names (a full checkpoint and the deltas after it), nothing else
     hidden = [os.path.join(d, f) for d, _, fs in os.walk(SROOT) for f in fs if f.startswith(".part-")]
     assert not hidden, f"uncommitted files left: {hidden[:3]}"
     for p in range(NPART):
-        names = sorted(os.listdir(os.path.join(SROOT, "_ecom", "parts", "p%04d" % p)))
-        assert len(names) == 3 and names[2] == "lease", f"partition {p}: {names}"
+        pdir = os.path.join(SROOT, "_ecom", "parts", "p%04d" % p)
+        names = sorted(os.listdir(pdir))
+        recs = [n for n in names if n.endswith(".commit")]
+        assert len(recs) == 1 and "lease" in names, f"partition {p}: {names}"
+        with open(os.path.join(pdir, recs[0])) as f:
+            rec = f.read()
+        chain = {os.path.basename(x) for x in re.findall(r"^ckpt(?:_delta| \d+) (\S+)$", rec, re.M)}
+        assert set(names) - {"lease", recs[0]} == chain and any(n.endswith(".ckpt") for n in chain), \
+            f"partition {p}: {names}, the record names {sorted(chain)}"
         leases = os.listdir(os.path.join(SROOT, "_ecom", "parts", "p%04d" % p, "lease"))
         assert len(leases) == 1 and leases[0].endswith(".lease"), f"partition {p}'s leases: {leases}"
 

@@ -176,6 +176,46 @@ static void test_latest_and_compact(check_state *st) {
     CHECK(rm_root(root) == 0);
 }
 
+/* A record naming a checkpoint chain: the full checkpoint and two delta files, in order; every
+ * byte flip and truncation refused; compaction keeps the chain's files however old. */
+static void test_record_chain(check_state *st) {
+    CHECK_STATE(st);
+    commit_record r = sample_record(), d;
+    static char *dl[2] = {"_ecom/state/e000000000004-g1.delta", "_ecom/state/e000000000005-g1.delta"};
+    r.epoch = 5;
+    r.deltas = dl;
+    r.n_deltas = 2;
+    buf_t b = {0};
+    char err[256];
+    CHECK(commit_record_encode(&r, &b) == 0);
+    CHECK(strstr(b.data, "ckpt_delta _ecom/state/e000000000004-g1.delta\nckpt_delta _ecom/state/e000000000005") != NULL);
+    CHECK(commit_record_decode(b.data, b.len, &d, err, sizeof err) == 0);
+    CHECK_INTEQ(d.n_deltas, 2);
+    CHECK_STREQ(d.deltas[0], dl[0]);
+    CHECK_STREQ(d.deltas[1], dl[1]);
+    CHECK_STREQ(d.ckpt[0], r.ckpt[0]);
+    commit_record_free(&d);
+    CHECK_INTEQ(record_mutants_accepted(&b, 0x04), 0);
+    buf_free(&b);
+    /* compaction: files of older epochs go unless the record names them */
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    static char *ck[2] = {"_ecom/state/e000000000003-p0.ckpt", NULL};
+    r.ckpt = ck;
+    const char *files[] = {"_ecom/state/e000000000002-p0.ckpt", "_ecom/state/e000000000003-p0.ckpt",
+                           "_ecom/state/e000000000003-g1.delta", dl[0], dl[1], "_ecom/state/.e000000000004-g1.delta.tmp"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) CHECK(put(s, files[i], "x") == 0);
+    CHECK(put(s, COMMIT_DIR "/00000000000000000004.commit", "old") == 0);
+    CHECK(commit_log_compact_keep(s, -1, &r, err, sizeof err) == 0);
+    CHECK(!exists(s, files[0]) && exists(s, files[1]) && !exists(s, files[2]));
+    CHECK(exists(s, dl[0]) && exists(s, dl[1]) && !exists(s, files[5]));
+    CHECK(!exists(s, COMMIT_DIR "/00000000000000000004.commit"));
+    storage_close(s);
+    CHECK(rm_root(root) == 0);
+}
+
 /* A scale-out record: one partition's offsets, checkpoint, counters and renames. */
 static commit_record part_record(void) {
     static int64_t offs[4][3] = {{-1, -1, -1}, {-1, -1, -1}, {100, 7, 3}, {-1, -1, -1}};
@@ -539,6 +579,7 @@ int main(void) {
     RUN(&st, test_record_corruption);
     RUN(&st, test_recover_and_sweep);
     RUN(&st, test_latest_and_compact);
+    RUN(&st, test_record_chain);
     RUN(&st, test_part_record_roundtrip);
     RUN(&st, test_part_record_corruption);
     RUN(&st, test_record_without_counters);

@@ -2,6 +2,7 @@
  * eviction, checkpoints, top-10 ties and partial-merge equivalence. Events are built directly
  * as `event` structs; a brute-force oracle checks the numbers. */
 #include "check.h"
+#include <xxhash.h>
 #include "stream_testlib.h"
 
 #define MIN_US (60 * TIME_US_PER_SEC)
@@ -892,7 +893,7 @@ static void test_checkpoint_corrupt(check_state *st) {
         for (size_t i = 0; i < len; i++) buf_append_char(&gb, (char)tl_rand(&s));
         /* keep the config prefix valid so the decoder goes deeper */
         memcpy(gb.data + 32, ck.data + 32, len < 36 ? len : 36);
-        uint64_t hh = hash64(gb.data + 32, len);
+        uint64_t hh = XXH3_64bits(gb.data + 32, len); /* version 5's checksum */
         for (int i = 0; i < 8; i++) {
             gb.data[16 + i] = (char)(unsigned char)((uint64_t)len >> (8 * i));
             gb.data[24 + i] = (char)(unsigned char)(hh >> (8 * i));
@@ -906,6 +907,232 @@ static void test_checkpoint_corrupt(check_state *st) {
     stream_engine_free(f);
     stream_engine_free(g);
     stream_engine_free(h);
+    free(v);
+}
+
+/* ---- incremental checkpoints: a chain of a full piece and deltas ---- */
+
+/* One partition's pieces since its last full checkpoint. */
+typedef struct {
+    buf_t b[64];
+    int n;
+} chain;
+
+static void chain_free(chain *c) {
+    for (int i = 0; i < c->n; i++) buf_free(&c->b[i]);
+    c->n = 0;
+}
+
+static void chain_pieces(chain *c, stream_ckpt_piece *v) {
+    for (int i = 0; i < c->n; i++) v[i] = (stream_ckpt_piece){c->b[i].data, c->b[i].len};
+}
+
+/* Events in an order with some moved ~300 positions later (late by minutes: corrections,
+ * late funnel joins), so that deltas carry every kind of change. */
+static size_t *late_order(size_t n, uint64_t seed) {
+    size_t *o = malloc(n * sizeof *o);
+    for (size_t i = 0; i < n; i++) o[i] = i;
+    uint64_t s = seed;
+    for (size_t i = 0; i + 300 < n; i++)
+        if (tl_rand(&s) % 40 == 0) {
+            size_t t = o[i];
+            memmove(o + i, o + i + 1, 299 * sizeof *o);
+            o[i + 299] = t;
+        }
+    return o;
+}
+
+/* Engine A takes a full piece every `full_every` steps and deltas between; at cut steps a
+ * fresh engine B is restored from each partition's chain and fed the rest: its output, its
+ * state size and its next full checkpoint's length equal A's. */
+static void chain_equivalence(check_state *st, stream_emit_mode mode) {
+    CHECK_STATE(st);
+    enum { N = 6000, P = 3, EVERY = 150, FULL_EVERY = 9 };
+    tev *v = tl_generate(N, T0, 60, 30, 2500, 3, 21);
+    size_t *ord = late_order(N, 5);
+    stream_config c = small_cfg(P);
+    c.mode = mode;
+    tl_rec a = {0};
+    stream_sink sa = tl_sink(&a);
+    stream_engine *ea = stream_engine_new(&c, &sa, NULL, 0);
+    chain ch[P] = {0};
+    char err[200];
+    size_t full_bytes = 0, delta_bytes = 0;
+    int cuts = 0;
+    for (size_t step = 0; step * EVERY < N; step++) {
+        size_t lo = step * EVERY, hi = lo + EVERY < N ? lo + EVERY : N;
+        for (size_t i = lo; i < hi; i++)
+            stream_engine_process(ea, tl_part(&v[ord[i]].ev, P), (int64_t)i, &v[ord[i]].ev);
+        CHECK(stream_engine_advance(ea, 0, NULL, 0) == 0);
+        for (int p = 0; p < P; p++) {
+            if (step % FULL_EVERY == 0) chain_free(&ch[p]);
+            buf_t *b = &ch[p].b[ch[p].n++];
+            *b = (buf_t){0};
+            int rc = step % FULL_EVERY == 0 ? stream_engine_checkpoint_full(ea, p, b, err, sizeof err)
+                                            : stream_engine_checkpoint_delta(ea, p, b, err, sizeof err);
+            CHECK(rc == 0);
+            if (step % FULL_EVERY == 0) full_bytes += b->len; else delta_bytes += b->len;
+        }
+        if (step % 4 != 3 || hi == N) continue;
+        /* a cut: restore B from the chains, feed it the rest like A */
+        cuts++;
+        tl_rec b = {0};
+        stream_sink sb = tl_sink(&b);
+        stream_engine *eb = stream_engine_new(&c, &sb, NULL, 0);
+        for (int p = 0; p < P; p++) {
+            stream_ckpt_piece pc[64];
+            chain_pieces(&ch[p], pc);
+            CHECK(stream_engine_restore_chain(eb, p, pc, (size_t)ch[p].n, 0, err, sizeof err) == 0);
+            buf_t x = {0}, y = {0};
+            CHECK(stream_engine_checkpoint(ea, p, &x, err, sizeof err) == 0);
+            CHECK(stream_engine_checkpoint(eb, p, &y, err, sizeof err) == 0);
+            CHECK_INTEQ(y.len, x.len);
+            buf_free(&x);
+            buf_free(&y);
+        }
+        CHECK_INTEQ(stream_engine_state_entries(eb), stream_engine_state_entries(ea));
+        /* A's own future output: a copy of A restored from its full checkpoints now */
+        tl_rec a2 = {0};
+        stream_sink sa2 = tl_sink(&a2);
+        stream_engine *ea2 = stream_engine_new(&c, &sa2, NULL, 0);
+        for (int p = 0; p < P; p++) {
+            buf_t x = {0};
+            stream_engine_checkpoint(ea, p, &x, err, sizeof err);
+            CHECK(stream_engine_restore(ea2, p, x.data, x.len, 0, err, sizeof err) == 0);
+            buf_free(&x);
+        }
+        for (size_t i = hi; i < N; i++) {
+            const event *ev = &v[ord[i]].ev;
+            int ra = stream_engine_process(ea2, tl_part(ev, P), (int64_t)i, ev);
+            int rb = stream_engine_process(eb, tl_part(ev, P), (int64_t)i, ev);
+            CHECK(ra == rb);
+            if ((i + 1) % EVERY == 0) {
+                stream_engine_advance(ea2, 0, NULL, 0);
+                stream_engine_advance(eb, 0, NULL, 0);
+            }
+        }
+        CHECK(stream_engine_flush(ea2, NULL, 0) == 0);
+        CHECK(stream_engine_flush(eb, NULL, 0) == 0);
+        CHECK(b.rows > 50);
+        CHECK(strcmp(tl_text(&a2), tl_text(&b)) == 0);
+        stream_engine_free(eb);
+        stream_engine_free(ea2);
+        buf_free(&b.out);
+        buf_free(&a2.out);
+    }
+    CHECK(cuts >= 5);
+    /* deltas hold the epoch's changes, fulls the whole state */
+    CHECK(delta_bytes / 8 < full_bytes);
+    for (int p = 0; p < P; p++) chain_free(&ch[p]);
+    stream_engine_free(ea);
+    buf_free(&a.out);
+    free(ord);
+    free(v);
+}
+static void test_checkpoint_chain_merged(check_state *st) {
+    chain_equivalence(st, STREAM_EMIT_MERGED);
+}
+static void test_checkpoint_chain_partial(check_state *st) {
+    chain_equivalence(st, STREAM_EMIT_PARTIAL);
+}
+
+/* Restoring [pieces...] of ch (by index) must fail naming `want`. */
+static bool chain_refused(stream_engine *f, int part, chain *ch, const int *idx, int n, const char *want) {
+    stream_ckpt_piece pc[8];
+    for (int i = 0; i < n; i++) pc[i] = (stream_ckpt_piece){ch->b[idx[i]].data, ch->b[idx[i]].len};
+    char err[256] = "";
+    if (stream_engine_restore_chain(f, part, pc, (size_t)n, 0, err, sizeof err) != -1) return false;
+    return strstr(err, "corrupt checkpoint") && strstr(err, want) && stream_engine_state_entries(f) == 0;
+}
+
+/* Every byte flip and truncation of a delta is refused; so is a chain with a delta missing,
+ * repeated, out of order, from another chain or another partition. */
+static void test_checkpoint_delta_corrupt(check_state *st) {
+    CHECK_STATE(st);
+    size_t n = 900;
+    tev *v = tl_generate(n, T0, 10, 10, 2000, 2, 3);
+    size_t *ord = late_order(n, 9);
+    stream_config c = small_cfg(1);
+    stream_sink sk = {0};
+    stream_engine *e = stream_engine_new(&c, &sk, NULL, 0);
+    chain ch = {0};
+    char err[200];
+    for (int step = 0; step < 3; step++) {
+        for (size_t i = (size_t)step * 300; i < (size_t)(step + 1) * 300; i++)
+            stream_engine_process(e, 0, (int64_t)i, &v[ord[i]].ev);
+        CHECK(stream_engine_advance(e, 0, NULL, 0) == 0);
+        buf_t *b = &ch.b[ch.n++];
+        *b = (buf_t){0};
+        CHECK((step ? stream_engine_checkpoint_delta(e, 0, b, err, sizeof err)
+                    : stream_engine_checkpoint_full(e, 0, b, err, sizeof err)) == 0);
+    }
+    CHECK_INTEQ(stream_engine_process(e, 0, 5000, &v[0].ev), STREAM_LATE); /* a pending correction */
+    buf_t *b3 = &ch.b[ch.n++];
+    *b3 = (buf_t){0};
+    CHECK(stream_engine_checkpoint_delta(e, 0, b3, err, sizeof err) == 0);
+    stream_engine *f = stream_engine_new(&c, &sk, NULL, 0);
+    stream_ckpt_piece pc[4];
+    chain_pieces(&ch, pc);
+    CHECK(stream_engine_restore_chain(f, 0, pc, 4, 0, err, sizeof err) == 0);
+    CHECK_INTEQ(stream_engine_state_entries(f), stream_engine_state_entries(e));
+    /* every flip and truncation of each delta */
+    int tried = 0, fails = 0;
+    for (int d = 1; d < 4; d++) {
+        buf_t *b = &ch.b[d];
+        for (size_t i = 0; i < b->len; i++, tried++) {
+            b->data[i] ^= 0x21;
+            fails += stream_engine_restore_chain(f, 0, pc, 4, 0, err, sizeof err) == -1;
+            b->data[i] ^= 0x21;
+        }
+        for (size_t len = 0; len < b->len; len++, tried++) {
+            pc[d].n = len;
+            fails += stream_engine_restore_chain(f, 0, pc, 4, 0, err, sizeof err) == -1;
+        }
+        pc[d].n = b->len;
+    }
+    CHECK_INTEQ(fails, tried);
+    CHECK(strstr(err, "corrupt checkpoint: delta 3") != NULL);
+    /* gaps and mixes, each by name */
+    CHECK(chain_refused(f, 0, &ch, (int[]){0, 2, 3}, 3, "does not follow"));    /* delta 1 missing */
+    CHECK(chain_refused(f, 0, &ch, (int[]){0, 1, 1}, 3, "does not follow"));    /* repeated */
+    CHECK(chain_refused(f, 0, &ch, (int[]){0, 2, 1}, 3, "does not follow"));    /* out of order */
+    CHECK(chain_refused(f, 0, &ch, (int[]){1, 2}, 2, "delta without its full"));
+    CHECK(chain_refused(f, 0, &ch, (int[]){0, 0}, 2, "full checkpoint where a delta belongs"));
+    /* a delta of another chain: the same partition of an engine fed otherwise */
+    stream_engine *g = stream_engine_new(&c, &sk, NULL, 0);
+    chain other = {0};
+    for (int step = 0; step < 2; step++) {
+        for (size_t i = (size_t)step * 200; i < (size_t)(step + 1) * 200; i++)
+            stream_engine_process(g, 0, (int64_t)i, &v[i].ev);
+        stream_engine_advance(g, 0, NULL, 0);
+        buf_t *b = &other.b[other.n++];
+        *b = (buf_t){0};
+        CHECK((step ? stream_engine_checkpoint_delta(g, 0, b, err, sizeof err)
+                    : stream_engine_checkpoint_full(g, 0, b, err, sizeof err)) == 0);
+    }
+    stream_ckpt_piece mix[2] = {{ch.b[0].data, ch.b[0].len}, {other.b[1].data, other.b[1].len}};
+    CHECK(stream_engine_restore_chain(f, 0, mix, 2, 0, err, sizeof err) == -1);
+    CHECK(strstr(err, "does not follow") != NULL);
+    /* another partition */
+    stream_config c2 = small_cfg(2);
+    stream_engine *h = stream_engine_new(&c2, &sk, NULL, 0);
+    CHECK(chain_refused(h, 1, &ch, (int[]){0, 1}, 2, "another partition"));
+    /* a delta needs a base: none after assign */
+    buf_t x = {0};
+    stream_engine_assign(f, 0, 0);
+    CHECK(stream_engine_checkpoint_delta(f, 0, &x, err, sizeof err) == -1);
+    CHECK(strstr(err, "no checkpoint to build a delta on") != NULL);
+    /* and the intact chain still restores, after which a delta can follow */
+    CHECK(stream_engine_restore_chain(f, 0, pc, 4, 0, err, sizeof err) == 0);
+    CHECK(stream_engine_checkpoint_delta(f, 0, &x, err, sizeof err) == 0);
+    buf_free(&x);
+    chain_free(&ch);
+    chain_free(&other);
+    stream_engine_free(e);
+    stream_engine_free(f);
+    stream_engine_free(g);
+    stream_engine_free(h);
+    free(ord);
     free(v);
 }
 
@@ -1246,6 +1473,9 @@ int main(void) {
     RUN(&st, test_checkpoint_roundtrip_merged);
     RUN(&st, test_checkpoint_roundtrip_partial);
     RUN(&st, test_checkpoint_corrupt);
+    RUN(&st, test_checkpoint_chain_merged);
+    RUN(&st, test_checkpoint_chain_partial);
+    RUN(&st, test_checkpoint_delta_corrupt);
     RUN(&st, test_partial_merge_equals_single);
     RUN(&st, test_snapshot);
     RUN(&st, test_copies_event_strings);
