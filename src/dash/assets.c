@@ -27,6 +27,7 @@
 DASH_INCBIN(index_html, "src/dash/web/index.html");
 DASH_INCBIN(app_js, "src/dash/web/app.js");
 DASH_INCBIN(i18n_js, "src/dash/web/i18n.js");
+DASH_INCBIN(live_js, "src/dash/web/live.js");
 DASH_INCBIN(style_css, "src/dash/web/style.css");
 #if __has_include("web/node_modules/uplot/dist/uPlot.iife.min.js")
 DASH_INCBIN(uplot_js, "src/dash/web/node_modules/uplot/dist/uPlot.iife.min.js");
@@ -45,6 +46,7 @@ static const struct {
     {"/", "text/html; charset=utf-8", ecom_dash_index_html_start, ecom_dash_index_html_end},
     {"/app.js", "text/javascript; charset=utf-8", ecom_dash_app_js_start, ecom_dash_app_js_end},
     {"/i18n.js", "text/javascript; charset=utf-8", ecom_dash_i18n_js_start, ecom_dash_i18n_js_end},
+    {"/live.js", "text/javascript; charset=utf-8", ecom_dash_live_js_start, ecom_dash_live_js_end},
     {"/style.css", "text/css; charset=utf-8", ecom_dash_style_css_start, ecom_dash_style_css_end},
     {"/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", ecom_dash_uplot_js_start,
      ecom_dash_uplot_js_end},

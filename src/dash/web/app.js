@@ -131,6 +131,16 @@
     state.timer = setTimeout(refresh, REFRESH_MS);
   }
 
+  // Push (live.js): a change of the stream's numbers refreshes now; changes arriving meanwhile
+  // coalesce into one more refresh.
+  let liveBusy = false, liveAgain = false;
+  async function liveRefresh() {
+    if (liveBusy) { liveAgain = true; return; }
+    liveBusy = true;
+    do { liveAgain = false; await refresh(); } while (liveAgain);
+    liveBusy = false;
+  }
+
   // ---- rendering ----
   function render() {
     const d = state.data;
@@ -464,6 +474,7 @@
       }, 100);
     });
     if (!window.uPlot) banner(t("chart_missing"));
+    window.addEventListener("ecom:live", liveRefresh);
     applyLang();
     refresh();
   }
