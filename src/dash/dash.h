@@ -38,6 +38,7 @@
 #ifndef ECOM_DASH_H
 #define ECOM_DASH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -204,9 +205,10 @@ void dash_server_stop(dash_server *s);
 int dash_status_fetch(const char *base_url, buf_t *out, char *err, size_t errlen);
 /* The long poll: GET /status?after=after (after 0: at once), waiting up to wait_ms for the
  * stream's next publish; *version = its X-Ecom-Status-Version, 0 when the stream does not send
- * one (then it cannot long-poll either: poll it once a second). 0 or -1 like dash_status_fetch. */
-int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, uint64_t *version, buf_t *out,
-                            char *err, size_t errlen);
+ * one (then it cannot long-poll either: poll it once a second). A non-zero *cancel (may be
+ * NULL; checked about once a second) abandons the wait. 0 or -1 like dash_status_fetch. */
+int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, const atomic_bool *cancel,
+                            uint64_t *version, buf_t *out, char *err, size_t errlen);
 
 /* ---- push (the engine's feed; served as Server-Sent Events by the server) ----
  * dash_engine_feed_start() starts a thread that follows the stream's status by long poll (no

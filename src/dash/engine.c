@@ -73,6 +73,7 @@ struct dash_engine {
     pthread_cond_t fcv;
     pthread_t feed;
     bool feed_on, feed_stop;
+    atomic_bool feed_cancel;                 /* feed_stop for the fetch in flight (no lock) */
     bool feed_passive;                       /* the stream cannot long-poll: answers fetch (smu) */
     dash_notify_fn notify;
     void *notify_ctx;
@@ -487,7 +488,7 @@ static void *feed_main(void *arg) {
         char ferr[256] = "";
         uint64_t nv = 0;
         buf_reset(&b);
-        int rc = dash_status_fetch_after(e->stream_url, ver, FEED_WAIT_MS, &nv, &b, ferr, sizeof ferr);
+        int rc = dash_status_fetch_after(e->stream_url, ver, FEED_WAIT_MS, &e->feed_cancel, &nv, &b, ferr, sizeof ferr);
         bool changed = feed_install(e, rc, &b, ferr);
         if (rc == 0 && nv == 0) {
             pthread_mutex_lock(&e->smu);
@@ -523,6 +524,7 @@ int dash_engine_feed_start(dash_engine *e, dash_notify_fn notify, void *ctx, cha
     e->notify = notify;
     e->notify_ctx = ctx;
     e->feed_stop = false;
+    atomic_store(&e->feed_cancel, false);
     if (pthread_create(&e->feed, NULL, feed_main, e)) {
         snprintf(err, errlen, "cannot start the stream status thread");
         return -1;
@@ -535,9 +537,10 @@ void dash_engine_feed_stop(dash_engine *e) {
     if (!e->feed_on) return;
     pthread_mutex_lock(&e->fmu);
     e->feed_stop = true;
+    atomic_store(&e->feed_cancel, true);
     pthread_cond_broadcast(&e->fcv);
     pthread_mutex_unlock(&e->fmu);
-    pthread_join(e->feed, NULL); /* a long poll in flight ends within FEED_WAIT_MS + 0.5 s */
+    pthread_join(e->feed, NULL); /* a long poll in flight is abandoned within about a second */
     e->feed_on = false;
 }
 

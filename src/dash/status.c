@@ -43,11 +43,18 @@ static size_t status_write(char *p, size_t size, size_t nmemb, void *ctx) {
 
 int dash_status_fetch(const char *base_url, buf_t *out, char *err, size_t errlen) {
     uint64_t v;
-    return dash_status_fetch_after(base_url, 0, 0, &v, out, err, errlen);
+    return dash_status_fetch_after(base_url, 0, 0, NULL, &v, out, err, errlen);
 }
 
-int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, uint64_t *version, buf_t *out,
-                            char *err, size_t errlen) {
+/* libcurl's progress callback: a non-zero return aborts the transfer. */
+static int status_cancelled(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const atomic_bool *cancel = ctx;
+    return cancel && atomic_load(cancel);
+}
+
+int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, const atomic_bool *cancel,
+                            uint64_t *version, buf_t *out, char *err, size_t errlen) {
     *version = 0;
     if (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)) {
         snprintf(err, errlen, "stream URL must start with http:// or https://");
@@ -74,6 +81,9 @@ int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, 
     curl_easy_setopt(c, CURLOPT_URL, url.data);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, status_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, status_cancelled);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, cancel ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, status_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
