@@ -421,6 +421,7 @@ static void status_refresh(dash_engine *e) {
 /* ---- the feed: the stream's status by long poll, and the change counter the SSE serves ---- */
 
 #define FEED_WAIT_MS 5000L /* the stream answers a long poll within 5 s (pipeline/status.c) */
+#define FEED_EAGER_US (10 * TIME_US_PER_SEC)
 
 /* Installs a fetched status (or its error) as the engine's, under smu; a new epoch (a commit)
  * makes the next answer re-list the lake at once instead of within poll_interval. Returns
@@ -484,6 +485,10 @@ static void *feed_main(void *arg) {
     dash_engine *e = arg;
     uint64_t ver = 0;
     buf_t b = {0};
+    /* a stream started with the dashboard (`ecom run`) answers 503 or nothing for its first
+     * moments: until a first answer, for up to FEED_EAGER_US, retry every 100 ms, not 1 s */
+    int64_t t0 = time_mono_us();
+    bool answered = false;
     for (;;) {
         char ferr[256] = "";
         uint64_t nv = 0;
@@ -502,8 +507,10 @@ static void *feed_main(void *arg) {
         pthread_mutex_unlock(&e->fmu);
         if (fn) fn(ctx); /* outside fmu: the server's callback takes its own lock */
         ver = rc ? 0 : nv;
+        answered = answered || rc == 0;
+        long retry_ms = !answered && time_mono_us() - t0 < FEED_EAGER_US ? 100 : 1000;
         pthread_mutex_lock(&e->fmu);
-        bool stop = ver == 0 ? feed_wait(e, 1000) : e->feed_stop;
+        bool stop = ver == 0 ? feed_wait(e, retry_ms) : e->feed_stop;
         while (!stop && rc == 0 && nv == 0) { /* passive: heartbeats only */
             fn = e->notify;
             ctx = e->notify_ctx;

@@ -746,6 +746,7 @@ static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
     if (rc == COMMIT_REFUSED || (rc ? loop_recover(j, stop, &ls) : j->src.ops->seek(&j->src, j->err, sizeof j->err)))
         return -1;
     ls.last_records = j->stats.records;
+    job_publish_status(j); /* /status answers from the start, not after the first second */
     for (;;) {
         loop_turn_result t = loop_turn(j, stop, &ls);
         if (t == TURN_DONE) return 0;
