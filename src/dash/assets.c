@@ -31,6 +31,7 @@ DASH_INCBIN(i18n_js, "src/dash/web/i18n.js");
 DASH_INCBIN(fmt_js, "src/dash/web/fmt.js");
 DASH_INCBIN(charts_js, "src/dash/web/charts.js");
 DASH_INCBIN(tables_js, "src/dash/web/tables.js");
+DASH_INCBIN(live_js, "src/dash/web/live.js");
 DASH_INCBIN(style_css, "src/dash/web/style.css");
 DASH_INCBIN(map_js, "src/dash/web/map.js");
 DASH_INCBIN(shop_js, "src/dash/web/shop.js");
@@ -54,6 +55,7 @@ static const struct {
     {"/shop.js", "text/javascript; charset=utf-8", ecom_dash_shop_js_start, ecom_dash_shop_js_end},
     {"/cards.css", "text/css; charset=utf-8", ecom_dash_cards_css_start, ecom_dash_cards_css_end},
     {"/map/ec_provinces.json", "application/json", ecom_dash_map_json_start, ecom_dash_map_json_end},
+    {"/live.js", "text/javascript; charset=utf-8", ecom_dash_live_js_start, ecom_dash_live_js_end},
     {"/style.css", "text/css; charset=utf-8", ecom_dash_style_css_start, ecom_dash_style_css_end},
     {"/vendor/uPlot.iife.min.js", "text/javascript; charset=utf-8", ecom_dash_uplot_js_start,
      ecom_dash_uplot_js_end},

@@ -38,6 +38,7 @@
 #ifndef ECOM_DASH_H
 #define ECOM_DASH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -201,6 +202,28 @@ void dash_server_stop(dash_server *s);
  * object. 0 or -1 with err. Only http:// and https:// URLs are accepted. The program must have
  * called curl_global_init() once before starting threads (cmd_dash does). */
 int dash_status_fetch(const char *base_url, buf_t *out, char *err, size_t errlen);
+/* The long poll: GET /status?after=after (after 0: at once), waiting up to wait_ms for the
+ * stream's next publish; *version = its X-Ecom-Status-Version, 0 when the stream does not send
+ * one (then it cannot long-poll either: poll it once a second). A non-zero *cancel (may be
+ * NULL; checked about once a second) abandons the wait. 0 or -1 like dash_status_fetch. */
+int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, const atomic_bool *cancel,
+                            uint64_t *version, buf_t *out, char *err, size_t errlen);
+
+/* ---- push (the engine's feed; served as Server-Sent Events by the server) ----
+ * dash_engine_feed_start() starts a thread that follows the stream's status by long poll (no
+ * 1 s poll; a stream that is down is asked once a second) and keeps the engine's copy of it,
+ * so answers no longer fetch it (a stream that answers without X-Ecom-Status-Version cannot
+ * long-poll: then answers fetch it as without a feed). After each fetch it calls notify(ctx) from that thread
+ * (also without a change, at least every 5 s: a heartbeat); a commit seen in the status makes
+ * the next answer re-list the lake. Without a stream URL it does nothing. 0 or -1 (err).
+ * dash_engine_feed_stop() joins the thread (dash_engine_free does too); notify is not called
+ * after it returns. */
+typedef void (*dash_notify_fn)(void *ctx);
+int dash_engine_feed_start(dash_engine *e, dash_notify_fn notify, void *ctx, char *err, size_t errlen);
+void dash_engine_feed_stop(dash_engine *e);
+/* The change counter (0 before the first status) and, in out, the SSE payload of the latest
+ * change: {"seq":N,"epoch":E,"newest_event_at":T|null,"stream_error":S|null}. */
+uint64_t dash_engine_live(dash_engine *e, buf_t *out);
 
 /* One open (provisional) window row of a metric, from /status schema 2 (docs/stream.md):
  * strings for the metric's KEY/ATTR columns, int64 values by catalog column index (money in
@@ -217,6 +240,8 @@ typedef struct {
     int64_t watermark;           /* INT64_MIN when null */
     int64_t max_end;             /* latest window_end of any open window, INT64_MIN if none */
     uint64_t hash;               /* of the open windows (changes when any number changes) */
+    int64_t epoch;               /* the stream's epoch (-1 when absent): a change means a commit */
+    int64_t newest_event;        /* newest_event_at, INT64_MIN when null or absent */
 } dash_prov;
 
 /* Parses a /status document (schema 2) into p (zeroed by the caller). Metrics absent from

@@ -68,6 +68,18 @@ struct dash_engine {
     buf_t status;
     char status_err[256];
     dash_prov prov;                          /* the status's open windows (guarded by smu) */
+    /* the feed (dash_engine_feed_start): its thread, stop flag and the change counter, guarded
+     * by fmu; fcv wakes its once-a-second wait at stop */
+    pthread_mutex_t fmu;
+    pthread_cond_t fcv;
+    pthread_t feed;
+    bool feed_on, feed_stop;
+    atomic_bool feed_cancel;                 /* feed_stop for the fetch in flight (no lock) */
+    bool feed_passive;                       /* the stream cannot long-poll: answers fetch (smu) */
+    dash_notify_fn notify;
+    void *notify_ctx;
+    uint64_t live_seq;
+    buf_t live;                              /* the SSE payload of the latest change */
 };
 
 dash_engine *dash_engine_new(dash_source src, const dash_engine_opts *opts, char *err, size_t errlen) {
@@ -93,20 +105,30 @@ dash_engine *dash_engine_new(dash_source src, const dash_engine_opts *opts, char
     dash_prov_free(&e->prov);
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->smu, NULL);
+    pthread_mutex_init(&e->fmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&e->fcv, &ca);
+    pthread_condattr_destroy(&ca);
     return e;
 }
 
 void dash_engine_free(dash_engine *e) {
     if (!e) return;
+    dash_engine_feed_stop(e);
     if (e->src.destroy) e->src.destroy(e->src.ctx);
     if (e->cache)
         for (size_t i = 0; i < e->o.cache_entries; i++) dash_blob_release(e->cache[i].body);
     free(e->cache);
     free(e->stream_url);
     buf_free(&e->status);
+    buf_free(&e->live);
     dash_prov_free(&e->prov);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->smu);
+    pthread_mutex_destroy(&e->fmu);
+    pthread_cond_destroy(&e->fcv);
     free(e);
 }
 
@@ -400,6 +422,8 @@ static void render_places(buf_t *b) {
  * Holding smu. */
 static void status_refresh(dash_engine *e) {
     int64_t now = time_mono_us();
+    /* the feed keeps the status once it has fetched it (before that, as without a feed) */
+    if (e->feed_on && !e->feed_passive && e->status_mono) return;
     if (!e->stream_url || (e->status_mono && now - e->status_mono < TIME_US_PER_SEC)) return;
     e->status_mono = now;
     buf_reset(&e->status);
@@ -410,6 +434,149 @@ static void status_refresh(dash_engine *e) {
         return;
     }
     dash_prov_parse(e->status.data, e->status.len, &e->prov, e->status_err, sizeof e->status_err);
+}
+
+/* ---- the feed: the stream's status by long poll, and the change counter the SSE serves ---- */
+
+#define FEED_WAIT_MS 5000L /* the stream answers a long poll within 5 s (pipeline/status.c) */
+#define FEED_EAGER_US (10 * TIME_US_PER_SEC)
+
+/* Installs a fetched status (or its error) as the engine's, under smu; a new epoch (a commit)
+ * makes the next answer re-list the lake at once instead of within poll_interval. Returns
+ * whether anything the page shows may have changed. */
+static bool feed_install(dash_engine *e, int rc, buf_t *b, const char *ferr) {
+    pthread_mutex_lock(&e->smu);
+    int64_t old_epoch = e->prov.epoch;
+    uint64_t old = e->prov.hash ^ hash64(e->status_err, strlen(e->status_err));
+    buf_t t = e->status;
+    e->status = *b;
+    *b = t;
+    e->status_mono = time_mono_us();
+    snprintf(e->status_err, sizeof e->status_err, "%s", rc ? ferr : "");
+    if (rc) {
+        buf_reset(&e->status);
+        dash_prov_free(&e->prov);
+    } else {
+        dash_prov_parse(e->status.data, e->status.len, &e->prov, e->status_err, sizeof e->status_err);
+    }
+    bool commit = e->prov.epoch != old_epoch;
+    bool changed = commit || (e->prov.hash ^ hash64(e->status_err, strlen(e->status_err))) != old;
+    buf_t *l = &e->live;
+    buf_reset(l);
+    buf_printf(l, "{\"seq\":%llu,\"epoch\":%lld,\"newest_event_at\":", (unsigned long long)(e->live_seq + changed),
+               (long long)e->prov.epoch);
+    if (e->prov.newest_event == INT64_MIN) buf_append_str(l, "null");
+    else dash_json_time(l, e->prov.newest_event);
+    buf_append_str(l, ",\"stream_error\":");
+    if (e->status_err[0]) dash_json_str(l, e->status_err);
+    else buf_append_str(l, "null");
+    buf_append_char(l, '}');
+    pthread_mutex_unlock(&e->smu);
+    if (commit) {
+        pthread_mutex_lock(&e->mu);
+        e->polled = false;
+        pthread_mutex_unlock(&e->mu);
+    }
+    return changed;
+}
+
+/* Waits up to ms for a stop; true when stopping. Holding fmu. */
+static bool feed_wait(dash_engine *e, long ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!e->feed_stop)
+        if (pthread_cond_timedwait(&e->fcv, &e->fmu, &until)) break;
+    return e->feed_stop;
+}
+
+/* The feed thread: long polls /status?after=<last version>; a stream that is down is asked again
+ * after 1 s. A stream that answers without a version cannot long-poll (an older ecom, a test's
+ * fake): the feed then goes passive for good, answers fetch the status as without a feed (at
+ * most once a second), and the feed only sends the SSE heartbeat once a second. */
+static void *feed_main(void *arg) {
+    dash_engine *e = arg;
+    uint64_t ver = 0;
+    buf_t b = {0};
+    /* a stream started with the dashboard (`ecom run`) answers 503 or nothing for its first
+     * moments: until a first answer, for up to FEED_EAGER_US, retry every 100 ms, not 1 s */
+    int64_t t0 = time_mono_us();
+    bool answered = false;
+    for (;;) {
+        char ferr[256] = "";
+        uint64_t nv = 0;
+        buf_reset(&b);
+        int rc = dash_status_fetch_after(e->stream_url, ver, FEED_WAIT_MS, &e->feed_cancel, &nv, &b, ferr, sizeof ferr);
+        bool changed = feed_install(e, rc, &b, ferr);
+        if (rc == 0 && nv == 0) {
+            pthread_mutex_lock(&e->smu);
+            e->feed_passive = true;
+            pthread_mutex_unlock(&e->smu);
+        }
+        pthread_mutex_lock(&e->fmu);
+        if (changed) e->live_seq++;
+        dash_notify_fn fn = e->feed_stop ? NULL : e->notify;
+        void *ctx = e->notify_ctx;
+        pthread_mutex_unlock(&e->fmu);
+        if (fn) fn(ctx); /* outside fmu: the server's callback takes its own lock */
+        ver = rc ? 0 : nv;
+        answered = answered || rc == 0;
+        long retry_ms = !answered && time_mono_us() - t0 < FEED_EAGER_US ? 100 : 1000;
+        pthread_mutex_lock(&e->fmu);
+        bool stop = ver == 0 ? feed_wait(e, retry_ms) : e->feed_stop;
+        while (!stop && rc == 0 && nv == 0) { /* passive: heartbeats only */
+            fn = e->notify;
+            ctx = e->notify_ctx;
+            pthread_mutex_unlock(&e->fmu);
+            if (fn) fn(ctx);
+            pthread_mutex_lock(&e->fmu);
+            stop = feed_wait(e, 1000);
+        }
+        pthread_mutex_unlock(&e->fmu);
+        if (stop) break;
+    }
+    buf_free(&b);
+    return NULL;
+}
+
+int dash_engine_feed_start(dash_engine *e, dash_notify_fn notify, void *ctx, char *err, size_t errlen) {
+    if (!e->stream_url || e->feed_on) return 0;
+    e->notify = notify;
+    e->notify_ctx = ctx;
+    e->feed_stop = false;
+    atomic_store(&e->feed_cancel, false);
+    if (pthread_create(&e->feed, NULL, feed_main, e)) {
+        snprintf(err, errlen, "cannot start the stream status thread");
+        return -1;
+    }
+    e->feed_on = true;
+    return 0;
+}
+
+void dash_engine_feed_stop(dash_engine *e) {
+    if (!e->feed_on) return;
+    pthread_mutex_lock(&e->fmu);
+    e->feed_stop = true;
+    atomic_store(&e->feed_cancel, true);
+    pthread_cond_broadcast(&e->fcv);
+    pthread_mutex_unlock(&e->fmu);
+    pthread_join(e->feed, NULL); /* a long poll in flight is abandoned within about a second */
+    e->feed_on = false;
+}
+
+uint64_t dash_engine_live(dash_engine *e, buf_t *out) {
+    pthread_mutex_lock(&e->fmu);
+    uint64_t seq = e->live_seq;
+    pthread_mutex_unlock(&e->fmu);
+    pthread_mutex_lock(&e->smu);
+    if (e->live.len) buf_append(out, e->live.data, e->live.len);
+    pthread_mutex_unlock(&e->smu);
+    return seq;
 }
 
 static void status_append(dash_engine *e, bool health, buf_t *out) {

@@ -17,7 +17,8 @@ void dash_prov_free(dash_prov *p) {
         free(p->rows[m]);
     }
     memset(p, 0, sizeof *p);
-    p->watermark = p->max_end = INT64_MIN;
+    p->watermark = p->max_end = p->newest_event = INT64_MIN;
+    p->epoch = -1;
 }
 
 /* An RFC 3339 string member into *us; null gives INT64_MIN when nullable. */
@@ -101,10 +102,13 @@ int dash_prov_parse(const char *json, size_t n, dash_prov *p, char *err, size_t 
                  json_is_integer(schema) ? "other than 2" : "missing");
     } else if (!json_is_object(ow)) {
         snprintf(err, errlen, "stream status: no open_windows object");
-    } else if (prov_time(root, "watermark", true, &p->watermark)) {
-        snprintf(err, errlen, "stream status: bad watermark");
+    } else if (prov_time(root, "watermark", true, &p->watermark) ||
+               prov_time(root, "newest_event_at", true, &p->newest_event)) {
+        snprintf(err, errlen, "stream status: bad watermark or newest_event_at");
     } else {
         rc = 0;
+        json_t *ep = json_object_get(root, "epoch");
+        if (json_is_integer(ep)) p->epoch = (int64_t)json_integer_value(ep);
         for (int m = 0; rc == 0 && m < METRIC_ID_COUNT; m++) {
             json_t *arr = json_object_get(ow, metric_get((metric_id)m)->name);
             if (arr) rc = prov_metric(arr, metric_get((metric_id)m), p, err, errlen);

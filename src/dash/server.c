@@ -1,7 +1,8 @@
 /* server.c — the HTTP side of the dashboard (libmicrohttpd): binding, routing, the optional
  * token, parameter validation, the security headers and the flood guard (request deadline,
  * per-address limit, a share of connections kept for the operator). Everything it serves is
- * either an embedded asset (fixed list) or an engine answer. */
+ * either an embedded asset (fixed list), an engine answer, or the engine's change events as
+ * Server-Sent Events (GET /api/stream). */
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -56,10 +57,28 @@ typedef struct {
     unsigned used, dropped;
 } log_budget;
 
+/* One GET /api/stream client: the change it was last sent and the event being written. */
+typedef struct sse_conn {
+    struct sse_conn *prev, *next;
+    struct dash_server *s;
+    struct MHD_Connection *c;
+    uint64_t sent;                /* seq of the last event sent */
+    bool hello;                   /* the first event (the current state) went out */
+    bool suspended, beat;         /* waiting for a change; resumed without one: send a keepalive */
+    buf_t out;                    /* the event being written, from off */
+    size_t off;
+} sse_conn;
+
 struct dash_server {
     struct MHD_Daemon *d;
     flood_guard g;
     log_budget log;
+    /* SSE clients, guarded by sse_mu; at stop every one is resumed and ends (sse_cv) */
+    pthread_mutex_t sse_mu;
+    pthread_cond_t sse_cv;
+    sse_conn *sse_head;
+    bool sse_closing;
+    unsigned sse_n;
     dash_engine *engine;
     char *token;          /* NULL = no auth */
     uint16_t port;
@@ -424,6 +443,119 @@ static void guard_stop(flood_guard *g) {
     pthread_mutex_destroy(&g->mu);
 }
 
+/* ---- Server-Sent Events: GET /api/stream ----
+ * Why suspend/resume: a stream client waits most of its life, and a blocked reader would hold
+ * one of the few worker threads. The reader writes the next event when the engine's change
+ * counter moved (or a keepalive comment when the feed's notify came without a change); with
+ * nothing to write it suspends its connection and returns 0. The engine's feed thread calls
+ * sse_notify after every status fetch, which resumes every suspended client. The lock order is
+ * sse_mu, then the engine's locks (dash_engine_live); notify is called with no engine lock. */
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    sse_conn *k = cls;
+    dash_server *s = k->s;
+    (void)pos;
+    pthread_mutex_lock(&s->sse_mu);
+    if (s->sse_closing) {
+        pthread_cond_broadcast(&s->sse_cv);
+        pthread_mutex_unlock(&s->sse_mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (k->off == k->out.len) {
+        buf_reset(&k->out);
+        k->off = 0;
+        buf_t ev = {0};
+        uint64_t seq = dash_engine_live(s->engine, &ev);
+        if (!k->hello || seq != k->sent)
+            buf_printf(&k->out, "id: %llu\ndata: %s\n\n", (unsigned long long)seq, ev.len ? ev.data : "{}");
+        else if (k->beat)
+            buf_append_str(&k->out, ": keepalive\n\n");
+        buf_free(&ev);
+        k->hello = true;
+        k->sent = seq;
+        k->beat = false;
+        if (k->out.len == 0) {
+            k->suspended = true;
+            MHD_suspend_connection(k->c);
+            pthread_mutex_unlock(&s->sse_mu);
+            return 0;
+        }
+    }
+    size_t n = k->out.len - k->off < max ? k->out.len - k->off : max;
+    memcpy(buf, k->out.data + k->off, n);
+    k->off += n;
+    pthread_mutex_unlock(&s->sse_mu);
+    return (ssize_t)n;
+}
+
+static void sse_free(void *cls) {
+    sse_conn *k = cls;
+    dash_server *s = k->s;
+    pthread_mutex_lock(&s->sse_mu);
+    if (k->prev) k->prev->next = k->next;
+    else s->sse_head = k->next;
+    if (k->next) k->next->prev = k->prev;
+    s->sse_n--;
+    pthread_cond_broadcast(&s->sse_cv);
+    pthread_mutex_unlock(&s->sse_mu);
+    buf_free(&k->out);
+    free(k);
+}
+
+/* The engine's feed calls this after every status fetch (a change or a heartbeat). */
+static void sse_notify(void *ctx) {
+    dash_server *s = ctx;
+    pthread_mutex_lock(&s->sse_mu);
+    for (sse_conn *k = s->sse_head; k; k = k->next) {
+        if (!k->suspended) continue;
+        k->suspended = false;
+        k->beat = true;
+        MHD_resume_connection(k->c);
+    }
+    pthread_mutex_unlock(&s->sse_mu);
+}
+
+static enum MHD_Result serve_sse(dash_server *s, struct MHD_Connection *c) {
+    sse_conn *k = calloc(1, sizeof *k);
+    if (!k) return MHD_NO;
+    k->s = s;
+    k->c = c;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, k, sse_free);
+    if (!r) {
+        free(k);
+        return MHD_NO;
+    }
+    pthread_mutex_lock(&s->sse_mu);
+    k->next = s->sse_head;
+    if (s->sse_head) s->sse_head->prev = k;
+    s->sse_head = k;
+    s->sse_n++;
+    pthread_mutex_unlock(&s->sse_mu);
+    return send_response(c, MHD_HTTP_OK, r, "text/event-stream", false);
+}
+
+/* Before the daemon stops (libmicrohttpd forbids stopping with suspended connections): every
+ * client is resumed and its reader ends the stream; waits for that, at most 2 s. */
+static void sse_close_all(dash_server *s) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    pthread_mutex_lock(&s->sse_mu);
+    s->sse_closing = true;
+    for (;;) {
+        bool waiting = false;
+        for (sse_conn *k = s->sse_head; k; k = k->next) {
+            if (k->suspended) {
+                k->suspended = false;
+                MHD_resume_connection(k->c);
+            }
+            waiting = true;
+        }
+        if (!waiting || pthread_cond_timedwait(&s->sse_cv, &s->sse_mu, &until)) break;
+    }
+    pthread_mutex_unlock(&s->sse_mu);
+}
+
 #define MAX_DROPPED_BODY (64 * 1024)
 
 /* Per request: allocated by the URI callback (which sees the raw, undecoded URI), freed when the
@@ -527,6 +659,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                          "This dashboard needs its token: open /?token=YOUR_TOKEN once (it sets a cookie).\n",
                          "text/plain; charset=utf-8");
     }
+    if (!strcmp(url, "/api/stream")) return serve_sse(s, c);
     if (is_api) return serve_api(s, c, url);
     dash_asset a;
     if (!dash_asset_find(url, &a)) return send_text(c, MHD_HTTP_NOT_FOUND, "not found\n", "text/plain; charset=utf-8");
@@ -627,6 +760,8 @@ static int tls_load(dash_server *s, const dash_server_opts *o, char *err, size_t
 static void server_free(dash_server *s) {
     guard_stop(&s->g);
     pthread_mutex_destroy(&s->log.mu);
+    pthread_mutex_destroy(&s->sse_mu);
+    pthread_cond_destroy(&s->sse_cv);
     buf_free(&s->tls_cert);
     buf_free(&s->tls_key);
     free(s->token);
@@ -656,6 +791,8 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
     }
     s->engine = e;
     s->log.mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_init(&s->sse_mu, NULL);
+    pthread_cond_init(&s->sse_cv, NULL);
     errno = 0;
     if (tls_load(s, &o, err, errlen)) {
         server_free(s);
@@ -671,7 +808,7 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
         return NULL;
     }
     bool tls = s->tls_cert.len > 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (tls) flags |= MHD_USE_TLS;
     s->d = MHD_start_daemon(flags, 0, on_accept, &s->g, on_request, s,
@@ -699,6 +836,11 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
+    if (dash_engine_feed_start(e, sse_notify, s, err, errlen)) {
+        MHD_stop_daemon(s->d);
+        server_free(s);
+        return NULL;
+    }
     (void)salen;
     return s;
 }
@@ -707,6 +849,8 @@ uint16_t dash_server_port(const dash_server *s) { return s->port; }
 
 void dash_server_stop(dash_server *s) {
     if (!s) return;
+    dash_engine_feed_stop(s->engine); /* no notify after this */
+    sse_close_all(s);
     MHD_stop_daemon(s->d);
     server_free(s);
 }

@@ -534,6 +534,9 @@ static int job_rollback(pipeline_job *j, volatile sig_atomic_t *stop, int64_t *b
 
 #define BATCH_MAX 64            /* records per poll (a source may return fewer) */
 #define BACKOFF_FIRST_US 200000 /* first retry delay after a failed epoch */
+/* Live input: the status (open windows) is republished this soon after new events, instead of
+ * once a second; the render costs ~0.1-1 ms at `ecom run`'s rates (bench/bench_latency.sh). */
+#define STATUS_PUSH_US 50000
 
 static bool job_stop_requested(const pipeline_job *j, volatile sig_atomic_t *stop) {
     return *stop || (j->cfg->max_events && (int64_t)j->stats.records >= j->cfg->max_events);
@@ -549,13 +552,17 @@ static bool loop_stopping(pipeline_job *j, volatile sig_atomic_t *stop, loop_sta
 }
 
 /* Advances the engine's processing-time clock, first keeping the streams with unread data
- * from turning idle. */
+ * from turning idle and, for live input, telling the engine which streams have nothing left
+ * to read (the caught-up rule, stream.h: a sparse topic does not hold a live watermark back). */
 static int loop_advance(pipeline_job *j, loop_state *ls, int64_t now) {
     ls->last_adv = now;
     ls->since_adv = 0;
+    int64_t wall = time_now_us();
     for (int p = 0; p < j->nparts; p++)
-        for (int s = 0; s < j->src.ops->nstreams; s++)
+        for (int s = 0; s < j->src.ops->nstreams; s++) {
             if (j->src.ops->backlogged(&j->src, p, s)) stream_engine_touch(j->engine, p, s);
+            else if (j->live) stream_engine_caught_up(j->engine, p, s, wall);
+        }
     return stream_engine_advance(j->engine, now, j->err, sizeof j->err);
 }
 
@@ -587,9 +594,30 @@ static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, b
     return TURN_GO_ON;
 }
 
-/* Commits the epoch when it is due (interval, end of input, stop). */
+/* The window index the global watermark has reached: windows ending at or before k * w are
+ * final. INT64_MIN while it is undefined (or after a flush). */
+static int64_t job_final_k(const pipeline_job *j) {
+    int64_t wm = stream_engine_watermark(j->engine), w = j->cfg->engine.window_us;
+    if (wm == INT64_MIN || wm == INT64_MAX || w <= 0) return INT64_MIN;
+    return wm / w - (wm % w < 0);
+}
+
+/* Whether live input made a recent window final since the last commit: the watermark reached
+ * a window index the last commit had not, and that window ended within the lateness plus two
+ * windows of the wall clock. Then the epoch commits now instead of at the interval, so a final
+ * row is visible about when its window closes (docs/stream.md "Latency"). Only live input and
+ * recent windows: a backfill or a catch-up closes windows every few milliseconds, and
+ * committing each would write thousands of tiny files. */
+static bool loop_final_due(pipeline_job *j, const loop_state *ls) {
+    int64_t k = job_final_k(j), w = j->cfg->engine.window_us;
+    if (!j->live || k == INT64_MIN || k <= ls->final_k) return false;
+    return k * w >= time_now_us() - j->cfg->engine.lateness_us - 2 * w;
+}
+
+/* Commits the epoch when it is due (interval, a window made final, end of input, stop). */
 static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64_t now, bool end, bool stopping) {
-    if (!end && !stopping && now - ls->epoch_start < j->cfg->commit_interval_us) return TURN_GO_ON;
+    if (!end && !stopping && now - ls->epoch_start < j->cfg->commit_interval_us && !loop_final_due(j, ls))
+        return TURN_GO_ON;
     if (j->workers && workers_drain(j, ls)) return TURN_RETRY; /* the barrier: all read is decided and written */
     if (!end && !stopping && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
     if (job_commit(j)) return TURN_RETRY;
@@ -597,6 +625,9 @@ static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64
     ls->backoff = BACKOFF_FIRST_US;
     ls->epoch_start = time_mono_us();
     job_publish_status(j);
+    ls->last_pub = ls->epoch_start;
+    ls->pub_records = j->stats.records;
+    ls->final_k = job_final_k(j);
     return end || stopping ? TURN_DONE : TURN_GO_ON;
 }
 
@@ -643,6 +674,12 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
         ls->last_lag = now;
         if (o->refresh_lag) o->refresh_lag(&j->src);
         job_publish_status(j);
+        ls->last_pub = now;
+        ls->pub_records = j->stats.records;
+    } else if (j->live && j->stats.records != ls->pub_records && now - ls->last_pub >= STATUS_PUSH_US) {
+        job_publish_status(j); /* live input: new events reach /status (and dash's push) within STATUS_PUSH_US */
+        ls->last_pub = now;
+        ls->pub_records = j->stats.records;
     }
     job_status_line(j, now, &ls->last_status, &ls->last_records);
     return TURN_GO_ON;
@@ -675,11 +712,12 @@ static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
     if (source_open(&j->src, j, j->err, sizeof j->err) || job_alloc_offsets(j)) return -1;
     j->live = job_input_live(j);
     int64_t now = time_mono_us();
-    loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US};
+    loop_state ls = {.epoch_start = now, .last_status = now, .backoff = BACKOFF_FIRST_US, .final_k = INT64_MIN};
     int rc = job_recover(j);
     if (rc == COMMIT_REFUSED || (rc ? loop_recover(j, stop, &ls) : j->src.ops->seek(&j->src, j->err, sizeof j->err)))
         return -1;
     ls.last_records = j->stats.records;
+    job_publish_status(j); /* /status answers from the start, not after the first second */
     for (;;) {
         loop_turn_result t = loop_turn(j, stop, &ls);
         if (t == TURN_DONE) return 0;

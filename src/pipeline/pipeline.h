@@ -57,7 +57,8 @@
  *
  * GET /status, schema 2 (contract with ecom dash; every field always present, null if unknown):
  *   {"schema":2, "input":"file"|"kafka", "layout":"single"|"scale-out", "epoch", "uptime_s",
- *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "window_s", "lateness_s",
+ *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "newest_event_at": the newest
+ *    event time seen (RFC 3339 ms UTC | null), "window_s", "lateness_s",
  *    "funnel_horizon_s",
  *    "counters": {"records", "page_view", "add_to_cart", "remove_from_cart", "purchase",
  *                 "duplicates", "late", "corrections", "rejected", "future", "conflicts", "blank", "epochs",
@@ -77,6 +78,9 @@
  *   for file input and before the first probe. last_progress_at = when the job last read a
  *   record or was caught up with a broker that answered (null: never). /metrics: ecom_stream_lag
  *   NaN when unknown, ecom_stream_kafka_connected 0|1, ecom_stream_last_progress_seconds.
+ *   Every answer carries X-Ecom-Status-Version (the publish number); GET /status?after=N waits
+ *   up to 5 s for a version other than N (long poll; status.c). Published once a second and,
+ *   for live input, within 50 ms of new events and after every commit.
  *
  * Contract
  *   - pipeline_run() runs until the input ends (file: then every window is flushed as final),

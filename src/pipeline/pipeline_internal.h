@@ -271,7 +271,9 @@ void job_abort_part_tables(pipeline_job *j, int part);
 typedef struct loop_state {
     int64_t epoch_start, last_adv, last_status, last_lag, stop_seen;
     int64_t backoff, fail_since;
-    uint64_t last_records, since_adv;
+    int64_t final_k;           /* window index the watermark had reached at the last commit (job_final_k) */
+    int64_t last_pub;          /* when the status was last published */
+    uint64_t last_records, since_adv, pub_records;
     bool caught_up;
 } loop_state;
 

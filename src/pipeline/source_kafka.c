@@ -153,14 +153,18 @@ static void kafka_refresh_lag(input_source *s) {
 }
 
 /* A topic-partition with unread data (or not known yet) must not turn idle: the idle rule is
- * for partitions with nothing to send, not for ones we have not caught up with. */
+ * for partitions with nothing to send, not for ones we have not caught up with. One never read
+ * (offset -1) starts at its low watermark: an empty partition has nothing to read, and counting
+ * it as backlogged would hold the watermark back for good (a sparse orders topic). */
 static bool kafka_backlogged(input_source *s, int part, int stream) {
     kafka_src *k = s->ctx;
     pipeline_job *j = s->job;
     if (j->owned && !j->owned[part]) return false;
     int64_t lo = -1, hi = -1;
-    return kafka_consumer_watermarks_cached(k->consumer, j->cfg->topics[stream], part, &lo, &hi) || hi < 0 ||
-           j->offsets[part][stream] < hi;
+    if (kafka_consumer_watermarks_cached(k->consumer, j->cfg->topics[stream], part, &lo, &hi) || hi < 0 || lo < 0)
+        return true;
+    int64_t off = j->offsets[part][stream];
+    return (off < 0 ? lo : off) < hi;
 }
 
 /* True when every partition of every topic has been read up to the broker's high watermark. */

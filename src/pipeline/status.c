@@ -1,8 +1,13 @@
 /*
  * pipeline/status.c — `ecom stream --listen`: GET /status (JSON) and GET /metrics (Prometheus
- * text). The job thread renders both documents about once a second and publishes them; the
- * server thread (libmicrohttpd) only copies the latest under a mutex, so a slow or hostile
- * client can never stall the stream.
+ * text). The job thread renders both documents (once a second; live input: also within 50 ms of
+ * new events) and publishes them; the server's threads (libmicrohttpd, one per connection) only
+ * copy the latest under a mutex, so a slow or hostile client can never stall the stream.
+ *
+ * Push: every publish numbers the document (X-Ecom-Status-Version). GET /status?after=N
+ * answers at once when the current version is not N, else waits for the next publish (at most
+ * STATUS_WAIT_US, then answers with the current one): a long poll, which is how `ecom dash`
+ * learns of a change without polling once a second (src/dash/engine.c).
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -12,22 +17,50 @@
 
 #include "pipeline/pipeline_internal.h"
 
+#define STATUS_WAIT_US (5 * TIME_US_PER_SEC) /* longest long poll (dash's fetch allows more) */
+
 struct status_server {
     struct MHD_Daemon *d;
     pthread_mutex_t mu;
+    pthread_cond_t cv;       /* broadcast on publish and stop */
+    bool stopping;
+    uint64_t version;        /* publishes so far */
     char *json, *prom;
     size_t njson, nprom;
 };
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *p, size_t n) {
+static enum MHD_Result reply_v(struct MHD_Connection *c, unsigned code, const char *type, const char *p, size_t n,
+                               uint64_t version) {
     struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
+    if (version) {
+        char v[24];
+        snprintf(v, sizeof v, "%" PRIu64, version);
+        MHD_add_response_header(r, "X-Ecom-Status-Version", v);
+    }
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, const char *p, size_t n) {
+    return reply_v(c, code, type, p, n, 0);
+}
+
+/* The long poll of GET /status?after=N: waits, holding mu, while version is N (a thread per
+ * connection, so only this client waits), bounded by STATUS_WAIT_US and by the server's stop.
+ * A malformed N answers at once. */
+static void wait_newer(status_server *s, const char *after) {
+    int64_t n;
+    if (!after || parse_int64(after, &n) || n < 0) return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += STATUS_WAIT_US / TIME_US_PER_SEC;
+    while (!s->stopping && s->version == (uint64_t)n)
+        if (pthread_cond_timedwait(&s->cv, &s->mu, &until)) break; /* ETIMEDOUT: answer with what is there */
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -42,13 +75,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool js = !strcmp(url, "/status"), pm = !strcmp(url, "/metrics");
     if (!js && !pm) return reply(c, 404, "application/json", "{\"error\":\"not found\"}", 21);
     pthread_mutex_lock(&s->mu);
+    if (js) wait_newer(s, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"));
     const char *p = js ? s->json : s->prom;
     size_t n = js ? s->njson : s->nprom;
     enum MHD_Result rc;
     if (!p)
         rc = reply(c, 503, "application/json", "{\"error\":\"starting\"}", 20);
     else
-        rc = reply(c, 200, js ? "application/json" : "text/plain; version=0.0.4", p, n);
+        rc = reply_v(c, 200, js ? "application/json" : "text/plain; version=0.0.4", p, n, s->version);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -85,12 +119,20 @@ status_server *status_server_start(const char *listen, char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    /* a thread per connection (at most 64): a long poll blocks only its own */
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+                            NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
                             (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s (port in use?)", listen);
+        pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s);
         return NULL;
@@ -114,12 +156,19 @@ void status_server_publish(status_server *s, const char *json, size_t n1, const 
     s->prom = b;
     s->njson = n1;
     s->nprom = n2;
+    s->version++;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
 void status_server_stop(status_server *s) {
     if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true; /* long polls answer now, so MHD_stop_daemon's joins end */
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
     MHD_stop_daemon(s->d);
+    pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->json);
     free(s->prom);
@@ -218,6 +267,17 @@ static void render_health(pipeline_job *j, buf_t *b, buf_t *m) {
                    (double)j->last_progress_us / 1e6);
 }
 
+/* The newest event time the engine has seen over every partition (INT64_MIN if none): with
+ * events stamped when created, now minus this is how far the open windows lag behind. */
+static int64_t job_newest_event(const pipeline_job *j) {
+    int64_t m = INT64_MIN;
+    for (int p = 0; j->engine && p < j->nparts; p++) {
+        stream_partition_stats ps;
+        if (stream_engine_partition_stats(j->engine, p, &ps) == 0 && ps.max_event_us > m) m = ps.max_event_us;
+    }
+    return m;
+}
+
 /* Renders /status schema 2 (documented in pipeline.h; every field always present). Lag is null
  * (and ecom_stream_lag NaN) while the broker cannot be asked: the last known value would claim
  * a health the job cannot know. */
@@ -234,6 +294,8 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
                job_file_input(j) ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
     buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);
     render_time(b, "watermark", wm);
+    buf_append_char(b, ',');
+    render_time(b, "newest_event_at", job_newest_event(j));
     buf_printf(b, ",\"window_s\":%.0f,\"lateness_s\":%.0f,\"funnel_horizon_s\":%.0f", ec->window_us / 1e6,
                ec->lateness_us / 1e6, horizon / 1e6);
     buf_printf(b, ",\"counters\":{\"records\":%" PRIu64, s->records);

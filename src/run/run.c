@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -113,13 +114,33 @@ static void *run_gen_main(void *arg) {
     return NULL;
 }
 
+/* The embedded broker (librdkafka's mock cluster) answers a fetch that finds no data only after
+ * the consumer's whole fetch.wait.max.ms (500 ms by default), where a real broker answers as
+ * soon as data arrives: every event would wait up to half a second in the broker. So the
+ * stream asks it to wait RUN_FETCH_WAIT at most (measured: bench/bench_latency.sh). The user's
+ * settings come after it and win; $ECOM_KAFKA_CONF alone (no settings given) is left as is.
+ * Returns a NULL-terminated copy to free, or NULL (then use cfg->kafka_settings). */
+#define RUN_FETCH_WAIT "fetch.wait.max.ms=10"
+static const char **run_stream_settings(const run_config *c) {
+    const char *env = getenv("ECOM_KAFKA_CONF");
+    if (c->brokers || (!c->kafka_settings && env && *env)) return NULL;
+    size_t n = 0;
+    while (c->kafka_settings && c->kafka_settings[n]) n++;
+    const char **v = calloc(n + 2, sizeof *v);
+    if (!v) return NULL;
+    v[0] = RUN_FETCH_WAIT;
+    for (size_t i = 0; i < n; i++) v[i + 1] = c->kafka_settings[i];
+    return v;
+}
+
 /* The stream job: pipeline_run() with the short epochs and lateness of a live demo. */
 static void *run_stream_main(void *arg) {
     run_part *p = arg;
     pipeline_config pc;
     pipeline_config_default(&pc);
     pc.brokers = p->brokers;
-    pc.kafka_settings = p->cfg->kafka_settings;
+    const char **settings = run_stream_settings(p->cfg);
+    pc.kafka_settings = settings ? settings : p->cfg->kafka_settings;
     pc.out_root = p->cfg->out_root;
     pc.storage = p->cfg->storage;
     pc.listen = p->stream_listen;
@@ -135,6 +156,7 @@ static void *run_stream_main(void *arg) {
         pipeline_stats st;
         p->rc = pipeline_run(&pc, &p->stop, &st, p->err, sizeof p->err);
     }
+    free(settings);
     p->done = 1;
     return NULL;
 }

@@ -152,6 +152,15 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
  * to send, not for ones the consumer has not reached yet (e.g. while rejoining a group). */
 void stream_engine_touch(stream_engine *e, int part, int src);
 
+/* The caught-up rule: source src of partition part has nothing left to read at wall-clock time
+ * wall_us (Kafka: its offset is the partition's high watermark). When its shard is live (its
+ * newest event time within idle_timeout of wall_us), the source stops holding the shard's
+ * watermark back at once, as if idle, until its next event or touch; otherwise (a backfill, or
+ * idle_timeout 0) nothing changes. So a sparse topic (orders) does not delay the finals of a
+ * live stream by the gaps between its events. Why this keeps the tables exact: see the
+ * comment above the function and docs/stream.md "Watermark". */
+void stream_engine_caught_up(stream_engine *e, int part, int src, int64_t wall_us);
+
 /* Updates idleness with processing time now_us, recomputes the global watermark, closes what
  * it passed and emits the final rows that are due. Call it after every batch of events (state
  * is evicted only here, so memory is bounded only if you do). 0 or -1. */

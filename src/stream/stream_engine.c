@@ -53,15 +53,16 @@ static int64_t closable(const stream_engine *e, int64_t wm) {
 }
 
 /* A shard's own watermark: its newest event time minus the lateness, where "newest" is that
- * of its slowest source that is not idle. A source that has sent nothing yet holds the shard
- * back until it turns idle (so a topic that is fetched later than its siblings does not see
- * its events declared late); when every source is idle the newest event of any counts. */
+ * of its slowest source that is neither idle nor caught up. A source that has sent nothing yet
+ * holds the shard back until it turns idle (so a topic that is fetched later than its siblings
+ * does not see its events declared late); when every source is idle or caught up the newest
+ * event of any counts. */
 static int64_t local_wm(const stream_engine *e, const st_shard *s) {
     int64_t m = s->max_ts;
     if (e->cfg.n_sources > 1) {
         int64_t lo = INT64_MAX;
         for (int i = 0; i < e->cfg.n_sources; i++) {
-            if (s->src_idle[i]) continue;
+            if (s->src_idle[i] || s->src_caught[i]) continue;
             if (s->src_max[i] < lo) lo = s->src_max[i];
         }
         if (lo != INT64_MAX) m = lo;
@@ -359,6 +360,7 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     s->next_offset = offset + 1;
     s->touched = true;
     s->src_touched[src] = true;
+    s->src_caught[src] = false;
     int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
     int d = st_dedup_check(&s->dd, st_id_of(ev->event_id), st_event_hash(ev), k, dd_live_after(e, s));
     if (d < 0) return -1;
@@ -615,6 +617,23 @@ void stream_engine_touch(stream_engine *e, int part, int src) {
     if (part < 0 || part >= e->cfg.n_partitions || src < 0 || src >= e->cfg.n_sources) return;
     e->shards[part].touched = true;
     e->shards[part].src_touched[src] = true;
+    e->shards[part].src_caught[src] = false;
+}
+
+/* Why this cannot make an event late that alignment would have kept on time: alignment waits
+ * for a source only because its unread events may be older than what its siblings delivered
+ * (read skew). A source with nothing left to read has no unread events, so its next event is
+ * produced after wall_us. In a live shard (newest event within idle_timeout of the wall clock:
+ * events are stamped when created) that event is then late only if it is older than the
+ * shard's newest event by more than the lateness, which is the rule for any event of a single
+ * stream. A backfill (old timestamps produced faster than real time) is not live: there a
+ * caught-up topic may still be behind its siblings in event time, so only the idle rule
+ * applies. Nothing is lost either way: late events become correction rows. */
+void stream_engine_caught_up(stream_engine *e, int part, int src, int64_t wall_us) {
+    if (part < 0 || part >= e->cfg.n_partitions || src < 0 || src >= e->cfg.n_sources) return;
+    st_shard *s = &e->shards[part];
+    int64_t age = s->max_ts == INT64_MIN ? INT64_MAX : wall_us - s->max_ts; /* |age| fits: both < 2^60 */
+    s->src_caught[src] = e->cfg.idle_timeout_us > 0 && age <= e->cfg.idle_timeout_us && age >= -e->cfg.idle_timeout_us;
 }
 
 static bool shard_idle(const stream_engine *e, const st_shard *s, int64_t now) {

@@ -326,9 +326,10 @@ typedef struct {
     int64_t last_active_us;  /* processing time; INT64_MIN = set at next advance */
     int64_t next_offset;
     int64_t max_ts, forced, closed_through;
-    /* per source: newest event time, processing time of its last event, idleness */
+    /* per source: newest event time, processing time of its last event, idleness, caught up
+     * (nothing left to read in a live shard: see stream_engine_caught_up) */
     int64_t src_max[STREAM_MAX_SOURCES], src_active_us[STREAM_MAX_SOURCES];
-    bool src_touched[STREAM_MAX_SOURCES], src_idle[STREAM_MAX_SOURCES];
+    bool src_touched[STREAM_MAX_SOURCES], src_idle[STREAM_MAX_SOURCES], src_caught[STREAM_MAX_SOURCES];
     uint64_t ok[EV_TYPE_COUNT], dup[EV_TYPE_COUNT], late[EV_TYPE_COUNT], conflict[EV_TYPE_COUNT];
     st_dedup dd;             /* ids over the lateness horizon */
     st_slot **slots;         /* sorted by j */

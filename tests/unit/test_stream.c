@@ -459,6 +459,51 @@ static void test_sources_aligned(check_state *st) {
     buf_free(&r.out);
 }
 
+/* The caught-up rule: a sparse source (orders) with nothing left to read stops holding a live
+ * shard back at once (not after idle_timeout), until its next event; in a backfill (event times
+ * far from the wall clock) or with idle_timeout 0 it changes nothing. */
+static void caught_up_case(check_state *st, int64_t wall, int64_t idle, int64_t want_wm) {
+    CHECK_STATE(st);
+    stream_config c = small_cfg(1);
+    c.n_sources = 3;
+    c.idle_timeout_us = idle;
+    tl_rec r = {0};
+    stream_sink sk = tl_sink(&r);
+    stream_engine *e = stream_engine_new(&c, &sk, NULL, 0);
+    int64_t now = 1000 * TIME_US_PER_SEC;
+    tev v;
+    for (int i = 0; i <= 10; i++)
+        for (int src = 0; src < 2; src++) {
+            tl_product_event(&v, src ? EV_ADD_TO_CART : EV_PAGE_VIEW, T0 + i * MIN_US, 1, 1, 100 + (uint64_t)(2 * i + src), 1);
+            CHECK_INTEQ(stream_engine_process_from(e, 0, src, i, &v.ev), STREAM_OK);
+        }
+    tl_product_event(&v, EV_PAGE_VIEW, T0 + MIN_US, 2, 1, 300, 0); /* the one event of source 2 */
+    CHECK_INTEQ(stream_engine_process_from(e, 0, 2, 0, &v.ev), STREAM_OK);
+    CHECK(stream_engine_advance(e, now, NULL, 0) == 0);
+    CHECK_INTEQ(stream_engine_watermark(e), T0 - MIN_US); /* held back by source 2 */
+    stream_engine_caught_up(e, 0, 2, wall);
+    CHECK(stream_engine_advance(e, now + TIME_US_PER_SEC, NULL, 0) == 0);
+    CHECK_INTEQ(stream_engine_watermark(e), want_wm);
+    if (want_wm == T0 + 8 * MIN_US) {
+        CHECK(strstr(tl_text(&r), "C|2026-11-25T09:07:00.000Z|") != NULL); /* window 09:07 is final */
+        tl_product_event(&v, EV_PAGE_VIEW, T0 + 9 * MIN_US, 2, 1, 301, 0);
+        CHECK_INTEQ(stream_engine_process_from(e, 0, 2, 1, &v.ev), STREAM_OK); /* its next event is on time */
+        tl_product_event(&v, EV_PAGE_VIEW, T0 + 5 * MIN_US, 2, 1, 302, 0);
+        CHECK_INTEQ(stream_engine_process_from(e, 0, 2, 2, &v.ev), STREAM_LATE); /* older than newest - lateness */
+        CHECK(stream_engine_advance(e, now + 2 * TIME_US_PER_SEC, NULL, 0) == 0);
+        CHECK_INTEQ(stream_engine_watermark(e), T0 + 8 * MIN_US); /* it counts again; never goes back */
+    }
+    stream_engine_free(e);
+    buf_free(&r.out);
+}
+
+static void test_caught_up(check_state *st) {
+    int64_t idle = 10 * TIME_US_PER_SEC;
+    caught_up_case(st, T0 + 10 * MIN_US + 3 * TIME_US_PER_SEC, idle, T0 + 8 * MIN_US); /* live */
+    caught_up_case(st, T0 + 86400 * TIME_US_PER_SEC, idle, T0 - MIN_US);                /* backfill */
+    caught_up_case(st, T0 + 10 * MIN_US, 0, T0 - MIN_US);                              /* no idle rule */
+}
+
 static void test_dedup(check_state *st) {
     CHECK_STATE(st);
     stream_config c = small_cfg(1);
@@ -1460,6 +1505,7 @@ int main(void) {
     RUN(&st, test_watermark_and_late);
     RUN(&st, test_idle_partition);
     RUN(&st, test_sources_aligned);
+    RUN(&st, test_caught_up);
     RUN(&st, test_dedup);
     RUN(&st, test_dedup_horizon_oracle);
     RUN(&st, test_dedup_bounded);

@@ -145,6 +145,16 @@
     p.textContent = st === "paused" ? t("paused") : "";
   }
 
+  // Push (live.js): a change of the stream's numbers refreshes now; changes arriving meanwhile
+  // coalesce into one more refresh.
+  let liveBusy = false, liveAgain = false;
+  async function liveRefresh() {
+    if (liveBusy) { liveAgain = true; return; }
+    liveBusy = true;
+    do { liveAgain = false; await refresh(); } while (liveAgain);
+    liveBusy = false;
+  }
+
   // ---- rendering ----
   // The answer's range in epoch seconds (what every axis spans).
   function view() {
@@ -483,6 +493,7 @@
     });
     if (!window.uPlot) banner(t("chart_missing"));
     applyTheme();
+    window.addEventListener("ecom:live", liveRefresh);
     applyLang();
     refresh();
   }
