@@ -652,6 +652,15 @@ static int loop_heartbeat(pipeline_job *j, int64_t now) {
 
 /* One turn of the loop: read a batch; at the end of the input flush every window; pace the
  * engine's clock; commit when due; refresh the status. */
+/* Whether the engine also advances by time (every advance_us). A regular file (a backfill) does
+ * not: it advances only every advance_records records, so where the watermark moves, which
+ * events are late and which ids the dedup horizon still holds depend on the file alone — two
+ * runs, or one thread and N (workers.c), give the same tables. A live pipe and Kafka do, so
+ * their windows close without waiting for more records. */
+static bool loop_by_time(const pipeline_job *j) {
+    return j->src.ops->advance_us && (j->live || !job_file_input(j));
+}
+
 static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
     const source_ops *o = j->src.ops;
     bool stopping = loop_stopping(j, stop, ls), idle = true, end = false;
@@ -664,7 +673,7 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
     if (idle && !end && !stopping && j->cfg->drain && o->drained && o->drained(&j->src)) end = true;
     if (end && stream_engine_flush(j->engine, j->err, sizeof j->err)) return TURN_RETRY;
     int64_t now = time_mono_us();
-    if (!end && o->advance_us && (idle || now - ls->last_adv >= o->advance_us) && loop_advance(j, ls, now))
+    if (!end && loop_by_time(j) && (idle || now - ls->last_adv >= o->advance_us) && loop_advance(j, ls, now))
         return TURN_RETRY;
     if (j->fenced) return TURN_FATAL;
     if (j->take_failed) return TURN_RETRY;
