@@ -260,10 +260,18 @@ gen_timeout_says_what_was_lost() {
   held=$(( $(end_offsets "$KADDR" "$tv") + $(end_offsets "$KADDR" "$tc") + $(end_offsets "$KADDR" "$to") ))
   echo "  NDJSON $got lines, undelivered $lost, Kafka holds $held; $(grep -m1 failed "$TEST_TMP/timeout.err")"
   expect_eq $((got + lost)) $n "NDJSON + undelivered lines"
-  expect_eq "$held" "$got" "messages in Kafka vs NDJSON lines"
+  # Every acknowledged line is in Kafka; Kafka may hold a few more: a message that timed out in
+  # flight (no ack came back before the broker went) can still have been written — it is then in
+  # FILE.undelivered too, in doubt, as gen says (re-sending it is safe: the stream drops
+  # duplicates by event_id). Nothing in Kafka is outside NDJSON + undelivered.
+  [ "$held" -ge "$got" ] && [ "$held" -le $((got + lost)) ] ||
+    fail "Kafka holds $held: not between the acknowledged $got and $((got + lost))"
   [ "$lost" -gt 0 ] || fail "nothing was undelivered: the outage did not happen"
   consume "$KADDR" "$tv" "$tc" "$to" | cut -f4 | sort >"$TEST_TMP/timeout.kafka"
-  sort "$f" | cmp -s - "$TEST_TMP/timeout.kafka" || fail "Kafka's messages differ from the NDJSON copy"
+  sort "$f" | comm -23 - "$TEST_TMP/timeout.kafka" | grep -q . && fail "an acknowledged line is not in Kafka"
+  sort "$f" "$f.undelivered" | comm -13 - "$TEST_TMP/timeout.kafka" | grep -q . &&
+    fail "Kafka holds a message that is neither in the NDJSON copy nor in FILE.undelivered"
+  echo "  in doubt (in Kafka and in FILE.undelivered): $((held - got))"
 }
 
 # A broker that creates topics on demand (auto.create.topics.enable=true, a broker of its own in
