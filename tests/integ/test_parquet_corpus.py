@@ -31,7 +31,7 @@ import uuid
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from testlib import ECOM, TMP, Suite
+from testlib import ECOM, TMP, Suite, parquet_testing_dir
 
 REPO = os.environ.get("REPO", os.getcwd())
 PER_FILE_S = 120
@@ -49,16 +49,7 @@ SANITIZER = re.compile(r"runtime error:|AddressSanitizer|LeakSanitizer|Undefined
 
 
 def find_corpus():
-    env = os.environ.get("ECOM_PARQUET_TESTING")
-    if env:
-        return env if os.path.isdir(os.path.join(env, "data")) else None
-    d = os.path.abspath(REPO)
-    for _ in range(4):                      # REPO/.., REPO/../.., ...: a clone or a worktree
-        d = os.path.dirname(d)
-        c = os.path.join(d, "shared", "parquet-testing")
-        if os.path.isdir(os.path.join(c, "data")):
-            return c
-    return None
+    return parquet_testing_dir()
 
 
 # ---- pyarrow value -> the NDJSON value `ecom cat` prints (docs/parquet.md) ----

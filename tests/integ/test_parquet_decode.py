@@ -20,21 +20,14 @@ import subprocess
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from testlib import ECOM, TMP, Suite
+from testlib import ECOM, TMP, Suite, parquet_testing_dir
 
 REPO = os.environ["REPO"]
 PQTOOL = os.path.join(REPO, "build/san/pqtool")
 SAN_MARKS = ("runtime error", "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
 
-def corpus_dir():
-    for d in (os.path.join(REPO, "..", "..", "shared", "parquet-testing"), "/work/shared/parquet-testing"):
-        if os.path.isdir(os.path.join(d, "data")):
-            return d
-    return None
-
-
-CORPUS = corpus_dir()
+CORPUS = parquet_testing_dir()
 
 
 def columns(path):

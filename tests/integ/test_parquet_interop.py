@@ -15,6 +15,7 @@ import sys
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import testlib
 
 ECOM = os.environ["ECOM"]
 REPO = os.environ["REPO"]
@@ -430,12 +431,11 @@ def _():
 @case("parquet_testing_decimal_files_read_exact")
 def _():
     """apache/parquet-testing's decimal files (when the shared checkout is present)."""
-    data = os.path.join(REPO, "..", "..", "shared", "parquet-testing", "data")
-    if not os.path.isdir(data):
-        data = "/work/shared/parquet-testing/data"
-    if not os.path.isdir(data):
-        print("  (parquet-testing not present: skipped)")
+    root = testlib.parquet_testing_dir()
+    if root is None:
+        print("SKIP parquet_testing_decimal_files_read_exact: apache/parquet-testing not found")
         return
+    data = os.path.join(root, "data")
     for name in ["int32_decimal", "int64_decimal", "fixed_length_decimal", "fixed_length_decimal_legacy",
                  "byte_array_decimal"]:
         path = os.path.join(data, name + ".parquet")

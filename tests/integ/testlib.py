@@ -10,6 +10,23 @@ ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)               # optimized build: vol
 TMP = os.environ.get("TEST_TMP", "/tmp")
 
 
+def parquet_testing_dir():
+    """apache/parquet-testing (the Apache Parquet project's cross-implementation files, with its
+    licence): $ECOM_PARQUET_TESTING, else shared/parquet-testing beside the project (a parent of
+    the clone or worktree), else /work/shared/parquet-testing (this workplace's layout, for a
+    clone made elsewhere). None when absent: the caller says SKIP or fails, never passes."""
+    env = os.environ.get("ECOM_PARQUET_TESTING")
+    if env:
+        return env if os.path.isdir(os.path.join(env, "data")) else None
+    d = os.path.abspath(os.environ.get("REPO", "."))
+    cands = []
+    for _ in range(4):
+        d = os.path.dirname(d)
+        cands.append(os.path.join(d, "shared", "parquet-testing"))
+    cands.append("/work/shared/parquet-testing")
+    return next((c for c in cands if os.path.isdir(os.path.join(c, "data"))), None)
+
+
 class Suite:
     """Runs argument-less case functions; any exception fails that case only."""
     def __init__(self):
