@@ -41,6 +41,7 @@ struct pq_rows {
     int rg;
     pq_binary_form bin;
     const char *why;      /* what was wrong when an emission failed */
+    bool refused;         /* why names a value cat will not print (not corrupt levels) */
 };
 
 /* ---- formatting helpers (the module is standalone, so it has its own calendar code) ---- */
@@ -463,6 +464,17 @@ static int corrupt(pq_rows *rw, const char *why) {
     return -1;
 }
 
+/* A STRING whose bytes are not UTF-8 cannot be a JSON string without changing them (U+FFFD
+ * would stand for the bad bytes): it is refused by name rather than printed lossy. */
+static bool utf8_valid(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n;) {
+        int l = p[i] < 0x80 ? 1 : pq_utf8_len(p + i, n - i);
+        if (l == 0) return false;
+        i += (size_t)l;
+    }
+    return true;
+}
+
 /* Definition level at the cursor of leaf, -1 past the row's entries. */
 static int cur_def(pq_rows *rw, int leaf) {
     size_t i = rw->pos[leaf];
@@ -521,7 +533,12 @@ static int emit_leaf(pq_rows *rw, const pq_node *nd, pq_text *out) {
     case PQ_DECIMAL:
         if (emit_decimal(out, nd, c, vi)) return corrupt(rw, "DECIMAL value wider than 16 bytes");
         return 0;
-    case PQ_STRING: return pq_json_string(out, c->v.bytes[vi].p, c->v.bytes[vi].n);
+    case PQ_STRING:
+        if (!utf8_valid((const unsigned char *)c->v.bytes[vi].p, c->v.bytes[vi].n)) {
+            rw->refused = true;
+            return corrupt(rw, "a STRING value is not valid UTF-8: not printed, it would lose bytes");
+        }
+        return pq_json_string(out, c->v.bytes[vi].p, c->v.bytes[vi].n);
     case PQ_UUID: return json_uuid(out, bp);
     case PQ_BINARY: return json_binary(out, bp, c->v.bytes[vi].n, rw->bin);
     default: return corrupt(rw, "a leaf of an unknown kind");
@@ -618,12 +635,13 @@ int pq_rows_field_json(pq_rows *rw, int i, pq_text *out, char *err, size_t errle
     int lo = first_leaf(rw->s, node), hi = last_leaf(rw->s, node);
     for (int l = lo; l <= hi; l++) rw->pos[l] = rw->entry[l];
     rw->why = NULL;
+    rw->refused = false;
     int rc = emit_field(rw, node, 0, out);
     for (int l = lo; l <= hi && rc == 0; l++)
         if (rw->pos[l] != row_end(rw, l)) rc = corrupt(rw, "columns of one field disagree on the row's entries");
     if (rc) {
-        pq_seterr(err, errlen, "field %s, row %lld: corrupt levels (%s)", rw->s->nodes[node].name, (long long)rw->row,
-                  rw->why ? rw->why : "out of memory");
+        pq_seterr(err, errlen, rw->refused ? "field %s, row %lld: %s" : "field %s, row %lld: corrupt levels (%s)",
+                  rw->s->nodes[node].name, (long long)rw->row, rw->why ? rw->why : "out of memory");
         return -1;
     }
     return 0;
