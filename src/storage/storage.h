@@ -118,13 +118,16 @@ int storage_read(storage *s, const char *path, uint64_t off, void *dst, size_t n
 /* Writes a whole small file atomically (tmp + fsync + rename). For commit logs, checkpoints. */
 int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
 
-/* Writes a whole small file only if path does not exist (create-exclusive: local
- * O_CREAT|O_EXCL, WebHDFS CREATE overwrite=false): 0 when this call created it, 1 when a file
- * was already there (nothing written), -1 on an error. For the writer lease (pipeline/lease.c):
- * of two concurrent callers exactly one gets 0. Not atomic in content: a crash while writing
- * can leave a short file, which readers must tolerate (the lease does, by its mtime). A retry
- * inside the backend after a lost answer can report 1 for a file this call wrote: the caller
- * recognises its own content. */
+/* Writes a whole small file only if path does not exist: 0 when this call created it, 1 when
+ * a file was already there (nothing written), -1 on an error. Of two concurrent callers exactly
+ * one gets 0, and readers see no file or the whole one: the bytes go to a private temporary
+ * name (".<name>.<pid>-<random>.tmp" beside it), which then takes the final name only if that
+ * is free (local: link(), EEXIST; WebHDFS/HttpFS: a RENAME without overwrite). For the writer
+ * lease and the commit records (pipeline/lease.c, commit.c). A local file system without hard
+ * links gets O_CREAT|O_EXCL in place (a crash there can leave a short file, which those
+ * readers refuse or judge by its mtime). A retry inside the backend after a lost answer can
+ * report 1 for a file this call wrote: the caller recognises its own content. A crash can
+ * leave the temporary file (a hidden name). */
 int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
 
 /* Reads a whole small file (commit records, checkpoints, layout files): *out is malloc'ed,

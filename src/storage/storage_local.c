@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,8 +340,33 @@ static int local_read(void *ctx, const char *path, uint64_t off, void *dst, size
     return rc;
 }
 
-/* O_CREAT|O_EXCL is the atomic test-and-create; the content is written in place (no rename
- * could keep the exclusivity), then fsynced with its directory. */
+/* Writes p[0..n) to a new file at abs (O_EXCL: 1 when something is there), fsynced. */
+static int write_new_file(const char *abs, const void *p, size_t n, char *err, size_t errlen) {
+    int fd = open(abs, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (errno == EEXIST) return 1;
+        err_set(err, errlen, "create %s: %s", abs, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (write_all(fd, p, n) || fsync(fd)) {
+        err_set(err, errlen, "write %s: %s", abs, strerror(errno));
+        rc = -1;
+    }
+    if (close(fd) && rc == 0) {
+        err_set(err, errlen, "close %s: %s", abs, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(abs);
+    return rc;
+}
+
+/* Why link(): it is the POSIX test-and-create that also publishes a whole file: the content
+ * goes to a private temporary name first (pid and random bits in it, so that two writers never
+ * share one), then link() gives it the final name only if that name is free (EEXIST: 1), so a
+ * reader never sees a partial file and of two writers exactly one wins (also over NFS). On a
+ * file system without hard links the content is written in place under O_EXCL instead (still
+ * exclusive; a crash there can leave a short file, storage.h). */
 static int local_put_new(void *ctx, const char *path, const void *p, size_t n, char *err, size_t errlen) {
     char *a = absolute(ctx, path);
     if (!a) {
@@ -348,21 +374,32 @@ static int local_put_new(void *ctx, const char *path, const void *p, size_t n, c
         return -1;
     }
     int rc = mkdirs_parent(a, err, errlen);
-    int fd = rc ? -1 : open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (rc == 0 && fd < 0) {
-        rc = errno == EEXIST ? 1 : -1;
-        if (rc < 0) err_set(err, errlen, "create %s: %s", a, strerror(errno));
-    } else if (rc == 0) {
-        if (write_all(fd, p, n) || fsync(fd)) {
-            err_set(err, errlen, "write %s: %s", a, strerror(errno));
+    const char *slash = strrchr(a, '/');
+    int dirlen = slash ? (int)(slash - a) + 1 : 0;
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (uint64_t)time_mono_us();
+    char tmp[PATH_MAX];
+    if (rc == 0 && snprintf(tmp, sizeof tmp, "%.*s.%s.%ld-%016llx.tmp", dirlen, a, a + dirlen, (long)getpid(),
+                            (unsigned long long)rnd) >= (int)sizeof tmp) {
+        err_set(err, errlen, "%s: path too long", a);
+        rc = -1;
+    }
+    if (rc == 0 && (rc = write_new_file(tmp, p, n, err, errlen)) == 0) {
+        if (link(tmp, a) == 0) {
+            fsync_dir_of(a);
+        } else if (errno == EEXIST) {
+            rc = 1;
+        } else if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+            rc = write_new_file(a, p, n, err, errlen); /* no hard links here */
+            if (rc == 0) fsync_dir_of(a);
+        } else {
+            err_set(err, errlen, "link %s -> %s: %s", tmp, a, strerror(errno));
             rc = -1;
         }
-        if (close(fd) && rc == 0) {
-            err_set(err, errlen, "close %s: %s", a, strerror(errno));
-            rc = -1;
-        }
-        if (rc) unlink(a);
-        else fsync_dir_of(a);
+        unlink(tmp);
+    } else if (rc == 1) {
+        err_set(err, errlen, "%s: temporary name taken", tmp);
+        rc = -1;
     }
     free(a);
     return rc;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,7 +67,6 @@ struct webhdfs_file {
     FILE *spool;         /* the file once it outgrew spill_bytes (unlinked temp file) */
     uint64_t size;
     bool failed;
-    bool exclusive;      /* webhdfs_put_new(): CREATE with overwrite=false */
     char err[512];       /* the first write error, reported again by close */
 };
 
@@ -1077,10 +1077,9 @@ void webhdfs_file_abort(webhdfs_file *f) {
 /* One attempt of the upload. WebHDFS: PUT op=CREATE to the NameNode without a body, which
  * answers 307 with a DataNode URL; then PUT the bytes there (201). HttpFS: one PUT with
  * data=true and the bytes. *sent is set once bytes went to a DataNode (a partial file may exist). */
-static int wh_upload_once(webhdfs *w, wh_req *r, const char *abs, bool excl, buf_t *url, bool *sent, char *exc,
+static int wh_upload_once(webhdfs *w, wh_req *r, const char *abs, buf_t *url, bool *sent, char *exc,
                           size_t exclen, char *err, size_t errlen) {
-    const char *extra = w->httpfs ? (excl ? "overwrite=false&data=true" : "overwrite=true&data=true")
-                                  : (excl ? "overwrite=false" : "overwrite=true");
+    const char *extra = w->httpfs ? "overwrite=true&data=true" : "overwrite=true";
     if (wh_url(w, url, abs, "CREATE", extra)) return wh_err(err, errlen, "webhdfs: out of memory"), WH_FAIL;
     r->url = url->data;
     if (!w->httpfs) {
@@ -1135,18 +1134,11 @@ int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen) {
     if (!r.body) r.body = "";
     for (a = 1; a <= 1 + w->retries; a++) {
         if (a > 1) wh_backoff(w, a - 1);
-        v = wh_upload_once(w, &r, abs, f->exclusive, &url, &sent, exc, sizeof exc, err, errlen);
+        v = wh_upload_once(w, &r, abs, &url, &sent, exc, sizeof exc, err, errlen);
         if (v != WH_RETRY) break;
     }
     if (v == WH_OK) {
         rc = 0;
-    } else if (f->exclusive && (!strcmp(exc, "FileAlreadyExistsException") ||
-                                !strcmp(exc, "AlreadyBeingCreatedException"))) {
-        rc = 1; /* someone else's file (or ours, if an earlier attempt's answer was lost) */
-    } else if (f->exclusive) {
-        /* Not deleted: the file may be another writer's. A short file of ours is judged by its
-         * reader (storage.h). */
-        wh_note_attempts(err, errlen, a > 1 + w->retries ? a - 1 : a, t0);
     } else {
         wh_note_attempts(err, errlen, a > 1 + w->retries ? a - 1 : a, t0);
         if (sent) {
@@ -1167,18 +1159,62 @@ done:
     return rc;
 }
 
-/* Create-exclusive: one CREATE with overwrite=false; the NameNode refuses an existing path with
- * FileAlreadyExistsException, and one another client is still creating with
- * AlreadyBeingCreatedException (both permanent for wh_judge, so never retried): both mean 1. */
-int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char *err, size_t errlen) {
-    webhdfs_file *f;
-    if (webhdfs_create(w, path, &f, err, errlen)) return -1;
-    f->exclusive = true;
-    if (webhdfs_file_write(f, p, n, err, errlen)) {
-        webhdfs_file_abort(f);
-        return -1;
+/* A plain RENAME (no renameoptions: HDFS's rename1, HttpFS's only kind), which moves from
+ * only if to is free: 0 moved, 1 to exists (from left), -1 any other refusal or error. A
+ * retry after a lost answer also ends in 1 (the caller recognises its content, storage.h). */
+static int wh_rename_noreplace(webhdfs *w, const char *from, const char *to, char *err, size_t errlen) {
+    char *src = wh_abs(w, from), *dst = wh_abs(w, to), exc[96];
+    buf_t extra = {0};
+    int rc = -1, attempts = 0;
+    bool moved = false, there = false;
+    if (!src || !dst || buf_append_str(&extra, "destination=") || wh_enc(&extra, dst, true)) {
+        wh_err(err, errlen, "webhdfs: out of memory");
+    } else {
+        wh_req r;
+        rc = wh_call(w, &r, "PUT", "RENAME", src, extra.data, exc, sizeof exc, &attempts, err, errlen);
+        if (rc == 0 && wh_answer_bool(&r, &moved)) rc = wh_err(err, errlen, "webhdfs RENAME %s: bad answer", src);
+        wh_req_free(&r);
+        if (rc == 0 && !moved) {
+            rc = webhdfs_stat(w, to, NULL, &there, err, errlen);
+            if (rc == 0) rc = there ? 1 : wh_err(err, errlen, "webhdfs RENAME %s -> %s: refused", src, dst);
+        }
     }
-    return webhdfs_file_close(f, err, errlen);
+    buf_free(&extra);
+    free(src);
+    free(dst);
+    return rc;
+}
+
+/* Create-exclusive and whole: the bytes go to a private temporary name beside path (pid and
+ * random bits in it: no other writer uses it, so CREATE overwrite=true is safe), then
+ * wh_rename_noreplace gives them the final name only if it is free. Of two writers exactly one
+ * gets 0, and a reader never sees a partial file (a CREATE overwrite=false on the final name
+ * is exclusive too, but its file is visible, empty or short, while it is written, and a crash
+ * leaves it so). */
+int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char *err, size_t errlen) {
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) + 1 : 0;
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (uint64_t)time_now_us();
+    size_t tl = strlen(path) + 48;
+    char *tmp = malloc(tl);
+    if (!tmp) return wh_err(err, errlen, "webhdfs: out of memory");
+    snprintf(tmp, tl, "%.*s.%s.%ld-%016llx.tmp", dirlen, path, path + dirlen, (long)getpid(), (unsigned long long)rnd);
+    webhdfs_file *f;
+    int rc = webhdfs_create(w, tmp, &f, err, errlen);
+    if (rc == 0 && webhdfs_file_write(f, p, n, err, errlen)) {
+        webhdfs_file_abort(f);
+        rc = -1;
+    } else if (rc == 0) {
+        rc = webhdfs_file_close(f, err, errlen);
+    }
+    if (rc == 0) rc = wh_rename_noreplace(w, tmp, path, err, errlen);
+    if (rc) {
+        char e2[256];
+        webhdfs_remove(w, tmp, e2, sizeof e2); /* best effort: a leftover is a hidden name */
+    }
+    free(tmp);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- storage_ops ---- */

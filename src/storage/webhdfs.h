@@ -92,9 +92,8 @@ void webhdfs_get_stats(const webhdfs *w, webhdfs_stats *out);
 int webhdfs_create(webhdfs *w, const char *path, webhdfs_file **out, char *err, size_t errlen);
 int webhdfs_file_write(webhdfs_file *f, const void *p, size_t n, char *err, size_t errlen);
 int webhdfs_file_close(webhdfs_file *f, char *err, size_t errlen);   /* upload + free */
-/* Writes a whole small file only if path does not exist (CREATE overwrite=false): 0 created,
- * 1 it existed (FileAlreadyExistsException, or AlreadyBeingCreatedException: another client
- * is creating it), -1 other error (storage_put_if_absent()). */
+/* Writes a whole small file only if path does not exist (a private temporary file, then a
+ * RENAME without overwrite): 0 created, 1 it existed, -1 other error (storage_put_if_absent()). */
 int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char *err, size_t errlen);
 void webhdfs_file_abort(webhdfs_file *f);                            /* discard + free */
 
