@@ -445,6 +445,132 @@ int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errle
     return read_latest_in(s, COMMIT_DIR, r, err, errlen);
 }
 
+/* ---- the commit point: one record per number, whoever writes it first ---- */
+
+static void lineage_dir(int part, char *out, size_t n) {
+    if (part < 0)
+        snprintf(out, n, "%s", COMMIT_DIR);
+    else
+        part_dir(part, out, n);
+}
+
+void commit_record_path(int part, int64_t seq, char *out, size_t n) {
+    char dir[64];
+    lineage_dir(part, dir, sizeof dir);
+    snprintf(out, n, "%s/%020" PRId64 ".commit", dir, seq);
+}
+
+/* The highest record number in lineage part's directory (-1: none). */
+static int newest_number(storage *s, int part, int64_t *seq, char *err, size_t errlen) {
+    char dir[64];
+    storage_list_t l = {0};
+    lineage_dir(part, dir, sizeof dir);
+    *seq = -1;
+    if (storage_list(s, dir, &l, err, errlen)) return -1;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        char *end;
+        if (l.entries[i].is_dir || strlen(nm) != 27 || strcmp(nm + 20, ".commit")) continue;
+        int64_t q = strtoll(nm, &end, 10);
+        if (end == nm + 20 && q > *seq) *seq = q;
+    }
+    storage_list_free(&l);
+    return 0;
+}
+
+/* Why a look after the put: the number may be free only because the successor's compaction
+ * deleted it (the successor claimed it and committed past it). A record above ours means that:
+ * ours is withdrawn (no reader takes it, the newest wins; deleted at once anyway) and refused. */
+static int record_stale(storage *s, int part, const commit_record *r, const char *path, char *err,
+                        size_t errlen) {
+    int64_t top;
+    if (newest_number(s, part, &top, err, errlen)) return -1;
+    if (top <= r->epoch) return 0;
+    char e2[256];
+    storage_remove(s, path, e2, sizeof e2);
+    snprintf(err, errlen, "fenced: ROOT/%s is behind record %" PRId64 " of a newer writer; this instance's "
+             "lease (generation %" PRId64 ") was taken over: it stops writing", path, top, r->generation);
+    return LEASE_FENCED;
+}
+
+/* path was taken when put: 0 if it holds exactly want (an earlier attempt of ours whose answer
+ * was lost), else LEASE_FENCED naming the generation of the writer that has it. */
+static int record_taken(storage *s, const char *path, const buf_t *want, char *err, size_t errlen) {
+    char *txt = NULL, e2[64];
+    size_t n = 0;
+    bool exists = false;
+    if (storage_get_all(s, path, 64u << 20, &txt, &n, &exists, err, errlen)) return -1;
+    bool same = exists && n == want->len && !memcmp(txt, want->data, n);
+    commit_record o;
+    int64_t gen = -1;
+    if (!same && exists && commit_record_decode(txt, n, &o, e2, sizeof e2) == 0) {
+        gen = o.generation;
+        commit_record_free(&o);
+    }
+    free(txt);
+    if (same) return 0;
+    snprintf(err, errlen, "fenced: ROOT/%s was committed by another writer (lease generation %" PRId64
+             "); this instance's lease was taken over: it stops writing", path, gen);
+    return LEASE_FENCED;
+}
+
+int commit_record_put(storage *s, int part, const commit_record *r, char *err, size_t errlen) {
+    buf_t b = {0};
+    char path[128];
+    commit_record_path(part, r->epoch, path, sizeof path);
+    int rc = commit_record_encode(r, &b);
+    if (rc) snprintf(err, errlen, "out of memory");
+    if (rc == 0) rc = storage_put_if_absent(s, path, b.data, b.len, err, errlen);
+    if (rc == 1) rc = record_taken(s, path, &b, err, errlen);
+    if (rc == 0) rc = record_stale(s, part, r, path, err, errlen);
+    buf_free(&b);
+    return rc;
+}
+
+/* The latest record of lineage part (the single layout's log for part < 0). */
+static int lineage_read_latest(storage *s, int part, commit_record *r, char *err, size_t errlen) {
+    return part < 0 ? commit_log_read_latest(s, r, err, errlen) : part_log_read_latest(s, part, r, err, errlen);
+}
+
+/* Makes r (no record: epoch -1) a first record of its lineage: no offsets, no checkpoint. */
+static int empty_record(commit_record *r, int kind, int nparts, int part) {
+    if (kind == COMMIT_FILE) {
+        r->kind = COMMIT_FILE;
+        r->nparts = 1;
+        return (r->ckpt = calloc(1, sizeof *r->ckpt)) ? 0 : -1;
+    }
+    r->part = kind == COMMIT_PARTITION ? part : -1;
+    return alloc_kafka(r, kind, nparts);
+}
+
+int commit_log_claim(storage *s, int part, commit_record *r, int kind, int nparts, int64_t gen, char *err,
+                     size_t errlen) {
+    for (int i = 0; i < 4; i++) {
+        if (r->generation == gen) return 0; /* claimed already (a retried recovery) */
+        if (r->generation > gen) {
+            snprintf(err, errlen, "fenced: the lineage's latest record is of lease generation %" PRId64
+                     ", newer than this instance's %" PRId64 ": it stops writing", r->generation, gen);
+            return LEASE_FENCED;
+        }
+        if (r->epoch < 0 && empty_record(r, kind, nparts, part)) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        r->epoch++;
+        int64_t old = r->generation;
+        r->generation = gen;
+        int rc = commit_record_put(s, part, r, err, errlen);
+        if (rc != LEASE_FENCED) return rc;
+        r->generation = old;
+        /* The number was taken by a writer that passed its lease check just before ours: read
+         * what it committed and claim the next one (it cannot commit another). */
+        commit_record_free(r);
+        if ((rc = lineage_read_latest(s, part, r, err, errlen))) return rc;
+    }
+    snprintf(err, errlen, "lost the race for the next commit record four times in a row");
+    return -1;
+}
+
 static bool is_debris(const char *name) {
     size_t n = strlen(name);
     return !strncmp(name, ".part-", 6) && n > 4 && !strcmp(name + n - 4, ".tmp");

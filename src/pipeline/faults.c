@@ -8,19 +8,22 @@
  * It is enabled only by the environment variable ECOM_TEST_STORAGE_FAULTS (read once when the
  * job opens its storage; unset in production, where this file does nothing):
  *
- *   ECOM_TEST_STORAGE_FAULTS="[prefix=PATH,][from=N,][count=K][,reads][,report]"
+ *   ECOM_TEST_STORAGE_FAULTS="[prefix=PATH,][match=S,][from=N,][count=K][,reads][,report][,stop]"
  *
  * Calls are numbered from 1 in the order they are made; calls from..from+K-1 fail with
  * "injected storage fault (call N)". Only calls whose path (either path of a rename) starts
- * with PATH count (default: every path). Only mutating calls (create, put_new, rename, remove,
+ * with PATH and contains S count (default: every path). Only mutating calls (create, put_new, rename, remove,
  * mkdirs) count unless `reads` is given (then also list, stat, read). Writes and closes of an open
  * file are passed through (their file was created by a counted call). Defaults: from=1, count=1.
  * `report` prints "storage faults: C calls counted, F failed" on stderr when the storage closes
- * (so that a test can sweep N over every call of a run).
+ * (so that a test can sweep N over every call of a run). `stop`: the chosen calls do not fail;
+ * the process stops itself (SIGSTOP) right before making them, as if the OS paused it there,
+ * and makes them once resumed (SIGCONT): a zombie frozen at an exact point (the fencing tests).
  *
  * Example: "prefix=_ecom/commits,count=3" makes the first three attempts to write a commit
  * record fail, as if ROOT/_ecom/commits were unwritable for a while.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +32,9 @@
 
 typedef struct {
     storage *base;
-    char prefix[256];
+    char prefix[256], match[256];
     uint64_t from, count, calls, failed;
-    bool reads, report;
+    bool reads, report, stop;
 } faults;
 
 /* Counts a call on path(s) a and b (b may be NULL); -1 with err when it is one to fail. */
@@ -39,8 +42,14 @@ static int fault_hit(faults *f, bool mutating, const char *a, const char *b, cha
     if (!mutating && !f->reads) return 0;
     size_t n = strlen(f->prefix);
     if (n && strncmp(a, f->prefix, n) && (!b || strncmp(b, f->prefix, n))) return 0;
+    if (f->match[0] && !strstr(a, f->match) && (!b || !strstr(b, f->match))) return 0;
     uint64_t k = ++f->calls;
     if (k < f->from || k >= f->from + f->count) return 0;
+    if (f->stop) {
+        fprintf(stderr, "storage faults: stopping before call %llu on %s\n", (unsigned long long)k, a);
+        raise(SIGSTOP);
+        return 0;
+    }
     f->failed++;
     snprintf(err, errlen, "injected storage fault (call %llu on %s)", (unsigned long long)k, a);
     return -1;
@@ -131,6 +140,10 @@ static int faults_parse(faults *f, const char *spec, char *err, size_t errlen) {
             f->from = strtoull(it + 5, &end, 10);
         } else if (!strncmp(it, "count=", 6)) {
             f->count = strtoull(it + 6, &end, 10);
+        } else if (!strncmp(it, "match=", 6)) {
+            snprintf(f->match, sizeof f->match, "%s", it + 6);
+        } else if (!strcmp(it, "stop")) {
+            f->stop = true;
         } else if (!strcmp(it, "reads")) {
             f->reads = true;
         } else if (!strcmp(it, "report")) {

@@ -23,9 +23,14 @@
  * (heartbeat, tmp + rename of its own name). A writer holds the lease while the newest
  * generation is its own: a newer file means it was taken over, and the writer is fenced.
  *
- * Expiry is judged by the reader's wall clock against the holder's `renewed`: hosts sharing a
- * ROOT need clocks within a small fraction of the timeout. A file too short to parse (its
- * creator crashed while writing it, or is writing it right now) counts as renewed at its mtime.
+ * Expiry is judged by the reader's wall clock against two times: the holder's `renewed` (its
+ * clock) and the file's mtime (the storage's clock: the file is rewritten at every heartbeat).
+ * The lease is live while either is within its timeout, so a live holder whose clock is behind
+ * is not robbed; hosts sharing a ROOT need clocks within a small fraction of the timeout, and
+ * when the two times disagree by more than half of it (a heartbeat in the future of the
+ * reader's clock, or one that looks old in a file rewritten just now) the refusal says so
+ * instead of waiting or taking over without a word. A file too short to parse (its creator
+ * crashed while writing it) counts as renewed at its mtime.
  * A holder on this host whose pid no longer exists is expired at once (a restart after a crash
  * need not wait); if that guess is wrong (another PID namespace under the same host name),
  * the holder is fenced at its next commit, so only availability, never the data, is at stake.
@@ -43,7 +48,7 @@
 
 /* What a lease file says (or, for an unreadable one, what its mtime implies). */
 typedef struct {
-    int64_t gen, since_us, renewed_us, timeout_us;
+    int64_t gen, since_us, renewed_us, timeout_us, mtime_us;
     long pid;
     char host[128];
     bool parsed;
@@ -97,6 +102,7 @@ static int lease_read(storage *s, const writer_lease *l, int64_t gen, int64_t mt
     bool exists = false;
     memset(li, 0, sizeof *li);
     li->gen = gen;
+    li->mtime_us = mtime_us;
     li->renewed_us = mtime_us;
     li->timeout_us = l->timeout_us;
     lease_path(l, gen, path, sizeof path);
@@ -130,12 +136,36 @@ static bool lease_holder_dead(const writer_lease *l, const lease_info *li) {
     return kill((pid_t)li->pid, 0) != 0 && errno == ESRCH;
 }
 
+/* Whether li's lease is within its timeout by the holder's clock or by the storage's. */
+static bool lease_live(const lease_info *li, int64_t now_us) {
+    return now_us < li->renewed_us + li->timeout_us || now_us < li->mtime_us + li->timeout_us;
+}
+
 /* "host H pid P since T (lease generation G, expires in X s)" */
 static void lease_describe(const lease_info *li, int64_t now_us, char *out, size_t n) {
     char since[32] = "?";
     if (li->since_us > 0) time_format_ms(li->since_us, since);
+    int64_t last = li->renewed_us > li->mtime_us ? li->renewed_us : li->mtime_us;
     snprintf(out, n, "host %s pid %ld since %s (lease generation %" PRId64 ", expires in %.1f s)", li->host,
-             li->pid, since, li->gen, (double)(li->renewed_us + li->timeout_us - now_us) / 1e6);
+             li->pid, since, li->gen, (double)(last + li->timeout_us - now_us) / 1e6);
+}
+
+/* "; its clock ..." when the holder's heartbeat time and the reader's clock or the file's
+ * mtime disagree by more than half the timeout (else nothing). */
+static void lease_clock_note(const lease_info *li, int64_t now_us, char *out, size_t n) {
+    int64_t half = li->timeout_us / 2;
+    out[0] = 0;
+    if (!li->parsed || li->timeout_us <= 0) return;
+    if (li->renewed_us - now_us > half)
+        snprintf(out, n, "; its last heartbeat is %.1f s ahead of this host's clock", (double)(li->renewed_us - now_us) / 1e6);
+    else if (li->mtime_us - li->renewed_us > half && now_us >= li->renewed_us + li->timeout_us)
+        snprintf(out, n, "; its heartbeat says %.1f s ago but its lease file was rewritten %.1f s ago: its clock is "
+                 "behind this host's", (double)(now_us - li->renewed_us) / 1e6, (double)(now_us - li->mtime_us) / 1e6);
+    else
+        return;
+    size_t k = strlen(out);
+    snprintf(out + k, n - k, ": hosts sharing ROOT need clocks within the lease timeout (%.0f s; sync them, e.g. "
+             "NTP; if that writer is gone, delete its lease file)", (double)li->timeout_us / 1e6);
 }
 
 /* Deletes the files of generations older than l->gen (best effort: a leftover is harmless). */
@@ -163,10 +193,11 @@ static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t 
         l->gen = gen; /* an earlier try created it, its answer was lost */
         return 0;
     }
-    if (gen > 0 && !force && now < li.renewed_us + li.timeout_us && !lease_holder_dead(l, &li)) {
-        char who[400];
+    if (gen > 0 && !force && lease_live(&li, now) && !lease_holder_dead(l, &li)) {
+        char who[400], clock[400];
         lease_describe(&li, now, who, sizeof who);
-        snprintf(err, errlen, "another writer holds ROOT: %s; stop it, or wait for its lease to expire", who);
+        lease_clock_note(&li, now, clock, sizeof clock);
+        snprintf(err, errlen, "another writer holds ROOT: %s%s; stop it, or wait for its lease to expire", who, clock);
         return COMMIT_REFUSED;
     }
     writer_lease next = *l;

@@ -237,15 +237,6 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
 
 /* ---- commit (the steps in pipeline.h, written once for both layouts) ---- */
 
-static void record_path(int part, int64_t seq, char *out, size_t n) {
-    char dir[64];
-    if (part < 0)
-        snprintf(dir, sizeof dir, "%s", COMMIT_DIR);
-    else
-        part_dir(part, dir, sizeof dir);
-    snprintf(out, n, "%s/%020" PRId64 ".commit", dir, seq);
-}
-
 /* Close the lineage's tables and collect their renames (single layout: every staged rename,
  * borrowed from the staging list; a partition: its own, taken out of the list). */
 static int lineage_close(pipeline_job *j, int part, rename_pair **rn, size_t *nrn) {
@@ -306,18 +297,18 @@ int job_commit_lineage(pipeline_job *j, int part) {
     size_t nrn = 0;
     if (lineage_close(j, part, &rn, &nrn)) return -1;
     commit_record r = lineage_record(j, part, rn, nrn);
-    buf_t b = {0};
     int rc = (r.ckpt = calloc((size_t)j->nparts, sizeof *r.ckpt)) ? lineage_fence(j, part, part < 0) : -1;
     if (!r.ckpt) snprintf(j->err, sizeof j->err, "out of memory");
     ckpt_chain *chain = &j->chains[part < 0 ? 0 : part], next = {0};
     if (rc == 0) rc = ckpt_write(j, &r, chain, &next);
-    if (rc == 0) rc = commit_record_encode(&r, &b);
-    char path[128];
-    record_path(part, r.epoch, path, sizeof path);
     /* The fence right before the commit point: a writer whose lease was taken over since the
-     * check above (it was paused, say) must not write its record. */
+     * check above (it was paused, say) does not even try. One paused between this check and
+     * the put is refused by the put itself: its number was claimed by its successor. */
     if (rc == 0) rc = lineage_fence(j, part, false);
-    if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
+    if (rc == 0 && (rc = commit_record_put(j->base, part, &r, j->err, sizeof j->err)) == LEASE_FENCED) {
+        j->fenced = true;
+        rc = -1;
+    }
     /* From here the lineage is committed: a failure below is finished by recovery (or by the
      * partition's next owner). Its checkpoint chain is the one the record names. */
     if (rc == 0) {
@@ -336,7 +327,6 @@ int job_commit_lineage(pipeline_job *j, int part) {
     free(r.ckpt);
     for (size_t i = 0; i < r.n_deltas; i++) free(r.deltas[i]);
     free(r.deltas);
-    buf_free(&b);
     if (part >= 0) {
         rename_pairs_free(rn, nrn);
         if (rc == 0) j->seq[part]++;
@@ -400,6 +390,13 @@ static int job_recover(pipeline_job *j) {
         snprintf(j->err, sizeof j->err,
                  "ROOT holds the commit log of another input (%s with %d partitions); use another --out",
                  r.kind == COMMIT_FILE ? "a file" : "Kafka", r.nparts);
+        rc = COMMIT_REFUSED;
+    }
+    /* Before any sweep or restore: the next record number becomes ours (commit.c). */
+    if (rc == 0) rc = commit_log_claim(j->base, -1, &r, j->src.ops->kind, j->nparts, j->lease.gen, j->err,
+                                       sizeof j->err);
+    if (rc == LEASE_FENCED) {
+        j->fenced = true;
         rc = COMMIT_REFUSED;
     }
     if (rc == 0) rc = commit_log_recover_files(j->base, &r, j->err, sizeof j->err);

@@ -104,6 +104,26 @@ int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, s
 #define COMMIT_REFUSED (-2)
 /* Reads the newest record under ROOT (r->epoch = -1 if none; COMMIT_REFUSED if corrupt). */
 int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen);
+/* "_ecom/commits/<20-digit seq>.commit" (part < 0), or partition part's record seq. */
+void commit_record_path(int part, int64_t seq, char *out, size_t n);
+/* The commit point of lineage part (< 0: the single layout's): writes r as record r->epoch
+ * only if no record has that number (storage_put_if_absent: exclusive and whole), so that of
+ * two writers of one number, a zombie that passed its lease check and the writer that took the
+ * lease over, exactly one commits; then, if a higher number exists (the successor committed
+ * past it and compacted it away), the record is withdrawn. 0 written (or already there with
+ * these very bytes: an earlier attempt), LEASE_FENCED when another writer's record has the
+ * number or a higher one (err names it), -1 on a storage error. */
+int commit_record_put(storage *s, int part, const commit_record *r, char *err, size_t errlen);
+/* Claims lineage part for lease generation gen, right after taking the lease and reading the
+ * latest record into r (epoch -1: none), before anything else is written or swept: writes
+ * record r->epoch + 1 as a copy of r under gen (same offsets, counters, checkpoint chain and
+ * renames; a first record of kind/nparts when there is none), so that a zombie of an older
+ * generation, stuck at that number, can never commit. r becomes the claim (the state to
+ * recover from; the next commit is r->epoch + 1). A latest record of gen is the claim already.
+ * If a zombie commits the number first, its record is read and the next number claimed. 0,
+ * LEASE_FENCED (a newer generation's record is there), -1 on a storage error. */
+int commit_log_claim(storage *s, int part, commit_record *r, int kind, int nparts, int64_t gen, char *err,
+                     size_t errlen);
 /* Redoes the record's renames (idempotent) and deletes hidden part files no record names. */
 int commit_log_recover_files(storage *s, const commit_record *r, char *err, size_t errlen);
 /* Deletes records and checkpoints of epochs before keep_epoch. */

@@ -98,7 +98,12 @@ static int part_take(pipeline_job *j, int part, int64_t now_us) {
     j->part_lease[part].gen = 0; /* a new generation on every take-over: the group's word counts */
     if (lease_acquire(j->base, &j->part_lease[part], true, j->err, sizeof j->err)) return -1;
     if (part_log_read_latest(j->base, part, &r, j->err, sizeof j->err)) return -1;
-    int rc = part_log_recover_files(j->base, &r, j->err, sizeof j->err);
+    /* Before restoring: the partition's next seq becomes ours, so its previous owner, paused
+     * past its lease check, can never commit it (commit.c). */
+    int rc = commit_log_claim(j->base, part, &r, COMMIT_PARTITION, j->nparts, j->part_lease[part].gen, j->err,
+                              sizeof j->err);
+    if (rc == LEASE_FENCED) j->fenced = true;
+    if (rc == 0) rc = part_log_recover_files(j->base, &r, j->err, sizeof j->err);
     if (rc == 0 && r.epoch >= 0 && r.ckpt[part]) {
         rc = ckpt_restore(j, &r, part, now_us, &j->chains[part]);
     } else if (rc == 0) {

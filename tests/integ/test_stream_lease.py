@@ -36,6 +36,10 @@ INPUT = os.path.join(TMP, "lease_in.ndjson")
 gen(INPUT, 100000)
 CLEAN = os.path.join(TMP, "lease_clean")
 run([ECOM, "stream", "--input", INPUT, "--out", CLEAN, "--quiet"], timeout=300)
+SMALL = os.path.join(TMP, "lease_small.ndjson")
+gen(SMALL, 3000)
+SMALL_CLEAN = os.path.join(TMP, "lease_small_clean")
+run([ECOM, "stream", "--input", SMALL, "--out", SMALL_CLEAN, "--quiet"], timeout=120)
 
 
 def records(root):
@@ -58,9 +62,9 @@ def lease_file(root):
         return dict(line.split(" ", 1) for line in f.read().splitlines()[1:])
 
 
-def feeder(fifo, stop):
-    """Writes INPUT into the FIFO 2000 lines at a time, paced, until the input ends or stop."""
-    with open(INPUT, "rb") as src, open(fifo, "wb") as out:
+def feeder(fifo, stop, path=INPUT):
+    """Writes path into the FIFO 2000 lines at a time, paced, until the input ends or stop."""
+    with open(path, "rb") as src, open(fifo, "wb") as out:
         while not stop.is_set():
             chunk = b"".join(src.readline() for _ in range(2000))
             if not chunk:
@@ -126,10 +130,7 @@ def second_writer_refused_then_takeover_after_kill():
 def holder_on_another_host_is_waited_for():
     """A crashed writer on another host: refused until its lease expires, then taken over."""
     root = os.path.join(TMP, "lease_remote")
-    small = os.path.join(TMP, "lease_small.ndjson")
-    gen(small, 3000)
-    want = os.path.join(TMP, "lease_small_clean")
-    run([ECOM, "stream", "--input", small, "--out", want, "--quiet"], timeout=120)
+    small, want = SMALL, SMALL_CLEAN
     d = os.path.join(root, "_ecom", "lease")
     os.makedirs(d)
     now = int(time.time() * 1e6)
@@ -151,8 +152,7 @@ def holder_on_another_host_is_waited_for():
 def clean_exit_releases_the_lease():
     """A writer that ends normally marks its lease expired: the next one starts at once."""
     root = os.path.join(TMP, "lease_release")
-    small = os.path.join(TMP, "lease_small.ndjson")
-    gen(small, 3000)
+    small = SMALL
     run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
     assert lease_file(root)["timeout"] == "0", lease_file(root)
     run([ECOM, "stream", "--input", small, "--out", root, "--quiet"], timeout=120)
@@ -185,8 +185,79 @@ def second_ecom_run_refused():
     assert "No such file" not in err and "missing" not in err, err[-800:]
 
 
+def record_gens(root):
+    """{record number: its generation} of every commit record under root."""
+    out = {}
+    for path in records(root):
+        with open(path) as f:
+            m = re.search(r"^generation (\d+)$", f.read(), re.M)
+        out[int(os.path.basename(path)[:20])] = int(m.group(1)) if m else 0
+    return out
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def zombie_paused_at_its_commit_point_is_refused():
+    """The fence is a compare-and-swap: a writer frozen after its lease check, right before it
+    writes commit record 1 (the fault hook's `stop`: SIGSTOP at that storage call), outlives its
+    lease; a second writer takes ROOT over and commits all the input; the zombie resumes. Its
+    record must be refused (exit 1, "fenced"), the log must hold only the survivor's records, and
+    the tables must equal an uninterrupted run, also after one more restart. Before, the zombie
+    wrote record 1 over the survivor's (the check and the write were two calls) and the next
+    start redid renames of files the survivor had swept."""
+    root = os.path.join(TMP, "lease_zombie")
+    fifo = os.path.join(TMP, "lease_zombie.fifo")
+    os.mkfifo(fifo)
+    env = dict(os.environ, ECOM_TEST_STORAGE_FAULTS="match=00000000000000000001.commit,stop")
+    zombie = subprocess.Popen([ECOM, "stream", "--input", fifo, "--out", root, "--commit-interval", "200ms",
+                               "--lease-timeout", "1s", "--quiet"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    t = threading.Thread(target=feeder, args=(fifo, stop, SMALL), daemon=True)
+    t.start()
+    try:
+        wait_for(lambda: zombie.poll() is not None or proc_state(zombie.pid) == "T", "the zombie's pause", 90)
+        assert zombie.poll() is None, f"the zombie ended: {zombie.stderr.read()[-800:]}"
+        held = lease_file(root)
+        wait = (int(held["renewed"]) + int(held["timeout"])) / 1e6 - time.time()
+        if wait > 0:
+            time.sleep(wait + 0.05)  # a deadline, not a readiness check: the lease's expiry time
+        survivor = run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], timeout=120)
+        assert "fenced" not in survivor.stderr, survivor.stderr[-800:]
+        gen = int(lease_file(root)["generation"])
+        assert gen == 2, lease_file(root)
+        before = record_gens(root)
+    finally:
+        stop.set()
+        zombie.send_signal(signal.SIGCONT)
+        try:
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    try:
+        rc = zombie.wait(timeout=60)
+    finally:
+        if zombie.poll() is None:
+            zombie.kill()
+            zombie.wait()
+        t.join(10)
+    err = zombie.stderr.read()
+    assert rc == 1 and "fenced" in err, f"the zombie exited {rc}: {err[-800:]}"
+    print(f"  zombie: {[l for l in err.splitlines() if 'fenced' in l][-1][:240]}")
+    after = record_gens(root)
+    assert after == before and set(after.values()) == {gen}, (before, after)
+    assert_same_tables(root, SMALL_CLEAN, min_views=100)
+    again = run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], timeout=120)
+    assert "missing" not in again.stderr, again.stderr[-800:]
+    assert_same_tables(root, SMALL_CLEAN, min_views=100)
+
+
 case(second_writer_refused_then_takeover_after_kill)
 case(second_ecom_run_refused)
 case(holder_on_another_host_is_waited_for)
 case(clean_exit_releases_the_lease)
+case(zombie_paused_at_its_commit_point_is_refused)
 suite.exit()

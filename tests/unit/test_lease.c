@@ -7,6 +7,7 @@
  * is void at once; commit records keep the generation. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,6 +210,104 @@ static void test_compaction_deletes_stale_tmp(check_state *st) {
     storage_close(s);
 }
 
+/* A lease file of another host with the given heartbeat time, written now (mtime now) or, with
+ * mtime_us > 0, dated back to it. */
+static int put_foreign_lease(storage *s, int64_t gen, int64_t renewed_us, int64_t mtime_us) {
+    char path[128], txt[512], err[256];
+    snprintf(path, sizeof path, "%s/%020lld.lease", LEASE_DIR, (long long)gen);
+    int n = snprintf(txt, sizeof txt, "ecom-lease 1\ngeneration %lld\nhost other-host.example\npid 4242\nsince %lld\n"
+                     "renewed %lld\ntimeout %lld\n", (long long)gen, (long long)renewed_us, (long long)renewed_us,
+                     (long long)(10 * TIME_US_PER_SEC));
+    if (storage_put_atomic(s, path, txt, (size_t)n, err, sizeof err)) return -1;
+    if (mtime_us <= 0) return 0;
+    char abs[600];
+    snprintf(abs, sizeof abs, "%s/%s", storage_root(s), path);
+    struct timeval tv[2] = {{(time_t)(mtime_us / 1000000), 0}, {(time_t)(mtime_us / 1000000), 0}};
+    return utimes(abs, tv);
+}
+
+/* Hostile clocks: a heartbeat an hour ahead of ours is refused and named as a clock problem; a
+ * heartbeat an hour old in a file rewritten just now is a live holder with a slow clock: refused
+ * and named, not taken over (before: stolen); old by both clocks: taken over. */
+static void test_clock_skew(check_state *st) {
+    CHECK_STATE(st);
+    storage *s = open_root("skew");
+    CHECK(s != NULL);
+    if (!s) return;
+    char err[1024];
+    int64_t now = time_now_us(), hour = 3600 * TIME_US_PER_SEC;
+    writer_lease a;
+    lease_init(&a, LEASE_DIR, 10 * TIME_US_PER_SEC);
+    CHECK(put_foreign_lease(s, 1, now + hour, 0) == 0);
+    CHECK_INTEQ(lease_acquire(s, &a, false, err, sizeof err), COMMIT_REFUSED);
+    CHECK(strstr(err, "ahead of this host's clock") != NULL);
+    CHECK(strstr(err, "need clocks within the lease timeout (10 s") != NULL);
+    CHECK(put_foreign_lease(s, 2, now - hour, 0) == 0);
+    CHECK_INTEQ(lease_acquire(s, &a, false, err, sizeof err), COMMIT_REFUSED);
+    CHECK(strstr(err, "its clock is behind this host's") != NULL);
+    CHECK(strstr(err, "host other-host.example pid 4242") != NULL);
+    CHECK(put_foreign_lease(s, 3, now - hour, now - hour) == 0);
+    CHECK_INTEQ(lease_acquire(s, &a, false, err, sizeof err), 0);
+    CHECK_INTEQ(a.gen, 4);
+    storage_close(s);
+}
+
+/* A record of kind FILE for the zombie tests. */
+static commit_record file_record(int64_t epoch, int64_t gen, int64_t offset, char **ck) {
+    commit_record r = {.epoch = epoch, .kind = COMMIT_FILE, .nparts = 1, .part = -1, .generation = gen,
+                       .file_offset = offset, .ckpt = ck};
+    return r;
+}
+
+/* The fence is a compare-and-swap: z (generation 1) passed its lease check for record 1 and
+ * stalls; s takes the lease over and claims record 1; z's record 1 is refused; after s
+ * committed record 2 and compacted 0 and 1 away, z's record 1 is refused again (and withdrawn);
+ * the same bytes again (a lost answer) are fine; a zombie that wins the race for a number
+ * makes the claim move to the next one. */
+static void test_zombie_record_refused(check_state *st) {
+    CHECK_STATE(st);
+    storage *s = open_root("zombie");
+    CHECK(s != NULL);
+    if (!s) return;
+    char err[512], *ck[1] = {NULL};
+    commit_record r = {0};
+    r.epoch = -1;
+    CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, 1, err, sizeof err), 0); /* z's start */
+    CHECK_INTEQ(r.epoch, 0);
+    commit_record_free(&r);
+    CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0); /* s takes over: gen 2 */
+    CHECK_INTEQ(r.generation, 1);
+    CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, 2, err, sizeof err), 0);
+    CHECK_INTEQ(r.epoch, 1);
+    commit_record_free(&r);
+    commit_record z = file_record(1, 1, 500, ck);
+    CHECK_INTEQ(commit_record_put(s, -1, &z, err, sizeof err), LEASE_FENCED);
+    CHECK(strstr(err, "committed by another writer (lease generation 2)") != NULL);
+    commit_record w = file_record(2, 2, 900, ck);
+    CHECK_INTEQ(commit_record_put(s, -1, &w, err, sizeof err), 0);
+    CHECK_INTEQ(commit_record_put(s, -1, &w, err, sizeof err), 0); /* an attempt whose answer was lost */
+    CHECK(commit_log_compact(s, 2, err, sizeof err) == 0);
+    CHECK_INTEQ(commit_record_put(s, -1, &z, err, sizeof err), LEASE_FENCED);
+    CHECK(strstr(err, "behind record 2") != NULL);
+    storage_entry e;
+    bool ex = true;
+    CHECK(storage_stat(s, COMMIT_DIR "/00000000000000000001.commit", &e, &ex, err, sizeof err) == 0 && !ex);
+    /* A zombie of generation 2 wins number 3 before generation 3 claims it: the claim reads
+     * what the zombie committed and takes number 4, keeping the zombie's position. */
+    CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0);
+    commit_record z2 = file_record(3, 2, 1200, ck);
+    CHECK_INTEQ(commit_record_put(s, -1, &z2, err, sizeof err), 0);
+    CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, 3, err, sizeof err), 0);
+    CHECK_INTEQ(r.epoch, 4);
+    CHECK_INTEQ(r.file_offset, 1200);
+    commit_record_free(&r);
+    /* A claim finding a newer generation's record: this writer lost the lease. */
+    CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0);
+    CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, 2, err, sizeof err), LEASE_FENCED);
+    commit_record_free(&r);
+    storage_close(s);
+}
+
 int main(void) {
     check_state st = {0};
     const char *tmp = getenv("TEST_TMP");
@@ -219,5 +318,7 @@ int main(void) {
     RUN(&st, test_dead_local_holder);
     RUN(&st, test_record_generation);
     RUN(&st, test_compaction_deletes_stale_tmp);
+    RUN(&st, test_clock_skew);
+    RUN(&st, test_zombie_record_refused);
     return CHECK_EXIT(&st);
 }
