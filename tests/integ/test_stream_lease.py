@@ -62,11 +62,11 @@ def lease_file(root):
         return dict(line.split(" ", 1) for line in f.read().splitlines()[1:])
 
 
-def feeder(fifo, stop, path=INPUT):
-    """Writes path into the FIFO 2000 lines at a time, paced, until the input ends or stop."""
+def feeder(fifo, stop, path=INPUT, lines=2000, pause_s=0.05):
+    """Writes path into the FIFO `lines` lines at a time, paced, until the input ends or stop."""
     with open(path, "rb") as src, open(fifo, "wb") as out:
         while not stop.is_set():
-            chunk = b"".join(src.readline() for _ in range(2000))
+            chunk = b"".join(src.readline() for _ in range(lines))
             if not chunk:
                 break
             try:
@@ -74,7 +74,7 @@ def feeder(fifo, stop, path=INPUT):
                 out.flush()
             except BrokenPipeError:
                 break
-            time.sleep(0.05)
+            time.sleep(pause_s)  # pacing the input, not waiting for a state
 
 
 def second_writer_refused_then_takeover_after_kill():
@@ -216,7 +216,7 @@ def zombie_paused_at_its_commit_point_is_refused():
                                "--lease-timeout", "1s", "--quiet"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stop = threading.Event()
-    t = threading.Thread(target=feeder, args=(fifo, stop, SMALL), daemon=True)
+    t = threading.Thread(target=feeder, args=(fifo, stop, SMALL, 300, 0.1), daemon=True)
     t.start()
     try:
         wait_for(lambda: zombie.poll() is not None or proc_state(zombie.pid) == "T", "the zombie's pause", 90)
