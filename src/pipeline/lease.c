@@ -1,6 +1,6 @@
 /*
  * pipeline/lease.c — the writer lease: one writer per commit lineage of a lake root, and the
- * generation that fences a writer which lost it (contract in pipeline_internal.h; operator's
+ * generation that fences a writer which lost it (contract in pipeline.h; operator's
  * view in docs/reliability.md).
  *
  * A lease directory holds one file per generation, named by its 20-digit number:
@@ -183,7 +183,7 @@ static void lease_prune(storage *s, const writer_lease *l) {
     storage_list_free(&ls);
 }
 
-/* One try: 0 taken (or already ours), 1 lost a race (try again), COMMIT_REFUSED held, -1 error. */
+/* One try: 0 taken (or already ours), 1 lost a race (try again), LEASE_HELD held, -1 error. */
 static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t errlen) {
     int64_t gen, mtime, now = time_now_us();
     if (lease_newest(s, l, &gen, &mtime, err, errlen)) return -1;
@@ -198,7 +198,7 @@ static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t 
         lease_describe(&li, now, who, sizeof who);
         lease_clock_note(&li, now, clock, sizeof clock);
         snprintf(err, errlen, "another writer holds ROOT: %s%s; stop it, or wait for its lease to expire", who, clock);
-        return COMMIT_REFUSED;
+        return LEASE_HELD;
     }
     writer_lease next = *l;
     next.gen = gen + 1;

@@ -20,7 +20,7 @@ void pipeline_config_default(pipeline_config *c) {
     c->kafka_timeout_us = 10 * TIME_US_PER_SEC;
     c->commit_interval_us = 5 * TIME_US_PER_SEC;
     c->retry_limit_us = 600 * TIME_US_PER_SEC;
-    c->lease_timeout_us = 30 * TIME_US_PER_SEC;
+    c->lease_timeout_us = LEASE_TIMEOUT_DEFAULT_US;
     c->max_rows_per_file = 1000000;
     c->ckpt_max_deltas = CKPT_MAX_DELTAS;
     c->max_future_us = 5 * 60 * TIME_US_PER_SEC;

@@ -9,8 +9,8 @@
  *     stop). During epoch N every table part is written under a hidden name (.part-...tmp)
  *     through a staging storage that records renames instead of doing them.
  *   - Commit of epoch N: close every part (flush + fsync); write each partition's engine
- *     checkpoint (_ecom/state/e<N>-p<P>.ckpt); write the commit record _ecom/commits/<N>.json
- *     atomically (this is the commit point: input offsets, the checkpoints, the renames); then
+ *     checkpoint (_ecom/state/e<N>-p<P>.ckpt); create the commit record _ecom/commits/<N>.commit
+ *     whole and exclusively (this is the commit point: input offsets, the checkpoints, the renames); then
  *     do the renames; then commit the offsets to Kafka (informational: the log is the truth);
  *     then delete the records and checkpoints of epochs older than N.
  *   - Recovery at start: read the newest commit record; redo its renames (idempotent); delete
@@ -47,7 +47,10 @@
  * third of lease_timeout_us; a crashed holder's lease is taken over after it expires (at once
  * if its pid is gone on this host); every record carries the generation, checked before the
  * checkpoints and again before the record (the commit point): a writer whose lease was taken
- * over stops writing (-1, "fenced").
+ * over stops writing (-1, "fenced"). The check and the record are two storage calls, so the
+ * record is also a compare-and-swap: it is created exclusively under its number, and a writer
+ * that takes a lineage over first claims the next number (commit.c), so one paused between
+ * its check and its record is refused as well. `ecom load` takes the same lease.
  *
  * Metric tables (src/pipeline/tables.c): one per catalog metric (src/metrics/metrics.h) with
  * window_start, window_end, the catalog's columns (money DECIMAL(18,2)), `correction` BOOLEAN
@@ -191,5 +194,36 @@ void pipeline_config_default(pipeline_config *c);
 /* Runs the job (see above). stats may be NULL; it is filled at the end. */
 int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline_stats *stats,
                  char *err, size_t errlen);
+
+/* ---- the writer lease (lease.c): one writer per lineage, fencing by generation ----
+ * Public because every command that writes a ROOT takes it: `ecom stream` (both layouts) and
+ * `ecom load` (the single layout's LEASE_DIR, for the duration of the load).
+ * Contract: a lease lives in dir (LEASE_DIR for the single layout; a partition's
+ * "_ecom/parts/p<NNNN>/lease" in the scale-out one). lease_acquire() takes it: 0 (l->gen is the
+ * new generation, or ours already), LEASE_HELD when another writer's unexpired lease holds
+ * it (err names host, pid, since, expiry), -1 on a storage error (worth retrying). force: take
+ * it whoever holds it (scale-out: the consumer group's assignment decides the owner; the lease
+ * only lets storage refuse the previous owner). lease_check() is called before every commit
+ * point: 0 while the newest generation is l->gen, LEASE_FENCED (err says who holds it now) or
+ * -1. lease_renew() = check + rewrite of the holder's file with a new `renewed` (the
+ * heartbeat). lease_release() marks it expired at once (clean exit). No allocation. */
+#define LEASE_DIR "_ecom/lease"
+#define LEASE_HELD (-2)
+#define LEASE_TIMEOUT_DEFAULT_US (30 * 1000000LL) /* --lease-timeout of stream and load */
+#define LEASE_FENCED (-3)
+typedef struct {
+    char dir[96];
+    int64_t gen;                   /* held generation; 0 = none */
+    int64_t since_us;              /* wall clock when taken (with host and pid: who we are) */
+    int64_t timeout_us;            /* the lease expires this long after its last renewal */
+    int64_t renewed_mono_us;       /* monotonic time of our last renewal */
+    char host[128];
+    long pid;
+} writer_lease;
+void lease_init(writer_lease *l, const char *dir, int64_t timeout_us);
+int lease_acquire(storage *s, writer_lease *l, bool force, char *err, size_t errlen);
+int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
+int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
+void lease_release(storage *s, writer_lease *l);
 
 #endif

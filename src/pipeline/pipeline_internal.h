@@ -101,7 +101,7 @@ int commit_record_encode(const commit_record *r, buf_t *out);
 int commit_record_decode(const char *p, size_t n, commit_record *r, char *err, size_t errlen);
 /* Returned (instead of -1) when what ROOT holds refuses the job: a corrupt record, another
  * layout or input. Retrying cannot help, unlike after a storage error (-1). */
-#define COMMIT_REFUSED (-2)
+#define COMMIT_REFUSED LEASE_HELD /* one value: a held lease refuses a job like a foreign ROOT */
 /* Reads the newest record under ROOT (r->epoch = -1 if none; COMMIT_REFUSED if corrupt). */
 int commit_log_read_latest(storage *s, commit_record *r, char *err, size_t errlen);
 /* "_ecom/commits/<20-digit seq>.commit" (part < 0), or partition part's record seq. */
@@ -150,32 +150,7 @@ int part_log_compact(storage *s, int part, int64_t keep_seq, char *err, size_t e
  * partition count, or a corrupt layout file); -1 on a storage error. */
 int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errlen);
 
-/* ---- the writer lease (lease.c): one writer per lineage, fencing by generation ----
- * Contract: a lease lives in dir (LEASE_DIR for the single layout; a partition's
- * "_ecom/parts/p<NNNN>/lease" in the scale-out one). lease_acquire() takes it: 0 (l->gen is the
- * new generation, or ours already), COMMIT_REFUSED when another writer's unexpired lease holds
- * it (err names host, pid, since, expiry), -1 on a storage error (worth retrying). force: take
- * it whoever holds it (scale-out: the consumer group's assignment decides the owner; the lease
- * only lets storage refuse the previous owner). lease_check() is called before every commit
- * point: 0 while the newest generation is l->gen, LEASE_FENCED (err says who holds it now) or
- * -1. lease_renew() = check + rewrite of the holder's file with a new `renewed` (the
- * heartbeat). lease_release() marks it expired at once (clean exit). No allocation. */
-#define LEASE_DIR "_ecom/lease"
-#define LEASE_FENCED (-3)
-typedef struct {
-    char dir[96];
-    int64_t gen;                   /* held generation; 0 = none */
-    int64_t since_us;              /* wall clock when taken (with host and pid: who we are) */
-    int64_t timeout_us;            /* the lease expires this long after its last renewal */
-    int64_t renewed_mono_us;       /* monotonic time of our last renewal */
-    char host[128];
-    long pid;
-} writer_lease;
-void lease_init(writer_lease *l, const char *dir, int64_t timeout_us);
-int lease_acquire(storage *s, writer_lease *l, bool force, char *err, size_t errlen);
-int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
-int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
-void lease_release(storage *s, writer_lease *l);
+/* ---- the writer lease (lease.c): in pipeline.h (ecom load takes it too) ---- */
 
 /* ---- checkpoint chains (ckpt.c): a full checkpoint per partition, then delta files ----
  * One chain per commit lineage: the single layout's (every partition; one delta file per

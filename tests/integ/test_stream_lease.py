@@ -255,9 +255,92 @@ def zombie_paused_at_its_commit_point_is_refused():
     assert_same_tables(root, SMALL_CLEAN, min_views=100)
 
 
+def lease_holder_pid(root):
+    try:
+        held = lease_file(root)
+    except (AssertionError, OSError, ValueError):
+        return None
+    return int(held["pid"]) if held.get("timeout") != "0" else None
+
+
+def load_files(root):
+    return glob.glob(os.path.join(root, "**", "*part-bf*"), recursive=True) + \
+        glob.glob(os.path.join(root, "**", "*part-load-*"), recursive=True)
+
+
+def load_and_stream_exclude_each_other():
+    """`ecom load` takes ROOT's writer lease for its duration: a load on a ROOT a stream is
+    writing is refused naming the stream, and leaves ROOT untouched (before: it wrote its parts
+    beside the stream's, which never counted them, and whose recovery swept a load's hidden
+    parts); a stream or a second load on a ROOT a load is writing is refused naming the load;
+    the load's heartbeat keeps its 1 s lease while it reads for longer; a second load with
+    --wait starts when the first ends."""
+    root = os.path.join(TMP, "lease_load")
+    fifo = os.path.join(TMP, "lease_load.fifo")
+    os.mkfifo(fifo)
+    stream = subprocess.Popen([ECOM, "stream", "--input", fifo, "--out", root, "--commit-interval", "200ms",
+                               "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    t = threading.Thread(target=feeder, args=(fifo, stop, SMALL, 200, 0.2), daemon=True)
+    t.start()
+    try:  # record 0 is the stream's claim of ROOT at start, record 1 its first epoch
+        wait_for(lambda: max(record_gens(root), default=-1) >= 1 or stream.poll() is not None,
+                 "the stream's first commit")
+        assert stream.poll() is None, f"the stream ended early: {stream.stderr.read()[-800:]}"
+        r = subprocess.run([ECOM, "load", "--input", SMALL, "--out", root], capture_output=True, text=True,
+                           timeout=120)
+        assert stream.poll() is None, "the stream ended while the load ran: the test proves nothing"
+        assert r.returncode == 1, f"load exited {r.returncode}: {r.stderr[-800:]}"
+        assert f"another writer holds ROOT: host {os.uname().nodename} pid {stream.pid} since" in r.stderr, r.stderr
+        assert "--wait" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not load_files(root), load_files(root)
+        print(f"  load refused: {r.stderr.strip()[:260]}")
+    finally:
+        t.join(60)  # the feeder ends with the input: the stream commits and exits
+        stop.set()
+    assert stream.wait(timeout=120) == 0, stream.stderr.read()[-800:]
+    assert_same_tables(root, SMALL_CLEAN, min_views=100)
+    load = subprocess.Popen([ECOM, "load", "--input", "-", "--stem", "bf", "--out", root, "--lease-timeout", "1s"],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    waiter = None
+    try:
+        with open(INPUT, "rb") as src:
+            lines = src.readlines()[:12000]
+        load.stdin.write(b"".join(lines[:1100]))
+        load.stdin.flush()
+        wait_for(lambda: lease_holder_pid(root) == load.pid or load.poll() is not None, "the load's lease")
+        for cmd in ([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"],
+                    [ECOM, "load", "--input", SMALL, "--out", root]):
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 1 and f"pid {load.pid} since" in r.stderr, f"{cmd[1]}: {r.returncode} {r.stderr}"
+        t0 = time.monotonic()
+        for i in range(1100, len(lines), 1100):  # 2 s of input: twice the lease timeout
+            load.stdin.write(b"".join(lines[i:i + 1100]))
+            load.stdin.flush()
+            time.sleep(0.2)  # pacing the input, not waiting for a state
+        assert time.monotonic() - t0 > 1.5
+        r = subprocess.run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 1 and f"pid {load.pid} since" in r.stderr, f"after 2 s: {r.returncode} {r.stderr}"
+        waiter = subprocess.Popen([ECOM, "load", "--input", SMALL, "--out", root, "--wait", "60s"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        load.stdin.close()
+        assert load.wait(timeout=120) == 0, load.stderr.read()[-800:]
+        err = waiter.communicate(timeout=120)[1]
+        assert waiter.returncode == 0 and "3000 lines" in err, f"the waiting load: {waiter.returncode} {err}"
+    finally:
+        for p in (load, waiter):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+    assert lease_file(root)["timeout"] == "0"
+    assert load_files(root)
+
+
 case(second_writer_refused_then_takeover_after_kill)
 case(second_ecom_run_refused)
 case(holder_on_another_host_is_waited_for)
 case(clean_exit_releases_the_lease)
 case(zombie_paused_at_its_commit_point_is_refused)
+case(load_and_stream_exclude_each_other)
 suite.exit()
