@@ -29,6 +29,11 @@
  *
  * Text rather than binary so that an operator can read what a commit did; paths never contain
  * spaces (table, date and part names are [A-Za-z0-9._=-]).
+ *
+ * The commit point is a compare-and-swap on the record's number: a record is created whole and
+ * exclusively (commit_record_put), and a writer that takes a lineage over first writes its
+ * claim (commit_log_claim): the latest record again, one number up, under its generation. A
+ * claim is an ordinary record (nothing new in it), so readers need not know about claims.
  */
 #include <inttypes.h>
 #include <stdlib.h>

@@ -85,9 +85,13 @@ load_to_hdfs_matches_local() {
   got=$($H fs -ls -R "$R" 2>/dev/null | awk '$1 !~ /^d/ {print $NF}' | sed "s|^$R/||" | sort)
   expect_ge "$(grep -c 'parquet$' <<<"$want")" 8 "parquet files of the local load"
   [ "$want" == "$got" ] || fail "layout on HDFS differs from local: $(diff <(echo "$want") <(echo "$got") | head -10)"
-  # the only '_' file is the lake's layout version (_ecom/lake_version, docs/parquet.md)
+  # the only '_' files are the lake's layout version (_ecom/lake_version, docs/parquet.md) and
+  # the writer lease the load held, released at its end (docs/reliability.md)
   grep -qx '_ecom/lake_version' <<<"$got" || fail "no _ecom/lake_version on HDFS"
-  got=$(grep -vx '_ecom/lake_version' <<<"$got")
+  grep -qx '_ecom/lease/00000000000000000001.lease' <<<"$got" || fail "no lease file of the load on HDFS"
+  $H fs -cat "$R/_ecom/lease/00000000000000000001.lease" 2>/dev/null | grep -qx 'timeout 0' ||
+    fail "the load's lease on HDFS was not released"
+  got=$(grep -vxE '_ecom/lake_version|_ecom/lease/[0-9]{20}\.lease' <<<"$got")
   grep -qE '(^|/)[._]' <<<"$got" && fail "hidden/temporary files left on HDFS: $(grep -E '(^|/)[._]' <<<"$got" | head -3)"
   local t a b
   # rejected.ingest_ts is the wall clock of each load: every other column must agree.

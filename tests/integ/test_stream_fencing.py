@@ -139,11 +139,13 @@ def zombie_commit_is_refused():
     wait_for(lambda: all(part_state(p)[1] == gens[p] for p in mine), "A's commits of its partitions", 30, [a])
     a.proc.send_signal(signal.SIGSTOP)
     stopped = time.monotonic()
+    seq0 = {p: part_state(p)[0] for p in mine}  # A can write nothing more
     try:
         wait_for(lambda: b.owned() == set(range(NPART)), "B to own every partition", 60, [b])
-        # B took A's partitions over with newer generations and committed under them.
-        wait_for(lambda: all(part_state(p)[1] == part_state(p)[2] > gens[p] for p in mine),
-                 "B's commits of A's partitions", 30, [b])
+        # B took A's partitions over with newer generations (its claim: seq0 + 1) and committed
+        # under them (seq0 + 2 on).
+        wait_for(lambda: all(part_state(p)[1] == part_state(p)[2] > gens[p] and part_state(p)[0] >= seq0[p] + 2
+                             for p in mine), "B's commits of A's partitions", 30, [b])
         took = time.monotonic() - stopped
         assert took >= SESSION_TIMEOUT_S - 1, f"B took A's partitions after {took:.1f} s, before the timeout"
         after = {p: part_state(p) for p in mine}

@@ -180,7 +180,9 @@ def scale_out_with_rebalances():
     KILL["thread"] = threading.Thread(target=kill9_loop, daemon=True)
     KILL["thread"].start()
     a = Instance("A", "--quiet")
-    wait_for(lambda: len(records()) == NPART and a.epochs() >= 2, "A's first commits", 60, [a])
+    # seq 0 of each partition is A's claim at take-over (commit.c), seq 1 its first commit
+    wait_for(lambda: len(records()) == NPART and min(records().values()) >= 1 and a.epochs() >= 2,
+             "A's first commits", 60, [a])
     owned = a.owned()
     assert owned == set(range(NPART)), f"A alone should own every partition, owns {owned} ({a.last_error})"
     st = a.status()
@@ -191,8 +193,8 @@ def scale_out_with_rebalances():
     b = Instance("B", "--quiet")
     # rebalance 1: the group splits the partitions between A and B, each resumes from records
     wait_for(lambda: shared(a, b), "A and B to share the partitions", 90, [a, b])
-    before = records()
-    wait_for(lambda: all(records().get(p, -1) > before[p] for p in range(NPART)), "commits after rebalance 1",
+    before = records()  # + 1: the new owner's claim at take-over; + 2: its first commit
+    wait_for(lambda: all(records().get(p, -1) > before[p] + 1 for p in range(NPART)), "commits after rebalance 1",
              60, [a, b])
     assert gen.poll() is None, "the generator finished before the kill: make it slower"
     a.stop(signal.SIGKILL, expect=None)   # A dies mid-epoch: B takes A's partitions after the session timeout
@@ -368,7 +370,8 @@ KILL = {"error": None, "kills": 0, "gen_done": threading.Event()}
 def kill9_loop():
     """Runs in a thread beside scale_out_with_rebalances, over the same topics while they are
     being produced, in a second group and ROOT: two instances P and Q; 6 times, once every
-    partition has committed a record newer than at the last kill (so the killed instance's
+    partition has committed two records newer than at the last kill (a take-over's claim and a
+    commit: so the killed instance's
     partitions were taken over, and the new owner is working), one of them is killed with
     SIGKILL at a random moment and restarted. Then, once the generator is done, both stop and a
     --drain instance finishes."""
@@ -378,7 +381,7 @@ def kill9_loop():
         live = {n: Instance(f"{n}0", "--quiet", group=group, root=SROOT2) for n in "PQ"}
         for i in range(1, 7):
             last = records(SROOT2)
-            wait_for(lambda: all(records(SROOT2).get(p, -1) > last.get(p, -1) for p in range(NPART)),
+            wait_for(lambda: all(records(SROOT2).get(p, -1) > last.get(p, -1) + 1 for p in range(NPART)),
                      f"every partition to commit before kill {i}", 120, list(live.values()))
             try:
                 live["P"].proc.wait(timeout=rng.uniform(0.0, 1.5))   # a random kill moment, not readiness

@@ -305,6 +305,18 @@ static void test_zombie_record_refused(check_state *st) {
     CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0);
     CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, 2, err, sizeof err), LEASE_FENCED);
     commit_record_free(&r);
+    /* Scale-out: the new owner of a fresh partition 2 (generation 5) claims its seq 0, so the old
+     * owner's seq 0 (generation 4) is refused; the claim decodes as an empty partition record. */
+    CHECK_INTEQ(part_log_read_latest(s, 2, &r, err, sizeof err), 0);
+    CHECK_INTEQ(commit_log_claim(s, 2, &r, COMMIT_PARTITION, 4, 5, err, sizeof err), 0);
+    commit_record_free(&r);
+    CHECK_INTEQ(part_log_read_latest(s, 2, &r, err, sizeof err), 0);
+    CHECK(r.epoch == 0 && r.kind == COMMIT_PARTITION && r.part == 2 && r.generation == 5 && r.offsets[2][0] == -1);
+    commit_record old = r;
+    old.generation = 4;
+    old.records = 10;
+    CHECK_INTEQ(commit_record_put(s, 2, &old, err, sizeof err), LEASE_FENCED);
+    commit_record_free(&r);
     storage_close(s);
 }
 

@@ -424,10 +424,12 @@ static void test_storage_ops_table(check_state *st) {
     ops->destroy(ctx);
 }
 
-/* Create-exclusive (the writer lease's primitive): CREATE overwrite=false makes the NameNode
- * answer FileAlreadyExistsException, reported as 1 without touching the file; of four
- * processes racing for one name exactly one creates it; the lease then works on HDFS: a second
- * writer is refused naming the holder, a forced take-over fences the first. */
+/* Create-exclusive and whole (the primitive of the writer lease and the commit records): a
+ * private temporary file, then a RENAME without overwrite; an existing file is reported as 1
+ * without touching it and no temporary file is left; of four processes racing for one name
+ * exactly one creates it; the lease then works on HDFS: a second writer is refused naming the
+ * holder, a forced take-over fences the first; and the commit point is a compare-and-swap on
+ * HDFS: the new holder claims record 0, the fenced one's record 0 is refused. */
 static void test_put_new_exclusive(check_state *st) {
     CHECK_STATE(st);
     webhdfs *w = open_w(NULL);
@@ -441,6 +443,10 @@ static void test_put_new_exclusive(check_state *st) {
     CHECK_INTEQ(fs_cat(abs, &cat), 0);
     CHECK(cat.len == 5 && !memcmp(cat.data, "first", 5));
     buf_free(&cat);
+    storage_list_t ls = {0};
+    CHECK_INTEQ(webhdfs_list(w, "excl", &ls, err, sizeof err), 0);
+    CHECK(ls.n == 1 && !strcmp(ls.entries[0].name, "a")); /* no temporary file left */
+    storage_list_free(&ls);
     webhdfs_close(w);
     pid_t kids[4];
     for (int i = 0; i < 4; i++) {
@@ -480,6 +486,17 @@ static void test_put_new_exclusive(check_state *st) {
     CHECK_INTEQ(b.gen, 2);
     CHECK_INTEQ(lease_check(s, &a, err, sizeof err), LEASE_FENCED);
     CHECK_INTEQ(lease_check(s, &b, err, sizeof err), 0);
+    commit_record r;
+    CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0);
+    CHECK_INTEQ(commit_log_claim(s, -1, &r, COMMIT_FILE, 1, b.gen, err, sizeof err), 0);
+    r.generation = a.gen;
+    r.file_offset = 77;
+    CHECK_INTEQ(commit_record_put(s, -1, &r, err, sizeof err), LEASE_FENCED);
+    CHECK(strstr(err, "committed by another writer (lease generation 2)") != NULL);
+    commit_record_free(&r);
+    CHECK_INTEQ(commit_log_read_latest(s, &r, err, sizeof err), 0);
+    CHECK(r.epoch == 0 && r.generation == 2 && r.file_offset == 0);
+    commit_record_free(&r);
     storage_close(s);
 }
 
