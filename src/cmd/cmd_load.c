@@ -96,7 +96,7 @@ typedef struct {
     writer_lease lease;
 } loader;
 
-/* Takes ROOT's writer lease, waiting up to wait_us while another writer holds it (retried once
+/* Takes ROOT's writer lease, waiting up to wait_us while another writer holds it (retried twice
  * a second: its holder renews it, or ends and releases it). 0, or -1 with err. */
 static int loader_take_lease(loader *ld, const load_args *a, char *err, size_t errlen) {
     lease_init(&ld->lease, LEASE_DIR, a->lease_timeout_us);
@@ -106,7 +106,7 @@ static int loader_take_lease(loader *ld, const load_args *a, char *err, size_t e
         int64_t left = a->wait_us - (time_mono_us() - t0);
         if (rc != LEASE_HELD) return rc ? -1 : 0;
         if (left <= 0) break;
-        usleep((useconds_t)(left < TIME_US_PER_SEC ? left : TIME_US_PER_SEC));
+        usleep((useconds_t)(left < 500000 ? left : 500000)); /* POSIX: below one second */
     }
     size_t k = strlen(err);
     snprintf(err + k, errlen - k, "%s", a->wait_us ? " (waited --wait)" : " (or give ecom load --wait DURATION)");
