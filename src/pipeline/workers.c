@@ -24,10 +24,12 @@
  * beside a job thread that only read and decided put three threads on two cores and handed
  * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
  * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
- * event than one thread. Now a thread takes the oldest batch to parse, else the oldest to
- * write; the job's thread, when it would wait, does the one step it waits on itself (parse the
- * batch it decides next, or write the one it fills next) unless a worker has it, so two cores
- * stay busy with two threads and no step waits for a sleeping worker. Each thread has one
+ * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
+ * parse (work_next); the job's thread, when it would wait, does the one step it waits on
+ * itself (parse the batch it decides next, else write the one it fills next: the ring is full)
+ * unless a worker has it, so two cores stay busy with two threads, no step waits for a
+ * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
+ * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
  * parser; a parsed event's views that point into the parser (unescaped strings, an order's
  * items) are moved to the batch's arena (event_keep), the rest stay views into the batch.
  *
@@ -257,9 +259,10 @@ static int worker_tables_end(worker *w, bool commit) {
     return commit ? rc : 0;
 }
 
-/* The next slot step for any thread, with the mutex held: the oldest slot to parse (the job
- * thread waits on those: it decides in order), else the oldest to write. NULL: none (or
- * paused). */
+/* A worker's next slot step, with the mutex held: the oldest slot to write, else the oldest
+ * to parse. Writes first: the job's thread helps with parsing (job_help), which needs no
+ * tables of its own, so with two threads the rows have one writer (one set of files and
+ * dictionaries, as with one thread) unless the worker falls behind. NULL: none (or paused). */
 static work_slot *work_next(job_workers *ws) {
     work_slot *parse = NULL, *write = NULL;
     if (ws->paused) return NULL;
@@ -269,9 +272,9 @@ static work_slot *work_next(job_workers *ws) {
         if (sl->state == SLOT_PARSE && (!parse || sl->seq < parse->seq)) parse = sl;
         if (sl->state == SLOT_WRITE && (!write || sl->seq < write->seq)) write = sl;
     }
-    if (parse) parse->taken = true;
-    else if (write) write->taken = true;
-    return parse ? parse : write;
+    work_slot *sl = write ? write : parse;
+    if (sl) sl->taken = true;
+    return sl;
 }
 
 /* Runs one slot step (taken by work_next) with the mutex released; reports back under it. */
