@@ -202,8 +202,25 @@ def kill9_restart_is_exactly_once():
     print(f"  {kills} kills, final tables identical")
 
 
+def threads_0_is_the_cores_available():
+    """--threads 0: as many threads as the process's affinity mask has cores (one core: the
+    one-thread loop, no -w<k> files); the tables equal one thread's either way."""
+    want = one_thread(SOFT, "soft_1")
+    one = os.path.join(TMP, "auto_1core")
+    run(["taskset", "-c", str(min(os.sched_getaffinity(0))), ECOM, "stream", "--input", SOFT, "--out", one,
+         "--quiet", "--threads", "0"])
+    names = os.listdir(os.path.join(one, "views", "date=2026-11-25"))
+    assert names and not any("-w" in f for f in names), f"one core, yet worker files: {names}"
+    got = os.path.join(TMP, "auto_all")
+    stream(SOFT, got, "--threads", "0")
+    cores = len(os.sched_getaffinity(0))
+    writers = {f.split("-w")[1][0] for f in os.listdir(os.path.join(got, "views", "date=2026-11-25")) if "-w" in f}
+    assert (cores == 1) == (not writers), f"{cores} cores, writers {writers}"
+    assert_same_lake(got, want)
+
+
 def bad_thread_counts_refused():
-    for args in (["--threads", "0"], ["--threads", "65"]):
+    for args in (["--threads", "-1"], ["--threads", "65"]):
         r = subprocess.run([ECOM, "stream", "--input", SOFT, "--out", os.path.join(TMP, "bad"), *args],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
@@ -218,5 +235,6 @@ case(escaped_strings_equal_one_thread)
 case(pipe_equal_one_thread)
 case(worker_storage_error_is_retried)
 case(kill9_restart_is_exactly_once)
+case(threads_0_is_the_cores_available)
 case(bad_thread_counts_refused)
 suite.exit()
