@@ -337,6 +337,15 @@ static bool job_help(job_workers *ws) {
     return true;
 }
 
+/* At the commit barrier every step must be done before the job's thread goes on: it takes
+ * any (mutex held). False: none untaken. */
+static bool job_help_any(job_workers *ws) {
+    work_slot *sl = work_next(ws);
+    if (!sl) return false;
+    slot_step(ws, &ws->w[0], sl);
+    return true;
+}
+
 /* ---- setup ---- */
 
 static int worker_open(pipeline_job *j, worker *w) {
@@ -587,7 +596,7 @@ int workers_drain(pipeline_job *j, loop_state *ls) {
             break;
         }
         if (ws->decide_seq == ws->fill_seq && all_idle(ws)) break;
-        if (!job_help(ws)) wait_workers(ws);
+        if (!job_help(ws) && !job_help_any(ws)) wait_workers(ws);
     }
     pthread_mutex_unlock(&ws->mu);
     return rc;
