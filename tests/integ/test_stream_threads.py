@@ -1,9 +1,10 @@
-"""`ecom stream --threads N`: worker threads parse and encode the raw tables while one thread runs
-the engine in input order (src/pipeline/workers.c). Every table of a run with N threads must
-hold exactly the rows of the one-thread run on the same input: DuckDB EXCEPT ALL both ways over
-every table of the lake (only `ingest_ts`, the wall clock of a rejected row, is left out), for
-N = 2 and 3, with one epoch and with many commits (barriers), from a file and from a pipe,
-after a storage error in a worker (rollback and retry), and after SIGKILLs and restarts."""
+"""`ecom stream --threads N`: N threads (the job's and N - 1 workers) parse and encode the raw
+tables while the job's thread runs the engine in input order (src/pipeline/workers.c). Every
+table of a run with N threads must hold exactly the rows of the one-thread run on the same input:
+DuckDB EXCEPT ALL both ways over every table of the lake (only `ingest_ts`, the wall clock of a
+rejected row, is left out), for N = 2, 3 and 0 (the cores available), with one epoch and with
+many commits (barriers), from a file and from a pipe, with escaped strings, after a storage error
+in a worker (rollback and retry), and after SIGKILLs and restarts."""
 import json
 import os
 import random
