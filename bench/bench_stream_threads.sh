@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/bench_stream_threads.sh — `ecom stream --input FILE` with every table written, one thread
-# against --threads N (default 2), runs interleaved 1 N 1 N ... on the same NDJSON so that both
+# against --threads N (N threads in all, default 2), runs interleaved 1 N 1 N ... on the same NDJSON so that both
 # meet the same machine load. Prints medians of RUNS runs: wall-clock events/s, events per
 # CPU-second (user+sys), their ratios N/1, and the load average before and after (the box may
 # be shared: the wall figure means something only when the load is below the core count).

@@ -1,8 +1,10 @@
 /* cmd_stream.c — `ecom stream`: consume events (Kafka or a file), compute windowed metrics and
  * the funnel, write raw and metric tables with exactly-once commits. See pipeline.h. */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "kafka/kafka.h"
@@ -27,6 +29,14 @@ static const char usage[] =
     "Runs until SIGINT/SIGTERM (commits, exits 0) or, with --input, until the input ends\n"
     "(then every window is flushed as final). With no --brokers and no --input it uses the\n"
     "embedded broker's address (ecom broker).";
+
+/* The cores this process may run on (its affinity mask: taskset and cpusets count), capped
+ * at PIPELINE_MAX_THREADS: what `--threads 0` means. */
+static int64_t stream_cores(void) {
+    cpu_set_t set;
+    long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > PIPELINE_MAX_THREADS ? PIPELINE_MAX_THREADS : n;
+}
 
 static int stream_main(int argc, char **argv, flags_store *fst) {
     cmd_hdfs hdfs;
@@ -67,9 +77,10 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
         {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"threads", FLAG_INT, &threads,
-         "worker threads that parse the input and encode the raw tables while one thread reads and runs "
-         "the engine in input order; output equals one thread's (default 1; not with --scale-out)",
-         1, PIPELINE_MAX_THREADS, NULL},
+         "threads in all: one reads and runs the engine in input order, every one parses the input and "
+         "encodes the raw tables; output equals one thread's; 0 = the cores this process may use "
+         "(default 1; not with --scale-out)",
+         0, PIPELINE_MAX_THREADS, NULL},
         {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},
         {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
         {"drain", FLAG_BOOL, &c.drain,
@@ -107,6 +118,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
         return 2;
     }
+    if (threads == 0) threads = c.scale_out ? 1 : stream_cores();
     if (c.scale_out && threads > 1) {
         fprintf(stderr, "ecom stream: --threads needs the single layout (not --scale-out)\n");
         return 2;

@@ -163,10 +163,10 @@ typedef struct {
                                       metric tables, one commit lineage per partition (below) */
     bool quiet;                    /* no status line on stderr */
     int64_t max_events;            /* stop after this many input records (0 = no limit); tests */
-    int threads;                   /* worker threads that parse and encode the raw tables while
-                                      the job's thread reads and runs the engine (workers.c);
-                                      output equals one thread's. 1 (default): no workers.
-                                      Single layout only */
+    int threads;                   /* threads in all: the job's (reads, runs the engine) and
+                                      threads - 1 workers; any of them parses and encodes the
+                                      raw tables (workers.c); output equals one thread's.
+                                      1: no workers. Single layout only */
 } pipeline_config;
 
 /* Counters, by outcome. */

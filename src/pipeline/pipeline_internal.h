@@ -286,7 +286,7 @@ int job_record_done(pipeline_job *j, loop_state *ls, const source_record *r);
 
 /* ---- worker threads (workers.c: --threads N > 1; the contract is in its header) ---- */
 typedef struct job_workers job_workers;
-/* Starts n workers into j->workers; -1 with j->err (then call workers_stop). */
+/* Starts n - 1 worker threads beside the job's (n threads in all) into j->workers; -1 with j->err (then call workers_stop). */
 int workers_start(pipeline_job *j, int n);
 /* Stops and frees them (their uncommitted tables are aborted). NULL-safe. */
 void workers_stop(pipeline_job *j);

@@ -1,9 +1,10 @@
 /*
- * pipeline/workers.c — `ecom stream --threads N` (N > 1): N worker threads parse the input and
- * encode the raw tables, while the job's thread keeps reading the input and running the engine
- * in the input's order. Output is that of the one-thread loop: the same metric rows (the engine
- * sees the same events in the same order, advanced at the same records) and the same raw rows
- * as a set (each worker writes its own files: part-e<epoch>-g<gen>-w<k>-*).
+ * pipeline/workers.c — `ecom stream --threads N` (N > 1): N threads in all, the job's and N - 1
+ * workers. Every record is parsed and its raw row encoded by whichever thread is free; the
+ * job's thread alone reads the input and runs the engine, in the input's order. Output is that
+ * of the one-thread loop: the same metric rows (the engine sees the same events in the same
+ * order, advanced at the same records) and the same raw rows as a set (each thread writes its
+ * own files: part-e<epoch>-g<gen>-w<k>-*).
  *
  * Why the engine stays in one thread (and the input is not sharded by user_id over N engines):
  * the one-thread engine decides per event, not per epoch. An event is late when its window
@@ -16,76 +17,106 @@
  * table of their own users only: some events late in one thread would be on time in N, and
  * the output would differ. Making the watermark move only at barriers would change the
  * one-thread output itself. So the sequential part is kept whole (read the bytes, decide each
- * event: the engine, about a fifth of one thread's CPU in issue 14's profile), and what
- * depends on no other record is spread: parsing (a quarter) and the raw tables' Parquet
- * encoding (two fifths). Measured, the job's thread is about half of a --threads 2 run
- * (docs/benchmarks.md): this design uses two cores, not many more.
+ * event: the engine), and what depends on no other record is spread: parsing and the raw
+ * tables' Parquet encoding, about 60% of one thread's CPU (docs/benchmarks.md).
  *
- * The work goes through a ring of slots, each a batch of up to SLOT_RECORDS records:
- *   FREE -> (job thread) filled from the source, given to worker seq % N
- *        -> PARSE (worker) each record parsed with the slot's own parser for it (a parsed
- *           event's strings live in its parser until that parser's next parse)
+ * Why the job's thread is one of the N and helps (measured, docs/benchmarks.md): N workers
+ * beside a job thread that only read and decided put three threads on two cores and handed
+ * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
+ * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
+ * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
+ * parse (work_next); the job's thread, when it would wait, does the one step it waits on
+ * itself (parse the batch it decides next, else write the one it fills next: the ring is full)
+ * unless a worker has it, so two cores stay busy with two threads, no step waits for a
+ * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
+ * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
+ * parser; a parsed event's views that point into the parser (unescaped strings, an order's
+ * items) are moved to the batch's arena (event_keep), the rest stay views into the batch.
+ *
+ * The work goes through a ring of slots (SLOTS_PER_THREAD per thread), each a batch of up to
+ * SLOT_RECORDS records:
+ *   FREE -> (job thread) filled from the source (one copy per run of adjacent records)
+ *        -> PARSE (any thread) each record parsed, its event made independent of the parser
  *        -> PARSED -> (job thread, slots in seq order, i.e. input order) job_decide per record:
  *           counters, max_future, the engine; then job_record_done (position, advance every
  *           source advance_records records, as the one-thread loop)
- *        -> WRITE (worker) the records' rows appended to the worker's raw tables -> FREE.
- * A commit is a barrier (workers_drain): nothing more is read, every slot read is decided and
- * written, then each worker closes its tables (workers_close_tables) and its staged renames
- * join the job's, so one commit record names every file of the epoch, as with one thread.
- * A failure anywhere aborts the epoch: workers_abort waits for the workers to stop, drops every
- * slot and every worker's uncommitted files; the loop then rolls back and re-reads from the
- * commit (pipeline.c), as with one thread.
+ *        -> WRITE (any thread) the records' rows appended to that thread's raw tables -> FREE.
+ * A slot being parsed or written is `taken` by one thread. A commit is a barrier
+ * (workers_drain): nothing more is read, every slot read is decided and written, then each
+ * thread closes its tables (workers_close_tables) and its staged renames join the job's, so
+ * one commit record names every file of the epoch, as with one thread. A failure anywhere
+ * aborts the epoch: workers_abort waits for the workers to stop, drops every slot and every
+ * thread's uncommitted files; the loop then rolls back and re-reads from the commit
+ * (pipeline.c), as with one thread.
  *
- * Contract: one job thread calls workers_* (never a worker); each worker owns its storage
- * connection, staging list, ingest and raw tables; the slots' ownership passes between the job
- * thread and a worker under the one mutex. Errors: 0 / -1 with j->err (a worker's message).
- * workers_start's result is freed by workers_stop (also on a failed start).
+ * Contract: one job thread calls workers_* (never a worker); each thread's context (w[0] the
+ * job's) owns its storage connection, staging list, ingest and raw tables; the slots'
+ * ownership passes between threads under the one mutex. Errors: 0 / -1 with j->err (a
+ * thread's message). workers_start's result is freed by workers_stop (also on a failed start).
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/pipeline_internal.h"
 
-/* Why 256: a batch must be large enough that handing it over (a mutex and a wake-up each
+/* Why 256: a batch must be large enough that handing it over (a mutex and maybe a wake-up each
  * way) is noise next to parsing and encoding it, and small enough that the ring keeps every
- * worker fed; each record of a slot has its own parser (16 KiB, mostly untouched: 512 per
- * slot cost 5k more page faults in a 300k-event run). */
+ * thread fed. */
 #define SLOT_RECORDS 256
-#define SLOTS_PER_WORKER 2
+/* Why 4 per thread: the job thread reads ahead while the others parse, so that it has a slot to
+ * help with (or to decide) instead of waiting. */
+#define SLOTS_PER_THREAD 4
 #define POLL_MAX 64
 /* Live input (Kafka without --drain, a pipe) stops filling a slot this long after its first
  * poll, so that a trickle of records is not held back until a slot is full. */
 #define FILL_MAX_US 10000
+/* The relocation arena's block size (see event_keep): small, since most events keep nothing
+ * (test_stream_threads' escaped input then fills several blocks of a batch, and a large
+ * order takes one of its own). */
+#define ARENA_BLOCK ((size_t)16 << 10)
 
 typedef enum { SLOT_FREE = 0, SLOT_PARSE, SLOT_PARSED, SLOT_WRITE } slot_state;
 
+/* A bump allocator of blocks that never move: views taken into it stay valid until the reset. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t cap, used;
+    char data[];
+} arena_block;
+
+typedef struct {
+    arena_block *head, *cur;
+} slot_arena;
+
 typedef struct {
     slot_state state;
-    int worker;
+    bool taken;                      /* a thread is parsing or writing it (mutex) */
     uint64_t seq;
     size_t n;
     source_record rec[SLOT_RECORDS]; /* val and name point into buf once filled */
     size_t val_off[SLOT_RECORDS], name_off[SLOT_RECORDS];
     buf_t buf;
-    lake_ingest *parser[SLOT_RECORDS];
+    slot_arena arena;                /* parsed views that pointed into a parser (event_keep) */
     lake_line line[SLOT_RECORDS];
     bool write[SLOT_RECORDS];        /* job_decide's verdict */
     int64_t now_us;                  /* the job's clock when read (rejected rows' ingest time) */
-    char stem[96];                   /* the worker's file stem for this epoch */
+    char stem[80];                   /* the epoch's file stem (each thread adds -w<k>) */
 } work_slot;
 
 typedef enum { CMD_NONE = 0, CMD_CLOSE, CMD_ABORT } worker_cmd;
 
+/* One thread's context: w[0] is the job thread's own (it helps when it would wait), w[1..n)
+ * each a worker thread's. */
 typedef struct {
     struct job_workers *ws;
     int index;
     pthread_t tid;
     bool started, working;
-    pthread_cond_t cond;
     storage *base, *stage;
     staging *st;
-    lake_ingest *ingest;             /* the writer's: its zone cache and counters */
+    lake_ingest *ingest;             /* the thread's parser, zone cache and counters */
     lake_tz tz;
     lake_table *raw[LAKE_RAW_COUNT];
     worker_cmd cmd;
@@ -97,8 +128,9 @@ typedef struct {
 struct job_workers {
     pthread_mutex_t mu;
     pthread_cond_t main_cond;        /* a slot or a command finished */
+    pthread_cond_t work_cond;        /* a slot or a command is waiting for a worker */
     bool quit, paused;
-    int n, nslots;
+    int n, nslots;                   /* n threads in all, the job's included */
     worker *w;
     work_slot *slots;
     uint64_t fill_seq, decide_seq;   /* next slot to fill, next to decide */
@@ -109,20 +141,98 @@ struct job_workers {
 
 static work_slot *slot_of(job_workers *ws, uint64_t seq) { return &ws->slots[seq % (uint64_t)ws->nslots]; }
 
-/* ---- the worker side ---- */
+/* ---- the relocation arena ---- */
 
-static void slot_parse(work_slot *sl) {
+static void arena_reset(slot_arena *a) {
+    for (arena_block *b = a->head; b; b = b->next) b->used = 0;
+    a->cur = a->head;
+}
+
+static void arena_free(slot_arena *a) {
+    for (arena_block *b = a->head, *nx; b; b = nx) {
+        nx = b->next;
+        free(b);
+    }
+    a->head = a->cur = NULL;
+}
+
+static void *arena_alloc(slot_arena *a, size_t n) {
+    n = (n + 15) & ~(size_t)15;
+    while (a->cur && a->cur->used + n > a->cur->cap && a->cur->next) a->cur = a->cur->next;
+    if (!a->cur || a->cur->used + n > a->cur->cap) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        arena_block *b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->cap = cap;
+        b->used = 0;
+        b->next = a->cur ? a->cur->next : NULL;
+        if (a->cur) a->cur->next = b;
+        else a->head = b;
+        a->cur = b;
+    }
+    void *p = a->cur->data + a->cur->used;
+    a->cur->used += n;
+    return p;
+}
+
+/* A view that is not inside the record [lo, hi) points into the parser (an unescaped string),
+ * which its next parse reuses: copied into the slot's arena. 0 or -1 (out of memory). */
+static int view_keep(slot_arena *a, strview *v, uintptr_t lo, uintptr_t hi) {
+    uintptr_t p = (uintptr_t)v->p;
+    if (v->n == 0 || (p >= lo && p + v->n <= hi)) return 0;
+    char *d = arena_alloc(a, v->n);
+    if (!d) return -1;
+    memcpy(d, v->p, v->n);
+    v->p = d;
+    return 0;
+}
+
+/* Makes a parsed event independent of the parser that produced it, so that one parser per
+ * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
+ * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
+ * to the slot's arena. 0 or -1 (out of memory). */
+/* event_keep names every view of an event: a new field in event or event_item (events.h)
+ * stops the build here until it is added to the lists below. */
+_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
+static int event_keep(slot_arena *a, event *e, const char *rec, size_t len) {
+    uintptr_t lo = (uintptr_t)rec, hi = lo + len;
+    strview *v[] = {&e->event_id,   &e->user_id,  &e->session_id,   &e->store_id, &e->store_type,
+                    &e->city,       &e->province, &e->device,       &e->product_id,
+                    &e->product_name, &e->category, &e->order_id, &e->currency, &e->payment_method};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        if (view_keep(a, v[i], lo, hi)) return -1;
+    if (!e->n_items) return 0;
+    event_item *it = arena_alloc(a, e->n_items * sizeof *it);
+    if (!it) return -1;
+    memcpy(it, e->items, e->n_items * sizeof *it);
+    for (size_t i = 0; i < e->n_items; i++)
+        if (view_keep(a, &it[i].product_id, lo, hi) || view_keep(a, &it[i].product_name, lo, hi) ||
+            view_keep(a, &it[i].category, lo, hi))
+            return -1;
+    e->items = it;
+    return 0;
+}
+
+/* ---- the work of any thread ---- */
+
+static int slot_parse(worker *w, work_slot *sl) {
     for (size_t i = 0; i < sl->n; i++) {
         const source_record *r = &sl->rec[i];
         lake_input in = {.p = r->val, .n = r->len, .source = r->name, .position = r->offset, .ts_hint_us = r->ts_us};
-        lake_ingest_parse(sl->parser[i], &in, &sl->line[i]);
+        lake_line *l = &sl->line[i];
+        lake_ingest_parse(w->ingest, &in, l);
+        if (l->kind == LAKE_LINE_EVENT && event_keep(&sl->arena, &l->ev, r->val, r->len))
+            return err_set(w->err, sizeof w->err, "out of memory"), -1;
     }
+    return 0;
 }
 
-static lake_table *worker_table(worker *w, lake_raw t, const char *stem) {
+static lake_table *worker_table(worker *w, lake_raw t, const char *epoch_stem) {
     if (w->raw[t]) return w->raw[t];
     const pipeline_job *j = w->ws->job;
     lake_opts o = {.max_rows = j->cfg->max_rows_per_file, .codec = PQ_ZSTD};
+    char stem[96];
+    snprintf(stem, sizeof stem, "%s-w%d", epoch_stem, w->index);
     w->raw[t] = lake_table_open(w->stage, lake_raw_name(t), j->raw_schema[t], stem, &o, w->err, sizeof w->err);
     return w->raw[t];
 }
@@ -138,8 +248,8 @@ static int slot_write(worker *w, work_slot *sl) {
     return 0;
 }
 
-/* Closes (commit: rc 0 so far) or aborts the worker's tables; after a failure the rest are
- * aborted. Renames go to the worker's staging list. */
+/* Closes (commit: rc 0 so far) or aborts the thread's tables; after a failure the rest are
+ * aborted. Renames go to the thread's staging list. */
 static int worker_tables_end(worker *w, bool commit) {
     int rc = commit ? 0 : -1;
     for (int t = 0; t < LAKE_RAW_COUNT; t++) {
@@ -154,41 +264,47 @@ static int worker_tables_end(worker *w, bool commit) {
     return commit ? rc : 0;
 }
 
-/* The worker's next job, with the mutex held: a command, else its lowest-seq slot to parse or
- * write. NULL: nothing (or paused). */
-static work_slot *worker_next(job_workers *ws, worker *w) {
-    work_slot *best = NULL;
+/* A worker's next slot step, with the mutex held: the oldest slot to write, else the oldest
+ * to parse. Writes first: the job's thread helps with parsing (job_help), which needs no
+ * tables of its own, so with two threads the rows have one writer (one set of files and
+ * dictionaries, as with one thread) unless the worker falls behind. NULL: none (or paused). */
+static work_slot *work_next(job_workers *ws) {
+    work_slot *parse = NULL, *write = NULL;
     if (ws->paused) return NULL;
     for (int i = 0; i < ws->nslots; i++) {
         work_slot *sl = &ws->slots[i];
-        if (sl->worker == w->index && (sl->state == SLOT_PARSE || sl->state == SLOT_WRITE) &&
-            (!best || sl->seq < best->seq))
-            best = sl;
+        if (sl->taken) continue;
+        if (sl->state == SLOT_PARSE && (!parse || sl->seq < parse->seq)) parse = sl;
+        if (sl->state == SLOT_WRITE && (!write || sl->seq < write->seq)) write = sl;
     }
-    return best;
+    work_slot *sl = write ? write : parse;
+    if (sl) sl->taken = true;
+    return sl;
 }
 
-/* Runs one command or one slot step with the mutex released; reports back under it. */
-static void worker_step(job_workers *ws, worker *w, work_slot *sl) {
+/* Runs one slot step (taken by work_next) with the mutex released; reports back under it. */
+static void slot_step(job_workers *ws, worker *w, work_slot *sl) {
     w->working = true;
     pthread_mutex_unlock(&ws->mu);
-    int rc = 0;
-    worker_cmd cmd = sl ? CMD_NONE : w->cmd;
-    if (cmd != CMD_NONE)
-        rc = worker_tables_end(w, cmd == CMD_CLOSE);
-    else if (sl->state == SLOT_PARSE)
-        slot_parse(sl);
-    else
-        rc = slot_write(w, sl);
+    int rc = sl->state == SLOT_PARSE ? slot_parse(w, sl) : slot_write(w, sl);
     pthread_mutex_lock(&ws->mu);
     w->working = false;
-    if (cmd != CMD_NONE) {
-        w->cmd_rc = rc;
-        w->cmd = CMD_NONE;
-    } else {
-        sl->state = sl->state == SLOT_PARSE ? SLOT_PARSED : SLOT_FREE;
-        if (rc) w->failed = true;
-    }
+    sl->taken = false;
+    sl->state = sl->state == SLOT_PARSE ? SLOT_PARSED : SLOT_FREE;
+    if (rc) w->failed = true;
+    pthread_cond_signal(&ws->main_cond);
+}
+
+/* Runs the thread's pending command with the mutex released; reports back under it. */
+static void cmd_step(job_workers *ws, worker *w) {
+    worker_cmd cmd = w->cmd;
+    w->working = true;
+    pthread_mutex_unlock(&ws->mu);
+    int rc = worker_tables_end(w, cmd == CMD_CLOSE);
+    pthread_mutex_lock(&ws->mu);
+    w->working = false;
+    w->cmd_rc = rc;
+    w->cmd = CMD_NONE;
     pthread_cond_signal(&ws->main_cond);
 }
 
@@ -197,15 +313,42 @@ static void *worker_main(void *arg) {
     job_workers *ws = w->ws;
     pthread_mutex_lock(&ws->mu);
     while (!ws->quit) {
-        work_slot *sl = w->cmd != CMD_NONE ? NULL : worker_next(ws, w);
-        if (!sl && w->cmd == CMD_NONE) {
-            pthread_cond_wait(&w->cond, &ws->mu);
+        if (w->cmd != CMD_NONE) {
+            cmd_step(ws, w);
             continue;
         }
-        worker_step(ws, w, sl);
+        work_slot *sl = work_next(ws);
+        if (sl)
+            slot_step(ws, w, sl);
+        else
+            pthread_cond_wait(&ws->work_cond, &ws->mu);
     }
     pthread_mutex_unlock(&ws->mu);
     return NULL;
+}
+
+/* The job thread, instead of waiting (mutex held): the one step it waits on, with its own
+ * context: parsing the slot it decides next, or writing the slot it fills next (the ring is
+ * full), when no worker has taken it. Other work is left to the workers: taking it too would
+ * put parallel work on the sequential thread while a worker sleeps. False: none (then wait). */
+static bool job_help(job_workers *ws) {
+    work_slot *sl = slot_of(ws, ws->decide_seq);
+    if (ws->paused || ws->decide_seq == ws->fill_seq || sl->taken || sl->state != SLOT_PARSE) {
+        sl = slot_of(ws, ws->fill_seq);
+        if (ws->paused || sl->taken || sl->state != SLOT_WRITE) return false;
+    }
+    sl->taken = true;
+    slot_step(ws, &ws->w[0], sl);
+    return true;
+}
+
+/* At the commit barrier every step must be done before the job's thread goes on: it takes
+ * any (mutex held). False: none untaken. */
+static bool job_help_any(job_workers *ws) {
+    work_slot *sl = work_next(ws);
+    if (!sl) return false;
+    slot_step(ws, &ws->w[0], sl);
+    return true;
 }
 
 /* ---- setup ---- */
@@ -213,22 +356,12 @@ static void *worker_main(void *arg) {
 static int worker_open(pipeline_job *j, worker *w) {
     const pipeline_config *c = j->cfg;
     if (!(w->base = storage_open_opts(c->out_root, c->storage, j->err, sizeof j->err))) return -1;
-    /* Test-only (faults.c): each worker's storage fails the same chosen calls of its own. */
+    /* Test-only (faults.c): each thread's storage fails the same chosen calls of its own. */
     const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
     if (faults && *faults && !(w->base = faults_wrap(w->base, faults, j->err, sizeof j->err))) return -1;
     if (!(w->st = staging_new(w->base, &w->stage, j->err, sizeof j->err))) return -1;
     w->tz = j->tz;
     if (!(w->ingest = lake_ingest_new(&w->tz))) return err_set(j->err, sizeof j->err, "out of memory"), -1;
-    return 0;
-}
-
-static int slots_alloc(job_workers *ws, pipeline_job *j) {
-    ws->nslots = ws->n * SLOTS_PER_WORKER;
-    if (!(ws->slots = calloc((size_t)ws->nslots, sizeof *ws->slots))) return err_set(j->err, sizeof j->err, "out of memory"), -1;
-    for (int i = 0; i < ws->nslots; i++)
-        for (int r = 0; r < SLOT_RECORDS; r++)
-            if (!(ws->slots[i].parser[r] = lake_ingest_new(&j->tz)))
-                return err_set(j->err, sizeof j->err, "out of memory"), -1;
     return 0;
 }
 
@@ -238,16 +371,18 @@ int workers_start(pipeline_job *j, int n) {
     j->workers = ws;
     ws->job = j;
     ws->n = n;
+    ws->nslots = n * SLOTS_PER_THREAD;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->main_cond, NULL);
-    if (!(ws->w = calloc((size_t)n, sizeof *ws->w)) || slots_alloc(ws, j))
+    pthread_cond_init(&ws->work_cond, NULL);
+    if (!(ws->w = calloc((size_t)n, sizeof *ws->w)) || !(ws->slots = calloc((size_t)ws->nslots, sizeof *ws->slots)))
         return err_set(j->err, sizeof j->err, "out of memory"), -1;
     for (int i = 0; i < n; i++) {
         worker *w = &ws->w[i];
         w->ws = ws;
         w->index = i;
-        pthread_cond_init(&w->cond, NULL);
         if (worker_open(j, w)) return -1;
+        if (i == 0) continue; /* the job thread's own */
         if (pthread_create(&w->tid, NULL, worker_main, w))
             return err_set(j->err, sizeof j->err, "cannot start worker thread %d", i), -1;
         w->started = true;
@@ -260,7 +395,7 @@ void workers_stop(pipeline_job *j) {
     if (!ws) return;
     pthread_mutex_lock(&ws->mu);
     ws->quit = true;
-    for (int i = 0; ws->w && i < ws->n; i++) pthread_cond_signal(&ws->w[i].cond);
+    pthread_cond_broadcast(&ws->work_cond);
     pthread_mutex_unlock(&ws->mu);
     for (int i = 0; ws->w && i < ws->n; i++) {
         worker *w = &ws->w[i];
@@ -269,14 +404,14 @@ void workers_stop(pipeline_job *j) {
         lake_ingest_free(w->ingest);
         staging_free(w->st);
         storage_close(w->base);
-        pthread_cond_destroy(&w->cond);
     }
     for (int i = 0; ws->slots && i < ws->nslots; i++) {
-        for (int r = 0; r < SLOT_RECORDS; r++) lake_ingest_free(ws->slots[i].parser[r]);
         buf_free(&ws->slots[i].buf);
+        arena_free(&ws->slots[i].arena);
     }
     free(ws->slots);
     free(ws->w);
+    pthread_cond_destroy(&ws->work_cond);
     pthread_cond_destroy(&ws->main_cond);
     pthread_mutex_destroy(&ws->mu);
     free(ws);
@@ -285,7 +420,7 @@ void workers_stop(pipeline_job *j) {
 
 /* ---- the job side ---- */
 
-/* A worker's failure, with the mutex held: its message into j->err. */
+/* A thread's failure, with the mutex held: its message into j->err. */
 static bool workers_failed(job_workers *ws, pipeline_job *j) {
     for (int i = 0; i < ws->n; i++)
         if (ws->w[i].failed) {
@@ -295,21 +430,37 @@ static bool workers_failed(job_workers *ws, pipeline_job *j) {
     return false;
 }
 
-/* Copies one polled record into the slot (the source's buffers are reused by its next poll). */
-static int slot_add(work_slot *sl, const source_record *r) {
-    size_t i = sl->n;
-    sl->rec[i] = *r;
-    sl->val_off[i] = sl->buf.len;
-    if (buf_append(&sl->buf, r->val, r->len)) return -1;
-    /* a run of records of one source name stores it once (by content: the Kafka source
-     * rewrites one buffer for every message) */
-    if (i > 0 && !strcmp(sl->buf.data + sl->name_off[i - 1], r->name)) {
+/* The record's source name into the slot: a run of records of one name stores it once (by
+ * content: the Kafka source rewrites one buffer for every message). */
+static int slot_add_name(work_slot *sl, size_t i, const char *name) {
+    if (i > 0 && !strcmp(sl->buf.data + sl->name_off[i - 1], name)) {
         sl->name_off[i] = sl->name_off[i - 1];
-    } else {
-        sl->name_off[i] = sl->buf.len;
-        if (buf_append(&sl->buf, r->name, strlen(r->name) + 1)) return -1;
+        return 0;
     }
-    sl->n++;
+    sl->name_off[i] = sl->buf.len;
+    return buf_append(&sl->buf, name, strlen(name) + 1);
+}
+
+/* Copies one poll's records into the slot (the source's buffers are reused by its next poll).
+ * Records that lie one after the other in one buffer (a file's block: each line then its
+ * newline) are copied in one piece: one memcpy per run instead of one per record. */
+static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
+    for (size_t i = 0; i < got;) {
+        uintptr_t lo = (uintptr_t)rec[i].val, hi = lo + rec[i].len;
+        size_t k = i + 1;
+        while (k < got && (uintptr_t)rec[k].val >= hi && (uintptr_t)rec[k].val - hi <= 2) {
+            hi = (uintptr_t)rec[k].val + rec[k].len;
+            k++;
+        }
+        size_t base = sl->buf.len;
+        if (buf_append(&sl->buf, rec[i].val, (size_t)(hi - lo))) return -1;
+        for (; i < k; i++) {
+            size_t at = sl->n++;
+            sl->rec[at] = rec[i];
+            sl->val_off[at] = base + (size_t)((uintptr_t)rec[i].val - lo);
+            if (slot_add_name(sl, at, rec[i].name)) return -1;
+        }
+    }
     return 0;
 }
 
@@ -321,6 +472,7 @@ static int slot_add(work_slot *sl, const source_record *r) {
 static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
     sl->n = 0;
     buf_reset(&sl->buf);
+    arena_reset(&sl->arena);
     const source_ops *o = j->src.ops;
     int64_t until = time_mono_us() + FILL_MAX_US;
     while (sl->n < SLOT_RECORDS && !ws->src_end && (sl->n == 0 || !o->ready || o->ready(&j->src)) &&
@@ -335,8 +487,7 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
         int pr = j->src.ops->poll(&j->src, rec, max, &got, j->err, sizeof j->err);
         if (pr < 0) return -1;
         j->now_us = time_now_us();
-        for (size_t i = 0; i < got; i++)
-            if (slot_add(sl, &rec[i])) return err_set(j->err, sizeof j->err, "out of memory"), -1;
+        if (slot_add(sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
         if (pr == 1) ws->src_end = true;
         if (got == 0) break;
     }
@@ -350,9 +501,7 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
 
 /* Decides a PARSED slot's records in order (the job thread owns it meanwhile). */
 static int slot_decide(pipeline_job *j, loop_state *ls, work_slot *sl) {
-    char stem[80];
-    job_epoch_stem(j, -1, stem, sizeof stem);
-    snprintf(sl->stem, sizeof sl->stem, "%s-w%d", stem, sl->worker);
+    job_epoch_stem(j, -1, sl->stem, sizeof sl->stem);
     for (size_t i = 0; i < sl->n; i++) {
         const source_record *r = &sl->rec[i];
         sl->write[i] = job_decide(j, r->part, r->stream, r->offset, &sl->line[i]) == 1;
@@ -374,7 +523,7 @@ static int decide_ready(pipeline_job *j, job_workers *ws, loop_state *ls, size_t
         ws->in_flight -= sl->n;
         *done += sl->n;
         sl->state = SLOT_WRITE;
-        pthread_cond_signal(&ws->w[sl->worker].cond);
+        pthread_cond_signal(&ws->work_cond);
     }
     return 0;
 }
@@ -386,7 +535,7 @@ static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
     work_slot *sl = slot_of(ws, ws->fill_seq);
     const source_ops *o = j->src.ops;
     *got = 0;
-    if (sl->state != SLOT_FREE || ws->src_end) return 0;
+    if (sl->state != SLOT_FREE || sl->taken || ws->src_end) return 0;
     if (o->ready && ws->decide_seq < ws->fill_seq && !o->ready(&j->src)) return 0;
     pthread_mutex_unlock(&ws->mu);
     int rc = slot_fill(j, ws, sl);
@@ -394,10 +543,9 @@ static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
     if (rc || sl->n == 0) return rc;
     *got = sl->n;
     sl->seq = ws->fill_seq++;
-    sl->worker = (int)(sl->seq % (uint64_t)ws->n);
     ws->in_flight += sl->n;
     sl->state = SLOT_PARSE;
-    pthread_cond_signal(&ws->w[sl->worker].cond);
+    pthread_cond_signal(&ws->work_cond);
     return 0;
 }
 
@@ -423,18 +571,20 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
         t = TURN_RETRY;
     else if (fill_next(j, ws, &got))
         t = TURN_FATAL;
-    bool blocked = ws->decide_seq < ws->fill_seq || slot_of(ws, ws->fill_seq)->state != SLOT_FREE;
-    if (t == TURN_GO_ON && !decided && !got && blocked) wait_workers(ws); /* on the workers, not the input */
+    work_slot *next = slot_of(ws, ws->fill_seq);
+    bool blocked = ws->decide_seq < ws->fill_seq || next->state != SLOT_FREE || next->taken;
+    /* blocked on the threads, not the input: help them, else wait for them */
+    if (t == TURN_GO_ON && !decided && !got && blocked && !job_help(ws)) wait_workers(ws);
     *idle = !decided && !got && !blocked;
     *end = ws->src_end && ws->decide_seq == ws->fill_seq;
     pthread_mutex_unlock(&ws->mu);
     return t;
 }
 
-/* True (mutex held) when every slot is FREE and no worker is busy. */
+/* True (mutex held) when every slot is FREE and no thread is busy. */
 static bool all_idle(job_workers *ws) {
     for (int i = 0; i < ws->nslots; i++)
-        if (ws->slots[i].state != SLOT_FREE) return false;
+        if (ws->slots[i].state != SLOT_FREE || ws->slots[i].taken) return false;
     for (int i = 0; i < ws->n; i++)
         if (ws->w[i].working || ws->w[i].cmd != CMD_NONE) return false;
     return true;
@@ -451,18 +601,18 @@ int workers_drain(pipeline_job *j, loop_state *ls) {
             break;
         }
         if (ws->decide_seq == ws->fill_seq && all_idle(ws)) break;
-        wait_workers(ws);
+        if (!job_help(ws) && !job_help_any(ws)) wait_workers(ws);
     }
     pthread_mutex_unlock(&ws->mu);
     return rc;
 }
 
-/* Runs cmd on every worker and waits for all; mutex held. The first failure's message. */
+/* Runs cmd on every thread's context (the job's own here, the others in their threads) and
+ * waits for all; mutex held. The first failure's message. */
 static int run_command(pipeline_job *j, job_workers *ws, worker_cmd cmd) {
-    for (int i = 0; i < ws->n; i++) {
-        ws->w[i].cmd = cmd;
-        pthread_cond_signal(&ws->w[i].cond);
-    }
+    for (int i = 0; i < ws->n; i++) ws->w[i].cmd = cmd;
+    pthread_cond_broadcast(&ws->work_cond);
+    cmd_step(ws, &ws->w[0]);
     int rc = 0;
     for (int i = 0; i < ws->n; i++) {
         while (ws->w[i].cmd != CMD_NONE) pthread_cond_wait(&ws->main_cond, &ws->mu);
@@ -498,7 +648,10 @@ void workers_abort(pipeline_job *j) {
         if (!busy) break;
         pthread_cond_wait(&ws->main_cond, &ws->mu);
     }
-    for (int i = 0; i < ws->nslots; i++) ws->slots[i].state = SLOT_FREE;
+    for (int i = 0; i < ws->nslots; i++) {
+        ws->slots[i].state = SLOT_FREE;
+        ws->slots[i].taken = false;
+    }
     ws->decide_seq = ws->fill_seq;
     ws->in_flight = 0;
     ws->src_end = false;
