@@ -216,9 +216,17 @@ static int put_closed(buf_t *b, const st_shard *s) {
  * element is var (zz(q) << 3 | (r != 0) << 2 | kind) [var r], t - ref.t = q * 1000 + r,
  * 0 <= r < 1000 (event times are usually whole milliseconds: 4 bytes instead of 9). */
 static unsigned char *put_el(unsigned char *o, const st_el *el, const ck_ref *ref) {
-    int64_t q = st_floordiv(el->t - ref->t, 1000), rem = el->t - ref->t - q * 1000;
+    int64_t dt = el->t - ref->t, q = dt / 1000, rem = dt % 1000;
+    if (rem < 0) q--, rem += 1000; /* floor division */
     o = enc_var(o, zz(q) << 3 | (uint64_t)(rem != 0) << 2 | (uint64_t)el->kind);
     return rem ? enc_var(o, (uint64_t)rem) : o;
+}
+/* The pairs are scattered over the heap: the encoder fetches a few ahead, both cache lines
+ * (the key starts in the second), so a pair costs no miss of its own. */
+static void ck_prefetch_pair(const st_pair *p) {
+    if (!p) return;
+    __builtin_prefetch(p);
+    __builtin_prefetch((const char *)p + 64);
 }
 static int put_pair(buf_t *b, const st_pair *p, const ck_ref *ref) {
     size_t need = 3 + (size_t)p->ulen + 3 + p->plen + 10 + 5 + (size_t)p->n_el * 12;
@@ -255,8 +263,7 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     }
     r |= put_closed(b, s) | put_u32(b, (uint32_t)s->pairs.n);
     for (uint32_t i = 0; i < s->pairs.cap && !r; i++) {
-        /* the pairs are scattered over the heap: fetch a few ahead (one cache miss each) */
-        if (i + 16 < s->pairs.cap && s->pairs.slots[i + 16].p) __builtin_prefetch(s->pairs.slots[i + 16].p);
+        if (i + 16 < s->pairs.cap) ck_prefetch_pair(s->pairs.slots[i + 16].p);
         if (s->pairs.slots[i].p) r |= put_pair(b, s->pairs.slots[i].p, &ref);
     }
     r |= put_corr(b, s);
@@ -276,7 +283,7 @@ static int put_delta(buf_t *b, const stream_engine *e, const st_shard *s) {
         if (s->slots[i]->dirty && s->slots[i]->ag) r |= put_i64(b, s->slots[i]->j) | put_agg(b, s->slots[i]->ag);
     r |= put_closed(b, s) | put_u32(b, np);
     for (uint32_t i = 0; i < s->pairs.dirty.n && !r; i++) {
-        if (i + 8 < s->pairs.dirty.n && s->pairs.dirty.v[i + 8]) __builtin_prefetch(s->pairs.dirty.v[i + 8]);
+        if (i + 16 < s->pairs.dirty.n) ck_prefetch_pair(s->pairs.dirty.v[i + 16]);
         if (s->pairs.dirty.v[i]) r |= put_pair(b, s->pairs.dirty.v[i], &ref);
     }
     r |= put_corr(b, s);
