@@ -13,6 +13,10 @@
 # the first 90% at once and the rest paced at PACE lines/s (default 20000) through a FIFO, so
 # most epochs are steady-state epochs of a large state with few events each (what a live
 # stream's 500 ms epochs look like).
+# Epochs end by the clock, so how many checkpoints a run writes, and of what, varies with the
+# load. The "fixed" rows do not: a run to 40% of the input with one commit (one full checkpoint
+# of that state), then a restart to 80% (one delta of the 40% in between), for each build;
+# they give each piece's bytes and CPU seconds, comparable across builds on a loaded box.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000} RUNS=${2:-3} INTERVALS=${3:-"500ms 5s"} OLD=${4:-} PACE=${PACE:-20000}
@@ -65,6 +69,25 @@ for kind in backfill live; do
     done
   done
 done
+# the "fixed" cut: label, binary -> "label full_MiB full_cpu delta_MiB delta_cpu"
+fixed() {
+  local label=$1 bin=$2
+  rm -rf "$TMP/root"
+  nice "$bin" stream --input "$TMP/events.ndjson" --out "$TMP/root" --commit-interval 1h \
+    --max-events $((N * 4 / 10)) 2>"$TMP/err" >/dev/null
+  local f d
+  f=$(sed -n 's/.*checkpoints: 1 full (\([0-9.]*\) MiB), 0 delta .* \([0-9.]*\) s CPU$/\1 \2/p' "$TMP/err" | tail -1)
+  nice "$bin" stream --input "$TMP/events.ndjson" --out "$TMP/root" --commit-interval 1h \
+    --max-events $((N * 8 / 10)) 2>"$TMP/err" >/dev/null
+  d=$(sed -n 's/.*checkpoints: 0 full .*, 1 delta (\([0-9.]*\) MiB), \([0-9.]*\) s CPU$/\1 \2/p' "$TMP/err" | tail -1)
+  echo "$label ${f:-- -} ${d:-- -}" >>"$TMP/fixed"
+}
+: >"$TMP/fixed"
+for _ in $(seq "$RUNS"); do
+  fixed new "$NEW"
+  [ -n "$OLD" ] && fixed old "$OLD"
+done
+
 echo "events: $N, $RUNS runs each, load average $(cut -d' ' -f1-3 /proc/loadavg) (2 shared cores)"
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 echo "input    interval  mode   CPU s  checkpoint CPU s  checkpoint share   (medians)"
@@ -79,4 +102,12 @@ for kind in backfill live; do
       printf "%-8s %-9s %-6s %6.2f  %16s  %15s\n" "$kind" "$ci" "$label" "$cpu" "$ck" "${sh}%"
     done
   done
+done
+echo "fixed cut (one full of 40% of the input, then one delta of the next 40%; medians):"
+echo "build  full MiB  full CPU s  delta MiB  delta CPU s"
+for label in new old; do
+  sel() { awk -v l="$label" '$1 == l' "$TMP/fixed"; }
+  [ -n "$(sel)" ] || continue
+  printf "%-6s %8s  %10s  %9s  %11s\n" "$label" "$(sel | awk '{print $2}' | median)" "$(sel | awk '{print $3}' | median)" \
+    "$(sel | awk '{print $4}' | median)" "$(sel | awk '{print $5}' | median)"
 done

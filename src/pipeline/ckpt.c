@@ -50,10 +50,9 @@ static void ckpt_path(int part, int p, int64_t seq, int64_t gen, bool delta, cha
 /* Whether partition p belongs to record r's checkpoints: r's partition, or (single layout) any
  * assigned one. Its index in the chain's full[] goes to *ix. */
 static bool covers(pipeline_job *j, const commit_record *r, int p, int *ix) {
-    stream_partition_stats ps;
     *ix = r->part >= 0 ? 0 : p;
     if (r->part >= 0) return p == r->part;
-    return stream_engine_partition_stats(j->engine, p, &ps) == 0 && ps.assigned;
+    return stream_engine_partition_assigned(j->engine, p);
 }
 
 static char *dup_or_null(const char *s, bool *oom) {

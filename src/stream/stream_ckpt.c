@@ -2,7 +2,7 @@
  * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
  *
  * Layout (all integers little-endian):
- *   "ECSTRMCK" | u32 version (5) | u32 partition | u64 payload length | u64 checksum(payload) |
+ *   "ECSTRMCK" | u32 version (6) | u32 partition | u64 payload length | u64 checksum(payload) |
  *   payload
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
@@ -10,9 +10,9 @@
  *           conflict[4] | u32 n_sources, each: i64 newest event time of that source
  *   u32 n_slots,  each: i64 j | u8 has_agg [agg]
  *   u32 n_closed, each: i64 j | u8 has_agg [agg] | u8 has_funnel | i64 viewed, carted, purchased
- *   u32 n_pairs,  each: str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t
+ *   u32 n_pairs,  each: pair (put_pair: varint lengths, offsets from the reference point)
  *   u32 n_corr,   each: i64 j | agg      (pending correction deltas of closed window j)
- *   u32 n_ids,    each: u64 a, b, content hash | i64 k    (the live dedup ids, any order)
+ *   u32 n_ids,    each: u64 a, b, content hash | var zz(k - ref k)  (the live dedup ids, any order)
  *   agg: i64 orders, items, revenue
  *        | u32 n, each: str category | i64 views, adds, removes, units, revenue
  *        | u32 n, each: str product_id, name, category | i64 views, adds, units, revenue
@@ -22,12 +22,17 @@
  * are new. Version 4: the dedup ids leave the slots for one table per shard with content
  * hashes, and conflict counters. Version 3 is still read (its ids join the table with content
  * "unknown": duplicates, never conflicts); older ones are refused ("unsupported version").
- * Version 5: the payload checksum is XXH3-64 (ck_sum); the payload is version 4's. Versions 3
- * and 4 are still read.
- *   str: u32 length | bytes
+ * Version 5: the payload checksum is XXH3-64 (ck_sum); the payload is version 4's.
+ * Version 6: the pairs and ids, most of the bytes, are compact (a 400k-event backfill's state:
+ * 8.2 MB, not 15.5; the kernel's copy of the bytes was half of a commit's checkpoint cost):
+ * varint lengths and counts; times, windows and expiries as zigzag varint offsets from the
+ * piece's reference point (ck_ref: from the head's max_ts, so not stored). In version 5 a pair
+ * was "str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t" and an id
+ * "u64 a, b, content hash | i64 k". Versions 3, 4 and 5 are still read.
+ *   str: u32 length | bytes;  var: LEB128 varint;  zz: zigzag (a signed value as a small var)
  *
  * A delta (incremental checkpoint, stream.h):
- *   "ECSTRMDL" | u32 version (1) | u32 partition | u64 payload length | u64 XXH3(payload) | payload
+ *   "ECSTRMDL" | u32 version (2) | u32 partition | u64 payload length | u64 XXH3(payload) | payload
  * payload:
  *   u64 checksum of the previous piece of the chain | u32 number in the chain (1, 2, ...)
  *   config and shard: as above
@@ -35,6 +40,7 @@
  *   u32 n, each: i64 j | agg       (the slots whose aggregates changed, whole)
  *   closed section, as above (whole) | pairs section, as above (the pairs changed, whole)
  *   corrections section, as above (whole) | ids section, as above (the ids added)
+ * Version 2 is version 6's encoding; version 1 (version 5's) is still read.
  * What a delta omits was evicted by the watermark it carries: slots up to closed_through, pairs
  * whose expiry is closed, ids past the horizon; restore applies that rule (ck_finish).
  * Tracking the changes costs the hot path a flag per slot and one list entry per pair changed
@@ -57,10 +63,10 @@
 #include <xxhash.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 5u
+#define CK_VERSION 6u
 #define CK_HEADER 32
 #define CK_DELTA_MAGIC "ECSTRMDL"
-#define CK_DELTA_VERSION 1u
+#define CK_DELTA_VERSION 2u
 
 /* The payload checksum of a piece of this version: XXH3 (libxxhash) from full version 5 and
  * in every delta; versions 3 and 4 used hash64, a byte-at-a-time FNV that was a third of a
@@ -124,29 +130,56 @@ static int64_t ck_live_after(const stream_engine *e, const st_shard *s) {
     return s->closed_through == INT64_MIN ? INT64_MIN : s->closed_through - e->dd_keep;
 }
 
-/* One dedup entry as four little-endian words, into o (32 bytes). */
-static unsigned char *put_dd(unsigned char *o, const st_dd *d) {
-    const uint64_t v[4] = {d->id.a, d->id.b, d->ch, (uint64_t)d->k};
-    for (int w = 0; w < 4; w++, o += 8)
-        for (int x = 0; x < 8; x++) o[x] = (unsigned char)(v[w] >> (8 * x));
+/* The reference point of a piece's compact sections (version 6): the shard's newest event
+ * time in the piece's head (0 before any event), so not stored; times, windows and expiries
+ * are stored as small signed offsets from it. */
+typedef struct {
+    int64_t t, k, x; /* time (µs), its window, and its window + fw (a fresh pair's expiry) */
+} ck_ref;
+
+static ck_ref ck_ref_of(const stream_engine *e, const st_shard *s) {
+    int64_t t = s->max_ts == INT64_MIN ? 0 : s->max_ts, k = st_floordiv(t, e->cfg.window_us);
+    return (ck_ref){t, k, k + e->fw};
+}
+
+/* LEB128 varint and zigzag (a signed offset as a small unsigned): at most 10 bytes. */
+static unsigned char *enc_var(unsigned char *o, uint64_t v) {
+    for (; v >= 0x80; v >>= 7) *o++ = (unsigned char)(v | 0x80);
+    *o++ = (unsigned char)v;
     return o;
+}
+static uint64_t zz(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static unsigned char *enc_u64(unsigned char *o, uint64_t v) {
+    for (int i = 0; i < 8; i++) o[i] = (unsigned char)(v >> (8 * i));
+    return o + 8;
+}
+
+/* One dedup entry: the id and content hash as three little-endian words (random bits: no
+ * smaller form), its window as a varint offset from the reference window. */
+enum { CK_DD_MAX = 34 };
+static unsigned char *put_dd(unsigned char *o, const st_dd *d, const ck_ref *ref) {
+    o = enc_u64(enc_u64(enc_u64(o, d->id.a), d->id.b), d->ch);
+    return enc_var(o, zz(d->k - ref->k));
 }
 
 /* The live ids among entries from..n-1 of the table and among the reused copies (a delta; a
  * full checkpoint passes from 0 and no copies). */
 static int put_ids(buf_t *b, const stream_engine *e, const st_shard *s, uint32_t from, bool reused) {
     int64_t la = ck_live_after(e, s);
+    ck_ref ref = ck_ref_of(e, s);
     uint32_t n = 0, nr = reused ? s->dd.n_reused : 0;
     for (uint32_t i = from; i < s->dd.ix.n; i++) n += s->dd.v[i].k > la;
     for (uint32_t i = 0; i < nr; i++) n += s->dd.reused[i].k > la;
     /* tens of thousands of ids per epoch: encoded in place, not four appends each */
-    if (put_u32(b, n) || buf_reserve(b, (size_t)n * 32)) return -1;
-    unsigned char *o = (unsigned char *)b->data + b->len;
+    if (put_u32(b, n) || buf_reserve(b, (size_t)n * CK_DD_MAX)) return -1;
+    unsigned char *o = (unsigned char *)b->data + b->len, *o0 = o;
     for (uint32_t i = from; i < s->dd.ix.n; i++)
-        if (s->dd.v[i].k > la) o = put_dd(o, &s->dd.v[i]);
+        if (s->dd.v[i].k > la) o = put_dd(o, &s->dd.v[i], &ref);
     for (uint32_t i = 0; i < nr; i++)
-        if (s->dd.reused[i].k > la) o = put_dd(o, &s->dd.reused[i]);
-    b->len += (size_t)n * 32;
+        if (s->dd.reused[i].k > la) o = put_dd(o, &s->dd.reused[i], &ref);
+    b->len += (size_t)(o - o0);
     b->data[b->len] = '\0'; /* buf_t's invariant (buf_reserve kept room for it) */
     return 0;
 }
@@ -177,32 +210,36 @@ static int put_closed(buf_t *b, const st_shard *s) {
     return r ? -1 : 0;
 }
 
-static unsigned char *enc_u32(unsigned char *o, uint32_t v) {
-    for (int i = 0; i < 4; i++) o[i] = (unsigned char)(v >> (8 * i));
-    return o + 4;
+/* A pair, encoded in place (pairs are most of a checkpoint; a dozen appends each were a visible
+ * share of a commit, and half its cost was the kernel copying the bytes: hence the compact form):
+ * var ulen | user | var plen | product | var zz(exp - ref.x) | var n | n x element, where an
+ * element is var (zz(q) << 3 | (r != 0) << 2 | kind) [var r], t - ref.t = q * 1000 + r,
+ * 0 <= r < 1000 (event times are usually whole milliseconds: 4 bytes instead of 9). */
+static unsigned char *put_el(unsigned char *o, const st_el *el, const ck_ref *ref) {
+    int64_t dt = el->t - ref->t, q = dt / 1000, rem = dt % 1000;
+    if (rem < 0) q--, rem += 1000; /* floor division */
+    o = enc_var(o, zz(q) << 3 | (uint64_t)(rem != 0) << 2 | (uint64_t)el->kind);
+    return rem ? enc_var(o, (uint64_t)rem) : o;
 }
-static unsigned char *enc_u64(unsigned char *o, uint64_t v) {
-    for (int i = 0; i < 8; i++) o[i] = (unsigned char)(v >> (8 * i));
-    return o + 8;
+/* The pairs are scattered over the heap: the encoder fetches a few ahead, both cache lines
+ * (the key starts in the second), so a pair costs no miss of its own. */
+static void ck_prefetch_pair(const st_pair *p) {
+    if (!p) return;
+    __builtin_prefetch(p);
+    __builtin_prefetch((const char *)p + 64);
 }
-
-/* A pair (str user | str product | i64 exp | u32 n | n x (u8 kind, i64 t)), encoded in place:
- * pairs are most of a checkpoint, and a dozen appends each were a visible share of a commit. */
-static int put_pair(buf_t *b, const st_pair *p) {
-    size_t need = 20 + (size_t)p->ulen + p->plen + (size_t)p->n_el * 9;
+static int put_pair(buf_t *b, const st_pair *p, const ck_ref *ref) {
+    size_t need = 3 + (size_t)p->ulen + 3 + p->plen + 10 + 5 + (size_t)p->n_el * 12;
     if (buf_reserve(b, need)) return -1;
-    unsigned char *o = (unsigned char *)b->data + b->len;
-    o = enc_u32(o, p->ulen);
+    unsigned char *o = (unsigned char *)b->data + b->len, *o0 = o;
+    o = enc_var(o, p->ulen);
     memcpy(o, p->key, p->ulen);
-    o = enc_u32(o + p->ulen, p->plen);
+    o = enc_var(o + p->ulen, p->plen);
     memcpy(o, p->key + p->ulen, p->plen);
-    o = enc_u64(o + p->plen, (uint64_t)p->exp);
-    o = enc_u32(o, p->n_el);
-    for (uint32_t x = 0; x < p->n_el; x++) {
-        *o++ = (unsigned char)p->el[x].kind;
-        o = enc_u64(o, (uint64_t)p->el[x].t);
-    }
-    b->len += need;
+    o = enc_var(o + p->plen, zz((int64_t)((uint64_t)p->exp - (uint64_t)ref->x))); /* no UB if unset */
+    o = enc_var(o, p->n_el);
+    for (uint32_t x = 0; x < p->n_el; x++) o = put_el(o, &p->el[x], ref);
+    b->len += (size_t)(o - o0);
     b->data[b->len] = '\0'; /* buf_t's invariant (buf_reserve kept room for it) */
     return 0;
 }
@@ -217,6 +254,7 @@ static int put_corr(buf_t *b, const st_shard *s) {
 }
 
 static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
+    ck_ref ref = ck_ref_of(e, s);
     int r = put_head(b, e, s) | put_u32(b, s->n_slots);
     for (uint32_t i = 0; i < s->n_slots && !r; i++) {
         const st_slot *sl = s->slots[i];
@@ -225,9 +263,8 @@ static int put_shard(buf_t *b, const stream_engine *e, const st_shard *s) {
     }
     r |= put_closed(b, s) | put_u32(b, (uint32_t)s->pairs.n);
     for (uint32_t i = 0; i < s->pairs.cap && !r; i++) {
-        /* the pairs are scattered over the heap: fetch a few ahead (one cache miss each) */
-        if (i + 16 < s->pairs.cap && s->pairs.slots[i + 16].p) __builtin_prefetch(s->pairs.slots[i + 16].p);
-        if (s->pairs.slots[i].p) r |= put_pair(b, s->pairs.slots[i].p);
+        if (i + 16 < s->pairs.cap) ck_prefetch_pair(s->pairs.slots[i + 16].p);
+        if (s->pairs.slots[i].p) r |= put_pair(b, s->pairs.slots[i].p, &ref);
     }
     r |= put_corr(b, s);
     return r ? -1 : put_ids(b, e, s, 0, false);
@@ -238,6 +275,7 @@ static int put_delta(buf_t *b, const stream_engine *e, const st_shard *s) {
     uint32_t nd = 0, np = 0;
     for (uint32_t i = 0; i < s->n_slots; i++) nd += s->slots[i]->dirty && s->slots[i]->ag;
     for (uint32_t i = 0; i < s->pairs.dirty.n; i++) np += s->pairs.dirty.v[i] != NULL;
+    ck_ref ref = ck_ref_of(e, s);
     int r = put_u64(b, s->ck_prev) | put_u32(b, s->ck_n + 1) | put_head(b, e, s) | put_u32(b, s->n_slots);
     for (uint32_t i = 0; i < s->n_slots; i++) r |= put_i64(b, s->slots[i]->j);
     r |= put_u32(b, nd);
@@ -245,8 +283,8 @@ static int put_delta(buf_t *b, const stream_engine *e, const st_shard *s) {
         if (s->slots[i]->dirty && s->slots[i]->ag) r |= put_i64(b, s->slots[i]->j) | put_agg(b, s->slots[i]->ag);
     r |= put_closed(b, s) | put_u32(b, np);
     for (uint32_t i = 0; i < s->pairs.dirty.n && !r; i++) {
-        if (i + 8 < s->pairs.dirty.n && s->pairs.dirty.v[i + 8]) __builtin_prefetch(s->pairs.dirty.v[i + 8]);
-        if (s->pairs.dirty.v[i]) r |= put_pair(b, s->pairs.dirty.v[i]);
+        if (i + 16 < s->pairs.dirty.n) ck_prefetch_pair(s->pairs.dirty.v[i + 16]);
+        if (s->pairs.dirty.v[i]) r |= put_pair(b, s->pairs.dirty.v[i], &ref);
     }
     r |= put_corr(b, s);
     return r ? -1 : put_ids(b, e, s, s->dd.mark, true);
@@ -314,7 +352,8 @@ typedef struct {
     const unsigned char *p;
     size_t n, off;
     bool bad;
-    uint32_t ver; /* 3 or 4 */
+    uint32_t ver; /* the full format's version (3..6; a delta's: that of its payload) */
+    ck_ref ref;   /* version 6: the piece's reference point (ck_ref_of) */
 } rd;
 
 static bool need(rd *r, size_t k) {
@@ -352,11 +391,51 @@ static strview get_str(rd *r) {
     r->off += n;
     return s;
 }
+/* A varint (enc_var): at most 10 bytes, the last one nonzero unless the only one (one
+ * encoding per value). */
+static uint64_t get_var(rd *r) {
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (!need(r, 1)) return 0;
+        unsigned c = r->p[r->off++];
+        if (i == 9 && c > 1) break;
+        v |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (c < 0x80) {
+            if (i && !c) break;
+            return v;
+        }
+    }
+    r->bad = true;
+    return 0;
+}
+/* ref + a zigzag varint offset, which must land inside +-STREAM_MAX_ABS_TIME_US. */
+static int64_t get_off(rd *r, int64_t ref) {
+    uint64_t z = get_var(r);
+    int64_t d = (int64_t)(z >> 1) ^ -(int64_t)(z & 1), v = 0;
+    if (__builtin_add_overflow(ref, d, &v) || v <= -STREAM_MAX_ABS_TIME_US || v >= STREAM_MAX_ABS_TIME_US)
+        r->bad = true;
+    return r->bad ? 0 : v;
+}
+/* A string with a varint length (version 6 pairs). */
+static strview get_vstr(rd *r) {
+    uint64_t n = get_var(r);
+    if (r->bad || !need(r, n)) return (strview){"", 0};
+    strview s = {(const char *)r->p + r->off, (size_t)n};
+    r->off += n;
+    return s;
+}
 /* A count of items at least min_size bytes each: more than the bytes left is corruption. */
 static uint32_t get_count(rd *r, size_t min_size) {
     uint32_t n = get_u32(r);
     if (!r->bad && (size_t)n > (r->n - r->off) / min_size) r->bad = true;
     return r->bad ? 0 : n;
+}
+
+/* get_count with a varint count (version 6 pairs' elements). */
+static uint32_t get_vcount(rd *r, size_t min_size) {
+    uint64_t n = get_var(r);
+    if (!r->bad && (n > UINT32_MAX || n > (r->n - r->off) / min_size)) r->bad = true;
+    return r->bad ? 0 : (uint32_t)n;
 }
 
 /* Times and window indexes in a checkpoint stay well inside int64 so that no arithmetic on them
@@ -469,19 +548,21 @@ static int get_slots(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
     return r->bad ? -1 : 0;
 }
 
-/* The dedup ids: each live (k after the horizon), sane, and present once. */
+/* The dedup ids of a full checkpoint or those a delta adds: each live (k after the horizon),
+ * sane, and new (a live id twice, or one the chain already holds live, is corrupt). In a full
+ * every entry is live, so "new" is "present once". */
 static int get_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
-    uint32_t n = get_count(r, 32);
+    bool v6 = r->ver >= 6;
+    uint32_t n = get_count(r, v6 ? 25 : 32);
     int64_t la = ck_live_after(e, s);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         st_id id = {get_u64(r), get_u64(r)};
         uint64_t ch = get_u64(r);
-        int64_t k = get_i64(r);
+        int64_t k = v6 ? get_off(r, r->ref.k) : get_i64(r);
         if (r->bad || !sane_time(k) || k <= la) return r->bad = true, -1;
-        uint32_t before = s->dd.ix.n;
         int d = st_dedup_check(&s->dd, id, ch, k, la);
         if (d < 0) return *oom = true, -1;
-        if (s->dd.ix.n == before) return r->bad = true, -1;
+        if (d != ST_DD_NEW) return r->bad = true, -1;
     }
     return r->bad ? -1 : 0;
 }
@@ -510,16 +591,29 @@ static int get_closed(rd *r, st_shard *s, bool *oom) {
     return r->bad ? -1 : 0;
 }
 
+/* A version-6 element (put_el): its time, and its kind in *kind. */
+static int64_t get_el(rd *r, unsigned *kind) {
+    uint64_t w = get_var(r), rem = w & 4 ? get_var(r) : 0;
+    *kind = (unsigned)(w & 3);
+    uint64_t zq = w >> 3;
+    int64_t q = (int64_t)(zq >> 1) ^ -(int64_t)(zq & 1), t = 0;
+    if ((w & 4 && (rem == 0 || rem >= 1000)) || q <= -(1LL << 52) || q >= 1LL << 52 ||
+        __builtin_add_overflow(r->ref.t, q * 1000 + (int64_t)rem, &t))
+        r->bad = true;
+    return r->bad ? 0 : t;
+}
+
 /* Reads a pairs section. A full checkpoint creates each pair; a delta (upsert) replaces one
  * the chain already holds. mark (the piece's number + 1) tags each pair read, so a pair twice
  * in one piece is corrupt. The elements are checked, and the funnel lists built, once the
  * whole chain is read (ck_finish). */
 static int get_pairs(rd *r, st_shard *s, bool upsert, uint32_t mark, bool *oom) {
-    uint32_t n = get_count(r, 20);
+    bool v6 = r->ver >= 6;
+    uint32_t n = get_count(r, v6 ? 4 : 20);
     for (uint32_t i = 0; i < n && !r->bad; i++) {
-        strview u = get_str(r), pr = get_str(r);
-        int64_t exp = get_i64(r);
-        uint32_t nel = get_count(r, 9);
+        strview u = v6 ? get_vstr(r) : get_str(r), pr = v6 ? get_vstr(r) : get_str(r);
+        int64_t exp = v6 ? get_off(r, r->ref.x) : get_i64(r);
+        uint32_t nel = v6 ? get_vcount(r, 1) : get_count(r, 9);
         if (r->bad || !sane_time(exp) || exp <= s->closed_through) return r->bad = true, -1;
         bool created;
         st_pair *p = st_pairtab_get(&s->pairs, st_pair_hash(u, pr), u, pr, true, &created);
@@ -536,8 +630,8 @@ static int get_pairs(rd *r, st_shard *s, bool upsert, uint32_t mark, bool *oom) 
         p->n_el = 0;
         p->exp = exp;
         for (uint32_t x = 0; x < nel && !r->bad; x++) {
-            unsigned kind = get_u8(r);
-            int64_t t = get_i64(r);
+            unsigned kind;
+            int64_t t = v6 ? get_el(r, &kind) : (kind = get_u8(r), get_i64(r));
             if (kind > EL_BUY || !sane_time(t)) r->bad = true;
             if (r->bad) break;
             if (st_pair_push(&s->pairs, p, t, (int32_t)kind)) return *oom = true, -1;
@@ -600,6 +694,7 @@ static int get_head(rd *r, const stream_engine *e, st_shard *s, int64_t *closabl
     bool flushed = s->forced == INT64_MAX && s->closed_through == INT64_MAX - 1; /* after flush */
     if (s->closed_through > cl && !flushed) return *why = "inconsistent watermark", -1;
     *closable = flushed ? INT64_MAX - 1 : cl;
+    r->ref = ck_ref_of(e, s);
     return 0;
 }
 
@@ -669,22 +764,6 @@ static void drop_closed_corr(st_shard *s) {
     s->n_corr = 0;
 }
 
-/* The ids a delta adds: each live, and new (a live id twice is corrupt). */
-static int get_delta_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
-    uint32_t n = get_count(r, 32);
-    int64_t la = ck_live_after(e, s);
-    for (uint32_t i = 0; i < n && !r->bad; i++) {
-        st_id id = {get_u64(r), get_u64(r)};
-        uint64_t ch = get_u64(r);
-        int64_t k = get_i64(r);
-        if (r->bad || !sane_time(k) || k <= la) return r->bad = true, -1;
-        int d = st_dedup_check(&s->dd, id, ch, k, la);
-        if (d < 0) return *oom = true, -1;
-        if (d != ST_DD_NEW) return r->bad = true, -1;
-    }
-    return r->bad ? -1 : 0;
-}
-
 /* What closing the slots (from, to] did to every pair: each window's anchor consumed, in
  * window order, by swapping the last element into its place (stream_engine.c funnel_count).
  * A delta lists only the pairs an event changed, so the others are replayed here, in the same
@@ -717,7 +796,7 @@ static int get_delta(rd *r, stream_engine *e, st_shard *s, uint32_t num, bool *o
     ck_consume(e, s, before, s->closed_through);
     drop_closed_corr(s);
     if (get_delta_slots(r, s, oom) || get_closed(r, s, oom) || get_pairs(r, s, true, num + 1, oom) ||
-        get_corr(r, s, cl, oom) || get_delta_ids(r, e, s, oom))
+        get_corr(r, s, cl, oom) || get_ids(r, e, s, oom))
         return *why = "bad state section", -1;
     if (r->off != r->n) return *why = "trailing bytes", -1;
     return 0;
@@ -757,7 +836,7 @@ static int ck_finish(stream_engine *e, st_shard *s, bool *oom) {
 static const char *ck_header(rd *r, const stream_ckpt_piece *pc, size_t i, int part, uint64_t *sum) {
     const unsigned char *d = pc->p;
     bool delta = i > 0;
-    *r = (rd){d, pc->n, 0, false, 0};
+    *r = (rd){.p = d, .n = pc->n};
     if (pc->n < CK_HEADER || memcmp(d, delta ? CK_DELTA_MAGIC : CK_MAGIC, 8) != 0)
         return delta && pc->n >= 8 && !memcmp(d, CK_MAGIC, 8) ? "a full checkpoint where a delta belongs"
                : !delta && pc->n >= 8 && !memcmp(d, CK_DELTA_MAGIC, 8) ? "a delta without its full checkpoint"
@@ -765,8 +844,8 @@ static const char *ck_header(rd *r, const stream_ckpt_piece *pc, size_t i, int p
     r->off = 8;
     uint32_t ver = get_u32(r), p = get_u32(r);
     uint64_t plen = get_u64(r), h = get_u64(r);
-    r->ver = delta ? CK_VERSION : ver;
-    if (delta ? ver != CK_DELTA_VERSION : ver != CK_VERSION && ver != 4 && ver != 3) return "unsupported version";
+    r->ver = delta ? ver + 4 : ver; /* a delta of version 1 holds version 5's encoding, 2 version 6's */
+    if (delta ? ver != CK_DELTA_VERSION && ver != 1 : ver < 3 || ver > CK_VERSION) return "unsupported version";
     if (p != (uint32_t)part) return "checkpoint of another partition";
     if (plen != pc->n - CK_HEADER) return "length mismatch";
     if (ck_sum(delta, ver, d + CK_HEADER, plen) != h) return "checksum mismatch";
@@ -851,7 +930,7 @@ int stream_checkpoint_peek(const void *p, size_t n, stream_ckpt_info *out) {
     if (n < CK_HEADER) return -1;
     bool full = !memcmp(d, CK_MAGIC, 8), delta = !memcmp(d, CK_DELTA_MAGIC, 8);
     if (!full && !delta) return -1;
-    rd r = {d, n, 8, false, 0};
+    rd r = {.p = d, .n = n, .off = 8};
     get_u32(&r);
     uint32_t part = get_u32(&r);
     uint64_t plen = get_u64(&r);

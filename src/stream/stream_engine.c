@@ -832,6 +832,10 @@ int stream_engine_partition_stats(const stream_engine *e, int part, stream_parti
     return 0;
 }
 
+bool stream_engine_partition_assigned(const stream_engine *e, int part) {
+    return part >= 0 && part < e->cfg.n_partitions && e->shards[part].assigned;
+}
+
 int64_t stream_engine_watermark(const stream_engine *e) {
     return e->global_wm;
 }

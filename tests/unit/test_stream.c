@@ -683,6 +683,92 @@ static void test_checkpoint_v3_ids(check_state *st) {
     buf_free(&ck);
 }
 
+/* Versions 4 and 5 (fixed-width pairs and ids; 5 with XXH3, 4 with hash64) and version-1 deltas
+ * (version 5's encoding) are still read. Built by hand: a full after a view of (U000001, P001)
+ * at ts (event 1), then (version 5) a delta after an add of it a minute later (event 2). Their
+ * ids come back with the content hash written (a copy of either is a conflict, not new), and a
+ * purchase after the restore completes the funnel: "1 1 1". */
+static void legacy_head(buf_t *p, const stream_config *c, int64_t off, int64_t max_ts, int type) {
+    le(p, (uint64_t)c->window_us, 8), le(p, (uint64_t)c->lateness_us, 8);
+    le(p, (uint64_t)c->view_to_cart_us, 8), le(p, (uint64_t)c->cart_to_purchase_us, 8), le(p, 0, 4);
+    le(p, (uint64_t)off, 8), le(p, (uint64_t)max_ts, 8), le(p, (uint64_t)INT64_MIN, 8), le(p, (uint64_t)INT64_MIN, 8);
+    for (int t = 0; t < EV_TYPE_COUNT; t++)
+        for (int x = 0; x < 4; x++) le(p, t <= type && x == 0, 8); /* ok, dup, late, conflict */
+    le(p, 1, 4), le(p, (uint64_t)max_ts, 8);                          /* one source */
+}
+static void legacy_pair(buf_t *p, int64_t exp, int n_el, const int64_t *ts) {
+    le(p, 1, 4), le(p, 7, 4), buf_append(p, "U000001", 7), le(p, 4, 4), buf_append(p, "P001", 4);
+    le(p, (uint64_t)exp, 8), le(p, (uint64_t)n_el, 4);
+    for (int i = 0; i < n_el; i++) le(p, (uint64_t)i, 1), le(p, (uint64_t)ts[i], 8); /* VIEW, ADD */
+}
+static void legacy_id(buf_t *p, uint64_t n, int64_t k) {
+    uint64_t a = (uint64_t)(uint32_t)(n * 2654435761u) << 32 | 0x4000, b = 0x8000ULL << 48 | n;
+    le(p, 1, 4), le(p, a, 8), le(p, b, 8), le(p, 0x1111 * n, 8), le(p, (uint64_t)k, 8);
+}
+static uint64_t legacy_piece(buf_t *ck, const char *magic, uint32_t ver, const buf_t *p) {
+    uint64_t h = ver == 4 ? hash64(p->data, p->len) : XXH3_64bits(p->data, p->len);
+    buf_append(ck, magic, 8), le(ck, ver, 4), le(ck, 0, 4), le(ck, p->len, 8), le(ck, h, 8);
+    buf_append(ck, p->data, p->len);
+    return h ? h : 1;
+}
+static void legacy_restore(check_state *st, uint32_t ver) {
+    CHECK_STATE(st);
+    stream_config c = small_cfg(1);
+    int64_t ts[2] = {T0 + 1000, T0 + MIN_US + 2000}, j = floordiv(ts[0], c.window_us), fw = 15;
+    buf_t p = {0}, full = {0}, d = {0}, delta = {0};
+    legacy_head(&p, &c, 1, ts[0], EV_PAGE_VIEW);
+    le(&p, 1, 4), le(&p, (uint64_t)j, 8), le(&p, 0, 1); /* one slot, no aggregate */
+    le(&p, 0, 4);                                       /* closed */
+    legacy_pair(&p, j + fw, 1, ts);
+    le(&p, 0, 4);                                       /* corrections */
+    legacy_id(&p, 1, j);
+    uint64_t h = legacy_piece(&full, "ECSTRMCK", ver, &p);
+    le(&d, h, 8), le(&d, 1, 4);
+    legacy_head(&d, &c, 2, ts[1], EV_ADD_TO_CART);
+    le(&d, 2, 4), le(&d, (uint64_t)j, 8), le(&d, (uint64_t)j + 1, 8); /* open slots */
+    le(&d, 0, 4), le(&d, 0, 4);                                      /* aggregates, closed */
+    legacy_pair(&d, j + 1 + fw, 2, ts);
+    le(&d, 0, 4);
+    legacy_id(&d, 2, j + 1);
+    legacy_piece(&delta, "ECSTRMDL", 1, &d);
+    tl_rec r = {0};
+    stream_sink sk = tl_sink(&r);
+    stream_engine *e = stream_engine_new(&c, &sk, NULL, 0);
+    char err[160] = "";
+    stream_ckpt_piece pc[2] = {{full.data, full.len}, {delta.data, delta.len}};
+    int n = ver == 5 ? 2 : 1;
+    CHECK(stream_engine_restore_chain(e, 0, pc, (size_t)n, 0, err, sizeof err) == 0);
+    if (err[0]) printf("  v%u: %s\n", ver, err);
+    tev t;
+    for (int i = 0; i < n; i++) { /* the ids: known, with their content hash */
+        tl_product_event(&t, i ? EV_ADD_TO_CART : EV_PAGE_VIEW, ts[i], 1, 1, (uint64_t)i + 1, 1);
+        CHECK_INTEQ(stream_engine_process(e, 0, 10 + i, &t.ev), STREAM_CONFLICT);
+    }
+    if (n == 1) { /* version 4: the add after the restore */
+        tl_product_event(&t, EV_ADD_TO_CART, ts[1], 1, 1, 2, 1);
+        CHECK_INTEQ(stream_engine_process(e, 0, 20, &t.ev), STREAM_OK);
+    }
+    int ps[1] = {1}, qs[1] = {1};
+    tl_purchase(&t, ts[1] + MIN_US, 1, ps, qs, 1, 3);
+    CHECK_INTEQ(stream_engine_process(e, 0, 30, &t.ev), STREAM_OK);
+    CHECK(stream_engine_flush(e, err, sizeof err) == 0);
+    CHECK(strstr(tl_text(&r), "F|2026-11-25T09:00:00.000Z|60000|p-1|1|1|1") != NULL);
+    /* a flipped byte of the old delta is refused like a new one's */
+    if (n == 2) {
+        stream_engine *f = stream_engine_new(&c, NULL, NULL, 0);
+        delta.data[delta.len - 3] ^= 1;
+        CHECK(stream_engine_restore_chain(f, 0, pc, 2, 0, err, sizeof err) == -1);
+        CHECK(strstr(err, "delta 1: checksum mismatch") != NULL);
+        stream_engine_free(f);
+    }
+    stream_engine_free(e);
+    buf_free(&p), buf_free(&full), buf_free(&d), buf_free(&delta), buf_free(&r.out);
+}
+static void test_checkpoint_v4_v5_read(check_state *st) {
+    legacy_restore(st, 4);
+    legacy_restore(st, 5);
+}
+
 /* Runs a funnel scenario for one pair (user 1, product 1) and returns "viewed carted purchased"
  * of window 09:00. */
 typedef struct {
@@ -1510,6 +1596,7 @@ int main(void) {
     RUN(&st, test_dedup_horizon_oracle);
     RUN(&st, test_dedup_bounded);
     RUN(&st, test_checkpoint_v3_ids);
+    RUN(&st, test_checkpoint_v4_v5_read);
     RUN(&st, test_funnel_edges);
     RUN(&st, test_products_merged);
     RUN(&st, test_late_corrections_oracle);
