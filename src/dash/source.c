@@ -227,10 +227,45 @@ static int leaf_of(const pq_schema *sc, const char *name) {
     return nd->leaf;
 }
 
+/* A big-endian two's complement integer of n bytes (a FIXED/BYTE_ARRAY DECIMAL) into *out;
+ * false when it does not fit in an int64. */
+static bool be_int64(const pq_bytes *b, int64_t *out) {
+    if (b->n == 0 || b->n > PQ_DECIMAL_MAX_BYTES) return false;
+    const unsigned char *p = (const unsigned char *)b->p;
+    unsigned char sign = (p[0] & 0x80) ? 0xff : 0x00;
+    size_t skip = b->n > 8 ? b->n - 8 : 0;
+    for (size_t i = 0; i < skip; i++)
+        if (p[i] != sign) return false;
+    if (skip && ((p[skip] ^ sign) & 0x80)) return false;   /* the kept bytes must carry the sign */
+    uint64_t v = sign ? UINT64_MAX : 0;
+    for (size_t i = skip; i < b->n; i++) v = (v << 8) | p[i];
+    *out = (int64_t)v;
+    return true;
+}
+
+/* An unscaled DECIMAL value of the given scale as cents (scale 2: as is), rounded half away from
+ * zero like metric_ratio_cents; false when it overflows. Why: money written by another tool
+ * (pyarrow, Spark) may be DECIMAL(p, s) with s != 2, and read as cents it would be a wrong number. */
+static bool decimal_cents(int64_t v, int scale, int64_t *out) {
+    if (scale == 2) return (*out = v), true;
+    if (scale < 2) {
+        for (int i = scale; i < 2; i++) {
+            if (v > INT64_MAX / 10 || v < INT64_MIN / 10) return false;
+            v *= 10;
+        }
+        return (*out = v), true;
+    }
+    if (scale > 20) return false;
+    int64_t d = 1;
+    for (int i = 2; i < scale && d <= INT64_MAX / 10; i++) d *= 10;
+    return (*out = metric_ratio_cents(v, d)), true;
+}
+
 /* Reads value i (0-based row) of a flat column as an integer, scaling money and time units.
- * *vi is the running index into the packed non-null values. Returns false for a null.
- * Money: an INT64/INT32 column is DECIMAL(18,2) (or the older INT64 cents): its unscaled value is
- * cents; a DOUBLE column (the previous layout) holds dollars, rounded to cents. */
+ * *vi is the running index into the packed non-null values. Returns false for a null (or a value
+ * that cannot be read: unknown, never 0). Money: a DECIMAL (on INT32, INT64 or FIXED/BYTE_ARRAY)
+ * is rescaled to cents from its scale; a plain INT64 is the first layout's cents; a DOUBLE (the
+ * previous layout) holds dollars, rounded to cents. */
 typedef enum { AS_COUNT, AS_MONEY, AS_TIME } int_kind;
 
 static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, int_kind kind,
@@ -243,6 +278,10 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     case PQ_PHYS_INT32: v = c->v.i32[k]; break;
     case PQ_PHYS_INT64:
     case PQ_PHYS_INT96: v = c->v.i64[k]; break;
+    case PQ_PHYS_BYTE_ARRAY:
+    case PQ_PHYS_FIXED:
+        if (nd->kind != PQ_DECIMAL || !be_int64(&c->v.bytes[k], &v)) return false;
+        break;
     case PQ_PHYS_DOUBLE:
     case PQ_PHYS_FLOAT: {
         double d = (c->phys == PQ_PHYS_DOUBLE ? c->v.f64[k] : (double)c->v.f32[k]) * (kind == AS_MONEY ? 100.0 : 1.0);
@@ -251,6 +290,7 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     }
     default: return false;
     }
+    if (kind == AS_MONEY && nd->kind == PQ_DECIMAL) return decimal_cents(v, nd->scale, out);
     if (kind == AS_TIME && nd->kind == PQ_TIMESTAMP) {
         if (nd->ts_unit == 1) v *= 1000;          /* ms -> us */
         else if (nd->ts_unit == 3) v /= 1000;     /* ns -> us */

@@ -4,9 +4,12 @@ wonder why (docs/dashboard.md "Columns a file does not have", "Where the data be
 One lake written by the current binary (`ecom gen` from 23:47:23, across midnight, with late
 events, so correction rows; then `ecom stream --input`), and cases over it:
   - old_lake_columns_unknown: the lake as an older ecom wrote it — one funnel file rewritten by
-    pyarrow without `abandoned` / `abandonment_rate`, one sales_by_channel file without `revenue`.
+    pyarrow without `abandoned` / `abandonment_rate`, one sales_by_channel file without `revenue`,
+    one sales_per_minute file without `orders`.
     The API says null (per window, per key, and in totals over a range where only some windows
     lack it, with how many), never 0; the known numbers still equal DuckDB's.
+  - money_written_by_another_tool: revenue as pyarrow writes DECIMAL (FIXED_LEN_BYTE_ARRAY), also
+    at scale 4, reads as the same cents as DuckDB.
   - first_minute_partial: the window the lake's first event falls in is `partial`, `data_from`
     says where the data begins; before a fresh stream's first commit, its open minute is.
   - ranges_equal_duckdb: totals and rows over 30 random ranges (crossing midnight, with the
@@ -73,6 +76,9 @@ def old_lake():
         shutil.copytree(lake(), root)
         STATE["funnel_old"] = files(root, "funnel", "2026-11-23")
         STATE["channel_old"] = files(root, "sales_by_channel", "2026-11-24")
+        STATE["sales_old"] = files(root, "sales_per_minute", "2026-11-23")
+        for f in STATE["sales_old"]:
+            drop_columns(f, ["orders", "avg_ticket"])
         for f in STATE["funnel_old"]:
             drop_columns(f, ["abandoned", "abandonment_rate"])
         for f in STATE["channel_old"]:
@@ -162,8 +168,41 @@ def old_lake_columns_unknown():
                       "revenue not recorded: %r" % r)
         check(nunk > 0 and c["not_recorded"] == {"revenue": nunk, "avg_ticket": nunk}, "keys unknown %d: %r" %
               (nunk, c["not_recorded"]))
+        # the KPIs: orders (and so the average ticket) unknown over the range, revenue known
+        sales_ws = {r[0] for r in sql("SELECT DISTINCT ws FROM t", t=db_over(STATE["sales_old"]))}
         s = get(d, "/api/summary?from=%s&to=%s" % (FROM, TO))
-        check(s["not_recorded"] == {} and isinstance(s["revenue"], float), "the KPIs do not need them: %r" % s)
+        check(s["orders"] is None and s["avg_ticket"] is None and isinstance(s["revenue"], float) and
+              s["not_recorded"] == {"orders": len(sales_ws), "avg_ticket": len(sales_ws)} and s["windows"] > len(sales_ws),
+              "summary: %r" % s)
+        s = get(d, "/api/summary?from=2026-11-24T00:00:00Z&to=%s" % TO)
+        check(s["not_recorded"] == {} and isinstance(s["revenue"], float), "a range of new minutes: %r" % s)
+    finally:
+        stopped_clean(d)
+
+
+def money_written_by_another_tool():
+    """Money as pyarrow writes a DECIMAL by default (FIXED_LEN_BYTE_ARRAY), and at scale 4: the
+    same cents as DuckDB reads (read as 0, and at scale 4 as 100x, before)."""
+    import pyarrow as pa
+    root = os.path.join(TMP, "tool-lake")
+    shutil.copytree(lake(), root)
+    for table, typ in (("sales_per_minute", pa.decimal128(20, 4)), ("category_activity", pa.decimal128(18, 2))):
+        for f in files(root, table):
+            t = pq.read_table(f)
+            t = t.drop_columns([c for c in ("date",) if c in t.column_names])
+            i = t.column_names.index("revenue")
+            t = t.set_column(i, pa.field("revenue", typ, nullable=False), t.column("revenue").cast(typ))
+            pq.write_table(t, f + ".tmp", store_decimal_as_integer=False)
+            os.replace(f + ".tmp", f)
+    d = Dash(root)
+    try:
+        for table, api in (("sales_per_minute", "sales_per_minute"), ("category_activity", "category_activity")):
+            (rev,), = sql("SELECT sum(revenue) FROM t WHERE ws >= %d AND ws < %d" % (us(FROM), us(TO)),
+                          t=db_over(files(root, table)))
+            a = get(d, "/api/%s?from=%s&to=%s&limit=100" % (api, FROM, TO))
+            got = a["revenue"] if "revenue" in a else sum(cents(r["revenue"]) for r in a["rows"]) / 100
+            check(cents(got) == cents(float(rev)) and a.get("not_recorded") == {}, "%s revenue %r want %r (%r)" %
+                  (table, got, rev, a.get("not_recorded")))
     finally:
         stopped_clean(d)
 
@@ -319,7 +358,7 @@ def fresh_stream_first_minute_partial():
 
 if __name__ == "__main__":
     s = Suite()
-    for fn in (old_lake_columns_unknown, first_minute_partial, fresh_stream_first_minute_partial, ranges_equal_duckdb,
+    for fn in (old_lake_columns_unknown, money_written_by_another_tool, first_minute_partial, fresh_stream_first_minute_partial, ranges_equal_duckdb,
                page_shows_unknown, sse_disconnect_is_quiet):
         s.case(fn)
     s.exit()

@@ -54,6 +54,19 @@ await runCase("table_cells_unknown_with_reason", async () => {
     "channel bars with an unknown part say so: " + JSON.stringify(bars));
 });
 
+await runCase("kpi_tiles_unknown_not_zero", async () => {
+  const s = await api("summary", RANGE);
+  check(s.orders === null && s.not_recorded.orders > 0, "fixture: orders unknown in part: " + JSON.stringify(s.not_recorded));
+  const tiles = await page.evaluate(() => ["kpi-orders", "kpi-ticket", "kpi-revenue"].map((id) => {
+    const e = document.getElementById(id); return { text: e.textContent, unknown: e.dataset.unknown, title: e.title }; }));
+  for (const x of tiles.slice(0, 2))
+    check(x.text === "—" && x.unknown === "true" && new RegExp("not recorded in " + s.not_recorded.orders + " of " +
+      s.windows + " minutes").test(x.title), "tile shown as unknown with why: " + JSON.stringify(x));
+  const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" }).format(s.revenue);
+  check(tiles[2].text === usd && tiles[2].unknown === "false", "revenue known: " + JSON.stringify(tiles[2]));
+  check(!tiles.some((x) => /^0$|\$0\.00/.test(x.text)), "no 0");
+});
+
 await runCase("partial_first_minute_and_data_from", async () => {
   const a = await api("sales_per_minute", RANGE);
   const part = a.rows.filter((r) => r.partial);
