@@ -315,7 +315,7 @@ static agg_row agg_totals(const agg_table *t) {
 }
 
 /* A metric without keys: its totals at the top level, and one row per window marked final or
- * provisional. */
+ * provisional, and partial when it is the window the data begins in (first: data_first). */
 static void render_windows(buf_t *b, const agg_table *t, int64_t first) {
     agg_row tot = agg_totals(t);
     buf_printf(b, ",\"windows\":%zu", t->n);
