@@ -40,6 +40,7 @@ typedef struct {
     int sum[METRIC_MAX_COLS];   /* indexes of the MERGE_SUM columns */
     int64_t *sums;              /* [cap * ncols] */
     uint8_t *seen;              /* [cap] */
+    dash_unknown *unk;          /* [cap]: columns some row of the key lacked */
     size_t cap;
 } key_sums;
 
@@ -52,8 +53,12 @@ static int sums_grow(key_sums *k, size_t need) {
     uint8_t *seen = realloc(k->seen, cap);
     if (!seen) return -1;
     k->seen = seen;
+    dash_unknown *unk = realloc(k->unk, cap * sizeof *unk);
+    if (!unk) return -1;
+    k->unk = unk;
     memset(k->sums + k->cap * (size_t)k->ncols, 0, (cap - k->cap) * (size_t)k->ncols * sizeof *s);
     memset(k->seen + k->cap, 0, cap - k->cap);
+    memset(k->unk + k->cap, 0, (cap - k->cap) * sizeof *unk);
     k->cap = cap;
     return 0;
 }
@@ -73,6 +78,9 @@ static int sum_block(void *ctx, const dash_block *b, int64_t from, int64_t to) {
         k->seen[b->key[i]] = 1;
         for (int j = 0; j < k->nsum; j++) dst[k->sum[j]] += src[k->sum[j]];
     }
+    if (b->unk)   /* rare (a file of an older layout): kept out of the loop above */
+        for (size_t i = 0; i < b->n; i++)
+            if (b->ws[i] >= from && b->ws[i] < to) k->unk[b->key[i]] |= b->unk[i];
     return 0;
 }
 
@@ -84,6 +92,7 @@ static int add_block_by_window(void *ctx, const dash_block *b, int64_t from, int
         if (!a) return -1;
         a->ws = b->ws[i];
         a->we = b->we[i];
+        a->unk = b->unk ? b->unk[i] : 0;
         sum_into(t->m, a->v, b->v + i * (size_t)t->m->ncols);
     }
     return 0;
@@ -122,8 +131,15 @@ static void agg_merge(agg_table *t) {
             continue;
         }
         sum_into(m, a->v, b->v);
-        for (int c = nkeys; c < nstr; c++)
-            if (strcmp(b->s[c], a->s[c]) < 0) a->s[c] = b->s[c];
+        dash_unknown attrs = 0;
+        for (int c = nkeys; c < nstr; c++) {   /* a known attribute wins over an unknown one */
+            dash_unknown bit = (dash_unknown)(1u << c);
+            attrs |= bit;
+            if (b->unk & bit) continue;
+            if ((a->unk & bit) || strcmp(b->s[c], a->s[c]) < 0) a->s[c] = b->s[c];
+            a->unk &= (dash_unknown)~bit;
+        }
+        a->unk |= b->unk & (dash_unknown)~attrs;   /* a sum with an unknown part is unknown */
         if (b->we > a->we) a->we = b->we;
         if (b->final_at > a->final_at) a->final_at = b->final_at;
         a->prov = a->prov || b->prov;
@@ -142,7 +158,7 @@ int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t 
         agg_merge(t);
         return 0;
     }
-    key_sums k = {m, m->ncols, 0, {0}, NULL, NULL, 0};
+    key_sums k = {m, m->ncols, 0, {0}, NULL, NULL, NULL, 0};
     for (int c = 0; c < m->ncols; c++)
         if (m->cols[c].merge == MERGE_SUM) k.sum[k.nsum++] = c;
     int rc = src->scan(src->ctx, m->id, from, to, sum_block, &k, err, errlen);
@@ -157,9 +173,11 @@ int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t 
         }
         for (int c = 0; c < nstr; c++) a->s[c] = dash_keys_str(keys, (int32_t)id, c);
         memcpy(a->v, k.sums + id * (size_t)m->ncols, (size_t)m->ncols * sizeof *a->v);
+        a->unk = k.unk[id];
     }
     free(k.sums);
     free(k.seen);
+    free(k.unk);
     if (rc == 0) agg_merge(t);
     return rc;
 }
@@ -189,6 +207,7 @@ int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, int64_t fro
             a->we = r->we;
         }
         a->prov = true;
+        a->unk = r->unk;
         a->final_at = r->final_at;
         for (int c = 0; c < nstr; c++) a->s[c] = r->s[c];
         memcpy(a->v, r->v, sizeof a->v);
@@ -231,4 +250,10 @@ bool agg_ratio(const metric_def *m, const agg_row *r, int c, int64_t *num, int64
     *num = r->v[mc->num];
     *den = r->v[mc->den];
     return true;
+}
+
+bool agg_unknown(const metric_def *m, const agg_row *r, int c) {
+    const metric_col *mc = &m->cols[c];
+    if (mc->merge == MERGE_RATIO) return ((r->unk >> mc->num) | (r->unk >> mc->den)) & 1u;
+    return (r->unk >> c) & 1u;
 }

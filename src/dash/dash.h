@@ -68,14 +68,24 @@ const char *dash_keys_str(const dash_keys *k, int32_t id, int col);
 /* Number of leading STR columns (KEY + ATTR) of m: the width of a key tuple. */
 int dash_metric_nstr(const metric_def *m);
 
+/* Which catalog columns of a row are not known (bit c = column c): a file written before the
+ * catalog had the column (an older ecom: a funnel without `abandoned`), or a null in it. Such a
+ * value is unknown, never 0: the engine renders it null and says so (docs/dashboard.md "Columns
+ * a file does not have"). */
+typedef uint16_t dash_unknown;
+_Static_assert(METRIC_MAX_COLS <= 16, "dash_unknown holds one bit per catalog column");
+
 /* A block of rows, column-wise: row i has window [ws[i], we[i]), key tuple id key[i] in the
- * metric's dash_keys (0 for a metric without keys), and values v[i * ncols .. + ncols) by catalog
- * column index. Why blocks: a consumer sums a decoded row group in one tight loop (no call per
- * row). A block may hold rows outside the scanned range: the consumer filters on ws. */
+ * metric's dash_keys (0 for a metric without keys), values v[i * ncols .. + ncols) by catalog
+ * column index (0 where unknown) and unk[i] its unknown columns (unk NULL: every value of the
+ * block is known, the common case). Why blocks: a consumer sums a decoded row group in one tight
+ * loop (no call per row). A block may hold rows outside the scanned range: the consumer filters
+ * on ws. */
 typedef struct {
     size_t n;
     const int64_t *ws, *we, *v;
     const int32_t *key;
+    const dash_unknown *unk;
 } dash_block;
 
 /* Called by a scan for each block that may hold rows in [from, to); a non-zero return stops
@@ -101,6 +111,10 @@ typedef struct {
      * ({"sales_per_minute": {"files": n, ...}, ..., "rejected": {...}}). */
     int (*describe)(void *ctx, buf_t *out, char *err, size_t errlen);
     void (*destroy)(void *ctx);
+    /* Optional (may be NULL): the earliest window_start of metric m's table (INT64_MIN if it has
+     * none), after poll: where the lake's data begins (its first window holds only the part of
+     * the minute after the stream started). */
+    int64_t (*first_start)(void *ctx, metric_id m);
 } dash_source;
 
 /* The real source over a lake root (a local path or a storage URI) opened with options so
@@ -232,6 +246,7 @@ typedef struct {
     int64_t ws, we, final_at;    /* final_at: INT64_MIN when the stream gave null */
     char *s[METRIC_MAX_COLS];    /* [nstr], owned */
     int64_t v[METRIC_MAX_COLS];
+    dash_unknown unk;            /* columns the status does not carry (an older stream) */
 } dash_prov_row;
 
 typedef struct {

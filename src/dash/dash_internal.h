@@ -15,6 +15,8 @@ typedef struct {
     int64_t ws, we;              /* by-window tables: the window; by-key tables: INT64_MIN */
     int64_t final_at;            /* provisional rows: when the latest of them becomes final */
     bool prov;                   /* holds numbers of an open (provisional) window */
+    dash_unknown unk;            /* columns not known: a SUM column when any row summed in lacked
+                                    it, an ATTR column when every row did (docs/dashboard.md) */
     const char *s[METRIC_MAX_COLS];
     int64_t v[METRIC_MAX_COLS];  /* MERGE_SUM columns summed; others 0 (rendered from num/den) */
 } agg_row;
@@ -40,6 +42,9 @@ int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, int64_t fro
 void agg_sort(agg_table *t, int by);
 /* Column c of row r over its num/den for MERGE_RATIO columns: *num, *den; false for others. */
 bool agg_ratio(const metric_def *m, const agg_row *r, int c, int64_t *num, int64_t *den);
+/* True when column c of row r is not known: its bit in r->unk, or for a MERGE_RATIO column the
+ * bit of its numerator or denominator. */
+bool agg_unknown(const metric_def *m, const agg_row *r, int c);
 void agg_free(agg_table *t);
 
 #endif

@@ -58,6 +58,7 @@ struct dash_engine {
     uint64_t generation;
     int64_t latest_end;                      /* max over metrics */
     int64_t metric_end[METRIC_ID_COUNT];     /* latest committed window_end per metric */
+    int64_t lake_first;                      /* earliest committed window_start, INT64_MIN: none */
     char poll_err[256];
     /* answers */
     cache_entry *cache;
@@ -181,9 +182,12 @@ static int engine_refresh(dash_engine *e) {
     }
     e->generation = g;
     e->latest_end = INT64_MIN;
+    e->lake_first = INT64_MIN;
     for (int m = 0; m < METRIC_ID_COUNT; m++) {
         e->metric_end[m] = ends[m];
         if (ends[m] > e->latest_end) e->latest_end = ends[m];
+        int64_t f = e->src.first_start ? e->src.first_start(e->src.ctx, (metric_id)m) : INT64_MIN;
+        if (f != INT64_MIN && (e->lake_first == INT64_MIN || f < e->lake_first)) e->lake_first = f;
     }
     return 0;
 }
@@ -208,11 +212,27 @@ static void engine_range(const dash_engine *e, const dash_params *p, int64_t *fr
     *from = end - span;
 }
 
+/* Where the data begins: the earliest committed window_start, or, before the first commit, the
+ * earliest open window of the stream; INT64_MIN when there is no data. Why: that window holds
+ * only the part of the minute after the stream started (the lake's first event lies inside
+ * it), so it is marked partial, and a range starting earlier is told where the data begins. */
+static int64_t data_first(const dash_engine *e) {
+    if (e->lake_first != INT64_MIN) return e->lake_first;
+    int64_t first = INT64_MIN;
+    for (int m = 0; m < METRIC_ID_COUNT; m++)
+        for (size_t i = 0; i < e->prov.n[m]; i++)
+            if (first == INT64_MIN || e->prov.rows[m][i].ws < first) first = e->prov.rows[m][i].ws;
+    return first;
+}
+
 /* ---- rendering by the catalog's column types ---- */
+/* A value that is not known (a column the file's writer did not have) is null, never 0. */
 static void render_value(buf_t *b, const metric_def *m, const agg_row *r, int c) {
     const metric_col *mc = &m->cols[c];
     int64_t num, den;
-    if (mc->type == METRIC_STR) {
+    if (agg_unknown(m, r, c)) {
+        buf_append_str(b, "null");
+    } else if (mc->type == METRIC_STR) {
         dash_json_str(b, r->s[c] ? r->s[c] : "");
     } else if (agg_ratio(m, r, c, &num, &den)) {
         if (den == 0) buf_append_str(b, "null");
@@ -231,6 +251,32 @@ static void render_cols(buf_t *b, const metric_def *m, const agg_row *r) {
         buf_printf(b, ",\"%s\":", m->cols[c].name);
         render_value(b, m, r, c);
     }
+}
+
+/* ,"not_recorded":["col",...]: the columns of r that are not known (nothing when all are). */
+static void render_row_unknown(buf_t *b, const metric_def *m, const agg_row *r) {
+    int n = 0;
+    for (int c = 0; c < m->ncols; c++)
+        if (agg_unknown(m, r, c)) buf_printf(b, "%s\"%s\"", n++ ? "," : ",\"not_recorded\":[", m->cols[c].name);
+    if (n) buf_append_char(b, ']');
+}
+
+/* "col":N for each column of t that N of its rows (windows, or keys) do not know; *n counts the
+ * members written (for the commas). */
+static void render_unknown_counts(buf_t *b, const agg_table *t, int *n) {
+    for (int c = 0; c < t->m->ncols; c++) {
+        size_t k = 0;
+        for (size_t i = 0; i < t->n; i++) k += agg_unknown(t->m, &t->rows[i], c);
+        if (k) buf_printf(b, "%s\"%s\":%zu", (*n)++ ? "," : "", t->m->cols[c].name, k);
+    }
+}
+
+/* ,"not_recorded":{"col":N,...} ({} when every number of t is known). */
+static void render_table_unknown(buf_t *b, const agg_table *t) {
+    int n = 0;
+    buf_append_str(b, ",\"not_recorded\":{");
+    render_unknown_counts(b, t, &n);
+    buf_append_char(b, '}');
 }
 
 static void render_opt_time(buf_t *b, int64_t us) {
@@ -255,22 +301,26 @@ static int engine_agg(dash_engine *e, const metric_def *m, int64_t from, int64_t
     return 0;
 }
 
-/* Sums of every row of t into one row (the totals of a by-window metric). */
+/* Sums of every row of t into one row (the totals of a by-window metric): a column some window
+ * does not know is not known in the total either (a sum of part of the range is no total). */
 static agg_row agg_totals(const agg_table *t) {
     agg_row s;
     memset(&s, 0, sizeof s);
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
+        s.unk |= t->rows[i].unk;
         for (int c = 0; c < t->m->ncols; c++)
             if (t->m->cols[c].merge == MERGE_SUM) s.v[c] += t->rows[i].v[c];
+    }
     return s;
 }
 
 /* A metric without keys: its totals at the top level, and one row per window marked final or
- * provisional. */
-static void render_windows(buf_t *b, const agg_table *t) {
+ * provisional, and partial when it is the window the data begins in (first: data_first). */
+static void render_windows(buf_t *b, const agg_table *t, int64_t first) {
     agg_row tot = agg_totals(t);
     buf_printf(b, ",\"windows\":%zu", t->n);
     render_finality(b, t);
+    render_table_unknown(b, t);
     render_cols(b, t->m, &tot);
     buf_append_str(b, ",\"rows\":[");
     for (size_t i = 0; i < t->n; i++) {
@@ -280,9 +330,10 @@ static void render_windows(buf_t *b, const agg_table *t) {
         buf_append_str(b, ",\"window_end\":");
         dash_json_time(b, r->we);
         render_cols(b, t->m, r);
+        render_row_unknown(b, t->m, r);
         buf_printf(b, ",\"final\":%s,\"final_at\":", r->prov ? "false" : "true");
         render_opt_time(b, r->prov ? r->final_at : INT64_MIN);
-        buf_append_char(b, '}');
+        buf_printf(b, ",\"partial\":%s}", r->ws == first ? "true" : "false");
     }
     buf_append_char(b, ']');
 }
@@ -292,6 +343,7 @@ static void render_windows(buf_t *b, const agg_table *t) {
 static void render_keyed(buf_t *b, agg_table *t, int by, int64_t limit, bool ranked) {
     agg_sort(t, by);
     render_finality(b, t);
+    render_table_unknown(b, t);
     buf_printf(b, ",\"total_rows\":%zu,\"rows\":[", t->n);
     size_t n = t->n < (size_t)limit ? t->n : (size_t)limit;
     for (size_t i = 0; i < n; i++) {
@@ -301,6 +353,7 @@ static void render_keyed(buf_t *b, agg_table *t, int by, int64_t limit, bool ran
         if (ranked) buf_printf(b, "\"rank\":%zu,", i + 1);
         buf_printf(b, "\"provisional\":%s", r->prov ? "true" : "false");
         render_cols(b, t->m, r);
+        render_row_unknown(b, t->m, r);
         buf_append_char(b, '}');
     }
     buf_append_char(b, ']');
@@ -319,7 +372,7 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
         agg_free(&t);
         return -1;
     }
-    if (t.by_window) render_windows(b, &t);
+    if (t.by_window) render_windows(b, &t, data_first(e));
     else if (ep->kind == EP_RANK) render_keyed(b, &t, ep->rank->by, limit ? limit : ep->rank->n, true);
     else render_keyed(b, &t, first_value_col(ep->m), limit ? limit : 100, false);
     agg_free(&t);
@@ -335,18 +388,32 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
     else memset(&f, 0, sizeof f);
     if (rc == 0) {
         agg_row st = agg_totals(&s), ft = agg_totals(&f);
-        int orders = metric_col_index(sm, "orders"), revenue = metric_col_index(sm, "revenue");
         int viewed = metric_col_index(fm, "viewed"), purchased = metric_col_index(fm, "purchased");
         render_cols(b, sm, &st);
-        buf_printf(b, ",\"viewed\":%lld,\"carted\":%lld,\"purchased\":%lld,\"conversion\":",
-                   (long long)ft.v[viewed], (long long)ft.v[metric_col_index(fm, "carted")],
-                   (long long)ft.v[purchased]);
-        dash_json_ratio(b, ft.v[purchased], ft.v[viewed]);
+        static const char *const fcols[] = {"viewed", "carted", "purchased"};
+        for (int i = 0; i < 3; i++) {
+            buf_printf(b, ",\"%s\":", fcols[i]);
+            render_value(b, fm, &ft, metric_col_index(fm, fcols[i]));
+        }
+        buf_append_str(b, ",\"conversion\":");
+        if (agg_unknown(fm, &ft, viewed) || agg_unknown(fm, &ft, purchased)) buf_append_str(b, "null");
+        else dash_json_ratio(b, ft.v[purchased], ft.v[viewed]);
         render_finality(b, &s);
         buf_printf(b, ",\"funnel_provisional_windows\":%zu,\"funnel_final_at\":", f.prov_windows);
         render_opt_time(b, f.final_at);
-        (void)orders;
-        (void)revenue;
+        /* which KPIs are not known, in how many of their windows (sales: "windows", funnel:
+         * "funnel_windows"): the KPI tiles say why they show no number */
+        buf_printf(b, ",\"windows\":%zu,\"funnel_windows\":%zu,\"not_recorded\":{", s.n, f.n);
+        int n = 0;
+        render_unknown_counts(b, &s, &n);
+        size_t k[4] = {0};
+        for (size_t i = 0; i < f.n; i++) {
+            for (int j = 0; j < 3; j++) k[j] += agg_unknown(fm, &f.rows[i], metric_col_index(fm, fcols[j]));
+            k[3] += agg_unknown(fm, &f.rows[i], viewed) || agg_unknown(fm, &f.rows[i], purchased);
+        }
+        for (int j = 0; j < 4; j++)
+            if (k[j]) buf_printf(b, "%s\"%s\":%zu", n++ ? "," : "", j < 3 ? fcols[j] : "conversion", k[j]);
+        buf_append_char(b, '}');
     }
     agg_free(&s);
     agg_free(&f);
@@ -622,6 +689,10 @@ static void cache_put(dash_engine *e, const char *key, int status, dash_blob *bo
 
 static int render_body(dash_engine *e, const endpoint *ep, int64_t from, int64_t to, int64_t limit, buf_t *b,
                        char *err, size_t errlen) {
+    if (ep->kind == EP_METRIC || ep->kind == EP_RANK || ep->kind == EP_SUMMARY) {
+        buf_append_str(b, ",\"data_from\":");   /* where the data begins (data_first) */
+        render_opt_time(b, data_first(e));
+    }
     switch (ep->kind) {
     case EP_METRIC:
     case EP_RANK: return render_metric(e, ep, from, to, limit, b, err, errlen);

@@ -54,10 +54,12 @@ static int prov_row_parse(json_t *o, const metric_def *m, dash_prov_row *r) {
     for (int c = 0; c < m->ncols; c++) {
         const metric_col *mc = &m->cols[c];
         json_t *v = json_object_get(o, mc->name);
+        /* a column an older stream does not send is unknown (dash_unknown), never 0 or "" */
+        if (!v && mc->merge != MERGE_RATIO) r->unk |= (dash_unknown)(1u << c);
         if (c < nstr) {   /* a key or attribute: a string (null, as the lake's empty value: "") */
-            const char *s = json_is_null(v) ? "" : json_string_value(v);
+            const char *s = !v || json_is_null(v) ? "" : json_string_value(v);
             if (!s || !(r->s[c] = strdup(s))) return -1;
-        } else if (mc->merge != MERGE_RATIO && prov_value(v, mc, &r->v[c])) {
+        } else if (mc->merge != MERGE_RATIO && v && prov_value(v, mc, &r->v[c])) {
             return -1;
         }
     }

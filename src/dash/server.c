@@ -675,6 +675,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
  * LOG_WINDOW_US; how many were left out is said when the next window opens. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     log_budget *lb = cls;
+    /* A Server-Sent-Events client (/api/stream, the only chunked answer) that closes its page
+     * makes the next push fail to send: a normal disconnect, not an error (libmicrohttpd then
+     * closes the connection and sse_free runs). Said nothing of, so stderr keeps real errors. */
+    static const char gone[] = "Failed to send the chunked response body";
+    if (!strncmp(fmt, gone, sizeof gone - 1)) return;
     pthread_mutex_lock(&lb->mu);
     int64_t now = time_mono_us();
     if (now - lb->window_start >= LOG_WINDOW_US) {

@@ -26,11 +26,13 @@
 #define ZONE_SLACK_US (14LL * 3600 * TIME_US_PER_SEC)
 #define CACHE_MAX_ROWS 4000000   /* decoded rows kept across all files (~60-100 bytes each) */
 
-/* One decoded row group: column arrays (v is row-major, one int64 per catalog column). */
+/* One decoded row group: column arrays (v is row-major, one int64 per catalog column); unk the
+ * unknown columns of each row, NULL when every value of the row group is known. */
 typedef struct {
     size_t n;
     int64_t *ws, *we, *v;
     int32_t *key;
+    dash_unknown *unk;
 } rg_rows;
 
 typedef struct {
@@ -42,6 +44,7 @@ typedef struct {
     bool opened;           /* footer facts below are known */
     int nrg;
     int64_t max_end;       /* latest window_end in the file, INT64_MIN if unknown/empty */
+    int64_t min_start;     /* earliest window_start in the file, INT64_MAX if empty */
     rg_rows *rg_rows;      /* [nrg]; decoded row groups */
     bool *rg_done;         /* [nrg] */
     int64_t *rg_lo, *rg_hi; /* [nrg]; window_start range from statistics (or the widest) */
@@ -61,6 +64,7 @@ typedef struct {
     lfiles tables[METRIC_ID_COUNT];
     dash_keys *keys[METRIC_ID_COUNT];
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
+    int64_t first[METRIC_ID_COUNT];   /* earliest window_start per table (INT64_MIN: none) */
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
     char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
@@ -71,6 +75,7 @@ static void rg_rows_free(rg_rows *r) {
     free(r->we);
     free(r->v);
     free(r->key);
+    free(r->unk);
     memset(r, 0, sizeof *r);
 }
 
@@ -146,7 +151,7 @@ static int list_table(lake_src *s, const char *table, lfiles *l, char *err, size
             char path[2048];
             snprintf(path, sizeof path, "%s/%s", pdir, fe->name);
             lfile f = {.path = strdup(path), .day_start = day, .size = fe->size, .mtime_us = fe->mtime_us,
-                       .max_end = INT64_MIN, .nrows = -1};
+                       .max_end = INT64_MIN, .min_start = INT64_MAX, .nrows = -1};
             if (!f.path || lfiles_push(l, f)) {
                 free(f.path);
                 snprintf(err, errlen, "out of memory");
@@ -177,6 +182,7 @@ static void carry_cache(lfiles *old, lfiles *l) {
                 n->opened = true;
                 n->nrg = o->nrg;
                 n->max_end = o->max_end;
+                n->min_start = o->min_start;
                 n->rg_rows = o->rg_rows;
                 n->rg_done = o->rg_done;
                 n->rg_lo = o->rg_lo;
@@ -221,10 +227,45 @@ static int leaf_of(const pq_schema *sc, const char *name) {
     return nd->leaf;
 }
 
+/* A big-endian two's complement integer of n bytes (a FIXED/BYTE_ARRAY DECIMAL) into *out;
+ * false when it does not fit in an int64. */
+static bool be_int64(const pq_bytes *b, int64_t *out) {
+    if (b->n == 0 || b->n > PQ_DECIMAL_MAX_BYTES) return false;
+    const unsigned char *p = (const unsigned char *)b->p;
+    unsigned char sign = (p[0] & 0x80) ? 0xff : 0x00;
+    size_t skip = b->n > 8 ? b->n - 8 : 0;
+    for (size_t i = 0; i < skip; i++)
+        if (p[i] != sign) return false;
+    if (skip && ((p[skip] ^ sign) & 0x80)) return false;   /* the kept bytes must carry the sign */
+    uint64_t v = sign ? UINT64_MAX : 0;
+    for (size_t i = skip; i < b->n; i++) v = (v << 8) | p[i];
+    *out = (int64_t)v;
+    return true;
+}
+
+/* An unscaled DECIMAL value of the given scale as cents (scale 2: as is), rounded half away from
+ * zero like metric_ratio_cents; false when it overflows. Why: money written by another tool
+ * (pyarrow, Spark) may be DECIMAL(p, s) with s != 2, and read as cents it would be a wrong number. */
+static bool decimal_cents(int64_t v, int scale, int64_t *out) {
+    if (scale == 2) return (*out = v), true;
+    if (scale < 2) {
+        for (int i = scale; i < 2; i++) {
+            if (v > INT64_MAX / 10 || v < INT64_MIN / 10) return false;
+            v *= 10;
+        }
+        return (*out = v), true;
+    }
+    if (scale > 20) return false;
+    int64_t d = 1;
+    for (int i = 2; i < scale && d <= INT64_MAX / 10; i++) d *= 10;
+    return (*out = metric_ratio_cents(v, d)), true;
+}
+
 /* Reads value i (0-based row) of a flat column as an integer, scaling money and time units.
- * *vi is the running index into the packed non-null values. Returns false for a null.
- * Money: an INT64/INT32 column is DECIMAL(18,2) (or the older INT64 cents): its unscaled value is
- * cents; a DOUBLE column (the previous layout) holds dollars, rounded to cents. */
+ * *vi is the running index into the packed non-null values. Returns false for a null (or a value
+ * that cannot be read: unknown, never 0). Money: a DECIMAL (on INT32, INT64 or FIXED/BYTE_ARRAY)
+ * is rescaled to cents from its scale; a plain INT64 is the first layout's cents; a DOUBLE (the
+ * previous layout) holds dollars, rounded to cents. */
 typedef enum { AS_COUNT, AS_MONEY, AS_TIME } int_kind;
 
 static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, int_kind kind,
@@ -237,6 +278,10 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     case PQ_PHYS_INT32: v = c->v.i32[k]; break;
     case PQ_PHYS_INT64:
     case PQ_PHYS_INT96: v = c->v.i64[k]; break;
+    case PQ_PHYS_BYTE_ARRAY:
+    case PQ_PHYS_FIXED:
+        if (nd->kind != PQ_DECIMAL || !be_int64(&c->v.bytes[k], &v)) return false;
+        break;
     case PQ_PHYS_DOUBLE:
     case PQ_PHYS_FLOAT: {
         double d = (c->phys == PQ_PHYS_DOUBLE ? c->v.f64[k] : (double)c->v.f32[k]) * (kind == AS_MONEY ? 100.0 : 1.0);
@@ -245,6 +290,7 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     }
     default: return false;
     }
+    if (kind == AS_MONEY && nd->kind == PQ_DECIMAL) return decimal_cents(v, nd->scale, out);
     if (kind == AS_TIME && nd->kind == PQ_TIMESTAMP) {
         if (nd->ts_unit == 1) v *= 1000;          /* ms -> us */
         else if (nd->ts_unit == 3) v /= 1000;     /* ns -> us */
@@ -253,26 +299,31 @@ static bool col_int(const pq_column *c, const pq_node *nd, size_t row, size_t *v
     return true;
 }
 
-static pq_bytes col_str(const pq_column *c, const pq_node *nd, size_t row, size_t *vi) {
-    pq_bytes none = {"", 0};
-    if (c->def && c->def[row] < nd->max_def) return none;
-    if (*vi >= c->nvals || (c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_FIXED)) return none;
-    return c->v.bytes[(*vi)++];
+/* Value i of a flat string column into *out; false (and "") for a null or a non-string column. */
+static bool col_str(const pq_column *c, const pq_node *nd, size_t row, size_t *vi, pq_bytes *out) {
+    *out = (pq_bytes){"", 0};
+    if (c->def && c->def[row] < nd->max_def) return false;
+    if (*vi >= c->nvals || (c->phys != PQ_PHYS_BYTE_ARRAY && c->phys != PQ_PHYS_FIXED)) return false;
+    *out = c->v.bytes[(*vi)++];
+    return true;
 }
 
-/* Where each catalog column of metric m is in one file: leaf indexes (-1 = absent: "" or 0). RATE
- * columns are never read (recomputed from num/den after merging). Leaves 0 and 1 of the map are
- * window_start and window_end; leaf 2 + c is catalog column c. */
+/* Where each catalog column of metric m is in one file: leaf indexes (-1 = absent: unknown, see
+ * dash_unknown). RATE columns are never read (recomputed from num/den after merging). Leaves 0
+ * and 1 of the map are window_start and window_end; leaf 2 + c is catalog column c. absent has
+ * the bits of the readable columns the file does not have. */
 typedef struct {
     const metric_def *m;
     int nleaves;
     int leaf[2 + METRIC_MAX_COLS];
     int_kind kind[2 + METRIC_MAX_COLS];
+    dash_unknown absent;
 } col_map;
 
 static int map_columns(const pq_schema *sc, metric_id id, col_map *m, const char *path, char *err, size_t errlen) {
     m->m = metric_get(id);
     m->nleaves = 2 + m->m->ncols;
+    m->absent = 0;
     m->leaf[0] = leaf_of(sc, "window_start");
     m->leaf[1] = leaf_of(sc, "window_end");
     m->kind[0] = m->kind[1] = AS_TIME;
@@ -289,6 +340,7 @@ static int map_columns(const pq_schema *sc, metric_id id, col_map *m, const char
             snprintf(alt, sizeof alt, "%s_cents", mc->name);
             m->leaf[2 + c] = leaf_of(sc, alt);
         }
+        if (m->leaf[2 + c] < 0 && mc->merge != MERGE_RATIO) m->absent |= (dash_unknown)(1u << c);
     }
     return 0;
 }
@@ -344,18 +396,30 @@ static int decode_rg(pq_reader *r, const col_map *m, dash_keys *keys, int rg, rg
         bool has_we = col_int(&cols[1], nodes[1], (size_t)row, &vi[1], AS_TIME, &we);
         const char *sp[METRIC_MAX_COLS];
         size_t sn[METRIC_MAX_COLS];
+        dash_unknown unk = m->absent;   /* a column the file lacks, or a null in this row: unknown */
         for (int c = 0; c < ncols; c++) {
             int i = 2 + c;
             v[c] = 0;
-            if (c < nstr) {
-                pq_bytes b = m->leaf[i] >= 0 ? col_str(&cols[i], nodes[i], (size_t)row, &vi[i]) : (pq_bytes){"", 0};
+            if (m->leaf[i] < 0) {
+                sp[c] = "";
+                sn[c] = 0;
+            } else if (c < nstr) {
+                pq_bytes b;
+                if (!col_str(&cols[i], nodes[i], (size_t)row, &vi[i], &b)) unk |= (dash_unknown)(1u << c);
                 sp[c] = b.p;
                 sn[c] = b.n;
-            } else if (m->leaf[i] >= 0 && !col_int(&cols[i], nodes[i], (size_t)row, &vi[i], m->kind[i], &v[c])) {
+            } else if (!col_int(&cols[i], nodes[i], (size_t)row, &vi[i], m->kind[i], &v[c])) {
                 v[c] = 0;
+                unk |= (dash_unknown)(1u << c);
             }
         }
         if (!has_ws || !has_we) continue;   /* a row without its window cannot be placed: skip it */
+        if (unk && !out->unk && !(out->unk = calloc(nrows ? (size_t)nrows : 1, sizeof *out->unk))) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        if (out->unk) out->unk[out->n] = unk;
         int32_t id = dash_keys_intern(keys, sp, sn);
         if (id < 0) {
             snprintf(err, errlen, "out of memory");
@@ -392,7 +456,8 @@ static bool rg_stats(pq_reader *r, int leaf, int rg, int64_t *lo, int64_t *hi) {
     return true;
 }
 
-/* Reads f's footer: row groups, their window_start ranges, the file's latest window_end. */
+/* Reads f's footer: row groups, their window_start ranges, the file's earliest window_start and
+ * latest window_end (a row group without statistics is decoded now: it is needed anyway). */
 static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, const col_map *m, char *err,
                            size_t errlen) {
     lfile_drop_cache(s, f);   /* a half-done earlier attempt leaves nothing behind */
@@ -408,6 +473,7 @@ static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, con
     }
     f->nrg = n;
     f->max_end = INT64_MIN;
+    f->min_start = INT64_MAX;
     for (int g = 0; g < n; g++) {
         f->rg_lo[g] = INT64_MIN;
         f->rg_hi[g] = INT64_MAX;
@@ -415,20 +481,23 @@ static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, con
             f->rg_done[g] = true;   /* nothing to decode */
             continue;
         }
-        rg_stats(r, m->leaf[0], g, &f->rg_lo[g], &f->rg_hi[g]);
-        int64_t lo, hi;
-        if (!rg_stats(r, m->leaf[1], g, &lo, &hi)) {
-            /* No statistics: decode the row group now (its window_end is needed anyway). */
+        bool has_lo = rg_stats(r, m->leaf[0], g, &f->rg_lo[g], &f->rg_hi[g]);
+        int64_t lo = f->rg_lo[g], hi;
+        if (!rg_stats(r, m->leaf[1], g, &(int64_t){0}, &hi) || !has_lo) {
             if (decode_rg(r, m, s->keys[t], g, &f->rg_rows[g], f->path, err, errlen)) return -1;
             s->rg_decoded++;
             f->rg_done[g] = true;
             f->cached_rows += f->rg_rows[g].n;
             s->cached_rows += f->rg_rows[g].n;
             hi = INT64_MIN;
-            for (size_t i = 0; i < f->rg_rows[g].n; i++)
+            lo = INT64_MAX;
+            for (size_t i = 0; i < f->rg_rows[g].n; i++) {
                 if (f->rg_rows[g].we[i] > hi) hi = f->rg_rows[g].we[i];
+                if (f->rg_rows[g].ws[i] < lo) lo = f->rg_rows[g].ws[i];
+            }
         }
         if (hi > f->max_end) f->max_end = hi;
+        if (lo < f->min_start) f->min_start = lo;
     }
     f->opened = true;
     return 0;
@@ -471,7 +540,7 @@ static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t t
             s->cached_rows += f->rg_rows[g].n;
         }
         const rg_rows *rr = &f->rg_rows[g];
-        dash_block blk = {rr->n, rr->ws, rr->we, rr->v, rr->key};
+        dash_block blk = {rr->n, rr->ws, rr->we, rr->v, rr->key, rr->unk};
         if (rr->n && fn(fnctx, &blk, from, to)) {
             snprintf(err, errlen, "out of memory");
             goto out;
@@ -568,11 +637,24 @@ static int lake_shape_check(lake_src *s, char *err, size_t errlen) {
     return 0;
 }
 
+/* The earliest window_start of table t: from the files of its oldest partition (footers only,
+ * each file once: the facts are cached with the file). INT64_MIN when it has no row. */
+static int table_first_start(lake_src *s, metric_id t, int64_t *first, char *err, size_t errlen) {
+    lfiles *l = &s->tables[t];
+    int64_t lo = INT64_MAX;
+    for (size_t i = 0; i < l->n && l->files[i].day_start == l->files[0].day_start; i++) {
+        if (file_scan(s, t, &l->files[i], 0, 0, NULL, NULL, err, errlen)) return -1;
+        if (l->files[i].min_start < lo) lo = l->files[i].min_start;
+    }
+    *first = lo == INT64_MAX ? INT64_MIN : lo;
+    return 0;
+}
+
 static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err,
                      size_t errlen) {
     lake_src *s = ctx;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int t = 0; t < METRIC_ID_COUNT; t++) latest_end[t] = INT64_MIN;
+    for (int t = 0; t < METRIC_ID_COUNT; t++) latest_end[t] = s->first[t] = INT64_MIN;
     bool present;
     if (ensure_storage(s, &present, err, errlen)) return -1;
     if (!present) {
@@ -598,6 +680,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
             if (file_scan(s, (metric_id)t, &l->files[i], 0, 0, NULL, NULL, err, errlen)) return -1;
             if (l->files[i].max_end > latest_end[t]) latest_end[t] = l->files[i].max_end;
         }
+        if (table_first_start(s, (metric_id)t, &s->first[t], err, errlen)) return -1;
     }
     *generation = h;
     return 0;
@@ -620,6 +703,11 @@ static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_bloc
         if (file_scan(s, t, f, from, to, fn, fnctx, err, errlen)) return -1;
     }
     return 0;
+}
+
+static int64_t lake_first_start(void *ctx, metric_id t) {
+    lake_src *s = ctx;
+    return (unsigned)t < METRIC_ID_COUNT ? s->first[t] : INT64_MIN;
 }
 
 static const dash_keys *lake_keys(void *ctx, metric_id t) {
@@ -695,6 +783,6 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy};
+    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start};
     return 0;
 }

@@ -7,43 +7,14 @@
 //   DASH_ADD_WINDOW  (data mode) a command that commits one more window to the lake
 //   SHOT         where to save the screenshot
 // Prints PASS/FAIL per case.
-import { createRequire } from "node:module";
 import { execSync } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-
-const require = createRequire(path.join(process.env.REPO, "src/dash/web/package.json"));
-const { chromium } = require("playwright-core");
+import { launch, cases, apiOf, waitFor } from "./dash_page_lib.mjs";
 
 const URL = process.env.DASH_URL;
 const MODE = process.env.DASH_MODE || "empty";
-let failed = 0;
-const errors = [];
-
-function check(cond, msg) { if (!cond) errors.push(msg); return cond; }
-async function runCase(name, fn) {
-  errors.length = 0;
-  try { await fn(); } catch (e) { errors.push("exception: " + (e && e.stack || e)); }
-  if (errors.length) { failed++; for (const e of errors) console.log("  check failed: " + e); console.log("FAIL " + name); }
-  else console.log("PASS " + name);
-}
-
-async function api(name, q) {
-  const r = await fetch(URL + "api/" + name + (q ? "?" + q : ""));
-  return r.json();
-}
-
-// Waits (bounded) until fn() in the page returns truthy.
-async function waitFor(page, fn, arg, ms = 15000) {
-  await page.waitForFunction(fn, arg, { timeout: ms, polling: 100 });
-}
-
-// playwright-core gives every launch a fresh temporary profile (--user-data-dir) of its own.
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-    "--no-first-run", "--disable-component-update", "--disable-sync"],
-});
+const { check, runCase, failed } = cases();
+const api = apiOf(URL);
+const browser = await launch();
 const consoleErrors = [];
 const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 1000 } });
 const page = await context.newPage();
@@ -105,7 +76,7 @@ if (MODE === "run") {
     console.log("  health card: lag " + lag.text + ", Kafka " + kafka.text);
   });
   await browser.close();
-  process.exit(failed ? 1 : 0);
+  process.exit(failed() ? 1 : 0);
 }
 
 await runCase("page_loads", async () => {
@@ -218,4 +189,4 @@ await runCase("no_console_errors", async () => {
 });
 
 await browser.close();
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

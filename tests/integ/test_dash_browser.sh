@@ -11,28 +11,7 @@ fi
 ART="$REPO/tests/artifacts"
 mkdir -p "$ART"
 rc=0
-
-# start_dash ROOT: starts `ecom dash` on a free port; sets DASH_PID and DASH_URL.
-start_dash() {
-  local out="$TEST_TMP/dash.$RANDOM.out"
-  "$ECOM" dash --data "$1" --listen 127.0.0.1:0 --poll 200ms >"$out" 2>"$out.err" &
-  DASH_PID=$!
-  DASH_URL=
-  for _ in $(seq 1 100); do   # bounded wait for the "serving" line
-    DASH_URL=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$out")
-    [ -n "$DASH_URL" ] && return 0
-    kill -0 $DASH_PID 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "  ecom dash did not start: $(cat "$out.err")"
-  return 1
-}
-stop_dash() {
-  kill -TERM "$DASH_PID" 2>/dev/null
-  wait "$DASH_PID"
-  local st=$?
-  [ $st = 0 ] || { echo "FAIL dash_exit (status $st)"; rc=1; }
-}
+. "$REPO/tests/integ/dash_lib.sh"   # start_dash, stop_dash, start_fake
 
 mkdir -p "$TEST_TMP/empty"
 if start_dash "$TEST_TMP/empty"; then
@@ -52,29 +31,9 @@ else
   echo "FAIL start_data"; rc=1
 fi
 # The page over a stream's open windows only (a fake /status, schema 2): provisional at once.
-FAKE_OUT="$TEST_TMP/fake.out"
-"$PY" "$REPO/tests/integ/dash_fake_status.py" >"$FAKE_OUT" 2>&1 &
-FAKE_PID=$!
-FAKE_URL=
-for _ in $(seq 1 100); do
-  FAKE_URL=$(sed -n 's/^listening \(http.*\)/\1/p' "$FAKE_OUT")
-  [ -n "$FAKE_URL" ] && break
-  sleep 0.1
-done
+start_fake
 mkdir -p "$TEST_TMP/empty2"
-start_dash_stream() {
-  local out="$TEST_TMP/dash.$RANDOM.out"
-  "$ECOM" dash --data "$1" --listen 127.0.0.1:0 --poll 200ms --stream "$2" >"$out" 2>"$out.err" &
-  DASH_PID=$!
-  DASH_URL=
-  for _ in $(seq 1 100); do
-    DASH_URL=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$out")
-    [ -n "$DASH_URL" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-if [ -n "$FAKE_URL" ] && start_dash_stream "$TEST_TMP/empty2" "$FAKE_URL"; then
+if [ -n "$FAKE_URL" ] && start_dash "$TEST_TMP/empty2" --stream "$FAKE_URL"; then
   DASH_URL=$DASH_URL DASH_MODE=run RUN_T0=$(date +%s%3N) SHOT="$ART/dashboard-provisional.png" \
     node "$REPO/tests/integ/test_dash_browser.mjs" || rc=1
   stop_dash
@@ -85,27 +44,21 @@ kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
 
 # The page's charts and controls (tests/integ/test_dash_page.mjs): a lake with two blocks of minutes
 # and a gap between them, plus a fake stream whose open minute follows the second block.
+# The lake's first minute (09:00, where the data begins) is partial; 10:40 is a lone minute.
 TLAKE="$TEST_TMP/time-lake"
-TFAKE_OUT="$TEST_TMP/time-fake.out"
-"$PY" "$REPO/tests/integ/dash_fake_status.py" --at 2026-11-24T11:30:00Z >"$TFAKE_OUT" 2>&1 &
-TFAKE_PID=$!
-TFAKE_URL=
-for _ in $(seq 1 100); do   # bounded wait for the "listening" line
-  TFAKE_URL=$(sed -n 's/^listening \(http.*\)/\1/p' "$TFAKE_OUT")
-  [ -n "$TFAKE_URL" ] && break
-  sleep 0.1
-done
-if [ -n "$TFAKE_URL" ] &&
+start_fake --at 2026-11-24T11:30:00Z
+if [ -n "$FAKE_URL" ] &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T09:00:00Z --minutes 1 --seed 3 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:00:00Z --minutes 20 &&
+   "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:40:00Z --minutes 1 --seed 4 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T11:10:00Z --minutes 20 --seed 2 &&
-   start_dash_stream "$TLAKE" "$TFAKE_URL"; then
+   start_dash "$TLAKE" --stream "$FAKE_URL"; then
   DASH_URL=$DASH_URL ART="$ART" node "$REPO/tests/integ/test_dash_page.mjs" || rc=1
   stop_dash
 else
   echo "FAIL start_time_page"; rc=1
 fi
-kill $TFAKE_PID 2>/dev/null; wait $TFAKE_PID 2>/dev/null
+kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
 
 # `ecom run` (broker, generator, stream, dashboard): the funnel is provisional from the first minute.
 RUN_OUT="$TEST_TMP/run.out"

@@ -1,22 +1,11 @@
 // test_dash_map.mjs — the city card's map in headless Chromium (Debian's, via playwright-core).
 // Run by test_dash_map.sh with DASH_URL (an `ecom dash` over a lake of generated events) and SHOT.
 // Prints PASS/FAIL per case.
-import { createRequire } from "node:module";
-import path from "node:path";
+import { launch, cases } from "./dash_page_lib.mjs";
 
-const require = createRequire(path.join(process.env.REPO, "src/dash/web/package.json"));
-const { chromium } = require("playwright-core");
 const URL = process.env.DASH_URL;
 const RANGE = "last=24h";
-let failed = 0;
-const errors = [];
-function check(cond, msg) { if (!cond) errors.push(msg); return cond; }
-async function runCase(name, fn) {
-  errors.length = 0;
-  try { await fn(); } catch (e) { errors.push("exception: " + (e && e.stack || e)); }
-  if (errors.length) { failed++; for (const e of errors) console.log("  check failed: " + e); console.log("FAIL " + name); }
-  else console.log("PASS " + name);
-}
+const { check, runCase, failed } = cases();
 async function api(p) { return (await fetch(URL + p)).json(); }
 // A point (page coordinates) inside the shape sel where the shape itself is on top (a smaller
 // circle drawn over a big one, or a circle over a province, hides parts of it), or null.
@@ -33,8 +22,7 @@ async function visiblePoint(page, sel) {
 }
 const usd = (lang, v) => new Intl.NumberFormat(lang, { style: "currency", currency: "USD" }).format(v);
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
+const browser = await launch();
 const consoleErrors = [], outside = [];
 function watch(page) {
   page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") consoleErrors.push(m.text()); });
@@ -188,4 +176,4 @@ await runCase("banner_when_not_a_lake", async () => {
   check(!("not_a_lake" in hl.tables), "no not_a_lake over a lake");
 });
 await browser.close();
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

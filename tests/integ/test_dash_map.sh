@@ -9,34 +9,18 @@ WEB="$REPO/src/dash/web"
 LAKE="$TEST_TMP/lake"
 "$ECOM_OPT" gen --seed 5 --users 2000 --start 2026-11-24T00:00:00Z --rate 40 --duration 2h --out "$TEST_TMP/ev.ndjson" --quiet &&
   "$ECOM_OPT" stream --input "$TEST_TMP/ev.ndjson" --out "$LAKE" --quiet || { echo "FAIL map_lake"; exit 1; }
-# start_dash ROOT: `ecom dash` on a free port; sets pid and url (empty if it did not start).
-start_dash() {
-  local out="$TEST_TMP/dash.$RANDOM.out"
-  "$ECOM" dash --data "$1" --listen 127.0.0.1:0 --poll 200ms >"$out" 2>"$out.err" &
-  pid=$!
-  url=
-  for _ in $(seq 1 100); do   # bounded wait for the "serving" line
-    url=$(sed -n 's/.*serving \(http[^ ]*\) .*/\1/p' "$out")
-    [ -n "$url" ] && return 0
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "  ecom dash did not start: $(cat "$out.err")"
-}
+. "$REPO/tests/integ/dash_lib.sh"   # start_dash, stop_dash
 # A folder that is not a lake (the banner case): a few files and folders, no table.
 NOTLAKE="$TEST_TMP/home"
 mkdir -p "$NOTLAKE/Documents" "$NOTLAKE/music" && echo hi >"$NOTLAKE/notes.txt"
-start_dash "$NOTLAKE"; pid2=$pid; url2=$url
-start_dash "$LAKE"
 rc=0
+start_dash "$NOTLAKE"; pid2=$DASH_PID; url2=$DASH_URL
+start_dash "$LAKE"; pid=$DASH_PID; url=$DASH_URL
 if [ -n "$url" ] && [ -n "$url2" ]; then
   DASH_URL=$url NOTLAKE_URL=$url2 SHOT="$REPO/tests/artifacts/dashboard-map.png" \
     node "$REPO/tests/integ/test_dash_map.mjs" || rc=1
 else
   echo "FAIL map_start"; rc=1
 fi
-for p in $pid $pid2; do
-  kill -TERM $p 2>/dev/null
-  wait $p || { echo "FAIL dash_exit"; rc=1; }
-done
+for p in $pid $pid2; do stop_dash "$p"; done
 exit $rc

@@ -2,46 +2,28 @@
 // playwright-core): the time axis (range, gaps, open minute, zoom, URL), the refresh control,
 // the time zone and Spanish dates, tooltips, axes, translated categories, "no data", sortable
 // tables and CSV, the dark theme and the phone layout; screenshots EN/ES x light/dark x
-// desktop/phone. Run by test_dash_browser.sh against `ecom dash` over a lake with a lone minute
-// (09:00) and two blocks of minutes (10:00-10:19 and 11:10-11:29 UTC, 2026-11-24) and a fake stream
+// desktop/phone. Run by test_dash_browser.sh against `ecom dash` over a lake with a first minute
+// (09:00, partial), two blocks of minutes (10:00-10:19 and 11:10-11:29 UTC, 2026-11-24) with a lone
+// minute between them (10:40), and a fake stream
 // whose open minute is 11:30 (dash_fake_status.py --at). Env: DASH_URL, ART (the artifacts folder). PASS/FAIL per case.
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
-
-const require = createRequire(path.join(process.env.REPO, "src/dash/web/package.json"));
-const { chromium } = require("playwright-core");
+import { launch, cases, apiOf, waitFor, watchConsole } from "./dash_page_lib.mjs";
 
 const URL0 = process.env.DASH_URL;
 const ART = process.env.ART;
-let failed = 0;
-const errors = [];
 const consoleErrors = [];
-
-function check(cond, msg) { if (!cond) errors.push(msg); return cond; }
-async function runCase(name, fn) {
-  errors.length = 0;
-  try { await fn(); } catch (e) { errors.push("exception: " + (e && e.stack || e)); }
-  if (errors.length) { failed++; for (const e of errors) console.log("  check failed: " + e); console.log("FAIL " + name); }
-  else console.log("PASS " + name);
-}
-async function api(name, q) { return (await fetch(URL0 + "api/" + name + (q ? "?" + q : ""))).json(); }
-async function waitFor(page, fn, arg, ms = 15000) { await page.waitForFunction(fn, arg, { timeout: ms, polling: 100 }); }
+const { check, runCase, failed } = cases();
+const api = apiOf(URL0);
 const sec = (iso) => Date.parse(iso) / 1000;
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-    "--no-first-run", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 
 // A page in a fresh context (its own storage): viewer zone Guayaquil, language from locale.
 async function open(q, ctxOpts = {}) {
   const ctx = await browser.newContext(Object.assign({ locale: "en-US", timezoneId: "America/Guayaquil",
     viewport: { width: 1280, height: 1000 }, acceptDownloads: true }, ctxOpts));
   const page = await ctx.newPage();
-  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") consoleErrors.push(m.type() + ": " + m.text()); });
-  page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
+  watchConsole(page, consoleErrors);
   await page.goto(URL0 + (q ? "?" + q : ""), { waitUntil: "load" });
   await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
   return page;
@@ -74,28 +56,49 @@ await runCase("axis_spans_selected_range", async () => {
   await page.context().close(); await p2.context().close();
 });
 
-await runCase("gaps_and_open_minute_apart", async () => {
+// One rule draws a minute apart (charts.js apart()): the open minute (11:30, the fake stream's)
+// and the partial minute the data begins in (09:00, the lake's first window: the stream started
+// during it). Updated when the first minute became partial: the lone minute with a dot is 10:40.
+await runCase("gaps_open_and_partial_minutes_apart", async () => {
   const page = await open("last=6h&refresh=off");
   const a = await api("sales_per_minute", "last=6h");
   const opened = a.rows.filter((r) => r.final === false);
+  const partial = a.rows.filter((r) => r.partial === true);
   check(opened.length === 1, "fixture: one open minute, got " + opened.length);
+  check(partial.length === 1 && partial[0].window_start === "2026-11-24T09:00:00.000Z" &&
+    a.data_from === "2026-11-24T09:00:00.000Z", "the lake's first minute is partial: " + JSON.stringify(partial) +
+    " data_from " + a.data_from);
   const d = await boxData(page, "chart-sales");
-  check(d.gaps === "2" && d.open === "1", "gaps " + d.gaps + ", open " + d.open);
+  check(d.gaps === "3" && d.open === "1" && d.partial === "1", "gaps " + d.gaps + ", open " + d.open + ", partial " + d.partial);
   const u = await page.evaluate(() => { const c = window.ECOM.charts.get("sales"); return c.data.map((s) => Array.from(s)); });
-  // a null point between 10:20 (end of the first block) and 11:10 in the final revenue series
+  // a null point between 10:20 (end of the first block) and 10:40 in the final revenue series
   const gapAt = u[0].indexOf(sec("2026-11-24T10:20:00Z"));
   check(gapAt > 0 && u[1][gapAt] === null, "null at the gap: " + gapAt + " " + u[1][gapAt]);
-  const oi = u[0].indexOf(sec(opened[0].window_start));
-  check(oi >= 0 && u[1][oi] === null && u[3][oi] === opened[0].revenue,
-    "open minute in its own series: final " + u[1][oi] + ", open " + u[3][oi] + " want " + opened[0].revenue);
-  check(u[3].filter((v) => v != null).length === 1, "only the open minute in the open series");
-  // the lone 09:00 minute (gaps on both sides) gets a dot: a line of one point draws nothing
+  for (const r of [opened[0], partial[0]]) {
+    const i = u[0].indexOf(sec(r.window_start));
+    check(i >= 0 && u[1][i] === null && u[3][i] === r.revenue,
+      r.window_start + " in the apart series: final " + u[1][i] + ", apart " + u[3][i] + " want " + r.revenue);
+  }
+  check(u[3].filter((v) => v != null).length === 2, "only the open and the partial minute in the apart series");
+  // the lone 10:40 minute (gaps on both sides) gets a dot: a line of one point draws nothing
   const dots = await page.evaluate(() => { const c = window.ECOM.charts.get("sales");
     return c.series[1].points.filter(c, 1, false, null); });
-  const lone = u[0].indexOf(sec("2026-11-24T09:00:00Z"));
+  const lone = u[0].indexOf(sec("2026-11-24T10:40:00Z"));
   check(lone >= 0 && Array.isArray(dots) && dots.includes(lone) && dots.length === 1, "dot at the lone minute: " +
     JSON.stringify(dots) + " (index " + lone + ")");
+  // hovering the partial minute says why it is drawn apart
+  const x = await page.evaluate((t) => window.ECOM.charts.get("sales").valToPos(t, "x"), sec(partial[0].window_start));
+  const so = await page.locator("#chart-sales .u-over").boundingBox();
+  await page.mouse.move(so.x + x, so.y + so.height / 2);
+  const tip = await page.locator("#tip-sales").textContent();
+  check(/partial minute: the data begins inside it/.test(tip), "partial minute tooltip: " + tip);
+  // the range (05:31-11:31) begins before the data: the header says where the data begins
+  const shown = await page.locator("#shown").textContent();
+  check(/data from Nov 24 0?4:00/.test(shown), "data from, in the viewer's zone (Guayaquil): " + shown);
   await page.context().close();
+  const p2 = await open("last=1h&refresh=off");   // a range inside the data says nothing of it
+  check(!/data from/.test(await p2.locator("#shown").textContent()), "no data-from inside the data");
+  await p2.context().close();
 });
 
 await runCase("zoom_kept_across_refresh_and_in_url", async () => {
@@ -364,4 +367,4 @@ await runCase("no_console_errors", async () => {
 });
 
 await browser.close();
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

@@ -117,7 +117,7 @@ static int mem_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_block
     }
     for (size_t i = 0; i < m->n[t]; i++) {
         const mem_row *r = &m->rows[t][i];
-        dash_block x = {1, &r->ws, &r->we, r->v, &r->key};   /* one row per block; filtered by fn */
+        dash_block x = {1, &r->ws, &r->we, r->v, &r->key, NULL};   /* one row per block; filtered by fn */
         if (fn(fnctx, &x, from, to)) return -1;
     }
     return 0;
@@ -197,7 +197,7 @@ static mem_src *fill(void) {
 
 static dash_engine *mem_engine(mem_src *m, const dash_engine_opts *o) {
     char err[160];
-    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy}, o, err, sizeof err);
+    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL}, o, err, sizeof err);
 }
 
 static const char *row_str(json_t *rows, size_t i, const char *k) {
@@ -367,7 +367,7 @@ static void test_prov_merge(check_state *st) {
                       "\"category\":\"Ropa\",\"views\":50,\"adds\":1,\"units_sold\":0,\"revenue\":0}]}}";
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL};
     agg_table t;
     CHECK(agg_lake(&src, pm, T0, T0 + 2 * MIN_US, &t, err, sizeof err) == 0);
     /* lake_end 17:00: the 16:59 window (committed) is not added again; 17:00 is out of range. */
@@ -383,6 +383,48 @@ static void test_prov_merge(check_state *st) {
     mem_destroy(m);
 }
 
+/* A column a status (or file) does not carry is unknown, never 0: a sum with an unknown part is
+ * unknown, a known attribute wins over an unknown one, a ratio of an unknown is unknown. */
+static void test_unknown_merge(check_state *st) {
+    CHECK_STATE(st);
+    mem_src *m = fill();
+    const char *doc = "{\"schema\":2,\"watermark\":null,\"open_windows\":{\"product_activity\":["
+                      "{\"window_start\":\"2025-11-24T18:00:00.000Z\",\"window_end\":\"2025-11-24T18:01:00.000Z\","
+                      "\"final_at\":null,\"product_id\":\"P7\",\"product_name\":\"Seven\",\"views\":4,"
+                      "\"units_sold\":1,\"revenue\":2.5},"
+                      "{\"window_start\":\"2025-11-24T18:01:00.000Z\",\"window_end\":\"2025-11-24T18:02:00.000Z\","
+                      "\"final_at\":null,\"product_id\":\"P7\",\"product_name\":\"Seven\",\"category\":\"Ropa\","
+                      "\"views\":3,\"adds\":1,\"units_sold\":0,\"revenue\":0}],"
+                      "\"funnel\":[{\"window_start\":\"2025-11-24T18:00:00.000Z\",\"window_end\":"
+                      "\"2025-11-24T18:01:00.000Z\",\"final_at\":null,\"viewed\":9,\"carted\":3,\"purchased\":1}]}}";
+    dash_prov p = {0};
+    char err[200];
+    CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
+    const metric_def *pm = metric_get(METRIC_ID_PRODUCT), *fm = metric_get(METRIC_ID_FUNNEL);
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL};
+    int64_t from = T0 + 120 * MIN_US, to = T0 + 130 * MIN_US;   /* 18:00-18:10: no committed row */
+    agg_table t;
+    CHECK(agg_lake(&src, pm, from, to, &t, err, sizeof err) == 0);
+    CHECK(agg_add_prov(&t, &p, INT64_MIN, from, to) == 0);
+    CHECK_INTEQ(t.n, 1);
+    int cat = metric_col_index(pm, "category"), adds = metric_col_index(pm, "adds");
+    CHECK_STREQ(t.rows[0].s[cat], "Ropa");
+    CHECK(!agg_unknown(pm, &t.rows[0], cat));
+    CHECK(agg_unknown(pm, &t.rows[0], adds));
+    CHECK(!agg_unknown(pm, &t.rows[0], metric_col_index(pm, "views")));
+    CHECK_INTEQ(t.rows[0].v[metric_col_index(pm, "views")], 7);
+    agg_free(&t);
+    CHECK(agg_lake(&src, fm, from, to, &t, err, sizeof err) == 0);
+    CHECK(agg_add_prov(&t, &p, INT64_MIN, from, to) == 0);
+    CHECK_INTEQ(t.n, 1);
+    CHECK(agg_unknown(fm, &t.rows[0], metric_col_index(fm, "abandoned")));
+    CHECK(agg_unknown(fm, &t.rows[0], metric_col_index(fm, "abandonment_rate")));
+    CHECK(!agg_unknown(fm, &t.rows[0], metric_col_index(fm, "cart_to_purchase_rate")));
+    agg_free(&t);
+    dash_prov_free(&p);
+    mem_destroy(m);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_params);
@@ -391,5 +433,6 @@ int main(void) {
     RUN(&st, test_engine_cache);
     RUN(&st, test_prov_parse);
     RUN(&st, test_prov_merge);
+    RUN(&st, test_unknown_merge);
     return CHECK_EXIT(&st);
 }

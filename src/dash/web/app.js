@@ -166,8 +166,11 @@
     const d = state.data;
     if (!d) return;
     const v = view();
+    // A range that begins before the data says where the data begins (the axis still spans the range).
+    const df = d.summary.data_from, early = df && Date.parse(df) > Date.parse(d.summary.from);
     document.getElementById("shown").textContent = t("range_shown") + " " + F.time(d.summary.from) + " – " +
-      F.time(d.summary.to);
+      F.time(d.summary.to) + (early ? " · " + t("data_from") + " " + F.day(Date.parse(df)) + " " + F.hm(Date.parse(df)) : "");
+    document.getElementById("shown").dataset.dataFrom = early ? df : "";
     document.getElementById("updated").textContent = F.clock(Date.now());
     for (const c of cards) {
       try { c.render(d, v); } catch (e) { banner(t("error") + " (" + c.name + "): " + e.message); }
@@ -176,7 +179,8 @@
 
   ECOM.registerCard = function (card) { cards.push(card); };
   // What map.js and shop.js format with: the language and fmt.js's formatters.
-  ECOM.cardContext = () => ({ lang: F.prefs.lang, t, fmtMoney: F.money, fmtInt: F.int, fmtPct: F.pct });
+  ECOM.cardContext = () => ({ lang: F.prefs.lang, t, fmtMoney: F.money, fmtInt: F.int, fmtPct: F.pct,
+    unknown: F.unknown });
   // A new card's section (title from i18n.js's titleKey, a head row for buttons), placed before
   // the health card, in the order the sections are made; wide spans the whole row. Returns
   // {section, head, body}: the card fills body.
@@ -208,23 +212,35 @@
     if (label) label.dataset.provLabel = t("provisional");
   }
 
-  // A tile: its number, or "no data" when the range holds no window at all (never a reassuring $0).
-  function setKpi(id, value, text, empty, nprov, finalAt) {
+  // The "—" of a value that is not known, with why (F.unknown) as its tooltip; "" clears it.
+  function markUnknown(e, why) {
+    e.dataset.unknown = why ? "true" : "false";
+    if (why) e.title = why;
+    else e.removeAttribute("title");
+  }
+
+  // A tile: its number, or "no data" when the range holds no window at all (never a reassuring
+  // $0), or "—" with why when it is not known (F.unknown).
+  function setKpi(id, value, text, empty, nprov, finalAt, why) {
     const e = document.getElementById(id);
-    e.textContent = empty ? t("no_data_short") : text;
+    e.textContent = empty ? t("no_data_short") : why ? "—" : text;
     e.classList.toggle("empty", empty);
     e.dataset.value = value == null || empty ? "" : String(value);
     markProv(e.parentNode, nprov, finalAt);
+    markUnknown(e, empty ? "" : why);
   }
 
   function renderKpis(d) {
     const s = d.summary;
     const noSales = !d.sales_per_minute.rows.length, noFunnel = !d.funnel.rows.length;
-    setKpi("kpi-revenue", s.revenue, F.money(s.revenue), noSales, s.provisional_windows, s.final_at);
-    setKpi("kpi-orders", s.orders, F.int(s.orders), noSales, s.provisional_windows, s.final_at);
-    setKpi("kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), noSales, s.provisional_windows, s.final_at);
+    setKpi("kpi-revenue", s.revenue, F.money(s.revenue), noSales, s.provisional_windows, s.final_at,
+      F.unknown(s, "revenue", null, s.windows));
+    setKpi("kpi-orders", s.orders, F.int(s.orders), noSales, s.provisional_windows, s.final_at,
+      F.unknown(s, "orders", null, s.windows));
+    setKpi("kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), noSales, s.provisional_windows, s.final_at,
+      F.unknown(s, "avg_ticket", null, s.windows));
     setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel, s.funnel_provisional_windows,
-      s.funnel_final_at);
+      s.funnel_final_at, F.unknown(s, "conversion", null, s.funnel_windows));
     document.getElementById("kpis").dataset.empty = String(noSales && noFunnel);
     document.getElementById("kpi-note").textContent = noSales && noFunnel ? t("no_data") : "";
   }
@@ -273,16 +289,18 @@
     }
     const steps = [["viewed", f.viewed, null], ["carted", f.carted, f.view_to_cart_rate],
       ["purchased", f.purchased, f.cart_to_purchase_rate]];
-    const top = Math.max(1, f.viewed);
+    const top = Math.max(1, f.viewed || 0);
     for (const [key, value, rate] of steps) {
-      const row = el("div", { class: "step", "data-step": key, "data-value": String(value) });
+      const why = F.unknown(f, key);
+      const row = el("div", { class: "step", "data-step": key, "data-value": value == null ? "" : String(value) });
+      markUnknown(row, why);
       row.appendChild(el("div", { class: "step-label" }, t(key)));
       const track = el("div", { class: "step-track" });
       const bar = el("div", { class: "step-bar step-" + key });
-      bar.style.width = (value > 0 ? Math.max(0.5, (100 * value) / top) : 0).toFixed(2) + "%";
+      bar.style.width = (value > 0 && !why ? Math.max(0.5, (100 * value) / top) : 0).toFixed(2) + "%";
       track.appendChild(bar);
       row.appendChild(track);
-      const num = el("div", { class: "step-num" }, F.int(value));
+      const num = el("div", { class: "step-num" }, why ? "—" : F.int(value));
       if (rate != null) num.appendChild(el("small", null, " " + F.pct(rate) + " " + t("rate_of_previous")));
       row.appendChild(num);
       box.appendChild(row);

@@ -4,11 +4,14 @@
  *
  * The time chart tells the truth about time: its x scale is exactly the answer's [from, to) (or
  * the user's zoom inside it), a window missing from the answer is a gap (a null point, never a
- * line across it), and the open (provisional) minute is a series of its own, drawn apart.
+ * line across it), and a minute that is not a whole final minute is a series of its own, drawn
+ * apart (dashed, hollow points): the open (provisional) minute, and the partial minute the data
+ * begins in (apart(), the one rule).
  *
  * For tests, each chart box carries data-points (rows drawn), data-last (the latest
- * window_start), data-gaps, data-open, data-x-min / data-x-max (the x scale, epoch seconds) and
- * data-x-labels (the x axis' labels, JSON). ECOM.charts.get(name) returns the uPlot instance. */
+ * window_start), data-gaps, data-open, data-partial, data-x-min / data-x-max (the x scale, epoch
+ * seconds) and data-x-labels (the x axis' labels, JSON). ECOM.charts.get(name) returns the uPlot
+ * instance. */
 "use strict";
 (function () {
   const ECOM = (window.ECOM = window.ECOM || {});
@@ -95,20 +98,28 @@
     return u;
   }
 
+  // The one rule for a minute drawn apart: it is open (provisional: still filling), or partial
+  // (the data begins inside it: the stream started during that minute, so it holds only the part
+  // after the start; the API's partial). Either is not a whole final minute to compare with others.
+  function apart(r) { return r.final === false || r.partial === true; }
+  function apartLabel(r) { return r.final === false ? F.t("open_minute") : F.t("partial_minute"); }
+
   // Windows of the answer as x/y arrays: a null point after every window whose successor does
-  // not start where it ends (uPlot breaks the line there), and open windows in series of their own.
+  // not start where it ends (uPlot breaks the line there), and the minutes drawn apart (apart())
+  // in series of their own.
   function salesSeries(a) {
     const xs = [], rev = [], tk = [], orev = [], otk = [];
-    let gaps = 0, open = 0;
+    let gaps = 0, open = 0, partial = 0;
     const rows = a.rows;
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i], x = Date.parse(r.window_start) / 1000, fin = r.final !== false;
+      const r = rows[i], x = Date.parse(r.window_start) / 1000, fin = !apart(r);
       xs.push(x);
       rev.push(fin ? r.revenue : null);
       tk.push(fin ? r.avg_ticket : null);
       orev.push(fin ? null : r.revenue);
       otk.push(fin ? null : r.avg_ticket);
-      if (!fin) open++;
+      if (r.final === false) open++;
+      if (r.partial === true) partial++;
       const end = Date.parse(r.window_end) / 1000;
       const next = i + 1 < rows.length ? Date.parse(rows[i + 1].window_start) / 1000 : null;
       if (next != null && next > end) {
@@ -116,7 +127,7 @@
         gaps++;
       }
     }
-    return { data: [xs, rev, tk, orev, otk], gaps, open };
+    return { data: [xs, rev, tk, orev, otk], gaps, open, partial };
   }
 
   // Indices of points with no neighbour (a minute between two gaps, or the only one): a line
@@ -136,6 +147,7 @@
     box.dataset.last = a.rows.length ? a.rows[a.rows.length - 1].window_start : "";
     box.dataset.gaps = String(s.gaps);
     box.dataset.open = String(s.open);
+    box.dataset.partial = String(s.partial);
     const blue = css("--blue"), amber = css("--amber");
     salesView = view;
     salesApplying = true;
@@ -157,9 +169,9 @@
           points: { filter: isolated } },
         { label: F.t("avg_ticket"), scale: "tk", stroke: amber, width: 2, dash: [6, 4], spanGaps: false,
           points: { filter: isolated } },
-        { label: F.t("revenue") + " (" + F.t("open_minute") + ")", scale: "usd", stroke: blue, width: 2,
+        { label: F.t("revenue") + " (" + F.t("apart_minute") + ")", scale: "usd", stroke: blue, width: 2,
           dash: [2, 3], points: { show: true, size: 8, fill: css("--card"), stroke: blue, width: 2 } },
-        { label: F.t("avg_ticket") + " (" + F.t("open_minute") + ")", scale: "tk", stroke: amber, width: 2,
+        { label: F.t("avg_ticket") + " (" + F.t("apart_minute") + ")", scale: "tk", stroke: amber, width: 2,
           dash: [2, 3], points: { show: true, size: 8, fill: css("--card"), stroke: amber, width: 2 } },
       ],
       axes: [
@@ -207,12 +219,13 @@
     const r = (u.ecomRows || []).find((w) => Date.parse(w.window_start) / 1000 === x);
     const head = [F.day(x * 1000) + " " + F.hm(x * 1000), null, null];
     if (!r) return [head, [F.t("no_data_short"), null, null]];
-    const open = r.final === false;
-    return [head,
+    const out = [head,
       [F.t("revenue"), F.money(r.revenue), css("--blue")],
       [F.t("avg_ticket"), F.money(r.avg_ticket), css("--amber")],
       [F.t("orders"), F.int(r.orders), null],
-      [open ? F.t("open_minute") : F.t("final"), null, null]];
+      [apart(r) ? apartLabel(r) : F.t("final"), null, null]];
+    if (r.not_recorded && r.not_recorded.length) out.push(["— " + F.t("not_recorded"), null, null]);
+    return out;
   }
 
   // Grouped bars on one numeric x axis: category i owns slots 4i..4i+3 (views, adds, units, gap).

@@ -122,6 +122,18 @@
     return s;
   }
 
+  // Why a number is not shown (the page then shows "—" with this as its tooltip), or "" when it
+  // is known. The API says which columns are not known (docs/dashboard.md "Columns a file does
+  // not have"): a row's not_recorded lists them; an answer's not_recorded counts, per column, the
+  // rows (windows) that lack it, out of total (the answer's windows). A dash never shows 0 there.
+  function unknown(a, col, row, total) {
+    if (row) return row.not_recorded && row.not_recorded.includes(col) ? t("not_recorded") : "";
+    const n = a && a.not_recorded ? a.not_recorded[col] || 0 : 0;
+    if (!n) return "";
+    const m = total == null ? a.windows : total;
+    return m != null && n < m ? t("not_recorded_part").replace("{n}", n).replace("{m}", m) : t("not_recorded");
+  }
+
   // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
   function age(sec) {
     if (sec == null) return "—";
@@ -141,5 +153,5 @@
   };
 
   ECOM.fmt = { prefs, zone, browserZone, t, tv, locale, money, moneyShort, int, intShort, pct, num, time, clock,
-    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov };
+    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov, unknown };
 })();

@@ -73,10 +73,12 @@
   function totals(rows) {
     const cities = new Map(), provinces = new Map();
     const add = (m, k, r, extra) => {
-      const v = m.get(k) || Object.assign({ cents: 0, orders: 0, provisional: false }, extra);
+      const v = m.get(k) || Object.assign({ cents: 0, orders: 0, provisional: false, unknown: false }, extra);
       v.cents += Math.round(r.revenue * 100);
       v.orders += r.orders;
       v.provisional = v.provisional || !!r.provisional;
+      // a row whose writer did not record revenue (an older ecom): the sum is no total
+      v.unknown = v.unknown || r.revenue == null || r.orders == null;
       m.set(k, v);
     };
     for (const r of rows) {
@@ -125,6 +127,7 @@
   }
 
   function tipText(ctx, name, v) {
+    if (v && v.unknown) return name + " · " + txt(ctx, "revenue") + " — (" + ctx.t("not_recorded") + ")";
     return name + " · " + txt(ctx, "revenue") + " " + ctx.fmtMoney(v ? v.cents / 100 : 0) + " · " +
       txt(ctx, "orders") + " " + ctx.fmtInt(v ? v.orders : 0);
   }

@@ -43,11 +43,17 @@
     return body;
   }
 
-  function figure(body, label, text, value, key) {
+  // One figure; why (ctx.unknown) non-empty: the number is not known, shown "—" with why as its
+  // tooltip (never a 0 the writer of those minutes did not record).
+  function figure(body, label, text, value, key, why) {
     const row = el("div", { class: "shop-fig", "data-fig": key });
     row.appendChild(el("span", { class: "shop-fig-label" }, label));
-    row.appendChild(el("span", { class: "shop-fig-value", "data-value": value == null ? "" : String(value) }, text));
+    const v = el("span", { class: "shop-fig-value", "data-value": value == null || why ? "" : String(value),
+      "data-unknown": why ? "true" : "false" }, why ? "—" : text);
+    if (why) v.title = why;
+    row.appendChild(v);
     body.appendChild(row);
+    return !!why;
   }
 
   function drawCart(d, ctx) {
@@ -56,11 +62,13 @@
     const body = card("cart_abandonment", txt(ctx, "cart"));
     let adds = 0, removes = 0;
     for (const r of cats.rows) { adds += r.adds; removes += r.removes; }
-    figure(body, txt(ctx, "adds"), ctx.fmtInt(adds), adds, "adds");
-    figure(body, txt(ctx, "removes"), ctx.fmtInt(removes), removes, "removes");
-    figure(body, txt(ctx, "carted"), ctx.fmtInt(f.carted), f.carted, "carted");
-    figure(body, txt(ctx, "abandoned"), ctx.fmtInt(f.abandoned), f.abandoned, "abandoned");
-    figure(body, txt(ctx, "rate"), ctx.fmtPct(f.abandonment_rate), f.abandonment_rate, "abandonment_rate");
+    // a category row without adds (an older writer) makes the sum no total: the API counts them
+    const catWhy = (k) => (cats.not_recorded && cats.not_recorded[k] ? ctx.t("not_recorded") : "");
+    let unk = figure(body, txt(ctx, "adds"), ctx.fmtInt(adds), adds, "adds", catWhy("adds"));
+    unk = figure(body, txt(ctx, "removes"), ctx.fmtInt(removes), removes, "removes", catWhy("removes")) || unk;
+    for (const [k, fmt] of [["carted", ctx.fmtInt], ["abandoned", ctx.fmtInt], ["abandonment_rate", ctx.fmtPct]])
+      unk = figure(body, txt(ctx, k === "abandonment_rate" ? "rate" : k), fmt(f[k]), f[k], k, ctx.unknown(f, k)) || unk;
+    if (unk) body.appendChild(el("p", { class: "note", "data-legend": "unknown" }, "— " + ctx.t("not_recorded")));
     const note = el("p", { class: "note" }, txt(ctx, "cart_note"));
     if (f.provisional_windows) note.dataset.provisional = "true";
     body.appendChild(note);
@@ -70,9 +78,10 @@
   function sumBy(rows, key) {
     const m = new Map();
     for (const r of rows) {
-      const v = m.get(r[key]) || { name: r[key], cents: 0, orders: 0 };
+      const v = m.get(r[key]) || { name: r[key], cents: 0, orders: 0, unknown: false };
       v.cents += Math.round(r.revenue * 100);
       v.orders += r.orders;
+      v.unknown = v.unknown || r.revenue == null || r.orders == null;   // a sum with a part unknown
       m.set(r[key], v);
     }
     return [...m.values()].sort((a, b) => b.cents - a.cents || (a.name < b.name ? -1 : 1));
@@ -92,8 +101,10 @@
       track.appendChild(fill);
       row.appendChild(track);
       const avg = g.orders ? g.cents / g.orders / 100 : null;
-      row.appendChild(el("span", { class: "shop-bar-num" }, ctx.fmtMoney(g.cents / 100) + " · " + ctx.fmtInt(g.orders) +
-        " · " + ctx.t("avg_ticket") + " " + ctx.fmtMoney(avg)));
+      const num = el("span", { class: "shop-bar-num" }, g.unknown ? "—" : ctx.fmtMoney(g.cents / 100) + " · " +
+        ctx.fmtInt(g.orders) + " · " + ctx.t("avg_ticket") + " " + ctx.fmtMoney(avg));
+      if (g.unknown) { num.title = ctx.t("not_recorded"); row.dataset.unknown = "true"; fill.style.width = "0%"; }
+      row.appendChild(num);
       body.appendChild(row);
     }
   }

@@ -138,12 +138,18 @@
       if (cm.rank) tr.appendChild(el("td", { class: "num" }, String(r.rank)));
       for (const c of cols) {
         const [text, cls] = fmtCell(c, r[c.name]);
-        tr.appendChild(el("td", cls ? { class: cls } : null, text));
+        const td = el("td", cls ? { class: cls } : null, text);
+        const why = F.unknown(a, c.name, r);   // "—" of a column the row's writer did not have
+        if (why) { td.title = why; td.dataset.unknown = "true"; }
+        tr.appendChild(td);
       }
       tb.appendChild(tr);
     }
     document.getElementById(card.id + "-csv").disabled = !rows.length;
-    document.getElementById(card.id + "-note").textContent = F.prov(a.provisional_windows, a.final_at);
+    // the legend of a "—": which columns some rows do not know, and why
+    const missing = cols.filter((c) => a.not_recorded && a.not_recorded[c.name]).map((c) => F.t(c.name));
+    document.getElementById(card.id + "-note").textContent = [F.prov(a.provisional_windows, a.final_at),
+      missing.length ? "— " + missing.join(", ") + ": " + F.t("not_recorded") : ""].filter((x) => x).join(" · ");
   }
 
   ECOM.tables = { renderTable, toCsv };
