@@ -9,7 +9,8 @@
  * abandoned for the rest of the row group when it would pass dict_max_bytes, or when the first
  * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
  * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
- * column continues PLAIN. A string appended with pq_write_str_after names a key column of the
+ * column continues PLAIN; a string column given up as nearly all distinct has its pages
+ * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key column of the
  * same row whose value usually determines it (a product's name by its id): the entry that came
  * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
  * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
@@ -31,7 +32,9 @@ enum { DICT_LIVE, DICT_DEFER, DICT_OFF };
 /* A live dictionary's table and entries stay within ~100 KiB, so they stay in a core's cache
  * between rows; larger ones (user or session ids) are cheaper built in one pass at flush. */
 enum { DICT_LIVE_MAX = 4096 };
-enum { DICT_FULL = -2 };
+/* dict_entry's refusals: the dictionary would pass dict_max_bytes; the values so far are nearly
+ * all distinct (then the column's pages are compressed as dense, see pq_compress). */
+enum { DICT_FULL = -2, DICT_DISTINCT = -3 };
 
 typedef struct {
     uint32_t off, len;
@@ -47,6 +50,7 @@ typedef struct {
     size_t cap_v;
     pq_text arena;         /* string bytes */
     int dstate;            /* DICT_LIVE, DICT_DEFER or DICT_OFF (see col_put) */
+    bool dense;            /* a string column turned OFF by DICT_DISTINCT in this row group */
     uint32_t *idx;         /* value -> entry */
     size_t cap_idx;
     pq_text dict;          /* entries, PLAIN encoded (strings: 4-byte length + bytes) */
@@ -377,8 +381,8 @@ static int dict_rehash(wcol *c) {
  * index in the row group. Hot path, hand-written: open addressing whose 8-byte slots hold
  * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
  * when the hashes agree, against the compact dictionary copy. Returns the entry, DICT_FULL
- * when a new entry would pass dict_max_bytes or the values so far are nearly all distinct
- * (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
+ * when a new entry would pass dict_max_bytes, DICT_DISTINCT when the values so far are nearly
+ * all distinct (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
 static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
     bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
     size_t vs = str ? vl : val_size(c->phys);
@@ -407,8 +411,8 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     }
     if (slot) return (uint32_t)slot - 1;
     size_t add = str ? 4 + (size_t)vl : vs, nd = c->nd;
-    if (c->dict.len + add > w->o.dict_max_bytes || nd >= UINT32_MAX - 1 || (i >= 16384 && nd > i - i / 8))
-        return DICT_FULL;
+    if (i >= 16384 && nd > i - i / 8) return DICT_DISTINCT;
+    if (c->dict.len + add > w->o.dict_max_bytes || nd >= UINT32_MAX - 1) return DICT_FULL;
     if (grow((void **)&c->doff, &c->cap_doff, nd + 1, sizeof *c->doff) ||
         grow((void **)&c->hs, &c->cap_hs, nd + 1, sizeof *c->hs))
         return -1;
@@ -473,6 +477,7 @@ static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, 
         if (e < 0 || c->nd > DICT_LIVE_MAX) {
             if (dict_to_plain(c, e >= 0 ? c->nv + 1 : c->nv)) return -1;
             c->dstate = e >= 0 ? DICT_DEFER : DICT_OFF;
+            c->dense = e == DICT_DISTINCT && phys == PQ_PHYS_BYTE_ARRAY;
         }
         if (e < 0 && plain_put(c, vp, vl)) return -1;
     } else if (plain_put(c, vp, vl)) {
@@ -500,7 +505,10 @@ static int64_t dict_build_deferred(pq_writer *w, wcol *c) {
         }
         int64_t e = dict_entry(w, c, vp, vl, i);
         if (e == -1) return -1;
-        if (e == DICT_FULL) return 0;
+        if (e < 0) {
+            c->dense = e == DICT_DISTINCT && c->phys == PQ_PHYS_BYTE_ARRAY;
+            return 0;
+        }
         c->idx[i] = (uint32_t)e;
     }
     return (int64_t)c->nd;
@@ -794,13 +802,11 @@ static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b) {
     return 0;
 }
 
-/* Compresses w->page and appends header + body to w->chunk. */
-
-/* Compresses len bytes at data and appends header + body to w->chunk. */
-static int emit_page(pq_writer *w, const char *data, size_t len, int type, int num_values, int encoding, char *err,
-                     size_t errlen) {
+/* Compresses len bytes at data (dense: see pq_compress) and appends header + body to w->chunk. */
+static int emit_page(pq_writer *w, const char *data, size_t len, int type, int num_values, int encoding, bool dense,
+                     char *err, size_t errlen) {
     w->comp.len = 0;
-    if (pq_compress(w->o.codec, w->o.zstd_level, w->zc, data, len, &w->comp, err, errlen)) return -1;
+    if (pq_compress(w->o.codec, w->o.zstd_level, dense, w->zc, data, len, &w->comp, err, errlen)) return -1;
     if (len > INT32_MAX || w->comp.len > INT32_MAX) {
         pq_seterr(err, errlen, "page too large");
         return -1;
@@ -865,7 +871,7 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
     if (flush_stats(c, ndict, k)) goto oom;
     if (ndict) {
         tus += c->dict.len;
-        if (emit_page(w, c->dict.data, c->dict.len, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
+        if (emit_page(w, c->dict.data, c->dict.len, 2, (int)ndict, ENC_PLAIN, false, err, errlen)) return -1;
         k->dict_off = (int64_t)w->offset;
         k->dict = true;
     }
@@ -895,8 +901,8 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
             goto oom;
         }
         tus += w->page.len;
-        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN, err,
-                      errlen))
+        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN,
+                      !ndict && c->dense, err, errlen))
             return -1;
         a = b;
         va += nvals;
@@ -922,6 +928,7 @@ static void col_reset(pq_writer *w, wcol *c) {
     c->dict.len = 0;
     c->nd = 0;
     c->dstate = col_dict_allowed(w, c) ? DICT_LIVE : DICT_OFF;
+    c->dense = false;
     if (c->bits > 12) {
         free(c->tab);
         c->tab = NULL;
