@@ -16,6 +16,21 @@ const char *event_type_name(event_type t) {
     return (unsigned)t < EV_TYPE_COUNT ? type_names[t] : "unknown";
 }
 
+/* The sets themselves (events.h): compares of constant length, which the compiler turns into
+ * a word compare or two (these run for every event, in the parser and in the lake writer). */
+int event_store_type_id(strview v) {
+    if (v.n == 6 && !memcmp(v.p, "online", 6)) return 0;
+    if (v.n == 14 && !memcmp(v.p, "physical_store", 14)) return 1;
+    return -1;
+}
+
+int event_device_id(strview v) {
+    if (v.n == 6 && !memcmp(v.p, "mobile", 6)) return 0;
+    if (v.n == 7 && !memcmp(v.p, "desktop", 7)) return 1;
+    if (v.n == 6 && !memcmp(v.p, "tablet", 6)) return 2;
+    return -1;
+}
+
 int event_type_parse(const char *s, size_t n, event_type *out) {
     for (int i = 0; i < EV_TYPE_COUNT; i++) {
         if (strlen(type_names[i]) == n && memcmp(type_names[i], s, n) == 0) {

@@ -79,6 +79,11 @@ typedef struct {
 
 const char *event_type_name(event_type t);            /* "page_view", ... */
 int event_type_parse(const char *s, size_t n, event_type *out);
+/* The closed sets of store_type ("online", "physical_store") and device ("mobile", "desktop",
+ * "tablet"): the index of v in its set, -1 when v is not in it. The parser validates with them;
+ * writers use the index as the value's number (pq_write_str_id). */
+int event_store_type_id(strview v);
+int event_device_id(strview v);
 event_topic event_topic_of(event_type t);
 const char *event_topic_name(event_topic t);          /* default topic names: "page_views", ... */
 

@@ -755,11 +755,6 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
 
 /* ---- semantic validation ---- */
 
-static bool sv_eq(strview a, const char *lit) {
-    size_t n = strlen(lit);
-    return a.n == n && memcmp(a.p, lit, n) == 0;
-}
-
 /* Copies a value into a reason safely: printable ASCII only, at most 32 bytes. */
 static void quote_value(strview v, char *out, size_t n) {
     size_t j = 0;
@@ -817,8 +812,9 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     if (time_parse_rfc3339(ts.p, ts.n, &ev->ts_us)) return fail(reason, rlen, "bad timestamp");
     if (ev->ts_us < TS_MIN_US || ev->ts_us >= TS_MAX_US) return fail(reason, rlen, "timestamp out of range");
     strview st = f->str[F_STORE_TYPE];
-    bool online = sv_eq(st, "online");
-    if (!online && !sv_eq(st, "physical_store")) {
+    int stype = event_store_type_id(st);
+    bool online = stype == 0;
+    if (stype < 0) {
         quote_value(st, q, sizeof q);
         return fail(reason, rlen, "bad store_type '%s'", q);
     }
@@ -828,7 +824,7 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     bool has_dev = f->seen & (1u << F_DEVICE); /* a string; null counts as absent */
     strview dev = has_dev ? f->str[F_DEVICE] : (strview){NULL, 0};
     if (online && !has_dev) return fail(reason, rlen, "missing field device");
-    if (has_dev && !sv_eq(dev, "mobile") && !sv_eq(dev, "desktop") && !sv_eq(dev, "tablet")) {
+    if (has_dev && event_device_id(dev) < 0) {
         quote_value(dev, q, sizeof q);
         return fail(reason, rlen, "bad device '%s'", q);
     }

@@ -60,6 +60,7 @@ typedef struct {
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
     uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
+    uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     size_t cap_fol;
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
@@ -350,6 +351,7 @@ static int dict_to_plain(wcol *c, size_t n) {
     c->nv = nv;
     c->nd = 0;
     c->dict.len = 0;
+    memset(c->ids, 0, sizeof c->ids);
     if (c->bits > 16) {
         free(c->tab);
         c->tab = NULL;
@@ -460,18 +462,21 @@ static int guess_learn(wcol *c, int64_t ke, int64_t e) {
 }
 
 /* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
- * column stores the value's dictionary index; when the dictionary fills up (DICT_FULL) the
+ * column stores the value's dictionary index (found by the caller's id cid when there is one and
+ * it was seen in this dictionary, else by a guess from key, else by dict_entry); when the dictionary fills up (DICT_FULL) the
  * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
  * so far become PLAIN values. Inlined into each append (the per-value path of a streaming
  * writer: calls were a third of its instructions). */
 static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                         uint32_t vl, const wcol *key) {
+                                                         uint32_t vl, const wcol *key, int cid) {
     if (c->dstate == DICT_LIVE) {
         if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
-        int64_t ke = -1, e = key ? dict_guess(c, key, vp, vl, &ke) : -1;
+        int64_t ke = -1, e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
+        if (e < 0 && key) e = dict_guess(c, key, vp, vl, &ke);
         if (e < 0) {
             e = dict_entry(w, c, vp, vl, c->nv);
             if (e == -1 || (e >= 0 && ke >= 0 && guess_learn(c, ke, e))) return -1;
+            if (e >= 0 && cid >= 0) c->ids[cid] = (uint32_t)e + 1;
         }
         if (e >= 0) c->idx[c->nv] = (uint32_t)e;
         if (e < 0 || c->nd > DICT_LIVE_MAX) {
@@ -541,8 +546,8 @@ static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* One row of a flat column: level entry (if any) and value (unless null). */
 static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                          uint32_t vl, bool ok, const wcol *key, char *err,
-                                                          size_t errlen) {
+                                                          uint32_t vl, bool ok, const wcol *key, int cid,
+                                                          char *err, size_t errlen) {
     if (!ok && c->max_def == 0) {
         pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
         return -1;
@@ -555,7 +560,7 @@ static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c,
     }
     c->n++;
     c->rows++;
-    if (ok && col_put(w, c, phys, vp, vl, key)) goto oom;
+    if (ok && col_put(w, c, phys, vp, vl, key, cid)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
@@ -573,7 +578,7 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
     for (size_t i = 0; i < n; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, err, errlen)) return -1;
+        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, -1, err, errlen)) return -1;
     }
     return 0;
 }
@@ -585,7 +590,17 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
         pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, -1, err, errlen);
+}
+
+int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX || id < 0 || id >= PQ_STR_IDS) {
+        pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or id %d out of range", leaf, id);
+        return -1;
+    }
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, id, err, errlen);
 }
 
 int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen) {
@@ -596,7 +611,8 @@ int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size
         return -1;
     }
     const wcol *k = &w->cols[key_leaf];
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, -1, err,
+                    errlen);
 }
 
 /* The fixed-width single-value appends share this check of the column's physical type (key_leaf:
@@ -610,7 +626,7 @@ static inline int flat_fixed(pq_writer *w, int leaf, int key_leaf, int phys, con
         return -1;
     }
     const wcol *k = key_leaf >= 0 && !w->cols[key_leaf].max_rep ? &w->cols[key_leaf] : NULL;
-    return flat_put(w, c, phys, v, 0, true, k, err, errlen);
+    return flat_put(w, c, phys, v, 0, true, k, -1, err, errlen);
 }
 
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
@@ -635,7 +651,7 @@ int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err
 
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
-    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, err, errlen) : -1;
+    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, -1, err, errlen) : -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
@@ -668,7 +684,7 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
     for (size_t i = 0; i < nvals; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (col_put(w, c, c->phys, vp, vl, NULL)) goto oom;
+        if (col_put(w, c, c->phys, vp, vl, NULL, -1)) goto oom;
     }
     uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
     c->bytes += lb;
@@ -927,6 +943,7 @@ static void col_reset(pq_writer *w, wcol *c) {
     c->arena.len = 0;
     c->dict.len = 0;
     c->nd = 0;
+    memset(c->ids, 0, sizeof c->ids);
     c->dstate = col_dict_allowed(w, c) ? DICT_LIVE : DICT_OFF;
     c->dense = false;
     if (c->bits > 12) {

@@ -565,6 +565,60 @@ static void test_write_after(check_state *st) {
     pq_text_free(&b.t);
 }
 
+/* One file of the test below: a closed set of strings written with pq_write_str or numbered with
+ * pq_write_str_id, in a column of its own and in one that also takes free text (whose dictionary
+ * outgrows the live limit), over several row groups. */
+static int write_numbered(bool ids, membuf *mb, char *err, size_t errlen) {
+    static const char *const set[] = {"page_view", "add_to_cart", "remove_from_cart"};
+    pq_schema *s = pq_schema_new();
+    pq_schema_add(s, -1, "kind", PQ_STRING, false, err, errlen);
+    pq_schema_add(s, -1, "mixed", PQ_STRING, false, err, errlen);
+    pq_write_opts o = {.codec = PQ_ZSTD, .row_group_bytes = 300000};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
+    pq_schema_free(s);
+    if (!w) return -1;
+    char b[32];
+    int rc = 0;
+    uint64_t x = 99;
+    for (int i = 0; i < 50000; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        int k = (int)(x >> 62) % 3; /* so each row group meets the set in another order */
+        const char *v = set[k];
+        rc |= ids ? pq_write_str_id(w, 0, k, v, strlen(v), err, errlen) : pq_write_str(w, 0, v, strlen(v), err, errlen);
+        int n = snprintf(b, sizeof b, "free-%d", i);
+        if (i % 2) rc |= pq_write_str(w, 1, b, (size_t)n, err, errlen);
+        else if (ids) rc |= pq_write_str_id(w, 1, k, v, strlen(v), err, errlen);
+        else rc |= pq_write_str(w, 1, v, strlen(v), err, errlen);
+        rc |= pq_writer_end_rows(w, 1, err, errlen);
+    }
+    if (ids) /* an id out of range is refused */
+        rc |= pq_write_str_id(w, 0, PQ_STR_IDS, "x", 1, err, errlen) != -1 || pq_write_str_id(w, 0, -1, "x", 1, err, errlen) != -1;
+    rc |= pq_writer_close(w, err, errlen);
+    pq_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* pq_write_str_id (dictionary entries found by the caller's number) writes the very same bytes as
+ * pq_write_str, across row groups and a dictionary that leaves the live state. */
+static void test_write_str_id(check_state *st) {
+    CHECK_STATE(st);
+    char err[256] = "";
+    membuf a = {{0}}, b = {{0}};
+    CHECK(write_numbered(false, &a, err, sizeof err) == 0);
+    CHECK(write_numbered(true, &b, err, sizeof err) == 0);
+    if (err[0]) printf("  %s\n", err);
+    CHECK(a.t.len > 0 && a.t.len == b.t.len && !memcmp(a.t.data, b.t.data, a.t.len));
+    pq_reader *r = pq_reader_open_mem(b.t.data, b.t.len, NULL, err, sizeof err);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK(pq_reader_num_row_groups(r) > 1);
+        CHECK(chunk_has_dict(r, 0, 0));
+        pq_reader_close(r);
+    }
+    pq_text_free(&a.t);
+    pq_text_free(&b.t);
+}
+
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
  * PQ_DECIMAL with precision/scale, PQ_BINARY), values come back exact (unscaled int64, every
  * byte), JSON prints the decimal exactly, describe names DECIMAL(18,2); bad precisions and a
@@ -662,6 +716,7 @@ int main(void) {
     RUN(&st, test_dense_ids);
     RUN(&st, test_decimal_binary);
     RUN(&st, test_write_after);
+    RUN(&st, test_write_str_id);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
     return CHECK_EXIT(&st);
