@@ -10,8 +10,8 @@
  * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
  * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
  * column continues PLAIN; a string column given up as nearly all distinct has its pages
- * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key column of the
- * same row whose value usually determines it (a product's name by its id): the entry that came
+ * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key
+ * column of the same row whose value usually determines it (a product's name by its id): the entry that came
  * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
  * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
  * boundaries near page_bytes, each page compressed, and the chunk goes out through the
@@ -60,8 +60,8 @@ typedef struct {
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
     uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
-    uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     size_t cap_fol;
+    uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
