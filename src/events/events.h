@@ -79,6 +79,14 @@ typedef struct {
 
 const char *event_type_name(event_type t);            /* "page_view", ... */
 int event_type_parse(const char *s, size_t n, event_type *out);
+/* A canonical UUID (8-4-4-4-12 hex digits, either case): true and its 128 bits, the first digit
+ * highest (*hi: digits 1-16, *lo: 17-32); false for any other text. */
+bool event_uuid_pack(strview v, uint64_t *hi, uint64_t *lo);
+/* The closed sets of store_type ("online", "physical_store") and device ("mobile", "desktop",
+ * "tablet"): the index of v in its set, -1 when v is not in it. The parser validates with them;
+ * writers use the index as the value's number (pq_write_str_id). */
+int event_store_type_id(strview v);
+int event_device_id(strview v);
 event_topic event_topic_of(event_type t);
 const char *event_topic_name(event_topic t);          /* default topic names: "page_views", ... */
 

@@ -755,11 +755,6 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
 
 /* ---- semantic validation ---- */
 
-static bool sv_eq(strview a, const char *lit) {
-    size_t n = strlen(lit);
-    return a.n == n && memcmp(a.p, lit, n) == 0;
-}
-
 /* Copies a value into a reason safely: printable ASCII only, at most 32 bytes. */
 static void quote_value(strview v, char *out, size_t n) {
     size_t j = 0;
@@ -769,22 +764,6 @@ static void quote_value(strview v, char *out, size_t n) {
     }
     if (v.n > 32 && j + 4 < n) { out[j++] = '.'; out[j++] = '.'; out[j++] = '.'; }
     out[j] = '\0';
-}
-
-static bool uuid_ok(strview v) {
-    /* why a table: this check runs on every line and a chain of range compares per char was
-     * a tenth of the parse time */
-    static const unsigned char hex[256] = {
-        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-        ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1};
-    if (v.n != 36) return false;
-    const unsigned char *u = (const unsigned char *)v.p;
-    if (u[8] != '-' || u[13] != '-' || u[18] != '-' || u[23] != '-') return false;
-    unsigned ok = 1;
-    for (size_t i = 0; i < 36; i++)
-        if (i != 8 && i != 13 && i != 18 && i != 23) ok &= hex[u[i]];
-    return ok;
 }
 
 /* 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z in microseconds. */
@@ -812,13 +791,15 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     static const int common[] = {F_EVENT_ID, F_TIMESTAMP, F_USER_ID, F_SESSION_ID, F_STORE_ID,
                                  F_STORE_TYPE, F_CITY, F_PROVINCE, F_LOCATION};
     if (check_required(f, common, sizeof common / sizeof *common, reason, rlen)) return -1;
-    if (!uuid_ok(f->str[F_EVENT_ID])) return fail(reason, rlen, "bad event_id (not a UUID)");
+    uint64_t idh, idl;
+    if (!event_uuid_pack(f->str[F_EVENT_ID], &idh, &idl)) return fail(reason, rlen, "bad event_id (not a UUID)");
     strview ts = f->str[F_TIMESTAMP];
     if (time_parse_rfc3339(ts.p, ts.n, &ev->ts_us)) return fail(reason, rlen, "bad timestamp");
     if (ev->ts_us < TS_MIN_US || ev->ts_us >= TS_MAX_US) return fail(reason, rlen, "timestamp out of range");
     strview st = f->str[F_STORE_TYPE];
-    bool online = sv_eq(st, "online");
-    if (!online && !sv_eq(st, "physical_store")) {
+    int stype = event_store_type_id(st);
+    bool online = stype == 0;
+    if (stype < 0) {
         quote_value(st, q, sizeof q);
         return fail(reason, rlen, "bad store_type '%s'", q);
     }
@@ -828,7 +809,7 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     bool has_dev = f->seen & (1u << F_DEVICE); /* a string; null counts as absent */
     strview dev = has_dev ? f->str[F_DEVICE] : (strview){NULL, 0};
     if (online && !has_dev) return fail(reason, rlen, "missing field device");
-    if (has_dev && !sv_eq(dev, "mobile") && !sv_eq(dev, "desktop") && !sv_eq(dev, "tablet")) {
+    if (has_dev && event_device_id(dev) < 0) {
         quote_value(dev, q, sizeof q);
         return fail(reason, rlen, "bad device '%s'", q);
     }

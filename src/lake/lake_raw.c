@@ -103,6 +103,13 @@ static int put_after(pq_writer *w, int *leaf, int key, strview v, char *err, siz
     return pq_write_str_after(w, (*leaf)++, key, v.p, v.n, err, errlen);
 }
 
+/* A string of a closed set, numbered by id (its index in the set, -1 when it is not in it): the
+ * writer finds its dictionary entry by the number instead of hashing (pq_write_str_id). */
+static int put_known(pq_writer *w, int *leaf, int id, strview v, char *err, size_t errlen) {
+    int l = (*leaf)++;
+    return id >= 0 ? pq_write_str_id(w, l, id, v.p, v.n, err, errlen) : pq_write_str(w, l, v.p, v.n, err, errlen);
+}
+
 static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen) {
     return pq_write_i64(w, (*leaf)++, v, err, errlen);
 }
@@ -142,21 +149,21 @@ int lake_append_event(lake_table *t, const event *e, int64_t day, int64_t now_us
     pq_writer *w = lake_table_writer(t, day, err, errlen);
     if (!w) return -1;
     int l = 0, rc = 0;
-    const char *tn = event_type_name(e->type);
     rc |= put_sv(w, &l, e->event_id, err, errlen);
-    rc |= put_sv(w, &l, sv_cstr(tn), err, errlen);
+    rc |= put_known(w, &l, e->type < EV_TYPE_COUNT ? (int)e->type : -1, sv_cstr(event_type_name(e->type)), err,
+                    errlen);
     rc |= put_i64(w, &l, e->ts_us, err, errlen);
     rc |= put_sv(w, &l, e->user_id, err, errlen);
     rc |= put_sv(w, &l, e->session_id, err, errlen);
     rc |= put_sv(w, &l, e->store_id, err, errlen);
-    rc |= put_sv(w, &l, e->store_type, err, errlen);
+    rc |= put_known(w, &l, event_store_type_id(e->store_type), e->store_type, err, errlen);
     int city = l;
     rc |= put_sv(w, &l, e->city, err, errlen);
     rc |= put_after(w, &l, city, e->province, err, errlen); /* a city's province and place */
     rc |= pq_write_f64_after(w, l++, city, e->lat, err, errlen);
     rc |= pq_write_f64_after(w, l++, city, e->lon, err, errlen);
     if (e->device.n > 0)
-        rc |= pq_write_str(w, l++, e->device.p, e->device.n, err, errlen);
+        rc |= put_known(w, &l, event_device_id(e->device), e->device, err, errlen);
     else
         rc |= pq_write_null(w, l++, err, errlen);
     if (e->type != EV_PURCHASE) {

@@ -190,6 +190,12 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
  * the key's last time before it hashes. Same result as the plain call; write key_leaf first in
  * the row. */
 int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen);
+/* pq_write_str for a string the caller has already numbered: id (0 <= id < PQ_STR_IDS) stands
+ * for exactly these bytes in every call on this leaf (an enum of the value: an event type).
+ * The writer then finds its dictionary entry by the id instead of hashing; the file is the same
+ * as pq_write_str's. Two different strings under one id on a leaf give a wrong file. */
+enum { PQ_STR_IDS = 16 };
+int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen);
 int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen);
 int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen);
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen);

@@ -168,8 +168,10 @@ int pq_delta_bytes_decode(const uint8_t *p, size_t len, size_t n, pq_bytes *prev
 int pq_bss_decode(const uint8_t *p, size_t len, size_t n, size_t width, uint8_t *dst, const char **why);
 
 /* ---- compression ---- */
-/* Appends the compressed form of src to out. zctx: a ZSTD_CCtx (may be NULL). */
-int pq_compress(int codec, int level, void *zctx, const void *src, size_t n, pq_text *out, char *err,
+/* Appends the compressed form of src to out. zctx: a ZSTD_CCtx (may be NULL). dense: src holds
+ * values that are nearly all distinct (random ids): zstd then skips faster over bytes where it
+ * finds no match but still entropy-codes the literals (see pq_enc.c); no effect on other codecs. */
+int pq_compress(int codec, int level, bool dense, void *zctx, const void *src, size_t n, pq_text *out, char *err,
                 size_t errlen);
 /* Reader-side decompression (pq_codec.c): a pq_decomp holds the codecs' contexts, created
  * on first use; one per reader. pq_decompress fills dst with exactly dn bytes (a size

@@ -9,8 +9,9 @@
  * abandoned for the rest of the row group when it would pass dict_max_bytes, or when the first
  * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
  * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
- * column continues PLAIN. A string appended with pq_write_str_after names a key column of the
- * same row whose value usually determines it (a product's name by its id): the entry that came
+ * column continues PLAIN; a string column given up as nearly all distinct has its pages
+ * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key
+ * column of the same row whose value usually determines it (a product's name by its id): the entry that came
  * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
  * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
  * boundaries near page_bytes, each page compressed, and the chunk goes out through the
@@ -31,7 +32,9 @@ enum { DICT_LIVE, DICT_DEFER, DICT_OFF };
 /* A live dictionary's table and entries stay within ~100 KiB, so they stay in a core's cache
  * between rows; larger ones (user or session ids) are cheaper built in one pass at flush. */
 enum { DICT_LIVE_MAX = 4096 };
-enum { DICT_FULL = -2 };
+/* dict_entry's refusals: the dictionary would pass dict_max_bytes; the values so far are nearly
+ * all distinct (then the column's pages are compressed as dense, see pq_compress). */
+enum { DICT_FULL = -2, DICT_DISTINCT = -3 };
 
 typedef struct {
     uint32_t off, len;
@@ -47,6 +50,7 @@ typedef struct {
     size_t cap_v;
     pq_text arena;         /* string bytes */
     int dstate;            /* DICT_LIVE, DICT_DEFER or DICT_OFF (see col_put) */
+    bool dense;            /* a string column turned OFF by DICT_DISTINCT in this row group */
     uint32_t *idx;         /* value -> entry */
     size_t cap_idx;
     pq_text dict;          /* entries, PLAIN encoded (strings: 4-byte length + bytes) */
@@ -57,6 +61,7 @@ typedef struct {
     size_t nd, cap_doff, cap_hs;
     uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
     size_t cap_fol;
+    uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
@@ -346,6 +351,7 @@ static int dict_to_plain(wcol *c, size_t n) {
     c->nv = nv;
     c->nd = 0;
     c->dict.len = 0;
+    memset(c->ids, 0, sizeof c->ids);
     if (c->bits > 16) {
         free(c->tab);
         c->tab = NULL;
@@ -377,8 +383,8 @@ static int dict_rehash(wcol *c) {
  * index in the row group. Hot path, hand-written: open addressing whose 8-byte slots hold
  * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
  * when the hashes agree, against the compact dictionary copy. Returns the entry, DICT_FULL
- * when a new entry would pass dict_max_bytes or the values so far are nearly all distinct
- * (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
+ * when a new entry would pass dict_max_bytes, DICT_DISTINCT when the values so far are nearly
+ * all distinct (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
 static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
     bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
     size_t vs = str ? vl : val_size(c->phys);
@@ -407,8 +413,8 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     }
     if (slot) return (uint32_t)slot - 1;
     size_t add = str ? 4 + (size_t)vl : vs, nd = c->nd;
-    if (c->dict.len + add > w->o.dict_max_bytes || nd >= UINT32_MAX - 1 || (i >= 16384 && nd > i - i / 8))
-        return DICT_FULL;
+    if (i >= 16384 && nd > i - i / 8) return DICT_DISTINCT;
+    if (c->dict.len + add > w->o.dict_max_bytes || nd >= UINT32_MAX - 1) return DICT_FULL;
     if (grow((void **)&c->doff, &c->cap_doff, nd + 1, sizeof *c->doff) ||
         grow((void **)&c->hs, &c->cap_hs, nd + 1, sizeof *c->hs))
         return -1;
@@ -456,23 +462,27 @@ static int guess_learn(wcol *c, int64_t ke, int64_t e) {
 }
 
 /* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
- * column stores the value's dictionary index; when the dictionary fills up (DICT_FULL) the
+ * column stores the value's dictionary index (found by the caller's id cid when there is one and
+ * it was seen in this dictionary, else by a guess from key, else by dict_entry); when the dictionary fills up (DICT_FULL) the
  * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
  * so far become PLAIN values. Inlined into each append (the per-value path of a streaming
  * writer: calls were a third of its instructions). */
 static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                         uint32_t vl, const wcol *key) {
+                                                         uint32_t vl, const wcol *key, int cid) {
     if (c->dstate == DICT_LIVE) {
         if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
-        int64_t ke = -1, e = key ? dict_guess(c, key, vp, vl, &ke) : -1;
+        int64_t ke = -1, e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
+        if (e < 0 && key) e = dict_guess(c, key, vp, vl, &ke);
         if (e < 0) {
             e = dict_entry(w, c, vp, vl, c->nv);
             if (e == -1 || (e >= 0 && ke >= 0 && guess_learn(c, ke, e))) return -1;
+            if (e >= 0 && cid >= 0) c->ids[cid] = (uint32_t)e + 1;
         }
         if (e >= 0) c->idx[c->nv] = (uint32_t)e;
         if (e < 0 || c->nd > DICT_LIVE_MAX) {
             if (dict_to_plain(c, e >= 0 ? c->nv + 1 : c->nv)) return -1;
             c->dstate = e >= 0 ? DICT_DEFER : DICT_OFF;
+            c->dense = e == DICT_DISTINCT && phys == PQ_PHYS_BYTE_ARRAY;
         }
         if (e < 0 && plain_put(c, vp, vl)) return -1;
     } else if (plain_put(c, vp, vl)) {
@@ -500,7 +510,10 @@ static int64_t dict_build_deferred(pq_writer *w, wcol *c) {
         }
         int64_t e = dict_entry(w, c, vp, vl, i);
         if (e == -1) return -1;
-        if (e == DICT_FULL) return 0;
+        if (e < 0) {
+            c->dense = e == DICT_DISTINCT && c->phys == PQ_PHYS_BYTE_ARRAY;
+            return 0;
+        }
         c->idx[i] = (uint32_t)e;
     }
     return (int64_t)c->nd;
@@ -533,8 +546,8 @@ static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* One row of a flat column: level entry (if any) and value (unless null). */
 static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                          uint32_t vl, bool ok, const wcol *key, char *err,
-                                                          size_t errlen) {
+                                                          uint32_t vl, bool ok, const wcol *key, int cid,
+                                                          char *err, size_t errlen) {
     if (!ok && c->max_def == 0) {
         pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
         return -1;
@@ -547,7 +560,7 @@ static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c,
     }
     c->n++;
     c->rows++;
-    if (ok && col_put(w, c, phys, vp, vl, key)) goto oom;
+    if (ok && col_put(w, c, phys, vp, vl, key, cid)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
@@ -565,7 +578,7 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
     for (size_t i = 0; i < n; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, err, errlen)) return -1;
+        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, -1, err, errlen)) return -1;
     }
     return 0;
 }
@@ -577,7 +590,17 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
         pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, -1, err, errlen);
+}
+
+int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen) {
+    wcol *c = flat_col(w, leaf, err, errlen);
+    if (!c) return -1;
+    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX || id < 0 || id >= PQ_STR_IDS) {
+        pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or id %d out of range", leaf, id);
+        return -1;
+    }
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, id, err, errlen);
 }
 
 int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen) {
@@ -588,7 +611,8 @@ int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size
         return -1;
     }
     const wcol *k = &w->cols[key_leaf];
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, -1, err,
+                    errlen);
 }
 
 /* The fixed-width single-value appends share this check of the column's physical type (key_leaf:
@@ -602,7 +626,7 @@ static inline int flat_fixed(pq_writer *w, int leaf, int key_leaf, int phys, con
         return -1;
     }
     const wcol *k = key_leaf >= 0 && !w->cols[key_leaf].max_rep ? &w->cols[key_leaf] : NULL;
-    return flat_put(w, c, phys, v, 0, true, k, err, errlen);
+    return flat_put(w, c, phys, v, 0, true, k, -1, err, errlen);
 }
 
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
@@ -627,7 +651,7 @@ int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err
 
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
-    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, err, errlen) : -1;
+    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, -1, err, errlen) : -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
@@ -660,7 +684,7 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
     for (size_t i = 0; i < nvals; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (col_put(w, c, c->phys, vp, vl, NULL)) goto oom;
+        if (col_put(w, c, c->phys, vp, vl, NULL, -1)) goto oom;
     }
     uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
     c->bytes += lb;
@@ -794,13 +818,11 @@ static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b) {
     return 0;
 }
 
-/* Compresses w->page and appends header + body to w->chunk. */
-
-/* Compresses len bytes at data and appends header + body to w->chunk. */
-static int emit_page(pq_writer *w, const char *data, size_t len, int type, int num_values, int encoding, char *err,
-                     size_t errlen) {
+/* Compresses len bytes at data (dense: see pq_compress) and appends header + body to w->chunk. */
+static int emit_page(pq_writer *w, const char *data, size_t len, int type, int num_values, int encoding, bool dense,
+                     char *err, size_t errlen) {
     w->comp.len = 0;
-    if (pq_compress(w->o.codec, w->o.zstd_level, w->zc, data, len, &w->comp, err, errlen)) return -1;
+    if (pq_compress(w->o.codec, w->o.zstd_level, dense, w->zc, data, len, &w->comp, err, errlen)) return -1;
     if (len > INT32_MAX || w->comp.len > INT32_MAX) {
         pq_seterr(err, errlen, "page too large");
         return -1;
@@ -865,7 +887,7 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
     if (flush_stats(c, ndict, k)) goto oom;
     if (ndict) {
         tus += c->dict.len;
-        if (emit_page(w, c->dict.data, c->dict.len, 2, (int)ndict, ENC_PLAIN, err, errlen)) return -1;
+        if (emit_page(w, c->dict.data, c->dict.len, 2, (int)ndict, ENC_PLAIN, false, err, errlen)) return -1;
         k->dict_off = (int64_t)w->offset;
         k->dict = true;
     }
@@ -895,8 +917,8 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
             goto oom;
         }
         tus += w->page.len;
-        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN, err,
-                      errlen))
+        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN,
+                      !ndict && c->dense, err, errlen))
             return -1;
         a = b;
         va += nvals;
@@ -921,7 +943,9 @@ static void col_reset(pq_writer *w, wcol *c) {
     c->arena.len = 0;
     c->dict.len = 0;
     c->nd = 0;
+    memset(c->ids, 0, sizeof c->ids);
     c->dstate = col_dict_allowed(w, c) ? DICT_LIVE : DICT_OFF;
+    c->dense = false;
     if (c->bits > 12) {
         free(c->tab);
         c->tab = NULL;

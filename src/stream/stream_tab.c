@@ -220,29 +220,6 @@ st_chan *st_agg_chan(st_agg *a, strview stype, strview device) {
 
 /* ---- dedup ids ---- */
 
-/* Hex digit values, -1 for any other byte: a table instead of three range tests per digit
- * (st_id_of reads 32 digits per event). */
-static const int8_t hex_digit[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-     0,  1,  2,  3,  4,  5,  6,  7,  8,  9, -1, -1, -1, -1, -1, -1,
-    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, 10, 11, 12, 13, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-static inline int hexval(char c) { return hex_digit[(unsigned char)c]; }
-
 /* Reversed-byte FNV-1a with a different final mix: independent of hash64, so that together
  * they make a 128-bit hash. */
 static uint64_t hash64_rev(const char *p, size_t n) {
@@ -262,20 +239,7 @@ static uint64_t hash64_rev(const char *p, size_t n) {
  * duplicate needs a 2^-128 coincidence). */
 st_id st_id_of(strview s) {
     st_id id = {0, 0};
-    if (s.n == 36 && s.p[8] == '-' && s.p[13] == '-' && s.p[18] == '-' && s.p[23] == '-') {
-        /* hot path: 32 hex digits at fixed positions, branch-free except for the bad flag */
-        static const uint8_t pos[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10, 11,
-                                        12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
-                                        26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
-        int bad = 0;
-        for (int i = 0; i < 16; i++) {
-            int v = hexval(s.p[pos[i]]), w = hexval(s.p[pos[16 + i]]);
-            bad |= v | w;
-            id.a = id.a << 4 | (uint64_t)(v & 15);
-            id.b = id.b << 4 | (uint64_t)(w & 15);
-        }
-        if (bad >= 0) return id;
-    }
+    if (event_uuid_pack(s, &id.a, &id.b)) return id;
     id.a = hash64(s.p, s.n);
     id.b = hash64_rev(s.p, s.n);
     return id;

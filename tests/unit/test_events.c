@@ -277,6 +277,49 @@ static void expect_reject(check_state *st, event_parser *p, event_type t, const 
     buf_free(&m);
 }
 
+/* The UUID check and packing (8 digits per word, event_uuid_pack) against the digit-at-a-time
+ * definition: every byte value at every position of a UUID, both cases, wrong lengths, and the
+ * digits' order in the 128 bits. */
+static bool uuid_ref(const char *u, size_t n, uint64_t *hi, uint64_t *lo) {
+    if (n != 36) return false;
+    *hi = *lo = 0;
+    for (int i = 0, d = 0; i < 36; i++) {
+        int c = (unsigned char)u[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-') return false;
+            continue;
+        }
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (v < 0) return false;
+        uint64_t *w = d < 16 ? hi : lo;
+        *w = *w << 4 | (uint64_t)v;
+        d++;
+    }
+    return true;
+}
+
+static void test_uuid_pack(check_state *st) {
+    CHECK_STATE(st);
+    const char *base[] = {"377a700a-57d2-4f06-b2f4-648f8f63c43e", "FFFFFFFF-0000-9999-AaFf-0123456789aB"};
+    int bad = 0;
+    for (int k = 0; k < 2; k++)
+        for (int pos = 0; pos < 36; pos++)
+            for (int c = 0; c < 256; c++) {
+                char u[37];
+                memcpy(u, base[k], 37);
+                u[pos] = (char)c;
+                uint64_t h1 = 0, l1 = 0, h2 = 1, l2 = 1;
+                bool r1 = uuid_ref(u, 36, &h1, &l1), r2 = event_uuid_pack((strview){u, 36}, &h2, &l2);
+                bad += r1 != r2 || (r1 && (h1 != h2 || l1 != l2));
+            }
+    CHECK_INTEQ(bad, 0);
+    uint64_t h, l;
+    CHECK(event_uuid_pack(SV("01234567-89ab-cdef-0123-456789ABCDEF"), &h, &l));
+    CHECK(h == 0x0123456789abcdefULL && l == 0x0123456789abcdefULL);
+    CHECK(!event_uuid_pack(SV("01234567-89ab-cdef-0123-456789ABCDE"), &h, &l));
+    CHECK(!event_uuid_pack(SV("01234567-89ab-cdef-0123-456789ABCDEF0"), &h, &l));
+}
+
 static void test_rejections(check_state *st) {
     CHECK_STATE(st);
     event_parser *p = event_parser_new();
@@ -680,6 +723,7 @@ int main(void) {
     RUN(&st, test_roundtrip);
     RUN(&st, test_rejections);
     RUN(&st, test_key_guess);
+    RUN(&st, test_uuid_pack);
     RUN(&st, test_differential);
     return CHECK_EXIT(&st);
 }
