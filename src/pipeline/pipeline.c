@@ -685,8 +685,11 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
         job_publish_status(j);
         ls->last_pub = now;
         ls->pub_records = j->stats.records;
-    } else if (j->live && j->stats.records != ls->pub_records && now - ls->last_pub >= STATUS_PUSH_US) {
-        job_publish_status(j); /* live input: new events reach /status (and dash's push) within STATUS_PUSH_US */
+    } else if (j->live && j->stats.records != ls->pub_records && now - ls->last_pub >= STATUS_PUSH_US &&
+               status_server_followed(j->status)) {
+        /* live input: new events reach a follower of /status (dash's push) within STATUS_PUSH_US;
+         * with nobody following, the once-a-second publish above is enough */
+        job_publish_status(j);
         ls->last_pub = now;
         ls->pub_records = j->stats.records;
     }
