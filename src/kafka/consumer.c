@@ -19,6 +19,7 @@ struct kafka_consumer {
     rd_kafka_queue_t *q;        /* the consumer queue (poll_batch reads it) */
     rd_kafka_message_t **batch; /* the messages handed out by the last poll_batch */
     size_t nbatch, capbatch;
+    unsigned rebalances;        /* rebalance callbacks so far */
     kafka_consumer_stats st;
     kafka_client_error cerr;    /* from error_cb */
 };
@@ -37,6 +38,7 @@ static void consumer_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                                   rd_kafka_topic_partition_list_t *parts, void *opaque) {
     kafka_consumer *c = opaque;
     int assigned = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    c->rebalances++;
     if (c->on_rebalance && parts->cnt > 0) {
         kafka_topic_partition *tp = calloc((size_t)parts->cnt, sizeof *tp);
         if (tp) {
@@ -251,12 +253,21 @@ int kafka_consumer_poll_batch(kafka_consumer *c, int timeout_ms, kafka_message *
         int64_t left = (deadline - time_mono_us()) / 1000;
         ssize_t got = rd_kafka_consume_batch_queue(c->q, left > 0 ? (int)left : 0, c->batch, 1);
         if (got <= 0) return 0;
+        ssize_t first = 0;
         if (max > 1) {
+            unsigned r0 = c->rebalances;
             ssize_t more = rd_kafka_consume_batch_queue(c->q, 0, c->batch + 1, max - 1);
             if (more > 0) got += more;
+            /* A rebalance served by the second call came after the first message, which the
+             * caller would now see after its callback (and perhaps after new start offsets that
+             * do not count it): drop it; it is read again from the position the callback set. */
+            if (c->rebalances != r0 && !c->batch[0]->err) {
+                rd_kafka_message_destroy(c->batch[0]);
+                first = 1;
+            }
         }
         int rc = 0;
-        for (ssize_t i = 0; i < got; i++) {
+        for (ssize_t i = first; i < got; i++) {
             rd_kafka_message_t *m = c->batch[i];
             if (rc == 0 && !m->err) {
                 consumer_fill(c, m, &out[c->nbatch]);
