@@ -235,6 +235,10 @@ int dash_status_fetch_after(const char *base_url, uint64_t after, long wait_ms, 
 typedef void (*dash_notify_fn)(void *ctx);
 int dash_engine_feed_start(dash_engine *e, dash_notify_fn notify, void *ctx, char *err, size_t errlen);
 void dash_engine_feed_stop(dash_engine *e);
+/* How many clients follow the push (the server's SSE connections). With none, the feed follows
+ * the stream at most every 250 ms instead of at every publish (answers may then be that much
+ * older); a first client wakes it at once. */
+void dash_engine_set_watchers(dash_engine *e, unsigned n);
 /* The change counter (0 before the first status) and, in out, the SSE payload of the latest
  * change: {"seq":N,"epoch":E,"newest_event_at":T|null,"stream_error":S|null}. */
 uint64_t dash_engine_live(dash_engine *e, buf_t *out);

@@ -70,13 +70,14 @@ struct dash_engine {
     char status_err[256];
     dash_prov prov;                          /* the status's open windows (guarded by smu) */
     /* the feed (dash_engine_feed_start): its thread, stop flag and the change counter, guarded
-     * by fmu; fcv wakes its once-a-second wait at stop */
+     * by fmu; fcv wakes its waits at stop and when a first client follows the push */
     pthread_mutex_t fmu;
     pthread_cond_t fcv;
     pthread_t feed;
     bool feed_on, feed_stop;
     atomic_bool feed_cancel;                 /* feed_stop for the fetch in flight (no lock) */
     bool feed_passive;                       /* the stream cannot long-poll: answers fetch (smu) */
+    unsigned watchers;                       /* clients following the push (fmu) */
     dash_notify_fn notify;
     void *notify_ctx;
     uint64_t live_seq;
@@ -507,6 +508,11 @@ static void status_refresh(dash_engine *e) {
 
 #define FEED_WAIT_MS 5000L /* the stream answers a long poll within 5 s (pipeline/status.c) */
 #define FEED_EAGER_US (10 * TIME_US_PER_SEC)
+/* Why a pace: a live stream publishes up to 20 times a second, and following every publish
+ * (fetch, parse, install) was most of `ecom run`'s CPU with no page open (docs/benchmarks.md,
+ * "Latency"). With no client on the push, the feed asks at most this often; a page that opens
+ * wakes it at once. */
+#define FEED_UNWATCHED_MS 250L
 
 /* Installs a fetched status (or its error) as the engine's, under smu; a new epoch (a commit)
  * makes the next answer re-list the lake at once instead of within poll_interval. Returns
@@ -562,6 +568,28 @@ static bool feed_wait(dash_engine *e, long ms) {
     return e->feed_stop;
 }
 
+/* Waits up to ms while nobody follows the push; true when stopping. Holding fmu. */
+static bool feed_wait_unwatched(dash_engine *e, long ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!e->feed_stop && e->watchers == 0)
+        if (pthread_cond_timedwait(&e->fcv, &e->fmu, &until)) break;
+    return e->feed_stop;
+}
+
+void dash_engine_set_watchers(dash_engine *e, unsigned n) {
+    pthread_mutex_lock(&e->fmu);
+    e->watchers = n;
+    pthread_cond_broadcast(&e->fcv);
+    pthread_mutex_unlock(&e->fmu);
+}
+
 /* The feed thread: long polls /status?after=<last version>; a stream that is down is asked again
  * after 1 s. A stream that answers without a version cannot long-poll (an older ecom, a test's
  * fake): the feed then goes passive for good, answers fetch the status as without a feed (at
@@ -595,7 +623,8 @@ static void *feed_main(void *arg) {
         answered = answered || rc == 0;
         long retry_ms = !answered && time_mono_us() - t0 < FEED_EAGER_US ? 100 : 1000;
         pthread_mutex_lock(&e->fmu);
-        bool stop = ver == 0 ? feed_wait(e, retry_ms) : e->feed_stop;
+        bool stop = ver == 0 ? feed_wait(e, retry_ms)
+                             : e->watchers ? e->feed_stop : feed_wait_unwatched(e, FEED_UNWATCHED_MS);
         while (!stop && rc == 0 && nv == 0) { /* passive: heartbeats only */
             fn = e->notify;
             ctx = e->notify_ctx;

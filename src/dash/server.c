@@ -496,6 +496,7 @@ static void sse_free(void *cls) {
     else s->sse_head = k->next;
     if (k->next) k->next->prev = k->prev;
     s->sse_n--;
+    dash_engine_set_watchers(s->engine, s->sse_n);
     pthread_cond_broadcast(&s->sse_cv);
     pthread_mutex_unlock(&s->sse_mu);
     buf_free(&k->out);
@@ -530,6 +531,7 @@ static enum MHD_Result serve_sse(dash_server *s, struct MHD_Connection *c) {
     if (s->sse_head) s->sse_head->prev = k;
     s->sse_head = k;
     s->sse_n++;
+    dash_engine_set_watchers(s->engine, s->sse_n);
     pthread_mutex_unlock(&s->sse_mu);
     return send_response(c, MHD_HTTP_OK, r, "text/event-stream", false);
 }

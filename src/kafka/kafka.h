@@ -210,6 +210,13 @@ kafka_consumer *kafka_consumer_new(const kafka_consumer_config *cfg, char *err, 
  * errors are counted in the stats and poll goes on. Rebalance callbacks run in here. */
 int kafka_consumer_poll(kafka_consumer *c, int timeout_ms, kafka_message *out, char *err, size_t errlen);
 
+/* The same for up to max messages: waits up to timeout_ms for the first, then adds only what
+ * is already queued (a live stream's event is never held back to fill a batch). *n messages in
+ * out[0..*n), in the order poll would return them; their pointers stay valid until the next
+ * poll, poll_batch or free. 0 (also when none came), or -1 on a fatal error (err). */
+int kafka_consumer_poll_batch(kafka_consumer *c, int timeout_ms, kafka_message *out, size_t max, size_t *n,
+                              char *err, size_t errlen);
+
 /* Commits offsets synchronously (offset = next message to read, i.e. last processed + 1). */
 int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n,
                           char *err, size_t errlen);

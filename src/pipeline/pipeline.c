@@ -658,6 +658,14 @@ static bool loop_by_time(const pipeline_job *j) {
     return j->src.ops->advance_us && (j->live || !job_file_input(j));
 }
 
+/* Whether the 50 ms push of new events is worth rendering. With nobody following /status (no
+ * long poll waiting), the once-a-second publish is enough when a push skipped now is made up at
+ * the next turn, which comes within 50 ms when the source's poll never blocks for long (Kafka:
+ * no ready op, source.h). A pipe's next turn waits for its next line, so there every push is made. */
+static bool loop_push_wanted(const pipeline_job *j) {
+    return j->src.ops->ready || status_server_followed(j->status);
+}
+
 static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
     const source_ops *o = j->src.ops;
     bool stopping = loop_stopping(j, stop, ls), idle = true, end = false;
@@ -682,7 +690,8 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
         job_publish_status(j);
         ls->last_pub = now;
         ls->pub_records = j->stats.records;
-    } else if (j->live && j->stats.records != ls->pub_records && now - ls->last_pub >= STATUS_PUSH_US) {
+    } else if (j->live && j->stats.records != ls->pub_records && now - ls->last_pub >= STATUS_PUSH_US &&
+               loop_push_wanted(j)) {
         job_publish_status(j); /* live input: new events reach /status (and dash's push) within STATUS_PUSH_US */
         ls->last_pub = now;
         ls->pub_records = j->stats.records;

@@ -320,6 +320,9 @@ status_server *status_server_start(const char *listen, char *err, size_t errlen)
 void status_server_publish(status_server *s, const char *status_json, size_t n1, const char *metrics,
                            size_t n2);
 void status_server_stop(status_server *s);
+/* True while a client follows the pushes: a long poll (GET /status?after=N) is waiting, or one
+ * that waited ended within the last 100 ms (the follower is asking again). NULL: false. */
+bool status_server_followed(status_server *s);
 /* Builds the /status JSON and /metrics text from the job. */
 int job_status_render(pipeline_job *j, buf_t *json, buf_t *prom);
 

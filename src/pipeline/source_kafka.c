@@ -13,9 +13,13 @@
 
 #include "pipeline/pipeline_internal.h"
 
+/* Records per consumer poll: what the loop asks for is capped here (the stack arrays). */
+#define KAFKA_POLL_MAX 256
+
 typedef struct {
     kafka_consumer *consumer;
-    char name[300];                /* "topic:partition" of the last record */
+    char (*names)[300];            /* "topic:partition" per (partition, topic), made on first use */
+    kafka_message msg[KAFKA_POLL_MAX];
 } kafka_src;
 
 static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, size_t n) {
@@ -89,22 +93,38 @@ static int kafka_seek(input_source *s, char *err, size_t errlen) {
     return k->consumer ? 0 : -1;
 }
 
-/* One message (the consumer returns one per poll) within 50 ms; messages of partitions this
- * instance does not own (scale-out, during a rebalance) are skipped. */
+/* The name of (partition, topic) for `rejected`, made once: formatting it per record cost more
+ * than the rest of the source's work. NULL when out of memory. */
+static const char *kafka_name(kafka_src *k, const pipeline_job *j, int p, int t) {
+    if (!k->names && !(k->names = calloc((size_t)j->nparts * KAFKA_NTOPICS, sizeof *k->names))) return NULL;
+    char *n = k->names[p * KAFKA_NTOPICS + t];
+    if (!n[0]) snprintf(n, sizeof k->names[0], "%s:%d", j->cfg->topics[t], p);
+    return n;
+}
+
+/* The records the consumer has (up to max) within 50 ms; messages of partitions this instance
+ * does not own (scale-out, during a rebalance) are skipped. */
 static int kafka_poll(input_source *s, source_record *out, size_t max, size_t *n, char *err, size_t errlen) {
     kafka_src *k = s->ctx;
     pipeline_job *j = s->job;
-    kafka_message m;
+    size_t got = 0;
     *n = 0;
+    if (max > KAFKA_POLL_MAX) max = KAFKA_POLL_MAX;
     if (max == 0) return 0;
-    int rc = kafka_consumer_poll(k->consumer, 50, &m, err, errlen);
-    if (rc <= 0) return rc;
-    int t = job_topic_index(j, m.topic);
-    if (t < 0 || m.partition < 0 || m.partition >= j->nparts || (j->owned && !j->owned[m.partition])) return 0;
-    snprintf(k->name, sizeof k->name, "%s:%d", m.topic, m.partition);
-    out[0] = (source_record){.part = m.partition, .stream = t, .offset = m.offset, .next = m.offset + 1,
-                             .ts_us = m.timestamp_us, .val = m.val ? m.val : "", .len = m.vlen, .name = k->name};
-    *n = 1;
+    if (kafka_consumer_poll_batch(k->consumer, 50, k->msg, max, &got, err, errlen)) return -1;
+    for (size_t i = 0; i < got; i++) {
+        const kafka_message *m = &k->msg[i];
+        int t = job_topic_index(j, m->topic);
+        if (t < 0 || m->partition < 0 || m->partition >= j->nparts || (j->owned && !j->owned[m->partition])) continue;
+        const char *name = kafka_name(k, j, m->partition, t);
+        if (!name) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        out[(*n)++] = (source_record){.part = m->partition, .stream = t, .offset = m->offset, .next = m->offset + 1,
+                                      .ts_us = m->timestamp_us, .val = m->val ? m->val : "", .len = m->vlen,
+                                      .name = name};
+    }
     return 0;
 }
 
@@ -203,6 +223,7 @@ static void kafka_close(input_source *s) {
     kafka_src *k = s->ctx;
     if (!k) return;
     kafka_consumer_free(k->consumer);
+    free(k->names);
     free(k);
     s->ctx = NULL;
 }

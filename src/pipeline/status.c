@@ -1,7 +1,7 @@
 /*
  * pipeline/status.c — `ecom stream --listen`: GET /status (JSON) and GET /metrics (Prometheus
  * text). The job thread renders both documents (once a second; live input: also within 50 ms of
- * new events) and publishes them; the server's threads (libmicrohttpd, one per connection) only
+ * new events while a client follows the long poll) and publishes them; the server's threads (libmicrohttpd, one per connection) only
  * copy the latest under a mutex, so a slow or hostile client can never stall the stream.
  *
  * Push: every publish numbers the document (X-Ecom-Status-Version). GET /status?after=N
@@ -18,6 +18,9 @@
 #include "pipeline/pipeline_internal.h"
 
 #define STATUS_WAIT_US (5 * TIME_US_PER_SEC) /* longest long poll (dash's fetch allows more) */
+/* A long poll that ended this recently still counts as waiting: a follower re-asks right after
+ * each answer, and the few milliseconds in between must not skip a push. */
+#define STATUS_FOLLOW_GRACE_US (100 * TIME_US_PER_MS)
 
 struct status_server {
     struct MHD_Daemon *d;
@@ -25,6 +28,8 @@ struct status_server {
     pthread_cond_t cv;       /* broadcast on publish and stop */
     bool stopping;
     uint64_t version;        /* publishes so far */
+    unsigned waiting;        /* long polls waiting now */
+    int64_t last_wait_us;    /* monotonic time the last long poll ended */
     char *json, *prom;
     size_t njson, nprom;
 };
@@ -59,8 +64,20 @@ static void wait_newer(status_server *s, const char *after) {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += STATUS_WAIT_US / TIME_US_PER_SEC;
+    if (s->stopping || s->version != (uint64_t)n) return; /* answered at once: not a follower's wait */
+    s->waiting++;
     while (!s->stopping && s->version == (uint64_t)n)
         if (pthread_cond_timedwait(&s->cv, &s->mu, &until)) break; /* ETIMEDOUT: answer with what is there */
+    s->waiting--;
+    s->last_wait_us = time_mono_us();
+}
+
+bool status_server_followed(status_server *s) {
+    if (!s) return false;
+    pthread_mutex_lock(&s->mu);
+    bool f = s->waiting > 0 || (s->last_wait_us && time_mono_us() - s->last_wait_us < STATUS_FOLLOW_GRACE_US);
+    pthread_mutex_unlock(&s->mu);
+    return f;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,

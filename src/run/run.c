@@ -117,10 +117,12 @@ static void *run_gen_main(void *arg) {
 /* The embedded broker (librdkafka's mock cluster) answers a fetch that finds no data only after
  * the consumer's whole fetch.wait.max.ms (500 ms by default), where a real broker answers as
  * soon as data arrives: every event would wait up to half a second in the broker. So the
- * stream asks it to wait RUN_FETCH_WAIT at most (measured: bench/bench_latency.sh). The user's
- * settings come after it and win; $ECOM_KAFKA_CONF alone (no settings given) is left as is.
- * Returns a NULL-terminated copy to free, or NULL (then use cfg->kafka_settings). */
-#define RUN_FETCH_WAIT "fetch.wait.max.ms=10"
+ * stream asks it to wait RUN_FETCH_WAIT at most (measured: bench/bench_latency.sh). Each wait
+ * is one empty fetch round trip between two threads of this process: 20 ms adds at most 20 ms
+ * to an event's way to the page and costs half the CPU of 10 ms (docs/benchmarks.md, "Latency").
+ * The user's settings come after it and win; $ECOM_KAFKA_CONF alone (no settings given) is left
+ * as is. Returns a NULL-terminated copy to free, or NULL (then use cfg->kafka_settings). */
+#define RUN_FETCH_WAIT "fetch.wait.max.ms=20"
 static const char **run_stream_settings(const run_config *c) {
     const char *env = getenv("ECOM_KAFKA_CONF");
     if (c->brokers || (!c->kafka_settings && env && *env)) return NULL;

@@ -14,6 +14,8 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dashlib import ECOM, Cases  # noqa: E402
 
+ECOM_OPT = os.environ.get("ECOM_OPT", "build/ecom")
+
 TMP = os.environ.get("TEST_TMP", "/tmp/ecom-test-run")
 os.makedirs(TMP, exist_ok=True)
 
@@ -170,9 +172,83 @@ def run_restart_keeps_every_event(cs):
     cs.check(rows == n, "raw rows %d != generated events %d" % (rows, n))
 
 
+def cpu_seconds(pid):
+    """user + sys CPU time of process pid so far (all its threads), from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# What `ecom run` may spend with no page open, in CPU-seconds per minute (optimised build, default
+# 50 events/s), and how often its stream may publish /status then. Measured (docs/benchmarks.md,
+# "Latency"): 5.0-7.4 CPU-s and 20 publishes a second when the dashboard followed every publish
+# with nobody watching; 3-4 CPU-s and about 5 a second since it does not. The CPU budget is a
+# backstop against a gross regression on a loaded box; the publish rate is the mechanism.
+IDLE_CPU_PER_MIN = 5.4
+IDLE_PUBLISH_PER_S = 10
+IDLE_WINDOW_S = 15
+
+
+def status_version(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return int(r.headers.get("X-Ecom-Status-Version") or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def run_idle_cpu(cs):
+    """`ecom run` with no browser: its CPU time over IDLE_WINDOW_S (after the stream has read its
+    first events) stays under the budget, while the pipeline goes on reading events."""
+    data = os.path.join(TMP, "data-idle")
+    out_path, err_path = os.path.join(TMP, "idle.out"), os.path.join(TMP, "idle.err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        p = subprocess.Popen([ECOM_OPT, "run", "--out", data, "--listen", "127.0.0.1:0", "--seed", "5", "--quiet"],
+                             stdout=out, stderr=err)
+    try:
+        def status_url():
+            if p.poll() is not None:
+                return "exited"
+            m = re.search(r"stream status (http://127\.0\.0\.1:\d+/status)", open(out_path).read())
+            return m.group(1) if m else None
+        url = wait_for(status_url, 30, 0.1)
+        if not url or url == "exited":
+            cs.check(False, "no stream status URL: %s" % open(err_path).read()[-1000:])
+            return
+
+        def records():
+            j = get_json(url)
+            return j and j.get("counters", {}).get("records", 0)
+        r0 = wait_for(records, 30, 0.2)
+        if not r0:
+            cs.check(False, "the stream read no event in 30 s")
+            return
+        c0, t0, v0 = cpu_seconds(p.pid), time.monotonic(), status_version(url)
+        time.sleep(IDLE_WINDOW_S)  # the measurement window, not a readiness wait
+        c1, t1, v1 = cpu_seconds(p.pid), time.monotonic(), status_version(url)
+        r1 = records() or 0
+        per_min = (c1 - c0) * 60 / (t1 - t0)
+        pubs = (v1 - v0) / (t1 - t0)
+        print("  idle ecom run: %.2f CPU-s in %.1f s = %.2f CPU-s per minute (budget %.1f); %.1f status publishes/s; "
+              "%d events read; load %s" % (c1 - c0, t1 - t0, per_min, IDLE_CPU_PER_MIN, pubs, r1 - r0,
+                                           open("/proc/loadavg").read().split()[0]))
+        cs.check(r1 > r0, "the stream read no event during the window (%d -> %d)" % (r0, r1))
+        cs.check(v0 > 0 and pubs < IDLE_PUBLISH_PER_S, "%.1f status publishes per second with no page open (at most %d)"
+                 % (pubs, IDLE_PUBLISH_PER_S))
+        cs.check(per_min < IDLE_CPU_PER_MIN, "idle ecom run used %.2f CPU-s per minute (budget %.1f)"
+                 % (per_min, IDLE_CPU_PER_MIN))
+        p.send_signal(signal.SIGINT)
+        cs.check(p.wait(timeout=60) == 0, "exit: %s" % open(err_path).read()[-1000:])
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 if __name__ == "__main__":
     cs = Cases()
     cs.run(run_bad_usage)
     cs.run(run_smoke)
     cs.run(run_restart_keeps_every_event)
+    cs.run(run_idle_cpu)
     sys.exit(1 if cs.failed else 0)

@@ -184,6 +184,68 @@ static void test_consumer_rebalance_and_commit(check_state *st) {
     kafka_mock_stop(m);
 }
 
+/* poll_batch: every message once, in offset order, several per call (rebalance callbacks served
+ * inside it); and a lone new message is returned as soon as it arrives, not after the whole
+ * timeout (librdkafka's own batch call waits until the batch is full or the time is up). */
+static void test_consumer_poll_batch(check_state *st) {
+    CHECK_STATE(st);
+    char err[512] = "";
+    const char *topics[] = {"orders"};
+    kafka_mock *m = kafka_mock_start(topics, 1, 1, err, sizeof err);
+    CHECK(m != NULL);
+    if (!m) return;
+    const char *bs = kafka_mock_bootstraps(m);
+    kafka_producer *p = kafka_producer_new(bs, 5 * TIME_US_PER_SEC, err, sizeof err);
+    CHECK(p != NULL);
+    if (!p) { kafka_mock_stop(m); return; }
+    enum { N = 500, MAX = 64 };
+    for (int i = 0; i < N; i++) {
+        char v[16];
+        int n = snprintf(v, sizeof v, "%d", i);
+        CHECK(kafka_producer_send(p, "orders", "k", 1, v, (size_t)n, err, sizeof err) == 0);
+    }
+    CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
+    rebalance_log log = {.start_at = KAFKA_OFFSET_BEGINNING};
+    kafka_consumer_config cfg = {
+        .brokers = bs, .group_id = "g-batch", .topics = topics, .ntopics = 1,
+        .timeout_us = 5 * TIME_US_PER_SEC, .on_rebalance = on_rebalance, .ctx = &log,
+    };
+    kafka_consumer *c = kafka_consumer_new(&cfg, err, sizeof err);
+    CHECK(c != NULL);
+    if (!c) { kafka_producer_free(p); kafka_mock_stop(m); return; }
+    kafka_message msg[MAX];
+    int got = 0, out_of_order = 0, biggest = 0;
+    int64_t t_end = time_mono_us() + 20 * TIME_US_PER_SEC;
+    while (got < N && time_mono_us() < t_end) {
+        size_t n = 0;
+        CHECK(kafka_consumer_poll_batch(c, 200, msg, MAX, &n, err, sizeof err) == 0);
+        for (size_t i = 0; i < n; i++, got++) {
+            char want[16];
+            int wl = snprintf(want, sizeof want, "%d", got);
+            if (msg[i].offset != got || msg[i].vlen != (size_t)wl || memcmp(msg[i].val, want, (size_t)wl)) out_of_order++;
+        }
+        if ((int)n > biggest) biggest = (int)n;
+    }
+    CHECK_INTEQ(got, N);
+    CHECK_INTEQ(out_of_order, 0);
+    CHECK(biggest > 1);
+    CHECK(biggest <= MAX);
+    CHECK_INTEQ(log.assigned_calls, 1);
+
+    CHECK(kafka_producer_send(p, "orders", "k", 1, "last", 4, err, sizeof err) == 0);
+    CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
+    int64_t t0 = time_mono_us();
+    size_t n = 0;
+    CHECK(kafka_consumer_poll_batch(c, 10000, msg, MAX, &n, err, sizeof err) == 0);
+    int64_t waited = time_mono_us() - t0;
+    CHECK_INTEQ(n, 1);
+    if (n == 1) CHECK(msg[0].offset == N && msg[0].vlen == 4 && !memcmp(msg[0].val, "last", 4));
+    CHECK(waited < 5 * TIME_US_PER_SEC); /* the mock answers within its 500 ms fetch wait */
+    kafka_producer_free(p);
+    kafka_consumer_free(c);
+    kafka_mock_stop(m);
+}
+
 /* A broker that goes away: messages fail within the producer's time limit and are counted. */
 static void test_producer_counts_failed_deliveries(check_state *st) {
     CHECK_STATE(st);
@@ -323,6 +385,7 @@ int main(void) {
     RUN(&st, test_unreachable_broker_fails_fast);
     RUN(&st, test_producer_delivers_and_partitions_by_key);
     RUN(&st, test_consumer_rebalance_and_commit);
+    RUN(&st, test_consumer_poll_batch);
     RUN(&st, test_producer_counts_failed_deliveries);
     return CHECK_EXIT(&st);
 }
