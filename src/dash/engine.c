@@ -553,8 +553,9 @@ static bool feed_install(dash_engine *e, int rc, buf_t *b, const char *ferr) {
     return changed;
 }
 
-/* Waits up to ms for a stop; true when stopping. Holding fmu. */
-static bool feed_wait(dash_engine *e, long ms) {
+/* Waits up to ms for a stop; true when stopping. With unwatched, a browser that starts
+ * following the push (dash_engine_set_watchers) also ends the wait. Holding fmu. */
+static bool feed_wait(dash_engine *e, long ms, bool unwatched) {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
@@ -563,22 +564,7 @@ static bool feed_wait(dash_engine *e, long ms) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    while (!e->feed_stop)
-        if (pthread_cond_timedwait(&e->fcv, &e->fmu, &until)) break;
-    return e->feed_stop;
-}
-
-/* Waits up to ms while nobody follows the push; true when stopping. Holding fmu. */
-static bool feed_wait_unwatched(dash_engine *e, long ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    while (!e->feed_stop && e->watchers == 0)
+    while (!e->feed_stop && !(unwatched && e->watchers != 0))
         if (pthread_cond_timedwait(&e->fcv, &e->fmu, &until)) break;
     return e->feed_stop;
 }
@@ -623,15 +609,15 @@ static void *feed_main(void *arg) {
         answered = answered || rc == 0;
         long retry_ms = !answered && time_mono_us() - t0 < FEED_EAGER_US ? 100 : 1000;
         pthread_mutex_lock(&e->fmu);
-        bool stop = ver == 0 ? feed_wait(e, retry_ms)
-                             : e->watchers ? e->feed_stop : feed_wait_unwatched(e, FEED_UNWATCHED_MS);
+        bool stop = ver == 0 ? feed_wait(e, retry_ms, false)
+                             : e->watchers ? e->feed_stop : feed_wait(e, FEED_UNWATCHED_MS, true);
         while (!stop && rc == 0 && nv == 0) { /* passive: heartbeats only */
             fn = e->notify;
             ctx = e->notify_ctx;
             pthread_mutex_unlock(&e->fmu);
             if (fn) fn(ctx);
             pthread_mutex_lock(&e->fmu);
-            stop = feed_wait(e, 1000);
+            stop = feed_wait(e, 1000, false);
         }
         pthread_mutex_unlock(&e->fmu);
         if (stop) break;
