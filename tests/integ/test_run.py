@@ -39,20 +39,34 @@ def get_json(url):
         return None
 
 
+STATUS_RE = r"stream status (http://127\.0\.0\.1:\d+/status)"
+
+
+def start_run(exe, data, tag, extra):
+    """Starts `exe run --out data --listen 127.0.0.1:0 extra...`, stdout and stderr in TMP/tag.*."""
+    out_path, err_path = os.path.join(TMP, tag + ".out"), os.path.join(TMP, tag + ".err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        p = subprocess.Popen([exe, "run", "--out", data, "--listen", "127.0.0.1:0"] + extra, stdout=out, stderr=err)
+    return p, out_path, err_path
+
+
+def printed(p, out_path, pattern, limit_s=30):
+    """The first group of pattern once the run prints it; None if it exits or limit_s passes."""
+    def seen():
+        if p.poll() is not None:
+            return "exited"
+        m = re.search(pattern, open(out_path).read())
+        return m.group(1) if m else None
+    got = wait_for(seen, limit_s, 0.1)
+    return None if got == "exited" else got
+
+
 def run_smoke(cs):
     data = os.path.join(TMP, "data")
-    out_path, err_path = os.path.join(TMP, "run.out"), os.path.join(TMP, "run.err")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen([ECOM, "run", "--out", data, "--listen", "127.0.0.1:0", "--rate", "50",
-                              "--users", "500", "--seed", "11"], stdout=out, stderr=err)
+    p, out_path, err_path = start_run(ECOM, data, "run", ["--rate", "50", "--users", "500", "--seed", "11"])
     try:
-        def url_line():
-            if p.poll() is not None:
-                return "exited"
-            m = re.search(r"dashboard at (http://127\.0\.0\.1:\d+)/", open(out_path).read())
-            return m.group(1) if m else None
-        base = wait_for(url_line, 30, 0.1)
-        if not base or base == "exited":
+        base = printed(p, out_path, r"dashboard at (http://127\.0\.0\.1:\d+)/")
+        if not base:
             cs.check(False, "no dashboard URL printed: %r %s" % (open(out_path).read(), open(err_path).read()[-2000:]))
             return
         t0 = time.monotonic()
@@ -126,18 +140,10 @@ def run_bad_usage(cs):
 def run_once(data, tag, min_records):
     """Starts ecom run on data, waits until the stream has read min_records, stops it with SIGINT;
     returns the number of events the generator reports."""
-    out_path, err_path = os.path.join(TMP, tag + ".out"), os.path.join(TMP, tag + ".err")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen([ECOM, "run", "--out", data, "--listen", "127.0.0.1:0", "--rate", "100",
-                              "--users", "300", "--seed", tag], stdout=out, stderr=err)
+    p, out_path, err_path = start_run(ECOM, data, tag, ["--rate", "100", "--users", "300", "--seed", tag])
     try:
-        def status_url():
-            if p.poll() is not None:
-                return "exited"
-            m = re.search(r"stream status (http://127\.0\.0\.1:\d+/status)", open(out_path).read())
-            return m.group(1) if m else None
-        url = wait_for(status_url, 30, 0.1)
-        assert url and url != "exited", "no stream status URL: %s" % open(err_path).read()[-1000:]
+        url = printed(p, out_path, STATUS_RE)
+        assert url, "no stream status URL: %s" % open(err_path).read()[-1000:]
 
         def enough():
             j = get_json(url)
@@ -201,18 +207,10 @@ def run_idle_cpu(cs):
     """`ecom run` with no browser: its CPU time over IDLE_WINDOW_S (after the stream has read its
     first events) stays under the budget, while the pipeline goes on reading events."""
     data = os.path.join(TMP, "data-idle")
-    out_path, err_path = os.path.join(TMP, "idle.out"), os.path.join(TMP, "idle.err")
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen([ECOM_OPT, "run", "--out", data, "--listen", "127.0.0.1:0", "--seed", "5", "--quiet"],
-                             stdout=out, stderr=err)
+    p, out_path, err_path = start_run(ECOM_OPT, data, "idle", ["--seed", "5", "--quiet"])
     try:
-        def status_url():
-            if p.poll() is not None:
-                return "exited"
-            m = re.search(r"stream status (http://127\.0\.0\.1:\d+/status)", open(out_path).read())
-            return m.group(1) if m else None
-        url = wait_for(status_url, 30, 0.1)
-        if not url or url == "exited":
+        url = printed(p, out_path, STATUS_RE)
+        if not url:
             cs.check(False, "no stream status URL: %s" % open(err_path).read()[-1000:])
             return
 
