@@ -135,6 +135,22 @@ static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, 
         if (!strcmp(parts[i].topic, "orders")) parts[i].offset = log->start_at;
 }
 
+/* A producer on mock m that has sent n messages "0".."n-1" (key "k") to orders and flushed
+ * them; NULL when it could not be made. The caller frees it. */
+static kafka_producer *orders_sent(check_state *st, kafka_mock *m, int n, char *err, size_t errlen) {
+    CHECK_STATE(st);
+    kafka_producer *p = kafka_producer_new(kafka_mock_bootstraps(m), 5 * TIME_US_PER_SEC, err, errlen);
+    CHECK(p != NULL);
+    if (!p) return NULL;
+    for (int i = 0; i < n; i++) {
+        char v[16];
+        int k = snprintf(v, sizeof v, "%d", i);
+        CHECK(kafka_producer_send(p, "orders", "k", 1, v, (size_t)k, err, errlen) == 0);
+    }
+    CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
+    return p;
+}
+
 static void test_consumer_rebalance_and_commit(check_state *st) {
     CHECK_STATE(st);
     char err[512] = "";
@@ -143,15 +159,8 @@ static void test_consumer_rebalance_and_commit(check_state *st) {
     CHECK(m != NULL);
     if (!m) return;
     const char *bs = kafka_mock_bootstraps(m);
-    kafka_producer *p = kafka_producer_new(bs, 5 * TIME_US_PER_SEC, err, sizeof err);
-    CHECK(p != NULL);
+    kafka_producer *p = orders_sent(st, m, 10, err, sizeof err);
     if (!p) { kafka_mock_stop(m); return; }
-    for (int i = 0; i < 10; i++) {
-        char v[8];
-        int n = snprintf(v, sizeof v, "%d", i);
-        CHECK(kafka_producer_send(p, "orders", "k", 1, v, (size_t)n, err, sizeof err) == 0);
-    }
-    CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
     kafka_producer_free(p);
 
     rebalance_log log = {.start_at = 7};
@@ -195,16 +204,9 @@ static void test_consumer_poll_batch(check_state *st) {
     CHECK(m != NULL);
     if (!m) return;
     const char *bs = kafka_mock_bootstraps(m);
-    kafka_producer *p = kafka_producer_new(bs, 5 * TIME_US_PER_SEC, err, sizeof err);
-    CHECK(p != NULL);
-    if (!p) { kafka_mock_stop(m); return; }
     enum { N = 500, MAX = 64 };
-    for (int i = 0; i < N; i++) {
-        char v[16];
-        int n = snprintf(v, sizeof v, "%d", i);
-        CHECK(kafka_producer_send(p, "orders", "k", 1, v, (size_t)n, err, sizeof err) == 0);
-    }
-    CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
+    kafka_producer *p = orders_sent(st, m, N, err, sizeof err);
+    if (!p) { kafka_mock_stop(m); return; }
     rebalance_log log = {.start_at = KAFKA_OFFSET_BEGINNING};
     kafka_consumer_config cfg = {
         .brokers = bs, .group_id = "g-batch", .topics = topics, .ntopics = 1,

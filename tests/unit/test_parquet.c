@@ -542,27 +542,35 @@ static int write_keyed(bool after, membuf *mb, char *err, size_t errlen) {
     return rc ? -1 : 0;
 }
 
-/* The _after appends (dictionary guesses from a key column) write the very same bytes as the
- * plain ones, whatever the guesses meet: values that break the pattern, a null key, a key column
- * that is not dictionary encoded, several row groups and a dictionary falling back to PLAIN. */
-static void test_write_after(check_state *st) {
+/* Writes a file twice, with the plain appends and with a variant of them (write(false) /
+ * write(true)): the bytes must be the same, over more than one row group, with a dictionary in
+ * leaf dict_leaf of the first row group and none in leaf plain_leaf (-1: no such check). */
+typedef int (*variant_writer)(bool variant, membuf *mb, char *err, size_t errlen);
+static void check_variant_same_bytes(check_state *st, variant_writer write, int dict_leaf, int plain_leaf) {
     CHECK_STATE(st);
     char err[256] = "";
     membuf a = {{0}}, b = {{0}};
-    CHECK(write_keyed(false, &a, err, sizeof err) == 0);
-    CHECK(write_keyed(true, &b, err, sizeof err) == 0);
+    CHECK(write(false, &a, err, sizeof err) == 0);
+    CHECK(write(true, &b, err, sizeof err) == 0);
     if (err[0]) printf("  %s\n", err);
     CHECK(a.t.len > 0 && a.t.len == b.t.len && !memcmp(a.t.data, b.t.data, a.t.len));
     pq_reader *r = pq_reader_open_mem(b.t.data, b.t.len, NULL, err, sizeof err);
     CHECK(r != NULL);
     if (r) {
         CHECK(pq_reader_num_row_groups(r) > 1);
-        CHECK(chunk_has_dict(r, 0, 1));
-        CHECK(!chunk_has_dict(r, 0, 4));
+        CHECK(chunk_has_dict(r, 0, dict_leaf));
+        if (plain_leaf >= 0) CHECK(!chunk_has_dict(r, 0, plain_leaf));
         pq_reader_close(r);
     }
     pq_text_free(&a.t);
     pq_text_free(&b.t);
+}
+
+/* The _after appends (dictionary guesses from a key column) write the very same bytes as the
+ * plain ones, whatever the guesses meet: values that break the pattern, a null key, a key column
+ * that is not dictionary encoded, several row groups and a dictionary falling back to PLAIN. */
+static void test_write_after(check_state *st) {
+    check_variant_same_bytes(st, write_keyed, 1, 4);
 }
 
 /* One file of the test below: a closed set of strings written with pq_write_str or numbered with
@@ -601,22 +609,7 @@ static int write_numbered(bool ids, membuf *mb, char *err, size_t errlen) {
 /* pq_write_str_id (dictionary entries found by the caller's number) writes the very same bytes as
  * pq_write_str, across row groups and a dictionary that leaves the live state. */
 static void test_write_str_id(check_state *st) {
-    CHECK_STATE(st);
-    char err[256] = "";
-    membuf a = {{0}}, b = {{0}};
-    CHECK(write_numbered(false, &a, err, sizeof err) == 0);
-    CHECK(write_numbered(true, &b, err, sizeof err) == 0);
-    if (err[0]) printf("  %s\n", err);
-    CHECK(a.t.len > 0 && a.t.len == b.t.len && !memcmp(a.t.data, b.t.data, a.t.len));
-    pq_reader *r = pq_reader_open_mem(b.t.data, b.t.len, NULL, err, sizeof err);
-    CHECK(r != NULL);
-    if (r) {
-        CHECK(pq_reader_num_row_groups(r) > 1);
-        CHECK(chunk_has_dict(r, 0, 0));
-        pq_reader_close(r);
-    }
-    pq_text_free(&a.t);
-    pq_text_free(&b.t);
+    check_variant_same_bytes(st, write_numbered, 0, -1);
 }
 
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
