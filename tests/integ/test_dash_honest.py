@@ -5,7 +5,8 @@ One lake written by the current binary (`ecom gen` from 23:47:23, across midnigh
 events, so correction rows; then `ecom stream --input`), and cases over it:
   - old_lake_columns_unknown: the lake as an older ecom wrote it — one funnel file rewritten by
     pyarrow without `abandoned` / `abandonment_rate`, one sales_by_channel file without `revenue`,
-    one sales_per_minute file without `orders`.
+    one sales_per_minute file without `orders`, the sales_by_city files of one day without
+    `revenue` (the map).
     The API says null (per window, per key, and in totals over a range where only some windows
     lack it, with how many), never 0; the known numbers still equal DuckDB's.
   - money_written_by_another_tool: revenue as pyarrow writes DECIMAL (FIXED_LEN_BYTE_ARRAY), also
@@ -77,12 +78,15 @@ def old_lake():
         STATE["funnel_old"] = files(root, "funnel", "2026-11-23")
         STATE["channel_old"] = files(root, "sales_by_channel", "2026-11-24")
         STATE["sales_old"] = files(root, "sales_per_minute", "2026-11-23")
+        STATE["city_old"] = files(root, "sales_by_city", "2026-11-23")
         for f in STATE["sales_old"]:
             drop_columns(f, ["orders", "avg_ticket"])
         for f in STATE["funnel_old"]:
             drop_columns(f, ["abandoned", "abandonment_rate"])
         for f in STATE["channel_old"]:
             drop_columns(f, ["revenue", "avg_ticket"])
+        for f in STATE["city_old"]:
+            drop_columns(f, ["revenue"])
         STATE["old"] = root
     return STATE["old"]
 

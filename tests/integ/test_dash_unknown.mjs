@@ -54,6 +54,43 @@ await runCase("table_cells_unknown_with_reason", async () => {
     "channel bars with an unknown part say so: " + JSON.stringify(bars));
 });
 
+// The map: a city or province whose revenue some file did not record exposes no number (data-revenue
+// "", never the 0 or the partial sum of the rows that have it), the tooltip says "—" and why.
+await runCase("map_unknown_not_zero", async () => {
+  const c = await api("sales_by_city", RANGE + "&limit=100");
+  check(c.total_rows <= 100, "one page of cities: " + c.total_rows);
+  const want = new Map();
+  for (const r of c.rows) {
+    const k = r.province + "|" + r.city, w = want.get(k) || { cents: 0, orders: 0, unknown: false };
+    if (r.revenue === null) w.unknown = true; else w.cents += Math.round(r.revenue * 100);
+    w.orders += r.orders;
+    want.set(k, w);
+  }
+  const unk = [...want.values()].filter((w) => w.unknown).length;
+  check(unk > 0 && unk < want.size, "fixture: some cities without revenue: " + unk + " of " + want.size);
+  await waitFor(page, () => Number((document.querySelector(".citymap") || {dataset: {}}).dataset.drawn || 0) >= 1);
+  const dots = await page.evaluate(() => [...document.querySelectorAll(".city-dot")].map((e) => ({
+    k: e.dataset.province + "|" + e.dataset.city, revenue: e.dataset.revenue, orders: e.dataset.orders,
+    unknown: e.dataset.unknown, title: e.querySelector("title").textContent })));
+  check(dots.length > 0, "circles drawn");
+  for (const d of dots) {
+    const w = want.get(d.k);
+    if (!check(w, "circle of a city the API has: " + d.k)) continue;
+    if (w.unknown)
+      check(d.revenue === "" && d.unknown === "true" && /Revenue — .*not recorded/.test(d.title) &&
+        d.orders === String(w.orders), "unknown revenue: " + JSON.stringify(d));
+    else
+      check(d.revenue === String(w.cents / 100) && d.unknown === "false", "known revenue: " + JSON.stringify(d) +
+        " want " + w.cents / 100);
+  }
+  const provs = await page.evaluate(() => [...document.querySelectorAll(".prov-shape.prov-unknown")].map((e) =>
+    [e.dataset.revenue, e.dataset.unknown, e.getAttribute("fill")]));
+  check(provs.length > 0 && provs.every(([r, u, f]) => r === "" && u === "true" && f === null),
+    "provinces with an unknown part: no number, no shade: " + JSON.stringify(provs.slice(0, 3)));
+  const note = await page.locator(".map-note").textContent();
+  check(/revenue not recorded/.test(note), "the map says why: " + note);
+});
+
 await runCase("kpi_tiles_unknown_not_zero", async () => {
   const s = await api("summary", RANGE);
   check(s.orders === null && s.not_recorded.orders > 0, "fixture: orders unknown in part: " + JSON.stringify(s.not_recorded));

@@ -13,7 +13,8 @@
  * Both are fetched once: at page load when the map is the chosen view, else when it is first shown.
  *
  * For tests, shapes carry their numbers: data-province / data-city, data-revenue (dollars, as
- * in the API), data-orders; the tooltip's data-revenue is the hovered shape's. */
+ * in the API), data-orders, each "" when not known (data-unknown "true"); the tooltip's
+ * data-revenue is the hovered shape's. */
 "use strict";
 (function () {
   const SVG = "http://www.w3.org/2000/svg";
@@ -21,11 +22,13 @@
     en: { map: "Map", table: "Table", revenue: "Revenue", orders: "Orders", no_sales: "no sales in this range",
       legend: "Circle area: revenue of the city (online orders count for the shopper's city). Shade: revenue of the province.",
       inset: "Galápagos (moved east)", source: "Boundaries: Natural Earth (public domain)",
-      unplaced: "not on the map (no coordinates)" },
+      unplaced: "not on the map (no coordinates)",
+      unknown: "Dotted outline, no shade: revenue not recorded there by the version that wrote some of these minutes." },
     es: { map: "Mapa", table: "Tabla", revenue: "Ingresos", orders: "Pedidos", no_sales: "sin ventas en este rango",
       legend: "Área del círculo: ingresos de la ciudad (los pedidos en línea cuentan para la ciudad del comprador). Tono: ingresos de la provincia.",
       inset: "Galápagos (desplazadas al este)", source: "Límites: Natural Earth (dominio público)",
-      unplaced: "fuera del mapa (sin coordenadas)" },
+      unplaced: "fuera del mapa (sin coordenadas)",
+      unknown: "Contorno punteado, sin tono: ingresos no registrados ahí por la versión que escribió parte de estos minutos." },
   };
   const MAX_R = 34;   // px (in map units) of the city with the most revenue
   const state = { geo: null, places: null, loading: null, view: null, last: null };
@@ -70,15 +73,20 @@
 
   // Sums the answer's rows (one per province, city, store type) per city and per province.
   // Money is summed in cents so the totals are exact, then given back in dollars as the API does.
+  // A row whose writer did not record revenue or orders (an older ecom: the API's null) makes that
+  // sum unknown: the sum of the other rows is no total, so it is shown nowhere (data-revenue "",
+  // the tooltip "—", the circle drawn hollow at the smallest size, the province unshaded).
   function totals(rows) {
     const cities = new Map(), provinces = new Map();
     const add = (m, k, r, extra) => {
-      const v = m.get(k) || Object.assign({ cents: 0, orders: 0, provisional: false, unknown: false }, extra);
-      v.cents += Math.round(r.revenue * 100);
-      v.orders += r.orders;
+      const v = m.get(k) || Object.assign({ cents: 0, orders: 0, provisional: false, revenueUnknown: false,
+        ordersUnknown: false }, extra);
+      if (r.revenue == null) v.revenueUnknown = true;
+      else v.cents += Math.round(r.revenue * 100);
+      if (r.orders == null) v.ordersUnknown = true;
+      else v.orders += r.orders;
       v.provisional = v.provisional || !!r.provisional;
-      // a row whose writer did not record revenue (an older ecom): the sum is no total
-      v.unknown = v.unknown || r.revenue == null || r.orders == null;
+      v.unknown = v.revenueUnknown || v.ordersUnknown;
       m.set(k, v);
     };
     for (const r of rows) {
@@ -87,6 +95,12 @@
     }
     return { cities, provinces };
   }
+
+  // What a shape exposes: the API's sums, "" for a sum that is not known (never a 0).
+  function dollars(v) { return !v ? "0" : v.revenueUnknown ? "" : String(v.cents / 100); }
+  function orderCount(v) { return !v ? "0" : v.ordersUnknown ? "" : String(v.orders); }
+  // Known revenue in cents for scaling, 0 when unknown (drawn at the smallest size).
+  function knownCents(v) { return v && !v.revenueUnknown ? v.cents : 0; }
 
   // The Map / Table switch in the card's title and the map's box under it, made once.
   function ensureFrame(card, ctx) {
@@ -127,16 +141,17 @@
   }
 
   function tipText(ctx, name, v) {
-    if (v && v.unknown) return name + " · " + txt(ctx, "revenue") + " — (" + ctx.t("not_recorded") + ")";
-    return name + " · " + txt(ctx, "revenue") + " " + ctx.fmtMoney(v ? v.cents / 100 : 0) + " · " +
-      txt(ctx, "orders") + " " + ctx.fmtInt(v ? v.orders : 0);
+    const rev = v && v.revenueUnknown ? "—" : ctx.fmtMoney(v ? v.cents / 100 : 0);
+    const ord = v && v.ordersUnknown ? "—" : ctx.fmtInt(v ? v.orders : 0);
+    return name + " · " + txt(ctx, "revenue") + " " + rev + " · " + txt(ctx, "orders") + " " + ord +
+      (v && v.unknown ? " (" + ctx.t("not_recorded") + ")" : "");
   }
 
   // Shows the tooltip of shape e (a province path or a city circle) next to the pointer.
   function bindTip(box, tip, e, text, dollars) {
     const show = (ev) => {
       tip.textContent = text;
-      tip.dataset.revenue = String(dollars);
+      tip.dataset.revenue = dollars;
       tip.hidden = false;
       const r = box.getBoundingClientRect();
       const x = ev && ev.clientX != null ? ev.clientX - r.left : e.getBoundingClientRect().left - r.left;
@@ -156,14 +171,15 @@
 
   function drawProvinces(s, box, tip, g, tot, ctx) {
     let max = 0;
-    for (const v of tot.provinces.values()) max = Math.max(max, v.cents);
+    for (const v of tot.provinces.values()) max = Math.max(max, knownCents(v));
     for (const p of g.provinces) {
       const v = tot.provinces.get(p.name);
-      const share = v && max ? v.cents / max : 0;
-      const path = svg("path", { d: p.d, class: "prov-shape" + (v ? "" : " prov-none"), "data-province": p.name,
-        "data-revenue": String(v ? v.cents / 100 : 0), "data-orders": String(v ? v.orders : 0), tabindex: "0" });
-      if (v) path.setAttribute("fill", "rgba(37,99,235," + (0.12 + 0.68 * Math.sqrt(share)).toFixed(3) + ")");
-      bindTip(box, tip, path, tipText(ctx, p.name, v), v ? v.cents / 100 : 0);
+      const share = v && max ? knownCents(v) / max : 0;
+      const cls = "prov-shape" + (!v ? " prov-none" : v.revenueUnknown ? " prov-unknown" : "");
+      const path = svg("path", { d: p.d, class: cls, "data-province": p.name, "data-revenue": dollars(v),
+        "data-orders": orderCount(v), "data-unknown": String(!!(v && v.unknown)), tabindex: "0" });
+      if (v && !v.revenueUnknown) path.setAttribute("fill", "rgba(37,99,235," + (0.12 + 0.68 * Math.sqrt(share)).toFixed(3) + ")");
+      bindTip(box, tip, path, tipText(ctx, p.name, v), dollars(v));
       s.appendChild(path);
     }
   }
@@ -171,19 +187,19 @@
   // Circles, the largest first so a small city is never hidden under a big one.
   function drawCities(s, box, tip, g, tot, ctx) {
     let max = 0;
-    for (const v of tot.cities.values()) max = Math.max(max, v.cents);
+    for (const v of tot.cities.values()) max = Math.max(max, knownCents(v));
     const placed = [], unplaced = [];
     for (const [k, v] of tot.cities) (state.places.has(k) ? placed : unplaced).push(v);
-    placed.sort((a, b) => b.cents - a.cents);
+    placed.sort((a, b) => knownCents(b) - knownCents(a));
     for (const v of placed) {
       const c = state.places.get(v.province + "\u0000" + v.city);
       const [x, y] = project(g, c.lat, c.lon);
-      const r = max ? Math.max(2.5, MAX_R * Math.sqrt(v.cents / max)) : 2.5;
+      const r = max ? Math.max(2.5, MAX_R * Math.sqrt(knownCents(v) / max)) : 2.5;
       const dot = svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: r.toFixed(1),
-        class: "city-dot" + (v.provisional ? " prov" : ""), "data-city": v.city, "data-province": v.province,
-        "data-revenue": String(v.cents / 100), "data-orders": String(v.orders), "data-provisional": String(v.provisional),
-        tabindex: "0" });
-      bindTip(box, tip, dot, tipText(ctx, v.city + " (" + v.province + ")", v), v.cents / 100);
+        class: "city-dot" + (v.provisional ? " prov" : "") + (v.revenueUnknown ? " unknown" : ""), "data-city": v.city,
+        "data-province": v.province, "data-revenue": dollars(v), "data-orders": orderCount(v),
+        "data-provisional": String(v.provisional), "data-unknown": String(v.unknown), tabindex: "0" });
+      bindTip(box, tip, dot, tipText(ctx, v.city + " (" + v.province + ")", v), dollars(v));
       s.appendChild(dot);
     }
     return unplaced;
@@ -217,6 +233,7 @@
     const note = document.createElement("p");
     note.className = "note map-note";
     let n = (answer.rows.length ? txt(ctx, "legend") : txt(ctx, "no_sales")) + " " + txt(ctx, "source") + ".";
+    if ([...tot.cities.values()].some((v) => v.revenueUnknown)) n += " " + txt(ctx, "unknown");
     if (unplaced.length) n += " " + unplaced.map((v) => v.city).join(", ") + ": " + txt(ctx, "unplaced") + ".";
     note.textContent = n;
     box.appendChild(note);
