@@ -421,13 +421,19 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
     return rc;
 }
 
+/* Health. "now" is the dashboard's clock: the page measures every age against it (the
+ * stream's newest event, its last progress), not against the viewer's own clock, which may be
+ * anything. */
 static int render_health(dash_engine *e, buf_t *b, char *err, size_t errlen) {
+    int64_t now = time_now_us();
+    buf_append_str(b, ",\"now\":");
+    dash_json_time(b, now);
     buf_append_str(b, ",\"latest_window_end\":");
     if (e->latest_end == INT64_MIN) {
         buf_append_str(b, "null,\"data_age_s\":null");
     } else {
         dash_json_time(b, e->latest_end);
-        buf_printf(b, ",\"data_age_s\":%.1f", (double)(time_now_us() - e->latest_end) / 1e6);
+        buf_printf(b, ",\"data_age_s\":%.1f", (double)(now - e->latest_end) / 1e6);
     }
     buf_append_str(b, ",\"tables\":");
     if (e->src.describe) {

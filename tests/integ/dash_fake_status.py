@@ -1,6 +1,7 @@
 """dash_fake_status — a stand-in for `ecom stream --listen`'s GET /status (schema 2) for the page
 tests: open windows of sales_per_minute, funnel and product_activity for the current minute,
-funnel final 90 minutes later; and a broker outage (lag null, kafka_connected false). Prints "listening http://127.0.0.1:PORT" once it listens; runs
+funnel final 90 minutes later; and a broker outage (lag null, kafka_connected false; with
+--kafka-ok a healthy broker). Prints "listening http://127.0.0.1:PORT" once it listens; runs
 until killed.
 
   dash_fake_status.py [--at 2026-11-24T11:30:00Z]   # the open windows' minute (default: now), and
@@ -13,6 +14,7 @@ import json
 
 
 AT = None   # --at: a fixed minute instead of now
+KAFKA_OK = False   # --kafka-ok: a healthy broker instead of the outage
 
 
 def body():
@@ -20,12 +22,12 @@ def body():
     f = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     w = {"window_start": f(now), "window_end": f(now + dt.timedelta(minutes=1))}
     return {"schema": 2, "input": "kafka", "layout": "single", "epoch": 3, "uptime_s": 20.0, "events_per_s": 50.0,
-            "watermark": f(now), "window_s": 60, "lateness_s": 10, "funnel_horizon_s": 5400,
+            "watermark": f(now), "newest_event_at": f(now), "window_s": 60, "lateness_s": 10, "funnel_horizon_s": 5400,
             "counters": {"records": 900, "page_view": 800, "add_to_cart": 60, "remove_from_cart": 10, "purchase": 30,
                          "duplicates": 0, "late": 1, "corrections": 0, "rejected": 2, "blank": 0, "epochs": 3,
                          "files_committed": 0, "storage_errors": 0, "kafka_errors": 0},
-            "state_entries": 10, "partitions": [], "lag": None,
-            "kafka_connected": False, "last_progress_at": f(now),  # a broker outage: lag unknown
+            "state_entries": 10, "partitions": [], "lag": 0 if KAFKA_OK else None,
+            "kafka_connected": KAFKA_OK, "last_progress_at": f(now),  # by default a broker outage: lag unknown
             "open_windows": {
                 "sales_per_minute": [dict(w, final_at=w["window_end"], orders=30, items=41, revenue=5123.45,
                                           avg_ticket=170.78)],
@@ -55,7 +57,9 @@ class H(http.server.BaseHTTPRequestHandler):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--at")
-    at = ap.parse_args().at
+    ap.add_argument("--kafka-ok", action="store_true")
+    args = ap.parse_args()
+    at, KAFKA_OK = args.at, args.kafka_ok
     if at:
         AT = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)

@@ -22,7 +22,8 @@
  *
  * For tests, every drawn element carries its raw numbers in data-* attributes (data-value on KPI
  * tiles, data-provisional on tiles, the funnel and table rows, the charts' in charts.js), and
- * body carries data-refreshes (fetches done) and data-refresh-state (off | paused | waiting). */
+ * body carries data-refreshes (fetches done) and data-refresh-state (off | paused | waiting);
+ * the header's #freshness carries data-stale (true when the numbers have stopped, see freshness()). */
 "use strict";
 (function () {
   const ECOM = window.ECOM;
@@ -118,11 +119,16 @@
         const data = {};
         names.forEach((n, i) => { data[n] = answers[i]; });
         state.data = data;
+        state.okAt = Date.now();
         render();
         banner((data.health.tables && data.health.tables.not_a_lake) || null);   // --data is not a lake
       }
     } catch (e) {
-      if (seq === state.seq) banner(t("error") + ": " + e.message);
+      if (seq === state.seq) {
+        banner(t("error") + ": " + e.message);
+        // what is drawn is from the last answer that came: say so, and since when
+        if (state.data) setFreshness(freshness(state.data.health, e.message, state.okAt));
+      }
     }
     if (seq !== state.seq) return;
     state.refreshes++;
@@ -172,9 +178,41 @@
       F.time(d.summary.to) + (early ? " · " + t("data_from") + " " + F.day(Date.parse(df)) + " " + F.hm(Date.parse(df)) : "");
     document.getElementById("shown").dataset.dataFrom = early ? df : "";
     document.getElementById("updated").textContent = F.clock(Date.now());
+    setFreshness(freshness(d.health, null, null));
     for (const c of cards) {
       try { c.render(d, v); } catch (e) { banner(t("error") + " (" + c.name + "): " + e.message); }
     }
+  }
+
+  // How old the newest data is, and whether the numbers have stopped ("stale") and why, from
+  // /api/health (its "now" is the dashboard's clock: the viewer's may be anything). The newest
+  // data is the stream's newest event while it answers, else the lake's latest window end.
+  // Stale, with the reason: the stream does not answer (its open minutes are then left out, so
+  // the numbers stop at the lake's latest window), it cannot reach Kafka, it has made no progress
+  // for STALL_S, or the lake could not be read (lakeErr: the page keeps the answers of okAt).
+  // Without --stream there is nothing to expect: only the age is said.
+  const STALL_S = 30;
+  function freshness(h, lakeErr, okAt) {
+    const now = Date.parse(h.now);
+    const s = h.stream && h.stream.schema === 2 ? h.stream : null;
+    const ago = (iso) => F.age((now - Date.parse(iso)) / 1000);
+    let newest = null, why = null;
+    if (s && s.newest_event_at) newest = t("newest_event") + " " + F.time(s.newest_event_at) + " (" + ago(s.newest_event_at) + ")";
+    else if (h.latest_window_end) newest = t("newest_data") + " " + F.time(h.latest_window_end) + " (" + F.age(h.data_age_s) + ")";
+    if (lakeErr) why = t("stale_lake").replace("{e}", lakeErr).replace("{t}", F.clock(okAt));
+    else if (h.stream_error) why = t("stale_stream").replace("{e}", h.stream_error);
+    else if (s && s.kafka_connected === false) why = t("stale_kafka");
+    else if (s && s.input === "kafka" && s.last_progress_at && (now - Date.parse(s.last_progress_at)) / 1000 > STALL_S)
+      why = t("stale_progress").replace("{t}", F.time(s.last_progress_at));
+    return { newest, why };
+  }
+
+  function setFreshness(f) {
+    const e = document.getElementById("freshness");
+    e.textContent = (f.why ? t("stale") + ": " + f.why + (f.newest ? " · " : "") : "") + (f.newest || "");
+    e.dataset.stale = String(!!f.why);
+    e.classList.toggle("stale", !!f.why);
+    e.previousElementSibling.hidden = !e.textContent;   // the " · " before it
   }
 
   ECOM.registerCard = function (card) { cards.push(card); };

@@ -1,0 +1,104 @@
+// test_dash_stale.mjs — the page's header when the numbers stop (run by test_dash_stale.sh with
+// DASH_URL, MODE = stream | kafka | tables, FAKE_PID, LAKE). #freshness says how old the newest
+// data is (against the dashboard's clock, /api/health "now") and, when the numbers have stopped,
+// "stale" and why (data-stale="true"). PASS/FAIL per case.
+import fs from "node:fs";
+import path from "node:path";
+import { launch, cases, apiOf, waitFor, watchConsole } from "./dash_page_lib.mjs";
+
+const URL = process.env.DASH_URL, MODE = process.env.MODE;
+const { check, runCase, failed } = cases();
+const api = apiOf(URL);
+const browser = await launch();
+const consoleErrors = [];
+const ctx = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 900 } });
+const page = await ctx.newPage();
+watchConsole(page, consoleErrors);
+await page.goto(URL + "?last=1h", { waitUntil: "load" });
+await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
+
+const fresh = () => page.evaluate(() => { const e = document.getElementById("freshness");
+  return { text: e ? e.textContent : null, stale: e ? e.dataset.stale : null }; });
+const drawnRefreshes = () => page.evaluate(() => Number(document.body.dataset.refreshes || 0));
+// Waits (bounded) for the next refreshes to have come, so the header follows the latest answer.
+async function refreshed(n = 2) {
+  const r0 = await drawnRefreshes();
+  await page.click("#refresh-now");
+  await waitFor(page, (r) => Number(document.body.dataset.refreshes || 0) >= r, r0 + n, 20000);
+}
+
+if (MODE === "stream") {
+  await runCase("live_stream_not_stale", async () => {
+    const h = await api("health");
+    check(h.stream && h.stream.kafka_connected === true && h.stream_error === null, "fixture: a healthy stream");
+    const f = await fresh();
+    check(f.stale === "false" && /^newest event /.test(f.text || ""), "live: " + JSON.stringify(f));
+    const open = await page.evaluate(() => document.getElementById("chart-sales").dataset.open);
+    check(open === "1", "the stream's open minute drawn: " + open);
+  });
+  await runCase("stream_down_says_stale_and_why", async () => {
+    process.kill(Number(process.env.FAKE_PID));
+    // the dashboard notices within its status fetch (at most once a second); the page at its next refresh
+    await waitFor(page, () => document.getElementById("freshness").dataset.stale === "true", null, 20000);
+    await refreshed();
+    const h = await api("health");
+    const f = await fresh();
+    check(h.stream_error !== null, "the API says why: " + h.stream_error);
+    check(/^stale: the stream is not answering \(/.test(f.text) && f.text.includes(h.stream_error),
+      "the header says why: " + f.text);
+    // the numbers stop at the lake's newest window: its age is said, as the API counts it
+    const m = /newest data (.*) \((\d+) min (\d+) s\)$/.exec(f.text);
+    check(m && Math.abs(+m[2] * 60 + +m[3] - h.data_age_s) <= 15 && h.data_age_s > 240,
+      "the newest data's age " + (m && m.slice(2)) + " vs the API's " + h.data_age_s);
+    const open = await page.evaluate(() => document.getElementById("chart-sales").dataset.open);
+    check(open === "0", "no open minute drawn from a stream that is gone: " + open);
+  });
+}
+
+if (MODE === "kafka") {
+  await runCase("stream_without_kafka_says_stale", async () => {
+    const h = await api("health");
+    check(h.stream && h.stream.kafka_connected === false, "fixture: broker unreachable");
+    const f = await fresh();
+    check(f.stale === "true" && /^stale: the stream cannot reach Kafka/.test(f.text) && /newest event /.test(f.text),
+      "header: " + JSON.stringify(f));
+  });
+}
+
+if (MODE === "tables") {
+  await runCase("tables_only_age_not_stale", async () => {
+    const h = await api("health");
+    const f = await fresh();
+    check(f.stale === "false" && /^newest data .* \(\d+ min \d+ s\)$/.test(f.text), "header: " + JSON.stringify(f));
+    check(typeof h.now === "string" && Math.abs(Date.parse(h.now) - Date.now()) < 60000, "health has now: " + h.now);
+  });
+  await runCase("lake_unreadable_keeps_numbers_says_stale", async () => {
+    const before = await page.evaluate(() => document.getElementById("kpi-revenue").dataset.value);
+    const updated = await page.evaluate(() => document.getElementById("updated").textContent);
+    const dir = fs.readdirSync(path.join(process.env.LAKE, "sales_per_minute")).find((d) => d.startsWith("date="));
+    const bad = path.join(process.env.LAKE, "sales_per_minute", dir, "part-zz-bad.parquet");
+    fs.writeFileSync(bad + ".tmp", Buffer.concat([Buffer.from("PAR1"), Buffer.alloc(3000, 7), Buffer.from([16, 0, 0, 0]), Buffer.from("PAR1")]));
+    fs.renameSync(bad + ".tmp", bad);
+    await page.click("#refresh-now");
+    await waitFor(page, () => document.getElementById("freshness").dataset.stale === "true", null, 20000);
+    const f = await fresh();
+    check(/^stale: the lake could not be read \(cannot read the lake: .*\): showing the answers of /.test(f.text),
+      "header: " + f.text);
+    const banner = await page.evaluate(() => [document.getElementById("banner").hidden, document.getElementById("banner").textContent]);
+    check(!banner[0] && /cannot read the lake/.test(banner[1]), "banner: " + banner);
+    const after = await page.evaluate(() => document.getElementById("kpi-revenue").dataset.value);
+    const updated2 = await page.evaluate(() => document.getElementById("updated").textContent);
+    check(after === before && updated2 === updated, "the numbers and their time are the last answer's: " + [before, after, updated, updated2]);
+    fs.unlinkSync(bad);
+    await page.click("#refresh-now");
+    await waitFor(page, () => document.getElementById("freshness").dataset.stale === "false", null, 20000);
+  });
+}
+
+await runCase("stale_no_console_errors_" + MODE, async () => {
+  // the browser logs the 503s of the unreadable lake itself: those are the case, not a fault
+  const errs = consoleErrors.filter((e) => !(MODE === "tables" && /status of 503/.test(e)));
+  check(errs.length === 0, "console: " + errs.join(" | "));
+});
+await browser.close();
+process.exit(failed() ? 1 : 0);

@@ -1,0 +1,40 @@
+# The page when the numbers stop (tests/integ/test_dash_stale.mjs, headless Chromium): over a lake
+# whose newest window is minutes old and a fake stream status (dash_fake_status.py) that first
+# answers, then is killed, then the lake cannot be read. The header must say how old the newest
+# data is and, when the numbers have stopped, why — never draw the stopped numbers as live.
+set -u
+: "${ECOM:?run through tests/run.sh}"
+. "$REPO/tests/integ/dash_lib.sh"   # start_dash, stop_dash, start_fake
+rc=0
+LAKE="$TEST_TMP/lake"
+START=$(date -u -d '-30 min' +%Y-%m-%dT%H:%M:00Z)   # 25 minutes ending 5 minutes ago
+"$PY" "$REPO/tests/integ/dash_fixture.py" "$LAKE" --start "$START" --minutes 25 || { echo "FAIL fixture"; exit 1; }
+
+# A stream that answers (Kafka reachable), then dies while the page is open.
+start_fake --kafka-ok
+if [ -n "$FAKE_URL" ] && start_dash "$LAKE" --stream "$FAKE_URL"; then
+  DASH_URL=$DASH_URL FAKE_PID=$FAKE_PID LAKE=$LAKE MODE=stream node "$REPO/tests/integ/test_dash_stale.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_stream"; rc=1
+fi
+kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
+
+# A stream that answers but cannot reach its broker (the fake's default).
+start_fake
+if [ -n "$FAKE_URL" ] && start_dash "$LAKE" --stream "$FAKE_URL"; then
+  DASH_URL=$DASH_URL MODE=kafka node "$REPO/tests/integ/test_dash_stale.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_kafka"; rc=1
+fi
+kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
+
+# No stream: the age only (nothing is expected to move), then a lake that cannot be read.
+if start_dash "$LAKE"; then
+  DASH_URL=$DASH_URL LAKE=$LAKE MODE=tables node "$REPO/tests/integ/test_dash_stale.mjs" || rc=1
+  stop_dash
+else
+  echo "FAIL start_tables"; rc=1
+fi
+exit $rc
