@@ -95,6 +95,19 @@ if (MODE === "tables") {
   });
 }
 
+if (MODE === "future") {
+  await runCase("future_data_ahead_not_zero_age", async () => {
+    const h = await api("health");
+    check(h.data_age_s < -120, "fixture: the newest window ends minutes ahead: " + h.data_age_s);
+    const f = await fresh();
+    check(f.stale === "false" && /^newest data .* \((\d+ min )?\d+ s ahead of the dashboard's clock: stamped in the future/.test(f.text),
+      "header: " + f.text);
+    const age = await page.evaluate(() => { const dt = [...document.querySelectorAll("#health dt")].find((e) => e.textContent === "Data age");
+      return dt ? dt.nextElementSibling.textContent : null; });
+    check(age && /ahead of the dashboard's clock/.test(age) && !/^0 s$/.test(age), "the health card's data age: " + age);
+  });
+}
+
 await runCase("stale_no_console_errors_" + MODE, async () => {
   // the browser logs the 503s of the unreadable lake itself: those are the case, not a fault
   const errs = consoleErrors.filter((e) => !(MODE === "tables" && /status of 503/.test(e)));

@@ -195,7 +195,7 @@
   function freshness(h, lakeErr, okAt) {
     const now = Date.parse(h.now);
     const s = h.stream && h.stream.schema === 2 ? h.stream : null;
-    const ago = (iso) => F.age((now - Date.parse(iso)) / 1000);
+    const ago = (iso) => F.age((now - Date.parse(iso)) / 1000);   // "ahead of …" when in the future
     let newest = null, why = null;
     if (s && s.newest_event_at) newest = t("newest_event") + " " + F.time(s.newest_event_at) + " (" + ago(s.newest_event_at) + ")";
     else if (h.latest_window_end) newest = t("newest_data") + " " + F.time(h.latest_window_end) + " (" + F.age(h.data_age_s) + ")";

@@ -135,8 +135,12 @@
   }
 
   // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
+  // A negative age (data stamped after the clock it is measured by: a producer's clock ahead)
+  // says so, "5 min 3 s ahead of the dashboard's clock", never a reassuring "0 s"; within a
+  // second either way is 0 s.
   function age(sec) {
     if (sec == null) return "—";
+    if (sec <= -1) return t("ahead").replace("{a}", age(-sec));
     const s = Math.max(0, Math.round(sec));
     if (s < 60) return s + " s";
     if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
