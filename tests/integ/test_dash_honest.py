@@ -17,6 +17,9 @@ events, so correction rows; then `ecom stream --input`), and cases over it:
     correction rows of the late events) equal DuckDB over the lake's own metric Parquet files.
   - page_shows_unknown: in Chromium (test_dash_unknown.mjs) the page shows "—" with the reason,
     never 0, and draws the partial first minute apart.
+  - hostile_names_are_text: product and city names with markup, quotes, control characters and
+    unicode (and names that are words the page translates) are exact in the API and shown as
+    text, exactly, in Chromium (test_dash_names.mjs).
   - sse_disconnect_is_quiet: an /api/stream client leaving is no error line on stderr.
 """
 import datetime as dt
@@ -300,6 +303,58 @@ def page_shows_unknown():
         stopped_clean(d)
 
 
+# Names as the data may hold them (an event's product name or city is anyone's text): markup,
+# quotes, a backslash, a control character, unicode beyond the BMP, a line separator, and words
+# the page translates when they are a category or a channel.
+HOSTILE = ['<img src=x onerror="window.__pwned=1">Bad "quoted" \'name\' & <b>bold</b> \\ \x01 ü 中文 😀 \u2028 end',
+           "none", "books"]
+HOSTILE_CITY = '</td><script>window.__pwned=2</script>Qu"ito & <i>Co</i>'
+
+
+def rename_values(path, col, mapping):
+    """Rewrites one committed file with col's values renamed by mapping (by rename)."""
+    import pyarrow as pa
+    t = pq.read_table(path)
+    t = t.drop_columns([c for c in ("date",) if c in t.column_names])
+    i = t.column_names.index(col)
+    vals = [mapping.get(v, v) for v in t.column(col).to_pylist()]
+    t = t.set_column(i, t.schema.field(i), pa.array(vals, t.schema.field(i).type))
+    pq.write_table(t, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def hostile_names_are_text():
+    """Product and city names with markup, quotes and unicode: the API gives them exactly (valid
+    JSON), the page shows them as text, exactly, never as markup, and never translated."""
+    root = os.path.join(TMP, "hostile-lake")
+    shutil.copytree(lake(), root)
+    pa_files = files(root, "product_activity")
+    top = [r[0] for r in sql("SELECT product_id, sum(views) v FROM t WHERE ws >= %d AND ws < %d GROUP BY 1 "
+                             "ORDER BY v DESC, 1 LIMIT 3" % (us(FROM), us(TO)), t=db_over(pa_files))]
+    names = dict(zip(top, HOSTILE))
+    ids = {r[0]: r[1] for r in sql("SELECT DISTINCT product_id, product_name FROM t", t=db_over(pa_files))}
+    for f in pa_files:
+        rename_values(f, "product_name", {ids[p]: n for p, n in names.items()})
+    city_files = files(root, "sales_by_city")
+    (city,), = sql("SELECT city FROM t GROUP BY 1 ORDER BY sum(orders) DESC, 1 LIMIT 1", t=db_over(city_files))
+    for f in city_files:
+        rename_values(f, "city", {city: HOSTILE_CITY})
+    d = Dash(root)
+    try:
+        q = "from=%s&to=%s" % (FROM, TO)
+        got = {r["product_id"]: r["product_name"] for r in get(d, "/api/top_products?" + q)["rows"]}
+        check(all(got.get(p) == n for p, n in names.items()), "API names: %r" % [got.get(p) for p in names])
+        cities = [r["city"] for r in get(d, "/api/sales_by_city?%s&limit=100" % q)["rows"]]
+        check(HOSTILE_CITY in cities, "API city: %r" % cities[:3])
+        env = {**os.environ, "DASH_URL": d.url + "/", "RANGE": q, "NAMES": json.dumps(HOSTILE + [HOSTILE_CITY])}
+        r = subprocess.run(["node", os.path.join(REPO, "tests/integ/test_dash_names.mjs")], env=env,
+                           capture_output=True, text=True, timeout=180)
+        sys.stdout.write(r.stdout)   # its own PASS/FAIL lines
+        check(r.returncode == 0, "test_dash_names.mjs exited %d: %s" % (r.returncode, r.stderr[-1500:]))
+    finally:
+        stopped_clean(d)
+
+
 def sse_read_events(port, n, timeout=15):
     """Opens /api/stream, reads n pushes (events or keepalive comments: one per status fetch of
     the feed) within timeout seconds in all, closes the socket; returns how many came."""
@@ -363,6 +418,6 @@ def fresh_stream_first_minute_partial():
 if __name__ == "__main__":
     s = Suite()
     for fn in (old_lake_columns_unknown, money_written_by_another_tool, first_minute_partial, fresh_stream_first_minute_partial, ranges_equal_duckdb,
-               page_shows_unknown, sse_disconnect_is_quiet):
+               page_shows_unknown, hostile_names_are_text, sse_disconnect_is_quiet):
         s.case(fn)
     s.exit()

@@ -28,11 +28,21 @@
     return keys.concat(m.columns.filter((c) => (c.merge === "sum" || c.merge === "ratio") && (!ranked || by.has(c.name))));
   }
 
+  // The catalog's string columns whose values are a closed set the page translates (i18n.js's
+  // v_ keys: "fashion" -> "Moda", "physical_store" -> "store"). Every other string (a product's
+  // name, a city, a province, an id) is the data's own text, shown exactly as the API gives it:
+  // a product called "none" or "books" is not "—" or "Libros". null is "—" (not known).
+  const ENUMS = new Set(["category", "store_type", "device"]);
+  function shownText(col, v) {
+    if (v == null) return "—";
+    return ENUMS.has(col.name) ? F.tv(v) : String(v);
+  }
+
   function fmtCell(col, v) {
     if (col.type === "money") return [F.money(v), "num"];
     if (col.type === "int") return [F.int(v), "num"];
     if (col.type === "rate") return [F.pct(v), "num"];
-    return [F.tv(v), null];
+    return [shownText(col, v), null];
   }
 
   // Rows in the user's order (numbers by value, text by its shown form in the page's locale).
@@ -45,7 +55,7 @@
     const coll = new Intl.Collator(F.locale());
     return rows.slice().sort((a, b) => {
       const x = a[col.name], y = b[col.name];
-      const d = text ? coll.compare(F.tv(x), F.tv(y)) : (x == null ? -Infinity : x) - (y == null ? -Infinity : y);
+      const d = text ? coll.compare(shownText(col, x), shownText(col, y)) : (x == null ? -Infinity : x) - (y == null ? -Infinity : y);
       return d * s.dir;
     });
   }
