@@ -18,16 +18,17 @@ KAFKA_OK = False   # --kafka-ok: a healthy broker instead of the outage
 
 
 def body():
-    now = AT or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    clock = AT or dt.datetime.now(dt.timezone.utc)   # the newest event and the last progress: just now
+    now = clock.replace(second=0, microsecond=0)
     f = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     w = {"window_start": f(now), "window_end": f(now + dt.timedelta(minutes=1))}
     return {"schema": 2, "input": "kafka", "layout": "single", "epoch": 3, "uptime_s": 20.0, "events_per_s": 50.0,
-            "watermark": f(now), "newest_event_at": f(now), "window_s": 60, "lateness_s": 10, "funnel_horizon_s": 5400,
+            "watermark": f(now), "newest_event_at": f(clock), "window_s": 60, "lateness_s": 10, "funnel_horizon_s": 5400,
             "counters": {"records": 900, "page_view": 800, "add_to_cart": 60, "remove_from_cart": 10, "purchase": 30,
                          "duplicates": 0, "late": 1, "corrections": 0, "rejected": 2, "blank": 0, "epochs": 3,
                          "files_committed": 0, "storage_errors": 0, "kafka_errors": 0},
             "state_entries": 10, "partitions": [], "lag": 0 if KAFKA_OK else None,
-            "kafka_connected": KAFKA_OK, "last_progress_at": f(now),  # by default a broker outage: lag unknown
+            "kafka_connected": KAFKA_OK, "last_progress_at": f(clock),  # by default a broker outage: lag unknown
             "open_windows": {
                 "sales_per_minute": [dict(w, final_at=w["window_end"], orders=30, items=41, revenue=5123.45,
                                           avg_ticket=170.78)],

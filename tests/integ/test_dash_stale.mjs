@@ -14,7 +14,8 @@ const consoleErrors = [];
 const ctx = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewport: { width: 1280, height: 900 } });
 const page = await ctx.newPage();
 watchConsole(page, consoleErrors);
-await page.goto(URL + "?last=1h", { waitUntil: "load" });
+const QUIET = "from=2026-11-23T10:00:00.000Z&to=2026-11-23T10:30:00.000Z";
+await page.goto(URL + (MODE === "quiet" ? "?" + QUIET + "&refresh=off" : "?last=1h"), { waitUntil: "load" });
 await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
 
 const fresh = () => page.evaluate(() => { const e = document.getElementById("freshness");
@@ -105,6 +106,38 @@ if (MODE === "future") {
     const age = await page.evaluate(() => { const dt = [...document.querySelectorAll("#health dt")].find((e) => e.textContent === "Data age");
       return dt ? dt.nextElementSibling.textContent : null; });
     check(age && /ahead of the dashboard's clock/.test(age) && !/^0 s$/.test(age), "the health card's data age: " + age);
+  });
+}
+
+if (MODE === "quiet") {
+  await runCase("quiet_minutes_are_zero_not_missing", async () => {
+    const a = await api("sales_per_minute", QUIET), f = await api("funnel", QUIET);
+    const sales = new Set(a.rows.map((r) => r.window_start));
+    const quiet = f.rows.filter((r) => !sales.has(r.window_start)).map((r) => r.window_start);
+    check(a.rows.length > 0 && quiet.length > 10, "fixture: minutes with views and no order: " + quiet.length + ", sales " + a.rows.length);
+    const d = await page.evaluate(() => Object.assign({}, document.getElementById("chart-sales").dataset));
+    check(d.zeros === String(quiet.length) && d.points === String(a.rows.length), "quiet minutes drawn: " + JSON.stringify(d));
+    check(d.gaps === "0", "no gap where the stream recorded every minute: " + d.gaps);
+    const u = await page.evaluate(() => window.ECOM.charts.get("sales").data.map((x) => Array.from(x)));
+    const bad = quiet.filter((w) => { const i = u[0].indexOf(Date.parse(w) / 1000); return i < 0 || u[1][i] !== 0; });
+    check(bad.length <= 1, "each quiet final minute is a 0 on the line (the partial first one apart): " + bad);
+  });
+  await runCase("quiet_range_kpis_zero_not_no_data", async () => {
+    const q = "from=2026-11-23T10:00:00.000Z&to=2026-11-23T10:20:00.000Z";
+    const s = await api("summary", q), a = await api("sales_per_minute", q);
+    check(a.rows.length === 0 && s.funnel_windows > 0 && s.orders === 0, "fixture: views, no order: " + JSON.stringify(s).slice(0, 200));
+    await page.goto(URL + "?" + q + "&refresh=off", { waitUntil: "load" });
+    await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
+    const k = await page.evaluate(() => ["kpi-revenue", "kpi-orders", "kpi-ticket"].map((id) => {
+      const e = document.getElementById(id); return [e.textContent, e.title]; }));
+    check(k[0][0] === "$0.00" && k[1][0] === "0" && k[2][0] === "—" && /No orders/.test(k[2][1]), "tiles: " + JSON.stringify(k));
+    const note = await page.locator("#sales-note").textContent();
+    check(/^No orders in this range/.test(note), "the chart's note: " + note);
+    // a range no table has a minute of is still "no data"
+    await page.goto(URL + "?from=2026-11-23T08:00:00.000Z&to=2026-11-23T09:00:00.000Z&refresh=off", { waitUntil: "load" });
+    await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
+    const e = await page.evaluate(() => [document.getElementById("kpi-revenue").textContent, document.getElementById("sales-note").textContent]);
+    check(e[0] === "No data" && e[1] === "No data in this range", "empty range: " + e);
   });
 }
 

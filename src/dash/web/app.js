@@ -268,15 +268,19 @@
     markUnknown(e, empty ? "" : why);
   }
 
+  // "No data" only for a range no table has a minute of: a range the stream recorded (funnel
+  // windows: it saw views) without a sales row had no orders, a known $0.00 and 0 (with no
+  // average ticket: "—", titled why).
   function renderKpis(d) {
     const s = d.summary;
-    const noSales = !d.sales_per_minute.rows.length, noFunnel = !d.funnel.rows.length;
+    const noFunnel = !d.funnel.rows.length, noSales = !d.sales_per_minute.rows.length && noFunnel;
     setKpi("kpi-revenue", s.revenue, F.money(s.revenue), noSales, s.provisional_windows, s.final_at,
       F.unknown(s, "revenue", null, s.windows));
     setKpi("kpi-orders", s.orders, F.int(s.orders), noSales, s.provisional_windows, s.final_at,
       F.unknown(s, "orders", null, s.windows));
     setKpi("kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), noSales, s.provisional_windows, s.final_at,
       F.unknown(s, "avg_ticket", null, s.windows));
+    if (!noSales && s.orders === 0) document.getElementById("kpi-ticket").title = t("no_orders");
     setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel, s.funnel_provisional_windows,
       s.funnel_final_at, F.unknown(s, "conversion", null, s.funnel_windows));
     document.getElementById("kpis").dataset.empty = String(noSales && noFunnel);
@@ -288,11 +292,13 @@
   function renderSales(d, v) {
     const a = d.sales_per_minute;
     const note = document.getElementById("sales-note");
-    note.textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at) : t("no_data");
+    const quiet = !a.rows.length && d.funnel.rows.length;   // the stream saw the range: no orders in it
+    note.textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at) : quiet ? t("no_orders") : t("no_data");
+    const end = d.health.latest_window_end;
     ECOM.charts.drawSales(document.getElementById("chart-sales"), a, {
       from: v.from, to: v.to, zoom: clipZoom(v),
       onZoom: (mn, mx) => { state.zoom = mn == null ? null : [Math.round(mn), Math.round(mx)]; writeUrl(); zoomNote(); },
-    }, chartKey());
+    }, chartKey(), { funnel: d.funnel.rows, finalEnd: end ? Date.parse(end) : null });
     zoomNote();
   }
 
@@ -393,7 +399,7 @@
     { api: "sales_by_city", id: "city", scroll: true },
   ];
   ECOM.registerCard({ name: "kpis", apis: ["summary", "sales_per_minute", "funnel"], render: renderKpis });
-  ECOM.registerCard({ name: "sales", apis: ["sales_per_minute"], render: renderSales });
+  ECOM.registerCard({ name: "sales", apis: ["sales_per_minute", "funnel", "health"], render: renderSales });
   ECOM.registerCard({ name: "category", apis: ["category_activity"], render: renderCategories });
   ECOM.registerCard({ name: "funnel", apis: ["funnel"], render: renderFunnel });
   for (const c of TABLE_CARDS)

@@ -3,13 +3,13 @@
  * and colours from the theme (style.css's custom properties).
  *
  * The time chart tells the truth about time: its x scale is exactly the answer's [from, to) (or
- * the user's zoom inside it), a window missing from the answer is a gap (a null point, never a
- * line across it), and a minute that is not a whole final minute is a series of its own, drawn
+ * the user's zoom inside it), a minute no table has is a gap (a null point, never a line across
+ * it) while a minute the stream recorded without orders is a 0 (withQuietMinutes), and a minute that is not a whole final minute is a series of its own, drawn
  * apart (dashed, hollow points): the open (provisional) minute, and the partial minute the data
  * begins in (apart(), the one rule).
  *
- * For tests, each chart box carries data-points (rows drawn), data-last (the latest
- * window_start), data-gaps, data-open, data-partial, data-x-min / data-x-max (the x scale, epoch
+ * For tests, each chart box carries data-points (the answer's rows), data-zeros (quiet minutes
+ * drawn as 0, withQuietMinutes), data-last (the latest window_start), data-gaps, data-open, data-partial, data-x-min / data-x-max (the x scale, epoch
  * seconds) and data-x-labels (the x axis' labels, JSON). ECOM.charts.get(name) returns the uPlot
  * instance. */
 "use strict";
@@ -104,13 +104,30 @@
   function apart(r) { return r.final === false || r.partial === true; }
   function apartLabel(r) { return r.final === false ? F.t("open_minute") : F.t("partial_minute"); }
 
-  // Windows of the answer as x/y arrays: a null point after every window whose successor does
-  // not start where it ends (uPlot breaks the line there), and the minutes drawn apart (apart())
-  // in series of their own.
-  function salesSeries(a) {
+  // A minute the stream recorded (it has a funnel window: it saw views) but with no sales row
+  // had no orders: sales_per_minute has rows only for minutes with orders. Such a minute is a
+  // known 0 (revenue 0, no average ticket), never a gap that reads "no data"; a gap is left only
+  // where no table has the minute (the stream was down, or nothing happened at all). Its
+  // finality is the window metrics': final when it ends by the lake's latest committed window
+  // end (cover.finalEnd, ms), else open. cover.funnel: the funnel answer's rows of the range.
+  function withQuietMinutes(rows, cover) {
+    if (!cover || !cover.funnel || !cover.funnel.length) return rows;
+    const have = new Set(rows.map((r) => Date.parse(r.window_start)));
+    const zeros = cover.funnel.filter((f) => !have.has(Date.parse(f.window_start))).map((f) => ({
+      window_start: f.window_start, window_end: f.window_end, orders: 0, items: 0, revenue: 0, avg_ticket: null,
+      final: cover.finalEnd != null && Date.parse(f.window_end) <= cover.finalEnd, partial: f.partial === true,
+      no_orders: true }));
+    if (!zeros.length) return rows;
+    return rows.concat(zeros).sort((x, y) => Date.parse(x.window_start) - Date.parse(y.window_start));
+  }
+
+  // Windows of the answer (and its quiet minutes, withQuietMinutes) as x/y arrays: a null point
+  // after every window whose successor does not start where it ends (uPlot breaks the line
+  // there), and the minutes drawn apart (apart()) in series of their own.
+  function salesSeries(a, cover) {
     const xs = [], rev = [], tk = [], orev = [], otk = [];
     let gaps = 0, open = 0, partial = 0;
-    const rows = a.rows;
+    const rows = withQuietMinutes(a.rows, cover);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i], x = Date.parse(r.window_start) / 1000, fin = !apart(r);
       xs.push(x);
@@ -127,7 +144,7 @@
         gaps++;
       }
     }
-    return { data: [xs, rev, tk, orev, otk], gaps, open, partial };
+    return { data: [xs, rev, tk, orev, otk], gaps, open, partial, rows, zeros: rows.length - a.rows.length };
   }
 
   // Indices of points with no neighbour (a minute between two gaps, or the only one): a line
@@ -140,9 +157,11 @@
     return out.length ? out : null;
   }
 
-  // The sales chart. view: {from, to, zoom, onZoom(min|null, max|null)} in epoch seconds.
-  function drawSales(box, a, view, key) {
-    const s = salesSeries(a);
+  // The sales chart. view: {from, to, zoom, onZoom(min|null, max|null)} in epoch seconds,
+  // cover: {funnel: rows, finalEnd: ms | null} (withQuietMinutes).
+  function drawSales(box, a, view, key, cover) {
+    const s = salesSeries(a, cover);
+    box.dataset.zeros = String(s.zeros);
     box.dataset.points = String(a.rows.length);
     box.dataset.last = a.rows.length ? a.rows[a.rows.length - 1].window_start : "";
     box.dataset.gaps = String(s.gaps);
@@ -196,7 +215,7 @@
       u.over.addEventListener("dblclick", () => unzoomSales());
     }
     if (u) {
-      u.ecomRows = a.rows;
+      u.ecomRows = s.rows;
       // Keep the user's zoom across refreshes: setData rescaled x to [from, to]; re-apply it.
       u.setScale("x", view.zoom ? { min: view.zoom[0], max: view.zoom[1] } : { min: view.from, max: view.to });
     }
@@ -225,6 +244,7 @@
       [F.t("orders"), F.int(r.orders), null],
       [apart(r) ? apartLabel(r) : F.t("final"), null, null]];
     if (r.not_recorded && r.not_recorded.length) out.push(["— " + F.t("not_recorded"), null, null]);
+    if (r.no_orders) out.push([F.t("no_orders_minute"), null, null]);
     return out;
   }
 
