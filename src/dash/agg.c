@@ -188,7 +188,8 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, int64_t from, int64_t to) {
+int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, const int64_t *part_end, int64_t from,
+                 int64_t to) {
     const metric_def *m = t->m;
     size_t n = p->n[m->id], nw = 0;
     int64_t *wins = n ? malloc(n * sizeof *wins) : NULL;
@@ -196,7 +197,8 @@ int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, int64_t fro
     int nstr = dash_metric_nstr(m);
     for (size_t i = 0; i < n; i++) {
         const dash_prov_row *r = &p->rows[m->id][i];
-        if (r->ws < from || r->ws >= to || (lake_end != INT64_MIN && r->we <= lake_end)) continue;
+        int64_t end = part_end && r->part >= 0 && r->part < DASH_MAX_PARTS ? part_end[r->part] : lake_end;
+        if (r->ws < from || r->ws >= to || (end != INT64_MIN && r->we <= end)) continue;
         agg_row *a = agg_push(t);
         if (!a) {
             free(wins);

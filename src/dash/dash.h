@@ -92,6 +92,10 @@ typedef struct {
  * the scan with that code. */
 typedef int (*dash_block_fn)(void *ctx, const dash_block *b, int64_t from, int64_t to);
 
+/* Scale-out partitions told apart when merging open windows (a partition number at or above it
+ * is compared with the metric's latest end, as in the single layout). */
+#define DASH_MAX_PARTS 256
+
 /* ---- source: where committed rows come from ---- */
 typedef struct {
     void *ctx;
@@ -115,6 +119,10 @@ typedef struct {
      * none), after poll: where the lake's data begins (its first window holds only the part of
      * the minute after the stream started). */
     int64_t (*first_start)(void *ctx, metric_id m);
+    /* Optional (may be NULL): the latest committed window_end of each scale-out partition of
+     * metric m (ends[p], INT64_MIN for a partition with no file), after poll; false when no
+     * file of m names a partition (the single layout). */
+    bool (*part_ends)(void *ctx, metric_id m, int64_t ends[DASH_MAX_PARTS]);
 } dash_source;
 
 /* The real source over a lake root (a local path or a storage URI) opened with options so
@@ -251,6 +259,7 @@ typedef struct {
     char *s[METRIC_MAX_COLS];    /* [nstr], owned */
     int64_t v[METRIC_MAX_COLS];
     dash_unknown unk;            /* columns the status does not carry (an older stream) */
+    int part;                    /* its scale-out partition, -1 without one (the single layout) */
 } dash_prov_row;
 
 typedef struct {

@@ -36,8 +36,12 @@ int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t 
              size_t errlen);
 /* Merges the open windows of t's metric in [from, to) whose window_end is after lake_end (the
  * latest committed window_end of the metric: a window both committed and still listed by a
- * status fetched just before the commit is counted once). */
-int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, int64_t from, int64_t to);
+ * status fetched just before the commit is counted once). part_end (NULL: the single layout)
+ * gives it per scale-out partition instead, for a row that names one below DASH_MAX_PARTS:
+ * partitions commit at different times, so a window one partition committed may still be open
+ * in another, whose part is then added, not left out. */
+int agg_add_prov(agg_table *t, const dash_prov *p, int64_t lake_end, const int64_t *part_end, int64_t from,
+                 int64_t to);
 /* Orders by window (by-window tables) or by column `by` desc, then the keys asc (byte order). */
 void agg_sort(agg_table *t, int by);
 /* Column c of row r over its num/den for MERGE_RATIO columns: *num, *den; false for others. */

@@ -58,6 +58,8 @@ struct dash_engine {
     uint64_t generation;
     int64_t latest_end;                      /* max over metrics */
     int64_t metric_end[METRIC_ID_COUNT];     /* latest committed window_end per metric */
+    int64_t part_end[METRIC_ID_COUNT][DASH_MAX_PARTS];   /* the same per scale-out partition */
+    bool parted[METRIC_ID_COUNT];            /* part_end is known (the lake names partitions) */
     int64_t lake_first;                      /* earliest committed window_start, INT64_MIN: none */
     char poll_err[256];
     /* answers */
@@ -187,6 +189,7 @@ static int engine_refresh(dash_engine *e) {
     for (int m = 0; m < METRIC_ID_COUNT; m++) {
         e->metric_end[m] = ends[m];
         if (ends[m] > e->latest_end) e->latest_end = ends[m];
+        e->parted[m] = e->src.part_ends && e->src.part_ends(e->src.ctx, (metric_id)m, e->part_end[m]);
         int64_t f = e->src.first_start ? e->src.first_start(e->src.ctx, (metric_id)m) : INT64_MIN;
         if (f != INT64_MIN && (e->lake_first == INT64_MIN || f < e->lake_first)) e->lake_first = f;
     }
@@ -295,7 +298,8 @@ static void render_finality(buf_t *b, const agg_table *t) {
 static int engine_agg(dash_engine *e, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
                       size_t errlen) {
     if (agg_lake(&e->src, m, from, to, t, err, errlen)) return -1;
-    if (agg_add_prov(t, &e->prov, e->metric_end[m->id], from, to)) {
+    const int64_t *parts = e->parted[m->id] ? e->part_end[m->id] : NULL;
+    if (agg_add_prov(t, &e->prov, e->metric_end[m->id], parts, from, to)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

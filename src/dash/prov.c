@@ -50,6 +50,10 @@ static int prov_row_parse(json_t *o, const metric_def *m, dash_prov_row *r) {
     if (!json_is_object(o) || prov_time(o, "window_start", false, &r->ws) || prov_time(o, "window_end", false, &r->we) ||
         prov_time(o, "final_at", true, &r->final_at))
         return -1;
+    /* scale-out: whose window it is, so it is compared with that partition's commits */
+    json_t *pv = json_object_get(o, "partition");
+    r->part = json_is_integer(pv) && json_integer_value(pv) >= 0 && json_integer_value(pv) < INT32_MAX
+                  ? (int)json_integer_value(pv) : -1;
     int nstr = dash_metric_nstr(m);
     for (int c = 0; c < m->ncols; c++) {
         const metric_col *mc = &m->cols[c];

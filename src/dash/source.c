@@ -65,6 +65,8 @@ typedef struct {
     dash_keys *keys[METRIC_ID_COUNT];
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
     int64_t first[METRIC_ID_COUNT];   /* earliest window_start per table (INT64_MIN: none) */
+    int64_t part_end[METRIC_ID_COUNT][DASH_MAX_PARTS];   /* latest window_end per scale-out partition */
+    bool parted[METRIC_ID_COUNT];     /* some file of the table names its partition */
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
     char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
@@ -650,11 +652,53 @@ static int table_first_start(lake_src *s, metric_id t, int64_t *first, char *err
     return 0;
 }
 
+/* The scale-out partition a file's name gives ("part-p0003-s12-0.parquet", docs/stream.md's
+ * layout; also "part-p3-..."), -1 for a file of the single layout. */
+static int file_partition(const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (strncmp(b, "part-p", 6) != 0) return -1;
+    char *end;
+    long p = strtol(b + 6, &end, 10);
+    return end > b + 6 && (*end == '-' || *end == '.') && p >= 0 && p < INT32_MAX ? (int)p : -1;
+}
+
+/* Each scale-out partition's latest window_end of table t, from the files of its two newest
+ * dates (footers only): a partition behind the others across midnight still has its last
+ * commit there. Partitions commit at different times, so the merge of open windows compares
+ * each partition's with its own commits (agg_add_prov). */
+static int table_part_ends(lake_src *s, metric_id t, char *err, size_t errlen) {
+    lfiles *l = &s->tables[t];
+    for (int p = 0; p < DASH_MAX_PARTS; p++) s->part_end[t][p] = INT64_MIN;
+    s->parted[t] = false;
+    if (!l->n) return 0;
+    int64_t newest = l->files[l->n - 1].day_start;
+    for (size_t i = l->n; i-- > 0 && l->files[i].day_start >= newest - DAY_US;) {
+        int p = file_partition(l->files[i].path);
+        if (p < 0) continue;
+        s->parted[t] = true;
+        if (p >= DASH_MAX_PARTS) continue;
+        if (file_scan(s, t, &l->files[i], 0, 0, NULL, NULL, err, errlen)) return -1;
+        if (l->files[i].max_end > s->part_end[t][p]) s->part_end[t][p] = l->files[i].max_end;
+    }
+    return 0;
+}
+
+static bool lake_part_ends(void *ctx, metric_id t, int64_t ends[DASH_MAX_PARTS]) {
+    lake_src *s = ctx;
+    if ((unsigned)t >= METRIC_ID_COUNT || !s->parted[t]) return false;
+    memcpy(ends, s->part_end[t], sizeof s->part_end[t]);
+    return true;
+}
+
 static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err,
                      size_t errlen) {
     lake_src *s = ctx;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (int t = 0; t < METRIC_ID_COUNT; t++) latest_end[t] = s->first[t] = INT64_MIN;
+    for (int t = 0; t < METRIC_ID_COUNT; t++) {
+        latest_end[t] = s->first[t] = INT64_MIN;
+        s->parted[t] = false;
+    }
     bool present;
     if (ensure_storage(s, &present, err, errlen)) return -1;
     if (!present) {
@@ -681,6 +725,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
             if (l->files[i].max_end > latest_end[t]) latest_end[t] = l->files[i].max_end;
         }
         if (table_first_start(s, (metric_id)t, &s->first[t], err, errlen)) return -1;
+        if (table_part_ends(s, (metric_id)t, err, errlen)) return -1;
     }
     *generation = h;
     return 0;
@@ -783,6 +828,7 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start};
+    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
+                         lake_part_ends};
     return 0;
 }

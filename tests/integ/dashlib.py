@@ -1,11 +1,13 @@
 """dashlib — helpers for the dashboard's integration tests: start `ecom dash` on a free port,
-wait for its URL line (bounded), make raw HTTP requests, stop it and check its exit."""
+wait for its URL line (bounded), make raw HTTP requests, stop it and check its exit; a fake
+stream /status whose answer the test sets (FakeStream)."""
 import http.client
 import json
 import os
 import re
 import signal
 import subprocess
+import threading
 import time
 
 ECOM = os.environ.get("ECOM", "build/san/ecom")
@@ -81,3 +83,35 @@ class Cases:
 
     def eq(self, got, want, msg):
         return self.check(got == want, "%s: expected %r, got %r" % (msg, want, got))
+
+
+class FakeStream:
+    """A stand-in for `ecom stream --listen`'s GET /status, whose answer the test sets."""
+    def __init__(self):
+        import http.server
+        outer = self
+        self.body, self.code, self.delay = b"{}", 200, 0.0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if outer.delay:
+                    threading.Event().wait(outer.delay)
+                self.send_response(outer.code if self.path == "/status" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(outer.body)
+                except OSError:
+                    pass
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()

@@ -20,6 +20,8 @@ events, so correction rows; then `ecom stream --input`), and cases over it:
   - hostile_names_are_text: product and city names with markup, quotes, control characters and
     unicode (and names that are words the page translates) are exact in the API and shown as
     text, exactly, in Chromium (test_dash_names.mjs).
+  - scale_out_partition_behind: a window one scale-out partition has committed and another still
+    has open is provisional with both parts, each counted once.
   - sse_disconnect_is_quiet: an /api/stream client leaving is no error line on stderr.
 """
 import datetime as dt
@@ -36,7 +38,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dashlib import Dash  # noqa: E402
+from dashlib import Dash, FakeStream  # noqa: E402
 from testlib import ECOM_OPT, TMP, Suite, run  # noqa: E402
 
 START = "2026-11-23T23:47:23Z"   # mid-minute: the first minute holds only its last 37 s
@@ -355,6 +357,48 @@ def hostile_names_are_text():
         stopped_clean(d)
 
 
+def scale_out_partition_behind():
+    """Scale-out: partitions commit at different times. Partition 0 has committed 09:01 while
+    partition 1's 09:01 is still open (it has committed only 09:00): the open part is added, the
+    window is provisional — not 09:01 "final" with partition 0's orders alone (left out before,
+    because the window ended by the metric's latest committed end). A status listing
+    partition 0's 09:01 a moment after its commit still counts it once."""
+    import pyarrow as pa
+    root = os.path.join(TMP, "scaleout-lake")
+    part = os.path.join(root, "sales_per_minute", "date=2026-11-25")
+    os.makedirs(part, exist_ok=True)
+    ts = lambda iso: dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    money = pa.decimal128(18, 2)
+    schema = pa.schema([("window_start", pa.timestamp("us", "UTC")), ("window_end", pa.timestamp("us", "UTC")),
+                        ("orders", pa.int64()), ("items", pa.int64()), ("revenue", money), ("avg_ticket", money),
+                        ("correction", pa.bool_()), ("partition", pa.int32())])
+    import decimal
+    for name, p, ws, we, orders, rev in (("part-p0000-s3-0.parquet", 0, "2026-11-25T09:01:00Z", "2026-11-25T09:02:00Z", 5, "50.00"),
+                                         ("part-p0001-s2-0.parquet", 1, "2026-11-25T09:00:00Z", "2026-11-25T09:01:00Z", 3, "30.00")):
+        t = pa.table([[ts(ws)], [ts(we)], [orders], [orders], [decimal.Decimal(rev)], [decimal.Decimal("10.00")], [False], [p]],
+                     schema=schema)
+        pq.write_table(t, os.path.join(part, "." + name + ".tmp"))
+        os.replace(os.path.join(part, "." + name + ".tmp"), os.path.join(part, name))
+    w = {"window_start": "2026-11-25T09:01:00.000Z", "window_end": "2026-11-25T09:02:00.000Z",
+         "final_at": "2026-11-25T09:02:00.000Z"}
+    status = {"schema": 2, "watermark": "2026-11-25T09:01:30.000Z", "layout": "scale-out",
+              "open_windows": {"sales_per_minute": [dict(w, partition=1, orders=4, items=4, revenue=40.0, avg_ticket=10.0),
+                                                    dict(w, partition=0, orders=5, items=5, revenue=50.0, avg_ticket=10.0)]}}
+    fake = FakeStream()
+    fake.body = json.dumps(status).encode()
+    d = Dash(root, "--stream", fake.url + "/")
+    try:
+        a = get(d, "/api/sales_per_minute?from=2026-11-25T09:00:00Z&to=2026-11-25T09:05:00Z")
+        got = [(r["window_start"], r["orders"], r["revenue"], r["final"]) for r in a["rows"]]
+        check(got == [("2026-11-25T09:00:00.000Z", 3, 30.0, True), ("2026-11-25T09:01:00.000Z", 9, 90.0, False)],
+              "partition 1's open part added, partition 0's counted once: %r" % got)
+        check(a["orders"] == 12 and a["provisional_windows"] == 1, "totals %r, provisional %r" %
+              (a["orders"], a["provisional_windows"]))
+    finally:
+        stopped_clean(d)
+        fake.close()
+
+
 def sse_read_events(port, n, timeout=15):
     """Opens /api/stream, reads n pushes (events or keepalive comments: one per status fetch of
     the feed) within timeout seconds in all, closes the socket; returns how many came."""
@@ -418,6 +462,6 @@ def fresh_stream_first_minute_partial():
 if __name__ == "__main__":
     s = Suite()
     for fn in (old_lake_columns_unknown, money_written_by_another_tool, first_minute_partial, fresh_stream_first_minute_partial, ranges_equal_duckdb,
-               page_shows_unknown, hostile_names_are_text, sse_disconnect_is_quiet):
+               page_shows_unknown, hostile_names_are_text, scale_out_partition_behind, sse_disconnect_is_quiet):
         s.case(fn)
     s.exit()

@@ -10,7 +10,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dashlib import ECOM, Cases, Dash  # noqa: E402
+from dashlib import ECOM, Cases, Dash, FakeStream  # noqa: E402
 
 TMP = os.environ.get("TEST_TMP", "/tmp")
 os.makedirs(os.path.join(TMP, "empty"), exist_ok=True)   # `ecom dash` refuses a missing --data
@@ -260,38 +260,6 @@ def limits(t):
         for s in socks:
             s.close()
         d.stop()
-
-
-class FakeStream:
-    """A stand-in for `ecom stream --listen`'s GET /status, whose answer the test sets."""
-    def __init__(self):
-        import http.server
-        outer = self
-        self.body, self.code, self.delay = b"{}", 200, 0.0
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if outer.delay:
-                    threading.Event().wait(outer.delay)
-                self.send_response(outer.code if self.path == "/status" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(outer.body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(outer.body)
-                except OSError:
-                    pass
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.srv.shutdown()
-        self.srv.server_close()
 
 
 def stream_status(t):

@@ -197,7 +197,8 @@ static mem_src *fill(void) {
 
 static dash_engine *mem_engine(mem_src *m, const dash_engine_opts *o) {
     char err[160];
-    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL}, o, err, sizeof err);
+    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL}, o, err,
+                           sizeof err);
 }
 
 static const char *row_str(json_t *rows, size_t i, const char *k) {
@@ -367,11 +368,11 @@ static void test_prov_merge(check_state *st) {
                       "\"category\":\"Ropa\",\"views\":50,\"adds\":1,\"units_sold\":0,\"revenue\":0}]}}";
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL};
     agg_table t;
     CHECK(agg_lake(&src, pm, T0, T0 + 2 * MIN_US, &t, err, sizeof err) == 0);
     /* lake_end 17:00: the 16:59 window (committed) is not added again; 17:00 is out of range. */
-    CHECK(agg_add_prov(&t, &p, T0 + 60 * MIN_US, T0, T0 + 120 * MIN_US) == 0);
+    CHECK(agg_add_prov(&t, &p, T0 + 60 * MIN_US, NULL, T0, T0 + 120 * MIN_US) == 0);
     CHECK_INTEQ(t.prov_windows, 1);
     agg_sort(&t, metric_col_index(pm, "views"));
     CHECK_STREQ(t.rows[0].s[0], "P9");
@@ -401,11 +402,11 @@ static void test_unknown_merge(check_state *st) {
     char err[200];
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT), *fm = metric_get(METRIC_ID_FUNNEL);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL};
     int64_t from = T0 + 120 * MIN_US, to = T0 + 130 * MIN_US;   /* 18:00-18:10: no committed row */
     agg_table t;
     CHECK(agg_lake(&src, pm, from, to, &t, err, sizeof err) == 0);
-    CHECK(agg_add_prov(&t, &p, INT64_MIN, from, to) == 0);
+    CHECK(agg_add_prov(&t, &p, INT64_MIN, NULL, from, to) == 0);
     CHECK_INTEQ(t.n, 1);
     int cat = metric_col_index(pm, "category"), adds = metric_col_index(pm, "adds");
     CHECK_STREQ(t.rows[0].s[cat], "Ropa");
@@ -415,7 +416,7 @@ static void test_unknown_merge(check_state *st) {
     CHECK_INTEQ(t.rows[0].v[metric_col_index(pm, "views")], 7);
     agg_free(&t);
     CHECK(agg_lake(&src, fm, from, to, &t, err, sizeof err) == 0);
-    CHECK(agg_add_prov(&t, &p, INT64_MIN, from, to) == 0);
+    CHECK(agg_add_prov(&t, &p, INT64_MIN, NULL, from, to) == 0);
     CHECK_INTEQ(t.n, 1);
     CHECK(agg_unknown(fm, &t.rows[0], metric_col_index(fm, "abandoned")));
     CHECK(agg_unknown(fm, &t.rows[0], metric_col_index(fm, "abandonment_rate")));
