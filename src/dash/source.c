@@ -652,8 +652,9 @@ static int table_first_start(lake_src *s, metric_id t, int64_t *first, char *err
     return 0;
 }
 
-/* The scale-out partition a file's name gives ("part-p0003-s12-0.parquet", docs/stream.md's
- * layout; also "part-p3-..."), -1 for a file of the single layout. */
+/* The scale-out partition a file's name gives ("part-p0003-s12-g1-0.parquet": the writer's
+ * part_file_prefix, docs/stream.md's layout; also "part-p3-..."), -1 for a file of the single
+ * layout. */
 static int file_partition(const char *path) {
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
