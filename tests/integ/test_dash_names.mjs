@@ -1,12 +1,13 @@
 // test_dash_names.mjs — names the data holds (run by test_dash_honest.py hostile_names_are_text
-// with DASH_URL, RANGE and NAMES: three product names, then a city) are shown as text, exactly:
-// no element of theirs in the page, no script of theirs run, no translation of a name that is
-// also a word of the page ("none" is not "—"). PASS/FAIL per case.
+// with DASH_URL, RANGE, NAMES: product names (JSON) and CITY) are shown as text, exactly: no
+// element of theirs in the page, no script of theirs run, no translation of a name that is also
+// a word of the page ("none" is not "—"); in the CSV, quoted, and a formula-like name kept text
+// (a leading '). PASS/FAIL per case.
+import fs from "node:fs";
 import { launch, cases, waitFor, watchConsole } from "./dash_page_lib.mjs";
 
 const URL = process.env.DASH_URL, RANGE = process.env.RANGE;
-const NAMES = JSON.parse(process.env.NAMES);
-const products = NAMES.slice(0, 3), city = NAMES[3];
+const products = JSON.parse(process.env.NAMES), city = process.env.CITY;
 const { check, runCase, failed } = cases();
 const browser = await launch();
 const consoleErrors = [];
@@ -31,6 +32,17 @@ for (const lang of ["en-US", "es-EC"]) {
       els: document.querySelectorAll("main img, main script, main i, td b, .map-note b").length }));
     check(injected.pwned === null && injected.els === 0, "no markup of the data became elements: " + JSON.stringify(injected));
   });
+  if (lang === "en-US")
+    await runCase("csv_names_quoted_formula_kept_text", async () => {
+      const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#top-csv")]);
+      const csv = fs.readFileSync(await dl.path(), "utf8");
+      const q = (s) => '"' + s.replace(/"/g, '""') + '"';
+      const formula = products.find((n) => n.startsWith("="));
+      check(csv.includes("," + q("'" + formula) + ","), "the formula-like name opens as text: " +
+        csv.split("\r\n").find((l) => l.includes("HYPERLINK")));
+      check(csv.includes("," + q(products[0]) + ","), "the name with quotes and markup is one quoted field");
+      check(!csv.includes("," + formula), "never a bare formula");
+    });
   await ctx.close();
 }
 await runCase("names_no_console_errors", async () => {

@@ -60,8 +60,12 @@
     });
   }
 
+  // One CSV field (RFC 4180 quoting; null, a value not known, is empty). A text a spreadsheet
+  // would run as a formula (first character = + - @, tab or CR: "CSV injection") gets a leading
+  // ' so it opens as the text it is; numbers are never changed.
   function csvField(v) {
-    const s = v == null ? "" : String(v);
+    let s = v == null ? "" : String(v);
+    if (typeof v === "string" && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
     return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
 
