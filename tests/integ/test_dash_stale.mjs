@@ -1,5 +1,5 @@
 // test_dash_stale.mjs — the page's header when the numbers stop (run by test_dash_stale.sh with
-// DASH_URL, MODE = stream | kafka | tables, FAKE_PID, LAKE). #freshness says how old the newest
+// DASH_URL, MODE = stream | kafka | tables | future | quiet, FAKE_PID, DASH_PID, LAKE). #freshness says how old the newest
 // data is (against the dashboard's clock, /api/health "now") and, when the numbers have stopped,
 // "stale" and why (data-stale="true"). PASS/FAIL per case.
 import fs from "node:fs";
@@ -94,6 +94,15 @@ if (MODE === "tables") {
     await page.click("#refresh-now");
     await waitFor(page, () => document.getElementById("freshness").dataset.stale === "false", null, 20000);
   });
+  // the dashboard itself gone (stopped, the network): not blamed on the lake
+  await runCase("dash_unreachable_says_so", async () => {
+    process.kill(Number(process.env.DASH_PID), "SIGTERM");
+    await waitFor(page, () => { document.getElementById("refresh-now").click();
+      return document.getElementById("freshness").dataset.stale === "true"; }, null, 20000);
+    const f = await fresh();
+    check(/^stale: the dashboard does not answer \(.*\): showing the answers of .* · newest data .* \(\d+ min \d+ s\)$/.test(f.text),
+      "header: " + f.text);
+  });
 }
 
 if (MODE === "future") {
@@ -143,7 +152,7 @@ if (MODE === "quiet") {
 
 await runCase("stale_no_console_errors_" + MODE, async () => {
   // the browser logs the 503s of the unreadable lake itself: those are the case, not a fault
-  const errs = consoleErrors.filter((e) => !(MODE === "tables" && /status of 503/.test(e)));
+  const errs = consoleErrors.filter((e) => !(MODE === "tables" && /status of 503|ERR_CONNECTION_REFUSED|EventSource/.test(e)));
   check(errs.length === 0, "console: " + errs.join(" | "));
 });
 await browser.close();

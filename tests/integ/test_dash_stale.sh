@@ -30,9 +30,10 @@ else
 fi
 kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
 
-# No stream: the age only (nothing is expected to move), then a lake that cannot be read.
+# No stream: the age only (nothing is expected to move), then a lake that cannot be read, then
+# the dashboard itself stopped (the test sends it SIGTERM; stop_dash still checks its exit 0).
 if start_dash "$LAKE"; then
-  DASH_URL=$DASH_URL LAKE=$LAKE MODE=tables node "$REPO/tests/integ/test_dash_stale.mjs" || rc=1
+  DASH_URL=$DASH_URL DASH_PID=$DASH_PID LAKE=$LAKE MODE=tables node "$REPO/tests/integ/test_dash_stale.mjs" || rc=1
   stop_dash
 else
   echo "FAIL start_tables"; rc=1

@@ -97,8 +97,17 @@
     return "from=" + encodeURIComponent(r.from) + "&to=" + encodeURIComponent(r.to);
   }
 
+  // An answer's JSON, or an Error: the server's {"error"} (or its HTTP status), or, when the
+  // dashboard itself did not answer (stopped, the network), one with .unreachable set.
   async function getJSON(path) {
-    const resp = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    let resp;
+    try {
+      resp = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    } catch (e) {
+      const err = new Error(t("dash_unreachable") + " (" + e.message + ")");
+      err.unreachable = true;
+      throw err;
+    }
     let body = null;
     try { body = await resp.json(); } catch (e) { body = null; }
     if (!resp.ok) throw new Error((body && body.error) || ("HTTP " + resp.status));
@@ -127,7 +136,7 @@
       if (seq === state.seq) {
         banner(t("error") + ": " + e.message);
         // what is drawn is from the last answer that came: say so, and since when
-        if (state.data) setFreshness(freshness(state.data.health, e.message, state.okAt));
+        if (state.data) setFreshness(freshness(state.data.health, e, state.okAt));
       }
     }
     if (seq !== state.seq) return;
@@ -189,17 +198,18 @@
   // data is the stream's newest event while it answers, else the lake's latest window end.
   // Stale, with the reason: the stream does not answer (its open minutes are then left out, so
   // the numbers stop at the lake's latest window), it cannot reach Kafka, it has made no progress
-  // for STALL_S, or the lake could not be read (lakeErr: the page keeps the answers of okAt).
-  // Without --stream there is nothing to expect: only the age is said.
+  // for STALL_S, or the last refresh failed (fail: the lake could not be read, or the dashboard
+  // did not answer; the page keeps the answers of okAt, and their ages go on from h.now by the
+  // time passed since). Without --stream there is nothing to expect: only the age is said.
   const STALL_S = 30;
-  function freshness(h, lakeErr, okAt) {
-    const now = Date.parse(h.now);
+  function freshness(h, fail, okAt) {
+    const now = Date.parse(h.now) + (fail ? Date.now() - okAt : 0);
     const s = h.stream && h.stream.schema === 2 ? h.stream : null;
     const ago = (iso) => F.age((now - Date.parse(iso)) / 1000);   // "ahead of …" when in the future
     let newest = null, why = null;
     if (s && s.newest_event_at) newest = t("newest_event") + " " + F.time(s.newest_event_at) + " (" + ago(s.newest_event_at) + ")";
-    else if (h.latest_window_end) newest = t("newest_data") + " " + F.time(h.latest_window_end) + " (" + F.age(h.data_age_s) + ")";
-    if (lakeErr) why = t("stale_lake").replace("{e}", lakeErr).replace("{t}", F.clock(okAt));
+    else if (h.latest_window_end) newest = t("newest_data") + " " + F.time(h.latest_window_end) + " (" + ago(h.latest_window_end) + ")";
+    if (fail) why = t(fail.unreachable ? "stale_dash" : "stale_lake").replace("{e}", fail.message).replace("{t}", F.clock(okAt));
     else if (h.stream_error) why = t("stale_stream").replace("{e}", h.stream_error);
     else if (s && s.kafka_connected === false) why = t("stale_kafka");
     else if (s && s.input === "kafka" && s.last_progress_at && (now - Date.parse(s.last_progress_at)) / 1000 > STALL_S)
