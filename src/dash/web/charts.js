@@ -4,14 +4,15 @@
  *
  * The time chart tells the truth about time: its x scale is exactly the answer's [from, to) (or
  * the user's zoom inside it), a minute no table has is a gap (a null point, never a line across
- * it) while a minute the stream recorded without orders is a 0 (withQuietMinutes), and a minute that is not a whole final minute is a series of its own, drawn
- * apart (dashed, hollow points): the open (provisional) minute, and the partial minute the data
- * begins in (apart(), the one rule).
+ * it) while a minute the stream recorded without orders is a 0 (withQuietMinutes), and a minute
+ * that is not a whole final minute is a series of its own, drawn apart (dashed, hollow points):
+ * the open (provisional) minute, and the partial minute the data begins in (apart(), the one
+ * rule).
  *
  * For tests, each chart box carries data-points (the answer's rows), data-zeros (quiet minutes
- * drawn as 0, withQuietMinutes), data-last (the latest window_start), data-gaps, data-open, data-partial, data-x-min / data-x-max (the x scale, epoch
- * seconds) and data-x-labels (the x axis' labels, JSON). ECOM.charts.get(name) returns the uPlot
- * instance. */
+ * drawn as 0, withQuietMinutes), data-last (the latest window_start), data-gaps, data-open,
+ * data-partial, data-x-min / data-x-max (the x scale, epoch seconds) and data-x-labels (the x
+ * axis' labels, JSON). ECOM.charts.get(name) returns the uPlot instance. */
 "use strict";
 (function () {
   const ECOM = (window.ECOM = window.ECOM || {});
