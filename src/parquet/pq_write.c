@@ -59,6 +59,7 @@ typedef struct {
     uint32_t *doff;        /* entry -> offset of its value in dict */
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
+    size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
     uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
     size_t cap_fol;
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
@@ -362,9 +363,8 @@ static int dict_to_plain(wcol *c, size_t n) {
     return 0;
 }
 
-/* Doubles the slot table (or makes the first one: 256 slots) and re-inserts every entry. */
-static int dict_rehash(wcol *c) {
-    int nbits = c->bits ? c->bits + 1 : 8;
+/* Makes the slot table 2^nbits slots and re-inserts every entry. */
+static int dict_resize(wcol *c, int nbits) {
     size_t ncap = (size_t)1 << nbits;
     uint64_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return -1;
@@ -379,21 +379,18 @@ static int dict_rehash(wcol *c) {
     return 0;
 }
 
+/* Doubles the slot table (or makes the first one: 256 slots). */
+static int dict_rehash(wcol *c) { return dict_resize(c, c->bits ? c->bits + 1 : 8); }
+
 /* The dictionary entry of a value (vp, vl as for plain_put), added if new. i is the value's
  * index in the row group. Hot path, hand-written: open addressing whose 8-byte slots hold
  * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
  * when the hashes agree, against the compact dictionary copy. Returns the entry, DICT_FULL
  * when a new entry would pass dict_max_bytes, DICT_DISTINCT when the values so far are nearly
  * all distinct (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
-static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
+static int64_t dict_entry_h(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i, uint64_t h) {
     bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
     size_t vs = str ? vl : val_size(c->phys);
-    uint64_t h;
-    if (str) {
-        h = hash_bytes(vp, vl);
-    } else {
-        h = mix64(vs == 8 ? load8(vp) : load_short(vp, vs));
-    }
     if (!c->bits && dict_rehash(c)) return -1;
     uint32_t tag = (uint32_t)(h >> 32);
     size_t m = ((size_t)1 << c->bits) - 1, s = (size_t)(h >> (64 - c->bits));
@@ -427,6 +424,17 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     c->nd = nd + 1;
     if (c->nd * 2 > ((size_t)1 << c->bits) && dict_rehash(c)) return -1; /* rehash at half full */
     return (int64_t)nd;
+}
+
+/* The dictionary hash of a value of c (vp, vl as for plain_put). */
+static inline uint64_t value_hash(const wcol *c, const char *vp, uint32_t vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) return hash_bytes(vp, vl);
+    size_t vs = val_size(c->phys);
+    return mix64(vs == 8 ? load8(vp) : load_short(vp, vs));
+}
+
+static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
+    return dict_entry_h(w, c, vp, vl, i, value_hash(c, vp, vl));
 }
 
 /* Whether dictionary entry e of c holds the value (vp, vl as for plain_put). */
@@ -495,20 +503,47 @@ static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, 
     return 0;
 }
 
+/* Value i of c's PLAIN buffer, as (bytes, length). */
+static inline const char *plain_value(const wcol *c, size_t i, uint32_t *vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+        const sref *sv = c->vals;
+        *vl = sv[i].len;
+        return c->arena.data + sv[i].off;
+    }
+    *vl = 0;
+    return (const char *)c->vals + i * val_size(c->phys);
+}
+
+/* The values whose hashes a deferred build computes ahead (a power of two). */
+enum { DICT_AHEAD = 16 };
+
 /* Builds the dictionary of a DEFER column from its PLAIN values in one pass. Returns the entry
- * count, 0 when the dictionary does not pay (then written PLAIN), -1 on out of memory. */
+ * count, 0 when the dictionary does not pay (then written PLAIN), -1 on out of memory. Hot path,
+ * hand-written: these are the large dictionaries (user and session ids: tens of thousands of
+ * entries, a slot table of MiBs), where each probe was a cache miss on its slot; so the hash of
+ * value i + DICT_AHEAD is computed, and its slot prefetched, while value i is looked up; and the
+ * table starts at the size the previous row group's needed. */
 static int64_t dict_build_deferred(pq_writer *w, wcol *c) {
     if (grow((void **)&c->idx, &c->cap_idx, c->nv, sizeof *c->idx)) return -1;
-    const sref *sv = c->vals;
-    size_t vs = val_size(c->phys);
+    int nbits = 8; /* sized at once for the previous row group's count: no rehash on the way there */
+    while (((size_t)1 << nbits) < 2 * c->nd_prev + 2) nbits++;
+    if (c->nd_prev && nbits > c->bits && dict_resize(c, nbits)) return -1;
+    uint64_t ahead[DICT_AHEAD];
+    uint32_t vl;
+    for (size_t i = 0; i < DICT_AHEAD && i < c->nv; i++) {
+        const char *vp = plain_value(c, i, &vl);
+        ahead[i] = value_hash(c, vp, vl);
+    }
     for (size_t i = 0; i < c->nv; i++) {
-        uint32_t vl = 0;
-        const char *vp = (const char *)c->vals + i * vs;
-        if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-            vp = c->arena.data + sv[i].off;
-            vl = sv[i].len;
+        uint64_t h = ahead[i % DICT_AHEAD];
+        if (i + DICT_AHEAD < c->nv) {
+            const char *np = plain_value(c, i + DICT_AHEAD, &vl);
+            uint64_t nh = value_hash(c, np, vl);
+            ahead[i % DICT_AHEAD] = nh;
+            if (c->bits) __builtin_prefetch(&c->tab[nh >> (64 - c->bits)]);
         }
-        int64_t e = dict_entry(w, c, vp, vl, i);
+        const char *vp = plain_value(c, i, &vl);
+        int64_t e = dict_entry_h(w, c, vp, vl, i, h);
         if (e == -1) return -1;
         if (e < 0) {
             c->dense = e == DICT_DISTINCT && c->phys == PQ_PHYS_BYTE_ARRAY;
@@ -938,6 +973,7 @@ oom:
 /* Empties column c for the next row group; buffers are kept for reuse, except a slot table
  * grown past 4096 slots (a high-cardinality row group should not tax the next one's resets). */
 static void col_reset(pq_writer *w, wcol *c) {
+    c->nd_prev = c->dstate == DICT_DEFER ? c->nd : 0;
     c->n = c->nv = 0;
     c->rows = c->bytes = 0;
     c->arena.len = 0;
