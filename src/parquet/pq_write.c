@@ -8,7 +8,8 @@
  * rather than a copy into a large buffer and a second pass at flush. The dictionary is
  * abandoned for the rest of the row group when it would pass dict_max_bytes, or when the first
  * 16384 values are nearly all distinct (ids, timestamps); the indices so far are then turned
- * back into PLAIN values (fixed-width values in a typed array, strings in an arena) and the
+ * back into PLAIN values (fixed-width values in a typed array, strings PLAIN encoded in an arena,
+ * so that a page of them is a slice of it) and the
  * column continues PLAIN; a string column given up as nearly all distinct has its pages
  * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key
  * column of the same row whose value usually determines it (a product's name by its id): the entry that came
@@ -37,18 +38,14 @@ enum { DICT_LIVE_MAX = 4096 };
 enum { DICT_FULL = -2, DICT_DISTINCT = -3 };
 
 typedef struct {
-    uint32_t off, len;
-} sref;
-
-typedef struct {
     int node, phys, max_def, max_rep;
     int16_t *def, *rep;
     size_t n, cap_lv;
     size_t nv;             /* non-null values appended in the current row group */
     /* PLAIN buffer: used when the dictionary is off or was abandoned */
-    void *vals;            /* u8 / i32 / i64 / double / sref */
+    void *vals;            /* u8 / i32 / i64 / double (not strings) */
     size_t cap_v;
-    pq_text arena;         /* string bytes */
+    pq_text arena;         /* strings, PLAIN encoded: 4-byte length + bytes, as a page holds them */
     int dstate;            /* DICT_LIVE, DICT_DEFER or DICT_OFF (see col_put) */
     bool dense;            /* a string column turned OFF by DICT_DISTINCT in this row group */
     uint32_t *idx;         /* value -> entry */
@@ -59,6 +56,7 @@ typedef struct {
     uint32_t *doff;        /* entry -> offset of its value in dict */
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
+    size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
     uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
     size_t cap_fol;
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
@@ -104,7 +102,7 @@ static size_t val_size(int phys) {
     case PQ_PHYS_BOOLEAN: return 1;
     case PQ_PHYS_INT32: return 4;
     case PQ_PHYS_INT64: case PQ_PHYS_DOUBLE: return 8;
-    default: return sizeof(sref);
+    default: return 0; /* strings: in the arena */
     }
 }
 
@@ -316,16 +314,21 @@ static inline bool bytes_eq(const char *a, const char *b, size_t n) {
 /* ---------- appending one value ---------- */
 
 /* Appends one value to the PLAIN buffer at index c->nv (the caller counts it). vp points to
- * the value's bytes: vl string bytes, or one fixed-width value. */
+ * the value's bytes: vl string bytes, or one fixed-width value. A string goes into the arena
+ * already PLAIN encoded, so that a page of them is a slice of it (no index of offsets, no copy
+ * at flush; see put_plain). */
 static int plain_put(wcol *c, const char *vp, uint32_t vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+        if (c->arena.len + 4 + (size_t)vl >= UINT32_MAX || pq_text_reserve(&c->arena, 4 + (size_t)vl)) return -1;
+        char *o = c->arena.data + c->arena.len;
+        memcpy(o, &vl, 4);
+        if (vl) memcpy(o + 4, vp, vl);
+        c->arena.len += 4 + (size_t)vl;
+        return 0;
+    }
     size_t vs = val_size(c->phys);
     if (c->nv >= c->cap_v && grow(&c->vals, &c->cap_v, c->nv + 1, vs)) return -1;
-    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-        if (c->arena.len + vl >= UINT32_MAX) return -1;
-        sref r = {(uint32_t)c->arena.len, vl};
-        if (vl && pq_text_append(&c->arena, vp, vl)) return -1;
-        ((sref *)c->vals)[c->nv] = r;
-    } else if (c->phys == PQ_PHYS_BOOLEAN) {
+    if (c->phys == PQ_PHYS_BOOLEAN) {
         ((uint8_t *)c->vals)[c->nv] = *vp ? 1 : 0;
     } else {
         memcpy((char *)c->vals + c->nv * vs, vp, vs);
@@ -362,9 +365,8 @@ static int dict_to_plain(wcol *c, size_t n) {
     return 0;
 }
 
-/* Doubles the slot table (or makes the first one: 256 slots) and re-inserts every entry. */
-static int dict_rehash(wcol *c) {
-    int nbits = c->bits ? c->bits + 1 : 8;
+/* Makes the slot table 2^nbits slots and re-inserts every entry. */
+static int dict_resize(wcol *c, int nbits) {
     size_t ncap = (size_t)1 << nbits;
     uint64_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return -1;
@@ -379,21 +381,18 @@ static int dict_rehash(wcol *c) {
     return 0;
 }
 
+/* Doubles the slot table (or makes the first one: 256 slots). */
+static int dict_rehash(wcol *c) { return dict_resize(c, c->bits ? c->bits + 1 : 8); }
+
 /* The dictionary entry of a value (vp, vl as for plain_put), added if new. i is the value's
  * index in the row group. Hot path, hand-written: open addressing whose 8-byte slots hold
  * (hash high 32 bits, entry + 1), so a probe touches one cache line and compares bytes only
  * when the hashes agree, against the compact dictionary copy. Returns the entry, DICT_FULL
  * when a new entry would pass dict_max_bytes, DICT_DISTINCT when the values so far are nearly
  * all distinct (ids, timestamps: a dictionary would not pay), -1 on out of memory. */
-static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
+static int64_t dict_entry_h(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i, uint64_t h) {
     bool str = c->phys == PQ_PHYS_BYTE_ARRAY;
     size_t vs = str ? vl : val_size(c->phys);
-    uint64_t h;
-    if (str) {
-        h = hash_bytes(vp, vl);
-    } else {
-        h = mix64(vs == 8 ? load8(vp) : load_short(vp, vs));
-    }
     if (!c->bits && dict_rehash(c)) return -1;
     uint32_t tag = (uint32_t)(h >> 32);
     size_t m = ((size_t)1 << c->bits) - 1, s = (size_t)(h >> (64 - c->bits));
@@ -427,6 +426,17 @@ static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, si
     c->nd = nd + 1;
     if (c->nd * 2 > ((size_t)1 << c->bits) && dict_rehash(c)) return -1; /* rehash at half full */
     return (int64_t)nd;
+}
+
+/* The dictionary hash of a value of c (vp, vl as for plain_put). */
+static inline uint64_t value_hash(const wcol *c, const char *vp, uint32_t vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) return hash_bytes(vp, vl);
+    size_t vs = val_size(c->phys);
+    return mix64(vs == 8 ? load8(vp) : load_short(vp, vs));
+}
+
+static int64_t dict_entry(pq_writer *w, wcol *c, const char *vp, uint32_t vl, size_t i) {
+    return dict_entry_h(w, c, vp, vl, i, value_hash(c, vp, vl));
 }
 
 /* Whether dictionary entry e of c holds the value (vp, vl as for plain_put). */
@@ -495,20 +505,50 @@ static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, 
     return 0;
 }
 
+/* Value i of c's PLAIN buffer, as (bytes, length); *at is the arena offset of string value i,
+ * moved past it (strings are reached in order). */
+static inline const char *plain_value(const wcol *c, size_t i, size_t *at, uint32_t *vl) {
+    if (c->phys == PQ_PHYS_BYTE_ARRAY) {
+        const char *p = c->arena.data + *at;
+        memcpy(vl, p, 4);
+        *at += 4 + (size_t)*vl;
+        return p + 4;
+    }
+    *vl = 0;
+    return (const char *)c->vals + i * val_size(c->phys);
+}
+
+/* The values whose hashes a deferred build computes ahead (a power of two). */
+enum { DICT_AHEAD = 16 };
+
 /* Builds the dictionary of a DEFER column from its PLAIN values in one pass. Returns the entry
- * count, 0 when the dictionary does not pay (then written PLAIN), -1 on out of memory. */
+ * count, 0 when the dictionary does not pay (then written PLAIN), -1 on out of memory. Hot path,
+ * hand-written: these are the large dictionaries (user and session ids: tens of thousands of
+ * entries, a slot table of MiBs), where each probe was a cache miss on its slot; so the hash of
+ * value i + DICT_AHEAD is computed, and its slot prefetched, while value i is looked up; and the
+ * table starts at the size the previous row group's needed. */
 static int64_t dict_build_deferred(pq_writer *w, wcol *c) {
     if (grow((void **)&c->idx, &c->cap_idx, c->nv, sizeof *c->idx)) return -1;
-    const sref *sv = c->vals;
-    size_t vs = val_size(c->phys);
+    int nbits = 8; /* sized at once for the previous row group's count: no rehash on the way there */
+    while (((size_t)1 << nbits) < 2 * c->nd_prev + 2) nbits++;
+    if (c->nd_prev && nbits > c->bits && dict_resize(c, nbits)) return -1;
+    uint64_t ahead[DICT_AHEAD];
+    uint32_t vl;
+    size_t at = 0, at_ahead = 0; /* arena offsets of value i and of value i + DICT_AHEAD */
+    for (size_t i = 0; i < DICT_AHEAD && i < c->nv; i++) {
+        const char *vp = plain_value(c, i, &at_ahead, &vl);
+        ahead[i] = value_hash(c, vp, vl);
+    }
     for (size_t i = 0; i < c->nv; i++) {
-        uint32_t vl = 0;
-        const char *vp = (const char *)c->vals + i * vs;
-        if (c->phys == PQ_PHYS_BYTE_ARRAY) {
-            vp = c->arena.data + sv[i].off;
-            vl = sv[i].len;
+        uint64_t h = ahead[i % DICT_AHEAD];
+        if (i + DICT_AHEAD < c->nv) {
+            const char *np = plain_value(c, i + DICT_AHEAD, &at_ahead, &vl);
+            uint64_t nh = value_hash(c, np, vl);
+            ahead[i % DICT_AHEAD] = nh;
+            if (c->bits) __builtin_prefetch(&c->tab[nh >> (64 - c->bits)]);
         }
-        int64_t e = dict_entry(w, c, vp, vl, i);
+        const char *vp = plain_value(c, i, &at, &vl);
+        int64_t e = dict_entry_h(w, c, vp, vl, i, h);
         if (e == -1) return -1;
         if (e < 0) {
             c->dense = e == DICT_DISTINCT && c->phys == PQ_PHYS_BYTE_ARRAY;
@@ -698,17 +738,20 @@ oom:
 
 /* ---------- statistics ---------- */
 
-static int cmp_sref(const char *base, sref a, sref b) {
-    size_t n = a.len < b.len ? a.len : b.len;
-    int r = memcmp(base + a.off, base + b.off, n);
+/* Byte order of two strings of PLAIN encoding (each at its 4-byte length). */
+static int cmp_plain_str(const char *a, const char *b) {
+    uint32_t la, lb;
+    memcpy(&la, a, 4);
+    memcpy(&lb, b, 4);
+    int r = memcmp(a + 4, b + 4, la < lb ? la : lb);
     if (r) return r;
-    return a.len < b.len ? -1 : a.len > b.len;
+    return la < lb ? -1 : la > lb;
 }
 
-/* min/max of nv values (typed array vals; strings as sref into base), PLAIN encoded. Doubles
+/* min/max of nv values (typed array vals; strings PLAIN encoded at vals), PLAIN encoded. Doubles
  * skip NaN; a zero min is -0.0 and a zero max +0.0 as the spec asks; strings over 256 bytes
  * give no min/max. Called on the dictionary when there is one (far fewer values). */
-static int chunk_stats(int phys, const void *vals, size_t nv, const char *base, wchunk *k) {
+static int chunk_stats(int phys, const void *vals, size_t nv, wchunk *k) {
     k->has_minmax = false;
     if (nv == 0) return 0;
     switch (phys) {
@@ -759,16 +802,18 @@ static int chunk_stats(int phys, const void *vals, size_t nv, const char *base, 
         break;
     }
     default: {
-        const sref *v = vals;
-        sref mn = v[0], mx = v[0];
-        for (size_t i = 1; i < nv; i++) {
-            if (cmp_sref(base, v[i], mn) < 0) mn = v[i];
-            if (cmp_sref(base, v[i], mx) > 0) mx = v[i];
+        const char *p = vals, *mn = p, *mx = p;
+        uint32_t l, ln, lx;
+        for (size_t i = 0; i < nv; i++) {
+            if (cmp_plain_str(p, mn) < 0) mn = p;
+            if (cmp_plain_str(p, mx) > 0) mx = p;
+            memcpy(&l, p, 4);
+            p += 4 + (size_t)l;
         }
-        if (mn.len > 256 || mx.len > 256) return 0;
-        if (pq_text_append(&k->min, base + mn.off, mn.len) ||
-            pq_text_append(&k->max, base + mx.off, mx.len))
-            return -1;
+        memcpy(&ln, mn, 4);
+        memcpy(&lx, mx, 4);
+        if (ln > 256 || lx > 256) return 0;
+        if (pq_text_append(&k->min, mn + 4, ln) || pq_text_append(&k->max, mx + 4, lx)) return -1;
     }
     }
     k->has_minmax = true;
@@ -788,8 +833,32 @@ static int put_levels(pq_text *t, const int16_t *v, size_t n, int maxlvl) {
     return 0;
 }
 
-/* PLAIN-encodes values [a, b) of column c. */
-static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b) {
+/* The PLAIN bytes of values [a, b) of column c (strings: from arena offset *at, moved past
+ * them), as a slice of its buffer: a page without levels is compressed from there. */
+static const char *plain_slice(const wcol *c, size_t a, size_t b, size_t *at, size_t *len) {
+    if (c->phys != PQ_PHYS_BYTE_ARRAY) {
+        size_t vs = val_size(c->phys);
+        *len = (b - a) * vs;
+        return c->vals ? (const char *)c->vals + a * vs : "";
+    }
+    if (!c->arena.data) {
+        *len = 0;
+        return "";
+    }
+    const char *p = c->arena.data + *at;
+    size_t o = 0;
+    for (size_t i = a; i < b; i++) {
+        uint32_t l;
+        memcpy(&l, p + o, 4);
+        o += 4 + (size_t)l;
+    }
+    *at += o;
+    *len = o;
+    return p;
+}
+
+/* PLAIN-encodes values [a, b) of column c (strings: see plain_slice for *at). */
+static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b, size_t *at) {
     if (c->phys == PQ_PHYS_BOOLEAN) {
         const uint8_t *v = c->vals;
         size_t nb = (b - a + 7) / 8;
@@ -800,22 +869,9 @@ static int put_plain(pq_text *t, const wcol *c, size_t a, size_t b) {
         t->len += nb;
         return 0;
     }
-    if (c->phys != PQ_PHYS_BYTE_ARRAY) {
-        size_t vs = val_size(c->phys);
-        return pq_text_append(t, (const char *)c->vals + a * vs, (b - a) * vs);
-    }
-    const sref *v = c->vals;
-    size_t need = 0;
-    for (size_t i = a; i < b; i++) need += 4 + v[i].len;
-    if (pq_text_reserve(t, need)) return -1;
-    char *o = t->data + t->len;
-    for (size_t i = a; i < b; i++) {
-        memcpy(o, &v[i].len, 4);
-        memcpy(o + 4, c->arena.data + v[i].off, v[i].len);
-        o += 4 + v[i].len;
-    }
-    t->len += need;
-    return 0;
+    size_t len;
+    const char *p = plain_slice(c, a, b, at, &len);
+    return pq_text_append(t, p, len);
 }
 
 /* Compresses len bytes at data (dense: see pq_compress) and appends header + body to w->chunk. */
@@ -853,20 +909,8 @@ static int emit_page(pq_writer *w, const char *data, size_t len, int type, int n
 
 /* Statistics of the chunk: from the dictionary entries when there is one (far fewer values). */
 static int flush_stats(wcol *c, size_t ndict, wchunk *k) {
-    if (!ndict) return chunk_stats(c->phys, c->vals, c->nv, c->arena.data, k);
-    if (c->phys != PQ_PHYS_BYTE_ARRAY) return chunk_stats(c->phys, c->dict.data, ndict, NULL, k);
-    sref *dv = malloc(ndict * sizeof *dv);
-    if (!dv) return -1;
-    size_t off = 0;
-    for (size_t e = 0; e < ndict; e++) {
-        uint32_t l;
-        memcpy(&l, c->dict.data + off, 4);
-        dv[e] = (sref){(uint32_t)off + 4, l};
-        off += 4 + l;
-    }
-    int rc = chunk_stats(c->phys, dv, ndict, c->dict.data, k);
-    free(dv);
-    return rc;
+    if (ndict) return chunk_stats(c->phys, c->dict.data, ndict, k);
+    return chunk_stats(c->phys, c->phys == PQ_PHYS_BYTE_ARRAY ? (const void *)c->arena.data : c->vals, c->nv, k);
 }
 
 /* Encodes and writes column chunk `ci` of the current row group. */
@@ -898,7 +942,7 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
     size_t step = (size_t)((double)w->o.page_bytes / (per > 0 ? per : 1));
     if (step < 64) step = 64;
     if (step > 1u << 20) step = 1u << 20;
-    size_t a = 0, va = 0;
+    size_t a = 0, va = 0, at = 0; /* at: arena offset of string value va */
     do {
         size_t b = a + step < c->n ? a + step : c->n;
         if (c->rep)
@@ -908,17 +952,26 @@ static int flush_chunk(pq_writer *w, int ci, wchunk *k, char *err, size_t errlen
             nvals = 0;
             for (size_t i = a; i < b; i++) nvals += c->def[i] == c->max_def;
         }
-        w->page.len = 0;
-        if (c->rep && put_levels(&w->page, c->rep + a, b - a, c->max_rep)) goto oom;
-        if (c->def && put_levels(&w->page, c->def + a, b - a, c->max_def)) goto oom;
-        if (ndict) {
-            if (pq_text_byte(&w->page, (uint8_t)bw) || pq_rle_encode(&w->page, c->idx + va, nvals, bw)) goto oom;
-        } else if (put_plain(&w->page, c, va, va + nvals)) {
-            goto oom;
+        const char *pd;
+        size_t pl;
+        if (!ndict && !c->rep && !c->def && c->phys != PQ_PHYS_BOOLEAN) {
+            pd = plain_slice(c, va, va + nvals, &at, &pl); /* values alone: compressed in place */
+        } else {
+            w->page.len = 0;
+            if (c->rep && put_levels(&w->page, c->rep + a, b - a, c->max_rep)) goto oom;
+            if (c->def && put_levels(&w->page, c->def + a, b - a, c->max_def)) goto oom;
+            if (ndict) {
+                if (pq_text_byte(&w->page, (uint8_t)bw) || pq_rle_encode(&w->page, c->idx + va, nvals, bw))
+                    goto oom;
+            } else if (put_plain(&w->page, c, va, va + nvals, &at)) {
+                goto oom;
+            }
+            pd = w->page.data;
+            pl = w->page.len;
         }
-        tus += w->page.len;
-        if (emit_page(w, w->page.data, w->page.len, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN,
-                      !ndict && c->dense, err, errlen))
+        tus += pl;
+        if (emit_page(w, pd, pl, 0, (int)(b - a), ndict ? ENC_RLE_DICT : ENC_PLAIN, !ndict && c->dense, err,
+                      errlen))
             return -1;
         a = b;
         va += nvals;
@@ -938,6 +991,7 @@ oom:
 /* Empties column c for the next row group; buffers are kept for reuse, except a slot table
  * grown past 4096 slots (a high-cardinality row group should not tax the next one's resets). */
 static void col_reset(pq_writer *w, wcol *c) {
+    c->nd_prev = c->dstate == DICT_DEFER ? c->nd : 0;
     c->n = c->nv = 0;
     c->rows = c->bytes = 0;
     c->arena.len = 0;

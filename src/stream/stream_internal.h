@@ -203,6 +203,20 @@ enum { ST_DD_NEW = 0, ST_DD_DUP = 1, ST_DD_CONFLICT = 2 };
  * ch (or with 0, content unknown), ST_DD_CONFLICT if present with another; else ST_DD_NEW, and it is remembered (window k)
  * unless k <= live_after. -1 on OOM. */
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after);
+/* The index hash of an id (both halves mixed: the slot comes from the low bits, the tag from
+ * the high ones). */
+static inline uint64_t st_id_hash(st_id id) {
+    uint64_t h = (id.a ^ (id.b * 0x9E3779B97F4A7C15ULL));
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+/* Starts loading the slot where id's probe begins: the engine issues it before hashing the
+ * event's content, so that the table's cache miss overlaps with that work. */
+static inline void st_dedup_prefetch(const st_dedup *d, st_id id) {
+    if (d->ix.mask) __builtin_prefetch(&d->ix.slots[(uint32_t)st_id_hash(id) & d->ix.mask]);
+}
 /* The current entries become the base of the next checkpoint piece (mark, reused cleared). */
 void st_dedup_mark(st_dedup *d);
 /* Forgets the entries with k <= live_after (amortised: see stream_tab.c). 0 or -1 (OOM). */

@@ -245,13 +245,6 @@ st_id st_id_of(strview s) {
     return id;
 }
 
-static inline uint64_t id_hash(st_id id) {
-    uint64_t h = (id.a ^ (id.b * 0x9E3779B97F4A7C15ULL));
-    h ^= h >> 31;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
-}
 
 /* Folds the bytes of s (and its length) into h: one multiply per 8-byte word, no final mix
  * (st_event_hash mixes once at the end; a full st_hash per field was a visible per-event cost). */
@@ -298,7 +291,7 @@ uint64_t st_event_hash(const event *ev) {
 }
 
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after) {
-    uint64_t h = id_hash(id);
+    uint64_t h = st_id_hash(id);
     uint32_t pos;
     if (st_itab_reserve(&d->ix)) return -1;
     int64_t i;
@@ -323,20 +316,29 @@ int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_a
     return ST_DD_NEW;
 }
 
-/* Rebuilds the index over the first n entries (after a compaction): a table sized for them. */
+/* Rebuilds the index over the first n entries (after a compaction). The slot array is kept
+ * when it is large enough, cleared in place: a compaction comes every few windows, and a fresh
+ * one (calloc of MiBs: new pages from the kernel, each faulted in and zeroed) was a fifth of
+ * the stream's page faults. So the table stays at its high-water size (at most twice the
+ * live ids, see st_dedup_expire), with a lower load after a compaction. */
 static int dedup_reindex(st_dedup *d, uint32_t n) {
     uint32_t cap = 16;
     while ((uint64_t)(n + 1) * 4 > (uint64_t)cap * 3) cap *= 2;
-    uint64_t *sl = calloc(cap, sizeof *sl);
-    if (!sl) return -1;
+    uint64_t *sl = d->ix.slots;
+    if (sl && d->ix.mask + 1 >= cap) {
+        cap = d->ix.mask + 1;
+        memset(sl, 0, (size_t)cap * sizeof *sl);
+    } else if (!(sl = calloc(cap, sizeof *sl))) {
+        return -1;
+    }
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = id_hash(d->v[i].id);
+        uint64_t h = st_id_hash(d->v[i].id);
         uint32_t pos = (uint32_t)h & (cap - 1);
         while (sl[pos]) pos = (pos + 1) & (cap - 1);
         sl[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
         d->ix.hashes[i] = h;
     }
-    free(d->ix.slots);
+    if (sl != d->ix.slots) free(d->ix.slots);
     d->ix.slots = sl;
     d->ix.mask = cap - 1;
     d->ix.n = n;
