@@ -652,18 +652,6 @@ static int table_first_start(lake_src *s, metric_id t, int64_t *first, char *err
     return 0;
 }
 
-/* The scale-out partition a file's name gives ("part-p0003-s12-g1-0.parquet": the writer's
- * part_file_prefix, docs/stream.md's layout; also "part-p3-..."), -1 for a file of the single
- * layout. */
-static int file_partition(const char *path) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    if (strncmp(b, "part-p", 6) != 0) return -1;
-    char *end;
-    long p = strtol(b + 6, &end, 10);
-    return end > b + 6 && (*end == '-' || *end == '.') && p >= 0 && p < INT32_MAX ? (int)p : -1;
-}
-
 /* Each scale-out partition's latest window_end of table t, from the files of its two newest
  * dates (footers only): a partition behind the others across midnight still has its last
  * commit there. Partitions commit at different times, so the merge of open windows compares
@@ -675,7 +663,7 @@ static int table_part_ends(lake_src *s, metric_id t, char *err, size_t errlen) {
     if (!l->n) return 0;
     int64_t newest = l->files[l->n - 1].day_start;
     for (size_t i = l->n; i-- > 0 && l->files[i].day_start >= newest - DAY_US;) {
-        int p = file_partition(l->files[i].path);
+        int p = lake_part_of_name(l->files[i].path);
         if (p < 0) continue;
         s->parted[t] = true;
         if (p >= DASH_MAX_PARTS) continue;

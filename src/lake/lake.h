@@ -138,6 +138,12 @@ int lake_layout_read(storage *s, int *version, char *zone, size_t zlen, char *er
  * layout-2 ROOT with the same zone is accepted; any other ROOT is refused with a message
  * naming both layout versions (or both zones): LAKE_REFUSED. -1 on a storage failure. */
 int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen);
+/* The scale-out layout's file names: every data file of partition part starts with
+ * "part-p0003-s" (the stream writes by it, the dashboard reads the partition back from it). */
+void lake_part_prefix(int part, char *out, size_t n);
+/* The partition a file's base name gives ("part-p0003-s12-g1-0.parquet" -> 3; also the
+ * unpadded "part-p3-..."), -1 for a file of the single layout. */
+int lake_part_of_name(const char *path);
 
 /* ---- raw event tables ---- */
 typedef enum { LAKE_VIEWS = 0, LAKE_CART, LAKE_ORDERS, LAKE_REJECTED, LAKE_RAW_COUNT } lake_raw;

@@ -7,7 +7,9 @@
  * DECIMAL(18,2) money, BINARY rejected bytes and a stated partition zone. A writer refuses
  * any ROOT it would turn into a mix of layouts or of calendars; readers read both.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lake/lake.h"
@@ -112,4 +114,15 @@ int lake_layout_open(storage *s, const lake_tz *z, char *err, size_t errlen) {
         return LAKE_REFUSED;
     }
     return -1;
+}
+
+void lake_part_prefix(int part, char *out, size_t n) { snprintf(out, n, "part-p%04d-s", part); }
+
+int lake_part_of_name(const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (strncmp(b, "part-p", 6) != 0) return -1;
+    char *end;
+    long p = strtol(b + 6, &end, 10);
+    return end > b + 6 && (*end == '-' || *end == '.') && p >= 0 && p < INT32_MAX ? (int)p : -1;
 }

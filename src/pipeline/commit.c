@@ -600,7 +600,7 @@ static bool sweep_wants(const sweep_filter *f, const char *name, const char *pat
     if (!f->parts) return true;
     for (int i = 0; i < f->nparts; i++) {
         char pre[64];
-        part_file_prefix(f->parts[i], pre, sizeof pre);
+        lake_part_prefix(f->parts[i], pre, sizeof pre);
         if (!strncmp(name + 1, pre, strlen(pre))) return true;
     }
     return false;
@@ -700,8 +700,6 @@ int commit_log_compact_keep(storage *s, int part, const commit_record *r, char *
 /* ---- scale-out: one lineage per partition ---- */
 
 void part_dir(int part, char *out, size_t n) { snprintf(out, n, "%s/p%04d", PARTS_DIR, part); }
-
-void part_file_prefix(int part, char *out, size_t n) { snprintf(out, n, "part-p%04d-s", part); }
 
 int part_log_read_latest(storage *s, int part, commit_record *r, char *err, size_t errlen) {
     char dir[64];

@@ -250,7 +250,7 @@ static int lineage_close(pipeline_job *j, int part, rename_pair **rn, size_t *nr
         return rc;
     }
     char pre[48];
-    part_file_prefix(part, pre, sizeof pre);
+    lake_part_prefix(part, pre, sizeof pre);
     int rc = job_close_part_tables(j, part);
     if (staging_take(j->st, pre, rn, nrn)) {
         snprintf(j->err, sizeof j->err, "out of memory");

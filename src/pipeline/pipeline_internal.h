@@ -135,8 +135,6 @@ int commit_log_compact_keep(storage *s, int part, const commit_record *r, char *
 /* ---- scale-out layout: one commit lineage per partition ---- */
 /* "_ecom/parts/p0003" */
 void part_dir(int part, char *out, size_t n);
-/* "part-p0003-s" prefix shared by every data file of partition part (hidden: "." before it) */
-void part_file_prefix(int part, char *out, size_t n);
 /* Reads partition part's newest record (r->epoch = -1 if none; r->part checked). */
 int part_log_read_latest(storage *s, int part, commit_record *r, char *err, size_t errlen);
 /* Redoes r's renames (idempotent), then deletes the hidden data files of the partitions in

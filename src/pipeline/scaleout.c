@@ -66,7 +66,7 @@ static void drop_part_renames(pipeline_job *j, int part) {
     char pre[48];
     rename_pair *v;
     size_t n;
-    part_file_prefix(part, pre, sizeof pre);
+    lake_part_prefix(part, pre, sizeof pre);
     if (staging_take(j->st, pre, &v, &n) == 0) rename_pairs_free(v, n);
 }
 

@@ -48,6 +48,23 @@ static int64_t count_rows(storage *s, const char *dir, const char *date, size_t 
     return rows;
 }
 
+/* The scale-out file names: what the stream writes by, the dashboard reads back (one rule). */
+static void test_part_names(check_state *st) {
+    CHECK_STATE(st);
+    char pre[32], name[96];
+    for (int p = 0; p < 300; p += 37) {
+        lake_part_prefix(p, pre, sizeof pre);
+        snprintf(name, sizeof name, "sales_per_minute/date=2026-12-01/%s12-g1-0.parquet", pre);
+        CHECK_INTEQ(lake_part_of_name(name), p);
+    }
+    CHECK_INTEQ(lake_part_of_name("views/date=2026-12-01/part-p3-x.parquet"), 3);
+    CHECK_INTEQ(lake_part_of_name("views/date=2026-12-01/part-e4-g1-0.parquet"), -1);
+    CHECK_INTEQ(lake_part_of_name("part-p-1.parquet"), -1);
+    CHECK_INTEQ(lake_part_of_name("part-px.parquet"), -1);
+    CHECK_INTEQ(lake_part_of_name("part-p99999999999-s1.parquet"), -1);
+    CHECK_INTEQ(lake_part_of_name(""), -1);
+}
+
 static void test_rolling_and_names(check_state *st) {
     CHECK_STATE(st);
     char err[256];
@@ -212,6 +229,7 @@ int main(void) {
     const char *tmp = getenv("TEST_TMP");
     snprintf(root, sizeof root, "%s/lake-%d", tmp ? tmp : "/tmp", (int)getpid());
     RUN(&st, test_rolling_and_names);
+    RUN(&st, test_part_names);
     RUN(&st, test_age_bytes_abort);
     RUN(&st, test_raw_schemas);
     RUN(&st, test_ingest_parse);

@@ -357,7 +357,7 @@ static void test_staging_take(check_state *st) {
     rename_pair *v;
     size_t n;
     char pre[48];
-    part_file_prefix(1, pre, sizeof pre);
+    lake_part_prefix(1, pre, sizeof pre);
     CHECK(staging_take(sg, pre, &v, &n) == 0);
     CHECK_INTEQ(n, 2);
     CHECK_INTEQ(staging_count(sg), 1);
