@@ -176,6 +176,9 @@ static int loader_open(loader *ld, const load_args *a, const storage_opts *so, p
     char stem[64];
     load_stem(a, stem, sizeof stem);
     ld->s = storage_open_opts(a->out, so, err, errlen);
+    /* Test-only (pipeline/faults.c): the fencing tests freeze a load at a chosen storage call. */
+    const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
+    if (ld->s && faults && *faults && !(ld->s = faults_wrap(ld->s, faults, err, errlen))) return -1;
     if (!ld->s || lake_layout_open(ld->s, &ld->tz, err, errlen)) return -1;
     if (loader_take_lease(ld, a, err, errlen) || loader_check_root(ld, a, err, errlen)) return -1;
     lake_opts lo = {.max_rows = (uint64_t)a->max_rows, .codec = pc, .before_publish = loader_fence, .publish_ctx = ld};

@@ -228,6 +228,11 @@ int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
 int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
 void lease_release(storage *s, writer_lease *l);
 
+/* ---- test-only storage fault injection (faults.c; `ecom stream` and `ecom load`) ---- */
+/* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
+ * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
+storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
+
 /* ---- what a writer other than the stream (ecom load) must know about ROOT (commit.c) ---- */
 typedef enum { ROOT_STREAM_NONE = 0, ROOT_STREAM_SINGLE, ROOT_STREAM_SCALE_OUT } root_stream_kind;
 /* Whether `ecom stream` ever wrote ROOT: *kind = ROOT_STREAM_SINGLE when its commit log

@@ -111,6 +111,46 @@ def rolled_part_of_a_fenced_load_is_not_published():
     print(f"  {err.strip()[:240]}")
 
 
+def stopped(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
+def zombie_paused_between_its_check_and_its_rename_publishes_nothing():
+    """The fence is a check, then the rename: a load frozen between the two (the fault hook stops
+    it right before renaming its first rolled views part, after its lease check) past its 1 s
+    lease; a second load takes ROOT over (--wait: the frozen pid is alive, so until the expiry)
+    and, at take-over, deletes the unpublished part; the zombie resumes: its rename finds nothing,
+    it exits 1, fenced, and no part of it is published."""
+    root = os.path.join(TMP, "zombie")
+    env = dict(os.environ, ECOM_TEST_STORAGE_FAULTS="prefix=views/,match=part-z-00000,from=2,stop")
+    load = subprocess.Popen([ECOM, "load", "--input", "-", "--stem", "z", "--out", root, "--max-rows", "20",
+                             "--lease-timeout", "1s"], env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        load.stdin.write(b"".join(LINES[:40]))
+        load.stdin.flush()
+        wait_for(lambda: stopped(load.pid) or load.poll() is not None, "the load frozen before its rename")
+        assert load.poll() is None, load.stderr.read()[-600:]
+        r = run([ECOM, "load", "--input", SMALL, "--stem", "k2", "--out", root, "--wait", "30s"], timeout=120)
+        assert "3000 lines" in r.stderr, r.stderr
+        assert not unpublished(root, "z"), f"the take-over kept the zombie's part: {unpublished(root, 'z')}"
+        load.send_signal(signal.SIGCONT)
+        rc, err = finish(load)
+    finally:
+        if load.poll() is None:
+            load.send_signal(signal.SIGCONT)
+            load.kill()
+            load.wait()
+    assert rc == 1 and "fenced" in err, f"{rc}: {err[-600:]}"
+    assert not published(root, "z"), f"a zombie published {published(root, 'z')}"
+    assert published(root, "k2")
+    print(f"  {err.strip().splitlines()[-1][:240]}")
+
+
 def silent_stdin_keeps_the_lease():
     """A load with a 1 s lease gets 10 lines, then nothing for 2.5 s: a second writer must still
     be refused naming it, and the load ends normally with its 10 lines when its input closes."""
@@ -198,6 +238,7 @@ def load_into_a_streamed_root_is_refused():
 
 
 case(rolled_part_of_a_fenced_load_is_not_published)
+case(zombie_paused_between_its_check_and_its_rename_publishes_nothing)
 case(silent_stdin_keeps_the_lease)
 case(stale_temporaries_are_swept_fresh_ones_kept)
 case(load_into_a_streamed_root_is_refused)
