@@ -258,7 +258,7 @@ static int list_rec(storage *s, const char *dir, const char *date, int depth, st
     if (depth > 16) return 0;
     storage_list_t l;
     if (storage_list(s, dir, &l, err, errlen)) return -1;
-    qsort(l.entries, l.n, sizeof *l.entries, cmp_name);
+    if (l.n > 1) qsort(l.entries, l.n, sizeof *l.entries, cmp_name); /* a missing dir's list is NULL */
     int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
         const storage_entry *e = &l.entries[i];

@@ -630,6 +630,21 @@ int root_sweep_unpublished(storage *s, char *err, size_t errlen) {
     return sweep_dir(s, &f, "", 0, err, errlen);
 }
 
+int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen) {
+    *found = false;
+    for (int t = 0; t < LAKE_RAW_COUNT && !*found; t++) {
+        char **paths = NULL;
+        size_t np = 0;
+        if (lake_list_files(s, lake_raw_name((lake_raw)t), NULL, &paths, &np, err, errlen)) return -1;
+        if (np) {
+            *found = true;
+            snprintf(first, n, "%s", paths[0]);
+        }
+        lake_paths_free(paths, np);
+    }
+    return 0;
+}
+
 int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, char *err, size_t errlen) {
     storage_entry e;
     bool exists = false;

@@ -133,6 +133,9 @@ typedef struct {
                                       holder's last heartbeat (every commit and every third of it);
                                       a crashed writer's successor waits that long. Default 30 s */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
+    bool allow_uncounted;          /* single layout: a first start on a ROOT whose raw tables hold
+                                      parts no stream wrote (ecom load's) goes on although its
+                                      metric tables will never count them; else refused */
     int64_t ckpt_max_deltas;       /* engine checkpoints: at most this many deltas between two
                                       full ones (docs/stream.md "Checkpoints"); default 64;
                                       0 = a full checkpoint at every commit */
@@ -245,5 +248,9 @@ int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, 
  * dead or fenced writers, as the stream's recovery does. Only for the holder of ROOT's lease
  * (LEASE_DIR) on a ROOT no scale-out stream writes (its instances do not take that lease). */
 int root_sweep_unpublished(storage *s, char *err, size_t errlen);
+/* Whether ROOT's raw tables (views, cart, orders, rejected) hold any published part: *found, and
+ * the first one's path in `first`. For a stream's first start (no commit record yet): such rows
+ * came from another writer (ecom load) and its metric tables would never count them. */
+int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen);
 
 #endif

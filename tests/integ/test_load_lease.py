@@ -237,9 +237,31 @@ def load_into_a_streamed_root_is_refused():
     assert "allow-uncounted" not in r.stderr, r.stderr
 
 
+def stream_on_a_loaded_root_is_refused():
+    """The other order: a stream's first start on a ROOT a load filled is refused in one line naming
+    a loaded part, and writes no table file; with --allow-uncounted it starts; once it has a commit
+    log, a restart needs no flag."""
+    root = os.path.join(TMP, "loaded")
+    run([ECOM, "load", "--input", SMALL, "--out", root], timeout=120)
+    tables = lambda: sorted(glob.glob(os.path.join(root, "*", "date=*", "*")))  # noqa: E731
+    before = tables()
+    r = subprocess.run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, f"stream on a loaded ROOT exited {r.returncode}: {r.stderr[-400:]}"
+    for w in ("raw tables hold rows no ecom stream wrote", "part-load-", "never count them", "--allow-uncounted"):
+        assert w in r.stderr, (w, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert tables() == before, f"a refused stream wrote {set(tables()) - set(before)}"
+    print(f"  {r.stderr.strip()[:300]}")
+    run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet", "--allow-uncounted"], timeout=120)
+    assert glob.glob(os.path.join(root, "sales_per_minute", "date=*", "*.parquet"))
+    run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], timeout=120)
+
+
 case(rolled_part_of_a_fenced_load_is_not_published)
 case(zombie_paused_between_its_check_and_its_rename_publishes_nothing)
 case(silent_stdin_keeps_the_lease)
 case(stale_temporaries_are_swept_fresh_ones_kept)
 case(load_into_a_streamed_root_is_refused)
+case(stream_on_a_loaded_root_is_refused)
 suite.exit()
