@@ -627,7 +627,9 @@ static int sweep_dir(storage *s, const sweep_filter *f, const char *dir, int dep
 
 int root_sweep_unpublished(storage *s, char *err, size_t errlen) {
     sweep_filter f = {NULL, NULL, 0};
-    return sweep_dir(s, &f, "", 0, err, errlen);
+    for (int t = 0; t < LAKE_RAW_COUNT; t++)
+        if (sweep_dir(s, &f, lake_raw_name((lake_raw)t), 1, err, errlen)) return -1;
+    return 0;
 }
 
 int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen) {

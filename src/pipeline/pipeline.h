@@ -244,9 +244,10 @@ typedef enum { ROOT_STREAM_NONE = 0, ROOT_STREAM_SINGLE, ROOT_STREAM_SCALE_OUT }
  * ROOT/_ecom/commits holds record 12 ..."). 0; -1 with err on a storage error or a corrupt record
  * (the stream's own refusal, which names it). */
 int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, char *err, size_t errlen);
-/* Deletes every hidden, unpublished part file (".part-...tmp") under ROOT's tables: the debris of
- * dead or fenced writers, as the stream's recovery does. Only for the holder of ROOT's lease
- * (LEASE_DIR) on a ROOT no scale-out stream writes (its instances do not take that lease). */
+/* Deletes every hidden, unpublished part file (".part-...tmp") in ROOT's raw tables (views, cart,
+ * orders, rejected: all a load writes): the debris of dead or fenced writers, as the stream's
+ * recovery does in every table. Only for the holder of ROOT's lease (LEASE_DIR) on a ROOT no
+ * scale-out stream writes (its instances do not take that lease). */
 int root_sweep_unpublished(storage *s, char *err, size_t errlen);
 /* Whether ROOT's raw tables (views, cart, orders, rejected) hold any published part: *found, and
  * the first one's path in `first`. For a stream's first start (no commit record yet): such rows
