@@ -21,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, wait_for  # noqa: E402
 
 suite = Suite()
 case = suite.case
@@ -31,15 +31,6 @@ run([ECOM_OPT, "gen", "--seed", "31", "--users", "200", "--start", "2026-11-25T0
      "--count", "3000", "--quiet", "--out", SMALL])
 with open(SMALL, "rb") as _f:
     LINES = _f.readlines()
-
-
-def wait_for(cond, what, limit_s=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
 
 
 def lease_holder_pid(root):

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, wait_for  # noqa: E402
 from lakecmp import assert_same_tables  # noqa: E402
 
 suite = Suite()
@@ -44,15 +44,6 @@ run([ECOM, "stream", "--input", SMALL, "--out", SMALL_CLEAN, "--quiet"], timeout
 
 def records(root):
     return sorted(glob.glob(os.path.join(root, "_ecom", "commits", "*.commit")))
-
-
-def wait_for(cond, what, limit_s=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
 
 
 def lease_file(root):
