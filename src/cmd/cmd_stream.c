@@ -75,6 +75,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"listen", FLAG_STR, &listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
+        {"allow-uncounted", FLAG_BOOL, &c.allow_uncounted, "start on a ROOT whose raw tables ecom load filled although the metric tables will not count those rows", 0, 0, NULL},
         {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"threads", FLAG_INT, &threads,
          "threads in all: one reads and runs the engine in input order, every one parses the input and "

@@ -133,7 +133,8 @@ fail:
     return -1;
 }
 
-/* Closes the part's Parquet writer and storage file, then renames it into place. */
+/* Closes the part's Parquet writer and storage file, then (if the writer's fence allows)
+ * renames it into place. */
 static int commit_part(lake_table *t, part *p, char *err, size_t errlen) {
     if (!p->open) return 0;
     if (p->rows == 0) {
@@ -144,6 +145,10 @@ static int commit_part(lake_table *t, part *p, char *err, size_t errlen) {
     storage_file *f = p->f;
     p->f = NULL;
     if (storage_file_close(f, err, errlen)) goto fail;
+    if (t->o.before_publish && t->o.before_publish(t->o.publish_ctx, err, errlen)) {
+        storage_remove(t->s, p->tmp, NULL, 0);
+        goto fail;
+    }
     if (storage_rename(t->s, p->tmp, p->final, err, errlen)) {
         storage_remove(t->s, p->tmp, NULL, 0);
         goto fail;
@@ -253,7 +258,7 @@ static int list_rec(storage *s, const char *dir, const char *date, int depth, st
     if (depth > 16) return 0;
     storage_list_t l;
     if (storage_list(s, dir, &l, err, errlen)) return -1;
-    qsort(l.entries, l.n, sizeof *l.entries, cmp_name);
+    if (l.n > 1) qsort(l.entries, l.n, sizeof *l.entries, cmp_name); /* a missing dir's list is NULL */
     int rc = 0;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
         const storage_entry *e = &l.entries[i];

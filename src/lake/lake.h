@@ -15,6 +15,7 @@
  *   A part is written as date=D/.part-....parquet.tmp (hidden from readers: leading '.'),
  *   closed (flush + fsync), then renamed onto its final name (atomic, replaces). A reader
  *   never sees a partial file. A failed part is deleted. A file with zero rows is never made.
+ *   With opts->before_publish, every rename is preceded by that check (a writer's fence).
  *
  * Rolling
  *   A part is committed and the next one started when it reaches max_rows rows, or about
@@ -44,6 +45,11 @@ typedef struct {
     pq_codec codec;           /* default PQ_ZSTD */
     size_t row_group_bytes;   /* default 64 MiB */
     const char *created_by;   /* default "ecom version <ECOM_VERSION>" */
+    /* The writer's fence, called right before each part is published (renamed into place),
+     * rolled or closed: non-zero refuses the publish (the part is dropped, the call fails with
+     * err). `ecom load` checks its writer lease here. NULL: no check. */
+    int (*before_publish)(void *ctx, char *err, size_t errlen);
+    void *publish_ctx;
 } lake_opts;
 
 typedef struct lake_table lake_table;

@@ -625,6 +625,50 @@ static int sweep_dir(storage *s, const sweep_filter *f, const char *dir, int dep
     return rc;
 }
 
+int root_sweep_unpublished(storage *s, char *err, size_t errlen) {
+    sweep_filter f = {NULL, NULL, 0};
+    for (int t = 0; t < LAKE_RAW_COUNT; t++)
+        if (sweep_dir(s, &f, lake_raw_name((lake_raw)t), 1, err, errlen)) return -1;
+    return 0;
+}
+
+int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen) {
+    *found = false;
+    for (int t = 0; t < LAKE_RAW_COUNT && !*found; t++) {
+        char **paths = NULL;
+        size_t np = 0;
+        if (lake_list_files(s, lake_raw_name((lake_raw)t), NULL, &paths, &np, err, errlen)) return -1;
+        if (np) {
+            *found = true;
+            snprintf(first, n, "%s", paths[0]);
+        }
+        lake_paths_free(paths, np);
+    }
+    return 0;
+}
+
+int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, char *err, size_t errlen) {
+    storage_entry e;
+    bool exists = false;
+    *kind = ROOT_STREAM_NONE;
+    what[0] = 0;
+    if (storage_stat(s, LAYOUT_PATH, &e, &exists, err, errlen)) return -1;
+    if (exists) {
+        *kind = ROOT_STREAM_SCALE_OUT;
+        snprintf(what, n, "a scale-out ecom stream writes it (ROOT/%s)", LAYOUT_PATH);
+        return 0;
+    }
+    commit_record r;
+    if (commit_log_read_latest(s, &r, err, errlen)) return -1;
+    if (r.epoch >= 0) {
+        *kind = ROOT_STREAM_SINGLE;
+        snprintf(what, n, "ecom stream wrote it (its commit log ROOT/%s holds record %" PRId64 ", lease generation %"
+                 PRId64 ")", COMMIT_DIR, r.epoch, r.generation);
+    }
+    commit_record_free(&r);
+    return 0;
+}
+
 /* Redoes a record's renames: each file is either still hidden (rename it) or already in place. */
 static int redo_renames(storage *s, const commit_record *r, char *err, size_t errlen) {
     for (size_t i = 0; i < r->n_renames; i++) {

@@ -1,12 +1,12 @@
 /*
- * pipeline/faults.c — TEST-ONLY storage fault injection for `ecom stream`.
+ * pipeline/faults.c — TEST-ONLY storage fault injection for `ecom stream` and `ecom load`.
  *
  * Why: the stream's recovery paths (a storage error in any step of an epoch, then rollback and
  * retry) must be tested against a real run, and the tests run as root, for whom chmod does not
  * make a directory unwritable. So a wrapper around the lake's storage fails chosen calls.
  *
  * It is enabled only by the environment variable ECOM_TEST_STORAGE_FAULTS (read once when the
- * job opens its storage; unset in production, where this file does nothing):
+ * job or the load opens its storage; unset in production, where this file does nothing):
  *
  *   ECOM_TEST_STORAGE_FAULTS="[prefix=PATH,][match=S,][from=N,][count=K][,reads][,report][,stop]"
  *

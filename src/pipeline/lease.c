@@ -34,6 +34,7 @@
  * A holder on this host whose pid no longer exists is expired at once (a restart after a crash
  * need not wait); if that guess is wrong (another PID namespace under the same host name),
  * the holder is fenced at its next commit, so only availability, never the data, is at stake.
+ * A new holder sweeps the put_if_absent temporaries crashed writers left (lease_sweep).
  */
 #include <errno.h>
 #include <signal.h>
@@ -183,6 +184,30 @@ static void lease_prune(storage *s, const writer_lease *l) {
     storage_list_free(&ls);
 }
 
+/* The directory of the records this lease fences, the other user of put_if_absent (commit.c):
+ * COMMIT_DIR for LEASE_DIR, a partition's own directory for its "<dir>/lease". */
+static void lease_records_dir(const writer_lease *l, char *out, size_t n) {
+    size_t k = strlen(l->dir);
+    if (!strcmp(l->dir, LEASE_DIR))
+        snprintf(out, n, "%s", COMMIT_DIR);
+    else if (k > 6 && !strcmp(l->dir + k - 6, "/lease"))
+        snprintf(out, n, "%.*s", (int)(k - 6), l->dir);
+    else
+        out[0] = 0;
+}
+
+/* Why at take-over: a writer killed between writing a put_if_absent temporary and linking it
+ * leaves a hidden file nobody else deletes. The new holder removes those older than its lease
+ * timeout in the lease's and the records' directories (a put takes milliseconds, so none of
+ * them is a live writer's; a younger one is kept). Best effort: a leftover waits for the next. */
+static void lease_sweep(storage *s, const writer_lease *l) {
+    char rec[128], e[256];
+    int64_t now = time_now_us();
+    storage_sweep_put_temporaries(s, l->dir, l->timeout_us, now, NULL, e, sizeof e);
+    lease_records_dir(l, rec, sizeof rec);
+    if (rec[0]) storage_sweep_put_temporaries(s, rec, l->timeout_us, now, NULL, e, sizeof e);
+}
+
 /* One try: 0 taken (or already ours), 1 lost a race (try again), LEASE_HELD held, -1 error. */
 static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t errlen) {
     int64_t gen, mtime, now = time_now_us();
@@ -211,6 +236,7 @@ static int lease_try(storage *s, writer_lease *l, bool force, char *err, size_t 
         *l = next;
         l->renewed_mono_us = time_mono_us();
         lease_prune(s, l);
+        lease_sweep(s, l);
     } else if (rc == 1) {
         l->since_us = next.since_us; /* to recognise our own file on the next try */
     }

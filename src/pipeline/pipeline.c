@@ -372,6 +372,21 @@ static int job_take_lease(pipeline_job *j) {
     return rc == LEASE_FENCED ? COMMIT_REFUSED : rc;
 }
 
+/* Why at a first start only: the stream's metric tables count what the stream read; rows another
+ * writer (ecom load) put into the raw tables before it would be in no metric, silently. Once the
+ * stream has a commit log, a load into ROOT is refused unless the user allowed it (cmd_load.c).
+ * 0, COMMIT_REFUSED naming a part, or -1. */
+static int job_refuse_loaded_root(pipeline_job *j) {
+    bool found = false;
+    char first[128];
+    if (root_raw_parts(j->base, &found, first, sizeof first, j->err, sizeof j->err)) return -1;
+    if (!found) return 0;
+    snprintf(j->err, sizeof j->err, "ROOT's raw tables hold rows no ecom stream wrote (%s: ecom load's); its metric "
+             "tables would never count them: use another --out, stream that input instead of loading it, or give "
+             "ecom stream --allow-uncounted", first);
+    return COMMIT_REFUSED;
+}
+
 /* Brings the job to the state of the newest commit: files, engine state, input offsets,
  * counters. Scale-out: to owning nothing (partitions are taken over one by one on assignment).
  * 0, -1 (a storage error: worth retrying) or COMMIT_REFUSED (ROOT refuses this job). */
@@ -386,7 +401,8 @@ static int job_recover(pipeline_job *j) {
     if (rc) return rc;
     commit_record r;
     if ((rc = commit_log_read_latest(j->base, &r, j->err, sizeof j->err))) return rc;
-    if (r.epoch >= 0 && (r.kind != j->src.ops->kind || r.nparts != j->nparts)) {
+    if (rc == 0 && r.epoch < 0 && !j->cfg->allow_uncounted) rc = job_refuse_loaded_root(j);
+    if (rc == 0 && r.epoch >= 0 && (r.kind != j->src.ops->kind || r.nparts != j->nparts)) {
         snprintf(j->err, sizeof j->err,
                  "ROOT holds the commit log of another input (%s with %d partitions); use another --out",
                  r.kind == COMMIT_FILE ? "a file" : "Kafka", r.nparts);

@@ -133,6 +133,9 @@ typedef struct {
                                       holder's last heartbeat (every commit and every third of it);
                                       a crashed writer's successor waits that long. Default 30 s */
     uint64_t max_rows_per_file;    /* raw table rolling inside an epoch; default 1,000,000 */
+    bool allow_uncounted;          /* single layout: a first start on a ROOT whose raw tables hold
+                                      parts no stream wrote (ecom load's) goes on although its
+                                      metric tables will never count them; else refused */
     int64_t ckpt_max_deltas;       /* engine checkpoints: at most this many deltas between two
                                       full ones (docs/stream.md "Checkpoints"); default 64;
                                       0 = a full checkpoint at every commit */
@@ -206,7 +209,9 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
  * only lets storage refuse the previous owner). lease_check() is called before every commit
  * point: 0 while the newest generation is l->gen, LEASE_FENCED (err says who holds it now) or
  * -1. lease_renew() = check + rewrite of the holder's file with a new `renewed` (the
- * heartbeat). lease_release() marks it expired at once (clean exit). No allocation. */
+ * heartbeat). lease_release() marks it expired at once (clean exit). A new holder also deletes
+ * the put_if_absent temporaries older than its timeout in the lease's directory and in the
+ * records' it fences (storage_sweep_put_temporaries: crashed writers' leftovers). */
 #define LEASE_DIR "_ecom/lease"
 #define LEASE_HELD (-2)
 #define LEASE_TIMEOUT_DEFAULT_US (30 * 1000000LL) /* --lease-timeout of stream and load */
@@ -225,5 +230,28 @@ int lease_acquire(storage *s, writer_lease *l, bool force, char *err, size_t err
 int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
 int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
 void lease_release(storage *s, writer_lease *l);
+
+/* ---- test-only storage fault injection (faults.c; `ecom stream` and `ecom load`) ---- */
+/* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
+ * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
+storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
+
+/* ---- what a writer other than the stream (ecom load) must know about ROOT (commit.c) ---- */
+typedef enum { ROOT_STREAM_NONE = 0, ROOT_STREAM_SINGLE, ROOT_STREAM_SCALE_OUT } root_stream_kind;
+/* Whether `ecom stream` ever wrote ROOT: *kind = ROOT_STREAM_SINGLE when its commit log
+ * (_ecom/commits) holds a record, ROOT_STREAM_SCALE_OUT when _ecom/layout is there (per-partition
+ * lineages, which do not take ROOT's lease), else NONE; `what` gets the evidence ("its commit log
+ * ROOT/_ecom/commits holds record 12 ..."). 0; -1 with err on a storage error or a corrupt record
+ * (the stream's own refusal, which names it). */
+int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, char *err, size_t errlen);
+/* Deletes every hidden, unpublished part file (".part-...tmp") in ROOT's raw tables (views, cart,
+ * orders, rejected: all a load writes): the debris of dead or fenced writers, as the stream's
+ * recovery does in every table. Only for the holder of ROOT's lease (LEASE_DIR) on a ROOT no
+ * scale-out stream writes (its instances do not take that lease). */
+int root_sweep_unpublished(storage *s, char *err, size_t errlen);
+/* Whether ROOT's raw tables (views, cart, orders, rejected) hold any published part: *found, and
+ * the first one's path in `first`. For a stream's first start (no commit record yet): such rows
+ * came from another writer (ecom load) and its metric tables would never count them. */
+int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen);
 
 #endif

@@ -52,10 +52,7 @@ void rename_pairs_free(rename_pair *v, size_t n);
  * renames not moved stay in src). */
 int staging_move(staging *dst, staging *src);
 
-/* ---- test-only storage fault injection (faults.c) ---- */
-/* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
- * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
-storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
+/* faults_wrap (test-only storage fault injection): in pipeline.h (ecom load uses it too). */
 
 /* ---- commit records ---- */
 #define COMMIT_DIR "_ecom/commits"

@@ -264,6 +264,43 @@ int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n,
     return s->ops->put_new(s->ctx, path, p, n, err, errlen);
 }
 
+/* Whether nm has the shape of a put_if_absent temporary (STORAGE_PUT_TMP_FORMAT). */
+static bool put_temporary_name(const char *nm) {
+    size_t n = strlen(nm);
+    if (n < 25 || nm[0] != '.' || strcmp(nm + n - 4, ".tmp")) return false;
+    const char *hex = nm + n - 20, *p = hex - 1;
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", hex[i])) return false;
+    if (*p != '-') return false;
+    const char *d = p;
+    while (d > nm + 1 && d[-1] >= '0' && d[-1] <= '9') d--;
+    return d < p && d > nm + 2 && d[-1] == '.';
+}
+
+int storage_sweep_put_temporaries(storage *s, const char *dir, int64_t max_age_us, int64_t now_us, size_t *removed,
+                                  char *err, size_t errlen) {
+    storage_list_t ls = {0};
+    if (removed) *removed = 0;
+    if (storage_list(s, dir, &ls, err, errlen)) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < ls.n && rc == 0; i++) {
+        const storage_entry *e = &ls.entries[i];
+        if (e->is_dir || !put_temporary_name(e->name) || now_us - e->mtime_us <= max_age_us) continue;
+        char *path = malloc(strlen(dir) + strlen(e->name) + 2);
+        if (!path) {
+            err_set(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        sprintf(path, "%s%s%s", dir, *dir ? "/" : "", e->name);
+        rc = storage_remove(s, path, err, errlen);
+        if (rc == 0 && removed) ++*removed;
+        free(path);
+    }
+    storage_list_free(&ls);
+    return rc;
+}
+
 int storage_get_all(storage *s, const char *path, size_t max, char **out, size_t *n, bool *exists, char *err,
                     size_t errlen) {
     *out = NULL;

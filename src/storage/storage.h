@@ -127,8 +127,16 @@ int storage_put_atomic(storage *s, const char *path, const void *p, size_t n, ch
  * links gets O_CREAT|O_EXCL in place (a crash there can leave a short file, which those
  * readers refuse or judge by its mtime). A retry inside the backend after a lost answer can
  * report 1 for a file this call wrote: the caller recognises its own content. A crash can
- * leave the temporary file (a hidden name). */
+ * leave the temporary file (a hidden name): the next lease holder deletes it once it is older
+ * than its lease timeout (storage_sweep_put_temporaries). */
 int storage_put_if_absent(storage *s, const char *path, const void *p, size_t n, char *err, size_t errlen);
+/* Deletes the private temporaries storage_put_if_absent() left in dir (not recursive) whose
+ * mtime (the storage's clock) is more than max_age_us before now_us (the caller's wall clock):
+ * a put takes milliseconds, so one that old is a crashed or fenced writer's. For the holder of
+ * the writer lease of the files in dir (pipeline/lease.c), which passes its lease timeout: a
+ * younger temporary may be a live writer's and is kept. *removed (may be NULL) counts them. */
+int storage_sweep_put_temporaries(storage *s, const char *dir, int64_t max_age_us, int64_t now_us, size_t *removed,
+                                  char *err, size_t errlen);
 
 /* Reads a whole small file (commit records, checkpoints, layout files): *out is malloc'ed,
  * NUL-terminated (not counted in *n) and freed by the caller. A missing file gives 0 with

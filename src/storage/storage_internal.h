@@ -9,6 +9,11 @@
 
 #include "storage/storage.h"
 
+/* The private temporary of a put_new (storage_put_if_absent): the final name's directory part,
+ * its base name, the writer's pid and 64 random bits: ".<name>.<pid>-<16 hex>.tmp" beside it.
+ * Both backends make it; storage_sweep_put_temporaries() recognises it. */
+#define STORAGE_PUT_TMP_FORMAT "%.*s.%s.%ld-%016llx.tmp"
+
 /* The local-disk backend: root is an absolute or relative directory (created if missing). */
 extern const storage_ops storage_local_ops;
 void *storage_local_open(const char *root, char *err, size_t errlen);

@@ -379,7 +379,7 @@ static int local_put_new(void *ctx, const char *path, const void *p, size_t n, c
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = (uint64_t)time_mono_us();
     char tmp[PATH_MAX];
-    if (rc == 0 && snprintf(tmp, sizeof tmp, "%.*s.%s.%ld-%016llx.tmp", dirlen, a, a + dirlen, (long)getpid(),
+    if (rc == 0 && snprintf(tmp, sizeof tmp, STORAGE_PUT_TMP_FORMAT, dirlen, a, a + dirlen, (long)getpid(),
                             (unsigned long long)rnd) >= (int)sizeof tmp) {
         err_set(err, errlen, "%s: path too long", a);
         rc = -1;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "storage/storage_internal.h"
 #include "storage/webhdfs.h"
 #include "storage/webhdfs_krb5.h"
 #include "util/util.h"
@@ -1199,7 +1200,7 @@ int webhdfs_put_new(webhdfs *w, const char *path, const void *p, size_t n, char 
     size_t tl = strlen(path) + 48;
     char *tmp = malloc(tl);
     if (!tmp) return wh_err(err, errlen, "webhdfs: out of memory");
-    snprintf(tmp, tl, "%.*s.%s.%ld-%016llx.tmp", dirlen, path, path + dirlen, (long)getpid(), (unsigned long long)rnd);
+    snprintf(tmp, tl, STORAGE_PUT_TMP_FORMAT, dirlen, path, path + dirlen, (long)getpid(), (unsigned long long)rnd);
     webhdfs_file *f;
     int rc = webhdfs_create(w, tmp, &f, err, errlen);
     if (rc == 0 && webhdfs_file_write(f, p, n, err, errlen)) {

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, wait_for  # noqa: E402
 from lakecmp import assert_same_tables  # noqa: E402
 
 suite = Suite()
@@ -44,15 +44,6 @@ run([ECOM, "stream", "--input", SMALL, "--out", SMALL_CLEAN, "--quiet"], timeout
 
 def records(root):
     return sorted(glob.glob(os.path.join(root, "_ecom", "commits", "*.commit")))
-
-
-def wait_for(cond, what, limit_s=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
 
 
 def lease_file(root):
@@ -300,7 +291,9 @@ def load_and_stream_exclude_each_other():
         stop.set()
     assert stream.wait(timeout=120) == 0, stream.stderr.read()[-800:]
     assert_same_tables(root, SMALL_CLEAN, min_views=100)
-    load = subprocess.Popen([ECOM, "load", "--input", "-", "--stem", "bf", "--out", root, "--lease-timeout", "1s"],
+    # ROOT is the stream's now: a load into it must say its rows go uncounted (test_load_lease)
+    load = subprocess.Popen([ECOM, "load", "--input", "-", "--stem", "bf", "--out", root, "--lease-timeout", "1s",
+                             "--allow-uncounted"],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     waiter = None
     try:
@@ -322,7 +315,7 @@ def load_and_stream_exclude_each_other():
         r = subprocess.run([ECOM, "stream", "--input", SMALL, "--out", root, "--quiet"], capture_output=True,
                            text=True, timeout=120)
         assert r.returncode == 1 and f"pid {load.pid} since" in r.stderr, f"after 2 s: {r.returncode} {r.stderr}"
-        waiter = subprocess.Popen([ECOM, "load", "--input", SMALL, "--out", root, "--wait", "60s"],
+        waiter = subprocess.Popen([ECOM, "load", "--input", SMALL, "--out", root, "--wait", "60s", "--allow-uncounted"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         load.stdin.close()
         assert load.wait(timeout=120) == 0, load.stderr.read()[-800:]

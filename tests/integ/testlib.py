@@ -4,6 +4,7 @@ subprocess helper whose failure message carries the command's stderr."""
 import os
 import subprocess
 import sys
+import time
 
 ECOM = os.environ.get("ECOM", "build/san/ecom")          # sanitizer build: behaviour
 ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)               # optimized build: volume
@@ -43,6 +44,16 @@ class Suite:
 
     def exit(self):
         sys.exit(1 if self.failures else 0)
+
+
+def wait_for(cond, what, limit_s=60):
+    """Polls cond() every 50 ms until it is true; raises naming `what` after limit_s seconds."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
 
 
 def run(args, timeout=900, **kw):
