@@ -238,39 +238,50 @@ static void test_consumer_poll_batch(check_state *st) {
     CHECK_INTEQ(kafka_producer_flush(p, 5 * TIME_US_PER_SEC), 0);
     int64_t t0 = time_mono_us();
     size_t n = 0;
-    CHECK(kafka_consumer_poll_batch(c, 10000, msg, MAX, &n, err, sizeof err) == 0);
+    CHECK(kafka_consumer_poll_batch(c, 30000, msg, MAX, &n, err, sizeof err) == 0);
     int64_t waited = time_mono_us() - t0;
     CHECK_INTEQ(n, 1);
     if (n == 1) CHECK(msg[0].offset == N && msg[0].vlen == 4 && !memcmp(msg[0].val, "last", 4));
-    CHECK(waited < 5 * TIME_US_PER_SEC); /* the mock answers within its 500 ms fetch wait */
+    /* The wall bound is the behaviour under test (returned on arrival, not at the end of the
+     * 30 s timeout). The mock answers within its 500 ms fetch wait; half the timeout leaves a
+     * loaded box room and still tells the two apart. */
+    CHECK(waited < 15 * TIME_US_PER_SEC);
     kafka_producer_free(p);
     kafka_consumer_free(c);
     kafka_mock_stop(m);
 }
 
-/* A broker that goes away: messages fail within the producer's time limit and are counted. */
+/* A broker that goes away: every message fails by the producer's time limit (1.5 s, librdkafka's
+ * message.timeout.ms) and is counted. No wall-clock upper bound: on a loaded box librdkafka's
+ * timeout scan may run late, so the proof is what the delivery reports say. left == 0 means the
+ * flush ended because every report had come, not because its own (generous) limit ran out; the
+ * reason "Message timed out" and the lower bound say they came from the time limit and not from
+ * an earlier transport error (a lower bound cannot flake under load). */
 static void test_producer_counts_failed_deliveries(check_state *st) {
     CHECK_STATE(st);
     char err[512] = "";
     kafka_mock *m = kafka_mock_start(kafka_event_topics, KAFKA_NTOPICS, 1, err, sizeof err);
     CHECK(m != NULL);
     if (!m) return;
-    kafka_producer *p = kafka_producer_new(kafka_mock_bootstraps(m), 1500 * TIME_US_PER_MS, err, sizeof err);
+    const int64_t limit = 1500 * TIME_US_PER_MS;
+    kafka_producer *p = kafka_producer_new(kafka_mock_bootstraps(m), limit, err, sizeof err);
     CHECK(p != NULL);
     if (!p) { kafka_mock_stop(m); return; }
     CHECK_INTEQ(kafka_producer_partitions(p, "orders", err, sizeof err), 1);
     kafka_mock_stop(m);
+    int64_t t0 = time_mono_us();   /* before the sends: no message can time out before t0 + limit */
     for (int i = 0; i < 5; i++) CHECK(kafka_producer_send(p, "orders", "k", 1, "v", 1, err, sizeof err) == 0);
-    int64_t t0 = time_mono_us();
-    int64_t left = kafka_producer_flush(p, 8 * TIME_US_PER_SEC);
+    int64_t left = kafka_producer_flush(p, 30 * TIME_US_PER_SEC);
     int64_t took = time_mono_us() - t0;
     kafka_producer_stats s;
     kafka_producer_stats_get(p, &s);
+    printf("  flush after %.2f s: %s\n", (double)took / 1e6, s.last_error);
     CHECK_INTEQ(left, 0);
     CHECK_INTEQ(s.failed, 5);
     CHECK_INTEQ(s.delivered, 0);
     CHECK(strstr(s.last_error, "orders") != NULL);
-    CHECK(took < 6 * TIME_US_PER_SEC);
+    CHECK(strstr(s.last_error, "Message timed out") != NULL);
+    CHECK(took >= limit);
     kafka_producer_free(p);
 }
 
@@ -281,7 +292,10 @@ static void test_unreachable_broker_fails_fast(check_state *st) {
     kafka_producer *p = kafka_producer_new("127.0.0.1:1", 1500 * TIME_US_PER_MS, err, sizeof err);
     int64_t took = time_mono_us() - t0;
     CHECK(p == NULL);
-    CHECK(took < 3 * TIME_US_PER_SEC);
+    /* The wall bound is the behaviour under test: it gives up at its own 1.5 s limit instead of
+     * librdkafka's retries (which go on without end). The message says the limit was the reason;
+     * 10 s leaves a loaded box room for the handle's teardown and still catches a hang. */
+    CHECK(took < 10 * TIME_US_PER_SEC);
     CHECK(strstr(err, "no Kafka broker answered at 127.0.0.1:1 within 1.5 s") != NULL);
     printf("  message: %s\n", err);
     kafka_producer_free(p);
