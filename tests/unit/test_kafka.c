@@ -135,13 +135,21 @@ static void on_rebalance(void *ctx, int assigned, kafka_topic_partition *parts, 
         if (!strcmp(parts[i].topic, "orders")) parts[i].offset = log->start_at;
 }
 
-/* A producer on mock m that has sent n messages "0".."n-1" (key "k") to orders and flushed
- * them; NULL when it could not be made. The caller frees it. */
-static kafka_producer *orders_sent(check_state *st, kafka_mock *m, int n, char *err, size_t errlen) {
+/* Starts *mp, a mock cluster with one orders partition, and returns a producer on it that has
+ * sent n messages "0".."n-1" (key "k") to orders and flushed them; NULL (a failed check, the
+ * mock stopped) when either could not be made. The caller frees both. */
+static kafka_producer *orders_sent(check_state *st, kafka_mock **mp, int n, char *err, size_t errlen) {
     CHECK_STATE(st);
+    static const char *const topics[] = {"orders"};
+    kafka_mock *m = *mp = kafka_mock_start(topics, 1, 1, err, errlen);
+    CHECK(m != NULL);
+    if (!m) return NULL;
     kafka_producer *p = kafka_producer_new(kafka_mock_bootstraps(m), 5 * TIME_US_PER_SEC, err, errlen);
     CHECK(p != NULL);
-    if (!p) return NULL;
+    if (!p) {
+        kafka_mock_stop(m);
+        return NULL;
+    }
     for (int i = 0; i < n; i++) {
         char v[16];
         int k = snprintf(v, sizeof v, "%d", i);
@@ -151,25 +159,31 @@ static kafka_producer *orders_sent(check_state *st, kafka_mock *m, int n, char *
     return p;
 }
 
+/* A consumer of orders on mock m in group, its rebalances logged in log (5 s time limit); NULL
+ * (a failed check) when it could not be made. The caller frees it. */
+static kafka_consumer *orders_consumer(check_state *st, kafka_mock *m, const char *group, rebalance_log *log,
+                                       char *err, size_t errlen) {
+    CHECK_STATE(st);
+    static const char *const topics[] = {"orders"};
+    kafka_consumer_config cfg = {
+        .brokers = kafka_mock_bootstraps(m), .group_id = group, .topics = topics, .ntopics = 1,
+        .timeout_us = 5 * TIME_US_PER_SEC, .on_rebalance = on_rebalance, .ctx = log,
+    };
+    kafka_consumer *c = kafka_consumer_new(&cfg, err, errlen);
+    CHECK(c != NULL);
+    return c;
+}
+
 static void test_consumer_rebalance_and_commit(check_state *st) {
     CHECK_STATE(st);
     char err[512] = "";
-    const char *topics[] = {"orders"};
-    kafka_mock *m = kafka_mock_start(topics, 1, 1, err, sizeof err);
-    CHECK(m != NULL);
-    if (!m) return;
-    const char *bs = kafka_mock_bootstraps(m);
-    kafka_producer *p = orders_sent(st, m, 10, err, sizeof err);
-    if (!p) { kafka_mock_stop(m); return; }
+    kafka_mock *m;
+    kafka_producer *p = orders_sent(st, &m, 10, err, sizeof err);
+    if (!p) return;
     kafka_producer_free(p);
 
     rebalance_log log = {.start_at = 7};
-    kafka_consumer_config cfg = {
-        .brokers = bs, .group_id = "g1", .topics = topics, .ntopics = 1,
-        .timeout_us = 5 * TIME_US_PER_SEC, .on_rebalance = on_rebalance, .ctx = &log,
-    };
-    kafka_consumer *c = kafka_consumer_new(&cfg, err, sizeof err);
-    CHECK(c != NULL);
+    kafka_consumer *c = orders_consumer(st, m, "g1", &log, err, sizeof err);
     if (!c) { kafka_mock_stop(m); return; }
     kafka_message msg;
     int r = 0;
@@ -199,21 +213,12 @@ static void test_consumer_rebalance_and_commit(check_state *st) {
 static void test_consumer_poll_batch(check_state *st) {
     CHECK_STATE(st);
     char err[512] = "";
-    const char *topics[] = {"orders"};
-    kafka_mock *m = kafka_mock_start(topics, 1, 1, err, sizeof err);
-    CHECK(m != NULL);
-    if (!m) return;
-    const char *bs = kafka_mock_bootstraps(m);
+    kafka_mock *m;
     enum { N = 500, MAX = 64 };
-    kafka_producer *p = orders_sent(st, m, N, err, sizeof err);
-    if (!p) { kafka_mock_stop(m); return; }
+    kafka_producer *p = orders_sent(st, &m, N, err, sizeof err);
+    if (!p) return;
     rebalance_log log = {.start_at = KAFKA_OFFSET_BEGINNING};
-    kafka_consumer_config cfg = {
-        .brokers = bs, .group_id = "g-batch", .topics = topics, .ntopics = 1,
-        .timeout_us = 5 * TIME_US_PER_SEC, .on_rebalance = on_rebalance, .ctx = &log,
-    };
-    kafka_consumer *c = kafka_consumer_new(&cfg, err, sizeof err);
-    CHECK(c != NULL);
+    kafka_consumer *c = orders_consumer(st, m, "g-batch", &log, err, sizeof err);
     if (!c) { kafka_producer_free(p); kafka_mock_stop(m); return; }
     kafka_message msg[MAX];
     int got = 0, out_of_order = 0, biggest = 0;
