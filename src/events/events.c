@@ -291,7 +291,7 @@ static char *put_common(char *p, const event *e) {
 }
 
 /* "product_id":..,"product_name":..,"category":.. (the same in an item and in a product event). */
-static char *put_product(char *p, strview id, strview name, strview category) {
+static inline char *put_product(char *p, strview id, strview name, strview category) {
     p = PUT_LIT(p, "\"product_id\":");
     p = put_string(p, id.p, id.n);
     p = PUT_LIT(p, ",\"product_name\":");
