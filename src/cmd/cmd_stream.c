@@ -100,9 +100,7 @@ static int stream_parse(stream_opts *o, int argc, char **argv, flags_store *fst)
         {"time-zone", FLAG_STR, &o->c.time_zone,
          "IANA zone of every table's date= partition (default UTC), e.g. America/Guayaquil", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
-        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
-        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
-        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        CMD_KAFKA_FLAGS(fst->kafka, ""),
         {0},
     };
     char err[512];
@@ -166,17 +164,6 @@ static int stream_check(stream_opts *o) {
     return 0;
 }
 
-/* SIGINT/SIGTERM end the run cleanly (the pipeline commits, then returns); a dashboard or
- * status client that goes away must not kill the process with SIGPIPE. */
-static void stream_signals_install(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
 /* The last status line: what the run did. */
 static void stream_report(const pipeline_stats *st) {
     fprintf(stderr,
@@ -210,7 +197,7 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     c->quiet = o.quiet;
     c->max_events = o.max_events;
     c->threads = (int)o.threads;
-    stream_signals_install();
+    cmd_signals_install(on_signal); /* SIGINT/SIGTERM: the pipeline commits, then returns */
 
     pipeline_stats st;
     if (pipeline_run(c, &stream_stop, &st, err, sizeof err)) {
