@@ -56,4 +56,19 @@ void cmd_hdfs_init(cmd_hdfs *h);
  * printing "ecom <cmd>: ..." to stderr. */
 int cmd_hdfs_opts(const char *cmd, const cmd_hdfs *h, storage_opts *o);
 
+/* ---- the Kafka client settings flags (-X/--kafka name=value, repeatable; config file kafka.NAME;
+ * $ECOM_KAFKA_CONF) of every command that talks to Kafka: CMD_KAFKA_FLAGS(kv, "") in its flag
+ * table, kv a kv_list (the flags_store's kafka list); pre goes before the help text. ---- */
+#define CMD_KAFKA_FLAGS(kv, pre)                                                                        \
+    {"kafka", FLAG_KV, &(kv), pre "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; " \
+     "config file: kafka.NAME)", 0, 0, NULL},                                                              \
+    {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},                                            \
+    {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL}
+
+/* ---- signals of a long-running command (gen, stream, run) ----
+ * SIGINT and SIGTERM call stop_handler (which sets the command's stop flag, so the command ends
+ * cleanly: commits, flushes); SIGPIPE is ignored, so a reader or HTTP client that goes away is
+ * a write error, not the end of the process. */
+void cmd_signals_install(void (*stop_handler)(int));
+
 #endif

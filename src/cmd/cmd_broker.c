@@ -133,9 +133,7 @@ static int broker_main(int argc, char **argv, flags_store *fst) {
         {"replication", FLAG_INT, &replication, "replication factor (with --create-topics; default 1)", 1, 32, NULL},
         {"timeout", FLAG_DURATION, &timeout, "time limit for --create-topics (default 10s)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &quiet, "no messages on stderr", 0, 0, NULL},
-        {"kafka", FLAG_KV, &fst->kafka, "with --create-topics: librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
-        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
-        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        CMD_KAFKA_FLAGS(fst->kafka, "with --create-topics: "),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
     char err[256];

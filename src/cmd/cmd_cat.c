@@ -95,6 +95,145 @@ static const char *path_date(const char *path, char out[11]) {
     return out;
 }
 
+/* What one file prints: the fields in output order (a schema node each, -1 for the partition
+ * date), and what pq_rows reads (rf: the real fields, then the ts filter field when it is not
+ * printed). */
+typedef struct {
+    int fields[256], nf, date_pos;
+    const char *names[257];
+    const char *pdate;       /* the file's date= partition (a table), or NULL */
+    char dbuf[11];
+    int rf[257], nrf, map[256];
+    int ts_node, ts_field;   /* the event time column; its index in rf when filtered by it, else -1 */
+} cat_plan;
+
+static void cat_plan_date(cat_plan *pl) {
+    pl->date_pos = pl->nf;
+    pl->names[pl->nf] = "date";
+    pl->fields[pl->nf++] = -1;
+}
+
+/* The printed fields: --columns names (or every top-level column), "date" = the partition.
+ * -1 with the message on stderr when a column is missing. */
+static int cat_plan_fields(cat_plan *pl, const cat_state *st, const pq_schema *sc, const char *path) {
+    if (!st->columns) {
+        for (int i = 0; i < pq_schema_num_nodes(sc) && pl->nf < 255; i++)
+            if (pq_schema_node(sc, i)->parent == -1) {
+                pl->names[pl->nf] = pq_schema_node(sc, i)->name;
+                pl->fields[pl->nf++] = i;
+            }
+        if (pl->pdate && pq_schema_find(sc, "date") < 0) cat_plan_date(pl);
+        return 0;
+    }
+    char *cols = strdup(st->columns);
+    int rc = 0;
+    for (char *tok = strtok(cols, ","); tok && pl->nf < 256; tok = strtok(NULL, ",")) {
+        if (!strcmp(tok, "date") && pl->pdate && pq_schema_find(sc, "date") < 0) {
+            cat_plan_date(pl);
+            continue;
+        }
+        int node = pq_schema_find(sc, tok);
+        if (node < 0) {
+            fprintf(stderr, "ecom cat: %s: no column %s\n", path, tok);
+            rc = -1;
+            break;
+        }
+        pl->names[pl->nf] = pq_schema_node(sc, node)->name;
+        pl->fields[pl->nf++] = node;
+    }
+    free(cols);
+    return rc;
+}
+
+/* What pq_rows reads: the real fields, and the event time column when --where-date filters
+ * this file's rows and it is not printed. */
+static void cat_plan_rows(cat_plan *pl, const cat_state *st, const pq_schema *sc, const char *path) {
+    for (int i = 0; i < pl->nf; i++) {
+        pl->map[i] = pl->fields[i] >= 0 ? pl->nrf : -1;
+        if (pl->fields[i] >= 0) pl->rf[pl->nrf++] = pl->fields[i];
+    }
+    /* the event time column: "timestamp" (lake layout 2), "ts" in files of layout 1 */
+    pl->ts_node = pq_schema_find(sc, "timestamp");
+    if (pl->ts_node < 0) pl->ts_node = pq_schema_find(sc, "ts");
+    /* A file in a date=D partition holds D's rows by construction (D in the lake's zone, which
+     * need not be UTC): only a file outside partitions is filtered by its rows' UTC date. */
+    char pbuf[11];
+    bool in_partition = path_date(path, pbuf) != NULL;
+    pl->ts_field = -1;
+    if (st->where_date && !in_partition && pl->ts_node >= 0 && pq_schema_node(sc, pl->ts_node)->kind == PQ_TIMESTAMP) {
+        for (int i = 0; i < pl->nrf; i++)
+            if (pl->rf[i] == pl->ts_node) pl->ts_field = i;
+        if (pl->ts_field < 0) {
+            pl->ts_field = pl->nrf;
+            pl->rf[pl->nrf++] = pl->ts_node;
+        }
+    }
+}
+
+/* Formats the current row of rows into st->line (NDJSON object or CSV line). -1 with err. */
+static int cat_row_format(cat_state *st, const cat_plan *pl, pq_rows *rows, pq_text *cell, char *err, size_t errlen) {
+    st->line.len = 0;
+    if (!st->csv) pq_text_append(&st->line, "{", 1);
+    for (int c = 0; c < pl->nf; c++) {
+        if (c) pq_text_append(&st->line, ",", 1);
+        if (!st->csv) {
+            pq_json_string(&st->line, pl->names[c], strlen(pl->names[c]));
+            pq_text_append(&st->line, ":", 1);
+        }
+        cell->len = 0;
+        if (c == pl->date_pos) pq_json_string(cell, pl->pdate, strlen(pl->pdate));
+        else if (pq_rows_field_json(rows, pl->map[c], cell, err, errlen)) return -1;
+        if (st->csv) csv_cell(&st->line, cell->data, cell->len);
+        else pq_text_append(&st->line, cell->data, cell->len);
+    }
+    if (!st->csv) pq_text_append(&st->line, "}", 1);
+    pq_text_append(&st->line, "\n", 1);
+    return 0;
+}
+
+/* Whether row group g may hold rows of the --where-date range (its ts column statistics, in
+ * the column's unit: ms, us or ns). */
+static bool cat_group_may_match(const cat_state *st, const cat_plan *pl, pq_reader *r, int g) {
+    if (pl->ts_field < 0) return true;
+    const pq_node *tn = pq_schema_node(pq_reader_schema(r), pl->ts_node);
+    int64_t k = tn->ts_unit == 1 ? 1000 : tn->ts_unit == 3 ? -1000 : 1;
+    int64_t lo = k > 0 ? st->lo / k : st->lo * 1000, hi = k > 0 ? st->hi / k : st->hi * 1000 + 999;
+    return pq_reader_rg_may_match(r, g, tn->leaf, lo, hi);
+}
+
+/* Prints the rows of row group g (up to --limit, filtered by the ts field). 0, or 1 with the
+ * message on stderr. */
+static int cat_group(cat_state *st, const cat_plan *pl, pq_reader *r, int g, pq_text *cell, const char *path) {
+    char err[512];
+    if (!cat_group_may_match(st, pl, r, g)) return 0;
+    if (pl->nrf == 0 && pq_reader_rg_num_rows(r, g) == 0) return 0;
+    pq_rows *rows = pl->nrf ? pq_rows_open(r, g, pl->rf, pl->nrf, err, sizeof err) : NULL;
+    if (rows && st->binary && !strcmp(st->binary, "hex")) pq_rows_set_binary(rows, PQ_BIN_HEX);
+    if (pl->nrf && !rows) {
+        fprintf(stderr, "ecom cat: %s: %s\n", path, err);
+        return 1;
+    }
+    int rc = 0;
+    int64_t n = pq_reader_rg_num_rows(r, g);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        if (st->limit >= 0 && st->printed >= st->limit) break;
+        int64_t tsv;
+        if (pl->ts_field >= 0 && (!pq_rows_field_int(rows, pl->ts_field, &tsv) || tsv < st->lo || tsv > st->hi)) {
+            if (pq_rows_next(rows, err, sizeof err)) rc = 1;
+            continue;
+        }
+        if (cat_row_format(st, pl, rows, cell, err, sizeof err)) {
+            fprintf(stderr, "ecom cat: %s: %s\n", path, err);
+            rc = 1;
+        }
+        if (rc == 0 && fwrite(st->line.data, 1, st->line.len, st->out) != st->line.len) rc = 1;
+        st->printed++;
+        if (rows && pq_rows_next(rows, err, sizeof err)) rc = 1;
+    }
+    pq_rows_free(rows);
+    return rc;
+}
+
 static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
     char err[512];
     lake_file *f = lake_file_open(s, path, err, sizeof err);
@@ -104,66 +243,17 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
     }
     pq_reader *r = lake_file_reader(f);
     const pq_schema *sc = pq_reader_schema(r);
-    char dbuf[11];
-    const char *pdate = table ? path_date(path, dbuf) : NULL;
-    /* fields: --columns names (or all), "date" = the partition */
-    int fields[256], nf = 0, date_pos = -1, ts_field = -1;
-    const char *names[257];
-    if (st->columns) {
-        char *cols = strdup(st->columns);
-        for (char *tok = strtok(cols, ","); tok && nf < 256; tok = strtok(NULL, ",")) {
-            if (!strcmp(tok, "date") && pdate && pq_schema_find(sc, "date") < 0) {
-                date_pos = nf;
-                names[nf] = "date";
-                fields[nf++] = -1;
-                continue;
-            }
-            int node = pq_schema_find(sc, tok);
-            if (node < 0) {
-                fprintf(stderr, "ecom cat: %s: no column %s\n", path, tok);
-                free(cols);
-                lake_file_close(f);
-                return 1;
-            }
-            names[nf] = pq_schema_node(sc, node)->name;
-            fields[nf++] = node;
-        }
-        free(cols);
-    } else {
-        for (int i = 0; i < pq_schema_num_nodes(sc) && nf < 255; i++)
-            if (pq_schema_node(sc, i)->parent == -1) {
-                names[nf] = pq_schema_node(sc, i)->name;
-                fields[nf++] = i;
-            }
-        if (pdate && pq_schema_find(sc, "date") < 0) {
-            date_pos = nf;
-            names[nf] = "date";
-            fields[nf++] = -1;
-        }
+    cat_plan pl;
+    pl.nf = pl.nrf = 0;
+    pl.date_pos = -1;
+    pl.pdate = table ? path_date(path, pl.dbuf) : NULL;
+    if (cat_plan_fields(&pl, st, sc, path)) {
+        lake_file_close(f);
+        return 1;
     }
-    /* pq_rows gets the real fields; the ts filter field is added when not selected */
-    int rf[257], nrf = 0, map[256];
-    for (int i = 0; i < nf; i++) {
-        map[i] = fields[i] >= 0 ? nrf : -1;
-        if (fields[i] >= 0) rf[nrf++] = fields[i];
-    }
-    /* the event time column: "timestamp" (lake layout 2), "ts" in files of layout 1 */
-    int ts_node = pq_schema_find(sc, "timestamp");
-    if (ts_node < 0) ts_node = pq_schema_find(sc, "ts");
-    /* A file in a date=D partition holds D's rows by construction (D in the lake's zone, which
-     * need not be UTC): only a file outside partitions is filtered by its rows' UTC date. */
-    char pbuf[11];
-    bool in_partition = path_date(path, pbuf) != NULL;
-    if (st->where_date && !in_partition && ts_node >= 0 && pq_schema_node(sc, ts_node)->kind == PQ_TIMESTAMP) {
-        for (int i = 0; i < nrf; i++)
-            if (rf[i] == ts_node) ts_field = i;
-        if (ts_field < 0) {
-            ts_field = nrf;
-            rf[nrf++] = ts_node;
-        }
-    }
+    cat_plan_rows(&pl, st, sc, path);
     if (st->csv && !st->header_done) {
-        for (int i = 0; i < nf; i++) fprintf(st->out, "%s%s", i ? "," : "", names[i]);
+        for (int i = 0; i < pl.nf; i++) fprintf(st->out, "%s%s", i ? "," : "", pl.names[i]);
         fputc('\n', st->out);
         st->header_done = true;
     }
@@ -171,55 +261,7 @@ static int cat_file(cat_state *st, storage *s, const char *path, bool table) {
     pq_text cell = {0};
     for (int g = 0; g < pq_reader_num_row_groups(r) && rc == 0; g++) {
         if (st->limit >= 0 && st->printed >= st->limit) break;
-        if (ts_field >= 0) {
-            int leaf = pq_schema_node(sc, ts_node)->leaf;
-            const pq_node *tn = pq_schema_node(sc, ts_node);
-            int64_t k = tn->ts_unit == 1 ? 1000 : tn->ts_unit == 3 ? -1000 : 1;
-            int64_t lo = k > 0 ? st->lo / k : st->lo * 1000, hi = k > 0 ? st->hi / k : st->hi * 1000 + 999;
-            if (!pq_reader_rg_may_match(r, g, leaf, lo, hi)) continue;
-        }
-        if (nrf == 0 && pq_reader_rg_num_rows(r, g) == 0) continue;
-        pq_rows *rows = nrf ? pq_rows_open(r, g, rf, nrf, err, sizeof err) : NULL;
-        if (rows && st->binary && !strcmp(st->binary, "hex")) pq_rows_set_binary(rows, PQ_BIN_HEX);
-        if (nrf && !rows) {
-            fprintf(stderr, "ecom cat: %s: %s\n", path, err);
-            rc = 1;
-            break;
-        }
-        int64_t n = pq_reader_rg_num_rows(r, g);
-        for (int64_t i = 0; i < n && rc == 0; i++) {
-            if (st->limit >= 0 && st->printed >= st->limit) break;
-            int64_t tsv;
-            if (ts_field >= 0 && (!pq_rows_field_int(rows, ts_field, &tsv) || tsv < st->lo || tsv > st->hi)) {
-                if (pq_rows_next(rows, err, sizeof err)) rc = 1;
-                continue;
-            }
-            st->line.len = 0;
-            if (!st->csv) pq_text_append(&st->line, "{", 1);
-            for (int c = 0; c < nf; c++) {
-                if (c) pq_text_append(&st->line, ",", 1);
-                if (!st->csv) {
-                    pq_json_string(&st->line, names[c], strlen(names[c]));
-                    pq_text_append(&st->line, ":", 1);
-                }
-                cell.len = 0;
-                if (c == date_pos) {
-                    pq_json_string(&cell, pdate, strlen(pdate));
-                } else if (pq_rows_field_json(rows, map[c], &cell, err, sizeof err)) {
-                    fprintf(stderr, "ecom cat: %s: %s\n", path, err);
-                    rc = 1;
-                    break;
-                }
-                if (st->csv) csv_cell(&st->line, cell.data, cell.len);
-                else pq_text_append(&st->line, cell.data, cell.len);
-            }
-            if (!st->csv) pq_text_append(&st->line, "}", 1);
-            pq_text_append(&st->line, "\n", 1);
-            if (rc == 0 && fwrite(st->line.data, 1, st->line.len, st->out) != st->line.len) rc = 1;
-            st->printed++;
-            if (rows && pq_rows_next(rows, err, sizeof err)) rc = 1;
-        }
-        pq_rows_free(rows);
+        rc = cat_group(st, &pl, r, g, &cell, path);
     }
     pq_text_free(&cell);
     lake_file_close(f);

@@ -271,9 +271,7 @@ static int gen_parse(int argc, char **argv, gen_opts *o, flags_store *fst) {
         {"timeout", FLAG_DURATION, &o->timeout, "Kafka delivery time limit per event (default: none, retry until delivered)", 0, 0, NULL},
         {"connect-timeout", FLAG_DURATION, &o->connect_timeout, "wait for a first broker answer and the topics (default 10s, at most --timeout)", 0, 0, &o->seen_connect},
         {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
-        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
-        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
-        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        CMD_KAFKA_FLAGS(fst->kafka, ""),
         {0},
     };
     char err[512];
@@ -506,13 +504,7 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
         if (k.acks) fclose(k.acks);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = gen_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cmd_signals_install(gen_on_signal);
 
     int64_t t0 = time_mono_us();
     rc = gen_loop(g, &o, &k);

@@ -55,9 +55,7 @@ static int run_main(int argc, char **argv, flags_store *fst) {
         {"tls-key", FLAG_STR, &c.tls_key, "dashboard over HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"time-zone", FLAG_STR, &c.time_zone, "IANA zone of the lake's date= partitions (default UTC)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
-        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
-        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
-        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        CMD_KAFKA_FLAGS(fst->kafka, ""),
         CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };
@@ -93,13 +91,7 @@ static int run_main(int argc, char **argv, flags_store *fst) {
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     c.kafka_settings = kv_list_items(&fst->kafka);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = run_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cmd_signals_install(run_on_signal);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "ecom run: curl_global_init failed\n");
         return 1;

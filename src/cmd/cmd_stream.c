@@ -38,63 +38,70 @@ static int64_t stream_cores(void) {
     return n < 1 ? 1 : n > PIPELINE_MAX_THREADS ? PIPELINE_MAX_THREADS : n;
 }
 
-static int stream_main(int argc, char **argv, flags_store *fst) {
-    cmd_hdfs hdfs;
-    cmd_hdfs_init(&hdfs);
-    storage_opts hso;
+/* What the flags set: the pipeline's config and the command's own options. The storage
+ * options hso must outlive the run (c.storage points to them). */
+typedef struct {
     pipeline_config c;
-    pipeline_config_default(&c);
-    const char *brokers = NULL, *input = NULL, *out = NULL, *listen = NULL;
-    int64_t partitions_hint = 0;
-    bool quiet = false;
-    int64_t max_events = 0, threads = 1;
+    cmd_hdfs hdfs;
+    storage_opts hso;
+    const char *brokers, *input, *out, *listen;
+    int64_t partitions_hint, max_events, threads;
+    bool quiet;
+    char defb[512]; /* the embedded broker's address, when neither --brokers nor --input */
+} stream_opts;
+
+/* Parses the command line into o (defaults first). Returns -1 to go on, else the exit code:
+ * 0 after --help, 2 on a flag error (said on stderr). */
+static int stream_parse(stream_opts *o, int argc, char **argv, flags_store *fst) {
+    memset(o, 0, sizeof *o);
+    cmd_hdfs_init(&o->hdfs);
+    pipeline_config_default(&o->c);
+    o->threads = 1;
     flag_spec specs[] = {
-        {"brokers", FLAG_STR, &brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
-        {"input", FLAG_STR, &input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
-        {"out", FLAG_STR, &out, "output ROOT: a directory, file:///dir or hdfs://namenode:port/dir", 0, 0, NULL},
-        CMD_HDFS_FLAGS(hdfs),
-        {"group", FLAG_STR, &c.group_id, "consumer group id (default ecom-stream)", 0, 0, NULL},
-        {"topic-views", FLAG_STR, &c.topics[0], "page view topic (default page_views)", 0, 0, NULL},
-        {"topic-cart", FLAG_STR, &c.topics[1], "cart topic (default cart_events)", 0, 0, NULL},
-        {"topic-orders", FLAG_STR, &c.topics[2], "order topic (default orders)", 0, 0, NULL},
-        {"window", FLAG_DURATION, &c.engine.window_us, "tumbling window length (default 1m)", 0, 0, NULL},
-        {"lateness", FLAG_DURATION, &c.engine.lateness_us, "allowed lateness (default 2m)", 0, 0, NULL},
-        {"view-to-cart", FLAG_DURATION, &c.engine.view_to_cart_us, "funnel: view -> add window (default 30m)", 0, 0, NULL},
-        {"cart-to-purchase", FLAG_DURATION, &c.engine.cart_to_purchase_us,
+        {"brokers", FLAG_STR, &o->brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
+        {"input", FLAG_STR, &o->input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
+        {"out", FLAG_STR, &o->out, "output ROOT: a directory, file:///dir or hdfs://namenode:port/dir", 0, 0, NULL},
+        CMD_HDFS_FLAGS(o->hdfs),
+        {"group", FLAG_STR, &o->c.group_id, "consumer group id (default ecom-stream)", 0, 0, NULL},
+        {"topic-views", FLAG_STR, &o->c.topics[0], "page view topic (default page_views)", 0, 0, NULL},
+        {"topic-cart", FLAG_STR, &o->c.topics[1], "cart topic (default cart_events)", 0, 0, NULL},
+        {"topic-orders", FLAG_STR, &o->c.topics[2], "order topic (default orders)", 0, 0, NULL},
+        {"window", FLAG_DURATION, &o->c.engine.window_us, "tumbling window length (default 1m)", 0, 0, NULL},
+        {"lateness", FLAG_DURATION, &o->c.engine.lateness_us, "allowed lateness (default 2m)", 0, 0, NULL},
+        {"view-to-cart", FLAG_DURATION, &o->c.engine.view_to_cart_us, "funnel: view -> add window (default 30m)", 0, 0, NULL},
+        {"cart-to-purchase", FLAG_DURATION, &o->c.engine.cart_to_purchase_us,
          "funnel: add -> purchase window (default 60m)", 0, 0, NULL},
-        {"idle-timeout", FLAG_DURATION, &c.engine.idle_timeout_us,
+        {"idle-timeout", FLAG_DURATION, &o->c.engine.idle_timeout_us,
          "a partition without events this long stops holding the watermark (default 10s; 0 = never)", 0, 0, NULL},
-        {"max-future", FLAG_DURATION, &c.max_future_us,
+        {"max-future", FLAG_DURATION, &o->c.max_future_us,
          "reject events dated more than this ahead of the clock (live) or of the clock and the watermark "
          "(a file, --drain), so one bad producer clock cannot make later events late (default 5m; 0 = no limit)",
          0, 0, NULL},
-        {"commit-interval", FLAG_DURATION, &c.commit_interval_us, "epoch length (default 5s)", 0, 0, NULL},
-        {"checkpoint-deltas", FLAG_INT, &c.ckpt_max_deltas,
+        {"commit-interval", FLAG_DURATION, &o->c.commit_interval_us, "epoch length (default 5s)", 0, 0, NULL},
+        {"checkpoint-deltas", FLAG_INT, &o->c.ckpt_max_deltas,
          "at most N incremental engine checkpoints between two full ones (default 64; 0 = full at every commit)",
          0, 1e6, NULL},
-        {"listen", FLAG_STR, &listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
-        {"timeout", FLAG_DURATION, &c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
-        {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
-        {"allow-uncounted", FLAG_BOOL, &c.allow_uncounted, "start on a ROOT whose raw tables ecom load filled although the metric tables will not count those rows", 0, 0, NULL},
-        {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
-        {"threads", FLAG_INT, &threads,
+        {"listen", FLAG_STR, &o->listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
+        {"timeout", FLAG_DURATION, &o->c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
+        {"retry-limit", FLAG_DURATION, &o->c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
+        {"allow-uncounted", FLAG_BOOL, &o->c.allow_uncounted, "start on a ROOT whose raw tables ecom load filled although the metric tables will not count those rows", 0, 0, NULL},
+        {"lease-timeout", FLAG_DURATION, &o->c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
+        {"threads", FLAG_INT, &o->threads,
          "threads in all: one reads and runs the engine in input order, every one parses the input and "
          "encodes the raw tables; output equals one thread's; 0 = the cores this process may use "
          "(default 1; not with --scale-out)",
          0, PIPELINE_MAX_THREADS, NULL},
-        {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},
-        {"partitions", FLAG_INT, &partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
-        {"drain", FLAG_BOOL, &c.drain,
+        {"max-events", FLAG_INT, &o->max_events, "stop after N input records (testing)", 0, 1e15, NULL},
+        {"partitions", FLAG_INT, &o->partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},
+        {"drain", FLAG_BOOL, &o->c.drain,
          "Kafka: read every partition to its end, flush all windows as final, exit (a backfill)", 0, 0, NULL},
-        {"scale-out", FLAG_BOOL, &c.scale_out,
+        {"scale-out", FLAG_BOOL, &o->c.scale_out,
          "Kafka: one of several instances in the group: per-partition commits and partial metric tables "
          "(merge them with the queries in docs/stream.md; ecom dash does)", 0, 0, NULL},
-        {"time-zone", FLAG_STR, &c.time_zone,
+        {"time-zone", FLAG_STR, &o->c.time_zone,
          "IANA zone of every table's date= partition (default UTC), e.g. America/Guayaquil", 0, 0, NULL},
-        {"quiet", FLAG_BOOL, &quiet, "no status line on stderr", 0, 0, NULL},
-        {"kafka", FLAG_KV, &fst->kafka, "librdkafka property, e.g. -X security.protocol=SASL_SSL (repeatable; config file: kafka.NAME)", 0, 0, NULL},
-        {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},
-        {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL},
+        {"quiet", FLAG_BOOL, &o->quiet, "no status line on stderr", 0, 0, NULL},
+        CMD_KAFKA_FLAGS(fst->kafka, ""),
         {0},
     };
     char err[512];
@@ -109,81 +116,96 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         fprintf(stderr, "ecom stream: %s\n", err);
         return 2;
     }
-    if (!out) {
+    return -1;
+}
+
+/* Refuses what cannot run together, resolves --threads 0 and the default broker, and checks
+ * the engine's settings. Says why on stderr; returns 0 to go on, else the exit code. */
+static int stream_check(stream_opts *o) {
+    char err[512];
+    pipeline_config *c = &o->c;
+    if (!o->out) {
         fprintf(stderr, "ecom stream: --out ROOT is required\n");
         return 2;
     }
-    int hu = cmd_hdfs_opts("stream", &hdfs, &hso);
+    int hu = cmd_hdfs_opts("stream", &o->hdfs, &o->hso);
     if (hu) return hu;
-    if (brokers && input) {
+    if (o->brokers && o->input) {
         fprintf(stderr, "ecom stream: give --brokers or --input, not both\n");
         return 2;
     }
-    if (threads == 0) threads = c.scale_out ? 1 : stream_cores();
-    if (c.scale_out && threads > 1) {
+    if (o->threads == 0) o->threads = c->scale_out ? 1 : stream_cores();
+    if (c->scale_out && o->threads > 1) {
         fprintf(stderr, "ecom stream: --threads needs the single layout (not --scale-out)\n");
         return 2;
     }
-    if (c.scale_out && input) {
+    if (c->scale_out && o->input) {
         fprintf(stderr, "ecom stream: --scale-out needs Kafka input (--brokers), not --input\n");
         return 2;
     }
-    char defb[512];
-    if (!brokers && !input) {
-        if (kafka_default_brokers(defb, sizeof defb, err, sizeof err)) {
+    if (!o->brokers && !o->input) {
+        if (kafka_default_brokers(o->defb, sizeof o->defb, err, sizeof err)) {
             fprintf(stderr, "ecom stream: no --brokers or --input, and no embedded broker: %s\n", err);
             return 2;
         }
-        brokers = defb;
+        o->brokers = o->defb;
     }
-    if (stream_config_check(&c.engine, err, sizeof err)) {
+    if (stream_config_check(&c->engine, err, sizeof err)) {
         fprintf(stderr, "ecom stream: %s\n", err);
         return 2;
     }
-    if (c.commit_interval_us <= 0) {
+    if (c->commit_interval_us <= 0) {
         fprintf(stderr, "ecom stream: --commit-interval must be positive\n");
         return 2;
     }
-    if (c.lease_timeout_us < TIME_US_PER_SEC) {
+    if (c->lease_timeout_us < TIME_US_PER_SEC) {
         fprintf(stderr, "ecom stream: --lease-timeout must be at least 1s\n");
         return 2;
     }
+    return 0;
+}
+
+/* The last status line: what the run did. */
+static void stream_report(const pipeline_stats *st) {
+    fprintf(stderr,
+            "stream: done: %llu records, %llu rejected, %llu late, %llu duplicates, %llu epochs, %llu files, "
+            "%llu blank; checkpoints: %llu full (%.1f MiB), %llu delta (%.1f MiB), %.3f s CPU\n",
+            (unsigned long long)st->records, (unsigned long long)st->rejected, (unsigned long long)st->late,
+            (unsigned long long)st->duplicates, (unsigned long long)st->epochs,
+            (unsigned long long)st->files_committed, (unsigned long long)st->blank,
+            (unsigned long long)st->ckpt_full, st->ckpt_full_bytes / 1048576.0, (unsigned long long)st->ckpt_deltas,
+            st->ckpt_delta_bytes / 1048576.0, st->ckpt_cpu_us / 1e6);
+}
+
+static int stream_main(int argc, char **argv, flags_store *fst) {
+    stream_opts o;
+    int rc = stream_parse(&o, argc, argv, fst);
+    if (rc >= 0) return rc;
+    if ((rc = stream_check(&o))) return rc;
+    char err[512];
     lake_tz tz; /* sets the process's TZ here, before the pipeline starts any thread */
-    if (lake_tz_open(&tz, c.time_zone, err, sizeof err)) {
+    if (lake_tz_open(&tz, o.c.time_zone, err, sizeof err)) {
         fprintf(stderr, "ecom stream: --time-zone: %s\n", err);
         return 2;
     }
-    c.brokers = brokers;
-    c.kafka_settings = kv_list_items(&fst->kafka);
-    c.storage = &hso;
-    c.input_path = input;
-    c.out_root = out;
-    c.listen = listen;
-    c.quiet = quiet;
-    c.max_events = max_events;
-    c.threads = (int)threads;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    pipeline_config *c = &o.c;
+    c->brokers = o.brokers;
+    c->kafka_settings = kv_list_items(&fst->kafka);
+    c->storage = &o.hso;
+    c->input_path = o.input;
+    c->out_root = o.out;
+    c->listen = o.listen;
+    c->quiet = o.quiet;
+    c->max_events = o.max_events;
+    c->threads = (int)o.threads;
+    cmd_signals_install(on_signal); /* SIGINT/SIGTERM: the pipeline commits, then returns */
 
     pipeline_stats st;
-    if (pipeline_run(&c, &stream_stop, &st, err, sizeof err)) {
+    if (pipeline_run(c, &stream_stop, &st, err, sizeof err)) {
         fprintf(stderr, "ecom stream: %s\n", err);
         return 1;
     }
-    if (!quiet)
-        fprintf(stderr,
-                "stream: done: %llu records, %llu rejected, %llu late, %llu duplicates, %llu epochs, %llu files, "
-                "%llu blank; checkpoints: %llu full (%.1f MiB), %llu delta (%.1f MiB), %.3f s CPU\n",
-                (unsigned long long)st.records, (unsigned long long)st.rejected, (unsigned long long)st.late,
-                (unsigned long long)st.duplicates, (unsigned long long)st.epochs,
-                (unsigned long long)st.files_committed, (unsigned long long)st.blank,
-                (unsigned long long)st.ckpt_full, st.ckpt_full_bytes / 1048576.0, (unsigned long long)st.ckpt_deltas,
-                st.ckpt_delta_bytes / 1048576.0, st.ckpt_cpu_us / 1e6);
+    if (!o.quiet) stream_report(&st);
     return 0;
 }
 

@@ -256,14 +256,10 @@ static size_t encoded_bound(const event *e) {
     return b;
 }
 
-/* Field order is fixed (common fields first, then the type's fields) so that output is
- * byte-identical for identical events: --seed runs rely on it. */
-int event_json_encode(const event *e, buf_t *out) {
-    if (buf_reserve(out, encoded_bound(e)) != 0) return -1;
-    char *p = out->data + out->len;
+/* The fields every event has, from '{' to the location's '}' (device excluded). */
+static char *put_common(char *p, const event *e) {
     char ts[25];
     time_format_ms(e->ts_us, ts);
-
     p = PUT_LIT(p, "{\"event_id\":");
     p = put_string(p, e->event_id.p, e->event_id.n);
     p = PUT_LIT(p, ",\"event_type\":\"");
@@ -291,42 +287,57 @@ int event_json_encode(const event *e, buf_t *out) {
     p = PUT_LIT(p, ",\"lon\":");
     p = put_coord(p, e->lon);
     *p++ = '}';
+    return p;
+}
+
+/* "product_id":..,"product_name":..,"category":.. (the same in an item and in a product event). */
+static inline char *put_product(char *p, strview id, strview name, strview category) {
+    p = PUT_LIT(p, "\"product_id\":");
+    p = put_string(p, id.p, id.n);
+    p = PUT_LIT(p, ",\"product_name\":");
+    p = put_string(p, name.p, name.n);
+    p = PUT_LIT(p, ",\"category\":");
+    return put_string(p, category.p, category.n);
+}
+
+/* A purchase's own fields: order_id, the items, total, currency, payment_method. */
+static char *put_purchase(char *p, const event *e) {
+    p = PUT_LIT(p, ",\"order_id\":");
+    p = put_string(p, e->order_id.p, e->order_id.n);
+    p = PUT_LIT(p, ",\"items\":[");
+    for (size_t i = 0; i < e->n_items; i++) {
+        const event_item *it = &e->items[i];
+        if (i) *p++ = ',';
+        *p++ = '{';
+        p = put_product(p, it->product_id, it->product_name, it->category);
+        p = PUT_LIT(p, ",\"quantity\":");
+        p = put_i64(p, it->quantity);
+        p = PUT_LIT(p, ",\"unit_price\":");
+        p = put_cents(p, it->unit_price_cents);
+        *p++ = '}';
+    }
+    p = PUT_LIT(p, "],\"total\":");
+    p = put_cents(p, e->total_cents);
+    p = PUT_LIT(p, ",\"currency\":");
+    p = put_string(p, e->currency.p, e->currency.n);
+    p = PUT_LIT(p, ",\"payment_method\":");
+    return put_string(p, e->payment_method.p, e->payment_method.n);
+}
+
+/* Field order is fixed (common fields first, then the type's fields) so that output is
+ * byte-identical for identical events: --seed runs rely on it. */
+int event_json_encode(const event *e, buf_t *out) {
+    if (buf_reserve(out, encoded_bound(e)) != 0) return -1;
+    char *p = put_common(out->data + out->len, e);
     if (e->device.n) {
         p = PUT_LIT(p, ",\"device\":");
         p = put_string(p, e->device.p, e->device.n);
     }
     if (e->type == EV_PURCHASE) {
-        p = PUT_LIT(p, ",\"order_id\":");
-        p = put_string(p, e->order_id.p, e->order_id.n);
-        p = PUT_LIT(p, ",\"items\":[");
-        for (size_t i = 0; i < e->n_items; i++) {
-            const event_item *it = &e->items[i];
-            if (i) *p++ = ',';
-            p = PUT_LIT(p, "{\"product_id\":");
-            p = put_string(p, it->product_id.p, it->product_id.n);
-            p = PUT_LIT(p, ",\"product_name\":");
-            p = put_string(p, it->product_name.p, it->product_name.n);
-            p = PUT_LIT(p, ",\"category\":");
-            p = put_string(p, it->category.p, it->category.n);
-            p = PUT_LIT(p, ",\"quantity\":");
-            p = put_i64(p, it->quantity);
-            p = PUT_LIT(p, ",\"unit_price\":");
-            p = put_cents(p, it->unit_price_cents);
-            *p++ = '}';
-        }
-        p = PUT_LIT(p, "],\"total\":");
-        p = put_cents(p, e->total_cents);
-        p = PUT_LIT(p, ",\"currency\":");
-        p = put_string(p, e->currency.p, e->currency.n);
-        p = PUT_LIT(p, ",\"payment_method\":");
-        p = put_string(p, e->payment_method.p, e->payment_method.n);
+        p = put_purchase(p, e);
     } else {
-        p = PUT_LIT(p, ",\"product_id\":");
-        p = put_string(p, e->product_id.p, e->product_id.n);
-        p = PUT_LIT(p, ",\"product_name\":");
-        p = put_string(p, e->product_name.p, e->product_name.n);
-        p = PUT_LIT(p, ",\"category\":");
-        p = put_string(p, e->category.p, e->category.n);
+        *p++ = ',';
+        p = put_product(p, e->product_id, e->product_name, e->category);
         p = PUT_LIT(p, ",\"price\":");
         p = put_cents(p, e->price_cents);
         if (e->type == EV_ADD_TO_CART || e->type == EV_REMOVE_FROM_CART) {

@@ -781,21 +781,10 @@ static int check_required(const fields *f, const int *ids, size_t n, char *reaso
     return 0;
 }
 
-static int validate(const fields *f, event_parser *p, event *ev, char *reason, size_t rlen) {
+/* Where the event happened: store_type, location and device (required online, checked when
+ * given in a store). Sets ev->store_type, lat, lon and device. */
+static int validate_place(const fields *f, event *ev, char *reason, size_t rlen) {
     char q[48];
-    if (!(f->seen & (1u << F_EVENT_TYPE))) return fail(reason, rlen, "missing field event_type");
-    if (event_type_parse(f->str[F_EVENT_TYPE].p, f->str[F_EVENT_TYPE].n, &ev->type)) {
-        quote_value(f->str[F_EVENT_TYPE], q, sizeof q);
-        return fail(reason, rlen, "unknown event_type '%s'", q);
-    }
-    static const int common[] = {F_EVENT_ID, F_TIMESTAMP, F_USER_ID, F_SESSION_ID, F_STORE_ID,
-                                 F_STORE_TYPE, F_CITY, F_PROVINCE, F_LOCATION};
-    if (check_required(f, common, sizeof common / sizeof *common, reason, rlen)) return -1;
-    uint64_t idh, idl;
-    if (!event_uuid_pack(f->str[F_EVENT_ID], &idh, &idl)) return fail(reason, rlen, "bad event_id (not a UUID)");
-    strview ts = f->str[F_TIMESTAMP];
-    if (time_parse_rfc3339(ts.p, ts.n, &ev->ts_us)) return fail(reason, rlen, "bad timestamp");
-    if (ev->ts_us < TS_MIN_US || ev->ts_us >= TS_MAX_US) return fail(reason, rlen, "timestamp out of range");
     strview st = f->str[F_STORE_TYPE];
     int stype = event_store_type_id(st);
     bool online = stype == 0;
@@ -813,49 +802,78 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
         quote_value(dev, q, sizeof q);
         return fail(reason, rlen, "bad device '%s'", q);
     }
+    ev->store_type = st;
+    ev->lat = f->lat;
+    ev->lon = f->lon;
+    ev->device = dev;
+    return 0;
+}
+
+/* The fields every event has: event_type, event_id (a UUID), a timestamp in [2000, 2100), who
+ * and where. Sets ev->type, ts_us and the common string fields. */
+static int validate_common(const fields *f, event *ev, char *reason, size_t rlen) {
+    char q[48];
+    if (!(f->seen & (1u << F_EVENT_TYPE))) return fail(reason, rlen, "missing field event_type");
+    if (event_type_parse(f->str[F_EVENT_TYPE].p, f->str[F_EVENT_TYPE].n, &ev->type)) {
+        quote_value(f->str[F_EVENT_TYPE], q, sizeof q);
+        return fail(reason, rlen, "unknown event_type '%s'", q);
+    }
+    static const int common[] = {F_EVENT_ID, F_TIMESTAMP, F_USER_ID, F_SESSION_ID, F_STORE_ID,
+                                 F_STORE_TYPE, F_CITY, F_PROVINCE, F_LOCATION};
+    if (check_required(f, common, sizeof common / sizeof *common, reason, rlen)) return -1;
+    uint64_t idh, idl;
+    if (!event_uuid_pack(f->str[F_EVENT_ID], &idh, &idl)) return fail(reason, rlen, "bad event_id (not a UUID)");
+    strview ts = f->str[F_TIMESTAMP];
+    if (time_parse_rfc3339(ts.p, ts.n, &ev->ts_us)) return fail(reason, rlen, "bad timestamp");
+    if (ev->ts_us < TS_MIN_US || ev->ts_us >= TS_MAX_US) return fail(reason, rlen, "timestamp out of range");
+    if (validate_place(f, ev, reason, rlen)) return -1;
     ev->event_id = f->str[F_EVENT_ID];
     ev->user_id = f->str[F_USER_ID];
     ev->session_id = f->str[F_SESSION_ID];
     ev->store_id = f->str[F_STORE_ID];
-    ev->store_type = st;
     ev->city = f->str[F_CITY];
     ev->province = f->str[F_PROVINCE];
-    ev->lat = f->lat;
-    ev->lon = f->lon;
-    ev->device = dev;
+    return 0;
+}
 
-    if (ev->type == EV_PURCHASE) {
-        static const int req[] = {F_ORDER_ID, F_ITEMS, F_TOTAL, F_CURRENCY, F_PAYMENT_METHOD};
-        if (check_required(f, req, sizeof req / sizeof *req, reason, rlen)) return -1;
-        if (f->n_items == 0) return fail(reason, rlen, "empty items");
-        const jnum *t = &f->num[F_TOTAL];
-        if (t->d < 0 || (t->is_int && t->i < 0)) return fail(reason, rlen, "negative total");
-        if (to_cents(t, &ev->total_cents)) return fail(reason, rlen, "total too large");
-        int64_t sum = 0;
-        for (size_t i = 0; i < f->n_items; i++) {
-            const event_item *it = &p->items[i];
-            sum += (int64_t)it->quantity * it->unit_price_cents; /* <= 256 * 1e6 * 1e11: fits */
-        }
-        if (sum != ev->total_cents) {
-            char a[32], b[32];
-            snprintf(a, sizeof a, "%lld.%02lld", (long long)(ev->total_cents / 100), (long long)(ev->total_cents % 100));
-            snprintf(b, sizeof b, "%lld.%02lld", (long long)(sum / 100), (long long)(sum % 100));
-            return fail(reason, rlen, "total %s does not match items %s", a, b);
-        }
-        strview cur = f->str[F_CURRENCY];
-        if (cur.n != 3 || cur.p[0] < 'A' || cur.p[0] > 'Z' || cur.p[1] < 'A' || cur.p[1] > 'Z' ||
-            cur.p[2] < 'A' || cur.p[2] > 'Z') {
-            quote_value(cur, q, sizeof q);
-            return fail(reason, rlen, "bad currency '%s'", q);
-        }
-        ev->order_id = f->str[F_ORDER_ID];
-        ev->currency = cur;
-        ev->payment_method = f->str[F_PAYMENT_METHOD];
-        ev->items = p->items;
-        ev->n_items = f->n_items;
-        return 0;
+/* A purchase: its items (parsed into p->items) must add up to total to the cent, and the
+ * currency is three capital letters. Sets the order fields and ev->items. */
+static int validate_purchase(const fields *f, event_parser *p, event *ev, char *reason, size_t rlen) {
+    char q[48];
+    static const int req[] = {F_ORDER_ID, F_ITEMS, F_TOTAL, F_CURRENCY, F_PAYMENT_METHOD};
+    if (check_required(f, req, sizeof req / sizeof *req, reason, rlen)) return -1;
+    if (f->n_items == 0) return fail(reason, rlen, "empty items");
+    const jnum *t = &f->num[F_TOTAL];
+    if (t->d < 0 || (t->is_int && t->i < 0)) return fail(reason, rlen, "negative total");
+    if (to_cents(t, &ev->total_cents)) return fail(reason, rlen, "total too large");
+    int64_t sum = 0;
+    for (size_t i = 0; i < f->n_items; i++) {
+        const event_item *it = &p->items[i];
+        sum += (int64_t)it->quantity * it->unit_price_cents; /* <= 256 * 1e6 * 1e11: fits */
     }
+    if (sum != ev->total_cents) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%lld.%02lld", (long long)(ev->total_cents / 100), (long long)(ev->total_cents % 100));
+        snprintf(b, sizeof b, "%lld.%02lld", (long long)(sum / 100), (long long)(sum % 100));
+        return fail(reason, rlen, "total %s does not match items %s", a, b);
+    }
+    strview cur = f->str[F_CURRENCY];
+    if (cur.n != 3 || cur.p[0] < 'A' || cur.p[0] > 'Z' || cur.p[1] < 'A' || cur.p[1] > 'Z' ||
+        cur.p[2] < 'A' || cur.p[2] > 'Z') {
+        quote_value(cur, q, sizeof q);
+        return fail(reason, rlen, "bad currency '%s'", q);
+    }
+    ev->order_id = f->str[F_ORDER_ID];
+    ev->currency = cur;
+    ev->payment_method = f->str[F_PAYMENT_METHOD];
+    ev->items = p->items;
+    ev->n_items = f->n_items;
+    return 0;
+}
 
+/* A page view or a cart event: the product and a price >= 0; a cart event also has a
+ * quantity in 1..1000000. */
+static int validate_product(const fields *f, event *ev, char *reason, size_t rlen) {
     static const int req[] = {F_PRODUCT_ID, F_PRODUCT_NAME, F_CATEGORY, F_PRICE};
     if (check_required(f, req, sizeof req / sizeof *req, reason, rlen)) return -1;
     const jnum *pr = &f->num[F_PRICE];
@@ -872,6 +890,14 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     if (qn->i > 1000000) return fail(reason, rlen, "quantity too large");
     ev->quantity = (int32_t)qn->i;
     return 0;
+}
+
+/* The rules after the syntax: the first rule broken is the reason. Static helpers called once
+ * each: the compiler inlines them back into one function (instructions checked unchanged). */
+static int validate(const fields *f, event_parser *p, event *ev, char *reason, size_t rlen) {
+    if (validate_common(f, ev, reason, rlen)) return -1;
+    if (ev->type == EV_PURCHASE) return validate_purchase(f, p, ev, reason, rlen);
+    return validate_product(f, ev, reason, rlen);
 }
 
 int event_parse(event_parser *p, const char *line, size_t len, event *out, char *reason, size_t rlen) {

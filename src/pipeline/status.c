@@ -295,37 +295,10 @@ static int64_t job_newest_event(const pipeline_job *j) {
     return m;
 }
 
-/* Renders /status schema 2 (documented in pipeline.h; every field always present). Lag is null
- * (and ecom_stream_lag NaN) while the broker cannot be asked: the last known value would claim
- * a health the job cannot know. */
-int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
-    static const char *tn[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart", "purchase"};
-    const pipeline_stats *s = &j->stats;
-    const stream_config *ec = &j->cfg->engine;
-    int64_t wm = j->engine ? stream_engine_watermark(j->engine) : INT64_MIN;
-    if (wm == INT64_MAX) wm = INT64_MIN; /* after a flush: no meaningful time */
-    double up = (double)(time_mono_us() - j->started_us) / 1e6;
-    int64_t f = ec->view_to_cart_us + ec->cart_to_purchase_us;
-    int64_t horizon = ec->window_us > 0 ? (f + ec->window_us - 1) / ec->window_us * ec->window_us : 0;
-    buf_printf(b, "{\"schema\":2,\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
-               job_file_input(j) ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
-    buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);
-    render_time(b, "watermark", wm);
-    buf_append_char(b, ',');
-    render_time(b, "newest_event_at", job_newest_event(j));
-    buf_printf(b, ",\"window_s\":%.0f,\"lateness_s\":%.0f,\"funnel_horizon_s\":%.0f", ec->window_us / 1e6,
-               ec->lateness_us / 1e6, horizon / 1e6);
-    buf_printf(b, ",\"counters\":{\"records\":%" PRIu64, s->records);
-    for (int t = 0; t < EV_TYPE_COUNT; t++) buf_printf(b, ",\"%s\":%" PRIu64, tn[t], s->ok[t]);
-    buf_printf(b,
-               ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrections\":%" PRIu64 ",\"rejected\":%" PRIu64
-               ",\"future\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"blank\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"files_committed\":%" PRIu64
-               ",\"storage_errors\":%" PRIu64 ",\"kafka_errors\":%" PRIu64 "},\"state_entries\":%" PRIu64
-               ",\"partitions\":[",
-               s->duplicates, s->late, s->corrections, s->rejected, s->future, s->conflicts, s->blank, s->epochs, s->files_committed,
-               s->storage_errors, s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
+/* The "partitions" array's entries of /status: per partition its watermark and, per topic,
+ * offset and lag (null while the broker cannot be asked). Returns the total lag. */
+static int64_t render_partitions(pipeline_job *j, buf_t *b, bool lag_known) {
     int64_t total_lag = 0;
-    bool lag_known = j->broker != JOB_BROKER_DOWN;
     for (int p = 0; p < j->nparts; p++) {
         stream_partition_stats ps = {0};
         if (j->engine) stream_engine_partition_stats(j->engine, p, &ps);
@@ -345,12 +318,14 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
         }
         buf_append_str(b, "]}");
     }
-    if (lag_known) buf_printf(b, "],\"lag\":%" PRId64 ",", total_lag);
-    else buf_append_str(b, "],\"lag\":null,");
-    render_health(j, b, m);
-    render_open_windows(j, b);
-    buf_append_str(b, "}\n");
+    return total_lag;
+}
 
+/* The /metrics text (Prometheus exposition) of the job's counters; render_health() wrote its
+ * own lines into m before. */
+static void render_metrics(pipeline_job *j, buf_t *m, bool lag_known, int64_t total_lag, int64_t wm) {
+    static const char *tn[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart", "purchase"};
+    const pipeline_stats *s = &j->stats;
     buf_printf(m, "# HELP ecom_stream_records_total Input records read.\n# TYPE ecom_stream_records_total counter\n"
                   "ecom_stream_records_total %" PRIu64 "\n",
                s->records);
@@ -383,5 +358,45 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     if (wm != INT64_MIN)
         buf_printf(m, "# TYPE ecom_stream_watermark_seconds gauge\necom_stream_watermark_seconds %.3f\n",
                    (double)wm / 1e6);
+}
+
+/* Renders /status schema 2 (documented in pipeline.h; every field always present). Lag is null
+ * (and ecom_stream_lag NaN) while the broker cannot be asked: the last known value would claim
+ * a health the job cannot know. */
+int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
+    static const char *tn[EV_TYPE_COUNT] = {"page_view", "add_to_cart", "remove_from_cart", "purchase"};
+    const pipeline_stats *s = &j->stats;
+    const stream_config *ec = &j->cfg->engine;
+    int64_t wm = j->engine ? stream_engine_watermark(j->engine) : INT64_MIN;
+    if (wm == INT64_MAX) wm = INT64_MIN; /* after a flush: no meaningful time */
+    double up = (double)(time_mono_us() - j->started_us) / 1e6;
+    int64_t f = ec->view_to_cart_us + ec->cart_to_purchase_us;
+    int64_t horizon = ec->window_us > 0 ? (f + ec->window_us - 1) / ec->window_us * ec->window_us : 0;
+    buf_printf(b, "{\"schema\":2,\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
+               job_file_input(j) ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
+    buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);
+    render_time(b, "watermark", wm);
+    buf_append_char(b, ',');
+    render_time(b, "newest_event_at", job_newest_event(j));
+    buf_printf(b, ",\"window_s\":%.0f,\"lateness_s\":%.0f,\"funnel_horizon_s\":%.0f", ec->window_us / 1e6,
+               ec->lateness_us / 1e6, horizon / 1e6);
+    buf_printf(b, ",\"counters\":{\"records\":%" PRIu64, s->records);
+    for (int t = 0; t < EV_TYPE_COUNT; t++) buf_printf(b, ",\"%s\":%" PRIu64, tn[t], s->ok[t]);
+    buf_printf(b,
+               ",\"duplicates\":%" PRIu64 ",\"late\":%" PRIu64 ",\"corrections\":%" PRIu64 ",\"rejected\":%" PRIu64
+               ",\"future\":%" PRIu64 ",\"conflicts\":%" PRIu64 ",\"blank\":%" PRIu64 ",\"epochs\":%" PRIu64 ",\"files_committed\":%" PRIu64
+               ",\"storage_errors\":%" PRIu64 ",\"kafka_errors\":%" PRIu64 "},\"state_entries\":%" PRIu64
+               ",\"partitions\":[",
+               s->duplicates, s->late, s->corrections, s->rejected, s->future, s->conflicts, s->blank, s->epochs, s->files_committed,
+               s->storage_errors, s->kafka_errors, j->engine ? stream_engine_state_entries(j->engine) : 0);
+    bool lag_known = j->broker != JOB_BROKER_DOWN;
+    int64_t total_lag = render_partitions(j, b, lag_known);
+    if (lag_known) buf_printf(b, "],\"lag\":%" PRId64 ",", total_lag);
+    else buf_append_str(b, "],\"lag\":null,");
+    render_health(j, b, m);
+    render_open_windows(j, b);
+    buf_append_str(b, "}\n");
+
+    render_metrics(j, m, lag_known, total_lag, wm);
     return 0;
 }

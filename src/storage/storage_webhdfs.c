@@ -250,13 +250,10 @@ static void wh_trace(webhdfs *w, const wh_req *r, int64_t t0) {
             r->cc == CURLE_OK ? "" : " (transport error)", (double)(time_mono_us() - t0) / 1e3);
 }
 
-/* Performs r once. Returns 0 if a response arrived (any status), -1 on a transport error
- * (r->cc says which; curl's message is in w->curl_err). */
-static int wh_perform(wh_req *r) {
+/* Clears what an earlier attempt of r left (answer, redirect, status) and rewinds a spooled
+ * body. -1 (r->cc, w->curl_err set) when the spool file cannot be rewound. */
+static int wh_req_rewind(wh_req *r) {
     webhdfs *w = r->w;
-    CURL *c = w->curl;
-    struct curl_slist *hdr = NULL, *h2;
-    curl_easy_reset(c);
     w->curl_err[0] = 0;
     r->answer.len = 0;
     r->dst_len = 0;
@@ -270,13 +267,15 @@ static int wh_perform(wh_req *r) {
         snprintf(w->curl_err, sizeof w->curl_err, "cannot rewind the spool file: %s", strerror(errno));
         return -1;
     }
-    /* "Expect:" off: curl would otherwise wait for a 100 Continue before every body. */
-    if (!(h2 = curl_slist_append(hdr, "Expect:"))) goto oom;
-    hdr = h2;
-    if (r->octet) {
-        if (!(h2 = curl_slist_append(hdr, "Content-Type: application/octet-stream"))) goto oom;
-        hdr = h2;
-    }
+    return 0;
+}
+
+/* Sets the handle's options for r (after curl_easy_reset): URL, time limits, headers hdr, the
+ * answer's sink, TLS, SPNEGO and the body. -1 (r->cc, w->curl_err set) when no Kerberos
+ * ticket can be had. */
+static int wh_setopts(wh_req *r, struct curl_slist *hdr) {
+    webhdfs *w = r->w;
+    CURL *c = w->curl;
     long low_s = w->io_ms / 1000 > 0 ? w->io_ms / 1000 : 1;
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, w->curl_err);
@@ -295,7 +294,6 @@ static int wh_perform(wh_req *r) {
         /* The ticket first (a keytab login when due), then libcurl's SPNEGO presents it. */
         if (w->krb && (wh_krb_ready(w->krb, w->curl_err, sizeof w->curl_err) ||
                        wh_krb_select(w->krb, w->curl_err, sizeof w->curl_err))) {
-            curl_slist_free_all(hdr);
             r->cc = CURLE_LOGIN_DENIED;
             return -1;
         }
@@ -311,6 +309,28 @@ static int wh_perform(wh_req *r) {
         curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
     } else if (strcmp(r->method, "GET")) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    return 0;
+}
+
+/* Performs r once. Returns 0 if a response arrived (any status), -1 on a transport error
+ * (r->cc says which; curl's message is in w->curl_err). */
+static int wh_perform(wh_req *r) {
+    webhdfs *w = r->w;
+    CURL *c = w->curl;
+    struct curl_slist *hdr = NULL, *h2;
+    curl_easy_reset(c);
+    if (wh_req_rewind(r)) return -1;
+    /* "Expect:" off: curl would otherwise wait for a 100 Continue before every body. */
+    if (!(h2 = curl_slist_append(hdr, "Expect:"))) goto oom;
+    hdr = h2;
+    if (r->octet) {
+        if (!(h2 = curl_slist_append(hdr, "Content-Type: application/octet-stream"))) goto oom;
+        hdr = h2;
+    }
+    if (wh_setopts(r, hdr)) {
+        curl_slist_free_all(hdr);
+        return -1;
     }
     w->st.requests++;
     int64_t t0 = w->trace ? time_mono_us() : 0;

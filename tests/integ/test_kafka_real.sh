@@ -19,10 +19,21 @@ kafka_up() {
 # it holds; nothing was ever deleted from these fresh topics): partitions from kcat -L, their
 # end offsets from kcat -Q (timestamp -1 = the end).
 end_offsets() {
-  local q=() p
+  local q=() p i out
   for p in $(kcat -L -b "$1" -t "$2" | sed -n 's/^ *partition \([0-9]*\),.*/\1/p'); do q+=(-t "$2:$p:-1"); done
   [ ${#q[@]} -gt 0 ] || return 1
-  kcat -Q -b "$1" "${q[@]}" | awk '$3 == "offset" {n += $4} END {print n + 0}'
+  # Every partition must answer: just after start-broker a partition can still say "Not leader
+  # for partition", and a sum over the others is short (a flake seen under load). Retried within
+  # a bound (50 tries, 0.2 s apart) until the broker leads them all.
+  for i in $(seq 50); do
+    out=$(kcat -Q -b "$1" "${q[@]}" 2>/dev/null)
+    if [ "$(awk '$3 == "offset"' <<<"$out" | wc -l)" -eq $(( ${#q[@]} / 2 )) ]; then
+      awk '$3 == "offset" {n += $4} END {print n + 0}' <<<"$out"
+      return 0
+    fi
+    sleep 0.2
+  done
+  return 1
 }
 
 # consume ADDR TOPIC...: every message of the topics, one per line: topic TAB partition TAB key TAB value.

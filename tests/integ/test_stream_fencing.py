@@ -12,17 +12,18 @@ Readiness comes from /status and the commit records; the only timed wait is the 
 which must outlast the session timeout by design.
 """
 import glob
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
-import urllib.request
 import uuid
 
 import duckdb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import ScaleOutInstance, Suite, wait_for  # noqa: E402
 
 ECOM = os.environ["ECOM"]
 REPO = os.environ["REPO"]
@@ -41,7 +42,8 @@ COLS = {
     "funnel": "window_start, window_end, viewed, carted, purchased, view_to_cart_rate, cart_to_purchase_rate, "
               "view_to_purchase_rate",
 }
-failures = 0
+suite = Suite()
+case = suite.case
 
 ADDR = subprocess.run(["bash", f"{REPO}/tests/services/kafka.sh", "ensure"], capture_output=True, text=True,
                       check=True).stdout.strip()
@@ -53,44 +55,8 @@ SROOT, MROOT = os.path.join(TMP, "fence_root"), os.path.join(TMP, "fence_single"
 STARTED = []
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Instance:
-    def __init__(self, name, *extra):
-        self.name, self.port = name, free_port()
-        self.err_path = os.path.join(TMP, f"fence_{name}.err")
-        STARTED.append(self)
-        self.proc = subprocess.Popen([ECOM, "stream", *COMMON, "--scale-out", "--group", f"fg_{SUFFIX}", "--out",
-                                      SROOT, "--listen", f"127.0.0.1:{self.port}", *extra],
-                                     stderr=open(self.err_path, "w"), stdout=subprocess.DEVNULL)
-
-    def log(self):
-        return open(self.err_path).read()[-3000:]
-
-    def owned(self):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=5) as r:
-                s = json.loads(r.read())
-        except (OSError, ValueError):
-            return None
-        return {p["partition"] for p in s["partitions"] if p["assigned"]}
-
-
-def wait_for(cond, what, limit_s, procs=()):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if cond():
-            return
-        for p in procs:
-            assert p.proc.poll() is None, f"{p.name} exited {p.proc.returncode}: {p.log()}"
-        time.sleep(0.1)
-    raise AssertionError(f"timed out ({limit_s}s) waiting for {what}")
+def Instance(name, *extra):
+    return ScaleOutInstance(name, COMMON, f"fg_{SUFFIX}", SROOT, *extra, started=STARTED)
 
 
 def part_state(p):
@@ -186,17 +152,6 @@ def zombie_commit_is_refused():
         assert got == want and want, f"{t}: {len(got)} merged rows vs {len(want)}"
 
 
-def case(fn):
-    global failures
-    try:
-        fn()
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception as e:
-        failures += 1
-        print(f"  {type(e).__name__}: {e}")
-        print(f"FAIL {fn.__name__}", flush=True)
-
-
 try:
     case(zombie_commit_is_refused)
 finally:
@@ -205,4 +160,4 @@ finally:
             i.proc.send_signal(signal.SIGCONT)
             i.proc.kill()
             i.proc.wait()
-raise SystemExit(1 if failures else 0)
+suite.exit()

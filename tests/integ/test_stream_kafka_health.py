@@ -9,15 +9,13 @@ After the restart it recovers (kafka_connected true, lag a number) and new event
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, free_port, http_text  # noqa: E402
 
 REPO = os.environ["REPO"]
 KAFKA_SH = f"{REPO}/tests/services/kafka.sh"
@@ -29,24 +27,8 @@ TOPICS = [f"hv_{SUFFIX}", f"hc_{SUFFIX}", f"ho_{SUFFIX}"]
 TOPIC_FLAGS = ["--topic-views", TOPICS[0], "--topic-cart", TOPICS[1], "--topic-orders", TOPICS[2]]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.read().decode()
-    except OSError:
-        return None
-
-
 def status(url):
-    t = get(url + "/status")
+    t = http_text(url + "/status")
     return json.loads(t) if t and t.startswith("{") else None
 
 
@@ -88,7 +70,7 @@ def lag_unknown_while_the_broker_is_away():
         s1, t_detect = wait_for(down, 15, "lag null and kafka_connected false")
         print(f"  outage seen by /status after {t_detect:.1f} s")
         assert all(t["lag"] is None for part in s1["partitions"] for t in part["topics"]), s1["partitions"]
-        m = get(url + "/metrics") or ""
+        m = http_text(url + "/metrics") or ""
         assert "ecom_stream_lag NaN" in m and "ecom_stream_kafka_connected 0" in m, m[-600:]
         time.sleep(2)  # progress must stand still over some time: 2 s is that time, not a readiness wait
         s2 = status(url)

@@ -13,17 +13,15 @@ import glob
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, free_port, http_text  # noqa: E402
 
 suite = Suite()
 case = suite.case
@@ -143,22 +141,6 @@ def file_input_adds_up_across_a_restart():
     assert ids[0] == ids[1], f"views: {ids[0]} rows, {ids[1]} distinct ids"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.read().decode()
-    except OSError:
-        return None
-
-
 def stdin_status_and_metrics_add_up():
     root, port = os.path.join(TMP, "r_stdin"), free_port()
     p = subprocess.Popen([ECOM, "stream", "--input", "-", "--out", root, "--quiet", "--listen", f"127.0.0.1:{port}",
@@ -168,7 +150,7 @@ def stdin_status_and_metrics_add_up():
         p.stdin.flush()
         st = None
         for _ in range(600):  # bounded: 60 s; a blank line trickles in so the job publishes
-            t = get(f"http://127.0.0.1:{port}/status")
+            t = http_text(f"http://127.0.0.1:{port}/status")
             if t and t.startswith("{") and json.loads(t)["counters"]["records"] >= len(LINES):
                 st = json.loads(t)
                 break
@@ -180,7 +162,7 @@ def stdin_status_and_metrics_add_up():
         check_adds_up(c, "/status")
         assert c["duplicates"] == WANT["duplicates"] and c["rejected"] == WANT["rejected"], c
         assert c["blank"] >= N_BLANK and c["future"] == N_FUTURE and c["conflicts"] == N_CONFLICT, c
-        m = get(f"http://127.0.0.1:{port}/metrics")
+        m = http_text(f"http://127.0.0.1:{port}/metrics")
         val = {}
         for line in m.splitlines():
             mm = re.match(r'^ecom_stream_(records_total|events_total\{type="(\w+)",outcome="(\w+)"\}) (\d+)$', line)

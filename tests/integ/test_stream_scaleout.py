@@ -25,18 +25,17 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dashlib import Dash  # noqa: E402
+from testlib import ScaleOutInstance, Suite, wait_for  # noqa: E402
 
 ECOM = os.environ["ECOM"]
 REPO = os.environ["REPO"]
@@ -45,18 +44,8 @@ TABLES = ["sales_per_minute", "category_activity", "product_activity", "top_prod
           "sales_by_city", "sales_by_channel", "funnel"]
 RANKED = ("top_products", "top_products_by_revenue")  # single layout only: derived by the merge queries
 NPART = 4
-failures = 0
-
-
-def case(fn):
-    global failures
-    try:
-        fn()
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception as e:
-        failures += 1
-        print(f"  {type(e).__name__}: {e}")
-        print(f"FAIL {fn.__name__}", flush=True)
+suite = Suite()
+case = suite.case
 
 
 def run(args, timeout=300):
@@ -64,20 +53,6 @@ def run(args, timeout=300):
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
     return r
-
-
-def wait_for(pred, what, timeout, procs=()):
-    """Polls pred() until it is true; fails fast with the log of an instance that exited."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        for p in procs:
-            if p.proc.poll() is not None:
-                raise AssertionError(f"{p.name} exited {p.proc.returncode} while waiting for {what}: {p.log()}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
 
 
 ADDR = subprocess.run(["bash", f"{REPO}/tests/services/kafka.sh", "ensure"], capture_output=True, text=True,
@@ -99,49 +74,8 @@ COMMON = ["--brokers", ADDR, *TOPIC_FLAGS, "--idle-timeout", "0", "--commit-inte
 STARTED = []   # every instance, killed at exit if the test failed halfway
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Instance:
-    def __init__(self, name, *extra, group=GROUP, root=SROOT):
-        self.name = name
-        self.port = free_port()
-        self.err_path = os.path.join(TMP, f"{name}.err")
-        self.last_error = None
-        STARTED.append(self)
-        self.proc = subprocess.Popen([ECOM, "stream", *COMMON, "--scale-out", "--group", group, "--out", root,
-                                      "--listen", f"127.0.0.1:{self.port}", *extra],
-                                     stderr=open(self.err_path, "w"), stdout=subprocess.DEVNULL)
-
-    def log(self):
-        return open(self.err_path).read()[-3000:]
-
-    def status(self):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=10) as r:
-                return json.loads(r.read())
-        except (OSError, ValueError) as e:
-            self.last_error = e
-            return None
-
-    def owned(self):
-        s = self.status()
-        return {p["partition"] for p in s["partitions"] if p["assigned"]} if s else None
-
-    def epochs(self):
-        s = self.status()
-        return s["counters"]["epochs"] if s else 0
-
-    def stop(self, sig=signal.SIGTERM, expect=0):
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=120)
-        if expect is not None:
-            assert rc == expect, f"{self.name} exited {rc}: {self.log()}"
+def Instance(name, *extra, group=GROUP, root=SROOT):
+    return ScaleOutInstance(name, COMMON, group, root, *extra, started=STARTED)
 
 
 def records(root=SROOT):
@@ -434,7 +368,7 @@ def layouts_refuse_to_mix():
 try:
     case(scale_out_with_rebalances)
     KILL["gen_done"].set()   # even if the case failed before the generator finished
-    if failures == 0:
+    if suite.failures == 0:
         case(raw_events_exactly_once)
         case(documented_merge_equals_single_instance)
         case(dashboard_equals_single_instance)
@@ -442,7 +376,7 @@ try:
         case(single_instance_counters_survive_restart)
         case(layouts_refuse_to_mix)
         case(kill9_loop_then_drain)
-        if failures == 0:
+        if suite.failures == 0:
             case(kill9_raw_events_exactly_once)
             case(kill9_documented_merge_equals_single_instance)
 finally:
@@ -450,4 +384,4 @@ finally:
         if i.proc.poll() is None:
             i.proc.kill()
             i.proc.wait()
-sys.exit(1 if failures else 0)
+suite.exit()

@@ -9,16 +9,14 @@ import glob
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, run, free_port, http_text  # noqa: E402
 
 suite = Suite()
 case = suite.case
@@ -38,22 +36,6 @@ def catalog():
         elif not line.strip().startswith(("final:", "rank ")):
             out[cur].append(line.split()[0])
     return out
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.read().decode()
-    except OSError:
-        return None
 
 
 def wait_for(fn, seconds, what, pipe):
@@ -85,7 +67,7 @@ def status_schema_2_on_a_live_stream():
         p.stdin.writelines(lines)
         p.stdin.flush()
         def counted():
-            t = get(url)
+            t = http_text(url)
             return t if t and t.startswith("{\"schema\"") and json.loads(t)["counters"]["records"] >= len(lines) else None
         text = wait_for(counted, 60, "/status to count every line", p.stdin)
         cat = catalog()
@@ -108,7 +90,7 @@ def status_schema_2_on_a_live_stream():
         assert re.search(r'"revenue":\d+\.\d\d[,}]', text), "money not rendered with two decimals"
 
         def reconciled():
-            s = json.loads(get(url) or "null")
+            s = json.loads(http_text(url) or "null")
             if not s:
                 return None
             open_orders = sum(r["orders"] for r in s["open_windows"]["sales_per_minute"])

@@ -1,10 +1,16 @@
 """testlib — what every Python integration test shares: the environment tests/run.sh passes,
-a case runner that prints PASS/FAIL per case and turns failures into the exit status, and a
-subprocess helper whose failure message carries the command's stderr."""
+a case runner that prints PASS/FAIL per case and turns failures into the exit status, a
+subprocess helper whose failure message carries the command's stderr, and the pieces the
+stream tests with a --listen port share (a free port, a GET, a bounded wait, a scale-out
+instance)."""
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 ECOM = os.environ.get("ECOM", "build/san/ecom")          # sanitizer build: behaviour
 ECOM_OPT = os.environ.get("ECOM_OPT", ECOM)               # optimized build: volume
@@ -46,19 +52,84 @@ class Suite:
         sys.exit(1 if self.failures else 0)
 
 
-def wait_for(cond, what, limit_s=60):
-    """Polls cond() every 50 ms until it is true; raises naming `what` after limit_s seconds."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < limit_s:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {limit_s} s waiting for {what}")
-
-
 def run(args, timeout=900, **kw):
     """Runs a command to completion; raises with its stderr tail if it exits non-zero."""
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kw)
     if r.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {r.returncode}: {r.stderr[-2000:]}")
     return r
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (for --listen)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_text(url, timeout=5):
+    """The body of GET url as text, or None when it cannot be had (not listening yet, gone)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read().decode()
+    except OSError:
+        return None
+
+
+def wait_for(pred, what, timeout=60, procs=()):
+    """Polls pred() until it is true (and returns its value), within timeout seconds; fails
+    fast with the log of any of procs (ScaleOutInstance) that exited meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        for p in procs:
+            if p.proc.poll() is not None:
+                raise AssertionError(f"{p.name} exited {p.proc.returncode} while waiting for {what}: {p.log()}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
+
+
+class ScaleOutInstance:
+    """One `ecom stream --scale-out` instance (args: the shared flags; group and root: its
+    consumer group and --out), with /status on a free port and stderr kept in TMP/<name>.err.
+    started, a list, collects every instance so that a test can kill them all when it fails."""
+    def __init__(self, name, args, group, root, *extra, started=None):
+        self.name = name
+        self.port = free_port()
+        self.err_path = os.path.join(TMP, f"{name}.err")
+        self.last_error = None
+        if started is not None:
+            started.append(self)
+        self.proc = subprocess.Popen([ECOM, "stream", *args, "--scale-out", "--group", group, "--out", root,
+                                      "--listen", f"127.0.0.1:{self.port}", *extra],
+                                     stderr=open(self.err_path, "w"), stdout=subprocess.DEVNULL)
+
+    def log(self):
+        return open(self.err_path).read()[-3000:]
+
+    def status(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=10) as r:
+                return json.loads(r.read())
+        except (OSError, ValueError) as e:
+            self.last_error = e
+            return None
+
+    def owned(self):
+        """The partitions it owns now, None when /status does not answer."""
+        s = self.status()
+        return {p["partition"] for p in s["partitions"] if p["assigned"]} if s else None
+
+    def epochs(self):
+        s = self.status()
+        return s["counters"]["epochs"] if s else 0
+
+    def stop(self, sig=signal.SIGTERM, expect=0):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=120)
+        if expect is not None:
+            assert rc == expect, f"{self.name} exited {rc}: {self.log()}"

@@ -312,12 +312,13 @@ static void test_remote_exceptions_are_clear(check_state *st) {
     if (!w) return;
     char err[512] = "", b[8];
     size_t got = 5;
-    int64_t t0 = time_mono_us();
     CHECK_INTEQ(webhdfs_read(w, "no/such.parquet", 0, b, sizeof b, &got, err, sizeof err), -1);
     printf("  missing file: %s\n", err);
     CHECK(strstr(err, "OPEN") && strstr(err, "FileNotFoundException") && strstr(err, "no/such.parquet"));
     CHECK(strstr(err, "HTTP 404") != NULL);
-    CHECK(time_mono_us() - t0 < 2 * TIME_US_PER_SEC);   /* not retried */
+    /* Not retried: no " (after N attempts" note here, and the retry counter below stays 0 (a
+     * counter, not a wall-clock bound, which a loaded box can break). */
+    CHECK(strstr(err, "attempts") == NULL);
     CHECK_INTEQ(got, 0);
     /* A file where a directory is needed. */
     CHECK_INTEQ(put_file(w, "rex/file", "f", 1, 1, err, sizeof err), 0);
