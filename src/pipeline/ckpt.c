@@ -102,6 +102,7 @@ static int write_fulls(pipeline_job *j, commit_record *r, ckpt_chain *next) {
         if (rc == 0 && !next->full[ix]) rc = -1;
         next->full_bytes += b->len;
     }
+    buf_free(b); /* kept for the deltas, of an epoch's size, not for a full of the state */
     return rc;
 }
 

@@ -230,8 +230,9 @@ struct pipeline_job {
     struct job_workers *workers;   /* --threads N > 1 (workers.c); NULL: the one-thread loop */
     ckpt_chain *chains;            /* [1] single layout, [nparts] scale-out: each lineage's
                                       committed checkpoint chain (ckpt.c) */
-    buf_t ckpt_buf;                /* ckpt.c's encoding buffer, kept between commits: a fresh
-                                      one of the state's size faulted its pages in at each */
+    buf_t ckpt_buf;                /* ckpt.c's encoding buffer, kept between delta commits
+                                      (a fresh one faulted its pages in at each); released
+                                      after a full, so it holds an epoch's delta, not a state */
 };
 
 /* ---- checkpoint chains (ckpt.c), continued ---- */

@@ -352,7 +352,7 @@ static uint64_t ck_agg_weight(const st_agg *a) {
 }
 
 /* Version 6's typical bytes per item: an id 25, a pair ~17 with a short key and ~3 per
- * element, an aggregate row ~64 (a 1M-event backfill's state: 0.8 bytes per unit of weight,
+ * element, an aggregate row ~64 (a 1M-event backfill's state: ~0.9 bytes per unit of weight,
  * expired ids not yet compacted included). Constant time but for the windows' few dozen. */
 uint64_t stream_engine_checkpoint_weight(const stream_engine *e, int part) {
     if (part < 0 || part >= e->cfg.n_partitions || !e->shards[part].assigned) return 0;
