@@ -12,9 +12,15 @@
  * Why a delta file per epoch rather than per partition: one storage write per commit whatever
  * the partition count (on HDFS a file costs a NameNode round trip or two).
  *
- * Why the policy in ckpt_write: a full costs the whole state, a delta the epoch's changes; a new
- * full once the deltas since the last one add up to its size keeps the checkpoint's cost
- * within twice that of the deltas alone and what recovery reads within twice the state.
+ * Why the policy in want_full: a full costs the whole state, a delta the epoch's changes. A new
+ * full is written once the deltas since the last one add up to the size a full would have now
+ * (estimated from the last full's bytes, scaled by the state's weight then and now:
+ * stream_engine_checkpoint_weight), so recovery reads the last full and deltas adding up to
+ * less than a full of the state now plus one epoch's delta, at most ckpt_max_deltas of them
+ * (about twice the state when it is steady, the state itself while it grows). Comparing
+ * with the last full's own size instead (the first rule) wrote fulls at doubling sizes while
+ * the state grows (a backfill): there the deltas hold the state itself, once, and fulls were
+ * half of the checkpoint's cost.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -71,55 +77,67 @@ static int chain_copy(const ckpt_chain *cur, int nfull, ckpt_chain *next) {
     for (int i = 0; cur->full && i < nfull && i < cur->nfull; i++) next->full[i] = dup_or_null(cur->full[i], &oom);
     for (size_t i = 0; i < cur->n_deltas; i++) next->deltas[next->n_deltas++] = dup_or_null(cur->deltas[i], &oom);
     next->full_bytes = cur->full_bytes;
+    next->full_weight = cur->full_weight;
     next->delta_bytes = cur->delta_bytes;
     return oom ? -1 : 0;
 }
 
 /* Full checkpoints of every covered partition; next gets their paths and no deltas. */
 static int write_fulls(pipeline_job *j, commit_record *r, ckpt_chain *next) {
-    buf_t b = {0};
+    buf_t *b = &j->ckpt_buf;
     int rc = 0;
     for (size_t i = 0; i < next->n_deltas; i++) free(next->deltas[i]);
     next->n_deltas = 0;
-    next->full_bytes = next->delta_bytes = 0;
+    next->full_bytes = next->delta_bytes = next->full_weight = 0;
     for (int p = 0, ix; p < j->nparts && rc == 0; p++) {
         if (!covers(j, r, p, &ix)) continue;
+        next->full_weight += stream_engine_checkpoint_weight(j->engine, p);
         char path[128];
         ckpt_path(r->part, p, r->epoch, r->generation, false, path, sizeof path);
-        buf_reset(&b);
-        rc = stream_engine_checkpoint_full(j->engine, p, &b, j->err, sizeof j->err);
-        if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
+        buf_reset(b);
+        rc = stream_engine_checkpoint_full(j->engine, p, b, j->err, sizeof j->err);
+        if (rc == 0) rc = storage_put_atomic(j->base, path, b->data, b->len, j->err, sizeof j->err);
         free(next->full[ix]);
         next->full[ix] = rc == 0 ? strdup(path) : NULL; /* a failed write names nothing */
         if (rc == 0 && !next->full[ix]) rc = -1;
-        next->full_bytes += b.len;
+        next->full_bytes += b->len;
     }
-    buf_free(&b);
+    buf_free(b); /* kept for the deltas, of an epoch's size, not for a full of the state */
     return rc;
 }
 
 /* One delta file holding every covered partition's delta piece; next gets it appended. */
 static int write_delta(pipeline_job *j, commit_record *r, ckpt_chain *next) {
-    buf_t b = {0};
+    buf_t *b = &j->ckpt_buf;
     int rc = 0;
+    buf_reset(b);
     for (int p = 0, ix; p < j->nparts && rc == 0; p++)
-        if (covers(j, r, p, &ix)) rc = stream_engine_checkpoint_delta(j->engine, p, &b, j->err, sizeof j->err);
+        if (covers(j, r, p, &ix)) rc = stream_engine_checkpoint_delta(j->engine, p, b, j->err, sizeof j->err);
     char path[128];
     ckpt_path(r->part, 0, r->epoch, r->generation, true, path, sizeof path);
-    if (rc == 0) rc = storage_put_atomic(j->base, path, b.data, b.len, j->err, sizeof j->err);
+    if (rc == 0) rc = storage_put_atomic(j->base, path, b->data, b->len, j->err, sizeof j->err);
     if (rc == 0 && !(next->deltas[next->n_deltas] = strdup(path))) rc = -1;
     if (rc == 0) next->n_deltas++;
-    next->delta_bytes += b.len;
-    buf_free(&b);
+    next->delta_bytes += b->len;
     return rc;
+}
+
+/* The bytes full checkpoints of the covered partitions would take now: the last fulls' bytes
+ * scaled by the state's weight now over its weight then (after a restore, until the next full,
+ * the weight now: ckpt_restore sets full_weight = full_bytes). */
+static uint64_t full_bytes_now(pipeline_job *j, const commit_record *r, const ckpt_chain *cur) {
+    if (!cur->full_weight) return cur->full_bytes;
+    uint64_t w = 0;
+    for (int p = 0, ix; p < j->nparts; p++)
+        if (covers(j, r, p, &ix)) w += stream_engine_checkpoint_weight(j->engine, p);
+    return (uint64_t)((double)cur->full_bytes * (double)w / (double)cur->full_weight);
 }
 
 /* A full when a covered partition has none in the chain yet, or by the policy (file header). */
 static bool want_full(pipeline_job *j, const commit_record *r, const ckpt_chain *cur) {
-    if (cur->n_deltas >= (uint64_t)j->cfg->ckpt_max_deltas || cur->delta_bytes >= cur->full_bytes) return true;
     for (int p = 0, ix; p < j->nparts; p++)
         if (covers(j, r, p, &ix) && (!cur->full || ix >= cur->nfull || !cur->full[ix])) return true;
-    return false;
+    return cur->n_deltas >= (uint64_t)j->cfg->ckpt_max_deltas || cur->delta_bytes >= full_bytes_now(j, r, cur);
 }
 
 /* CPU time of the calling thread (the one serialising the engine), in µs. */
@@ -213,6 +231,7 @@ static int restore_one(pipeline_job *j, const commit_record *r, int p, char **dd
     }
     if (rc == 0) {
         out->full_bytes += fn;
+        out->full_weight += fn; /* the weight then is unknown: bytes per weight taken as 1 */
         if (!(out->full[ix] = strdup(r->ckpt[p]))) rc = -1;
     }
     free(full);

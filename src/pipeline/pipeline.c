@@ -492,6 +492,7 @@ static void job_close(pipeline_job *j) {
     free(j->pc);
     for (int p = 0; j->chains && p < (j->cfg->scale_out ? j->nparts : 1); p++) ckpt_chain_free(&j->chains[p]);
     free(j->chains);
+    buf_free(&j->ckpt_buf);
     scaleout_free(j);
     status_server_stop(j->status);
 }

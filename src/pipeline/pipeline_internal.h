@@ -151,9 +151,9 @@ int layout_check(storage *s, bool scale_out, int nparts, char *err, size_t errle
  * One chain per commit lineage: the single layout's (every partition; one delta file per
  * epoch holds every partition's delta piece) or a scale-out partition's. A chain is what the
  * lineage's last committed record names; the next record names it plus one delta file, or a
- * new full checkpoint when the deltas since the full have grown as large as it (so recovery
- * reads at most about twice the state) or cfg->ckpt_max_deltas of them (default
- * CKPT_MAX_DELTAS). */
+ * new full checkpoint when the deltas since the full have grown as large as a full would be
+ * now (so recovery reads at most about twice the state; ckpt.c) or cfg->ckpt_max_deltas of
+ * them (default CKPT_MAX_DELTAS). */
 #define CKPT_MAX_DELTAS 64
 typedef struct {
     int nfull;                     /* partitions covered: nparts, or 1 (scale-out: its own) */
@@ -161,6 +161,9 @@ typedef struct {
     char **deltas;
     size_t n_deltas;
     uint64_t full_bytes, delta_bytes;
+    uint64_t full_weight;          /* the state's weight when the fulls were written
+                                      (stream_engine_checkpoint_weight); after a restore,
+                                      full_bytes (one byte per unit of weight) */
 } ckpt_chain;
 /* ---- the job ---- */
 /* Whether the Kafka broker can be asked (file input: never asked). */
@@ -222,6 +225,9 @@ struct pipeline_job {
     struct job_workers *workers;   /* --threads N > 1 (workers.c); NULL: the one-thread loop */
     ckpt_chain *chains;            /* [1] single layout, [nparts] scale-out: each lineage's
                                       committed checkpoint chain (ckpt.c) */
+    buf_t ckpt_buf;                /* ckpt.c's encoding buffer, kept between delta commits
+                                      (a fresh one faulted its pages in at each); released
+                                      after a full, so it holds an epoch's delta, not a state */
 };
 
 /* ---- checkpoint chains (ckpt.c), continued ---- */

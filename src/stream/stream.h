@@ -211,6 +211,12 @@ int stream_engine_restore(stream_engine *e, int part, const void *p, size_t n, i
 int stream_engine_checkpoint_full(stream_engine *e, int part, buf_t *out, char *err, size_t errlen);
 int stream_engine_checkpoint_delta(stream_engine *e, int part, buf_t *out, char *err, size_t errlen);
 
+/* What the size of partition part's full checkpoint grows with, without encoding it (0 if
+ * not assigned): about its bytes (dedup ids, funnel pairs and their times, the windows'
+ * aggregate rows; expired ids not yet compacted count too), for a caller's full-or-delta
+ * policy, which scales a full's measured bytes by the weight now over the weight then. */
+uint64_t stream_engine_checkpoint_weight(const stream_engine *e, int part);
+
 typedef struct {
     const void *p;
     size_t n;

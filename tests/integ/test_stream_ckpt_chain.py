@@ -123,6 +123,46 @@ def corrupt_or_missing_delta_is_refused_by_name():
     assert_same_tables(base, CLEAN)
 
 
+def last_line(stderr):
+    m = re.search(r"checkpoints: (\d+) full \(.*?\), (\d+) delta", stderr)
+    assert m, stderr[-800:]
+    return int(m.group(1)), int(m.group(2))
+
+
+def state_bytes(root):
+    d = os.path.join(root, "_ecom", "state")
+    return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+
+
+def growing_state_writes_one_full_then_deltas():
+    """A backfill whose funnel horizon (90 min) outlasts the input: the state only grows, and
+    the deltas hold it once. Six restarts of one commit each (deterministic epochs): the first
+    writes a full, the others deltas only (the first rule, a full once the deltas reach the
+    last full's size, wrote fulls at doubling sizes: 3 of 6); the chain stays within 1.2x a
+    full checkpoint of the same state (a second ROOT with --checkpoint-deltas 0 beside it).
+    At the end of the input the flushed state is tiny: a full again. Both ROOTs end with the
+    tables of an uninterrupted run."""
+    src = os.path.join(TMP, "grow_in.ndjson")
+    run([ECOM_OPT, "gen", "--seed", "5", "--users", "20000", "--start", "2026-11-25T09:00:00Z", "--rate", "5",
+         "--count", "8000", "--dup-frac", "0.01", "--quiet", "--out", src])
+    chain, fulls, clean = (os.path.join(TMP, n) for n in ("grow_chain", "grow_full", "grow_clean"))
+    args = ["stream", "--input", src, "--commit-interval", "1h"]
+    written = []
+    for k in range(1, 7):
+        r = run([ECOM, *args, "--out", chain, "--max-events", str(k * 1000)], timeout=120)
+        written.append(last_line(r.stderr))
+        run([ECOM, *args, "--out", fulls, "--max-events", str(k * 1000), "--checkpoint-deltas", "0"], timeout=120)
+        assert state_bytes(chain) <= 1.2 * state_bytes(fulls), (k, state_bytes(chain), state_bytes(fulls))
+    assert written == [(1, 0)] + [(0, 1)] * 5, f"(full, delta) per commit: {written}"
+    assert last_line(run([ECOM, *args, "--out", chain], timeout=120).stderr) == (1, 0)
+    run([ECOM, *args, "--out", fulls, "--checkpoint-deltas", "0"], timeout=120)
+    run([ECOM, *args, "--out", clean, "--quiet"], timeout=120)
+    assert_same_tables(chain, clean)
+    assert_same_tables(fulls, clean)
+    print(f"  (full, delta) per commit {written}; chain {state_bytes(chain)} bytes after the flush")
+
+
+case(growing_state_writes_one_full_then_deltas)
 case(killed_between_delta_and_full_is_exactly_once)
 case(corrupt_or_missing_delta_is_refused_by_name)
 suite.exit()

@@ -929,7 +929,13 @@ static void ckpt_roundtrip(check_state *st, stream_emit_mode mode) {
         buf_t ck = {0};
         CHECK(stream_engine_checkpoint(ea, p, &ck, err, sizeof err) == 0);
         CHECK(ck.len > 32);
+        /* the policy's estimate of a full's size (pipeline/ckpt.c) is near its real bytes */
+        uint64_t w = stream_engine_checkpoint_weight(ea, p);
+        CHECK(w >= ck.len / 2 && w <= ck.len * 2);
+        CHECK(stream_engine_checkpoint_weight(eb, p) < 1024); /* empty yet */
         CHECK(stream_engine_restore(eb, p, ck.data, ck.len, 0, err, sizeof err) == 0);
+        w = stream_engine_checkpoint_weight(eb, p);
+        CHECK(w >= ck.len / 2 && w <= ck.len * 2);
         /* a checkpoint of the restored state is byte-identical up to pair order: same length */
         buf_t ck2 = {0};
         CHECK(stream_engine_checkpoint(eb, p, &ck2, err, sizeof err) == 0);
