@@ -10,15 +10,13 @@ import json
 import os
 import random
 import re
-import signal
-import subprocess
 import sys
 import time
 
 import duckdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, kill9_until_done, run  # noqa: E402
 
 TABLES = ["sales_per_minute", "category_activity", "product_activity", "top_products", "top_products_by_revenue",
           "sales_by_city", "sales_by_channel", "funnel"]
@@ -329,23 +327,7 @@ def stream_kill9_restart_is_exactly_once():
     t0 = time.monotonic()
     run(args + [os.path.join(TMP, "r_timing")])
     full = time.monotonic() - t0  # kill moments are drawn within an uninterrupted run's length
-    rng = random.Random(9)
-    kills = 0
-    for attempt in range(60):
-        p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
-        try:
-            p.wait(timeout=rng.uniform(0.1, 0.4) * full)
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            kills += 1
-            continue
-        assert p.returncode == 0, f"stream exited {p.returncode}: {p.stderr.read()[-1500:]}"
-        break
-    else:
-        assert os.path.isdir(os.path.join(root, "_ecom", "commits")), "no run got to its first commit"
-        stream(FAULTY, root, "--commit-interval", "20ms", binary=ECOM_OPT)
-    assert kills >= 3, f"only {kills} kills happened; the run was too quick to test restarts"
+    kills = kill9_until_done(args, root, full, seed=9)
     ref = all_rows(os.path.join(TMP, "r_timing"))  # the uninterrupted run, same flags
     got = all_rows(root)
     for t in ref:

@@ -2,9 +2,11 @@
 a case runner that prints PASS/FAIL per case and turns failures into the exit status, a
 subprocess helper whose failure message carries the command's stderr, and the pieces the
 stream tests with a --listen port share (a free port, a GET, a bounded wait, a scale-out
-instance)."""
+instance) and the kill -9 restart loop."""
 import json
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -133,3 +135,33 @@ class ScaleOutInstance:
         rc = self.proc.wait(timeout=120)
         if expect is not None:
             assert rc == expect, f"{self.name} exited {rc}: {self.log()}"
+
+
+def kill9_until_done(args, root, full_s, seed, min_kills=3, max_kills=60):
+    """Runs args + [root] to completion, SIGKILLing each attempt at a random moment within
+    0.05-0.25 x full_s (an uninterrupted run's length) and restarting it; returns the kills.
+    full_s comes from a timing run, and a loaded box can make that run slower than the ones
+    that follow, so a run may finish before min_kills: the scenario then starts again on a
+    fresh root with moments half as long (at most 4 rounds), so that restarts are tested
+    whatever the box's speed. After max_kills the last attempt runs to its end."""
+    rng = random.Random(seed)
+    for _ in range(4):
+        shutil.rmtree(root, ignore_errors=True)
+        kills = 0
+        while True:
+            p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
+            try:
+                p.wait(timeout=rng.uniform(0.05, 0.25) * full_s if kills < max_kills else 600)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+                kills += 1
+                continue
+            err = p.stderr.read()
+            assert p.returncode == 0, f"stream exited {p.returncode}: {err[-1500:]}"
+            break
+        if kills >= min_kills:
+            return kills
+        full_s /= 2
+    raise AssertionError(f"only {kills} kills happened even at moments within {full_s * 0.5:.3f} s: "
+                         "the run was too quick to test restarts")
