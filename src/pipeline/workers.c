@@ -147,7 +147,7 @@ struct job_workers {
     bool src_end;                    /* the source said end (until the next abort) */
     bool filling;                    /* a thread is reading the input into a slot */
     bool worker_fill;                /* workers may read too (fill_by_worker_ok) */
-    bool barrier;                    /* workers_drain or an abort, until the next pump: no reads */
+    bool barrier;                    /* workers_drain until the next pump: nothing more is read */
     const pipeline_job *job;         /* schemas and options, read-only for the workers */
 };
 
@@ -458,6 +458,7 @@ int workers_start(pipeline_job *j, int n) {
     ws->job = j;
     ws->n = n;
     ws->nslots = n * SLOTS_PER_THREAD;
+    ws->worker_fill = j->src.ops == &source_file_ops && !j->live;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->main_cond, NULL);
     pthread_cond_init(&ws->work_cond, NULL);
@@ -673,8 +674,6 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
     loop_turn_result t = TURN_GO_ON;
     pthread_mutex_lock(&ws->mu);
     ws->barrier = false; /* the commit, if any, is done */
-    /* Here, not at start: the source is opened (and j->live known) after the workers start. */
-    ws->worker_fill = j->src.ops == &source_file_ops && !j->live;
     if (workers_failed(ws, j) || decide_ready(j, ws, ls, &decided))
         t = TURN_RETRY;
     else if (fill_next(j, ws, &got))
@@ -774,7 +773,7 @@ void workers_abort(pipeline_job *j) {
     ws->decide_seq = ws->fill_seq;
     ws->in_flight = 0;
     ws->src_end = false;
-    ws->barrier = true; /* no worker reads until the next pump: the loop seeks the source first */
+    ws->barrier = false;
     ws->paused = false;
     for (int i = 0; i < ws->n; i++) ws->w[i].failed = false;
     run_command(j, ws, CMD_ABORT);
