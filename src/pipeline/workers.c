@@ -145,9 +145,6 @@ struct job_workers {
     uint64_t fill_seq, decide_seq;   /* next slot to fill, next to decide */
     uint64_t in_flight;              /* records read and not yet decided */
     bool src_end;                    /* the source said end (until the next abort) */
-    bool filling;                    /* a thread is reading the input into a slot */
-    bool worker_fill;                /* workers may read too (fill_by_worker_ok) */
-    bool barrier;                    /* workers_drain until the next pump: nothing more is read */
     const pipeline_job *job;         /* schemas and options, read-only for the workers */
 };
 
@@ -318,46 +315,6 @@ static void slot_step(job_workers *ws, worker *w, work_slot *sl) {
     pthread_cond_signal(&ws->main_cond);
 }
 
-static int slot_fill(pipeline_job *j, uint64_t read, work_slot *sl, bool *end, char *err, size_t errlen);
-static void slot_publish(job_workers *ws, work_slot *sl, bool end);
-
-/* Whether a worker may read the input (mutex held): a regular file read as a backfill, whose
- * source no other call of the loop touches meanwhile (source.h: file_backlogged and
- * file_committed read nothing a read changes), no --max-events (counted on the job's thread),
- * not at a barrier or an abort, and nobody else reading. Reading is about a sixth of the job
- * thread's work (perf: fread's copy, memchr, the copy into the slot): taken off the sequential
- * thread when the worker has nothing else to do. */
-static bool fill_by_worker_ok(const job_workers *ws) {
-    const pipeline_job *j = ws->job;
-    return ws->worker_fill && !j->cfg->max_events && !ws->filling && !ws->barrier && !ws->paused &&
-           !ws->src_end;
-}
-
-/* A worker fills a free slot, if any (mutex held; released while reading). True: it did
- * something (filled or failed). A failure is the worker's, like a failed step: the epoch is
- * retried (the pump sees it). */
-static bool fill_by_worker(job_workers *ws, worker *w) {
-    work_slot *sl = fill_by_worker_ok(ws) ? slot_free(ws) : NULL;
-    if (!sl) return false;
-    ws->filling = true;
-    sl->taken = true;
-    w->working = true;
-    pthread_mutex_unlock(&ws->mu);
-    bool end = false;
-    int rc = slot_fill((pipeline_job *)ws->job, 0, sl, &end, w->err, sizeof w->err);
-    pthread_mutex_lock(&ws->mu);
-    w->working = false;
-    ws->filling = false;
-    sl->taken = false;
-    if (rc) {
-        w->failed = true;
-        pthread_cond_signal(&ws->main_cond);
-    } else {
-        slot_publish(ws, sl, end);
-    }
-    return true;
-}
-
 /* Runs the thread's pending command with the mutex released; reports back under it. */
 static void cmd_step(job_workers *ws, worker *w) {
     worker_cmd cmd = w->cmd;
@@ -404,7 +361,7 @@ static void *worker_main(void *arg) {
         work_slot *sl = work_next(ws);
         if (sl)
             slot_step(ws, w, sl);
-        else if (!fill_by_worker(ws, w))
+        else
             pthread_cond_wait(&ws->work_cond, &ws->mu);
     }
     pthread_mutex_unlock(&ws->mu);
@@ -458,7 +415,6 @@ int workers_start(pipeline_job *j, int n) {
     ws->job = j;
     ws->n = n;
     ws->nslots = n * SLOTS_PER_THREAD;
-    ws->worker_fill = j->src.ops == &source_file_ops && !j->live;
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->main_cond, NULL);
     pthread_cond_init(&ws->work_cond, NULL);
@@ -556,54 +512,40 @@ static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
 /* Fills a FREE slot from the source: up to SLOT_RECORDS records, fewer when the source has
  * nothing more right now (a poll returned none, or would block: a pipe's next read waits for
  * its writer, so the records read so far go on), live input filled for FILL_MAX_US, the input
- * ends (*end), or --max-events is reached (then only the job's thread fills: `read` counts its
- * decided records). The mutex is not held: it touches only the slot and the source (the
- * filler's, see fill_by_worker). 0, or -1 (fatal, err). */
-static int slot_fill(pipeline_job *j, uint64_t read, work_slot *sl, bool *end, char *err, size_t errlen) {
+ * ends, or --max-events is reached.
+ * 0, or -1 (fatal, j->err). */
+static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
     sl->n = 0;
     buf_reset(&sl->buf);
     arena_reset(&sl->arena);
     const source_ops *o = j->src.ops;
     int64_t until = time_mono_us() + FILL_MAX_US;
-    *end = false;
-    sl->now_us = time_now_us();
-    while (sl->n < SLOT_RECORDS && !*end && (sl->n == 0 || !o->ready || o->ready(&j->src)) &&
+    while (sl->n < SLOT_RECORDS && !ws->src_end && (sl->n == 0 || !o->ready || o->ready(&j->src)) &&
            (sl->n == 0 || !j->live || time_mono_us() < until)) {
         size_t max = SLOT_RECORDS - sl->n, got = 0;
         if (max > POLL_MAX) max = POLL_MAX;
-        if (j->cfg->max_events && (uint64_t)j->cfg->max_events - (read + sl->n) < max)
-            max = (size_t)((uint64_t)j->cfg->max_events - (read + sl->n));
+        uint64_t read = j->stats.records + ws->in_flight + sl->n;
+        if (j->cfg->max_events && (uint64_t)j->cfg->max_events - read < max)
+            max = (size_t)((uint64_t)j->cfg->max_events - read);
         if (max == 0) break;
         source_record rec[POLL_MAX];
-        int pr = j->src.ops->poll(&j->src, rec, max, &got, err, errlen);
+        int pr = j->src.ops->poll(&j->src, rec, max, &got, j->err, sizeof j->err);
         if (pr < 0) return -1;
-        sl->now_us = time_now_us();
-        if (slot_add(sl, rec, got)) return err_set(err, errlen, "out of memory"), -1;
-        if (pr == 1) *end = true;
+        j->now_us = time_now_us();
+        if (slot_add(sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
+        if (pr == 1) ws->src_end = true;
         if (got == 0) break;
     }
     for (size_t i = 0; i < sl->n; i++) {
         sl->rec[i].val = sl->buf.data + sl->val_off[i];
         sl->rec[i].name = sl->buf.data + sl->name_off[i];
     }
+    sl->now_us = j->now_us;
     return 0;
-}
-
-/* A filled slot becomes the next seq (mutex held). */
-static void slot_publish(job_workers *ws, work_slot *sl, bool end) {
-    if (end) ws->src_end = true;
-    if (sl->n == 0) return;
-    sl->seq = ws->fill_seq;
-    ws->order[ws->fill_seq++ % (uint64_t)ws->nslots] = sl;
-    ws->in_flight += sl->n;
-    sl->state = SLOT_PARSE;
-    pthread_cond_signal(&ws->work_cond);
-    pthread_cond_signal(&ws->main_cond);
 }
 
 /* Decides a PARSED slot's records in order (the job thread owns it meanwhile). */
 static int slot_decide(pipeline_job *j, loop_state *ls, work_slot *sl) {
-    j->now_us = sl->now_us; /* the clock when these were read, as in the one-thread loop */
     job_epoch_stem(j, -1, sl->stem, sizeof sl->stem);
     for (size_t i = 0; i < sl->n; i++) {
         const source_record *r = &sl->rec[i];
@@ -635,23 +577,21 @@ static int decide_ready(pipeline_job *j, job_workers *ws, loop_state *ls, size_t
  * records read. A read that would block (a pipe whose writer pauses) waits until every record
  * read before it is decided: those must not wait for the writer's next line. */
 static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
-    work_slot *sl = ws->filling || ws->barrier ? NULL : slot_free(ws);
+    work_slot *sl = slot_free(ws);
     const source_ops *o = j->src.ops;
     *got = 0;
     if (!sl || ws->src_end) return 0;
     if (o->ready && ws->decide_seq < ws->fill_seq && !o->ready(&j->src)) return 0;
-    ws->filling = true;
-    sl->taken = true;
-    uint64_t read = j->stats.records + ws->in_flight;
     pthread_mutex_unlock(&ws->mu);
-    bool end = false;
-    int rc = slot_fill(j, read, sl, &end, j->err, sizeof j->err);
+    int rc = slot_fill(j, ws, sl);
     pthread_mutex_lock(&ws->mu);
-    ws->filling = false;
-    sl->taken = false;
-    if (rc) return rc;
+    if (rc || sl->n == 0) return rc;
     *got = sl->n;
-    slot_publish(ws, sl, end);
+    sl->seq = ws->fill_seq;
+    ws->order[ws->fill_seq++ % (uint64_t)ws->nslots] = sl;
+    ws->in_flight += sl->n;
+    sl->state = SLOT_PARSE;
+    pthread_cond_signal(&ws->work_cond);
     return 0;
 }
 
@@ -673,12 +613,11 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
     size_t decided = 0, got = 0;
     loop_turn_result t = TURN_GO_ON;
     pthread_mutex_lock(&ws->mu);
-    ws->barrier = false; /* the commit, if any, is done */
     if (workers_failed(ws, j) || decide_ready(j, ws, ls, &decided))
         t = TURN_RETRY;
     else if (fill_next(j, ws, &got))
         t = TURN_FATAL;
-    bool blocked = ws->decide_seq < ws->fill_seq || !slot_free(ws) || ws->filling;
+    bool blocked = ws->decide_seq < ws->fill_seq || !slot_free(ws);
     /* blocked on the threads, not the input: help them, else wait for them */
     if (t == TURN_GO_ON && !decided && !got && blocked && !job_help(ws)) wait_workers(ws);
     *idle = !decided && !got && !blocked;
@@ -700,7 +639,6 @@ int workers_drain(pipeline_job *j, loop_state *ls) {
     int rc = 0;
     size_t decided = 0;
     pthread_mutex_lock(&ws->mu);
-    ws->barrier = true; /* no more reads (a worker's read under way is waited for: its slot is taken) */
     while (rc == 0) {
         if (workers_failed(ws, j) || decide_ready(j, ws, ls, &decided)) {
             rc = -1;
@@ -773,7 +711,6 @@ void workers_abort(pipeline_job *j) {
     ws->decide_seq = ws->fill_seq;
     ws->in_flight = 0;
     ws->src_end = false;
-    ws->barrier = false;
     ws->paused = false;
     for (int i = 0; i < ws->n; i++) ws->w[i].failed = false;
     run_command(j, ws, CMD_ABORT);
