@@ -77,8 +77,8 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
         {"retry-limit", FLAG_DURATION, &c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
         {"lease-timeout", FLAG_DURATION, &c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"threads", FLAG_INT, &threads,
-         "threads in all: one runs the engine in input order, every one parses the input and encodes "
-         "the raw tables (and reads a file); output equals one thread's; 0 = the cores this process may use "
+         "threads in all: one reads and runs the engine in input order, every one parses the input and "
+         "encodes the raw tables; output equals one thread's; 0 = the cores this process may use "
          "(default 1; not with --scale-out)",
          0, PIPELINE_MAX_THREADS, NULL},
         {"max-events", FLAG_INT, &max_events, "stop after N input records (testing)", 0, 1e15, NULL},

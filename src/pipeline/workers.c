@@ -1,8 +1,7 @@
 /*
  * pipeline/workers.c — `ecom stream --threads N` (N > 1): N threads in all, the job's and N - 1
  * workers. Every record is parsed and its raw row encoded by whichever thread is free; the
- * job's thread alone runs the engine, in the input's order; the input is read by one thread at
- * a time, the job's, or for a regular file a worker with nothing else to do. Output is that
+ * job's thread alone reads the input and runs the engine, in the input's order. Output is that
  * of the one-thread loop: the same metric rows (the engine sees the same events in the same
  * order, advanced at the same records) and the same raw rows as a set (each thread writes its
  * own files: part-e<epoch>-g<gen>-w<k>-*).
@@ -26,8 +25,7 @@
  * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
  * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
  * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
- * parse (work_next), else reads the next batch (fill_by_worker); the job's thread, when it
- * would wait, parses the batch it decides next itself unless a worker has it, or, when no
+ * parse (work_next); the job's thread, when it would wait, parses the batch it decides next itself unless a worker has it, or, when no
  * slot is free, takes the oldest step left, so two cores stay busy with two threads, no step waits for a
  * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
  * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
@@ -37,8 +35,7 @@
  * The work goes through slots (SLOTS_PER_THREAD per thread), each a batch of up to
  * SLOT_RECORDS records, reused in any order (a slot is numbered seq when filled; one long step,
  * such as a row group's flush inside a write, ~100 ms, holds one slot and not the others):
- *   FREE -> (one thread at a time: the job's, or a worker for a regular file) filled from the
- *           source (one copy per run of adjacent records)
+ *   FREE -> (job thread) filled from the source (one copy per run of adjacent records)
  *        -> PARSE (any thread) each record parsed, its event made independent of the parser
  *        -> PARSED -> (job thread, slots in seq order, i.e. input order) job_decide per record:
  *           counters, max_future, the engine; then job_record_done (position, advance every
