@@ -633,6 +633,7 @@ static loop_turn_result loop_maybe_commit(pipeline_job *j, loop_state *ls, int64
     if (!end && !stopping && now - ls->epoch_start < j->cfg->commit_interval_us && !loop_final_due(j, ls))
         return TURN_GO_ON;
     if (j->workers && workers_drain(j, ls)) return TURN_RETRY; /* the barrier: all read is decided and written */
+    if (j->workers) workers_close_begin(j); /* their files close while this thread goes on with the commit */
     if (!end && !stopping && loop_advance(j, ls, time_mono_us())) return TURN_RETRY;
     if (job_commit(j)) return TURN_RETRY;
     ls->fail_since = 0;
@@ -693,6 +694,8 @@ static loop_turn_result loop_turn(pipeline_job *j, volatile sig_atomic_t *stop, 
         return TURN_GO_ON;
     }
     if (idle && !end && !stopping && j->cfg->drain && o->drained && o->drained(&j->src)) end = true;
+    /* Every record is decided: the workers write what is left and close their files meanwhile. */
+    if (end && j->workers) workers_close_begin(j);
     if (end && stream_engine_flush(j->engine, j->err, sizeof j->err)) return TURN_RETRY;
     int64_t now = time_mono_us();
     if (!end && loop_by_time(j) && (idle || now - ls->last_adv >= o->advance_us) && loop_advance(j, ls, now))

@@ -296,7 +296,12 @@ void workers_stop(pipeline_job *j);
 loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool *end);
 /* The commit barrier: reads nothing more; decides and writes every record read. 0 or -1. */
 int workers_drain(pipeline_job *j, loop_state *ls);
-/* After workers_drain: each worker closes its raw tables; their renames join j->st. 0 or -1. */
+/* Every record read is decided (the input ended, or workers_drain): each worker finishes the
+ * writes left and closes its raw tables meanwhile, while the job's thread goes on with its own
+ * part of the commit (the engine's flush, the metric tables). workers_close_tables collects. */
+void workers_close_begin(pipeline_job *j);
+/* After workers_drain: each thread's raw tables closed (by workers_close_begin or now); their
+ * renames join j->st. 0 or -1 (the first failure). */
 int workers_close_tables(pipeline_job *j);
 /* Stops the workers' current steps, drops every slot, aborts their uncommitted tables. */
 void workers_abort(pipeline_job *j);

@@ -25,16 +25,16 @@
  * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
  * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
  * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
- * parse (work_next); the job's thread, when it would wait, does the one step it waits on
- * itself (parse the batch it decides next, else write the one it fills next: the ring is full)
- * unless a worker has it, so two cores stay busy with two threads, no step waits for a
+ * parse (work_next); the job's thread, when it would wait, parses the batch it decides next itself unless a worker has it, or, when no
+ * slot is free, takes the oldest step left, so two cores stay busy with two threads, no step waits for a
  * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
  * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
  * parser; a parsed event's views that point into the parser (unescaped strings, an order's
  * items) are moved to the batch's arena (event_keep), the rest stay views into the batch.
  *
- * The work goes through a ring of slots (SLOTS_PER_THREAD per thread), each a batch of up to
- * SLOT_RECORDS records:
+ * The work goes through slots (SLOTS_PER_THREAD per thread), each a batch of up to
+ * SLOT_RECORDS records, reused in any order (a slot is numbered seq when filled; one long step,
+ * such as a row group's flush inside a write, ~100 ms, holds one slot and not the others):
  *   FREE -> (job thread) filled from the source (one copy per run of adjacent records)
  *        -> PARSE (any thread) each record parsed, its event made independent of the parser
  *        -> PARSED -> (job thread, slots in seq order, i.e. input order) job_decide per record:
@@ -42,9 +42,13 @@
  *           source advance_records records, as the one-thread loop)
  *        -> WRITE (any thread) the records' rows appended to that thread's raw tables -> FREE.
  * A slot being parsed or written is `taken` by one thread. A commit is a barrier
- * (workers_drain): nothing more is read, every slot read is decided and written, then each
- * thread closes its tables (workers_close_tables) and its staged renames join the job's, so
- * one commit record names every file of the epoch, as with one thread. A failure anywhere
+ * (workers_drain): nothing more is read, every slot read is decided and written, then every
+ * thread's tables are closed and the staged renames join the job's (workers_close_tables), so
+ * one commit record names every file of the epoch, as with one thread. The closes start early
+ * (workers_close_begin: at the end of the input before the engine's flush, else right after
+ * the barrier) and run in the workers, the job's context's included, while the job's thread
+ * does what only it can (the engine's flush, the metric tables, the checkpoint): measured with
+ * perf (docs/benchmarks.md), a worker otherwise slept through those. A failure anywhere
  * aborts the epoch: workers_abort waits for the workers to stop, drops every slot and every
  * thread's uncommitted files; the loop then rolls back and re-reads from the commit
  * (pipeline.c), as with one thread.
@@ -121,6 +125,7 @@ typedef struct {
     lake_table *raw[LAKE_RAW_COUNT];
     worker_cmd cmd;
     int cmd_rc;
+    bool closed;                     /* its tables closed this epoch (cmd_rc holds the result) */
     bool failed;
     char err[512];
 } worker;
@@ -133,13 +138,25 @@ struct job_workers {
     int n, nslots;                   /* n threads in all, the job's included */
     worker *w;
     work_slot *slots;
+    work_slot **order;               /* order[seq % nslots]: the slot filled as seq (fill_next) */
     uint64_t fill_seq, decide_seq;   /* next slot to fill, next to decide */
     uint64_t in_flight;              /* records read and not yet decided */
     bool src_end;                    /* the source said end (until the next abort) */
     const pipeline_job *job;         /* schemas and options, read-only for the workers */
 };
 
-static work_slot *slot_of(job_workers *ws, uint64_t seq) { return &ws->slots[seq % (uint64_t)ws->nslots]; }
+/* The slot filled as seq, for decide_seq <= seq < fill_seq (at most nslots are in flight, so
+ * the entry is not yet reused). */
+static work_slot *slot_of(job_workers *ws, uint64_t seq) { return ws->order[seq % (uint64_t)ws->nslots]; }
+
+/* Any slot free to fill (mutex held), NULL: none. Not the oldest by position: a slot is reused
+ * as soon as it is free, so one long step (a row group's flush in a write, ~100 ms) holds one
+ * slot, not the ring, and the other threads go on with the rest. */
+static work_slot *slot_free(job_workers *ws) {
+    for (int i = 0; i < ws->nslots; i++)
+        if (ws->slots[i].state == SLOT_FREE && !ws->slots[i].taken) return &ws->slots[i];
+    return NULL;
+}
 
 /* ---- the relocation arena ---- */
 
@@ -304,8 +321,28 @@ static void cmd_step(job_workers *ws, worker *w) {
     pthread_mutex_lock(&ws->mu);
     w->working = false;
     w->cmd_rc = rc;
+    w->closed = cmd == CMD_CLOSE;
     w->cmd = CMD_NONE;
     pthread_cond_signal(&ws->main_cond);
+}
+
+/* Whether a write step is left that no thread has taken (mutex held). */
+static bool write_left(const job_workers *ws) {
+    for (int i = 0; i < ws->nslots; i++)
+        if (ws->slots[i].state == SLOT_WRITE && !ws->slots[i].taken) return true;
+    return false;
+}
+
+/* The context whose command the worker w runs now (mutex held), NULL: none. Its own: an abort
+ * at once, a close once no write is left untaken (a write in another thread goes to that
+ * thread's tables), so every write of the epoch is in before its files close. Then the job's
+ * context (workers_close_begin hands its close over too): once no write is left at all, so
+ * the job's thread, busy with the engine's flush and the metric tables, does not wait for it. */
+static worker *cmd_due(job_workers *ws, worker *w) {
+    if (w->cmd == CMD_ABORT || (w->cmd == CMD_CLOSE && !write_left(ws))) return w;
+    worker *job = &ws->w[0];
+    if (w->cmd == CMD_NONE && job->cmd == CMD_CLOSE && !job->working && !write_left(ws)) return job;
+    return NULL;
 }
 
 static void *worker_main(void *arg) {
@@ -313,8 +350,9 @@ static void *worker_main(void *arg) {
     job_workers *ws = w->ws;
     pthread_mutex_lock(&ws->mu);
     while (!ws->quit) {
-        if (w->cmd != CMD_NONE) {
-            cmd_step(ws, w);
+        worker *ctx = cmd_due(ws, w);
+        if (ctx) {
+            cmd_step(ws, ctx);
             continue;
         }
         work_slot *sl = work_next(ws);
@@ -327,21 +365,6 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* The job thread, instead of waiting (mutex held): the one step it waits on, with its own
- * context: parsing the slot it decides next, or writing the slot it fills next (the ring is
- * full), when no worker has taken it. Other work is left to the workers: taking it too would
- * put parallel work on the sequential thread while a worker sleeps. False: none (then wait). */
-static bool job_help(job_workers *ws) {
-    work_slot *sl = slot_of(ws, ws->decide_seq);
-    if (ws->paused || ws->decide_seq == ws->fill_seq || sl->taken || sl->state != SLOT_PARSE) {
-        sl = slot_of(ws, ws->fill_seq);
-        if (ws->paused || sl->taken || sl->state != SLOT_WRITE) return false;
-    }
-    sl->taken = true;
-    slot_step(ws, &ws->w[0], sl);
-    return true;
-}
-
 /* At the commit barrier every step must be done before the job's thread goes on: it takes
  * any (mutex held). False: none untaken. */
 static bool job_help_any(job_workers *ws) {
@@ -349,6 +372,23 @@ static bool job_help_any(job_workers *ws) {
     if (!sl) return false;
     slot_step(ws, &ws->w[0], sl);
     return true;
+}
+
+/* The job thread, instead of waiting (mutex held): the step it waits on, with its own
+ * context: parsing the slot it decides next when no worker has taken it, else, when no slot is
+ * free to fill (the workers are behind, or one is inside a long step: a row group's flush),
+ * the oldest step left (work_next: a write first). With a free slot it reads on instead:
+ * taking parallel work then would put it on the sequential thread while a worker is about to
+ * take it. False: none (then wait). */
+static bool job_help(job_workers *ws) {
+    if (ws->paused) return false;
+    work_slot *sl = ws->decide_seq < ws->fill_seq ? slot_of(ws, ws->decide_seq) : NULL;
+    if (sl && !sl->taken && sl->state == SLOT_PARSE) {
+        sl->taken = true;
+        slot_step(ws, &ws->w[0], sl);
+        return true;
+    }
+    return !slot_free(ws) && job_help_any(ws);
 }
 
 /* ---- setup ---- */
@@ -375,7 +415,8 @@ int workers_start(pipeline_job *j, int n) {
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->main_cond, NULL);
     pthread_cond_init(&ws->work_cond, NULL);
-    if (!(ws->w = calloc((size_t)n, sizeof *ws->w)) || !(ws->slots = calloc((size_t)ws->nslots, sizeof *ws->slots)))
+    if (!(ws->w = calloc((size_t)n, sizeof *ws->w)) || !(ws->slots = calloc((size_t)ws->nslots, sizeof *ws->slots)) ||
+        !(ws->order = calloc((size_t)ws->nslots, sizeof *ws->order)))
         return err_set(j->err, sizeof j->err, "out of memory"), -1;
     for (int i = 0; i < n; i++) {
         worker *w = &ws->w[i];
@@ -410,6 +451,7 @@ void workers_stop(pipeline_job *j) {
         arena_free(&ws->slots[i].arena);
     }
     free(ws->slots);
+    free(ws->order);
     free(ws->w);
     pthread_cond_destroy(&ws->work_cond);
     pthread_cond_destroy(&ws->main_cond);
@@ -528,21 +570,22 @@ static int decide_ready(pipeline_job *j, job_workers *ws, loop_state *ls, size_t
     return 0;
 }
 
-/* Fills the next slot if it is FREE; mutex held (released while reading). *got: records read.
- * A read that would block (a pipe whose writer pauses) waits until every record read before
- * it is decided: those must not wait for the writer's next line. */
+/* Fills a free slot, if any, as the next seq; mutex held (released while reading). *got:
+ * records read. A read that would block (a pipe whose writer pauses) waits until every record
+ * read before it is decided: those must not wait for the writer's next line. */
 static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
-    work_slot *sl = slot_of(ws, ws->fill_seq);
+    work_slot *sl = slot_free(ws);
     const source_ops *o = j->src.ops;
     *got = 0;
-    if (sl->state != SLOT_FREE || sl->taken || ws->src_end) return 0;
+    if (!sl || ws->src_end) return 0;
     if (o->ready && ws->decide_seq < ws->fill_seq && !o->ready(&j->src)) return 0;
     pthread_mutex_unlock(&ws->mu);
     int rc = slot_fill(j, ws, sl);
     pthread_mutex_lock(&ws->mu);
     if (rc || sl->n == 0) return rc;
     *got = sl->n;
-    sl->seq = ws->fill_seq++;
+    sl->seq = ws->fill_seq;
+    ws->order[ws->fill_seq++ % (uint64_t)ws->nslots] = sl;
     ws->in_flight += sl->n;
     sl->state = SLOT_PARSE;
     pthread_cond_signal(&ws->work_cond);
@@ -571,8 +614,7 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
         t = TURN_RETRY;
     else if (fill_next(j, ws, &got))
         t = TURN_FATAL;
-    work_slot *next = slot_of(ws, ws->fill_seq);
-    bool blocked = ws->decide_seq < ws->fill_seq || next->state != SLOT_FREE || next->taken;
+    bool blocked = ws->decide_seq < ws->fill_seq || !slot_free(ws);
     /* blocked on the threads, not the input: help them, else wait for them */
     if (t == TURN_GO_ON && !decided && !got && blocked && !job_help(ws)) wait_workers(ws);
     *idle = !decided && !got && !blocked;
@@ -581,12 +623,11 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
     return t;
 }
 
-/* True (mutex held) when every slot is FREE and no thread is busy. */
+/* True (mutex held) when every slot is FREE and none is being worked on (a slot's step holds
+ * it taken until it is done). A worker may still be closing its tables (workers_close_begin). */
 static bool all_idle(job_workers *ws) {
     for (int i = 0; i < ws->nslots; i++)
         if (ws->slots[i].state != SLOT_FREE || ws->slots[i].taken) return false;
-    for (int i = 0; i < ws->n; i++)
-        if (ws->w[i].working || ws->w[i].cmd != CMD_NONE) return false;
     return true;
 }
 
@@ -608,11 +649,13 @@ int workers_drain(pipeline_job *j, loop_state *ls) {
 }
 
 /* Runs cmd on every thread's context (the job's own here, the others in their threads) and
- * waits for all; mutex held. The first failure's message. */
+ * waits for all; mutex held. A close already run this epoch (workers_close_begin) is not run
+ * again: its result stands. The first failure's message. */
 static int run_command(pipeline_job *j, job_workers *ws, worker_cmd cmd) {
-    for (int i = 0; i < ws->n; i++) ws->w[i].cmd = cmd;
+    for (int i = 0; i < ws->n; i++)
+        if (cmd != CMD_CLOSE || (!ws->w[i].closed && ws->w[i].cmd == CMD_NONE)) ws->w[i].cmd = cmd;
     pthread_cond_broadcast(&ws->work_cond);
-    cmd_step(ws, &ws->w[0]);
+    if (ws->w[0].cmd != CMD_NONE && !ws->w[0].working) cmd_step(ws, &ws->w[0]); /* else a worker has it */
     int rc = 0;
     for (int i = 0; i < ws->n; i++) {
         while (ws->w[i].cmd != CMD_NONE) pthread_cond_wait(&ws->main_cond, &ws->mu);
@@ -620,8 +663,18 @@ static int run_command(pipeline_job *j, job_workers *ws, worker_cmd cmd) {
             snprintf(j->err, sizeof j->err, "%s", ws->w[i].err);
             rc = -1;
         }
+        ws->w[i].closed = false;
     }
     return rc;
+}
+
+void workers_close_begin(pipeline_job *j) {
+    job_workers *ws = j->workers;
+    pthread_mutex_lock(&ws->mu);
+    for (int i = 0; i < ws->n; i++) /* the job's context too: the first worker free closes it */
+        if (ws->w[i].cmd == CMD_NONE && !ws->w[i].closed) ws->w[i].cmd = CMD_CLOSE;
+    pthread_cond_broadcast(&ws->work_cond);
+    pthread_mutex_unlock(&ws->mu);
 }
 
 int workers_close_tables(pipeline_job *j) {
