@@ -7,8 +7,6 @@ many commits (barriers), from a file and from a pipe, with escaped strings, afte
 in a worker (rollback and retry), and after SIGKILLs and restarts."""
 import json
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ import time
 import duckdb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import ECOM, ECOM_OPT, TMP, Suite, run  # noqa: E402
+from testlib import ECOM, ECOM_OPT, TMP, Suite, kill9_until_done, run  # noqa: E402
 
 suite = Suite()
 case = suite.case
@@ -183,23 +181,7 @@ def kill9_restart_is_exactly_once():
     t0 = time.monotonic()
     run(args + [os.path.join(TMP, "kill_timing")])
     full = time.monotonic() - t0
-    rng = random.Random(5)
-    kills = 0
-    for _ in range(61):  # bound: up to 60 kills, then the last run
-        p = subprocess.Popen(args + [root], stderr=subprocess.PIPE, text=True)
-        try:
-            p.wait(timeout=rng.uniform(0.05, 0.25) * full if kills < 60 else 600)
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            kills += 1
-            continue
-        err = p.stderr.read()
-        assert p.returncode == 0, f"stream exited {p.returncode}: {err[-1500:]}"
-        break
-    else:
-        raise AssertionError(f"no run finished after {kills} kills")
-    assert kills >= 3, f"only {kills} kills happened; the run was too quick to test restarts"
+    kills = kill9_until_done(args, root, full, seed=5)
     assert_same_lake(root, want)
     commits = os.listdir(os.path.join(root, "_ecom", "commits"))
     assert len(commits) == 1, f"commit log not compact: {commits}"
