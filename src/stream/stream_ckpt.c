@@ -841,6 +841,7 @@ static int ck_finish(stream_engine *e, st_shard *s, bool *oom) {
         }
     }
     for (uint32_t i = 0; i < gone.n; i++) st_pairtab_remove(&s->pairs, gone.v[i]);
+    st_pairtab_shrink(&s->pairs);
     free(gone.v);
     for (uint32_t i = 0; i < s->pairs.cap && !rc; i++)
         if (s->pairs.slots[i].p && st_slot_add_pair_refs(e, s, s->pairs.slots[i].p)) rc = -2;

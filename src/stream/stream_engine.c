@@ -498,6 +498,10 @@ static int close_first_slot(stream_engine *e, int part) {
         if (i + 4 < sl->expire.n) st_pairtab_prefetch(&s->pairs, sl->expire.v[i + 4]->h);
         if (sl->expire.v[i]->exp == sl->j) st_pairtab_remove(&s->pairs, sl->expire.v[i]);
     }
+    /* At the end of the input (stream_engine_flush) the table only empties: each halving
+     * there faulted in a fresh slot array (16 MiB, then 8, ...: zeroed huge pages) to be
+     * dropped a few windows later, so it shrinks once, when it is empty. */
+    if (e->global_wm != INT64_MAX || s->pairs.n == 0) st_pairtab_shrink(&s->pairs);
     st_slot_free(sl);
     return rc;
 }

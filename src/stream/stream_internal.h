@@ -299,7 +299,10 @@ static inline void st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
 /* Finds or (create) adds the pair, whose hash is h = st_pair_hash(user, product); *created
  * tells which. NULL on OOM or if absent. */
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create, bool *created);
-void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p */
+void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p; never resizes */
+/* After removals: halves the table while it is under 1/8 full (never below 64 slots), in one
+ * rehash, so that memory returns after a burst. */
+void st_pairtab_shrink(st_pairtab *t);
 void st_pairtab_free(st_pairtab *t);
 int st_pair_push(st_pairtab *t, st_pair *p, int64_t ts, int32_t kind);
 /* Lists p as changed since the last checkpoint piece (once; nothing unless t->track). 0 or -1. */

@@ -559,8 +559,14 @@ void st_pairtab_remove(st_pairtab *t, st_pair *p) {
     t->n--;
     t->n_el -= p->n_el;
     pair_release(t, p);
-    /* shrink so that memory returns after a burst (never below 64 slots) */
-    if (t->cap > 64 && t->n * 8 < t->cap) (void)pairtab_resize(t, t->cap / 2);
+}
+
+/* One resize after a batch of removals, not one per removal (a window's close removes its
+ * expiring pairs in a loop; halving inside it rehashed the table at every step). */
+void st_pairtab_shrink(st_pairtab *t) {
+    uint32_t cap = t->cap;
+    while (cap > 64 && t->n * 8 < cap) cap /= 2;
+    if (cap != t->cap) (void)pairtab_resize(t, cap); /* on OOM the larger table stays */
 }
 
 void st_pairtab_free(st_pairtab *t) {

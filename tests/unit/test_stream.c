@@ -4,6 +4,7 @@
 #include "check.h"
 #include <xxhash.h>
 #include "stream_testlib.h"
+#include "stream/stream_internal.h"
 
 #define MIN_US (60 * TIME_US_PER_SEC)
 
@@ -1589,6 +1590,34 @@ static void test_with_parser(check_state *st) {
     free(v);
 }
 
+/* The pair table resizes only on st_pairtab_shrink, once per batch of removals, to the
+ * smallest power of two it is at least 1/8 full in, and every pair left is still found. */
+static void test_pairtab_shrink_once(check_state *st) {
+    CHECK_STATE(st);
+    st_pairtab t = {0};
+    char u[4096][16];
+    st_pair *p[4096];
+    for (int i = 0; i < 4096; i++) {
+        snprintf(u[i], sizeof u[i], "u%05d", i);
+        strview uv = {u[i], strlen(u[i])}, pv = {"P1", 2};
+        p[i] = st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, true, NULL);
+        CHECK(p[i] != NULL);
+    }
+    CHECK_INTEQ(t.cap, 8192);
+    for (int i = 0; i < 4000; i++) st_pairtab_remove(&t, p[i]);
+    CHECK_INTEQ(t.cap, 8192); /* removals alone never resize */
+    st_pairtab_shrink(&t);
+    CHECK_INTEQ(t.cap, 512); /* 96 pairs: 96 * 8 >= 512, 96 * 8 < 1024 */
+    for (int i = 4000; i < 4096; i++) {
+        strview uv = {u[i], strlen(u[i])}, pv = {"P1", 2};
+        CHECK(st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, false, NULL) == p[i]);
+    }
+    for (int i = 4000; i < 4096; i++) st_pairtab_remove(&t, p[i]);
+    st_pairtab_shrink(&t);
+    CHECK_INTEQ(t.cap, 64);
+    st_pairtab_free(&t);
+}
+
 int main(void) {
     check_state st = {0};
     if (time_parse_rfc3339("2026-11-25T09:00:00Z", 20, &T0)) return 1;
@@ -1601,6 +1630,7 @@ int main(void) {
     RUN(&st, test_dedup);
     RUN(&st, test_dedup_horizon_oracle);
     RUN(&st, test_dedup_bounded);
+    RUN(&st, test_pairtab_shrink_once);
     RUN(&st, test_checkpoint_v3_ids);
     RUN(&st, test_checkpoint_v4_v5_read);
     RUN(&st, test_funnel_edges);
