@@ -118,7 +118,10 @@ def zombie_commit_is_refused():
         assert gen.poll() is None, "the generator finished before the zombie woke up: make it slower"
     finally:
         a.proc.send_signal(signal.SIGCONT)
-    rc = a.proc.wait(timeout=60)
+    try:  # a hang guard: the zombie's first commit after SIGCONT (or its commit on revoke) is refused
+        rc = a.proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the zombie still runs 120 s after SIGCONT; its log: {a.log()[-3000:]}") from None
     log = a.log()
     assert rc == 1, f"the zombie exited {rc}: {log}"
     assert "fenced" in log and "is no longer ours" in log, log
