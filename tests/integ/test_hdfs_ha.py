@@ -11,7 +11,6 @@ Tables are compared with `ecom cat --format csv` sorted (rejected without its wa
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import free_port, wait_for  # noqa: E402
 from dashlib import Cases  # noqa: E402
 
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
@@ -63,27 +63,9 @@ def compare_tables(c, local, remote, hopts, tables=TABLES):
         c.check(a == b, "table %s: HDFS (%d lines) differs from local (%d lines)" % (t, len(b), len(a)))
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def http_get(port, path):
     with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
         return r.read().decode()
-
-
-def wait_for(pred, secs, what):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise RuntimeError("timed out after %ds waiting for %s" % (secs, what))
 
 
 def standby_or_dead_first_moves_to_active(c):
@@ -94,7 +76,7 @@ def standby_or_dead_first_moves_to_active(c):
     ev = gen("ev-first.ndjson", 3000, 5)
     local = os.path.join(TMP, "first-local")
     sh(ECOM_OPT, "load", "--input", ev, "--out", local)
-    for name, order in (("standby", "%s,%s" % (NN2, NN1)), ("dead", "127.0.0.1:%d,%s" % (closed_port(), NN1))):
+    for name, order in (("standby", "%s,%s" % (NN2, NN1)), ("dead", "127.0.0.1:%d,%s" % (free_port(), NN1))):
         root = "hdfs://ecomns/first-%s-%d" % (name, PID)
         hopts = ["--hdfs-namenodes", order, "--hdfs-user", "ecom"]
         r = sh(ECOM, "load", "--input", ev, "--out", root, *hopts, env={"ECOM_WEBHDFS_TRACE": "1"})
@@ -144,7 +126,7 @@ def start_stream(args, logname):
     """`ecom stream ARGS --listen` on a free port (retried if another process takes it first),
     reading its input from a pipe."""
     for _ in range(5):
-        port = closed_port()
+        port = free_port()
         log = open(logname, "w")
         p = subprocess.Popen([ECOM, "stream", *args, "--listen", "127.0.0.1:%d" % port], stdout=log, stderr=log,
                              stdin=subprocess.PIPE, env={**os.environ, "ECOM_WEBHDFS_TRACE": "1"})
@@ -203,12 +185,12 @@ def failover_mid_stream(c):
                 v = counters()
                 return v if v and v.get("epochs", 0) >= n else None
             return f
-        s = wait_for(epochs_at_least(2), 120, "two committed epochs")
+        s = wait_for(epochs_at_least(2), "two committed epochs", 120)
         e0, err0 = s["epochs"], s.get("storage_errors", 0)
         t1 = time.monotonic()
         sh(*HA, "haadmin", "-failover", "nn1", "nn2", timeout=120)
         c.eq(sh(*HA, "active").stdout.strip(), "nn2", "active NameNode after haadmin -failover nn1 nn2")
-        s = wait_for(epochs_at_least(e0 + 3), 120, "three more epochs after the failover")
+        s = wait_for(epochs_at_least(e0 + 3), "three more epochs after the failover", 120)
         c.check(p.poll() is None, "stream ended during the graceful failover (too little input)")
         c.eq(s.get("storage_errors", 0), err0, "storage errors over a graceful failover (moves are retries)")
         print("  graceful failover nn1 -> nn2 after %d epochs (%.1f s): %d epochs %.1f s later, storage_errors %d" %
@@ -221,7 +203,7 @@ def failover_mid_stream(c):
         sh(*HA, "haadmin", "-transitionToActive", "--forceactive", "nn1", timeout=120)
         c.eq(sh(*HA, "active").stdout.strip(), "nn1", "active NameNode after nn2 died")
         t3 = time.monotonic()
-        wait_for(epochs_at_least(e1 + 2), 120, "two more epochs after nn1 took over")
+        wait_for(epochs_at_least(e1 + 2), "two more epochs after nn1 took over", 120)
         gate.set()
         rc = p.wait(timeout=300)
         c.eq(rc, 0, "stream exit code")

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import free_port, wait_for  # noqa: E402
 from dashlib import Cases, Dash  # noqa: E402
 
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
@@ -107,15 +108,6 @@ def http_get(port, path):
         return r.read().decode()
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def start_listening_stream(args, logname):
     """Starts `ecom stream ARGS --listen 127.0.0.1:PORT` on a port free_port() found. That port is
     free only when looked at: another process's outgoing connection may take it before the stream
@@ -149,16 +141,6 @@ def start_listening_stream(args, logname):
     raise RuntimeError("no free port for --listen in 5 tries")
 
 
-def wait_for(pred, secs, what):
-    deadline = time.monotonic() + secs
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise RuntimeError("timed out after %ds waiting for %s" % (secs, what))
-
-
 def daemon_stopped_mid_stream(c, daemon, seed):
     """The HDFS daemon `daemon` (datanode or namenode) dies during the stream: epochs fail
     (storage_errors > 0 on /metrics), the stream stays alive with its input paused, and once the
@@ -184,7 +166,7 @@ def daemon_stopped_mid_stream(c, daemon, seed):
                                    (p.returncode, open(logname).read()[-600:]))
             v = status()
             return v if v and v.get("epochs", 0) >= 2 else None
-        s = wait_for(two_epochs, 120, "two committed epochs")
+        s = wait_for(two_epochs, "two committed epochs", 120)
         c.check(p.poll() is None, "stream ended before the fault (too little input)")
         before = s.get("records", 0)
         t_two = time.monotonic() - t0
@@ -197,7 +179,7 @@ def daemon_stopped_mid_stream(c, daemon, seed):
                 return int(m.group(1)) if m and int(m.group(1)) > 0 else None
             except Exception:
                 return None
-        n = wait_for(errors, 60, "storage_errors > 0 on /metrics")
+        n = wait_for(errors, "storage_errors > 0 on /metrics", 60)
         c.check(p.poll() is None, "stream died on the storage failure")
         c.check(status().get("storage_errors", 0) > 0, "/status counters show no storage_errors")
         e0 = status().get("epochs")
