@@ -65,6 +65,15 @@ int cmd_hdfs_opts(const char *cmd, const cmd_hdfs *h, storage_opts *o);
     {"kafka", FLAG_ENV, "ECOM_KAFKA_CONF", NULL, 0, 0, NULL},                                            \
     {"X", FLAG_ALIAS, "kafka", NULL, 0, 0, NULL}
 
+/* ---- --allow-uncounted (load, stream, run): one spec, CMD_ALLOW_UNCOUNTED_FLAG(b), put in each
+ * writer's flag table. A ROOT's raw tables and its metric tables must count the same events:
+ * a load into a ROOT a stream wrote, or a stream's (or run's) first start on a ROOT a load filled,
+ * is refused naming the evidence, unless this flag says the user wants exactly that. ---- */
+#define CMD_ALLOW_UNCOUNTED_FLAG(b)                                                                      \
+    {"allow-uncounted", FLAG_BOOL, &(b), "write although ROOT's metric tables will never count the rows " \
+     "ecom load put beside ecom stream's (a load into a streamed ROOT, a stream's first start on a loaded one)", \
+     0, 0, NULL}
+
 /* ---- signals of a long-running command (gen, stream, run) ----
  * SIGINT and SIGTERM call stop_handler (which sets the command's stop flag, so the command ends
  * cleanly: commits, flushes); SIGPIPE is ignored, so a reader or HTTP client that goes away is

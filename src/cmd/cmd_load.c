@@ -64,7 +64,7 @@ static int load_parse_args(int argc, char **argv, flags_store *fst, load_args *a
         {"stem", FLAG_STR, &a->stem, "file-name stem (default: from the input name)", 0, 0, NULL},
         {"time-zone", FLAG_STR, &a->time_zone, "IANA zone of the date= partitions (default UTC), e.g. America/Guayaquil", 0, 0, NULL},
         {"wait", FLAG_DURATION, &a->wait_us, "when another writer (ecom stream, ecom load) holds ROOT, wait up to this long for it (default 0: refuse at once)", 0, 0, NULL},
-        {"allow-uncounted", FLAG_BOOL, &a->allow_uncounted, "load into a ROOT that ecom stream wrote although its metric tables will not count these rows", 0, 0, NULL},
+        CMD_ALLOW_UNCOUNTED_FLAG(a->allow_uncounted),
         {"lease-timeout", FLAG_DURATION, &a->lease_timeout_us, "if this load crashes, its lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {NULL, 0, NULL, NULL, 0, 0, NULL},
     };

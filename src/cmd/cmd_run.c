@@ -55,6 +55,7 @@ static int run_main(int argc, char **argv, flags_store *fst) {
         {"tls-key", FLAG_STR, &c.tls_key, "dashboard over HTTPS: private key (PEM file, unencrypted)", 0, 0, NULL},
         {"time-zone", FLAG_STR, &c.time_zone, "IANA zone of the lake's date= partitions (default UTC)", 0, 0, NULL},
         {"quiet", FLAG_BOOL, &c.quiet, "no stream status lines on stderr", 0, 0, NULL},
+        CMD_ALLOW_UNCOUNTED_FLAG(c.allow_uncounted),
         CMD_KAFKA_FLAGS(fst->kafka, ""),
         CMD_HDFS_FLAGS(hdfs),
         {NULL, 0, NULL, NULL, 0, 0, NULL},

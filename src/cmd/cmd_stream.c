@@ -84,7 +84,7 @@ static int stream_parse(stream_opts *o, int argc, char **argv, flags_store *fst)
         {"listen", FLAG_STR, &o->listen, "serve GET /status and /metrics on HOST:PORT", 0, 0, NULL},
         {"timeout", FLAG_DURATION, &o->c.kafka_timeout_us, "Kafka connect/metadata time limit (default 10s)", 0, 0, NULL},
         {"retry-limit", FLAG_DURATION, &o->c.retry_limit_us, "give up after storage failures this long (default 10m)", 0, 0, NULL},
-        {"allow-uncounted", FLAG_BOOL, &o->c.allow_uncounted, "start on a ROOT whose raw tables ecom load filled although the metric tables will not count those rows", 0, 0, NULL},
+        CMD_ALLOW_UNCOUNTED_FLAG(o->c.allow_uncounted),
         {"lease-timeout", FLAG_DURATION, &o->c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"threads", FLAG_INT, &o->threads,
          "threads in all: one reads and runs the engine in input order, every one parses the input and "

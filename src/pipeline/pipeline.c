@@ -383,7 +383,7 @@ static int job_refuse_loaded_root(pipeline_job *j) {
     if (!found) return 0;
     snprintf(j->err, sizeof j->err, "ROOT's raw tables hold rows no ecom stream wrote (%s: ecom load's); its metric "
              "tables would never count them: use another --out, stream that input instead of loading it, or give "
-             "ecom stream --allow-uncounted", first);
+             "--allow-uncounted (ecom stream, ecom run)", first);
     return COMMIT_REFUSED;
 }
 

@@ -147,6 +147,7 @@ static void *run_stream_main(void *arg) {
     pc.storage = p->cfg->storage;
     pc.listen = p->stream_listen;
     pc.quiet = p->cfg->quiet;
+    pc.allow_uncounted = p->cfg->allow_uncounted;
     pc.commit_interval_us = p->cfg->commit_interval_us;
     pc.time_zone = p->cfg->time_zone;
     pc.engine.lateness_us = p->cfg->lateness_us;

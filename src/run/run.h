@@ -45,6 +45,8 @@ typedef struct {
     int64_t lateness_us;        /* stream allowed lateness */
     int64_t commit_interval_us; /* stream epoch length */
     bool quiet;                 /* no periodic status lines */
+    bool allow_uncounted;       /* pipeline_config.allow_uncounted: a first start on a ROOT ecom
+                                   load filled goes on (its metric tables never count those rows) */
     const char *time_zone;      /* zone of the date= partitions (NULL = UTC); the caller has
                                    opened it with lake_tz_open before calling run_pipeline */
 } run_config;

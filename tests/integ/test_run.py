@@ -137,10 +137,10 @@ def run_bad_usage(cs):
         cs.check(False, "--help: rc %d" % r.returncode)
 
 
-def run_once(data, tag, min_records):
+def run_once(data, tag, min_records, extra=()):
     """Starts ecom run on data, waits until the stream has read min_records, stops it with SIGINT;
     returns the number of events the generator reports."""
-    p, out_path, err_path = start_run(ECOM, data, tag, ["--rate", "100", "--users", "300", "--seed", tag])
+    p, out_path, err_path = start_run(ECOM, data, tag, ["--rate", "100", "--users", "300", "--seed", tag, *extra])
     try:
         url = printed(p, out_path, STATUS_RE)
         assert url, "no stream status URL: %s" % open(err_path).read()[-1000:]
@@ -176,6 +176,37 @@ def run_restart_keeps_every_event(cs):
             rows += len(c.stdout.splitlines())
     print("  %d events generated in two runs, %d rows in the raw tables" % (n, rows))
     cs.check(rows == n, "raw rows %d != generated events %d" % (rows, n))
+
+
+def run_on_a_loaded_root_needs_allow_uncounted(cs):
+    """ecom run's stream refuses a first start on a ROOT ecom load filled (its metric tables would
+    never count the loaded rows), like ecom stream, and takes the same --allow-uncounted (before:
+    ecom run had no such flag, so such a ROOT could not be run at all: exit 2, unknown flag)."""
+    data, events = os.path.join(TMP, "loaded"), os.path.join(TMP, "loaded.ndjson")
+    subprocess.run([ECOM, "gen", "--out", events, "--seed", "5", "--users", "50", "--count", "200", "--start",
+                    "2026-11-25T00:00:00Z"], check=True, capture_output=True, timeout=60)
+    subprocess.run([ECOM, "load", "--input", events, "--out", data], check=True, capture_output=True, timeout=60)
+    p, out_path, err_path = start_run(ECOM, data, "refused", ["--rate", "100", "--users", "300"])
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        rc = None
+    err = open(err_path).read()
+    cs.check(rc == 1 and "ecom load's" in err and "--allow-uncounted" in err,
+             "a run on a loaded ROOT: rc %r, %s" % (rc, err[-1000:]))
+    commits = os.path.join(data, "_ecom", "commits")
+
+    def records():
+        return [f for f in os.listdir(commits) if f.endswith(".commit")] if os.path.isdir(commits) else []
+    cs.check(not records(), "the refused run committed %s" % records())
+    try:
+        n = run_once(data, "9", 100, ["--allow-uncounted"])
+    except AssertionError as e:
+        cs.check(False, "with --allow-uncounted: %s" % e)
+        return
+    cs.check(n >= 100 and records(), "with --allow-uncounted: %d events, records %s" % (n, records()))
 
 
 def cpu_seconds(pid):
@@ -248,5 +279,6 @@ if __name__ == "__main__":
     cs.run(run_bad_usage)
     cs.run(run_smoke)
     cs.run(run_restart_keeps_every_event)
+    cs.run(run_on_a_loaded_root_needs_allow_uncounted)
     cs.run(run_idle_cpu)
     sys.exit(1 if cs.failed else 0)
