@@ -95,6 +95,29 @@ def wait_for(pred, what, timeout=60, procs=()):
     raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
 
 
+def thread_dump(pid, limit=6000):
+    """Where each thread of a running process waits, for the message of a hang guard: its name,
+    state, kernel wait channel and system call (/proc), and, when gdb happens to be installed
+    (not a test dependency), every thread's backtrace."""
+    lines = []
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+        d = f"/proc/{pid}/task/{tid}"
+        try:
+            comm = open(f"{d}/comm").read().strip()
+            state = open(f"{d}/stat").read().rsplit(")", 1)[1].split()[0]
+            wchan = open(f"{d}/wchan").read().strip()
+            call = open(f"{d}/syscall").read().split()[0]
+        except OSError as e:
+            comm, state, wchan, call = "?", "?", str(e), "?"
+        lines.append(f"{tid} {comm} {state} wchan={wchan} syscall={call}")
+    gdb = shutil.which("gdb")
+    if gdb:
+        r = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt 12"], capture_output=True,
+                           text=True, timeout=60)
+        lines.append("\n".join(l for l in r.stdout.splitlines() if l.startswith(("#", "Thread"))))
+    return "\n".join(lines)[-limit:]
+
+
 class ScaleOutInstance:
     """One `ecom stream --scale-out` instance (args: the shared flags; group and root: its
     consumer group and --out), with /status on a free port and stderr kept in TMP/<name>.err.
