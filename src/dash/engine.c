@@ -319,9 +319,31 @@ static agg_row agg_totals(const agg_table *t) {
     return s;
 }
 
+/* Where the data begins inside a window: the lake's first (data_first) and each fresh input's
+ * start (an `ecom run` on its new embedded broker, at every start: lake_input_starts). */
+typedef struct {
+    int64_t first;
+    const int64_t *starts; /* ascending */
+    size_t nstarts;
+} data_begins;
+
+static data_begins engine_data_begins(const dash_engine *e) {
+    data_begins d = {data_first(e), NULL, 0};
+    if (e->src.input_starts) d.nstarts = e->src.input_starts(e->src.ctx, &d.starts);
+    return d;
+}
+
+/* Whether the data begins inside [ws, we): then the window holds only part of its minute. */
+static bool window_partial(const data_begins *d, int64_t ws, int64_t we) {
+    if (ws == d->first) return true;
+    for (size_t i = 0; i < d->nstarts && d->starts[i] < we; i++)
+        if (d->starts[i] >= ws) return true;
+    return false;
+}
+
 /* A metric without keys: its totals at the top level, and one row per window marked final or
- * provisional, and partial when it is the window the data begins in (first: data_first). */
-static void render_windows(buf_t *b, const agg_table *t, int64_t first) {
+ * provisional, and partial when the data begins inside it (window_partial). */
+static void render_windows(buf_t *b, const agg_table *t, const data_begins *d) {
     agg_row tot = agg_totals(t);
     buf_printf(b, ",\"windows\":%zu", t->n);
     render_finality(b, t);
@@ -338,7 +360,7 @@ static void render_windows(buf_t *b, const agg_table *t, int64_t first) {
         render_row_unknown(b, t->m, r);
         buf_printf(b, ",\"final\":%s,\"final_at\":", r->prov ? "false" : "true");
         render_opt_time(b, r->prov ? r->final_at : INT64_MIN);
-        buf_printf(b, ",\"partial\":%s}", r->ws == first ? "true" : "false");
+        buf_printf(b, ",\"partial\":%s}", window_partial(d, r->ws, r->we) ? "true" : "false");
     }
     buf_append_char(b, ']');
 }
@@ -377,7 +399,8 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
         agg_free(&t);
         return -1;
     }
-    if (t.by_window) render_windows(b, &t, data_first(e));
+    data_begins d = engine_data_begins(e);
+    if (t.by_window) render_windows(b, &t, &d);
     else if (ep->kind == EP_RANK) render_keyed(b, &t, ep->rank->by, limit ? limit : ep->rank->n, true);
     else render_keyed(b, &t, first_value_col(ep->m), limit ? limit : 100, false);
     agg_free(&t);

@@ -70,6 +70,8 @@ typedef struct {
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
     char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
+    int64_t *starts;       /* where fresh inputs began (lake_input_starts), ascending */
+    size_t nstarts;
 } lake_src;
 
 static void rg_rows_free(rg_rows *r) {
@@ -575,6 +577,19 @@ static int ensure_storage(lake_src *s, bool *present, char *err, size_t errlen) 
 static void lake_clear(lake_src *s) {
     for (int t = 0; t < METRIC_ID_COUNT; t++) lfiles_clear(s, &s->tables[t]);
     lfiles_clear(s, &s->rejected);
+    free(s->starts);
+    s->starts = NULL;
+    s->nstarts = 0;
+}
+
+/* Re-reads the marks of where fresh inputs began, folding them into h (a new one is a change). */
+static int relist_starts(lake_src *s, uint64_t *h, char *err, size_t errlen) {
+    free(s->starts);
+    s->starts = NULL;
+    s->nstarts = 0;
+    if (lake_input_starts(s->st, &s->starts, &s->nstarts, err, errlen)) return -1;
+    if (s->nstarts) *h ^= hash64(s->starts, s->nstarts * sizeof *s->starts) * 0x100000001b3ULL;
+    return 0;
 }
 
 /* Lists table name into *cur, keeping the caches of unchanged files, and folds the listing into h. */
@@ -698,6 +713,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
     for (int t = 0; t < METRIC_ID_COUNT; t++)
         if (relist(s, metric_get((metric_id)t)->name, &s->tables[t], (uint64_t)t, &h, err, errlen)) return -1;
     if (relist(s, "rejected", &s->rejected, METRIC_ID_COUNT, &h, err, errlen)) return -1;
+    if (relist_starts(s, &h, err, errlen)) return -1;
     if (lake_shape_check(s, err, errlen)) return -1;
     if (s->not_lake[0]) h = hash64(s->not_lake, strlen(s->not_lake)) ^ h;   /* a new warning is a change */
     /* Too much decoded data cached: start over (rare; a day of minute windows is ~0.5M rows). */
@@ -737,6 +753,12 @@ static int lake_scan(void *ctx, metric_id t, int64_t from, int64_t to, dash_bloc
         if (file_scan(s, t, f, from, to, fn, fnctx, err, errlen)) return -1;
     }
     return 0;
+}
+
+static size_t lake_input_starts_get(void *ctx, const int64_t **starts) {
+    lake_src *s = ctx;
+    *starts = s->starts;
+    return s->nstarts;
 }
 
 static int64_t lake_first_start(void *ctx, metric_id t) {
@@ -818,6 +840,6 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             return -1;
         }
     *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
-                         lake_part_ends};
+                         lake_part_ends, lake_input_starts_get};
     return 0;
 }

@@ -416,6 +416,9 @@ static int job_recover(pipeline_job *j) {
         rc = COMMIT_REFUSED;
     }
     if (rc == 0) rc = commit_log_recover_files(j->base, &r, j->err, sizeof j->err);
+    /* A fresh input (a new in-memory broker) holds nothing from before this start, so the
+     * window it starts in is partial: the mark tells the dashboard (lake.h). Idempotent. */
+    if (rc == 0 && j->cfg->fresh_input) rc = lake_input_start_mark(j->base, j->fresh_start_us, j->err, sizeof j->err);
     if (rc == 0) rc = job_make_engine(j);
     if (rc == 0 && r.epoch >= 0)
         rc = ckpt_restore(j, &r, -1, time_mono_us(), &j->chains[0]);
@@ -441,7 +444,7 @@ static int job_recover(pipeline_job *j) {
 static int job_open(pipeline_job *j, const pipeline_config *c) {
     j->cfg = c;
     j->started_us = time_mono_us();
-    j->now_us = time_now_us();
+    j->now_us = j->fresh_start_us = time_now_us();
     lease_init(&j->lease, LEASE_DIR, c->lease_timeout_us);
     if (!(j->base = storage_open_opts(c->out_root, c->storage, j->err, sizeof j->err))) return -1;
     /* Test-only (faults.c): the recovery tests fail chosen storage calls of a real run. */

@@ -217,6 +217,7 @@ struct pipeline_job {
     writer_lease lease;            /* single layout: ROOT's lease */
     writer_lease *part_lease;      /* scale-out [nparts]: each owned partition's lease */
     int64_t started_us;
+    int64_t fresh_start_us;        /* wall clock at open: where a fresh input began (its mark) */
     int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
     bool live;                     /* max_future is measured from the clock only (Kafka without
                                       --drain, stdin, a FIFO), not also from the watermark */

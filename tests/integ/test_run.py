@@ -2,6 +2,7 @@
 defaults (2 s epochs, 10 s lateness), waits (bounded polling) until the dashboard API serves a
 committed minute window, sends SIGINT, and checks a clean exit 0, no hidden or partial files in
 the lake outside _ecom, and that `ecom cat` reads the committed tables."""
+import calendar
 import json
 import os
 import re
@@ -137,9 +138,10 @@ def run_bad_usage(cs):
         cs.check(False, "--help: rc %d" % r.returncode)
 
 
-def run_once(data, tag, min_records, extra=()):
-    """Starts ecom run on data, waits until the stream has read min_records, stops it with SIGINT;
-    returns the number of events the generator reports."""
+def run_once(data, tag, min_records, extra=(), before_stop=None):
+    """Starts ecom run on data, waits until the stream has read min_records, calls
+    before_stop(dashboard URL) if given, stops it with SIGINT; returns the number of events the
+    generator reports."""
     p, out_path, err_path = start_run(ECOM, data, tag, ["--rate", "100", "--users", "300", "--seed", tag, *extra])
     try:
         url = printed(p, out_path, STATUS_RE)
@@ -149,6 +151,8 @@ def run_once(data, tag, min_records, extra=()):
             j = get_json(url)
             return j and j.get("counters", {}).get("records", 0) >= min_records
         assert wait_for(enough, 60), "the stream read fewer than %d records in 60 s" % min_records
+        if before_stop:
+            before_stop(re.search(r"dashboard at (http://127\.0\.0\.1:\d+)/", open(out_path).read()).group(1))
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=60) == 0, open(err_path).read()[-1000:]
     finally:
@@ -160,12 +164,45 @@ def run_once(data, tag, min_records, extra=()):
     return int(m.group(1))
 
 
+def input_starts(data):
+    """The marks of where each run's fresh input began (lake.h: _ecom/starts/<us>.start), in s."""
+    d = os.path.join(data, "_ecom", "starts")
+    return sorted(int(f[:20]) / 1e6 for f in os.listdir(d) if f.endswith(".start")) if os.path.isdir(d) else []
+
+
+def restart_window_is_partial(data, base):
+    """In the restarted run, the minute its new broker began in is partial on the dashboard (it
+    holds only what came after the restart), like the lake's first minute."""
+    starts = input_starts(data)
+    assert len(starts) == 2, "marks of the two runs' starts: %s" % starts
+    start = starts[-1]
+
+    def row():
+        rows = (get_json(base + "/api/sales_per_minute?last=1h") or {}).get("rows") or []
+        return next((r for r in rows if window_s(r["window_start"]) <= start < window_s(r["window_end"])), None)
+    r = wait_for(row, 30)
+    assert r and r["partial"] is True, "the restart's minute (start %.3f): %s" % (start, r)
+
+
+def window_s(t):
+    """Seconds since the epoch of the API's "2026-12-01T23:44:00.000Z"."""
+    return calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) + int(t[20:23]) / 1e3
+
+
 def run_restart_keeps_every_event(cs):
     """Two runs on the same --out, each with a new embedded broker: every generated event is in the
-    raw tables once (none left in the broker at Ctrl-C, none skipped by stale offsets)."""
+    raw tables once (none left in the broker at Ctrl-C, none skipped by stale offsets); each run
+    marks where its input began, and the restart's minute is partial on its dashboard (before: only
+    the lake's first minute was, so a restart in a later minute looked like a whole quiet minute)."""
     data = os.path.join(TMP, "data2")
     try:
-        n = run_once(data, "7", 300) + run_once(data, "8", 300)
+        t0 = time.time()
+        n = run_once(data, "7", 300)
+        t1 = time.time()
+        n += run_once(data, "8", 300, before_stop=lambda base: restart_window_is_partial(data, base))
+        starts = input_starts(data)
+        assert len(starts) == 2 and t0 <= starts[0] <= t1 <= starts[1] <= time.time(), \
+            "starts %s, runs %.3f-%.3f-%.3f" % (starts, t0, t1, time.time())
     except AssertionError as e:
         cs.check(False, str(e))
         return
