@@ -210,6 +210,42 @@ static void test_compaction_deletes_stale_tmp(check_state *st) {
     storage_close(s);
 }
 
+/* A scale-out take-over (lease_acquire with force, a partition's "<dir>/lease") sweeps the
+ * put_if_absent temporaries crashed writers left in the partition's lease and record
+ * directories once they are older than the lease timeout; a younger one (a live put) stays. */
+static void test_partition_take_over_sweeps_put_temporaries(check_state *st) {
+    CHECK_STATE(st);
+    storage *s = open_root("psweep");
+    CHECK(s != NULL);
+    if (!s) return;
+    char err[256], full[600];
+    const char *old[] = {"_ecom/parts/p0002/lease/.00000000000000000004.lease.77-00000000000000aa.tmp",
+                         "_ecom/parts/p0002/.00000000000000000009.commit.77-00000000000000bb.tmp"};
+    const char *young = "_ecom/parts/p0002/.00000000000000000010.commit.78-00000000000000cc.tmp";
+    struct timeval hour_ago[2];
+    gettimeofday(&hour_ago[0], NULL);
+    hour_ago[0].tv_sec -= 3600;
+    hour_ago[1] = hour_ago[0];
+    for (int i = 0; i < 2; i++) {
+        CHECK(storage_put_atomic(s, old[i], "x", 1, err, sizeof err) == 0);
+        snprintf(full, sizeof full, "%s/psweep/%s", root, old[i]);
+        CHECK(utimes(full, hour_ago) == 0);
+    }
+    CHECK(storage_put_atomic(s, young, "x", 1, err, sizeof err) == 0);
+    writer_lease l;
+    lease_init(&l, "_ecom/parts/p0002/lease", 30 * 1000000LL);
+    CHECK(lease_acquire(s, &l, true, err, sizeof err) == 0);
+    CHECK_INTEQ(l.gen, 1);
+    storage_entry e;
+    bool ex = true;
+    for (int i = 0; i < 2; i++) {
+        ex = true;
+        CHECK(storage_stat(s, old[i], &e, &ex, err, sizeof err) == 0 && !ex);
+    }
+    CHECK(storage_stat(s, young, &e, &ex, err, sizeof err) == 0 && ex);
+    storage_close(s);
+}
+
 /* A lease file of another host with the given heartbeat time, written now (mtime now) or, with
  * mtime_us > 0, dated back to it. */
 static int put_foreign_lease(storage *s, int64_t gen, int64_t renewed_us, int64_t mtime_us) {
@@ -330,6 +366,7 @@ int main(void) {
     RUN(&st, test_dead_local_holder);
     RUN(&st, test_record_generation);
     RUN(&st, test_compaction_deletes_stale_tmp);
+    RUN(&st, test_partition_take_over_sweeps_put_temporaries);
     RUN(&st, test_clock_skew);
     RUN(&st, test_zombie_record_refused);
     return CHECK_EXIT(&st);
