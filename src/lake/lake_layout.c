@@ -157,11 +157,11 @@ int lake_input_starts(storage *s, int64_t **starts, size_t *n, char *err, size_t
         if (!l.entries[i].is_dir && end == nm + 20 && !strcmp(end, ".start")) v[(*n)++] = (int64_t)us;
     }
     storage_list_free(&l);
-    if (*n) qsort(v, *n, sizeof *v, cmp_i64);
-    else {
+    if (*n == 0) {
         free(v);
-        v = NULL;
+        return 0;
     }
+    qsort(v, *n, sizeof *v, cmp_i64);
     *starts = v;
     return 0;
 }

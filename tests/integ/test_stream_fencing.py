@@ -118,6 +118,7 @@ def zombie_commit_is_refused():
         assert gen.poll() is None, "the generator finished before the zombie woke up: make it slower"
     finally:
         a.proc.send_signal(signal.SIGCONT)
+        resumed = time.monotonic()
     # A hang guard. Every path of the zombie fences within one poll of SIGCONT (its commit on the
     # revoke of its lost assignment, or its epoch commit, whichever comes first: both check the
     # lease before the record); in trials on a loaded box (load 9-14) it exited 0.1 s after
@@ -125,6 +126,7 @@ def zombie_commit_is_refused():
     # "fenced" in its log (the exit) or not (it was never refused), and where each thread waits.
     try:
         rc = a.proc.wait(timeout=120)
+        exited = time.monotonic() - resumed
     except subprocess.TimeoutExpired:
         half = "its exit hangs after the fence" if "fenced" in a.log() else "it was never fenced"
         raise AssertionError(f"the zombie still runs 120 s after SIGCONT ({half}); its threads:\n"
@@ -132,7 +134,7 @@ def zombie_commit_is_refused():
     log = a.log()
     assert rc == 1, f"the zombie exited {rc}: {log}"
     assert "fenced" in log and "is no longer ours" in log, log
-    print(f"  B took over {took:.1f} s after SIGSTOP; zombie: "
+    print(f"  B took over {took:.1f} s after SIGSTOP; the zombie exited {exited:.1f} s after SIGCONT: "
           f"{[l for l in log.splitlines() if 'fenced' in l][-1][:260]}")
     for p in mine:  # nothing the zombie wrote after SIGCONT is a record
         seq, g, lease = part_state(p)

@@ -190,6 +190,27 @@ static int64_t civil_days(int y, int m, int d) {
     return (int64_t)(timegm(&tm) / 86400);
 }
 
+/* The marks of where fresh inputs began read back ascending; other names are not marks. */
+static void test_input_starts(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    int64_t *v = NULL;
+    size_t n = 9;
+    CHECK(lake_input_starts(s, &v, &n, err, sizeof err) == 0 && n == 0 && v == NULL);
+    CHECK(lake_input_start_mark(s, 1764632400000000, err, sizeof err) == 0);
+    CHECK(lake_input_start_mark(s, 1764632000000000, err, sizeof err) == 0);
+    CHECK(lake_input_start_mark(s, 1764632000000000, err, sizeof err) == 0);   /* idempotent */
+    CHECK(storage_put_atomic(s, LAKE_STARTS_DIR "/notes.txt", "x", 1, err, sizeof err) == 0);
+    CHECK(lake_input_starts(s, &v, &n, err, sizeof err) == 0);
+    CHECK_INTEQ(n, 2);
+    if (n == 2) CHECK(v[0] == 1764632000000000 && v[1] == 1764632400000000);
+    free(v);
+    storage_close(s);
+}
+
 static void test_time_zone(check_state *st) {
     CHECK_STATE(st);
     char err[256];
@@ -234,5 +255,6 @@ int main(void) {
     RUN(&st, test_raw_schemas);
     RUN(&st, test_ingest_parse);
     RUN(&st, test_time_zone);
+    RUN(&st, test_input_starts);
     return CHECK_EXIT(&st);
 }
