@@ -121,7 +121,7 @@ def zombie_commit_is_refused():
         resumed = time.monotonic()
     # A hang guard. Every path of the zombie fences within one poll of SIGCONT (its commit on the
     # revoke of its lost assignment, or its epoch commit, whichever comes first: both check the
-    # lease before the record); in trials on a loaded box (load 9-14) it exited 0.1 s after
+    # lease before the record); in 8 runs on a loaded box (load 9-14) it exited 0.1-2.3 s after
     # SIGCONT, also with B frozen by SIGSTOP (its exit does not wait for the group's rebalance). Should it still run, the message says which half hung:
     # "fenced" in its log (the exit) or not (it was never refused), and where each thread waits.
     try:
