@@ -35,7 +35,8 @@
  * The work goes through slots (SLOTS_PER_THREAD per thread), each a batch of up to
  * SLOT_RECORDS records, reused in any order (a slot is numbered seq when filled; one long step,
  * such as a row group's flush inside a write, ~100 ms, holds one slot and not the others):
- *   FREE -> (job thread) filled from the source (one copy per run of adjacent records)
+ *   FREE -> (job thread) filled from the source (records lent by it: a file's block, no copy;
+ *           else one copy per run of adjacent records)
  *        -> PARSE (any thread) each record parsed, its event made independent of the parser
  *        -> PARSED -> (job thread, slots in seq order, i.e. input order) job_decide per record:
  *           counters, max_future, the engine; then job_record_done (position, advance every
@@ -81,6 +82,9 @@
  * order takes one of its own). */
 #define ARENA_BLOCK ((size_t)16 << 10)
 
+/* A record the source lent (source_ops.hold): its val and name are the source's, not in buf. */
+#define SLOT_LENT SIZE_MAX
+
 typedef enum { SLOT_FREE = 0, SLOT_PARSE, SLOT_PARSED, SLOT_WRITE } slot_state;
 
 /* A bump allocator of blocks that never move: views taken into it stay valid until the reset. */
@@ -99,9 +103,11 @@ typedef struct {
     bool taken;                      /* a thread is parsing or writing it (mutex) */
     uint64_t seq;
     size_t n;
-    source_record rec[SLOT_RECORDS]; /* val and name point into buf once filled */
-    size_t val_off[SLOT_RECORDS], name_off[SLOT_RECORDS];
+    source_record rec[SLOT_RECORDS]; /* val and name point into buf once filled (or are lent) */
+    size_t val_off[SLOT_RECORDS], name_off[SLOT_RECORDS]; /* SLOT_LENT: lent by the source */
     buf_t buf;
+    void *hold[SLOT_RECORDS];        /* the source's holds on lent records (one per poll at most) */
+    size_t nhold;
     slot_arena arena;                /* parsed views that pointed into a parser (event_keep) */
     lake_line line[SLOT_RECORDS];
     bool write[SLOT_RECORDS];        /* job_decide's verdict */
@@ -156,6 +162,12 @@ static work_slot *slot_free(job_workers *ws) {
     for (int i = 0; i < ws->nslots; i++)
         if (ws->slots[i].state == SLOT_FREE && !ws->slots[i].taken) return &ws->slots[i];
     return NULL;
+}
+
+/* Gives back the source's holds on the slot's records (job's thread: the source is one thread's). */
+static void slot_release(input_source *src, work_slot *sl) {
+    for (size_t i = 0; i < sl->nhold; i++) src->ops->release(src, sl->hold[i]);
+    sl->nhold = 0;
 }
 
 /* ---- the relocation arena ---- */
@@ -447,6 +459,7 @@ void workers_stop(pipeline_job *j) {
         storage_close(w->base);
     }
     for (int i = 0; ws->slots && i < ws->nslots; i++) {
+        slot_release(&j->src, &ws->slots[i]); /* the source closes after the workers */
         buf_free(&ws->slots[i].buf);
         arena_free(&ws->slots[i].arena);
     }
@@ -475,7 +488,7 @@ static bool workers_failed(job_workers *ws, pipeline_job *j) {
 /* The record's source name into the slot: a run of records of one name stores it once (by
  * content: the Kafka source rewrites one buffer for every message). */
 static int slot_add_name(work_slot *sl, size_t i, const char *name) {
-    if (i > 0 && !strcmp(sl->buf.data + sl->name_off[i - 1], name)) {
+    if (i > 0 && sl->name_off[i - 1] != SLOT_LENT && !strcmp(sl->buf.data + sl->name_off[i - 1], name)) {
         sl->name_off[i] = sl->name_off[i - 1];
         return 0;
     }
@@ -483,10 +496,23 @@ static int slot_add_name(work_slot *sl, size_t i, const char *name) {
     return buf_append(&sl->buf, name, strlen(name) + 1);
 }
 
-/* Copies one poll's records into the slot (the source's buffers are reused by its next poll).
- * Records that lie one after the other in one buffer (a file's block: each line then its
- * newline) are copied in one piece: one memcpy per run instead of one per record. */
-static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
+/* One poll's records into the slot: lent by the source when it can (a file's block: no copy;
+ * consecutive polls from one block keep one hold), else copied (the source's buffers are
+ * reused by its next poll). Copied records that lie one after the other in one buffer are
+ * copied in one piece: one memcpy per run instead of one per record. */
+static int slot_add(input_source *src, work_slot *sl, const source_record *rec, size_t got) {
+    void *h = got && src->ops->hold ? src->ops->hold(src) : NULL;
+    if (h) {
+        if (sl->nhold && sl->hold[sl->nhold - 1] == h)
+            src->ops->release(src, h);
+        else
+            sl->hold[sl->nhold++] = h;
+        for (size_t i = 0; i < got; i++, sl->n++) {
+            sl->rec[sl->n] = rec[i];
+            sl->val_off[sl->n] = sl->name_off[sl->n] = SLOT_LENT;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < got;) {
         uintptr_t lo = (uintptr_t)rec[i].val, hi = lo + rec[i].len;
         size_t k = i + 1;
@@ -512,6 +538,7 @@ static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
  * ends, or --max-events is reached.
  * 0, or -1 (fatal, j->err). */
 static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
+    slot_release(&j->src, sl);
     sl->n = 0;
     buf_reset(&sl->buf);
     arena_reset(&sl->arena);
@@ -529,11 +556,12 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
         int pr = j->src.ops->poll(&j->src, rec, max, &got, j->err, sizeof j->err);
         if (pr < 0) return -1;
         j->now_us = time_now_us();
-        if (slot_add(sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
+        if (slot_add(&j->src, sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
         if (pr == 1) ws->src_end = true;
         if (got == 0) break;
     }
     for (size_t i = 0; i < sl->n; i++) {
+        if (sl->val_off[i] == SLOT_LENT) continue;
         sl->rec[i].val = sl->buf.data + sl->val_off[i];
         sl->rec[i].name = sl->buf.data + sl->name_off[i];
     }
@@ -704,6 +732,7 @@ void workers_abort(pipeline_job *j) {
     for (int i = 0; i < ws->nslots; i++) {
         ws->slots[i].state = SLOT_FREE;
         ws->slots[i].taken = false;
+        slot_release(&j->src, &ws->slots[i]); /* before the seek, which may reuse the blocks */
     }
     ws->decide_seq = ws->fill_seq;
     ws->in_flight = 0;
