@@ -219,22 +219,25 @@ static int view_keep(slot_arena *a, strview *v, uintptr_t lo, uintptr_t hi) {
 /* Makes a parsed event independent of the parser that produced it, so that one parser per
  * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
  * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
- * to the slot's arena. 0 or -1 (out of memory). */
+ * to the slot's arena. decoded: the parser decoded no string (event_parser_decoded() == 0), so
+ * every view is in the record and the 14 checks are skipped (they were ~200 instructions an
+ * event, docs/benchmarks.md); only an order's items move. 0 or -1 (out of memory). */
 /* event_keep names every view of an event: a new field in event or event_item (events.h)
  * stops the build here until it is added to the lists below. */
 _Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
-static int event_keep(slot_arena *a, event *e, const char *rec, size_t len) {
+static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool decoded) {
+    if (!decoded && !e->n_items) return 0;
     uintptr_t lo = (uintptr_t)rec, hi = lo + len;
     strview *v[] = {&e->event_id,   &e->user_id,  &e->session_id,   &e->store_id, &e->store_type,
                     &e->city,       &e->province, &e->device,       &e->product_id,
                     &e->product_name, &e->category, &e->order_id, &e->currency, &e->payment_method};
-    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+    for (size_t i = 0; decoded && i < sizeof v / sizeof *v; i++)
         if (view_keep(a, v[i], lo, hi)) return -1;
     if (!e->n_items) return 0;
     event_item *it = arena_alloc(a, e->n_items * sizeof *it);
     if (!it) return -1;
     memcpy(it, e->items, e->n_items * sizeof *it);
-    for (size_t i = 0; i < e->n_items; i++)
+    for (size_t i = 0; decoded && i < e->n_items; i++)
         if (view_keep(a, &it[i].product_id, lo, hi) || view_keep(a, &it[i].product_name, lo, hi) ||
             view_keep(a, &it[i].category, lo, hi))
             return -1;
@@ -250,7 +253,8 @@ static int slot_parse(worker *w, work_slot *sl) {
         lake_input in = {.p = r->val, .n = r->len, .source = r->name, .position = r->offset, .ts_hint_us = r->ts_us};
         lake_line *l = &sl->line[i];
         lake_ingest_parse(w->ingest, &in, l);
-        if (l->kind == LAKE_LINE_EVENT && event_keep(&sl->arena, &l->ev, r->val, r->len))
+        if (l->kind == LAKE_LINE_EVENT &&
+            event_keep(&sl->arena, &l->ev, r->val, r->len, lake_ingest_decoded(w->ingest) > 0))
             return err_set(w->err, sizeof w->err, "out of memory"), -1;
     }
     return 0;
