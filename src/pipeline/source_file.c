@@ -68,6 +68,7 @@ typedef struct {
     int64_t line_no;               /* lines read (the last line's number) */
     replay_buf rb;
     file_block *blk;               /* a regular file: the block; bytes [pos, fill) are unread */
+    char *data;                    /* blk->data (the line loop's one load) */
     size_t pos, fill;
     file_block *spare;             /* blocks of BLOCK_BYTES no longer held, for reuse */
     char *line[FILE_BATCH];        /* one buffer per record of a batch (records point into them) */
@@ -207,6 +208,7 @@ static int block_refill(file_src *f, char *err, size_t errlen) {
         if (left) memcpy(nb->data, b->data + f->pos, left);
         block_put(f, b);
         f->blk = b = nb;
+        f->data = b->data;
     } else if (left && f->pos) {
         memmove(b->data, b->data + f->pos, left);
     }
@@ -222,8 +224,7 @@ static int block_refill(file_src *f, char *err, size_t errlen) {
  * of the file, -2 on out of memory. */
 static ssize_t block_next_line(file_src *f, bool batch_empty, const char **line, char *err, size_t errlen) {
     for (;;) {
-        const char *p = f->blk ? f->blk->data + f->pos : NULL;
-        const char *nl = f->pos < f->fill ? memchr(p, '\n', f->fill - f->pos) : NULL;
+        const char *p = f->data + f->pos, *nl = f->pos < f->fill ? memchr(p, '\n', f->fill - f->pos) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - p) + 1;
             f->pos += n;
@@ -235,7 +236,7 @@ static ssize_t block_next_line(file_src *f, bool batch_empty, const char **line,
         if (rc < 0) return -2;
         if (rc == 1) { /* the end: a last line without its newline, if any */
             size_t n = f->fill - f->pos;
-            *line = f->blk->data + f->pos;
+            *line = f->data + f->pos;
             f->pos = f->fill;
             return n ? (ssize_t)n : -1;
         }
