@@ -216,23 +216,30 @@ static int view_keep(slot_arena *a, strview *v, uintptr_t lo, uintptr_t hi) {
     return 0;
 }
 
-/* Makes a parsed event independent of the parser that produced it, so that one parser per
- * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
- * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
- * to the slot's arena. decoded: the parser decoded no string (event_parser_decoded() == 0), so
- * every view is in the record and the 14 checks are skipped (they were ~200 instructions an
- * event, docs/benchmarks.md); only an order's items move. 0 or -1 (out of memory). */
-/* event_keep names every view of an event: a new field in event or event_item (events.h)
- * stops the build here until it is added to the lists below. */
-_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
-static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool decoded) {
-    if (!decoded && !e->n_items) return 0;
-    uintptr_t lo = (uintptr_t)rec, hi = lo + len;
+/* The event's own views (not its items') that lie outside the record [lo, hi), into the arena.
+ * Apart from event_keep so that the compiler builds the array only for an event with a decoded
+ * string (inlined, it built it for every event: ~30 instructions each). */
+static int event_keep_views(slot_arena *a, event *e, uintptr_t lo, uintptr_t hi) {
     strview *v[] = {&e->event_id,   &e->user_id,  &e->session_id,   &e->store_id, &e->store_type,
                     &e->city,       &e->province, &e->device,       &e->product_id,
                     &e->product_name, &e->category, &e->order_id, &e->currency, &e->payment_method};
-    for (size_t i = 0; decoded && i < sizeof v / sizeof *v; i++)
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         if (view_keep(a, v[i], lo, hi)) return -1;
+    return 0;
+}
+
+/* Makes a parsed event independent of the parser that produced it, so that one parser per
+ * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
+ * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
+ * to the slot's arena. decoded: the parser decoded a string (event_parser_decoded() > 0); if
+ * not, every view is in the record and the checks are skipped (they were ~200 instructions an
+ * event, docs/benchmarks.md): only an order's items move. 0 or -1 (out of memory). */
+/* event_keep names every view of an event: a new field in event or event_item (events.h)
+ * stops the build here until it is added to the lists in event_keep_views and below. */
+_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
+static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool decoded) {
+    uintptr_t lo = (uintptr_t)rec, hi = lo + len;
+    if (decoded && event_keep_views(a, e, lo, hi)) return -1;
     if (!e->n_items) return 0;
     event_item *it = arena_alloc(a, e->n_items * sizeof *it);
     if (!it) return -1;
