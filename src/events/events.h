@@ -111,5 +111,9 @@ void event_parser_free(event_parser *p);
  * as "malformed JSON at byte 17", "missing field price", "negative price",
  * "unknown event_type 'foo'", "total 10.00 does not match items 12.50". */
 int event_parse(event_parser *p, const char *line, size_t len, event *out, char *reason, size_t rlen);
+/* Bytes of decoded (unescaped) text the last successful event_parse() put in the parser's
+ * arena: 0 when every string view of that event points into its line (an order's items are
+ * the parser's either way). A consumer that keeps events past the next parse copies only then. */
+size_t event_parser_decoded(const event_parser *p);
 
 #endif

@@ -49,6 +49,7 @@ struct event_parser {
     key_pat keys[F_COUNT];
     int8_t next[F_COUNT + 1];  /* the field that followed each one in the last line (F_COUNT: the first), -1 */
     event_item items[EVENT_MAX_ITEMS];
+    size_t decoded;            /* event_parser_decoded() */
 };
 
 event_parser *event_parser_new(void) {
@@ -900,6 +901,8 @@ static int validate(const fields *f, event_parser *p, event *ev, char *reason, s
     return validate_product(f, ev, reason, rlen);
 }
 
+size_t event_parser_decoded(const event_parser *p) { return p->decoded; }
+
 int event_parse(event_parser *p, const char *line, size_t len, event *out, char *reason, size_t rlen) {
     char dummy[8];
     if (!reason || rlen == 0) {
@@ -925,6 +928,7 @@ int event_parse(event_parser *p, const char *line, size_t len, event *out, char 
     f.lat = f.lon = 0;
     if (parse_object(&c, p, &f)) return -1;
     if (c.bad_field) return -1;
+    p->decoded = (size_t)(c.arena - p->arena);
     memset(out, 0, sizeof *out);
     return validate(&f, p, out, reason, rlen);
 }

@@ -237,5 +237,7 @@ int lake_ingest_write(lake_ingest *g, const lake_line *l, lake_table *t, int64_t
 int lake_ingest_line(lake_ingest *g, const lake_input *in, lake_table *const tables[LAKE_RAW_COUNT], int64_t now_us,
                      lake_line_kind *kind, char *err, size_t errlen);
 const lake_ingest_counts *lake_ingest_get_counts(const lake_ingest *g);
+/* The parser's event_parser_decoded() for the last line parsed as an event. */
+size_t lake_ingest_decoded(const lake_ingest *g);
 
 #endif

@@ -34,6 +34,8 @@ void lake_ingest_free(lake_ingest *g) {
 
 const lake_ingest_counts *lake_ingest_get_counts(const lake_ingest *g) { return &g->counts; }
 
+size_t lake_ingest_decoded(const lake_ingest *g) { return event_parser_decoded(g->parser); }
+
 static bool is_blank(const char *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') return false;

@@ -16,7 +16,8 @@
  *     the Kafka source rejoins the group with the committed offsets.
  *   - poll() returns 0 (records in out[0..*n), maybe none), 1 at the end of the input (file:
  *     EOF; Kafka with cfg->drain: every partition read to its high watermark), or -1 on a fatal
- *     error (err). Records stay valid until the next poll, seek or close.
+ *     error (err). Records stay valid until the next poll, seek or close (or, held, until
+ *     their release: hold below).
  *   - backlogged(part, stream): the stream has unread data (or it is not known): the loop keeps
  *     it from turning idle in the engine.
  *   - Ownership: source_open() returns a source freed by source_close(), which releases its
@@ -65,6 +66,13 @@ typedef struct {
     /* True when a poll would return at once (data is buffered or waiting): the worker threads
      * batch records while it holds (workers.c). NULL: always (a poll never blocks for long). */
     bool (*ready)(input_source *s);
+    /* Lending (NULL: none). hold() takes a reference to the storage of the last poll's records
+     * (their val and name), which then stay valid until the matching release(), across later
+     * polls and seeks, so a consumer that keeps records longer than a poll (the worker threads'
+     * slots) need not copy them. hold() returns NULL when the records cannot be lent (a pipe):
+     * copy them then. Both on the job's thread; every hold is released before close. */
+    void *(*hold)(input_source *s);
+    void (*release)(input_source *s, void *ref);
     /* Refreshes the job's view of the input's lag (j->high); NULL if none. */
     void (*refresh_lag)(input_source *s);
     /* Tells the input what is committed (Kafka offsets of the partitions in want[], or all

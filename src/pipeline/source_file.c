@@ -12,6 +12,12 @@
  * ends the batch; the next poll moves it to the block's start and reads on (a line longer than
  * the block grows it).
  *
+ * The block is lent (source_ops.hold): the worker threads' slots keep the records of a poll in
+ * the block instead of copying them (a copy of every byte read was ~3% of a --threads 2 run's
+ * instructions, docs/benchmarks.md). A block held by a slot is never refilled: the reader goes
+ * on in a spare one (the partial line at the end copied over), and the held block becomes a
+ * spare at its last release. One thread holds nothing, so its one block is refilled in place.
+ *
  * A pipe (stdin, a FIFO) cannot seek, so it keeps what it has read since the last commit (the
  * replay buffer): in memory up to REPLAY_MEM_MAX bytes, then in an unlinked temporary file
  * ($TMPDIR, else /tmp). A rollback then re-reads those lines from the buffer before reading the
@@ -45,6 +51,14 @@ typedef struct {
     FILE *spill;                   /* past that, all of them (mem is then empty) */
 } replay_buf;
 
+/* A regular file's read block; refs: holds lent out (a held block is not refilled). */
+typedef struct file_block {
+    struct file_block *next;       /* the spare list */
+    int refs;
+    size_t cap;
+    char data[];
+} file_block;
+
 typedef struct {
     FILE *in;
     const char *path;
@@ -53,8 +67,10 @@ typedef struct {
     int64_t pipe_pos;              /* a pipe: bytes read from it so far */
     int64_t line_no;               /* lines read (the last line's number) */
     replay_buf rb;
-    char *blk;                     /* a regular file: the block; bytes [pos, fill) are unread */
-    size_t blk_cap, pos, fill;
+    file_block *blk;               /* a regular file: the block; bytes [pos, fill) are unread */
+    char *data;                    /* blk->data (the line loop's one load) */
+    size_t pos, fill;
+    file_block *spare;             /* blocks of BLOCK_BYTES no longer held, for reuse */
     char *line[FILE_BATCH];        /* one buffer per record of a batch (records point into them) */
     size_t cap[FILE_BATCH];
 } file_src;
@@ -151,25 +167,54 @@ static int file_open(input_source *s, char *err, size_t errlen) {
     return 0;
 }
 
-/* Moves the unread bytes to the block's start (growing it when they fill it) and reads more.
- * 0 if it read something, 1 at the end of the file (or a read error: it ends the input the same
- * way), -1 out of memory. */
+/* A block of at least cap bytes: a spare if one fits (reused: its pages are already touched),
+ * else a new one. NULL: out of memory. */
+static file_block *block_get(file_src *f, size_t cap) {
+    if (f->spare && cap <= BLOCK_BYTES) {
+        file_block *b = f->spare;
+        f->spare = b->next;
+        return b;
+    }
+    file_block *b = malloc(sizeof *b + cap);
+    if (b) *b = (file_block){.cap = cap};
+    return b;
+}
+
+/* A block that is no longer the reader's: kept as a spare once no hold is left (a grown one
+ * is freed), else left to its holders (the last release puts it back). */
+static void block_put(file_src *f, file_block *b) {
+    if (!b || b->refs) return;
+    if (b->cap > BLOCK_BYTES) {
+        free(b);
+        return;
+    }
+    b->next = f->spare;
+    f->spare = b;
+}
+
+/* Moves the unread bytes to the start of the block (another one when this one is held, a larger
+ * one when they fill it) and reads more. 0 if it read something, 1 at the end of the file (or a
+ * read error: it ends the input the same way), -1 out of memory. */
 static int block_refill(file_src *f, char *err, size_t errlen) {
-    size_t left = f->fill - f->pos;
-    if (left && f->pos) memmove(f->blk, f->blk + f->pos, left);
-    f->pos = 0;
-    f->fill = left;
-    if (f->fill == f->blk_cap) {
-        size_t cap = f->blk_cap ? 2 * f->blk_cap : BLOCK_BYTES;
-        char *b = realloc(f->blk, cap);
-        if (!b) {
+    size_t left = f->fill - f->pos, cap = BLOCK_BYTES;
+    while (cap <= left) cap *= 2;
+    file_block *b = f->blk;
+    if (!b || b->refs || b->cap < cap) {
+        file_block *nb = block_get(f, cap);
+        if (!nb) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        f->blk = b;
-        f->blk_cap = cap;
+        if (left) memcpy(nb->data, b->data + f->pos, left);
+        block_put(f, b);
+        f->blk = b = nb;
+        f->data = b->data;
+    } else if (left && f->pos) {
+        memmove(b->data, b->data + f->pos, left);
     }
-    size_t got = fread(f->blk + f->fill, 1, f->blk_cap - f->fill, f->in);
+    f->pos = 0;
+    f->fill = left;
+    size_t got = fread(b->data + f->fill, 1, b->cap - f->fill, f->in);
     f->fill += got;
     return got ? 0 : 1;
 }
@@ -179,7 +224,7 @@ static int block_refill(file_src *f, char *err, size_t errlen) {
  * of the file, -2 on out of memory. */
 static ssize_t block_next_line(file_src *f, bool batch_empty, const char **line, char *err, size_t errlen) {
     for (;;) {
-        const char *p = f->blk + f->pos, *nl = f->pos < f->fill ? memchr(p, '\n', f->fill - f->pos) : NULL;
+        const char *p = f->data + f->pos, *nl = f->pos < f->fill ? memchr(p, '\n', f->fill - f->pos) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - p) + 1;
             f->pos += n;
@@ -191,7 +236,7 @@ static ssize_t block_next_line(file_src *f, bool batch_empty, const char **line,
         if (rc < 0) return -2;
         if (rc == 1) { /* the end: a last line without its newline, if any */
             size_t n = f->fill - f->pos;
-            *line = f->blk + f->pos;
+            *line = f->data + f->pos;
             f->pos = f->fill;
             return n ? (ssize_t)n : -1;
         }
@@ -269,6 +314,20 @@ static bool file_ready(input_source *s) {
     return poll(&pf, 1, 0) > 0;
 }
 
+/* The block of the last poll's records (a pipe's lines are in per-record buffers: not lent). */
+static void *file_hold(input_source *s) {
+    file_src *f = s->ctx;
+    if (!f->regular || !f->blk) return NULL;
+    f->blk->refs++;
+    return f->blk;
+}
+
+static void file_release(input_source *s, void *ref) {
+    file_src *f = s->ctx;
+    file_block *b = ref;
+    if (--b->refs == 0 && b != f->blk) block_put(f, b);
+}
+
 static bool file_backlogged(input_source *s, int part, int stream) {
     (void)s;
     (void)part;
@@ -283,6 +342,10 @@ static void file_close(input_source *s) {
     replay_reset(&f->rb, 0);
     buf_free(&f->rb.mem);
     free(f->blk);
+    for (file_block *b = f->spare, *nx; b; b = nx) {
+        nx = b->next;
+        free(b);
+    }
     for (int i = 0; i < FILE_BATCH; i++) free(f->line[i]);
     free(f);
     s->ctx = NULL;
@@ -299,6 +362,8 @@ const source_ops source_file_ops = {
     .seek = file_seek,
     .backlogged = file_backlogged,
     .ready = file_ready,
+    .hold = file_hold,
+    .release = file_release,
     .committed = file_committed,
     .close = file_close,
 };

@@ -35,7 +35,8 @@
  * The work goes through slots (SLOTS_PER_THREAD per thread), each a batch of up to
  * SLOT_RECORDS records, reused in any order (a slot is numbered seq when filled; one long step,
  * such as a row group's flush inside a write, ~100 ms, holds one slot and not the others):
- *   FREE -> (job thread) filled from the source (one copy per run of adjacent records)
+ *   FREE -> (job thread) filled from the source (records lent by it: a file's block, no copy;
+ *           else one copy per run of adjacent records)
  *        -> PARSE (any thread) each record parsed, its event made independent of the parser
  *        -> PARSED -> (job thread, slots in seq order, i.e. input order) job_decide per record:
  *           counters, max_future, the engine; then job_record_done (position, advance every
@@ -81,6 +82,9 @@
  * order takes one of its own). */
 #define ARENA_BLOCK ((size_t)16 << 10)
 
+/* A record the source lent (source_ops.hold): its val and name are the source's, not in buf. */
+#define SLOT_LENT SIZE_MAX
+
 typedef enum { SLOT_FREE = 0, SLOT_PARSE, SLOT_PARSED, SLOT_WRITE } slot_state;
 
 /* A bump allocator of blocks that never move: views taken into it stay valid until the reset. */
@@ -99,9 +103,11 @@ typedef struct {
     bool taken;                      /* a thread is parsing or writing it (mutex) */
     uint64_t seq;
     size_t n;
-    source_record rec[SLOT_RECORDS]; /* val and name point into buf once filled */
-    size_t val_off[SLOT_RECORDS], name_off[SLOT_RECORDS];
+    source_record rec[SLOT_RECORDS]; /* val and name point into buf once filled (or are lent) */
+    size_t val_off[SLOT_RECORDS], name_off[SLOT_RECORDS]; /* SLOT_LENT: lent by the source */
     buf_t buf;
+    void *hold[SLOT_RECORDS];        /* the source's holds on lent records (one per poll at most) */
+    size_t nhold;
     slot_arena arena;                /* parsed views that pointed into a parser (event_keep) */
     lake_line line[SLOT_RECORDS];
     bool write[SLOT_RECORDS];        /* job_decide's verdict */
@@ -158,6 +164,12 @@ static work_slot *slot_free(job_workers *ws) {
     return NULL;
 }
 
+/* Gives back the source's holds on the slot's records (job's thread: the source is one thread's). */
+static void slot_release(input_source *src, work_slot *sl) {
+    for (size_t i = 0; i < sl->nhold; i++) src->ops->release(src, sl->hold[i]);
+    sl->nhold = 0;
+}
+
 /* ---- the relocation arena ---- */
 
 static void arena_reset(slot_arena *a) {
@@ -204,25 +216,35 @@ static int view_keep(slot_arena *a, strview *v, uintptr_t lo, uintptr_t hi) {
     return 0;
 }
 
-/* Makes a parsed event independent of the parser that produced it, so that one parser per
- * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
- * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
- * to the slot's arena. 0 or -1 (out of memory). */
-/* event_keep names every view of an event: a new field in event or event_item (events.h)
- * stops the build here until it is added to the lists below. */
-_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
-static int event_keep(slot_arena *a, event *e, const char *rec, size_t len) {
-    uintptr_t lo = (uintptr_t)rec, hi = lo + len;
+/* The event's own views (not its items') that lie outside the record [lo, hi), into the arena.
+ * Apart from event_keep so that the compiler builds the array only for an event with a decoded
+ * string (inlined, it built it for every event: ~30 instructions each). */
+static int event_keep_views(slot_arena *a, event *e, uintptr_t lo, uintptr_t hi) {
     strview *v[] = {&e->event_id,   &e->user_id,  &e->session_id,   &e->store_id, &e->store_type,
                     &e->city,       &e->province, &e->device,       &e->product_id,
                     &e->product_name, &e->category, &e->order_id, &e->currency, &e->payment_method};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         if (view_keep(a, v[i], lo, hi)) return -1;
+    return 0;
+}
+
+/* Makes a parsed event independent of the parser that produced it, so that one parser per
+ * thread serves every record of a slot (a parser per record thrashed the caches: 256 x 16 KiB
+ * per slot). Views into the record stay; the rest (unescaped strings, the order's items) move
+ * to the slot's arena. decoded: the parser decoded a string (event_parser_decoded() > 0); if
+ * not, every view is in the record and the checks are skipped (they were ~200 instructions an
+ * event, docs/benchmarks.md): only an order's items move. 0 or -1 (out of memory). */
+/* event_keep names every view of an event: a new field in event or event_item (events.h)
+ * stops the build here until it is added to the lists in event_keep_views and below. */
+_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
+static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool decoded) {
+    uintptr_t lo = (uintptr_t)rec, hi = lo + len;
+    if (decoded && event_keep_views(a, e, lo, hi)) return -1;
     if (!e->n_items) return 0;
     event_item *it = arena_alloc(a, e->n_items * sizeof *it);
     if (!it) return -1;
     memcpy(it, e->items, e->n_items * sizeof *it);
-    for (size_t i = 0; i < e->n_items; i++)
+    for (size_t i = 0; decoded && i < e->n_items; i++)
         if (view_keep(a, &it[i].product_id, lo, hi) || view_keep(a, &it[i].product_name, lo, hi) ||
             view_keep(a, &it[i].category, lo, hi))
             return -1;
@@ -238,7 +260,8 @@ static int slot_parse(worker *w, work_slot *sl) {
         lake_input in = {.p = r->val, .n = r->len, .source = r->name, .position = r->offset, .ts_hint_us = r->ts_us};
         lake_line *l = &sl->line[i];
         lake_ingest_parse(w->ingest, &in, l);
-        if (l->kind == LAKE_LINE_EVENT && event_keep(&sl->arena, &l->ev, r->val, r->len))
+        if (l->kind == LAKE_LINE_EVENT &&
+            event_keep(&sl->arena, &l->ev, r->val, r->len, lake_ingest_decoded(w->ingest) > 0))
             return err_set(w->err, sizeof w->err, "out of memory"), -1;
     }
     return 0;
@@ -447,6 +470,7 @@ void workers_stop(pipeline_job *j) {
         storage_close(w->base);
     }
     for (int i = 0; ws->slots && i < ws->nslots; i++) {
+        slot_release(&j->src, &ws->slots[i]); /* the source closes after the workers */
         buf_free(&ws->slots[i].buf);
         arena_free(&ws->slots[i].arena);
     }
@@ -475,7 +499,7 @@ static bool workers_failed(job_workers *ws, pipeline_job *j) {
 /* The record's source name into the slot: a run of records of one name stores it once (by
  * content: the Kafka source rewrites one buffer for every message). */
 static int slot_add_name(work_slot *sl, size_t i, const char *name) {
-    if (i > 0 && !strcmp(sl->buf.data + sl->name_off[i - 1], name)) {
+    if (i > 0 && sl->name_off[i - 1] != SLOT_LENT && !strcmp(sl->buf.data + sl->name_off[i - 1], name)) {
         sl->name_off[i] = sl->name_off[i - 1];
         return 0;
     }
@@ -483,10 +507,23 @@ static int slot_add_name(work_slot *sl, size_t i, const char *name) {
     return buf_append(&sl->buf, name, strlen(name) + 1);
 }
 
-/* Copies one poll's records into the slot (the source's buffers are reused by its next poll).
- * Records that lie one after the other in one buffer (a file's block: each line then its
- * newline) are copied in one piece: one memcpy per run instead of one per record. */
-static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
+/* One poll's records into the slot: lent by the source when it can (a file's block: no copy;
+ * consecutive polls from one block keep one hold), else copied (the source's buffers are
+ * reused by its next poll). Copied records that lie one after the other in one buffer are
+ * copied in one piece: one memcpy per run instead of one per record. */
+static int slot_add(input_source *src, work_slot *sl, const source_record *rec, size_t got) {
+    void *h = got && src->ops->hold ? src->ops->hold(src) : NULL;
+    if (h) {
+        if (sl->nhold && sl->hold[sl->nhold - 1] == h)
+            src->ops->release(src, h);
+        else
+            sl->hold[sl->nhold++] = h;
+        for (size_t i = 0; i < got; i++, sl->n++) {
+            sl->rec[sl->n] = rec[i];
+            sl->val_off[sl->n] = sl->name_off[sl->n] = SLOT_LENT;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < got;) {
         uintptr_t lo = (uintptr_t)rec[i].val, hi = lo + rec[i].len;
         size_t k = i + 1;
@@ -512,6 +549,7 @@ static int slot_add(work_slot *sl, const source_record *rec, size_t got) {
  * ends, or --max-events is reached.
  * 0, or -1 (fatal, j->err). */
 static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
+    slot_release(&j->src, sl);
     sl->n = 0;
     buf_reset(&sl->buf);
     arena_reset(&sl->arena);
@@ -529,11 +567,12 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
         int pr = j->src.ops->poll(&j->src, rec, max, &got, j->err, sizeof j->err);
         if (pr < 0) return -1;
         j->now_us = time_now_us();
-        if (slot_add(sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
+        if (slot_add(&j->src, sl, rec, got)) return err_set(j->err, sizeof j->err, "out of memory"), -1;
         if (pr == 1) ws->src_end = true;
         if (got == 0) break;
     }
     for (size_t i = 0; i < sl->n; i++) {
+        if (sl->val_off[i] == SLOT_LENT) continue;
         sl->rec[i].val = sl->buf.data + sl->val_off[i];
         sl->rec[i].name = sl->buf.data + sl->name_off[i];
     }
@@ -704,6 +743,7 @@ void workers_abort(pipeline_job *j) {
     for (int i = 0; i < ws->nslots; i++) {
         ws->slots[i].state = SLOT_FREE;
         ws->slots[i].taken = false;
+        slot_release(&j->src, &ws->slots[i]); /* before the seek, which may reuse the blocks */
     }
     ws->decide_seq = ws->fill_seq;
     ws->in_flight = 0;

@@ -3,8 +3,9 @@ tables while the job's thread runs the engine in input order (src/pipeline/worke
 table of a run with N threads must hold exactly the rows of the one-thread run on the same input:
 DuckDB EXCEPT ALL both ways over every table of the lake (only `ingest_ts`, the wall clock of a
 rejected row, is left out), for N = 2, 3 and 0 (the cores available), with one epoch and with
-many commits (barriers), from a file and from a pipe, with escaped strings, after a storage error
-in a worker (rollback and retry), and after SIGKILLs and restarts."""
+many commits (barriers), from a file and from a pipe, with escaped strings, with lines longer
+than the file source's read block, after a storage error in a worker (rollback and retry), and
+after SIGKILLs and restarts."""
 import json
 import os
 import subprocess
@@ -156,6 +157,26 @@ def escaped_strings_equal_one_thread():
     assert con.execute(q.format(want)).fetchone()[0] == con.execute(q.format(soft)).fetchone()[0] > 0
 
 
+def long_lines_equal_one_thread():
+    """Lines longer than the file source's 1 MiB read block among ordinary ones: the block a
+    batch holds (the slots keep the source's block instead of copying it: source_ops.hold) is
+    never refilled; the reader goes on in another, growing it for a long line."""
+    src = os.path.join(TMP, "long.ndjson")
+    with open(SOFT) as f, open(src, "w") as out:
+        for i, line in enumerate(f):
+            out.write(line)
+            if i % 7000 == 3500:  # 1.5, 2.5, 3.5 and 4.5 MiB: rejected rows that keep their text
+                out.write('{"event_type":"page_view","pad":"' + "x" * ((i // 7000) * (1 << 20) + (3 << 19)) + '"}\n')
+    want = one_thread(src, "long_1")
+    con = duckdb.connect()
+    q = f"SELECT count(*) FROM read_parquet('{want}/rejected/**/*.parquet') WHERE octet_length(raw) > 1000000"
+    assert con.execute(q).fetchone()[0] == 4, "the long lines are not in the one-thread run"
+    for n in (2, 3):
+        got = os.path.join(TMP, f"long_{n}")
+        stream(src, got, "--threads", str(n), "--commit-interval", "50ms")
+        assert_same_lake(got, want)
+
+
 def worker_storage_error_is_retried():
     """The first two part files each worker creates under views/ fail: the epoch rolls back, is
     read again, and the tables equal the clean run's."""
@@ -219,6 +240,7 @@ case(n_threads_equal_one_thread)
 case(many_commits_equal_one_thread)
 case(escaped_strings_equal_one_thread)
 case(pipe_equal_one_thread)
+case(long_lines_equal_one_thread)
 case(worker_storage_error_is_retried)
 case(kill9_restart_is_exactly_once)
 case(threads_0_is_the_cores_available)
