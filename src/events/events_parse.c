@@ -35,12 +35,14 @@ static const char *const field_names[F_COUNT] = {
     "city", "province", "location", "device", "product_id", "product_name", "category", "price",
     "quantity", "order_id", "items", "total", "currency", "payment_method"};
 
-/* A top-level key as it appears quoted in a line ("event_id"), for the key guess (see
- * guess_key): its bytes padded to 16, a mask of the bytes that count, its length. */
+/* A top-level key as it appears quoted in a line ("event_id":), for the key guess (see
+ * guess_key): its bytes padded to 16, a mask of the bytes that count, its length, and whether
+ * the pattern ends with the ':' that follows the key (when key and colon fit in 16 bytes). */
 typedef struct {
     char pat[16];
     unsigned mask;
     int len;
+    bool colon;
 } key_pat;
 
 struct event_parser {
@@ -61,6 +63,10 @@ event_parser *event_parser_new(void) {
         memcpy(k->pat + 1, field_names[i], n);
         k->pat[n + 1] = '"';
         k->len = (int)n + 2;
+        if (k->len < 16) {
+            k->pat[k->len++] = ':';
+            k->colon = true;
+        }
         k->mask = k->len >= 16 ? 0xFFFFu : (1u << k->len) - 1;
     }
     memset(p->next, -1, sizeof p->next);
@@ -740,9 +746,10 @@ static int parse_field(pctx *c, event_parser *p, fields *f, int id) {
 /* Why guess keys: lines of one producer repeat their key order, and matching the key that
  * followed the previous one last time is one 16-byte compare, where reading the key as a string
  * and looking it up was a fifth of the parse. The guess must be the key's exact bytes with its
- * quotes (an escaped spelling of the same key falls back to the full path, which decodes it), so
- * it never changes what a line parses to. Returns the field id, or -1 (then c->s is unchanged). */
-static int guess_key(pctx *c, const event_parser *p, int prev) {
+ * quotes and, where it fits, the ':' right after (an escaped spelling of the same key, or a blank
+ * before the colon, falls back to the full path), so it never changes what a line parses to.
+ * Returns the field id and sets *colon when the ':' was taken too, or -1 (c->s unchanged). */
+static int guess_key(pctx *c, const event_parser *p, int prev, bool *colon) {
     int id = p->next[prev];
     if (id < 0 || c->end - c->s < 16) return -1;
     const key_pat *k = &p->keys[id];
@@ -754,6 +761,7 @@ static int guess_key(pctx *c, const event_parser *p, int prev) {
     if (memcmp(c->s, k->pat, (size_t)k->len)) return -1;
 #endif
     c->s += k->len;
+    *colon = k->colon;
     return id;
 }
 
@@ -769,14 +777,15 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
         int prev = F_COUNT;
         for (;;) {
             skip_ws(c);
-            int id = guess_key(c, p, prev);
+            bool colon = false;
+            int id = guess_key(c, p, prev, &colon);
             if (id < 0) {
                 strview k;
                 if (parse_string(c, &k)) return -1;
                 id = field_id(k.p, k.n);
                 if (id >= 0) p->next[prev] = (int8_t)id;
             }
-            if (expect(c, ':', "expected ':'")) return -1;
+            if (!colon && expect(c, ':', "expected ':'")) return -1;
             if (id >= 0) prev = id;
             if (id >= 0 ? parse_field(c, p, f, id) : skip_value(c)) return -1;
             skip_ws(c);
