@@ -816,12 +816,15 @@ static void quote_value(strview v, char *out, size_t n) {
 #define TS_MIN_US 946684800000000LL
 #define TS_MAX_US 4102444800000000LL
 
+/* The fields that are not strings (objects, arrays, numbers): "empty" does not apply to them. */
+#define NOT_STRING_MASK \
+    (1u << F_LOCATION | 1u << F_ITEMS | 1u << F_PRICE | 1u << F_QUANTITY | 1u << F_TOTAL)
+
 static int check_required(const fields *f, const int *ids, size_t n, char *reason, size_t rlen) {
     for (size_t i = 0; i < n; i++) {
         int id = ids[i];
         if (!(f->seen & (1u << id))) return fail(reason, rlen, "missing field %s", field_names[id]);
-        if (id != F_LOCATION && id != F_ITEMS && id != F_PRICE && id != F_QUANTITY && id != F_TOTAL &&
-            f->str[id].n == 0)
+        if (!(NOT_STRING_MASK & (1u << id)) && f->str[id].n == 0)
             return fail(reason, rlen, "empty %s", field_names[id]);
     }
     return 0;
