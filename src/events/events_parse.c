@@ -35,12 +35,14 @@ static const char *const field_names[F_COUNT] = {
     "city", "province", "location", "device", "product_id", "product_name", "category", "price",
     "quantity", "order_id", "items", "total", "currency", "payment_method"};
 
-/* A top-level key as it appears quoted in a line ("event_id"), for the key guess (see
- * guess_key): its bytes padded to 16, a mask of the bytes that count, its length. */
+/* A top-level key as it appears quoted in a line ("event_id":), for the key guess (see
+ * guess_key): its bytes padded to 16, a mask of the bytes that count, its length, and whether
+ * the pattern ends with the ':' that follows the key (when key and colon fit in 16 bytes). */
 typedef struct {
     char pat[16];
     unsigned mask;
     int len;
+    bool colon;
 } key_pat;
 
 struct event_parser {
@@ -62,6 +64,10 @@ event_parser *event_parser_new(void) {
         memcpy(k->pat + 1, field_names[i], n);
         k->pat[n + 1] = '"';
         k->len = (int)n + 2;
+        if (k->len < 16) {
+            k->pat[k->len++] = ':';
+            k->colon = true;
+        }
         k->mask = k->len >= 16 ? 0xFFFFu : (1u << k->len) - 1;
     }
     memset(p->next, -1, sizeof p->next);
@@ -123,8 +129,13 @@ static int fail(char *reason, size_t rlen, const char *fmt, ...) {
 
 /* ---- lexing ---- */
 
+/* Why the first test: every byte above ' ' is not whitespace, and the lines the stream reads have
+ * none between tokens, so one compare settles nearly every call (24 call sites, a tenth of the
+ * parser's instructions before). */
 static inline void skip_ws(pctx *c) {
-    while (c->s < c->end && (*c->s == ' ' || *c->s == '\t' || *c->s == '\n' || *c->s == '\r')) c->s++;
+    while (c->s < c->end && (unsigned char)*c->s <= ' ' &&
+           (*c->s == ' ' || *c->s == '\t' || *c->s == '\n' || *c->s == '\r'))
+        c->s++;
 }
 
 static int expect(pctx *c, char ch, const char *what) {
@@ -252,11 +263,11 @@ static int parse_string_slow(pctx *c, const char *begin, strview *out) {
     return 0;
 }
 
-/* Parses a string at c->s (which must be '"'). Fast path: plain ASCII/UTF-8 text without
- * escapes becomes a view into the line. */
-static int parse_string(pctx *c, strview *out) {
-    if (c->s >= c->end || *c->s != '"') return syntax_error(c, "expected string");
-    const char *begin = ++c->s;
+/* The rest of a string from c->s (begun at begin, just past the quote): scans to the next byte
+ * that needs a look and handles it (closing quote, escape, control character, UTF-8), and so on
+ * to the end of the string. Out of line: parse_string's 16-byte loop settles most strings, and
+ * keeping this body apart keeps that loop's call cheap. */
+static __attribute__((noinline)) int parse_string_rest(pctx *c, const char *begin, strview *out) {
     for (;;) {
 #ifdef __SSE2__
         /* 16 bytes at a time where the line has them (hand-written: JSON strings are a fifth of
@@ -311,6 +322,38 @@ static int parse_string(pctx *c, strview *out) {
         if (!n) return syntax_error(c, "invalid UTF-8");
         c->s += n;
     }
+}
+
+/* Parses a string at c->s (which must be '"'). Fast path: plain ASCII/UTF-8 text without
+ * escapes becomes a view into the line. Why this split: a string whose first flagged byte in
+ * 16-byte steps is its closing quote (nearly every one: ids, names, keys) is settled here in a
+ * few instructions; anything else goes on in parse_string_rest from where the scan stopped. */
+static inline int parse_string(pctx *c, strview *out) {
+    const char *s = c->s, *end = c->end;
+    if (s >= end || *s != '"') return syntax_error(c, "expected string");
+    const char *begin = ++s;
+#ifdef __SSE2__
+    while (end - s >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i f = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned m = (unsigned)_mm_movemask_epi8(f);
+        if (m) {
+            s += __builtin_ctz(m);
+            if (*s == '"') {
+                out->p = begin;
+                out->n = (size_t)(s - begin);
+                c->s = s + 1;
+                return 0;
+            }
+            break;
+        }
+        s += 16;
+    }
+#endif
+    c->s = s;
+    return parse_string_rest(c, begin, out);
 }
 
 static const double pow10_tab[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -562,8 +605,81 @@ static int parse_location(pctx *c, fields *f) {
     return 0;
 }
 
+/* What one element of items has given so far: the members seen (a bit each, in the order of
+ * item_names), quantity and unit_price as numbers; the strings go straight into the item. */
+typedef struct {
+    unsigned seen;
+    jnum q, up;
+} item_acc;
+
+static const char *const item_names[5] = {"product_id", "product_name", "category", "quantity", "unit_price"};
+
+/* One member of an item, its key k already read (with the ':'): a known member is parsed into
+ * it / a, anything else skipped. Mistyped or repeated members set *bad (a field error). */
+/* item_member and item_check are out of line: only orders have items, and inlined they cost
+ * the per-field loop of every line ~4M instructions per 200k lines (the compiler's register
+ * choices in event_parse; parse_rate callgrind). */
+static __attribute__((noinline)) int item_member(pctx *c, size_t idx, strview k, event_item *it, item_acc *a, bool *bad) {
+    int which = -1; /* constant-length compares, as in field_id */
+    if (k.n == 10 && !memcmp(k.p, "product_id", 10)) which = 0;
+    else if (k.n == 12 && !memcmp(k.p, "product_name", 12)) which = 1;
+    else if (k.n == 8 && !memcmp(k.p, "category", 8)) which = 2;
+    else if (k.n == 8 && !memcmp(k.p, "quantity", 8)) which = 3;
+    else if (k.n == 10 && !memcmp(k.p, "unit_price", 10)) which = 4;
+    if (which < 0) return skip_value(c);
+    char nm[40];
+    snprintf(nm, sizeof nm, "items[%zu].%.*s", idx, (int)k.n, k.p);
+    if (a->seen & (1u << which)) { field_error(c, "duplicate field %s", nm); *bad = true; }
+    a->seen |= 1u << which;
+    bool pres = false;
+    int before = c->bad_field;
+    int r;
+    if (which == 0) r = field_string(c, nm, &it->product_id, &pres, false);
+    else if (which == 1) r = field_string(c, nm, &it->product_name, &pres, false);
+    else if (which == 2) r = field_string(c, nm, &it->category, &pres, false);
+    else if (which == 3) r = field_number(c, nm, &a->q, &pres);
+    else r = field_number(c, nm, &a->up, &pres);
+    if (r) return -1;
+    if (c->bad_field != before) *bad = true;
+    return 0;
+}
+
+/* The rules for a well-formed item: every member present, the strings not empty, quantity in
+ * 1..1000000, unit_price >= 0 and within MONEY_MAX_CENTS. The first rule broken is the field
+ * error (and sets *bad); otherwise the item's numbers are set. */
+static __attribute__((noinline)) void item_check(pctx *c, size_t idx, event_item *it, const item_acc *a, bool *bad) {
+    for (int i = 0; i < 5; i++) {
+        if (!(a->seen & (1u << i))) {
+            field_error(c, "items[%zu]: missing field %s", idx, item_names[i]);
+            *bad = true;
+            return;
+        }
+    }
+    if (!it->product_id.n || !it->product_name.n || !it->category.n) {
+        field_error(c, "items[%zu]: empty product_id, product_name or category", idx);
+        *bad = true;
+        return;
+    }
+    const jnum *q = &a->q, *up = &a->up;
+    if (!q->is_int) {
+        field_error(c, "items[%zu]: quantity not an integer", idx);
+    } else if (q->i <= 0) {
+        field_error(c, "items[%zu]: quantity must be > 0", idx);
+    } else if (q->i > 1000000) {
+        field_error(c, "items[%zu]: quantity too large", idx);
+    } else if (up->d < 0 || (up->is_int && up->i < 0)) {
+        field_error(c, "items[%zu]: negative unit_price", idx);
+    } else if (to_cents(up, &it->unit_price_cents)) {
+        field_error(c, "items[%zu]: unit_price too large", idx);
+    } else {
+        it->quantity = (int32_t)q->i;
+        return;
+    }
+    *bad = true;
+}
+
 /* One element of items: an object with product_id, product_name, category, quantity,
- * unit_price. Missing or mistyped members are reported as field errors. */
+ * unit_price. Missing or mistyped members are reported as field errors (syntax errors: -1). */
 static int parse_item(pctx *c, size_t idx, event_item *it, bool *bad) {
     skip_ws(c);
     if (c->s >= c->end) return syntax_error(c, "expected value");
@@ -574,8 +690,7 @@ static int parse_item(pctx *c, size_t idx, event_item *it, bool *bad) {
     }
     if (++c->depth > MAX_DEPTH) return syntax_error(c, "nesting too deep");
     c->s++;
-    unsigned seen = 0;
-    jnum q = {0}, up = {0};
+    item_acc a = {0};
     memset(it, 0, sizeof *it);
     skip_ws(c);
     if (c->s < c->end && *c->s == '}') {
@@ -585,30 +700,7 @@ static int parse_item(pctx *c, size_t idx, event_item *it, bool *bad) {
             strview k;
             skip_ws(c);
             if (parse_string(c, &k) || expect(c, ':', "expected ':'")) return -1;
-            int which = -1;
-            if (k.n == 10 && !memcmp(k.p, "product_id", 10)) which = 0;
-            else if (k.n == 12 && !memcmp(k.p, "product_name", 12)) which = 1;
-            else if (k.n == 8 && !memcmp(k.p, "category", 8)) which = 2;
-            else if (k.n == 8 && !memcmp(k.p, "quantity", 8)) which = 3;
-            else if (k.n == 10 && !memcmp(k.p, "unit_price", 10)) which = 4;
-            if (which >= 0) {
-                char nm[40];
-                snprintf(nm, sizeof nm, "items[%zu].%.*s", idx, (int)k.n, k.p);
-                if (seen & (1u << which)) { field_error(c, "duplicate field %s", nm); *bad = true; }
-                seen |= 1u << which;
-                bool pres = false;
-                int before = c->bad_field;
-                int r;
-                if (which == 0) r = field_string(c, nm, &it->product_id, &pres, false);
-                else if (which == 1) r = field_string(c, nm, &it->product_name, &pres, false);
-                else if (which == 2) r = field_string(c, nm, &it->category, &pres, false);
-                else if (which == 3) r = field_number(c, nm, &q, &pres);
-                else r = field_number(c, nm, &up, &pres);
-                if (r) return -1;
-                if (c->bad_field != before) *bad = true;
-            } else if (skip_value(c)) {
-                return -1;
-            }
+            if (item_member(c, idx, k, it, &a, bad)) return -1;
             skip_ws(c);
             if (c->s < c->end && *c->s == ',') { c->s++; continue; }
             if (c->s < c->end && *c->s == '}') { c->s++; break; }
@@ -616,35 +708,7 @@ static int parse_item(pctx *c, size_t idx, event_item *it, bool *bad) {
         }
     }
     c->depth--;
-    if (*bad) return 0;
-    static const char *const names[5] = {"product_id", "product_name", "category", "quantity", "unit_price"};
-    for (int i = 0; i < 5; i++) {
-        if (!(seen & (1u << i))) {
-            field_error(c, "items[%zu]: missing field %s", idx, names[i]);
-            *bad = true;
-            return 0;
-        }
-    }
-    if (!it->product_id.n || !it->product_name.n || !it->category.n) {
-        field_error(c, "items[%zu]: empty product_id, product_name or category", idx);
-        *bad = true;
-        return 0;
-    }
-    if (!q.is_int) {
-        field_error(c, "items[%zu]: quantity not an integer", idx);
-    } else if (q.i <= 0) {
-        field_error(c, "items[%zu]: quantity must be > 0", idx);
-    } else if (q.i > 1000000) {
-        field_error(c, "items[%zu]: quantity too large", idx);
-    } else if (up.d < 0 || (up.is_int && up.i < 0)) {
-        field_error(c, "items[%zu]: negative unit_price", idx);
-    } else if (to_cents(&up, &it->unit_price_cents)) {
-        field_error(c, "items[%zu]: unit_price too large", idx);
-    } else {
-        it->quantity = (int32_t)q.i;
-        return 0;
-    }
-    *bad = true;
+    if (!*bad) item_check(c, idx, it, &a, bad);
     return 0;
 }
 
@@ -704,9 +768,10 @@ static int parse_field(pctx *c, event_parser *p, fields *f, int id) {
 /* Why guess keys: lines of one producer repeat their key order, and matching the key that
  * followed the previous one last time is one 16-byte compare, where reading the key as a string
  * and looking it up was a fifth of the parse. The guess must be the key's exact bytes with its
- * quotes (an escaped spelling of the same key falls back to the full path, which decodes it), so
- * it never changes what a line parses to. Returns the field id, or -1 (then c->s is unchanged). */
-static int guess_key(pctx *c, const event_parser *p, int prev) {
+ * quotes and, where it fits, the ':' right after (an escaped spelling of the same key, or a blank
+ * before the colon, falls back to the full path), so it never changes what a line parses to.
+ * Returns the field id and sets *colon when the ':' was taken too, or -1 (c->s unchanged). */
+static int guess_key(pctx *c, const event_parser *p, int prev, bool *colon) {
     int id = p->next[prev];
     if (id < 0 || c->end - c->s < 16) return -1;
     const key_pat *k = &p->keys[id];
@@ -718,6 +783,7 @@ static int guess_key(pctx *c, const event_parser *p, int prev) {
     if (memcmp(c->s, k->pat, (size_t)k->len)) return -1;
 #endif
     c->s += k->len;
+    *colon = k->colon;
     return id;
 }
 
@@ -733,14 +799,15 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
         int prev = F_COUNT;
         for (;;) {
             skip_ws(c);
-            int id = guess_key(c, p, prev);
+            bool colon = false;
+            int id = guess_key(c, p, prev, &colon);
             if (id < 0) {
                 strview k;
                 if (parse_string(c, &k)) return -1;
                 id = field_id(k.p, k.n);
                 if (id >= 0) p->next[prev] = (int8_t)id;
             }
-            if (expect(c, ':', "expected ':'")) return -1;
+            if (!colon && expect(c, ':', "expected ':'")) return -1;
             if (id >= 0) prev = id;
             if (id >= 0 ? parse_field(c, p, f, id) : skip_value(c)) return -1;
             skip_ws(c);
@@ -771,12 +838,15 @@ static void quote_value(strview v, char *out, size_t n) {
 #define TS_MIN_US 946684800000000LL
 #define TS_MAX_US 4102444800000000LL
 
+/* The fields that are not strings (objects, arrays, numbers): "empty" does not apply to them. */
+#define NOT_STRING_MASK \
+    (1u << F_LOCATION | 1u << F_ITEMS | 1u << F_PRICE | 1u << F_QUANTITY | 1u << F_TOTAL)
+
 static int check_required(const fields *f, const int *ids, size_t n, char *reason, size_t rlen) {
     for (size_t i = 0; i < n; i++) {
         int id = ids[i];
         if (!(f->seen & (1u << id))) return fail(reason, rlen, "missing field %s", field_names[id]);
-        if (id != F_LOCATION && id != F_ITEMS && id != F_PRICE && id != F_QUANTITY && id != F_TOTAL &&
-            f->str[id].n == 0)
+        if (!(NOT_STRING_MASK & (1u << id)) && f->str[id].n == 0)
             return fail(reason, rlen, "empty %s", field_names[id]);
     }
     return 0;

@@ -46,7 +46,13 @@ static int put_varint(pq_text *t, uint64_t v) {
     static inline void NAME##_pack8(uint8_t *o, const T *v, int bw) { (void)o, (void)v, (void)bw; }
 #endif
 
-/* Bit-packs cnt values (cnt a multiple of 8, or the final padded group) LSB first. */
+/* Bit-packs cnt values (cnt a multiple of 8, or the final padded group) LSB first.
+ * NAME: runs of >= 8 equal values become RLE runs (one is left in the bit-packed group when the
+ * group's alignment would cut it below 8), the rest bit-packed groups. NAME_next8 finds, from
+ * the start of a run at i, where the next run of >= 8 begins (n: none). Why not value by value:
+ * dictionary indices rarely repeat, and a run of 8 must cover both ends of any 7-value window,
+ * so one unequal pair (v[t+6], v[t+7]) rules out 7 starts at once (value by value, this scan was
+ * 1.7% of `ecom stream`'s instructions). */
 #define DEFINE_RLE_ENCODE(NAME, T)                                                             \
     DEFINE_PACK8(NAME, T)                                                                      \
     static int NAME##_pack(pq_text *out, const T *v, size_t cnt, int bw) {                     \
@@ -80,28 +86,41 @@ static int put_varint(pq_text *t, uint64_t v) {
             if (pq_text_byte(out, (uint8_t)(x >> (8 * b)))) return -1;                         \
         return 0;                                                                              \
     }                                                                                          \
+    static size_t NAME##_next8(const T *v, size_t i, size_t n) {                               \
+        size_t t = i;                                                                          \
+        while (t + 8 <= n) {                                                                   \
+            if (v[t + 7] != v[t + 6]) {                                                        \
+                t += 7;                                                                        \
+                continue;                                                                      \
+            }                                                                                  \
+            size_t k = t + 6;                                                                  \
+            while (k > t && v[k - 1] == v[t + 7]) k--;                                         \
+            if (k > t) {                                                                       \
+                t = k;                                                                         \
+                continue;                                                                      \
+            }                                                                                  \
+            while (t > i && v[t - 1] == v[t]) t--;                                             \
+            return t;                                                                          \
+        }                                                                                      \
+        return n;                                                                              \
+    }                                                                                          \
     static int NAME(pq_text *out, const T *v, size_t n, int bw) {                              \
         size_t i = 0, lit = 0;                                                                 \
-        while (i < n) {                                                                        \
-            size_t j = i + 1;                                                                  \
+        while ((i = NAME##_next8(v, i, n)) < n) {                                              \
+            size_t j = i + 8;                                                                  \
             while (j < n && v[j] == v[i]) j++;                                                 \
-            size_t run = j - i;                                                                \
-            if (run >= 8) {                                                                    \
-                size_t pend = i - lit;                                                         \
-                if (pend % 8) {                                                                \
-                    size_t k = 8 - pend % 8;                                                   \
-                    if (run - k < 8) {                                                         \
-                        i = j;                                                                 \
-                        continue;                                                              \
-                    }                                                                          \
-                    i += k;                                                                    \
+            size_t run = j - i, pend = i - lit;                                                \
+            if (pend % 8) {                                                                    \
+                size_t k = 8 - pend % 8;                                                       \
+                if (run - k < 8) {                                                             \
+                    i = j;                                                                     \
+                    continue;                                                                  \
                 }                                                                              \
-                if (i > lit && NAME##_pack(out, v + lit, i - lit, bw)) return -1;              \
-                if (NAME##_run(out, v[i], j - i, bw)) return -1;                               \
-                lit = i = j;                                                                   \
-            } else {                                                                           \
-                i = j;                                                                         \
+                i += k;                                                                        \
             }                                                                                  \
+            if (i > lit && NAME##_pack(out, v + lit, i - lit, bw)) return -1;                  \
+            if (NAME##_run(out, v[i], j - i, bw)) return -1;                                   \
+            lit = i = j;                                                                       \
         }                                                                                      \
         if (n > lit && NAME##_pack(out, v + lit, n - lit, bw)) return -1;                      \
         return 0;                                                                              \

@@ -33,11 +33,14 @@ void time_civil_from_days(int64_t z, int *y, int *m, int *d) {
     *d = dd;
 }
 
-static int digits(const char *s, int n, int *out) {
+/* Inlined at each call so that n is a constant and the loop unrolls (every event's timestamp
+ * passes here: the loop as a call was a third of time_parse_rfc3339's instructions). */
+static inline __attribute__((always_inline)) int digits(const char *s, int n, int *out) {
     int v = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        v = v * 10 + (s[i] - '0');
+        unsigned dg = (unsigned)((unsigned char)s[i] - '0');
+        if (dg > 9) return -1;
+        v = v * 10 + (int)dg;
     }
     *out = v;
     return 0;
@@ -65,11 +68,10 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *us) {
         i = 19;
         if (s[i] == '.') {
             i++;
+            static const int64_t scale[6] = {100000, 10000, 1000, 100, 10, 1};
             int nd = 0;
-            int64_t scale = 100000;
             while (i < len && s[i] >= '0' && s[i] <= '9') {
-                if (nd < 6) frac += (s[i] - '0') * scale;
-                scale /= 10;
+                if (nd < 6) frac += (s[i] - '0') * scale[nd];
                 nd++;
                 i++;
             }

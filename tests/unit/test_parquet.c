@@ -51,6 +51,33 @@ static void test_rle(check_state *st) {
     CHECK(pq_rle_decode(enc, sizeof enc, 3, out, 8, 5) != 0);
 }
 
+/* Where the encoder puts RLE runs (bytes pinned from the value-by-value encoder this one
+ * replaced, width 3): a run of >= 8 becomes an RLE run once the bit-packed values before it fill
+ * whole groups of 8; a run the alignment would cut below 8 stays bit-packed, as does a run of 7. */
+static void test_rle_runs(check_state *st) {
+    CHECK_STATE(st);
+    static const struct {
+        uint32_t v[25];
+        size_t n;
+        uint8_t enc[10];
+        size_t len;
+    } cases[] = {
+        {{1, 2, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4}, 13, {0x05, 0xD1, 0xDA, 0xB6, 0x6D, 0x4B, 0x00}, 7},
+        {{1, 2, 3, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5}, 16, {0x03, 0xD1, 0xDA, 0xB6, 0x10, 0x05}, 6},
+        {{7, 7, 7, 7, 7, 7, 7, 7}, 8, {0x10, 0x07}, 2},
+        {{1, 2, 3, 4, 5, 6, 0, 7, 7, 7, 7, 7, 7, 7}, 14, {0x05, 0xD1, 0x58, 0xE3, 0xFF, 0xFF, 0x03}, 7},
+        {{1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 6}, 25,
+         {0x03, 0x89, 0xA4, 0x6D, 0x20, 0x03, 0x03, 0x06, 0x00, 0x00}, 10},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        pq_text t = {0};
+        CHECK(pq_rle_encode(&t, cases[c].v, cases[c].n, 3) == 0);
+        CHECK_INTEQ(t.len, cases[c].len);
+        CHECK(t.len == cases[c].len && memcmp(t.data, cases[c].enc, t.len) == 0);
+        pq_text_free(&t);
+    }
+}
+
 /* Builds the test schema: flat types, a struct, a list of structs. */
 static pq_schema *make_schema(void) {
     char err[128];
@@ -703,6 +730,7 @@ static void test_decimal_binary(check_state *st) {
 int main(void) {
     check_state st = {0};
     RUN(&st, test_rle);
+    RUN(&st, test_rle_runs);
     RUN(&st, test_roundtrip);
     RUN(&st, test_rowgroups_and_fallback);
     RUN(&st, test_dictionary_states);
