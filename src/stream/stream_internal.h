@@ -92,6 +92,10 @@ typedef struct {
 int st_arena_dup(st_arena *a, strview s, strview *out);
 void st_arena_free(st_arena *a);
 
+/* A zeroed block for a hash table's slots, in huge pages from 2 MiB on (stream_tab.c says why).
+ * Freed with free(); NULL on OOM. */
+void *st_table_alloc(size_t bytes);
+
 /* ---- index table: open addressing over indexes into a caller's entry array ----
  * A slot is (hash >> 32) << 32 | (index + 1); 0 is empty. hashes[i] keeps entry i's full hash
  * so the table can grow without calling back. No deletion: tables are dropped whole. */
@@ -213,8 +217,12 @@ static inline uint64_t st_id_hash(st_id id) {
     return h;
 }
 /* Starts loading the slot where id's probe begins: the engine issues it before hashing the
- * event's content, so that the table's cache miss overlaps with that work. */
-static inline void st_dedup_prefetch(const st_dedup *d, st_id id) {
+ * event's content, so that the table's cache miss overlaps with that work.
+ * ST_PREFETCH_FN: GCC 12 takes a function whose only effect is __builtin_prefetch for pure and,
+ * when it is not inlined early (this one was too big for it), deletes the call as dead code;
+ * the prefetch was missing from the binary. Inlining it always keeps the prefetch. */
+#define ST_PREFETCH_FN static inline __attribute__((always_inline)) void
+ST_PREFETCH_FN st_dedup_prefetch(const st_dedup *d, st_id id) {
     if (d->ix.mask) __builtin_prefetch(&d->ix.slots[(uint32_t)st_id_hash(id) & d->ix.mask]);
 }
 /* The current entries become the base of the next checkpoint piece (mark, reused cleared). */
@@ -293,7 +301,7 @@ typedef struct {
 uint64_t st_pair_hash(strview user, strview product);
 /* Starts loading the slot where the pair of hash h would be: the engine issues it before the
  * event's other work so that the table's cache miss overlaps with it. */
-static inline void st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
+ST_PREFETCH_FN st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
     if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)h & (t->cap - 1)]);
 }
 /* Finds or (create) adds the pair, whose hash is h = st_pair_hash(user, product); *created
@@ -338,6 +346,7 @@ typedef struct {
     int64_t viewed, carted, purchased;
 } st_closed;
 
+enum { ST_PF_MAX = 64 }; /* longest event_id kept by a prefetch hint (a UUID is 36) */
 typedef struct {
     bool assigned, touched, idle;
     int64_t last_active_us;  /* processing time; INT64_MIN = set at next advance */
@@ -357,6 +366,11 @@ typedef struct {
     st_corr *corr;           /* pending corrections, increasing j */
     uint32_t n_corr, cap_corr;
     st_pairtab pairs;
+    /* The id of the next event as hinted (stream_engine_prefetch_id): its bytes and packed
+     * id, used by the next stream_engine_process_from when its event_id is these bytes. */
+    uint32_t pf_n;           /* 0: no hint */
+    char pf_key[ST_PF_MAX];
+    st_id pf_id;
     /* The checkpoint chain (stream_ckpt.c): checksum of the last piece written or restored
      * (0: none, so no delta can follow) and the number of deltas since its full checkpoint. */
     uint64_t ck_prev;

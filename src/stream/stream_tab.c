@@ -48,6 +48,22 @@ void st_arena_free(st_arena *a) {
 
 /* ---- index table ---- */
 
+/* A zeroed array of bytes for a hash table's slots. One of 2 MiB or more is 2 MiB-aligned and
+ * advised into transparent huge pages: every lookup lands on a random slot, and with 4 KiB
+ * pages each one was a TLB miss as well as a cache miss (in this VM a nested page walk; it also
+ * stalled the prefetch meant to hide the miss). Freed with free(); NULL on OOM. */
+void *st_table_alloc(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return calloc(1, bytes);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, plain pages */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
+
 void st_itab_free(st_itab *t) {
     free(t->slots);
     free(t->hashes);
@@ -57,7 +73,7 @@ void st_itab_free(st_itab *t) {
 /* Grows the slot array to twice its size (min 16) and re-inserts every entry from hashes[]. */
 static int itab_grow(st_itab *t) {
     uint32_t cap = t->mask ? (t->mask + 1) * 2 : 16;
-    uint64_t *s = calloc(cap, sizeof *s);
+    uint64_t *s = st_table_alloc((size_t)cap * sizeof *s);
     if (!s) return -1;
     for (uint32_t i = 0; i < t->n; i++) {
         uint64_t h = t->hashes[i];
@@ -328,7 +344,7 @@ static int dedup_reindex(st_dedup *d, uint32_t n) {
     if (sl && d->ix.mask + 1 >= cap) {
         cap = d->ix.mask + 1;
         memset(sl, 0, (size_t)cap * sizeof *sl);
-    } else if (!(sl = calloc(cap, sizeof *sl))) {
+    } else if (!(sl = st_table_alloc((size_t)cap * sizeof *sl))) {
         return -1;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -402,7 +418,7 @@ uint64_t st_pair_hash(strview u, strview p) {
 }
 
 /* A pool block with cap bytes of room; the largest ones are 2 MiB-aligned in huge pages (pairs
- * are reached at random, see slots_alloc). Freed with free(). */
+ * are reached at random, see st_table_alloc). Freed with free(). */
 static st_pool_block *pool_block_alloc(size_t cap) {
     size_t bytes = sizeof(st_pool_block) + cap, huge = (size_t)2 << 20;
     st_pool_block *b = NULL;
@@ -465,20 +481,8 @@ static void pair_release(st_pairtab *t, st_pair *p) {
     t->free[c - 1] = f;
 }
 
-/* A zeroed slot array. One of 2 MiB or more is 2 MiB-aligned and advised into transparent
- * huge pages: every lookup lands on a random slot of a table of tens of MiB, and with 4 KiB
- * pages each one was a TLB miss as well as a cache miss (the page walk also stalled the
- * prefetch meant to hide the miss). Freed with free(). */
 static st_pslot *slots_alloc(uint32_t cap) {
-    size_t bytes = (size_t)cap * sizeof(st_pslot), huge = (size_t)2 << 20;
-    if (bytes < huge) return calloc(cap, sizeof(st_pslot));
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes)) return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, plain pages */
-#endif
-    memset(p, 0, bytes);
-    return p;
+    return st_table_alloc((size_t)cap * sizeof(st_pslot));
 }
 
 /* Rehashes into cap slots (a power of two). */
