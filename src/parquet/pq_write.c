@@ -64,6 +64,28 @@ typedef struct {
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
 
+/* A group (pq_write_group): consecutive flat leaves whose values usually come together. Each
+ * distinct row of values seen (a record: its cells' bytes in keys) keeps the dictionary entry of
+ * each leaf for the row group it was last seen in (gen: the writer's flushed row groups then). */
+enum { GROUP_MAX = 4, GROUP_RECS = 4096, GROUP_KEY_MAX = 1024, GROUP_PROBES = 16, GROUP_NONE = UINT32_MAX };
+typedef struct {
+    uint64_t h;                  /* hash of the row (for resizing) */
+    uint32_t off;                /* the record's cells, PLAIN encoded, at keys.data + off */
+    int gen;                     /* row group (w->nrg) that ent belongs to */
+    uint32_t ent[PQ_GROUP_LEAVES]; /* leaf -> dictionary entry, GROUP_NONE when not LIVE */
+} grec;
+
+typedef struct {
+    int first, n, nkey;          /* leaves [first, first + n); the first nkey cells are hashed */
+    uint8_t vs[PQ_GROUP_LEAVES]; /* leaf -> value size, 0 for a string */
+    bool off;                    /* the records filled up: plain appends from now on */
+    uint64_t *tab;               /* slots: (hash high 32 bits) << 32 | (record + 1); 0 = empty */
+    int bits;
+    grec *recs;
+    size_t nrec, cap_rec;
+    pq_text keys;
+} wgroup;
+
 typedef struct {
     int64_t num_values, tus, tcs, data_off, dict_off;
     bool dict;
@@ -95,6 +117,8 @@ struct pq_writer {
     void *zc;
     pq_text page, comp, chunk;
     uint64_t hdr_bytes;   /* page header bytes of the chunk being flushed */
+    wgroup groups[GROUP_MAX];
+    int ngroups;
 };
 
 static size_t val_size(int phys) {
@@ -187,6 +211,11 @@ void pq_writer_free(pq_writer *w) {
     pq_text_free(&w->page);
     pq_text_free(&w->comp);
     pq_text_free(&w->chunk);
+    for (int i = 0; i < w->ngroups; i++) {
+        free(w->groups[i].tab);
+        free(w->groups[i].recs);
+        pq_text_free(&w->groups[i].keys);
+    }
     free(w);
 }
 
@@ -692,6 +721,181 @@ int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
     return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, -1, err, errlen) : -1;
+}
+
+/* ---------- groups of leaves (pq_write_group) ---------- */
+
+/* Group of leaves [first, first + n) whose first nkey cells are hashed, made on its first call:
+ * the leaves must be required and flat, and dictionary-encodable (not BOOLEAN). NULL with err set
+ * when they do not qualify, when first already starts another group, or when the writer has
+ * GROUP_MAX groups. */
+static wgroup *group_of(pq_writer *w, int first, int n, int nkey, char *err, size_t errlen) {
+    for (int i = 0; i < w->ngroups; i++)
+        if (w->groups[i].first == first && w->groups[i].n == n && w->groups[i].nkey == nkey) return &w->groups[i];
+    bool ok = n >= 1 && n <= PQ_GROUP_LEAVES && nkey >= 1 && nkey <= n && first >= 0 && first <= w->ncols - n &&
+              w->ngroups < GROUP_MAX;
+    for (int i = 0; ok && i < w->ngroups; i++) ok = w->groups[i].first != first;
+    for (int i = first; ok && i < first + n; i++) {
+        const wcol *c = &w->cols[i];
+        ok = !c->max_def && !c->max_rep && (c->phys == PQ_PHYS_BYTE_ARRAY || val_size(c->phys) >= 4);
+    }
+    if (!ok) {
+        pq_seterr(err, errlen, "leaves %d..%d: not a group (required flat non-boolean leaves, one group per first "
+                  "leaf, at most %d groups)", first, first + n - 1, GROUP_MAX);
+        return NULL;
+    }
+    wgroup *g = &w->groups[w->ngroups++];
+    memset(g, 0, sizeof *g);
+    g->first = first;
+    g->n = n;
+    g->nkey = nkey;
+    for (int i = 0; i < n; i++) g->vs[i] = (uint8_t)val_size(w->cols[first + i].phys);
+    return g;
+}
+
+/* Cell i's bytes: a string's (v->n of them, never NULL), else one value of g->vs[i] bytes. */
+static inline const char *cell_bytes(const pq_bytes *v) { return v->n ? v->p : ""; }
+
+static inline uint64_t group_hash(const wgroup *g, const pq_bytes *v) {
+    uint64_t h = 0;
+    for (int i = 0; i < g->nkey; i++) {
+        uint64_t x = g->vs[i] ? mix64(g->vs[i] == 8 ? load8(v[i].p) : load_short(v[i].p, g->vs[i]))
+                              : hash_bytes(cell_bytes(&v[i]), v[i].n);
+        h = (h ^ x) * 0x9E3779B97F4A7C15ULL;
+    }
+    return h ^ h >> 29;
+}
+
+/* Whether record r holds the row v: its cells are stored PLAIN encoded, one after the other. */
+static inline bool group_rec_is(const wgroup *g, const grec *r, const pq_bytes *v) {
+    const char *k = g->keys.data + r->off;
+    for (int i = 0; i < g->n; i++) {
+        uint32_t kl = g->vs[i];
+        if (!kl) {
+            memcpy(&kl, k, 4);
+            if (kl != v[i].n || !bytes_eq(k + 4, cell_bytes(&v[i]), kl)) return false;
+            k += 4;
+        } else if (kl == 8 ? load8(k) != load8(v[i].p) : load_short(k, kl) != load_short(v[i].p, kl)) {
+            return false;
+        }
+        k += kl;
+    }
+    return true;
+}
+
+/* Makes g's slot table 2^nbits slots and re-inserts every record. */
+static int group_resize(wgroup *g, int nbits) {
+    size_t ncap = (size_t)1 << nbits;
+    uint64_t *nt = calloc(ncap, sizeof *nt);
+    if (!nt) return -1;
+    for (size_t k = 0; k < g->nrec; k++) {
+        size_t q = (size_t)(g->recs[k].h >> (64 - nbits));
+        while (nt[q]) q = (q + 1) & (ncap - 1);
+        nt[q] = ((g->recs[k].h >> 32) << 32) | (uint32_t)(k + 1);
+    }
+    free(g->tab);
+    g->tab = nt;
+    g->bits = nbits;
+    return 0;
+}
+
+/* Stores row v (hash h) as a new record in slot s of g. Returns it, or NULL: out of memory
+ * (*oom), or the row is longer than GROUP_KEY_MAX (then written value by value, not remembered). */
+static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool *oom) {
+    size_t len = 0;
+    for (int i = 0; i < g->n; i++) len += g->vs[i] ? g->vs[i] : 4 + (size_t)v[i].n;
+    if (len > GROUP_KEY_MAX) return NULL;
+    if ((*oom = grow((void **)&g->recs, &g->cap_rec, g->nrec + 1, sizeof *g->recs) ||
+                pq_text_reserve(&g->keys, len)))
+        return NULL;
+    grec *r = &g->recs[g->nrec];
+    r->off = (uint32_t)g->keys.len;
+    r->h = h;
+    r->gen = -1;
+    char *o = g->keys.data + g->keys.len;
+    for (int i = 0; i < g->n; i++) {
+        uint32_t vl = g->vs[i];
+        if (!vl) {
+            vl = v[i].n;
+            memcpy(o, &vl, 4);
+            o += 4;
+        }
+        if (vl) memcpy(o, v[i].p, vl);
+        o += vl;
+    }
+    g->keys.len += len;
+    g->tab[s] = (h >> 32 << 32) | (uint32_t)(g->nrec + 1);
+    g->nrec++;
+    if (g->nrec * 2 > ((size_t)1 << g->bits) && (*oom = group_resize(g, g->bits + 1) != 0)) return NULL;
+    return &g->recs[g->nrec - 1];
+}
+
+/* The record of row v in g, added if new. NULL when the row is not remembered (see group_add; a
+ * row GROUP_PROBES slots from its home, whose key cells collide with many others'; and once
+ * GROUP_RECS rows are, g turns off: a group of many distinct rows would only cost a hash more per
+ * row) or on out of memory (*oom). Hot path, hand-written: the open addressing of dict_entry_h,
+ * over whole rows. */
+static grec *group_find(wgroup *g, const pq_bytes *v, bool *oom) {
+    *oom = false;
+    if (!g->bits && (*oom = group_resize(g, 6) != 0)) return NULL;
+    uint64_t h = group_hash(g, v), slot;
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t m = ((size_t)1 << g->bits) - 1, s = (size_t)(h >> (64 - g->bits));
+    for (int probes = 0; (slot = g->tab[s]); probes++) {
+        grec *r = &g->recs[(uint32_t)slot - 1];
+        if ((uint32_t)(slot >> 32) == tag && group_rec_is(g, r, v)) return r;
+        if (probes == GROUP_PROBES) return NULL;
+        s = (s + 1) & m;
+    }
+    if (g->nrec >= GROUP_RECS) {
+        g->off = true;
+        return NULL;
+    }
+    return group_add(g, v, h, s, oom);
+}
+
+/* Appends a value to a LIVE column by its dictionary entry e, known from a group's record: what
+ * flat_put and col_put do for a required flat column whose lookup finds e. b: its plain size. */
+static inline int col_put_entry(pq_writer *w, wcol *c, uint32_t e, uint64_t b) {
+    if ((c->n >= c->cap_lv && reserve_levels(c, 1)) ||
+        (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)))
+        return -1;
+    c->n++;
+    c->rows++;
+    c->idx[c->nv++] = e;
+    c->bytes += b;
+    w->buffered += b;
+    return 0;
+}
+
+/* Each leaf takes its value by the record's entry when the record was seen in this row group
+ * (entries are valid while the column's dictionary is LIVE: it only grows until the flush, which
+ * counts w->nrg up), else by col_put, whose entry the record then keeps. */
+int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen) {
+    wgroup *g = group_of(w, first_leaf, n, nkey, err, errlen);
+    if (!g) return -1;
+    bool oom = false;
+    grec *r = g->off ? NULL : group_find(g, v, &oom);
+    if (oom) goto oom;
+    bool seen = r && r->gen == w->nrg;
+    wcol *c = &w->cols[first_leaf];
+    for (int i = 0; i < n; i++, c++) {
+        uint32_t vl = g->vs[i] ? 0 : v[i].n;
+        if (seen && r->ent[i] != GROUP_NONE && c->dstate == DICT_LIVE) {
+            if (col_put_entry(w, c, r->ent[i], g->vs[i] ? g->vs[i] : 4 + (uint64_t)vl)) goto oom;
+            continue;
+        }
+        if (c->n >= c->cap_lv && reserve_levels(c, 1)) goto oom;
+        c->n++;
+        c->rows++;
+        if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, NULL, -1)) goto oom;
+        if (r) r->ent[i] = c->dstate == DICT_LIVE ? c->idx[c->nv - 1] : GROUP_NONE;
+    }
+    if (r) r->gen = w->nrg;
+    return 0;
+oom:
+    pq_seterr(err, errlen, "out of memory");
+    return -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
