@@ -201,7 +201,8 @@ int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, cha
  * is leaf first_leaf + i's value, the bytes for a string, else .p points to one value of the
  * leaf's C type (.n unused). The first nkey (1..n) values are hashed: they should tell rows apart
  * (a product's id). The leaves must be required, with no repeated ancestor, not BOOLEAN; a writer
- * takes up to 4 groups, each named by its first leaf and always called with the same n and nkey.
+ * takes up to 4 groups, which do not overlap, each named by its first leaf and always called with
+ * the same n and nkey.
  * The writer remembers up to 4096 distinct rows of a group with their dictionary entries, so a row
  * seen before costs one hash and one compare instead of a lookup per leaf. The file is the same as
  * that of n single appends. */

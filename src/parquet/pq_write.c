@@ -727,21 +727,22 @@ int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* Group of leaves [first, first + n) whose first nkey cells are hashed, made on its first call:
  * the leaves must be required and flat, and dictionary-encodable (not BOOLEAN). NULL with err set
- * when they do not qualify, when first already starts another group, or when the writer has
- * GROUP_MAX groups. */
+ * when they do not qualify, when they overlap another group, or when the writer has GROUP_MAX
+ * groups. */
 static wgroup *group_of(pq_writer *w, int first, int n, int nkey, char *err, size_t errlen) {
     for (int i = 0; i < w->ngroups; i++)
         if (w->groups[i].first == first && w->groups[i].n == n && w->groups[i].nkey == nkey) return &w->groups[i];
     bool ok = n >= 1 && n <= PQ_GROUP_LEAVES && nkey >= 1 && nkey <= n && first >= 0 && first <= w->ncols - n &&
               w->ngroups < GROUP_MAX;
-    for (int i = 0; ok && i < w->ngroups; i++) ok = w->groups[i].first != first;
+    for (int i = 0; ok && i < w->ngroups; i++) /* groups do not overlap */
+        ok = first + n <= w->groups[i].first || first >= w->groups[i].first + w->groups[i].n;
     for (int i = first; ok && i < first + n; i++) {
         const wcol *c = &w->cols[i];
         ok = !c->max_def && !c->max_rep && (c->phys == PQ_PHYS_BYTE_ARRAY || val_size(c->phys) >= 4);
     }
     if (!ok) {
-        pq_seterr(err, errlen, "leaves %d..%d: not a group (required flat non-boolean leaves, one group per first "
-                  "leaf, at most %d groups)", first, first + n - 1, GROUP_MAX);
+        pq_seterr(err, errlen, "leaves %d..%d: not a group (required flat non-boolean leaves, not in another "
+                  "group, at most %d groups)", first, first + n - 1, GROUP_MAX);
         return NULL;
     }
     wgroup *g = &w->groups[w->ngroups++];

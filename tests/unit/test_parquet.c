@@ -612,6 +612,71 @@ static void test_write_str_id(check_state *st) {
     check_variant_same_bytes(st, write_numbered, 0, -1);
 }
 
+/* One file of the test below: rows written leaf by leaf, or as three groups (pq_write_group): a
+ * catalogue (300 keys, one row in 11 with another name, price and place), rows that are all
+ * distinct (the group stops remembering after 4096; its string column outgrows the live
+ * dictionary), and 4500 long keys cycling (their dictionary passes dict_max_bytes and turns PLAIN
+ * while the group still remembers rows), over several row groups. */
+static int write_grouped(bool group, membuf *mb, char *err, size_t errlen) {
+    pq_schema *s = pq_schema_new();
+    static const char *const names[] = {"key", "name", "price", "lat", "uniq", "qty", "long", "tag"};
+    static const pq_kind kinds[] = {PQ_STRING, PQ_STRING, PQ_INT64, PQ_DOUBLE, PQ_STRING, PQ_INT32, PQ_STRING, PQ_STRING};
+    for (int i = 0; i < 8; i++) pq_schema_add(s, -1, names[i], kinds[i], false, err, errlen);
+    pq_schema_add(s, -1, "opt", PQ_STRING, true, err, errlen);
+    pq_write_opts o = {.codec = PQ_ZSTD, .dict_max_bytes = 60000, .row_group_bytes = 400000};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
+    pq_schema_free(s);
+    if (!w) return -1;
+    char kb[32], nb[64], ub[32], lb[64];
+    int rc = 0;
+    for (int i = 0; i < 60000; i++) {
+        int k = (i * 7) % 300, drift = i % 11 == 0;
+        int64_t price = drift ? k * 3 : k * 100;
+        double lat = drift ? -1.5 : k / 8.0;
+        int32_t qty = i % 5;
+        pq_bytes v[8] = {{kb, (uint32_t)snprintf(kb, sizeof kb, "K%d", k)},
+                         {nb, (uint32_t)snprintf(nb, sizeof nb, "name of %d", drift ? k + 1 : k)},
+                         {(const char *)&price, 0},
+                         {(const char *)&lat, 0},
+                         {ub, (uint32_t)snprintf(ub, sizeof ub, "id-%d", i)},
+                         {(const char *)&qty, 0},
+                         {lb, (uint32_t)snprintf(lb, sizeof lb, "a long key number %d", i % 4500)},
+                         {i % 3 ? "" : "t", i % 3 ? 0 : 1}};
+        if (group) {
+            rc |= pq_write_group(w, 0, 4, 1, v, err, errlen);
+            rc |= pq_write_group(w, 4, 2, 2, v + 4, err, errlen);
+            rc |= pq_write_group(w, 6, 2, 1, v + 6, err, errlen);
+        } else {
+            for (int l = 0; l < 8; l++) {
+                if (kinds[l] == PQ_STRING) rc |= pq_write_str(w, l, v[l].p, v[l].n, err, errlen);
+                else if (kinds[l] == PQ_INT64) rc |= pq_write_i64(w, l, price, err, errlen);
+                else if (kinds[l] == PQ_DOUBLE) rc |= pq_write_f64(w, l, lat, err, errlen);
+                else rc |= pq_write_i32(w, l, qty, err, errlen);
+            }
+        }
+        rc |= pq_write_null(w, 8, err, errlen);
+        rc |= pq_writer_end_rows(w, 1, err, errlen);
+    }
+    if (group) { /* an optional leaf, another size or key count for a first leaf, leaves past the end: refused */
+        pq_bytes x[2] = {{"x", 1}, {"y", 1}};
+        rc |= pq_write_group(w, 7, 2, 1, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 0, 3, 1, x, err, errlen) != -1 || pq_write_group(w, 0, 4, 2, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 8, 1, 1, x, err, errlen) != -1 || pq_write_group(w, 9, 1, 1, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 1, 1, 0, x, err, errlen) != -1 || pq_write_group(w, 1, 1, 2, x, err, errlen) != -1;
+    }
+    rc |= pq_writer_close(w, err, errlen);
+    pq_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* pq_write_group (a row's leaves appended by remembered dictionary entries) writes the very same
+ * bytes as the single appends: rows that break the pattern, a group that stops remembering,
+ * dictionaries that turn PLAIN inside a group, several row groups (entries remembered in one are
+ * stale in the next). */
+static void test_write_group(check_state *st) {
+    check_variant_same_bytes(st, write_grouped, 1, 6);
+}
+
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
  * PQ_DECIMAL with precision/scale, PQ_BINARY), values come back exact (unscaled int64, every
  * byte), JSON prints the decimal exactly, describe names DECIMAL(18,2); bad precisions and a
@@ -709,6 +774,7 @@ int main(void) {
     RUN(&st, test_dense_ids);
     RUN(&st, test_decimal_binary);
     RUN(&st, test_write_after);
+    RUN(&st, test_write_group);
     RUN(&st, test_write_str_id);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
