@@ -65,13 +65,15 @@ typedef struct {
 } wcol;
 
 /* A group (pq_write_group): consecutive flat leaves whose values usually come together. Each
- * distinct row of values seen (a record: its cells' bytes in keys) keeps the dictionary entry of
- * each leaf for the row group it was last seen in (gen: the writer's flushed row groups then). */
+ * distinct row of values seen (a record) keeps the dictionary entry of each leaf for the row group
+ * it was last seen in (gen: the writer's flushed row groups then). A record is this header and
+ * then the row's cells, PLAIN encoded (len bytes, padded to 8), in one arena: a lookup touches the
+ * slot and one place (the header and the cells were two cache misses apart). */
 enum { GROUP_MAX = 4, GROUP_RECS = 4096, GROUP_KEY_MAX = 1024, GROUP_PROBES = 16, GROUP_NONE = UINT32_MAX };
 typedef struct {
     uint64_t h;                  /* hash of the row (for resizing) */
-    uint32_t off;                /* the record's cells, PLAIN encoded, at keys.data + off */
     int gen;                     /* row group (w->nrg) that ent belongs to */
+    uint32_t len;                /* bytes of cells after the header */
     uint32_t ent[PQ_GROUP_LEAVES]; /* leaf -> dictionary entry, GROUP_NONE when not LIVE */
 } grec;
 
@@ -79,11 +81,10 @@ typedef struct {
     int first, n, nkey;          /* leaves [first, first + n); the first nkey cells are hashed */
     uint8_t vs[PQ_GROUP_LEAVES]; /* leaf -> value size, 0 for a string */
     bool off;                    /* the records filled up: plain appends from now on */
-    uint64_t *tab;               /* slots: (hash high 32 bits) << 32 | (record + 1); 0 = empty */
+    uint64_t *tab;               /* slots: (hash high 32 bits) << 32 | (record's offset / 8 + 1); 0 = empty */
     int bits;
-    grec *recs;
-    size_t nrec, cap_rec;
-    pq_text keys;
+    pq_text recs;                /* the records, 8-byte aligned */
+    size_t nrec;
 } wgroup;
 
 typedef struct {
@@ -213,8 +214,7 @@ void pq_writer_free(pq_writer *w) {
     pq_text_free(&w->chunk);
     for (int i = 0; i < w->ngroups; i++) {
         free(w->groups[i].tab);
-        free(w->groups[i].recs);
-        pq_text_free(&w->groups[i].keys);
+        pq_text_free(&w->groups[i].recs);
     }
     free(w);
 }
@@ -769,7 +769,7 @@ static inline uint64_t group_hash(const wgroup *g, const pq_bytes *v) {
 
 /* Whether record r holds the row v: its cells are stored PLAIN encoded, one after the other. */
 static inline bool group_rec_is(const wgroup *g, const grec *r, const pq_bytes *v) {
-    const char *k = g->keys.data + r->off;
+    const char *k = (const char *)(r + 1);
     for (int i = 0; i < g->n; i++) {
         uint32_t kl = g->vs[i];
         if (!kl) {
@@ -784,15 +784,19 @@ static inline bool group_rec_is(const wgroup *g, const grec *r, const pq_bytes *
     return true;
 }
 
+/* Bytes of a record whose cells take len bytes. */
+static inline size_t group_rec_size(size_t len) { return sizeof(grec) + ((len + 7) & ~(size_t)7); }
+
 /* Makes g's slot table 2^nbits slots and re-inserts every record. */
 static int group_resize(wgroup *g, int nbits) {
     size_t ncap = (size_t)1 << nbits;
     uint64_t *nt = calloc(ncap, sizeof *nt);
     if (!nt) return -1;
-    for (size_t k = 0; k < g->nrec; k++) {
-        size_t q = (size_t)(g->recs[k].h >> (64 - nbits));
+    for (size_t o = 0; o < g->recs.len; o += group_rec_size(((const grec *)(g->recs.data + o))->len)) {
+        uint64_t h = ((const grec *)(g->recs.data + o))->h;
+        size_t q = (size_t)(h >> (64 - nbits));
         while (nt[q]) q = (q + 1) & (ncap - 1);
-        nt[q] = ((g->recs[k].h >> 32) << 32) | (uint32_t)(k + 1);
+        nt[q] = ((h >> 32) << 32) | (uint32_t)(o / 8 + 1);
     }
     free(g->tab);
     g->tab = nt;
@@ -806,14 +810,14 @@ static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool 
     size_t len = 0;
     for (int i = 0; i < g->n; i++) len += g->vs[i] ? g->vs[i] : 4 + (size_t)v[i].n;
     if (len > GROUP_KEY_MAX) return NULL;
-    if ((*oom = grow((void **)&g->recs, &g->cap_rec, g->nrec + 1, sizeof *g->recs) ||
-                pq_text_reserve(&g->keys, len)))
-        return NULL;
-    grec *r = &g->recs[g->nrec];
-    r->off = (uint32_t)g->keys.len;
+    size_t at = g->recs.len, size = group_rec_size(len);
+    if ((*oom = pq_text_reserve(&g->recs, size) != 0)) return NULL;
+    grec *r = (grec *)(g->recs.data + at);
+    memset(r, 0, size);
     r->h = h;
     r->gen = -1;
-    char *o = g->keys.data + g->keys.len;
+    r->len = (uint32_t)len;
+    char *o = (char *)(r + 1);
     for (int i = 0; i < g->n; i++) {
         uint32_t vl = g->vs[i];
         if (!vl) {
@@ -824,11 +828,11 @@ static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool 
         if (vl) memcpy(o, v[i].p, vl);
         o += vl;
     }
-    g->keys.len += len;
-    g->tab[s] = (h >> 32 << 32) | (uint32_t)(g->nrec + 1);
+    g->recs.len += size;
+    g->tab[s] = (h >> 32 << 32) | (uint32_t)(at / 8 + 1);
     g->nrec++;
     if (g->nrec * 2 > ((size_t)1 << g->bits) && (*oom = group_resize(g, g->bits + 1) != 0)) return NULL;
-    return &g->recs[g->nrec - 1];
+    return r;
 }
 
 /* The record of row v in g, added if new. NULL when the row is not remembered (see group_add; a
@@ -843,7 +847,7 @@ static grec *group_find(wgroup *g, const pq_bytes *v, bool *oom) {
     uint32_t tag = (uint32_t)(h >> 32);
     size_t m = ((size_t)1 << g->bits) - 1, s = (size_t)(h >> (64 - g->bits));
     for (int probes = 0; (slot = g->tab[s]); probes++) {
-        grec *r = &g->recs[(uint32_t)slot - 1];
+        grec *r = (grec *)(g->recs.data + ((size_t)(uint32_t)slot - 1) * 8);
         if ((uint32_t)(slot >> 32) == tag && group_rec_is(g, r, v)) return r;
         if (probes == GROUP_PROBES) return NULL;
         s = (s + 1) & m;
@@ -855,23 +859,34 @@ static grec *group_find(wgroup *g, const pq_bytes *v, bool *oom) {
     return group_add(g, v, h, s, oom);
 }
 
-/* Appends a value to a LIVE column by its dictionary entry e, known from a group's record: what
- * flat_put and col_put do for a required flat column whose lookup finds e. b: its plain size. */
-static inline int col_put_entry(pq_writer *w, wcol *c, uint32_t e, uint64_t b) {
-    if ((c->n >= c->cap_lv && reserve_levels(c, 1)) ||
-        (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)))
-        return -1;
+/* Leaf i of a group's row v, the way that is not pq_write_group's fast path: by the record's
+ * entry once the column's buffers have grown, or by col_put (the record r, when there is one,
+ * then keeps the entry found, GROUP_NONE when the column is not LIVE). Kept out of line so
+ * that the fast path stays a few instructions per leaf. */
+static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *g, grec *r, bool seen,
+                                                     const pq_bytes *v, int i) {
+    wcol *c = &w->cols[g->first + i];
+    uint32_t vl = g->vs[i] ? 0 : v[i].n;
+    if (reserve_levels(c, 1)) return -1;
     c->n++;
     c->rows++;
-    c->idx[c->nv++] = e;
-    c->bytes += b;
-    w->buffered += b;
+    if (seen && r->ent[i] != GROUP_NONE && c->dstate == DICT_LIVE) {
+        if (grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
+        c->idx[c->nv++] = r->ent[i];
+        uint64_t b = g->vs[i] ? g->vs[i] : 4 + (uint64_t)vl;
+        c->bytes += b;
+        w->buffered += b;
+        return 0;
+    }
+    if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, NULL, -1)) return -1;
+    if (r) r->ent[i] = c->dstate == DICT_LIVE ? c->idx[c->nv - 1] : GROUP_NONE;
     return 0;
 }
 
 /* Each leaf takes its value by the record's entry when the record was seen in this row group
  * (entries are valid while the column's dictionary is LIVE: it only grows until the flush, which
- * counts w->nrg up), else by col_put, whose entry the record then keeps. */
+ * counts w->nrg up) and its buffers have room: what flat_put and col_put do for a required flat
+ * column whose lookup finds that entry. Any other leaf goes through group_put_leaf. */
 int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen) {
     wgroup *g = group_of(w, first_leaf, n, nkey, err, errlen);
     if (!g) return -1;
@@ -880,18 +895,21 @@ int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes
     if (oom) goto oom;
     bool seen = r && r->gen == w->nrg;
     wcol *c = &w->cols[first_leaf];
+    uint64_t added = 0;
     for (int i = 0; i < n; i++, c++) {
-        uint32_t vl = g->vs[i] ? 0 : v[i].n;
-        if (seen && r->ent[i] != GROUP_NONE && c->dstate == DICT_LIVE) {
-            if (col_put_entry(w, c, r->ent[i], g->vs[i] ? g->vs[i] : 4 + (uint64_t)vl)) goto oom;
+        uint32_t e = seen ? r->ent[i] : GROUP_NONE;
+        if (e == GROUP_NONE || c->dstate != DICT_LIVE || c->n >= c->cap_lv || c->nv >= c->cap_idx) {
+            if (group_put_leaf(w, g, r, seen, v, i)) goto oom;
             continue;
         }
-        if (c->n >= c->cap_lv && reserve_levels(c, 1)) goto oom;
         c->n++;
         c->rows++;
-        if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, NULL, -1)) goto oom;
-        if (r) r->ent[i] = c->dstate == DICT_LIVE ? c->idx[c->nv - 1] : GROUP_NONE;
+        c->idx[c->nv++] = e;
+        uint64_t b = g->vs[i] ? g->vs[i] : 4 + (uint64_t)v[i].n;
+        c->bytes += b;
+        added += b;
     }
+    w->buffered += added;
     if (r) r->gen = w->nrg;
     return 0;
 oom:
