@@ -185,11 +185,6 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
  * i64: INT64/TIMESTAMP/DECIMAL; f64: DOUBLE), else -1. pq_write_null appends a null (-1 for a
  * required column). */
 int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, size_t errlen);
-/* pq_write_str / i64 / f64 for a value that usually follows from the value of key_leaf in the
- * same row (a product's name from its id): the writer tries the dictionary entry that came with
- * the key's last time before it hashes. Same result as the plain call; write key_leaf first in
- * the row. */
-int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen);
 /* pq_write_str for a string the caller has already numbered: id (0 <= id < PQ_STR_IDS) stands
  * for exactly these bytes in every call on this leaf (an enum of the value: an event type).
  * The writer then finds its dictionary entry by the id instead of hashing; the file is the same
@@ -208,8 +203,6 @@ int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, cha
  * that of n single appends. */
 enum { PQ_GROUP_LEAVES = 8 };
 int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen);
-int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen);
-int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen);
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen);
 int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen);
 int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen);

@@ -11,10 +11,9 @@
  * back into PLAIN values (fixed-width values in a typed array, strings PLAIN encoded in an arena,
  * so that a page of them is a slice of it) and the
  * column continues PLAIN; a string column given up as nearly all distinct has its pages
- * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key
- * column of the same row whose value usually determines it (a product's name by its id): the entry that came
- * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
- * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
+ * compressed as dense (pq_compress). pq_write_group appends a row's values of several leaves
+ * at once by the dictionary entries that the same row had before (wgroup). At flush each column
+ * chunk is encoded at once: pages are cut at row
  * boundaries near page_bytes, each page compressed, and the chunk goes out through the
  * caller's write callback in one call. The footer is Thrift compact, written by hand
  * (pq_thrift.c).
@@ -57,8 +56,6 @@ typedef struct {
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
     size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
-    uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
-    size_t cap_fol;
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
@@ -189,7 +186,6 @@ static void col_free(wcol *c) {
     free(c->tab);
     free(c->doff);
     free(c->hs);
-    free(c->fol);
 }
 
 void pq_writer_free(pq_writer *w) {
@@ -477,44 +473,20 @@ static inline bool entry_is(const wcol *c, size_t e, const char *vp, uint32_t vl
     return dl == vl && bytes_eq(dp + 4, vp, vl);
 }
 
-/* The guess for a value of c that follows key column k (pq_write_str_after): the entry that
- * came with k's entry of this row last time, if its bytes are the value's. *ke gets k's entry,
- * or -1 when k has none in this row (not live, not written yet). Returns the entry or -1. */
-static inline int64_t dict_guess(const wcol *c, const wcol *k, const char *vp, uint32_t vl, int64_t *ke) {
-    *ke = -1;
-    if (k->dstate != DICT_LIVE || k->rows != c->rows || !k->nv) return -1;
-    uint32_t e = k->idx[k->nv - 1];
-    *ke = e;
-    uint32_t g = e < c->cap_fol ? c->fol[e] : 0;
-    return g && g <= c->nd && entry_is(c, g - 1, vp, vl) ? (int64_t)g - 1 : -1;
-}
-
-/* Remembers that entry e of c came with key entry ke (see dict_guess). */
-static int guess_learn(wcol *c, int64_t ke, int64_t e) {
-    size_t at = (size_t)ke, old = c->cap_fol;
-    if (at >= old) {
-        if (grow((void **)&c->fol, &c->cap_fol, at + 1, sizeof *c->fol)) return -1;
-        memset(c->fol + old, 0, (c->cap_fol - old) * sizeof *c->fol);
-    }
-    c->fol[at] = (uint32_t)e + 1;
-    return 0;
-}
-
 /* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
  * column stores the value's dictionary index (found by the caller's id cid when there is one and
- * it was seen in this dictionary, else by a guess from key, else by dict_entry); when the dictionary fills up (DICT_FULL) the
- * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
+ * it was seen in this dictionary, else by dict_entry); when the dictionary fills up (DICT_FULL)
+ * the column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
  * so far become PLAIN values. Inlined into each append (the per-value path of a streaming
  * writer: calls were a third of its instructions). */
 static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                         uint32_t vl, const wcol *key, int cid) {
+                                                         uint32_t vl, int cid) {
     if (c->dstate == DICT_LIVE) {
         if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
-        int64_t ke = -1, e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
-        if (e < 0 && key) e = dict_guess(c, key, vp, vl, &ke);
+        int64_t e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
         if (e < 0) {
             e = dict_entry(w, c, vp, vl, c->nv);
-            if (e == -1 || (e >= 0 && ke >= 0 && guess_learn(c, ke, e))) return -1;
+            if (e == -1) return -1;
             if (e >= 0 && cid >= 0) c->ids[cid] = (uint32_t)e + 1;
         }
         if (e >= 0) c->idx[c->nv] = (uint32_t)e;
@@ -615,7 +587,7 @@ static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* One row of a flat column: level entry (if any) and value (unless null). */
 static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                          uint32_t vl, bool ok, const wcol *key, int cid,
+                                                          uint32_t vl, bool ok, int cid,
                                                           char *err, size_t errlen) {
     if (!ok && c->max_def == 0) {
         pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
@@ -629,7 +601,7 @@ static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c,
     }
     c->n++;
     c->rows++;
-    if (ok && col_put(w, c, phys, vp, vl, key, cid)) goto oom;
+    if (ok && col_put(w, c, phys, vp, vl, cid)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
@@ -647,7 +619,7 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
     for (size_t i = 0; i < n; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, -1, err, errlen)) return -1;
+        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], -1, err, errlen)) return -1;
     }
     return 0;
 }
@@ -659,7 +631,7 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
         pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, -1, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, -1, err, errlen);
 }
 
 int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen) {
@@ -669,58 +641,35 @@ int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, cha
         pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or id %d out of range", leaf, id);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, id, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, id, err, errlen);
 }
 
-int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen) {
+/* The fixed-width single-value appends share this check of the column's physical type. */
+static inline int flat_fixed(pq_writer *w, int leaf, int phys, const void *v, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
     if (!c) return -1;
-    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX || key_leaf < 0 || key_leaf >= w->ncols) {
-        pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or no key leaf %d", leaf, key_leaf);
+    if (c->phys != phys) {
+        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type", leaf);
         return -1;
     }
-    const wcol *k = &w->cols[key_leaf];
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, -1, err,
-                    errlen);
-}
-
-/* The fixed-width single-value appends share this check of the column's physical type (key_leaf:
- * as for pq_write_str_after, -1 for none). */
-static inline int flat_fixed(pq_writer *w, int leaf, int key_leaf, int phys, const void *v, char *err,
-                             size_t errlen) {
-    wcol *c = flat_col(w, leaf, err, errlen);
-    if (!c) return -1;
-    if (c->phys != phys || key_leaf >= w->ncols) {
-        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type, or no key leaf %d", leaf, key_leaf);
-        return -1;
-    }
-    const wcol *k = key_leaf >= 0 && !w->cols[key_leaf].max_rep ? &w->cols[key_leaf] : NULL;
-    return flat_put(w, c, phys, v, 0, true, k, -1, err, errlen);
+    return flat_put(w, c, phys, v, 0, true, -1, err, errlen);
 }
 
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_INT32, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_INT32, &v, err, errlen);
 }
 
 int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_INT64, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_INT64, &v, err, errlen);
 }
 
 int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_DOUBLE, &v, err, errlen);
-}
-
-int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_INT64, &v, err, errlen);
-}
-
-int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
 }
 
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
-    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, -1, err, errlen) : -1;
+    return c ? flat_put(w, c, c->phys, NULL, 0, false, -1, err, errlen) : -1;
 }
 
 /* ---------- groups of leaves (pq_write_group) ---------- */
@@ -878,7 +827,7 @@ static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *
         w->buffered += b;
         return 0;
     }
-    if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, NULL, -1)) return -1;
+    if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, -1)) return -1;
     if (r) r->ent[i] = c->dstate == DICT_LIVE ? c->idx[c->nv - 1] : GROUP_NONE;
     return 0;
 }
@@ -947,7 +896,7 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
     for (size_t i = 0; i < nvals; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (col_put(w, c, c->phys, vp, vl, NULL, -1)) goto oom;
+        if (col_put(w, c, c->phys, vp, vl, -1)) goto oom;
     }
     uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
     c->bytes += lb;
