@@ -98,16 +98,32 @@ static int put_sv(pq_writer *w, int *leaf, strview v, char *err, size_t errlen) 
     return pq_write_str(w, (*leaf)++, v.p, v.n, err, errlen);
 }
 
-/* A string that usually follows from the value of leaf key of the same row (pq_write_str_after). */
-static int put_after(pq_writer *w, int *leaf, int key, strview v, char *err, size_t errlen) {
-    return pq_write_str_after(w, (*leaf)++, key, v.p, v.n, err, errlen);
-}
-
 /* A string of a closed set, numbered by id (its index in the set, -1 when it is not in it): the
  * writer finds its dictionary entry by the number instead of hashing (pq_write_str_id). */
 static int put_known(pq_writer *w, int *leaf, int id, strview v, char *err, size_t errlen) {
     int l = (*leaf)++;
     return id >= 0 ? pq_write_str_id(w, l, id, v.p, v.n, err, errlen) : pq_write_str(w, l, v.p, v.n, err, errlen);
+}
+
+static pq_bytes pqb(strview v) { return (pq_bytes){v.p, (uint32_t)v.n}; }
+
+/* Where: store_id, store_type, city, province, location.lat, location.lon, as one group
+ * (pq_write_group) keyed by the first three (an online order's store is "online" whatever the
+ * city): the stores and the online cities are a few dozen distinct rows. */
+static int put_place(pq_writer *w, int *leaf, const event *e, char *err, size_t errlen) {
+    pq_bytes v[6] = {pqb(e->store_id), pqb(e->store_type), pqb(e->city), pqb(e->province), {(const char *)&e->lat, 0},
+                     {(const char *)&e->lon, 0}};
+    int l = *leaf;
+    *leaf += 6;
+    return pq_write_group(w, l, 6, 3, v, err, errlen);
+}
+
+/* What: product_id, product_name, category, price, as one group keyed by the id (a catalogue). */
+static int put_product(pq_writer *w, int *leaf, const event *e, char *err, size_t errlen) {
+    pq_bytes v[4] = {pqb(e->product_id), pqb(e->product_name), pqb(e->category), {(const char *)&e->price_cents, 0}};
+    int l = *leaf;
+    *leaf += 4;
+    return pq_write_group(w, l, 4, 1, v, err, errlen);
 }
 
 static int put_i64(pq_writer *w, int *leaf, int64_t v, char *err, size_t errlen) {
@@ -155,23 +171,13 @@ int lake_append_event(lake_table *t, const event *e, int64_t day, int64_t now_us
     rc |= put_i64(w, &l, e->ts_us, err, errlen);
     rc |= put_sv(w, &l, e->user_id, err, errlen);
     rc |= put_sv(w, &l, e->session_id, err, errlen);
-    rc |= put_sv(w, &l, e->store_id, err, errlen);
-    rc |= put_known(w, &l, event_store_type_id(e->store_type), e->store_type, err, errlen);
-    int city = l;
-    rc |= put_sv(w, &l, e->city, err, errlen);
-    rc |= put_after(w, &l, city, e->province, err, errlen); /* a city's province and place */
-    rc |= pq_write_f64_after(w, l++, city, e->lat, err, errlen);
-    rc |= pq_write_f64_after(w, l++, city, e->lon, err, errlen);
+    rc |= put_place(w, &l, e, err, errlen);
     if (e->device.n > 0)
         rc |= put_known(w, &l, event_device_id(e->device), e->device, err, errlen);
     else
         rc |= pq_write_null(w, l++, err, errlen);
     if (e->type != EV_PURCHASE) {
-        int pid = l;
-        rc |= put_sv(w, &l, e->product_id, err, errlen);
-        rc |= put_after(w, &l, pid, e->product_name, err, errlen); /* a product's name and category */
-        rc |= put_after(w, &l, pid, e->category, err, errlen);
-        rc |= pq_write_i64_after(w, l++, pid, e->price_cents, err, errlen);
+        rc |= put_product(w, &l, e, err, errlen);
         if (e->type != EV_PAGE_VIEW) rc |= pq_write_i32(w, l++, e->quantity, err, errlen);
     } else {
         rc |= put_sv(w, &l, e->order_id, err, errlen);

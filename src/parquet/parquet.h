@@ -185,19 +185,24 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
  * i64: INT64/TIMESTAMP/DECIMAL; f64: DOUBLE), else -1. pq_write_null appends a null (-1 for a
  * required column). */
 int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, size_t errlen);
-/* pq_write_str / i64 / f64 for a value that usually follows from the value of key_leaf in the
- * same row (a product's name from its id): the writer tries the dictionary entry that came with
- * the key's last time before it hashes. Same result as the plain call; write key_leaf first in
- * the row. */
-int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen);
 /* pq_write_str for a string the caller has already numbered: id (0 <= id < PQ_STR_IDS) stands
  * for exactly these bytes in every call on this leaf (an enum of the value: an event type).
  * The writer then finds its dictionary entry by the id instead of hashing; the file is the same
  * as pq_write_str's. Two different strings under one id on a leaf give a wrong file. */
 enum { PQ_STR_IDS = 16 };
 int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen);
-int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen);
-int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen);
+/* A row's values of n (1..PQ_GROUP_LEAVES) consecutive leaves from first_leaf that usually come
+ * together (a product's id, name, category and price; a store's id, type, city and place): v[i]
+ * is leaf first_leaf + i's value, the bytes for a string, else .p points to one value of the
+ * leaf's C type (.n unused). The first nkey (1..n) values are hashed: they should tell rows apart
+ * (a product's id). The leaves must be required, with no repeated ancestor, not BOOLEAN; a writer
+ * takes up to 4 groups, which do not overlap, each named by its first leaf and always called with
+ * the same n and nkey.
+ * The writer remembers up to 4096 distinct rows of a group with their dictionary entries, so a row
+ * seen before costs one hash and one compare instead of a lookup per leaf. The file is the same as
+ * that of n single appends. */
+enum { PQ_GROUP_LEAVES = 8 };
+int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen);
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen);
 int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen);
 int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen);

@@ -11,10 +11,9 @@
  * back into PLAIN values (fixed-width values in a typed array, strings PLAIN encoded in an arena,
  * so that a page of them is a slice of it) and the
  * column continues PLAIN; a string column given up as nearly all distinct has its pages
- * compressed as dense (pq_compress). A string appended with pq_write_str_after names a key
- * column of the same row whose value usually determines it (a product's name by its id): the entry that came
- * with the key's entry last time is tried first, by comparing bytes, before hashing (dict_guess;
- * a wrong guess costs one compare and changes no output). At flush each column chunk is encoded at once: pages are cut at row
+ * compressed as dense (pq_compress). pq_write_group appends a row's values of several leaves
+ * at once by the dictionary entries that the same row had before (wgroup). At flush each column
+ * chunk is encoded at once: pages are cut at row
  * boundaries near page_bytes, each page compressed, and the chunk goes out through the
  * caller's write callback in one call. The footer is Thrift compact, written by hand
  * (pq_thrift.c).
@@ -57,12 +56,33 @@ typedef struct {
     uint64_t *hs;          /* entry -> full hash (for rehashing) */
     size_t nd, cap_doff, cap_hs;
     size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
-    uint32_t *fol;         /* a key column's entry -> this column's entry + 1 that last came with it */
-    size_t cap_fol;
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
     uint64_t rows;         /* rows appended in the current row group */
     uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
+
+/* A group (pq_write_group): consecutive flat leaves whose values usually come together. Each
+ * distinct row of values seen (a record) keeps the dictionary entry of each leaf for the row group
+ * it was last seen in (gen: the writer's flushed row groups then). A record is this header and
+ * then the row's cells, PLAIN encoded (len bytes, padded to 8), in one arena: a lookup touches the
+ * slot and one place (the header and the cells were two cache misses apart). */
+enum { GROUP_MAX = 4, GROUP_RECS = 4096, GROUP_KEY_MAX = 1024, GROUP_PROBES = 16, GROUP_NONE = UINT32_MAX };
+typedef struct {
+    uint64_t h;                  /* hash of the row (for resizing) */
+    int gen;                     /* row group (w->nrg) that ent belongs to */
+    uint32_t len;                /* bytes of cells after the header */
+    uint32_t ent[PQ_GROUP_LEAVES]; /* leaf -> dictionary entry, GROUP_NONE when not LIVE */
+} grec;
+
+typedef struct {
+    int first, n, nkey;          /* leaves [first, first + n); the first nkey cells are hashed */
+    uint8_t vs[PQ_GROUP_LEAVES]; /* leaf -> value size, 0 for a string */
+    bool off;                    /* the records filled up: plain appends from now on */
+    uint64_t *tab;               /* slots: (hash high 32 bits) << 32 | (record's offset / 8 + 1); 0 = empty */
+    int bits;
+    pq_text recs;                /* the records, 8-byte aligned */
+    size_t nrec;
+} wgroup;
 
 typedef struct {
     int64_t num_values, tus, tcs, data_off, dict_off;
@@ -95,6 +115,8 @@ struct pq_writer {
     void *zc;
     pq_text page, comp, chunk;
     uint64_t hdr_bytes;   /* page header bytes of the chunk being flushed */
+    wgroup groups[GROUP_MAX];
+    int ngroups;
 };
 
 static size_t val_size(int phys) {
@@ -164,7 +186,6 @@ static void col_free(wcol *c) {
     free(c->tab);
     free(c->doff);
     free(c->hs);
-    free(c->fol);
 }
 
 void pq_writer_free(pq_writer *w) {
@@ -187,6 +208,10 @@ void pq_writer_free(pq_writer *w) {
     pq_text_free(&w->page);
     pq_text_free(&w->comp);
     pq_text_free(&w->chunk);
+    for (int i = 0; i < w->ngroups; i++) {
+        free(w->groups[i].tab);
+        pq_text_free(&w->groups[i].recs);
+    }
     free(w);
 }
 
@@ -448,44 +473,20 @@ static inline bool entry_is(const wcol *c, size_t e, const char *vp, uint32_t vl
     return dl == vl && bytes_eq(dp + 4, vp, vl);
 }
 
-/* The guess for a value of c that follows key column k (pq_write_str_after): the entry that
- * came with k's entry of this row last time, if its bytes are the value's. *ke gets k's entry,
- * or -1 when k has none in this row (not live, not written yet). Returns the entry or -1. */
-static inline int64_t dict_guess(const wcol *c, const wcol *k, const char *vp, uint32_t vl, int64_t *ke) {
-    *ke = -1;
-    if (k->dstate != DICT_LIVE || k->rows != c->rows || !k->nv) return -1;
-    uint32_t e = k->idx[k->nv - 1];
-    *ke = e;
-    uint32_t g = e < c->cap_fol ? c->fol[e] : 0;
-    return g && g <= c->nd && entry_is(c, g - 1, vp, vl) ? (int64_t)g - 1 : -1;
-}
-
-/* Remembers that entry e of c came with key entry ke (see dict_guess). */
-static int guess_learn(wcol *c, int64_t ke, int64_t e) {
-    size_t at = (size_t)ke, old = c->cap_fol;
-    if (at >= old) {
-        if (grow((void **)&c->fol, &c->cap_fol, at + 1, sizeof *c->fol)) return -1;
-        memset(c->fol + old, 0, (c->cap_fol - old) * sizeof *c->fol);
-    }
-    c->fol[at] = (uint32_t)e + 1;
-    return 0;
-}
-
 /* Appends one non-null value (see plain_put for vp, vl) and counts its plain size. A LIVE
  * column stores the value's dictionary index (found by the caller's id cid when there is one and
- * it was seen in this dictionary, else by a guess from key, else by dict_entry); when the dictionary fills up (DICT_FULL) the
- * column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
+ * it was seen in this dictionary, else by dict_entry); when the dictionary fills up (DICT_FULL)
+ * the column turns OFF, when it outgrows DICT_LIVE_MAX it turns DEFER, and either way the indices
  * so far become PLAIN values. Inlined into each append (the per-value path of a streaming
  * writer: calls were a third of its instructions). */
 static inline __attribute__((always_inline)) int col_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                         uint32_t vl, const wcol *key, int cid) {
+                                                         uint32_t vl, int cid) {
     if (c->dstate == DICT_LIVE) {
         if (c->nv >= c->cap_idx && grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
-        int64_t ke = -1, e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
-        if (e < 0 && key) e = dict_guess(c, key, vp, vl, &ke);
+        int64_t e = cid >= 0 && c->ids[cid] ? (int64_t)c->ids[cid] - 1 : -1;
         if (e < 0) {
             e = dict_entry(w, c, vp, vl, c->nv);
-            if (e == -1 || (e >= 0 && ke >= 0 && guess_learn(c, ke, e))) return -1;
+            if (e == -1) return -1;
             if (e >= 0 && cid >= 0) c->ids[cid] = (uint32_t)e + 1;
         }
         if (e >= 0) c->idx[c->nv] = (uint32_t)e;
@@ -586,7 +587,7 @@ static wcol *flat_col(pq_writer *w, int leaf, char *err, size_t errlen) {
 
 /* One row of a flat column: level entry (if any) and value (unless null). */
 static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c, int phys, const char *vp,
-                                                          uint32_t vl, bool ok, const wcol *key, int cid,
+                                                          uint32_t vl, bool ok, int cid,
                                                           char *err, size_t errlen) {
     if (!ok && c->max_def == 0) {
         pq_seterr(err, errlen, "null in required column %s", w->s->nodes[c->node].name);
@@ -600,7 +601,7 @@ static inline __attribute__((always_inline)) int flat_put(pq_writer *w, wcol *c,
     }
     c->n++;
     c->rows++;
-    if (ok && col_put(w, c, phys, vp, vl, key, cid)) goto oom;
+    if (ok && col_put(w, c, phys, vp, vl, cid)) goto oom;
     return 0;
 oom:
     pq_seterr(err, errlen, "out of memory");
@@ -618,7 +619,7 @@ int pq_write_values(pq_writer *w, int leaf, size_t n, const void *values, const 
     for (size_t i = 0; i < n; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], NULL, -1, err, errlen)) return -1;
+        if (flat_put(w, c, c->phys, vp, vl, !valid || valid[i], -1, err, errlen)) return -1;
     }
     return 0;
 }
@@ -630,7 +631,7 @@ int pq_write_str(pq_writer *w, int leaf, const char *p, size_t n, char *err, siz
         pq_seterr(err, errlen, "leaf %d: not a string column, or string too long", leaf);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, -1, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, -1, err, errlen);
 }
 
 int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, char *err, size_t errlen) {
@@ -640,58 +641,229 @@ int pq_write_str_id(pq_writer *w, int leaf, int id, const char *p, size_t n, cha
         pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or id %d out of range", leaf, id);
         return -1;
     }
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, NULL, id, err, errlen);
+    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, id, err, errlen);
 }
 
-int pq_write_str_after(pq_writer *w, int leaf, int key_leaf, const char *p, size_t n, char *err, size_t errlen) {
+/* The fixed-width single-value appends share this check of the column's physical type. */
+static inline int flat_fixed(pq_writer *w, int leaf, int phys, const void *v, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
     if (!c) return -1;
-    if (c->phys != PQ_PHYS_BYTE_ARRAY || n >= UINT32_MAX || key_leaf < 0 || key_leaf >= w->ncols) {
-        pq_seterr(err, errlen, "leaf %d: not a string column, string too long, or no key leaf %d", leaf, key_leaf);
+    if (c->phys != phys) {
+        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type", leaf);
         return -1;
     }
-    const wcol *k = &w->cols[key_leaf];
-    return flat_put(w, c, PQ_PHYS_BYTE_ARRAY, n ? p : "", (uint32_t)n, true, k->max_rep ? NULL : k, -1, err,
-                    errlen);
-}
-
-/* The fixed-width single-value appends share this check of the column's physical type (key_leaf:
- * as for pq_write_str_after, -1 for none). */
-static inline int flat_fixed(pq_writer *w, int leaf, int key_leaf, int phys, const void *v, char *err,
-                             size_t errlen) {
-    wcol *c = flat_col(w, leaf, err, errlen);
-    if (!c) return -1;
-    if (c->phys != phys || key_leaf >= w->ncols) {
-        pq_seterr(err, errlen, "leaf %d: value of the wrong physical type, or no key leaf %d", leaf, key_leaf);
-        return -1;
-    }
-    const wcol *k = key_leaf >= 0 && !w->cols[key_leaf].max_rep ? &w->cols[key_leaf] : NULL;
-    return flat_put(w, c, phys, v, 0, true, k, -1, err, errlen);
+    return flat_put(w, c, phys, v, 0, true, -1, err, errlen);
 }
 
 int pq_write_i32(pq_writer *w, int leaf, int32_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_INT32, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_INT32, &v, err, errlen);
 }
 
 int pq_write_i64(pq_writer *w, int leaf, int64_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_INT64, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_INT64, &v, err, errlen);
 }
 
 int pq_write_f64(pq_writer *w, int leaf, double v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, -1, PQ_PHYS_DOUBLE, &v, err, errlen);
-}
-
-int pq_write_i64_after(pq_writer *w, int leaf, int key_leaf, int64_t v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_INT64, &v, err, errlen);
-}
-
-int pq_write_f64_after(pq_writer *w, int leaf, int key_leaf, double v, char *err, size_t errlen) {
-    return flat_fixed(w, leaf, key_leaf < 0 ? w->ncols : key_leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
+    return flat_fixed(w, leaf, PQ_PHYS_DOUBLE, &v, err, errlen);
 }
 
 int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen) {
     wcol *c = flat_col(w, leaf, err, errlen);
-    return c ? flat_put(w, c, c->phys, NULL, 0, false, NULL, -1, err, errlen) : -1;
+    return c ? flat_put(w, c, c->phys, NULL, 0, false, -1, err, errlen) : -1;
+}
+
+/* ---------- groups of leaves (pq_write_group) ---------- */
+
+/* Group of leaves [first, first + n) whose first nkey cells are hashed, made on its first call:
+ * the leaves must be required and flat, and dictionary-encodable (not BOOLEAN). NULL with err set
+ * when they do not qualify, when they overlap another group, or when the writer has GROUP_MAX
+ * groups. */
+static wgroup *group_of(pq_writer *w, int first, int n, int nkey, char *err, size_t errlen) {
+    for (int i = 0; i < w->ngroups; i++)
+        if (w->groups[i].first == first && w->groups[i].n == n && w->groups[i].nkey == nkey) return &w->groups[i];
+    bool ok = n >= 1 && n <= PQ_GROUP_LEAVES && nkey >= 1 && nkey <= n && first >= 0 && first <= w->ncols - n &&
+              w->ngroups < GROUP_MAX;
+    for (int i = 0; ok && i < w->ngroups; i++) /* groups do not overlap */
+        ok = first + n <= w->groups[i].first || first >= w->groups[i].first + w->groups[i].n;
+    for (int i = first; ok && i < first + n; i++) {
+        const wcol *c = &w->cols[i];
+        ok = !c->max_def && !c->max_rep && (c->phys == PQ_PHYS_BYTE_ARRAY || val_size(c->phys) >= 4);
+    }
+    if (!ok) {
+        pq_seterr(err, errlen, "leaves %d..%d: not a group (required flat non-boolean leaves, not in another "
+                  "group, at most %d groups)", first, first + n - 1, GROUP_MAX);
+        return NULL;
+    }
+    wgroup *g = &w->groups[w->ngroups++];
+    memset(g, 0, sizeof *g);
+    g->first = first;
+    g->n = n;
+    g->nkey = nkey;
+    for (int i = 0; i < n; i++) g->vs[i] = (uint8_t)val_size(w->cols[first + i].phys);
+    return g;
+}
+
+/* Cell i's bytes: a string's (v->n of them, never NULL), else one value of g->vs[i] bytes. */
+static inline const char *cell_bytes(const pq_bytes *v) { return v->n ? v->p : ""; }
+
+static inline uint64_t group_hash(const wgroup *g, const pq_bytes *v) {
+    uint64_t h = 0;
+    for (int i = 0; i < g->nkey; i++) {
+        uint64_t x = g->vs[i] ? mix64(g->vs[i] == 8 ? load8(v[i].p) : load_short(v[i].p, g->vs[i]))
+                              : hash_bytes(cell_bytes(&v[i]), v[i].n);
+        h = (h ^ x) * 0x9E3779B97F4A7C15ULL;
+    }
+    return h ^ h >> 29;
+}
+
+/* Whether record r holds the row v: its cells are stored PLAIN encoded, one after the other. */
+static inline bool group_rec_is(const wgroup *g, const grec *r, const pq_bytes *v) {
+    const char *k = (const char *)(r + 1);
+    for (int i = 0; i < g->n; i++) {
+        uint32_t kl = g->vs[i];
+        if (!kl) {
+            memcpy(&kl, k, 4);
+            if (kl != v[i].n || !bytes_eq(k + 4, cell_bytes(&v[i]), kl)) return false;
+            k += 4;
+        } else if (kl == 8 ? load8(k) != load8(v[i].p) : load_short(k, kl) != load_short(v[i].p, kl)) {
+            return false;
+        }
+        k += kl;
+    }
+    return true;
+}
+
+/* Bytes of a record whose cells take len bytes. */
+static inline size_t group_rec_size(size_t len) { return sizeof(grec) + ((len + 7) & ~(size_t)7); }
+
+/* Makes g's slot table 2^nbits slots and re-inserts every record. */
+static int group_resize(wgroup *g, int nbits) {
+    size_t ncap = (size_t)1 << nbits;
+    uint64_t *nt = calloc(ncap, sizeof *nt);
+    if (!nt) return -1;
+    for (size_t o = 0; o < g->recs.len; o += group_rec_size(((const grec *)(g->recs.data + o))->len)) {
+        uint64_t h = ((const grec *)(g->recs.data + o))->h;
+        size_t q = (size_t)(h >> (64 - nbits));
+        while (nt[q]) q = (q + 1) & (ncap - 1);
+        nt[q] = ((h >> 32) << 32) | (uint32_t)(o / 8 + 1);
+    }
+    free(g->tab);
+    g->tab = nt;
+    g->bits = nbits;
+    return 0;
+}
+
+/* Stores row v (hash h) as a new record in slot s of g. Returns it, or NULL: out of memory
+ * (*oom), or the row is longer than GROUP_KEY_MAX (then written value by value, not remembered). */
+static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool *oom) {
+    size_t len = 0;
+    for (int i = 0; i < g->n; i++) len += g->vs[i] ? g->vs[i] : 4 + (size_t)v[i].n;
+    if (len > GROUP_KEY_MAX) return NULL;
+    size_t at = g->recs.len, size = group_rec_size(len);
+    if ((*oom = pq_text_reserve(&g->recs, size) != 0)) return NULL;
+    grec *r = (grec *)(g->recs.data + at);
+    memset(r, 0, size);
+    r->h = h;
+    r->gen = -1;
+    r->len = (uint32_t)len;
+    char *o = (char *)(r + 1);
+    for (int i = 0; i < g->n; i++) {
+        uint32_t vl = g->vs[i];
+        if (!vl) {
+            vl = v[i].n;
+            memcpy(o, &vl, 4);
+            o += 4;
+        }
+        if (vl) memcpy(o, v[i].p, vl);
+        o += vl;
+    }
+    g->recs.len += size;
+    g->tab[s] = (h >> 32 << 32) | (uint32_t)(at / 8 + 1);
+    g->nrec++;
+    if (g->nrec * 2 > ((size_t)1 << g->bits) && (*oom = group_resize(g, g->bits + 1) != 0)) return NULL;
+    return r;
+}
+
+/* The record of row v in g, added if new. NULL when the row is not remembered (see group_add; a
+ * row GROUP_PROBES slots from its home, whose key cells collide with many others'; and once
+ * GROUP_RECS rows are, g turns off: a group of many distinct rows would only cost a hash more per
+ * row) or on out of memory (*oom). Hot path, hand-written: the open addressing of dict_entry_h,
+ * over whole rows. */
+static grec *group_find(wgroup *g, const pq_bytes *v, bool *oom) {
+    *oom = false;
+    if (!g->bits && (*oom = group_resize(g, 6) != 0)) return NULL;
+    uint64_t h = group_hash(g, v), slot;
+    uint32_t tag = (uint32_t)(h >> 32);
+    size_t m = ((size_t)1 << g->bits) - 1, s = (size_t)(h >> (64 - g->bits));
+    for (int probes = 0; (slot = g->tab[s]); probes++) {
+        grec *r = (grec *)(g->recs.data + ((size_t)(uint32_t)slot - 1) * 8);
+        if ((uint32_t)(slot >> 32) == tag && group_rec_is(g, r, v)) return r;
+        if (probes == GROUP_PROBES) return NULL;
+        s = (s + 1) & m;
+    }
+    if (g->nrec >= GROUP_RECS) {
+        g->off = true;
+        return NULL;
+    }
+    return group_add(g, v, h, s, oom);
+}
+
+/* Leaf i of a group's row v, the way that is not pq_write_group's fast path: by the record's
+ * entry once the column's buffers have grown, or by col_put (the record r, when there is one,
+ * then keeps the entry found, GROUP_NONE when the column is not LIVE). Kept out of line so
+ * that the fast path stays a few instructions per leaf. */
+static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *g, grec *r, bool seen,
+                                                     const pq_bytes *v, int i) {
+    wcol *c = &w->cols[g->first + i];
+    uint32_t vl = g->vs[i] ? 0 : v[i].n;
+    if (reserve_levels(c, 1)) return -1;
+    c->n++;
+    c->rows++;
+    if (seen && r->ent[i] != GROUP_NONE && c->dstate == DICT_LIVE) {
+        if (grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
+        c->idx[c->nv++] = r->ent[i];
+        uint64_t b = g->vs[i] ? g->vs[i] : 4 + (uint64_t)vl;
+        c->bytes += b;
+        w->buffered += b;
+        return 0;
+    }
+    if (col_put(w, c, c->phys, g->vs[i] ? v[i].p : cell_bytes(&v[i]), vl, -1)) return -1;
+    if (r) r->ent[i] = c->dstate == DICT_LIVE ? c->idx[c->nv - 1] : GROUP_NONE;
+    return 0;
+}
+
+/* Each leaf takes its value by the record's entry when the record was seen in this row group
+ * (entries are valid while the column's dictionary is LIVE: it only grows until the flush, which
+ * counts w->nrg up) and its buffers have room: what flat_put and col_put do for a required flat
+ * column whose lookup finds that entry. Any other leaf goes through group_put_leaf. */
+int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen) {
+    wgroup *g = group_of(w, first_leaf, n, nkey, err, errlen);
+    if (!g) return -1;
+    bool oom = false;
+    grec *r = g->off ? NULL : group_find(g, v, &oom);
+    if (oom) goto oom;
+    bool seen = r && r->gen == w->nrg;
+    wcol *c = &w->cols[first_leaf];
+    uint64_t added = 0;
+    for (int i = 0; i < n; i++, c++) {
+        uint32_t e = seen ? r->ent[i] : GROUP_NONE;
+        if (e == GROUP_NONE || c->dstate != DICT_LIVE || c->n >= c->cap_lv || c->nv >= c->cap_idx) {
+            if (group_put_leaf(w, g, r, seen, v, i)) goto oom;
+            continue;
+        }
+        c->n++;
+        c->rows++;
+        c->idx[c->nv++] = e;
+        uint64_t b = g->vs[i] ? g->vs[i] : 4 + (uint64_t)v[i].n;
+        c->bytes += b;
+        added += b;
+    }
+    w->buffered += added;
+    if (r) r->gen = w->nrg;
+    return 0;
+oom:
+    pq_seterr(err, errlen, "out of memory");
+    return -1;
 }
 
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
@@ -724,7 +896,7 @@ int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const 
     for (size_t i = 0; i < nvals; i++) {
         uint32_t vl;
         const char *vp = src_value(c, values, i, &vl);
-        if (col_put(w, c, c->phys, vp, vl, NULL, -1)) goto oom;
+        if (col_put(w, c, c->phys, vp, vl, -1)) goto oom;
     }
     uint64_t lb = n * ((c->def ? 2 : 0) + (c->rep ? 2 : 0));
     c->bytes += lb;

@@ -520,55 +520,6 @@ static void test_dense_ids(check_state *st) {
     pq_text_free(&mb.t);
 }
 
-/* One file of the test below: rows whose dependent columns follow a key most of the time, written
- * with the plain appends or with the _after ones (guesses from the key column). */
-static int write_keyed(bool after, membuf *mb, char *err, size_t errlen) {
-    pq_schema *s = pq_schema_new();
-    pq_schema_add(s, -1, "key", PQ_STRING, true, err, errlen);
-    pq_schema_add(s, -1, "name", PQ_STRING, false, err, errlen);
-    pq_schema_add(s, -1, "price", PQ_INT64, false, err, errlen);
-    pq_schema_add(s, -1, "lat", PQ_DOUBLE, false, err, errlen);
-    pq_schema_add(s, -1, "uniq", PQ_STRING, false, err, errlen);
-    pq_schema_add(s, -1, "tail", PQ_STRING, false, err, errlen);
-    pq_write_opts o = {.codec = PQ_ZSTD, .dict_max_bytes = 60000, .row_group_bytes = 400000};
-    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
-    pq_schema_free(s);
-    if (!w) return -1;
-    char b[64], u[64];
-    int rc = 0;
-    for (int i = 0; i < 60000; i++) {
-        int k = (i * 7) % 300, drift = i % 11 == 0; /* one row in 11 breaks the pattern */
-        int n = snprintf(b, sizeof b, "K%d", k);
-        rc |= i % 17 == 0 ? pq_write_null(w, 0, err, errlen) : pq_write_str(w, 0, b, (size_t)n, err, errlen);
-        n = snprintf(b, sizeof b, "name of %d", drift ? k + 1 : k);
-        int64_t price = drift ? k * 3 : k * 100;
-        double lat = drift ? -1.5 : k / 8.0;
-        int nu = snprintf(u, sizeof u, "id-%d", i); /* goes PLAIN: the key of "tail" is not live */
-        if (after) {
-            rc |= pq_write_str_after(w, 1, 0, b, (size_t)n, err, errlen);
-            rc |= pq_write_i64_after(w, 2, 0, price, err, errlen);
-            rc |= pq_write_f64_after(w, 3, 1, lat, err, errlen);
-            rc |= pq_write_str(w, 4, u, (size_t)nu, err, errlen);
-            rc |= pq_write_str_after(w, 5, 4, b, (size_t)n, err, errlen);
-        } else {
-            rc |= pq_write_str(w, 1, b, (size_t)n, err, errlen);
-            rc |= pq_write_i64(w, 2, price, err, errlen);
-            rc |= pq_write_f64(w, 3, lat, err, errlen);
-            rc |= pq_write_str(w, 4, u, (size_t)nu, err, errlen);
-            rc |= pq_write_str(w, 5, b, (size_t)n, err, errlen);
-        }
-        rc |= pq_writer_end_rows(w, 1, err, errlen);
-    }
-    if (after) { /* a key leaf that does not exist, and a value of the wrong type, are refused */
-        rc |= pq_write_str_after(w, 1, 9, "x", 1, err, errlen) != -1;
-        rc |= pq_write_i64_after(w, 3, 0, 1, err, errlen) != -1;
-        rc |= pq_write_f64_after(w, 3, -1, 1, err, errlen) != -1;
-    }
-    rc |= pq_writer_close(w, err, errlen);
-    pq_writer_free(w);
-    return rc ? -1 : 0;
-}
-
 /* Writes a file twice, with the plain appends and with a variant of them (write(false) /
  * write(true)): the bytes must be the same, over more than one row group, with a dictionary in
  * leaf dict_leaf of the first row group and none in leaf plain_leaf (-1: no such check). */
@@ -591,13 +542,6 @@ static void check_variant_same_bytes(check_state *st, variant_writer write, int 
     }
     pq_text_free(&a.t);
     pq_text_free(&b.t);
-}
-
-/* The _after appends (dictionary guesses from a key column) write the very same bytes as the
- * plain ones, whatever the guesses meet: values that break the pattern, a null key, a key column
- * that is not dictionary encoded, several row groups and a dictionary falling back to PLAIN. */
-static void test_write_after(check_state *st) {
-    check_variant_same_bytes(st, write_keyed, 1, 4);
 }
 
 /* One file of the test below: a closed set of strings written with pq_write_str or numbered with
@@ -637,6 +581,71 @@ static int write_numbered(bool ids, membuf *mb, char *err, size_t errlen) {
  * pq_write_str, across row groups and a dictionary that leaves the live state. */
 static void test_write_str_id(check_state *st) {
     check_variant_same_bytes(st, write_numbered, 0, -1);
+}
+
+/* One file of the test below: rows written leaf by leaf, or as three groups (pq_write_group): a
+ * catalogue (300 keys, one row in 11 with another name, price and place), rows that are all
+ * distinct (the group stops remembering after 4096; its string column outgrows the live
+ * dictionary), and 4500 long keys cycling (their dictionary passes dict_max_bytes and turns PLAIN
+ * while the group still remembers rows), over several row groups. */
+static int write_grouped(bool group, membuf *mb, char *err, size_t errlen) {
+    pq_schema *s = pq_schema_new();
+    static const char *const names[] = {"key", "name", "price", "lat", "uniq", "qty", "long", "tag"};
+    static const pq_kind kinds[] = {PQ_STRING, PQ_STRING, PQ_INT64, PQ_DOUBLE, PQ_STRING, PQ_INT32, PQ_STRING, PQ_STRING};
+    for (int i = 0; i < 8; i++) pq_schema_add(s, -1, names[i], kinds[i], false, err, errlen);
+    pq_schema_add(s, -1, "opt", PQ_STRING, true, err, errlen);
+    pq_write_opts o = {.codec = PQ_ZSTD, .dict_max_bytes = 60000, .row_group_bytes = 400000};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
+    pq_schema_free(s);
+    if (!w) return -1;
+    char kb[32], nb[64], ub[32], lb[64];
+    int rc = 0;
+    for (int i = 0; i < 60000; i++) {
+        int k = (i * 7) % 300, drift = i % 11 == 0;
+        int64_t price = drift ? k * 3 : k * 100;
+        double lat = drift ? -1.5 : k / 8.0;
+        int32_t qty = i % 5;
+        pq_bytes v[8] = {{kb, (uint32_t)snprintf(kb, sizeof kb, "K%d", k)},
+                         {nb, (uint32_t)snprintf(nb, sizeof nb, "name of %d", drift ? k + 1 : k)},
+                         {(const char *)&price, 0},
+                         {(const char *)&lat, 0},
+                         {ub, (uint32_t)snprintf(ub, sizeof ub, "id-%d", i)},
+                         {(const char *)&qty, 0},
+                         {lb, (uint32_t)snprintf(lb, sizeof lb, "a long key number %d", i % 4500)},
+                         {i % 3 ? "" : "t", i % 3 ? 0 : 1}};
+        if (group) {
+            rc |= pq_write_group(w, 0, 4, 1, v, err, errlen);
+            rc |= pq_write_group(w, 4, 2, 2, v + 4, err, errlen);
+            rc |= pq_write_group(w, 6, 2, 1, v + 6, err, errlen);
+        } else {
+            for (int l = 0; l < 8; l++) {
+                if (kinds[l] == PQ_STRING) rc |= pq_write_str(w, l, v[l].p, v[l].n, err, errlen);
+                else if (kinds[l] == PQ_INT64) rc |= pq_write_i64(w, l, price, err, errlen);
+                else if (kinds[l] == PQ_DOUBLE) rc |= pq_write_f64(w, l, lat, err, errlen);
+                else rc |= pq_write_i32(w, l, qty, err, errlen);
+            }
+        }
+        rc |= pq_write_null(w, 8, err, errlen);
+        rc |= pq_writer_end_rows(w, 1, err, errlen);
+    }
+    if (group) { /* an optional leaf, another size or key count for a first leaf, leaves past the end: refused */
+        pq_bytes x[2] = {{"x", 1}, {"y", 1}};
+        rc |= pq_write_group(w, 7, 2, 1, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 0, 3, 1, x, err, errlen) != -1 || pq_write_group(w, 0, 4, 2, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 8, 1, 1, x, err, errlen) != -1 || pq_write_group(w, 9, 1, 1, x, err, errlen) != -1;
+        rc |= pq_write_group(w, 1, 1, 0, x, err, errlen) != -1 || pq_write_group(w, 1, 1, 2, x, err, errlen) != -1;
+    }
+    rc |= pq_writer_close(w, err, errlen);
+    pq_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* pq_write_group (a row's leaves appended by remembered dictionary entries) writes the very same
+ * bytes as the single appends: rows that break the pattern, a group that stops remembering,
+ * dictionaries that turn PLAIN inside a group, several row groups (entries remembered in one are
+ * stale in the next). */
+static void test_write_group(check_state *st) {
+    check_variant_same_bytes(st, write_grouped, 1, 6);
 }
 
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
@@ -736,7 +745,7 @@ int main(void) {
     RUN(&st, test_dictionary_states);
     RUN(&st, test_dense_ids);
     RUN(&st, test_decimal_binary);
-    RUN(&st, test_write_after);
+    RUN(&st, test_write_group);
     RUN(&st, test_write_str_id);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
