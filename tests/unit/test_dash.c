@@ -350,6 +350,13 @@ static void test_prov_parse(check_state *st) {
     const char *bad = "{\"schema\":2,\"watermark\":null,\"open_windows\":{\"funnel\":[{\"window_start\":\"x\"}]}}";
     CHECK(dash_prov_parse(bad, strlen(bad), &p, err, sizeof err) == -1);
     CHECK_INTEQ(p.n[METRIC_ID_FUNNEL], 0);
+    /* a window that ends where (or before) it starts is refused, not merged as a window */
+    const char *backwards = "{\"schema\":2,\"watermark\":null,\"open_windows\":{\"funnel\":[{\"window_start\":"
+                            "\"2025-11-24T17:01:00.000Z\",\"window_end\":\"2025-11-24T17:01:00.000Z\","
+                            "\"final_at\":null,\"viewed\":1,\"carted\":0,\"purchased\":0,\"abandoned\":0}]}}";
+    CHECK(dash_prov_parse(backwards, strlen(backwards), &p, err, sizeof err) == -1);
+    CHECK(strstr(err, "open_windows.funnel[0]") != NULL);
+    CHECK_INTEQ(p.n[METRIC_ID_FUNNEL], 0);
 }
 
 /* Open windows merge with committed rows: P9 only open is ranked first, marked provisional; a
