@@ -91,5 +91,11 @@ int gaps_find(const agg_table *sales, const agg_table *cat, const agg_table *fun
 void gaps_free(gap_list *g);
 /* The API's name of a missing minute's reason ("units_sold", ...). */
 const char *gaps_why(gap_kind k);
+/* How many windows of the by-window tables a and b (sorted) disagree on: column ca of a differs
+ * from column cb of b, a window one of them lacks counting as 0 there (one lost a file for it,
+ * or has not published it yet); a window where either value is unknown is not counted. Why:
+ * sales_by_city and sales_by_channel count the orders of sales_per_minute per key, so a lost
+ * file of one shows as windows whose orders differ, and a per-key total is then partial. */
+size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb);
 
 #endif

@@ -342,6 +342,25 @@ static dash_unknown gaps_unknown(const metric_def *m, const gap_list *g) {
     return u;
 }
 
+/* ,"sales_disagree_windows":N for a keyed metric that counts orders (sales_by_city,
+ * sales_by_channel): the windows of [from, to) whose orders differ from sales_per_minute's
+ * (gaps_disagree); nothing for other metrics. */
+static int render_disagree(dash_engine *e, const metric_def *m, int64_t from, int64_t to, buf_t *b, char *err,
+                           size_t errlen) {
+    const metric_def *sm = metric_get(METRIC_ID_SALES);
+    int oc = metric_col_index(m, "orders");
+    if (oc < 0 || m->id == METRIC_ID_SALES || metric_nkeys(m) == 0) return 0;
+    agg_table a, s;
+    memset(&s, 0, sizeof s);
+    int rc = engine_agg_as(e, m, true, from, to, &a, err, errlen);
+    if (rc == 0) rc = engine_agg(e, sm, from, to, &s, err, errlen);
+    if (rc == 0)
+        buf_printf(b, ",\"sales_disagree_windows\":%zu", gaps_disagree(&a, oc, &s, metric_col_index(sm, "orders")));
+    agg_free(&a);
+    agg_free(&s);
+    return rc;
+}
+
 /* ,"no_order_windows":N,"missing_windows":M: the counts the KPI tiles and notes go by. */
 static void render_gap_counts(buf_t *b, const gap_list *g) {
     buf_printf(b, ",\"no_order_windows\":%zu,\"missing_windows\":%zu", g->no_orders, g->missing);
@@ -452,6 +471,10 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
     gap_list g = {0};
     bool sales = ep->m->id == METRIC_ID_SALES;
     if (sales && engine_gaps(e, &t, NULL, from, to, &g, err, errlen)) {
+        agg_free(&t);
+        return -1;
+    }
+    if (!t.by_window && render_disagree(e, ep->m, from, to, b, err, errlen)) {
         agg_free(&t);
         return -1;
     }

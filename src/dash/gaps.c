@@ -84,3 +84,18 @@ oom:
     gaps_free(out);
     return -1;
 }
+
+size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb) {
+    size_t i = 0, j = 0, n = 0;
+    while (i < a->n || j < b->n) {
+        const agg_row *x = i < a->n ? &a->rows[i] : NULL, *y = j < b->n ? &b->rows[j] : NULL;
+        int64_t ws = !y || (x && x->ws < y->ws) ? x->ws : y->ws;
+        if (x && x->ws != ws) x = NULL;
+        if (y && y->ws != ws) y = NULL;
+        i += x != NULL;
+        j += y != NULL;
+        if ((x && agg_unknown(a->m, x, ca)) || (y && agg_unknown(b->m, y, cb))) continue;
+        n += (x ? x->v[ca] : 0) != (y ? y->v[cb] : 0);
+    }
+    return n;
+}

@@ -481,7 +481,10 @@ static mem_src *gaps_fill(bool lost) {
     add(m, METRIC_ID_CATEGORY, 1, "Ropa", NULL, NULL, 5, 1, 0, 0, 0);   /* views, no order: quiet */
     add(m, METRIC_ID_CATEGORY, 1, "Hogar", NULL, NULL, 2, 0, 1, 0, 0);
     for (int k = 0; k < 2; k++) add(m, METRIC_ID_FUNNEL, k, NULL, NULL, NULL, 10, 2, 1, 1, 0);
+    add(m, METRIC_ID_CHANNEL, 0, "online", "mobile", NULL, 1, 400, 0, 0, 0);   /* 1 + 1 = sales' 2 */
+    add(m, METRIC_ID_CHANNEL, 0, "physical_store", "none", NULL, 1, 600, 0, 0, 0);
     if (lost) {
+        add(m, METRIC_ID_CHANNEL, 2, "online", "mobile", NULL, 1, 500, 0, 0, 0);   /* sales lost it */
         add(m, METRIC_ID_CATEGORY, 2, "Ropa", NULL, NULL, 4, 1, 0, 2, 500);   /* its sales row is lost */
         add(m, METRIC_ID_FUNNEL, 3, NULL, NULL, NULL, 10, 0, 0, 0, 0);        /* only the funnel has 3 */
     }
@@ -517,9 +520,22 @@ static void test_sales_gaps(check_state *st) {
     CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), 2);
     CHECK_INTEQ(json_integer_value(json_object_get(j, "no_order_windows")), 1);
     json_decref(j);
+    /* a keyed table counting orders says in how many minutes it disagrees with sales */
+    j = ask(e, "/api/sales_by_channel", "last", "10m", &status);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 1);
+    json_decref(j);
+    j = ask(e, "/api/sales_by_city", "last", "10m", &status);   /* no row at all: 2 orders differ */
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 1);
+    json_decref(j);
+    j = ask(e, "/api/category_activity", "last", "10m", &status);   /* no orders column: not compared */
+    CHECK(json_object_get(j, "sales_disagree_windows") == NULL);
+    json_decref(j);
     dash_engine_free(e);
 
     e = mem_engine(gaps_fill(false), NULL);
+    j = ask(e, "/api/sales_by_channel", "last", "10m", &status);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 0);
+    json_decref(j);
     j = ask(e, "/api/summary", "last", "10m", &status);
     CHECK(json_real_value(json_object_get(j, "revenue")) == 10.0);
     CHECK_INTEQ(json_integer_value(json_object_get(j, "orders")), 2);
