@@ -77,7 +77,10 @@ int cmd_hdfs_opts(const char *cmd, const cmd_hdfs *h, storage_opts *o);
 /* ---- signals of a long-running command (gen, stream, run) ----
  * SIGINT and SIGTERM call stop_handler (which sets the command's stop flag, so the command ends
  * cleanly: commits, flushes); SIGPIPE is ignored, so a reader or HTTP client that goes away is
- * a write error, not the end of the process. */
-void cmd_signals_install(void (*stop_handler)(int));
+ * a write error, not the end of the process. 0, or -1 with why in err: the command must then not
+ * run (a SIGTERM would kill it mid-commit instead of stopping it). */
+int cmd_signals_install(void (*stop_handler)(int), char *err, size_t errlen);
+/* The same for the n signals sigs (exposed for the tests: a signal that cannot be caught). */
+int cmd_signals_install_on(const int *sigs, size_t n, void (*stop_handler)(int), char *err, size_t errlen);
 
 #endif

@@ -483,6 +483,11 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
     int pr = gen_parse(argc, argv, &o, fst);
     if (pr == FLAGS_HELP) return 0;
     if (pr) return 2;
+    char err[256];
+    if (cmd_signals_install(gen_on_signal, err, sizeof err)) {
+        fprintf(stderr, "ecom gen: %s\n", err);
+        return 1;
+    }
 
     gen_sink k = {0};
     char addr[1024];
@@ -492,7 +497,6 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
         if (k.acks) fclose(k.acks);
         return rc;
     }
-    char err[256];
     gen_config cfg = {.seed = (uint64_t)o.seed, .users = o.users, .rate = o.rate,
                       .start_us = o.seen_start ? o.start : time_now_us(), .late_frac = o.late_frac,
                       .late_max_us = o.late_max, .dup_frac = o.dup_frac, .bad_frac = o.bad_frac};
@@ -504,7 +508,6 @@ static int gen_main(int argc, char **argv, flags_store *fst) {
         if (k.acks) fclose(k.acks);
         return 1;
     }
-    cmd_signals_install(gen_on_signal);
 
     int64_t t0 = time_mono_us();
     rc = gen_loop(g, &o, &k);

@@ -92,7 +92,10 @@ static int run_main(int argc, char **argv, flags_store *fst) {
     c.seed = seen_seed ? (uint64_t)seed : (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     c.kafka_settings = kv_list_items(&fst->kafka);
 
-    cmd_signals_install(run_on_signal);
+    if (cmd_signals_install(run_on_signal, err, sizeof err)) {
+        fprintf(stderr, "ecom run: %s\n", err);
+        return 1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "ecom run: curl_global_init failed\n");
         return 1;

@@ -198,7 +198,11 @@ static int stream_main(int argc, char **argv, flags_store *fst) {
     c->quiet = o.quiet;
     c->max_events = o.max_events;
     c->threads = (int)o.threads;
-    cmd_signals_install(on_signal); /* SIGINT/SIGTERM: the pipeline commits, then returns */
+    /* SIGINT/SIGTERM: the pipeline commits, then returns */
+    if (cmd_signals_install(on_signal, err, sizeof err)) {
+        fprintf(stderr, "ecom stream: %s\n", err);
+        return 1;
+    }
 
     pipeline_stats st;
     if (pipeline_run(c, &stream_stop, &st, err, sizeof err)) {

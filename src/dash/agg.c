@@ -132,7 +132,7 @@ static void agg_merge(agg_table *t) {
         }
         sum_into(m, a->v, b->v);
         dash_unknown attrs = 0;
-        for (int c = nkeys; c < nstr; c++) {   /* a known attribute wins over an unknown one */
+        for (int c = nkeys; !t->by_window && c < nstr; c++) {   /* a known attribute wins over an unknown one */
             dash_unknown bit = (dash_unknown)(1u << c);
             attrs |= bit;
             if (b->unk & bit) continue;
@@ -147,17 +147,24 @@ static void agg_merge(agg_table *t) {
     t->n = w + 1;
 }
 
-int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
-             size_t errlen) {
+/* One row per committed row, merged by window (key strings left NULL). */
+int agg_lake_windows(const dash_source *src, const metric_def *m, int64_t from, int64_t to, agg_table *t,
+                     char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     t->m = m;
-    t->by_window = metric_nkeys(m) == 0;
+    t->by_window = true;
     t->final_at = INT64_MIN;
-    if (t->by_window) {
-        if (src->scan(src->ctx, m->id, from, to, add_block_by_window, t, err, errlen)) return -1;
-        agg_merge(t);
-        return 0;
-    }
+    if (src->scan(src->ctx, m->id, from, to, add_block_by_window, t, err, errlen)) return -1;
+    agg_merge(t);
+    return 0;
+}
+
+int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
+             size_t errlen) {
+    if (metric_nkeys(m) == 0) return agg_lake_windows(src, m, from, to, t, err, errlen);
+    memset(t, 0, sizeof *t);
+    t->m = m;
+    t->final_at = INT64_MIN;
     key_sums k = {m, m->ncols, 0, {0}, NULL, NULL, NULL, 0};
     for (int c = 0; c < m->ncols; c++)
         if (m->cols[c].merge == MERGE_SUM) k.sum[k.nsum++] = c;

@@ -34,6 +34,10 @@ typedef struct {
  * has no KEY column, else per key (ATTR columns: the smallest). */
 int agg_lake(const dash_source *src, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
              size_t errlen);
+/* The same, per window whatever the metric's keys (the window's totals over every key; the key
+ * and attribute strings of t's rows are NULL). */
+int agg_lake_windows(const dash_source *src, const metric_def *m, int64_t from, int64_t to, agg_table *t,
+                     char *err, size_t errlen);
 /* Merges the open windows of t's metric in [from, to) whose window_end is after lake_end (the
  * latest committed window_end of the metric: a window both committed and still listed by a
  * status fetched just before the commit is counted once). part_end (NULL: the single layout)
@@ -50,5 +54,48 @@ bool agg_ratio(const metric_def *m, const agg_row *r, int c, int64_t *num, int64
  * bit of its numerator or denominator. */
 bool agg_unknown(const metric_def *m, const agg_row *r, int c);
 void agg_free(agg_table *t);
+
+/* ---- minutes without a sales row (gaps.c) ----
+ * sales_per_minute has a row only for a minute with orders, so a minute without one either had
+ * no order (a known 0) or lost its row (its file deleted, or never published): that table alone
+ * cannot tell them apart, and drawing every such minute as $0 turns a lost file into a quiet
+ * shop. category_activity can tell: the stream writes it in the same commits with the same
+ * finality, it has a row for every minute with a view or a cart event, and its units_sold is 0
+ * exactly when the minute had no order line. So a minute is a known 0 only when
+ * category_activity has it with no unit sold and $0; any other minute some table has is
+ * missing, with why. */
+typedef enum {
+    GAP_NO_ORDERS,       /* category_activity has the minute, with 0 units sold and $0: quiet */
+    GAP_UNITS_SOLD,      /* category_activity counts units sold (or revenue) in it: lost */
+    GAP_UNITS_UNKNOWN,   /* category_activity does not know its units sold: cannot tell */
+    GAP_NO_WITNESS,      /* only the funnel has the minute (views): cannot tell */
+} gap_kind;
+
+typedef struct {
+    int64_t ws, we;
+    int64_t final_at;    /* GAP_NO_ORDERS of an open window: when it becomes final */
+    bool prov;           /* the witness' window is open (provisional) */
+    gap_kind kind;
+    int64_t units;       /* GAP_UNITS_SOLD: the units category_activity counts */
+} gap_minute;
+
+typedef struct {
+    gap_minute *g;       /* by window_start */
+    size_t n, no_orders, missing;
+} gap_list;
+
+/* The windows of cat (category_activity per window: agg_lake_windows) or funnel that sales
+ * lacks, classified (all three by window and sorted, as agg_lake leaves them). 0 or -1 (out of
+ * memory); *out is initialised here, free it with gaps_free. */
+int gaps_find(const agg_table *sales, const agg_table *cat, const agg_table *funnel, gap_list *out);
+void gaps_free(gap_list *g);
+/* The API's name of a missing minute's reason ("units_sold", ...). */
+const char *gaps_why(gap_kind k);
+/* How many windows of the by-window tables a and b (sorted) disagree on: column ca of a differs
+ * from column cb of b, a window one of them lacks counting as 0 there (one lost a file for it,
+ * or has not published it yet); a window where either value is unknown is not counted. Why:
+ * sales_by_city and sales_by_channel count the orders of sales_per_minute per key, so a lost
+ * file of one shows as windows whose orders differ, and a per-key total is then partial. */
+size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb);
 
 #endif

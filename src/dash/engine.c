@@ -294,16 +294,104 @@ static void render_finality(buf_t *b, const agg_table *t) {
     render_opt_time(b, t->final_at);
 }
 
-/* The range's committed rows of m plus the status's open windows, merged. */
-static int engine_agg(dash_engine *e, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
-                      size_t errlen) {
-    if (agg_lake(&e->src, m, from, to, t, err, errlen)) return -1;
+/* The range's committed rows of m plus the status's open windows, merged: per key, or with
+ * per_window per window whatever m's keys (agg_lake_windows). */
+static int engine_agg_as(dash_engine *e, const metric_def *m, bool per_window, int64_t from, int64_t to,
+                         agg_table *t, char *err, size_t errlen) {
+    if ((per_window ? agg_lake_windows : agg_lake)(&e->src, m, from, to, t, err, errlen)) return -1;
     const int64_t *parts = e->parted[m->id] ? e->part_end[m->id] : NULL;
     if (agg_add_prov(t, &e->prov, e->metric_end[m->id], parts, from, to)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
+}
+
+static int engine_agg(dash_engine *e, const metric_def *m, int64_t from, int64_t to, agg_table *t, char *err,
+                      size_t errlen) {
+    return engine_agg_as(e, m, false, from, to, t, err, errlen);
+}
+
+/* The minutes of [from, to) that the sales rows s lack, told apart (gaps.c) by category_activity
+ * per window and the funnel (f: its rows when the caller has them, NULL: read here). */
+static int engine_gaps(dash_engine *e, const agg_table *s, const agg_table *f, int64_t from, int64_t to,
+                       gap_list *g, char *err, size_t errlen) {
+    agg_table c, own;
+    memset(g, 0, sizeof *g);
+    memset(&own, 0, sizeof own);
+    int rc = engine_agg_as(e, metric_get(METRIC_ID_CATEGORY), true, from, to, &c, err, errlen);
+    if (rc == 0 && !f) {
+        rc = engine_agg(e, metric_get(METRIC_ID_FUNNEL), from, to, &own, err, errlen);
+        f = &own;
+    }
+    if (rc == 0 && gaps_find(s, &c, f, g)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    agg_free(&c);
+    agg_free(&own);
+    return rc;
+}
+
+/* A sales total over a range with missing minutes (gaps.c) is no total: every summed column
+ * is then unknown (null), as a column some window does not know. */
+static dash_unknown gaps_unknown(const metric_def *m, const gap_list *g) {
+    dash_unknown u = 0;
+    for (int c = 0; g && g->missing && c < m->ncols; c++)
+        if (m->cols[c].merge == MERGE_SUM) u |= (dash_unknown)(1u << c);
+    return u;
+}
+
+/* ,"sales_disagree_windows":N for a keyed metric that counts orders (sales_by_city,
+ * sales_by_channel): the windows of [from, to) whose orders differ from sales_per_minute's
+ * (gaps_disagree); nothing for other metrics. */
+static int render_disagree(dash_engine *e, const metric_def *m, int64_t from, int64_t to, buf_t *b, char *err,
+                           size_t errlen) {
+    const metric_def *sm = metric_get(METRIC_ID_SALES);
+    int oc = metric_col_index(m, "orders");
+    if (oc < 0 || m->id == METRIC_ID_SALES || metric_nkeys(m) == 0) return 0;
+    agg_table a, s;
+    memset(&s, 0, sizeof s);
+    int rc = engine_agg_as(e, m, true, from, to, &a, err, errlen);
+    if (rc == 0) rc = engine_agg(e, sm, from, to, &s, err, errlen);
+    if (rc == 0)
+        buf_printf(b, ",\"sales_disagree_windows\":%zu", gaps_disagree(&a, oc, &s, metric_col_index(sm, "orders")));
+    agg_free(&a);
+    agg_free(&s);
+    return rc;
+}
+
+/* ,"no_order_windows":N,"missing_windows":M: the counts the KPI tiles and notes go by. */
+static void render_gap_counts(buf_t *b, const gap_list *g) {
+    buf_printf(b, ",\"no_order_windows\":%zu,\"missing_windows\":%zu", g->no_orders, g->missing);
+}
+
+/* The minutes of g: "no_orders" (quiet: a known 0, final or open, partial when the data begins
+ * in it) and "missing" (no number, with why and, for units_sold, how many). */
+static void render_gaps(buf_t *b, const gap_list *g, int64_t first) {
+    render_gap_counts(b, g);
+    for (int pass = 0; pass < 2; pass++) {
+        buf_append_str(b, pass ? ",\"missing\":[" : ",\"no_orders\":[");
+        int n = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            const gap_minute *m = &g->g[i];
+            if ((m->kind == GAP_NO_ORDERS) == (pass == 1)) continue;
+            buf_append_str(b, n++ ? ",{\"window_start\":" : "{\"window_start\":");
+            dash_json_time(b, m->ws);
+            buf_append_str(b, ",\"window_end\":");
+            dash_json_time(b, m->we);
+            if (pass) {
+                buf_printf(b, ",\"why\":\"%s\"", gaps_why(m->kind));
+                if (m->kind == GAP_UNITS_SOLD) buf_printf(b, ",\"units_sold\":%lld", (long long)m->units);
+                buf_append_char(b, '}');
+                continue;
+            }
+            buf_printf(b, ",\"final\":%s,\"final_at\":", m->prov ? "false" : "true");
+            render_opt_time(b, m->final_at);
+            buf_printf(b, ",\"partial\":%s}", m->ws == first ? "true" : "false");
+        }
+        buf_append_char(b, ']');
+    }
 }
 
 /* Sums of every row of t into one row (the totals of a by-window metric): a column some window
@@ -342,9 +430,11 @@ static bool window_partial(const data_begins *d, int64_t ws, int64_t we) {
 }
 
 /* A metric without keys: its totals at the top level, and one row per window marked final or
- * provisional, and partial when the data begins inside it (window_partial). */
-static void render_windows(buf_t *b, const agg_table *t, const data_begins *d) {
+ * provisional, and partial when the data begins inside it (window_partial); for
+ * sales_per_minute, the minutes it has no row for (g, else NULL). */
+static void render_windows(buf_t *b, const agg_table *t, const data_begins *d, const gap_list *g) {
     agg_row tot = agg_totals(t);
+    tot.unk |= gaps_unknown(t->m, g);
     buf_printf(b, ",\"windows\":%zu", t->n);
     render_finality(b, t);
     render_table_unknown(b, t);
@@ -363,6 +453,7 @@ static void render_windows(buf_t *b, const agg_table *t, const data_begins *d) {
         buf_printf(b, ",\"partial\":%s}", window_partial(d, r->ws, r->we) ? "true" : "false");
     }
     buf_append_char(b, ']');
+    if (g) render_gaps(b, g, d->first);
 }
 
 /* A metric with keys (or a rank of one): the rows merged per key over the range, by `by` desc
@@ -400,9 +491,20 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
         return -1;
     }
     data_begins d = engine_data_begins(e);
-    if (t.by_window) render_windows(b, &t, &d);
+    gap_list g = {0};
+    bool sales = ep->m->id == METRIC_ID_SALES;
+    if (sales && engine_gaps(e, &t, NULL, from, to, &g, err, errlen)) {
+        agg_free(&t);
+        return -1;
+    }
+    if (!t.by_window && render_disagree(e, ep->m, from, to, b, err, errlen)) {
+        agg_free(&t);
+        return -1;
+    }
+    if (t.by_window) render_windows(b, &t, &d, sales ? &g : NULL);
     else if (ep->kind == EP_RANK) render_keyed(b, &t, ep->rank->by, limit ? limit : ep->rank->n, true);
     else render_keyed(b, &t, first_value_col(ep->m), limit ? limit : 100, false);
+    gaps_free(&g);
     agg_free(&t);
     return 0;
 }
@@ -411,11 +513,14 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
 static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
     const metric_def *sm = metric_get(METRIC_ID_SALES), *fm = metric_get(METRIC_ID_FUNNEL);
     agg_table s, f;
+    gap_list g = {0};
     int rc = engine_agg(e, sm, from, to, &s, err, errlen);
     if (rc == 0) rc = engine_agg(e, fm, from, to, &f, err, errlen);
     else memset(&f, 0, sizeof f);
+    if (rc == 0) rc = engine_gaps(e, &s, &f, from, to, &g, err, errlen);
     if (rc == 0) {
         agg_row st = agg_totals(&s), ft = agg_totals(&f);
+        st.unk |= gaps_unknown(sm, &g);
         int viewed = metric_col_index(fm, "viewed"), purchased = metric_col_index(fm, "purchased");
         render_cols(b, sm, &st);
         static const char *const fcols[] = {"viewed", "carted", "purchased"};
@@ -431,6 +536,7 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
         render_opt_time(b, f.final_at);
         /* which KPIs are not known, in how many of their windows (sales: "windows", funnel:
          * "funnel_windows"): the KPI tiles say why they show no number */
+        render_gap_counts(b, &g);
         buf_printf(b, ",\"windows\":%zu,\"funnel_windows\":%zu,\"not_recorded\":{", s.n, f.n);
         int n = 0;
         render_unknown_counts(b, &s, &n);
@@ -443,6 +549,7 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
             if (k[j]) buf_printf(b, "%s\"%s\":%zu", n++ ? "," : "", j < 3 ? fcols[j] : "conversion", k[j]);
         buf_append_char(b, '}');
     }
+    gaps_free(&g);
     agg_free(&s);
     agg_free(&f);
     return rc;

@@ -46,9 +46,11 @@ static int prov_value(json_t *v, const metric_col *c, int64_t *out) {
     return 0;
 }
 
+/* One open window row; -1 when it does not match the catalog, or its window ends before it
+ * starts (such a row would be merged and drawn as a window: a garbled status is refused whole). */
 static int prov_row_parse(json_t *o, const metric_def *m, dash_prov_row *r) {
     if (!json_is_object(o) || prov_time(o, "window_start", false, &r->ws) || prov_time(o, "window_end", false, &r->we) ||
-        prov_time(o, "final_at", true, &r->final_at))
+        prov_time(o, "final_at", true, &r->final_at) || r->we <= r->ws)
         return -1;
     /* scale-out: whose window it is, so it is compared with that partition's commits */
     json_t *pv = json_object_get(o, "partition");

@@ -775,7 +775,8 @@ static void server_free(dash_server *s) {
     free(s);
 }
 
-dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen) {
+/* The options with every 0 / NULL replaced by its default (dash.h). */
+static dash_server_opts server_opts_defaults(const dash_server_opts *opts) {
     dash_server_opts o = opts ? *opts : (dash_server_opts){0};
     if (!o.listen) o.listen = "127.0.0.1:8501";
     if (!o.max_connections) o.max_connections = 4096;
@@ -784,13 +785,11 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
     if (!o.header_timeout_s) o.header_timeout_s = 5;
     if (!o.threads) o.threads = 2;
     if (!o.memory_limit) o.memory_limit = 64 * 1024;
-    struct sockaddr_storage sa;
-    socklen_t salen;
-    if (listen_resolve(o.listen, &sa, &salen, err, errlen)) return NULL;
-    if (o.auth_token && *o.auth_token && !token_valid(o.auth_token)) {
-        snprintf(err, errlen, "bad --auth-token: use 8..256 characters from A-Z a-z 0-9 - _ . ~");
-        return NULL;
-    }
+    return o;
+}
+
+/* A server not yet listening: its locks, TLS material, token and flood guard. NULL with err. */
+static dash_server *server_new(dash_engine *e, const dash_server_opts *o, char *err, size_t errlen) {
     dash_server *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -801,33 +800,36 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
     pthread_mutex_init(&s->sse_mu, NULL);
     pthread_cond_init(&s->sse_cv, NULL);
     errno = 0;
-    if (tls_load(s, &o, err, errlen)) {
-        server_free(s);
-        return NULL;
-    }
-    if (o.auth_token && *o.auth_token && !(s->token = strdup(o.auth_token))) {
-        server_free(s);
+    if (tls_load(s, o, err, errlen)) goto fail;
+    if (o->auth_token && *o->auth_token && !(s->token = strdup(o->auth_token))) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
+        goto fail;
     }
-    if (guard_start(&s->g, &o, err, errlen)) {
-        server_free(s);
-        return NULL;
-    }
+    if (guard_start(&s->g, o, err, errlen)) goto fail;
+    return s;
+fail:
+    server_free(s);
+    return NULL;
+}
+
+/* Starts libmicrohttpd's daemon on sa (its threads, limits and TLS) and records the port bound.
+ * 0, or -1 with err naming --listen (or --tls-cert/--tls-key). */
+static int server_listen(dash_server *s, const dash_server_opts *o, const struct sockaddr_storage *sa, char *err,
+                         size_t errlen) {
     bool tls = s->tls_cert.len > 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (sa->ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (tls) flags |= MHD_USE_TLS;
     s->d = MHD_start_daemon(flags, 0, on_accept, &s->g, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s->log,
                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                             MHD_OPTION_CONNECTION_LIMIT, s->g.max_open,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o.memory_limit,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->memory_limit,
                             /* with TLS off these two are skipped: MHD_OPTION_END ends the list */
                             tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->tls_cert.data,
                             MHD_OPTION_HTTPS_MEM_KEY, s->tls_key.data,
@@ -835,20 +837,36 @@ dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, cha
     if (!s->d) {
         if (tls)
             snprintf(err, errlen, "cannot serve HTTPS on %s: is --tls-cert a PEM certificate and --tls-key its "
-                     "unencrypted private key? (or the address is in use)", o.listen);
+                     "unencrypted private key? (or the address is in use)", o->listen);
         else
-            snprintf(err, errlen, "cannot listen on %s (address in use or not available)", o.listen);
-        server_free(s);
-        return NULL;
+            snprintf(err, errlen, "cannot listen on %s (address in use or not available)", o->listen);
+        return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
+    return 0;
+}
+
+dash_server *dash_server_start(dash_engine *e, const dash_server_opts *opts, char *err, size_t errlen) {
+    dash_server_opts o = server_opts_defaults(opts);
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (listen_resolve(o.listen, &sa, &salen, err, errlen)) return NULL;
+    if (o.auth_token && *o.auth_token && !token_valid(o.auth_token)) {
+        snprintf(err, errlen, "bad --auth-token: use 8..256 characters from A-Z a-z 0-9 - _ . ~");
+        return NULL;
+    }
+    dash_server *s = server_new(e, &o, err, errlen);
+    if (!s) return NULL;
+    if (server_listen(s, &o, &sa, err, errlen)) {
+        server_free(s);
+        return NULL;
+    }
     if (dash_engine_feed_start(e, sse_notify, s, err, errlen)) {
         MHD_stop_daemon(s->d);
         server_free(s);
         return NULL;
     }
-    (void)salen;
     return s;
 }
 

@@ -1,5 +1,5 @@
 // test_dash_stale.mjs — the page's header when the numbers stop (run by test_dash_stale.sh with
-// DASH_URL, MODE = stream | kafka | tables | future | quiet, FAKE_PID, DASH_PID, LAKE). #freshness says how old the newest
+// DASH_URL, MODE = stream | kafka | tables | future | quiet | lost | unreadable, FAKE_PID, DASH_PID, LAKE). #freshness says how old the newest
 // data is (against the dashboard's clock, /api/health "now") and, when the numbers have stopped,
 // "stale" and why (data-stale="true"). PASS/FAIL per case.
 import fs from "node:fs";
@@ -15,7 +15,8 @@ const ctx = await browser.newContext({ locale: "en-US", timezoneId: "UTC", viewp
 const page = await ctx.newPage();
 watchConsole(page, consoleErrors);
 const QUIET = "from=2026-11-23T10:00:00.000Z&to=2026-11-23T10:30:00.000Z";
-await page.goto(URL + (MODE === "quiet" ? "?" + QUIET + "&refresh=off" : "?last=1h"), { waitUntil: "load" });
+const SPARSE = MODE === "quiet" || MODE === "lost" || MODE === "unreadable";   // the sparse lake's modes
+await page.goto(URL + (SPARSE ? "?" + QUIET + "&refresh=off" : "?last=1h"), { waitUntil: "load" });
 await waitFor(page, () => Number(document.body.dataset.refreshes || 0) >= 1);
 
 const fresh = () => page.evaluate(() => { const e = document.getElementById("freshness");
@@ -150,9 +151,79 @@ if (MODE === "quiet") {
   });
 }
 
+if (MODE === "quiet") {
+  await runCase("quiet_minutes_come_from_the_api", async () => {
+    const a = await api("sales_per_minute", QUIET), s = await api("summary", QUIET);
+    check(Array.isArray(a.no_orders) && a.no_orders.length > 10 && a.missing.length === 0, "quiet: " +
+      JSON.stringify({ q: a.no_orders && a.no_orders.length, m: a.missing && a.missing.length }));
+    check(s.no_order_windows === a.no_orders.length && s.missing_windows === 0 && s.revenue > 0, "summary: " + JSON.stringify(s).slice(0, 300));
+  });
+}
+
+// The sales file lost: the minutes category_activity counts units sold in have no sales row, so
+// the API says they are missing (why: units_sold) and gives no total; the page draws them as no
+// data with why (never a 0 on the line, never $0.00 on a tile) and still draws the quiet ones as 0.
+if (MODE === "lost") {
+  await runCase("lost_sales_file_is_no_data_not_zero", async () => {
+    const a = await api("sales_per_minute", QUIET), s = await api("summary", QUIET);
+    const lost = (a.missing || []).filter((m) => m.why === "units_sold" && m.units_sold > 0);
+    check(a.rows.length === 0 && lost.length >= 2 && lost.length === (a.missing || []).length, "API missing: " + JSON.stringify(a.missing));
+    check(s.revenue === null && s.orders === null && s.missing_windows === lost.length, "summary: no total: " + JSON.stringify(s).slice(0, 300));
+    const d = await page.evaluate(() => Object.assign({}, document.getElementById("chart-sales").dataset));
+    check(d.missing === String(lost.length) && d.zeros === String((a.no_orders || []).length), "drawn: " + JSON.stringify(d));
+    const u = await page.evaluate(() => window.ECOM.charts.get("sales").data.map((x) => Array.from(x)));
+    const zero = lost.filter((m) => { const i = u[0].indexOf(Date.parse(m.window_start) / 1000); return i < 0 || u[1][i] !== null || u[3][i] !== null; });
+    check(zero.length === 0, "a lost minute is no point on the line: " + zero.map((m) => m.window_start));
+    const k = await page.evaluate(() => ["kpi-revenue", "kpi-orders"].map((id) => {
+      const e = document.getElementById(id); return [e.textContent, e.title, e.dataset.missing]; }));
+    check(k.every((x) => x[0] === "No data" && /sales_per_minute file is missing/.test(x[1]) && x[2] === "true"), "tiles: " + JSON.stringify(k));
+    const note = await page.locator("#sales-note").textContent();
+    check(/^No sales data for \d+ minutes/.test(note), "the chart's note: " + note);
+    // the tooltip of a lost minute says why
+    const box = await page.locator("#chart-sales .u-over").boundingBox();
+    const x = await page.evaluate((ws) => { const c = window.ECOM.charts.get("sales"); return c.valToPos(Date.parse(ws) / 1000, "x"); }, lost[0].window_start);
+    await page.mouse.move(box.x + x, box.y + box.height / 2);
+    const tip = await page.locator("#tip-sales").textContent();
+    check(/No data/.test(tip) && /category activity counts \d+ units sold/.test(tip), "tooltip: " + tip);
+  });
+  // sales_by_city and sales_by_channel still count those orders: they say in how many minutes
+  // they disagree with sales_per_minute, and the channel card and the map say their totals are partial
+  await runCase("lost_sales_file_tables_disagree", async () => {
+    const a = await api("sales_per_minute", QUIET), c = await api("sales_by_channel", QUIET), m = await api("sales_by_city", QUIET);
+    const n = (a.missing || []).length;
+    check(c.sales_disagree_windows === n && m.sales_disagree_windows === n, "API: " + c.sales_disagree_windows + ", " + m.sales_disagree_windows + " of " + n);
+    const note = await page.locator("#channel-note").textContent();
+    check(/orders differ from sales per minute in \d+ minutes/.test(note), "channel note: " + note);
+    const md = await page.evaluate(() => { const b = document.querySelector("[data-card=sales_by_city] [data-disagree]");
+      return b ? [b.dataset.disagree, b.textContent] : null; });
+    check(md && md[0] === String(n) && /these totals are partial/.test(md[1]), "map: " + JSON.stringify(md && md[0]));
+  });
+}
+if (MODE === "quiet") {
+  await runCase("quiet_tables_agree_with_sales", async () => {
+    const c = await api("sales_by_channel", QUIET), m = await api("sales_by_city", QUIET);
+    check(c.sales_disagree_windows === 0 && m.sales_disagree_windows === 0, "intact lake: " + c.sales_disagree_windows + ", " + m.sales_disagree_windows);
+  });
+}
+
+// The sales file unreadable: the lake cannot be read for the range; the page says so, names the
+// file, and draws no number (never $0.00).
+if (MODE === "unreadable") {
+  await runCase("unreadable_sales_file_is_no_data_not_zero", async () => {
+    const r = await fetch(URL + "api/summary?" + QUIET);
+    const b = await r.json();
+    check(r.status === 503 && /sales_per_minute\/date=.*\.parquet/.test(b.error || ""), "API: " + r.status + " " + JSON.stringify(b));
+    const k = await page.evaluate(() => ["kpi-revenue", "kpi-orders"].map((id) => document.getElementById(id).textContent));
+    check(k.every((x) => !/\d/.test(x)), "no number on the tiles: " + k);
+    const ban = await page.locator("#banner").textContent();
+    check(/sales_per_minute\/date=/.test(ban), "the banner names the file: " + ban);
+  });
+}
+
 await runCase("stale_no_console_errors_" + MODE, async () => {
   // the browser logs the 503s of the unreadable lake itself: those are the case, not a fault
-  const errs = consoleErrors.filter((e) => !(MODE === "tables" && /status of 503|ERR_CONNECTION_REFUSED|EventSource/.test(e)));
+  const errs = consoleErrors.filter((e) => !((MODE === "tables" || MODE === "unreadable") &&
+    /status of 503|ERR_CONNECTION_REFUSED|EventSource/.test(e)));
   check(errs.length === 0, "console: " + errs.join(" | "));
 });
 await browser.close();

@@ -10,16 +10,13 @@ NameNodes, one JournalNode, one DataNode, manual failover with Hadoop's own haad
 Tables are compared with `ecom cat --format csv` sorted (rejected without its wall-clock ingest_ts)."""
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import free_port, wait_for  # noqa: E402
+from testlib import free_port, http_get, sh, start_listening_stream, wait_for  # noqa: E402
 from dashlib import Cases  # noqa: E402
 
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
@@ -28,14 +25,6 @@ HA = ["bash", os.path.join(REPO, "tests/services/hdfs_ha.sh")]
 TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_activity", "top_products",
           "sales_by_city", "funnel"]
 PID = os.getpid()
-
-
-def sh(*args, timeout=120, check=True, env=None):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
-                       env=None if env is None else {**os.environ, **env})
-    if check and r.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
-    return r
 
 
 NN1, NN2 = sh(*HA, "ensure", timeout=400).stdout.strip().split(",")
@@ -61,11 +50,6 @@ def compare_tables(c, local, remote, hopts, tables=TABLES):
         a, b = cat(local, t), cat(remote, t, hopts)
         c.check(len(a) > 1, "table %s of the local run is empty" % t)
         c.check(a == b, "table %s: HDFS (%d lines) differs from local (%d lines)" % (t, len(b), len(a)))
-
-
-def http_get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
-        return r.read().decode()
 
 
 def standby_or_dead_first_moves_to_active(c):
@@ -122,33 +106,6 @@ def feed(p, lines, gate):
         pass
 
 
-def start_stream(args, logname):
-    """`ecom stream ARGS --listen` on a free port (retried if another process takes it first),
-    reading its input from a pipe."""
-    for _ in range(5):
-        port = free_port()
-        log = open(logname, "w")
-        p = subprocess.Popen([ECOM, "stream", *args, "--listen", "127.0.0.1:%d" % port], stdout=log, stderr=log,
-                             stdin=subprocess.PIPE, env={**os.environ, "ECOM_WEBHDFS_TRACE": "1"})
-        deadline = time.monotonic() + 60
-        while p.poll() is None and time.monotonic() < deadline:
-            try:
-                http_get(port, "/metrics")
-                return p, port, log
-            except urllib.error.HTTPError:
-                return p, port, log
-            except Exception:
-                time.sleep(0.05)
-        log.close()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-            raise RuntimeError("stream --listen does not answer after 60 s")
-        if "cannot listen on" not in open(logname).read():
-            raise RuntimeError("stream exited %d at start: %s" % (p.returncode, open(logname).read()[-600:]))
-    raise RuntimeError("no free port for --listen in 5 tries")
-
-
 def make_active(nn):
     """Puts the cluster back to `nn` active (a case before may have failed over)."""
     other = "nn2" if nn == "nn1" else "nn1"
@@ -166,7 +123,8 @@ def failover_mid_stream(c):
                        capture_output=True, timeout=300)
     logname = os.path.join(TMP, "stream-ha.log")
     t0 = time.monotonic()
-    p, port, log = start_stream(["--input", "-", "--out", root, "--commit-interval", "200ms", *HOPT], logname)
+    p, port, log = start_listening_stream(["--input", "-", "--out", root, "--commit-interval", "200ms", *HOPT], logname,
+                                          stdin=subprocess.PIPE, env={**os.environ, "ECOM_WEBHDFS_TRACE": "1"})
     gate = threading.Event()
     feeder = threading.Thread(target=feed, args=(p, open(ev, "rb").readlines(), gate), daemon=True)
     feeder.start()

@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dashlib import Cases, Dash  # noqa: E402
+from testlib import sh  # noqa: E402
 
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
 TMP, REPO = os.environ["TEST_TMP"], os.environ["REPO"]
@@ -28,15 +29,6 @@ TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_a
           "sales_by_city", "funnel"]
 RAW = ["views", "cart", "orders", "rejected"]
 PID = os.getpid()
-
-
-def sh(*args, timeout=120, check=True, env=None, stdin=None):
-    r = subprocess.run(list(args), capture_output=True, timeout=timeout, stdin=stdin,
-                       env=None if env is None else {**os.environ, **env})
-    r.stdout, r.stderr = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
-    if check and r.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
-    return r
 
 
 ADDR = sh(*SEC, "ensure", timeout=400).stdout.strip()

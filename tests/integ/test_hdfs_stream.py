@@ -9,14 +9,11 @@ is the wall clock of each run, so rejected is compared without it."""
 import json
 import os
 import re
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import free_port, wait_for  # noqa: E402
+from testlib import http_get, sh, start_listening_stream, wait_for  # noqa: E402
 from dashlib import Cases, Dash  # noqa: E402
 
 ECOM, ECOM_OPT = os.environ["ECOM"], os.environ.get("ECOM_OPT", os.environ["ECOM"])
@@ -25,14 +22,6 @@ HDFS = ["bash", os.path.join(REPO, "tests/services/hdfs.sh")]
 TABLES = ["views", "cart", "orders", "rejected", "sales_per_minute", "category_activity", "product_activity",
           "top_products", "top_products_by_revenue", "sales_by_city", "sales_by_channel", "funnel"]
 PID = os.getpid()
-
-
-def sh(*args, timeout=120, check=True, env=None):
-    r = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
-                       env=None if env is None else {**os.environ, **env})
-    if check and r.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
-    return r
 
 
 ADDR = sh(*HDFS, "ensure", timeout=300).stdout.strip()
@@ -101,44 +90,6 @@ def stream_to_hdfs_matches_local(c):
         import pyarrow.types as pt
         keys = [(f.name, "ascending") for f in a.schema if not pt.is_nested(f.type)]
         c.check(a.sort_by(keys).equals(b.sort_by(keys)), "pyarrow: %s differs on the fetched files" % t)
-
-
-def http_get(port, path):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
-        return r.read().decode()
-
-
-def start_listening_stream(args, logname):
-    """Starts `ecom stream ARGS --listen 127.0.0.1:PORT` on a port free_port() found. That port is
-    free only when looked at: another process's outgoing connection may take it before the stream
-    binds, and the stream then exits 1 at once ("cannot listen on"). Before this retry the fault
-    test waited for /status until its timeout in that case ("timed out waiting for two committed
-    epochs", seen once). Returns (process, port, log file)."""
-    for _ in range(5):
-        port = free_port()
-        log = open(logname, "w")
-        p = subprocess.Popen([ECOM, "stream", *args, "--listen", "127.0.0.1:%d" % port], stdout=log, stderr=log)
-        # Either the status server answers (the port is ours) or the process has exited.
-        deadline = time.monotonic() + 60
-        while p.poll() is None and time.monotonic() < deadline:
-            try:
-                http_get(port, "/metrics")
-                return p, port, log
-            except urllib.error.HTTPError:   # 503 "starting": it answers, the port is its own
-                return p, port, log
-            except Exception:
-                time.sleep(0.05)
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-            log.close()
-            raise RuntimeError("ecom stream --listen 127.0.0.1:%d does not answer after 60 s" % port)
-        log.close()
-        text = open(logname).read()
-        if "cannot listen on" not in text:
-            raise RuntimeError("stream exited %d at start: %s" % (p.returncode, text[-600:]))
-        print("  port %d was taken before the stream bound it: another port" % port)
-    raise RuntimeError("no free port for --listen in 5 tries")
 
 
 def daemon_stopped_mid_stream(c, daemon, seed):

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ECOM = os.environ.get("ECOM", "build/san/ecom")          # sanitizer build: behaviour
@@ -69,6 +70,60 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def sh(*args, timeout=120, check=True, env=None, stdin=None):
+    """Runs args to completion (env: variables added to the environment), its output as text
+    (bytes that are not UTF-8 replaced); with check, raises with its stderr tail when it exits
+    non-zero. The HDFS tests run ecom and the service scripts with it."""
+    r = subprocess.run(list(args), capture_output=True, timeout=timeout, stdin=stdin,
+                       env=None if env is None else {**os.environ, **env})
+    r.stdout, r.stderr = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+    if check and r.returncode != 0:
+        raise RuntimeError("%s exited %d: %s" % (" ".join(args[:4]), r.returncode, r.stderr[-600:]))
+    return r
+
+
+def http_get(port, path, timeout=5):
+    """The body of GET http://127.0.0.1:PORT/PATH as text; raises when it cannot be had (an
+    HTTPError for a status >= 400; http_text is the lenient one)."""
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+        return r.read().decode()
+
+
+def start_listening_stream(args, logname, stdin=None, env=None):
+    """Starts `ecom stream ARGS --listen 127.0.0.1:PORT` on a port free_port() found (stdin, env:
+    as for Popen). That port is free only when looked at: another process's outgoing connection
+    may take it before the stream binds, and the stream then exits 1 at once ("cannot listen
+    on"); then another port is tried (5 in all). Before this retry a fault test waited for
+    /status until its timeout in that case ("timed out waiting for two committed epochs", seen
+    once). Returns (process, port, log file)."""
+    for _ in range(5):
+        port = free_port()
+        log = open(logname, "w")
+        p = subprocess.Popen([ECOM, "stream", *args, "--listen", "127.0.0.1:%d" % port], stdout=log, stderr=log,
+                             stdin=stdin, env=env)
+        # Either the status server answers (the port is ours) or the process has exited.
+        deadline = time.monotonic() + 60
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                http_get(port, "/metrics")
+                return p, port, log
+            except urllib.error.HTTPError:   # 503 "starting": it answers, the port is its own
+                return p, port, log
+            except Exception:
+                time.sleep(0.05)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+            log.close()
+            raise RuntimeError("ecom stream --listen 127.0.0.1:%d does not answer after 60 s" % port)
+        log.close()
+        text = open(logname).read()
+        if "cannot listen on" not in text:
+            raise RuntimeError("stream exited %d at start: %s" % (p.returncode, text[-600:]))
+        print("  port %d was taken before the stream bound it: another port" % port)
+    raise RuntimeError("no free port for --listen in 5 tries")
 
 
 def http_text(url, timeout=5):

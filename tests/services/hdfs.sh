@@ -29,22 +29,16 @@ ECOM_CACHE=${ECOM_CACHE:-$HOME/.cache/ecom}
 SVC=${ECOM_SERVICES_DIR:-/tmp/ecom-services-$(id -u)}
 DIR=$SVC/hdfs
 TIMEOUT=${ECOM_HDFS_TIMEOUT:-120}
-VER=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$REPO/scripts/hadoop/pom.xml")
-# The jars of this exact pom (scripts/setup.d/hadoop.sh names the directory the same way).
-HOME_H=$ECOM_CACHE/hadoop/$VER-$(sha1sum "$REPO/scripts/hadoop/pom.xml" | cut -c1-12)
-# Hadoop 3.4 on Java 17: Jersey 1 (WebHDFS) defines classes through ClassLoader.defineClass by
-# reflection, which Java 17 refuses unless java.lang is opened to the class path.
-JOPTS=(-Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 --add-opens=java.base/java.lang=ALL-UNNAMED
-       --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
-       --add-opens=java.base/sun.nio.ch=ALL-UNNAMED)
 
 die() { echo "hdfs.sh: $*" >&2; exit 1; }
 
 classpath() { echo "$DIR/conf:$HOME_H/webroot:$HOME_H/libs/*"; }
 
 # Free TCP ports on 127.0.0.1, chosen by the kernel (bind to port 0), n at once so they differ.
-# free_ports, prop
+# free_ports, prop, hadoop_home (VER, HOME_H), hadoop_jopts (JOPTS), write_log4j
 . "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
+hadoop_home
+hadoop_jopts 512m
 
 write_conf() {
   local rpc=$1 http=$2 dnx=$3 dnh=$4 dni=$5
@@ -87,15 +81,7 @@ write_conf() {
     for kv in ${ECOM_HDFS_CONF:-}; do prop "${kv%%=*}" "${kv#*=}"; done
     echo '</configuration>'
   } >"$DIR/conf/hdfs-site.xml"
-  cat >"$DIR/conf/log4j.properties" <<'EOF'
-log4j.rootLogger=${hadoop.root.logger}
-hadoop.root.logger=INFO,console
-log4j.appender.console=org.apache.log4j.ConsoleAppender
-log4j.appender.console.target=System.err
-log4j.appender.console.layout=org.apache.log4j.PatternLayout
-log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
-log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
-EOF
+  write_log4j "$DIR/conf/log4j.properties"
   echo "$http" >"$DIR/http.port"
   echo "$rpc" >"$DIR/rpc.port"
 }

@@ -23,18 +23,14 @@ ECOM_CACHE=${ECOM_CACHE:-$HOME/.cache/ecom}
 SVC=${ECOM_SERVICES_DIR:-/tmp/ecom-services-$(id -u)}
 DIR=$SVC/hdfs_ha
 TIMEOUT=${ECOM_HDFS_TIMEOUT:-180}
-VER=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$REPO/scripts/hadoop/pom.xml")
-HOME_H=$ECOM_CACHE/hadoop/$VER-$(sha1sum "$REPO/scripts/hadoop/pom.xml" | cut -c1-12)
-# As in hdfs.sh: Jersey 1 on Java 17 needs java.lang opened to the class path.
-JOPTS=(-Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 --add-opens=java.base/java.lang=ALL-UNNAMED
-       --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
-       --add-opens=java.base/sun.nio.ch=ALL-UNNAMED)
 TOOL_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dhadoop.root.logger=WARN,console)
 
 die() { echo "hdfs_ha.sh: $*" >&2; exit 1; }
 
-# free_ports, prop
+# free_ports, prop, hadoop_home (VER, HOME_H), hadoop_jopts (JOPTS), write_log4j
 . "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
+hadoop_home
+hadoop_jopts 384m
 
 # One conf dir per daemon role: both NameNodes run on 127.0.0.1, so each must be told which of
 # the nameservice's NameNodes it is (dfs.ha.namenode.id); the others use "client".
@@ -89,15 +85,7 @@ write_conf() {
     prop dfs.namenode.fs-limits.min-block-size 1048576
     echo '</configuration>'
   } >"$c/hdfs-site.xml"
-  cat >"$c/log4j.properties" <<'EOF'
-log4j.rootLogger=${hadoop.root.logger}
-hadoop.root.logger=INFO,console
-log4j.appender.console=org.apache.log4j.ConsoleAppender
-log4j.appender.console.target=System.err
-log4j.appender.console.layout=org.apache.log4j.PatternLayout
-log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
-log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
-EOF
+  write_log4j "$c/log4j.properties"
 }
 
 cp_of() { echo "$DIR/conf-$1:$HOME_H/webroot:$HOME_H/libs/*"; }

@@ -26,20 +26,16 @@ SVC=${ECOM_SERVICES_DIR:-/tmp/ecom-services-$(id -u)}
 DIR=$SVC/hdfs_secure
 TIMEOUT=${ECOM_HDFS_TIMEOUT:-180}
 REALM=ECOM.TEST
-VER=$(sed -n 's:.*<hadoop.version>\(.*\)</hadoop.version>.*:\1:p' "$REPO/scripts/hadoop/pom.xml")
-HOME_H=$ECOM_CACHE/hadoop/$VER-$(sha1sum "$REPO/scripts/hadoop/pom.xml" | cut -c1-12)
-JOPTS=(-Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 --add-opens=java.base/java.lang=ALL-UNNAMED
-       --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
-       --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
-       --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED
-       --add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED
-       -Djava.security.krb5.conf="$DIR/krb5.conf")
 export KRB5_CONFIG=$DIR/krb5.conf KRB5_KDC_PROFILE=$DIR/kdc.conf
 
 die() { echo "hdfs_secure.sh: $*" >&2; exit 1; }
 
-# free_ports, prop
+# free_ports, prop, hadoop_home (VER, HOME_H), hadoop_jopts (JOPTS), write_log4j
 . "$(dirname "${BASH_SOURCE[0]}")/hdfs_lib.sh"
+hadoop_home
+hadoop_jopts 384m
+JOPTS+=(--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED
+       --add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED -Djava.security.krb5.conf="$DIR/krb5.conf")
 alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
 stop_pid() {
@@ -209,15 +205,7 @@ DEFAULT"
     } >"$c/ssl-$side.xml"
   done
   head -c 32 /dev/urandom | base64 >"$DIR/http-secret"
-  cat >"$c/log4j.properties" <<'EOF'
-log4j.rootLogger=${hadoop.root.logger}
-hadoop.root.logger=INFO,console
-log4j.appender.console=org.apache.log4j.ConsoleAppender
-log4j.appender.console.target=System.err
-log4j.appender.console.layout=org.apache.log4j.PatternLayout
-log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n
-log4j.logger.org.apache.hadoop.util.NativeCodeLoader=ERROR
-EOF
+  write_log4j "$c/log4j.properties"
   echo "$https" >"$DIR/https.port"
 }
 

@@ -243,8 +243,14 @@ static void test_file_errors(check_state *st) {
 
 int main(void) {
     check_state st = {0};
+    /* a fresh directory under $TEST_TMP (tests/run.sh), else /tmp: never the current directory
+     * (a run by hand from the repo root once left its files there, and they were committed) */
     const char *t = getenv("TEST_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s", t && *t ? t : ".");
+    snprintf(tmpdir, sizeof tmpdir, "%s/ecom-config-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
     RUN(&st, test_parse);
     RUN(&st, test_split_settings);
     RUN(&st, test_secrets);

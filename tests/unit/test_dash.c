@@ -352,6 +352,13 @@ static void test_prov_parse(check_state *st) {
     const char *bad = "{\"schema\":2,\"watermark\":null,\"open_windows\":{\"funnel\":[{\"window_start\":\"x\"}]}}";
     CHECK(dash_prov_parse(bad, strlen(bad), &p, err, sizeof err) == -1);
     CHECK_INTEQ(p.n[METRIC_ID_FUNNEL], 0);
+    /* a window that ends where (or before) it starts is refused, not merged as a window */
+    const char *backwards = "{\"schema\":2,\"watermark\":null,\"open_windows\":{\"funnel\":[{\"window_start\":"
+                            "\"2025-11-24T17:01:00.000Z\",\"window_end\":\"2025-11-24T17:01:00.000Z\","
+                            "\"final_at\":null,\"viewed\":1,\"carted\":0,\"purchased\":0,\"abandoned\":0}]}}";
+    CHECK(dash_prov_parse(backwards, strlen(backwards), &p, err, sizeof err) == -1);
+    CHECK(strstr(err, "open_windows.funnel[0]") != NULL);
+    CHECK_INTEQ(p.n[METRIC_ID_FUNNEL], 0);
 }
 
 /* Open windows merge with committed rows: P9 only open is ranked first, marked provisional; a
@@ -492,6 +499,86 @@ static void test_restart_window_partial(check_state *st) {
     dash_engine_free(e);
 }
 
+/* A minute without a sales_per_minute row is a known 0 only when category_activity has it with no
+ * unit sold; one it counts units sold in (the sales file was lost) or only the funnel has is
+ * missing, with why, and the range's sales totals are then no totals (null), never a $0 sum. */
+static mem_src *gaps_fill(bool lost) {
+    mem_src *m = calloc(1, sizeof *m);
+    m->generation = 1;
+    for (int t = 0; t < METRIC_ID_COUNT; t++) m->keys[t] = dash_keys_new(metric_get((metric_id)t));
+    add(m, METRIC_ID_SALES, 0, NULL, NULL, NULL, 2, 3, 1000, 0, 0);
+    add(m, METRIC_ID_CATEGORY, 0, "Ropa", NULL, NULL, 9, 1, 0, 3, 1000);
+    add(m, METRIC_ID_CATEGORY, 1, "Ropa", NULL, NULL, 5, 1, 0, 0, 0);   /* views, no order: quiet */
+    add(m, METRIC_ID_CATEGORY, 1, "Hogar", NULL, NULL, 2, 0, 1, 0, 0);
+    for (int k = 0; k < 2; k++) add(m, METRIC_ID_FUNNEL, k, NULL, NULL, NULL, 10, 2, 1, 1, 0);
+    add(m, METRIC_ID_CHANNEL, 0, "online", "mobile", NULL, 1, 400, 0, 0, 0);   /* 1 + 1 = sales' 2 */
+    add(m, METRIC_ID_CHANNEL, 0, "physical_store", "none", NULL, 1, 600, 0, 0, 0);
+    if (lost) {
+        add(m, METRIC_ID_CHANNEL, 2, "online", "mobile", NULL, 1, 500, 0, 0, 0);   /* sales lost it */
+        add(m, METRIC_ID_CATEGORY, 2, "Ropa", NULL, NULL, 4, 1, 0, 2, 500);   /* its sales row is lost */
+        add(m, METRIC_ID_FUNNEL, 3, NULL, NULL, NULL, 10, 0, 0, 0, 0);        /* only the funnel has 3 */
+    }
+    return m;
+}
+
+static void test_sales_gaps(check_state *st) {
+    CHECK_STATE(st);
+    mem_src *m = gaps_fill(true);
+    dash_engine *e = mem_engine(m, NULL);
+    int status = 0;
+    json_t *j = ask(e, "/api/sales_per_minute", "last", "10m", &status);
+    CHECK_INTEQ(status, 200);
+    CHECK_INTEQ(json_array_size(json_object_get(j, "rows")), 1);
+    json_t *q = json_object_get(j, "no_orders"), *mi = json_object_get(j, "missing");
+    CHECK_INTEQ(json_array_size(q), 1);
+    CHECK_STREQ(row_str(q, 0, "window_start"), "2025-11-24T16:01:00.000Z");
+    CHECK(json_is_true(json_object_get(json_array_get(q, 0), "final")));
+    CHECK_INTEQ(json_array_size(mi), 2);
+    CHECK_STREQ(row_str(mi, 0, "window_start"), "2025-11-24T16:02:00.000Z");
+    CHECK_STREQ(row_str(mi, 0, "why"), "units_sold");
+    CHECK_INTEQ(row_int(mi, 0, "units_sold"), 2);
+    CHECK_STREQ(row_str(mi, 1, "window_start"), "2025-11-24T16:03:00.000Z");
+    CHECK_STREQ(row_str(mi, 1, "why"), "no_witness");
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), 2);
+    CHECK(json_is_null(json_object_get(j, "revenue")));   /* a sum of part of the range is no total */
+    json_decref(j);
+    j = ask(e, "/api/summary", "last", "10m", &status);
+    CHECK_INTEQ(status, 200);
+    CHECK(json_is_null(json_object_get(j, "revenue")));
+    CHECK(json_is_null(json_object_get(j, "orders")));
+    CHECK(json_is_null(json_object_get(j, "avg_ticket")));
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), 2);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "no_order_windows")), 1);
+    json_decref(j);
+    /* a keyed table counting orders says in how many minutes it disagrees with sales */
+    j = ask(e, "/api/sales_by_channel", "last", "10m", &status);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 1);
+    json_decref(j);
+    j = ask(e, "/api/sales_by_city", "last", "10m", &status);   /* no row at all: 2 orders differ */
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 1);
+    json_decref(j);
+    j = ask(e, "/api/category_activity", "last", "10m", &status);   /* no orders column: not compared */
+    CHECK(json_object_get(j, "sales_disagree_windows") == NULL);
+    json_decref(j);
+    dash_engine_free(e);
+
+    e = mem_engine(gaps_fill(false), NULL);
+    j = ask(e, "/api/sales_by_channel", "last", "10m", &status);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "sales_disagree_windows")), 0);
+    json_decref(j);
+    j = ask(e, "/api/summary", "last", "10m", &status);
+    CHECK(json_real_value(json_object_get(j, "revenue")) == 10.0);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "orders")), 2);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), 0);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "no_order_windows")), 1);
+    json_decref(j);
+    j = ask(e, "/api/sales_per_minute", "last", "10m", &status);
+    CHECK_INTEQ(json_array_size(json_object_get(j, "missing")), 0);
+    CHECK_INTEQ(json_array_size(json_object_get(j, "no_orders")), 1);
+    json_decref(j);
+    dash_engine_free(e);
+}
+
 int main(void) {
     check_state st = {0};
     RUN(&st, test_params);
@@ -503,5 +590,6 @@ int main(void) {
     RUN(&st, test_prov_parts);
     RUN(&st, test_unknown_merge);
     RUN(&st, test_restart_window_partial);
+    RUN(&st, test_sales_gaps);
     return CHECK_EXIT(&st);
 }

@@ -278,23 +278,28 @@
     markUnknown(e, empty ? "" : why);
   }
 
-  // "No data" only for a range no table has a minute of: a range the stream recorded (funnel
-  // windows: it saw views) without a sales row had no orders, a known $0.00 and 0 (with no
+  // "No data" for a range no table has a minute of, and for one with minutes whose sales data is
+  // missing (summary.missing_windows: the other tables recorded them, their sales row was lost
+  // or never published; the tiles and the note say so): a partial sum is no total. A range the
+  // API says had no order in its minutes (no_order_windows) is a known $0.00 and 0 (with no
   // average ticket: "—", titled why).
   function renderKpis(d) {
     const s = d.summary;
-    const noFunnel = !d.funnel.rows.length, noSales = !d.sales_per_minute.rows.length && noFunnel;
-    setKpi("kpi-revenue", s.revenue, F.money(s.revenue), noSales, s.provisional_windows, s.final_at,
-      F.unknown(s, "revenue", null, s.windows));
-    setKpi("kpi-orders", s.orders, F.int(s.orders), noSales, s.provisional_windows, s.final_at,
-      F.unknown(s, "orders", null, s.windows));
-    setKpi("kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), noSales, s.provisional_windows, s.final_at,
-      F.unknown(s, "avg_ticket", null, s.windows));
+    const noFunnel = !d.funnel.rows.length, lost = s.missing_windows > 0;
+    const noSales = lost || (!s.windows && !s.no_order_windows);
+    const lostWhy = lost ? t("sales_missing").replace("{n}", s.missing_windows) : "";
+    for (const [id, v, text, col] of [["kpi-revenue", s.revenue, F.money(s.revenue), "revenue"],
+      ["kpi-orders", s.orders, F.int(s.orders), "orders"], ["kpi-ticket", s.avg_ticket, F.money(s.avg_ticket), "avg_ticket"]]) {
+      setKpi(id, v, text, noSales, s.provisional_windows, s.final_at, F.unknown(s, col, null, s.windows));
+      const e = document.getElementById(id);
+      e.dataset.missing = String(lost);
+      if (lost) e.title = lostWhy;
+    }
     if (!noSales && s.orders === 0) document.getElementById("kpi-ticket").title = t("no_orders");
     setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel, s.funnel_provisional_windows,
       s.funnel_final_at, F.unknown(s, "conversion", null, s.funnel_windows));
     document.getElementById("kpis").dataset.empty = String(noSales && noFunnel);
-    document.getElementById("kpi-note").textContent = noSales && noFunnel ? t("no_data") : "";
+    document.getElementById("kpi-note").textContent = lost ? lostWhy : noSales && noFunnel ? t("no_data") : "";
   }
 
   function chartKey() { return F.prefs.lang + "|" + F.zone() + "|" + document.documentElement.dataset.theme; }
@@ -302,13 +307,14 @@
   function renderSales(d, v) {
     const a = d.sales_per_minute;
     const note = document.getElementById("sales-note");
-    const quiet = !a.rows.length && d.funnel.rows.length;   // the stream saw the range: no orders in it
-    note.textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at) : quiet ? t("no_orders") : t("no_data");
-    const end = d.health.latest_window_end;
+    const quiet = !a.rows.length && a.no_orders.length;   // the API says: no order in its minutes
+    const lost = a.missing.length ? t("sales_missing").replace("{n}", a.missing.length) : "";
+    const prov = a.rows.length ? F.prov(a.provisional_windows, a.final_at) : "";
+    note.textContent = lost ? lost + (prov ? " · " + prov : "") : a.rows.length ? prov : quiet ? t("no_orders") : t("no_data");
     ECOM.charts.drawSales(document.getElementById("chart-sales"), a, {
       from: v.from, to: v.to, zoom: clipZoom(v),
       onZoom: (mn, mx) => { state.zoom = mn == null ? null : [Math.round(mn), Math.round(mx)]; writeUrl(); zoomNote(); },
-    }, chartKey(), { funnel: d.funnel.rows, finalEnd: end ? Date.parse(end) : null });
+    }, chartKey());
     zoomNote();
   }
 
@@ -409,7 +415,7 @@
     { api: "sales_by_city", id: "city", scroll: true },
   ];
   ECOM.registerCard({ name: "kpis", apis: ["summary", "sales_per_minute", "funnel"], render: renderKpis });
-  ECOM.registerCard({ name: "sales", apis: ["sales_per_minute", "funnel", "health"], render: renderSales });
+  ECOM.registerCard({ name: "sales", apis: ["sales_per_minute"], render: renderSales });
   ECOM.registerCard({ name: "category", apis: ["category_activity"], render: renderCategories });
   ECOM.registerCard({ name: "funnel", apis: ["funnel"], render: renderFunnel });
   for (const c of TABLE_CARDS)

@@ -4,13 +4,14 @@
  *
  * The time chart tells the truth about time: its x scale is exactly the answer's [from, to) (or
  * the user's zoom inside it), a minute no table has is a gap (a null point, never a line across
- * it) while a minute the stream recorded without orders is a 0 (withQuietMinutes), and a minute
+ * it) while a minute the API says had no order is a 0 (withQuietMinutes), and a minute
  * that is not a whole final minute is a series of its own, drawn apart (dashed, hollow points):
  * the open (provisional) minute, and the partial minute the data begins in (apart(), the one
  * rule).
  *
  * For tests, each chart box carries data-points (the answer's rows), data-zeros (quiet minutes
- * drawn as 0, withQuietMinutes), data-last (the latest window_start), data-gaps, data-open,
+ * drawn as 0, withQuietMinutes), data-missing (minutes without sales data, drawn as none),
+ * data-last (the latest window_start), data-gaps, data-open,
  * data-partial, data-x-min / data-x-max (the x scale, epoch seconds) and data-x-labels (the x
  * axis' labels, JSON). ECOM.charts.get(name) returns the uPlot instance. */
 "use strict";
@@ -105,30 +106,30 @@
   function apart(r) { return r.final === false || r.partial === true; }
   function apartLabel(r) { return r.final === false ? F.t("open_minute") : F.t("partial_minute"); }
 
-  // A minute the stream recorded (it has a funnel window: it saw views) but with no sales row
-  // had no orders: sales_per_minute has rows only for minutes with orders. Such a minute is a
-  // known 0 (revenue 0, no average ticket), never a gap that reads "no data"; a gap is left only
-  // where no table has the minute (the stream was down, or nothing happened at all). Its
-  // finality is the window metrics': final when it ends by the lake's latest committed window
-  // end (cover.finalEnd, ms), else open. cover.funnel: the funnel answer's rows of the range.
-  function withQuietMinutes(rows, cover) {
-    if (!cover || !cover.funnel || !cover.funnel.length) return rows;
-    const have = new Set(rows.map((r) => Date.parse(r.window_start)));
-    const zeros = cover.funnel.filter((f) => !have.has(Date.parse(f.window_start))).map((f) => ({
+  // The minutes the answer has no row for, from the API (engine's gaps: sales_per_minute has a
+  // row only for a minute with orders). A quiet one (a.no_orders: category_activity recorded it
+  // with no unit sold) is a known 0 (revenue 0, no average ticket), final or open as the API
+  // says; a missing one (a.missing: the other tables recorded it, its sales row was lost or
+  // never published) is no number: a break in the line whose tooltip says "No data" and why,
+  // never a $0. A minute no table has stays a plain gap.
+  function withQuietMinutes(a) {
+    const zeros = (a.no_orders || []).map((f) => ({
       window_start: f.window_start, window_end: f.window_end, orders: 0, items: 0, revenue: 0, avg_ticket: null,
-      final: cover.finalEnd != null && Date.parse(f.window_end) <= cover.finalEnd, partial: f.partial === true,
-      no_orders: true }));
-    if (!zeros.length) return rows;
-    return rows.concat(zeros).sort((x, y) => Date.parse(x.window_start) - Date.parse(y.window_start));
+      final: f.final, partial: f.partial === true, no_orders: true }));
+    const lost = (a.missing || []).map((f) => ({
+      window_start: f.window_start, window_end: f.window_end, orders: null, items: null, revenue: null, avg_ticket: null,
+      final: true, missing: f }));
+    if (!zeros.length && !lost.length) return a.rows;
+    return a.rows.concat(zeros, lost).sort((x, y) => Date.parse(x.window_start) - Date.parse(y.window_start));
   }
 
   // Windows of the answer (and its quiet minutes, withQuietMinutes) as x/y arrays: a null point
   // after every window whose successor does not start where it ends (uPlot breaks the line
   // there), and the minutes drawn apart (apart()) in series of their own.
-  function salesSeries(a, cover) {
+  function salesSeries(a) {
     const xs = [], rev = [], tk = [], orev = [], otk = [];
     let gaps = 0, open = 0, partial = 0;
-    const rows = withQuietMinutes(a.rows, cover);
+    const rows = withQuietMinutes(a);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i], x = Date.parse(r.window_start) / 1000, fin = !apart(r);
       xs.push(x);
@@ -145,7 +146,9 @@
         gaps++;
       }
     }
-    return { data: [xs, rev, tk, orev, otk], gaps, open, partial, rows, zeros: rows.length - a.rows.length };
+    const missing = (a.missing || []).length;
+    return { data: [xs, rev, tk, orev, otk], gaps, open, partial, rows, missing,
+      zeros: rows.length - a.rows.length - missing };
   }
 
   // Indices of points with no neighbour (a minute between two gaps, or the only one): a line
@@ -158,11 +161,11 @@
     return out.length ? out : null;
   }
 
-  // The sales chart. view: {from, to, zoom, onZoom(min|null, max|null)} in epoch seconds,
-  // cover: {funnel: rows, finalEnd: ms | null} (withQuietMinutes).
-  function drawSales(box, a, view, key, cover) {
-    const s = salesSeries(a, cover);
+  // The sales chart. view: {from, to, zoom, onZoom(min|null, max|null)} in epoch seconds.
+  function drawSales(box, a, view, key) {
+    const s = salesSeries(a);
     box.dataset.zeros = String(s.zeros);
+    box.dataset.missing = String(s.missing);
     box.dataset.points = String(a.rows.length);
     box.dataset.last = a.rows.length ? a.rows[a.rows.length - 1].window_start : "";
     box.dataset.gaps = String(s.gaps);
@@ -239,6 +242,7 @@
     const r = (u.ecomRows || []).find((w) => Date.parse(w.window_start) / 1000 === x);
     const head = [F.day(x * 1000) + " " + F.hm(x * 1000), null, null];
     if (!r) return [head, [F.t("no_data_short"), null, null]];
+    if (r.missing) return [head, [F.t("no_data_short"), null, null], [F.missingWhy(r.missing), null, null]];
     const out = [head,
       [F.t("revenue"), F.money(r.revenue), css("--blue")],
       [F.t("avg_ticket"), F.money(r.avg_ticket), css("--amber")],

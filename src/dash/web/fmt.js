@@ -134,6 +134,12 @@
     return m != null && n < m ? t("not_recorded_part").replace("{n}", n).replace("{m}", m) : t("not_recorded");
   }
 
+  // Why a minute of sales_per_minute has no number (an answer's "missing" entry: its why and,
+  // for units_sold, how many units category_activity counts in it).
+  function missingWhy(m) {
+    return t("missing_" + m.why).replace("{u}", m.units_sold);
+  }
+
   // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
   // A negative age (data stamped after the clock it is measured by: a producer's clock ahead)
   // says so, "5 min 3 s ahead of the dashboard's clock", never a reassuring "0 s"; within a
@@ -157,5 +163,5 @@
   };
 
   ECOM.fmt = { prefs, zone, browserZone, t, tv, locale, money, moneyShort, int, intShort, pct, num, time, clock,
-    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov, unknown };
+    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov, unknown, missingWhy };
 })();

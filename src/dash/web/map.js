@@ -235,6 +235,9 @@
     let n = (answer.rows.length ? txt(ctx, "legend") : txt(ctx, "no_sales")) + " " + txt(ctx, "source") + ".";
     if ([...tot.cities.values()].some((v) => v.revenueUnknown)) n += " " + txt(ctx, "unknown");
     if (unplaced.length) n += " " + unplaced.map((v) => v.city).join(", ") + ": " + txt(ctx, "unplaced") + ".";
+    // minutes whose orders differ from sales_per_minute's (a lost file): the circles are partial
+    if (answer.sales_disagree_windows) n += " " + ctx.t("sales_disagree").replace("{n}", answer.sales_disagree_windows) + ".";
+    box.dataset.disagree = String(answer.sales_disagree_windows || 0);
     note.textContent = n;
     box.appendChild(note);
     box.dataset.cities = String(tot.cities.size - unplaced.length);
