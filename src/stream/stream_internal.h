@@ -93,8 +93,9 @@ int st_arena_dup(st_arena *a, strview s, strview *out);
 void st_arena_free(st_arena *a);
 
 /* A zeroed block for a hash table's slots, in huge pages from 2 MiB on (stream_tab.c says why).
- * Freed with free(); NULL on OOM. */
+ * Freed with st_table_free(p, bytes) and the bytes it was asked for; NULL on OOM. */
 void *st_table_alloc(size_t bytes);
+void st_table_free(void *p, size_t bytes);
 
 /* ---- index table: open addressing over indexes into a caller's entry array ----
  * A slot is (hash >> 32) << 32 | (index + 1); 0 is empty. hashes[i] keeps entry i's full hash
