@@ -529,6 +529,15 @@ static int pairtab_resize(st_pairtab *t, uint32_t cap) {
     return 0;
 }
 
+/* One rehash to the final size when the count is known (a checkpoint's pairs), instead of
+ * the doubling cascade from 64 slots, each step a fresh slot array faulted in and zeroed. */
+int st_pairtab_reserve(st_pairtab *t, uint64_t n) {
+    uint64_t cap = t->cap ? t->cap : 64;
+    while (n * 2 > cap && cap < (uint64_t)1 << 31) cap *= 2;
+    if (n * 2 > cap) return -1; /* beyond a uint32_t slot count */
+    return cap > t->cap ? pairtab_resize(t, (uint32_t)cap) : 0;
+}
+
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create,
                         bool *created) {
     if (created) *created = false;
