@@ -628,6 +628,9 @@ static int64_t get_el(rd *r, unsigned *kind) {
 static int get_pairs(rd *r, st_shard *s, bool upsert, uint32_t mark, bool *oom) {
     bool v6 = r->ver >= 6;
     uint32_t n = get_count(r, v6 ? 4 : 20);
+    /* a full checkpoint's pairs are all new: one resize to their size (get_count bounds n by
+     * the bytes left, so a corrupt count cannot ask for more than a few times the file) */
+    if (!r->bad && !upsert && st_pairtab_reserve(&s->pairs, s->pairs.n + n)) return *oom = true, -1;
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         strview u = v6 ? get_vstr(r) : get_str(r), pr = v6 ? get_vstr(r) : get_str(r);
         int64_t exp = v6 ? get_off(r, r->ref.x) : get_i64(r);

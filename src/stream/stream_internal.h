@@ -93,8 +93,9 @@ int st_arena_dup(st_arena *a, strview s, strview *out);
 void st_arena_free(st_arena *a);
 
 /* A zeroed block for a hash table's slots, in huge pages from 2 MiB on (stream_tab.c says why).
- * Freed with free(); NULL on OOM. */
+ * Freed with st_table_free(p, bytes) and the bytes it was asked for; NULL on OOM. */
 void *st_table_alloc(size_t bytes);
+void st_table_free(void *p, size_t bytes);
 
 /* ---- index table: open addressing over indexes into a caller's entry array ----
  * A slot is (hash >> 32) << 32 | (index + 1); 0 is empty. hashes[i] keeps entry i's full hash
@@ -308,6 +309,8 @@ ST_PREFETCH_FN st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
  * tells which. NULL on OOM or if absent. */
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create, bool *created);
 void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p; never resizes */
+/* Grows the table (once) so that n pairs fit at its load of 1/2. 0 or -1 (OOM, too many). */
+int st_pairtab_reserve(st_pairtab *t, uint64_t n);
 /* After removals: halves the table while it is under 1/8 full (never below 64 slots), in one
  * rehash, so that memory returns after a burst. */
 void st_pairtab_shrink(st_pairtab *t);

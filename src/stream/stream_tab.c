@@ -51,21 +51,45 @@ void st_arena_free(st_arena *a) {
 /* A zeroed array of bytes for a hash table's slots. One of 2 MiB or more is 2 MiB-aligned and
  * advised into transparent huge pages: every lookup lands on a random slot, and with 4 KiB
  * pages each one was a TLB miss as well as a cache miss (in this VM a nested page walk; it also
- * stalled the prefetch meant to hide the miss). Freed with free(); NULL on OOM. */
+ * stalled the prefetch meant to hide the miss). Those large ones are mapped directly: a fresh
+ * anonymous mapping is zero-filled by the kernel as it is faulted in, so no memset (the memset
+ * after posix_memalign zeroed every page a second time, and faulted it in before its first use;
+ * malloc'd memory may be reused, so only a fresh mapping is known to be zero). Freed with
+ * st_table_free and the same size; NULL on OOM. */
 void *st_table_alloc(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     if (bytes < huge) return calloc(1, bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes)) return NULL;
+    bytes = (bytes + huge - 1) / huge * huge;
+    char *m = mmap(NULL, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    /* over-map by 2 MiB, then unmap the unaligned head and the rest of the tail */
+    size_t head = (huge - (uintptr_t)m % huge) % huge;
+    if (head) (void)munmap(m, head);
+    (void)munmap(m + head + bytes, huge - head);
+    char *p = m + head;
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without it, plain pages */
 #endif
-    memset(p, 0, bytes);
     return p;
 }
 
+void st_table_free(void *p, size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    if (!p) return;
+    if (bytes < huge) {
+        free(p);
+        return;
+    }
+    (void)munmap(p, (bytes + huge - 1) / huge * huge);
+}
+
+/* Bytes of an index table's slot array (0 when unallocated). */
+static size_t itab_slot_bytes(const st_itab *t) {
+    return t->mask ? (size_t)(t->mask + 1) * sizeof *t->slots : 0;
+}
+
 void st_itab_free(st_itab *t) {
-    free(t->slots);
+    st_table_free(t->slots, itab_slot_bytes(t));
     free(t->hashes);
     memset(t, 0, sizeof *t);
 }
@@ -81,7 +105,7 @@ static int itab_grow(st_itab *t) {
         while (s[pos]) pos = (pos + 1) & (cap - 1);
         s[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
     }
-    free(t->slots);
+    st_table_free(t->slots, itab_slot_bytes(t));
     t->slots = s;
     t->mask = cap - 1;
     return 0;
@@ -354,7 +378,7 @@ static int dedup_reindex(st_dedup *d, uint32_t n) {
         sl[pos] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
         d->ix.hashes[i] = h;
     }
-    if (sl != d->ix.slots) free(d->ix.slots);
+    if (sl != d->ix.slots) st_table_free(d->ix.slots, itab_slot_bytes(&d->ix));
     d->ix.slots = sl;
     d->ix.mask = cap - 1;
     d->ix.n = n;
@@ -485,6 +509,10 @@ static st_pslot *slots_alloc(uint32_t cap) {
     return st_table_alloc((size_t)cap * sizeof(st_pslot));
 }
 
+static void slots_free(st_pslot *s, uint32_t cap) {
+    st_table_free(s, (size_t)cap * sizeof *s);
+}
+
 /* Rehashes into cap slots (a power of two). */
 static int pairtab_resize(st_pairtab *t, uint32_t cap) {
     st_pslot *ns = slots_alloc(cap);
@@ -495,10 +523,19 @@ static int pairtab_resize(st_pairtab *t, uint32_t cap) {
         while (ns[k].p) k = (k + 1) & (cap - 1);
         ns[k] = t->slots[i];
     }
-    free(t->slots);
+    slots_free(t->slots, t->cap);
     t->slots = ns;
     t->cap = cap;
     return 0;
+}
+
+/* One rehash to the final size when the count is known (a checkpoint's pairs), instead of
+ * the doubling cascade from 64 slots, each step a fresh slot array faulted in and zeroed. */
+int st_pairtab_reserve(st_pairtab *t, uint64_t n) {
+    uint64_t cap = t->cap ? t->cap : 64;
+    while (n * 2 > cap && cap < (uint64_t)1 << 31) cap *= 2;
+    if (n * 2 > cap) return -1; /* beyond a uint32_t slot count */
+    return cap > t->cap ? pairtab_resize(t, (uint32_t)cap) : 0;
 }
 
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create,
@@ -580,7 +617,7 @@ void st_pairtab_free(st_pairtab *t) {
         nb = b->next;
         free(b);
     }
-    free(t->slots);
+    slots_free(t->slots, t->cap);
     free(t->dirty.v);
     memset(t, 0, sizeof *t);
 }

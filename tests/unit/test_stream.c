@@ -1665,6 +1665,48 @@ static void test_pairtab_shrink_once(check_state *st) {
     st_pairtab_free(&t);
 }
 
+/* A slot array of 2 MiB or more is a fresh mapping (no memset): zero, 2 MiB-aligned, all of it
+ * writable, and unmapped by st_table_free (ASan would flag a free() of it). */
+static void test_table_alloc_huge(check_state *st) {
+    CHECK_STATE(st);
+    const size_t huge = (size_t)2 << 20, bytes = 3 * huge + 16;
+    unsigned char *p = st_table_alloc(bytes);
+    CHECK(p != NULL);
+    if (!p) return;
+    CHECK((uintptr_t)p % huge == 0);
+    size_t nz = 0;
+    for (size_t i = 0; i < bytes; i += 4096) nz += p[i] != 0;
+    CHECK(p[bytes - 1] == 0);
+    CHECK_INTEQ(nz, 0);
+    memset(p, 0xab, bytes);
+    st_table_free(p, bytes);
+    unsigned char *q = st_table_alloc(huge);
+    CHECK(q != NULL && q[0] == 0 && q[huge - 1] == 0);
+    st_table_free(q, huge);
+}
+
+/* st_pairtab_reserve sizes the table once: inserting that many pairs then never resizes, and
+ * a reserve below the size in hand keeps it. */
+static void test_pairtab_reserve(check_state *st) {
+    CHECK_STATE(st);
+    st_pairtab t = {0};
+    CHECK_INTEQ(st_pairtab_reserve(&t, 70000), 0);
+    CHECK_INTEQ(t.cap, 262144); /* 70000 * 2 <= 2^18: 4 MiB of slots, a mapping */
+    const st_pslot *slots = t.slots;
+    char u[16];
+    for (int i = 0; i < 70000; i++) {
+        snprintf(u, sizeof u, "u%06d", i);
+        strview uv = {u, strlen(u)}, pv = {"P1", 2};
+        CHECK(st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, true, NULL) != NULL);
+    }
+    CHECK(t.slots == slots);
+    CHECK_INTEQ(st_pairtab_reserve(&t, 10), 0);
+    CHECK_INTEQ(t.cap, 262144);
+    strview uv = {"u012345", 7}, pv = {"P1", 2};
+    CHECK(st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, false, NULL) != NULL);
+    st_pairtab_free(&t);
+}
+
 int main(void) {
     check_state st = {0};
     if (time_parse_rfc3339("2026-11-25T09:00:00Z", 20, &T0)) return 1;
@@ -1679,6 +1721,8 @@ int main(void) {
     RUN(&st, test_dedup_bounded);
     RUN(&st, test_prefetch_hint);
     RUN(&st, test_pairtab_shrink_once);
+    RUN(&st, test_table_alloc_huge);
+    RUN(&st, test_pairtab_reserve);
     RUN(&st, test_checkpoint_v3_ids);
     RUN(&st, test_checkpoint_v4_v5_read);
     RUN(&st, test_funnel_edges);
