@@ -92,7 +92,11 @@ typedef struct {
 int st_arena_dup(st_arena *a, strview s, strview *out);
 void st_arena_free(st_arena *a);
 
-/* A zeroed block for a hash table's slots, in huge pages from 2 MiB on (stream_tab.c says why).
+/* The size of a transparent huge page (x86-64, arm64 with 4 KiB pages): slot arrays and pool
+ * blocks from this size on are aligned to it and advised into huge pages. */
+#define ST_HUGE_PAGE ((size_t)2 << 20)
+
+/* A zeroed block for a hash table's slots, in huge pages from ST_HUGE_PAGE on (stream_tab.c says why).
  * Freed with st_table_free(p, bytes) and the bytes it was asked for; NULL on OOM. */
 void *st_table_alloc(size_t bytes);
 void st_table_free(void *p, size_t bytes);
@@ -275,7 +279,7 @@ typedef struct {
  * event, and malloc/free of that many small blocks, with the fastbin consolidation they caused
  * at each window close, was several percent of the run. The pool keeps its blocks until the
  * table is freed (memory is reused, not returned). */
-enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536, ST_POOL_BLOCK_MAX = 2 << 20 };
+enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536, ST_POOL_BLOCK_MAX = (int)ST_HUGE_PAGE };
 typedef struct st_pool_free {
     struct st_pool_free *next;
 } st_pool_free;

@@ -57,7 +57,7 @@ void st_arena_free(st_arena *a) {
  * malloc'd memory may be reused, so only a fresh mapping is known to be zero). Freed with
  * st_table_free and the same size; NULL on OOM. */
 void *st_table_alloc(size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
+    const size_t huge = ST_HUGE_PAGE;
     if (bytes < huge) return calloc(1, bytes);
     bytes = (bytes + huge - 1) / huge * huge;
     char *m = mmap(NULL, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -74,7 +74,7 @@ void *st_table_alloc(size_t bytes) {
 }
 
 void st_table_free(void *p, size_t bytes) {
-    const size_t huge = (size_t)2 << 20;
+    const size_t huge = ST_HUGE_PAGE;
     if (!p) return;
     if (bytes < huge) {
         free(p);
@@ -444,7 +444,7 @@ uint64_t st_pair_hash(strview u, strview p) {
 /* A pool block with cap bytes of room; the largest ones are 2 MiB-aligned in huge pages (pairs
  * are reached at random, see st_table_alloc). Freed with free(). */
 static st_pool_block *pool_block_alloc(size_t cap) {
-    size_t bytes = sizeof(st_pool_block) + cap, huge = (size_t)2 << 20;
+    size_t bytes = sizeof(st_pool_block) + cap, huge = ST_HUGE_PAGE;
     st_pool_block *b = NULL;
     if (cap < ST_POOL_BLOCK_MAX) {
         b = malloc(bytes);
