@@ -82,11 +82,6 @@ int event_type_parse(const char *s, size_t n, event_type *out);
 /* A canonical UUID (8-4-4-4-12 hex digits, either case): true and its 128 bits, the first digit
  * highest (*hi: digits 1-16, *lo: 17-32); false for any other text. */
 bool event_uuid_pack(strview v, uint64_t *hi, uint64_t *lo);
-/* The event_id of a raw JSON record without parsing it, when it is the record's first member
- * (`{"event_id":"...",` as `ecom gen` writes it, blanks allowed) and has no escape: true and a
- * view into line; false otherwise (the record may still be valid: this is only a fast peek for
- * a prefetch hint, stream_engine_prefetch_id; the parser decides). */
-bool event_peek_id(const char *line, size_t len, strview *id);
 /* The closed sets of store_type ("online", "physical_store") and device ("mobile", "desktop",
  * "tablet"): the index of v in its set, -1 when v is not in it. The parser validates with them;
  * writers use the index as the value's number (pq_write_str_id). */

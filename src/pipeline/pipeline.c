@@ -222,14 +222,6 @@ int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l)
     return 1;
 }
 
-/* Tells the engine the id of the record about to be parsed (stream_engine_prefetch_id): its
- * dedup slot then loads while the record is parsed (a hint: a record it does not fit costs a
- * peek of a few bytes). */
-static void job_hint_next(pipeline_job *j, const source_record *r) {
-    strview id;
-    if (event_peek_id(r->val, r->len, &id)) stream_engine_prefetch_id(j->engine, r->part, id);
-}
-
 /* Parses, decides (job_decide) and writes one record through the lake's ingest path (lake.h):
  * the one-thread loop. */
 static int job_process(pipeline_job *j, const char *source, int part, int src, int64_t offset, const char *p,
@@ -615,7 +607,6 @@ static loop_turn_result loop_read(pipeline_job *j, loop_state *ls, bool *idle, b
         if (job_process(j, r->name, r->part, r->stream, r->offset, r->val, r->len, r->ts_us) ||
             job_record_done(j, ls, r))
             return TURN_RETRY;
-        if (i + 1 < n) job_hint_next(j, &rec[i + 1]);
     }
     return TURN_GO_ON;
 }

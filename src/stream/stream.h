@@ -145,14 +145,6 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
 /* The same for an event read from source src (0..n_sources-1) of partition part.
  * stream_engine_process() is source 0. */
 int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev);
-/* A hint, optional and never wrong to give: the next event fed to partition part will likely
- * have this event_id (e.g. peeked from the raw record before it is parsed: event_peek_id). The
- * engine starts loading the dedup table's slot for it, so that this cache miss (a random slot
- * of a table of MiBs: most of st_dedup_check's ~9% of a run) overlaps with the parse instead
- * of stalling the lookup, and keeps the packed id for that next event: the next
- * stream_engine_process_from on part uses it only when its event_id has exactly these bytes,
- * and drops it either way. The bytes are copied: event_id may change or be freed on return. */
-void stream_engine_prefetch_id(stream_engine *e, int part, strview event_id);
 
 /* Marks source src of partition part as alive although it sent no event: it has data not yet
  * read (a backlog), so it must not turn idle and stop holding the watermark back. The caller

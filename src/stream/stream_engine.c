@@ -346,24 +346,6 @@ static int64_t dd_live_after(const stream_engine *e, const st_shard *s) {
     return s->closed_through == INT64_MIN ? INT64_MIN : s->closed_through - e->dd_keep;
 }
 
-void stream_engine_prefetch_id(stream_engine *e, int part, strview event_id) {
-    if (part < 0 || part >= e->cfg.n_partitions || !event_id.n || event_id.n > ST_PF_MAX) return;
-    st_shard *s = &e->shards[part];
-    s->pf_id = st_id_of(event_id);
-    memcpy(s->pf_key, event_id.p, event_id.n);
-    s->pf_n = (uint32_t)event_id.n;
-    st_dedup_prefetch(&s->dd, s->pf_id);
-}
-
-/* The id of event_id: the hinted one when the bytes are the hint's (stream_engine_prefetch_id
- * packed it already), else computed. The hint is used once. */
-static st_id shard_id_of(st_shard *s, strview event_id) {
-    uint32_t n = s->pf_n;
-    s->pf_n = 0;
-    if (n && n == event_id.n && st_bytes_eq(s->pf_key, event_id.p, n)) return s->pf_id;
-    return st_id_of(event_id);
-}
-
 int stream_engine_process(stream_engine *e, int part, int64_t offset, const event *ev) {
     return stream_engine_process_from(e, part, 0, offset, ev);
 }
@@ -383,7 +365,7 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     /* The dedup probe and the funnel's pair lookup are cache misses in large tables: both are
      * started here, so that they overlap with hashing the event's content and with the
      * aggregate work below (a duplicate, ~1%, wastes the pair's prefetch). */
-    st_id id = shard_id_of(s, ev->event_id);
+    st_id id = st_id_of(ev->event_id);
     st_dedup_prefetch(&s->dd, id);
     uint64_t ph = 0;
     if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {

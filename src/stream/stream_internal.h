@@ -353,7 +353,6 @@ typedef struct {
     int64_t viewed, carted, purchased;
 } st_closed;
 
-enum { ST_PF_MAX = 64 }; /* longest event_id kept by a prefetch hint (a UUID is 36) */
 typedef struct {
     bool assigned, touched, idle;
     int64_t last_active_us;  /* processing time; INT64_MIN = set at next advance */
@@ -373,11 +372,6 @@ typedef struct {
     st_corr *corr;           /* pending corrections, increasing j */
     uint32_t n_corr, cap_corr;
     st_pairtab pairs;
-    /* The id of the next event as hinted (stream_engine_prefetch_id): its bytes and packed
-     * id, used by the next stream_engine_process_from when its event_id is these bytes. */
-    uint32_t pf_n;           /* 0: no hint */
-    char pf_key[ST_PF_MAX];
-    st_id pf_id;
     /* The checkpoint chain (stream_ckpt.c): checksum of the last piece written or restored
      * (0: none, so no delta can follow) and the number of deltas since its full checkpoint. */
     uint64_t ck_prev;

@@ -541,53 +541,6 @@ static void test_dedup(check_state *st) {
     buf_free(&r.out);
 }
 
-/* The prefetch hint (stream_engine_prefetch_id) never changes an outcome: a hint for another
- * id, a hint whose buffer was overwritten after the call, a hint for another partition, none.
- * And event_peek_id finds the id only where it is the first member, without escapes. */
-static void test_prefetch_hint(check_state *st) {
-    CHECK_STATE(st);
-    stream_config c = small_cfg(2);
-    tl_rec r = {0};
-    stream_sink sk = tl_sink(&r);
-    stream_engine *e = stream_engine_new(&c, &sk, NULL, 0);
-    tev a, b;
-    int ps[1] = {3}, qs[1] = {1};
-    tl_purchase(&a, T0 + 1000, 5, ps, qs, 1, 77);
-    tl_purchase(&b, T0 + 2000, 6, ps, qs, 1, 78);
-    stream_engine_prefetch_id(e, 0, b.ev.event_id); /* wrong: a comes next */
-    CHECK_INTEQ(stream_engine_process(e, 0, 0, &a.ev), STREAM_OK);
-    char buf[64];
-    memcpy(buf, a.ev.event_id.p, a.ev.event_id.n);
-    stream_engine_prefetch_id(e, 0, (strview){buf, a.ev.event_id.n});
-    memcpy(buf, b.ev.event_id.p, b.ev.event_id.n); /* the hint's bytes change after the call */
-    CHECK_INTEQ(stream_engine_process(e, 0, 1, &b.ev), STREAM_OK); /* b is new, not a's copy */
-    stream_engine_prefetch_id(e, 0, a.ev.event_id); /* right */
-    CHECK_INTEQ(stream_engine_process(e, 0, 2, &a.ev), STREAM_DUPLICATE);
-    stream_engine_prefetch_id(e, 1, b.ev.event_id); /* another partition: not used by 0 */
-    CHECK_INTEQ(stream_engine_process(e, 0, 3, &b.ev), STREAM_DUPLICATE);
-    stream_engine_prefetch_id(e, 0, (strview){"", 0});
-    stream_engine_prefetch_id(e, 7, a.ev.event_id); /* out of range: ignored */
-    CHECK_INTEQ(stream_engine_process(e, 0, 4, &a.ev), STREAM_DUPLICATE);
-    stream_partition_stats s;
-    stream_engine_partition_stats(e, 0, &s);
-    CHECK_INTEQ(s.ok[EV_PURCHASE], 2);
-    CHECK_INTEQ(s.duplicates[EV_PURCHASE], 3);
-    stream_engine_free(e);
-    buf_free(&r.out);
-
-    strview id = {0};
-    const char *l1 = "{\"event_id\":\"3a4a651c-7a1a-409e-9ad0-d528dd2f2f33\",\"event_type\":\"page_view\"}";
-    CHECK(event_peek_id(l1, strlen(l1), &id) && id.n == 36 && !memcmp(id.p, "3a4a651c", 8));
-    const char *l2 = " { \"event_id\" : \"x-1\" }";
-    CHECK(event_peek_id(l2, strlen(l2), &id) && id.n == 3 && !memcmp(id.p, "x-1", 3));
-    const char *no[] = {"{\"event_type\":\"page_view\",\"event_id\":\"a\"}", "{\"event_id\":\"a\\u0041\"}",
-                        "{\"event_id\":\"unterminated", "{\"event_id\":17}", "", "{", "[\"event_id\"]"};
-    for (size_t i = 0; i < sizeof no / sizeof *no; i++) CHECK(!event_peek_id(no[i], strlen(no[i]), &id));
-    /* a record cut inside the key or the value is not read past its end */
-    CHECK(!event_peek_id(l1, 12, &id));
-    CHECK(!event_peek_id(l1, 20, &id));
-}
-
 /* Dedup over the lateness horizon (issue 11, finding 4): 5% of the events are copies re-stamped
  * 61 s later (another window; the old per-window dedup counted them twice), a fifth of those
  * with other content (a conflicting duplicate: refused, counted apart); the engine is restarted
@@ -1719,7 +1672,6 @@ int main(void) {
     RUN(&st, test_dedup);
     RUN(&st, test_dedup_horizon_oracle);
     RUN(&st, test_dedup_bounded);
-    RUN(&st, test_prefetch_hint);
     RUN(&st, test_pairtab_shrink_once);
     RUN(&st, test_table_alloc_huge);
     RUN(&st, test_pairtab_reserve);
