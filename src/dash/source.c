@@ -381,7 +381,8 @@ static int read_leaves(pq_reader *r, const col_map *m, int rg, pq_column *cols, 
     return 0;
 }
 
-/* Decodes row group rg of r into out: windows, key ids (interned into keys), values. */
+/* Decodes row group rg of r into out: windows, key ids (interned into keys), values. -1 with err
+ * naming the file and row for a row without its window_start or window_end. */
 static int decode_rg(pq_reader *r, const col_map *m, dash_keys *keys, int rg, rg_rows *out, const char *path,
                      char *err, size_t errlen) {
     pq_column cols[2 + METRIC_MAX_COLS];
@@ -417,7 +418,14 @@ static int decode_rg(pq_reader *r, const col_map *m, dash_keys *keys, int rg, rg
                 unk |= (dash_unknown)(1u << c);
             }
         }
-        if (!has_ws || !has_we) continue;   /* a row without its window cannot be placed: skip it */
+        /* A row without its window cannot be placed, and skipping it would lower every sum the
+         * page shows: the file is refused by name (another tool wrote it; ecom never does). */
+        if (!has_ws || !has_we) {
+            snprintf(err, errlen, "%s: row group %d, row %lld has no %s: a metric row without its window cannot be counted",
+                     path, rg, (long long)row, has_ws ? "window_end" : "window_start");
+            rc = -1;
+            break;
+        }
         if (unk && !out->unk && !(out->unk = calloc(nrows ? (size_t)nrows : 1, sizeof *out->unk))) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
@@ -436,6 +444,7 @@ static int decode_rg(pq_reader *r, const col_map *m, dash_keys *keys, int rg, rg
         out->n++;
     }
     for (int i = 0; i < m->nleaves; i++) pq_column_free(&cols[i]);
+    if (rc) rg_rows_free(out);   /* a failed decode leaves nothing: the next request decodes again */
     return rc;
 }
 

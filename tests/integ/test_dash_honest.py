@@ -23,6 +23,8 @@ events, so correction rows; then `ecom stream --input`), and cases over it:
   - scale_out_partition_behind: a window one scale-out partition has committed and another still
     has open is provisional with both parts, each counted once.
   - sse_disconnect_is_quiet: an /api/stream client leaving is no error line on stderr.
+  - row_without_window_refused: a sales_per_minute file another tool rewrote with one row's
+    window_start null is refused by name (503), not summed without that row.
 """
 import datetime as dt
 import json
@@ -439,6 +441,33 @@ def sse_disconnect_is_quiet():
         fake.wait()
 
 
+def row_without_window_refused():
+    """A row whose window_start is null cannot be placed: the answer is a 503 naming the file and
+    the row, never totals without it (before, the row was skipped: revenue lower than the file's)."""
+    import pyarrow as pa
+    root = os.path.join(TMP, "nowindow-lake")
+    shutil.copytree(lake(), root)
+    f = files(root, "sales_per_minute")[0]
+    t = pq.read_table(f)
+    t = t.drop_columns([c for c in ("date",) if c in t.column_names])
+    i = t.column_names.index("window_start")
+    col = t.column("window_start").to_pylist()
+    col[0] = None
+    t = t.set_column(i, pa.field("window_start", t.schema.field("window_start").type, nullable=True),
+                     pa.array(col, type=t.schema.field("window_start").type))
+    pq.write_table(t, f + ".tmp")
+    os.replace(f + ".tmp", f)
+    d = Dash(root)
+    try:
+        for api in ("/api/sales_per_minute?from=%s&to=%s" % (FROM, TO), "/api/summary?from=%s&to=%s" % (FROM, TO)):
+            st, j = d.get_json(api)
+            msg = j.get("error", "") if isinstance(j, dict) else ""
+            check(st == 503 and os.path.basename(f) in msg and "no window_start" in msg,
+                  "%s: want a 503 naming %s's row without window_start, got %s %r" % (api, os.path.basename(f), st, j))
+    finally:
+        stopped_clean(d)
+
+
 def fresh_stream_first_minute_partial():
     """Before its first commit, a fresh stream's open minute is where the data begins: partial."""
     fake = subprocess.Popen([sys.executable, os.path.join(REPO, "tests/integ/dash_fake_status.py")],
@@ -462,6 +491,7 @@ def fresh_stream_first_minute_partial():
 if __name__ == "__main__":
     s = Suite()
     for fn in (old_lake_columns_unknown, money_written_by_another_tool, first_minute_partial, fresh_stream_first_minute_partial, ranges_equal_duckdb,
-               page_shows_unknown, hostile_names_are_text, scale_out_partition_behind, sse_disconnect_is_quiet):
+               page_shows_unknown, hostile_names_are_text, scale_out_partition_behind, sse_disconnect_is_quiet,
+               row_without_window_refused):
         s.case(fn)
     s.exit()
