@@ -491,6 +491,10 @@ static int wrong_type(pctx *c, const char *field, const char *want) {
 
 /* A string field; null is accepted only where allow_null (then *out is empty, *present false). */
 static int field_string(pctx *c, const char *name, strview *out, bool *present, bool allow_null) {
+    if (c->s < c->end && *c->s == '"') { /* the usual case first: no blank before the value */
+        *present = true;
+        return parse_string(c, out);
+    }
     skip_ws(c);
     if (c->s < c->end && *c->s == '"') {
         *present = true;
@@ -503,7 +507,7 @@ static int field_string(pctx *c, const char *name, strview *out, bool *present, 
 }
 
 static int field_number(pctx *c, const char *name, jnum *out, bool *present) {
-    skip_ws(c);
+    if (c->s < c->end && (unsigned char)*c->s <= ' ') skip_ws(c);
     if (c->s >= c->end) return syntax_error(c, "expected value");
     *present = true;
     if (*c->s == '-' || (*c->s >= '0' && *c->s <= '9')) return parse_number(c, out);
@@ -798,8 +802,8 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
     } else {
         int prev = F_COUNT;
         for (;;) {
-            skip_ws(c);
             bool colon = false;
+            skip_ws(c);
             int id = guess_key(c, p, prev, &colon);
             if (id < 0) {
                 strview k;
@@ -810,6 +814,7 @@ static int parse_object(pctx *c, event_parser *p, fields *f) {
             if (!colon && expect(c, ':', "expected ':'")) return -1;
             if (id >= 0) prev = id;
             if (id >= 0 ? parse_field(c, p, f, id) : skip_value(c)) return -1;
+            if (c->s < c->end && *c->s == ',') { c->s++; continue; } /* no blank: one compare */
             skip_ws(c);
             if (c->s < c->end && *c->s == ',') { c->s++; continue; }
             if (c->s < c->end && *c->s == '}') { c->s++; break; }
