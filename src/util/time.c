@@ -8,8 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. */
-int64_t time_days_from_civil(int y, int m, int d) {
+/* Howard Hinnant's days_from_civil: exact for the proleptic Gregorian calendar. Inline here
+ * for time_parse_rfc3339's fast path, and the exported function below. */
+static inline int64_t days_from_civil(int y, int m, int d) {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
     int64_t yoe = y - era * 400;
@@ -17,6 +18,8 @@ int64_t time_days_from_civil(int y, int m, int d) {
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
 }
+
+int64_t time_days_from_civil(int y, int m, int d) { return days_from_civil(y, m, d); }
 
 void time_civil_from_days(int64_t z, int *y, int *m, int *d) {
     z += 719468;
@@ -52,7 +55,41 @@ static int days_in_month(int y, int m) {
     return dm[m - 1];
 }
 
+/* The form every producer writes, "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes), read as three 8-byte
+ * words: the separators compared under a mask, the 17 digits checked and paired in SWAR (see
+ * the comments inside). true and *us when s is that form with every field in range, the value
+ * the general parse gives; false for anything else, which the general parse then decides.
+ * Why: every event's timestamp passes here, and digit by digit it was ~220 instructions. */
+static inline bool rfc3339_ms_fast(const char *s, size_t len, int64_t *us) {
+    if (len != 24) return false;
+    /* per word: the separator bytes (mask and value) and the digit bytes */
+    static const uint64_t sep_m[3] = {0xFF0000FF00000000ULL, 0x0000FF0000FF0000ULL, 0xFF000000FF0000FFULL};
+    static const uint64_t sep_v[3] = {0x2D00002D00000000ULL, 0x00003A0000540000ULL, 0x5A0000002E00003AULL};
+    static const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t p[3];
+    for (int i = 0; i < 3; i++) {
+        uint64_t w;
+        memcpy(&w, s + 8 * i, 8);
+        if ((w & sep_m[i]) != sep_v[i]) return false;
+        uint64_t dm = ~sep_m[i] & (ones * 0xFF), t = w - (dm & (ones * '0'));
+        /* a digit byte is 0..9 after the subtraction; > 9 (or >= 0x80) sets its high bit after
+         * + 0x76. Borrows and carries run upward from a bad byte only, so the lowest bad byte is
+         * always flagged; separator bytes take part in neither. */
+        if ((t | (t + (dm & (ones * 0x76)))) & dm & (ones * 0x80)) return false;
+        t &= dm;
+        p[i] = t * 10 + (t >> 8); /* byte k: 10 * digit k + digit k+1 (<= 99, no carry) */
+    }
+#define PB(w, k) ((int)((p[w] >> (8 * (k))) & 0xFF))
+    int y = PB(0, 0) * 100 + PB(0, 2), mo = PB(0, 5), d = PB(1, 0), h = PB(1, 3), mi = PB(1, 6), se = PB(2, 1);
+    int ms = PB(2, 4) * 10 + (s[22] - '0');
+#undef PB
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60) return false;
+    *us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * TIME_US_PER_SEC) + (int64_t)ms * 1000;
+    return true;
+}
+
 int time_parse_rfc3339(const char *s, size_t len, int64_t *us) {
+    if (rfc3339_ms_fast(s, len, us)) return 0;
     int y, mo, d, h = 0, mi = 0, se = 0;
     if (len < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
         digits(s + 8, 2, &d))
@@ -93,7 +130,7 @@ int time_parse_rfc3339(const char *s, size_t len, int64_t *us) {
         }
     }
     if (i != len) return -1;
-    int64_t days = time_days_from_civil(y, mo, d);
+    int64_t days = days_from_civil(y, mo, d);
     *us = ((days * 86400 + h * 3600 + mi * 60 + se) * TIME_US_PER_SEC) + frac + off;
     return 0;
 }
