@@ -277,6 +277,75 @@ static void expect_reject(check_state *st, event_parser *p, event_type t, const 
     buf_free(&m);
 }
 
+/* Numbers at and around the fast path's shapes (parse_number_fast: <= 15 digits, no exponent)
+ * against their definition: a latitude is strtod's double of the text, bit for bit (an integer's zero is +0.0), and a price
+ * llround(strtod * 100) cents; texts just outside the shapes ("01", "1.", "1.2.3", exponents,
+ * 16+ digits) give the same verdicts as before the fast path. Fixed cases, then 20,000 random
+ * texts of 1-9 integer and 0-9 fraction digits. */
+static void number_case(check_state *st, event_parser *p, const char *lat, const char *price) {
+    CHECK_STATE(st);
+    char line[1024], reason[160] = "";
+    int n = snprintf(line, sizeof line,
+                     "{\"event_id\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"event_type\":\"page_view\","
+                     "\"timestamp\":\"2026-11-25T09:30:00.123Z\",\"user_id\":\"U1\",\"session_id\":\"S1\","
+                     "\"store_id\":\"ST1\",\"store_type\":\"online\",\"city\":\"Quito\",\"province\":\"P\","
+                     "\"location\":{\"lat\":%s,\"lon\":-78.4678},\"device\":\"mobile\",\"product_id\":\"P1\","
+                     "\"product_name\":\"N\",\"category\":\"c\",\"price\":%s}", lat, price);
+    event e;
+    int r = event_parse(p, line, (size_t)n, &e, reason, sizeof reason);
+    double la = strtod(lat, NULL), pr = strtod(price, NULL);
+    bool ok = fabs(la) <= 90 && pr >= 0 && pr * 100 <= 100000000000.0;
+    if (r != (ok ? 0 : -1)) printf("  lat %s price %s: %d '%s'\n", lat, price, r, reason);
+    CHECK_INTEQ(r, ok ? 0 : -1);
+    if (r == 0) {
+        /* bit for bit, but "-0" is the integer 0 (+0.0), as jansson reads it */
+        bool is_int = !strchr(lat, '.') && !strchr(lat, 'e');
+        CHECK(is_int ? e.lat == la : memcmp(&e.lat, &la, sizeof la) == 0);
+        CHECK_INTEQ(e.price_cents, llround(pr * 100));
+    }
+}
+
+static void test_number_shapes(check_state *st) {
+    CHECK_STATE(st);
+    event_parser *p = event_parser_new();
+    CHECK(p != NULL);
+    const char *texts[] = {"0", "-0", "0.0", "-0.0", "7", "93.49", "93.495", "0.005", "0.015", "2.675", "1.005",
+                           "1234567", "12345678", "123456789012345", "1234567890123456", "1234567.1234567",
+                           "1234567.12345678", "0.12345678901234", "0.123456789012345", "0.1234567890123456",
+                           "999999999.995", "999999999.994", "1000000000.00", "1000000000.001", "1e2", "1.5e1",
+                           "-0.001", "-0.005", "89.99999999999999", "-90.000000000000001", "0.0e0"};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        number_case(st, p, texts[i], "1.00");
+        number_case(st, p, "-0.1807", texts[i]);
+    }
+    for (int i = 0; i < 20000; i++) {
+        char t[40];
+        size_t k = 0;
+        if (rnd_n(4) == 0) t[k++] = '-';
+        size_t nd = 1 + rnd_n(9), nf = rnd_n(10);
+        t[k++] = (char)('1' + rnd_n(9));
+        for (size_t j = 1; j < nd; j++) t[k++] = (char)('0' + rnd_n(10));
+        if (rnd_n(8) == 0) { k -= nd; t[k++] = '0'; } /* "0" or "0.xxx" */
+        if (nf) {
+            t[k++] = '.';
+            for (size_t j = 0; j < nf; j++) t[k++] = (char)('0' + rnd_n(10));
+        }
+        t[k] = '\0';
+        if (t[0] == '-') number_case(st, p, t, "1.00");
+        else number_case(st, p, i % 2 ? t : "-0.1807", i % 2 ? "1.00" : t);
+    }
+    const char *bad[][2] = {{"01", "expected ',' or '}'"}, {"1.", "bad number"}, {".5", "bad number"},
+                            {"1.2.3", "expected ',' or '}'"}, {"00", "expected ',' or '}'"}, {"0e", "bad number"},
+                            {"1..2", "bad number"}, {"18446744073709551616", "integer out of range"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char to[64];
+        snprintf(to, sizeof to, "\"price\":%s}", bad[i][0]);
+        expect_reject(st, p, EV_PAGE_VIEW, "\"price\":179.99}", to, bad[i][1]);
+    }
+    expect_reject(st, p, EV_PAGE_VIEW, "\"price\":179.99}", "\"price\":1000000000.001}", "price too large");
+    event_parser_free(p);
+}
+
 /* The UUID check and packing (8 digits per word, event_uuid_pack) against the digit-at-a-time
  * definition: every byte value at every position of a UUID, both cases, wrong lengths, and the
  * digits' order in the 128 bits. */
@@ -724,6 +793,7 @@ int main(void) {
     RUN(&st, test_rejections);
     RUN(&st, test_key_guess);
     RUN(&st, test_uuid_pack);
+    RUN(&st, test_number_shapes);
     RUN(&st, test_differential);
     return CHECK_EXIT(&st);
 }

@@ -29,6 +29,49 @@ static void test_time_roundtrip(check_state *st) {
     CHECK_STREQ(o2, "1970-01-01T00:00:00.123456Z");
 }
 
+/* The 24-byte form "YYYY-MM-DDTHH:MM:SS.mmmZ" (time_parse_rfc3339's SWAR path) against a
+ * digit-at-a-time reference: every byte value at every position of a few instants (leap days,
+ * a leap second, month ends, bounds), so every separator, digit and range check is hit. */
+static bool ts_ref(const char *s, int64_t *us) {
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int v[7] = {0}, pos[7] = {0, 5, 8, 11, 14, 17, 20}, len[7] = {4, 2, 2, 2, 2, 2, 3};
+    for (int f = 0; f < 7; f++)
+        for (int i = 0; i < len[f]; i++) {
+            int c = (unsigned char)s[pos[f] + i];
+            if (c < '0' || c > '9') return false;
+            v[f] = v[f] * 10 + c - '0';
+        }
+    if (s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
+        s[16] != ':' || s[19] != '.' || (s[23] != 'Z' && s[23] != 'z'))
+        return false;
+    int y = v[0], leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > dm[v[1] - 1] + (v[1] == 2 && leap) || v[3] > 23 ||
+        v[4] > 59 || v[5] > 60)
+        return false;
+    *us = (time_days_from_civil(y, v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5]) * TIME_US_PER_SEC +
+          (int64_t)v[6] * 1000;
+    return true;
+}
+
+static void test_time_ms_form(check_state *st) {
+    CHECK_STATE(st);
+    const char *bases[] = {"2026-11-25T09:30:00.123Z", "2024-02-29T23:59:60.999Z", "2023-02-28T00:00:00.000Z",
+                           "2000-12-31T19:09:59.001Z", "1999-01-31T10:10:10.010Z", "2100-04-30T20:20:20.500Z"};
+    long mismatches = 0;
+    for (size_t b = 0; b < sizeof bases / sizeof *bases; b++)
+        for (int pos = 0; pos < 24; pos++)
+            for (int c = 0; c < 256; c++) {
+                char s[24];
+                memcpy(s, bases[b], 24);
+                s[pos] = (char)c;
+                int64_t got = 0, want = 0;
+                bool ok = ts_ref(s, &want);
+                int r = time_parse_rfc3339(s, 24, &got);
+                if (r != (ok ? 0 : -1) || (ok && got != want)) mismatches++;
+            }
+    CHECK_INTEQ(mismatches, 0);
+}
+
 static void test_time_rejects(check_state *st) {
     CHECK_STATE(st);
     int64_t us;
@@ -106,6 +149,7 @@ int main(void) {
     check_state st = {0};
     RUN(&st, test_time_roundtrip);
     RUN(&st, test_time_rejects);
+    RUN(&st, test_time_ms_form);
     RUN(&st, test_duration);
     RUN(&st, test_flags);
     RUN(&st, test_buf);
