@@ -806,7 +806,12 @@ static int parse_field(pctx *c, event_parser *p, fields *f, int id) {
         if (field_number(c, name, &f->num[id], &pres)) return -1;
         break;
     default:
-        if (field_string(c, name, &f->str[id], &pres, id == F_DEVICE)) return -1;
+        if (c->s < c->end && *c->s == '"') { /* a string, no blank before it: no call */
+            pres = true;
+            if (parse_string(c, &f->str[id])) return -1;
+        } else if (field_string(c, name, &f->str[id], &pres, id == F_DEVICE)) {
+            return -1;
+        }
         break;
     }
     if (pres) f->seen |= 1u << id;
