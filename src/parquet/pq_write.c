@@ -41,6 +41,8 @@ typedef struct {
     int16_t *def, *rep;
     size_t n, cap_lv;
     size_t nv;             /* non-null values appended in the current row group */
+    uint64_t rows;         /* rows appended in the current row group */
+    uint64_t bytes;        /* plain-size estimate of buffered data */
     /* PLAIN buffer: used when the dictionary is off or was abandoned */
     void *vals;            /* u8 / i32 / i64 / double (not strings) */
     size_t cap_v;
@@ -57,8 +59,6 @@ typedef struct {
     size_t nd, cap_doff, cap_hs;
     size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
-    uint64_t rows;         /* rows appended in the current row group */
-    uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
 
 /* A group (pq_write_group): consecutive flat leaves whose values usually come together. Each
