@@ -41,6 +41,8 @@ typedef struct {
     int16_t *def, *rep;
     size_t n, cap_lv;
     size_t nv;             /* non-null values appended in the current row group */
+    uint64_t rows;         /* rows appended in the current row group */
+    uint64_t bytes;        /* plain-size estimate of buffered data */
     /* PLAIN buffer: used when the dictionary is off or was abandoned */
     void *vals;            /* u8 / i32 / i64 / double (not strings) */
     size_t cap_v;
@@ -57,8 +59,6 @@ typedef struct {
     size_t nd, cap_doff, cap_hs;
     size_t nd_prev;        /* entries of the previous row group's deferred dictionary (a size hint) */
     uint32_t ids[PQ_STR_IDS]; /* a caller's id (pq_write_str_id) -> entry + 1 in the live dictionary */
-    uint64_t rows;         /* rows appended in the current row group */
-    uint64_t bytes;        /* plain-size estimate of buffered data */
 } wcol;
 
 /* A group (pq_write_group): consecutive flat leaves whose values usually come together. Each
@@ -72,6 +72,7 @@ typedef struct {
     int gen;                     /* row group (w->nrg) that ent belongs to */
     uint32_t len;                /* bytes of cells after the header */
     uint32_t ent[PQ_GROUP_LEAVES]; /* leaf -> dictionary entry, GROUP_NONE when not LIVE */
+    uint16_t b[PQ_GROUP_LEAVES]; /* leaf -> plain size of its value (what col_put counts in c->bytes) */
 } grec;
 
 typedef struct {
@@ -706,29 +707,43 @@ static wgroup *group_of(pq_writer *w, int first, int n, int nkey, char *err, siz
 /* Cell i's bytes: a string's (v->n of them, never NULL), else one value of g->vs[i] bytes. */
 static inline const char *cell_bytes(const pq_bytes *v) { return v->n ? v->p : ""; }
 
-static inline uint64_t group_hash(const wgroup *g, const pq_bytes *v) {
+/* The hash of a row's first nkey cells (vs: the group's value sizes). An empty string's pointer
+ * may be NULL: hash_bytes and bytes_eq read nothing for 0 bytes. Always inlined, so that a caller
+ * with constant n and nkey (group_find_n) gets the loops unrolled. */
+static inline __attribute__((always_inline)) uint64_t group_hash_n(const uint8_t *vs, const pq_bytes *v, int nkey) {
     uint64_t h = 0;
-    for (int i = 0; i < g->nkey; i++) {
-        uint64_t x = g->vs[i] ? mix64(g->vs[i] == 8 ? load8(v[i].p) : load_short(v[i].p, g->vs[i]))
-                              : hash_bytes(cell_bytes(&v[i]), v[i].n);
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < nkey; i++) {
+        uint64_t x = vs[i] ? mix64(vs[i] == 8 ? load8(v[i].p) : load_short(v[i].p, vs[i])) : hash_bytes(v[i].p, v[i].n);
         h = (h ^ x) * 0x9E3779B97F4A7C15ULL;
     }
     return h ^ h >> 29;
 }
 
-/* Whether record r holds the row v: its cells are stored PLAIN encoded, one after the other. */
-static inline bool group_rec_is(const wgroup *g, const grec *r, const pq_bytes *v) {
+/* Whether record r holds the row v of n cells: its cells are stored PLAIN encoded, one after the
+ * other (a value size vs[i] is 8 or 4; 0 is a string, its 4-byte length then its bytes). Every
+ * cell is compared, key or not: a row with a remembered key and another name is another row.
+ * Hot path, hand-written: the sizes are only ever 8, 4 or 0, and n is the caller's constant. */
+static inline __attribute__((always_inline)) bool group_rec_is_n(const uint8_t *vs, const grec *r, const pq_bytes *v,
+                                                                 int n) {
     const char *k = (const char *)(r + 1);
-    for (int i = 0; i < g->n; i++) {
-        uint32_t kl = g->vs[i];
-        if (!kl) {
-            memcpy(&kl, k, 4);
-            if (kl != v[i].n || !bytes_eq(k + 4, cell_bytes(&v[i]), kl)) return false;
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < n; i++) {
+        if (vs[i] == 8) {
+            if (load8(k) != load8(v[i].p)) return false;
+            k += 8;
+        } else if (vs[i]) {
+            uint32_t a, b;
+            memcpy(&a, k, 4);
+            memcpy(&b, v[i].p, 4);
+            if (a != b) return false;
             k += 4;
-        } else if (kl == 8 ? load8(k) != load8(v[i].p) : load_short(k, kl) != load_short(v[i].p, kl)) {
-            return false;
+        } else {
+            uint32_t kl;
+            memcpy(&kl, k, 4);
+            if (kl != v[i].n || !bytes_eq(k + 4, v[i].p, kl)) return false;
+            k += 4 + (size_t)kl;
         }
-        k += kl;
     }
     return true;
 }
@@ -754,8 +769,9 @@ static int group_resize(wgroup *g, int nbits) {
 }
 
 /* Stores row v (hash h) as a new record in slot s of g. Returns it, or NULL: out of memory
- * (*oom), or the row is longer than GROUP_KEY_MAX (then written value by value, not remembered). */
-static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool *oom) {
+ * (*oom), or the row is longer than GROUP_KEY_MAX (then written value by value, not remembered).
+ * Out of line: a few hundred calls per run. */
+static __attribute__((noinline)) grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool *oom) {
     size_t len = 0;
     for (int i = 0; i < g->n; i++) len += g->vs[i] ? g->vs[i] : 4 + (size_t)v[i].n;
     if (len > GROUP_KEY_MAX) return NULL;
@@ -769,6 +785,7 @@ static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool 
     char *o = (char *)(r + 1);
     for (int i = 0; i < g->n; i++) {
         uint32_t vl = g->vs[i];
+        r->b[i] = (uint16_t)(vl ? vl : 4 + v[i].n); /* <= GROUP_KEY_MAX */
         if (!vl) {
             vl = v[i].n;
             memcpy(o, &vl, 4);
@@ -784,20 +801,21 @@ static grec *group_add(wgroup *g, const pq_bytes *v, uint64_t h, size_t s, bool 
     return r;
 }
 
-/* The record of row v in g, added if new. NULL when the row is not remembered (see group_add; a
- * row GROUP_PROBES slots from its home, whose key cells collide with many others'; and once
- * GROUP_RECS rows are, g turns off: a group of many distinct rows would only cost a hash more per
- * row) or on out of memory (*oom). Hot path, hand-written: the open addressing of dict_entry_h,
- * over whole rows. */
-static grec *group_find(wgroup *g, const pq_bytes *v, bool *oom) {
+/* The record of row v (n cells, the first nkey hashed) in g, added if new. NULL when the row is
+ * not remembered (see group_add; a row GROUP_PROBES slots from its home, whose key cells collide
+ * with many others'; and once GROUP_RECS rows are, g turns off: a group of many distinct rows
+ * would only cost a hash more per row) or on out of memory (*oom). Hot path, hand-written: the
+ * open addressing of dict_entry_h, over whole rows; inlined with the caller's n and nkey. */
+static inline __attribute__((always_inline)) grec *group_find_n(wgroup *g, const pq_bytes *v, int n, int nkey,
+                                                                bool *oom) {
     *oom = false;
     if (!g->bits && (*oom = group_resize(g, 6) != 0)) return NULL;
-    uint64_t h = group_hash(g, v), slot;
+    uint64_t h = group_hash_n(g->vs, v, nkey), slot;
     uint32_t tag = (uint32_t)(h >> 32);
     size_t m = ((size_t)1 << g->bits) - 1, s = (size_t)(h >> (64 - g->bits));
     for (int probes = 0; (slot = g->tab[s]); probes++) {
         grec *r = (grec *)(g->recs.data + ((size_t)(uint32_t)slot - 1) * 8);
-        if ((uint32_t)(slot >> 32) == tag && group_rec_is(g, r, v)) return r;
+        if ((uint32_t)(slot >> 32) == tag && group_rec_is_n(g->vs, r, v, n)) return r;
         if (probes == GROUP_PROBES) return NULL;
         s = (s + 1) & m;
     }
@@ -832,33 +850,58 @@ static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *
     return 0;
 }
 
-/* Each leaf takes its value by the record's entry when the record was seen in this row group
- * (entries are valid while the column's dictionary is LIVE: it only grows until the flush, which
- * counts w->nrg up) and its buffers have room: what flat_put and col_put do for a required flat
- * column whose lookup finds that entry. Any other leaf goes through group_put_leaf. */
+/* The n leaves of a row whose record r was seen in this row group (entries are valid while the
+ * column's dictionary is LIVE: it only grows until the flush, which counts w->nrg up): each leaf
+ * whose buffers have room takes the record's entry, what flat_put and col_put do for a required
+ * flat column whose lookup finds that entry, with the value's plain size kept in the record; any
+ * other leaf goes through group_put_leaf. Inlined with the caller's n. */
+static inline __attribute__((always_inline)) int group_put_seen_n(pq_writer *w, const wgroup *g, grec *r,
+                                                                  const pq_bytes *v, int n) {
+    wcol *c = &w->cols[g->first];
+    uint64_t added = 0;
+    _Pragma("GCC unroll 8")
+    for (int i = 0; i < n; i++, c++) {
+        uint32_t e = r->ent[i];
+        size_t k = c->nv;
+        if (e == GROUP_NONE || c->dstate != DICT_LIVE || c->n >= c->cap_lv || k >= c->cap_idx) {
+            if (group_put_leaf(w, g, r, true, v, i)) return -1;
+            continue;
+        }
+        c->idx[k] = e;
+        c->nv = k + 1;
+        c->n++;
+        c->rows++;
+        c->bytes += r->b[i];
+        added += r->b[i];
+    }
+    w->buffered += added;
+    return 0;
+}
+
+/* A row seen in this row group takes its leaves' entries from its record (group_put_seen_n); any
+ * other row goes leaf by leaf through group_put_leaf, which fills the record's entries for the
+ * rows after it. The lake's two shapes (a store: 6 leaves keyed by 3, a product: 4 keyed by 1) get
+ * their loops unrolled; any other shape runs the same code with loops. */
 int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen) {
     wgroup *g = group_of(w, first_leaf, n, nkey, err, errlen);
     if (!g) return -1;
     bool oom = false;
-    grec *r = g->off ? NULL : group_find(g, v, &oom);
-    if (oom) goto oom;
-    bool seen = r && r->gen == w->nrg;
-    wcol *c = &w->cols[first_leaf];
-    uint64_t added = 0;
-    for (int i = 0; i < n; i++, c++) {
-        uint32_t e = seen ? r->ent[i] : GROUP_NONE;
-        if (e == GROUP_NONE || c->dstate != DICT_LIVE || c->n >= c->cap_lv || c->nv >= c->cap_idx) {
-            if (group_put_leaf(w, g, r, seen, v, i)) goto oom;
-            continue;
-        }
-        c->n++;
-        c->rows++;
-        c->idx[c->nv++] = e;
-        uint64_t b = g->vs[i] ? g->vs[i] : 4 + (uint64_t)v[i].n;
-        c->bytes += b;
-        added += b;
+    grec *r = NULL;
+    if (!g->off) {
+        if (n == 6 && nkey == 3) r = group_find_n(g, v, 6, 3, &oom);
+        else if (n == 4 && nkey == 1) r = group_find_n(g, v, 4, 1, &oom);
+        else r = group_find_n(g, v, n, nkey, &oom);
     }
-    w->buffered += added;
+    if (oom) goto oom;
+    if (r && r->gen == w->nrg) {
+        int rc = n == 6 ? group_put_seen_n(w, g, r, v, 6)
+                 : n == 4 ? group_put_seen_n(w, g, r, v, 4)
+                          : group_put_seen_n(w, g, r, v, n);
+        if (rc) goto oom;
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        if (group_put_leaf(w, g, r, false, v, i)) goto oom;
     if (r) r->gen = w->nrg;
     return 0;
 oom:

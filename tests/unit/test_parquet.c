@@ -648,6 +648,66 @@ static void test_write_group(check_state *st) {
     check_variant_same_bytes(st, write_grouped, 1, 6);
 }
 
+/* One file of the test below: the lake's two group shapes (a store: 6 leaves keyed by 3, with two
+ * doubles; a product: 4 leaves keyed by 1, with an int64), whose lookups are unrolled, written leaf
+ * by leaf or as groups. Rows come back with the key cells of a remembered row and exactly one
+ * other cell changed, in every position: a string of the same length with another last byte, a
+ * longer one, an empty one (NULL pointer), a double one ulp off, -0.0 for 0.0 (other bytes), a
+ * price one cent off, a key cell changed. Each must be written as it is, never as the remembered
+ * row (a miss of the fast path), over several row groups. */
+static int write_group_shapes(bool group, membuf *mb, char *err, size_t errlen) {
+    pq_schema *s = pq_schema_new();
+    static const char *const names[] = {"store_id", "store_type", "city", "province", "lat", "lon",
+                                        "product_id", "product_name", "category", "price"};
+    static const pq_kind kinds[] = {PQ_STRING, PQ_STRING, PQ_STRING, PQ_STRING, PQ_DOUBLE,
+                                    PQ_DOUBLE, PQ_STRING, PQ_STRING, PQ_STRING, PQ_INT64};
+    for (int i = 0; i < 10; i++) pq_schema_add(s, -1, names[i], kinds[i], false, err, errlen);
+    pq_write_opts o = {.codec = PQ_ZSTD, .row_group_bytes = 300000};
+    pq_writer *w = pq_writer_new(s, &o, mem_write, mb, err, errlen);
+    pq_schema_free(s);
+    if (!w) return -1;
+    char sid[16], typ[32], city[32], prov[32], pid[16], pname[64], cat[16];
+    int rc = 0;
+    for (int i = 0; i < 40000; i++) {
+        int k = i % 37, m = (i / 37) % 10;
+        double lat = k / 4.0, lon = m == 5 ? -0.0 : 0.0;
+        if (m == 4) lat = nextafter(lat, 100.0);
+        int64_t price = k * 1000 + (m == 9);
+        pq_bytes v[10] = {
+            {sid, (uint32_t)snprintf(sid, sizeof sid, "ST%03d", m == 7 ? k + 100 : k)},
+            {typ, (uint32_t)snprintf(typ, sizeof typ, "%s", m == 1 ? "physical_storf" : "physical_store")},
+            {city, (uint32_t)snprintf(city, sizeof city, "%s%d", m == 2 ? "Guayaquil" : "Quito", m == 6 ? k + 1 : k)},
+            {m == 3 ? NULL : prov, m == 3 ? 0 : (uint32_t)snprintf(prov, sizeof prov, "Pichincha")},
+            {(const char *)&lat, 0},
+            {(const char *)&lon, 0},
+            {pid, (uint32_t)snprintf(pid, sizeof pid, "P%04d", k)},
+            {pname, (uint32_t)snprintf(pname, sizeof pname, "a product name longer than sixteen %d%c", k,
+                                       m == 8 ? 'y' : 'x')},
+            {cat, (uint32_t)snprintf(cat, sizeof cat, "%s", m == 2 ? "" : "fashion")},
+            {(const char *)&price, 0}};
+        if (group) {
+            rc |= pq_write_group(w, 0, 6, 3, v, err, errlen);
+            rc |= pq_write_group(w, 6, 4, 1, v + 6, err, errlen);
+        } else {
+            for (int l = 0; l < 10; l++) {
+                if (kinds[l] == PQ_STRING) rc |= pq_write_str(w, l, v[l].p, v[l].n, err, errlen);
+                else if (kinds[l] == PQ_INT64) rc |= pq_write_i64(w, l, price, err, errlen);
+                else rc |= pq_write_f64(w, l, l == 4 ? lat : lon, err, errlen);
+            }
+        }
+        rc |= pq_writer_end_rows(w, 1, err, errlen);
+    }
+    rc |= pq_writer_close(w, err, errlen);
+    pq_writer_free(w);
+    return rc ? -1 : 0;
+}
+
+/* The unrolled group shapes write the very same bytes as the single appends, whichever cell of a
+ * remembered row differs. */
+static void test_write_group_shapes(check_state *st) {
+    check_variant_same_bytes(st, write_group_shapes, 0, -1);
+}
+
 /* DECIMAL(18,2) on INT64 and BINARY: the schema elements carry the annotations (read back as
  * PQ_DECIMAL with precision/scale, PQ_BINARY), values come back exact (unscaled int64, every
  * byte), JSON prints the decimal exactly, describe names DECIMAL(18,2); bad precisions and a
@@ -746,6 +806,7 @@ int main(void) {
     RUN(&st, test_dense_ids);
     RUN(&st, test_decimal_binary);
     RUN(&st, test_write_group);
+    RUN(&st, test_write_group_shapes);
     RUN(&st, test_write_str_id);
     RUN(&st, test_errors);
     RUN(&st, test_hostile);
