@@ -25,10 +25,15 @@
  * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
  * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
  * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
- * parse (work_next); the job's thread, when it would wait, parses the batch it decides next itself unless a worker has it, or, when no
- * slot is free, takes the oldest step left, so two cores stay busy with two threads, no step waits for a
- * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
- * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
+ * parse (work_next); the job's thread fills every free slot each turn (file input), and when it
+ * would wait, parses the next batch in input order that no worker has taken; it writes only
+ * when no slot is free and a worker has been inside one step for LONG_STEP_US (a row group's
+ * flush, ~100 ms), into its own tables. So two cores stay busy with two threads, no step waits
+ * out a flush, and the job's thread balances the two by taking parses (about 40% + its share
+ * of the 20% parsing against the worker's 40% encoding and the rest of the parsing), while
+ * the rows go to the worker's files but for the flushes (a write on the job's thread delays
+ * every decision behind it, and a second set of files costs dictionaries and column buffers
+ * built twice: docs/benchmarks.md, threads helper 2026-12-02). Each thread has one
  * parser; a parsed event's views that point into the parser (unescaped strings, an order's
  * items) are moved to the batch's arena (event_keep), the rest stay views into the batch.
  *
@@ -680,7 +685,7 @@ static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
 /* Fills every free slot (mutex held; *got: records read), one for live input. Why all: a
  * worker that finds nothing to parse sleeps until the job's thread next fills one, and the
  * job's thread, busy deciding, then parses the slot itself (measured: the worker waited
- * 2-3x as often with one fill a turn, docs/benchmarks.md). Live input fills one: a slot
+ * 1.5-3x as often with one fill a turn, docs/benchmarks.md). Live input fills one: a slot
  * may take FILL_MAX_US to fill, and the records read must not wait for the next slots. */
 static int fill_free(pipeline_job *j, job_workers *ws, size_t *got) {
     size_t g = 0;
