@@ -131,7 +131,7 @@ typedef struct {
     int index;
     pthread_t tid;
     bool started, working;
-    int64_t step_since_us;           /* when its current slot step began (mutex; working) */
+    int64_t step_since_us;           /* when its current step (a slot's or a close) began (mutex; working) */
     storage *base, *stage;
     staging *st;
     lake_ingest *ingest;             /* the thread's parser, zone cache and counters */
@@ -374,6 +374,7 @@ static void slot_step(job_workers *ws, worker *w, work_slot *sl) {
 static void cmd_step(job_workers *ws, worker *w) {
     worker_cmd cmd = w->cmd;
     w->working = true;
+    w->step_since_us = time_mono_us(); /* a close is a long step too (worker_stuck) */
     pthread_mutex_unlock(&ws->mu);
     int rc = worker_tables_end(w, cmd == CMD_CLOSE);
     pthread_mutex_lock(&ws->mu);
