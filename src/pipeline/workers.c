@@ -25,10 +25,15 @@
  * every batch over twice; the sequential part (about 40%) leaves the job's thread idle half the
  * time, and its wake-ups, 256 parsers per batch and a copy per record cost ~40% more CPU per
  * event than one thread. Now a worker takes the oldest batch to write, else the oldest to
- * parse (work_next); the job's thread, when it would wait, parses the batch it decides next itself unless a worker has it, or, when no
- * slot is free, takes the oldest step left, so two cores stay busy with two threads, no step waits for a
- * sleeping worker, and the job's thread balances the two by taking parses (about 40% + its
- * share of the 20% parsing against the worker's 40% encoding and the rest of the parsing). Each thread has one
+ * parse (work_next); the job's thread fills every free slot each turn (file input), and when it
+ * would wait, parses the next batch in input order that no worker has taken; it writes only
+ * when no slot is free and a worker has been inside one step for LONG_STEP_US (a row group's
+ * flush, ~100 ms), into its own tables. So two cores stay busy with two threads, no step waits
+ * out a flush, and the job's thread balances the two by taking parses (about 40% + its share
+ * of the 20% parsing against the worker's 40% encoding and the rest of the parsing), while
+ * the rows go to the worker's files but for the flushes (a write on the job's thread delays
+ * every decision behind it, and a second set of files costs dictionaries and column buffers
+ * built twice: docs/benchmarks.md, threads helper 2026-12-02). Each thread has one
  * parser; a parsed event's views that point into the parser (unescaped strings, an order's
  * items) are moved to the batch's arena (event_keep), the rest stay views into the batch.
  *
@@ -74,6 +79,8 @@
  * help with (or to decide) instead of waiting. */
 #define SLOTS_PER_THREAD 4
 #define POLL_MAX 64
+/* A slot step this long is a row group's flush (job_help): 2 ms, ten times an ordinary step. */
+#define LONG_STEP_US 2000
 /* Live input (Kafka without --drain, a pipe) stops filling a slot this long after its first
  * poll, so that a trickle of records is not held back until a slot is full. */
 #define FILL_MAX_US 10000
@@ -124,6 +131,7 @@ typedef struct {
     int index;
     pthread_t tid;
     bool started, working;
+    int64_t step_since_us;           /* when its current step (a slot's or a close) began (mutex; working) */
     storage *base, *stage;
     staging *st;
     lake_ingest *ingest;             /* the thread's parser, zone cache and counters */
@@ -254,6 +262,30 @@ static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool
 
 /* ---- the work of any thread ---- */
 
+/* How many records ahead the decide and write loops prefetch (slot_prefetch). */
+#define PREFETCH_AHEAD 2
+
+/* Asks for record i's parsed event and its bytes (the views point into them) before the loop
+ * reaches it. Why: the record was read and parsed on the other core, or long enough ago (a
+ * slot waits behind up to nslots others) to have left this core's L2, and the per-record work
+ * between two records (the engine's hash probes, a row's appends) is too long and too random
+ * for the hardware prefetchers to follow the two streams. all: every line of the record (the
+ * write reads each field); else the event and the fields the engine hashes first. */
+static inline void slot_prefetch(const work_slot *sl, size_t i, bool all) {
+    if (i >= sl->n) return;
+    const lake_line *l = &sl->line[i];
+    const char *ev = (const char *)&l->ev;
+    for (size_t k = 0; k < sizeof l->ev; k += 64) __builtin_prefetch(ev + k);
+    const char *p = sl->rec[i].val;
+    if (all) {
+        for (size_t k = 0; k < sl->rec[i].len; k += 64) __builtin_prefetch(p + k);
+        return;
+    }
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + sl->rec[i].len / 2);
+}
+
+
 static int slot_parse(worker *w, work_slot *sl) {
     for (size_t i = 0; i < sl->n; i++) {
         const source_record *r = &sl->rec[i];
@@ -278,7 +310,9 @@ static lake_table *worker_table(worker *w, lake_raw t, const char *epoch_stem) {
 }
 
 static int slot_write(worker *w, work_slot *sl) {
+    for (size_t i = 0; i < PREFETCH_AHEAD; i++) slot_prefetch(sl, i, true);
     for (size_t i = 0; i < sl->n; i++) {
+        slot_prefetch(sl, i + PREFETCH_AHEAD, true);
         if (!sl->write[i]) continue;
         const lake_line *l = &sl->line[i];
         lake_table *t = NULL;
@@ -325,6 +359,7 @@ static work_slot *work_next(job_workers *ws) {
 /* Runs one slot step (taken by work_next) with the mutex released; reports back under it. */
 static void slot_step(job_workers *ws, worker *w, work_slot *sl) {
     w->working = true;
+    w->step_since_us = time_mono_us();
     pthread_mutex_unlock(&ws->mu);
     int rc = sl->state == SLOT_PARSE ? slot_parse(w, sl) : slot_write(w, sl);
     pthread_mutex_lock(&ws->mu);
@@ -339,6 +374,7 @@ static void slot_step(job_workers *ws, worker *w, work_slot *sl) {
 static void cmd_step(job_workers *ws, worker *w) {
     worker_cmd cmd = w->cmd;
     w->working = true;
+    w->step_since_us = time_mono_us(); /* a close is a long step too (worker_stuck) */
     pthread_mutex_unlock(&ws->mu);
     int rc = worker_tables_end(w, cmd == CMD_CLOSE);
     pthread_mutex_lock(&ws->mu);
@@ -397,21 +433,35 @@ static bool job_help_any(job_workers *ws) {
     return true;
 }
 
+/* Whether a worker has been inside one slot step for LONG_STEP_US or more (mutex held): a row
+ * group's flush inside a write (~50-100 ms), not a step's ordinary ~0.1-0.3 ms. */
+static bool worker_stuck(const job_workers *ws) {
+    int64_t now = time_mono_us();
+    for (int i = 1; i < ws->n; i++)
+        if (ws->w[i].working && now - ws->w[i].step_since_us >= LONG_STEP_US) return true;
+    return false;
+}
+
 /* The job thread, instead of waiting (mutex held): the step it waits on, with its own
- * context: parsing the slot it decides next when no worker has taken it, else, when no slot is
- * free to fill (the workers are behind, or one is inside a long step: a row group's flush),
- * the oldest step left (work_next: a write first). With a free slot it reads on instead:
- * taking parallel work then would put it on the sequential thread while a worker is about to
- * take it. False: none (then wait). */
+ * context: parsing the slot it decides next when no worker has taken it, else the next slot in
+ * input order still to parse (it decides that one soon), else, when no slot is free to fill
+ * and a worker is inside a long step (a row group's flush), the oldest step left (work_next: a
+ * write first, into the job's own tables). Not a write otherwise: a write on the sequential
+ * thread delays every decision behind it, and rows in a second set of files cost more than
+ * rows in the worker's (dictionaries and column buffers built twice); the worker frees a slot
+ * within a step. With a free slot it reads on instead: taking parallel work then would put it
+ * on the sequential thread while a worker is about to take it. False: none (then wait). */
 static bool job_help(job_workers *ws) {
     if (ws->paused) return false;
-    work_slot *sl = ws->decide_seq < ws->fill_seq ? slot_of(ws, ws->decide_seq) : NULL;
-    if (sl && !sl->taken && sl->state == SLOT_PARSE) {
+    for (uint64_t q = ws->decide_seq; q < ws->fill_seq; q++) {
+        work_slot *sl = slot_of(ws, q);
+        if (sl->taken || sl->state != SLOT_PARSE) continue;
+        if (q > ws->decide_seq && slot_free(ws)) return false;
         sl->taken = true;
         slot_step(ws, &ws->w[0], sl);
         return true;
     }
-    return !slot_free(ws) && job_help_any(ws);
+    return !slot_free(ws) && worker_stuck(ws) && job_help_any(ws);
 }
 
 /* ---- setup ---- */
@@ -583,7 +633,9 @@ static int slot_fill(pipeline_job *j, job_workers *ws, work_slot *sl) {
 /* Decides a PARSED slot's records in order (the job thread owns it meanwhile). */
 static int slot_decide(pipeline_job *j, loop_state *ls, work_slot *sl) {
     job_epoch_stem(j, -1, sl->stem, sizeof sl->stem);
+    for (size_t i = 0; i < PREFETCH_AHEAD; i++) slot_prefetch(sl, i, false);
     for (size_t i = 0; i < sl->n; i++) {
+        slot_prefetch(sl, i + PREFETCH_AHEAD, false);
         const source_record *r = &sl->rec[i];
         sl->write[i] = job_decide(j, r->part, r->stream, r->offset, &sl->line[i]) == 1;
         if (job_record_done(j, ls, r)) return -1;
@@ -631,12 +683,34 @@ static int fill_next(pipeline_job *j, job_workers *ws, size_t *got) {
     return 0;
 }
 
+/* Fills every free slot (mutex held; *got: records read), one for live input. Why all: a
+ * worker that finds nothing to parse sleeps until the job's thread next fills one, and the
+ * job's thread, busy deciding, then parses the slot itself (measured: the worker waited
+ * 1.5-3x as often with one fill a turn, docs/benchmarks.md). Live input fills one: a slot
+ * may take FILL_MAX_US to fill, and the records read must not wait for the next slots. */
+static int fill_free(pipeline_job *j, job_workers *ws, size_t *got) {
+    size_t g = 0;
+    *got = 0;
+    do {
+        if (fill_next(j, ws, &g)) return -1;
+        *got += g;
+    } while (g && !j->live);
+    return 0;
+}
+
 /* Waits (mutex held) for a worker to finish something, at most 20 ms: the loop's clocks
- * (commit interval, status) keep turning while the workers are busy. */
+ * (commit interval, status) keep turning while the workers are busy. Less while a worker's
+ * step may be turning long (job_help then writes beside it instead of waiting it out). */
 static void wait_workers(job_workers *ws) {
+    long wait_ns = 20 * 1000000L;
+    int64_t now = time_mono_us();
+    for (int i = 1; i < ws->n; i++) {
+        int64_t left = ws->w[i].step_since_us + LONG_STEP_US - now;
+        if (ws->w[i].working && left > 0 && left * 1000 < wait_ns) wait_ns = (long)left * 1000 + 1000;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 20 * 1000000L;
+    ts.tv_nsec += wait_ns;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
@@ -651,7 +725,7 @@ loop_turn_result workers_pump(pipeline_job *j, loop_state *ls, bool *idle, bool 
     pthread_mutex_lock(&ws->mu);
     if (workers_failed(ws, j) || decide_ready(j, ws, ls, &decided))
         t = TURN_RETRY;
-    else if (fill_next(j, ws, &got))
+    else if (fill_free(j, ws, &got))
         t = TURN_FATAL;
     bool blocked = ws->decide_seq < ws->fill_seq || !slot_free(ws);
     /* blocked on the threads, not the input: help them, else wait for them */
