@@ -495,7 +495,7 @@ static int close_first_slot(stream_engine *e, int part) {
     for (uint32_t i = 0; i < sl->expire.n; i++) {
         /* as in funnel_count: the pair 8 ahead, and the table slot of the one 4 ahead */
         if (i + 8 < sl->expire.n) __builtin_prefetch(sl->expire.v[i + 8]);
-        if (i + 4 < sl->expire.n) st_pairtab_prefetch(&s->pairs, sl->expire.v[i + 4]->h);
+        if (i + 4 < sl->expire.n) st_pairtab_prefetch(&s->pairs, st_pair_key_hash(sl->expire.v[i + 4]));
         if (sl->expire.v[i]->exp == sl->j) st_pairtab_remove(&s->pairs, sl->expire.v[i]);
     }
     /* At the end of the input (stream_engine_flush) the table only empties: each halving
