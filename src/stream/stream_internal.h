@@ -329,6 +329,7 @@ static inline uint64_t st_pair_key_hash(const st_pair *p) {
  * tells which. NULL on OOM or if absent. */
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create, bool *created);
 void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p; never resizes */
+void st_pairtab_remove_h(st_pairtab *t, st_pair *p, uint64_t h); /* the same, h = st_pair_key_hash(p) */
 /* Grows the table (once) so that n pairs fit at its load of 3/4. 0 or -1 (OOM, too many). */
 int st_pairtab_reserve(st_pairtab *t, uint64_t n);
 /* After removals: halves the table while it is under 1/8 full (never below 64 slots), in one

@@ -593,7 +593,11 @@ static void pairtab_delete_slot(st_pairtab *t, uint32_t i) {
 }
 
 void st_pairtab_remove(st_pairtab *t, st_pair *p) {
-    uint32_t k = (uint32_t)st_pair_key_hash(p) & (t->cap - 1);
+    st_pairtab_remove_h(t, p, st_pair_key_hash(p));
+}
+
+void st_pairtab_remove_h(st_pairtab *t, st_pair *p, uint64_t h) {
+    uint32_t k = (uint32_t)h & (t->cap - 1);
     while (t->slots[k].p && t->slots[k].p != p) k = (k + 1) & (t->cap - 1);
     if (t->slots[k].p) pairtab_delete_slot(t, k);
     if (p->dirty) t->dirty.v[p->dirty - 1] = NULL;
