@@ -492,11 +492,19 @@ static int close_first_slot(stream_engine *e, int part) {
             rc = -1;
         }
     }
+    /* as in funnel_count: the pair 8 ahead, and the table slot of the one 4 ahead, whose hash
+     * (recomputed from its key: a pair does not keep it) is kept for its removal in hq */
+    st_pair **ex = sl->expire.v;
+    uint64_t hq[4];
+    for (uint32_t i = 0; i < 4 && i < sl->expire.n; i++) hq[i] = st_pair_key_hash(ex[i]);
     for (uint32_t i = 0; i < sl->expire.n; i++) {
-        /* as in funnel_count: the pair 8 ahead, and the table slot of the one 4 ahead */
-        if (i + 8 < sl->expire.n) __builtin_prefetch(sl->expire.v[i + 8]);
-        if (i + 4 < sl->expire.n) st_pairtab_prefetch(&s->pairs, sl->expire.v[i + 4]->h);
-        if (sl->expire.v[i]->exp == sl->j) st_pairtab_remove(&s->pairs, sl->expire.v[i]);
+        uint64_t h = hq[i & 3];
+        if (i + 8 < sl->expire.n) __builtin_prefetch(ex[i + 8]);
+        if (i + 4 < sl->expire.n) {
+            hq[(i + 4) & 3] = st_pair_key_hash(ex[i + 4]);
+            st_pairtab_prefetch(&s->pairs, hq[(i + 4) & 3]);
+        }
+        if (ex[i]->exp == sl->j) st_pairtab_remove_h(&s->pairs, ex[i], h);
     }
     /* At the end of the input (stream_engine_flush) the table only empties: each halving
      * there faulted in a fresh slot array (16 MiB, then 8, ...: zeroed huge pages) to be

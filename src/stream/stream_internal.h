@@ -244,22 +244,30 @@ uint64_t st_event_hash(const event *ev);
 
 /* ---- funnel pairs (user_id, product_id) ---- */
 enum { EL_VIEW = 0, EL_ADD = 1, EL_BUY = 2 };
+/* An element in one word: event times are within +-STREAM_MAX_ABS_TIME_US (2^60), so t fits
+ * in 62 bits beside the kind (16 bytes with padding before; a pair's two inline elements and
+ * its key now share its one cache line: see st_pair). */
 typedef struct {
-    int64_t t;
-    int32_t kind; /* EL_*; a VIEW element is the anchor t0 of its window (first view) */
+    int64_t t : 62;
+    uint64_t kind : 2; /* EL_*; a VIEW element is the anchor t0 of its window (first view) */
 } st_el;
+_Static_assert(sizeof(st_el) == 8, "st_el is one word");
 
+/* 48 bytes before the key, so that a pair with a key of up to 16 bytes (a user and a product
+ * id) is one 64-byte size class: its header, elements and key in one cache line (the lookup's
+ * miss was on the key's line, the second one, when the pair was 96 bytes). Its hash is not
+ * kept: the table's slot has it, and a removal recomputes it from the key. */
 typedef struct st_pair {
-    uint64_t h;
     int64_t exp;          /* slot index at which the pair is freed */
     st_el *el;            /* points to inl or to the heap */
     uint32_t n_el, cap_el;
     st_el inl[2];
     uint16_t ulen, plen;
     uint32_t dirty;       /* 1 + index in the table's dirty list; 0 = unchanged since the last
-                             checkpoint piece (fits in what was padding: same size class) */
+                             checkpoint piece */
     char key[];           /* user_id then product_id */
 } st_pair;
+_Static_assert(sizeof(st_pair) == 48, "st_pair's header is 48 bytes");
 
 typedef struct {
     st_pair **v;
@@ -268,7 +276,10 @@ typedef struct {
 int st_pairvec_push(st_pairvec *v, st_pair *p);
 
 /* Open addressing, linear probing, backward-shift deletion; the full hash sits in the slot so
- * a probe touches a pair only when its hash matches (one cache miss per lookup, not a chain). */
+ * a probe touches a pair only when its hash matches (one cache miss per lookup, not a chain).
+ * Load <= 3/4 (it was 1/2): the table grows by doubling into a fresh mapping, and with 700k
+ * pairs (1M events) the cascade ended at 2M slots, 64 MiB faulted in and zeroed over the run,
+ * which perf put at 7% of it (clear_page under pairtab_resize); at 3/4 it ends at 1M slots. */
 typedef struct {
     uint64_t h;
     st_pair *p; /* NULL = empty */
@@ -283,10 +294,11 @@ enum { ST_POOL_MAX = 256, ST_POOL_BLOCK = 65536, ST_POOL_BLOCK_MAX = (int)ST_HUG
 typedef struct st_pool_free {
     struct st_pool_free *next;
 } st_pool_free;
+enum { ST_POOL_ALIGN = 64 };
 typedef struct st_pool_block {
     struct st_pool_block *next;
     size_t used, cap;
-    max_align_t data[];
+    _Alignas(ST_POOL_ALIGN) max_align_t data[]; /* a pair of 64 bytes is one cache line */
 } st_pool_block;
 typedef struct {
     st_pslot *slots;
@@ -309,11 +321,16 @@ uint64_t st_pair_hash(strview user, strview product);
 ST_PREFETCH_FN st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
     if (t->cap) __builtin_prefetch(&t->slots[(uint32_t)h & (t->cap - 1)]);
 }
+/* The hash of pair p's key (st_pair_hash of its user and product). */
+static inline uint64_t st_pair_key_hash(const st_pair *p) {
+    return st_pair_hash((strview){p->key, p->ulen}, (strview){p->key + p->ulen, p->plen});
+}
 /* Finds or (create) adds the pair, whose hash is h = st_pair_hash(user, product); *created
  * tells which. NULL on OOM or if absent. */
 st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product, bool create, bool *created);
 void st_pairtab_remove(st_pairtab *t, st_pair *p); /* unlinks and frees p; never resizes */
-/* Grows the table (once) so that n pairs fit at its load of 1/2. 0 or -1 (OOM, too many). */
+void st_pairtab_remove_h(st_pairtab *t, st_pair *p, uint64_t h); /* the same, h = st_pair_key_hash(p) */
+/* Grows the table (once) so that n pairs fit at its load of 3/4. 0 or -1 (OOM, too many). */
 int st_pairtab_reserve(st_pairtab *t, uint64_t n);
 /* After removals: halves the table while it is under 1/8 full (never below 64 slots), in one
  * rehash, so that memory returns after a burst. */

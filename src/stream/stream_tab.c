@@ -441,13 +441,14 @@ uint64_t st_pair_hash(strview u, strview p) {
     return hmix(hmix(0x1234567, u), p);
 }
 
-/* A pool block with cap bytes of room; the largest ones are 2 MiB-aligned in huge pages (pairs
+/* A pool block with cap bytes of room, its data 64-byte aligned; the largest ones are 2 MiB-aligned in huge pages (pairs
  * are reached at random, see st_table_alloc). Freed with free(). */
 static st_pool_block *pool_block_alloc(size_t cap) {
     size_t bytes = sizeof(st_pool_block) + cap, huge = ST_HUGE_PAGE;
     st_pool_block *b = NULL;
     if (cap < ST_POOL_BLOCK_MAX) {
-        b = malloc(bytes);
+        /* cache-line aligned, so that 64-byte pairs are one line each (C17: a multiple) */
+        b = aligned_alloc(ST_POOL_ALIGN, (bytes + ST_POOL_ALIGN - 1) / ST_POOL_ALIGN * ST_POOL_ALIGN);
     } else {
         void *p = NULL;
         bytes = (bytes + huge - 1) / huge * huge;
@@ -533,8 +534,8 @@ static int pairtab_resize(st_pairtab *t, uint32_t cap) {
  * the doubling cascade from 64 slots, each step a fresh slot array faulted in and zeroed. */
 int st_pairtab_reserve(st_pairtab *t, uint64_t n) {
     uint64_t cap = t->cap ? t->cap : 64;
-    while (n * 2 > cap && cap < (uint64_t)1 << 31) cap *= 2;
-    if (n * 2 > cap) return -1; /* beyond a uint32_t slot count */
+    while (n * 4 > cap * 3 && cap < (uint64_t)1 << 31) cap *= 2;
+    if (n * 4 > cap * 3) return -1; /* beyond a uint32_t slot count */
     return cap > t->cap ? pairtab_resize(t, (uint32_t)cap) : 0;
 }
 
@@ -551,14 +552,13 @@ st_pair *st_pairtab_get(st_pairtab *t, uint64_t h, strview user, strview product
         }
     }
     if (!create || user.n > UINT16_MAX || product.n > UINT16_MAX) return NULL;
-    if ((t->n + 1) * 2 > t->cap) { /* load <= 1/2 */
+    if ((t->n + 1) * 4 > (uint64_t)t->cap * 3) { /* load <= 3/4 */
         if (pairtab_resize(t, t->cap ? t->cap * 2 : 64)) return NULL;
         for (k = (uint32_t)h & (t->cap - 1); t->slots[k].p; k = (k + 1) & (t->cap - 1)) {
         }
     }
     st_pair *p = pair_alloc(t, user.n + product.n);
     if (!p) return NULL;
-    p->h = h;
     p->exp = INT64_MIN;
     p->el = p->inl;
     p->n_el = 0;
@@ -593,7 +593,11 @@ static void pairtab_delete_slot(st_pairtab *t, uint32_t i) {
 }
 
 void st_pairtab_remove(st_pairtab *t, st_pair *p) {
-    uint32_t k = (uint32_t)p->h & (t->cap - 1);
+    st_pairtab_remove_h(t, p, st_pair_key_hash(p));
+}
+
+void st_pairtab_remove_h(st_pairtab *t, st_pair *p, uint64_t h) {
+    uint32_t k = (uint32_t)h & (t->cap - 1);
     while (t->slots[k].p && t->slots[k].p != p) k = (k + 1) & (t->cap - 1);
     if (t->slots[k].p) pairtab_delete_slot(t, k);
     if (p->dirty) t->dirty.v[p->dirty - 1] = NULL;

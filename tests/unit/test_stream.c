@@ -1644,7 +1644,7 @@ static void test_pairtab_reserve(check_state *st) {
     CHECK_STATE(st);
     st_pairtab t = {0};
     CHECK_INTEQ(st_pairtab_reserve(&t, 70000), 0);
-    CHECK_INTEQ(t.cap, 262144); /* 70000 * 2 <= 2^18: 4 MiB of slots, a mapping */
+    CHECK_INTEQ(t.cap, 131072); /* load <= 3/4: 70000 * 4 <= 2^17 * 3: 2 MiB of slots, a mapping */
     const st_pslot *slots = t.slots;
     char u[16];
     for (int i = 0; i < 70000; i++) {
@@ -1654,9 +1654,28 @@ static void test_pairtab_reserve(check_state *st) {
     }
     CHECK(t.slots == slots);
     CHECK_INTEQ(st_pairtab_reserve(&t, 10), 0);
-    CHECK_INTEQ(t.cap, 262144);
+    CHECK_INTEQ(t.cap, 131072);
     strview uv = {"u012345", 7}, pv = {"P1", 2};
     CHECK(st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, false, NULL) != NULL);
+    st_pairtab_free(&t);
+}
+
+/* A pair whose key is at most 16 bytes (a user and a product id) is one 64-byte size class,
+ * cache-line aligned: its header, inline elements and key are one line (a lookup's miss). */
+static void test_pair_one_line(check_state *st) {
+    CHECK_STATE(st);
+    st_pairtab t = {0};
+    char u[16];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(u, sizeof u, "U%06d", i);
+        strview uv = {u, strlen(u)}, pv = {"P0134", 5};
+        st_pair *p = st_pairtab_get(&t, st_pair_hash(uv, pv), uv, pv, true, NULL);
+        CHECK(p != NULL);
+        if (!p) break;
+        CHECK((uintptr_t)p % 64 == 0);
+        CHECK(st_pair_push(&t, p, -((int64_t)1 << 60) + 1, EL_BUY) == 0);
+        CHECK(p->el == p->inl && p->el[0].t == -((int64_t)1 << 60) + 1 && p->el[0].kind == EL_BUY);
+    }
     st_pairtab_free(&t);
 }
 
@@ -1675,6 +1694,7 @@ int main(void) {
     RUN(&st, test_pairtab_shrink_once);
     RUN(&st, test_table_alloc_huge);
     RUN(&st, test_pairtab_reserve);
+    RUN(&st, test_pair_one_line);
     RUN(&st, test_checkpoint_v3_ids);
     RUN(&st, test_checkpoint_v4_v5_read);
     RUN(&st, test_funnel_edges);
