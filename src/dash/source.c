@@ -92,8 +92,13 @@ typedef struct {
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
     char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
-    int64_t *starts;       /* where fresh inputs began (lake_input_starts), ascending */
+    int64_t *starts;       /* where fresh inputs began (_ecom/starts/<us>.start), ascending */
     size_t nstarts;
+    int64_t *stops;        /* where their data ended (<us>.stop, pipeline.h fresh_input), ascending */
+    size_t nstops;
+    pipeline_marks folded; /* the marks file's (pipeline.h PIPELINE_MARKS_FILE), read when it changes */
+    uint64_t folded_size;
+    int64_t folded_mtime;
     ctip *tips;            /* the commit log's tips at the last poll, by path */
     size_t ntips;
 } lake_src;
@@ -745,20 +750,87 @@ static bool tips_unchanged(const lake_src *s, const root_commit_tip *now, size_t
 
 static void lake_clear(lake_src *s) {
     tips_clear(s);
+    pipeline_marks_free(&s->folded);
+    s->folded_size = 0;
+    s->folded_mtime = 0;
     for (int t = 0; t < METRIC_ID_COUNT; t++) lfiles_clear(s, &s->tables[t]);
     lfiles_clear(s, &s->rejected);
     free(s->starts);
-    s->starts = NULL;
-    s->nstarts = 0;
+    free(s->stops);
+    s->starts = s->stops = NULL;
+    s->nstarts = s->nstops = 0;
 }
 
-/* Re-reads the marks of where fresh inputs began, folding them into h (a new one is a change). */
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Re-reads the marks file of _ecom/starts (pipeline.h PIPELINE_MARKS_FILE) when its listing
+ * entry e changed (e NULL: there is none). */
+static int reread_folded(lake_src *s, const storage_entry *e, char *err, size_t errlen) {
+    if (e && s->folded_size == e->size && s->folded_mtime == e->mtime_us) return 0;
+    pipeline_marks_free(&s->folded);
+    s->folded_size = 0;
+    s->folded_mtime = 0;
+    if (!e) return 0;
+    char *txt = NULL, path[64];
+    size_t got = 0;
+    bool exists = false;
+    snprintf(path, sizeof path, "%s/%s", LAKE_STARTS_DIR, PIPELINE_MARKS_FILE);
+    int rc = storage_get_all(s->st, path, 64u << 20, &txt, &got, &exists, err, errlen);
+    if (rc == 0 && exists) rc = pipeline_marks_parse(txt, got, &s->folded, err, errlen);
+    free(txt);
+    if (rc) {
+        pipeline_marks_free(&s->folded);
+        return -1;
+    }
+    s->folded_size = e->size;
+    s->folded_mtime = e->mtime_us;
+    return 0;
+}
+
+/* Re-reads the marks of where fresh inputs began (lake.h lake_input_starts' <us>.start) and
+ * where their data ended (<us>.stop): the single ones and the file they are folded into
+ * (pipeline.h "fresh-input marks"), in one listing (the file is read only when it changed),
+ * folding them into h (a new one is a change). Other names are ignored. */
 static int relist_starts(lake_src *s, uint64_t *h, char *err, size_t errlen) {
     free(s->starts);
-    s->starts = NULL;
-    s->nstarts = 0;
-    if (lake_input_starts(s->st, &s->starts, &s->nstarts, err, errlen)) return -1;
+    free(s->stops);
+    s->starts = s->stops = NULL;
+    s->nstarts = s->nstops = 0;
+    storage_list_t l = {0};
+    if (storage_list(s->st, LAKE_STARTS_DIR, &l, err, errlen)) return -1;
+    const storage_entry *file = NULL;
+    for (size_t i = 0; i < l.n; i++)
+        if (!l.entries[i].is_dir && !strcmp(l.entries[i].name, PIPELINE_MARKS_FILE)) file = &l.entries[i];
+    if (reread_folded(s, file, err, errlen)) {
+        storage_list_free(&l);
+        return -1;
+    }
+    size_t na = l.n + s->folded.nstarts, nb = l.n + s->folded.nstops;
+    if ((na && !(s->starts = malloc(na * sizeof *s->starts))) || (nb && !(s->stops = malloc(nb * sizeof *s->stops)))) {
+        storage_list_free(&l);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (s->folded.nstarts) memcpy(s->starts, s->folded.starts, s->folded.nstarts * sizeof *s->starts);
+    if (s->folded.nstops) memcpy(s->stops, s->folded.stops, s->folded.nstops * sizeof *s->stops);
+    s->nstarts = s->folded.nstarts;
+    s->nstops = s->folded.nstops;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        char *end;
+        long long us = strtoll(nm, &end, 10);
+        if (l.entries[i].is_dir || end != nm + 20) continue;
+        if (!strcmp(end, ".start")) s->starts[s->nstarts++] = (int64_t)us;
+        else if (!strcmp(end, ".stop")) s->stops[s->nstops++] = (int64_t)us;
+    }
+    storage_list_free(&l);
+    if (s->nstarts > 1) qsort(s->starts, s->nstarts, sizeof *s->starts, cmp_i64);
+    if (s->nstops > 1) qsort(s->stops, s->nstops, sizeof *s->stops, cmp_i64);
     if (s->nstarts) *h ^= hash64(s->starts, s->nstarts * sizeof *s->starts) * 0x100000001b3ULL;
+    if (s->nstops) *h ^= hash64(s->stops, s->nstops * sizeof *s->stops) * 0x9e3779b97f4a7c15ULL;
     return 0;
 }
 
@@ -954,6 +1026,12 @@ static size_t lake_input_starts_get(void *ctx, const int64_t **starts) {
     return s->nstarts;
 }
 
+static size_t lake_input_stops_get(void *ctx, const int64_t **stops) {
+    lake_src *s = ctx;
+    *stops = s->stops;
+    return s->nstops;
+}
+
 static int64_t lake_first_start(void *ctx, metric_id t) {
     lake_src *s = ctx;
     return (unsigned)t < METRIC_ID_COUNT ? s->first[t] : INT64_MIN;
@@ -1042,6 +1120,6 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             return -1;
         }
     *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
-                         lake_part_ends, lake_input_starts_get};
+                         lake_part_ends, lake_input_starts_get, lake_input_stops_get};
     return 0;
 }

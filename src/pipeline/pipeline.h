@@ -161,7 +161,13 @@ typedef struct {
                                       whose data is gone at exit (ecom run) */
     bool fresh_input;              /* the input starts empty (a new in-memory broker): keep the
                                       tables, engine state and epoch numbers of the commit log
-                                      but read every partition from its beginning */
+                                      but read every partition from its beginning; its start is
+                                      marked (lake.h lake_input_start_mark) and, after a stop
+                                      that committed everything, where its data ends:
+                                      ROOT/_ecom/starts/<20-digit wall clock us>.stop, the wall
+                                      clock when the stop was first seen (an empty file; none
+                                      after a crash). The dashboard marks the windows holding
+                                      either instant partial (docs/dashboard.md). */
     bool scale_out;                /* Kafka: this instance is one of several in the group: PARTIAL
                                       metric tables, one commit lineage per partition (below) */
     bool quiet;                    /* no status line on stderr */
@@ -253,6 +259,25 @@ int root_sweep_unpublished(storage *s, char *err, size_t errlen);
  * the first one's path in `first`. For a stream's first start (no commit record yet): such rows
  * came from another writer (ecom load) and its metric tables would never count them. */
 int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen);
+
+/* ---- fresh-input marks (marks.c): where a fresh input's data begins and ends ----
+ * ROOT/_ecom/starts holds <us>.start (lake.h lake_input_start_mark), <us>.stop (pipeline_config
+ * fresh_input) and the file PIPELINE_MARKS_FILE into which each start folds the single marks
+ * ("ecom-marks 1" then "start <20 digits>" / "stop <20 digits>" lines), so the directory a
+ * reader lists at every poll holds the file plus the marks of the runs since the last start
+ * (one or two), however many runs there were. A reader takes the union of the file and the
+ * single marks (a crash between the fold and the removals leaves both). */
+#define PIPELINE_MARKS_FILE "marks"
+typedef struct {
+    int64_t *starts, *stops;     /* instants (wall clock us), malloc'd */
+    size_t nstarts, nstops;
+} pipeline_marks;
+/* Folds the single marks into the file (written whole), then removes them; nothing to fold:
+ * nothing written. 0, or -1 with err (a storage error, or a corrupt file: named, refusing). */
+int pipeline_marks_fold(storage *s, char *err, size_t errlen);
+/* Appends the marks of the file's text txt[0..n) to m (unsorted). 0 or -1 with err (corrupt). */
+int pipeline_marks_parse(const char *txt, size_t n, pipeline_marks *m, char *err, size_t errlen);
+void pipeline_marks_free(pipeline_marks *m);
 
 /* ---- what a reader of ROOT (ecom dash) must know about its commits (commit.c) ----
  * A commit writes its record (the commit point) and then publishes its files one rename at a

@@ -474,6 +474,59 @@ static void test_commit_tips(check_state *st) {
     CHECK(rm_root(root) == 0);
 }
 
+/* The fresh-input marks fold into one file: the directory holds it alone afterwards, whatever
+ * the number of runs; a crash between the fold and the removals (a mark in both places) reads as
+ * one mark; a corrupt file is refused by name. */
+static void test_marks_fold(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);   /* nothing to fold: nothing written */
+    CHECK(!exists(s, "_ecom/starts/marks"));
+    for (int i = 0; i < 5; i++) {
+        CHECK(lake_input_start_mark(s, 1000000LL * (10 * i + 1), err, sizeof err) == 0);
+        char path[96];
+        snprintf(path, sizeof path, "_ecom/starts/%020lld.stop", 1000000LL * (10 * i + 5));
+        CHECK(put(s, path, "") == 0);
+        CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);
+        storage_list_t l = {0};
+        CHECK(storage_list(s, "_ecom/starts", &l, err, sizeof err) == 0);
+        CHECK_INTEQ(l.n, 1);
+        storage_list_free(&l);
+    }
+    CHECK(lake_input_start_mark(s, 11000000LL, err, sizeof err) == 0);   /* folded already: a crash's leftover */
+    char *txt = NULL;
+    size_t n = 0;
+    bool ex = false;
+    CHECK(storage_get_all(s, "_ecom/starts/marks", 1 << 20, &txt, &n, &ex, err, sizeof err) == 0 && ex);
+    pipeline_marks m = {0};
+    CHECK(pipeline_marks_parse(txt, n, &m, err, sizeof err) == 0);
+    CHECK_INTEQ(m.nstarts, 5);
+    CHECK_INTEQ(m.nstops, 5);
+    if (m.nstarts == 5 && m.nstops == 5) {
+        CHECK_INTEQ(m.starts[0], 1000000);
+        CHECK_INTEQ(m.stops[4], 45000000);
+    }
+    pipeline_marks_free(&m);
+    free(txt);
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);
+    CHECK(storage_get_all(s, "_ecom/starts/marks", 1 << 20, &txt, &n, &ex, err, sizeof err) == 0 && ex);
+    CHECK(pipeline_marks_parse(txt, n, &m, err, sizeof err) == 0);
+    CHECK_INTEQ(m.nstarts, 5);   /* the duplicate is one mark */
+    pipeline_marks_free(&m);
+    free(txt);
+    CHECK(put(s, "_ecom/starts/marks", "ecom-marks 1\nstart 12\n") == 0);
+    CHECK(lake_input_start_mark(s, 99000000LL, err, sizeof err) == 0);
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == -1);
+    CHECK(strstr(err, "_ecom/starts/marks is corrupt") != NULL);
+    CHECK(exists(s, "_ecom/starts/00000000000099000000.start"));   /* refused: nothing removed */
+    storage_close(s);
+    CHECK(rm_root(root) == 0);
+}
+
 /* The two layouts refuse to share a ROOT; the partition count is pinned at first start. */
 static void test_layout(check_state *st) {
     CHECK_STATE(st);
@@ -634,6 +687,7 @@ int main(void) {
     RUN(&st, test_staging_take);
     RUN(&st, test_part_recover_and_sweep);
     RUN(&st, test_commit_tips);
+    RUN(&st, test_marks_fold);
     RUN(&st, test_layout);
     RUN(&st, test_layout_race);
     RUN(&st, test_faults_wrap);
