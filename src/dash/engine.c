@@ -367,7 +367,7 @@ static void render_gap_counts(buf_t *b, const gap_list *g) {
 }
 
 /* Where the data begins inside a window: the lake's first (data_first) and each fresh input's
- * start (an `ecom run` on its new embedded broker, at every start: lake_input_starts); and where
+ * start (an `ecom run` on its new embedded broker, at every start: its .start mark); and where
  * it ends inside one: each fresh input's stop (its .stop mark, pipeline.h fresh_input). */
 typedef struct {
     int64_t first;
