@@ -123,10 +123,15 @@ typedef struct {
      * metric m (ends[p], INT64_MIN for a partition with no file), after poll; false when no
      * file of m names a partition (the single layout). */
     bool (*part_ends)(void *ctx, metric_id m, int64_t ends[DASH_MAX_PARTS]);
-    /* Optional (may be NULL): after poll, where fresh inputs began (lake_input_starts: an
+    /* Optional (may be NULL): after poll, where fresh inputs began (lake.h's <us>.start marks and
+     * pipeline.h's fold of them, "fresh-input marks": an
      * `ecom run` on its new embedded broker, also after a restart), ascending, in *starts (owned
      * by the source until the next poll); returns their count. The window holding one is partial. */
     size_t (*input_starts)(void *ctx, const int64_t **starts);
+    /* Optional (may be NULL): after poll, where the data of a fresh input ended (an `ecom run`
+     * stopped: pipeline.h fresh_input's .stop marks), ascending, like input_starts. The window
+     * holding one is partial too. */
+    size_t (*input_stops)(void *ctx, const int64_t **stops);
 } dash_source;
 
 /* The real source over a lake root (a local path or a storage URI) opened with options so

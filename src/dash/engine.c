@@ -366,9 +366,48 @@ static void render_gap_counts(buf_t *b, const gap_list *g) {
     buf_printf(b, ",\"no_order_windows\":%zu,\"missing_windows\":%zu", g->no_orders, g->missing);
 }
 
+/* Where the data begins inside a window: the lake's first (data_first) and each fresh input's
+ * start (an `ecom run` on its new embedded broker, at every start: its .start mark); and where
+ * it ends inside one: each fresh input's stop (its .stop mark, pipeline.h fresh_input). */
+typedef struct {
+    int64_t first;
+    const int64_t *starts, *stops; /* ascending */
+    size_t nstarts, nstops;
+} data_begins;
+
+static data_begins engine_data_begins(const dash_engine *e) {
+    data_begins d = {data_first(e), NULL, NULL, 0, 0};
+    if (e->src.input_starts) d.nstarts = e->src.input_starts(e->src.ctx, &d.starts);
+    if (e->src.input_stops) d.nstops = e->src.input_stops(e->src.ctx, &d.stops);
+    return d;
+}
+
+/* Why [ws, we) holds only part of its minute: the data begins inside it (PARTIAL_START) and/or
+ * a run stopped strictly inside it (PARTIAL_STOP: a stop at ws left the window to the next run);
+ * 0 when it is whole. */
+enum { PARTIAL_START = 1, PARTIAL_STOP = 2 };
+
+static int window_partial(const data_begins *d, int64_t ws, int64_t we) {
+    int why = ws == d->first ? PARTIAL_START : 0;
+    for (size_t i = 0; !why && i < d->nstarts && d->starts[i] < we; i++)
+        if (d->starts[i] >= ws) why = PARTIAL_START;
+    for (size_t i = 0; i < d->nstops && d->stops[i] < we; i++)
+        if (d->stops[i] > ws) why |= PARTIAL_STOP;
+    return why;
+}
+
+/* ,"partial":true|false and, when true, why: "start" (the data begins inside the window),
+ * "stop" (an `ecom run` stopped inside it), "start_stop" (both). */
+static void render_partial(buf_t *b, const data_begins *d, int64_t ws, int64_t we) {
+    static const char *const why[] = {"", "start", "stop", "start_stop"};
+    int w = window_partial(d, ws, we);
+    if (w) buf_printf(b, ",\"partial\":true,\"partial_why\":\"%s\"", why[w]);
+    else buf_append_str(b, ",\"partial\":false");
+}
+
 /* The minutes of g: "no_orders" (quiet: a known 0, final or open, partial when the data begins
  * in it) and "missing" (no number, with why and, for units_sold, how many). */
-static void render_gaps(buf_t *b, const gap_list *g, int64_t first) {
+static void render_gaps(buf_t *b, const gap_list *g, const data_begins *d) {
     render_gap_counts(b, g);
     for (int pass = 0; pass < 2; pass++) {
         buf_append_str(b, pass ? ",\"missing\":[" : ",\"no_orders\":[");
@@ -388,7 +427,8 @@ static void render_gaps(buf_t *b, const gap_list *g, int64_t first) {
             }
             buf_printf(b, ",\"final\":%s,\"final_at\":", m->prov ? "false" : "true");
             render_opt_time(b, m->final_at);
-            buf_printf(b, ",\"partial\":%s}", m->ws == first ? "true" : "false");
+            render_partial(b, d, m->ws, m->we);
+            buf_append_char(b, '}');
         }
         buf_append_char(b, ']');
     }
@@ -407,27 +447,6 @@ static agg_row agg_totals(const agg_table *t) {
     return s;
 }
 
-/* Where the data begins inside a window: the lake's first (data_first) and each fresh input's
- * start (an `ecom run` on its new embedded broker, at every start: lake_input_starts). */
-typedef struct {
-    int64_t first;
-    const int64_t *starts; /* ascending */
-    size_t nstarts;
-} data_begins;
-
-static data_begins engine_data_begins(const dash_engine *e) {
-    data_begins d = {data_first(e), NULL, 0};
-    if (e->src.input_starts) d.nstarts = e->src.input_starts(e->src.ctx, &d.starts);
-    return d;
-}
-
-/* Whether the data begins inside [ws, we): then the window holds only part of its minute. */
-static bool window_partial(const data_begins *d, int64_t ws, int64_t we) {
-    if (ws == d->first) return true;
-    for (size_t i = 0; i < d->nstarts && d->starts[i] < we; i++)
-        if (d->starts[i] >= ws) return true;
-    return false;
-}
 
 /* A metric without keys: its totals at the top level, and one row per window marked final or
  * provisional, and partial when the data begins inside it (window_partial); for
@@ -450,10 +469,11 @@ static void render_windows(buf_t *b, const agg_table *t, const data_begins *d, c
         render_row_unknown(b, t->m, r);
         buf_printf(b, ",\"final\":%s,\"final_at\":", r->prov ? "false" : "true");
         render_opt_time(b, r->prov ? r->final_at : INT64_MIN);
-        buf_printf(b, ",\"partial\":%s}", window_partial(d, r->ws, r->we) ? "true" : "false");
+        render_partial(b, d, r->ws, r->we);
+        buf_append_char(b, '}');
     }
     buf_append_char(b, ']');
-    if (g) render_gaps(b, g, d->first);
+    if (g) render_gaps(b, g, d);
 }
 
 /* A metric with keys (or a rank of one): the rows merged per key over the range, by `by` desc

@@ -6,6 +6,15 @@
  * partitions and files (names, sizes, mtimes); the hash of that listing is the generation, so
  * the engine's answer cache lives exactly as long as nothing new is committed.
  *
+ * A commit is published after its record is written, one rename at a time (pipeline.h "what a
+ * reader of ROOT must know"), so a listing between two renames holds part of a committed epoch.
+ * Each poll therefore lists the commit log's tips (the newest record of each lineage) before and
+ * after listing the tables, and lists again when they differ (a commit began meanwhile); with
+ * both equal, only the tips' files can be missing, and each one missing is read at its staged
+ * name (the same bytes the rename will publish; its listing entry keeps the final name, size and
+ * mtime, so the generation does not change when the rename lands) or, when neither name exists,
+ * is lost (gaps.c tells the minutes apart). A poll thus always answers from whole commits.
+ *
  * Reading is lazy and cached per row group: a scan for [from, to) opens only files in date
  * partitions that can hold a window starting in the range, and decodes only the row groups whose
  * window_start statistics overlap it. Decoded row groups stay cached (bounded, see
@@ -20,6 +29,7 @@
 #include "dash/dash.h"
 #include "lake/lake.h"
 #include "parquet/parquet.h"
+#include "pipeline/pipeline.h"
 #include "storage/storage.h"
 
 #define DAY_US (86400LL * TIME_US_PER_SEC)
@@ -37,6 +47,8 @@ typedef struct {
 
 typedef struct {
     char *path;            /* storage-relative: "<table>/date=.../<name>" */
+    char *staged;          /* NULL, or the staged name it is read at while its commit's rename is
+                              not done yet (owned) */
     int64_t day_start;     /* the partition's date (us) */
     uint64_t size;
     int64_t mtime_us;
@@ -57,6 +69,16 @@ typedef struct {
     size_t n, cap;
 } lfiles;
 
+/* The newest commit record of one lineage and the files it publishes (root_commit_files). */
+typedef struct {
+    root_commit_tip tip;
+    char **from, **to;
+    size_t n;
+    size_t staged;         /* of its files, how many the last poll read at their staged names */
+} ctip;
+
+#define POLL_ATTEMPTS 4    /* listings tried when commits begin during them (then: an error) */
+
 typedef struct {
     char *root;
     storage_opts *so;      /* the storage's options (owned copy; NULL: defaults) */
@@ -70,8 +92,15 @@ typedef struct {
     size_t cached_rows;
     uint64_t files_opened, rg_decoded, rg_skipped;   /* reading effort, shown by /api/health */
     char not_lake[320];    /* why ROOT does not look like a lake ("" = it does, or it is empty) */
-    int64_t *starts;       /* where fresh inputs began (lake_input_starts), ascending */
+    int64_t *starts;       /* where fresh inputs began (_ecom/starts/<us>.start), ascending */
     size_t nstarts;
+    int64_t *stops;        /* where their data ended (<us>.stop, pipeline.h fresh_input), ascending */
+    size_t nstops;
+    pipeline_marks folded; /* the marks file's (pipeline.h PIPELINE_MARKS_FILE), read when it changes */
+    uint64_t folded_size;
+    int64_t folded_mtime;
+    ctip *tips;            /* the commit log's tips at the last poll, by path */
+    size_t ntips;
 } lake_src;
 
 static void rg_rows_free(rg_rows *r) {
@@ -102,6 +131,7 @@ static void lfiles_clear(lake_src *s, lfiles *l) {
     for (size_t i = 0; i < l->n; i++) {
         lfile_drop_cache(s, &l->files[i]);
         free(l->files[i].path);
+        free(l->files[i].staged);
     }
     free(l->files);
     memset(l, 0, sizeof *l);
@@ -131,7 +161,56 @@ static int cmp_files(const void *a, const void *b) {
     return strcmp(x->path, y->path);
 }
 
-/* Lists one table's committed files into l (sorted by day, then path). A missing table is empty. */
+static bool listed(const lfiles *l, const char *path) {
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->files[i].path, path)) return true;
+    return false;
+}
+
+/* The date partition of a published path "<table>/date=YYYY-MM-DD/<name>.parquet" of table
+ * (in *day); false for any other path. */
+static bool published_in(const char *table, const char *path, int64_t *day) {
+    size_t tl = strlen(table), nl = strlen(path);
+    if (strncmp(path, table, tl) || path[tl] != '/' || nl < tl + 17 + 9 || path[tl + 16] != '/') return false;
+    char part[16];
+    memcpy(part, path + tl + 1, 15);
+    part[15] = 0;
+    const char *name = path + tl + 17;
+    return !partition_day(part, day) && !strchr(name, '/') && !storage_name_hidden(name) &&
+           !strcmp(path + nl - 8, ".parquet");
+}
+
+/* Adds to l the files of table that the commit log's tips name and the listing lacks: one still
+ * at its staged name (read there), or one renamed while the table was listed; one at neither
+ * name is lost and stays out. Why: a poll between two renames of a commit saw part of it. */
+static int complete_table(lake_src *s, const char *table, lfiles *l, char *err, size_t errlen) {
+    for (size_t t = 0; t < s->ntips; t++) {
+        ctip *c = &s->tips[t];
+        for (size_t i = 0; i < c->n; i++) {
+            int64_t day;
+            if (!published_in(table, c->to[i], &day) || listed(l, c->to[i])) continue;
+            storage_entry e = {0};
+            bool staged = false, done = false;
+            if (storage_stat(s->st, c->from[i], &e, &staged, err, errlen)) return -1;
+            if (!staged && storage_stat(s->st, c->to[i], &e, &done, err, errlen)) return -1;
+            if (!staged && !done) continue;
+            lfile f = {.path = strdup(c->to[i]), .staged = staged ? strdup(c->from[i]) : NULL, .day_start = day,
+                       .size = e.size, .mtime_us = e.mtime_us, .max_end = INT64_MIN, .min_start = INT64_MAX,
+                       .nrows = -1};
+            if (!f.path || (staged && !f.staged) || lfiles_push(l, f)) {
+                free(f.path);
+                free(f.staged);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            c->staged += staged;
+        }
+    }
+    return 0;
+}
+
+/* Lists one table's committed files into l (sorted by day, then path), completed with the
+ * files of a commit being published (complete_table). A missing table is empty. */
 static int list_table(lake_src *s, const char *table, lfiles *l, char *err, size_t errlen) {
     storage_list_t parts = {0};
     if (storage_list(s->st, table, &parts, err, errlen)) return -1;
@@ -165,6 +244,7 @@ static int list_table(lake_src *s, const char *table, lfiles *l, char *err, size
         storage_list_free(&files);
     }
     storage_list_free(&parts);
+    if (rc == 0) rc = complete_table(s, table, l, err, errlen);
     if (rc == 0 && l->n) qsort(l->files, l->n, sizeof *l->files, cmp_files);
     return rc;
 }
@@ -206,15 +286,34 @@ static void carry_cache(lfiles *old, lfiles *l) {
 }
 
 /* ---- reading one file ---- */
+/* path: where the bytes are read; alt: the final name of a file read at its staged name, tried
+ * when the staged one fails (its rename landed since the poll: the same bytes). */
 typedef struct {
     storage *st;
-    const char *path;
+    const char *path, *alt;
 } read_ctx;
+
+static read_ctx file_ctx(storage *st, const lfile *f) {
+    return (read_ctx){st, f->staged ? f->staged : f->path, f->staged ? f->path : NULL};
+}
+
+/* After reading f through c: a file found at its final name is no longer staged. */
+static void file_ctx_done(lfile *f, const read_ctx *c) {
+    if (f->staged && c->path == f->path) {
+        free(f->staged);
+        f->staged = NULL;
+    }
+}
 
 static int read_at(void *ctx, uint64_t off, void *dst, size_t n, char *err, size_t errlen) {
     read_ctx *rc = ctx;
     size_t got = 0;
-    if (storage_read(rc->st, rc->path, off, dst, n, &got, err, errlen)) return -1;
+    if (storage_read(rc->st, rc->path, off, dst, n, &got, err, errlen)) {
+        char e2[64];
+        if (!rc->alt || storage_read(rc->st, rc->alt, off, dst, n, &got, e2, sizeof e2)) return -1;
+        rc->path = rc->alt;
+        rc->alt = NULL;
+    }
     if (got != n) {
         snprintf(err, errlen, "%s: short read", rc->path);
         return -1;
@@ -522,7 +621,7 @@ static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, con
 static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t to, dash_block_fn fn, void *fnctx,
                      char *err, size_t errlen) {
     pq_reader *r = NULL;
-    read_ctx rc = {s->st, f->path};
+    read_ctx rc = file_ctx(s->st, f);
     col_map m;
     int ret = -1;
     bool need = !f->opened;
@@ -562,6 +661,7 @@ static int file_scan(lake_src *s, metric_id t, lfile *f, int64_t from, int64_t t
     ret = 0;
 out:
     if (r) pq_reader_close(r);
+    file_ctx_done(f, &rc);
     return ret;
 }
 
@@ -580,24 +680,157 @@ static int ensure_storage(lake_src *s, bool *present, char *err, size_t errlen) 
         }
     }
     s->st = storage_open_opts(s->root, s->so, err, errlen);
+    /* test-only: $ECOM_TEST_STORAGE_FAULTS (pipeline/faults.c) can stop the dashboard at an
+     * exact storage call, as it does the stream (test_dash_commit.py: a commit mid-listing) */
+    const char *faults = getenv("ECOM_TEST_STORAGE_FAULTS");
+    if (s->st && faults && *faults) s->st = faults_wrap(s->st, faults, err, errlen);
     return s->st ? 0 : -1;
 }
 
+static void ctip_free(ctip *c) {
+    free(c->tip.path);
+    lake_paths_free(c->from, c->n);
+    lake_paths_free(c->to, c->n);
+    memset(c, 0, sizeof *c);
+}
+
+static void tips_clear(lake_src *s) {
+    for (size_t i = 0; i < s->ntips; i++) ctip_free(&s->tips[i]);
+    free(s->tips);
+    s->tips = NULL;
+    s->ntips = 0;
+}
+
+static bool tip_same(const root_commit_tip *a, const root_commit_tip *b) {
+    return !strcmp(a->path, b->path) && a->size == b->size && a->mtime_us == b->mtime_us;
+}
+
+/* Lists the commit log's tips and knows the files of each (read once per record: a record is
+ * never rewritten in place). 0; 1 when a record went away before it was read (list again). */
+static int tips_refresh(lake_src *s, char *err, size_t errlen) {
+    root_commit_tip *now = NULL;
+    size_t n = 0;
+    if (root_commit_tips(s->st, &now, &n, err, errlen)) return -1;
+    ctip *v = n ? calloc(n, sizeof *v) : NULL;
+    int rc = n && !v ? -1 : 0;
+    if (rc) snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        v[i].tip = now[i];
+        now[i].path = NULL;
+        for (size_t j = 0; j < s->ntips; j++)
+            if (s->tips[j].tip.path && tip_same(&s->tips[j].tip, &v[i].tip)) {
+                v[i].from = s->tips[j].from;
+                v[i].to = s->tips[j].to;
+                v[i].n = s->tips[j].n;
+                s->tips[j].from = s->tips[j].to = NULL;
+                s->tips[j].n = 0;
+                break;
+            }
+        if (!v[i].from) rc = root_commit_files(s->st, v[i].tip.path, &v[i].from, &v[i].to, &v[i].n, err, errlen);
+    }
+    root_commit_tips_free(now, n);
+    tips_clear(s);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) ctip_free(&v[i]);
+        free(v);
+        return rc;
+    }
+    s->tips = v;
+    s->ntips = n;
+    return 0;
+}
+
+/* Whether the tips listed now are the ones the tables were completed with. */
+static bool tips_unchanged(const lake_src *s, const root_commit_tip *now, size_t n) {
+    if (n != s->ntips) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!tip_same(&s->tips[i].tip, &now[i])) return false;
+    return true;
+}
+
 static void lake_clear(lake_src *s) {
+    tips_clear(s);
+    pipeline_marks_free(&s->folded);
+    s->folded_size = 0;
+    s->folded_mtime = 0;
     for (int t = 0; t < METRIC_ID_COUNT; t++) lfiles_clear(s, &s->tables[t]);
     lfiles_clear(s, &s->rejected);
     free(s->starts);
-    s->starts = NULL;
-    s->nstarts = 0;
+    free(s->stops);
+    s->starts = s->stops = NULL;
+    s->nstarts = s->nstops = 0;
 }
 
-/* Re-reads the marks of where fresh inputs began, folding them into h (a new one is a change). */
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Re-reads the marks file of _ecom/starts (pipeline.h PIPELINE_MARKS_FILE) when its listing
+ * entry e changed (e NULL: there is none). */
+static int reread_folded(lake_src *s, const storage_entry *e, char *err, size_t errlen) {
+    if (e && s->folded_size == e->size && s->folded_mtime == e->mtime_us) return 0;
+    pipeline_marks_free(&s->folded);
+    s->folded_size = 0;
+    s->folded_mtime = 0;
+    if (!e) return 0;
+    char *txt = NULL, path[64];
+    size_t got = 0;
+    bool exists = false;
+    snprintf(path, sizeof path, "%s/%s", LAKE_STARTS_DIR, PIPELINE_MARKS_FILE);
+    int rc = storage_get_all(s->st, path, 64u << 20, &txt, &got, &exists, err, errlen);
+    if (rc == 0 && exists) rc = pipeline_marks_parse(txt, got, &s->folded, err, errlen);
+    free(txt);
+    if (rc) {
+        pipeline_marks_free(&s->folded);
+        return -1;
+    }
+    s->folded_size = e->size;
+    s->folded_mtime = e->mtime_us;
+    return 0;
+}
+
+/* Re-reads the marks of where fresh inputs began (lake.h lake_input_starts' <us>.start) and
+ * where their data ended (<us>.stop): the single ones and the file they are folded into
+ * (pipeline.h "fresh-input marks"), in one listing (the file is read only when it changed),
+ * folding them into h (a new one is a change). Other names are ignored. */
 static int relist_starts(lake_src *s, uint64_t *h, char *err, size_t errlen) {
     free(s->starts);
-    s->starts = NULL;
-    s->nstarts = 0;
-    if (lake_input_starts(s->st, &s->starts, &s->nstarts, err, errlen)) return -1;
+    free(s->stops);
+    s->starts = s->stops = NULL;
+    s->nstarts = s->nstops = 0;
+    storage_list_t l = {0};
+    if (storage_list(s->st, LAKE_STARTS_DIR, &l, err, errlen)) return -1;
+    const storage_entry *file = NULL;
+    for (size_t i = 0; i < l.n; i++)
+        if (!l.entries[i].is_dir && !strcmp(l.entries[i].name, PIPELINE_MARKS_FILE)) file = &l.entries[i];
+    if (reread_folded(s, file, err, errlen)) {
+        storage_list_free(&l);
+        return -1;
+    }
+    size_t na = l.n + s->folded.nstarts, nb = l.n + s->folded.nstops;
+    if ((na && !(s->starts = malloc(na * sizeof *s->starts))) || (nb && !(s->stops = malloc(nb * sizeof *s->stops)))) {
+        storage_list_free(&l);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (s->folded.nstarts) memcpy(s->starts, s->folded.starts, s->folded.nstarts * sizeof *s->starts);
+    if (s->folded.nstops) memcpy(s->stops, s->folded.stops, s->folded.nstops * sizeof *s->stops);
+    s->nstarts = s->folded.nstarts;
+    s->nstops = s->folded.nstops;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        char *end;
+        long long us = strtoll(nm, &end, 10);
+        if (l.entries[i].is_dir || end != nm + 20) continue;
+        if (!strcmp(end, ".start")) s->starts[s->nstarts++] = (int64_t)us;
+        else if (!strcmp(end, ".stop")) s->stops[s->nstops++] = (int64_t)us;
+    }
+    storage_list_free(&l);
+    if (s->nstarts > 1) qsort(s->starts, s->nstarts, sizeof *s->starts, cmp_i64);
+    if (s->nstops > 1) qsort(s->stops, s->nstops, sizeof *s->stops, cmp_i64);
     if (s->nstarts) *h ^= hash64(s->starts, s->nstarts * sizeof *s->starts) * 0x100000001b3ULL;
+    if (s->nstops) *h ^= hash64(s->stops, s->nstops * sizeof *s->stops) * 0x9e3779b97f4a7c15ULL;
     return 0;
 }
 
@@ -617,6 +850,31 @@ static int relist(lake_src *s, const char *name, lfiles *cur, uint64_t salt, uin
         *h = hash64(v, sizeof v) ^ (*h * 0x100000001b3ULL);
     }
     return 0;
+}
+
+/* Lists every table between two listings of the commit log's tips (the header: then only the
+ * tips' files can be half published, and complete_table finds them); again when the tips
+ * differ, since a commit that began during the listing may be half in it. */
+static int relist_tables(lake_src *s, uint64_t *h, char *err, size_t errlen) {
+    uint64_t seed = *h;
+    for (int attempt = 0; attempt < POLL_ATTEMPTS; attempt++) {
+        int rc = tips_refresh(s, err, errlen);
+        if (rc < 0) return -1;
+        if (rc > 0) continue;
+        *h = seed;
+        for (int t = 0; rc == 0 && t < METRIC_ID_COUNT; t++)
+            rc = relist(s, metric_get((metric_id)t)->name, &s->tables[t], (uint64_t)t, h, err, errlen);
+        if (rc == 0) rc = relist(s, "rejected", &s->rejected, METRIC_ID_COUNT, h, err, errlen);
+        root_commit_tip *now = NULL;
+        size_t n = 0;
+        if (rc || root_commit_tips(s->st, &now, &n, err, errlen)) return -1;
+        bool same = tips_unchanged(s, now, n);
+        root_commit_tips_free(now, n);
+        if (same) return 0;
+    }
+    snprintf(err, errlen, "commits began during %d listings of the lake in a row (ROOT/_ecom's commit log moved "
+             "each time): the tables are not listed whole", POLL_ATTEMPTS);
+    return -1;
 }
 
 /* True if name is something a lake root holds: a catalog table or rank, a raw table, _ecom. */
@@ -719,9 +977,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
         *generation = h;
         return 0;
     }
-    for (int t = 0; t < METRIC_ID_COUNT; t++)
-        if (relist(s, metric_get((metric_id)t)->name, &s->tables[t], (uint64_t)t, &h, err, errlen)) return -1;
-    if (relist(s, "rejected", &s->rejected, METRIC_ID_COUNT, &h, err, errlen)) return -1;
+    if (relist_tables(s, &h, err, errlen)) return -1;
     if (relist_starts(s, &h, err, errlen)) return -1;
     if (lake_shape_check(s, err, errlen)) return -1;
     if (s->not_lake[0]) h = hash64(s->not_lake, strlen(s->not_lake)) ^ h;   /* a new warning is a change */
@@ -770,6 +1026,12 @@ static size_t lake_input_starts_get(void *ctx, const int64_t **starts) {
     return s->nstarts;
 }
 
+static size_t lake_input_stops_get(void *ctx, const int64_t **stops) {
+    lake_src *s = ctx;
+    *stops = s->stops;
+    return s->nstops;
+}
+
 static int64_t lake_first_start(void *ctx, metric_id t) {
     lake_src *s = ctx;
     return (unsigned)t < METRIC_ID_COUNT ? s->first[t] : INT64_MIN;
@@ -786,8 +1048,9 @@ static int count_rejected(lake_src *s, int64_t *rows, char *err, size_t errlen) 
     for (size_t i = 0; i < s->rejected.n; i++) {
         lfile *f = &s->rejected.files[i];
         if (f->nrows < 0) {
-            read_ctx c = {s->st, f->path};
+            read_ctx c = file_ctx(s->st, f);
             pq_reader *r = pq_reader_open(read_at, &c, f->size, NULL, err, errlen);
+            file_ctx_done(f, &c);
             if (!r) return -1;
             f->nrows = pq_reader_num_rows(r);
             pq_reader_close(r);
@@ -817,6 +1080,14 @@ static int lake_describe(void *ctx, buf_t *out, char *err, size_t errlen) {
     buf_printf(out, ",\"reads\":{\"files_opened\":%llu,\"row_groups_decoded\":%llu,\"row_groups_skipped\":%llu,"
                "\"cached_rows\":%zu}", (unsigned long long)s->files_opened, (unsigned long long)s->rg_decoded,
                (unsigned long long)s->rg_skipped, s->cached_rows);
+    size_t k = 0;
+    for (size_t i = 0; i < s->ntips; i++) {   /* commits read partly at their staged names */
+        if (!s->tips[i].staged) continue;
+        buf_append_str(out, k++ ? ",{\"record\":" : ",\"publishing\":[{\"record\":");
+        dash_json_str(out, s->tips[i].tip.path);
+        buf_printf(out, ",\"staged\":%zu}", s->tips[i].staged);
+    }
+    if (k) buf_append_char(out, ']');
     if (s->not_lake[0]) {
         buf_append_str(out, ",\"not_a_lake\":");
         dash_json_str(out, s->not_lake);
@@ -849,6 +1120,6 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             return -1;
         }
     *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
-                         lake_part_ends, lake_input_starts_get};
+                         lake_part_ends, lake_input_starts_get, lake_input_stops_get};
     return 0;
 }

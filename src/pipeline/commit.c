@@ -669,6 +669,117 @@ int root_stream_state(storage *s, root_stream_kind *kind, char *what, size_t n, 
     return 0;
 }
 
+/* The newest "<20 digits>.commit" of dir (no entry: out->path stays NULL). */
+static int tip_in(storage *s, const char *dir, root_commit_tip *out, char *err, size_t errlen) {
+    storage_list_t l = {0};
+    if (storage_list(s, dir, &l, err, errlen)) return -1;
+    const storage_entry *best = NULL;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        if (l.entries[i].is_dir || strlen(nm) != 27 || strcmp(nm + 20, ".commit")) continue;
+        if (!best || strcmp(nm, best->name) > 0) best = &l.entries[i];
+    }
+    int rc = 0;
+    if (best) {
+        size_t k = strlen(dir) + 29;
+        if ((out->path = malloc(k))) {
+            snprintf(out->path, k, "%s/%s", dir, best->name);
+            out->size = best->size;
+            out->mtime_us = best->mtime_us;
+        } else {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    storage_list_free(&l);
+    return rc;
+}
+
+static int tips_push(root_commit_tip **v, size_t *n, root_commit_tip t) {
+    root_commit_tip *nv = realloc(*v, (*n + 1) * sizeof *nv);
+    if (!nv) return -1;
+    *v = nv;
+    nv[(*n)++] = t;
+    return 0;
+}
+
+static int cmp_tips(const void *a, const void *b) {
+    return strcmp(((const root_commit_tip *)a)->path, ((const root_commit_tip *)b)->path);
+}
+
+void root_commit_tips_free(root_commit_tip *tips, size_t n) {
+    for (size_t i = 0; i < n; i++) free(tips[i].path);
+    free(tips);
+}
+
+int root_commit_tips(storage *s, root_commit_tip **tips, size_t *n, char *err, size_t errlen) {
+    *tips = NULL;
+    *n = 0;
+    root_commit_tip t = {0};
+    int rc = tip_in(s, COMMIT_DIR, &t, err, errlen);
+    if (rc == 0 && t.path && tips_push(tips, n, t)) rc = -2;
+    storage_list_t l = {0};
+    if (rc == 0) rc = storage_list(s, PARTS_DIR, &l, err, errlen);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        const char *nm = l.entries[i].name;
+        if (!l.entries[i].is_dir || nm[0] != 'p' || strlen(nm) != 5 || strspn(nm + 1, "0123456789") != 4) continue;
+        char dir[64];
+        snprintf(dir, sizeof dir, "%s/%s", PARTS_DIR, nm);
+        t = (root_commit_tip){0};
+        rc = tip_in(s, dir, &t, err, errlen);
+        if (rc == 0 && t.path && tips_push(tips, n, t)) rc = -2;
+    }
+    storage_list_free(&l);
+    if (rc == -2) {
+        free(t.path);
+        snprintf(err, errlen, "out of memory");
+    }
+    if (rc) {
+        root_commit_tips_free(*tips, *n);
+        *tips = NULL;
+        *n = 0;
+        return -1;
+    }
+    if (*n > 1) qsort(*tips, *n, sizeof **tips, cmp_tips);
+    return 0;
+}
+
+int root_commit_files(storage *s, const char *path, char ***from, char ***to, size_t *n, char *err,
+                      size_t errlen) {
+    *from = *to = NULL;
+    *n = 0;
+    char *txt = NULL, e2[256];
+    size_t got = 0;
+    bool exists = false;
+    if (storage_get_all(s, path, 64u << 20, &txt, &got, &exists, err, errlen)) return -1;
+    if (!exists) return 1;
+    commit_record r;
+    int rc = commit_record_decode(txt, got, &r, e2, sizeof e2);
+    free(txt);
+    if (rc) {
+        snprintf(err, errlen, "ROOT/%s: %s", path, e2);
+        return -1;
+    }
+    char **f = calloc(r.n_renames + 1, sizeof *f), **t = calloc(r.n_renames + 1, sizeof *t);
+    if (f && t) {
+        for (size_t i = 0; i < r.n_renames; i++) {   /* moved out of the record */
+            f[i] = r.renames[i].from;
+            t[i] = r.renames[i].to;
+            r.renames[i].from = r.renames[i].to = NULL;
+        }
+        *n = r.n_renames;
+        *from = f;
+        *to = t;
+    } else {
+        free(f);
+        free(t);
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    commit_record_free(&r);
+    return rc;
+}
+
 /* Redoes a record's renames: each file is either still hidden (rename it) or already in place. */
 static int redo_renames(storage *s, const commit_record *r, char *err, size_t errlen) {
     for (size_t i = 0; i < r->n_renames; i++) {

@@ -1,5 +1,6 @@
 /*
- * pipeline/faults.c — TEST-ONLY storage fault injection for `ecom stream` and `ecom load`.
+ * pipeline/faults.c — TEST-ONLY storage fault injection for `ecom stream` and `ecom load` (and
+ * the lake reader of `ecom dash`, src/dash/source.c).
  *
  * Why: the stream's recovery paths (a storage error in any step of an epoch, then rollback and
  * retry) must be tested against a real run, and the tests run as root, for whom chmod does not

@@ -419,6 +419,8 @@ static int job_recover(pipeline_job *j) {
     /* A fresh input (a new in-memory broker) holds nothing from before this start, so the
      * window it starts in is partial: the mark tells the dashboard (lake.h). Idempotent. */
     if (rc == 0 && j->cfg->fresh_input) rc = lake_input_start_mark(j->base, j->fresh_start_us, j->err, sizeof j->err);
+    /* ... and the marks are folded into one file: the directory the dashboard lists stays small */
+    if (rc == 0 && j->cfg->fresh_input) rc = pipeline_marks_fold(j->base, j->err, sizeof j->err);
     if (rc == 0) rc = job_make_engine(j);
     if (rc == 0 && r.epoch >= 0)
         rc = ckpt_restore(j, &r, -1, time_mono_us(), &j->chains[0]);
@@ -563,6 +565,7 @@ static bool job_stop_requested(const pipeline_job *j, volatile sig_atomic_t *sto
  * data is gone at exit), a stop first reads what the input still holds, for up to 10 s. */
 static bool loop_stopping(pipeline_job *j, volatile sig_atomic_t *stop, loop_state *ls) {
     if (!job_stop_requested(j, stop)) return false;
+    if (!j->stop_wall_us) j->stop_wall_us = time_now_us();
     if (!j->cfg->catch_up_on_stop || ls->caught_up || !j->src.ops->drained) return true;
     if (!ls->stop_seen) ls->stop_seen = time_mono_us();
     return time_mono_us() - ls->stop_seen >= 10 * TIME_US_PER_SEC;
@@ -763,6 +766,15 @@ static int job_run(pipeline_job *j, volatile sig_atomic_t *stop) {
     }
 }
 
+/* Why a stop mark: a fresh input (ecom run's embedded broker) is gone at exit, so the window the
+ * run stopped in holds only what came before the stop, and a next run's broker starts empty:
+ * the dashboard marks that window partial, as it marks the one a start falls in (pipeline.h). */
+static int job_mark_stop(pipeline_job *j) {
+    char path[64];
+    snprintf(path, sizeof path, "%s/%020lld.stop", LAKE_STARTS_DIR, (long long)j->stop_wall_us);
+    return storage_put_atomic(j->base, path, "", 0, j->err, sizeof j->err);
+}
+
 int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline_stats *stats, char *err,
                  size_t errlen) {
     pipeline_job j;
@@ -779,6 +791,7 @@ int pipeline_run(const pipeline_config *c, volatile sig_atomic_t *stop, pipeline
     if (rc == 0 && c->threads > 1) rc = workers_start(&j, c->threads);
     if (rc == 0 && c->listen && !(j.status = status_server_start(c->listen, j.err, sizeof j.err))) rc = -1;
     if (rc == 0) rc = job_run(&j, stop);
+    if (rc == 0 && c->fresh_input && j.stop_wall_us) rc = job_mark_stop(&j);
     if (rc == 0) job_publish_status(&j);
     if (!j.fenced) lease_release(j.base, &j.lease); /* the next writer need not wait for expiry */
     j.stats.watermark_us = j.engine ? stream_engine_watermark(j.engine) : INT64_MIN;

@@ -161,7 +161,13 @@ typedef struct {
                                       whose data is gone at exit (ecom run) */
     bool fresh_input;              /* the input starts empty (a new in-memory broker): keep the
                                       tables, engine state and epoch numbers of the commit log
-                                      but read every partition from its beginning */
+                                      but read every partition from its beginning; its start is
+                                      marked (lake.h lake_input_start_mark) and, after a stop
+                                      that committed everything, where its data ends:
+                                      ROOT/_ecom/starts/<20-digit wall clock us>.stop, the wall
+                                      clock when the stop was first seen (an empty file; none
+                                      after a crash). The dashboard marks the windows holding
+                                      either instant partial (docs/dashboard.md). */
     bool scale_out;                /* Kafka: this instance is one of several in the group: PARTIAL
                                       metric tables, one commit lineage per partition (below) */
     bool quiet;                    /* no status line on stderr */
@@ -231,7 +237,7 @@ int lease_check(storage *s, const writer_lease *l, char *err, size_t errlen);
 int lease_renew(storage *s, writer_lease *l, char *err, size_t errlen);
 void lease_release(storage *s, writer_lease *l);
 
-/* ---- test-only storage fault injection (faults.c; `ecom stream` and `ecom load`) ---- */
+/* ---- test-only storage fault injection (faults.c; `ecom stream`, `ecom load`, `ecom dash`) ---- */
 /* Wraps base (owned: closed with the wrapper) in a storage that fails the calls chosen by spec
  * (the syntax of $ECOM_TEST_STORAGE_FAULTS, see faults.c). NULL with err (base closed). */
 storage *faults_wrap(storage *base, const char *spec, char *err, size_t errlen);
@@ -253,5 +259,49 @@ int root_sweep_unpublished(storage *s, char *err, size_t errlen);
  * the first one's path in `first`. For a stream's first start (no commit record yet): such rows
  * came from another writer (ecom load) and its metric tables would never count them. */
 int root_raw_parts(storage *s, bool *found, char *first, size_t n, char *err, size_t errlen);
+
+/* ---- fresh-input marks (marks.c): where a fresh input's data begins and ends ----
+ * ROOT/_ecom/starts holds <us>.start (lake.h lake_input_start_mark), <us>.stop (pipeline_config
+ * fresh_input) and the file PIPELINE_MARKS_FILE into which each start folds the single marks
+ * ("ecom-marks 1" then "start <20 digits>" / "stop <20 digits>" lines), so the directory a
+ * reader lists at every poll holds the file plus the marks of the runs since the last start
+ * (one or two), however many runs there were. A reader takes the union of the file and the
+ * single marks (a crash between the fold and the removals leaves both). */
+#define PIPELINE_MARKS_FILE "marks"
+typedef struct {
+    int64_t *starts, *stops;     /* instants (wall clock us), malloc'd */
+    size_t nstarts, nstops;
+} pipeline_marks;
+/* Folds the single marks into the file (written whole), then removes them; nothing to fold:
+ * nothing written. 0, or -1 with err (a storage error, or a corrupt file: named, refusing). */
+int pipeline_marks_fold(storage *s, char *err, size_t errlen);
+/* Appends the marks of the file's text txt[0..n) to m (unsorted). 0 or -1 with err (corrupt). */
+int pipeline_marks_parse(const char *txt, size_t n, pipeline_marks *m, char *err, size_t errlen);
+void pipeline_marks_free(pipeline_marks *m);
+
+/* ---- what a reader of ROOT (ecom dash) must know about its commits (commit.c) ----
+ * A commit writes its record (the commit point) and then publishes its files one rename at a
+ * time (staged hidden name -> final name), so a reader listing the tables between two renames
+ * sees part of a committed epoch. Records < the newest of a lineage were fully published before
+ * it was written, so the newest record of each lineage names every file that may be half
+ * published. A reader lists the tips, lists the tables, lists the tips again: when both lists
+ * are equal, only the tips' files can be missing from its listing, and each such file is
+ * either still at its staged name (read it there: same bytes) or lost. */
+typedef struct {
+    char *path;          /* ROOT-relative: "_ecom/commits/<20 digits>.commit" or
+                            "_ecom/parts/p<NNNN>/<20 digits>.commit" (owned) */
+    uint64_t size;       /* from the listing: a number reused after a withdrawn record differs */
+    int64_t mtime_us;
+} root_commit_tip;
+/* The newest record of every lineage of ROOT (the single layout's log and each scale-out
+ * partition's), sorted by path, into *tips (malloc'd; root_commit_tips_free); none: NULL, 0.
+ * Listings only (the single layout: two). 0 or -1 with err. */
+int root_commit_tips(storage *s, root_commit_tip **tips, size_t *n, char *err, size_t errlen);
+void root_commit_tips_free(root_commit_tip *tips, size_t n);
+/* The files the record at path publishes: (*from)[i] its staged name, (*to)[i] its final one
+ * (ROOT-relative; both arrays malloc'd, free each with lake_paths_free). 0; 1 when the record
+ * is gone (compacted since it was listed: list again); -1 with err on a storage error or a
+ * corrupt record. */
+int root_commit_files(storage *s, const char *path, char ***from, char ***to, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -218,6 +218,8 @@ struct pipeline_job {
     writer_lease *part_lease;      /* scale-out [nparts]: each owned partition's lease */
     int64_t started_us;
     int64_t fresh_start_us;        /* wall clock at open: where a fresh input began (its mark) */
+    int64_t stop_wall_us;          /* wall clock when a stop was first seen (0: none): where a
+                                      fresh input's data ends (its .stop mark, pipeline.h) */
     int64_t now_us;                /* wall clock, refreshed by the input loops (not per row) */
     bool live;                     /* max_future is measured from the clock only (Kafka without
                                       --drain, stdin, a FIFO), not also from the watermark */

@@ -164,10 +164,36 @@ def run_once(data, tag, min_records, extra=(), before_stop=None):
     return int(m.group(1))
 
 
-def input_starts(data):
-    """The marks of where each run's fresh input began (lake.h: _ecom/starts/<us>.start), in s."""
+def input_starts(data, suffix=".start"):
+    """The marks of where each run's fresh input began (lake.h: _ecom/starts/<us>.start), or with
+    suffix ".stop" where its data ended (pipeline.h fresh_input), in s: the single ones and those
+    each start folds into _ecom/starts/marks ("start <us>" / "stop <us>" lines)."""
     d = os.path.join(data, "_ecom", "starts")
-    return sorted(int(f[:20]) / 1e6 for f in os.listdir(d) if f.endswith(".start")) if os.path.isdir(d) else []
+    if not os.path.isdir(d):
+        return []
+    marks = {int(f[:20]) for f in os.listdir(d) if f.endswith(suffix)}
+    if os.path.exists(os.path.join(d, "marks")):
+        lines = open(os.path.join(d, "marks")).read().splitlines()
+        assert lines[0] == "ecom-marks 1", lines[:1]
+        marks |= {int(l.split()[1]) for l in lines[1:] if l.split()[0] == suffix[1:]}
+    return sorted(m / 1e6 for m in marks)
+
+
+def stop_window_is_partial(data, base):
+    """On the restarted run's dashboard, the minute the first run stopped in (open in the second
+    run, which restored it, or committed by it) is partial, saying why: it holds only what came
+    before that stop ("start_stop" when the restart fell in the same minute)."""
+    stops = input_starts(data, ".stop")
+    assert len(stops) == 1, "the first run's stop mark: %s" % stops
+    stop = stops[0]
+
+    def row():
+        a = get_json(base + "/api/sales_per_minute?last=1h") or {}
+        rows = a.get("rows", []) + a.get("no_orders", [])
+        return next((r for r in rows if window_s(r["window_start"]) <= stop < window_s(r["window_end"])), None)
+    r = wait_for(row, 30)
+    assert r and r["partial"] is True and r.get("partial_why") in ("stop", "start_stop"), \
+        "the first run's stop minute (stop %.3f): %s" % (stop, r)
 
 
 def restart_window_is_partial(data, base):
@@ -193,16 +219,24 @@ def run_restart_keeps_every_event(cs):
     """Two runs on the same --out, each with a new embedded broker: every generated event is in the
     raw tables once (none left in the broker at Ctrl-C, none skipped by stale offsets); each run
     marks where its input began, and the restart's minute is partial on its dashboard (before: only
-    the lake's first minute was, so a restart in a later minute looked like a whole quiet minute)."""
+    the lake's first minute was, so a restart in a later minute looked like a whole quiet minute);
+    each run marks where its data ended, and the first run's stop minute is partial, "stop" (before:
+    it looked whole)."""
     data = os.path.join(TMP, "data2")
     try:
         t0 = time.time()
         n = run_once(data, "7", 300)
         t1 = time.time()
-        n += run_once(data, "8", 300, before_stop=lambda base: restart_window_is_partial(data, base))
-        starts = input_starts(data)
+        n += run_once(data, "8", 300, before_stop=lambda base: (restart_window_is_partial(data, base),
+                                                                stop_window_is_partial(data, base)))
+        starts, stops = input_starts(data), input_starts(data, ".stop")
         assert len(starts) == 2 and t0 <= starts[0] <= t1 <= starts[1] <= time.time(), \
             "starts %s, runs %.3f-%.3f-%.3f" % (starts, t0, t1, time.time())
+        assert len(stops) == 2 and starts[0] < stops[0] <= t1 and starts[1] < stops[1] <= time.time(), \
+            "stops %s, starts %s" % (stops, starts)
+        left = sorted(os.listdir(os.path.join(data, "_ecom", "starts")))
+        assert len(left) == 2 and left[0].endswith(".stop") and left[1] == "marks", \
+            "each start folds the marks (its own too): only the last stop is left single: %s" % left
     except AssertionError as e:
         cs.check(False, str(e))
         return

@@ -426,6 +426,107 @@ static void test_part_recover_and_sweep(check_state *st) {
     CHECK(rm_root(root) == 0);
 }
 
+/* What a reader (ecom dash) is told about the commits: the newest record of each lineage (the
+ * single log's and each scale-out partition's, by path) and the files each publishes; a record
+ * gone since it was listed is 1 (list again), a corrupt one an error naming it. */
+static void test_commit_tips(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    root_commit_tip *t = NULL;
+    size_t n = 9;
+    CHECK(root_commit_tips(s, &t, &n, err, sizeof err) == 0 && n == 0 && t == NULL);   /* no log at all */
+    commit_record r = sample_record(), p = part_record();
+    for (int64_t e = 2; e <= 3; e++) {
+        r.epoch = e;
+        CHECK(commit_record_put(s, -1, &r, err, sizeof err) == 0);
+    }
+    CHECK(commit_record_put(s, 2, &p, err, sizeof err) == 0);
+    CHECK(put(s, "_ecom/parts/p0002/00000000000000000009.ckpt", "state") == 0);   /* not a record */
+    CHECK(put(s, "_ecom/parts/p0002/lease", "x") == 0);
+    CHECK(root_commit_tips(s, &t, &n, err, sizeof err) == 0);
+    CHECK_INTEQ(n, 2);
+    if (n == 2) {
+        CHECK_STREQ(t[0].path, "_ecom/commits/00000000000000000003.commit");
+        CHECK_STREQ(t[1].path, "_ecom/parts/p0002/00000000000000000009.commit");
+        CHECK(t[0].size > 0);
+        char **from = NULL, **to = NULL;
+        size_t k = 0;
+        CHECK(root_commit_files(s, t[1].path, &from, &to, &k, err, sizeof err) == 0);
+        CHECK_INTEQ(k, 2);
+        if (k == 2) {
+            CHECK_STREQ(from[1], p.renames[1].from);
+            CHECK_STREQ(to[1], p.renames[1].to);
+        }
+        lake_paths_free(from, k);
+        lake_paths_free(to, k);
+        CHECK(storage_remove(s, t[0].path, err, sizeof err) == 0);   /* compacted since listed */
+        CHECK(root_commit_files(s, t[0].path, &from, &to, &k, err, sizeof err) == 1 && k == 0);
+        CHECK(put(s, t[1].path, "ecom-commit 1\nepoch 9\n") == 0);
+        CHECK(root_commit_files(s, t[1].path, &from, &to, &k, err, sizeof err) == -1);
+        CHECK(strstr(err, t[1].path) != NULL);
+    }
+    root_commit_tips_free(t, n);
+    storage_close(s);
+    CHECK(rm_root(root) == 0);
+}
+
+/* The fresh-input marks fold into one file: the directory holds it alone afterwards, whatever
+ * the number of runs; a crash between the fold and the removals (a mark in both places) reads as
+ * one mark; a corrupt file is refused by name. */
+static void test_marks_fold(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    char *root = mkroot();
+    storage *s = storage_open(root, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);   /* nothing to fold: nothing written */
+    CHECK(!exists(s, "_ecom/starts/marks"));
+    for (int i = 0; i < 5; i++) {
+        CHECK(lake_input_start_mark(s, 1000000LL * (10 * i + 1), err, sizeof err) == 0);
+        char path[96];
+        snprintf(path, sizeof path, "_ecom/starts/%020lld.stop", 1000000LL * (10 * i + 5));
+        CHECK(put(s, path, "") == 0);
+        CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);
+        storage_list_t l = {0};
+        CHECK(storage_list(s, "_ecom/starts", &l, err, sizeof err) == 0);
+        CHECK_INTEQ(l.n, 1);
+        storage_list_free(&l);
+    }
+    CHECK(lake_input_start_mark(s, 11000000LL, err, sizeof err) == 0);   /* folded already: a crash's leftover */
+    char *txt = NULL;
+    size_t n = 0;
+    bool ex = false;
+    CHECK(storage_get_all(s, "_ecom/starts/marks", 1 << 20, &txt, &n, &ex, err, sizeof err) == 0 && ex);
+    pipeline_marks m = {0};
+    CHECK(pipeline_marks_parse(txt, n, &m, err, sizeof err) == 0);
+    CHECK_INTEQ(m.nstarts, 5);
+    CHECK_INTEQ(m.nstops, 5);
+    if (m.nstarts == 5 && m.nstops == 5) {
+        CHECK_INTEQ(m.starts[0], 1000000);
+        CHECK_INTEQ(m.stops[4], 45000000);
+    }
+    pipeline_marks_free(&m);
+    free(txt);
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == 0);
+    CHECK(storage_get_all(s, "_ecom/starts/marks", 1 << 20, &txt, &n, &ex, err, sizeof err) == 0 && ex);
+    CHECK(pipeline_marks_parse(txt, n, &m, err, sizeof err) == 0);
+    CHECK_INTEQ(m.nstarts, 5);   /* the duplicate is one mark */
+    pipeline_marks_free(&m);
+    free(txt);
+    CHECK(put(s, "_ecom/starts/marks", "ecom-marks 1\nstart 12\n") == 0);
+    CHECK(lake_input_start_mark(s, 99000000LL, err, sizeof err) == 0);
+    CHECK(pipeline_marks_fold(s, err, sizeof err) == -1);
+    CHECK(strstr(err, "_ecom/starts/marks is corrupt") != NULL);
+    CHECK(exists(s, "_ecom/starts/00000000000099000000.start"));   /* refused: nothing removed */
+    storage_close(s);
+    CHECK(rm_root(root) == 0);
+}
+
 /* The two layouts refuse to share a ROOT; the partition count is pinned at first start. */
 static void test_layout(check_state *st) {
     CHECK_STATE(st);
@@ -585,6 +686,8 @@ int main(void) {
     RUN(&st, test_record_without_blank);
     RUN(&st, test_staging_take);
     RUN(&st, test_part_recover_and_sweep);
+    RUN(&st, test_commit_tips);
+    RUN(&st, test_marks_fold);
     RUN(&st, test_layout);
     RUN(&st, test_layout_race);
     RUN(&st, test_faults_wrap);

@@ -102,9 +102,13 @@
 
   // The one rule for a minute drawn apart: it is open (provisional: still filling), or partial
   // (the data begins inside it: the stream started during that minute, so it holds only the part
-  // after the start; the API's partial). Either is not a whole final minute to compare with others.
+  // after the start; or an `ecom run` stopped inside it, so it holds only the part before the
+  // stop; the API's partial and partial_why). Either is not a whole final minute to compare.
   function apart(r) { return r.final === false || r.partial === true; }
-  function apartLabel(r) { return r.final === false ? F.t("open_minute") : F.t("partial_minute"); }
+  const PARTIAL_WHY = { start: "partial_minute", stop: "partial_minute_stop", start_stop: "partial_minute_start_stop" };
+  function apartLabel(r) {
+    return r.final === false ? F.t("open_minute") : F.t(PARTIAL_WHY[r.partial_why] || "partial_minute");
+  }
 
   // The minutes the answer has no row for, from the API (engine's gaps: sales_per_minute has a
   // row only for a minute with orders). A quiet one (a.no_orders: category_activity recorded it
@@ -115,7 +119,7 @@
   function withQuietMinutes(a) {
     const zeros = (a.no_orders || []).map((f) => ({
       window_start: f.window_start, window_end: f.window_end, orders: 0, items: 0, revenue: 0, avg_ticket: null,
-      final: f.final, partial: f.partial === true, no_orders: true }));
+      final: f.final, partial: f.partial === true, partial_why: f.partial_why, no_orders: true }));
     const lost = (a.missing || []).map((f) => ({
       window_start: f.window_start, window_end: f.window_end, orders: null, items: null, revenue: null, avg_ticket: null,
       final: true, missing: f }));
