@@ -790,7 +790,7 @@ static int reread_folded(lake_src *s, const storage_entry *e, char *err, size_t 
     return 0;
 }
 
-/* Re-reads the marks of where fresh inputs began (lake.h lake_input_starts' <us>.start) and
+/* Re-reads the marks of where fresh inputs began (lake.h lake_input_start_mark's <us>.start) and
  * where their data ended (<us>.stop): the single ones and the file they are folded into
  * (pipeline.h "fresh-input marks"), in one listing (the file is read only when it changed),
  * folding them into h (a new one is a change). Other names are ignored. */
@@ -819,12 +819,10 @@ static int relist_starts(lake_src *s, uint64_t *h, char *err, size_t errlen) {
     s->nstarts = s->folded.nstarts;
     s->nstops = s->folded.nstops;
     for (size_t i = 0; i < l.n; i++) {
-        const char *nm = l.entries[i].name;
-        char *end;
-        long long us = strtoll(nm, &end, 10);
-        if (l.entries[i].is_dir || end != nm + 20) continue;
-        if (!strcmp(end, ".start")) s->starts[s->nstarts++] = (int64_t)us;
-        else if (!strcmp(end, ".stop")) s->stops[s->nstops++] = (int64_t)us;
+        int64_t us;
+        int kind = l.entries[i].is_dir ? 0 : pipeline_marks_name(l.entries[i].name, &us);
+        if (kind == 1) s->starts[s->nstarts++] = us;
+        else if (kind == 2) s->stops[s->nstops++] = us;
     }
     storage_list_free(&l);
     if (s->nstarts > 1) qsort(s->starts, s->nstarts, sizeof *s->starts, cmp_i64);

@@ -156,11 +156,10 @@ int lake_part_of_name(const char *path);
  * in the window it starts in, only what came after its start: the dashboard marks that window
  * partial, as it marks the lake's first. A restart of `ecom stream` on a durable input resumes
  * from its offsets, loses nothing, and writes no mark. lake_input_start_mark writes one (empty
- * file, atomic; 0 or -1 with err); lake_input_starts lists them, ascending, into *starts
- * (malloc'd, the caller frees; NULL and 0 when none; other names are ignored). */
+ * file, atomic; 0 or -1 with err). Where a fresh input's data ended (<us>.stop), the file the
+ * single marks are folded into, and how readers take them: pipeline.h "fresh-input marks". */
 #define LAKE_STARTS_DIR "_ecom/starts"
 int lake_input_start_mark(storage *s, int64_t start_us, char *err, size_t errlen);
-int lake_input_starts(storage *s, int64_t **starts, size_t *n, char *err, size_t errlen);
 
 /* ---- raw event tables ---- */
 typedef enum { LAKE_VIEWS = 0, LAKE_CART, LAKE_ORDERS, LAKE_REJECTED, LAKE_RAW_COUNT } lake_raw;

@@ -133,35 +133,3 @@ int lake_input_start_mark(storage *s, int64_t start_us, char *err, size_t errlen
     snprintf(path, sizeof path, "%s/%020lld.start", LAKE_STARTS_DIR, (long long)start_us);
     return storage_put_atomic(s, path, "", 0, err, errlen);
 }
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-int lake_input_starts(storage *s, int64_t **starts, size_t *n, char *err, size_t errlen) {
-    storage_list_t l = {0};
-    *starts = NULL;
-    *n = 0;
-    if (storage_list(s, LAKE_STARTS_DIR, &l, err, errlen)) return -1;
-    int64_t *v = l.n ? malloc(l.n * sizeof *v) : NULL;
-    if (l.n && !v) {
-        storage_list_free(&l);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < l.n; i++) {
-        const char *nm = l.entries[i].name;
-        char *end;
-        long long us = strtoll(nm, &end, 10);
-        if (!l.entries[i].is_dir && end == nm + 20 && !strcmp(end, ".start")) v[(*n)++] = (int64_t)us;
-    }
-    storage_list_free(&l);
-    if (*n == 0) {
-        free(v);
-        return 0;
-    }
-    qsort(v, *n, sizeof *v, cmp_i64);
-    *starts = v;
-    return 0;
-}

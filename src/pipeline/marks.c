@@ -84,14 +84,21 @@ bad:
     return -1;
 }
 
+int pipeline_marks_name(const char *name, int64_t *us) {
+    char *e;
+    long long v = strtoll(name, &e, 10);
+    if (e != name + 20 || v < 0) return 0;
+    int kind = !strcmp(e, ".start") ? 1 : !strcmp(e, ".stop") ? 2 : 0;
+    if (kind) *us = (int64_t)v;
+    return kind;
+}
+
 /* Adds the single marks (<us>.start, <us>.stop) of the listing l to m. */
 static int singles(const storage_list_t *l, pipeline_marks *m, size_t caps[2]) {
     for (size_t i = 0; i < l->n; i++) {
-        const char *nm = l->entries[i].name;
-        char *e;
-        long long us = strtoll(nm, &e, 10);
-        if (l->entries[i].is_dir || e != nm + 20 || (strcmp(e, ".start") && strcmp(e, ".stop"))) continue;
-        if (marks_add(m, !strcmp(e, ".stop"), (int64_t)us, caps)) return -1;
+        int64_t us;
+        int kind = l->entries[i].is_dir ? 0 : pipeline_marks_name(l->entries[i].name, &us);
+        if (kind && marks_add(m, kind == 2, us, caps)) return -1;
     }
     return 0;
 }

@@ -278,6 +278,9 @@ int pipeline_marks_fold(storage *s, char *err, size_t errlen);
 /* Appends the marks of the file's text txt[0..n) to m (unsorted). 0 or -1 with err (corrupt). */
 int pipeline_marks_parse(const char *txt, size_t n, pipeline_marks *m, char *err, size_t errlen);
 void pipeline_marks_free(pipeline_marks *m);
+/* Whether a name in ROOT/_ecom/starts is a single mark: 1 "<20 digits>.start", 2 "....stop"
+ * (*us set), 0 anything else (the marks file, other names: ignored by every reader). */
+int pipeline_marks_name(const char *name, int64_t *us);
 
 /* ---- what a reader of ROOT (ecom dash) must know about its commits (commit.c) ----
  * A commit writes its record (the commit point) and then publishes its files one rename at a
