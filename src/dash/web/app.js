@@ -186,7 +186,8 @@
     document.getElementById("shown").textContent = t("range_shown") + " " + F.time(d.summary.from) + " – " +
       F.time(d.summary.to) + (early ? " · " + t("data_from") + " " + F.day(Date.parse(df)) + " " + F.hm(Date.parse(df)) : "");
     document.getElementById("shown").dataset.dataFrom = early ? df : "";
-    document.getElementById("updated").textContent = F.clock(Date.now());
+    // the time the drawn answer came (a re-render, e.g. on resize, draws no newer numbers)
+    document.getElementById("updated").textContent = F.clock(state.okAt || Date.now());
     setFreshness(freshness(d.health, null, null));
     for (const c of cards) {
       try { c.render(d, v); } catch (e) { banner(t("error") + " (" + c.name + "): " + e.message); }
