@@ -839,7 +839,6 @@ static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *
     if (reserve_levels(c, 1)) return -1;
     c->n++;
     c->rows++;
-    w->cells++;
     if (seen && r->ent[i] != GROUP_NONE && c->dstate == DICT_LIVE) {
         if (grow((void **)&c->idx, &c->cap_idx, c->nv + 1, sizeof *c->idx)) return -1;
         c->idx[c->nv++] = r->ent[i];
@@ -861,7 +860,7 @@ static __attribute__((noinline)) int group_put_leaf(pq_writer *w, const wgroup *
 static inline __attribute__((always_inline)) int group_put_seen_n(pq_writer *w, const wgroup *g, grec *r,
                                                                   const pq_bytes *v, int n) {
     wcol *c = &w->cols[g->first];
-    uint64_t added = 0, cells = 0;
+    uint64_t added = 0;
     _Pragma("GCC unroll 8")
     for (int i = 0; i < n; i++, c++) {
         uint32_t e = r->ent[i];
@@ -876,10 +875,8 @@ static inline __attribute__((always_inline)) int group_put_seen_n(pq_writer *w, 
         c->rows++;
         c->bytes += r->b[i];
         added += r->b[i];
-        cells++;
     }
     w->buffered += added;
-    w->cells += cells;
     return 0;
 }
 
@@ -890,6 +887,7 @@ static inline __attribute__((always_inline)) int group_put_seen_n(pq_writer *w, 
 int pq_write_group(pq_writer *w, int first_leaf, int n, int nkey, const pq_bytes *v, char *err, size_t errlen) {
     wgroup *g = group_of(w, first_leaf, n, nkey, err, errlen);
     if (!g) return -1;
+    w->cells += (uint64_t)n; /* the group's leaves' rows, counted here once (see pq_writer_end_rows) */
     bool oom = false;
     grec *r = NULL;
     if (!g->off) {
