@@ -211,7 +211,11 @@ int pq_write_null(pq_writer *w, int leaf, char *err, size_t errlen);
  * values of the entries whose def == max_def, packed (nvals of them). */
 int pq_write_levels(pq_writer *w, int leaf, size_t n, const int16_t *def, const int16_t *rep,
                     const void *values, size_t nvals, char *err, size_t errlen);
-/* Declares that n more complete rows were appended to every column; may flush a row group. */
+/* Declares that n more complete rows were appended to every column; may flush a row group.
+ * -1 (and the writer fails) when the columns' row counts do not add up to n more rows each. The
+ * check per call is of their sum: a column short by a row while another is over by one passes
+ * it, and is caught (-1, the column named) by the per-column check before the row group is
+ * flushed, here or in pq_writer_close, so no file is written with columns of unequal rows. */
 int pq_writer_end_rows(pq_writer *w, size_t n, char *err, size_t errlen);
 /* Rows so far, bytes written so far (flushed row groups), bytes buffered (current group). */
 uint64_t pq_writer_rows(const pq_writer *w);

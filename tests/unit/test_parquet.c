@@ -330,6 +330,52 @@ static void test_errors(check_state *st) {
     pq_schema_free(s);
 }
 
+/* pq_writer_end_rows checks the columns' row counts as one sum per call: a column over by a row
+ * and another short by one pass it, and the per-column check before a flush (at end_rows when the
+ * row group is full, at close) fails the writer with the column named and writes nothing. A count
+ * that changes the sum fails at end_rows at once. */
+static void test_row_count_errors(check_state *st) {
+    CHECK_STATE(st);
+    char err[256];
+    pq_schema *s = pq_schema_new();
+    CHECK(pq_schema_add(s, -1, "a", PQ_INT32, false, err, sizeof err) >= 0);
+    CHECK(pq_schema_add(s, -1, "b", PQ_STRING, false, err, sizeof err) >= 0);
+    for (int at_flush = 0; at_flush < 2; at_flush++) {
+        membuf mb = {{0}};
+        pq_write_opts o = {.row_group_bytes = at_flush ? 1 : 64 << 20};
+        pq_writer *w = pq_writer_new(s, &o, mem_write, &mb, err, sizeof err);
+        CHECK(w != NULL);
+        CHECK(pq_write_i32(w, 0, 1, err, sizeof err) == 0);
+        CHECK(pq_write_i32(w, 0, 2, err, sizeof err) == 0); /* a: 2 rows, b: none */
+        if (at_flush) {
+            CHECK(pq_writer_end_rows(w, 1, err, sizeof err) == -1);
+        } else {
+            CHECK(pq_writer_end_rows(w, 1, err, sizeof err) == 0);
+            CHECK(pq_writer_close(w, err, sizeof err) == -1);
+        }
+        CHECK(strstr(err, "column a has 2 rows, expected 1") != NULL);
+        CHECK(pq_writer_end_rows(w, 0, err, sizeof err) == -1); /* the writer failed */
+        CHECK(pq_writer_close(w, err, sizeof err) == -1);
+        CHECK_INTEQ(mb.t.len, 0);
+        pq_writer_free(w);
+        pq_text_free(&mb.t);
+    }
+    /* the sum off: caught by end_rows itself, the short column named */
+    membuf mb = {{0}};
+    pq_writer *w = pq_writer_new(s, NULL, mem_write, &mb, err, sizeof err);
+    CHECK(pq_write_i32(w, 0, 1, err, sizeof err) == 0);
+    CHECK(pq_write_str(w, 1, "x", 1, err, sizeof err) == 0);
+    CHECK(pq_writer_end_rows(w, 1, err, sizeof err) == 0);
+    CHECK(pq_write_str(w, 1, "y", 1, err, sizeof err) == 0);
+    CHECK(pq_writer_end_rows(w, 1, err, sizeof err) == -1);
+    CHECK(strstr(err, "column a has 1 rows, expected 2") != NULL);
+    CHECK(pq_writer_close(w, err, sizeof err) == -1);
+    CHECK_INTEQ(mb.t.len, 0);
+    pq_writer_free(w);
+    pq_text_free(&mb.t);
+    pq_schema_free(s);
+}
+
 /* Every truncation and a sweep of byte corruptions: an error or a result, never a crash
  * (ASan/UBSan watch this test). */
 static void test_hostile(check_state *st) {
@@ -809,6 +855,7 @@ int main(void) {
     RUN(&st, test_write_group_shapes);
     RUN(&st, test_write_str_id);
     RUN(&st, test_errors);
+    RUN(&st, test_row_count_errors);
     RUN(&st, test_hostile);
     return CHECK_EXIT(&st);
 }
