@@ -170,11 +170,10 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
 int stream_engine_process_keyed(stream_engine *e, int part, int src, int64_t offset, const event *ev,
                                 const stream_event_keys *keys);
 /* A hint, no effect on the state or the output: starts loading the dedup table's and the pair
- * table's slots the event with these keys will probe in partition part (near: also the pair
- * the slot points to, which needs the slot loaded: issue the far call a few events earlier).
- * For a caller that holds a batch of keyed events: call it some events ahead of
- * stream_engine_process_keyed. Out-of-range part: nothing. */
-void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys, bool near);
+ * table's slots that the event with these keys will probe in partition part. For a caller that
+ * holds a batch of keyed events: call it some events ahead of stream_engine_process_keyed.
+ * Out-of-range part: nothing. */
+void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys);
 
 /* Marks source src of partition part as alive although it sent no event: it has data not yet
  * read (a backlog), so it must not turn idle and stop holding the watermark back. The caller

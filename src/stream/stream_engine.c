@@ -383,20 +383,11 @@ ST_HOT st_shard *process_shard(stream_engine *e, int part, int src, const event 
     return s->assigned ? s : NULL;
 }
 
-void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys, bool near) {
+void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys) {
     if (part < 0 || part >= e->cfg.n_partitions) return;
     const st_shard *s = &e->shards[part];
-    const st_pairtab *t = &s->pairs;
-    if (!near) {
-        st_dedup_prefetch(&s->dd, (st_id){keys->id_a, keys->id_b});
-        if (keys->pair) st_pairtab_prefetch(t, keys->pair);
-        return;
-    }
-    /* The pair at the slot's home (loaded by the far call): its key is compared on lookup, a
-     * second miss for a pair seen before. A probe past the home slot is not followed. */
-    if (!keys->pair || !t->cap) return;
-    const st_pslot *sl = &t->slots[(uint32_t)keys->pair & (t->cap - 1)];
-    if (sl->p && sl->h == keys->pair) __builtin_prefetch(sl->p);
+    st_dedup_prefetch(&s->dd, (st_id){keys->id_a, keys->id_b});
+    if (keys->pair) st_pairtab_prefetch(&s->pairs, keys->pair);
 }
 
 /* Decides ev (keys: its keys) in shard s, which process_shard gave for it: both entry points. */
