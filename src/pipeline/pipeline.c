@@ -185,12 +185,13 @@ static int job_check_future(pipeline_job *j, lake_line *l) {
  * when l is to be written (lake_ingest_write; blank lines only count there), 0 when not (a
  * duplicate). The engine's order is the input's: the worker threads (workers.c) parse and write
  * in parallel, but this runs in the job's thread, record after record. */
-int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l) {
+int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l, const stream_event_keys *keys) {
     j->stats.records++;
     part_counts *pc = job_counts_of(j, part);
     pc->records++;
     if (l->kind == LAKE_LINE_EVENT && !job_check_future(j, l)) {
-        int oc = stream_engine_process_from(j->engine, part, src, offset, &l->ev);
+        int oc = keys ? stream_engine_process_keyed(j->engine, part, src, offset, &l->ev, keys)
+                      : stream_engine_process_from(j->engine, part, src, offset, &l->ev);
         if (oc < 0) {
             lake_line_reject(l, "timestamp out of range");
         } else if (oc == STREAM_CONFLICT) {
@@ -229,7 +230,7 @@ static int job_process(pipeline_job *j, const char *source, int part, int src, i
     lake_input in = {.p = p, .n = n, .source = source, .position = offset, .ts_hint_us = ts_hint_us};
     lake_line l;
     lake_ingest_parse(j->ingest, &in, &l);
-    if (!job_decide(j, part, src, offset, &l)) return 0;
+    if (!job_decide(j, part, src, offset, &l, NULL)) return 0;
     lake_table *t = l.kind == LAKE_LINE_BLANK ? NULL : job_raw_table(j, lake_line_table(&l), part);
     if (l.kind != LAKE_LINE_BLANK && !t) return -1;
     return lake_ingest_write(j->ingest, &l, t, j->now_us, j->err, sizeof j->err);

@@ -282,8 +282,10 @@ typedef enum { TURN_GO_ON, TURN_DONE, TURN_RETRY, TURN_FATAL } loop_turn_result;
 void job_epoch_stem(const pipeline_job *j, int part, char *out, size_t n);
 /* Counts a parsed record read at (part, offset) of stream src and runs it through the engine
  * (pipeline.c, in input order): 1 when l is to be written to its raw table (it may have been
- * turned into a rejected line), 0 when not (a duplicate). */
-int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l);
+ * turned into a rejected line), 0 when not (a duplicate). keys: an event's keys computed where
+ * it was parsed (stream_event_keys_of with j->cfg->engine; workers.c), NULL: the engine
+ * computes them. */
+int job_decide(pipeline_job *j, int part, int src, int64_t offset, lake_line *l, const stream_event_keys *keys);
 /* After a record was decided: moves the job's position past it and advances the engine every
  * source advance_records records. 0 or -1 (j->err). */
 int job_record_done(pipeline_job *j, loop_state *ls, const source_record *r);

@@ -136,6 +136,25 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
                                  size_t errlen);
 void stream_engine_free(stream_engine *e);
 
+/* The keys the engine derives from one event alone, independent of every other event and of
+ * the engine's state: the event id (packed UUID or a 128-bit hash of its text), the content
+ * hash (every field but the id and the time), the (user_id, product_id) pair hash of a view or
+ * an add (0 for other events), and the window index k. Why a separate step: computing them is
+ * about a third of the engine's per-event work and needs no order, so `--threads N` computes
+ * them where the event is parsed (src/pipeline/workers.c), off the thread that must decide the
+ * events one after the other; and with a batch of keys in hand the decider can prefetch the
+ * tables' slots several events ahead (stream_engine_prefetch). */
+typedef struct {
+    uint64_t id_a, id_b;
+    uint64_t content;
+    uint64_t pair;
+    int64_t k;
+} stream_event_keys;
+
+/* Fills *out for ev under config c (only c->window_us is read). Pure: any thread, any time,
+ * for any event; what it returns for an event stream_engine_process refuses is unused. */
+void stream_event_keys_of(const stream_config *c, const event *ev, stream_event_keys *out);
+
 /* Feeds one valid event read at (part, offset). Returns its outcome (STREAM_OK,
  * STREAM_DUPLICATE, STREAM_LATE, STREAM_CONFLICT) or -1: partition not assigned or out of range, or a timestamp
  * beyond STREAM_MAX_ABS_TIME_US (these two leave the state untouched; the parser rejects
@@ -145,6 +164,16 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
 /* The same for an event read from source src (0..n_sources-1) of partition part.
  * stream_engine_process() is source 0. */
 int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev);
+/* The same with ev's keys already computed: keys must be stream_event_keys_of(c, ev) with c
+ * the engine's config (its window_us); stream_engine_process_from is exactly keys_of followed
+ * by this (one code path), so the outcome and the state are the same whichever is called. */
+int stream_engine_process_keyed(stream_engine *e, int part, int src, int64_t offset, const event *ev,
+                                const stream_event_keys *keys);
+/* A hint, no effect on the state or the output: starts loading the dedup table's and the pair
+ * table's slots that the event with these keys will probe in partition part. For a caller that
+ * holds a batch of keyed events: call it some events ahead of stream_engine_process_keyed.
+ * Out-of-range part: nothing. */
+void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys);
 
 /* Marks source src of partition part as alive although it sent no event: it has data not yet
  * read (a backlog), so it must not turn idle and stop holding the watermark back. The caller

@@ -328,16 +328,14 @@ st_corr *st_shard_corr(st_shard *s, int64_t j, bool create) {
     return &s->corr[lo];
 }
 
-/* A late event (its window k is closed in this shard): its aggregates go to window k's
- * correction deltas, emitted at the next advance; it joins the funnel state like an on-time
- * event if window k's funnel slot is still open (then it counts for every funnel window not
- * yet final; see stream.h for what is not corrected). */
-static int late_apply(stream_engine *e, st_shard *s, const event *ev, int64_t k) {
+/* A late event (its window k is closed in this shard; ph as apply_funnel's): its aggregates go
+ * to window k's correction deltas, emitted at the next advance; it joins the funnel state like
+ * an on-time event if window k's funnel slot is still open (then it counts for every funnel
+ * window not yet final; see stream.h for what is not corrected). */
+static int late_apply(stream_engine *e, st_shard *s, const event *ev, int64_t k, uint64_t ph) {
     st_corr *c = st_shard_corr(s, k, true);
     if (!c || (!c->ag && !(c->ag = st_agg_new())) || agg_event(c->ag, ev)) return -1;
     if (k + e->fw <= s->closed_through) return 0;
-    uint64_t ph = 0;
-    if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) ph = st_pair_hash(ev->user_id, ev->product_id);
     return apply_funnel(e, s, ev, k, ph);
 }
 
@@ -350,29 +348,57 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
     return stream_engine_process_from(e, part, 0, offset, ev);
 }
 
-int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev) {
+ /* Inlined in both entry points (event_keys, process_shard, process_in): as calls of their own, keys passed through
+ * memory, the three cost ~80 instructions an event more than the one function they were
+ * (callgrind, one thread). */
+#define ST_HOT static inline __attribute__((always_inline))
+
+/* The keys of ev (stream_event_keys_of); s: the shard it goes to, whose dedup and pair slots
+ * are then prefetched as soon as their hashes are known, so that the misses overlap with the
+ * content hash (the one-thread path); NULL: pure. */
+ST_HOT void event_keys(const stream_config *c, const event *ev, stream_event_keys *out, const st_shard *s) {
+    st_id id = st_id_of(ev->event_id);
+    if (s) st_dedup_prefetch(&s->dd, id);
+    uint64_t ph = 0;
+    if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {
+        ph = st_pair_hash(ev->user_id, ev->product_id);
+        if (s) st_pairtab_prefetch(&s->pairs, ph);
+    }
+    *out = (stream_event_keys){.id_a = id.a, .id_b = id.b, .content = st_event_hash(ev), .pair = ph,
+                               .k = st_floordiv(ev->ts_us, c->window_us)};
+}
+
+void stream_event_keys_of(const stream_config *c, const event *ev, stream_event_keys *out) {
+    event_keys(c, ev, out, NULL);
+}
+
+/* The shard an event read from (part, src) goes to, NULL when the engine refuses it (part or
+ * src out of range or not assigned, a bad type, a time beyond STREAM_MAX_ABS_TIME_US). */
+ST_HOT st_shard *process_shard(stream_engine *e, int part, int src, const event *ev) {
     if (part < 0 || part >= e->cfg.n_partitions || src < 0 || src >= e->cfg.n_sources ||
-        (unsigned)ev->type >= EV_TYPE_COUNT ||
-        ev->ts_us <= -STREAM_MAX_ABS_TIME_US || ev->ts_us >= STREAM_MAX_ABS_TIME_US)
-        return -1;
+        (unsigned)ev->type >= EV_TYPE_COUNT || ev->ts_us <= -STREAM_MAX_ABS_TIME_US ||
+        ev->ts_us >= STREAM_MAX_ABS_TIME_US)
+        return NULL;
     st_shard *s = &e->shards[part];
-    if (!s->assigned) return -1;
+    return s->assigned ? s : NULL;
+}
+
+void stream_engine_prefetch(const stream_engine *e, int part, const stream_event_keys *keys) {
+    if (part < 0 || part >= e->cfg.n_partitions) return;
+    const st_shard *s = &e->shards[part];
+    st_dedup_prefetch(&s->dd, (st_id){keys->id_a, keys->id_b});
+    if (keys->pair) st_pairtab_prefetch(&s->pairs, keys->pair);
+}
+
+/* Decides ev (keys: its keys) in shard s, which process_shard gave for it: both entry points. */
+ST_HOT int process_in(stream_engine *e, st_shard *s, int src, int64_t offset, const event *ev,
+                      const stream_event_keys *keys) {
     s->next_offset = offset + 1;
     s->touched = true;
     s->src_touched[src] = true;
     s->src_caught[src] = false;
-    int64_t k = st_floordiv(ev->ts_us, e->cfg.window_us);
-    /* The dedup probe and the funnel's pair lookup are cache misses in large tables: both are
-     * started here, so that they overlap with hashing the event's content and with the
-     * aggregate work below (a duplicate, ~1%, wastes the pair's prefetch). */
-    st_id id = st_id_of(ev->event_id);
-    st_dedup_prefetch(&s->dd, id);
-    uint64_t ph = 0;
-    if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {
-        ph = st_pair_hash(ev->user_id, ev->product_id);
-        st_pairtab_prefetch(&s->pairs, ph);
-    }
-    int d = st_dedup_check(&s->dd, id, st_event_hash(ev), k, dd_live_after(e, s));
+    int64_t k = keys->k;
+    int d = st_dedup_check(&s->dd, (st_id){keys->id_a, keys->id_b}, keys->content, k, dd_live_after(e, s));
     if (d < 0) return -1;
     if (d == ST_DD_DUP) {
         s->dup[ev->type]++;
@@ -384,15 +410,29 @@ int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offs
     }
     if (k <= closable(e, shard_wm(e, s))) {
         s->late[ev->type]++;
-        return late_apply(e, s, ev, k) ? -1 : STREAM_LATE;
+        return late_apply(e, s, ev, k, keys->pair) ? -1 : STREAM_LATE;
     }
     st_slot *sl = st_shard_slot(s, k, true);
     if (!sl) return -1;
     if (ev->ts_us > s->max_ts) s->max_ts = ev->ts_us;
     if (ev->ts_us > s->src_max[src]) s->src_max[src] = ev->ts_us;
-    if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k, ph)) return -1;
+    if (apply_agg(sl, ev) || apply_funnel(e, s, ev, k, keys->pair)) return -1;
     s->ok[ev->type]++;
     return STREAM_OK;
+}
+
+int stream_engine_process_from(stream_engine *e, int part, int src, int64_t offset, const event *ev) {
+    st_shard *s = process_shard(e, part, src, ev);
+    if (!s) return -1;
+    stream_event_keys keys;
+    event_keys(&e->cfg, ev, &keys, s);
+    return process_in(e, s, src, offset, ev, &keys);
+}
+
+int stream_engine_process_keyed(stream_engine *e, int part, int src, int64_t offset, const event *ev,
+                                const stream_event_keys *keys) {
+    st_shard *s = process_shard(e, part, src, ev);
+    return s ? process_in(e, s, src, offset, ev, keys) : -1;
 }
 
 /* ---- closing ---- */
