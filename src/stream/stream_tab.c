@@ -111,7 +111,7 @@ static int itab_grow(st_itab *t) {
     return 0;
 }
 
-int st_itab_reserve(st_itab *t) {
+int st_itab_grow_for_one(st_itab *t) {
     if (t->n == t->hcap) {
         uint32_t nc = t->hcap ? t->hcap * 2 : 8;
         uint64_t *h = realloc(t->hashes, nc * sizeof *h);
@@ -286,63 +286,32 @@ st_id st_id_of(strview s) {
 }
 
 
-/* The 128-bit product of a and b folded to 64 bits (the "mum" of wyhash): one multiply mixes
- * 16 bytes, where a 64-bit multiply per 8-byte word took two steps and a rotate. */
-static inline uint64_t mum(uint64_t a, uint64_t b) {
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-#define EH_K0 0xa0761d6478bd642fULL
-#define EH_K1 0xe7037ed1a0b428dbULL
-
-/* Folds the bytes of s and its length into h: one 128-bit multiply per field of up to 16
- * bytes (nearly every field of an event; a longer one takes one per 16 bytes). Short strings
- * are read as overlapping words, unique for a given length, which is mixed in. */
-static inline uint64_t fold(uint64_t h, strview s) {
-    const char *p = s.p;
-    size_t n = s.n;
-    uint64_t a, b;
-    if (n <= 8) {
-        a = st_load_short(p, n); /* also right for n == 8: two 4-byte halves */
-        b = 0;
-    } else {
-        for (; n > 16; p += 16, n -= 16) {
-            memcpy(&a, p, 8);
-            memcpy(&b, p + 8, 8);
-            h = mum(a ^ h ^ EH_K0, b ^ EH_K1);
-        }
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-    }
-    return mum(a ^ h ^ EH_K0, b ^ EH_K1 ^ s.n);
-}
-
 /* Two words into h: the numbers of an event. */
 static inline uint64_t fold2(uint64_t h, uint64_t a, uint64_t b) {
-    return mum(a ^ h ^ EH_K0, b ^ EH_K1);
+    return st_mum(a ^ h ^ ST_K0, b ^ ST_K1);
 }
 
 /* What makes two events with one id the same event: every field but the id and the time (a
  * producer that re-sends an event may stamp it again). Doubles are folded by their bits. Not
  * collision-resistant against a crafted input: a collision makes a conflicting copy count as a
  * duplicate (dropped), which is what every copy was before. The checkpoint stores these
- * hashes (stream_ckpt.c): a change of this function is a new checkpoint version. */
+ * hashes (stream_ckpt.c): a change of this function (or of st_fold) is a new checkpoint
+ * version. */
 uint64_t st_event_hash(const event *ev) {
     uint64_t h = 0x51ed270b27a4e3c5ULL ^ (uint64_t)ev->type, lat, lon;
-    h = fold(h, ev->user_id);
-    h = fold(h, ev->session_id);
-    h = fold(h, ev->store_id);
-    h = fold(h, ev->store_type);
-    h = fold(h, ev->city);
-    h = fold(h, ev->province);
-    h = fold(h, ev->device);
-    h = fold(h, ev->product_id);
-    h = fold(h, ev->product_name);
-    h = fold(h, ev->category);
-    h = fold(h, ev->order_id);
-    h = fold(h, ev->currency);
-    h = fold(h, ev->payment_method);
+    h = st_fold(h, ev->user_id);
+    h = st_fold(h, ev->session_id);
+    h = st_fold(h, ev->store_id);
+    h = st_fold(h, ev->store_type);
+    h = st_fold(h, ev->city);
+    h = st_fold(h, ev->province);
+    h = st_fold(h, ev->device);
+    h = st_fold(h, ev->product_id);
+    h = st_fold(h, ev->product_name);
+    h = st_fold(h, ev->category);
+    h = st_fold(h, ev->order_id);
+    h = st_fold(h, ev->currency);
+    h = st_fold(h, ev->payment_method);
     memcpy(&lat, &ev->lat, 8);
     memcpy(&lon, &ev->lon, 8);
     h = fold2(h, lat, lon);
@@ -350,10 +319,10 @@ uint64_t st_event_hash(const event *ev) {
     h = fold2(h, (uint64_t)ev->total_cents, (uint64_t)ev->n_items);
     for (size_t i = 0; i < ev->n_items; i++) {
         const event_item *it = &ev->items[i];
-        h = fold(h, it->product_id), h = fold(h, it->product_name), h = fold(h, it->category);
+        h = st_fold(h, it->product_id), h = st_fold(h, it->product_name), h = st_fold(h, it->category);
         h = fold2(h, (uint64_t)(uint32_t)it->quantity, (uint64_t)it->unit_price_cents);
     }
-    h = mum(h ^ EH_K0, EH_K1);
+    h = st_mum(h ^ ST_K0, ST_K1);
     return h ? h : 1; /* 0 marks an unknown content (ids from a version-3 checkpoint) */
 }
 
@@ -458,14 +427,8 @@ void st_dedup_free(st_dedup *d) {
 
 /* ---- funnel pairs ---- */
 
-int st_pairvec_push(st_pairvec *v, st_pair *p) {
-    if (grow((void **)&v->v, &v->cap, v->n, sizeof *v->v)) return -1;
-    v->v[v->n++] = p;
-    return 0;
-}
-
-uint64_t st_pair_hash(strview u, strview p) {
-    return hmix(hmix(0x1234567, u), p);
+int st_pairvec_grow(st_pairvec *v) {
+    return grow((void **)&v->v, &v->cap, v->n, sizeof *v->v);
 }
 
 /* A pool block with cap bytes of room, its data 64-byte aligned; the largest ones are 2 MiB-aligned in huge pages (pairs
