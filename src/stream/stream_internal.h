@@ -75,13 +75,17 @@ static inline uint64_t st_fold(uint64_t h, strview s) {
         a = st_load_short(p, n); /* also right for n == 8: two 4-byte halves */
         b = 0;
     } else {
-        for (; n > 16; p += 16, n -= 16) {
+        const char *end = p + n;
+        for (; end - p > 16; p += 16) {
             memcpy(&a, p, 8);
             memcpy(&b, p + 8, 8);
             h = st_mum(a ^ h ^ ST_K0, b ^ ST_K1);
         }
+        /* past a first step, the last 16 bytes (overlapping that step): a word from p could
+         * reach beyond the string */
+        if (p != s.p) p = end - 16;
         memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
+        memcpy(&b, end - 8, 8);
     }
     return st_mum(a ^ h ^ ST_K0, b ^ ST_K1 ^ s.n);
 }
