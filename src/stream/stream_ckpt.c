@@ -2,7 +2,7 @@
  * stream_ckpt.c — checkpoint codec: one partition's whole state to bytes and back.
  *
  * Layout (all integers little-endian):
- *   "ECSTRMCK" | u32 version (6) | u32 partition | u64 payload length | u64 checksum(payload) |
+ *   "ECSTRMCK" | u32 version (7) | u32 partition | u64 payload length | u64 checksum(payload) |
  *   payload
  * payload:
  *   config: i64 window, lateness, view_to_cart, cart_to_purchase | u32 mode
@@ -29,10 +29,14 @@
  * piece's reference point (ck_ref: from the head's max_ts, so not stored). In version 5 a pair
  * was "str user | str product | i64 exp | u32 n_el, each: u8 kind, i64 t" and an id
  * "u64 a, b, content hash | i64 k". Versions 3, 4 and 5 are still read.
+ * Version 7: the content hashes are of a new st_event_hash (one 128-bit multiply per field,
+ * stream_tab.c); the layout is version 6's. The ids of an older piece are read with content
+ * "unknown" (0, as version 3's): a copy of them after the upgrade is a duplicate, never a
+ * conflict, since its hash by the new function cannot be compared with the old one.
  *   str: u32 length | bytes;  var: LEB128 varint;  zz: zigzag (a signed value as a small var)
  *
  * A delta (incremental checkpoint, stream.h):
- *   "ECSTRMDL" | u32 version (2) | u32 partition | u64 payload length | u64 XXH3(payload) | payload
+ *   "ECSTRMDL" | u32 version (3) | u32 partition | u64 payload length | u64 XXH3(payload) | payload
  * payload:
  *   u64 checksum of the previous piece of the chain | u32 number in the chain (1, 2, ...)
  *   config and shard: as above
@@ -40,7 +44,7 @@
  *   u32 n, each: i64 j | agg       (the slots whose aggregates changed, whole)
  *   closed section, as above (whole) | pairs section, as above (the pairs changed, whole)
  *   corrections section, as above (whole) | ids section, as above (the ids added)
- * Version 2 is version 6's encoding; version 1 (version 5's) is still read.
+ * Version 3 is version 7's encoding; 2 (version 6's) and 1 (version 5's) are still read.
  * What a delta omits was evicted by the watermark it carries: slots up to closed_through, pairs
  * whose expiry is closed, ids past the horizon; restore applies that rule (ck_finish).
  * Tracking the changes costs the hot path a flag per slot and one list entry per pair changed
@@ -63,10 +67,10 @@
 #include <xxhash.h>
 
 #define CK_MAGIC "ECSTRMCK"
-#define CK_VERSION 6u
+#define CK_VERSION 7u
 #define CK_HEADER 32
 #define CK_DELTA_MAGIC "ECSTRMDL"
-#define CK_DELTA_VERSION 2u
+#define CK_DELTA_VERSION 3u
 
 /* The payload checksum of a piece of this version: XXH3 (libxxhash) from full version 5 and
  * in every delta; versions 3 and 4 used hash64, a byte-at-a-time FNV that was a third of a
@@ -370,7 +374,7 @@ typedef struct {
     const unsigned char *p;
     size_t n, off;
     bool bad;
-    uint32_t ver; /* the full format's version (3..6; a delta's: that of its payload) */
+    uint32_t ver; /* the full format's version (3..7; a delta's: that of its payload) */
     ck_ref ref;   /* version 6: the piece's reference point (ck_ref_of) */
 } rd;
 
@@ -576,6 +580,7 @@ static int get_ids(rd *r, const stream_engine *e, st_shard *s, bool *oom) {
     for (uint32_t i = 0; i < n && !r->bad; i++) {
         st_id id = {get_u64(r), get_u64(r)};
         uint64_t ch = get_u64(r);
+        if (r->ver < 7) ch = 0; /* another hash function's: unknown (see the header) */
         int64_t k = v6 ? get_off(r, r->ref.k) : get_i64(r);
         if (r->bad || !sane_time(k) || k <= la) return r->bad = true, -1;
         int d = st_dedup_check(&s->dd, id, ch, k, la);
@@ -866,8 +871,8 @@ static const char *ck_header(rd *r, const stream_ckpt_piece *pc, size_t i, int p
     r->off = 8;
     uint32_t ver = get_u32(r), p = get_u32(r);
     uint64_t plen = get_u64(r), h = get_u64(r);
-    r->ver = delta ? ver + 4 : ver; /* a delta of version 1 holds version 5's encoding, 2 version 6's */
-    if (delta ? ver != CK_DELTA_VERSION && ver != 1 : ver < 3 || ver > CK_VERSION) return "unsupported version";
+    r->ver = delta ? ver + 4 : ver; /* a delta of version 1 holds version 5's encoding, 2 version 6's, 3 7's */
+    if (delta ? ver < 1 || ver > CK_DELTA_VERSION : ver < 3 || ver > CK_VERSION) return "unsupported version";
     if (p != (uint32_t)part) return "checkpoint of another partition";
     if (plen != pc->n - CK_HEADER) return "length mismatch";
     if (ck_sum(delta, ver, d + CK_HEADER, plen) != h) return "checksum mismatch";

@@ -84,13 +84,9 @@ void st_slot_free(st_slot *sl) {
     free(sl);
 }
 
-/* Finds slot j or creates it in order. NULL if absent and !create, or on out of memory. An
- * event touches its window's slot and its funnel slot (window + fw) in turn, so a two-entry
- * cache in front of the binary search hits almost always. */
+/* Finds slot j or creates it in order (the part of st_shard_slot past its cache). */
 static st_slot *slot_find(st_shard *s, int64_t j, bool create);
-st_slot *st_shard_slot(st_shard *s, int64_t j, bool create) {
-    if (s->hot[0] && s->hot[0]->j == j) return s->hot[0];
-    if (s->hot[1] && s->hot[1]->j == j) return s->hot[1];
+st_slot *st_shard_slot_find(st_shard *s, int64_t j, bool create) {
     st_slot *sl = slot_find(s, j, create);
     if (sl) {
         s->hot[1] = s->hot[0];

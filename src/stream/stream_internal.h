@@ -52,31 +52,48 @@ static inline bool st_bytes_eq(const char *a, const char *b, size_t n) {
     return ((x ^ y) | (u ^ v)) == 0;
 }
 
-/* Hash of a short string for the engine's tables: one multiply per 8-byte word and a full
- * final mix (hash64's byte-at-a-time loop was a visible share of the per-event cost; these
- * hashes are never stored, so they may differ from hash64). */
-static inline uint64_t st_hash(strview s, uint64_t seed) {
+/* The 128-bit product of a and b folded to 64 bits (the "mum" of wyhash): one multiply mixes
+ * 16 bytes, where a 64-bit multiply per 8-byte word took two steps and a rotate. */
+static inline uint64_t st_mum(uint64_t a, uint64_t b) {
+    unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+#define ST_K0 0xa0761d6478bd642fULL
+#define ST_K1 0xe7037ed1a0b428dbULL
+
+/* Folds the bytes of s and its length into h: one 128-bit multiply for a string of up to 16
+ * bytes (nearly every field of an event; a longer one takes one per 16 bytes). Short strings
+ * are read as overlapping words, unique for a given length, which is mixed in. The result's
+ * high and low bits are both mixed (the product's halves are xored), so it serves as a table
+ * hash as it is. st_event_hash's values, which checkpoints store, are made of these steps:
+ * changing it is a checkpoint version (stream_ckpt.c). */
+static inline uint64_t st_fold(uint64_t h, strview s) {
     const char *p = s.p;
-    uint64_t h = seed ^ ((uint64_t)s.n * 0x9E3779B97F4A7C15ULL), x;
-    if (s.n < 8) {
-        x = st_load_short(p, s.n);
+    size_t n = s.n;
+    uint64_t a, b;
+    if (n <= 8) {
+        a = st_load_short(p, n); /* also right for n == 8: two 4-byte halves */
+        b = 0;
     } else {
-        const char *end = p + s.n;
-        while (end - p > 8) {
-            memcpy(&x, p, 8);
-            h = (h ^ x) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 32;
-            p += 8;
+        const char *end = p + n;
+        for (; end - p > 16; p += 16) {
+            memcpy(&a, p, 8);
+            memcpy(&b, p + 8, 8);
+            h = st_mum(a ^ h ^ ST_K0, b ^ ST_K1);
         }
-        memcpy(&x, end - 8, 8);
+        /* past a first step, the last 16 bytes (overlapping that step): a word from p could
+         * reach beyond the string */
+        if (p != s.p) p = end - 16;
+        memcpy(&a, p, 8);
+        memcpy(&b, end - 8, 8);
     }
-    h ^= x;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    return st_mum(a ^ h ^ ST_K0, b ^ ST_K1 ^ s.n);
+}
+
+/* Hash of a short string for the engine's tables (never stored: it may change freely). It was
+ * a multiply per 8-byte word and a full final mix; one st_fold step costs about half. */
+static inline uint64_t st_hash(strview s, uint64_t seed) {
+    return st_fold(seed, s);
 }
 
 /* ---- bump arena for strings copied out of events; freed as a whole ---- */
@@ -112,8 +129,13 @@ typedef struct {
     uint32_t hcap;
 } st_itab;
 void st_itab_free(st_itab *t);
-/* Makes room for one more entry (grows at 3/4 load). 0 or -1. */
-int st_itab_reserve(st_itab *t);
+/* Makes room for one more entry (grows at 3/4 load). 0 or -1. The test is inline (several
+ * lookups per event call it; the call was ~1% of the stream's instructions), the growth not. */
+int st_itab_grow_for_one(st_itab *t);
+static inline int st_itab_reserve(st_itab *t) {
+    if (t->n < t->hcap && t->mask && (uint64_t)(t->n + 1) * 4 <= (uint64_t)(t->mask + 1) * 3) return 0;
+    return st_itab_grow_for_one(t);
+}
 /* Records entry index idx (== t->n) with hash h at the free position pos from a failed probe.
  * Call st_itab_reserve() before the probe that gave pos. */
 void st_itab_put(st_itab *t, uint32_t pos, uint64_t h);
@@ -273,7 +295,13 @@ typedef struct {
     st_pair **v;
     uint32_t n, cap;
 } st_pairvec;
-int st_pairvec_push(st_pairvec *v, st_pair *p);
+int st_pairvec_grow(st_pairvec *v); /* room for one more; 0 or -1 */
+/* Appends p (a view event pushes twice: inline, the growth not). 0 or -1 (OOM). */
+static inline int st_pairvec_push(st_pairvec *v, st_pair *p) {
+    if (v->n == v->cap && st_pairvec_grow(v)) return -1;
+    v->v[v->n++] = p;
+    return 0;
+}
 
 /* Open addressing, linear probing, backward-shift deletion; the full hash sits in the slot so
  * a probe touches a pair only when its hash matches (one cache miss per lookup, not a chain).
@@ -314,8 +342,11 @@ typedef struct {
     bool track;
     st_pairvec dirty;
 } st_pairtab;
-/* The hash of a (user, product) pair, computed once per event (see st_pairtab_prefetch). */
-uint64_t st_pair_hash(strview user, strview product);
+/* The hash of a (user, product) pair, computed once per event (see st_pairtab_prefetch); never
+ * stored (a restore recomputes it from the key). */
+static inline uint64_t st_pair_hash(strview user, strview product) {
+    return st_fold(st_fold(0x1234567, user), product);
+}
 /* Starts loading the slot where the pair of hash h would be: the engine issues it before the
  * event's other work so that the table's cache miss overlaps with it. */
 ST_PREFETCH_FN st_pairtab_prefetch(const st_pairtab *t, uint64_t h) {
@@ -406,7 +437,16 @@ struct stream_engine {
 
 void st_shard_reset(st_shard *s);                    /* frees all state, keeps counters zeroed */
 void st_slot_free(st_slot *sl);
-st_slot *st_shard_slot(st_shard *s, int64_t j, bool create);
+/* Slot j of shard s, created in order when create; NULL if absent and !create, or on OOM. An
+ * event touches its window's slot and its funnel slot (window + fw) in turn, so a two-entry
+ * cache (hot) in front of the binary search hits almost always: that test is inline (a view
+ * asks three times), the search not. */
+st_slot *st_shard_slot_find(st_shard *s, int64_t j, bool create);
+static inline st_slot *st_shard_slot(st_shard *s, int64_t j, bool create) {
+    if (s->hot[0] && s->hot[0]->j == j) return s->hot[0];
+    if (s->hot[1] && s->hot[1]->j == j) return s->hot[1];
+    return st_shard_slot_find(s, j, create);
+}
 int64_t st_floordiv(int64_t a, int64_t b);
 
 /* The pending correction of window j (created in order when create); NULL on OOM/absent. */

@@ -111,7 +111,7 @@ static int itab_grow(st_itab *t) {
     return 0;
 }
 
-int st_itab_reserve(st_itab *t) {
+int st_itab_grow_for_one(st_itab *t) {
     if (t->n == t->hcap) {
         uint32_t nc = t->hcap ? t->hcap * 2 : 8;
         uint64_t *h = realloc(t->hashes, nc * sizeof *h);
@@ -286,47 +286,43 @@ st_id st_id_of(strview s) {
 }
 
 
-/* Folds the bytes of s (and its length) into h: one multiply per 8-byte word, no final mix
- * (st_event_hash mixes once at the end; a full st_hash per field was a visible per-event cost). */
-static inline uint64_t fold(uint64_t h, strview s) {
-    const uint64_t m = 0x9E3779B97F4A7C15ULL;
-    const char *p = s.p;
-    size_t n = s.n;
-    uint64_t x;
-    h = (h ^ n) * m;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&x, p, 8);
-        h = (h ^ x) * m;
-        h = h << 23 | h >> 41; /* a rotate: the multiply only carries upwards */
-    }
-    if (n) h = (h ^ st_load_short(p, n)) * m;
-    return h << 23 | h >> 41;
+/* Two words into h: the numbers of an event. */
+static inline uint64_t fold2(uint64_t h, uint64_t a, uint64_t b) {
+    return st_mum(a ^ h ^ ST_K0, b ^ ST_K1);
 }
 
 /* What makes two events with one id the same event: every field but the id and the time (a
  * producer that re-sends an event may stamp it again). Doubles are folded by their bits. Not
  * collision-resistant against a crafted input: a collision makes a conflicting copy count as a
- * duplicate (dropped), which is what every copy was before. */
+ * duplicate (dropped), which is what every copy was before. The checkpoint stores these
+ * hashes (stream_ckpt.c): a change of this function (or of st_fold) is a new checkpoint
+ * version. */
 uint64_t st_event_hash(const event *ev) {
-    uint64_t h = 0x51ed270b27a4e3c5ULL ^ (uint64_t)ev->type;
-    const strview f[] = {ev->user_id, ev->session_id, ev->store_id, ev->store_type, ev->city,
-                         ev->province, ev->device, ev->product_id, ev->product_name, ev->category,
-                         ev->order_id, ev->currency, ev->payment_method};
-    for (size_t i = 0; i < sizeof f / sizeof *f; i++) h = fold(h, f[i]);
-    uint64_t nums[6] = {0, 0, (uint64_t)ev->price_cents, (uint64_t)(uint32_t)ev->quantity,
-                        (uint64_t)ev->total_cents, (uint64_t)ev->n_items};
-    memcpy(&nums[0], &ev->lat, 8);
-    memcpy(&nums[1], &ev->lon, 8);
-    h = fold(h, (strview){(const char *)nums, sizeof nums});
+    uint64_t h = 0x51ed270b27a4e3c5ULL ^ (uint64_t)ev->type, lat, lon;
+    h = st_fold(h, ev->user_id);
+    h = st_fold(h, ev->session_id);
+    h = st_fold(h, ev->store_id);
+    h = st_fold(h, ev->store_type);
+    h = st_fold(h, ev->city);
+    h = st_fold(h, ev->province);
+    h = st_fold(h, ev->device);
+    h = st_fold(h, ev->product_id);
+    h = st_fold(h, ev->product_name);
+    h = st_fold(h, ev->category);
+    h = st_fold(h, ev->order_id);
+    h = st_fold(h, ev->currency);
+    h = st_fold(h, ev->payment_method);
+    memcpy(&lat, &ev->lat, 8);
+    memcpy(&lon, &ev->lon, 8);
+    h = fold2(h, lat, lon);
+    h = fold2(h, (uint64_t)ev->price_cents, (uint64_t)(uint32_t)ev->quantity);
+    h = fold2(h, (uint64_t)ev->total_cents, (uint64_t)ev->n_items);
     for (size_t i = 0; i < ev->n_items; i++) {
         const event_item *it = &ev->items[i];
-        uint64_t q[2] = {(uint64_t)(uint32_t)it->quantity, (uint64_t)it->unit_price_cents};
-        h = fold(h, it->product_id), h = fold(h, it->product_name), h = fold(h, it->category);
-        h = fold(h, (strview){(const char *)q, sizeof q});
+        h = st_fold(h, it->product_id), h = st_fold(h, it->product_name), h = st_fold(h, it->category);
+        h = fold2(h, (uint64_t)(uint32_t)it->quantity, (uint64_t)it->unit_price_cents);
     }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
+    h = st_mum(h ^ ST_K0, ST_K1);
     return h ? h : 1; /* 0 marks an unknown content (ids from a version-3 checkpoint) */
 }
 
@@ -431,14 +427,8 @@ void st_dedup_free(st_dedup *d) {
 
 /* ---- funnel pairs ---- */
 
-int st_pairvec_push(st_pairvec *v, st_pair *p) {
-    if (grow((void **)&v->v, &v->cap, v->n, sizeof *v->v)) return -1;
-    v->v[v->n++] = p;
-    return 0;
-}
-
-uint64_t st_pair_hash(strview u, strview p) {
-    return hmix(hmix(0x1234567, u), p);
+int st_pairvec_grow(st_pairvec *v) {
+    return grow((void **)&v->v, &v->cap, v->n, sizeof *v->v);
 }
 
 /* A pool block with cap bytes of room, its data 64-byte aligned; the largest ones are 2 MiB-aligned in huge pages (pairs
