@@ -69,6 +69,7 @@ typedef enum {
     GAP_UNITS_SOLD,      /* category_activity counts units sold (or revenue) in it: lost */
     GAP_UNITS_UNKNOWN,   /* category_activity does not know its units sold: cannot tell */
     GAP_NO_WITNESS,      /* only the funnel has the minute (views): cannot tell */
+    GAP_VIEWS,           /* (the funnel's gaps) category_activity counts views in it: lost */
 } gap_kind;
 
 typedef struct {
@@ -76,7 +77,7 @@ typedef struct {
     int64_t final_at;    /* GAP_NO_ORDERS of an open window: when it becomes final */
     bool prov;           /* the witness' window is open (provisional) */
     gap_kind kind;
-    int64_t units;       /* GAP_UNITS_SOLD: the units category_activity counts */
+    int64_t units;       /* GAP_UNITS_SOLD: the units category_activity counts; GAP_VIEWS: its views */
 } gap_minute;
 
 typedef struct {
@@ -88,14 +89,26 @@ typedef struct {
  * lacks, classified (all three by window and sorted, as agg_lake leaves them). 0 or -1 (out of
  * memory); *out is initialised here, free it with gaps_free. */
 int gaps_find(const agg_table *sales, const agg_table *cat, const agg_table *funnel, gap_list *out);
+/* The funnel has the same kind of hole: a lost funnel file is minutes without a funnel row,
+ * and the funnel's totals and the conversion would silently shrink. category_activity is the
+ * witness again: the stream gives every window with a view a funnel row, so a window that
+ * category_activity (per window, cat) counts views in and the funnel lacks is missing
+ * (GAP_VIEWS) — but only up to end, the funnel's latest committed window_end (its windows
+ * become final 90 min later than the others by default, so the newer ones are not written yet).
+ * One case is not a loss and reads as one: a window whose every view came after its funnel was
+ * final (the funnel is not corrected, stream.h), so it has no funnel row. 0 or -1 (out of
+ * memory); *out is initialised here (its no_orders stays 0). */
+int gaps_funnel(const agg_table *funnel, const agg_table *cat, int64_t end, gap_list *out);
 void gaps_free(gap_list *g);
 /* The API's name of a missing minute's reason ("units_sold", ...). */
 const char *gaps_why(gap_kind k);
-/* How many windows of the by-window tables a and b (sorted) disagree on: column ca of a differs
- * from column cb of b, a window one of them lacks counting as 0 there (one lost a file for it,
- * or has not published it yet); a window where either value is unknown is not counted. Why:
- * sales_by_city and sales_by_channel count the orders of sales_per_minute per key, so a lost
- * file of one shows as windows whose orders differ, and a per-key total is then partial. */
-size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb);
+/* How many windows of the by-window tables a and b (sorted) disagree on: for some i < n, column
+ * ca[i] of a differs from column cb[i] of b, a window one of them lacks counting as 0 there (one
+ * lost a file for it, or has not published it yet); a pair where either value is unknown is not
+ * compared. Why: some tables count the same events per window over different keys (engine.c
+ * WITNESSES: sales_by_city and sales_by_channel the orders of sales_per_minute, category_activity
+ * and product_activity the same views, adds, units and revenue), so a lost file of one shows as
+ * windows where they differ, and a per-key total is then partial. */
+size_t gaps_disagree(const agg_table *a, const int *ca, const agg_table *b, const int *cb, int n);
 
 #endif

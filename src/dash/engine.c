@@ -333,6 +333,31 @@ static int engine_gaps(dash_engine *e, const agg_table *s, const agg_table *f, i
     return rc;
 }
 
+/* How far the funnel's gaps may be looked for: its latest committed window_end; scale-out, the
+ * earliest of its partitions' (one behind has not written its part of the later windows). */
+static int64_t funnel_end(const dash_engine *e) {
+    const int f = METRIC_ID_FUNNEL;
+    int64_t end = INT64_MAX;
+    for (int p = 0; e->parted[f] && p < DASH_MAX_PARTS; p++)
+        if (e->part_end[f][p] != INT64_MIN && e->part_end[f][p] < end) end = e->part_end[f][p];
+    return end == INT64_MAX ? e->metric_end[f] : end;
+}
+
+/* The minutes of [from, to) the funnel rows f lack though category_activity counts views in
+ * them (gaps.c gaps_funnel: a lost funnel file). */
+static int engine_funnel_gaps(dash_engine *e, const agg_table *f, int64_t from, int64_t to, gap_list *g, char *err,
+                              size_t errlen) {
+    agg_table c;
+    memset(g, 0, sizeof *g);
+    int rc = engine_agg_as(e, metric_get(METRIC_ID_CATEGORY), true, from, to, &c, err, errlen);
+    if (rc == 0 && gaps_funnel(f, &c, funnel_end(e), g)) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    agg_free(&c);
+    return rc;
+}
+
 /* A sales total over a range with missing minutes (gaps.c) is no total: every summed column
  * is then unknown (null), as a column some window does not know. */
 static dash_unknown gaps_unknown(const metric_def *m, const gap_list *g) {
@@ -342,20 +367,41 @@ static dash_unknown gaps_unknown(const metric_def *m, const gap_list *g) {
     return u;
 }
 
-/* ,"sales_disagree_windows":N for a keyed metric that counts orders (sales_by_city,
- * sales_by_channel): the windows of [from, to) whose orders differ from sales_per_minute's
- * (gaps_disagree); nothing for other metrics. */
+/* Tables that count the same events per window over other keys (each summed per window), so a
+ * window where a table differs from its witness lost a file of one of them (gaps_disagree). */
+typedef struct {
+    metric_id m, witness;
+    const char *cols[4];         /* compared with the witness' columns of the same names */
+} witness_rel;
+
+static const witness_rel WITNESSES[] = {
+    {METRIC_ID_CITY, METRIC_ID_SALES, {"orders"}},
+    {METRIC_ID_CHANNEL, METRIC_ID_SALES, {"orders"}},
+    {METRIC_ID_CATEGORY, METRIC_ID_PRODUCT, {"views", "adds", "units_sold", "revenue"}},
+    {METRIC_ID_PRODUCT, METRIC_ID_CATEGORY, {"views", "adds", "units_sold", "revenue"}},
+};
+
+/* ,"disagree_with":"<witness>","disagree_windows":N for a keyed metric with a witness: the
+ * windows of [from, to) where the two differ; nothing for other metrics. */
 static int render_disagree(dash_engine *e, const metric_def *m, int64_t from, int64_t to, buf_t *b, char *err,
                            size_t errlen) {
-    const metric_def *sm = metric_get(METRIC_ID_SALES);
-    int oc = metric_col_index(m, "orders");
-    if (oc < 0 || m->id == METRIC_ID_SALES || metric_nkeys(m) == 0) return 0;
+    const witness_rel *w = NULL;
+    for (size_t i = 0; i < sizeof WITNESSES / sizeof *WITNESSES; i++)
+        if (WITNESSES[i].m == m->id) w = &WITNESSES[i];
+    if (!w) return 0;
+    const metric_def *wm = metric_get(w->witness);
+    int ca[4], cb[4], n = 0;
+    for (; n < 4 && w->cols[n]; n++) {
+        ca[n] = metric_col_index(m, w->cols[n]);
+        cb[n] = metric_col_index(wm, w->cols[n]);
+    }
     agg_table a, s;
     memset(&s, 0, sizeof s);
     int rc = engine_agg_as(e, m, true, from, to, &a, err, errlen);
-    if (rc == 0) rc = engine_agg(e, sm, from, to, &s, err, errlen);
+    if (rc == 0) rc = engine_agg_as(e, wm, true, from, to, &s, err, errlen);
     if (rc == 0)
-        buf_printf(b, ",\"sales_disagree_windows\":%zu", gaps_disagree(&a, oc, &s, metric_col_index(sm, "orders")));
+        buf_printf(b, ",\"disagree_with\":\"%s\",\"disagree_windows\":%zu", wm->name,
+                   gaps_disagree(&a, ca, &s, cb, n));
     agg_free(&a);
     agg_free(&s);
     return rc;
@@ -405,11 +451,13 @@ static void render_partial(buf_t *b, const data_begins *d, int64_t ws, int64_t w
     else buf_append_str(b, ",\"partial\":false");
 }
 
-/* The minutes of g: "no_orders" (quiet: a known 0, final or open, partial when the data begins
- * in it) and "missing" (no number, with why and, for units_sold, how many). */
-static void render_gaps(buf_t *b, const gap_list *g, const data_begins *d) {
-    render_gap_counts(b, g);
-    for (int pass = 0; pass < 2; pass++) {
+/* The minutes of g: for sales_per_minute (sales) "no_orders" (quiet: a known 0, final or open,
+ * partial when the data begins in it) and its count; for both by-window tables "missing" (no
+ * number, with why and, for units_sold and views, how many the witness counts) and its count. */
+static void render_gaps(buf_t *b, const gap_list *g, const data_begins *d, bool sales) {
+    if (sales) render_gap_counts(b, g);
+    else buf_printf(b, ",\"missing_windows\":%zu", g->missing);
+    for (int pass = !sales; pass < 2; pass++) {
         buf_append_str(b, pass ? ",\"missing\":[" : ",\"no_orders\":[");
         int n = 0;
         for (size_t i = 0; i < g->n; i++) {
@@ -421,7 +469,8 @@ static void render_gaps(buf_t *b, const gap_list *g, const data_begins *d) {
             dash_json_time(b, m->we);
             if (pass) {
                 buf_printf(b, ",\"why\":\"%s\"", gaps_why(m->kind));
-                if (m->kind == GAP_UNITS_SOLD) buf_printf(b, ",\"units_sold\":%lld", (long long)m->units);
+                if (m->kind == GAP_UNITS_SOLD || m->kind == GAP_VIEWS)
+                    buf_printf(b, ",\"%s\":%lld", m->kind == GAP_VIEWS ? "views" : "units_sold", (long long)m->units);
                 buf_append_char(b, '}');
                 continue;
             }
@@ -450,7 +499,7 @@ static agg_row agg_totals(const agg_table *t) {
 
 /* A metric without keys: its totals at the top level, and one row per window marked final or
  * provisional, and partial when the data begins inside it (window_partial); for
- * sales_per_minute, the minutes it has no row for (g, else NULL). */
+ * sales_per_minute the minutes it has no row for, for the funnel the ones it lost (g). */
 static void render_windows(buf_t *b, const agg_table *t, const data_begins *d, const gap_list *g) {
     agg_row tot = agg_totals(t);
     tot.unk |= gaps_unknown(t->m, g);
@@ -473,7 +522,7 @@ static void render_windows(buf_t *b, const agg_table *t, const data_begins *d, c
         buf_append_char(b, '}');
     }
     buf_append_char(b, ']');
-    if (g) render_gaps(b, g, d);
+    render_gaps(b, g, d, t->m->id == METRIC_ID_SALES);
 }
 
 /* A metric with keys (or a rank of one): the rows merged per key over the range, by `by` desc
@@ -512,8 +561,9 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
     }
     data_begins d = engine_data_begins(e);
     gap_list g = {0};
-    bool sales = ep->m->id == METRIC_ID_SALES;
-    if (sales && engine_gaps(e, &t, NULL, from, to, &g, err, errlen)) {
+    bool sales = ep->m->id == METRIC_ID_SALES, funnel = ep->m->id == METRIC_ID_FUNNEL;
+    if ((sales && engine_gaps(e, &t, NULL, from, to, &g, err, errlen)) ||
+        (funnel && engine_funnel_gaps(e, &t, from, to, &g, err, errlen))) {
         agg_free(&t);
         return -1;
     }
@@ -521,7 +571,7 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
         agg_free(&t);
         return -1;
     }
-    if (t.by_window) render_windows(b, &t, &d, sales ? &g : NULL);
+    if (t.by_window) render_windows(b, &t, &d, &g);
     else if (ep->kind == EP_RANK) render_keyed(b, &t, ep->rank->by, limit ? limit : ep->rank->n, true);
     else render_keyed(b, &t, first_value_col(ep->m), limit ? limit : 100, false);
     gaps_free(&g);
@@ -533,14 +583,16 @@ static int render_metric(dash_engine *e, const endpoint *ep, int64_t from, int64
 static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, char *err, size_t errlen) {
     const metric_def *sm = metric_get(METRIC_ID_SALES), *fm = metric_get(METRIC_ID_FUNNEL);
     agg_table s, f;
-    gap_list g = {0};
+    gap_list g = {0}, fg = {0};
     int rc = engine_agg(e, sm, from, to, &s, err, errlen);
     if (rc == 0) rc = engine_agg(e, fm, from, to, &f, err, errlen);
     else memset(&f, 0, sizeof f);
     if (rc == 0) rc = engine_gaps(e, &s, &f, from, to, &g, err, errlen);
+    if (rc == 0) rc = engine_funnel_gaps(e, &f, from, to, &fg, err, errlen);
     if (rc == 0) {
         agg_row st = agg_totals(&s), ft = agg_totals(&f);
         st.unk |= gaps_unknown(sm, &g);
+        ft.unk |= gaps_unknown(fm, &fg);
         int viewed = metric_col_index(fm, "viewed"), purchased = metric_col_index(fm, "purchased");
         render_cols(b, sm, &st);
         static const char *const fcols[] = {"viewed", "carted", "purchased"};
@@ -557,6 +609,7 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
         /* which KPIs are not known, in how many of their windows (sales: "windows", funnel:
          * "funnel_windows"): the KPI tiles say why they show no number */
         render_gap_counts(b, &g);
+        buf_printf(b, ",\"funnel_missing_windows\":%zu", fg.missing);
         buf_printf(b, ",\"windows\":%zu,\"funnel_windows\":%zu,\"not_recorded\":{", s.n, f.n);
         int n = 0;
         render_unknown_counts(b, &s, &n);
@@ -570,6 +623,7 @@ static int render_summary(dash_engine *e, int64_t from, int64_t to, buf_t *b, ch
         buf_append_char(b, '}');
     }
     gaps_free(&g);
+    gaps_free(&fg);
     agg_free(&s);
     agg_free(&f);
     return rc;

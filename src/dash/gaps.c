@@ -1,6 +1,7 @@
 /* gaps.c — the minutes of a range that sales_per_minute has no row for, told apart: quiet (no
  * order: a known 0) or missing (the other tables recorded the minute, so its sales row was lost
- * or never published: no number). The rule and why are in dash_internal.h. */
+ * or never published: no number); the minutes the funnel lost; the windows two tables that count
+ * the same events disagree on. The rules and why are in dash_internal.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@ const char *gaps_why(gap_kind k) {
     case GAP_NO_ORDERS: return "no_orders";
     case GAP_UNITS_SOLD: return "units_sold";
     case GAP_UNITS_UNKNOWN: return "units_unknown";
+    case GAP_VIEWS: return "views";
     default: return "no_witness";
     }
 }
@@ -85,7 +87,36 @@ oom:
     return -1;
 }
 
-size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb) {
+int gaps_funnel(const agg_table *funnel, const agg_table *cat, int64_t end, gap_list *out) {
+    memset(out, 0, sizeof *out);
+    const metric_def *cm = metric_get(METRIC_ID_CATEGORY);
+    int views = metric_col_index(cm, "views");
+    size_t cap = 0, fi = 0;
+    for (size_t i = 0; i < cat->n; i++) {
+        const agg_row *c = &cat->rows[i];
+        if (c->we > end || agg_unknown(cm, c, views) || c->v[views] <= 0 || has_window(funnel, &fi, c->ws)) continue;
+        gap_minute *g = gaps_push(out, &cap);
+        if (!g) {
+            gaps_free(out);
+            return -1;
+        }
+        *g = (gap_minute){c->ws, c->we, INT64_MIN, c->prov, GAP_VIEWS, c->v[views]};
+        out->missing++;
+    }
+    return 0;
+}
+
+/* Whether windows x and y (either NULL: the table lacks the window) differ in a compared pair. */
+static bool windows_differ(const agg_table *a, const agg_row *x, const int *ca, const agg_table *b, const agg_row *y,
+                           const int *cb, int n) {
+    for (int k = 0; k < n; k++) {
+        if ((x && agg_unknown(a->m, x, ca[k])) || (y && agg_unknown(b->m, y, cb[k]))) continue;
+        if ((x ? x->v[ca[k]] : 0) != (y ? y->v[cb[k]] : 0)) return true;
+    }
+    return false;
+}
+
+size_t gaps_disagree(const agg_table *a, const int *ca, const agg_table *b, const int *cb, int ncols) {
     size_t i = 0, j = 0, n = 0;
     while (i < a->n || j < b->n) {
         const agg_row *x = i < a->n ? &a->rows[i] : NULL, *y = j < b->n ? &b->rows[j] : NULL;
@@ -94,8 +125,7 @@ size_t gaps_disagree(const agg_table *a, int ca, const agg_table *b, int cb) {
         if (y && y->ws != ws) y = NULL;
         i += x != NULL;
         j += y != NULL;
-        if ((x && agg_unknown(a->m, x, ca)) || (y && agg_unknown(b->m, y, cb))) continue;
-        n += (x ? x->v[ca] : 0) != (y ? y->v[cb] : 0);
+        n += windows_differ(a, x, ca, b, y, cb, ncols);
     }
     return n;
 }

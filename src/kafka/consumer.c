@@ -292,15 +292,38 @@ int kafka_consumer_poll_batch(kafka_consumer *c, int timeout_ms, kafka_message *
     }
 }
 
-int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n,
+/* The commit's result comes as an event on a queue of its own, waited for within the bound
+ * (kafka.h); a queue given up on is released here and librdkafka drops the late answer. */
+int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n, int timeout_ms,
                           char *err, size_t errlen) {
     if (n == 0) return 0;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)->offset = offs[i].offset;
-    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
-    for (int i = 0; !e && i < l->cnt; i++) e = l->elems[i].err;
+    rd_kafka_resp_err_t e = q ? rd_kafka_commit_queue(c->rk, l, q, NULL, NULL) : RD_KAFKA_RESP_ERR__NOENT;
     rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_event_t *ev = NULL;
+    if (!e) {
+        int64_t until = time_mono_us() + (int64_t)timeout_ms * 1000;
+        while (!ev && time_mono_us() < until) {   /* only the commit's answer is ever put on q */
+            ev = rd_kafka_queue_poll(q, (int)((until - time_mono_us()) / 1000) + 1);
+            if (ev && rd_kafka_event_type(ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                rd_kafka_event_destroy(ev);
+                ev = NULL;
+            }
+        }
+        if (!ev) {
+            snprintf(err, errlen, "commit: no answer within %d ms (it goes on in the background)", timeout_ms);
+            if (q) rd_kafka_queue_destroy(q);
+            return -1;
+        }
+        e = rd_kafka_event_error(ev);
+        const rd_kafka_topic_partition_list_t *got = rd_kafka_event_topic_partition_list(ev);
+        for (int i = 0; !e && got && i < got->cnt; i++) e = got->elems[i].err;
+        rd_kafka_event_destroy(ev);
+    }
+    if (q) rd_kafka_queue_destroy(q);
     if (e) {
         snprintf(err, errlen, "commit: %s", rd_kafka_err2str(e));
         return -1;

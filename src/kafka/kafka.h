@@ -217,8 +217,13 @@ int kafka_consumer_poll(kafka_consumer *c, int timeout_ms, kafka_message *out, c
 int kafka_consumer_poll_batch(kafka_consumer *c, int timeout_ms, kafka_message *out, size_t max, size_t *n,
                               char *err, size_t errlen);
 
-/* Commits offsets synchronously (offset = next message to read, i.e. last processed + 1). */
-int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n,
+/* Commits offsets (offset = next message to read, i.e. last processed + 1), waiting up to
+ * timeout_ms for the coordinator's answer; past it -1 ("no answer within ...") while the commit
+ * goes on in the background. Why bounded: a caller that commits for information only (the
+ * stream: its commit log is the truth) must not stall on a broker that went away — a plain
+ * sync commit waited for librdkafka's own timeout (socket.timeout.ms, 60 s) with the caller's
+ * loop, and its /status, frozen. */
+int kafka_consumer_commit(kafka_consumer *c, const kafka_topic_partition *offs, size_t n, int timeout_ms,
                           char *err, size_t errlen);
 
 /* Low and high watermark of a partition as the broker knows them (high - position = lag). */

@@ -143,6 +143,12 @@ static void refresh_high(input_source *s, bool exact) {
         }
 }
 
+/* How long an epoch's offset commit to Kafka may wait for its answer: the commit is for
+ * information (the commit log is the truth), and the loop that waits also serves /status, so a
+ * broker gone away must not freeze it (kafka.h kafka_consumer_commit). On loopback an answer
+ * takes milliseconds; one later than this counts as a kafka error. */
+#define KAFKA_COMMIT_MS 1000
+
 /* How long the status probe may wait for the broker: the loop pauses that long once a second
  * while the broker is away (it processes nothing then anyway). */
 #define KAFKA_PROBE_MS 500
@@ -215,7 +221,7 @@ static void kafka_committed(input_source *s, const bool *want) {
             if ((!want || want[p]) && j->offsets[p][t] >= 0)
                 tp[n++] = (kafka_topic_partition){j->cfg->topics[t], p, j->offsets[p][t]};
     char e2[256];
-    if (!tp || (n && kafka_consumer_commit(k->consumer, tp, n, e2, sizeof e2))) j->stats.kafka_errors++;
+    if (!tp || (n && kafka_consumer_commit(k->consumer, tp, n, KAFKA_COMMIT_MS, e2, sizeof e2))) j->stats.kafka_errors++;
     free(tp);
 }
 

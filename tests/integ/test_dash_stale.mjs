@@ -196,9 +196,9 @@ if (MODE === "lost") {
   await runCase("lost_sales_file_tables_disagree", async () => {
     const a = await api("sales_per_minute", QUIET), c = await api("sales_by_channel", QUIET), m = await api("sales_by_city", QUIET);
     const n = (a.missing || []).length;
-    check(c.sales_disagree_windows === n && m.sales_disagree_windows === n, "API: " + c.sales_disagree_windows + ", " + m.sales_disagree_windows + " of " + n);
+    check(c.disagree_windows === n && m.disagree_windows === n, "API: " + c.disagree_windows + ", " + m.disagree_windows + " of " + n);
     const note = await page.locator("#channel-note").textContent();
-    check(/orders differ from sales per minute in \d+ minutes/.test(note), "channel note: " + note);
+    check(/totals differ from sales_per_minute.s in \d+ minutes/.test(note), "channel note: " + note);
     const md = await page.evaluate(() => { const b = document.querySelector("[data-card=sales_by_city] [data-disagree]");
       return b ? [b.dataset.disagree, b.textContent] : null; });
     check(md && md[0] === String(n) && /these totals are partial/.test(md[1]), "map: " + JSON.stringify(md && md[0]));
@@ -207,7 +207,7 @@ if (MODE === "lost") {
 if (MODE === "quiet") {
   await runCase("quiet_tables_agree_with_sales", async () => {
     const c = await api("sales_by_channel", QUIET), m = await api("sales_by_city", QUIET);
-    check(c.sales_disagree_windows === 0 && m.sales_disagree_windows === 0, "intact lake: " + c.sales_disagree_windows + ", " + m.sales_disagree_windows);
+    check(c.disagree_windows === 0 && m.disagree_windows === 0, "intact lake: " + c.disagree_windows + ", " + m.disagree_windows);
   });
 }
 

@@ -112,7 +112,7 @@ static void test_producer_delivers_and_partitions_by_key(check_state *st) {
         }
     CHECK_INTEQ(total_high, N_MSGS);
     kafka_topic_partition off = {"orders", 0, 1};
-    CHECK(kafka_consumer_commit(c, &off, 1, err, sizeof err) == 0);
+    CHECK(kafka_consumer_commit(c, &off, 1, 10000, err, sizeof err) == 0);
     kafka_consumer_free(c);
     kafka_mock_stop(m);
 }
@@ -198,7 +198,7 @@ static void test_consumer_rebalance_and_commit(check_state *st) {
         CHECK(msg.klen == 1 && ((const char *)msg.key)[0] == 'k');
     }
     kafka_topic_partition off = {"orders", 0, 8};
-    CHECK(kafka_consumer_commit(c, &off, 1, err, sizeof err) == 0);
+    CHECK(kafka_consumer_commit(c, &off, 1, 10000, err, sizeof err) == 0);
     kafka_consumer_free(c);
     CHECK_INTEQ(log.revoked_calls, 1);
 

@@ -205,7 +205,7 @@ static void test_produce_and_consume_group(check_state *st) {
                 if (!strcmp(mb->assigned[j].topic, offs[i].topic) && mb->assigned[j].partition == offs[i].partition)
                     mine[nm++] = offs[i];
         CHECK(nm > 0);
-        CHECK(kafka_consumer_commit(who ? cb : ca, mine, (size_t)nm, err, sizeof err) == 0);
+        CHECK(kafka_consumer_commit(who ? cb : ca, mine, (size_t)nm, 10000, err, sizeof err) == 0);
     }
     int rebal_b = b.rebalances;
     kafka_consumer_free(ca);

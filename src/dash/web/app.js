@@ -229,7 +229,7 @@
   ECOM.registerCard = function (card) { cards.push(card); };
   // What map.js and shop.js format with: the language and fmt.js's formatters.
   ECOM.cardContext = () => ({ lang: F.prefs.lang, t, fmtMoney: F.money, fmtInt: F.int, fmtPct: F.pct,
-    unknown: F.unknown });
+    unknown: F.unknown, disagree: F.disagree, funnelMissing: F.funnelMissing });
   // A new card's section (title from i18n.js's titleKey, a head row for buttons), placed before
   // the health card, in the order the sections are made; wide spans the whole row. Returns
   // {section, head, body}: the card fills body.
@@ -297,10 +297,15 @@
       if (lost) e.title = lostWhy;
     }
     if (!noSales && s.orders === 0) document.getElementById("kpi-ticket").title = t("no_orders");
-    setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel, s.funnel_provisional_windows,
+    const funnelWhy = F.funnelMissing(s.funnel_missing_windows);
+    setKpi("kpi-conversion", s.conversion, F.pct(s.conversion), noFunnel || !!funnelWhy, s.funnel_provisional_windows,
       s.funnel_final_at, F.unknown(s, "conversion", null, s.funnel_windows));
+    const conv = document.getElementById("kpi-conversion");
+    conv.dataset.missing = String(!!funnelWhy);
+    if (funnelWhy) conv.title = funnelWhy;
     document.getElementById("kpis").dataset.empty = String(noSales && noFunnel);
-    document.getElementById("kpi-note").textContent = lost ? lostWhy : noSales && noFunnel ? t("no_data") : "";
+    document.getElementById("kpi-note").textContent = lost || funnelWhy ? [lostWhy, funnelWhy].filter((x) => x).join(" · ")
+      : noSales && noFunnel ? t("no_data") : "";
   }
 
   function chartKey() { return F.prefs.lang + "|" + F.zone() + "|" + document.documentElement.dataset.theme; }
@@ -334,8 +339,10 @@
 
   function renderCategories(d) {
     const a = d.category_activity;
-    document.getElementById("category-note").textContent = a.rows.length ? F.prov(a.provisional_windows, a.final_at)
+    const note = document.getElementById("category-note");
+    note.textContent = a.rows.length ? [F.disagree(a), F.prov(a.provisional_windows, a.final_at)].filter((x) => x).join(" · ")
       : t("no_data");
+    note.dataset.disagree = String(a.disagree_windows || 0);
     ECOM.charts.drawCategories(document.getElementById("chart-category"), a, chartKey());
   }
 
@@ -343,8 +350,10 @@
     const f = d.funnel;
     const box = document.getElementById("funnel");
     box.textContent = "";
-    if (!f.rows.length) {
-      box.appendChild(el("p", { class: "note empty" }, t("no_data")));
+    const lost = F.funnelMissing(f.missing_windows);
+    box.dataset.missing = String(f.missing_windows || 0);
+    if (!f.rows.length || lost) {   // a sum without the lost minutes is no total: no bars
+      box.appendChild(el("p", { class: "note empty" }, lost || t("no_data")));
       markProv(box, 0, null);
       return;
     }

@@ -140,6 +140,19 @@
     return t("missing_" + m.why).replace("{u}", m.units_sold);
   }
 
+  // Why the funnel's totals are not shown (funnel_missing_windows of /api/summary, missing_windows
+  // of /api/funnel: minutes category_activity counts views in have no funnel row, a lost file),
+  // or "" when none are missing.
+  function funnelMissing(n) {
+    return n > 0 ? t("funnel_missing").replace("{n}", n) : "";
+  }
+
+  // Why a keyed table's totals are partial: the minutes of the range it disagrees with its
+  // witness table on (an answer's disagree_windows / disagree_with), or "" when none.
+  function disagree(a) {
+    return a && a.disagree_windows ? t("disagree").replace("{n}", a.disagree_windows).replace("{t}", a.disagree_with) : "";
+  }
+
   // Seconds as "42 s", "5 min 3 s", "9 h 32 min", "3 d 4 h" (units are the same in EN and ES).
   // A negative age (data stamped after the clock it is measured by: a producer's clock ahead)
   // says so, "5 min 3 s ahead of the dashboard's clock", never a reassuring "0 s"; within a
@@ -163,5 +176,5 @@
   };
 
   ECOM.fmt = { prefs, zone, browserZone, t, tv, locale, money, moneyShort, int, intShort, pct, num, time, clock,
-    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov, unknown, missingWhy };
+    hm, day, offsetName, axisTimes, parseWall, toWall, age, prov, unknown, missingWhy, disagree, funnelMissing };
 })();

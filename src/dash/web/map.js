@@ -4,7 +4,7 @@
  *
  * Hook: a card of app.js's registry (ECOM.registerCard), after the table cards; it draws
  * /api/sales_by_city's answer into the section tables.js made for it ([data-card=sales_by_city]),
- * formatting with ECOM.cardContext() { lang, t, fmtMoney, fmtInt, fmtPct }.
+ * formatting with ECOM.cardContext() { lang, t, fmtMoney, fmtInt, fmtPct, disagree, ... }.
  *
  * Data, all from the ecom server (no tile server, works offline):
  *   /map/ec_provinces.json   SVG paths of the provinces and the projection they were drawn with,
@@ -236,8 +236,8 @@
     if ([...tot.cities.values()].some((v) => v.revenueUnknown)) n += " " + txt(ctx, "unknown");
     if (unplaced.length) n += " " + unplaced.map((v) => v.city).join(", ") + ": " + txt(ctx, "unplaced") + ".";
     // minutes whose orders differ from sales_per_minute's (a lost file): the circles are partial
-    if (answer.sales_disagree_windows) n += " " + ctx.t("sales_disagree").replace("{n}", answer.sales_disagree_windows) + ".";
-    box.dataset.disagree = String(answer.sales_disagree_windows || 0);
+    if (answer.disagree_windows) n += " " + ctx.disagree(answer) + ".";
+    box.dataset.disagree = String(answer.disagree_windows || 0);
     note.textContent = n;
     box.appendChild(note);
     box.dataset.cities = String(tot.cities.size - unplaced.length);

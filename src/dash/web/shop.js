@@ -67,8 +67,10 @@
     let unk = figure(body, txt(ctx, "adds"), ctx.fmtInt(adds), adds, "adds", catWhy("adds"));
     unk = figure(body, txt(ctx, "removes"), ctx.fmtInt(removes), removes, "removes", catWhy("removes")) || unk;
     for (const [k, fmt] of [["carted", ctx.fmtInt], ["abandoned", ctx.fmtInt], ["abandonment_rate", ctx.fmtPct]])
-      unk = figure(body, txt(ctx, k === "abandonment_rate" ? "rate" : k), fmt(f[k]), f[k], k, ctx.unknown(f, k)) || unk;
-    if (unk) body.appendChild(el("p", { class: "note", "data-legend": "unknown" }, "— " + ctx.t("not_recorded")));
+      unk = figure(body, txt(ctx, k === "abandonment_rate" ? "rate" : k), fmt(f[k]), f[k], k,
+        ctx.unknown(f, k) || ctx.funnelMissing(f.missing_windows)) || unk;
+    if (unk) body.appendChild(el("p", { class: "note", "data-legend": "unknown" },
+      "— " + (ctx.funnelMissing(f.missing_windows) || ctx.t("not_recorded"))));
     const note = el("p", { class: "note" }, txt(ctx, "cart_note"));
     if (f.provisional_windows) note.dataset.provisional = "true";
     body.appendChild(note);

@@ -162,12 +162,12 @@
     document.getElementById(card.id + "-csv").disabled = !rows.length;
     // the legend of a "—": which columns some rows do not know, and why
     const missing = cols.filter((c) => a.not_recorded && a.not_recorded[c.name]).map((c) => F.t(c.name));
-    // sales_by_city / sales_by_channel: minutes whose orders differ from sales_per_minute's (a lost file)
-    const disagree = a.sales_disagree_windows ? F.t("sales_disagree").replace("{n}", a.sales_disagree_windows) : "";
+    // minutes where the table differs from its witness (sales_per_minute, product_activity, ...): a lost file
+    const disagree = F.disagree(a);
     const note = document.getElementById(card.id + "-note");
     note.textContent = [disagree, F.prov(a.provisional_windows, a.final_at),
       missing.length ? "— " + missing.join(", ") + ": " + F.t("not_recorded") : ""].filter((x) => x).join(" · ");
-    note.dataset.disagree = String(a.sales_disagree_windows || 0);
+    note.dataset.disagree = String(a.disagree_windows || 0);
   }
 
   ECOM.tables = { renderTable, toCsv };
