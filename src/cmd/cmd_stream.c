@@ -56,7 +56,7 @@ static int stream_parse(stream_opts *o, int argc, char **argv, flags_store *fst)
     memset(o, 0, sizeof *o);
     cmd_hdfs_init(&o->hdfs);
     pipeline_config_default(&o->c);
-    o->threads = 1;
+    o->threads = 0; /* the cores (stream_check) */
     flag_spec specs[] = {
         {"brokers", FLAG_STR, &o->brokers, "Kafka bootstrap servers (default: the embedded broker's address)", 0, 0, NULL},
         {"input", FLAG_STR, &o->input, "read NDJSON events from FILE (or - for stdin) instead of Kafka", 0, 0, NULL},
@@ -88,8 +88,8 @@ static int stream_parse(stream_opts *o, int argc, char **argv, flags_store *fst)
         {"lease-timeout", FLAG_DURATION, &o->c.lease_timeout_us, "a crashed writer's lease on --out expires this long after its last heartbeat (default 30s)", 0, 0, NULL},
         {"threads", FLAG_INT, &o->threads,
          "threads in all: one reads and runs the engine in input order, every one parses the input and "
-         "encodes the raw tables; output equals one thread's; 0 = the cores this process may use "
-         "(default 1; not with --scale-out)",
+         "encodes the raw tables; output equals one thread's (default 0: the cores this process may "
+         "use; --scale-out runs one)",
          0, PIPELINE_MAX_THREADS, NULL},
         {"max-events", FLAG_INT, &o->max_events, "stop after N input records (testing)", 0, 1e15, NULL},
         {"partitions", FLAG_INT, &o->partitions_hint, "(ignored: partitions are read from the topics)", 0, 4096, NULL},

@@ -69,7 +69,7 @@ def assert_same_lake(got, want):
 def one_thread(src, name, *extra):
     root = os.path.join(TMP, name)
     if not os.path.isdir(root):
-        stream(src, root, *extra)
+        stream(src, root, "--threads", "1", *extra)
     return root
 
 
@@ -226,6 +226,44 @@ def threads_0_is_the_cores_available():
     assert_same_lake(got, want)
 
 
+def default_is_the_cores_available():
+    """No --threads: the cores of the affinity mask (with more than one, worker files -w<k>);
+    --threads 1 keeps the one-thread loop (no -w files). The tables equal either way."""
+    want = one_thread(SOFT, "soft_1")
+    names = os.listdir(os.path.join(want, "views", "date=2026-11-25"))
+    assert names and not any("-w" in f for f in names), f"--threads 1, yet worker files: {names}"
+    got = os.path.join(TMP, "default")
+    stream(SOFT, got)
+    cores = len(os.sched_getaffinity(0))
+    writers = {f.split("-w")[1][0] for f in os.listdir(os.path.join(got, "views", "date=2026-11-25")) if "-w" in f}
+    assert (cores > 1) == bool(writers), f"{cores} cores, writers {writers}: the default is not the cores"
+    assert_same_lake(got, want)
+
+
+def trickle_has_one_writer():
+    """A live trickle (a pipe, a line every few ms, 200 ms epochs): each epoch's rows go to one
+    thread's files, as with one thread. Before the barrier's rule (workers_all_busy), the job's
+    thread took the epoch's last write while the worker was waking up for it, and nearly every
+    epoch had a file per thread per raw table. The job's thread may still write beside a busy
+    worker, so a few w0 files are allowed, not one per epoch."""
+    lines = open(SOFT, "rb").read().splitlines(keepends=True)[:1200]
+    root = os.path.join(TMP, "trickle")
+    p = subprocess.Popen([ECOM_OPT, "stream", "--input", "-", "--out", root, "--quiet", "--commit-interval",
+                          "200ms", "--threads", "2"], stdin=subprocess.PIPE)
+    for i, line in enumerate(lines):
+        p.stdin.write(line)
+        p.stdin.flush()
+        if i % 4 == 0:
+            time.sleep(0.01)  # the input's pace (a producer's trickle), not a wait for readiness
+    p.stdin.close()
+    assert p.wait(timeout=120) == 0
+    files = [f for d, _, fs in os.walk(os.path.join(root, "views")) for f in fs if f.endswith(".parquet")]
+    epochs = {f.split("-g")[0] for f in files}
+    by = {w: sum(1 for f in files if f"-w{w}-" in f) for w in (0, 1)}
+    assert len(epochs) >= 10, f"only {len(epochs)} epochs: not a trickle"
+    assert by[0] <= max(3, len(epochs) // 4), f"{by} files by thread over {len(epochs)} epochs: two writers"
+
+
 def bad_thread_counts_refused():
     for args in (["--threads", "-1"], ["--threads", "65"]):
         r = subprocess.run([ECOM, "stream", "--input", SOFT, "--out", os.path.join(TMP, "bad"), *args],
@@ -244,5 +282,7 @@ case(long_lines_equal_one_thread)
 case(worker_storage_error_is_retried)
 case(kill9_restart_is_exactly_once)
 case(threads_0_is_the_cores_available)
+case(default_is_the_cores_available)
+case(trickle_has_one_writer)
 case(bad_thread_counts_refused)
 suite.exit()
