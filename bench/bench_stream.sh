@@ -8,9 +8,11 @@
 # machine), medians of RUNS runs. Peak RSS of ecom stream is reported too.
 #
 #   bash bench/bench_stream.sh [EVENTS] [USERS] [RUNS]      (defaults 1000000 100000 3)
+# BENCH_THREADS=N: ecom stream --threads N (default 1: per core, as the peers; `ecom stream`'s own
+# default is the cores available, bench/bench_stream_threads.sh compares the two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-1000000} USERS=${2:-100000} RUNS=${3:-3}
+N=${1:-1000000} USERS=${2:-100000} RUNS=${3:-3} THREADS=${BENCH_THREADS:-1}
 PY=${PY:-${ECOM_CACHE:-$HOME/.cache/ecom}/venv/bin/python}
 E=./build/ecom
 [ -x "$E" ] || make -s build/ecom
@@ -27,7 +29,8 @@ read -r _ parse_cpu _ _ _ < <(./build/bench/parse_rate "$TMP/events.ndjson" "$RU
 : >"$TMP/ecom.txt"
 for r in $(seq "$RUNS"); do
   rm -rf "$TMP/root"
-  /usr/bin/time -f "%U %S %M" -o "$TMP/t" "$E" stream --input "$TMP/events.ndjson" --out "$TMP/root" --quiet
+  /usr/bin/time -f "%U %S %M" -o "$TMP/t" "$E" stream --input "$TMP/events.ndjson" --out "$TMP/root" --quiet \
+    --threads "$THREADS"
   read -r u s m <"$TMP/t"
   echo "$(awk -v n="$N" -v u="$u" -v s="$s" 'BEGIN {print n / (u + s)}') $m" >>"$TMP/ecom.txt"
 done

@@ -6,9 +6,10 @@
 # (medians: a count, so firm where CPU time is noisy); the load average before and after.
 #
 #   bash bench/bench_stream_ab.sh ECOM_A ECOM_B [EVENTS] [USERS] [RUNS]   (defaults 300000 50000 5)
+# BENCH_THREADS=N: both builds with --threads N (default 1: a per-core A/B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A=$1 B=$2 N=${3:-300000} USERS=${4:-50000} RUNS=${5:-5}
+A=$1 B=$2 N=${3:-300000} USERS=${4:-50000} RUNS=${5:-5} THREADS=${BENCH_THREADS:-1}
 TMP=$(mktemp -d /tmp/ecom-bench-ab.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 "$A" gen --seed 1 --users "$USERS" --start 2026-11-25T00:00:00Z --rate 200 --count "$N" --quiet \
@@ -16,7 +17,8 @@ trap 'rm -rf "$TMP"' EXIT
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 one() { # binary, output list
   rm -rf "$TMP/root"
-  /usr/bin/time -f "%U %S %e %R" -o "$TMP/t" "$1" stream --input "$TMP/events.ndjson" --out "$TMP/root" --quiet
+  /usr/bin/time -f "%U %S %e %R" -o "$TMP/t" "$1" stream --input "$TMP/events.ndjson" --out "$TMP/root" --quiet \
+    --threads "$THREADS"
   read -r u s e f <"$TMP/t"
   awk -v n="$N" -v u="$u" -v s="$s" 'BEGIN {print n / (u + s)}' >>"$2"
   awk -v n="$N" -v e="$e" 'BEGIN {print n / (e > 0 ? e : 0.01)}' >>"$2.wall"
