@@ -48,8 +48,10 @@ def lake():
         root, ev = os.path.join(TMP, "lake"), os.path.join(TMP, "ev.ndjson")
         run([ECOM_OPT, "gen", "--seed", "7", "--users", "400", "--start", "2026-11-23T10:00:00Z", "--rate", "15",
              "--duration", "40m", "--out", ev, "--quiet"])
+        # One thread: a commit every 1 ms gives about a file per minute; with workers a commit's
+        # barrier holds up to a ring of batches (2,048 records), so fewer, larger epochs.
         run([ECOM_OPT, "stream", "--input", ev, "--out", root, "--quiet", "--commit-interval", "1ms",
-             "--view-to-cart", "2m", "--cart-to-purchase", "3m"])
+             "--view-to-cart", "2m", "--cart-to-purchase", "3m", "--threads", "1"])
         STATE["lake"] = root
     return STATE["lake"]
 
