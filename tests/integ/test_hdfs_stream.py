@@ -74,8 +74,12 @@ def stream_to_hdfs_matches_local(c):
     c.check(not bad, "files outside table/date=YYYY-MM-DD/part-*.parquet: %s" % bad[:5])
     c.eq(sorted({f.split("/")[0] for f in parts}), sorted(TABLES), "tables on HDFS")
     c.check(any("date=2026-11-26" in f for f in parts), "no partition after midnight")
-    want = sorted(os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs)
-    c.eq(sorted(files), want, "HDFS layout vs local layout")
+    want = [os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs]
+    # Each thread writes raw files of its own (-w<k>-), and which thread took a batch is timing:
+    # the layouts agree up to the writer (the rows: compare_tables).
+    def layout(names):
+        return sorted({re.sub(r"-w\d+-", "-w*-", f) for f in names})
+    c.eq(layout(files), layout(want), "HDFS layout vs local layout (up to the writer thread)")
     compare_tables(c, local, "hdfs://%s%s" % (ADDR, root))
     # An independent read: the files fetched back by FsShell, in pyarrow.
     fetched = os.path.join(TMP, "fetched1")
