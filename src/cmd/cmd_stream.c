@@ -31,7 +31,7 @@ static const char usage[] =
     "embedded broker's address (ecom broker).";
 
 /* The cores this process may run on (its affinity mask: taskset and cpusets count), capped
- * at PIPELINE_MAX_THREADS: what `--threads 0` means. */
+ * at PIPELINE_MAX_THREADS: what the default (`--threads 0`) means. */
 static int64_t stream_cores(void) {
     cpu_set_t set;
     long n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
