@@ -98,13 +98,18 @@ def stopped_clean(d):
     check(rc == 0 and "AddressSanitizer" not in err and "runtime error" not in err, "dash exit %s: %s" % (rc, err[-800:]))
 
 
+def answers_of(root, *args):
+    """The answers of a fresh Dash over root, which then must stop cleanly."""
+    d = Dash(root, *args)
+    try:
+        return answers(d)
+    finally:
+        stopped_clean(d)
+
+
 def complete_answers():
     if "complete" not in STATE:
-        d = Dash(lake())
-        try:
-            STATE["complete"] = answers(d)
-        finally:
-            stopped_clean(d)
+        STATE["complete"] = answers_of(lake())
         s = STATE["complete"]["/api/sales_per_minute"]
         check(s["missing_windows"] == 0 and s["orders"] and s["orders"] > 0, "the complete lake: %r" % s["orders"])
     return STATE["complete"]
@@ -173,20 +178,12 @@ def stream_stopped_between_renames():
         staged = [b for a, b in renames if os.path.exists(os.path.join(root, a))]
         check(any(b.startswith("funnel/") for b in staged) and not any(b.startswith("sales_per_minute/") for b in staged),
               "the funnel staged, the sales published: %r" % staged)
-        d = Dash(root)
-        try:
-            during = answers(d)
-        finally:
-            stopped_clean(d)
+        during = answers_of(root)
     finally:
         os.kill(p.pid, signal.SIGCONT)
         rc = p.wait(timeout=120)
     check(rc == 0, "the stream went on and exited %s" % rc)
-    d = Dash(root)
-    try:
-        after = answers(d)
-    finally:
-        stopped_clean(d)
+    after = answers_of(root)
     compare(during, after, "while the stream is stopped between its renames")
 
 
@@ -273,11 +270,7 @@ def commit_during_listing():
             os.kill(d.proc.pid, signal.SIGCONT)
             stopped_clean(d)
         s.finish()
-    d = Dash(root)
-    try:
-        after = answers(d)
-    finally:
-        stopped_clean(d)
+    after = answers_of(root)
     compare(during, after, "while a commit began during the listing")
 
 
@@ -297,14 +290,10 @@ def lost_is_not_staged():
     rec, moved = unpublish(root, ["sales_per_minute"])
     for a, _ in moved:
         os.remove(os.path.join(root, a))
-    d = Dash(root)
-    try:
-        s = answers(d)["/api/sales_per_minute"]
-        check(s["missing_windows"] > 0 and s["orders"] is None and
-              all(m["why"] == "units_sold" for m in s["missing"]), "a lost sales file is no data with why: %r %r" %
-              (s["missing_windows"], s["orders"]))
-    finally:
-        stopped_clean(d)
+    s = answers_of(root)["/api/sales_per_minute"]
+    check(s["missing_windows"] > 0 and s["orders"] is None and
+          all(m["why"] == "units_sold" for m in s["missing"]), "a lost sales file is no data with why: %r %r" %
+          (s["missing_windows"], s["orders"]))
 
 
 if __name__ == "__main__":

@@ -44,10 +44,23 @@ function sumBy(rows, key) {
   return new Map([...m].map(([k, c]) => [k, c / 100]));
 }
 
+// Waits until the circles drawn add up to the API's 24 h answer (in cents). Not a count of
+// circles: the page first draws its default range (the last hour, 20+ cities too), and a wait
+// that the first drawing met left the checks comparing that hour with the API's 24 h (a CI
+// failure: every circle about half its API revenue). A page that never draws it fails the
+// checks that follow, which say by how much.
+async function waitForMapOfApi(p) {
+  const cents = cities.rows.reduce((s, r) => s + Math.round(r.revenue * 100), 0);
+  await p.waitForFunction((c) => {
+    const dots = [...document.querySelectorAll(".citymap .city-dot")];
+    return dots.length > 20 && dots.reduce((s, e) => s + Math.round(Number(e.dataset.revenue) * 100), 0) === c;
+  }, cents, { timeout: 15000 }).catch(() => {});
+}
+
 await runCase("map_one_shape_per_province", async () => {
   await page.goto(URL, { waitUntil: "load" });
   await page.selectOption("#range", "24h");
-  await page.waitForFunction(() => document.querySelectorAll(".citymap .city-dot").length > 20, null, { timeout: 15000 });
+  await waitForMapOfApi(page);
   const shapes = await page.evaluate(() => [...document.querySelectorAll(".prov-shape")].map((e) => e.dataset.province));
   check(shapes.length === 24 && new Set(shapes).size === 24, "24 distinct province shapes, got " + shapes.length);
   const provinces = new Set(places.cities.map((c) => c.province));
@@ -116,6 +129,7 @@ await runCase("map_table_toggle_and_spanish", async () => {
   await page.selectOption("#range", "24h");
   await page.waitForFunction(() => document.querySelector(".view-switch button[data-view=map]").textContent === "Mapa"
     && document.querySelectorAll(".city-dot").length > 20, null, { timeout: 15000 });
+  await waitForMapOfApi(page);
   const byCity = sumBy(cities.rows, (r) => r.province + "|" + r.city);
   await page.locator(card).scrollIntoViewIfNeeded();
   const q = await visiblePoint(page, '.city-dot[data-city="Quito"]');
