@@ -44,7 +44,8 @@ kill $FAKE_PID 2>/dev/null; wait $FAKE_PID 2>/dev/null
 
 # The page's charts and controls (tests/integ/test_dash_page.mjs): a lake with two blocks of minutes
 # and a gap between them, plus a fake stream whose open minute follows the second block.
-# The lake's first minute (09:00, where the data begins) is partial; 10:40 is a lone minute.
+# The lake's first minute (09:00, where the data begins) is partial, and so is 10:19 (a run
+# stopped inside it: a .stop mark); 10:40 is a lone minute.
 TLAKE="$TEST_TMP/time-lake"
 start_fake --at 2026-11-24T11:30:00Z
 if [ -n "$FAKE_URL" ] &&
@@ -52,6 +53,8 @@ if [ -n "$FAKE_URL" ] &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:00:00Z --minutes 20 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T10:40:00Z --minutes 1 --seed 4 &&
    "$PY" "$REPO/tests/integ/dash_fixture.py" "$TLAKE" --start 2026-11-24T11:10:00Z --minutes 20 --seed 2 &&
+   mkdir -p "$TLAKE/_ecom/starts" &&   # an `ecom run` stopped at 10:19:30 (its clean-stop mark)
+   : >"$TLAKE/_ecom/starts/$(printf %020d $(( $(date -d 2026-11-24T10:19:30Z +%s) * 1000000 ))).stop" &&
    start_dash "$TLAKE" --stream "$FAKE_URL"; then
   DASH_URL=$DASH_URL ART="$ART" node "$REPO/tests/integ/test_dash_page.mjs" || rc=1
   stop_dash

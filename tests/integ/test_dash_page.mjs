@@ -56,42 +56,54 @@ await runCase("axis_spans_selected_range", async () => {
   await page.context().close(); await p2.context().close();
 });
 
-// One rule draws a minute apart (charts.js apart()): the open minute (11:30, the fake stream's)
-// and the partial minute the data begins in (09:00, the lake's first window: the stream started
-// during it). Updated when the first minute became partial: the lone minute with a dot is 10:40.
+// One rule draws a minute apart (charts.js apart()): the open minute (11:30, the fake stream's),
+// the partial minute the data begins in (09:00, the lake's first window: the stream started
+// during it) and the one a run stopped in (10:19: the fixture's .stop mark at 10:19:30), each
+// hover saying why. Updated when the first minute became partial: the lone minute with a dot is 10:40.
 await runCase("gaps_open_and_partial_minutes_apart", async () => {
   const page = await open("last=6h&refresh=off");
   const a = await api("sales_per_minute", "last=6h");
   const opened = a.rows.filter((r) => r.final === false);
   const partial = a.rows.filter((r) => r.partial === true);
   check(opened.length === 1, "fixture: one open minute, got " + opened.length);
-  check(partial.length === 1 && partial[0].window_start === "2026-11-24T09:00:00.000Z" &&
-    a.data_from === "2026-11-24T09:00:00.000Z", "the lake's first minute is partial: " + JSON.stringify(partial) +
-    " data_from " + a.data_from);
+  check(partial.length === 2 && partial[0].window_start === "2026-11-24T09:00:00.000Z" && partial[0].partial_why === "start" &&
+    partial[1].window_start === "2026-11-24T10:19:00.000Z" && partial[1].partial_why === "stop" &&
+    a.data_from === "2026-11-24T09:00:00.000Z", "the lake's first minute and the stop's are partial: " +
+    JSON.stringify(partial) + " data_from " + a.data_from);
   const d = await boxData(page, "chart-sales");
-  check(d.gaps === "3" && d.open === "1" && d.partial === "1", "gaps " + d.gaps + ", open " + d.open + ", partial " + d.partial);
+  check(d.gaps === "3" && d.open === "1" && d.partial === "2", "gaps " + d.gaps + ", open " + d.open + ", partial " + d.partial);
   const u = await page.evaluate(() => { const c = window.ECOM.charts.get("sales"); return c.data.map((s) => Array.from(s)); });
   // a null point between 10:20 (end of the first block) and 10:40 in the final revenue series
   const gapAt = u[0].indexOf(sec("2026-11-24T10:20:00Z"));
   check(gapAt > 0 && u[1][gapAt] === null, "null at the gap: " + gapAt + " " + u[1][gapAt]);
-  for (const r of [opened[0], partial[0]]) {
+  for (const r of [opened[0], ...partial]) {
     const i = u[0].indexOf(sec(r.window_start));
     check(i >= 0 && u[1][i] === null && u[3][i] === r.revenue,
       r.window_start + " in the apart series: final " + u[1][i] + ", apart " + u[3][i] + " want " + r.revenue);
   }
-  check(u[3].filter((v) => v != null).length === 2, "only the open and the partial minute in the apart series");
+  check(u[3].filter((v) => v != null).length === 3, "only the open and the two partial minutes in the apart series");
   // the lone 10:40 minute (gaps on both sides) gets a dot: a line of one point draws nothing
   const dots = await page.evaluate(() => { const c = window.ECOM.charts.get("sales");
     return c.series[1].points.filter(c, 1, false, null); });
   const lone = u[0].indexOf(sec("2026-11-24T10:40:00Z"));
   check(lone >= 0 && Array.isArray(dots) && dots.includes(lone) && dots.length === 1, "dot at the lone minute: " +
     JSON.stringify(dots) + " (index " + lone + ")");
-  // hovering the partial minute says why it is drawn apart
-  const x = await page.evaluate((t) => window.ECOM.charts.get("sales").valToPos(t, "x"), sec(partial[0].window_start));
+  // hovering a partial minute says why it is drawn apart, in the page's language
   const so = await page.locator("#chart-sales .u-over").boundingBox();
-  await page.mouse.move(so.x + x, so.y + so.height / 2);
-  const tip = await page.locator("#tip-sales").textContent();
+  async function tipAt(ws) {
+    const x = await page.evaluate((t) => window.ECOM.charts.get("sales").valToPos(t, "x"), sec(ws));
+    await page.mouse.move(so.x + x, so.y + so.height / 2);
+    return page.locator("#tip-sales").textContent();
+  }
+  const tip = await tipAt(partial[0].window_start), stopTip = await tipAt(partial[1].window_start);
   check(/partial minute: the data begins inside it/.test(tip), "partial minute tooltip: " + tip);
+  check(/partial minute: the data ends inside it \(ecom run stopped during it\)/.test(stopTip), "stop minute tooltip: " + stopTip);
+  await page.selectOption("#lang", "es");
+  await waitFor(page, () => document.documentElement.lang === "es");
+  await tipAt(partial[0].window_start);   // away first: a move to the same point is no move
+  const esTip = await tipAt(partial[1].window_start);
+  check(/minuto parcial: los datos terminan dentro de él/.test(esTip), "stop minute tooltip in Spanish: " + esTip);
+  await page.selectOption("#lang", "en");
   // the range (05:31-11:31) begins before the data: the header says where the data begins
   const shown = await page.locator("#shown").textContent();
   check(/data from Nov 24 0?4:00/.test(shown), "data from, in the viewer's zone (Guayaquil): " + shown);
