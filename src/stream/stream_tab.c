@@ -401,9 +401,6 @@ static int dedup_reindex(st_dedup *d, uint32_t n) {
     return 0;
 }
 
-/* Forgetting an id is a compaction, not a deletion (the index has none): done when at least
- * half of the entries are expired, so each entry is copied O(1) times over its life, and the
- * table holds at most twice the live ids. */
 /* Entries of windows <= live_after: from the ring when every entry is in it, else by a scan. */
 static uint32_t dedup_dead(const st_dedup *d, int64_t live_after) {
     uint32_t dead = 0;
@@ -416,6 +413,9 @@ static uint32_t dedup_dead(const st_dedup *d, int64_t live_after) {
     return dead;
 }
 
+/* Forgetting an id is a compaction, not a deletion (the index has none): done when at least
+ * half of the entries are expired, so each entry is copied O(1) times over its life, and the
+ * table holds at most twice the live ids. */
 int st_dedup_expire(st_dedup *d, int64_t live_after) {
     uint32_t n = d->ix.n;
     if (!n || live_after < d->min_k) return 0;
