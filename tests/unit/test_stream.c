@@ -605,9 +605,6 @@ static void test_dedup_horizon_oracle(check_state *st) {
     free(v);
 }
 
-/* The horizon is bounded: an id is forgotten once its window closed lateness + a window ago
- * (a copy after that, re-stamped into an open window, counts again), and memory stays flat.
- * Prints the table's size for 1M events at 1,000 events/s of event time (docs/stream.md). */
 /* st_dedup_expire counts the expired entries by window (its ring) instead of reading them
  * all: at every step the decision must be the one a scan makes (compact exactly when at least
  * half expired, down to the live ones), with ids re-seen past their horizon (reused entries),
@@ -642,6 +639,9 @@ static void test_dedup_ring_counts(check_state *st) {
     st_dedup_free(&d);
 }
 
+/* The horizon is bounded: an id is forgotten once its window closed lateness + a window ago
+ * (a copy after that, re-stamped into an open window, counts again), and memory stays flat.
+ * Prints the table's size for 1M events at 1,000 events/s of event time (docs/stream.md). */
 static void test_dedup_bounded(check_state *st) {
     CHECK_STATE(st);
     stream_config c;
