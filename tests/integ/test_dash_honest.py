@@ -403,23 +403,30 @@ def scale_out_partition_behind():
 
 def sse_read_events(port, n, timeout=15):
     """Opens /api/stream, reads n pushes (events or keepalive comments: one per status fetch of
-    the feed) within timeout seconds in all, closes the socket; returns how many came."""
+    the feed) within timeout seconds in all, closes the socket; returns how many came, how the
+    read ended ("enough", "eof", "timeout") and the bytes, so that a failure says what came."""
     deadline = time.monotonic() + timeout
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")
-    buf = b""
+    buf, end = b"", "enough"
     pushes = lambda: buf.count(b"data: ") + buf.count(b": keepalive")
-    while pushes() < n and time.monotonic() < deadline:
-        s.settimeout(max(0.1, deadline - time.monotonic()))
+    while pushes() < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            end = "timeout"
+            break
+        s.settimeout(left)
         try:
             chunk = s.recv(4096)
         except socket.timeout:
+            end = "timeout"
             break
         if not chunk:
+            end = "eof"
             break
         buf += chunk
     s.close()
-    return pushes()
+    return pushes(), end, buf
 
 
 def sse_disconnect_is_quiet():
@@ -429,12 +436,15 @@ def sse_disconnect_is_quiet():
         url = fake.stdout.readline().split()[-1]
         d = Dash(lake(), "--stream", url)
         try:
-            for _ in range(3):   # three pages that are closed after their first event
-                check(sse_read_events(d.port, 1) == 1, "first event")
-            # a client that stays for 3 more pushes: by then every closed one has been pushed to
-            check(sse_read_events(d.port, 4) >= 4, "a staying client gets the pushes")
+            # three pages that are closed after their first event, then a client that stays for 4
+            # pushes: by then every closed one has been pushed to
+            got = [sse_read_events(d.port, 1) for _ in range(3)] + [sse_read_events(d.port, 4)]
         finally:
             err = stopped_clean(d)
+        for i, (n, end, buf) in enumerate(got):
+            want = 1 if i < 3 else 4
+            check(n >= want, "client %d: %d of %d pushes (%s) after %r; dash stderr: %s"
+                  % (i + 1, n, want, end, buf[-400:], err[-800:]))
         check("Failed to send" not in err and "chunked" not in err, "a normal disconnect logged: " + err[-600:])
     finally:
         fake.kill()
