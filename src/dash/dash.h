@@ -132,6 +132,10 @@ typedef struct {
      * stopped: pipeline.h fresh_input's .stop marks), ascending, like input_starts. The window
      * holding one is partial too. */
     size_t (*input_stops)(void *ctx, const int64_t **stops);
+    /* Optional (may be NULL): after poll, the largest funnel horizon (us) the footers of metric
+     * m's newest files state (pipeline.h PIPELINE_KV_FUNNEL_HORIZON), INT64_MIN when none does
+     * (files of an older ecom). */
+    int64_t (*funnel_horizon)(void *ctx, metric_id m);
 } dash_source;
 
 /* The real source over a lake root (a local path or a storage URI) opened with options so

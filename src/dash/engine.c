@@ -60,6 +60,8 @@ struct dash_engine {
     int64_t metric_end[METRIC_ID_COUNT];     /* latest committed window_end per metric */
     int64_t part_end[METRIC_ID_COUNT][DASH_MAX_PARTS];   /* the same per scale-out partition */
     bool parted[METRIC_ID_COUNT];            /* part_end is known (the lake names partitions) */
+    int64_t cat_horizon;                     /* the funnel horizon category_activity's newest files
+                                                state (INT64_MIN: unknown) */
     int64_t lake_first;                      /* earliest committed window_start, INT64_MIN: none */
     char poll_err[256];
     /* answers */
@@ -184,6 +186,7 @@ static int engine_refresh(dash_engine *e) {
         return -1;
     }
     e->generation = g;
+    e->cat_horizon = e->src.funnel_horizon ? e->src.funnel_horizon(e->src.ctx, METRIC_ID_CATEGORY) : INT64_MIN;
     e->latest_end = INT64_MIN;
     e->lake_first = INT64_MIN;
     for (int m = 0; m < METRIC_ID_COUNT; m++) {
@@ -333,14 +336,25 @@ static int engine_gaps(dash_engine *e, const agg_table *s, const agg_table *f, i
     return rc;
 }
 
-/* How far the funnel's gaps may be looked for: its latest committed window_end; scale-out, the
- * earliest of its partitions' (one behind has not written its part of the later windows). */
-static int64_t funnel_end(const dash_engine *e) {
-    const int f = METRIC_ID_FUNNEL;
+/* Metric f's latest committed window_end; scale-out, the earliest of its partitions' (one
+ * behind has not written its part of the later windows). INT64_MIN: no file. */
+static int64_t committed_end(const dash_engine *e, metric_id f) {
     int64_t end = INT64_MAX;
     for (int p = 0; e->parted[f] && p < DASH_MAX_PARTS; p++)
         if (e->part_end[f][p] != INT64_MIN && e->part_end[f][p] < end) end = e->part_end[f][p];
     return end == INT64_MAX ? e->metric_end[f] : end;
+}
+
+/* How far the funnel's gaps may be looked for: up to its own latest committed window_end, and,
+ * when category_activity's files state the funnel horizon H, up to category_activity's latest
+ * end minus H: the stream emits a window's funnel row H after its other rows (stream.h
+ * stream_config_funnel_horizon_us), so older funnel windows are committed even if the funnel's
+ * newest files (or all of them) are lost. */
+static int64_t funnel_end(const dash_engine *e) {
+    int64_t end = committed_end(e, METRIC_ID_FUNNEL);
+    int64_t cat = committed_end(e, METRIC_ID_CATEGORY);
+    if (e->cat_horizon != INT64_MIN && cat != INT64_MIN && cat - e->cat_horizon > end) end = cat - e->cat_horizon;
+    return end;
 }
 
 /* The minutes of [from, to) the funnel rows f lack though category_activity counts views in

@@ -20,6 +20,7 @@
  * window_start statistics overlap it. Decoded row groups stay cached (bounded, see
  * CACHE_MAX_ROWS) until their file changes or disappears; committed files never change in place,
  * so in practice each row group is decoded once. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ typedef struct {
     int nrg;
     int64_t max_end;       /* latest window_end in the file, INT64_MIN if unknown/empty */
     int64_t min_start;     /* earliest window_start in the file, INT64_MAX if empty */
+    int64_t horizon_us;    /* the funnel horizon its footer states (PIPELINE_KV_FUNNEL_HORIZON),
+                              INT64_MIN when it states none (a file of an older ecom) */
     rg_rows *rg_rows;      /* [nrg]; decoded row groups */
     bool *rg_done;         /* [nrg] */
     int64_t *rg_lo, *rg_hi; /* [nrg]; window_start range from statistics (or the widest) */
@@ -87,6 +90,7 @@ typedef struct {
     dash_keys *keys[METRIC_ID_COUNT];
     lfiles rejected;       /* the raw rejected table: only its row count is shown */
     int64_t first[METRIC_ID_COUNT];   /* earliest window_start per table (INT64_MIN: none) */
+    int64_t horizon[METRIC_ID_COUNT]; /* largest funnel horizon its newest files state (INT64_MIN: none) */
     int64_t part_end[METRIC_ID_COUNT][DASH_MAX_PARTS];   /* latest window_end per scale-out partition */
     bool parted[METRIC_ID_COUNT];     /* some file of the table names its partition */
     size_t cached_rows;
@@ -196,7 +200,7 @@ static int complete_table(lake_src *s, const char *table, lfiles *l, char *err, 
             if (!staged && !done) continue;
             lfile f = {.path = strdup(c->to[i]), .staged = staged ? strdup(c->from[i]) : NULL, .day_start = day,
                        .size = e.size, .mtime_us = e.mtime_us, .max_end = INT64_MIN, .min_start = INT64_MAX,
-                       .nrows = -1};
+                       .horizon_us = INT64_MIN, .nrows = -1};
             if (!f.path || (staged && !f.staged) || lfiles_push(l, f)) {
                 free(f.path);
                 free(f.staged);
@@ -234,7 +238,7 @@ static int list_table(lake_src *s, const char *table, lfiles *l, char *err, size
             char path[2048];
             snprintf(path, sizeof path, "%s/%s", pdir, fe->name);
             lfile f = {.path = strdup(path), .day_start = day, .size = fe->size, .mtime_us = fe->mtime_us,
-                       .max_end = INT64_MIN, .min_start = INT64_MAX, .nrows = -1};
+                       .max_end = INT64_MIN, .min_start = INT64_MAX, .horizon_us = INT64_MIN, .nrows = -1};
             if (!f.path || lfiles_push(l, f)) {
                 free(f.path);
                 snprintf(err, errlen, "out of memory");
@@ -267,6 +271,7 @@ static void carry_cache(lfiles *old, lfiles *l) {
                 n->nrg = o->nrg;
                 n->max_end = o->max_end;
                 n->min_start = o->min_start;
+                n->horizon_us = o->horizon_us;
                 n->rg_rows = o->rg_rows;
                 n->rg_done = o->rg_done;
                 n->rg_lo = o->rg_lo;
@@ -568,6 +573,21 @@ static bool rg_stats(pq_reader *r, int leaf, int rg, int64_t *lo, int64_t *hi) {
     return true;
 }
 
+/* The funnel horizon r's footer states (pipeline.h PIPELINE_KV_FUNNEL_HORIZON: decimal
+ * microseconds), INT64_MIN when it states none or something else than a duration. */
+static int64_t footer_horizon(const pq_reader *r) {
+    for (int i = 0; i < pq_reader_num_kv(r); i++) {
+        const char *k, *v;
+        pq_reader_kv(r, i, &k, &v);
+        if (!k || !v || strcmp(k, PIPELINE_KV_FUNNEL_HORIZON)) continue;
+        char *end;
+        errno = 0;
+        long long h = strtoll(v, &end, 10);
+        return end != v && !*end && !errno && h >= 0 ? (int64_t)h : INT64_MIN;
+    }
+    return INT64_MIN;
+}
+
 /* Reads f's footer: row groups, their window_start ranges, the file's earliest window_start and
  * latest window_end (a row group without statistics is decoded now: it is needed anyway). */
 static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, const col_map *m, char *err,
@@ -586,6 +606,7 @@ static int file_open_facts(lake_src *s, metric_id t, lfile *f, pq_reader *r, con
     f->nrg = n;
     f->max_end = INT64_MIN;
     f->min_start = INT64_MAX;
+    f->horizon_us = footer_horizon(r);
     for (int g = 0; g < n; g++) {
         f->rg_lo[g] = INT64_MIN;
         f->rg_hi[g] = INT64_MAX;
@@ -960,12 +981,17 @@ static bool lake_part_ends(void *ctx, metric_id t, int64_t ends[DASH_MAX_PARTS])
     return true;
 }
 
+static int64_t lake_funnel_horizon(void *ctx, metric_id t) {
+    const lake_src *s = ctx;
+    return (unsigned)t < METRIC_ID_COUNT ? s->horizon[t] : INT64_MIN;
+}
+
 static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_ID_COUNT], char *err,
                      size_t errlen) {
     lake_src *s = ctx;
     uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (int t = 0; t < METRIC_ID_COUNT; t++) {
-        latest_end[t] = s->first[t] = INT64_MIN;
+        latest_end[t] = s->first[t] = s->horizon[t] = INT64_MIN;
         s->parted[t] = false;
     }
     bool present;
@@ -991,6 +1017,7 @@ static int lake_poll(void *ctx, uint64_t *generation, int64_t latest_end[METRIC_
         for (size_t i = l->n; i-- > 0 && l->files[i].day_start == newest;) {
             if (file_scan(s, (metric_id)t, &l->files[i], 0, 0, NULL, NULL, err, errlen)) return -1;
             if (l->files[i].max_end > latest_end[t]) latest_end[t] = l->files[i].max_end;
+            if (l->files[i].horizon_us > s->horizon[t]) s->horizon[t] = l->files[i].horizon_us;
         }
         if (table_first_start(s, (metric_id)t, &s->first[t], err, errlen)) return -1;
         if (table_part_ends(s, (metric_id)t, err, errlen)) return -1;
@@ -1118,6 +1145,6 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             return -1;
         }
     *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
-                         lake_part_ends, lake_input_starts_get, lake_input_stops_get};
+                         lake_part_ends, lake_input_starts_get, lake_input_stops_get, lake_funnel_horizon};
     return 0;
 }

@@ -124,6 +124,8 @@ static int open_part(lake_table *t, part *p, char *err, size_t errlen) {
     pq_write_opts o = {.codec = t->o.codec, .row_group_bytes = t->o.row_group_bytes, .created_by = t->created_by};
     p->w = pq_writer_new(t->schema, &o, write_cb, p->f, err, errlen);
     if (!p->w) goto fail;
+    for (const char *const *kv = t->o.kv; kv && kv[0] && kv[1]; kv += 2)
+        if (pq_writer_add_kv(p->w, kv[0], kv[1], err, errlen)) goto fail;
     p->open = true;
     return 0;
 oom:

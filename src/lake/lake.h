@@ -45,6 +45,9 @@ typedef struct {
     pq_codec codec;           /* default PQ_ZSTD */
     size_t row_group_bytes;   /* default 64 MiB */
     const char *created_by;   /* default "ecom version <ECOM_VERSION>" */
+    /* Key-value metadata of every part's footer: key, value, key, value, ..., NULL (borrowed:
+     * it must outlive the table). NULL: none. */
+    const char *const *kv;
     /* The writer's fence, called right before each part is published (renamed into place),
      * rolled or closed: non-zero refuses the publish (the part is dropped, the call fails with
      * err). `ecom load` checks its writer lease here. NULL: no check. */

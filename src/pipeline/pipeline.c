@@ -37,10 +37,11 @@ int job_topic_index(const pipeline_job *j, const char *topic) {
 
 /* ---- tables of the current epoch ---- */
 
-static lake_opts job_lake_opts(const pipeline_job *j) {
+static lake_opts job_lake_opts(const pipeline_job *j, bool metric) {
     lake_opts o = {0};
     o.max_rows = j->cfg->max_rows_per_file;
     o.codec = PQ_ZSTD;
+    if (metric) o.kv = j->metric_kv;
     return o;
 }
 
@@ -56,7 +57,7 @@ void job_epoch_stem(const pipeline_job *j, int part, char *out, size_t n) {
 }
 
 static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *name, const pq_schema *schema,
-                             int part) {
+                             bool metric, int part) {
     if (*slot) return *slot;
     if (j->cfg->scale_out && (part < 0 || part >= j->nparts || !j->owned[part])) {
         snprintf(j->err, sizeof j->err, "row of partition %d, which this instance does not own", part);
@@ -64,19 +65,19 @@ static lake_table *job_table(pipeline_job *j, lake_table **slot, const char *nam
     }
     char stem[80];
     job_epoch_stem(j, part, stem, sizeof stem);
-    lake_opts o = job_lake_opts(j);
+    lake_opts o = job_lake_opts(j, metric);
     *slot = lake_table_open(j->stage, name, schema, stem, &o, j->err, sizeof j->err);
     return *slot;
 }
 
 lake_table *job_metric_table(pipeline_job *j, int m, int part) {
     lake_table **slot = j->cfg->scale_out && part >= 0 && part < j->nparts ? &j->pmetric[part][m] : &j->metric[m];
-    return job_table(j, slot, metric_table_name(m), j->metric_schema[m], part);
+    return job_table(j, slot, metric_table_name(m), j->metric_schema[m], true, part);
 }
 
 static lake_table *job_raw_table(pipeline_job *j, lake_raw t, int part) {
     lake_table **slot = j->cfg->scale_out && part >= 0 && part < j->nparts ? &j->praw[part][t] : &j->raw[t];
-    return job_table(j, slot, lake_raw_name(t), j->raw_schema[t], part);
+    return job_table(j, slot, lake_raw_name(t), j->raw_schema[t], false, part);
 }
 
 /* Closes n tables (committing their parts into the staging list); after a failure the rest
@@ -464,6 +465,11 @@ static int job_open(pipeline_job *j, const pipeline_config *c) {
     for (int m = 0; m < metric_table_count(); m++)
         if (!(j->metric_schema[m] = metric_table_schema(m, c->scale_out, j->err, sizeof j->err)))
             return -1;
+    if (c->engine.window_us > 0) {   /* else the engine refuses the config */
+        snprintf(j->funnel_horizon, sizeof j->funnel_horizon, "%" PRId64, stream_config_funnel_horizon_us(&c->engine));
+        j->metric_kv[0] = PIPELINE_KV_FUNNEL_HORIZON;
+        j->metric_kv[1] = j->funnel_horizon;
+    }
     return 0;
 }
 

@@ -58,6 +58,11 @@
  * in the single layout also the catalog's ranked tables (top_products, top_products_by_revenue:
  * `rank` then the product columns, per window, from the window's final rows).
  *
+ * Every metric file's footer holds the key PIPELINE_KV_FUNNEL_HORIZON: the job's funnel horizon
+ * (stream_config_funnel_horizon_us) in decimal microseconds. A row of any metric table ending
+ * at E then says that every funnel window ending at or before E - horizon is committed, so
+ * ecom dash can tell lost funnel files from funnel windows not final yet (docs/dashboard.md).
+ *
  * GET /status, schema 2 (contract with ecom dash; every field always present, null if unknown):
  *   {"schema":2, "input":"file"|"kafka", "layout":"single"|"scale-out", "epoch", "uptime_s",
  *    "events_per_s", "watermark": RFC 3339 ms UTC | null, "newest_event_at": the newest
@@ -197,6 +202,9 @@ typedef struct {
 } pipeline_stats;
 
 #define PIPELINE_MAX_THREADS 64
+/* The footer key of every metric file that holds the funnel horizon (see "Every metric file's
+ * footer" above). */
+#define PIPELINE_KV_FUNNEL_HORIZON "ecom.funnel_horizon_us"
 
 void pipeline_config_default(pipeline_config *c);
 

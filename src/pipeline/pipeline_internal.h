@@ -188,6 +188,8 @@ struct pipeline_job {
     lake_ingest *ingest;           /* the one ingest path (lake.h): parser + outcome writes */
     lake_tz tz;                    /* the zone of every table's date= (cfg->time_zone) */
     pq_schema *raw_schema[LAKE_RAW_COUNT], *metric_schema[METRIC_TABLE_MAX];
+    char funnel_horizon[24];       /* stream_config_funnel_horizon_us, in decimal */
+    const char *metric_kv[3];      /* every metric file's footer: PIPELINE_KV_FUNNEL_HORIZON, it */
     lake_table *raw[LAKE_RAW_COUNT], *metric[METRIC_TABLE_MAX];
     uint64_t metric_rows[METRIC_TABLE_MAX];
     struct metric_sink_state *sink_state; /* tables.c: rows buffered for the ranked tables */

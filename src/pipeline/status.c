@@ -370,8 +370,7 @@ int job_status_render(pipeline_job *j, buf_t *b, buf_t *m) {
     int64_t wm = j->engine ? stream_engine_watermark(j->engine) : INT64_MIN;
     if (wm == INT64_MAX) wm = INT64_MIN; /* after a flush: no meaningful time */
     double up = (double)(time_mono_us() - j->started_us) / 1e6;
-    int64_t f = ec->view_to_cart_us + ec->cart_to_purchase_us;
-    int64_t horizon = ec->window_us > 0 ? (f + ec->window_us - 1) / ec->window_us * ec->window_us : 0;
+    int64_t horizon = ec->window_us > 0 ? stream_config_funnel_horizon_us(ec) : 0;
     buf_printf(b, "{\"schema\":2,\"input\":\"%s\",\"layout\":\"%s\",\"epoch\":%" PRId64 ",\"uptime_s\":%.1f,",
                job_file_input(j) ? "file" : "kafka", j->cfg->scale_out ? "scale-out" : "single", j->epoch, up);
     buf_printf(b, "\"events_per_s\":%.1f,", up > 0 ? s->records / up : 0.0);

@@ -99,6 +99,12 @@ typedef struct {
 void stream_config_default(stream_config *c);
 /* 0 if usable, else -1 and a reason (window <= 0, negative durations, partitions out of range). */
 int stream_config_check(const stream_config *c, char *err, size_t errlen);
+/* The funnel's horizon: view_to_cart + cart_to_purchase rounded up to whole windows. A window's
+ * funnel row is final (emitted) together with the other tables' rows of the window this much
+ * later, so a committed row of any other table ending at E means every funnel window ending
+ * at or before E - horizon is committed too (ecom dash's lost-funnel check relies on it). A
+ * checked config (window > 0). */
+int64_t stream_config_funnel_horizon_us(const stream_config *c);
 
 /* STREAM_CONFLICT: the id was seen within the dedup horizon with other content (see the
  * contract above); the event is not counted anywhere else and the state is not changed. */

@@ -139,6 +139,11 @@ void st_shard_reset(st_shard *s) {
     for (int i = 0; i < STREAM_MAX_SOURCES; i++) s->src_max[i] = s->src_active_us[i] = INT64_MIN;
 }
 
+int64_t stream_config_funnel_horizon_us(const stream_config *c) {
+    int64_t f = c->view_to_cart_us + c->cart_to_purchase_us;
+    return (f + c->window_us - 1) / c->window_us * c->window_us;
+}
+
 /* ---- engine ---- */
 
 stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *sink, char *err,
@@ -148,8 +153,7 @@ stream_engine *stream_engine_new(const stream_config *cfg, const stream_sink *si
     if (!e) return err_set(err, errlen, "out of memory"), NULL;
     e->cfg = *cfg;
     if (sink) e->sink = *sink;
-    int64_t f = cfg->view_to_cart_us + cfg->cart_to_purchase_us;
-    e->fw = (f + cfg->window_us - 1) / cfg->window_us;
+    e->fw = stream_config_funnel_horizon_us(cfg) / cfg->window_us;
     e->dd_keep = (cfg->lateness_us + cfg->window_us - 1) / cfg->window_us + 1;
     e->global_wm = INT64_MIN;
     e->shards = calloc((size_t)cfg->n_partitions, sizeof *e->shards);

@@ -15,9 +15,12 @@ copy with one of its files from the middle of the range deleted (not the newest 
     nowhere);
   - category_activity / product_activity: each disagrees with the other in that minute
     (disagree_with, disagree_windows; before: nothing said), and so do the product ranks;
-  - sales_by_city / sales_by_channel: disagree with sales_per_minute.
+  - sales_by_city / sales_by_channel: disagree with sales_per_minute;
+  - every funnel file: the minutes category_activity counts views in up to its latest end minus
+    the funnel horizon its files state are `missing` (before: no bound, nothing said).
 The intact lake: no minute missing, every disagree_windows 0.
 """
+import datetime as dt
 import glob
 import os
 import shutil
@@ -124,6 +127,40 @@ def lost_funnel_file():
     disagreeing(a)
 
 
+def lost_every_funnel_file():
+    """Every funnel file lost: category_activity's files state the funnel horizon H (pipeline.h
+    PIPELINE_KV_FUNNEL_HORIZON, here 5 min), so every minute it counts views in that ends at or
+    before its latest end minus H is missing (before: no funnel file, no bound, nothing said:
+    it read as a young lake). The last H of the range stay unflagged (not final yet, as far as
+    the lake can tell: docs/dashboard.md's limits)."""
+    import pyarrow.parquet as pq
+    root = os.path.join(TMP, "lost-every-funnel")
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(lake(), root)
+    cat = sorted(glob.glob(os.path.join(root, "category_activity", "date=*", "*.parquet")))
+    meta = {k.decode(): v.decode() for k, v in (pq.read_metadata(cat[-1]).metadata or {}).items()}
+    check(meta.get("ecom.funnel_horizon_us") == str(5 * 60 * 10**6), f"the category file states H: {meta}")
+    views, end = {}, None
+    for f in cat:
+        t = pq.read_table(f, columns=["window_start", "window_end", "views"]).to_pylist()
+        for r in t:
+            we = r["window_end"].replace(tzinfo=None)
+            end = we if end is None or we > end else end
+            views[r["window_start"].replace(tzinfo=None)] = views.get(r["window_start"].replace(tzinfo=None), 0) + r["views"]
+    bound = end - dt.timedelta(minutes=5)
+    want = sorted(ws for ws, v in views.items() if v > 0 and ws + dt.timedelta(minutes=1) <= bound)
+    for f in glob.glob(os.path.join(root, "funnel", "date=*", "*.parquet")):
+        os.remove(f)
+    a = answers(root)
+    m = a["funnel"].get("missing") or []
+    got = sorted(dt.datetime.strptime(x["window_start"], "%Y-%m-%dT%H:%M:%S.%fZ") for x in m)
+    check(len(want) >= 20 and got == want, f"missing {len(got)} minutes, want the {len(want)} up to {bound}: {m[:3]}")
+    check(all(x["why"] == "views" and x["views"] == views[g] for x, g in zip(sorted(m, key=lambda x: x["window_start"]), got)),
+          f"each names category_activity's views: {m[:3]}")
+    s = a["summary"]
+    check(s["funnel_missing_windows"] == len(want) and s["conversion"] is None, f"summary: {s}")
+
+
 def lost_category_file():
     a = losing("category_activity")
     disagreeing(a, ("category_activity", "product_activity", "top_products"))
@@ -142,6 +179,7 @@ def lost_city_and_channel_files():
 case(intact_says_nothing)
 case(lost_sales_file)
 case(lost_funnel_file)
+case(lost_every_funnel_file)
 case(lost_category_file)
 case(lost_product_file)
 case(lost_city_and_channel_files)

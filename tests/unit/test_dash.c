@@ -201,7 +201,7 @@ static mem_src *fill(void) {
 
 static dash_engine *mem_engine(mem_src *m, const dash_engine_opts *o) {
     char err[160];
-    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL, NULL, NULL}, o, err,
+    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL, NULL, NULL, NULL}, o, err,
                            sizeof err);
 }
 
@@ -379,7 +379,7 @@ static void test_prov_merge(check_state *st) {
                       "\"category\":\"Ropa\",\"views\":50,\"adds\":1,\"units_sold\":0,\"revenue\":0}]}}";
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     agg_table t;
     CHECK(agg_lake(&src, pm, T0, T0 + 2 * MIN_US, &t, err, sizeof err) == 0);
     /* lake_end 17:00: the 16:59 window (committed) is not added again; 17:00 is out of range. */
@@ -412,7 +412,7 @@ static void test_prov_parts(check_state *st) {
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     CHECK_INTEQ(p.rows[METRIC_ID_SALES][0].part, 1);
     const metric_def *sm = metric_get(METRIC_ID_SALES);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     int64_t ends[DASH_MAX_PARTS];
     for (int i = 0; i < DASH_MAX_PARTS; i++) ends[i] = INT64_MIN;
     ends[0] = T0 + 2 * MIN_US;
@@ -449,7 +449,7 @@ static void test_unknown_merge(check_state *st) {
     char err[200];
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT), *fm = metric_get(METRIC_ID_FUNNEL);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     int64_t from = T0 + 120 * MIN_US, to = T0 + 130 * MIN_US;   /* 18:00-18:10: no committed row */
     agg_table t;
     CHECK(agg_lake(&src, pm, from, to, &t, err, sizeof err) == 0);
@@ -487,7 +487,7 @@ static void test_restart_window_partial(check_state *st) {
     m->starts[m->nstarts++] = T0 + MIN_US + 20 * 1000000LL;
     char err[160];
     dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
-                                                   mem_starts, NULL}, NULL, err, sizeof err);
+                                                   mem_starts, NULL, NULL}, NULL, err, sizeof err);
     CHECK(e != NULL);
     if (!e) return;
     int status = 0;
@@ -519,7 +519,7 @@ static void test_stop_window_partial(check_state *st) {
     m->stops[m->nstops++] = T0 + 59 * MIN_US;
     char err[160];
     dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
-                                                   mem_starts, mem_stops}, NULL, err, sizeof err);
+                                                   mem_starts, mem_stops, NULL}, NULL, err, sizeof err);
     CHECK(e != NULL);
     if (!e) return;
     int status = 0;
