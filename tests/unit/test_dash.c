@@ -98,6 +98,7 @@ typedef struct {
     size_t nstarts;
     int64_t stops[4];    /* where their data ended (input_stops) */
     size_t nstops;
+    int64_t horizon;     /* the funnel horizon category_activity's files state (funnel_horizon) */
 } mem_src;
 
 static int mem_poll(void *ctx, uint64_t *gen, int64_t latest[METRIC_ID_COUNT], char *err, size_t errlen) {
@@ -636,6 +637,41 @@ static mem_src *witness_fill(bool lost) {
     return m;
 }
 
+static int64_t mem_horizon(void *ctx, metric_id t) {
+    const mem_src *m = ctx;
+    return t == METRIC_ID_CATEGORY ? m->horizon : INT64_MIN;
+}
+
+/* Every funnel row lost: with the horizon category_activity's files state (2 min), the minutes
+ * it counts views in that end by its latest end (minute 5's, 16:06) minus 2 min are missing;
+ * without it (an older lake) nothing can be said. */
+static void test_lost_funnel_horizon(check_state *st) {
+    CHECK_STATE(st);
+    for (int known = 0; known < 2; known++) {
+        mem_src *m = witness_fill(false);
+        m->n[METRIC_ID_FUNNEL] = 0;
+        m->horizon = 2 * MIN_US;
+        char err[160];
+        dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
+                                                       NULL, NULL, known ? mem_horizon : NULL},
+                                         NULL, err, sizeof err);
+        int status = 0;
+        json_t *j = ask(e, "/api/funnel", "last", "10m", &status);
+        CHECK_INTEQ(status, 200);
+        json_t *mi = json_object_get(j, "missing");
+        CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), known ? 4 : 0);
+        CHECK_INTEQ(json_array_size(mi), known ? 4 : 0);
+        if (known) {
+            CHECK_STREQ(row_str(mi, 0, "window_start"), "2025-11-24T16:00:00.000Z");
+            CHECK_STREQ(row_str(mi, 3, "window_end"), "2025-11-24T16:04:00.000Z");
+            CHECK_INTEQ(row_int(mi, 3, "views"), 10);
+            CHECK(json_is_null(json_object_get(j, "viewed")));
+        }
+        json_decref(j);
+        dash_engine_free(e);
+    }
+}
+
 static void test_lost_witnessed(check_state *st) {
     CHECK_STATE(st);
     dash_engine *e = mem_engine(witness_fill(true), NULL);
@@ -699,5 +735,6 @@ int main(void) {
     RUN(&st, test_stop_window_partial);
     RUN(&st, test_sales_gaps);
     RUN(&st, test_lost_witnessed);
+    RUN(&st, test_lost_funnel_horizon);
     return CHECK_EXIT(&st);
 }
