@@ -573,8 +573,12 @@ static bool rg_stats(pq_reader *r, int leaf, int rg, int64_t *lo, int64_t *hi) {
     return true;
 }
 
+/* The most a stream's funnel horizon can be: two durations of at most a year each (stream.h),
+ * rounded up to a window of at most a year. A larger value is no horizon ecom wrote. */
+#define HORIZON_MAX_US (3 * 366LL * 86400 * 1000000)
+
 /* The funnel horizon r's footer states (pipeline.h PIPELINE_KV_FUNNEL_HORIZON: decimal
- * microseconds), INT64_MIN when it states none or something else than a duration. */
+ * microseconds), INT64_MIN when it states none or something else than a horizon ecom writes. */
 static int64_t footer_horizon(const pq_reader *r) {
     for (int i = 0; i < pq_reader_num_kv(r); i++) {
         const char *k, *v;
@@ -583,7 +587,7 @@ static int64_t footer_horizon(const pq_reader *r) {
         char *end;
         errno = 0;
         long long h = strtoll(v, &end, 10);
-        return end != v && !*end && !errno && h >= 0 ? (int64_t)h : INT64_MIN;
+        return end != v && !*end && !errno && h >= 0 && h <= HORIZON_MAX_US ? (int64_t)h : INT64_MIN;
     }
     return INT64_MIN;
 }

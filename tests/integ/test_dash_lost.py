@@ -161,6 +161,28 @@ def lost_every_funnel_file():
     check(s["funnel_missing_windows"] == len(want) and s["conversion"] is None, f"summary: {s}")
 
 
+def hostile_horizon_ignored():
+    """A footer whose ecom.funnel_horizon_us is no horizon ecom writes (negative, past the most a
+    stream can have, not a number, an overflow) states none: the check keeps the funnel's own
+    bound (nothing said with every funnel file gone), no crash. The same rewrite with a real
+    horizon flags the minutes, so the rewritten files are read."""
+    import pyarrow.parquet as pq
+    for v, flagged in (("300000000", True), ("-300000000", False), ("94867200000001", False), ("5m", False),
+                       ("99999999999999999999999", False), ("", False)):
+        root = os.path.join(TMP, "hostile-horizon")
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(lake(), root)
+        for f in glob.glob(os.path.join(root, "funnel", "date=*", "*.parquet")):
+            os.remove(f)
+        for f in glob.glob(os.path.join(root, "category_activity", "date=*", "*.parquet")):
+            t = pq.read_table(f)
+            t = t.drop_columns([c for c in ("date",) if c in t.column_names])
+            pq.write_table(t.replace_schema_metadata({"ecom.funnel_horizon_us": v}), f + ".tmp")
+            os.replace(f + ".tmp", f)
+        m = answers(root)["funnel"].get("missing") or []
+        check(bool(m) == flagged, f"horizon {v!r}: {len(m)} minutes missing, want {'some' if flagged else 'none'}")
+
+
 def lost_category_file():
     a = losing("category_activity")
     disagreeing(a, ("category_activity", "product_activity", "top_products"))
@@ -180,6 +202,7 @@ case(intact_says_nothing)
 case(lost_sales_file)
 case(lost_funnel_file)
 case(lost_every_funnel_file)
+case(hostile_horizon_ignored)
 case(lost_category_file)
 case(lost_product_file)
 case(lost_city_and_channel_files)
