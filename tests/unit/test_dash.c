@@ -99,6 +99,7 @@ typedef struct {
     int64_t stops[4];    /* where their data ended (input_stops) */
     size_t nstops;
     int64_t horizon;     /* the funnel horizon category_activity's files state (funnel_horizon) */
+    int64_t cat_part_end[2]; /* scale-out: category_activity's newest end per partition (part_ends) */
 } mem_src;
 
 static int mem_poll(void *ctx, uint64_t *gen, int64_t latest[METRIC_ID_COUNT], char *err, size_t errlen) {
@@ -642,6 +643,13 @@ static int64_t mem_horizon(void *ctx, metric_id t) {
     return t == METRIC_ID_CATEGORY ? m->horizon : INT64_MIN;
 }
 
+static bool mem_part_ends(void *ctx, metric_id t, int64_t ends[DASH_MAX_PARTS]) {
+    const mem_src *m = ctx;
+    if (t != METRIC_ID_CATEGORY) return false;
+    for (int p = 0; p < DASH_MAX_PARTS; p++) ends[p] = p < 2 ? m->cat_part_end[p] : INT64_MIN;
+    return true;
+}
+
 /* Every funnel row lost: with the horizon category_activity's files state (2 min), the minutes
  * it counts views in that end by its latest end (minute 5's, 16:06) minus 2 min are missing;
  * without it (an older lake) nothing can be said. */
@@ -670,6 +678,23 @@ static void test_lost_funnel_horizon(check_state *st) {
         json_decref(j);
         dash_engine_free(e);
     }
+    /* scale-out: the bound is the earliest partition's end (16:05) minus H: 3 minutes */
+    mem_src *m = witness_fill(false);
+    m->n[METRIC_ID_FUNNEL] = 0;
+    m->horizon = 2 * MIN_US;
+    m->cat_part_end[0] = m->rows[METRIC_ID_CATEGORY][m->n[METRIC_ID_CATEGORY] - 1].we;
+    m->cat_part_end[1] = m->cat_part_end[0] - MIN_US;
+    char err[160];
+    dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL,
+                                                   mem_part_ends, NULL, NULL, mem_horizon},
+                                     NULL, err, sizeof err);
+    int status = 0;
+    json_t *j = ask(e, "/api/funnel", "last", "10m", &status);
+    CHECK_INTEQ(status, 200);
+    CHECK_INTEQ(json_integer_value(json_object_get(j, "missing_windows")), 3);
+    CHECK_STREQ(row_str(json_object_get(j, "missing"), 2, "window_end"), "2025-11-24T16:03:00.000Z");
+    json_decref(j);
+    dash_engine_free(e);
 }
 
 static void test_lost_witnessed(check_state *st) {
