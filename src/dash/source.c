@@ -1148,7 +1148,9 @@ int dash_source_lake(const char *root, const storage_opts *so, dash_source *out,
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-    *out = (dash_source){s, lake_poll, lake_scan, lake_keys, lake_describe, lake_destroy, lake_first_start,
-                         lake_part_ends, lake_input_starts_get, lake_input_stops_get, lake_funnel_horizon};
+    *out = (dash_source){.ctx = s, .poll = lake_poll, .scan = lake_scan, .keys = lake_keys, .describe = lake_describe,
+                         .destroy = lake_destroy, .first_start = lake_first_start, .part_ends = lake_part_ends,
+                         .input_starts = lake_input_starts_get, .input_stops = lake_input_stops_get,
+                         .funnel_horizon = lake_funnel_horizon};
     return 0;
 }

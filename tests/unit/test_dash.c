@@ -201,10 +201,14 @@ static mem_src *fill(void) {
     return m;
 }
 
+/* The source over m, which it owns; the optional callbacks are left NULL for the test to set. */
+static dash_source mem_source(mem_src *m) {
+    return (dash_source){.ctx = m, .poll = mem_poll, .scan = mem_scan, .keys = mem_keys, .destroy = mem_destroy};
+}
+
 static dash_engine *mem_engine(mem_src *m, const dash_engine_opts *o) {
     char err[160];
-    return dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL, NULL, NULL, NULL}, o, err,
-                           sizeof err);
+    return dash_engine_new(mem_source(m), o, err, sizeof err);
 }
 
 static const char *row_str(json_t *rows, size_t i, const char *k) {
@@ -381,7 +385,7 @@ static void test_prov_merge(check_state *st) {
                       "\"category\":\"Ropa\",\"views\":50,\"adds\":1,\"units_sold\":0,\"revenue\":0}]}}";
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {.ctx = m, .poll = mem_poll, .scan = mem_scan, .keys = mem_keys};
     agg_table t;
     CHECK(agg_lake(&src, pm, T0, T0 + 2 * MIN_US, &t, err, sizeof err) == 0);
     /* lake_end 17:00: the 16:59 window (committed) is not added again; 17:00 is out of range. */
@@ -414,7 +418,7 @@ static void test_prov_parts(check_state *st) {
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     CHECK_INTEQ(p.rows[METRIC_ID_SALES][0].part, 1);
     const metric_def *sm = metric_get(METRIC_ID_SALES);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {.ctx = m, .poll = mem_poll, .scan = mem_scan, .keys = mem_keys};
     int64_t ends[DASH_MAX_PARTS];
     for (int i = 0; i < DASH_MAX_PARTS; i++) ends[i] = INT64_MIN;
     ends[0] = T0 + 2 * MIN_US;
@@ -451,7 +455,7 @@ static void test_unknown_merge(check_state *st) {
     char err[200];
     CHECK(dash_prov_parse(doc, strlen(doc), &p, err, sizeof err) == 0);
     const metric_def *pm = metric_get(METRIC_ID_PRODUCT), *fm = metric_get(METRIC_ID_FUNNEL);
-    dash_source src = {m, mem_poll, mem_scan, mem_keys, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    dash_source src = {.ctx = m, .poll = mem_poll, .scan = mem_scan, .keys = mem_keys};
     int64_t from = T0 + 120 * MIN_US, to = T0 + 130 * MIN_US;   /* 18:00-18:10: no committed row */
     agg_table t;
     CHECK(agg_lake(&src, pm, from, to, &t, err, sizeof err) == 0);
@@ -488,8 +492,9 @@ static void test_restart_window_partial(check_state *st) {
     mem_src *m = fill();
     m->starts[m->nstarts++] = T0 + MIN_US + 20 * 1000000LL;
     char err[160];
-    dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
-                                                   mem_starts, NULL, NULL}, NULL, err, sizeof err);
+    dash_source src = mem_source(m);
+    src.input_starts = mem_starts;
+    dash_engine *e = dash_engine_new(src, NULL, err, sizeof err);
     CHECK(e != NULL);
     if (!e) return;
     int status = 0;
@@ -520,8 +525,10 @@ static void test_stop_window_partial(check_state *st) {
     m->stops[m->nstops++] = T0 + MIN_US + 30 * 1000000LL;
     m->stops[m->nstops++] = T0 + 59 * MIN_US;
     char err[160];
-    dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
-                                                   mem_starts, mem_stops, NULL}, NULL, err, sizeof err);
+    dash_source src = mem_source(m);
+    src.input_starts = mem_starts;
+    src.input_stops = mem_stops;
+    dash_engine *e = dash_engine_new(src, NULL, err, sizeof err);
     CHECK(e != NULL);
     if (!e) return;
     int status = 0;
@@ -660,9 +667,9 @@ static void test_lost_funnel_horizon(check_state *st) {
         m->n[METRIC_ID_FUNNEL] = 0;
         m->horizon = 2 * MIN_US;
         char err[160];
-        dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL, NULL,
-                                                       NULL, NULL, known ? mem_horizon : NULL},
-                                         NULL, err, sizeof err);
+        dash_source src = mem_source(m);
+        src.funnel_horizon = known ? mem_horizon : NULL;
+        dash_engine *e = dash_engine_new(src, NULL, err, sizeof err);
         int status = 0;
         json_t *j = ask(e, "/api/funnel", "last", "10m", &status);
         CHECK_INTEQ(status, 200);
@@ -685,9 +692,10 @@ static void test_lost_funnel_horizon(check_state *st) {
     m->cat_part_end[0] = m->rows[METRIC_ID_CATEGORY][m->n[METRIC_ID_CATEGORY] - 1].we;
     m->cat_part_end[1] = m->cat_part_end[0] - MIN_US;
     char err[160];
-    dash_engine *e = dash_engine_new((dash_source){m, mem_poll, mem_scan, mem_keys, NULL, mem_destroy, NULL,
-                                                   mem_part_ends, NULL, NULL, mem_horizon},
-                                     NULL, err, sizeof err);
+    dash_source src = mem_source(m);
+    src.part_ends = mem_part_ends;
+    src.funnel_horizon = mem_horizon;
+    dash_engine *e = dash_engine_new(src, NULL, err, sizeof err);
     int status = 0;
     json_t *j = ask(e, "/api/funnel", "last", "10m", &status);
     CHECK_INTEQ(status, 200);
